@@ -1,0 +1,39 @@
+/**
+ * Typed errors: every failure the user can act on carries a stable code and a hint.
+ * Only the CLI entry point maps codes to exit status; nothing branches on message text.
+ */
+export type FaceedgeErrorCode =
+  | 'CONFIG_INVALID'
+  | 'IMAGE_UNREADABLE'
+  | 'IMAGE_TOO_LARGE'
+  | 'IMAGE_TOO_SMALL'
+  | 'MODEL_INVALID'
+  | 'MODEL_SHAPE_MISMATCH'
+  | 'MODEL_CHECKSUM_MISMATCH'
+  | 'MODEL_NOT_FOUND'
+  | 'RUNTIME_UNAVAILABLE'
+  | 'DELEGATE_UNAVAILABLE'
+  | 'INFERENCE_FAILED'
+  | 'DATASET_INVALID'
+  | 'CAMERA_NOT_FOUND'
+  | 'SOURCE_FAILED'
+  | 'MQTT_FAILED'
+  | 'REQUEST_INVALID'
+  | 'USAGE';
+
+export class FaceedgeError extends Error {
+  readonly code: FaceedgeErrorCode;
+  readonly hint?: string;
+
+  constructor(code: FaceedgeErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(message, { cause: options.cause });
+    this.name = 'FaceedgeError';
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+/** True when `err` is a FaceedgeError, optionally with the given code. */
+export function isFaceedgeError(err: unknown, code?: FaceedgeErrorCode): err is FaceedgeError {
+  return err instanceof FaceedgeError && (code === undefined || err.code === code);
+}

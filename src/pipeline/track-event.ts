@@ -1,0 +1,42 @@
+/** Event payloads of the MQTT contract (`faceedge/<dev>/<cam>/events`); see DESIGN.md. */
+
+/** Box in source-image pixels: top-left corner and size. */
+export interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** The state of one tracked face at a moment. */
+export interface TrackSnapshot {
+  /** Stable id for the life of the track, unique per daemon run (e.g. `door-17`). */
+  readonly id: string;
+  readonly camera: string;
+  readonly box: Box;
+  /** Box area in source pixels². */
+  readonly face_area: number;
+  /** The decided class label (`female` / `male`), after smoothing and hysteresis. */
+  readonly class: string;
+  /** Confidence of `class` in [0, 1] over the track so far. */
+  readonly score: number;
+  /** Highest single-frame confidence of `class` seen on this track. */
+  readonly top_score: number;
+  /** Frames in which this face was seen. */
+  readonly frames: number;
+  /** Wall-clock seconds since the Unix epoch. */
+  readonly start_time: number;
+  /** null while the track is alive. */
+  readonly end_time: number | null;
+  /** Model id (manifest id) that classified this track. */
+  readonly model: string;
+}
+
+export interface TrackEvent {
+  readonly type: 'new' | 'update' | 'end';
+  /** Previous published snapshot (null for `new`). */
+  readonly before: TrackSnapshot | null;
+  readonly after: TrackSnapshot;
+  /** Monotonic timestamp (ms) of the frame that produced this event, for latency measurement. */
+  readonly frame_timestamp_ms?: number;
+}
