@@ -1,0 +1,20 @@
+/**
+ * `faceedge` command line: the composition entry point. Maps FaceedgeError codes to exit status and
+ * prints the hint; everything else is a bug and shows its stack.
+ */
+import { Command } from 'commander';
+import { isFaceedgeError } from '../errors.js';
+import { registerDatasetCommands } from './commands/dataset-prepare.js';
+
+const program = new Command('faceedge').description('edge runtime for embedded cameras: faces → 64x64 classifier → MQTT / GPIO');
+registerDatasetCommands(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (isFaceedgeError(err)) {
+    console.error(`faceedge: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}`);
+    process.exit(err.code === 'USAGE' || err.code === 'CONFIG_INVALID' ? 2 : 1);
+  }
+  throw err;
+}

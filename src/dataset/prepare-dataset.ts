@@ -1,0 +1,113 @@
+/**
+ * `faceedge dataset prepare`: runs the daemon's own detector and aligner over a labeled folder and
+ * writes 64×64 PNG crops with the same layout, plus a manifest that accounts for every image.
+ */
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { dirname, join, parse, resolve } from 'node:path';
+import sharp from 'sharp';
+import { isFaceedgeError } from '../errors.js';
+import { alignFace, DEFAULT_ALIGNMENT } from '../vision/align-face.js';
+import { decodeImage } from '../vision/decode-image.js';
+import { dominantFace } from '../vision/dominant-face.js';
+import type { FaceDetector } from '../vision/face-detector.js';
+import { listLabeledImages, type LabeledImage } from './labeled-folder.js';
+import { Progress } from './progress.js';
+
+export interface PrepareOptions {
+  readonly source: string;
+  readonly output: string;
+  readonly detector: FaceDetector;
+  /** Images processed at once (decode overlaps inference). Default 2. */
+  readonly concurrency?: number;
+  /** Show progress on stderr. Default true. */
+  readonly progress?: boolean;
+}
+
+export interface SkippedImage {
+  readonly path: string;
+  readonly reason: 'no face' | 'several faces' | 'unreadable';
+  readonly detail?: string;
+}
+
+export interface CropManifest {
+  readonly kind: 'faceedge-crops';
+  readonly created: string;
+  readonly source: string;
+  readonly detector: { readonly model: string; readonly score_threshold: number; readonly iou_threshold: number };
+  readonly alignment: typeof DEFAULT_ALIGNMENT;
+  /** counts[split][label] = { images, written, skipped } ('' split for folders without splits). */
+  readonly counts: Record<string, Record<string, { images: number; written: number; skipped: number }>>;
+  readonly written: number;
+  readonly skipped: readonly SkippedImage[];
+  /** sha256 over the sorted list of written crop paths and their bytes' sha256. */
+  readonly crops_sha256: string;
+}
+
+type Outcome = { written: string; sha: string } | SkippedImage;
+
+async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise<Outcome> {
+  let rgb;
+  try {
+    rgb = await decodeImage(await readFile(image.path), image.relative);
+  } catch (err) {
+    if (!isFaceedgeError(err)) throw err;
+    return { path: image.relative, reason: 'unreadable', detail: err.message };
+  }
+  const pick = dominantFace(await options.detector.detect(rgb));
+  if (!pick.face) return { path: image.relative, reason: pick.reason };
+  const crop = alignFace(rgb, pick.face);
+  const relative = join(image.split, image.label, `${parse(image.path).name}.png`);
+  const target = join(options.output, relative);
+  await mkdir(dirname(target), { recursive: true });
+  const png = await sharp(crop, { raw: { width: DEFAULT_ALIGNMENT.size, height: DEFAULT_ALIGNMENT.size, channels: 3 } })
+    .png({ compressionLevel: 6 })
+    .toBuffer();
+  await writeFile(target, png);
+  return { written: relative, sha: createHash('sha256').update(png).digest('hex') };
+}
+
+export async function prepareDataset(options: PrepareOptions): Promise<CropManifest> {
+  const images = await listLabeledImages(options.source);
+  await mkdir(options.output, { recursive: true });
+  const progress = options.progress === false ? null : new Progress(images.length, 'prepare');
+  const outcomes: Outcome[] = new Array(images.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < images.length) {
+      const index = next++;
+      outcomes[index] = await prepareOne(images[index], options);
+      progress?.tick();
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 2 }, worker));
+
+  const counts: CropManifest['counts'] = {};
+  const skipped: SkippedImage[] = [];
+  const digest = createHash('sha256');
+  images.forEach((image, i) => {
+    const bucket = ((counts[image.split] ??= {})[image.label] ??= { images: 0, written: 0, skipped: 0 });
+    bucket.images++;
+    const outcome = outcomes[i];
+    if ('written' in outcome) {
+      bucket.written++;
+      digest.update(`${outcome.written} ${outcome.sha}\n`);
+    } else {
+      bucket.skipped++;
+      skipped.push(outcome);
+    }
+  });
+  const manifest: CropManifest = {
+    kind: 'faceedge-crops',
+    created: new Date().toISOString(),
+    source: resolve(options.source),
+    detector: { model: options.detector.model, score_threshold: options.detector.scoreThreshold, iou_threshold: options.detector.iouThreshold },
+    alignment: DEFAULT_ALIGNMENT,
+    counts,
+    written: images.length - skipped.length,
+    skipped,
+    crops_sha256: digest.digest('hex'),
+  };
+  await writeFile(join(options.output, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}

@@ -1,0 +1,111 @@
+/**
+ * The one face aligner used everywhere (daemon, dataset preparation, evaluation): rotate about the
+ * eyes so the eye line is level, scale so the face fills a fixed share of the crop, and resample
+ * into a square RGB crop (64×64 by default). The model therefore sees the same framing whatever
+ * the camera, the dataset or the original crop.
+ */
+import type { RgbImage } from '../capture/frame.js';
+import type { DetectedFace } from './face.js';
+
+export interface AlignOptions {
+  /** Output side, pixels. Default 64. */
+  readonly size?: number;
+  /** Crop side in units of the face scale (eye distance, see `faceScale`). Default 3.0. */
+  readonly sideInEyeDistances?: number;
+  /** Crop centre below the eye midpoint, in eye distances (keeps the chin in). Default 0.3. */
+  readonly centreBelowEyes?: number;
+}
+
+/** Geometry of the canonical crop: recorded in dataset and model manifests. */
+export const DEFAULT_ALIGNMENT = { size: 64, sideInEyeDistances: 3.0, centreBelowEyes: 0.3 } as const;
+
+/**
+ * BlazeFace boxes are ≈ 2.4 eye distances wide on frontal faces. When the head turns, the eyes
+ * close up while the box does not, so the larger of the two estimates keeps the crop from zooming in.
+ */
+const BOX_WIDTH_PER_EYE_DISTANCE = 2.4;
+
+/** Where the crop sits in the source image: its centre, side (pixels) and rotation (radians). */
+export interface CropGeometry {
+  readonly centreX: number;
+  readonly centreY: number;
+  readonly side: number;
+  readonly angle: number;
+}
+
+export function cropGeometry(face: DetectedFace, options: AlignOptions = {}): CropGeometry {
+  const sideUnits = options.sideInEyeDistances ?? DEFAULT_ALIGNMENT.sideInEyeDistances;
+  const below = options.centreBelowEyes ?? DEFAULT_ALIGNMENT.centreBelowEyes;
+  const { rightEye, leftEye } = face.keypoints;
+  const ex = leftEye.x - rightEye.x;
+  const ey = leftEye.y - rightEye.y;
+  const eyeDistance = Math.hypot(ex, ey);
+  const scale = Math.max(eyeDistance, face.box.width / BOX_WIDTH_PER_EYE_DISTANCE);
+  const angle = Math.atan2(ey, ex);
+  // "Down" in the face's own frame is the eye vector turned by +90°.
+  const downX = -Math.sin(angle);
+  const downY = Math.cos(angle);
+  return {
+    centreX: (rightEye.x + leftEye.x) / 2 + downX * below * scale,
+    centreY: (rightEye.y + leftEye.y) / 2 + downY * below * scale,
+    side: sideUnits * scale,
+    angle,
+  };
+}
+
+/**
+ * Resamples the crop: bilinear, with k×k supersampling when the crop shrinks the face by more than
+ * 1.5× (k ≤ 4) so small crops of big faces do not alias. Pixels outside the image repeat the edge.
+ * @returns size × size × 3 RGB bytes.
+ */
+export function alignFace(image: RgbImage, face: DetectedFace, options: AlignOptions = {}): Buffer {
+  return resampleCrop(image, cropGeometry(face, options), options.size ?? DEFAULT_ALIGNMENT.size);
+}
+
+export function resampleCrop(image: RgbImage, crop: CropGeometry, size: number): Buffer {
+  const out = Buffer.alloc(size * size * 3);
+  const step = crop.side / size; // source pixels per output pixel
+  const taps = Math.min(4, Math.max(1, Math.round(step / 1.5) + (step > 1.5 ? 1 : 0)));
+  const cos = Math.cos(crop.angle);
+  const sin = Math.sin(crop.angle);
+  const { data, width, height } = image;
+  const maxX = width - 1;
+  const maxY = height - 1;
+  const acc = [0, 0, 0];
+  for (let v = 0; v < size; v++) {
+    for (let u = 0; u < size; u++) {
+      acc[0] = acc[1] = acc[2] = 0;
+      for (let ty = 0; ty < taps; ty++) {
+        for (let tx = 0; tx < taps; tx++) {
+          // Output sample position relative to the crop centre, in source pixels (unrotated frame).
+          const lx = (u + (tx + 0.5) / taps - size / 2) * step;
+          const ly = (v + (ty + 0.5) / taps - size / 2) * step;
+          // Rotate into the image and sample with pixel centres at integer + 0.5.
+          const sx = Math.min(maxX, Math.max(0, crop.centreX + lx * cos - ly * sin - 0.5));
+          const sy = Math.min(maxY, Math.max(0, crop.centreY + lx * sin + ly * cos - 0.5));
+          const x0 = Math.floor(sx);
+          const y0 = Math.floor(sy);
+          const x1 = Math.min(maxX, x0 + 1);
+          const y1 = Math.min(maxY, y0 + 1);
+          const fx = sx - x0;
+          const fy = sy - y0;
+          const i00 = (y0 * width + x0) * 3;
+          const i01 = (y0 * width + x1) * 3;
+          const i10 = (y1 * width + x0) * 3;
+          const i11 = (y1 * width + x1) * 3;
+          for (let c = 0; c < 3; c++) {
+            const top = data[i00 + c] + (data[i01 + c] - data[i00 + c]) * fx;
+            const bottom = data[i10 + c] + (data[i11 + c] - data[i10 + c]) * fx;
+            acc[c] += top + (bottom - top) * fy;
+          }
+        }
+      }
+      const o = (v * size + u) * 3;
+      const n = taps * taps;
+      out[o] = Math.round(acc[0] / n);
+      out[o + 1] = Math.round(acc[1] / n);
+      out[o + 2] = Math.round(acc[2] / n);
+    }
+  }
+  return out;
+}
