@@ -1,0 +1,249 @@
+/**
+ * The daemon's configuration schema: one YAML file, `FACEEDGE_*` env overrides and CLI flags all land
+ * here. Every object is strict (an unknown key is an error, so a typo never silently falls back to a
+ * default) and every key has a documented default, so an empty file is a valid configuration.
+ *
+ * Numbers and booleans also accept their string spelling (`"30"`, `"true"`) because env variables
+ * and CLI flags only carry strings; the YAML file gives real numbers anyway.
+ */
+import { z } from 'zod';
+
+/** `"30"` → 30 for env/flag strings; anything else passes through for the number check to judge. */
+function coerceNumber(value: unknown): unknown {
+  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+  return value;
+}
+
+const BOOLEAN_WORDS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, on: true, off: false, '1': true, '0': false };
+
+function coerceBoolean(value: unknown): unknown {
+  if (typeof value === 'string' && value.toLowerCase() in BOOLEAN_WORDS) return BOOLEAN_WORDS[value.toLowerCase()];
+  return value;
+}
+
+/** Cross-field checks run even when a sibling key is invalid, so they are reported in the same pass. */
+const isObjectPayload = (payload: { value: unknown }): boolean =>
+  typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value);
+
+const num = (schema: z.ZodNumber) => z.preprocess(coerceNumber, schema);
+const bool = () => z.preprocess(coerceBoolean, z.boolean());
+
+/** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
+const TOPIC_SEGMENT = /^[A-Za-z0-9_-]+$/;
+const topicSegment = (what: string) =>
+  z.string().regex(TOPIC_SEGMENT, `${what} may only contain letters, digits, "_" and "-" (it is an MQTT topic level)`);
+
+/** Base topic: one or more levels, no wildcards, no leading/trailing or empty levels. */
+const baseTopic = z
+  .string()
+  .regex(/^[^/#+\s]+(\/[^/#+\s]+)*$/, 'base_topic must be topic levels separated by "/", without "+", "#", spaces or empty levels');
+
+const port = num(z.number().int().min(0).max(65535));
+
+export const deviceSchema = z.strictObject({
+  /** Topic level identifying this board (`faceedge/<id>/…`). Default: the sanitized hostname. */
+  id: topicSegment('device.id').optional(),
+  /** Human-readable name (Home Assistant, bridge/info). Default: `id`. */
+  name: z.string().min(1).optional(),
+});
+
+export const tlsSchema = z
+  .strictObject({
+    /** PEM file of the CA that signed the broker certificate. */
+    ca: z.string().min(1).optional(),
+    /** PEM client certificate (mutual TLS); requires `key`. */
+    cert: z.string().min(1).optional(),
+    /** PEM client private key file; a secret, never logged. Requires `cert`. */
+    key: z.string().min(1).optional(),
+    /** Reject a broker certificate that does not verify against `ca`/system CAs. Default true. */
+    reject_unauthorized: bool().default(true),
+  })
+  .refine((t) => (t.cert === undefined) === (t.key === undefined), {
+    message: 'tls.cert and tls.key must be given together',
+    path: ['cert'],
+    when: isObjectPayload,
+  });
+
+export const outboxSchema = z.strictObject({
+  /** Directory of the persistent event outbox. Default: `<state_dir>/outbox`. */
+  dir: z.string().min(1).optional(),
+  /** Events kept on disk while undelivered; past it the oldest are dropped (counted, warned). Default 10000. */
+  max_events: num(z.number().int().min(1)).default(10_000),
+});
+
+export const mqttSchema = z
+  .strictObject({
+    /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). Absent: an embedded broker is started. */
+    url: z
+      .string()
+      .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'mqtt.url must look like mqtt://host:1883 (or mqtts://, ws://, wss://)')
+      .optional(),
+    /** First topic level of every topic. Default `faceedge`. */
+    base_topic: baseTopic.default('faceedge'),
+    username: z.string().min(1).optional(),
+    /** A secret, never logged. Requires `username`. */
+    password: z.string().optional(),
+    tls: tlsSchema.optional(),
+    /** MQTT client id. Default `faceedge-<device.id>`. */
+    client_id: z.string().min(1).max(128).optional(),
+    /** Keepalive in seconds; the broker fires the LWT after 1.5× this without traffic. Default 30. */
+    keepalive: num(z.number().int().min(1).max(65535)).default(30),
+    /** Delay between reconnect attempts in ms. Default 2000. */
+    reconnect_period_ms: num(z.number().int().min(100)).default(2000),
+    outbox: outboxSchema.prefault({}),
+  })
+  .refine((m) => m.password === undefined || m.username !== undefined, {
+    message: 'mqtt.password requires mqtt.username',
+    path: ['password'],
+    when: isObjectPayload,
+  });
+
+export const embeddedBrokerSchema = z.strictObject({
+  /** Listen address of the in-process broker (used only when `mqtt.url` is absent). Default loopback. */
+  host: z.string().min(1).default('127.0.0.1'),
+  /** TCP port; 0 picks any free port. Default 1883. */
+  port: port.default(1883),
+});
+
+const fps = num(z.number().positive().max(1000)).optional();
+const loop = bool().default(true);
+
+export const cameraSourceSchema = z.discriminatedUnion('type', [
+  /** One still image, repeated at `fps`. */
+  z.strictObject({ type: z.literal('image'), path: z.string().min(1), loop, fps }),
+  /** Every image of a folder in name order. */
+  z.strictObject({ type: z.literal('folder'), path: z.string().min(1), loop, fps }),
+  /** An animated GIF; `fps` absent = the GIF's own frame delays. */
+  z.strictObject({ type: z.literal('gif'), path: z.string().min(1), loop, fps }),
+  /** A video file or URL decoded by ffmpeg; `fps` absent = native rate. */
+  z.strictObject({ type: z.literal('video'), path: z.string().min(1), loop, fps }),
+  /** A long-lived process writing MJPEG to stdout (rpicam-vid, ffmpeg for V4L2/RTSP). */
+  z.strictObject({
+    type: z.literal('mjpeg_process'),
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    fps,
+  }),
+]);
+
+export const cameraSchema = z.strictObject({
+  /** Topic level of this camera (`faceedge/<dev>/<name>/events`); unique. */
+  name: topicSegment('camera name'),
+  source: cameraSourceSchema,
+});
+
+/**
+ * Camera names must be unique. The check runs even when another camera is invalid (`when`), so a
+ * duplicate is reported in the same pass as every other problem.
+ */
+export const camerasSchema = z.array(cameraSchema).superRefine(
+  (cameras, ctx) => {
+    const seen = new Map<string, number>();
+    (cameras as unknown[]).forEach((cam, i) => {
+      const name = (cam as { name?: unknown } | null)?.name;
+      if (typeof name !== 'string') return;
+      const first = seen.get(name);
+      if (first === undefined) seen.set(name, i);
+      else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate camera name "${name}" (also cameras.${first}.name)` });
+    });
+  },
+  { when: (payload) => Array.isArray(payload.value) },
+);
+
+export const detectorSchema = z.strictObject({
+  /** BlazeFace variant: `short` (faces within ~2 m, 128×128) or `full` (up to ~5 m). Default `short`. */
+  model: z.enum(['short', 'full']).default('short'),
+  /** Minimum detection score in [0, 1]. Default 0.5. */
+  score_threshold: num(z.number().min(0).max(1)).default(0.5),
+  /** IoU above which overlapping detections are merged (non-max suppression). Default 0.3. */
+  nms_iou: num(z.number().min(0).max(1)).default(0.3),
+  /** Faces smaller than this (box side, source pixels) are ignored. Default 24. */
+  min_face_px: num(z.number().int().min(1)).default(24),
+});
+
+export const classifierSchema = z.strictObject({
+  /** int8 TFLite classifier. Default `models/faceedge-gender_int8.tflite`. */
+  model: z.string().min(1).default('models/faceedge-gender_int8.tflite'),
+  /** Its manifest. Default: the model path with `.tflite` replaced by `.manifest.json`. */
+  manifest: z.string().min(1).optional(),
+  /** Interpreter / XNNPACK threads. Default 1. */
+  threads: num(z.number().int().min(1).max(64)).default(1),
+  /** `xnnpack` (default), `cpu` (no delegate), or the path/soname of an external delegate `.so`. */
+  delegate: z.string().min(1).default('xnnpack'),
+  /** Key/value options for an external delegate (e.g. `{device: usb}` for EdgeTPU). Default {}. */
+  delegate_options: z.record(z.string(), z.string()).default({}),
+});
+
+export const trackerSchema = z.strictObject({
+  /** IoU with a track's last box needed to continue that track. Default 0.3. */
+  iou_threshold: num(z.number().min(0).max(1)).default(0.3),
+  /** Frames a track survives without a matching detection before it ends. Default 10. */
+  max_missed_frames: num(z.number().int().min(0)).default(10),
+  /** Frames a face must be seen before its `new` event is published. Default 3. */
+  min_frames: num(z.number().int().min(1)).default(3),
+  /** Minimum interval between `update` events of one track, ms. Default 1000. */
+  update_interval_ms: num(z.number().int().min(0)).default(1000),
+  /** Score margin the other class needs before a track's class flips. Default 0.1. */
+  hysteresis: num(z.number().min(0).max(1)).default(0.1),
+});
+
+export const httpSchema = z.strictObject({
+  /** Listen address of `/healthz` and `/metrics`. Default `0.0.0.0` (Prometheus scrapes remotely). */
+  host: z.string().min(1).default('0.0.0.0'),
+  /** TCP port; 0 disables the server. Default 9464. */
+  port: port.default(9464),
+});
+
+export const logSchema = z.strictObject({
+  /** pino level. Default `info`. */
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** The schema of the merged (file + env + flags) configuration, before derived defaults are filled. */
+export const configSchema = z
+  .strictObject({
+    device: deviceSchema.prefault({}),
+    mqtt: mqttSchema.prefault({}),
+    embedded_broker: embeddedBrokerSchema.prefault({}),
+    cameras: camerasSchema.default([]),
+    detector: detectorSchema.prefault({}),
+    classifier: classifierSchema.prefault({}),
+    tracker: trackerSchema.prefault({}),
+    http: httpSchema.prefault({}),
+    log: logSchema.prefault({}),
+    /** Writable directory for the outbox and other state. Default `$STATE_DIRECTORY` (systemd) or `./.faceedge`. */
+    state_dir: z.string().min(1).optional(),
+  });
+
+/** The configuration as parsed, before derived defaults. */
+export type ParsedConfig = z.output<typeof configSchema>;
+
+type Cfg = ParsedConfig;
+/** The complete configuration handed to the composition root: every derived default filled in. */
+export interface FaceedgeConfig {
+  readonly device: { readonly id: string; readonly name: string };
+  readonly mqtt: Omit<Cfg['mqtt'], 'client_id' | 'outbox'> & {
+    readonly client_id: string;
+    readonly outbox: { readonly dir: string; readonly max_events: number };
+  };
+  readonly embedded_broker: Cfg['embedded_broker'];
+  readonly cameras: Cfg['cameras'];
+  readonly detector: Cfg['detector'];
+  readonly classifier: Omit<Cfg['classifier'], 'manifest'> & { readonly manifest: string };
+  readonly tracker: Cfg['tracker'];
+  readonly http: Cfg['http'];
+  readonly log: Cfg['log'];
+  readonly state_dir: string;
+}
+
+export type DeviceConfig = FaceedgeConfig['device'];
+export type MqttConfig = FaceedgeConfig['mqtt'];
+export type MqttTlsConfig = NonNullable<MqttConfig['tls']>;
+export type EmbeddedBrokerConfig = FaceedgeConfig['embedded_broker'];
+export type CameraConfig = FaceedgeConfig['cameras'][number];
+export type CameraSourceConfig = CameraConfig['source'];
+export type DetectorConfig = FaceedgeConfig['detector'];
+export type ClassifierConfig = FaceedgeConfig['classifier'];
+export type TrackerConfig = FaceedgeConfig['tracker'];
+export type HttpConfig = FaceedgeConfig['http'];
+export type LogConfig = FaceedgeConfig['log'];

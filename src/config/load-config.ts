@@ -1,0 +1,112 @@
+/**
+ * Loads the configuration once: YAML file, then `FACEEDGE_*` env overrides, then CLI flags (later
+ * wins), validated in one pass that reports every problem, with derived defaults filled in, deeply
+ * frozen. The loader never touches `process.env`: the entry point passes the environment in, which is
+ * the only place the daemon reads it.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import { configSchema, type FaceedgeConfig, type ParsedConfig } from './config-schema.js';
+import { ConfigInvalidError, configIssuesFromZod, type ConfigIssue } from './config-issues.js';
+import { applyOverrides, envOverrides, flagOverrides } from './config-overrides.js';
+
+export interface LoadConfigOptions {
+  /** YAML config file; absent = defaults plus overrides only. */
+  readonly file?: string;
+  /** The process environment (`FACEEDGE_*` overrides, systemd `STATE_DIRECTORY`). */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** CLI flag overrides as dotted paths (`{ 'mqtt.url': … }`); undefined values are ignored. */
+  readonly flags?: Readonly<Record<string, unknown>>;
+  /** Host name used for the default device id. Default `os.hostname()`. */
+  readonly hostname?: string;
+}
+
+/** Reads and parses a YAML file into a plain tree; YAML syntax errors come back as issues with line numbers. */
+export function readConfigFile(file: string): { tree: unknown; issues: ConfigIssue[] } {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    return { tree: {}, issues: [{ path: '', message: `cannot read config file ${file}: ${code}` }] };
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    return {
+      tree: {},
+      issues: doc.errors.map((e) => ({
+        path: '',
+        // The first line of yaml's pretty message already ends with "at line L, column C".
+        message: `${file}: YAML syntax error: ${e.message.split('\n')[0]!.replace(/:$/, '')}`,
+      })),
+    };
+  }
+  const tree = doc.toJS() as unknown;
+  if (tree === null || tree === undefined) return { tree: {}, issues: [] };
+  if (typeof tree !== 'object' || Array.isArray(tree)) {
+    return { tree: {}, issues: [{ path: '', message: `${file}: the top level must be a mapping of sections` }] };
+  }
+  return { tree, issues: [] };
+}
+
+/** Lower-cased host name reduced to a valid topic level (`Pi 4.local` → `pi-4-local`). */
+export function deviceIdFromHostname(name: string): string {
+  const id = name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  return id === '' ? 'faceedge' : id;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname: string): FaceedgeConfig {
+  const id = cfg.device.id ?? deviceIdFromHostname(hostname);
+  // systemd's StateDirectory= exports STATE_DIRECTORY (colon-separated when several are declared).
+  const stateDir = cfg.state_dir ?? env.STATE_DIRECTORY?.split(':')[0] ?? '.faceedge';
+  return {
+    ...cfg,
+    device: { id, name: cfg.device.name ?? id },
+    mqtt: {
+      ...cfg.mqtt,
+      client_id: cfg.mqtt.client_id ?? `faceedge-${id}`,
+      outbox: { ...cfg.mqtt.outbox, dir: cfg.mqtt.outbox.dir ?? join(stateDir, 'outbox') },
+    },
+    classifier: {
+      ...cfg.classifier,
+      manifest: cfg.classifier.manifest ?? `${cfg.classifier.model.replace(/\.tflite$/, '')}.manifest.json`,
+    },
+    state_dir: stateDir,
+  };
+}
+
+/**
+ * Validates an already-merged tree. Throws ConfigInvalidError listing every issue.
+ * @param source what the tree came from, for the error message.
+ */
+export function parseConfig(
+  tree: unknown,
+  options: { env?: LoadConfigOptions['env']; hostname?: string; source?: string } = {},
+): FaceedgeConfig {
+  const result = configSchema.safeParse(tree);
+  if (!result.success) throw new ConfigInvalidError(configIssuesFromZod(result.error.issues), options.source ?? 'config');
+  return deepFreeze(fillDerived(result.data, options.env ?? {}, options.hostname ?? osHostname()));
+}
+
+/** File + env + flags → frozen FaceedgeConfig. Throws ConfigInvalidError with every issue found. */
+export function loadConfig(options: LoadConfigOptions): FaceedgeConfig {
+  const source = options.file ?? 'defaults';
+  let tree: unknown = {};
+  if (options.file !== undefined) {
+    const read = readConfigFile(options.file);
+    if (read.issues.length > 0) throw new ConfigInvalidError(read.issues, source);
+    tree = read.tree;
+  }
+  const merged = applyOverrides(tree, [...envOverrides(options.env), ...flagOverrides(options.flags ?? {})]);
+  return parseConfig(merged, { env: options.env, hostname: options.hostname, source });
+}

@@ -1,0 +1,23 @@
+/**
+ * A copy of the configuration safe to log, print or publish on `bridge/info`: the MQTT password, the
+ * TLS private key path and any password embedded in the broker URL are replaced by `REDACTED`.
+ */
+import type { FaceedgeConfig } from './config-schema.js';
+
+/** What secrets are replaced with. */
+export const REDACTED = '***';
+
+/** `mqtt://user:secret@host` → `mqtt://user:***@host`; other URLs unchanged. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/[^/@:]*):[^/@]*@/i, `$1:${REDACTED}@`);
+}
+
+/** Deep copy of `config` with secrets replaced; the input is not modified. */
+export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
+  const copy = structuredClone(config) as { -readonly [K in keyof FaceedgeConfig]: any };
+  const mqtt = copy.mqtt;
+  if (mqtt.password !== undefined) mqtt.password = REDACTED;
+  if (mqtt.url !== undefined) mqtt.url = redactUrl(mqtt.url);
+  if (mqtt.tls?.key !== undefined) mqtt.tls.key = REDACTED;
+  return copy as FaceedgeConfig;
+}

@@ -1,0 +1,50 @@
+/**
+ * The thresholds an operator may change at run time through `bridge/request/options`, validated with
+ * the same rules as the config file. Only numeric thresholds are allowed: changing a model, a camera
+ * or the broker needs a restart (or `model/reload`).
+ */
+import { z } from 'zod';
+import { FaceedgeError } from '../errors.js';
+import { configIssuesFromZod, formatConfigIssue } from './config-issues.js';
+import { detectorSchema, trackerSchema, type DetectorConfig, type TrackerConfig } from './config-schema.js';
+
+const runtimeOptionsSchema = z.strictObject({
+  detector: detectorSchema.pick({ score_threshold: true, nms_iou: true, min_face_px: true }).partial().optional(),
+  tracker: trackerSchema.partial().optional(),
+});
+
+/** A validated partial update; absent keys keep their value. */
+export type RuntimeOptionsPatch = z.output<typeof runtimeOptionsSchema>;
+
+/** The run-time adjustable part of the configuration. */
+export interface RuntimeOptions {
+  readonly detector: DetectorConfig;
+  readonly tracker: TrackerConfig;
+}
+
+/**
+ * Validates the body of an `options` request (`{detector?: {...}, tracker?: {...}}`).
+ * Throws FaceedgeError `REQUEST_INVALID` naming every bad key.
+ */
+export function parseRuntimeOptionsPatch(params: unknown): RuntimeOptionsPatch {
+  const result = runtimeOptionsSchema.safeParse(params ?? {});
+  if (!result.success) {
+    const lines = configIssuesFromZod(result.error.issues).map(formatConfigIssue);
+    throw new FaceedgeError('REQUEST_INVALID', `invalid options: ${lines.join('; ')}`, {
+      hint: 'send {"detector": {"score_threshold": 0.6}, "tracker": {"min_frames": 3}}',
+    });
+  }
+  return result.data;
+}
+
+/** Returns a new frozen RuntimeOptions with `patch` applied over `current`. */
+export function applyRuntimeOptionsPatch(current: RuntimeOptions, patch: RuntimeOptionsPatch): RuntimeOptions {
+  return Object.freeze({
+    detector: Object.freeze({ ...current.detector, ...stripUndefined(patch.detector ?? {}) }),
+    tracker: Object.freeze({ ...current.tracker, ...stripUndefined(patch.tracker ?? {}) }),
+  });
+}
+
+function stripUndefined<T extends object>(obj: T): Partial<T> {
+  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

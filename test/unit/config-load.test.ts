@@ -1,0 +1,140 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { checkConfig } from '../../src/config/check-config.js';
+import { ConfigInvalidError } from '../../src/config/config-issues.js';
+import { deviceIdFromHostname, loadConfig } from '../../src/config/load-config.js';
+import { isFaceedgeError } from '../../src/errors.js';
+
+function writeYaml(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'faceedge-config-'));
+  const file = join(dir, 'faceedge.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('loadConfig defaults', () => {
+  it('accepts an empty file and fills every documented default', () => {
+    const cfg = loadConfig({ file: writeYaml(''), env: {}, hostname: 'Door Pi.local' });
+    expect(cfg.device).toEqual({ id: 'door-pi-local', name: 'door-pi-local' });
+    expect(cfg.mqtt.url).toBeUndefined();
+    expect(cfg.mqtt.base_topic).toBe('faceedge');
+    expect(cfg.mqtt.client_id).toBe('faceedge-door-pi-local');
+    expect(cfg.mqtt.keepalive).toBe(30);
+    expect(cfg.mqtt.outbox).toEqual({ dir: join('.faceedge', 'outbox'), max_events: 10_000 });
+    expect(cfg.embedded_broker).toEqual({ host: '127.0.0.1', port: 1883 });
+    expect(cfg.cameras).toEqual([]);
+    expect(cfg.detector).toEqual({ model: 'short', score_threshold: 0.5, nms_iou: 0.3, min_face_px: 24 });
+    expect(cfg.classifier).toEqual({
+      model: 'models/faceedge-gender_int8.tflite',
+      manifest: 'models/faceedge-gender_int8.manifest.json',
+      threads: 1,
+      delegate: 'xnnpack',
+      delegate_options: {},
+    });
+    expect(cfg.tracker.min_frames).toBe(3);
+    expect(cfg.http).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(cfg.log.level).toBe('info');
+    expect(cfg.state_dir).toBe('.faceedge');
+  });
+
+  it('uses systemd STATE_DIRECTORY for state_dir and the outbox', () => {
+    const cfg = loadConfig({ env: { STATE_DIRECTORY: '/var/lib/faceedge:/var/lib/other' }, hostname: 'pi' });
+    expect(cfg.state_dir).toBe('/var/lib/faceedge');
+    expect(cfg.mqtt.outbox.dir).toBe('/var/lib/faceedge/outbox');
+  });
+
+  it('returns a deeply frozen object', () => {
+    const cfg = loadConfig({
+      file: writeYaml('cameras:\n  - name: door\n    source: { type: mjpeg_process, command: rpicam-vid, args: [-t, "0"] }\n'),
+      env: {},
+    });
+    expect(Object.isFrozen(cfg)).toBe(true);
+    expect(Object.isFrozen(cfg.mqtt.outbox)).toBe(true);
+    expect(Object.isFrozen(cfg.cameras[0]!.source)).toBe(true);
+    expect(() => {
+      (cfg.mqtt as { base_topic: string }).base_topic = 'x';
+    }).toThrow(TypeError);
+  });
+
+  it('derives names from hostnames that are not valid topic levels', () => {
+    expect(deviceIdFromHostname('RPi_5 #2')).toBe('rpi_5-2');
+    expect(deviceIdFromHostname('###')).toBe('faceedge');
+  });
+});
+
+describe('loadConfig errors', () => {
+  const bad = [
+    'device:',
+    '  id: "front door"',
+    'mqtt:',
+    '  keepalive: soon',
+    '  passwrd: typo',
+    '  password: hunter2',
+    '  tls: { cert: client.pem }',
+    'cameras:',
+    '  - name: door',
+    '    source: { type: webcam, path: /dev/video0 }',
+    '  - name: door',
+    '    source: { type: image }',
+    'detector:',
+    '  score_threshold: 2',
+    'http: { port: 70000 }',
+    'bogus: 1',
+  ].join('\n');
+
+  it('reports every problem at once, each with the path of the bad key', () => {
+    let caught: unknown;
+    try {
+      loadConfig({ file: writeYaml(bad), env: { FACEEDGE_LOG__LEVEL: 'loud' } });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(ConfigInvalidError);
+    expect(isFaceedgeError(caught, 'CONFIG_INVALID')).toBe(true);
+    const paths = (caught as ConfigInvalidError).issues.map((i) => i.path).sort();
+    expect(paths).toEqual(
+      [
+        'bogus',
+        'cameras.0.source.type',
+        'cameras.1.name',
+        'cameras.1.source.path',
+        'detector.score_threshold',
+        'device.id',
+        'http.port',
+        'log.level',
+        'mqtt.keepalive',
+        'mqtt.password',
+        'mqtt.passwrd',
+        'mqtt.tls.cert',
+      ].sort(),
+    );
+    const byPath = new Map((caught as ConfigInvalidError).issues.map((i) => [i.path, i.message]));
+    expect(byPath.get('bogus')).toBe('unknown key');
+    expect(byPath.get('cameras.1.name')).toMatch(/duplicate camera name "door"/);
+    expect(byPath.get('mqtt.password')).toMatch(/requires mqtt.username/);
+  });
+
+  it('checkConfig returns the same list as path: message lines instead of throwing', () => {
+    const result = checkConfig(writeYaml(bad), {});
+    expect(result.ok).toBe(false);
+    expect(result.errors).toHaveLength(11);
+    expect(result.errors).toContain('mqtt.passwrd: unknown key');
+    expect(result.config).toBeUndefined();
+  });
+
+  it('checkConfig accepts a good file and reports YAML syntax errors with a line number', () => {
+    expect(checkConfig(writeYaml('mqtt:\n  url: mqtt://broker:1883\n'), {}).ok).toBe(true);
+    const syntax = checkConfig(writeYaml('mqtt:\n  url: [\n'), {});
+    expect(syntax.ok).toBe(false);
+    expect(syntax.errors[0]).toMatch(/YAML syntax error.*line 3/);
+  });
+
+  it('checkConfig reports a missing file and a top level that is not a mapping', () => {
+    expect(checkConfig('/nonexistent/faceedge.yaml', {}).errors).toEqual([
+      'cannot read config file /nonexistent/faceedge.yaml: ENOENT',
+    ]);
+    expect(checkConfig(writeYaml('- a\n- b\n'), {}).errors[0]).toMatch(/top level must be a mapping/);
+  });
+});

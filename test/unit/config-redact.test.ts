@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/load-config.js';
+import { REDACTED, redactConfig } from '../../src/config/redact-config.js';
+import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch } from '../../src/config/runtime-options.js';
+import { isFaceedgeError } from '../../src/errors.js';
+
+describe('redactConfig', () => {
+  it('hides the password, the TLS key and URL credentials, leaving the rest and the input intact', () => {
+    const cfg = loadConfig({
+      env: {
+        FACEEDGE_MQTT__URL: 'mqtts://cam:urlsecret@broker:8883',
+        FACEEDGE_MQTT__USERNAME: 'cam',
+        FACEEDGE_MQTT__PASSWORD: 'hunter2',
+        FACEEDGE_MQTT__TLS__CERT: '/etc/faceedge/client.pem',
+        FACEEDGE_MQTT__TLS__KEY: '/etc/faceedge/client.key',
+      },
+    });
+    const safe = redactConfig(cfg);
+    const text = JSON.stringify(safe);
+    expect(text).not.toContain('hunter2');
+    expect(text).not.toContain('urlsecret');
+    expect(text).not.toContain('client.key');
+    expect(safe.mqtt.password).toBe(REDACTED);
+    expect(safe.mqtt.tls?.key).toBe(REDACTED);
+    expect(safe.mqtt.url).toBe(`mqtts://cam:${REDACTED}@broker:8883`);
+    expect(safe.mqtt.username).toBe('cam');
+    expect(safe.mqtt.tls?.cert).toBe('/etc/faceedge/client.pem');
+    expect(cfg.mqtt.password).toBe('hunter2');
+  });
+
+  it('leaves absent secrets absent', () => {
+    const safe = redactConfig(loadConfig({ env: {} }));
+    expect(safe.mqtt.password).toBeUndefined();
+    expect(safe.mqtt.tls).toBeUndefined();
+  });
+});
+
+describe('runtime options', () => {
+  const current = (() => {
+    const cfg = loadConfig({ env: {} });
+    return { detector: cfg.detector, tracker: cfg.tracker };
+  })();
+
+  it('applies a valid partial patch', () => {
+    const patch = parseRuntimeOptionsPatch({ detector: { score_threshold: 0.7 }, tracker: { min_frames: 5 } });
+    const next = applyRuntimeOptionsPatch(current, patch);
+    expect(next.detector.score_threshold).toBe(0.7);
+    expect(next.detector.nms_iou).toBe(0.3);
+    expect(next.tracker.min_frames).toBe(5);
+    expect(current.detector.score_threshold).toBe(0.5);
+  });
+
+  it('rejects out-of-range values and keys that cannot change at run time, naming each', () => {
+    expect.assertions(4);
+    try {
+      parseRuntimeOptionsPatch({ detector: { score_threshold: 3, model: 'full' }, camera: 'x' });
+    } catch (err) {
+      expect(isFaceedgeError(err, 'REQUEST_INVALID')).toBe(true);
+      expect((err as Error).message).toContain('detector.score_threshold');
+      expect((err as Error).message).toContain('detector.model: unknown key');
+      expect((err as Error).message).toContain('camera: unknown key');
+    }
+  });
+});
