@@ -4,7 +4,7 @@
  * TfLiteExternalDelegateCreate. Creation failures are returned as reasons, never thrown: the model
  * loader falls back to the next delegate in line and reports why.
  */
-import koffi from 'koffi';
+import koffi, { type LibraryHandle } from 'koffi';
 import type { TfliteLibrary } from './tflite-library.js';
 import { XNNPACK_FLAG_QS8, XNNPACK_FLAG_QU8 } from './tflite-library.js';
 
@@ -82,7 +82,7 @@ export function fallbackChain(requested: DelegateSpec): DelegateSpec[] {
  * exports the plugin entry points. Returns a reason, or null when the plugin looks usable.
  */
 function probeExternalDelegate(library: string): string | null {
-  let plugin: koffi.IKoffiLib;
+  let plugin: LibraryHandle;
   try {
     plugin = koffi.load(library);
   } catch (err) {

@@ -5,7 +5,9 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import koffi from 'koffi';
+import koffi, { type LibraryHandle, type KoffiFunc } from 'koffi';
+// Loosely typed on purpose: the C signatures are declared as strings below.
+type KoffiFunction = KoffiFunc<(...args: any[]) => any>;
 import { FaceedgeError } from '../errors.js';
 
 /** TfLiteType enum values (c_api_types.h). */
@@ -32,33 +34,33 @@ export interface TfliteLibrary {
   readonly paths: TfliteLibraryPaths;
   readonly version: string;
   // Each member is a koffi function; `.async(...args, cb)` runs it on a worker thread.
-  readonly ModelCreateFromFile: koffi.KoffiFunction;
-  readonly ModelCreate: koffi.KoffiFunction;
-  readonly ModelDelete: koffi.KoffiFunction;
-  readonly InterpreterOptionsCreate: koffi.KoffiFunction;
-  readonly InterpreterOptionsDelete: koffi.KoffiFunction;
-  readonly InterpreterOptionsSetNumThreads: koffi.KoffiFunction;
-  readonly InterpreterOptionsAddDelegate: koffi.KoffiFunction;
-  readonly InterpreterCreate: koffi.KoffiFunction;
-  readonly InterpreterDelete: koffi.KoffiFunction;
-  readonly InterpreterAllocateTensors: koffi.KoffiFunction;
-  readonly InterpreterInvoke: koffi.KoffiFunction;
-  readonly InterpreterGetInputTensorCount: koffi.KoffiFunction;
-  readonly InterpreterGetOutputTensorCount: koffi.KoffiFunction;
-  readonly InterpreterGetInputTensor: koffi.KoffiFunction;
-  readonly InterpreterGetOutputTensor: koffi.KoffiFunction;
-  readonly TensorType: koffi.KoffiFunction;
-  readonly TensorNumDims: koffi.KoffiFunction;
-  readonly TensorDim: koffi.KoffiFunction;
-  readonly TensorByteSize: koffi.KoffiFunction;
-  readonly TensorName: koffi.KoffiFunction;
-  readonly TensorQuantizationParams: koffi.KoffiFunction;
-  readonly TensorCopyFromBuffer: koffi.KoffiFunction;
-  readonly TensorCopyToBuffer: koffi.KoffiFunction;
-  readonly XNNPackDelegateCreate: koffi.KoffiFunction;
-  readonly XNNPackDelegateDelete: koffi.KoffiFunction;
-  readonly ExternalDelegateCreate: koffi.KoffiFunction;
-  readonly ExternalDelegateDelete: koffi.KoffiFunction;
+  readonly ModelCreateFromFile: KoffiFunction;
+  readonly ModelCreate: KoffiFunction;
+  readonly ModelDelete: KoffiFunction;
+  readonly InterpreterOptionsCreate: KoffiFunction;
+  readonly InterpreterOptionsDelete: KoffiFunction;
+  readonly InterpreterOptionsSetNumThreads: KoffiFunction;
+  readonly InterpreterOptionsAddDelegate: KoffiFunction;
+  readonly InterpreterCreate: KoffiFunction;
+  readonly InterpreterDelete: KoffiFunction;
+  readonly InterpreterAllocateTensors: KoffiFunction;
+  readonly InterpreterInvoke: KoffiFunction;
+  readonly InterpreterGetInputTensorCount: KoffiFunction;
+  readonly InterpreterGetOutputTensorCount: KoffiFunction;
+  readonly InterpreterGetInputTensor: KoffiFunction;
+  readonly InterpreterGetOutputTensor: KoffiFunction;
+  readonly TensorType: KoffiFunction;
+  readonly TensorNumDims: KoffiFunction;
+  readonly TensorDim: KoffiFunction;
+  readonly TensorByteSize: KoffiFunction;
+  readonly TensorName: KoffiFunction;
+  readonly TensorQuantizationParams: KoffiFunction;
+  readonly TensorCopyFromBuffer: KoffiFunction;
+  readonly TensorCopyToBuffer: KoffiFunction;
+  readonly XNNPackDelegateCreate: KoffiFunction;
+  readonly XNNPackDelegateDelete: KoffiFunction;
+  readonly ExternalDelegateCreate: KoffiFunction;
+  readonly ExternalDelegateDelete: KoffiFunction;
 }
 
 const ARCH_DIRS: Record<string, string> = { x64: 'linux_amd64', arm64: 'linux_arm64' };
@@ -94,8 +96,8 @@ const loaded = new Map<string, TfliteLibrary>();
 export function loadTfliteLibrary(paths: TfliteLibraryPaths = findTfliteLibraryPaths()): TfliteLibrary {
   const cached = loaded.get(paths.runtime);
   if (cached) return cached;
-  let lib: koffi.IKoffiLib;
-  let ext: koffi.IKoffiLib;
+  let lib: LibraryHandle;
+  let ext: LibraryHandle;
   try {
     lib = koffi.load(paths.runtime);
     ext = koffi.load(paths.externalDelegate);
@@ -113,7 +115,7 @@ export function loadTfliteLibrary(paths: TfliteLibraryPaths = findTfliteLibraryP
     values: koffi.array('const char *', 256),
     insert: 'void *',
   });
-  const fn = (l: koffi.IKoffiLib, signature: string) => l.func(signature);
+  const fn = (l: LibraryHandle, signature: string) => l.func(signature);
   const library: TfliteLibrary = {
     paths,
     version: fn(lib, 'const char *TfLiteVersion()')() as string,

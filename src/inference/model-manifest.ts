@@ -1,0 +1,69 @@
+/**
+ * `manifest.json`, the description that travels with every classifier (written by
+ * `faceedge_train.export`). Checked against the model file on load: sha256 and input geometry.
+ */
+import { createHash } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { z } from 'zod';
+import { FaceedgeError } from '../errors.js';
+
+const fileEntry = z.object({
+  path: z.string(),
+  dtype: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: z.number().int().positive(),
+}).loose();
+
+export const modelManifestSchema = z.object({
+  id: z.string().min(1),
+  labels: z.array(z.string()).length(2),
+  input: z.object({
+    width: z.number().int().positive(),
+    height: z.number().int().positive(),
+    channels: z.literal(3),
+  }).loose(),
+  files: z.record(z.string(), fileEntry),
+  selftest: z.array(z.object({ png_base64: z.string(), expected_probability: z.number() }).loose()).optional(),
+}).loose();
+
+export type ModelManifest = z.infer<typeof modelManifestSchema>;
+
+export interface LoadedManifest {
+  readonly manifest: ModelManifest;
+  readonly path: string;
+  /** The entry of `files` that describes the model file being loaded. */
+  readonly file: z.infer<typeof fileEntry>;
+}
+
+/** Default manifest location: `manifest.json` next to the model. */
+export function manifestPathFor(modelPath: string): string {
+  return join(dirname(modelPath), 'manifest.json');
+}
+
+/** Reads and validates the manifest and checks `modelBytes` against its sha256. */
+export async function loadManifestFor(modelPath: string, modelBytes: Buffer, manifestPath = manifestPathFor(modelPath)): Promise<LoadedManifest> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(manifestPath, 'utf8'));
+  } catch (cause) {
+    throw new FaceedgeError('MODEL_INVALID', `cannot read model manifest ${manifestPath}: ${(cause as Error).message}`, {
+      hint: 'every model travels with the manifest.json written by faceedge_train.export', cause,
+    });
+  }
+  const parsed = modelManifestSchema.safeParse(raw);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new FaceedgeError('MODEL_INVALID', `invalid manifest ${manifestPath}: ${problems}`);
+  }
+  const manifest = parsed.data;
+  const file = Object.values(manifest.files).find((f) => basename(f.path) === basename(modelPath));
+  if (!file) throw new FaceedgeError('MODEL_INVALID', `manifest ${manifestPath} does not list ${basename(modelPath)}`);
+  const sha256 = createHash('sha256').update(modelBytes).digest('hex');
+  if (sha256 !== file.sha256) {
+    throw new FaceedgeError('MODEL_CHECKSUM_MISMATCH', `${modelPath}: sha256 ${sha256} does not match the manifest's ${file.sha256}`, {
+      hint: 'the model file is corrupt or was replaced without its manifest',
+    });
+  }
+  return { manifest, path: manifestPath, file };
+}
