@@ -96,6 +96,11 @@ export const mqttSchema = z
     message: 'mqtt.password requires mqtt.username',
     path: ['password'],
     when: isObjectPayload,
+  })
+  .refine((m) => m.tls === undefined || m.url === undefined || /^(mqtts|wss|ssl):/.test(m.url), {
+    message: 'mqtt.tls is set but the URL is not mqtts:// or wss://: the connection would not be encrypted',
+    path: ['url'],
+    when: isObjectPayload,
   });
 
 export const embeddedBrokerSchema = z.strictObject({

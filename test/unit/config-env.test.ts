@@ -25,7 +25,7 @@ describe('env overrides', () => {
     const cfg = loadConfig({
       file,
       env: {
-        FACEEDGE_MQTT__URL: 'mqtt://env:1883',
+        FACEEDGE_MQTT__URL: 'mqtts://env:8883',
         FACEEDGE_MQTT__USERNAME: 'cam',
         // Stays a string: leading zeros of a password must survive.
         FACEEDGE_MQTT__PASSWORD: '0123',
@@ -37,7 +37,7 @@ describe('env overrides', () => {
       },
       flags: { 'log.level': 'debug', 'mqtt.keepalive': undefined },
     });
-    expect(cfg.mqtt.url).toBe('mqtt://env:1883');
+    expect(cfg.mqtt.url).toBe('mqtts://env:8883');
     expect(cfg.mqtt.keepalive).toBe(10);
     expect(cfg.mqtt.password).toBe('0123');
     expect(cfg.mqtt.tls).toEqual({ ca: '/etc/ca.pem', reject_unauthorized: false });

@@ -131,6 +131,11 @@ describe('loadConfig errors', () => {
     expect(syntax.errors[0]).toMatch(/YAML syntax error.*line 3/);
   });
 
+  it('refuses TLS settings with a plain mqtt:// URL', () => {
+    const result = checkConfig(writeYaml('mqtt:\n  url: mqtt://broker:1883\n  tls: { ca: /etc/ca.pem }\n'), {});
+    expect(result.errors).toEqual(['mqtt.url: mqtt.tls is set but the URL is not mqtts:// or wss://: the connection would not be encrypted']);
+  });
+
   it('checkConfig reports a missing file and a top level that is not a mapping', () => {
     expect(checkConfig('/nonexistent/faceedge.yaml', {}).errors).toEqual([
       'cannot read config file /nonexistent/faceedge.yaml: ENOENT',
