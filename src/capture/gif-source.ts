@@ -1,0 +1,55 @@
+/**
+ * An animated GIF as a source: full composed RGB frames played at the GIF's own frame delays (or at `fps`,
+ * or as fast as the consumer takes them), once or looping. The demo runs on this.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { FaceedgeError } from '../errors.js';
+import { GifComposer } from './gif-composer.js';
+import { PlaybackSource, type PlaybackOptions, type TimedImage } from './playback-source.js';
+import { DEFAULT_MAX_PIXELS } from './probe-image.js';
+
+/** Options of {@link GifSource}. */
+export interface GifSourceOptions extends PlaybackOptions {
+  /** GIF file. */
+  readonly path: string;
+  /** Largest accepted canvas width × height in pixels. Default 50 MP. */
+  readonly maxPixels?: number;
+}
+
+export class GifSource extends PlaybackSource {
+  readonly name: string;
+  private composer: GifComposer | null = null;
+
+  constructor(private readonly options: GifSourceOptions) {
+    super(options);
+    this.name = options.name ?? `gif:${basename(options.path)}`;
+  }
+
+  /** Canvas size and frame count, known after `start()`. */
+  get info(): { width: number; height: number; frameCount: number } | null {
+    const c = this.composer;
+    return c ? { width: c.width, height: c.height, frameCount: c.frameCount } : null;
+  }
+
+  /** @throws FaceedgeError `IMAGE_UNREADABLE` (missing or not a GIF) or `IMAGE_TOO_LARGE`. */
+  protected async open(): Promise<void> {
+    let data: Buffer;
+    try {
+      data = await readFile(this.options.path);
+    } catch (cause) {
+      throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read GIF ${this.options.path}: ${(cause as Error).message}`, {
+        hint: 'Check the source path in the configuration.',
+        cause,
+      });
+    }
+    this.composer = GifComposer.fromBuffer(data, {
+      maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS,
+      origin: this.options.path,
+    });
+  }
+
+  protected async *pass(): AsyncIterable<TimedImage> {
+    yield* this.composer!.frames();
+  }
+}

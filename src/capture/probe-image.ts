@@ -1,0 +1,68 @@
+/**
+ * Reads an image's header (format and size) without decoding its pixels, and enforces the pixel limit
+ * there: a 20000x20000 PNG is 1.2 GB of RGB, which must be refused before libvips allocates it.
+ */
+import sharp, { type Metadata } from 'sharp';
+import { FaceedgeError } from '../errors.js';
+
+/** Default largest image accepted, in pixels (width × height): 50 megapixels. */
+export const DEFAULT_MAX_PIXELS = 50_000_000;
+
+/** What the header says. */
+export interface ImageHeader {
+  /** Stored width in pixels (before any EXIF rotation). */
+  readonly width: number;
+  /** Stored height in pixels (before any EXIF rotation). */
+  readonly height: number;
+  /** sharp's format name: `jpeg`, `png`, `webp`, `gif`, `tiff`… */
+  readonly format: string;
+}
+
+/** Options of {@link probeImage}. */
+export interface ProbeImageOptions {
+  /** Largest accepted width × height in pixels. Default {@link DEFAULT_MAX_PIXELS}. */
+  readonly maxPixels?: number;
+  /** Name used in error messages; defaults to the path, or `buffer`. */
+  readonly origin?: string;
+}
+
+/**
+ * Reads the header of an image file or buffer.
+ * @throws FaceedgeError `IMAGE_UNREADABLE` when it is missing or not an image sharp can read,
+ *   `IMAGE_TOO_LARGE` when width × height exceeds `maxPixels`.
+ */
+export async function probeImage(input: Buffer | string, options: ProbeImageOptions = {}): Promise<ImageHeader> {
+  const origin = options.origin ?? (typeof input === 'string' ? input : 'buffer');
+  const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  let meta: Metadata;
+  try {
+    // limitInputPixels: false here because the limit is checked below with a clearer error.
+    meta = await sharp(input, { limitInputPixels: false }).metadata();
+  } catch (cause) {
+    throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read image ${origin}: ${(cause as Error).message}`, {
+      hint: 'Check that the file exists and is a JPEG, PNG, WebP, GIF or TIFF image.',
+      cause,
+    });
+  }
+  const { width, height, format } = meta;
+  if (!width || !height || !format) {
+    throw new FaceedgeError('IMAGE_UNREADABLE', `image ${origin} has no readable size`);
+  }
+  assertPixelLimit(width, height, maxPixels, origin);
+  return { width, height, format };
+}
+
+/**
+ * Throws `IMAGE_TOO_LARGE` when `width × height` exceeds `maxPixels`.
+ * Exported for sources that learn the size another way (a video stream, a GIF's logical screen).
+ */
+export function assertPixelLimit(width: number, height: number, maxPixels: number, origin: string): void {
+  if (width * height > maxPixels) {
+    throw new FaceedgeError(
+      'IMAGE_TOO_LARGE',
+      `${origin} is ${width}x${height} = ${((width * height) / 1e6).toFixed(1)} MP, more than the limit of ` +
+        `${(maxPixels / 1e6).toFixed(1)} MP`,
+      { hint: 'Downscale the image, or raise the capture pixel limit (max_pixels) if the board has the memory.' },
+    );
+  }
+}
