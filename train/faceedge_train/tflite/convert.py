@@ -25,8 +25,14 @@ OP_VERSIONS = {
 }
 
 
-def build_graph(layers, qmodel=None, input_size: int = 64) -> Graph:
-    """A one-subgraph TFLite graph of `layers`; int8 when `qmodel` (a QuantizedModel) is given."""
+def build_graph(layers, qmodel=None, input_size: int = 64, input_name: str = "input",
+                input_shape: list[int] | None = None) -> Graph:
+    """A one-subgraph TFLite graph of `layers`; int8 when `qmodel` (a QuantizedModel) is given.
+
+    The graph input is the tensor `input_name` of shape `input_shape` (default [1, input_size,
+    input_size, 3]); naming an inner tensor builds the graph of a slice of the model, which the
+    tests use to check each block on its own.
+    """
     int8 = qmodel is not None
     act_type = S.TensorType.INT8 if int8 else S.TensorType.FLOAT32
     g = Graph()
@@ -40,9 +46,10 @@ def build_graph(layers, qmodel=None, input_size: int = 64) -> Graph:
 
     index: dict[str, int] = {}
     shapes: dict[str, list[int]] = {}
-    index["input"] = g.add_tensor("input", [1, input_size, input_size, 3], act_type, quant=act_quant("input"))
-    shapes["input"] = [1, input_size, input_size, 3]
-    g.inputs = [index["input"]]
+    shape = list(input_shape or [1, input_size, input_size, 3])
+    index[input_name] = g.add_tensor(input_name, shape, act_type, quant=act_quant(input_name))
+    shapes[input_name] = shape
+    g.inputs = [index[input_name]]
 
     def add_output(name: str, shape: list[int]) -> int:
         index[name] = g.add_tensor(name, shape, act_type, quant=act_quant(name))

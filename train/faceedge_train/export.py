@@ -1,0 +1,223 @@
+"""Export a training checkpoint as float32 and full-int8 TFLite models plus `manifest.json`.
+
+    python3 -m faceedge_train.export --checkpoint runs/x/best.pt --calibration <crops dir> --out <dir>
+        [--name faceedge-gender] [--calibration-count 500] [--seed 0] [--no-runtime-check]
+
+Writes `<name>_float32.tflite`, `<name>_int8.tflite` and `manifest.json` into --out. The int8 model
+is calibrated on --calibration-count crops drawn with --seed from `<crops>/train` (or from
+`<crops>/{female,male}` when the folder has no splits). When node and the project's
+`scripts/tflite-run.ts` are available, both files are run in the real TFLite runtime on the
+manifest's self-test crops before the manifest is written, and the export fails if the float
+model is off PyTorch by more than 1e-4.
+"""
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import io
+import json
+import os
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from .data import LABELS, decode_files, list_split, to_model_input
+from .fold import fold_model, run_layers
+from .model import FaceClassifier, ModelConfig, parameter_count
+from .quantize import calibrate, quantize_model, simulate_int8
+from .tflite.convert import build_graph
+from .tflite.runtime import run_tflite, unavailable_reason
+
+FLOAT_TOLERANCE = 1e-4  # max |TFLite float32 - PyTorch| probability accepted
+INT8_TOLERANCE_STEPS = 3  # max |runtime - emulation| int8 output steps accepted
+SELFTEST_PER_CLASS = 2
+
+
+class ExportError(RuntimeError):
+    """The export cannot proceed or produced a model that does not match PyTorch."""
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict:
+    """A checkpoint dict with at least model_state and model_config (our own files, so full unpickling)."""
+    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
+    missing = [k for k in ("model_state", "model_config") if k not in checkpoint]
+    if missing:
+        raise ExportError(f"{path} is not a faceedge checkpoint: missing {missing}")
+    return checkpoint
+
+
+def model_from(checkpoint: dict) -> FaceClassifier:
+    model = FaceClassifier(ModelConfig(**checkpoint["model_config"]))
+    model.load_state_dict(checkpoint["model_state"])
+    return model.eval()
+
+
+def calibration_files(root: Path) -> tuple[list[tuple[str, int]], str]:
+    """(relative path, label index) of every crop to draw calibration from, and where they came from."""
+    if (root / "train").is_dir():
+        return list_split(root, "train"), "train"
+    files = []
+    for index, label in enumerate(LABELS):
+        folder = root / label
+        if folder.is_dir():
+            files += [(f"{label}/{n}", index) for n in sorted(os.listdir(folder)) if n.lower().endswith(".png")]
+    if not files:
+        raise ExportError(f"no calibration crops in {root}/train/ or {root}/{{{','.join(LABELS)}}}/")
+    return files, "."
+
+
+def draw(files: list, count: int, seed: int) -> list:
+    """`count` files drawn without replacement by a seeded generator, kept in listing order."""
+    if count >= len(files):
+        return list(files)
+    picks = np.sort(np.random.default_rng(seed).choice(len(files), size=count, replace=False))
+    return [files[i] for i in picks]
+
+
+def _png_base64(image: np.ndarray) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(image, "RGB").save(buf, format="PNG")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _file_entry(path: Path, graph, dtype: str) -> dict:
+    data = path.read_bytes()
+
+    def tensor(index: int) -> dict:
+        t = graph.tensors[index]
+        q = None if t.quant is None else {"scale": t.quant.scale[0], "zero_point": t.quant.zero_point[0]}
+        return {"name": t.name, "dtype": dtype, "shape": t.shape, "quantization": q}
+
+    return {"path": path.name, "dtype": dtype, "input": tensor(graph.inputs[0]), "output": tensor(graph.outputs[0]),
+            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def _int8_input(images: np.ndarray) -> np.ndarray:
+    """uint8 HWC crops -> the int8 model's input (pixel - 128, scale 1/128, zero point 0)."""
+    return (images.astype(np.int16) - 128).astype(np.int8)
+
+
+def _float_input(images: np.ndarray) -> np.ndarray:
+    return ((images.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
+
+
+def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str | os.PathLike,
+           name: str = "faceedge-gender", calibration_count: int = 500, seed: int = 0,
+           runtime_check: bool = True, log=print) -> dict:
+    """Write both models and the manifest; returns the manifest dict."""
+    root, out = Path(calibration_root), Path(out_dir)
+    model = model_from(checkpoint)
+    layers = fold_model(model)
+    all_files, split = calibration_files(root)
+    files = draw(all_files, calibration_count, seed)
+    images = decode_files(root, files)
+    batches = [to_model_input(torch.from_numpy(images[i:i + 100])) for i in range(0, len(images), 100)]
+    qmodel = quantize_model(layers, calibrate(layers, batches))
+    log(f"[export] calibrated on {len(files)} crops from {root / split}")
+
+    graphs = {"float32": build_graph(layers, input_size=model.config.input_size),
+              "int8": build_graph(layers, qmodel, input_size=model.config.input_size)}
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for dtype, graph in graphs.items():
+        paths[dtype] = out / f"{name}_{dtype}.tflite"
+        tmp = paths[dtype].with_name(paths[dtype].name + ".tmp")
+        tmp.write_bytes(graph.serialize(f"{name} ({dtype}), faceedge_train.export"))
+        os.replace(tmp, paths[dtype])
+
+    # Self-test crops: the first SELFTEST_PER_CLASS of each class among the calibration draw.
+    chosen = [i for c in range(len(LABELS)) for i in [k for k, f in enumerate(files) if f[1] == c][:SELFTEST_PER_CLASS]]
+    golden = images[chosen]
+    with torch.no_grad():
+        x = to_model_input(torch.from_numpy(golden))
+        prob = torch.sigmoid(model(x)).numpy()
+        folded_prob = run_layers(layers, x)["prob"].reshape(-1).numpy()
+    if np.abs(folded_prob - prob).max() > 1e-5:
+        raise ExportError("BatchNorm folding changed the model's output")
+    int8_out, _ = simulate_int8(qmodel, x)
+    source = "emulation"
+    reason = unavailable_reason() if runtime_check else "runtime check disabled"
+    if reason is None:
+        int8_out, source = _runtime_check(paths, golden, prob, int8_out, log)
+    else:
+        log(f"[export] not checked in the TFLite runtime ({reason}); self-test int8 values are emulated")
+    selftest = [{
+        "png_base64": _png_base64(golden[k]), "label": LABELS[files[i][1]], "source": files[i][0],
+        "expected_probability": float(prob[k]), "expected_int8": int(int8_out[k]),
+        "expected_int8_probability": (int(int8_out[k]) + 128) / 256.0, "int8_expected_from": source,
+    } for k, i in enumerate(chosen)]
+
+    manifest = {
+        "id": name,
+        "task": "binary-classification",
+        "labels": list(LABELS),
+        "threshold": 0.5,
+        "output": {"kind": "sigmoid", "positive_label": LABELS[1], "shape": [1, 1]},
+        "input": {"width": model.config.input_size, "height": model.config.input_size, "channels": 3,
+                  "layout": "NHWC", "color": "RGB", "normalization": {"mean": 128, "std": 128}},
+        "files": {dtype: _file_entry(paths[dtype], graphs[dtype], dtype) for dtype in graphs},
+        "parameter_count": parameter_count(model),
+        "model_config": dict(checkpoint["model_config"]),
+        "metrics": checkpoint.get("metrics"),
+        "dataset": checkpoint.get("dataset"),
+        "training": checkpoint.get("training"),
+        "calibration": {"root": str(root), "split": split, "count": len(files), "seed": seed,
+                        "method": "min/max over calibration crops, widened to include 0"},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exporter": {"module": "faceedge_train.export", "torch_version": torch.__version__},
+        "selftest": selftest,
+    }
+    text = json.dumps(manifest, indent=2, default=_json_default) + "\n"
+    (out / "manifest.json.tmp").write_text(text)
+    os.replace(out / "manifest.json.tmp", out / "manifest.json")
+    log(f"[export] wrote {paths['float32'].name}, {paths['int8'].name}, manifest.json to {out}")
+    return json.loads(text)
+
+
+def _runtime_check(paths: dict, golden: np.ndarray, prob: np.ndarray, emulated: np.ndarray, log):
+    float_out, _ = run_tflite(paths["float32"], _float_input(golden))
+    diff = float(np.abs(float_out.reshape(-1) - prob).max())
+    if diff > FLOAT_TOLERANCE:
+        raise ExportError(f"float32 TFLite differs from PyTorch by {diff:.2e} (> {FLOAT_TOLERANCE})")
+    int8_out, _ = run_tflite(paths["int8"], _int8_input(golden))
+    int8_out = int8_out.reshape(-1)
+    steps = int(np.abs(int8_out.astype(int) - emulated.astype(int)).max())
+    if steps > INT8_TOLERANCE_STEPS:
+        raise ExportError(f"int8 TFLite output is {steps} steps off its emulation (> {INT8_TOLERANCE_STEPS})")
+    log(f"[export] TFLite runtime check: float max |diff| {diff:.2e}, int8 within {steps} step(s) of emulation")
+    return int8_out, "tflite-runtime"
+
+
+def _json_default(value):
+    """Checkpoint metadata may hold numpy scalars or tensors; anything else unknown becomes text."""
+    if isinstance(value, (np.generic, torch.Tensor)):
+        return value.tolist() if isinstance(value, torch.Tensor) else value.item()
+    return str(value)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python3 -m faceedge_train.export", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--checkpoint", required=True, help="checkpoint .pt (model_state + model_config)")
+    parser.add_argument("--calibration", required=True, help="crops folder: {train,val,test}/{female,male}/*.png")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--name", default="faceedge-gender", help="model id and file name prefix")
+    parser.add_argument("--calibration-count", type=int, default=500, help="crops to calibrate on (default 500)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the calibration draw (default 0)")
+    parser.add_argument("--no-runtime-check", action="store_true", help="skip running the files in TFLite")
+    args = parser.parse_args(argv)
+    try:
+        export(load_checkpoint(args.checkpoint), args.calibration, args.out, args.name, args.calibration_count,
+               args.seed, runtime_check=not args.no_runtime_check)
+    except ExportError as err:
+        print(f"[export] error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""Fold BatchNorm into the convolutions of a `FaceClassifier` and describe it as a flat layer list.
+
+The list is what the TFLite writer and the quantizer consume: every layer names its input and
+output tensors, weights are float64 numpy arrays already in TFLite layout, and `run_layers`
+executes the list in PyTorch (for calibration and for checking the folding). Folding uses the
+BatchNorm running statistics, i.e. the model's eval-mode behaviour.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .model import ConvBNAct, FaceClassifier, InvertedResidual
+
+INPUT = "input"
+
+
+@dataclass
+class Layer:
+    """One graph node.
+
+    op: "conv" (weight [O,kh,kw,I]), "depthwise" (weight [1,kh,kw,C]), "add", "mean" (spatial mean of
+    NHWC over H,W), "dense" (weight [O,I]), "logistic".
+    bias: float64 [O] for conv/depthwise/dense. stride: conv stride (SAME padding always).
+    relu6: ReLU6 fused into the conv output.
+    """
+
+    op: str
+    inputs: list[str]
+    output: str
+    weight: np.ndarray | None = None
+    bias: np.ndarray | None = None
+    stride: int = 1
+    relu6: bool = False
+
+
+def fold_conv_bn(block: ConvBNAct) -> tuple[np.ndarray, np.ndarray]:
+    """(weight, bias) of conv followed by eval-mode BN, in float64, PyTorch layout [O, I/g, kh, kw].
+
+    BN(y) = gamma * (y - mean) / sqrt(var + eps) + beta, so the conv weight is scaled per output
+    channel by gamma / sqrt(var + eps) and the bias absorbs the rest.
+    """
+    conv, bn = block.conv, block.bn
+    w = conv.weight.detach().double().cpu().numpy()
+    conv_bias = conv.bias.detach().double().cpu().numpy() if conv.bias is not None else np.zeros(w.shape[0])
+    gamma = bn.weight.detach().double().cpu().numpy()
+    beta = bn.bias.detach().double().cpu().numpy()
+    mean = bn.running_mean.detach().double().cpu().numpy()
+    var = bn.running_var.detach().double().cpu().numpy()
+    scale = gamma / np.sqrt(var + bn.eps)
+    return w * scale[:, None, None, None], (conv_bias - mean) * scale + beta
+
+
+def _conv_layer(block: ConvBNAct, name: str, source: str) -> Layer:
+    w, b = fold_conv_bn(block)
+    conv = block.conv
+    out_ch, in_per_group = w.shape[0], w.shape[1]
+    if conv.groups == 1:
+        return Layer("conv", [source], name, w.transpose(0, 2, 3, 1).copy(), b, block.stride, block.act)
+    if conv.groups == conv.in_channels == out_ch and in_per_group == 1:
+        # TFLite depthwise filters are [1, kh, kw, C] (depth multiplier 1).
+        return Layer("depthwise", [source], name, w.transpose(1, 2, 3, 0).copy(), b, block.stride, block.act)
+    raise ValueError(f"{name}: grouped convolution with groups={conv.groups} has no TFLite equivalent here")
+
+
+def fold_model(model: FaceClassifier) -> list[Layer]:
+    """Describe `model` (in eval semantics) as folded layers, input tensor "input", output "prob"."""
+    layers: list[Layer] = []
+    current = INPUT
+    for i, block in enumerate(model.features):
+        name = f"features.{i}"
+        if isinstance(block, ConvBNAct):
+            layers.append(_conv_layer(block, name, current))
+            current = name
+        elif isinstance(block, InvertedResidual):
+            block_input = current
+            for j, sub in enumerate(block.layers):
+                if not isinstance(sub, ConvBNAct):
+                    raise TypeError(f"{name}.layers.{j}: unexpected {type(sub).__name__}")
+                layers.append(_conv_layer(sub, f"{name}.layers.{j}", current))
+                current = f"{name}.layers.{j}"
+            if block.use_residual:
+                layers.append(Layer("add", [block_input, current], f"{name}.add"))
+                current = f"{name}.add"
+        else:
+            raise TypeError(f"{name}: the export does not know {type(block).__name__}")
+    layers.append(Layer("mean", [current], "mean"))
+    fc: nn.Linear = model.classifier
+    layers.append(Layer("dense", ["mean"], "logit", fc.weight.detach().double().cpu().numpy().copy(),
+                        fc.bias.detach().double().cpu().numpy().copy()))
+    layers.append(Layer("logistic", ["logit"], "prob"))
+    return layers
+
+
+def same_padding(height: int, width: int, kernel_h: int, kernel_w: int, stride: int) -> tuple[int, int, int, int]:
+    """(left, right, top, bottom) that TensorFlow's SAME padding adds (the extra pixel goes after)."""
+    def one(size: int, k: int) -> tuple[int, int]:
+        out = -(-size // stride)
+        total = max((out - 1) * stride + k - size, 0)
+        return total // 2, total - total // 2
+    top, bottom = one(height, kernel_h)
+    left, right = one(width, kernel_w)
+    return left, right, top, bottom
+
+
+def run_layers(layers: list[Layer], x: torch.Tensor, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
+    """Execute the folded layers. x: (N, 3, H, W) normalized input. Returns every tensor by name
+    (NCHW for feature maps, (N, C) after the mean, (N, 1) for "logit" and "prob")."""
+    values: dict[str, torch.Tensor] = {INPUT: x.to(dtype)}
+    for layer in layers:
+        a = values[layer.inputs[0]]
+        if layer.op in ("conv", "depthwise"):
+            w = torch.from_numpy(layer.weight).to(dtype)
+            if layer.op == "conv":
+                w, groups = w.permute(0, 3, 1, 2), 1
+            else:
+                w, groups = w.permute(3, 0, 1, 2), w.shape[3]
+            a = F.pad(a, same_padding(a.shape[2], a.shape[3], w.shape[2], w.shape[3], layer.stride))
+            y = F.conv2d(a, w, torch.from_numpy(layer.bias).to(dtype), layer.stride, groups=groups)
+            values[layer.output] = F.relu6(y) if layer.relu6 else y
+        elif layer.op == "add":
+            values[layer.output] = a + values[layer.inputs[1]]
+        elif layer.op == "mean":
+            values[layer.output] = a.mean(dim=(2, 3))
+        elif layer.op == "dense":
+            values[layer.output] = F.linear(a, torch.from_numpy(layer.weight).to(dtype),
+                                            torch.from_numpy(layer.bias).to(dtype))
+        elif layer.op == "logistic":
+            values[layer.output] = torch.sigmoid(a)
+        else:
+            raise ValueError(f"unknown layer op {layer.op}")
+    return values
