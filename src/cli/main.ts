@@ -5,9 +5,13 @@
 import { Command } from 'commander';
 import { isFaceedgeError } from '../errors.js';
 import { registerDatasetCommands } from './commands/dataset-prepare.js';
+import { registerClassifyCommand } from './commands/classify.js';
+import { registerEvalCommand } from './commands/eval.js';
 
 const program = new Command('faceedge').description('edge runtime for embedded cameras: faces → 64x64 classifier → MQTT / GPIO');
 registerDatasetCommands(program);
+registerClassifyCommand(program);
+registerEvalCommand(program);
 
 try {
   await program.parseAsync(process.argv);

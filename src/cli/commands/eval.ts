@@ -1,0 +1,91 @@
+/**
+ * `faceedge eval <dir>`: accuracy of a classifier through the whole board path (detector, aligner,
+ * int8 model) on a folder of labeled photos, optionally with a report folder of charts and lists.
+ */
+import { dirname, join } from 'node:path';
+import { Option, type Command } from 'commander';
+import { FaceedgeError } from '../../errors.js';
+import { Progress } from '../../dataset/progress.js';
+import { evaluateFolder, type Evaluation } from '../../evaluation/evaluate-folder.js';
+import { writeReport } from '../../evaluation/write-report.js';
+import { openClassifier } from '../../inference/shipped-model.js';
+import { FaceDetector, type DetectorModel } from '../../vision/face-detector.js';
+import { formatTable } from '../format-table.js';
+
+interface EvalFlags {
+  readonly json?: boolean;
+  readonly model?: string;
+  /** `true` when given without a folder: `<model dir>/report`. */
+  readonly report?: string | true;
+  readonly detector: DetectorModel;
+  readonly limit?: string;
+}
+
+function parseLimit(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new FaceedgeError('USAGE', `--limit must be a positive integer, got "${text}"`);
+  return n;
+}
+
+const fmt = (v: number | null, digits = 4): string => (v === null ? 'n/a' : v.toFixed(digits));
+
+function readable(evaluation: Evaluation): string {
+  const { summary: s, perClass, labels } = evaluation;
+  const overview = formatTable([
+    ['metric', 'value'],
+    ['images', String(s.n)],
+    ['detected', `${s.detected} (no face ${s.undetected['no face']}, several faces ${s.undetected['several faces']}, unreadable ${s.undetected.unreadable})`],
+    ['accuracy (detected)', fmt(s.accuracy)],
+    ['accuracy (all)', fmt(s.accuracy_all)],
+    [`ROC AUC (${evaluation.positiveLabel})`, fmt(s.roc_auc)],
+    ['ms/face (classifier, median)', fmt(s.ms_per_face, 3)],
+    ['ms/image (whole path, median)', fmt(s.ms_per_image, 1)],
+    ['model', `${s.model.id} ${s.model.path} (${s.model.delegate})`],
+  ]);
+  const classes = formatTable([
+    ['class', 'precision', 'recall', 'f1', 'support', ...labels.map((l) => `→ ${l}`)],
+    ...labels.map((l) => [l, fmt(perClass[l].precision), fmt(perClass[l].recall), fmt(perClass[l].f1), String(perClass[l].support),
+      ...labels.map((p) => String(s.confusion[l][p]))]),
+  ]);
+  return `${overview}\n\n${classes}\n(→ columns: confusion matrix, rows = true class)`;
+}
+
+export function registerEvalCommand(program: Command): void {
+  program
+    .command('eval')
+    .description('evaluate a classifier through detect → align → classify on <dir>/{female,male}/*.jpg')
+    .argument('<dir>', 'folder with one subfolder per class, named like the model labels')
+    .option('--json', 'print one JSON object instead of tables')
+    .option('--model <path>', 'classifier .tflite with its manifest.json next to it (default: the shipped models/faceedge-gender_int8.tflite)')
+    .option('--report [dir]', 'write charts, report.json and report.md (default folder: <model dir>/report)')
+    .addOption(new Option('--detector <model>', 'BlazeFace model').choices(['short', 'full']).default('short'))
+    .option('--limit <n>', 'evaluate at most n images, spread over the classes')
+    .action(async (dir: string, flags: EvalFlags) => {
+      const limit = parseLimit(flags.limit);
+      const classifier = await openClassifier(flags.model);
+      let evaluation: Evaluation;
+      try {
+        const detector = await FaceDetector.create({ model: flags.detector });
+        try {
+          let progress: Progress | null = null;
+          evaluation = await evaluateFolder({
+            root: dir, detector, classifier, limit,
+            // Progress only on a terminal: in a pipe or a log it would be noise around the JSON.
+            onImage: process.stderr.isTTY ? (_, total) => (progress ??= new Progress(total, 'eval')).tick() : undefined,
+          });
+        } finally {
+          await detector.close();
+        }
+      } finally {
+        await classifier.close();
+      }
+      console.log(flags.json ? JSON.stringify(evaluation.summary) : readable(evaluation));
+      if (flags.report) {
+        const reportDir = flags.report === true ? join(dirname(classifier.modelPath), 'report') : flags.report;
+        const written = await writeReport(evaluation, { dir: reportDir, manifest: classifier.manifest, dataset: dir });
+        for (const note of written.notes) console.error(`note: ${note}`);
+        console.error(`report: ${written.files.join(', ')}`);
+      }
+    });
+}

@@ -1,0 +1,174 @@
+/**
+ * Evaluates a classifier the way the board uses it: image → decode → detect → dominant face →
+ * align → classify, over a folder with one subfolder per class. Images are processed one at a time
+ * so the per-image and per-face timings are those of one uncontended pipeline.
+ */
+import { readFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
+import { listLabeledImages, type LabeledImage } from '../dataset/labeled-folder.js';
+import type { FaceClassifier } from '../inference/face-classifier.js';
+import { alignFace } from '../vision/align-face.js';
+import { decodeImage } from '../vision/decode-image.js';
+import { dominantFace } from '../vision/dominant-face.js';
+import type { FaceDetector } from '../vision/face-detector.js';
+import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetrics, type Confusion } from './metrics.js';
+
+export interface EvaluateOptions {
+  /** Folder with one subfolder per class (`female/`, `male/`), named like the model's labels. */
+  readonly root: string;
+  readonly detector: FaceDetector;
+  readonly classifier: FaceClassifier;
+  /** At most this many images, spread evenly over each class in proportion to its size. Default all. */
+  readonly limit?: number;
+  /** Called after each image with the number done and the total. */
+  readonly onImage?: (done: number, total: number) => void;
+}
+
+export type ImageStatus = 'classified' | 'no face' | 'several faces' | 'unreadable';
+
+export interface ImageOutcome {
+  /** Path relative to the evaluated folder, e.g. `male/000123.jpg`. */
+  readonly file: string;
+  readonly truth: string;
+  readonly status: ImageStatus;
+  /** Decided label (classified images only). */
+  readonly predicted?: string;
+  /** Probability of the model's positive label (classified images only). */
+  readonly probability?: number;
+  /** Error message of an unreadable image. */
+  readonly detail?: string;
+  /** Decode → classify, milliseconds (file reading excluded). */
+  readonly msImage: number;
+  /** Classifier invoke (input fill + interpreter), milliseconds (classified images only). */
+  readonly msFace?: number;
+}
+
+/** The `faceedge eval --json` object. Ratios are null when their denominator is 0. */
+export interface EvalSummary {
+  /** Images evaluated. */
+  readonly n: number;
+  /** Images where exactly one dominant face was found and classified. */
+  readonly detected: number;
+  /** Correct / detected. */
+  readonly accuracy: number | null;
+  /** Correct / n: images without a usable face count as wrong. */
+  readonly accuracy_all: number | null;
+  readonly recall: Record<string, number | null>;
+  readonly precision: Record<string, number | null>;
+  /** confusion[true][predicted] over detected images. */
+  readonly confusion: Confusion;
+  /** ROC AUC of the positive label's probability over detected images. */
+  readonly roc_auc: number | null;
+  /** Median classifier invoke time per face, ms. */
+  readonly ms_per_face: number | null;
+  /** Median decode → classify time per decodable image, ms. */
+  readonly ms_per_image: number | null;
+  /** Images without a usable face, by reason. */
+  readonly undetected: Record<Exclude<ImageStatus, 'classified'>, number>;
+  readonly detector: string;
+  readonly model: { readonly id: string; readonly path: string; readonly sha256: string | null; readonly delegate: string };
+}
+
+export interface Evaluation {
+  readonly summary: EvalSummary;
+  readonly perClass: Record<string, ClassMetrics>;
+  /** One entry per evaluated image, in folder order. */
+  readonly images: readonly ImageOutcome[];
+  readonly labels: readonly string[];
+  /** The positive label, whose probability the ROC curve thresholds. */
+  readonly positiveLabel: string;
+}
+
+/** `count` items at evenly spaced positions of `items` (deterministic, not just the first names). */
+function spread<T>(items: readonly T[], count: number): T[] {
+  if (count >= items.length) return [...items];
+  return Array.from({ length: count }, (_, i) => items[Math.floor((i * items.length) / count)]);
+}
+
+async function selectImages(root: string, labels: readonly string[], limit?: number): Promise<LabeledImage[]> {
+  const images = await listLabeledImages(root);
+  if (images.some((i) => i.split !== '')) {
+    throw new FaceedgeError('DATASET_INVALID', `${root} holds train/val/test splits`, {
+      hint: `evaluate one split, e.g. ${resolve(root, 'test')}`,
+    });
+  }
+  const foreign = [...new Set(images.map((i) => i.label))].filter((l) => !labels.includes(l));
+  if (foreign.length > 0) {
+    throw new FaceedgeError('DATASET_INVALID', `${root}: class folder(s) ${foreign.join(', ')} are not labels of the model (${labels.join(', ')})`);
+  }
+  if (limit === undefined || limit >= images.length) return images;
+  const byClass = labels.map((l) => images.filter((i) => i.label === l));
+  return byClass.flatMap((group) => spread(group, Math.round((limit * group.length) / images.length)));
+}
+
+async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promise<ImageOutcome> {
+  const bytes = await readFile(image.path);
+  const started = performance.now();
+  const base = { file: image.relative, truth: image.label };
+  const elapsed = () => performance.now() - started;
+  let rgb;
+  try {
+    rgb = await decodeImage(bytes, image.relative);
+  } catch (err) {
+    if (!isFaceedgeError(err)) throw err;
+    return { ...base, status: 'unreadable', detail: err.message, msImage: elapsed() };
+  }
+  const pick = dominantFace(await options.detector.detect(rgb));
+  if (!pick.face) return { ...base, status: pick.reason, msImage: elapsed() };
+  const crop = alignFace(rgb, pick.face, { size: options.classifier.inputSize });
+  const invoked = performance.now();
+  const result = options.classifier.classifySync(crop);
+  const msFace = performance.now() - invoked;
+  return { ...base, status: 'classified', predicted: result.label, probability: result.probability, msImage: elapsed(), msFace };
+}
+
+/** Runs the evaluation. Throws DATASET_INVALID for an empty/split/mislabeled folder. */
+export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluation> {
+  const { classifier } = options;
+  const labels = classifier.labels;
+  const images = await selectImages(options.root, labels, options.limit);
+  const outcomes: ImageOutcome[] = [];
+  for (const image of images) {
+    outcomes.push(await evaluateOne(image, options));
+    options.onImage?.(outcomes.length, images.length);
+  }
+  return summarize(outcomes, labels, {
+    detector: options.detector.model,
+    model: {
+      id: classifier.id,
+      path: resolve(classifier.modelPath),
+      sha256: Object.values(classifier.manifest.files).find((f) => basename(f.path) === basename(classifier.modelPath))?.sha256 ?? null,
+      delegate: classifier.delegate.active,
+    },
+  });
+}
+
+/** Microsecond resolution: finer digits are timer noise. */
+const roundMs = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000);
+
+/** Aggregates per-image outcomes into the summary (exported for tests with hand-made outcomes). */
+export function summarize(outcomes: readonly ImageOutcome[], labels: readonly string[], about: Pick<EvalSummary, 'detector' | 'model'>): Evaluation {
+  const classified = outcomes.filter((o) => o.status === 'classified');
+  const confusion = confusionMatrix(labels, classified.map((o) => ({ truth: o.truth, predicted: o.predicted as string })));
+  const perClass = Object.fromEntries(labels.map((l) => [l, classMetrics(confusion, l)]));
+  const correct = classified.filter((o) => o.predicted === o.truth).length;
+  const positiveLabel = labels[1];
+  const undetected = { 'no face': 0, 'several faces': 0, unreadable: 0 };
+  for (const o of outcomes) if (o.status !== 'classified') undetected[o.status]++;
+  const summary: EvalSummary = {
+    n: outcomes.length,
+    detected: classified.length,
+    accuracy: accuracy(confusion),
+    accuracy_all: outcomes.length > 0 ? correct / outcomes.length : null,
+    recall: Object.fromEntries(labels.map((l) => [l, perClass[l].recall])),
+    precision: Object.fromEntries(labels.map((l) => [l, perClass[l].precision])),
+    confusion,
+    roc_auc: rocAuc(classified.map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }))),
+    ms_per_face: roundMs(median(classified.map((o) => o.msFace as number))),
+    ms_per_image: roundMs(median(outcomes.filter((o) => o.status !== 'unreadable').map((o) => o.msImage))),
+    undetected,
+    ...about,
+  };
+  return { summary, perClass, images: outcomes, labels, positiveLabel };
+}

@@ -1,0 +1,124 @@
+/**
+ * `faceedge eval --report <dir>`: the evaluation as files a person can read and a script can parse —
+ * confusion-matrix.png, roc.png, learning-curves.png (when the manifest carries a training history),
+ * report.json and report.md.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ModelManifest } from '../inference/model-manifest.js';
+import { confusionMatrixSvg, learningCurvesSvg, rocSvg } from './charts.js';
+import type { Evaluation, ImageOutcome } from './evaluate-folder.js';
+import { rocCurve } from './metrics.js';
+import { svgToPng } from './svg-chart.js';
+import { trainingHistory } from './training-history.js';
+
+export interface ReportOptions {
+  /** Output folder, created if missing; existing report files are overwritten. */
+  readonly dir: string;
+  /** The evaluated model's manifest (for the learning curves and provenance). */
+  readonly manifest: ModelManifest;
+  /** The evaluated folder, as given. */
+  readonly dataset: string;
+}
+
+export interface WrittenReport {
+  /** Absolute paths of the files written. */
+  readonly files: readonly string[];
+  /** What was skipped and why (e.g. no training history in the manifest). */
+  readonly notes: readonly string[];
+}
+
+/** Max misclassified / undetected files listed in report.md (report.json lists them all). */
+const MARKDOWN_LIST_LIMIT = 50;
+
+const fmt = (v: number | null, digits = 4): string => (v === null ? 'n/a' : v.toFixed(digits));
+
+function misclassified(evaluation: Evaluation): ImageOutcome[] {
+  return evaluation.images.filter((o) => o.status === 'classified' && o.predicted !== o.truth);
+}
+
+function markdown(evaluation: Evaluation, options: ReportOptions, charts: readonly string[], notes: readonly string[]): string {
+  const { summary, perClass, labels } = evaluation;
+  const lines = [
+    `# Evaluation of ${summary.model.id}`,
+    '',
+    `- model: \`${summary.model.path}\` (sha256 \`${summary.model.sha256 ?? 'unknown'}\`, delegate ${summary.model.delegate})`,
+    `- dataset: \`${options.dataset}\`, ${summary.n} images, detector ${summary.detector}`,
+    `- created: ${new Date().toISOString()}`,
+    '',
+    '| metric | value |',
+    '| --- | --- |',
+    `| images | ${summary.n} |`,
+    `| with one dominant face | ${summary.detected} (no face ${summary.undetected['no face']}, several faces ${summary.undetected['several faces']}, unreadable ${summary.undetected.unreadable}) |`,
+    `| accuracy (detected) | ${fmt(summary.accuracy)} |`,
+    `| accuracy (all images, no face = wrong) | ${fmt(summary.accuracy_all)} |`,
+    `| ROC AUC (${evaluation.positiveLabel}) | ${fmt(summary.roc_auc)} |`,
+    `| classifier ms/face (median) | ${fmt(summary.ms_per_face, 3)} |`,
+    `| whole path ms/image (median) | ${fmt(summary.ms_per_image, 1)} |`,
+    '',
+    '| class | precision | recall | F1 | support |',
+    '| --- | --- | --- | --- | --- |',
+    ...labels.map((l) => `| ${l} | ${fmt(perClass[l].precision)} | ${fmt(perClass[l].recall)} | ${fmt(perClass[l].f1)} | ${perClass[l].support} |`),
+    '',
+    `Confusion matrix (rows = true class, columns = predicted):`,
+    '',
+    `| true \\ predicted | ${labels.join(' | ')} |`,
+    `| --- | ${labels.map(() => '---').join(' | ')} |`,
+    ...labels.map((t) => `| ${t} | ${labels.map((p) => summary.confusion[t][p]).join(' | ')} |`),
+    '',
+    ...charts.map((c) => `![${c}](${c})`),
+    ...(notes.length > 0 ? ['', ...notes.map((n) => `> ${n}`)] : []),
+  ];
+  const wrong = misclassified(evaluation);
+  const missed = evaluation.images.filter((o) => o.status !== 'classified');
+  const list = (title: string, items: ImageOutcome[], describe: (o: ImageOutcome) => string) => {
+    if (items.length === 0) return;
+    lines.push('', `## ${title} (${items.length})`, '');
+    for (const o of items.slice(0, MARKDOWN_LIST_LIMIT)) lines.push(`- \`${o.file}\`: ${describe(o)}`);
+    if (items.length > MARKDOWN_LIST_LIMIT) lines.push(`- … ${items.length - MARKDOWN_LIST_LIMIT} more in report.json`);
+  };
+  list('Misclassified', wrong, (o) => `${o.truth} → ${o.predicted} (p(${evaluation.positiveLabel}) = ${fmt(o.probability ?? null, 3)})`);
+  list('Without a usable face', missed, (o) => (o.detail ? `${o.status}: ${o.detail}` : o.status));
+  return `${lines.join('\n')}\n`;
+}
+
+/** Writes the report files; returns their paths and the notes on what was skipped. */
+export async function writeReport(evaluation: Evaluation, options: ReportOptions): Promise<WrittenReport> {
+  await mkdir(options.dir, { recursive: true });
+  const files: string[] = [];
+  const notes: string[] = [];
+  const charts: string[] = [];
+  const writeChart = async (name: string, svg: string) => {
+    const path = join(options.dir, name);
+    await writeFile(path, await svgToPng(svg));
+    files.push(path);
+    charts.push(name);
+  };
+  const { summary, labels, positiveLabel } = evaluation;
+  await writeChart('confusion-matrix.png', confusionMatrixSvg(summary.confusion, labels, `Confusion matrix — ${summary.detected} faces`));
+  const samples = evaluation.images
+    .filter((o) => o.status === 'classified')
+    .map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }));
+  await writeChart('roc.png', rocSvg(rocCurve(samples), summary.roc_auc, positiveLabel));
+  const history = trainingHistory(options.manifest);
+  if (history) await writeChart('learning-curves.png', learningCurvesSvg(history, summary.model.id));
+  else notes.push('learning-curves.png skipped: the model manifest has no training history (history / training.history)');
+
+  const json = {
+    summary,
+    per_class: evaluation.perClass,
+    dataset: options.dataset,
+    created: new Date().toISOString(),
+    manifest_metrics: options.manifest.metrics ?? null,
+    misclassified: misclassified(evaluation).map((o) => ({ file: o.file, truth: o.truth, predicted: o.predicted, probability: o.probability })),
+    undetected: evaluation.images.filter((o) => o.status !== 'classified').map((o) => ({ file: o.file, truth: o.truth, reason: o.status, detail: o.detail })),
+    charts,
+    notes,
+  };
+  const jsonPath = join(options.dir, 'report.json');
+  await writeFile(jsonPath, `${JSON.stringify(json, null, 2)}\n`);
+  const mdPath = join(options.dir, 'report.md');
+  await writeFile(mdPath, markdown(evaluation, options, charts, notes));
+  files.push(jsonPath, mdPath);
+  return { files, notes };
+}
