@@ -2,7 +2,7 @@
  * Decodes an encoded image (JPEG, PNG, WebP, GIF first frame…) into 8-bit RGB with sharp, refusing
  * absurd sizes before decoding and flattening any alpha channel onto black.
  */
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { FaceedgeError } from '../errors.js';
 import type { RgbImage } from '../capture/frame.js';
 
@@ -16,7 +16,7 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 /** @param origin names the image in error messages (file path, `stream#12`…). */
 export async function decodeImage(data: Buffer, origin: string, options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  let meta: sharp.Metadata;
+  let meta: Metadata;
   try {
     meta = await sharp(data, { limitInputPixels: false }).metadata();
   } catch (cause) {

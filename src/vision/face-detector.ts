@@ -10,7 +10,7 @@ import { TfliteModel } from '../inference/tflite-model.js';
 import { FULL_RANGE_LAYOUT, SHORT_RANGE_LAYOUT, generateAnchors, type AnchorLayout } from './blazeface-anchors.js';
 import { decodeDetections, weightedNonMaxSuppression, type RawDetection } from './blazeface-decode.js';
 import type { DetectedFace, Point } from './face.js';
-import { computeLetterbox, letterboxImage, toSourceX, toSourceY, type Letterbox } from './letterbox.js';
+import { computeLetterbox, letterboxInto, toSourceX, toSourceY, type Letterbox } from './letterbox.js';
 
 export type DetectorModel = 'short' | 'full';
 
@@ -71,11 +71,9 @@ export class FaceDetector {
   /** Faces in `image`, in source pixels, best first. Returns fresh plain objects. */
   async detect(image: RgbImage): Promise<DetectedFace[]> {
     const box = computeLetterbox(image.width, image.height, this.inputSize);
-    const pixels = await letterboxImage(image, box);
     // MediaPipe's BlazeFace expects RGB in [-1, 1].
-    const input = this.#input;
-    for (let i = 0; i < pixels.length; i++) input[i] = pixels[i] / 127.5 - 1;
-    const [regressors, scores] = (await this.#tflite.run([input])) as Float32Array[];
+    letterboxInto(image, box, this.#input);
+    const [regressors, scores] = (await this.#tflite.run([this.#input])) as Float32Array[];
     const candidates = decodeDetections(regressors, scores, this.#anchors, this.inputSize, this.scoreThreshold);
     return weightedNonMaxSuppression(candidates, this.iouThreshold).map((d) => toFace(d, box));
   }

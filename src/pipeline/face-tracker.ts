@@ -1,0 +1,200 @@
+/**
+ * IoU/centre tracker with stable ids and a per-track class decision. One event stream per face:
+ * `new` once a track is confirmed (enough frames), `update` when its class flips or its score moves,
+ * at most every `updateIntervalMs`, and `end` when it has been missing for too long. Never one
+ * message per frame.
+ */
+import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
+
+export interface TrackerOptions {
+  /** Camera name; prefixes track ids. */
+  readonly camera: string;
+  /** Labels of the classifier, [negative, positive]. */
+  readonly labels: readonly string[];
+  /** Model id put into snapshots. */
+  readonly model: string;
+  /** Minimum IoU to continue a track. Default 0.3. */
+  readonly iouThreshold?: number;
+  /** Frames a track may be missing before it ends. Default 8. */
+  readonly maxMissedFrames?: number;
+  /** Frames before a track is reported (filters one-frame false detections). Default 3. */
+  readonly minFrames?: number;
+  /** Minimum time between two `update` events of one track, ms. Default 1000. */
+  readonly updateIntervalMs?: number;
+  /** Change of score that is worth an `update`. Default 0.05. */
+  readonly scoreDelta?: number;
+  /** The mean logit must pass ±hysteresis to flip an already decided class. Default 0.5. */
+  readonly hysteresis?: number;
+}
+
+/** What the pipeline saw of one face in one frame. */
+export interface FaceObservation {
+  readonly box: Box;
+  /** Classifier logit of labels[1] (log-odds). */
+  readonly logit: number;
+}
+
+interface Track {
+  readonly id: string;
+  box: Box;
+  frames: number;
+  missed: number;
+  weightedLogitSum: number;
+  weightSum: number;
+  /** Index into labels of the decided class. */
+  decided: 0 | 1;
+  /** Best single-frame probability for each class. */
+  topProbability: [number, number];
+  startTime: number;
+  published: TrackSnapshot | null;
+  publishedAtMs: number;
+}
+
+function iou(a: Box, b: Box): number {
+  const iw = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
+  const ih = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
+  if (iw <= 0 || ih <= 0) return 0;
+  const inter = iw * ih;
+  return inter / (a.width * a.height + b.width * b.height - inter);
+}
+
+/**
+ * How well a detection continues a track: its IoU when that reaches `threshold`; 0 (the weakest
+ * valid match) for a same-sized box within half a face of the old position — a fast mover rather
+ * than a new face; null when it is not a candidate at all.
+ */
+function matchScore(track: Box, seen: Box, threshold: number): number | null {
+  const overlap = iou(track, seen);
+  if (overlap >= threshold) return overlap;
+  const dx = track.x + track.width / 2 - (seen.x + seen.width / 2);
+  const dy = track.y + track.height / 2 - (seen.y + seen.height / 2);
+  const distance = Math.hypot(dx, dy) / Math.max(track.width, track.height);
+  const sizeRatio = Math.min(track.width, seen.width) / Math.max(track.width, seen.width);
+  return distance < 0.5 && sizeRatio > 0.6 ? 0 : null;
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+export class FaceTracker {
+  readonly #o: Required<TrackerOptions>;
+  #tracks: Track[] = [];
+  #nextId = 1;
+
+  constructor(options: TrackerOptions) {
+    this.#o = {
+      iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.5, ...options,
+    };
+  }
+
+  /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */
+  get activeCount(): number {
+    return this.#tracks.filter((t) => t.published).length;
+  }
+
+  /**
+   * Feeds one frame's observations. Returns the events this frame causes, oldest track first.
+   * @param nowMs monotonic frame time (ms) — drives update throttling.
+   * @param wallTimeMs wall-clock frame time (ms since epoch) — goes into payloads.
+   */
+  update(observations: readonly FaceObservation[], nowMs: number, wallTimeMs: number): TrackEvent[] {
+    const events: TrackEvent[] = [];
+    const unmatched = new Set(observations.map((_, i) => i));
+    // Greedy matching by best affinity first: good enough for the handful of faces a camera sees.
+    const pairs: { t: Track; i: number; score: number }[] = [];
+    for (const t of this.#tracks) {
+      observations.forEach((o, i) => {
+        const score = matchScore(t.box, o.box, this.#o.iouThreshold);
+        if (score !== null) pairs.push({ t, i, score });
+      });
+    }
+    pairs.sort((a, b) => b.score - a.score);
+    const matched = new Set<Track>();
+    for (const { t, i } of pairs) {
+      if (matched.has(t) || !unmatched.has(i)) continue;
+      matched.add(t);
+      unmatched.delete(i);
+      this.#observe(t, observations[i]);
+    }
+    for (const t of this.#tracks) if (!matched.has(t)) t.missed++;
+    for (const i of unmatched) {
+      const t: Track = {
+        id: `${this.#o.camera}-${this.#nextId++}`, box: observations[i].box, frames: 0, missed: 0, weightedLogitSum: 0, weightSum: 0,
+        decided: observations[i].logit >= 0 ? 1 : 0, topProbability: [0, 0], startTime: wallTimeMs / 1000, published: null, publishedAtMs: 0,
+      };
+      this.#observe(t, observations[i]);
+      this.#tracks.push(t);
+    }
+    const survivors: Track[] = [];
+    for (const t of this.#tracks) {
+      if (t.missed > this.#o.maxMissedFrames) {
+        if (t.published) events.push(this.#emit(t, 'end', nowMs, wallTimeMs));
+        continue;
+      }
+      survivors.push(t);
+      if (t.missed > 0) continue;
+      if (!t.published) {
+        if (t.frames >= this.#o.minFrames) events.push(this.#emit(t, 'new', nowMs, wallTimeMs));
+      } else if (this.#worthUpdate(t, nowMs)) {
+        events.push(this.#emit(t, 'update', nowMs, wallTimeMs));
+      }
+    }
+    this.#tracks = survivors;
+    return events;
+  }
+
+  /** Ends every reported track (source ended, daemon stopping). */
+  flush(nowMs: number, wallTimeMs: number): TrackEvent[] {
+    const events = this.#tracks.filter((t) => t.published).map((t) => this.#emit(t, 'end', nowMs, wallTimeMs));
+    this.#tracks = [];
+    return events;
+  }
+
+  #observe(t: Track, o: FaceObservation): void {
+    t.box = o.box;
+    t.frames++;
+    t.missed = 0;
+    // Bigger faces carry more pixels and deserve more say; sqrt keeps one close-up from dominating.
+    const weight = Math.sqrt(o.box.width * o.box.height);
+    t.weightedLogitSum += weight * o.logit;
+    t.weightSum += weight;
+    const p = sigmoid(o.logit);
+    t.topProbability[1] = Math.max(t.topProbability[1], p);
+    t.topProbability[0] = Math.max(t.topProbability[0], 1 - p);
+    const mean = t.weightedLogitSum / t.weightSum;
+    if (t.decided === 1 && mean < -this.#o.hysteresis) t.decided = 0;
+    else if (t.decided === 0 && mean > this.#o.hysteresis) t.decided = 1;
+  }
+
+  #snapshot(t: Track, ended: boolean, wallTimeMs: number): TrackSnapshot {
+    const p = sigmoid(t.weightedLogitSum / t.weightSum);
+    const round = (v: number) => Math.round(v * 10) / 10;
+    return {
+      id: t.id,
+      camera: this.#o.camera,
+      box: { x: round(t.box.x), y: round(t.box.y), width: round(t.box.width), height: round(t.box.height) },
+      face_area: Math.round(t.box.width * t.box.height),
+      class: this.#o.labels[t.decided],
+      score: Math.round((t.decided === 1 ? p : 1 - p) * 1000) / 1000,
+      top_score: Math.round(t.topProbability[t.decided] * 1000) / 1000,
+      frames: t.frames,
+      start_time: t.startTime,
+      end_time: ended ? wallTimeMs / 1000 : null,
+      model: this.#o.model,
+    };
+  }
+
+  #worthUpdate(t: Track, nowMs: number): boolean {
+    if (nowMs - t.publishedAtMs < this.#o.updateIntervalMs) return false;
+    const prev = t.published!;
+    const next = this.#snapshot(t, false, 0);
+    return next.class !== prev.class || Math.abs(next.score - prev.score) >= this.#o.scoreDelta || iou(prev.box, next.box) < 0.7;
+  }
+
+  #emit(t: Track, type: TrackEvent['type'], nowMs: number, wallTimeMs: number): TrackEvent {
+    const after = this.#snapshot(t, type === 'end', wallTimeMs);
+    const event: TrackEvent = { type, before: t.published, after, frame_timestamp_ms: nowMs };
+    t.published = after;
+    t.publishedAtMs = nowMs;
+    return event;
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * One camera's processing loop: take the latest frame → decode → detect → align → classify → track →
+ * hand events to the sink. Frames that arrive while a frame is in flight replace each other in the
+ * LatestFrameSlot (counted as dropped); nothing queues.
+ */
+import type { Logger } from 'pino';
+import type { Frame, RgbImage } from '../capture/frame.js';
+import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
+import { isFaceedgeError } from '../errors.js';
+import { alignFace } from '../vision/align-face.js';
+import { decodeImage } from '../vision/decode-image.js';
+import type { DetectedFace } from '../vision/face.js';
+import type { FaceObservation, FaceTracker } from './face-tracker.js';
+import type { TrackEvent } from './track-event.js';
+
+export type Stage = 'decode' | 'detect' | 'align' | 'classify' | 'track' | 'publish';
+
+/** The parts of the detector the pipeline needs (FaceDetector implements it). */
+export interface Detector {
+  detect(image: RgbImage): Promise<DetectedFace[]>;
+}
+
+/** The parts of the classifier the pipeline needs (FaceClassifier implements it). */
+export interface Classifier {
+  readonly inputSize: number;
+  classify(crop: Uint8Array): Promise<{ logit: number }>;
+}
+
+/** Where a pipeline's results go (the MQTT publisher, the demo printer, a test recorder). */
+export interface PipelineSink {
+  /** Events of one frame, in order. May be async (e.g. an fsync'd outbox append). */
+  events(camera: string, events: readonly TrackEvent[]): void | Promise<void>;
+  /** Called when the camera goes from no reported face to some, and back. */
+  facePresence(camera: string, present: boolean): void | Promise<void>;
+}
+
+/** Per-frame measurements, for metrics and the bench. */
+export interface PipelineObserver {
+  stage?(stage: Stage, ms: number): void;
+  /** A frame was fully processed; `faces` counts faces classified in it. */
+  frame?(frame: Frame, faces: number): void;
+  /** A frame could not be used (undecodable…); the loop goes on. */
+  frameError?(frame: Frame, error: Error): void;
+}
+
+export interface PipelineOptions {
+  readonly camera: string;
+  readonly slot: LatestFrameSlot;
+  readonly detector: Detector;
+  /** Current classifier; a function so `model/reload` can swap it between frames. */
+  readonly classifier: () => Classifier;
+  readonly tracker: FaceTracker;
+  readonly sink: PipelineSink;
+  readonly log: Logger;
+  readonly observer?: PipelineObserver;
+  /** Faces narrower than this (source pixels) are ignored: too few pixels to classify. Default 24. */
+  readonly minFacePx?: number;
+}
+
+export class Pipeline {
+  readonly #o: PipelineOptions;
+  #abort = new AbortController();
+  #running: Promise<void> | null = null;
+  #facePresent = false;
+
+  constructor(options: PipelineOptions) {
+    this.#o = options;
+  }
+
+  /** Starts the loop; the returned promise settles when the source has ended and all events are out. */
+  start(): Promise<void> {
+    this.#running ??= this.#loop();
+    return this.#running;
+  }
+
+  /** Finishes the frame in flight, ends every track (publishing `end`), and resolves. Idempotent. */
+  async stop(): Promise<void> {
+    this.#abort.abort(new Error('pipeline stopped'));
+    await this.#running;
+  }
+
+  async #loop(): Promise<void> {
+    const { slot, log } = this.#o;
+    for (;;) {
+      let frame: Frame | null;
+      try {
+        frame = await slot.next(this.#abort.signal);
+      } catch {
+        break; // stopped
+      }
+      if (!frame) break; // source ended
+      try {
+        await this.processFrame(frame);
+      } catch (err) {
+        // One bad frame must never stop the camera.
+        this.#o.observer?.frameError?.(frame, err as Error);
+        if (!isFaceedgeError(err)) log.error({ err, seq: frame.seq }, 'frame failed');
+      }
+    }
+    const now = performance.now();
+    await this.#publish(this.#o.tracker.flush(now, Date.now()));
+  }
+
+  /** Runs one frame through every stage. Exposed for tests and the bench. */
+  async processFrame(frame: Frame): Promise<TrackEvent[]> {
+    const { detector, tracker, observer } = this.#o;
+    const minFace = this.#o.minFacePx ?? 24;
+    let t = performance.now();
+    const lap = (stage: Stage) => {
+      const now = performance.now();
+      observer?.stage?.(stage, now - t);
+      t = now;
+    };
+    const image = frame.image.kind === 'rgb' ? frame.image : await decodeImage(frame.image.data, frame.image.origin);
+    lap('decode');
+    const faces = (await detector.detect(image)).filter((f) => f.box.width >= minFace);
+    lap('detect');
+    const classifier = this.#o.classifier();
+    const crops = faces.map((f) => alignFace(image, f, { size: classifier.inputSize }));
+    lap('align');
+    const observations: FaceObservation[] = [];
+    for (let i = 0; i < faces.length; i++) {
+      const { logit } = await classifier.classify(crops[i]);
+      observations.push({ box: faces[i].box, logit });
+    }
+    lap('classify');
+    const events = tracker.update(observations, frame.timestampMs, frame.wallTimeMs);
+    lap('track');
+    await this.#publish(events);
+    lap('publish');
+    observer?.frame?.(frame, faces.length);
+    return events;
+  }
+
+  async #publish(events: readonly TrackEvent[]): Promise<void> {
+    const { sink, camera, tracker } = this.#o;
+    if (events.length > 0) await sink.events(camera, events);
+    const present = tracker.activeCount > 0;
+    if (present !== this.#facePresent) {
+      this.#facePresent = present;
+      await sink.facePresence(camera, present);
+    }
+  }
+}
