@@ -108,8 +108,12 @@ def _float_input(images: np.ndarray) -> np.ndarray:
 
 def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str | os.PathLike,
            name: str = "faceedge-gender", calibration_count: int = 500, seed: int = 0,
-           runtime_check: bool = True, log=print) -> dict:
-    """Write both models and the manifest; returns the manifest dict."""
+           runtime_check: bool = True, log=print, checkpoint_path: str | os.PathLike | None = None) -> dict:
+    """Write both models and the manifest; returns the manifest dict.
+
+    checkpoint_path (optional) is recorded, with its sha256, as the manifest's source_checkpoint,
+    which `verify_export` uses to find the PyTorch reference.
+    """
     root, out = Path(calibration_root), Path(out_dir)
     model = model_from(checkpoint)
     layers = fold_model(model)
@@ -166,6 +170,9 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         "metrics": checkpoint.get("metrics"),
         "dataset": checkpoint.get("dataset"),
         "training": checkpoint.get("training"),
+        "source_checkpoint": None if checkpoint_path is None else {
+            "path": str(Path(checkpoint_path).resolve()),
+            "sha256": hashlib.sha256(Path(checkpoint_path).read_bytes()).hexdigest()},
         "calibration": {"root": str(root), "split": split, "count": len(files), "seed": seed,
                         "method": "min/max over calibration crops, widened to include 0"},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -212,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         export(load_checkpoint(args.checkpoint), args.calibration, args.out, args.name, args.calibration_count,
-               args.seed, runtime_check=not args.no_runtime_check)
+               args.seed, runtime_check=not args.no_runtime_check, checkpoint_path=args.checkpoint)
     except ExportError as err:
         print(f"[export] error: {err}", file=sys.stderr)
         return 1

@@ -163,6 +163,8 @@ def test_export_cli_writes_both_models_and_the_manifest(tmp_path):
     assert manifest["metrics"] == {"test": {"accuracy": 0.5}} and manifest["dataset"] == {"path": "synthetic"}
     assert manifest["calibration"]["count"] == 8 and manifest["calibration"]["split"] == "train"
     assert manifest["parameter_count"] > 100_000
+    assert manifest["source_checkpoint"] == {"path": str(ckpt.resolve()),
+                                             "sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest()}
     for dtype in ("float32", "int8"):
         entry = manifest["files"][dtype]
         data = (out / entry["path"]).read_bytes()

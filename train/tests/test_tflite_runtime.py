@@ -113,3 +113,23 @@ def test_int8_graph_slices_match_the_integer_emulation(tmp_path):
             assert diff.max() <= allowed, f"{key} ({delegate}): {diff.max()} steps off"
             assert (diff > 0).mean() <= fraction, f"{key} ({delegate}): {(diff > 0).mean():.1%} of values off"
 
+
+
+def test_verify_export_reports_on_a_whole_split(exported, tmp_path, capsys):
+    import json
+
+    from faceedge_train import verify_export
+
+    model, out, manifest = exported
+    ckpt = tmp_path / "ckpt.pt"
+    torch.save(checkpoint_of(model), ckpt)
+    crops = write_crops(tmp_path / "crops", per_class=10, seed=5)
+    assert verify_export.main(["--model-dir", str(out), "--data", str(crops), "--checkpoint", str(ckpt),
+                               "--split", "val"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["n"] == 20 and result["split"] == "val"
+    assert result["float_max_abs_diff"] < 1e-4
+    assert result["float_accuracy"] == pytest.approx(result["pytorch_accuracy"], abs=0.05)
+    assert 0.5 <= result["int8_float_agreement"] <= 1.0
+    assert result["int8_disagreements"] == round((1 - result["int8_float_agreement"]) * 20)
+    assert result["delegate"] == {"float32": "xnnpack", "int8": "xnnpack"}
