@@ -4,7 +4,8 @@
  *
  * It walks the JPEG marker structure instead of searching for the next FF D9: marker segments are skipped
  * by their length, so an EXIF thumbnail (a whole JPEG inside APP1) does not end the frame early, and in the
- * entropy-coded data FF 00 and RSTn are recognised, so only a real marker ends a scan. Chunks may split the
+ * entropy-coded data FF 00 and RSTn are recognised, so only a real marker ends a scan. A frame cut off
+ * anywhere (even inside a length field or a table) is noticed at the next frame's SOI, which is kept. Chunks may split the
  * stream anywhere. A frame that is broken (bad marker, new SOI before EOI, stream ends inside it, larger
  * than the limit) is skipped and counted, and parsing resumes at the next SOI.
  */
@@ -170,7 +171,26 @@ export class MjpegParser {
           this.resync(`marker 0x${marker.toString(16)} with invalid length ${length}`);
           continue;
         }
-        this.pos = pos + 2 + length;
+        const segmentEnd = pos + 2 + length;
+        // Tables, frame and scan headers never contain FF D8 (only APPn/COM may carry an embedded JPEG),
+        // so an SOI inside one means this frame was cut off there and the next one began: without this
+        // check the bogus length would swallow the start of the next, good frame.
+        const mayEmbedJpeg = (marker >= 0xe0 && marker <= 0xef) || marker === 0xfe;
+        if (!mayEmbedJpeg) {
+          // From the length field (a cut there makes the next SOI read as the length) to one byte past the
+          // end (an SOI can straddle it).
+          const soi = buf.subarray(pos + 2, Math.min(segmentEnd + 1, len)).indexOf(SOI);
+          if (soi < 0 && segmentEnd >= len) return; // these segments are small: wait for all of it
+          if (soi >= 0) {
+            this.skipped++;
+            this.options.onSkip?.('frame truncated (new SOI inside a header segment)');
+            this.drop(pos + 2 + soi);
+            this.pos = 2;
+            this.sawScan = false;
+            continue;
+          }
+        }
+        this.pos = segmentEnd;
         if (marker === 0xda) {
           this.sawScan = true;
           this.state = State.Entropy;

@@ -71,6 +71,18 @@ describe('MjpegParser', () => {
     expect([meta.width, meta.height]).toEqual([128, 64]);
   });
 
+  it('recovers the next frames wherever a frame is cut, headers included', () => {
+    // Every cut point: inside the markers, a length field, a table, the scan header, the entropy data.
+    for (let cut = 1; cut < jpegs[0].length; cut++) {
+      const parser = new MjpegParser();
+      const frames = parser.push(Buffer.concat([jpegs[0].subarray(0, cut), jpegs[1], jpegs[2]]));
+      if (frames.length !== 2 || !frames[0].equals(jpegs[1]) || !frames[1].equals(jpegs[2])) {
+        throw new Error(`cut at byte ${cut}: got ${frames.length} frames (${frames.map((f) => f.length)})`);
+      }
+      expect(parser.stats().skipped).toBe(cut >= 2 ? 1 : 0);
+    }
+  });
+
   it('does not end a frame at the EOI of an EXIF thumbnail inside APP1', () => {
     const thumb = jpegs[0];
     const payload = Buffer.concat([Buffer.from('Exif\0\0', 'latin1'), thumb]);
