@@ -22,6 +22,7 @@ export class SourceReporter {
   private skipped = 0;
   private starts = 0;
   private state: SourceState | null = null;
+  private reason = '';
   private ended = false;
 
   constructor(
@@ -57,10 +58,14 @@ export class SourceReporter {
     return ready;
   }
 
-  /** Reports a status change; repeated reports of the same state are swallowed so subscribers see edges only. */
+  /**
+   * Reports a status change. A repeat of the same state and reason is swallowed (a camera failing the same
+   * way on every retry is not news); a new reason while offline is reported, so the status says why.
+   */
   status(state: SourceState, reason: string): void {
-    if (this.state === state) return;
+    if (this.state === state && this.reason === reason) return;
     this.state = state;
+    this.reason = reason;
     this.sink.status?.({ state, reason, wallTimeMs: this.clock.wallNow() });
   }
 

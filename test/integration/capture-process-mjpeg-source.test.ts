@@ -103,7 +103,9 @@ describe('ProcessMjpegSource', () => {
     const delays = sink.errors.map((e) => Number(/restarting in (\d+) ms/.exec(e.message)?.[1]));
     expect(delays.slice(0, 4)).toEqual([50, 100, 200, 200]);
     expect(sink.errors[0].message).toMatch(/exited with code 1: .*No such file or directory/);
-    expect(sink.states).toEqual(['offline']); // never online; no repeated offline edges
+    // Never online; the reason changed once (starting → the failure), identical failures are not repeated.
+    expect(sink.states).toEqual(['offline', 'offline']);
+    expect(sink.statuses[1].reason).toMatch(/^cam exited with code 1: .*No such file or directory/);
   });
 
   it('skips a corrupt frame from the process and keeps the good ones', async () => {
