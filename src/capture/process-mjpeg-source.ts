@@ -201,7 +201,8 @@ export class ProcessMjpegSource implements FrameSource {
     );
     const exit = await child.exited;
     clearInterval(watchdog);
-    this.parser.end();
+    // A frame cut short by our own stop() is not a camera fault worth reporting.
+    if (!this.controller.signal.aborted) this.parser.end();
     const last = child.stderrTail().at(-1);
     const how = exit.code !== null ? `exited with code ${exit.code}` : `was killed by ${exit.signal}`;
     const reason = silent

@@ -60,6 +60,7 @@ describe('ProcessMjpegSource', () => {
     expect(sink.statuses.at(-1)).toMatchObject({ state: 'offline', reason: 'stopped' });
     await source.stop(); // idempotent
     expect(sink.endCount).toBe(1);
+    expect(sink.errors).toEqual([]); // a frame cut by our own kill is not reported
   });
 
   it('restarts a killed process: offline with the reason, then online again', async () => {
