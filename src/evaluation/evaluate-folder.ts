@@ -14,11 +14,16 @@ import { dominantFace } from '../vision/dominant-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
 import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetrics, type Confusion } from './metrics.js';
 
+/** What evaluation needs of a detector; `FaceDetector` is one. */
+export type EvalDetector = Pick<FaceDetector, 'detect' | 'model'>;
+/** What evaluation needs of a classifier; `FaceClassifier` is one. */
+export type EvalClassifier = Pick<FaceClassifier, 'id' | 'labels' | 'inputSize' | 'modelPath' | 'manifest' | 'delegate' | 'classifySync'>;
+
 export interface EvaluateOptions {
   /** Folder with one subfolder per class (`female/`, `male/`), named like the model's labels. */
   readonly root: string;
-  readonly detector: FaceDetector;
-  readonly classifier: FaceClassifier;
+  readonly detector: EvalDetector;
+  readonly classifier: EvalClassifier;
   /** At most this many images, spread evenly over each class in proportion to its size. Default all. */
   readonly limit?: number;
   /** Called after each image with the number done and the total. */
@@ -99,7 +104,12 @@ async function selectImages(root: string, labels: readonly string[], limit?: num
   }
   if (limit === undefined || limit >= images.length) return images;
   const byClass = labels.map((l) => images.filter((i) => i.label === l));
-  return byClass.flatMap((group) => spread(group, Math.round((limit * group.length) / images.length)));
+  // Largest-remainder shares: proportional to class size and summing exactly to `limit`.
+  const exact = byClass.map((g) => (limit * g.length) / images.length);
+  const counts = exact.map(Math.floor);
+  const byRemainder = exact.map((e, i) => i).sort((a, b) => exact[b] - counts[b] - (exact[a] - counts[a]));
+  for (let k = 0; k < limit - counts.reduce((a, b) => a + b, 0); k++) counts[byRemainder[k]]++;
+  return byClass.flatMap((group, i) => spread(group, counts[i]));
 }
 
 async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promise<ImageOutcome> {
