@@ -26,7 +26,7 @@ export interface EvaluateOptions {
   readonly classifier: EvalClassifier;
   /** At most this many images, spread evenly over each class in proportion to its size. Default all. */
   readonly limit?: number;
-  /** Called after each image with the number done and the total. */
+  /** Called with (0, total) once the images are listed, then after each image with the number done. */
   readonly onImage?: (done: number, total: number) => void;
 }
 
@@ -139,6 +139,7 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
   const labels = classifier.labels;
   const images = await selectImages(options.root, labels, options.limit);
   const outcomes: ImageOutcome[] = [];
+  options.onImage?.(0, images.length);
   for (const image of images) {
     outcomes.push(await evaluateOne(image, options));
     options.onImage?.(outcomes.length, images.length);

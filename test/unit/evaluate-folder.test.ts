@@ -61,7 +61,7 @@ describe('evaluateFolder (fake detector and classifier)', () => {
   it('classifies dominant faces, records why the others were not, and summarizes', async () => {
     const progress: number[] = [];
     const { summary, images } = await evaluateFolder({ root: join(root, 'set'), detector, classifier, onImage: (done) => progress.push(done) });
-    expect(progress).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(progress).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(images.map((o) => [o.file, o.status, o.predicted ?? null])).toEqual([
       ['female/a.png', 'classified', 'female'], ['female/b.png', 'classified', 'male'], ['female/c.png', 'no face', null],
       ['male/d.png', 'classified', 'male'], ['male/e.png', 'several faces', null], ['male/f.jpg', 'unreadable', null],

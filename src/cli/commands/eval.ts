@@ -72,7 +72,9 @@ export function registerEvalCommand(program: Command): void {
           evaluation = await evaluateFolder({
             root: dir, detector, classifier, limit,
             // Progress only on a terminal: in a pipe or a log it would be noise around the JSON.
-            onImage: process.stderr.isTTY ? (_, total) => (progress ??= new Progress(total, 'eval')).tick() : undefined,
+            onImage: process.stderr.isTTY
+              ? (done, total) => (done === 0 ? (progress = new Progress(total, 'eval')) : progress?.tick())
+              : undefined,
           });
         } finally {
           await detector.close();
