@@ -70,12 +70,16 @@ def activation_params(lo: float, hi: float, min_scale: float = 0.0) -> QuantPara
     return QuantParams([float(scale)], [zero_point])
 
 
-def quantize_weights(weight: np.ndarray, axis: int) -> tuple[np.ndarray, np.ndarray]:
-    """Symmetric per-channel int8: returns (q int8, scale float64 per channel along `axis`)."""
+def quantize_weights(weight: np.ndarray, axis: int, min_scale: np.ndarray | float = 0.0
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Symmetric per-channel int8: returns (q int8 in [-127, 127], scale float64 per channel along `axis`).
+
+    scale = max|w_c| / 127, at least `min_scale` (per channel or scalar).
+    """
     moved = np.moveaxis(weight, axis, 0).reshape(weight.shape[axis], -1)
     max_abs = np.abs(moved).max(axis=1)
     scale = np.where(max_abs > 0, max_abs / 127.0, 1.0)  # all-zero channel: any scale is exact
-    scale = _f32(scale)
+    scale = _f32(np.maximum(scale, min_scale))
     shape = [1] * weight.ndim
     shape[axis] = -1
     q = np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
@@ -109,10 +113,9 @@ def quantize_model(layers: list[Layer], ranges: dict[str, tuple[float, float]]) 
     for layer in layers:
         if layer.op in ("conv", "depthwise", "dense"):
             s_in = acts[layer.inputs[0]].scale[0]
-            wq, ws = quantize_weights(layer.weight, _channel_axis(layer))
-            # Raise tiny weight scales so that the int32 bias cannot overflow.
-            ws = _f32(np.maximum(ws, np.abs(layer.bias) / (s_in * (INT32_MAX // 2))))
-            wq = _requantize(layer.weight, ws, _channel_axis(layer))
+            # A tiny weight scale next to a large bias would overflow the int32 bias: floor it.
+            wq, ws = quantize_weights(layer.weight, _channel_axis(layer),
+                                      min_scale=np.abs(layer.bias) / (s_in * (INT32_MAX // 2)))
             lo, hi = ranges[layer.output]
             if layer.relu6:
                 lo, hi = max(lo, 0.0), min(hi, 6.0)
@@ -127,12 +130,6 @@ def quantize_model(layers: list[Layer], ranges: dict[str, tuple[float, float]]) 
         else:
             raise ValueError(f"unknown layer op {layer.op}")
     return QuantizedModel(out, acts, dict(ranges))
-
-
-def _requantize(weight: np.ndarray, scale: np.ndarray, axis: int) -> np.ndarray:
-    shape = [1] * weight.ndim
-    shape[axis] = -1
-    return np.clip(np.round(weight / scale.reshape(shape)), -127, 127).astype(np.int8)
 
 
 def _fake_quant(x: torch.Tensor, p: QuantParams, lo_q: int = -128, hi_q: int = 127) -> torch.Tensor:
