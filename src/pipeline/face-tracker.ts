@@ -23,7 +23,10 @@ export interface TrackerOptions {
   readonly updateIntervalMs?: number;
   /** Change of score that is worth an `update`. Default 0.05. */
   readonly scoreDelta?: number;
-  /** The mean logit must pass ±hysteresis to flip an already decided class. Default 0.5. */
+  /**
+   * Margin the other class needs before a decided class flips: the track's probability must pass
+   * 0.5 ± hysteresis. Default 0.1.
+   */
   readonly hysteresis?: number;
 }
 
@@ -82,7 +85,7 @@ export class FaceTracker {
 
   constructor(options: TrackerOptions) {
     this.#o = {
-      iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.5, ...options,
+      iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.1, ...options,
     };
   }
 
@@ -160,9 +163,9 @@ export class FaceTracker {
     const p = sigmoid(o.logit);
     t.topProbability[1] = Math.max(t.topProbability[1], p);
     t.topProbability[0] = Math.max(t.topProbability[0], 1 - p);
-    const mean = t.weightedLogitSum / t.weightSum;
-    if (t.decided === 1 && mean < -this.#o.hysteresis) t.decided = 0;
-    else if (t.decided === 0 && mean > this.#o.hysteresis) t.decided = 1;
+    const trackP = sigmoid(t.weightedLogitSum / t.weightSum);
+    if (t.decided === 1 && trackP < 0.5 - this.#o.hysteresis) t.decided = 0;
+    else if (t.decided === 0 && trackP > 0.5 + this.#o.hysteresis) t.decided = 1;
   }
 
   #snapshot(t: Track, ended: boolean, wallTimeMs: number): TrackSnapshot {
