@@ -7,8 +7,16 @@ import { isFaceedgeError } from '../errors.js';
 import { registerDatasetCommands } from './commands/dataset-prepare.js';
 import { registerClassifyCommand } from './commands/classify.js';
 import { registerEvalCommand } from './commands/eval.js';
+import { registerRunCommand } from './commands/run.js';
+import { registerConfigCommands } from './commands/config-check.js';
+import { packageVersion } from './package-version.js';
 
-const program = new Command('faceedge').description('edge runtime for embedded cameras: faces → 64x64 classifier → MQTT / GPIO');
+// The one place the process environment is read; components get their slice of config.
+const env = process.env;
+const version = packageVersion();
+const program = new Command('faceedge').description('edge runtime for embedded cameras: faces → 64x64 classifier → MQTT / GPIO').version(version);
+registerRunCommand(program, env, version);
+registerConfigCommands(program, env);
 registerDatasetCommands(program);
 registerClassifyCommand(program);
 registerEvalCommand(program);

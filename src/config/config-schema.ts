@@ -169,7 +169,7 @@ export const detectorSchema = z.strictObject({
 export const classifierSchema = z.strictObject({
   /** int8 TFLite classifier. Default `models/faceedge-gender_int8.tflite`. */
   model: z.string().min(1).default('models/faceedge-gender_int8.tflite'),
-  /** Its manifest. Default: the model path with `.tflite` replaced by `.manifest.json`. */
+  /** Its manifest. Default: `manifest.json` in the model's folder (as faceedge_train.export writes it). */
   manifest: z.string().min(1).optional(),
   /** Interpreter / XNNPACK threads. Default 1. */
   threads: num(z.number().int().min(1).max(64)).default(1),

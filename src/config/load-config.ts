@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
+import { manifestPathFor } from '../inference/model-manifest.js';
 import { parseDocument } from 'yaml';
 import { configSchema, type FaceedgeConfig, type ParsedConfig } from './config-schema.js';
 import { ConfigInvalidError, configIssuesFromZod, type ConfigIssue } from './config-issues.js';
@@ -79,7 +80,7 @@ function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname:
     },
     classifier: {
       ...cfg.classifier,
-      manifest: cfg.classifier.manifest ?? `${cfg.classifier.model.replace(/\.tflite$/, '')}.manifest.json`,
+      manifest: cfg.classifier.manifest ?? manifestPathFor(cfg.classifier.model),
     },
     state_dir: stateDir,
   };

@@ -79,7 +79,7 @@ function matchScore(track: Box, seen: Box, threshold: number): number | null {
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 export class FaceTracker {
-  readonly #o: Required<TrackerOptions>;
+  #o: Required<TrackerOptions>;
   #tracks: Track[] = [];
   #nextId = 1;
 
@@ -87,6 +87,12 @@ export class FaceTracker {
     this.#o = {
       iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.1, ...options,
     };
+  }
+
+  /** Changes thresholds at run time (the `options` bridge command); identity options stay. */
+  retune(options: Partial<Omit<TrackerOptions, 'camera' | 'labels' | 'model'>>): void {
+    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+    this.#o = { ...this.#o, ...defined };
   }
 
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */

@@ -62,9 +62,12 @@ export class Pipeline {
   #abort = new AbortController();
   #running: Promise<void> | null = null;
   #facePresent = false;
+  /** Faces narrower than this are ignored; adjustable at run time. */
+  minFacePx: number;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
+    this.minFacePx = options.minFacePx ?? 24;
   }
 
   /** Starts the loop; the returned promise settles when the source has ended and all events are out. */
@@ -104,7 +107,6 @@ export class Pipeline {
   /** Runs one frame through every stage. Exposed for tests and the bench. */
   async processFrame(frame: Frame): Promise<TrackEvent[]> {
     const { detector, tracker, observer } = this.#o;
-    const minFace = this.#o.minFacePx ?? 24;
     let t = performance.now();
     const lap = (stage: Stage) => {
       const now = performance.now();
@@ -113,7 +115,7 @@ export class Pipeline {
     };
     const image = frame.image.kind === 'rgb' ? frame.image : await decodeImage(frame.image.data, frame.image.origin);
     lap('decode');
-    const faces = (await detector.detect(image)).filter((f) => f.box.width >= minFace);
+    const faces = (await detector.detect(image)).filter((f) => f.box.width >= this.minFacePx);
     lap('detect');
     const classifier = this.#o.classifier();
     const crops = faces.map((f) => alignFace(image, f, { size: classifier.inputSize }));

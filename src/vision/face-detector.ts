@@ -40,8 +40,8 @@ export function blazeFaceModelPath(model: DetectorModel): string {
 
 export class FaceDetector {
   readonly model: DetectorModel;
-  readonly scoreThreshold: number;
-  readonly iouThreshold: number;
+  scoreThreshold: number;
+  iouThreshold: number;
   readonly inputSize: number;
   #tflite: TfliteModel;
   #anchors: Float32Array;
@@ -62,6 +62,12 @@ export class FaceDetector {
     const model = options.model ?? 'short';
     const tflite = await TfliteModel.load(blazeFaceModelPath(model), { threads: options.threads, delegate: options.delegate });
     return new FaceDetector(model, tflite, options);
+  }
+
+  /** Changes thresholds from the next `detect` on (the `options` bridge command). */
+  retune(options: Pick<FaceDetectorOptions, 'scoreThreshold' | 'iouThreshold'>): void {
+    this.scoreThreshold = options.scoreThreshold ?? this.scoreThreshold;
+    this.iouThreshold = options.iouThreshold ?? this.iouThreshold;
   }
 
   get delegate(): DelegateStatus {

@@ -28,7 +28,7 @@ describe('loadConfig defaults', () => {
     expect(cfg.detector).toEqual({ model: 'short', score_threshold: 0.5, nms_iou: 0.3, min_face_px: 24 });
     expect(cfg.classifier).toEqual({
       model: 'models/faceedge-gender_int8.tflite',
-      manifest: 'models/faceedge-gender_int8.manifest.json',
+      manifest: 'models/manifest.json',
       threads: 1,
       delegate: 'xnnpack',
       delegate_options: {},

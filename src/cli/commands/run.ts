@@ -1,0 +1,88 @@
+/**
+ * `faceedge run`: the daemon. `--demo` runs it on the bundled CC BY 4.0 scene clips with the
+ * embedded broker and prints every event as a subscriber receives it.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load-config.js';
+import { Daemon } from '../../daemon/daemon.js';
+import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
+import { createLogger } from '../../observability/logger.js';
+import { EventPrinter } from '../../outputs/event-printer.js';
+
+interface RunFlags {
+  config?: string;
+  demo?: boolean;
+  loop?: boolean;
+  mqttUrl?: string;
+  httpPort?: string;
+  logLevel?: string;
+}
+
+/** The demo: every GIF in demo/clips as one camera each, once (or looped), broker on any free port. */
+function demoOverrides(loop: boolean, stateDir: string): Record<string, unknown> {
+  const clips = join(packageRoot(), 'demo', 'clips');
+  const files = existsSync(clips) ? readdirSync(clips).filter((f) => f.endsWith('.gif')).sort() : [];
+  return {
+    cameras: files.map((file, i) => ({ name: `demo${i + 1}`, source: { type: 'gif', path: join(clips, file), loop } })),
+    // The clips are CCTV-style: faces 20–60 px, several metres away — the full-range detector's job.
+    'detector.model': 'full',
+    'embedded_broker.port': 0,
+    'http.port': 0,
+    state_dir: stateDir,
+  };
+}
+
+export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, version: string): void {
+  program
+    .command('run')
+    .description('run the daemon (cameras → faces → MQTT events)')
+    .option('-c, --config <file>', 'YAML configuration file')
+    .option('--demo', 'run on the bundled scene clips with the embedded broker, printing each event')
+    .option('--loop', 'with --demo: loop the clips until stopped')
+    .option('--mqtt-url <url>', 'broker URL (overrides mqtt.url)')
+    .option('--http-port <port>', 'health/metrics port, 0 = off (overrides http.port)')
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
+    .action(async (flags: RunFlags) => {
+      const overrides: Record<string, unknown> = {
+        'mqtt.url': flags.mqttUrl, 'http.port': flags.httpPort, 'log.level': flags.logLevel ?? (flags.demo ? 'warn' : undefined),
+      };
+      if (flags.demo) Object.assign(overrides, demoOverrides(Boolean(flags.loop), join(packageRoot(), '.faceedge-demo')));
+      const loaded = loadConfig({ file: flags.config, env, flags: overrides });
+      // The default model path is relative to the package, wherever the daemon is started from.
+      const config = !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
+        ? { ...loaded, classifier: { ...loaded.classifier, model: shippedModelPath(), manifest: join(packageRoot(), 'models', 'manifest.json') } }
+        : loaded;
+      const log = createLogger({ level: config.log.level });
+      const daemon = new Daemon({ config, log, version });
+      let printer: EventPrinter | null = null;
+      const shutdown = async () => {
+        await daemon.stop();
+        await printer?.stop();
+        log.flush();
+      };
+      let signalled = false;
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.once(signal, () => {
+          signalled = true;
+          log.info({ signal }, 'stopping');
+          void shutdown().then(() => process.exit(0));
+        });
+      }
+      await daemon.start();
+      if (flags.demo) {
+        printer = new EventPrinter({ url: daemon.brokerUrl, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });
+        await printer.start();
+        console.log(`faceedge demo: ${config.cameras.length} clips, embedded broker ${daemon.brokerUrl}, model ${config.classifier.model}`);
+      }
+      if (config.cameras.length === 0) log.warn('no cameras configured: the daemon only serves MQTT requests');
+      else {
+        await daemon.camerasDone;
+        if (!signalled) {
+          log.info('every source has ended');
+          await shutdown();
+        }
+      }
+    });
+}

@@ -1,0 +1,62 @@
+/**
+ * Holds the classifier the pipelines use and swaps it for `model/reload` without a gap: the new
+ * model is loaded and verified beside the old one, then swapped between two frames; the old one is
+ * closed once its in-flight inference finishes. A failed load leaves the old model serving.
+ */
+import type { Logger } from 'pino';
+import { FaceClassifier } from '../inference/face-classifier.js';
+import type { DelegateSpec } from '../inference/delegate.js';
+
+export interface ClassifierSettings {
+  readonly modelPath: string;
+  readonly manifestPath?: string;
+  readonly threads: number;
+  readonly delegate: DelegateSpec;
+}
+
+/** Config spelling → delegate: `xnnpack`, `cpu`, or the path/soname of an external delegate. */
+export function delegateFromConfig(name: string, options: Readonly<Record<string, string>> = {}): DelegateSpec {
+  if (name === 'xnnpack' || name === 'cpu') return { kind: name };
+  return { kind: 'external', library: name, options };
+}
+
+export class ClassifierHolder {
+  #current: FaceClassifier;
+  #settings: ClassifierSettings;
+  readonly #log: Logger;
+
+  private constructor(classifier: FaceClassifier, settings: ClassifierSettings, log: Logger) {
+    this.#current = classifier;
+    this.#settings = settings;
+    this.#log = log;
+  }
+
+  static async create(settings: ClassifierSettings, log: Logger): Promise<ClassifierHolder> {
+    const classifier = await FaceClassifier.create({ ...settings });
+    log.info({ model: classifier.id, path: settings.modelPath, delegate: classifier.delegate }, 'classifier loaded');
+    return new ClassifierHolder(classifier, settings, log);
+  }
+
+  get current(): FaceClassifier {
+    return this.#current;
+  }
+
+  /**
+   * Loads `modelPath` (default: the configured one, re-read from disk) and swaps it in.
+   * Throws (typed) and keeps the current model when the new one does not load or verify.
+   */
+  async reload(modelPath = this.#settings.modelPath, manifestPath?: string): Promise<FaceClassifier> {
+    const settings = { ...this.#settings, modelPath, manifestPath: manifestPath ?? (modelPath === this.#settings.modelPath ? this.#settings.manifestPath : undefined) };
+    const next = await FaceClassifier.create(settings);
+    const previous = this.#current;
+    this.#current = next;
+    this.#settings = settings;
+    this.#log.info({ from: previous.id, to: next.id, path: modelPath }, 'classifier swapped');
+    await previous.close();
+    return next;
+  }
+
+  async close(): Promise<void> {
+    await this.#current.close();
+  }
+}

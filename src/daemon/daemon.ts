@@ -1,0 +1,182 @@
+/**
+ * The composition root of `faceedge run`: builds every component from the frozen configuration,
+ * starts them in order and stops them in reverse. No component reads configuration or the
+ * environment itself; each gets its slice here.
+ */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import type { FrameSourceConfig } from '../capture/create-frame-source.js';
+import { redactConfig } from '../config/redact-config.js';
+import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
+import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
+import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
+import { HealthServer } from '../observability/health-server.js';
+import { componentLogger } from '../observability/logger.js';
+import { DaemonMetrics } from '../observability/metrics.js';
+import { EmbeddedBroker } from '../outputs/embedded-broker.js';
+import type { BridgeInfo } from '../outputs/mqtt-payloads.js';
+import { MqttOutput } from '../outputs/mqtt-output.js';
+import type { PipelineSink } from '../pipeline/pipeline.js';
+import { FaceDetector } from '../vision/face-detector.js';
+import { CameraRunner } from './camera-runner.js';
+import { ClassifierHolder, delegateFromConfig } from './classifier-holder.js';
+import { StatsReporter } from './stats-reporter.js';
+
+export interface DaemonOptions {
+  readonly config: FaceedgeConfig;
+  readonly log: Logger;
+  readonly version: string;
+  /** Stats period, ms. Default 10 000. */
+  readonly statsIntervalMs?: number;
+}
+
+function trackerOptions(t: TrackerConfig) {
+  return { iouThreshold: t.iou_threshold, maxMissedFrames: t.max_missed_frames, minFrames: t.min_frames, updateIntervalMs: t.update_interval_ms, hysteresis: t.hysteresis };
+}
+
+export class Daemon {
+  readonly metrics = new DaemonMetrics();
+  #o: DaemonOptions;
+  #runtime: RuntimeOptions;
+  #broker: EmbeddedBroker | null = null;
+  #detector: FaceDetector | null = null;
+  #classifier: ClassifierHolder | null = null;
+  #modelSha256 = '';
+  #mqtt: MqttOutput | null = null;
+  #cameras: CameraRunner[] = [];
+  #health: HealthServer | null = null;
+  #stats: StatsReporter | null = null;
+  #started = false;
+  #stopping: Promise<void> | null = null;
+  /** URL of the broker in use (configured or embedded), known after start. */
+  brokerUrl = '';
+
+  constructor(options: DaemonOptions) {
+    this.#o = options;
+    this.#runtime = Object.freeze({ detector: options.config.detector, tracker: options.config.tracker });
+  }
+
+  get healthPort(): number {
+    return this.#health?.port ?? 0;
+  }
+
+  /** Resolves when every camera source has ended (never, for live cameras). */
+  get camerasDone(): Promise<void> {
+    return Promise.all(this.#cameras.map((c) => c.done)).then(() => undefined);
+  }
+
+  async start(): Promise<void> {
+    const { config, log } = this.#o;
+    this.brokerUrl = config.mqtt.url ?? (await this.#startEmbeddedBroker());
+    this.#detector = await FaceDetector.create({
+      model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, threads: config.classifier.threads,
+    });
+    this.#classifier = await ClassifierHolder.create({
+      modelPath: config.classifier.model, manifestPath: config.classifier.manifest, threads: config.classifier.threads,
+      delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options),
+    }, componentLogger(log, 'classifier'));
+    this.#modelSha256 = sha256File(config.classifier.model);
+    const mqtt = new MqttOutput({
+      url: this.brokerUrl, mqtt: config.mqtt, deviceId: config.device.id, bridgeInfo: () => this.#bridgeInfo(),
+      log: componentLogger(log, 'mqtt'), metrics: this.metrics,
+    });
+    this.#mqtt = mqtt;
+    this.#registerBridgeCommands(mqtt);
+    await mqtt.start();
+    const sink: PipelineSink = {
+      events: (_camera, events) => { for (const e of events) mqtt.publishEvent(e); },
+      facePresence: (camera, present) => mqtt.setFace(camera, present),
+    };
+    for (const camera of config.cameras) {
+      const runner = new CameraRunner({
+        name: camera.name, source: camera.source as FrameSourceConfig, detector: this.#detector, classifier: () => this.#classifier!.current,
+        tracker: trackerOptions(this.#runtime.tracker), minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
+        log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => mqtt.setCaptureStatus(camera.name, s.state === 'online'),
+      });
+      this.#cameras.push(runner);
+    }
+    if (config.http.port > 0) {
+      this.#health = new HealthServer({ host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http') });
+      await this.#health.start();
+    }
+    for (const runner of this.#cameras) await runner.start();
+    this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? 10_000 });
+    this.#stats.start();
+    this.#started = true;
+    log.info({ cameras: config.cameras.map((c) => c.name), broker: this.brokerUrl, health_port: this.healthPort }, 'faceedge running');
+  }
+
+  /** Stops everything in reverse order: capture, pipelines (end events), stats, HTTP, MQTT (offline + outbox flush), models, broker. */
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  async #stop(): Promise<void> {
+    this.#started = false;
+    this.#stats?.stop();
+    await Promise.all(this.#cameras.map((c) => c.stop()));
+    await this.#health?.stop();
+    await this.#mqtt?.stop();
+    await this.#classifier?.close();
+    await this.#detector?.close();
+    await this.#broker?.stop();
+    this.#o.log.info('faceedge stopped');
+  }
+
+  healthFacts(): HealthFacts {
+    const now = performance.now();
+    const classifier = this.#classifier?.current;
+    return {
+      started: this.#started,
+      broker_connected: this.#mqtt?.connected ?? false,
+      last_frame_age_ms: Object.fromEntries(this.#cameras.map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)])),
+      model: classifier ? { id: classifier.id, sha256: this.#modelSha256, delegate: classifier.delegate.active } : null,
+    };
+  }
+
+  async #startEmbeddedBroker(): Promise<string> {
+    const { config, log } = this.#o;
+    this.#broker = new EmbeddedBroker({ host: config.embedded_broker.host, port: config.embedded_broker.port, log: componentLogger(log, 'broker') });
+    const url = await this.#broker.start();
+    log.info({ url }, 'no mqtt.url configured: started the embedded MQTT broker (point mqtt.url at Mosquitto for a real deployment)');
+    return url;
+  }
+
+  #bridgeInfo(): BridgeInfo {
+    const classifier = this.#classifier?.current;
+    return {
+      version: this.#o.version,
+      model: classifier ? { id: classifier.id, sha256: this.#modelSha256 } : null,
+      delegate: { active: classifier?.delegate.active ?? 'none', fallback_reason: classifier?.delegate.fallbackReason ?? null },
+      detector: { model: this.#o.config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' },
+      cameras: this.#cameras.map((c) => c.name),
+      options: this.#runtime,
+      config: redactConfig(this.#o.config),
+    };
+  }
+
+  #registerBridgeCommands(mqtt: MqttOutput): void {
+    mqtt.bridge.register('health_check', () => evaluateHealth(this.healthFacts()));
+    mqtt.bridge.register('options', (params) => {
+      this.#runtime = applyRuntimeOptionsPatch(this.#runtime, parseRuntimeOptionsPatch(params));
+      this.#detector?.retune({ scoreThreshold: this.#runtime.detector.score_threshold, iouThreshold: this.#runtime.detector.nms_iou });
+      for (const c of this.#cameras) c.retune(trackerOptions(this.#runtime.tracker), this.#runtime.detector.min_face_px);
+      void mqtt.republishInfo();
+      return this.#runtime;
+    });
+    mqtt.bridge.register('model/reload', async (params) => {
+      const body = (params ?? {}) as { model?: unknown; manifest?: unknown };
+      const path = typeof body.model === 'string' ? body.model : undefined;
+      const next = await this.#classifier!.reload(path, typeof body.manifest === 'string' ? body.manifest : undefined);
+      this.#modelSha256 = sha256File(next.modelPath);
+      void mqtt.republishInfo();
+      return { id: next.id, path: next.modelPath, sha256: this.#modelSha256, delegate: next.delegate };
+    });
+  }
+}
+
+function sha256File(path: string): string {
+  return createHash('sha256').update(readFileSync(path)).digest('hex');
+}
