@@ -1,0 +1,274 @@
+/**
+ * The daemon's MQTT side (DESIGN.md contract): availability with a last will, retained bridge/info,
+ * track events through the persistent outbox, retained face/capture states, stats, and
+ * bridge requests answered by the BridgeDispatcher. Everything retained is republished on every
+ * (re)connect, because a broker restarted without persistence has forgotten it.
+ *
+ * The broker being down never blocks or fails the pipeline: events wait on disk, states are
+ * remembered and sent on reconnect, stats are skipped.
+ */
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
+import { readCpuTemperatureC } from '../observability/cpu-temperature.js';
+import type { TrackEvent } from '../pipeline/track-event.js';
+import { BridgeDispatcher } from './bridge-dispatcher.js';
+import { EventOutbox, type OutboxEntry } from './event-outbox.js';
+import { buildMqttClientOptions, type MqttConnectionConfig } from './mqtt-client-options.js';
+import type { BridgeInfo, StatsInput, StatsPayload } from './mqtt-payloads.js';
+import { MqttTopics } from './mqtt-topics.js';
+import { OutboxDrainer } from './outbox-drainer.js';
+
+/** The metrics MqttOutput reports; DaemonMetrics implements them. */
+export interface MqttOutputMetrics {
+  setQueueDepth(depth: number): void;
+  setBrokerConnected(connected: boolean): void;
+  countOutboxDropped(count: number): void;
+  countEvent(camera: string, type: string): void;
+}
+
+export interface MqttOutputOptions {
+  /** Broker URL (the configured one, or the embedded broker's). */
+  readonly url: string;
+  /** The `mqtt` config slice. */
+  readonly mqtt: MqttConnectionConfig & {
+    readonly base_topic: string;
+    readonly outbox: { readonly dir: string; readonly max_events: number };
+  };
+  readonly deviceId: string;
+  /** Called on every connect and by `republishInfo()`; may change over time (model reload). */
+  readonly bridgeInfo: () => BridgeInfo | Promise<BridgeInfo>;
+  readonly log: Logger;
+  /** Handlers of `bridge/request/<cmd>`. Default: a new, empty dispatcher (see `bridge`). */
+  readonly dispatcher?: BridgeDispatcher;
+  readonly metrics?: MqttOutputMetrics;
+  /** °C or null. Default: read /sys/class/thermal. */
+  readonly readCpuTemperature?: () => number | null;
+  /** Events in flight without PUBACK. Default 16. */
+  readonly maxInflight?: number;
+  /** How long `stop()` waits for undelivered events and the `offline` message, ms. Default 2000. */
+  readonly stopTimeoutMs?: number;
+}
+
+export class MqttOutput {
+  readonly topics: MqttTopics;
+  /** Register request handlers here before or after start. */
+  readonly bridge: BridgeDispatcher;
+  private client: MqttClient | null = null;
+  private outbox: EventOutbox | null = null;
+  private drainer: OutboxDrainer | null = null;
+  private readonly faceStates = new Map<string, boolean>();
+  private readonly captureStates = new Map<string, boolean>();
+  private lastError = '';
+  private stopping: Promise<void> | null = null;
+
+  constructor(private readonly options: MqttOutputOptions) {
+    this.topics = new MqttTopics(options.mqtt.base_topic, options.deviceId);
+    this.bridge = options.dispatcher ?? new BridgeDispatcher(options.log);
+  }
+
+  get connected(): boolean {
+    return this.client?.connected ?? false;
+  }
+
+  /** Events stored and not yet acknowledged by the broker. */
+  get queueDepth(): number {
+    return this.outbox?.depth ?? 0;
+  }
+
+  /**
+   * Opens the outbox and starts connecting; returns without waiting for the broker, which may be down.
+   * Throws FaceedgeError `MQTT_FAILED` for an unusable outbox directory, TLS file or URL.
+   */
+  async start(): Promise<void> {
+    if (this.client) return;
+    const { mqtt: cfg, log, metrics } = this.options;
+    const outbox = EventOutbox.open({
+      dir: cfg.outbox.dir,
+      maxEvents: cfg.outbox.max_events,
+      log,
+      onDrop: (n) => metrics?.countOutboxDropped(n),
+    });
+    let client: MqttClient;
+    try {
+      const clientOptions = buildMqttClientOptions(cfg, { topic: this.topics.availability, payload: 'offline' });
+      client = mqtt.connect(this.options.url, clientOptions);
+    } catch (err) {
+      outbox.close();
+      if (isFaceedgeError(err)) throw err;
+      throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${this.options.url}: ${(err as Error).message}`, {
+        hint: 'check mqtt.url (mqtt://host:1883, mqtts://host:8883)',
+        cause: err,
+      });
+    }
+    this.outbox = outbox;
+    this.client = client;
+    this.drainer = new OutboxDrainer({
+      outbox,
+      client,
+      log,
+      maxInflight: this.options.maxInflight,
+      onDepth: (d) => metrics?.setQueueDepth(d),
+    });
+    metrics?.setQueueDepth(outbox.depth);
+    client.on('connect', () => this.onConnect());
+    client.on('close', () => {
+      if (this.options.metrics) this.options.metrics.setBrokerConnected(false);
+    });
+    client.on('offline', () => log.warn({ url: this.options.url, queued: outbox.depth }, 'MQTT broker unreachable; events are kept in the outbox'));
+    client.on('error', (err) => {
+      // MQTT.js retries every reconnect period; log each distinct failure once, not every retry.
+      if (err.message !== this.lastError) log.error({ url: this.options.url, err: err.message }, 'MQTT connection error');
+      this.lastError = err.message;
+    });
+    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
+    log.info({ url: this.options.url, clientId: cfg.client_id, root: this.topics.root }, 'MQTT connecting');
+  }
+
+  /** Resolves when connected; rejects with FaceedgeError `MQTT_FAILED` after `timeoutMs`. */
+  waitConnected(timeoutMs = 10_000): Promise<void> {
+    const client = this.client;
+    if (!client) return Promise.reject(new FaceedgeError('MQTT_FAILED', 'MqttOutput is not started'));
+    if (client.connected) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.off('connect', onConnect);
+        reject(new FaceedgeError('MQTT_FAILED', `not connected to ${this.options.url} after ${timeoutMs} ms${this.lastError ? `: ${this.lastError}` : ''}`));
+      }, timeoutMs);
+      const onConnect = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      client.once('connect', onConnect);
+    });
+  }
+
+  /**
+   * Stores a track event durably and sends it when the broker allows (QoS 1, in order). Returns the
+   * stored entry, or null when the disk write failed (logged; the pipeline keeps running).
+   */
+  publishEvent(event: TrackEvent): OutboxEntry | null {
+    if (!this.outbox || this.stopping) return null;
+    // frame_timestamp_ms is this process's monotonic clock: meaningless to subscribers.
+    const { frame_timestamp_ms: _monotonic, ...body } = event;
+    let entry: OutboxEntry;
+    try {
+      entry = this.outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
+    } catch (err) {
+      this.options.log.error({ err, camera: event.after.camera, type: event.type }, 'cannot store event');
+      return null;
+    }
+    this.options.metrics?.countEvent(event.after.camera, event.type);
+    this.options.metrics?.setQueueDepth(this.outbox.depth);
+    this.drainer!.kick();
+    return entry;
+  }
+
+  /** `<cam>/face` ON/OFF, retained; remembered and resent on reconnect. */
+  setFace(camera: string, present: boolean): void {
+    this.setRetainedState(this.faceStates, camera, present, this.topics.face(camera), present ? 'ON' : 'OFF');
+  }
+
+  /** `<cam>/status/capture` online/offline, retained; remembered and resent on reconnect. */
+  setCaptureStatus(camera: string, online: boolean): void {
+    this.setRetainedState(this.captureStates, camera, online, this.topics.captureStatus(camera), online ? 'online' : 'offline');
+  }
+
+  /** Publishes `stats` (QoS 0, not retained) with CPU temperature and queue depth; skipped while offline. */
+  publishStats(stats: StatsInput): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    const payload: StatsPayload = {
+      ...stats,
+      cpu_temperature_c: (this.options.readCpuTemperature ?? readCpuTemperatureC)(),
+      queue_depth: this.queueDepth,
+      time: Date.now() / 1000,
+    };
+    client.publish(this.topics.stats, JSON.stringify(payload), { qos: 0 });
+  }
+
+  /** Publishes bridge/info again (after a model reload or delegate change). */
+  async republishInfo(): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return; // sent on the next connect anyway
+    await this.publishInfo(client);
+  }
+
+  /**
+   * Waits up to `stopTimeoutMs` for undelivered events, publishes `offline` and disconnects.
+   * Undelivered events stay in the outbox for the next start. Idempotent.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    const timeoutMs = this.options.stopTimeoutMs ?? 2000;
+    if (client.connected) await this.drainer!.waitIdle(timeoutMs);
+    this.drainer!.stop();
+    let clean = false;
+    if (client.connected) {
+      clean = await new Promise<boolean>((resolve) => {
+        const timer = setTimeout(() => resolve(false), timeoutMs);
+        client.publish(this.topics.availability, 'offline', { qos: 1, retain: true }, (err) => {
+          clearTimeout(timer);
+          resolve(!err);
+        });
+      });
+    }
+    // A clean DISCONNECT needs nothing in flight; otherwise MQTT.js would wait for acks forever.
+    const force = !clean || !client.connected || Object.keys(client.outgoing).length > 0;
+    await client.endAsync(force);
+    this.outbox!.close();
+    this.options.metrics?.setBrokerConnected(false);
+    this.options.log.info({ undelivered: this.outbox!.depth }, 'MQTT stopped');
+  }
+
+  private onConnect(): void {
+    const client = this.client!;
+    this.lastError = '';
+    this.options.metrics?.setBrokerConnected(true);
+    this.options.log.info({ url: this.options.url, queued: this.queueDepth }, 'MQTT connected');
+    client.publish(this.topics.availability, 'online', { qos: 1, retain: true });
+    void this.publishInfo(client);
+    for (const [camera, present] of this.faceStates) client.publish(this.topics.face(camera), present ? 'ON' : 'OFF', { qos: 1, retain: true });
+    for (const [camera, online] of this.captureStates) {
+      client.publish(this.topics.captureStatus(camera), online ? 'online' : 'offline', { qos: 1, retain: true });
+    }
+    client.subscribe(this.topics.bridgeRequestFilter, { qos: 1 }, (err) => {
+      if (err) this.options.log.error({ err: err.message }, 'cannot subscribe to bridge requests');
+    });
+    this.drainer!.kick();
+  }
+
+  private async publishInfo(client: MqttClient): Promise<void> {
+    try {
+      const info = await this.options.bridgeInfo();
+      client.publish(this.topics.bridgeInfo, JSON.stringify(info), { qos: 1, retain: true });
+    } catch (err) {
+      this.options.log.error({ err }, 'cannot build bridge/info');
+    }
+  }
+
+  private setRetainedState(states: Map<string, boolean>, camera: string, value: boolean, topic: string, payload: string): void {
+    if (states.get(camera) === value) return;
+    states.set(camera, value);
+    if (this.client?.connected && !this.stopping) this.client.publish(topic, payload, { qos: 1, retain: true });
+  }
+
+  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    const command = this.topics.commandOf(topic);
+    if (command === null) return;
+    if (retained) {
+      // A retained request would run again on every reconnect (a reload loop); requests are one-shot.
+      this.options.log.warn({ topic }, 'ignoring a retained bridge request');
+      return;
+    }
+    void this.bridge.dispatch(command, payload).then((response) => {
+      this.client?.publish(this.topics.bridgeResponse(command), JSON.stringify(response), { qos: 1 });
+    });
+  }
+}

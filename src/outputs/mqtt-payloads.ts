@@ -1,0 +1,39 @@
+/** Payload shapes of the retained info and stats topics (DESIGN.md, MQTT contract). */
+
+/** `faceedge/<dev>/bridge/info`, retained; supplied by the composition root, republished on change. */
+export interface BridgeInfo {
+  /** faceedge package version. */
+  readonly version: string;
+  /** The loaded classifier (manifest id and model file sha256), null while none is loaded. */
+  readonly model: { readonly id: string; readonly sha256: string } | null;
+  readonly delegate: {
+    /** The delegate actually running (`xnnpack`, `cpu`, `external:libedgetpu.so.1`). */
+    readonly active: string;
+    /** Why the requested delegate is not the active one; null when it is. */
+    readonly fallback_reason: string | null;
+  };
+  /** The configuration with secrets removed (`redactConfig`). */
+  readonly config: unknown;
+  readonly [key: string]: unknown;
+}
+
+/** What the pipeline reports for `faceedge/<dev>/stats`. */
+export interface StatsInput {
+  /** Processed frames per second, per camera. */
+  readonly fps: Readonly<Record<string, number>>;
+  /** Mean milliseconds per stage over the reporting interval (`decode`, `detect`, `classify`…). */
+  readonly stages_ms: Readonly<Record<string, number>>;
+  /** Active classifier delegate. */
+  readonly delegate: string;
+  readonly [key: string]: unknown;
+}
+
+/** The published stats: the input plus what the output adds. */
+export interface StatsPayload extends StatsInput {
+  /** °C, null where the board exposes no thermal zone. */
+  readonly cpu_temperature_c: number | null;
+  /** Events waiting in the outbox. */
+  readonly queue_depth: number;
+  /** Wall clock, seconds since the Unix epoch. */
+  readonly time: number;
+}

@@ -1,0 +1,65 @@
+/** Every topic of the MQTT contract (DESIGN.md), built in one place from the base topic and device id. */
+
+export class MqttTopics {
+  /** `<base>/<device>`, the prefix of every device topic. */
+  readonly root: string;
+
+  /**
+   * @param baseTopic first level(s), default `faceedge` in config.
+   * @param deviceId one topic level identifying the board.
+   */
+  constructor(baseTopic: string, deviceId: string) {
+    this.root = `${baseTopic}/${deviceId}`;
+  }
+
+  /** `online`/`offline`, retained; also the LWT topic. */
+  get availability(): string {
+    return `${this.root}/availability`;
+  }
+
+  /** Retained description of the running daemon. */
+  get bridgeInfo(): string {
+    return `${this.root}/bridge/info`;
+  }
+
+  /** Subscription filter of every request. */
+  get bridgeRequestFilter(): string {
+    return `${this.root}/bridge/request/#`;
+  }
+
+  /** The command named by a request topic (`…/bridge/request/model/reload` → `model/reload`), or null. */
+  commandOf(requestTopic: string): string | null {
+    const prefix = `${this.root}/bridge/request/`;
+    if (!requestTopic.startsWith(prefix)) return null;
+    const cmd = requestTopic.slice(prefix.length);
+    return cmd === '' ? null : cmd;
+  }
+
+  bridgeResponse(command: string): string {
+    return `${this.root}/bridge/response/${command}`;
+  }
+
+  /** Track events of one camera. */
+  events(camera: string): string {
+    return `${this.root}/${camera}/events`;
+  }
+
+  /** Filter matching every camera's events. */
+  get eventsFilter(): string {
+    return `${this.root}/+/events`;
+  }
+
+  /** `ON` while any face is tracked on the camera, retained. */
+  face(camera: string): string {
+    return `${this.root}/${camera}/face`;
+  }
+
+  /** `online`/`offline` of the camera's capture, retained. */
+  captureStatus(camera: string): string {
+    return `${this.root}/${camera}/status/capture`;
+  }
+
+  get stats(): string {
+    return `${this.root}/stats`;
+  }
+}
