@@ -1,0 +1,164 @@
+/**
+ * `npm run bench -- --json`: per-stage latency, end-to-end frames per second on the scene clips
+ * (480×270) and on a 1280×720 frame, event latency (frame → subscriber), peak RSS. One JSON object.
+ *
+ * Frames are fed as JPEGs (what an MJPEG camera delivers), as fast as the pipeline takes them,
+ * through the real detector, classifier, tracker, outbox and an in-process MQTT broker.
+ *
+ *   tsx scripts/bench.ts [--json] [--model path] [--detector short|full] [--threads N] [--seconds S]
+ */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import sharp from 'sharp';
+import { GifComposer } from '../src/capture/gif-composer.js';
+import type { Frame } from '../src/capture/frame.js';
+import { LatestFrameSlot } from '../src/capture/latest-frame-slot.js';
+import { FaceClassifier } from '../src/inference/face-classifier.js';
+import { packageRoot, resolveModelPath } from '../src/inference/shipped-model.js';
+import { silentLogger } from '../src/observability/logger.js';
+import { EmbeddedBroker } from '../src/outputs/embedded-broker.js';
+import { MqttOutput } from '../src/outputs/mqtt-output.js';
+import { FaceTracker } from '../src/pipeline/face-tracker.js';
+import { Pipeline, type Stage } from '../src/pipeline/pipeline.js';
+import { alignFace } from '../src/vision/align-face.js';
+import { FaceDetector, type DetectorModel } from '../src/vision/face-detector.js';
+import { readFile } from 'node:fs/promises';
+
+const args = process.argv.slice(2);
+const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const threads = Number(flag('--threads') ?? 1);
+const detectorModel = (flag('--detector') ?? 'short') as DetectorModel;
+const seconds = Number(flag('--seconds') ?? 10);
+const asJson = args.includes('--json');
+
+const percentile = (values: number[], p: number) => {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 1000) / 1000;
+};
+const summary = (values: number[]) => ({ p50: percentile(values, 50), p99: percentile(values, 99), n: values.length });
+
+/** The bundled clips' frames as JPEG (quality 85), optionally resized. */
+async function clipFrames(width?: number, height?: number): Promise<Buffer[]> {
+  const dir = join(packageRoot(), 'demo', 'clips');
+  const jpegs: Buffer[] = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith('.gif')).sort()) {
+    const gif = GifComposer.fromBuffer(await readFile(join(dir, file)));
+    for (const frame of gif.frames()) {
+      let image = sharp(frame.image.data, { raw: { width: frame.image.width, height: frame.image.height, channels: 3 } });
+      if (width && height) image = image.resize(width, height);
+      jpegs.push(await image.jpeg({ quality: 85 }).toBuffer());
+    }
+  }
+  return jpegs;
+}
+
+const detector = await FaceDetector.create({ model: detectorModel, threads });
+const classifier = await FaceClassifier.create({ modelPath: resolveModelPath(flag('--model')), threads });
+const broker = new EmbeddedBroker({ port: 0, log: silentLogger() });
+const url = await broker.start();
+const stateDir = mkdtempSync(join(tmpdir(), 'faceedge-bench-'));
+const output = new MqttOutput({
+  url, deviceId: 'bench', log: silentLogger(), bridgeInfo: () => ({ version: 'bench', model: null, delegate: { active: classifier.delegate.active, fallback_reason: null }, config: {} }),
+  mqtt: { base_topic: 'faceedge', keepalive: 30, reconnect_period_ms: 1000, client_id: 'faceedge-bench', outbox: { dir: join(stateDir, 'outbox'), max_events: 100_000 } } as never,
+});
+await output.start();
+await output.waitConnected();
+
+// Event latency: the subscriber notes when each event id arrives; the publisher side knows its frame time.
+const frameTimeById = new Map<string, number>();
+const eventLatency: number[] = [];
+const subscriber = mqtt.connect(url);
+await new Promise<void>((resolve) => subscriber.on('connect', () => subscriber.subscribe('faceedge/bench/+/events', () => resolve())));
+subscriber.on('message', (_topic, payload) => {
+  const now = performance.now();
+  const { id } = JSON.parse(payload.toString()) as { id: string };
+  const at = frameTimeById.get(id);
+  if (at !== undefined) eventLatency.push(now - at);
+});
+
+const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
+
+/** Runs the pipeline over `frames` (looped) for `durationS`; returns frames per second. */
+async function run(camera: string, frames: Buffer[], durationS: number, record: boolean): Promise<number> {
+  const slot = new LatestFrameSlot();
+  const tracker = new FaceTracker({ camera, labels: classifier.labels, model: classifier.id, minFrames: 2, updateIntervalMs: 500 });
+  let processed = 0;
+  const pipeline = new Pipeline({
+    camera, slot, detector, classifier: () => classifier, tracker, log: silentLogger(), minFacePx: 20,
+    sink: {
+      events: (_cam, events) => {
+        for (const e of events) {
+          const entry = output.publishEvent(e);
+          if (entry && e.frame_timestamp_ms !== undefined) frameTimeById.set(entry.id, e.frame_timestamp_ms);
+        }
+      },
+      facePresence: (cam, present) => output.setFace(cam, present),
+    },
+    observer: { stage: (s, ms) => { if (record) stages[s].push(ms); }, frame: () => { processed++; } },
+  });
+  const done = pipeline.start();
+  const started = performance.now();
+  let seq = 0;
+  while (performance.now() - started < durationS * 1000) {
+    const frame: Frame = { seq, timestampMs: performance.now(), wallTimeMs: Date.now(), image: { kind: 'encoded', data: frames[seq % frames.length], origin: `bench#${seq}` } };
+    seq++;
+    slot.put(frame);
+    await slot.whenEmpty(); // consumer-paced: the next frame as soon as the pipeline takes this one
+  }
+  slot.end();
+  await done;
+  return processed / ((performance.now() - started) / 1000);
+}
+
+// Classifier and detector invoke alone (the model-path targets), on real crops.
+const clips = await clipFrames();
+const sample = await sharp(clips[clips.length - 1]).raw().toBuffer({ resolveWithObject: true });
+const sampleImage = { kind: 'rgb' as const, data: sample.data, width: sample.info.width, height: sample.info.height };
+const faces = await detector.detect(sampleImage);
+const crop = faces.length > 0 ? alignFace(sampleImage, faces[0]) : Buffer.alloc(64 * 64 * 3, 128);
+const classifyInvoke: number[] = [];
+for (let i = 0; i < 2000; i++) {
+  const t = performance.now();
+  classifier.classifySync(crop);
+  classifyInvoke.push(performance.now() - t);
+}
+const detectTotal: number[] = [];
+for (let i = 0; i < 300; i++) {
+  const t = performance.now();
+  await detector.detect(sampleImage);
+  detectTotal.push(performance.now() - t);
+}
+
+await run('warmup', clips, 2, false);
+const fps480 = await run('clips', clips, seconds, true);
+const hd = await clipFrames(1280, 720);
+const fps720 = await run('hd', hd, seconds / 2, false);
+await new Promise((r) => setTimeout(r, 500)); // last events reach the subscriber
+
+const result = {
+  fps_480x270: Math.round(fps480 * 10) / 10,
+  fps_1280x720: Math.round(fps720 * 10) / 10,
+  event_latency_ms: summary(eventLatency),
+  stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)])),
+  classifier_invoke_ms: summary(classifyInvoke),
+  detector_call_ms: summary(detectTotal),
+  peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
+  delegate: classifier.delegate.active,
+  detector: { model: detectorModel, delegate: detector.delegate.active },
+  threads,
+  model: { id: classifier.id, input: classifier.inputDtype },
+  frames_per_clip_set: clips.length,
+};
+
+subscriber.end(true);
+await output.stop();
+await broker.stop();
+await classifier.close();
+await detector.close();
+rmSync(stateDir, { recursive: true, force: true });
+if (asJson) console.log(JSON.stringify(result));
+else console.log(JSON.stringify(result, null, 2));
+process.exit(0);
