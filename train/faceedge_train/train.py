@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+import os
 import random
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
+
+# Before torch loads its OpenMP runtime: with the default "ACTIVE" policy, idle worker threads spin,
+# and where other jobs also use the cores (the shared 2-core dev box) two spinning threads trained at
+# 41 images/s where two passive ones reached 321 (one thread: 363). OMP_WAIT_POLICY=ACTIVE overrides.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import torch  # noqa: E402
 
 from .augment import AugmentConfig, Augmenter
 from .checkpoint import cpu_state, environment, save_checkpoint
@@ -28,6 +33,7 @@ from .data import SPLITS, load_split, manifest_sha256
 from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
 from .model import FaceClassifier, ModelConfig, parameter_count
+from .step import Stepper, amp_dtype, make_optimizer, make_scaler, make_scheduler
 
 MAX_PARAMETERS = 1_000_000  # the shipped classifier's budget (int8 size and latency on the board)
 
@@ -87,48 +93,6 @@ def pick_device(name: str) -> torch.device:
     return device
 
 
-def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
-    """Autocast dtype, or None for full float32. Mixed precision only on CUDA."""
-    if device.type != "cuda" or choice == "off":
-        return None
-    if choice == "auto":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return {"bf16": torch.bfloat16, "fp16": torch.float16}[choice]
-
-
-def make_scaler(enabled: bool):
-    """fp16 needs loss scaling; bf16 has float32's range and does not. torch 2.x moved the class."""
-    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler("cuda", enabled=enabled)
-    return torch.cuda.amp.GradScaler(enabled=enabled)
-
-
-def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW; BatchNorm scales/shifts and biases (all 1-D tensors) get no weight decay."""
-    decay = [p for p in model.parameters() if p.ndim > 1]
-    no_decay = [p for p in model.parameters() if p.ndim <= 1]
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.999))
-
-
-def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
-    """Linear warmup from ~0 to 1 over `warmup` steps, then cosine from 1 down to `min_ratio`."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def bce_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float,
-             class_weight: torch.Tensor | None) -> torch.Tensor:
-    """Binary cross-entropy on smoothed targets, each sample weighted by its class weight."""
-    targets = labels * (1 - smoothing) + smoothing / 2
-    loss = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
-    if class_weight is not None:
-        loss = loss * class_weight[labels.long()]
-    return loss.mean()
-
-
 def run(args: argparse.Namespace) -> dict:
     """Train as `args` says; returns the final checkpoint dict (also written to <out>/best.pt)."""
     out = Path(args.out)
@@ -169,8 +133,7 @@ def run(args: argparse.Namespace) -> dict:
     steps_per_epoch = max(1, len(train) // args.batch_size)  # drop the ragged last batch: BN needs samples
     total_steps = steps_per_epoch * args.epochs
     warmup = max(1, round(args.warmup_epochs * steps_per_epoch))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(step, total_steps, warmup, args.min_lr_ratio))
+    scheduler = make_scheduler(optimizer, total_steps, warmup, args.min_lr_ratio)
     scaler = make_scaler(dtype == torch.float16)
     augmenter = Augmenter(AugmentConfig(), seed=args.seed, device=device) if args.augment else None
     order_rng = torch.Generator()
@@ -180,6 +143,8 @@ def run(args: argparse.Namespace) -> dict:
     class_weight = (counts.sum() / (2 * counts.clamp(min=1))).float().to(device) if args.balance else None
     train_images = train.images.to(device)
     train_labels = train.labels.float().to(device)
+    stepper = Stepper(model, optimizer, scheduler, scaler, ema, augmenter, device, dtype, memory_format,
+                      args.label_smoothing, class_weight)
 
     hyper = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
     hyper.update(augment_config=AugmentConfig().to_dict() if args.augment else None, steps_per_epoch=steps_per_epoch,
@@ -225,23 +190,9 @@ def run(args: argparse.Namespace) -> dict:
             idx = order[step * args.batch_size:(step + 1) * args.batch_size]
             labels = train_labels[idx]
             seen += len(idx)
-            if augmenter is not None:
-                x = augmenter(train_images[idx])
-            else:
-                x = (train_images[idx].permute(0, 3, 1, 2).float() - 128) / 128
-            x = x.contiguous(memory_format=memory_format)
-            with torch.autocast(device_type=device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
-                logits = model(x)
-            loss = bce_loss(logits, labels, args.label_smoothing, class_weight)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            if ema is not None:
-                ema.update(model)
+            loss, logits = stepper(train_images[idx], labels)
             with torch.no_grad():
-                sums += torch.stack([loss.detach() * len(idx), ((logits > 0).float() == labels).sum().float()])
+                sums += torch.stack([loss * len(idx), ((logits > 0).float() == labels).sum().float()])
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_seconds = time.time() - epoch_start
