@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# System packages faceedge needs on a Debian/Ubuntu/Raspberry Pi OS host (run as root or with sudo):
+#   ffmpeg              video files, V4L2 and RTSP cameras
+#   mosquitto(-clients) the broker used by the integration tests and real deployments
+#   python3-torch …     the training package's tests (CPU PyTorch from Debian)
+#   systemd, cloud-init the unit and first-boot file checks
+# Node.js >= 20 and npm must already be installed.
+set -euo pipefail
+if [ "$(id -u)" -ne 0 ]; then exec sudo "$0" "$@"; fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends \
+  ffmpeg mosquitto mosquitto-clients \
+  python3 python3-torch python3-numpy python3-pil python3-pytest python3-matplotlib \
+  >/dev/null
+node -e 'const [maj] = process.versions.node.split(".").map(Number); if (maj < 20) { console.error(`Node ${process.versions.node} is too old: faceedge needs >= 20`); process.exit(1); }'
+echo "system dependencies installed"
