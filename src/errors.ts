@@ -19,6 +19,11 @@ export type FaceedgeErrorCode =
   | 'SOURCE_FAILED'
   | 'MQTT_FAILED'
   | 'REQUEST_INVALID'
+  | 'NOTIFY_FAILED'
+  | 'MODEL_SIGNATURE_INVALID'
+  | 'MODEL_SELFTEST_FAILED'
+  | 'MODEL_TRANSFER_FAILED'
+  | 'MODEL_NO_PREVIOUS'
   | 'USAGE';
 
 export class FaceedgeError extends Error {
