@@ -7,7 +7,8 @@ take 184 MB, small enough to keep on the training device and index batches from 
 
 Decoding 15k PNGs takes ~10 s on two cores, so the decoded arrays are cached in
 `<root>/.cache/<split>-<key>.npz`. The key hashes the manifest bytes and every file's relative
-path, size and mtime, so editing, adding or removing a crop (or re-running prepare) invalidates it.
+path, size and mtime, so editing, adding or removing a crop (or re-running prepare) invalidates it;
+writing a split's cache deletes that split's older ones (decoding again costs ~3 s).
 """
 from __future__ import annotations
 
@@ -166,6 +167,10 @@ def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
         with open(tmp, "wb") as handle:  # a file object: np.savez would append ".npz" to a name
             np.savez(handle, images=images, labels=labels)
         os.replace(tmp, path)
+        # One cache per split: stale ones (older crops, other --limit) would pile up at 184 MB each.
+        for old in path.parent.glob(path.name.split("-")[0] + "-*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
     except OSError as err:
         print(f"[data] could not write cache {path}: {err}", file=sys.stderr)
 

@@ -101,6 +101,9 @@ def run(args: argparse.Namespace) -> dict:
     if args.resume and not (out / "last.pt").exists():
         raise SystemExit(f"error: --resume but {out / 'last.pt'} does not exist")
     out.mkdir(parents=True, exist_ok=True)
+    if not args.resume:  # --overwrite: nothing of the previous run may leak into this one's files
+        for name in ("history.jsonl", "history.json", "metrics.json", "best.pt", "last.pt"):
+            (out / name).unlink(missing_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)

@@ -47,6 +47,7 @@ def test_cache_is_reused_and_invalidated_by_a_changed_file(crops, monkeypatch):
         load_split(crops, "val")
     monkeypatch.undo()
     assert load_split(crops, "val").images[3].sum() == 0
+    assert len(list((crops / ".cache").glob("val-*.npz"))) == 1  # the stale cache is gone
 
 
 def test_missing_empty_and_malformed_splits_fail_clearly(crops, tmp_path):

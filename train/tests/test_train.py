@@ -123,6 +123,8 @@ def test_same_seed_reproduces_the_run_across_an_interruption(reference, crops, t
     monkeypatch.setattr(train_module, "save_checkpoint", real_save)
     with pytest.raises(SystemExit, match="--resume"):
         train_module.run(cli(crops, tmp_path))
+    # The crash hit after last.pt but before epoch 3's line: resuming must restore that line.
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 2
     resumed = train_module.run(cli(crops, tmp_path, "--resume"))
 
     assert without_timing(resumed["history"]) == without_timing(ref["history"])
@@ -131,4 +133,8 @@ def test_same_seed_reproduces_the_run_across_an_interruption(reference, crops, t
         assert torch.equal(resumed["model_state"][name], tensor), name
     assert resumed["metrics"]["test"] == ref["metrics"]["test"]
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == EPOCHS
+
+    train_module.run(cli(crops, tmp_path, "--overwrite", "--epochs", "1"))  # a fresh run replaces it all
+    assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
+    assert load_checkpoint(tmp_path / "best.pt")["training"]["epochs_run"] == 1
 
