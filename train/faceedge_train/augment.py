@@ -58,6 +58,9 @@ _JPEG_CHROMA = [17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 
                 47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32
 _RGB_TO_YIQ = [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
 _RGB_TO_YCBCR = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
+# Inverses computed once on the CPU: torch.linalg.inv on CUDA would stall every batch.
+_YIQ_TO_RGB = torch.linalg.inv(torch.tensor(_RGB_TO_YIQ, dtype=torch.float64)).tolist()
+_YCBCR_TO_RGB = torch.linalg.inv(torch.tensor(_RGB_TO_YCBCR, dtype=torch.float64)).tolist()
 
 
 def _dct_matrix(device: torch.device) -> torch.Tensor:
@@ -105,7 +108,7 @@ def jpeg_approx(x: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
     chroma = _quantize_blocks(chroma, chroma_t.repeat_interleave(2, dim=0), d).reshape(k, 2, h // 2, w // 2)
     chroma = F.interpolate(chroma, size=(h, w), mode="bilinear", align_corners=False)
     ycc = torch.cat([y[:, None], chroma - 128], dim=1)
-    rgb = torch.einsum("ij,kjhw->kihw", torch.linalg.inv(m), ycc)
+    rgb = torch.einsum("ij,kjhw->kihw", torch.tensor(_YCBCR_TO_RGB, dtype=x.dtype, device=x.device), ycc)
     return (rgb / 255).clamp(0, 1)
 
 
@@ -128,6 +131,8 @@ class Augmenter:
                  device: torch.device | str = "cpu"):
         self.config = config
         self.device = torch.device(device)
+        if self.device.type == "cuda" and self.device.index is None:  # batches say "cuda:0", not "cuda"
+            self.device = torch.device("cuda", torch.cuda.current_device())
         self.generator = torch.Generator(device=self.device)
         self.generator.manual_seed(seed)
 
@@ -175,7 +180,8 @@ class Augmenter:
         inner = torch.stack([torch.stack([one, zero, zero], 1),
                              torch.stack([zero, sat * torch.cos(hue), -sat * torch.sin(hue)], 1),
                              torch.stack([zero, sat * torch.sin(hue), sat * torch.cos(hue)], 1)], 1)
-        matrix = gain[:, None, None] * (torch.linalg.inv(yiq) @ inner @ yiq)
+        to_rgb = torch.tensor(_YIQ_TO_RGB, dtype=x.dtype, device=dev)
+        matrix = gain[:, None, None] * (to_rgb @ inner @ yiq)
         x = torch.einsum("nij,njhw->nihw", matrix, x)
         mean = x.mean(dim=(1, 2, 3), keepdim=True)
         return (x - mean) * contrast[:, None, None, None] + mean

@@ -85,11 +85,16 @@ def seed_everything(seed: int) -> None:
 
 
 def pick_device(name: str) -> torch.device:
+    """Device for --device auto|cpu|cuda|cuda:N; CUDA ones get an explicit index (tensors
+    report "cuda:0", and a bare "cuda" would compare unequal to it)."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise SystemExit("error: --device cuda but torch sees no CUDA device (hint: --device cpu)")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("error: --device cuda but torch sees no CUDA device (hint: --device cpu)")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
     return device
 
 
@@ -166,7 +171,9 @@ def run(args: argparse.Namespace) -> dict:
         if augmenter is not None:
             augmenter.load_state_dict(resume["augmenter"])
         order_rng.set_state(resume["order_rng"])
-        torch.set_rng_state(resume["torch_rng"])
+        torch.set_rng_state(resume["torch_rng"])  # dropout masks
+        if resume.get("cuda_rng") is not None and device.type == "cuda":
+            torch.cuda.set_rng_state(resume["cuda_rng"], device)
         history, start_epoch, elapsed = state["history"], resume["epoch"] + 1, resume["elapsed"]
         best_key, best_epoch = tuple(resume["best_key"]), resume["best_epoch"]
         best_state = torch.load(out / "best.pt", map_location="cpu", weights_only=False)["model_state"]
@@ -223,7 +230,8 @@ def run(args: argparse.Namespace) -> dict:
                   "model_state": cpu_state(model.state_dict()), "ema": ema.state_dict() if ema else None,
                   "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                   "scaler": scaler.state_dict(), "order_rng": order_rng.get_state(),
-                  "augmenter": augmenter.state_dict() if augmenter else None, "torch_rng": torch.get_rng_state()}
+                  "augmenter": augmenter.state_dict() if augmenter else None, "torch_rng": torch.get_rng_state(),
+                  "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
         save_checkpoint(out / "last.pt", checkpoint(eval_state, {"val": val_metrics}, epoch + 1, {"resume": resume}))
         print(json.dumps(record), flush=True)
         with open(out / "history.jsonl", "a") as handle:
