@@ -1,6 +1,7 @@
 /**
  * A copy of the configuration safe to log, print or publish on `bridge/info`: the MQTT password, the
- * TLS private key path and any password embedded in the broker URL are replaced by `REDACTED`.
+ * TLS private key path and any password embedded in the broker URL or an RTSP camera URL are replaced
+ * by `REDACTED`.
  */
 import type { FaceedgeConfig } from './config-schema.js';
 
@@ -19,5 +20,9 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
   if (mqtt.password !== undefined) mqtt.password = REDACTED;
   if (mqtt.url !== undefined) mqtt.url = redactUrl(mqtt.url);
   if (mqtt.tls?.key !== undefined) mqtt.tls.key = REDACTED;
+  // bridge/info publishes the config: an RTSP camera's password must not reach every subscriber.
+  for (const camera of copy.cameras) {
+    if (camera.source.type === 'rtsp') camera.source.path = redactUrl(camera.source.path);
+  }
   return copy as FaceedgeConfig;
 }

@@ -6,7 +6,6 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import type { FrameSourceConfig } from '../capture/create-frame-source.js';
 import { redactConfig } from '../config/redact-config.js';
 import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
@@ -90,7 +89,7 @@ export class Daemon {
     };
     for (const camera of config.cameras) {
       const runner = new CameraRunner({
-        name: camera.name, source: camera.source as FrameSourceConfig, detector: this.#detector, classifier: () => this.#classifier!.current,
+        name: camera.name, source: camera.source, detector: this.#detector, classifier: () => this.#classifier!.current,
         tracker: trackerOptions(this.#runtime.tracker), minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
         log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => mqtt.setCaptureStatus(camera.name, s.state === 'online'),
       });

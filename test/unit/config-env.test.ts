@@ -42,7 +42,9 @@ describe('env overrides', () => {
     expect(cfg.mqtt.password).toBe('0123');
     expect(cfg.mqtt.tls).toEqual({ ca: '/etc/ca.pem', reject_unauthorized: false });
     expect(cfg.http.port).toBe(0);
-    expect(cfg.cameras).toEqual([{ name: 'door', source: { type: 'image', path: 'a.jpg', loop: true, fps: 2.5 } }]);
+    expect(cfg.cameras).toEqual([
+      { name: 'door', source: { type: 'image', path: 'a.jpg', loop: false, fps: 2.5, realtime: true, max_pixels: 50_000_000 } },
+    ]);
     expect(cfg.log.level).toBe('debug'); // flags win over file and env
   });
 

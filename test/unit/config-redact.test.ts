@@ -28,6 +28,16 @@ describe('redactConfig', () => {
     expect(cfg.mqtt.password).toBe('hunter2');
   });
 
+  it('masks the password of an RTSP camera URL (bridge/info publishes the config)', () => {
+    const cfg = loadConfig({
+      env: { FACEEDGE_CAMERAS: '[{"name":"gate","source":{"type":"rtsp","path":"rtsp://admin:camsecret@10.0.0.7:554/stream1"}}]' },
+    });
+    const safe = redactConfig(cfg);
+    expect(JSON.stringify(safe)).not.toContain('camsecret');
+    expect(safe.cameras[0]!.source).toMatchObject({ type: 'rtsp', path: `rtsp://admin:${REDACTED}@10.0.0.7:554/stream1` });
+    expect(cfg.cameras[0]!.source).toMatchObject({ path: 'rtsp://admin:camsecret@10.0.0.7:554/stream1' });
+  });
+
   it('leaves absent secrets absent', () => {
     const safe = redactConfig(loadConfig({ env: {} }));
     expect(safe.mqtt.password).toBeUndefined();
