@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 
 export const MOSQUITTO_BIN = '/usr/sbin/mosquitto';
@@ -65,7 +65,10 @@ export class Mosquitto {
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'faceedge-mosquitto-'));
-    const lines = [`listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'max_queued_messages 100000'];
+    const lines = [
+      // Started as root, mosquitto would switch to user "mosquitto", which cannot write our temp dir.
+      `user ${userInfo().username}`,
+      `listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'max_queued_messages 100000'];
     if (options.users) {
       const passwordFile = join(dir, 'passwd');
       writeFileSync(passwordFile, '', { mode: 0o600 });

@@ -11,6 +11,8 @@ export interface ProbeMessage {
   readonly text: string;
   readonly retain: boolean;
   readonly qos: number;
+  /** Broker redelivery to this subscriber (its PUBACK was lost, e.g. across a broker restart). */
+  readonly dup: boolean;
 }
 
 export class MqttProbe {
@@ -19,7 +21,7 @@ export class MqttProbe {
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
-      this.messages.push({ topic, text: payload.toString('utf8'), retain: packet.retain, qos: packet.qos });
+      this.messages.push({ topic, text: payload.toString('utf8'), retain: packet.retain, qos: packet.qos, dup: packet.dup });
       for (const w of [...this.waiters]) w();
     });
   }

@@ -13,6 +13,7 @@ describe('redactConfig', () => {
         FACEEDGE_MQTT__PASSWORD: 'hunter2',
         FACEEDGE_MQTT__TLS__CERT: '/etc/faceedge/client.pem',
         FACEEDGE_MQTT__TLS__KEY: '/etc/faceedge/client.key',
+        FACEEDGE_CAMERAS: '[{"name":"gate","source":{"type":"video","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
       },
     });
     const safe = redactConfig(cfg);
@@ -20,6 +21,8 @@ describe('redactConfig', () => {
     expect(text).not.toContain('hunter2');
     expect(text).not.toContain('urlsecret');
     expect(text).not.toContain('client.key');
+    expect(text).not.toContain('camsecret');
+    expect((safe.cameras[0]!.source as { path: string }).path).toBe(`rtsp://admin:${REDACTED}@10.0.0.5/stream1`);
     expect(safe.mqtt.password).toBe(REDACTED);
     expect(safe.mqtt.tls?.key).toBe(REDACTED);
     expect(safe.mqtt.url).toBe(`mqtts://cam:${REDACTED}@broker:8883`);
