@@ -20,13 +20,10 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
   if (mqtt.password !== undefined) mqtt.password = REDACTED;
   if (mqtt.url !== undefined) mqtt.url = redactUrl(mqtt.url);
   if (mqtt.tls?.key !== undefined) mqtt.tls.key = REDACTED;
+  // bridge/info publishes the config: a camera URL's password (rtsp://user:password@camera/stream,
+  // or a video URL) must not reach every subscriber. Plain file paths are left as they are.
   for (const camera of copy.cameras as { source: Record<string, unknown> }[]) {
-    // rtsp://user:password@camera/stream: the camera's password is as secret as the broker's.
     if (typeof camera.source.path === 'string') camera.source.path = redactUrl(camera.source.path);
-  }
-  // bridge/info publishes the config: an RTSP camera's password must not reach every subscriber.
-  for (const camera of copy.cameras) {
-    if (camera.source.type === 'rtsp') camera.source.path = redactUrl(camera.source.path);
   }
   return copy as FaceedgeConfig;
 }
