@@ -101,10 +101,19 @@ export class CameraRunner {
     this.#pipeline.minFacePx = minFacePx;
   }
 
-  /** Starts the source and the pipeline; `done` settles when a finite source has been fully processed. */
+  /**
+   * Starts the source and the pipeline; `done` settles when a finite source has been fully processed.
+   * When the source cannot start (missing or unreadable file, no camera), the pipeline is stopped again
+   * so `done` still settles, and the source's FaceedgeError is rethrown for the daemon to report.
+   */
   async start(): Promise<void> {
     this.#done = this.#pipeline.start();
-    await this.#source.start();
+    try {
+      await this.#source.start();
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
   }
 
   get done(): Promise<void> {

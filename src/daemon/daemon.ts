@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { redactConfig } from '../config/redact-config.js';
+import { isFaceedgeError, type FaceedgeError } from '../errors.js';
 import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
 import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
@@ -47,6 +48,7 @@ export class Daemon {
   #health: HealthServer | null = null;
   #stats: StatsReporter | null = null;
   #started = false;
+  readonly #failedCameras = new Map<string, FaceedgeError>();
   #stopping: Promise<void> | null = null;
   /** URL of the broker in use (configured or embedded), known after start. */
   brokerUrl = '';
@@ -99,11 +101,32 @@ export class Daemon {
       this.#health = new HealthServer({ host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http') });
       await this.#health.start();
     }
-    for (const runner of this.#cameras) await runner.start();
+    for (const runner of this.#cameras) await this.#startCamera(runner, mqtt);
     this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? 10_000 });
     this.#stats.start();
     this.#started = true;
     log.info({ cameras: config.cameras.map((c) => c.name), broker: this.brokerUrl, health_port: this.healthPort }, 'faceedge running');
+  }
+
+  /**
+   * A camera that cannot start (unreadable file, missing device) must not take the other cameras and
+   * the MQTT side down: it is logged with its code and hint, its capture status goes `offline`, and
+   * it counts as ended. Anything but a FaceedgeError is a bug and still fails the start.
+   */
+  async #startCamera(runner: CameraRunner, mqtt: MqttOutput): Promise<void> {
+    try {
+      await runner.start();
+    } catch (err) {
+      if (!isFaceedgeError(err)) throw err;
+      this.#failedCameras.set(runner.name, err);
+      mqtt.setCaptureStatus(runner.name, false);
+      this.#o.log.error({ camera: runner.name, code: err.code, err: err.message, hint: err.hint }, 'camera failed to start; the other cameras keep running');
+    }
+  }
+
+  /** Cameras whose source could not start, with the reason (a typed error). */
+  get failedCameras(): ReadonlyMap<string, FaceedgeError> {
+    return this.#failedCameras;
   }
 
   /** Stops everything in reverse order: capture, pipelines (end events), stats, HTTP, MQTT (offline + outbox flush), models, broker. */

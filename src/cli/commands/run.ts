@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load-config.js';
+import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
 import { createLogger } from '../../observability/logger.js';
@@ -64,13 +65,27 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       };
       let signalled = false;
       for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        // `once`: a second Ctrl-C during a slow stop gets the default action and ends the process.
         process.once(signal, () => {
           signalled = true;
           log.info({ signal }, 'stopping');
-          void shutdown().then(() => process.exit(0));
+          void shutdown().then(
+            () => process.exit(0),
+            (err: unknown) => {
+              log.error({ err }, 'stop failed');
+              log.flush();
+              process.exit(1);
+            },
+          );
         });
       }
-      await daemon.start();
+      try {
+        await daemon.start();
+      } catch (err) {
+        // Whatever did start (broker, MQTT connection, health port) is released before the error is shown.
+        await shutdown();
+        throw err;
+      }
       if (flags.demo) {
         printer = new EventPrinter({ url: daemon.brokerUrl, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });
         await printer.start();
@@ -82,6 +97,12 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
         if (!signalled) {
           log.info('every source has ended');
           await shutdown();
+          const failed = [...daemon.failedCameras];
+          if (failed.length > 0) {
+            throw new FaceedgeError('SOURCE_FAILED', `camera(s) could not start:\n  ${failed.map(([name, err]) => `${name}: ${err.message}`).join('\n  ')}`, {
+              hint: 'check each camera\'s source in the configuration (`faceedge config check` validates keys, not files or devices)',
+            });
+          }
         }
       }
     });
