@@ -29,6 +29,8 @@ export interface DaemonOptions {
   readonly version: string;
   /** Stats period, ms. Default 10 000. */
   readonly statsIntervalMs?: number;
+  /** Runs once the broker is known and before any camera starts (the demo's event printer subscribes here). */
+  readonly beforeCameras?: (brokerUrl: string) => Promise<void>;
 }
 
 function trackerOptions(t: TrackerConfig) {
@@ -160,10 +162,10 @@ export class Daemon {
 
   async #startEmbeddedBroker(): Promise<string> {
     const { config, log } = this.#o;
+    log.info('no mqtt.url configured: starting the embedded MQTT broker');
     this.#broker = new EmbeddedBroker({ host: config.embedded_broker.host, port: config.embedded_broker.port, log: componentLogger(log, 'broker') });
-    const url = await this.#broker.start();
-    log.info({ url }, 'no mqtt.url configured: started the embedded MQTT broker (point mqtt.url at Mosquitto for a real deployment)');
-    return url;
+    // EmbeddedBroker logs where it listens; a real deployment points mqtt.url at Mosquitto.
+    return this.#broker.start();
   }
 
   #bridgeInfo(): BridgeInfo {

@@ -56,8 +56,16 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
         ? { ...loaded, classifier: { ...loaded.classifier, model: shippedModelPath(), manifest: join(packageRoot(), 'models', 'manifest.json') } }
         : loaded;
       const log = createLogger({ level: config.log.level });
-      const daemon = new Daemon({ config, log, version });
       let printer: EventPrinter | null = null;
+      const daemon = new Daemon({
+        config, log, version,
+        // The demo prints what a subscriber receives; it subscribes before the first frame.
+        beforeCameras: flags.demo ? async (url) => {
+          printer = new EventPrinter({ url, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });
+          await printer.start();
+          console.log(`faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`);
+        } : undefined,
+      });
       const shutdown = async () => {
         await daemon.stop();
         await printer?.stop();
