@@ -176,7 +176,7 @@ export class DaemonProcess {
     for (const line of lines) {
       if (!line.startsWith('{')) continue;
       try {
-        this.logs.push({ ...(JSON.parse(line) as Omit<LogEntry, 'seenAt'>), seenAt: Date.now() });
+        this.logs.push({ ...(JSON.parse(line) as { level: number; msg: string }), seenAt: Date.now() });
       } catch {
         // Not a log line (a stray print): ignored.
       }
