@@ -8,9 +8,20 @@ import { FaceedgeError } from '../errors.js';
 import { configIssuesFromZod, formatConfigIssue } from './config-issues.js';
 import { detectorSchema, trackerSchema, type DetectorConfig, type TrackerConfig } from './config-schema.js';
 
+/**
+ * The same key rules without their defaults. `.partial()` is not enough: zod 4 still fills a default
+ * inside an optional, so `{tracker: {min_frames: 2}}` would reset every other tracker threshold.
+ */
+function patchOf<S extends z.ZodRawShape>(shape: S) {
+  const fields = Object.fromEntries(
+    Object.entries(shape).map(([key, schema]) => [key, z.optional(schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema)]),
+  );
+  return z.strictObject(fields as { [K in keyof S]: z.ZodOptional<S[K] extends z.ZodDefault<infer T> ? T : S[K]> });
+}
+
 const runtimeOptionsSchema = z.strictObject({
-  detector: detectorSchema.pick({ score_threshold: true, nms_iou: true, min_face_px: true }).partial().optional(),
-  tracker: trackerSchema.partial().optional(),
+  detector: patchOf(detectorSchema.pick({ score_threshold: true, nms_iou: true, min_face_px: true }).shape).optional(),
+  tracker: patchOf(trackerSchema.shape).optional(),
 });
 
 /** A validated partial update; absent keys keep their value. */

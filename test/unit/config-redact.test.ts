@@ -63,6 +63,15 @@ describe('runtime options', () => {
     expect(current.detector.score_threshold).toBe(0.5);
   });
 
+  it('a patch changes only the keys it names, never resetting the others to their defaults', () => {
+    const tuned = applyRuntimeOptionsPatch(current, parseRuntimeOptionsPatch({ detector: { nms_iou: 0.4 }, tracker: { update_interval_ms: 250 } }));
+    const patch = parseRuntimeOptionsPatch({ detector: { score_threshold: 0.6 }, tracker: { min_frames: 2 } });
+    expect(patch).toEqual({ detector: { score_threshold: 0.6 }, tracker: { min_frames: 2 } });
+    const next = applyRuntimeOptionsPatch(tuned, patch);
+    expect(next.detector).toMatchObject({ score_threshold: 0.6, nms_iou: 0.4, min_face_px: 24 });
+    expect(next.tracker).toMatchObject({ min_frames: 2, update_interval_ms: 250 });
+  });
+
   it('rejects out-of-range values and keys that cannot change at run time, naming each', () => {
     expect.assertions(4);
     try {
