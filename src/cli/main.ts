@@ -9,6 +9,7 @@ import { registerClassifyCommand } from './commands/classify.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerConfigCommands } from './commands/config-check.js';
+import { registerModelCommands } from './commands/model.js';
 import { packageVersion } from './package-version.js';
 
 // The one place the process environment is read; components get their slice of config.
@@ -20,6 +21,7 @@ registerConfigCommands(program, env);
 registerDatasetCommands(program);
 registerClassifyCommand(program);
 registerEvalCommand(program);
+registerModelCommands(program);
 
 try {
   await program.parseAsync(process.argv);

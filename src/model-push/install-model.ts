@@ -1,0 +1,107 @@
+/**
+ * The one install path every transport ends in (CLI from a folder or tarball, SSH, MQTT): copy into
+ * the store's staging area, verify the copies (sha256 of every file, the ed25519 signature over the
+ * manifest), load each model in a fresh interpreter and run the golden self-test, and only then
+ * switch `current`. Any failure discards the staging copy and throws a typed error: the serving
+ * model is never touched.
+ */
+import { copyFile, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import { FaceedgeError } from '../errors.js';
+import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, verifyPackageFiles, type ModelPackage } from './model-package.js';
+import { runModelSelfTest, type SelfTestOptions, type SelfTestResult } from './model-selftest.js';
+import { verifyManifestSignature } from './model-signature.js';
+import { versionName, type Activation, type ModelStore } from './model-store.js';
+
+export interface VerifyOptions {
+  /** Public keys a package may be signed with. */
+  readonly trustedKeys: readonly KeyObject[];
+  /** Refuse unsigned packages. Default true; false only makes sense on a development board. */
+  readonly requireSignature?: boolean;
+  readonly selfTest?: SelfTestOptions;
+  /** Skip the signature (rollback: it was checked when the package was installed). Default false. */
+  readonly skipSignature?: boolean;
+}
+
+export interface VerifiedPackage {
+  readonly pkg: ModelPackage;
+  /** Key id that signed the manifest; null for an unsigned package allowed by `requireSignature: false`. */
+  readonly signedBy: string | null;
+  readonly selfTests: readonly SelfTestResult[];
+}
+
+export interface InstallReport extends VerifiedPackage {
+  readonly activation: Activation;
+}
+
+/** Checks a package folder completely (files, signature, self-test of every model file) without installing it. */
+export async function verifyModelPackage(dir: string, options: VerifyOptions): Promise<VerifiedPackage> {
+  const pkg = await readModelPackage(dir);
+  await verifyPackageFiles(pkg);
+  const signature = await readFile(join(dir, SIGNATURE_FILE)).catch(() => null);
+  let signedBy: string | null = null;
+  if (!options.skipSignature && (signature !== null || (options.requireSignature ?? true))) {
+    if (options.trustedKeys.length === 0) {
+      throw new FaceedgeError('MODEL_SIGNATURE_INVALID', 'no trusted public key is configured to check the package signature', {
+        hint: 'pass --public-key <pem> (default /etc/faceedge/model-signing.pub.pem)',
+      });
+    }
+    signedBy = verifyManifestSignature(pkg.manifestBytes, signature, options.trustedKeys);
+  }
+  const selfTests: SelfTestResult[] = [];
+  for (const f of pkg.files) {
+    selfTests.push(await runModelSelfTest(join(dir, f.name), join(dir, MANIFEST_FILE), options.selfTest));
+  }
+  return { pkg, signedBy, selfTests };
+}
+
+/** Verifies a folder already inside the store's staging area and activates it; discards it on failure. */
+export async function installStaged(store: ModelStore, staged: string, options: VerifyOptions): Promise<InstallReport> {
+  return store.locked(async () => {
+    try {
+      const verified = await verifyModelPackage(staged, options);
+      const activation = await store.activate(staged, versionName(verified.pkg.manifest, verified.pkg.manifestBytes));
+      return { ...verified, activation };
+    } catch (err) {
+      await store.discard(staged);
+      throw err;
+    }
+  });
+}
+
+/** Installs the package in `sourceDir`: only the manifest, its signature and the files it lists are copied. */
+export async function installModel(store: ModelStore, sourceDir: string, options: VerifyOptions): Promise<InstallReport> {
+  const source = await readModelPackage(sourceDir);
+  const staged = await store.stage();
+  try {
+    await copyFile(join(sourceDir, MANIFEST_FILE), join(staged, MANIFEST_FILE));
+    await copyFile(join(sourceDir, SIGNATURE_FILE), join(staged, SIGNATURE_FILE)).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOENT') throw err;
+    });
+    for (const f of source.files) {
+      await copyFile(join(sourceDir, f.name), join(staged, f.name)).catch((cause: Error) => {
+        throw new FaceedgeError('MODEL_NOT_FOUND', `${join(sourceDir, f.name)}: listed in the manifest but unreadable: ${cause.message}`, { cause });
+      });
+    }
+  } catch (err) {
+    await store.discard(staged);
+    throw err;
+  }
+  return installStaged(store, staged, options);
+}
+
+/**
+ * Goes back to `previous` after checking it again (files and self-test; the signature was checked
+ * at install). The model rolled back from becomes `previous`, so a second rollback undoes the first.
+ */
+export async function rollbackModel(store: ModelStore, selfTest?: SelfTestOptions): Promise<Activation> {
+  return store.locked(async () => {
+    const previous = await store.previous();
+    if (!previous) {
+      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no previous model in ${store.root} to roll back to`, { hint: 'rollback needs an earlier successful install' });
+    }
+    await verifyModelPackage(previous.dir, { trustedKeys: [], skipSignature: true, selfTest });
+    return store.swapToPrevious();
+  });
+}
