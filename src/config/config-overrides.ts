@@ -20,6 +20,18 @@ export const ENV_PREFIX = 'FACEEDGE_';
 /** Env variables with the prefix that are not config keys (the config file path itself). */
 export const RESERVED_ENV = new Set(['FACEEDGE_CONFIG']);
 
+/**
+ * Prefixes of the project's own tool and test variables (`FACEEDGE_TEST_MODEL`, the stand-in cameras'
+ * `FACEEDGE_STANDIN_*`, the GPIO simulator's `FACEEDGE_GPIO_SIM*`, first-boot's `FACEEDGE_FIRSTBOOT_*`).
+ * They share the namespace but are never config keys: read as overrides, a shell that exported one for
+ * the tests would make every `faceedge run` fail with "test_model: unknown key".
+ */
+export const RESERVED_ENV_PREFIXES: readonly string[] = ['FACEEDGE_TEST_', 'FACEEDGE_STANDIN_', 'FACEEDGE_GPIO_SIM', 'FACEEDGE_FIRSTBOOT_'];
+
+function isConfigVariable(name: string): boolean {
+  return name.startsWith(ENV_PREFIX) && !RESERVED_ENV.has(name) && !RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p));
+}
+
 function parseEnvValue(raw: string): unknown {
   const trimmed = raw.trim();
   if (trimmed.startsWith('[') || trimmed.startsWith('{')) {
@@ -35,7 +47,7 @@ function parseEnvValue(raw: string): unknown {
 /** The overrides named by `FACEEDGE_*` variables of `env`, in name order so results are reproducible. */
 export function envOverrides(env: Readonly<Record<string, string | undefined>>): ConfigOverride[] {
   return Object.keys(env)
-    .filter((name) => name.startsWith(ENV_PREFIX) && !RESERVED_ENV.has(name) && env[name] !== undefined)
+    .filter((name) => isConfigVariable(name) && env[name] !== undefined)
     .sort()
     .map((name) => ({
       path: name.slice(ENV_PREFIX.length).split('__').map((p) => p.toLowerCase()),

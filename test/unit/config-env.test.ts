@@ -7,11 +7,15 @@ import { applyOverrides, envOverrides } from '../../src/config/config-overrides.
 import { loadConfig } from '../../src/config/load-config.js';
 
 describe('env overrides', () => {
-  it('maps FACEEDGE_A__B_C to a.b_c and ignores other variables and FACEEDGE_CONFIG', () => {
+  it('maps FACEEDGE_A__B_C to a.b_c and ignores other variables, FACEEDGE_CONFIG and the tools\' own variables', () => {
     const overrides = envOverrides({
       FACEEDGE_MQTT__URL: 'mqtt://b:1883',
       FACEEDGE_EMBEDDED_BROKER__PORT: '0',
       FACEEDGE_CONFIG: '/etc/faceedge.yaml',
+      FACEEDGE_TEST_MODEL: '/tmp/model.tflite',
+      FACEEDGE_STANDIN_LOG: '/tmp/args.txt',
+      FACEEDGE_GPIO_SIM: '/tmp/gpio',
+      FACEEDGE_FIRSTBOOT_DIR: '/boot',
       HOME: '/root',
     });
     expect(overrides.map((o) => o.path)).toEqual([['embedded_broker', 'port'], ['mqtt', 'url']]);
