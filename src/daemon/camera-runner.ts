@@ -46,7 +46,8 @@ export class CameraRunner {
           log.info({ state: status.state, reason: status.reason }, 'capture status');
           o.onStatus(status);
         },
-        error: (err) => log.warn({ code: err.code, err: err.message }, 'capture problem (skipped)'),
+        // Recoverable by definition (a skipped frame or file, a camera process being restarted): the source carries on.
+        error: (err) => log.warn({ code: err.code, err: err.message }, 'capture problem'),
       }),
     });
     const classifier = o.classifier();

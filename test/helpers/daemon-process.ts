@@ -190,8 +190,36 @@ export class DaemonProcess {
 }
 
 /**
- * This process's environment without `FACEEDGE_*`: the daemon reads every such variable as a config
- * key (FACEEDGE_TEST_MODEL would be the unknown key `test_model`), so only what a test sets gets through.
+ * `faceedge <args…>` to completion with the same clean environment as the daemon (no `FACEEDGE_*` from
+ * the developer's shell); `env` adds variables. Resolves with the exit code and output.
+ */
+export function runFaceedge(
+  args: readonly string[],
+  options: { env?: Record<string, string>; timeoutMs?: number } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: REPO_ROOT,
+      env: { ...daemonEnv(), ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/**
+ * This process's environment without `FACEEDGE_*`: the daemon reads such variables as config overrides,
+ * so a developer's exported FACEEDGE_MQTT__URL must not redirect a test daemon; only what a test sets
+ * gets through.
  */
 function daemonEnv(): NodeJS.ProcessEnv {
   return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FACEEDGE_')));
