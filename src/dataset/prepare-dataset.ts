@@ -7,7 +7,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, parse, resolve } from 'node:path';
 import sharp from 'sharp';
 import { isFaceedgeError } from '../errors.js';
-import { alignFace, DEFAULT_ALIGNMENT } from '../vision/align-face.js';
+import { alignFace, DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
 import { decodeImage } from '../vision/decode-image.js';
 import { dominantFace } from '../vision/dominant-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
@@ -20,6 +20,8 @@ export interface PrepareOptions {
   readonly detector: FaceDetector;
   /** Images processed at once (decode overlaps inference). Default 2. */
   readonly concurrency?: number;
+  /** Crop geometry. Default DEFAULT_ALIGNMENT; recorded in the manifest and carried into the model's. */
+  readonly alignment?: CropAlignment;
   /** Show progress on stderr. Default true. */
   readonly progress?: boolean;
 }
@@ -35,7 +37,7 @@ export interface CropManifest {
   readonly created: string;
   readonly source: string;
   readonly detector: { readonly model: string; readonly score_threshold: number; readonly iou_threshold: number };
-  readonly alignment: typeof DEFAULT_ALIGNMENT;
+  readonly alignment: CropAlignment;
   /** counts[split][label] = { images, written, skipped } ('' split for folders without splits). */
   readonly counts: Record<string, Record<string, { images: number; written: number; skipped: number }>>;
   readonly written: number;
@@ -56,11 +58,12 @@ async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise
   }
   const pick = dominantFace(await options.detector.detect(rgb));
   if (!pick.face) return { path: image.relative, reason: pick.reason };
-  const crop = alignFace(rgb, pick.face);
+  const alignment = options.alignment ?? DEFAULT_ALIGNMENT;
+  const crop = alignFace(rgb, pick.face, alignment);
   const relative = join(image.split, image.label, `${parse(image.path).name}.png`);
   const target = join(options.output, relative);
   await mkdir(dirname(target), { recursive: true });
-  const png = await sharp(crop, { raw: { width: DEFAULT_ALIGNMENT.size, height: DEFAULT_ALIGNMENT.size, channels: 3 } })
+  const png = await sharp(crop, { raw: { width: alignment.size, height: alignment.size, channels: 3 } })
     .png({ compressionLevel: 6 })
     .toBuffer();
   await writeFile(target, png);
@@ -102,7 +105,7 @@ export async function prepareDataset(options: PrepareOptions): Promise<CropManif
     created: new Date().toISOString(),
     source: resolve(options.source),
     detector: { model: options.detector.model, score_threshold: options.detector.scoreThreshold, iou_threshold: options.detector.iouThreshold },
-    alignment: DEFAULT_ALIGNMENT,
+    alignment: options.alignment ?? DEFAULT_ALIGNMENT,
     counts,
     written: images.length - skipped.length,
     skipped,

@@ -29,7 +29,7 @@ export async function classifyFaces(image: RgbImage, detector: FaceDetector, cla
   faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
   const out: ClassifiedFace[] = [];
   for (const face of faces) {
-    const result = await classifier.classify(alignFace(image, face, { size: classifier.inputSize }));
+    const result = await classifier.classify(alignFace(image, face, classifier.alignment));
     out.push({
       box: { x: round1(face.box.x), y: round1(face.box.y), width: round1(face.box.width), height: round1(face.box.height) },
       score: round4(face.score),

@@ -17,7 +17,7 @@ import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetr
 /** What evaluation needs of a detector; `FaceDetector` is one. */
 export type EvalDetector = Pick<FaceDetector, 'detect' | 'model'>;
 /** What evaluation needs of a classifier; `FaceClassifier` is one. */
-export type EvalClassifier = Pick<FaceClassifier, 'id' | 'labels' | 'inputSize' | 'modelPath' | 'manifest' | 'delegate' | 'classifySync'>;
+export type EvalClassifier = Pick<FaceClassifier, 'id' | 'labels' | 'inputSize' | 'alignment' | 'modelPath' | 'manifest' | 'delegate' | 'classifySync'>;
 
 export interface EvaluateOptions {
   /** Folder with one subfolder per class (`female/`, `male/`), named like the model's labels. */
@@ -126,7 +126,7 @@ async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promi
   }
   const pick = dominantFace(await options.detector.detect(rgb));
   if (!pick.face) return { ...base, status: pick.reason, msImage: elapsed() };
-  const crop = alignFace(rgb, pick.face, { size: options.classifier.inputSize });
+  const crop = alignFace(rgb, pick.face, options.classifier.alignment);
   const invoked = performance.now();
   const result = options.classifier.classifySync(crop);
   const msFace = performance.now() - invoked;

@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FaceedgeError } from '../errors.js';
+import { DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
 import type { DelegateSpec } from './delegate.js';
 import { loadManifestFor, type ModelManifest } from './model-manifest.js';
 import { fillClassifierInput, readScalarOutput } from './preprocess.js';
@@ -45,6 +46,8 @@ export class FaceClassifier {
   readonly modelPath: string;
   /** Crop side expected by the model, pixels. */
   readonly inputSize: number;
+  /** How faces must be cropped for this model: the geometry its training crops were made with. */
+  readonly alignment: CropAlignment;
   #model: TfliteModel;
   #input: TensorInfo;
   #output: TensorInfo;
@@ -57,6 +60,7 @@ export class FaceClassifier {
     [this.#input] = model.inputs;
     [this.#output] = model.outputs;
     this.inputSize = this.#input.shape[1];
+    this.alignment = { ...(manifest.alignment ?? DEFAULT_ALIGNMENT), size: this.inputSize };
     const n = this.#input.shape.reduce((a, b) => a * b, 1);
     this.#buffer = this.#input.dtype === 'float32' ? new Float32Array(n) : this.#input.dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
   }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import type { Frame, RgbImage } from '../capture/frame.js';
 import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { isFaceedgeError } from '../errors.js';
-import { alignFace } from '../vision/align-face.js';
+import { alignFace, type AlignOptions } from '../vision/align-face.js';
 import { decodeImage } from '../vision/decode-image.js';
 import type { DetectedFace } from '../vision/face.js';
 import type { FaceObservation, FaceTracker } from './face-tracker.js';
@@ -22,7 +22,8 @@ export interface Detector {
 
 /** The parts of the classifier the pipeline needs (FaceClassifier implements it). */
 export interface Classifier {
-  readonly inputSize: number;
+  /** Crop geometry the model expects. */
+  readonly alignment: AlignOptions;
   classify(crop: Uint8Array): Promise<{ logit: number }>;
 }
 
@@ -118,7 +119,7 @@ export class Pipeline {
     const faces = (await detector.detect(image)).filter((f) => f.box.width >= this.minFacePx);
     lap('detect');
     const classifier = this.#o.classifier();
-    const crops = faces.map((f) => alignFace(image, f, { size: classifier.inputSize }));
+    const crops = faces.map((f) => alignFace(image, f, classifier.alignment));
     lap('align');
     const observations: FaceObservation[] = [];
     for (let i = 0; i < faces.length; i++) {

@@ -16,8 +16,11 @@ export interface AlignOptions {
   readonly centreBelowEyes?: number;
 }
 
-/** Geometry of the canonical crop: recorded in dataset and model manifests. */
-export const DEFAULT_ALIGNMENT = { size: 64, sideInEyeDistances: 3.0, centreBelowEyes: 0.3 } as const;
+/** A complete crop geometry, as recorded in dataset and model manifests. */
+export type CropAlignment = Required<AlignOptions>;
+
+/** Geometry of the canonical crop when a manifest does not say otherwise. */
+export const DEFAULT_ALIGNMENT: CropAlignment = { size: 64, sideInEyeDistances: 3.0, centreBelowEyes: 0.3 };
 
 /**
  * BlazeFace boxes are ≈ 2.4 eye distances wide on frontal faces. When the head turns, the eyes

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_ALIGNMENT } from '../../src/vision/align-face.js';
 import type { RgbImage } from '../../src/capture/frame.js';
 import { FaceedgeError } from '../../src/errors.js';
 import { evaluateFolder, type EvalClassifier, type EvalDetector } from '../../src/evaluation/evaluate-folder.js';
@@ -34,7 +35,7 @@ const detector: EvalDetector = {
 
 /** Fake classifier: a red crop is female (p(male) 0.2), anything else male (0.9). */
 const classifier: EvalClassifier = {
-  id: 'fake', labels: LABELS, inputSize: 64, modelPath: '/models/fake.tflite',
+  id: 'fake', labels: LABELS, inputSize: 64, alignment: DEFAULT_ALIGNMENT, modelPath: '/models/fake.tflite',
   manifest: { id: 'fake', labels: LABELS, input: { width: 64, height: 64, channels: 3 }, files: { int8: { path: 'fake.tflite', dtype: 'int8', sha256: 'ab'.repeat(32), bytes: 1 } } },
   delegate: { requested: 'xnnpack', active: 'xnnpack', fallbackReason: null },
   classifySync: (crop) => toClassification(LABELS, crop[0] > 128 ? 0.2 : 0.9),

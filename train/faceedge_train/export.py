@@ -170,6 +170,10 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         "metrics": checkpoint.get("metrics"),
         "dataset": checkpoint.get("dataset"),
         "training": checkpoint.get("training"),
+        # The learning curves travel with the model (eval's report draws them).
+        "history": checkpoint.get("history"),
+        # The crop geometry the model was trained on: the board must align faces the same way.
+        "alignment": _crop_alignment(root),
         "source_checkpoint": None if checkpoint_path is None else {
             "path": str(Path(checkpoint_path).resolve()),
             "sha256": hashlib.sha256(Path(checkpoint_path).read_bytes()).hexdigest()},
@@ -184,6 +188,15 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
     os.replace(out / "manifest.json.tmp", out / "manifest.json")
     log(f"[export] wrote {paths['float32'].name}, {paths['int8'].name}, manifest.json to {out}")
     return json.loads(text)
+
+
+def _crop_alignment(crops_root: Path) -> dict | None:
+    """`alignment` of the crops' manifest (written by `faceedge dataset prepare`), if there is one."""
+    for folder in (Path(crops_root), Path(crops_root).parent):
+        manifest = folder / "manifest.json"
+        if manifest.is_file():
+            return json.loads(manifest.read_text()).get("alignment")
+    return None
 
 
 def _runtime_check(paths: dict, golden: np.ndarray, prob: np.ndarray, emulated: np.ndarray, log):

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { prepareDataset } from '../../dataset/prepare-dataset.js';
+import { FaceedgeError } from '../../errors.js';
+import { DEFAULT_ALIGNMENT } from '../../vision/align-face.js';
 import { FaceDetector, type DetectorModel } from '../../vision/face-detector.js';
 
 export function registerDatasetCommands(program: Command): void {
@@ -11,10 +13,16 @@ export function registerDatasetCommands(program: Command): void {
     .argument('<out>', 'output folder for crops and manifest.json')
     .option('--detector <model>', 'short | full', 'short')
     .option('--concurrency <n>', 'images in flight', '2')
-    .action(async (src: string, out: string, opts: { detector: DetectorModel; concurrency: string }) => {
+    .option('--side <eye-distances>', 'crop side in eye distances', String(DEFAULT_ALIGNMENT.sideInEyeDistances))
+    .option('--centre-below <eye-distances>', 'crop centre below the eye midpoint, in eye distances', String(DEFAULT_ALIGNMENT.centreBelowEyes))
+    .action(async (src: string, out: string, opts: { detector: DetectorModel; concurrency: string; side: string; centreBelow: string }) => {
+      const alignment = { size: DEFAULT_ALIGNMENT.size, sideInEyeDistances: Number(opts.side), centreBelowEyes: Number(opts.centreBelow) };
+      if (!(alignment.sideInEyeDistances > 0) || !Number.isFinite(alignment.centreBelowEyes)) {
+        throw new FaceedgeError('USAGE', `--side must be > 0 and --centre-below a number (got ${opts.side}, ${opts.centreBelow})`);
+      }
       const detector = await FaceDetector.create({ model: opts.detector });
       try {
-        const manifest = await prepareDataset({ source: src, output: out, detector, concurrency: Number(opts.concurrency) });
+        const manifest = await prepareDataset({ source: src, output: out, detector, alignment, concurrency: Number(opts.concurrency) });
         const reasons: Record<string, number> = {};
         for (const s of manifest.skipped) reasons[s.reason] = (reasons[s.reason] ?? 0) + 1;
         console.log(JSON.stringify({ written: manifest.written, skipped: manifest.skipped.length, reasons, counts: manifest.counts }));
