@@ -145,6 +145,7 @@ export class ModelPushReceiver {
     transfer.busy = true;
     await this.#status(id, { state: 'verifying', received: transfer.plan.total_chunks, total: transfer.plan.total_chunks });
     const { store, transfers, verify, log } = this.#o;
+    let outcome: TransferStatus;
     try {
       const staged = await store.stage();
       try {
@@ -166,19 +167,20 @@ export class ModelPushReceiver {
           throw err;
         }
       }
-      await this.#status(id, {
+      outcome = {
         state: 'installed',
         model: { id: current.manifest.id, version: current.name, signed_by: report.signedBy, previous: report.activation.previous?.name ?? null, unchanged: report.activation.unchanged },
-      });
+      };
     } catch (err) {
       const e = err instanceof FaceedgeError ? err : new FaceedgeError('MODEL_INVALID', (err as Error).message, { cause: err });
       log?.warn({ err: e, code: e.code, transfer: id }, 'model push refused: the current model keeps serving');
-      await this.#status(id, { state: 'failed', error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } });
-    } finally {
-      // Installed or refused, the chunks have served their purpose; a retry starts clean.
-      this.#transfers.delete(id);
-      await transfers.remove(id);
+      outcome = { state: 'failed', error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
     }
+    // Installed or refused, the chunks have served their purpose (a retry starts clean); they are
+    // gone before the sender hears the outcome.
+    this.#transfers.delete(id);
+    await transfers.remove(id);
+    await this.#status(id, outcome);
   }
 
   async #status(id: string, status: TransferStatus): Promise<void> {
