@@ -4,6 +4,7 @@
  * closed once its in-flight inference finishes. A failed load leaves the old model serving.
  */
 import type { Logger } from 'pino';
+import { FaceedgeError } from '../errors.js';
 import { FaceClassifier } from '../inference/face-classifier.js';
 import type { DelegateSpec } from '../inference/delegate.js';
 
@@ -43,11 +44,21 @@ export class ClassifierHolder {
 
   /**
    * Loads `modelPath` (default: the configured one, re-read from disk) and swaps it in.
-   * Throws (typed) and keeps the current model when the new one does not load or verify.
+   * Throws (typed) and keeps the current model when the new one does not load or verify, or when its
+   * labels differ from the running model's (`MODEL_SHAPE_MISMATCH`).
    */
   async reload(modelPath = this.#settings.modelPath, manifestPath?: string): Promise<FaceClassifier> {
     const settings = { ...this.#settings, modelPath, manifestPath: manifestPath ?? (modelPath === this.#settings.modelPath ? this.#settings.manifestPath : undefined) };
     const next = await FaceClassifier.create(settings);
+    // Running tracks hold class indices and every tracker was built with these labels: a model with
+    // other labels would publish its classes under the old names. That needs a restart, not a swap.
+    const labels = this.#current.labels;
+    if (next.labels.length !== labels.length || next.labels.some((l, i) => l !== labels[i])) {
+      await next.close();
+      throw new FaceedgeError('MODEL_SHAPE_MISMATCH', `${modelPath} has labels [${next.labels.join(', ')}], the running model [${labels.join(', ')}]`, {
+        hint: 'a model with other labels needs a daemon restart (set classifier.model and restart)',
+      });
+    }
     const previous = this.#current;
     this.#current = next;
     this.#settings = settings;

@@ -5,9 +5,9 @@
  * malformed JSON. No request may stop the daemon or its events.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
@@ -103,7 +103,7 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     expect(now.data.tracker.min_frames).toBe(2);
   });
 
-  it('model/reload: the same model reloads; a file that is not a model is refused and the old model keeps classifying', async () => {
+  it('model/reload: the same model reloads; a file that is not a model, or a model with other labels, is refused and the old model keeps classifying', async () => {
     const same = await request('model/reload', JSON.stringify({ transaction: 'r-1' }));
     expect(same).toMatchObject({ status: 'ok', transaction: 'r-1', data: { id: manifest.id, path: model, sha256: sha256(model) } });
 
@@ -121,7 +121,17 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     expect(refused).toMatchObject({ status: 'error', transaction: 'r-2', data: { code: 'MODEL_INVALID' } });
     expect(refused.error).toContain('not a TFLite model');
 
-    // Events keep coming after the refused reload; the model that runs is what health_check and bridge/info name.
+    // The real model under a manifest with other labels: it loads, but swapping it under running tracks
+    // would publish its classes under the old names, so it is refused.
+    const relabelled = join(dir, 'relabelled');
+    mkdirSync(relabelled);
+    copyFileSync(model, join(relabelled, basename(model)));
+    writeFileSync(join(relabelled, 'manifest.json'), JSON.stringify({ ...manifest, id: 'relabelled', labels: ['cat', 'dog'] }));
+    const other = await request('model/reload', JSON.stringify({ transaction: 'r-3', model: join(relabelled, basename(model)) }));
+    expect(other).toMatchObject({ status: 'error', transaction: 'r-3', data: { code: 'MODEL_SHAPE_MISMATCH' } });
+    expect(other.error).toContain(`[cat, dog], the running model [${manifest.labels.join(', ')}]`);
+
+    // Events keep coming after the refused reloads; the model that runs is what health_check and bridge/info name.
     const next = await eventAfter(lastSeq());
     expect(next.after.model).toBe(manifest.id);
     const health = await request('health_check', '');
