@@ -1,0 +1,73 @@
+/**
+ * Tells the daemon when the model store's `current` link changes — whoever changed it: an SSH push
+ * (`faceedge model install` in another process), `faceedge model rollback`, or the in-process MQTT
+ * receiver. inotify (fs.watch on the store folder) reacts at once; a slow poll covers filesystems
+ * where it does not fire. Changes are handled one at a time, newest target wins.
+ *
+ *   const watcher = new CurrentModelWatcher({ store, onChange: (m) => holder.reload(m.modelPath, m.manifestPath), log });
+ *   await watcher.start();  …  watcher.stop();
+ */
+import { watch, type FSWatcher } from 'node:fs';
+import { mkdir, readlink } from 'node:fs/promises';
+import type { InstalledModel, ModelStore } from './model-store.js';
+
+export interface CurrentModelWatcherOptions {
+  readonly store: ModelStore;
+  /** Called with the new current model; a rejection is logged and the next change still comes. */
+  readonly onChange: (model: InstalledModel) => Promise<void> | void;
+  /** Poll period, ms. Default 5000. */
+  readonly pollMs?: number;
+  readonly log?: { warn(obj: object, msg: string): void };
+}
+
+export class CurrentModelWatcher {
+  readonly #o: CurrentModelWatcherOptions;
+  #known: string | null = null;
+  #watcher: FSWatcher | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #running: Promise<void> = Promise.resolve();
+
+  constructor(options: CurrentModelWatcherOptions) {
+    this.#o = options;
+  }
+
+  /** Records what is current now (not reported) and starts watching. */
+  async start(): Promise<void> {
+    await mkdir(this.#o.store.root, { recursive: true });
+    this.#known = await this.#target();
+    this.#watcher = watch(this.#o.store.root, { persistent: false }, (_event, file) => {
+      if (file === null || file === 'current') void this.sync();
+    });
+    this.#watcher.on('error', (err) => this.#o.log?.warn({ err }, 'model store watch failed; polling only'));
+    this.#timer = setInterval(() => void this.sync(), this.#o.pollMs ?? 5000);
+    this.#timer.unref();
+  }
+
+  /** Checks now and resolves after `onChange` handled a change (the MQTT receiver awaits this). */
+  sync(): Promise<void> {
+    this.#running = this.#running.then(async () => {
+      const target = await this.#target();
+      if (target === null || target === this.#known) return;
+      const model = await this.#o.store.current();
+      if (!model) return;
+      this.#known = target;
+      try {
+        await this.#o.onChange(model);
+      } catch (err) {
+        this.#o.log?.warn({ err, model: model.name }, 'reloading the new current model failed; the previous one keeps serving');
+      }
+    });
+    return this.#running;
+  }
+
+  stop(): void {
+    this.#watcher?.close();
+    this.#watcher = null;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  async #target(): Promise<string | null> {
+    return readlink(this.#o.store.currentLink).catch(() => null);
+  }
+}
