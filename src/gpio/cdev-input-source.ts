@@ -1,0 +1,87 @@
+/**
+ * Raw levels of an input line on the GPIO character device: gpioget once for the level at start, then a
+ * long-lived gpiomon printing one line per edge. A gpiomon that dies is restarted after a pause, reading
+ * the level again first, so a change missed in between is still reflected.
+ *
+ * gpioget and gpiomon cannot hold the line at the same time, so an edge in the few milliseconds between
+ * the read and gpiomon's request is only caught by the next restart; inputs here are PIR sensors and
+ * contacts whose states last seconds.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import type { GpioBias, RawInputSource } from './gpio-types.js';
+import { getArgs, monitorArgs, parseGetOutput, parseMonitorLine, runTool, type LibgpiodTools, type ToolLine } from './libgpiod-tools.js';
+
+/** Options of {@link CdevInputSource}. */
+export interface CdevInputOptions {
+  readonly tools: LibgpiodTools;
+  readonly line: ToolLine;
+  readonly bias: GpioBias;
+  readonly env: NodeJS.ProcessEnv;
+  /** Pause before restarting a gpiomon that exited, ms. Default 1000. */
+  readonly restartDelayMs?: number;
+  /** Told why gpiomon stopped, before each restart. */
+  readonly onProblem?: (message: string) => void;
+}
+
+export class CdevInputSource implements RawInputSource {
+  private proc: ChildProcess | null = null;
+  private stopped = false;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private onLevel: ((value: boolean, timeMs: number) => void) | null = null;
+
+  constructor(private readonly options: CdevInputOptions) {}
+
+  async start(onLevel: (value: boolean, timeMs: number) => void): Promise<boolean> {
+    this.onLevel = onLevel;
+    const initial = await this.read();
+    this.monitor();
+    return initial;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    const proc = this.proc;
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+    const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
+    proc.kill('SIGTERM');
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
+    await closed;
+    clearTimeout(timer);
+  }
+
+  private async read(): Promise<boolean> {
+    const { tools, line, bias, env } = this.options;
+    return parseGetOutput(await runTool('gpioget', getArgs(tools, line, bias), env));
+  }
+
+  private monitor(): void {
+    const { tools, line, bias, env } = this.options;
+    const proc = spawn('gpiomon', monitorArgs(tools, line, bias), { stdio: ['ignore', 'pipe', 'pipe'], env });
+    this.proc = proc;
+    let stderr = '';
+    proc.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-500)));
+    proc.on('error', (err) => (stderr += err.message));
+    createInterface({ input: proc.stdout! }).on('line', (text) => {
+      const value = parseMonitorLine(tools, text);
+      if (value !== null && !this.stopped) this.onLevel?.(value, performance.now());
+    });
+    proc.once('close', (code, signal) => {
+      if (this.stopped) return;
+      this.options.onProblem?.(`gpiomon for ${line.chip}/${line.offset} exited (${signal ?? code}): ${stderr.trim()}`);
+      this.restartTimer = setTimeout(() => void this.restart(), this.options.restartDelayMs ?? 1000);
+    });
+  }
+
+  private async restart(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      const level = await this.read();
+      if (!this.stopped) this.onLevel?.(level, performance.now());
+    } catch (err) {
+      this.options.onProblem?.((err as Error).message);
+    }
+    if (!this.stopped) this.monitor();
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * The GPIO part of the MQTT contract as pure helpers: `faceedge/<dev>/gpio/<name>/set` commands in,
+ * retained `faceedge/<dev>/gpio/<name>/state` out (`ON`/`OFF`). The MQTT output wires them to a
+ * {@link GpioBank}; nothing here touches a client or a line.
+ */
+import { FaceedgeError } from '../errors.js';
+import type { GpioOutput } from './gpio-types.js';
+
+/** What a `set` payload asks for. */
+export type GpioCommand = { readonly kind: 'set'; readonly on: boolean } | { readonly kind: 'pulse'; readonly ms: number };
+
+/** `<root>/gpio/<name>/set`; `root` is `faceedge/<dev>` (MqttTopics.root). */
+export function gpioSetTopic(root: string, name: string): string {
+  return `${root}/gpio/${name}/set`;
+}
+
+/** `<root>/gpio/<name>/state`, retained. */
+export function gpioStateTopic(root: string, name: string): string {
+  return `${root}/gpio/${name}/state`;
+}
+
+/** Subscription filter for every output's commands. */
+export function gpioSetFilter(root: string): string {
+  return `${root}/gpio/+/set`;
+}
+
+/** The output named by a `…/gpio/<name>/set` topic, or null for any other topic. */
+export function gpioNameOfSetTopic(root: string, topic: string): string | null {
+  const prefix = `${root}/gpio/`;
+  if (!topic.startsWith(prefix) || !topic.endsWith('/set')) return null;
+  const name = topic.slice(prefix.length, -'/set'.length);
+  return /^[A-Za-z0-9_-]+$/.test(name) ? name : null;
+}
+
+const WORDS: Record<string, boolean> = { on: true, off: false, '1': true, '0': false, true: true, false: false };
+
+function invalid(text: string, why: string): FaceedgeError {
+  return new FaceedgeError('REQUEST_INVALID', `gpio command ${JSON.stringify(text.slice(0, 100))}: ${why}`, {
+    hint: 'send ON, OFF, or {"state":"ON","pulse_ms":3000}',
+  });
+}
+
+/**
+ * Parses a `set` payload: `ON`/`OFF` (any case; also 1/0, true/false), or JSON
+ * `{"state":"ON"|"OFF"}`, `{"state":"ON","pulse_ms":3000}` or `{"pulse_ms":3000}` (on for that long,
+ * then off).
+ * @throws FaceedgeError REQUEST_INVALID for anything else.
+ */
+export function parseGpioCommand(payload: string | Uint8Array): GpioCommand {
+  const text = (typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8')).trim();
+  const word = WORDS[text.toLowerCase()];
+  if (word !== undefined) return { kind: 'set', on: word };
+  if (!text.startsWith('{')) throw invalid(text, 'not ON, OFF or a JSON object');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw invalid(text, 'malformed JSON');
+  }
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid(text, 'not a JSON object');
+  const { state, pulse_ms: pulseMs, ...rest } = body as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) throw invalid(text, `unknown key ${unknown[0]}`);
+  let on: boolean | undefined;
+  if (state !== undefined) {
+    on = typeof state === 'string' ? WORDS[state.toLowerCase()] : typeof state === 'boolean' ? state : undefined;
+    if (on === undefined) throw invalid(text, 'state must be ON or OFF');
+  }
+  if (pulseMs === undefined) {
+    if (on === undefined) throw invalid(text, 'needs state or pulse_ms');
+    return { kind: 'set', on };
+  }
+  if (typeof pulseMs !== 'number' || !Number.isInteger(pulseMs) || pulseMs <= 0) throw invalid(text, 'pulse_ms must be a positive whole number of ms');
+  if (on === false) throw invalid(text, 'a pulse turns the output ON for pulse_ms; state OFF with pulse_ms is ambiguous');
+  return { kind: 'pulse', ms: pulseMs };
+}
+
+/** Carries out a parsed command on an output. */
+export function applyGpioCommand(output: GpioOutput, command: GpioCommand): Promise<void> {
+  return command.kind === 'pulse' ? output.pulse(command.ms) : output.set(command.on);
+}
+
+/** The retained state message of an output. */
+export function gpioStateMessage(root: string, name: string, on: boolean): { topic: string; payload: 'ON' | 'OFF'; retain: true; qos: 1 } {
+  return { topic: gpioStateTopic(root, name), payload: on ? 'ON' : 'OFF', retain: true, qos: 1 };
+}
