@@ -16,10 +16,8 @@
  */
 import { z } from 'zod';
 
-/** A name usable as one MQTT topic level. */
-const lineName = z
-  .string()
-  .regex(/^[A-Za-z0-9_-]+$/, 'GPIO names may only contain letters, digits, "_" and "-" (they are MQTT topic levels)');
+/** GPIO names are MQTT topic levels; checked in the section refinement so the message names the key. */
+const LINE_NAME = /^[A-Za-z0-9_-]+$/;
 
 /** A chip label as gpiodetect / sysfs show it (`pinctrl-rp1`, `tegra234-gpio`). */
 const chipLabel = z.string().regex(/^[\w.:-]+$/, 'a chip label (as gpiodetect prints it between brackets)');
@@ -75,14 +73,17 @@ export const gpioSchema = z
     chip: chipLabel.optional(),
     /** Root of the sysfs GPIO class. Default `/sys/class/gpio`. */
     sysfs_root: z.string().min(1).default('/sys/class/gpio'),
-    outputs: z.record(lineName, gpioOutputSchema).default({}),
-    inputs: z.record(lineName, gpioInputSchema).default({}),
+    outputs: z.record(z.string(), gpioOutputSchema).default({}),
+    inputs: z.record(z.string(), gpioInputSchema).default({}),
   })
   .superRefine((gpio, ctx) => {
     // Outputs and inputs share the gpio/<name>/… topics, and two names must not drive one line.
     const seen = new Map<string, string>();
     for (const [kind, lines] of [['outputs', gpio.outputs], ['inputs', gpio.inputs]] as const) {
       for (const [name, line] of Object.entries(lines)) {
+        if (!LINE_NAME.test(name)) {
+          ctx.addIssue({ code: 'custom', path: [kind, name], message: `"${name}": GPIO names may only contain letters, digits, "_" and "-" (they are MQTT topic levels)` });
+        }
         if (kind === 'inputs' && name in gpio.outputs) {
           ctx.addIssue({ code: 'custom', path: [kind, name], message: `"${name}" is both an output and an input` });
         }

@@ -1,0 +1,55 @@
+/** gpio/<name>/set payloads and the retained state message. */
+import { describe, expect, it } from 'vitest';
+import { isFaceedgeError } from '../../src/errors.js';
+import { gpioNameOfSetTopic, gpioSetFilter, gpioStateMessage, parseGpioCommand } from '../../src/gpio/gpio-mqtt.js';
+
+describe('gpio set commands', () => {
+  it('accepts ON/OFF in any case and their usual spellings', () => {
+    expect(parseGpioCommand('ON')).toEqual({ kind: 'set', on: true });
+    expect(parseGpioCommand(' off \n')).toEqual({ kind: 'set', on: false });
+    expect(parseGpioCommand(Buffer.from('1'))).toEqual({ kind: 'set', on: true });
+    expect(parseGpioCommand('{"state":"OFF"}')).toEqual({ kind: 'set', on: false });
+  });
+
+  it('turns pulse_ms into a pulse', () => {
+    expect(parseGpioCommand('{"state":"ON","pulse_ms":3000}')).toEqual({ kind: 'pulse', ms: 3000 });
+    expect(parseGpioCommand('{"pulse_ms":250}')).toEqual({ kind: 'pulse', ms: 250 });
+  });
+
+  it.each([
+    ['toggle', /not ON, OFF/],
+    ['{"state":"ON",', /malformed/],
+    ['[1]', /not ON, OFF/],
+    ['{"state":"maybe"}', /state must be ON or OFF/],
+    ['{"state":"OFF","pulse_ms":100}', /ambiguous/],
+    ['{"state":"ON","pulse_ms":-5}', /positive whole number/],
+    ['{"state":"ON","pulse_ms":1.5}', /positive whole number/],
+    ['{"state":"ON","duration":5}', /unknown key duration/],
+    ['{}', /needs state or pulse_ms/],
+  ])('refuses %s', (payload, why) => {
+    let caught: unknown;
+    try {
+      parseGpioCommand(payload);
+    } catch (err) {
+      caught = err;
+    }
+    expect(isFaceedgeError(caught, 'REQUEST_INVALID')).toBe(true);
+    expect((caught as Error).message).toMatch(why);
+  });
+});
+
+describe('gpio topics', () => {
+  const root = 'faceedge/pi5';
+
+  it('maps set topics to output names and nothing else', () => {
+    expect(gpioSetFilter(root)).toBe('faceedge/pi5/gpio/+/set');
+    expect(gpioNameOfSetTopic(root, 'faceedge/pi5/gpio/relay/set')).toBe('relay');
+    expect(gpioNameOfSetTopic(root, 'faceedge/pi5/gpio/relay/state')).toBeNull();
+    expect(gpioNameOfSetTopic(root, 'faceedge/other/gpio/relay/set')).toBeNull();
+    expect(gpioNameOfSetTopic(root, 'faceedge/pi5/gpio/a/b/set')).toBeNull();
+  });
+
+  it('publishes state retained at QoS 1', () => {
+    expect(gpioStateMessage(root, 'relay', true)).toEqual({ topic: 'faceedge/pi5/gpio/relay/state', payload: 'ON', retain: true, qos: 1 });
+  });
+});
