@@ -26,6 +26,7 @@ export class CurrentModelWatcher {
   #watcher: FSWatcher | null = null;
   #timer: NodeJS.Timeout | null = null;
   #running: Promise<void> = Promise.resolve();
+  #handled: { target: string; result: Promise<void> } | null = null;
 
   constructor(options: CurrentModelWatcherOptions) {
     this.#o = options;
@@ -36,28 +37,37 @@ export class CurrentModelWatcher {
     await mkdir(this.#o.store.root, { recursive: true });
     this.#known = await this.#target();
     this.#watcher = watch(this.#o.store.root, { persistent: false }, (_event, file) => {
-      if (file === null || file === 'current') void this.sync();
+      if (file === null || file === 'current') this.sync().catch(() => undefined);
     });
     this.#watcher.on('error', (err) => this.#o.log?.warn({ err }, 'model store watch failed; polling only'));
-    this.#timer = setInterval(() => void this.sync(), this.#o.pollMs ?? 5000);
+    this.#timer = setInterval(() => this.sync().catch(() => undefined), this.#o.pollMs ?? 5000);
     this.#timer.unref();
   }
 
-  /** Checks now and resolves after `onChange` handled a change (the MQTT receiver awaits this). */
+  /**
+   * Checks now and resolves once the current target has been handled, rejecting with `onChange`'s
+   * error when its reload failed — whichever trigger (inotify, poll, this call) ran it. So the MQTT
+   * receiver can await the daemon's reload (`onInstalled: () => watcher.sync()`) and report a
+   * failure. A target is handled once: a model that fails to load is not retried by every poll.
+   */
   sync(): Promise<void> {
-    this.#running = this.#running.then(async () => {
+    const run = this.#running.then(async () => {
       const target = await this.#target();
-      if (target === null || target === this.#known) return;
+      if (target === null) return;
+      if (target === this.#known) {
+        if (this.#handled?.target === target) await this.#handled.result;
+        return;
+      }
       const model = await this.#o.store.current();
       if (!model) return;
       this.#known = target;
-      try {
-        await this.#o.onChange(model);
-      } catch (err) {
-        this.#o.log?.warn({ err, model: model.name }, 'reloading the new current model failed; the previous one keeps serving');
-      }
+      const result = (async () => this.#o.onChange(model))();
+      this.#handled = { target, result };
+      result.catch((err: unknown) => this.#o.log?.warn({ err, model: model.name }, 'reloading the new current model failed; the previous one keeps serving'));
+      await result;
     });
-    return this.#running;
+    this.#running = run.catch(() => undefined);
+    return run;
   }
 
   stop(): void {

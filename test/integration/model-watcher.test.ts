@@ -57,4 +57,22 @@ describe.skipIf(!SOURCE)(`CurrentModelWatcher (${SOURCE ?? NO_MODEL_PACKAGE_REAS
       watcher.stop();
     }
   });
+
+  it('sync() hands a failed reload to its caller whichever trigger ran it (the MQTT receiver reports it), and does not retry it', async () => {
+    const store = new ModelStore(join(work, 'models-fail'));
+    const dir = copyModelPackage(SOURCE!, join(work, 'f-one'), 'f-one');
+    signPackage(dir, privateKey);
+    let calls = 0;
+    const watcher = new CurrentModelWatcher({ store, onChange: () => { calls++; throw new Error('delegate refused it'); }, pollMs: 3_600_000 });
+    await watcher.start();
+    try {
+      await installModel(store, dir, { trustedKeys: [publicKey] });
+      // inotify may have run the reload before this call: the caller still gets its outcome.
+      await expect(watcher.sync()).rejects.toThrow('delegate refused it');
+      await expect(watcher.sync()).rejects.toThrow('delegate refused it');
+      expect(calls).toBe(1);
+    } finally {
+      watcher.stop();
+    }
+  });
 });
