@@ -1,4 +1,5 @@
 /** sd_notify over a real AF_UNIX datagram socket (a python3 receiver with SO_PASSCRED, like systemd). */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +18,8 @@ function tempSocketPath(): string {
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   return join(dir, 'notify.sock');
 }
+
+const NO_SYSTEMD_NOTIFY = spawnSync('systemd-notify', ['--version']).status === 0 ? '' : 'systemd-notify is not installed (Debian package: systemd)';
 
 async function receiver(address: string): Promise<NotifyReceiver> {
   const r = await NotifyReceiver.start(address);
@@ -115,5 +118,25 @@ describe('sd_notify to a real unix datagram socket', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ code: 'NOTIFY_FAILED' });
     expect(String((warnings[0] as { err: Error }).err.message)).toMatch(/ENOENT/);
+  });
+});
+
+describe.skipIf(NO_SYSTEMD_NOTIFY)('sd_notify against the reference client', () => {
+  it('sends byte for byte what systemd-notify sends for the same notifications', async () => {
+    const path = tempSocketPath();
+    const r = await receiver(path);
+    const env = { ...process.env, NOTIFY_SOCKET: path };
+    // --no-block: without it systemd-notify adds a BARRIER=1 round trip that only a real manager answers.
+    for (const args of [['--ready', '--status=serving 2 cameras'], ['WATCHDOG=1'], ['STOPPING=1']]) {
+      expect(spawnSync('systemd-notify', ['--no-block', ...args], { env }).status).toBe(0);
+    }
+    const reference = (await r.waitFor(3)).map((d) => d.message);
+    const n = createSdNotifier({ NOTIFY_SOCKET: path });
+    n.ready('serving 2 cameras');
+    n.watchdog();
+    n.stopping();
+    n.close();
+    const ours = (await r.waitFor(6)).slice(3).map((d) => d.message);
+    expect(ours).toEqual(reference);
   });
 });
