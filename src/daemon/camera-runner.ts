@@ -96,6 +96,11 @@ export class CameraRunner {
     return totals;
   }
 
+  /** Names the classifier that produces this camera's events from now on. */
+  setModel(id: string): void {
+    this.#tracker.setModel(id);
+  }
+
   /** Applies new thresholds (run-time `options`) from the next frame on. */
   retune(tracker: CameraRunnerOptions['tracker'], minFacePx: number): void {
     this.#tracker.retune(tracker);

@@ -195,6 +195,7 @@ export class Daemon {
       const path = typeof body.model === 'string' ? body.model : undefined;
       const next = await this.#classifier!.reload(path, typeof body.manifest === 'string' ? body.manifest : undefined);
       this.#modelSha256 = sha256File(next.modelPath);
+      for (const c of this.#cameras) c.setModel(next.id);
       void mqtt.republishInfo();
       return { id: next.id, path: next.modelPath, sha256: this.#modelSha256, delegate: next.delegate };
     });

@@ -95,6 +95,11 @@ export class FaceTracker {
     this.#o = { ...this.#o, ...defined };
   }
 
+  /** The model id put into snapshots from now on (after `model/reload`). */
+  setModel(model: string): void {
+    this.#o = { ...this.#o, model };
+  }
+
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */
   get activeCount(): number {
     return this.#tracks.filter((t) => t.published).length;
