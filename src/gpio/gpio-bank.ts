@@ -103,6 +103,15 @@ export class GpioBank {
     return bank;
   }
 
+  /**
+   * Opens every output at its safe state and releases it again: for a systemd `ExecStopPost=` hook or a
+   * CLI command, so the lines end safe even when the whole service was SIGKILLed (OOM killer).
+   */
+  static async driveSafe(config: GpioConfig, deps: GpioBankDeps): Promise<void> {
+    const bank = await GpioBank.open({ ...config, inputs: {} }, deps);
+    await bank.close();
+  }
+
   output(name: string): GpioOutput | undefined {
     return this.outputMap.get(name);
   }

@@ -6,6 +6,9 @@
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { GpioBank } from '../../src/gpio/gpio-bank.js';
+import { gpioSchema } from '../../src/gpio/gpio-config-schema.js';
+import { silentLogger } from '../../src/observability/logger.js';
 import { EmulatedGpio, waitUntil } from '../helpers/emulated-gpio.js';
 import { spawnGpioChild } from '../helpers/spawn-gpio-child.js';
 
@@ -83,5 +86,19 @@ describe.each(VARIANTS)('libgpiod $title fail-safe', (variant) => {
       }
     }
     await waitUntil(() => sim.level(CHIP, 19) === 0 && sim.holder(CHIP, 19) === null, 'the relay to end off');
+  });
+
+  it('is restored by driveSafe (an ExecStopPost hook) after everything was SIGKILLed at once', async () => {
+    const sim = newSim();
+    const gpio = { backend: 'libgpiod', outputs: { relay: { line: 20 } } };
+    const child = await spawnGpioChild({ gpio, output: 'relay', on: true }, sim.env());
+    // Deepest first, so the holder is gone before the daemon's death could wake it.
+    for (const pid of [child.child.pid!, ...descendants(child.child.pid!)].reverse()) process.kill(pid, 'SIGKILL');
+    await waitUntil(() => sim.holder(CHIP, 20) === null, 'the line to be released');
+    // Nothing could react: the Pi-like chip keeps the last level.
+    expect(sim.level(CHIP, 20)).toBe(1);
+    await GpioBank.driveSafe(gpioSchema.parse(gpio), { env: sim.env(), log: silentLogger() });
+    expect(sim.level(CHIP, 20)).toBe(0);
+    expect(sim.holder(CHIP, 20)).toBeNull();
   });
 });
