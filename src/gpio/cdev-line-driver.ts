@@ -38,6 +38,8 @@ export class CdevLineDriver implements LineDriver {
   private released = false;
   private releasing: Promise<void> | null = null;
   private releasedLine = false;
+  /** The last "error …" the holder reported. */
+  private holderError = '';
   private readonly exited: Promise<void>;
 
   private constructor(
@@ -86,14 +88,9 @@ export class CdevLineDriver implements LineDriver {
     } catch {
       // The holder runs its fail-safe and exits; wait for it so gpioset's stderr (the reason) is in.
       await driver.release().catch(() => {});
-      throw driver.failure('could not take the line');
+      throw driver.failure(`could not take the line${driver.holderError ? `: ${driver.holderError}` : ''}`);
     }
     return driver;
-  }
-
-  /** Pid of the holder (`sh`); tests use it to show that killing the daemon is enough. */
-  get pid(): number {
-    return this.proc.pid!;
   }
 
   write(on: boolean): Promise<void> {
@@ -149,6 +146,7 @@ export class CdevLineDriver implements LineDriver {
       this.releasedLine = true;
       return;
     }
+    if (line.startsWith('error ')) this.holderError = line.slice('error '.length);
     const pending = this.pending;
     if (!pending) return;
     if (line === pending.expect) {

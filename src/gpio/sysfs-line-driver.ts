@@ -85,11 +85,6 @@ export class SysfsLineDriver implements LineDriver {
     return new SysfsLineDriver(line, guard, options);
   }
 
-  /** Pid of the guard (`sh`). */
-  get pid(): number {
-    return this.guard.pid!;
-  }
-
   write(on: boolean): Promise<void> {
     if (this.releasing) return Promise.reject(new FaceedgeError('GPIO_FAILED', `GPIO ${this.options.number} already released`));
     return this.line.write('value', on ? '1' : '0');
