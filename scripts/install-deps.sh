@@ -12,6 +12,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ffmpeg mosquitto mosquitto-clients \
   python3 python3-torch python3-numpy python3-pil python3-pytest python3-matplotlib \
+  systemd cloud-init shellcheck openssl \
   >/dev/null
 node -e 'const [maj] = process.versions.node.split(".").map(Number); if (maj < 20) { console.error(`Node ${process.versions.node} is too old: faceedge needs >= 20`); process.exit(1); }'
 echo "system dependencies installed"
