@@ -103,6 +103,7 @@ export class Daemon {
       this.#health = new HealthServer({ host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http') });
       await this.#health.start();
     }
+    await this.#o.beforeCameras?.(this.brokerUrl);
     for (const runner of this.#cameras) await this.#startCamera(runner, mqtt);
     this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? 10_000 });
     this.#stats.start();

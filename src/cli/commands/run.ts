@@ -9,7 +9,8 @@ import { loadConfig } from '../../config/load-config.js';
 import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
-import { createLogger } from '../../observability/logger.js';
+import { createSdNotifier } from '../../control/sd-notify.js';
+import { componentLogger, createLogger } from '../../observability/logger.js';
 import { EventPrinter } from '../../outputs/event-printer.js';
 
 interface RunFlags {
@@ -66,8 +67,12 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
           console.log(`faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`);
         } : undefined,
       });
+      // systemd's Type=notify protocol; a no-op when not started by systemd (no NOTIFY_SOCKET).
+      const notify = createSdNotifier(env, { log: componentLogger(log, 'systemd') });
       const shutdown = async () => {
+        notify.stopping('stopping');
         await daemon.stop();
+        notify.close();
         await printer?.stop();
         log.flush();
       };
@@ -94,11 +99,9 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
         await shutdown();
         throw err;
       }
-      if (flags.demo) {
-        printer = new EventPrinter({ url: daemon.brokerUrl, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });
-        await printer.start();
-        console.log(`faceedge demo: ${config.cameras.length} clips, embedded broker ${daemon.brokerUrl}, model ${config.classifier.model}`);
-      }
+      notify.ready(`serving ${config.cameras.length} camera(s)`);
+      // A wedged event loop misses the ping and systemd restarts us; cameras have their own watchdogs.
+      notify.startWatchdog(() => daemon.healthFacts().started);
       if (config.cameras.length === 0) log.warn('no cameras configured: the daemon only serves MQTT requests');
       else {
         await daemon.camerasDone;
