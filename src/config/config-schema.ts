@@ -7,26 +7,10 @@
  * and CLI flags only carry strings; the YAML file gives real numbers anyway.
  */
 import { z } from 'zod';
-
-/** `"30"` → 30 for env/flag strings; anything else passes through for the number check to judge. */
-function coerceNumber(value: unknown): unknown {
-  if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
-  return value;
-}
-
-const BOOLEAN_WORDS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, on: true, off: false, '1': true, '0': false };
-
-function coerceBoolean(value: unknown): unknown {
-  if (typeof value === 'string' && value.toLowerCase() in BOOLEAN_WORDS) return BOOLEAN_WORDS[value.toLowerCase()];
-  return value;
-}
-
-/** Cross-field checks run even when a sibling key is invalid, so they are reported in the same pass. */
-const isObjectPayload = (payload: { value: unknown }): boolean =>
-  typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value);
-
-const num = (schema: z.ZodNumber) => z.preprocess(coerceNumber, schema);
-const bool = () => z.preprocess(coerceBoolean, z.boolean());
+import { gpioSchema } from '../gpio/gpio-config-schema.js';
+import { rulesSchema } from '../rules/rules-schema.js';
+import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
+import { bool, coerceNumber, isObjectPayload, num, topicPath } from './schema-helpers.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
 const TOPIC_SEGMENT = /^[A-Za-z0-9_-]+$/;
@@ -34,9 +18,7 @@ const topicSegment = (what: string) =>
   z.string().regex(TOPIC_SEGMENT, `${what} may only contain letters, digits, "_" and "-" (it is an MQTT topic level)`);
 
 /** Base topic: one or more levels, no wildcards, no leading/trailing or empty levels. */
-const baseTopic = z
-  .string()
-  .regex(/^[^/#+\s]+(\/[^/#+\s]+)*$/, 'base_topic must be topic levels separated by "/", without "+", "#", spaces or empty levels');
+const baseTopic = topicPath('base_topic');
 
 const port = num(z.number().int().min(0).max(65535));
 
@@ -280,9 +262,17 @@ export const configSchema = z
     tracker: trackerSchema.prefault({}),
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
+    /** GPIO outputs (relays, LEDs) and inputs (PIR, contacts). Default: none. */
+    gpio: gpioSchema.prefault({}),
+    /** Track events and GPIO inputs → output pulses and camera gating. Default: none. */
+    rules: rulesSchema.default([]),
+    homeassistant: homeassistantSchema.prefault({}),
+    models: modelsSchema.prefault({}),
     /** Writable directory for the outbox and other state. Default `$STATE_DIRECTORY` (systemd) or `./.faceedge`. */
     state_dir: z.string().min(1).optional(),
-  });
+  })
+  // Rules naming outputs, inputs or cameras that do not exist, reported with every other problem.
+  .superRefine((tree, ctx) => ruleReferenceCheck(tree, ctx), { when: isObjectPayload });
 
 /** The configuration as parsed, before derived defaults. */
 export type ParsedConfig = z.output<typeof configSchema>;
@@ -302,6 +292,10 @@ export interface FaceedgeConfig {
   readonly tracker: Cfg['tracker'];
   readonly http: Cfg['http'];
   readonly log: Cfg['log'];
+  readonly gpio: Cfg['gpio'];
+  readonly rules: Cfg['rules'];
+  readonly homeassistant: Cfg['homeassistant'];
+  readonly models: Omit<Cfg['models'], 'dir'> & { readonly dir: string };
   readonly state_dir: string;
 }
 
@@ -316,3 +310,5 @@ export type ClassifierConfig = FaceedgeConfig['classifier'];
 export type TrackerConfig = FaceedgeConfig['tracker'];
 export type HttpConfig = FaceedgeConfig['http'];
 export type LogConfig = FaceedgeConfig['log'];
+export type HomeAssistantConfig = FaceedgeConfig['homeassistant'];
+export type ModelsConfig = FaceedgeConfig['models'];

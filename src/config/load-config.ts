@@ -82,6 +82,7 @@ function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname:
       ...cfg.classifier,
       manifest: cfg.classifier.manifest ?? manifestPathFor(cfg.classifier.model),
     },
+    models: { ...cfg.models, dir: cfg.models.dir ?? join(stateDir, 'models') },
     state_dir: stateDir,
   };
 }

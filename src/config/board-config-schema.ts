@@ -1,0 +1,72 @@
+/**
+ * The board-side sections of the configuration: Home Assistant discovery and the model store that
+ * `faceedge model install` and MQTT pushes write to, plus the cross-section check that every output,
+ * input and camera a rule names exists. The `gpio:` and `rules:` schemas live with their code.
+ *
+ * ```yaml
+ * homeassistant: { enabled: true, discovery_prefix: homeassistant }
+ * models:
+ *   dir: /var/lib/faceedge/models        # default <state_dir>/models
+ *   public_key: /etc/faceedge/model-signing.pub.pem
+ *   require_signature: true
+ * ```
+ */
+import { z } from 'zod';
+import { ruleReferenceIssues } from '../rules/rule-references.js';
+import { rulesSchema } from '../rules/rules-schema.js';
+import { bool, topicPath } from './schema-helpers.js';
+
+export const homeassistantSchema = z.strictObject({
+  /** Publish the retained device-discovery message (and again when HA announces itself). Default true. */
+  enabled: bool().default(true),
+  /** HA's MQTT discovery prefix. Default `homeassistant`. */
+  discovery_prefix: topicPath('discovery_prefix').default('homeassistant'),
+});
+
+/** Where `deploy/install.sh` puts the signing key; also the `faceedge model` CLI's default. */
+export const DEFAULT_PUBLIC_KEY = '/etc/faceedge/model-signing.pub.pem';
+
+export const modelsSchema = z.strictObject({
+  /**
+   * The model store (`current`/`previous` links, versions). When it has a current model the daemon
+   * serves that instead of `classifier.model`. Default `<state_dir>/models`.
+   */
+  dir: z.string().min(1).optional(),
+  /** ed25519 public key (PEM) that pushed packages must be signed with. Default `/etc/faceedge/model-signing.pub.pem`. */
+  public_key: z.string().min(1).default(DEFAULT_PUBLIC_KEY),
+  /** Refuse unsigned packages pushed over MQTT. Default true; false only on a development board. */
+  require_signature: bool().default(true),
+});
+
+/** The part of zod's refinement context the check uses. */
+interface IssueSink {
+  addIssue(issue: { code: 'custom'; path: (string | number)[]; message: string }): void;
+}
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Adds an issue at `rules.<i>.…` for every reference to an unknown output, input or camera. Runs on
+ * the whole (possibly partly invalid) tree so these are reported in the same pass as every other
+ * problem; a section that is itself malformed is not used as the list of known names, so one mistake
+ * is not reported twice.
+ */
+export function ruleReferenceCheck(tree: unknown, ctx: IssueSink): void {
+  if (!isRecord(tree)) return;
+  const rules = rulesSchema.safeParse(tree.rules ?? []);
+  if (!rules.success || rules.data.length === 0) return;
+  const gpio = tree.gpio ?? {};
+  if (!isRecord(gpio)) return;
+  const names = (v: unknown): string[] | null => (v === undefined ? [] : isRecord(v) ? Object.keys(v) : null);
+  const outputs = names(gpio.outputs);
+  const inputs = names(gpio.inputs);
+  const cameras = tree.cameras === undefined ? [] : Array.isArray(tree.cameras)
+    ? tree.cameras.flatMap((c) => (isRecord(c) && typeof c.name === 'string' ? [c.name] : []))
+    : null;
+  const issues = ruleReferenceIssues(rules.data, { outputs: outputs ?? [], inputs: inputs ?? [], cameras: cameras ?? [] });
+  for (const issue of issues) {
+    const kind = issue.path.includes('when_input') ? inputs : issue.path.includes('output') ? outputs : cameras;
+    if (kind === null) continue;
+    ctx.addIssue({ code: 'custom', path: ['rules', ...issue.path], message: issue.message });
+  }
+}
