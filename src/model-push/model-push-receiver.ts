@@ -8,7 +8,6 @@
  *     onInstalled: (m) => holder.reload(m.modelPath, m.manifestPath) });
  *   await receiver.attach();   …   await receiver.detach();
  */
-import type { MqttClient } from 'mqtt';
 import { FaceedgeError } from '../errors.js';
 import { installStaged, type VerifyOptions } from './install-model.js';
 import type { InstalledModel, ModelStore } from './model-store.js';
@@ -17,8 +16,18 @@ import {
 } from './mqtt-push-protocol.js';
 import type { TransferStore } from './transfer-store.js';
 
-/** What the receiver needs from an MQTT.js client (the daemon's own connection). */
-export type PushClient = Pick<MqttClient, 'subscribeAsync' | 'unsubscribeAsync' | 'publishAsync' | 'on' | 'removeListener'>;
+/**
+ * What the receiver needs from an MQTT connection: an MQTT.js client satisfies it, and so does the
+ * daemon's adapter over its MqttOutput (src/daemon/push-client.ts), which keeps the subscription across
+ * reconnects.
+ */
+export interface PushClient {
+  subscribeAsync(filter: string, options: { qos: 1 }): Promise<unknown>;
+  unsubscribeAsync(filter: string): Promise<unknown>;
+  publishAsync(topic: string, payload: string, options: { qos: 1 }): Promise<unknown>;
+  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
+  removeListener(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
+}
 
 export interface ModelPushReceiverOptions {
   readonly client: PushClient;

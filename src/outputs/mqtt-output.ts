@@ -16,6 +16,7 @@ import { BridgeDispatcher } from './bridge-dispatcher.js';
 import { EventOutbox, type OutboxEntry } from './event-outbox.js';
 import { buildMqttClientOptions, type MqttConnectionConfig } from './mqtt-client-options.js';
 import type { BridgeInfo, StatsInput, StatsPayload } from './mqtt-payloads.js';
+import { MqttSubscriptions, type MqttMessageHandler } from './mqtt-subscriptions.js';
 import { MqttTopics } from './mqtt-topics.js';
 import { OutboxDrainer } from './outbox-drainer.js';
 
@@ -57,14 +58,16 @@ export class MqttOutput {
   private client: MqttClient | null = null;
   private outbox: EventOutbox | null = null;
   private drainer: OutboxDrainer | null = null;
-  private readonly faceStates = new Map<string, boolean>();
-  private readonly captureStates = new Map<string, boolean>();
+  /** Retained states (face, capture, GPIO, HA discovery) by topic, resent on every connect. */
+  private readonly retained = new Map<string, string>();
+  private readonly subscriptions: MqttSubscriptions;
   private lastError = '';
   private stopping: Promise<void> | null = null;
 
   constructor(private readonly options: MqttOutputOptions) {
     this.topics = new MqttTopics(options.mqtt.base_topic, options.deviceId);
     this.bridge = options.dispatcher ?? new BridgeDispatcher(options.log);
+    this.subscriptions = new MqttSubscriptions(options.log);
   }
 
   get connected(): boolean {
@@ -166,12 +169,12 @@ export class MqttOutput {
 
   /** `<cam>/face` ON/OFF, retained; remembered and resent on reconnect. */
   setFace(camera: string, present: boolean): void {
-    this.setRetainedState(this.faceStates, camera, present, this.topics.face(camera), present ? 'ON' : 'OFF');
+    this.setRetained(this.topics.face(camera), present ? 'ON' : 'OFF');
   }
 
   /** `<cam>/status/capture` online/offline, retained; remembered and resent on reconnect. */
   setCaptureStatus(camera: string, online: boolean): void {
-    this.setRetainedState(this.captureStates, camera, online, this.topics.captureStatus(camera), online ? 'online' : 'offline');
+    this.setRetained(this.topics.captureStatus(camera), online ? 'online' : 'offline');
   }
 
   /** Publishes `stats` (QoS 0, not retained) with CPU temperature and queue depth; skipped while offline. */
@@ -185,6 +188,38 @@ export class MqttOutput {
       time: Date.now() / 1000,
     };
     client.publish(this.topics.stats, JSON.stringify(payload), { qos: 0 });
+  }
+
+  /**
+   * Publishes `payload` retained on `topic` (QoS 1) now when connected, and again after every reconnect,
+   * like the face and capture states. Setting the same payload again sends nothing.
+   */
+  setRetained(topic: string, payload: string): void {
+    if (this.retained.get(topic) === payload) return;
+    this.retained.set(topic, payload);
+    if (this.client?.connected && !this.stopping) this.client.publish(topic, payload, { qos: 1, retain: true });
+  }
+
+  /**
+   * Publishes one message now. Rejects (FaceedgeError `MQTT_FAILED`) while disconnected or stopping, so
+   * nothing piles up in memory during an outage; a message that must survive one is `setRetained` or an event.
+   */
+  async publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+    const client = this.client;
+    if (!client?.connected || this.stopping) throw new FaceedgeError('MQTT_FAILED', `not connected to the broker: ${topic} was not published`);
+    await client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
+  }
+
+  /**
+   * Calls `handler` for every message matching `filter` (QoS 1 subscription), kept across reconnects.
+   * Register before or after start. Returns the unsubscribe.
+   */
+  subscribe(filter: string, handler: MqttMessageHandler): () => void {
+    const { added, remove } = this.subscriptions.add(filter, handler);
+    if (added && this.client?.connected) this.sendSubscribe(this.client, filter);
+    return () => {
+      if (remove() && this.client?.connected) this.client.unsubscribe(filter);
+    };
   }
 
   /** Publishes bridge/info again (after a model reload or delegate change). */
@@ -234,14 +269,16 @@ export class MqttOutput {
     this.options.log.info({ url: this.options.url, queued: this.queueDepth }, 'MQTT connected');
     client.publish(this.topics.availability, 'online', { qos: 1, retain: true });
     void this.publishInfo(client);
-    for (const [camera, present] of this.faceStates) client.publish(this.topics.face(camera), present ? 'ON' : 'OFF', { qos: 1, retain: true });
-    for (const [camera, online] of this.captureStates) {
-      client.publish(this.topics.captureStatus(camera), online ? 'online' : 'offline', { qos: 1, retain: true });
-    }
-    client.subscribe(this.topics.bridgeRequestFilter, { qos: 1 }, (err) => {
-      if (err) this.options.log.error({ err: err.message }, 'cannot subscribe to bridge requests');
-    });
+    for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
+    this.sendSubscribe(client, this.topics.bridgeRequestFilter);
+    for (const filter of this.subscriptions.filters) this.sendSubscribe(client, filter);
     this.drainer!.kick();
+  }
+
+  private sendSubscribe(client: MqttClient, filter: string): void {
+    client.subscribe(filter, { qos: 1 }, (err) => {
+      if (err) this.options.log.error({ err: err.message, filter }, 'cannot subscribe');
+    });
   }
 
   private async publishInfo(client: MqttClient): Promise<void> {
@@ -253,13 +290,8 @@ export class MqttOutput {
     }
   }
 
-  private setRetainedState(states: Map<string, boolean>, camera: string, value: boolean, topic: string, payload: string): void {
-    if (states.get(camera) === value) return;
-    states.set(camera, value);
-    if (this.client?.connected && !this.stopping) this.client.publish(topic, payload, { qos: 1, retain: true });
-  }
-
   private onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    this.subscriptions.dispatch(topic, payload, retained);
     const command = this.topics.commandOf(topic);
     if (command === null) return;
     if (retained) {

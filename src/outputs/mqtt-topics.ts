@@ -1,5 +1,17 @@
 /** Every topic of the MQTT contract (DESIGN.md), built in one place from the base topic and device id. */
 
+/** True when `topic` matches the subscription `filter` (`+` one level, a final `#` any remaining levels). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split('/');
+  const t = topic.split('/');
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === '#') return i === f.length - 1;
+    if (i >= t.length) return false;
+    if (f[i] !== '+' && f[i] !== t[i]) return false;
+  }
+  return f.length === t.length;
+}
+
 export class MqttTopics {
   /** `<base>/<device>`, the prefix of every device topic. */
   readonly root: string;
@@ -61,5 +73,10 @@ export class MqttTopics {
 
   get stats(): string {
     return `${this.root}/stats`;
+  }
+
+  /** What the rules did (one message per action, not retained). */
+  get rulesAction(): string {
+    return `${this.root}/rules/action`;
   }
 }
