@@ -3,6 +3,7 @@
 #   ffmpeg              video files, V4L2 and RTSP cameras
 #   mosquitto(-clients) the broker used by the integration tests and real deployments
 #   python3-torch …     the training package's tests (CPU PyTorch from Debian)
+#   python3-jinja2      renders the Home Assistant discovery templates in the unit tests (HA's engine)
 #   systemd, cloud-init the unit and first-boot file checks
 # Node.js >= 20 and npm must already be installed.
 set -euo pipefail
@@ -11,7 +12,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ffmpeg mosquitto mosquitto-clients \
-  python3 python3-torch python3-numpy python3-pil python3-pytest python3-matplotlib \
+  python3 python3-torch python3-numpy python3-pil python3-pytest python3-matplotlib python3-jinja2 \
   systemd cloud-init shellcheck openssl \
   >/dev/null
 node -e 'const [maj] = process.versions.node.split(".").map(Number); if (maj < 20) { console.error(`Node ${process.versions.node} is too old: faceedge needs >= 20`); process.exit(1); }'

@@ -103,6 +103,11 @@ export class LatestFrameSlot {
     return this.empty.promise;
   }
 
+  /** True once the source has ended (no frame will be accepted any more). */
+  get isEnded(): boolean {
+    return this.ended;
+  }
+
   /** True while a frame waits to be taken. */
   get hasPending(): boolean {
     return this.pending !== null;

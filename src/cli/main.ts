@@ -9,6 +9,7 @@ import { registerClassifyCommand } from './commands/classify.js';
 import { registerEvalCommand } from './commands/eval.js';
 import { registerRunCommand } from './commands/run.js';
 import { registerConfigCommands } from './commands/config-check.js';
+import { registerGpioCommands } from './commands/gpio.js';
 import { registerModelCommands } from './commands/model.js';
 import { packageVersion } from './package-version.js';
 
@@ -22,6 +23,7 @@ registerDatasetCommands(program);
 registerClassifyCommand(program);
 registerEvalCommand(program);
 registerModelCommands(program);
+registerGpioCommands(program, env);
 
 try {
   await program.parseAsync(process.argv);

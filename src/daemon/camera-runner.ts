@@ -4,7 +4,7 @@
  */
 import type { Logger } from 'pino';
 import { createFrameSource, type FrameSourceConfig } from '../capture/create-frame-source.js';
-import type { FrameSource, SourceStatus } from '../capture/frame-source.js';
+import type { FrameSink, FrameSource, SourceStatus } from '../capture/frame-source.js';
 import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
 import { FaceTracker, type TrackerOptions } from '../pipeline/face-tracker.js';
@@ -30,6 +30,13 @@ export class CameraRunner {
   /** performance.now() of the last frame that reached the pipeline; null before the first. */
   lastFrameAt: number | null = null;
   #source: FrameSource;
+  /** Whether the current source's end ends the camera (false once it is stopped for a pause). */
+  #gate = { forwardEnd: true };
+  /** The state rules asked for; applied in order through #gating. */
+  #wantRunning = true;
+  #sourceRunning = false;
+  #started = false;
+  #gating: Promise<void> = Promise.resolve();
   #pipeline: Pipeline;
   #tracker: FaceTracker;
   #frames = 0;
@@ -40,16 +47,7 @@ export class CameraRunner {
   constructor(private readonly o: CameraRunnerOptions) {
     this.name = o.name;
     const log = o.log;
-    this.#source = createFrameSource({ ...o.source, name: o.source.name ?? o.name } as FrameSourceConfig, {
-      sink: this.slot.asSink({
-        status: (status) => {
-          log.info({ state: status.state, reason: status.reason }, 'capture status');
-          o.onStatus(status);
-        },
-        // Recoverable by definition (a skipped frame or file, a camera process being restarted): the source carries on.
-        error: (err) => log.warn({ code: err.code, err: err.message }, 'capture problem'),
-      }),
-    });
+    this.#source = this.#newSource();
     const classifier = o.classifier();
     this.#tracker = new FaceTracker({ ...o.tracker, camera: o.name, labels: classifier.labels, model: classifier.id });
     this.#pipeline = new Pipeline({
@@ -96,6 +94,69 @@ export class CameraRunner {
     return totals;
   }
 
+  /**
+   * A source feeding the slot. Its end (a file played out) ends the camera, unless the source was
+   * stopped for a pause: then the pipeline keeps waiting for the next source's frames.
+   */
+  #newSource(): FrameSource {
+    const { o } = this;
+    const gate = { forwardEnd: true };
+    this.#gate = gate;
+    const sink: FrameSink = this.slot.asSink({
+      status: (status) => {
+        o.log.info({ state: status.state, reason: status.reason }, 'capture status');
+        o.onStatus(status);
+      },
+      // Recoverable by definition (a skipped frame or file, a camera process being restarted): the source carries on.
+      error: (err) => o.log.warn({ code: err.code, err: err.message }, 'capture problem'),
+    });
+    const end = sink.end!;
+    return createFrameSource({ ...o.source, name: o.source.name ?? o.name } as FrameSourceConfig, {
+      sink: { ...sink, end: () => (gate.forwardEnd ? end() : undefined) },
+    });
+  }
+
+  /**
+   * Runs or pauses capture (input-gated cameras: "run only while the PIR sees motion"). Pausing stops
+   * the source — a camera process really stops — and ends the open tracks; running starts a new source
+   * (a file starts over). Before `start()` it only decides whether `start()` starts capture. Calls are
+   * applied in order; the returned promise settles when this one has been applied (never rejects: a
+   * source that cannot start is logged and reported offline, as at start).
+   */
+  setRunning(run: boolean): Promise<void> {
+    this.#wantRunning = run;
+    this.#gating = this.#gating.then(() => this.#applyGate());
+    return this.#gating;
+  }
+
+  /** True while capture is running (not paused, started, and not failed). */
+  get running(): boolean {
+    return this.#sourceRunning;
+  }
+
+  async #applyGate(): Promise<void> {
+    if (!this.#started || this.#wantRunning === this.#sourceRunning || this.slot.isEnded) return;
+    const { log, onStatus } = this.o;
+    if (!this.#wantRunning) {
+      this.#gate.forwardEnd = false;
+      this.#sourceRunning = false;
+      await this.#source.stop();
+      await this.#pipeline.endTracks();
+      onStatus({ state: 'offline', reason: 'paused by a rule', wallTimeMs: Date.now() });
+      log.info('capture paused');
+      return;
+    }
+    this.#source = this.#newSource();
+    try {
+      await this.#source.start();
+      this.#sourceRunning = true;
+      log.info('capture resumed');
+    } catch (err) {
+      log.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'capture could not resume');
+      onStatus({ state: 'offline', reason: `could not resume: ${(err as Error).message}`, wallTimeMs: Date.now() });
+    }
+  }
+
   /** Names the classifier that produces this camera's events from now on. */
   setModel(id: string): void {
     this.#tracker.setModel(id);
@@ -114,8 +175,15 @@ export class CameraRunner {
    */
   async start(): Promise<void> {
     this.#done = this.#pipeline.start();
+    this.#started = true;
+    if (!this.#wantRunning) {
+      this.o.onStatus({ state: 'offline', reason: 'paused by a rule', wallTimeMs: Date.now() });
+      this.o.log.info('capture paused until a rule runs it');
+      return;
+    }
     try {
       await this.#source.start();
+      this.#sourceRunning = true;
     } catch (err) {
       await this.stop();
       throw err;
@@ -128,6 +196,10 @@ export class CameraRunner {
 
   /** Stops capture, lets the frame in flight finish and publishes `end` for open tracks. Idempotent. */
   async stop(): Promise<void> {
+    this.#wantRunning = false;
+    this.#started = false;
+    await this.#gating;
+    this.#sourceRunning = false;
     await this.#source.stop();
     await this.#pipeline.stop();
   }

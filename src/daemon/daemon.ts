@@ -18,15 +18,21 @@ import { EmbeddedBroker } from '../outputs/embedded-broker.js';
 import type { BridgeInfo } from '../outputs/mqtt-payloads.js';
 import { MqttOutput } from '../outputs/mqtt-output.js';
 import type { PipelineSink } from '../pipeline/pipeline.js';
+import type { FaceClassifier } from '../inference/face-classifier.js';
 import { FaceDetector } from '../vision/face-detector.js';
 import { CameraRunner } from './camera-runner.js';
 import { ClassifierHolder, delegateFromConfig } from './classifier-holder.js';
+import { GpioRules } from './gpio-rules.js';
+import { boardModel, HaAnnouncer } from './ha-announcer.js';
+import { currentStoredModel, ModelUpdates } from './model-updates.js';
 import { StatsReporter } from './stats-reporter.js';
 
 export interface DaemonOptions {
   readonly config: FaceedgeConfig;
   readonly log: Logger;
   readonly version: string;
+  /** Environment of helper processes (the libgpiod tools are found on its PATH). Default: none. */
+  readonly env?: NodeJS.ProcessEnv;
   /** Stats period, ms. Default 10 000. */
   readonly statsIntervalMs?: number;
   /** Runs once the broker is known and before any camera starts (the demo's event printer subscribes here). */
@@ -47,6 +53,11 @@ export class Daemon {
   #modelSha256 = '';
   #mqtt: MqttOutput | null = null;
   #cameras: CameraRunner[] = [];
+  #gpio: GpioRules | null = null;
+  #ha: HaAnnouncer | null = null;
+  #models: ModelUpdates | null = null;
+  /** Model swaps (bridge model/reload, store changes) run one at a time. */
+  #reloads: Promise<unknown> = Promise.resolve();
   #health: HealthServer | null = null;
   #stats: StatsReporter | null = null;
   #started = false;
@@ -75,11 +86,8 @@ export class Daemon {
     this.#detector = await FaceDetector.create({
       model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, threads: config.classifier.threads,
     });
-    this.#classifier = await ClassifierHolder.create({
-      modelPath: config.classifier.model, manifestPath: config.classifier.manifest, threads: config.classifier.threads,
-      delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options),
-    }, componentLogger(log, 'classifier'));
-    this.#modelSha256 = sha256File(config.classifier.model);
+    this.#classifier = await this.#loadClassifier();
+    this.#modelSha256 = sha256File(this.#classifier.current.modelPath);
     const mqtt = new MqttOutput({
       url: this.brokerUrl, mqtt: config.mqtt, deviceId: config.device.id, bridgeInfo: () => this.#bridgeInfo(),
       log: componentLogger(log, 'mqtt'), metrics: this.metrics,
@@ -88,7 +96,12 @@ export class Daemon {
     this.#registerBridgeCommands(mqtt);
     await mqtt.start();
     const sink: PipelineSink = {
-      events: (_camera, events) => { for (const e of events) mqtt.publishEvent(e); },
+      events: (_camera, events) => {
+        for (const e of events) {
+          mqtt.publishEvent(e);
+          this.#gpio?.event(e);
+        }
+      },
       facePresence: (camera, present) => mqtt.setFace(camera, present),
     };
     for (const camera of config.cameras) {
@@ -99,6 +112,20 @@ export class Daemon {
       });
       this.#cameras.push(runner);
     }
+    // Before the cameras start: outputs go to their safe state and input-gated cameras are paused.
+    this.#gpio = await GpioRules.open({
+      gpio: config.gpio, rules: config.rules, env: this.#o.env ?? {}, mqtt, log: componentLogger(log, 'gpio'),
+      setCameraRunning: (name, run) => void this.#cameras.find((c) => c.name === name)?.setRunning(run),
+    });
+    if (config.homeassistant.enabled) {
+      this.#ha = new HaAnnouncer({ mqtt, prefix: config.homeassistant.discovery_prefix, describe: () => this.#haDescription(), log: componentLogger(log, 'homeassistant') });
+      this.#ha.start();
+    }
+    this.#models = new ModelUpdates({
+      models: config.models, stateDir: config.state_dir, mqtt, baseTopic: config.mqtt.base_topic, deviceId: config.device.id,
+      reload: async (m) => void (await this.#swapModel(m.modelPath, m.manifestPath)), log: componentLogger(log, 'models'),
+    });
+    await this.#models.start();
     if (config.http.port > 0) {
       this.#health = new HealthServer({ host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http') });
       await this.#health.start();
@@ -108,7 +135,56 @@ export class Daemon {
     this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? 10_000 });
     this.#stats.start();
     this.#started = true;
-    log.info({ cameras: config.cameras.map((c) => c.name), broker: this.brokerUrl, health_port: this.healthPort }, 'faceedge running');
+    log.info({ cameras: config.cameras.map((c) => c.name), broker: this.brokerUrl, health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
+  }
+
+  /**
+   * The model store's current model (installed by `faceedge model install` or a push) when there is
+   * one, else `classifier.model`. A stored model that no longer loads is logged and the configured
+   * one serves instead: a board must come up with some model.
+   */
+  async #loadClassifier(): Promise<ClassifierHolder> {
+    const { config, log } = this.#o;
+    const settings = { threads: config.classifier.threads, delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options) };
+    const clog = componentLogger(log, 'classifier');
+    const stored = await currentStoredModel(config.models.dir).catch((err: unknown) => {
+      log.warn({ dir: config.models.dir, err: (err as Error).message }, 'cannot read the model store; serving classifier.model');
+      return null;
+    });
+    if (stored) {
+      try {
+        const holder = await ClassifierHolder.create({ ...settings, modelPath: stored.modelPath, manifestPath: stored.manifestPath }, clog);
+        log.info({ version: stored.name, dir: config.models.dir }, 'serving the model store\'s current model (not classifier.model)');
+        return holder;
+      } catch (err) {
+        if (!isFaceedgeError(err)) throw err;
+        log.error({ version: stored.name, code: err.code, err: err.message }, 'the model store\'s current model does not load; serving classifier.model');
+      }
+    }
+    return ClassifierHolder.create({ ...settings, modelPath: config.classifier.model, manifestPath: config.classifier.manifest }, clog);
+  }
+
+  /** Swaps the classifier (one swap at a time); the old model keeps serving when the new one is refused. */
+  #swapModel(modelPath?: string, manifestPath?: string): Promise<FaceClassifier> {
+    const run = this.#reloads.then(async () => {
+      const next = await this.#classifier!.reload(modelPath, manifestPath);
+      this.#modelSha256 = sha256File(next.modelPath);
+      for (const c of this.#cameras) c.setModel(next.id);
+      void this.#mqtt?.republishInfo();
+      return next;
+    });
+    this.#reloads = run.catch(() => undefined);
+    return run;
+  }
+
+  #haDescription() {
+    const { config, version } = this.#o;
+    return {
+      baseTopic: config.mqtt.base_topic, deviceId: config.device.id, deviceName: config.device.name, version, model: boardModel(),
+      cameras: config.cameras.map((c) => c.name), classes: this.#classifier?.current.labels,
+      outputs: Object.entries(config.gpio.outputs).map(([name, o]) => ({ name, title: o.title, lock: o.lock, unlockMs: o.unlock_ms })),
+      inputs: Object.entries(config.gpio.inputs).map(([name, i]) => ({ name, title: i.title, deviceClass: i.device_class })),
+    };
   }
 
   /**
@@ -132,7 +208,10 @@ export class Daemon {
     return this.#failedCameras;
   }
 
-  /** Stops everything in reverse order: capture, pipelines (end events), stats, HTTP, MQTT (offline + outbox flush), models, broker. */
+  /**
+   * Stops everything in reverse order: stats, capture and pipelines (end events), HTTP, model updates,
+   * HA, GPIO (outputs safe, their state still published), MQTT (offline + outbox flush), models, broker.
+   */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
@@ -143,6 +222,9 @@ export class Daemon {
     this.#stats?.stop();
     await Promise.all(this.#cameras.map((c) => c.stop()));
     await this.#health?.stop();
+    await this.#models?.stop();
+    this.#ha?.stop();
+    await this.#gpio?.close().catch((err: unknown) => this.#o.log.error({ err }, 'GPIO did not close cleanly'));
     await this.#mqtt?.stop();
     await this.#classifier?.close();
     await this.#detector?.close();
@@ -194,10 +276,7 @@ export class Daemon {
     mqtt.bridge.register('model/reload', async (params) => {
       const body = (params ?? {}) as { model?: unknown; manifest?: unknown };
       const path = typeof body.model === 'string' ? body.model : undefined;
-      const next = await this.#classifier!.reload(path, typeof body.manifest === 'string' ? body.manifest : undefined);
-      this.#modelSha256 = sha256File(next.modelPath);
-      for (const c of this.#cameras) c.setModel(next.id);
-      void mqtt.republishInfo();
+      const next = await this.#swapModel(path, typeof body.manifest === 'string' ? body.manifest : undefined);
       return { id: next.id, path: next.modelPath, sha256: this.#modelSha256, delegate: next.delegate };
     });
   }

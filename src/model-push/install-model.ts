@@ -44,7 +44,7 @@ export async function verifyModelPackage(dir: string, options: VerifyOptions): P
   if (!options.skipSignature && (signature !== null || (options.requireSignature ?? true))) {
     if (options.trustedKeys.length === 0) {
       throw new FaceedgeError('MODEL_SIGNATURE_INVALID', 'no trusted public key is configured to check the package signature', {
-        hint: 'pass --public-key <pem> (default /etc/faceedge/model-signing.pub.pem)',
+        hint: 'install the .pub.pem of `faceedge model keygen` on the board as /etc/faceedge/model-signing.pub.pem (the daemon: models.public_key; the CLI: --public-key)',
       });
     }
     signedBy = verifyManifestSignature(pkg.manifestBytes, signature, options.trustedKeys);

@@ -60,7 +60,12 @@ export interface PipelineOptions {
 
 export class Pipeline {
   readonly #o: PipelineOptions;
-  #abort = new AbortController();
+  /** Aborts the loop's wait for a frame: by stop(), and by endTracks() to get the loop's attention. */
+  #wait = new AbortController();
+  #stopped = false;
+  #ended = false;
+  /** endTracks() callers waiting for the loop to end the open tracks. */
+  #endTracksWaiters: (() => void)[] = [];
   #running: Promise<void> | null = null;
   #facePresent = false;
   /** Faces narrower than this are ignored; adjustable at run time. */
@@ -79,8 +84,22 @@ export class Pipeline {
 
   /** Finishes the frame in flight, ends every track (publishing `end`), and resolves. Idempotent. */
   async stop(): Promise<void> {
-    this.#abort.abort(new Error('pipeline stopped'));
+    this.#stopped = true;
+    this.#wait.abort(new Error('pipeline stopped'));
     await this.#running;
+  }
+
+  /**
+   * Ends every open track (publishing `end`) while the loop keeps waiting for frames: for a camera
+   * paused by a rule, whose faces are no longer watched. The loop does it between frames, after the
+   * frames already captured, so no track outlives the call. Resolves when done.
+   */
+  endTracks(): Promise<void> {
+    if (this.#ended) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.#endTracksWaiters.push(resolve);
+      this.#wait.abort(new Error('end tracks'));
+    });
   }
 
   async #loop(): Promise<void> {
@@ -88,9 +107,13 @@ export class Pipeline {
     for (;;) {
       let frame: Frame | null;
       try {
-        frame = await slot.next(this.#abort.signal);
+        // A pending frame is returned even when the wait was aborted: captured frames are never skipped.
+        frame = await slot.next(this.#wait.signal);
       } catch {
-        break; // stopped
+        if (this.#stopped) break;
+        this.#wait = new AbortController();
+        await this.#endOpenTracks();
+        continue;
       }
       if (!frame) break; // source ended
       try {
@@ -101,8 +124,14 @@ export class Pipeline {
         if (!isFaceedgeError(err)) log.error({ err, seq: frame.seq }, 'frame failed');
       }
     }
-    const now = performance.now();
-    await this.#publish(this.#o.tracker.flush(now, Date.now()));
+    this.#ended = true;
+    await this.#endOpenTracks();
+  }
+
+  async #endOpenTracks(): Promise<void> {
+    const waiters = this.#endTracksWaiters.splice(0);
+    await this.#publish(this.#o.tracker.flush(performance.now(), Date.now()));
+    for (const resolve of waiters) resolve();
   }
 
   /** Runs one frame through every stage. Exposed for tests and the bench. */

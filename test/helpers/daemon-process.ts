@@ -95,13 +95,14 @@ export class DaemonProcess {
   /**
    * Writes `config` as YAML into `dir` and starts `faceedge run --config` on it.
    * @param classifier the .tflite model, passed as `FACEEDGE_CLASSIFIER__MODEL` (the env path operators use).
+   * @param env added to the clean environment (e.g. the GPIO stand-ins' PATH and FACEEDGE_GPIO_SIM*).
    */
-  static start(config: Record<string, unknown>, options: { dir: string; classifier: string; file?: string }): DaemonProcess {
+  static start(config: Record<string, unknown>, options: { dir: string; classifier: string; file?: string; env?: NodeJS.ProcessEnv }): DaemonProcess {
     const configFile = join(options.dir, options.file ?? 'faceedge.yaml');
     writeFileSync(configFile, stringify(config));
     const child = spawn(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/cli/main.ts'), 'run', '--config', configFile], {
       cwd: REPO_ROOT,
-      env: { ...daemonEnv(), FACEEDGE_CLASSIFIER__MODEL: options.classifier },
+      env: { ...daemonEnv(), ...options.env, FACEEDGE_CLASSIFIER__MODEL: options.classifier },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new DaemonProcess(child, configFile);

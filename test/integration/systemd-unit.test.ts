@@ -21,13 +21,15 @@ const NO_OFFLINE_SECURITY = NO_ANALYZE || (SYSTEMD_VERSION < 250 ? `systemd ${SY
 const dir = mkdtempSync(join(tmpdir(), 'faceedge-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The unit with ExecStart moved to an executable stand-in; every other line is untouched. */
+const EXEC_STOP_POST = /^ExecStopPost=-\/opt\/faceedge\/current\/bin\/faceedge\.js /m;
+
+/** The unit with ExecStart/ExecStopPost moved to an executable stand-in; every other line is untouched. */
 function unitWithStandIn(text = readFileSync(UNIT, 'utf8'), name = 'faceedge.service'): string {
   const standIn = join(dir, 'faceedge.js');
   writeFileSync(standIn, '#!/bin/sh\nexit 0\n');
   chmodSync(standIn, 0o755);
   const path = join(dir, name);
-  writeFileSync(path, text.replace(EXEC_START, `ExecStart=${standIn} `));
+  writeFileSync(path, text.replace(EXEC_START, `ExecStart=${standIn} `).replace(EXEC_STOP_POST, `ExecStopPost=-${standIn} `));
   return path;
 }
 
@@ -49,6 +51,9 @@ describe('systemd/faceedge.service', () => {
   it('declares the notify/watchdog/restart contract and the sandbox the daemon relies on', () => {
     const text = readFileSync(UNIT, 'utf8');
     expect(text).toMatch(EXEC_START);
+    // Outputs end safe whatever killed the daemon (see `faceedge gpio safe`).
+    expect(text).toMatch(EXEC_STOP_POST);
+    expect(/^ExecStopPost=.* gpio safe --config \/etc\/faceedge\/config\.yaml$/m.test(text)).toBe(true);
     const d = directives(text);
     const one = (k: string) => d.get(k)?.at(-1);
     expect(one('Type')).toBe('notify');

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import { DEFAULT_PUBLIC_KEY } from '../../config/board-config-schema.js';
 import { FaceedgeError, isFaceedgeError } from '../../errors.js';
 import { installModel, rollbackModel, verifyModelPackage, type InstallReport } from '../../model-push/install-model.js';
 import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, verifyPackageFiles } from '../../model-push/model-package.js';
@@ -16,8 +17,8 @@ import { pushModelOverMqtt } from '../../model-push/mqtt-push-sender.js';
 import { openPackageSource } from '../../model-push/package-source.js';
 import { pushModelOverSsh } from '../../model-push/ssh-push.js';
 
+/** The systemd unit's StateDirectory + `/models`: what the daemon's `models.dir` defaults to there. */
 export const DEFAULT_MODELS_DIR = '/var/lib/faceedge/models';
-export const DEFAULT_PUBLIC_KEY = '/etc/faceedge/model-signing.pub.pem';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 

@@ -59,7 +59,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       const log = createLogger({ level: config.log.level });
       let printer: EventPrinter | null = null;
       const daemon = new Daemon({
-        config, log, version,
+        config, log, version, env,
         // The demo prints what a subscriber receives; it subscribes before the first frame.
         beforeCameras: flags.demo ? async (url) => {
           printer = new EventPrinter({ url, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });

@@ -1,0 +1,137 @@
+/**
+ * The daemon's GPIO side: opens the configured lines (outputs in their fail-safe state), keeps the
+ * retained `gpio/<name>/state` of every output and input, carries out `gpio/<name>/set` commands, and
+ * runs the rules — track events and input values in; output pulses/sets and camera gating out, every
+ * action logged (by the RuleRunner) and published on `rules/action`.
+ *
+ *   const io = await GpioRules.open({ gpio, rules, env, mqtt, setCameraRunning, log });
+ *   sink.events → io.event(e);   …   await io.close();   // outputs safe, states published
+ */
+import type { Logger } from 'pino';
+import { applyGpioCommand, gpioNameOfSetTopic, gpioSetFilter, gpioStateMessage, parseGpioCommand } from '../gpio/gpio-mqtt.js';
+import { GpioBank } from '../gpio/gpio-bank.js';
+import type { GpioConfig } from '../gpio/gpio-config-schema.js';
+import { isFaceedgeError } from '../errors.js';
+import type { MqttOutput } from '../outputs/mqtt-output.js';
+import type { TrackEvent } from '../pipeline/track-event.js';
+import { describeAction, type RuleAction } from '../rules/rule-action.js';
+import { RuleRunner } from '../rules/rule-runner.js';
+import { RulesEngine } from '../rules/rules-engine.js';
+import type { RuleConfig } from '../rules/rules-schema.js';
+
+export interface GpioRulesOptions {
+  readonly gpio: GpioConfig;
+  readonly rules: readonly RuleConfig[];
+  /** Environment of the libgpiod tools and line holders (PATH). */
+  readonly env: NodeJS.ProcessEnv;
+  readonly mqtt: Pick<MqttOutput, 'subscribe' | 'setRetained' | 'publish' | 'topics'>;
+  /** Runs or pauses a camera (input-gated cameras). */
+  readonly setCameraRunning: (camera: string, run: boolean) => void;
+  readonly log: Logger;
+  /** Where gpiochip devices are looked for with `backend: auto`. Default `/dev`. */
+  readonly devDir?: string;
+}
+
+/** The `rules/action` payload: what was done, by which rule, why, and when (Unix seconds). */
+export function ruleActionPayload(action: RuleAction): Record<string, unknown> {
+  const { at: _monotonic, ...rest } = action;
+  return { ...rest, description: describeAction(action), time: Date.now() / 1000 };
+}
+
+export class GpioRules {
+  readonly #o: GpioRulesOptions;
+  readonly #runner: RuleRunner;
+  #bank: GpioBank | null = null;
+  /** Input values read while the bank was opening, replayed to the rules once outputs exist. */
+  #early: [string, boolean, boolean][] | null = [];
+  #unsubscribe: (() => void) | null = null;
+  #closing: Promise<void> | null = null;
+
+  private constructor(options: GpioRulesOptions) {
+    this.#o = options;
+    const { mqtt, log } = options;
+    this.#runner = new RuleRunner({
+      engine: new RulesEngine(options.rules),
+      output: (name) => this.#bank?.output(name),
+      setCameraRunning: options.setCameraRunning,
+      onAction: (action) => {
+        mqtt.publish(mqtt.topics.rulesAction, JSON.stringify(ruleActionPayload(action)), { qos: 1 }).catch((err: Error) => {
+          log.warn({ rule: action.rule, err: err.message }, 'rule action not published (it was carried out)');
+        });
+      },
+      log,
+    });
+  }
+
+  /**
+   * Opens the lines and subscribes to the set commands. Input-gated cameras are paused before this
+   * resolves (start the cameras afterwards). Throws the bank's typed error when a line cannot be opened.
+   */
+  static async open(options: GpioRulesOptions): Promise<GpioRules> {
+    const io = new GpioRules(options);
+    await io.#open();
+    return io;
+  }
+
+  /** A track event from a pipeline. */
+  event(event: TrackEvent): void {
+    this.#runner.event(event);
+  }
+
+  /** Stops the rules, the set commands, and puts every output in its safe state (published). Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#runner.stop();
+      this.#unsubscribe?.();
+      await this.#bank?.close();
+    })();
+    return this.#closing;
+  }
+
+  async #open(): Promise<void> {
+    const { gpio, env, mqtt, log, devDir } = this.#o;
+    const root = mqtt.topics.root;
+    const publishState = (name: string, on: boolean) => {
+      const m = gpioStateMessage(root, name, on);
+      mqtt.setRetained(m.topic, m.payload);
+    };
+    this.#runner.start();
+    const bank = await GpioBank.open(gpio, {
+      env,
+      log,
+      devDir,
+      onOutputState: publishState,
+      onInputValue: (name, value, initial) => {
+        publishState(name, value);
+        if (this.#early) this.#early.push([name, value, initial]);
+        else this.#runner.input(name, value, initial);
+      },
+    });
+    this.#bank = bank;
+    // Outputs start at their safe state without a change event: announce it.
+    for (const output of bank.outputs) publishState(output.name, output.state);
+    const early = this.#early ?? [];
+    this.#early = null;
+    for (const [name, value, initial] of early) this.#runner.input(name, value, initial);
+    if (bank.outputs.length > 0) this.#unsubscribe = mqtt.subscribe(gpioSetFilter(root), (topic, payload, retained) => this.#onSet(topic, payload, retained));
+  }
+
+  #onSet(topic: string, payload: Buffer, retained: boolean): void {
+    const { log, mqtt } = this.#o;
+    const name = gpioNameOfSetTopic(mqtt.topics.root, topic);
+    if (name === null) return;
+    // A retained command would run again on every reconnect: a door unlocking after each broker restart.
+    if (retained) return void log.warn({ topic }, 'ignoring a retained GPIO command');
+    const output = this.#bank?.output(name);
+    if (!output) return void log.warn({ gpio: name }, 'GPIO command for an output that is not configured');
+    let command;
+    try {
+      command = parseGpioCommand(payload);
+    } catch (err) {
+      if (!isFaceedgeError(err)) throw err;
+      return void log.warn({ gpio: name, err: err.message }, 'malformed GPIO command ignored');
+    }
+    log.info({ gpio: name, command }, 'GPIO command');
+    applyGpioCommand(output, command).catch((err: Error) => log.error({ gpio: name, err: err.message }, 'GPIO command failed'));
+  }
+}

@@ -1,0 +1,100 @@
+/**
+ * New models reaching the running daemon: the model store (`models.dir`) that `faceedge model install`
+ * / `rollback` write to from another process (SSH pushes), watched for changes of its `current` link,
+ * and the MQTT push receiver that installs into the same store. Either way the daemon reloads through
+ * one callback, and a model that fails to load leaves the old one serving.
+ *
+ *   const updates = new ModelUpdates({ models, stateDir, mqtt, baseTopic, deviceId, reload, log });
+ *   await updates.start();  …  await updates.stop();
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KeyObject } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ModelsConfig } from '../config/config-schema.js';
+import { isFaceedgeError } from '../errors.js';
+import { CurrentModelWatcher } from '../model-push/current-model-watcher.js';
+import { readPublicKeys } from '../model-push/model-signature.js';
+import { ModelPushReceiver } from '../model-push/model-push-receiver.js';
+import { ModelStore, type InstalledModel } from '../model-push/model-store.js';
+import { TransferStore } from '../model-push/transfer-store.js';
+import type { MqttOutput } from '../outputs/mqtt-output.js';
+import { pushClientFor } from './push-client.js';
+
+export interface ModelUpdatesOptions {
+  readonly models: ModelsConfig;
+  /** Resumable MQTT transfers live in `<stateDir>/model-transfers`. */
+  readonly stateDir: string;
+  readonly mqtt: Pick<MqttOutput, 'subscribe' | 'publish'>;
+  readonly baseTopic: string;
+  readonly deviceId: string;
+  /** Loads and swaps in a newly current model; rejects (typed) to refuse it. */
+  readonly reload: (model: InstalledModel) => Promise<void>;
+  readonly log: Logger;
+  /** Store poll period, ms (inotify does the quick part). Default 5000. */
+  readonly pollMs?: number;
+}
+
+/** The store's current model, or null when there is none (a fresh board serves `classifier.model`). */
+export async function currentStoredModel(dir: string): Promise<InstalledModel | null> {
+  return new ModelStore(dir).current();
+}
+
+export class ModelUpdates {
+  readonly store: ModelStore;
+  readonly #o: ModelUpdatesOptions;
+  #watcher: CurrentModelWatcher | null = null;
+  #receiver: ModelPushReceiver | null = null;
+
+  constructor(options: ModelUpdatesOptions) {
+    this.#o = options;
+    this.store = new ModelStore(options.models.dir);
+  }
+
+  async start(): Promise<void> {
+    const { log } = this.#o;
+    this.#watcher = new CurrentModelWatcher({ store: this.store, onChange: (m) => this.#o.reload(m), pollMs: this.#o.pollMs, log });
+    await this.#watcher.start();
+    const watcher = this.#watcher;
+    this.#receiver = new ModelPushReceiver({
+      client: pushClientFor(this.#o.mqtt),
+      baseTopic: this.#o.baseTopic,
+      deviceId: this.#o.deviceId,
+      store: this.store,
+      transfers: new TransferStore(join(this.#o.stateDir, 'model-transfers')),
+      verify: { trustedKeys: await this.#trustedKeys(), requireSignature: this.#o.models.require_signature },
+      // The watcher does the reload (it would notice the new link anyway); sync() hands its outcome back,
+      // so a model the daemon cannot serve is rolled back and reported to the sender.
+      onInstalled: () => watcher.sync(),
+      log,
+    });
+    await this.#receiver.attach();
+  }
+
+  /** Detaches the receiver (waiting for an install in progress), then stops watching. Idempotent. */
+  async stop(): Promise<void> {
+    await this.#receiver?.detach();
+    this.#receiver = null;
+    this.#watcher?.stop();
+    this.#watcher = null;
+  }
+
+  /**
+   * The configured signing key. A board without one keeps running: every signed or required-signature
+   * push is then refused with MODEL_SIGNATURE_INVALID ("no trusted public key"), which the sender sees.
+   */
+  async #trustedKeys(): Promise<KeyObject[]> {
+    const { models, log } = this.#o;
+    if (!existsSync(models.public_key)) {
+      if (models.require_signature) log.warn({ public_key: models.public_key }, 'no model signing key: model pushes over MQTT will be refused until it is installed (then restart)');
+      return [];
+    }
+    try {
+      return await readPublicKeys([models.public_key]);
+    } catch (err) {
+      if (!isFaceedgeError(err)) throw err;
+      log.error({ public_key: models.public_key, err: err.message }, 'unusable model signing key: model pushes over MQTT will be refused');
+      return [];
+    }
+  }
+}
