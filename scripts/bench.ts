@@ -26,6 +26,10 @@ import { alignFace } from '../src/vision/align-face.js';
 import { FaceDetector, type DetectorModel } from '../src/vision/face-detector.js';
 import { readFile } from 'node:fs/promises';
 
+// As the daemon does: no libvips operation cache (every frame is new) and one libvips worker.
+sharp.cache(false);
+sharp.concurrency(1);
+
 const args = process.argv.slice(2);
 const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
 const threads = Number(flag('--threads') ?? 1);

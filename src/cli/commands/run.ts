@@ -5,6 +5,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import sharp from 'sharp';
 import { loadConfig } from '../../config/load-config.js';
 import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
@@ -57,6 +58,10 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
         ? { ...loaded, classifier: { ...loaded.classifier, model: shippedModelPath(), manifest: join(packageRoot(), 'models', 'manifest.json') } }
         : loaded;
       const log = createLogger({ level: config.log.level });
+      // Every frame is a new image: libvips' operation cache only costs memory, and one libvips worker
+      // per decode keeps the inference thread's core free on a 4-core board.
+      sharp.cache(false);
+      sharp.concurrency(1);
       let printer: EventPrinter | null = null;
       const daemon = new Daemon({
         config, log, version, env,
