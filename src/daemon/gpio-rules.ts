@@ -8,7 +8,7 @@
  *   sink.events → io.event(e);   …   await io.close();   // outputs safe, states published
  */
 import type { Logger } from 'pino';
-import { applyGpioCommand, gpioNameOfSetTopic, gpioSetFilter, gpioStateMessage, parseGpioCommand } from '../gpio/gpio-mqtt.js';
+import { applyGpioCommand, gpioNameOfSetTopic, gpioSetFilter, gpioStateMessage, parseGpioCommand, type GpioCommand } from '../gpio/gpio-mqtt.js';
 import { GpioBank } from '../gpio/gpio-bank.js';
 import type { GpioConfig } from '../gpio/gpio-config-schema.js';
 import { isFaceedgeError } from '../errors.js';
@@ -124,7 +124,7 @@ export class GpioRules {
     if (retained) return void log.warn({ topic }, 'ignoring a retained GPIO command');
     const output = this.#bank?.output(name);
     if (!output) return void log.warn({ gpio: name }, 'GPIO command for an output that is not configured');
-    let command;
+    let command: GpioCommand;
     try {
       command = parseGpioCommand(payload);
     } catch (err) {

@@ -86,7 +86,8 @@ export class ModelUpdates {
   async #trustedKeys(): Promise<KeyObject[]> {
     const { models, log } = this.#o;
     if (!existsSync(models.public_key)) {
-      if (models.require_signature) log.warn({ public_key: models.public_key }, 'no model signing key: model pushes over MQTT will be refused until it is installed (then restart)');
+      // info, not warn: most boards never receive a push; one that does gets a clear refusal instead.
+      if (models.require_signature) log.info({ public_key: models.public_key }, 'no model signing key: model pushes over MQTT will be refused until it is installed (then restart)');
       return [];
     }
     try {
