@@ -129,6 +129,11 @@ export class CameraRunner {
     return this.#gating;
   }
 
+  /** True while a rule wants capture paused (input-gated camera waiting for its input). */
+  get paused(): boolean {
+    return this.#started && !this.#wantRunning;
+  }
+
   /** True while capture is running (not paused, started, and not failed). */
   get running(): boolean {
     return this.#sourceRunning;

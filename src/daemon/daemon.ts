@@ -238,7 +238,9 @@ export class Daemon {
     return {
       started: this.#started,
       broker_connected: this.#mqtt?.connected ?? false,
-      last_frame_age_ms: Object.fromEntries(this.#cameras.map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)])),
+      // A camera paused by a rule delivers no frames on purpose; it must not make the board "not ready".
+      last_frame_age_ms: Object.fromEntries(this.#cameras.filter((c) => !c.paused).map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)])),
+      paused_cameras: this.#cameras.filter((c) => c.paused).map((c) => c.name),
       model: classifier ? { id: classifier.id, sha256: this.#modelSha256, delegate: classifier.delegate.active } : null,
     };
   }

@@ -8,8 +8,10 @@ export interface HealthFacts {
   /** True once every component started and until stop begins. */
   readonly started: boolean;
   readonly broker_connected: boolean;
-  /** Per camera: ms since its last frame, null before the first one. */
+  /** Per camera: ms since its last frame, null before the first one. Paused cameras are not listed. */
   readonly last_frame_age_ms: Readonly<Record<string, number | null>>;
+  /** Cameras a rule has paused (input-gated): not expected to deliver frames. Absent = none. */
+  readonly paused_cameras?: readonly string[];
   /** The loaded classifier, null while none is loaded. */
   readonly model: { readonly id: string; readonly sha256: string; readonly delegate: string } | null;
 }

@@ -177,6 +177,15 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     await probe.waitUntil(() => since().find((m) => m.topic === `${ROOT}/porch/status/capture` && m.text === 'offline'), 15_000, 'porch paused');
     await probe.waitUntil(() => eventsOn(since(), `${ROOT}/porch/events`).find((e) => e.type === 'end'), 15_000, 'the porch track ended');
     expect(actions().find((a) => a.rule === 'porch-on-motion' && a.run === false)).toBeDefined();
+    // A paused camera delivers no frames on purpose: it does not count against readiness. (The door
+    // clip has ended, so its own frame age may by now; that is not what this checks.)
+    const from2 = probe.messages.length;
+    await probe.publish(`${ROOT}/bridge/request/health_check`, '{}');
+    const health = await probe.waitUntil(() => probe.messages.slice(from2).find((m) => m.topic === `${ROOT}/bridge/response/health_check`), 10_000, 'health_check');
+    const report = JSON.parse(health.text).data as { paused_cameras: string[]; last_frame_age_ms: object; reasons: string[] };
+    expect(report.paused_cameras).toEqual(['porch']);
+    expect(report.last_frame_age_ms).not.toHaveProperty('porch');
+    expect(report.reasons.filter((r) => r.includes('porch'))).toEqual([]);
     // Paused means paused: no porch events after the end.
     const count = eventsOn(probe.messages, `${ROOT}/porch/events`).length;
     await new Promise((r) => setTimeout(r, 1500));
