@@ -193,6 +193,8 @@ export class CameraRunner {
       await this.stop();
       throw err;
     }
+    // A rule may have paused the camera while its source was starting.
+    if (!this.#wantRunning) await this.setRunning(false);
   }
 
   get done(): Promise<void> {
