@@ -10,7 +10,7 @@ import { TfliteModel } from '../inference/tflite-model.js';
 import { FULL_RANGE_LAYOUT, SHORT_RANGE_LAYOUT, generateAnchors, type AnchorLayout } from './blazeface-anchors.js';
 import { decodeDetections, weightedNonMaxSuppression, type RawDetection } from './blazeface-decode.js';
 import type { DetectedFace, Point } from './face.js';
-import { computeLetterbox, letterboxInto, toSourceX, toSourceY, type Letterbox } from './letterbox.js';
+import { computeLetterbox, letterboxInto, letterboxTables, toSourceX, toSourceY, type Letterbox, type LetterboxTables } from './letterbox.js';
 
 export type DetectorModel = 'short' | 'full';
 
@@ -46,6 +46,8 @@ export class FaceDetector {
   #tflite: TfliteModel;
   #anchors: Float32Array;
   #input: Float32Array;
+  /** Letterbox geometry of the last frame size: cameras keep one size, so it is computed once. */
+  #geometry: { width: number; height: number; box: Letterbox; tables: LetterboxTables } | null = null;
 
   private constructor(model: DetectorModel, tflite: TfliteModel, options: FaceDetectorOptions) {
     const spec = MODELS[model];
@@ -76,12 +78,20 @@ export class FaceDetector {
 
   /** Faces in `image`, in source pixels, best first. Returns fresh plain objects. */
   async detect(image: RgbImage): Promise<DetectedFace[]> {
-    const box = computeLetterbox(image.width, image.height, this.inputSize);
+    const { box, tables } = this.#geometryFor(image.width, image.height);
     // MediaPipe's BlazeFace expects RGB in [-1, 1].
-    letterboxInto(image, box, this.#input);
+    letterboxInto(image, box, this.#input, tables);
     const [regressors, scores] = (await this.#tflite.run([this.#input])) as Float32Array[];
     const candidates = decodeDetections(regressors, scores, this.#anchors, this.inputSize, this.scoreThreshold);
     return weightedNonMaxSuppression(candidates, this.iouThreshold).map((d) => toFace(d, box));
+  }
+
+  #geometryFor(width: number, height: number) {
+    const g = this.#geometry;
+    if (g && g.width === width && g.height === height) return g;
+    const box = computeLetterbox(width, height, this.inputSize);
+    this.#geometry = { width, height, box, tables: letterboxTables(width, height, box) };
+    return this.#geometry;
   }
 
   async close(): Promise<void> {

@@ -49,17 +49,29 @@ function axisTaps(outSize: number, scale: number, taps: number, max: number): Ax
   return { lo, hi, frac };
 }
 
+/** The sampling tables of one source size → letterbox; the same for every frame of a camera. */
+export interface LetterboxTables {
+  readonly taps: number;
+  readonly xs: AxisTaps;
+  readonly ys: AxisTaps;
+}
+
+export function letterboxTables(width: number, height: number, box: Letterbox): LetterboxTables {
+  const taps = Math.max(box.scaleX, box.scaleY) > 2 ? 2 : 1;
+  return { taps, xs: axisTaps(box.width, box.scaleX, taps, width - 1), ys: axisTaps(box.height, box.scaleY, taps, height - 1) };
+}
+
 /**
  * Writes the letterboxed image straight into the detector's float input, normalized to [-1, 1]
  * (padding = black = -1). Resampling is bilinear with 2×2 supersampling when shrinking by more than
  * 2×, enough anti-aliasing for a detector, without a round trip through an image library per frame.
  */
-export function letterboxInto(image: RgbImage, box: Letterbox, target: Float32Array): void {
+export function letterboxInto(
+  image: RgbImage, box: Letterbox, target: Float32Array, tables = letterboxTables(image.width, image.height, box),
+): void {
   const { size, padX, padY } = box;
   const { data, width } = image;
-  const taps = Math.max(box.scaleX, box.scaleY) > 2 ? 2 : 1;
-  const xs = axisTaps(box.width, box.scaleX, taps, image.width - 1);
-  const ys = axisTaps(box.height, box.scaleY, taps, image.height - 1);
+  const { taps, xs, ys } = tables;
   const weight = 1 / (taps * taps * 127.5);
   target.fill(-1);
   for (let oy = 0; oy < box.height; oy++) {
