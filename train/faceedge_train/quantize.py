@@ -3,20 +3,19 @@
 - Weights: int8, symmetric per output channel (zero point 0, values in [-127, 127]); the channel
   axis is 0 for CONV_2D / FULLY_CONNECTED filters and 3 for DEPTHWISE_CONV_2D filters.
 - Biases: int32, zero point 0, scale = input_scale * weight_scale[c].
-- Activations: int8 asymmetric per tensor, from min/max over calibration batches run through the
-  folded float model; every range is widened to contain 0 so that 0.0 (padding, ReLU) is exact.
+- Activations: int8 asymmetric per tensor, over the ranges `calibrate.calibrate` measured on
+  calibration batches; every range is widened to contain 0 so that 0.0 (padding, ReLU) is exact.
 - The model input is fixed to scale 1/128, zero point 0 (pixel - 128), the LOGISTIC output to the
   spec's fixed 1/256, -128.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from .fold import INPUT, Layer, run_layers
+from .fold import INPUT, Layer
 from .tflite.graph import QuantParams
 
 INPUT_QUANT = QuantParams([1.0 / 128.0], [0])
@@ -42,21 +41,7 @@ class QuantLayer:
 class QuantizedModel:
     layers: list[QuantLayer]
     activations: dict[str, QuantParams]  # every activation tensor by name
-    ranges: dict[str, tuple[float, float]]  # calibrated float (min, max), before widening
-
-
-def calibrate(layers: list[Layer], batches: Iterable[torch.Tensor]) -> dict[str, tuple[float, float]]:
-    """Min/max of every activation over all batches (x: (N, 3, H, W) normalized input)."""
-    ranges: dict[str, tuple[float, float]] = {}
-    with torch.no_grad():
-        for x in batches:
-            for name, value in run_layers(layers, x).items():
-                lo, hi = float(value.min()), float(value.max())
-                old = ranges.get(name)
-                ranges[name] = (lo, hi) if old is None else (min(old[0], lo), max(old[1], hi))
-    if not ranges:
-        raise ValueError("calibration needs at least one batch")
-    return ranges
+    ranges: dict[str, tuple[float, float]]  # calibrated float ranges, before widening to include 0
 
 
 def activation_params(lo: float, hi: float, min_scale: float = 0.0) -> QuantParams:

@@ -12,8 +12,9 @@ from PIL import Image
 from export_fixtures import checkpoint_of, smooth_images, spread_model, write_crops
 from faceedge_train import export as export_mod
 from faceedge_train.fold import fold_model, run_layers
-from faceedge_train.quantize import (INPUT_QUANT, LOGISTIC_QUANT, activation_params, calibrate, quantize_model,
-                                     quantize_weights, simulate_int8)
+from faceedge_train.calibrate import calibrate, mse_range, quantization_mse
+from faceedge_train.quantize import (INPUT_QUANT, LOGISTIC_QUANT, activation_params, quantize_model, quantize_weights,
+                                     simulate_int8)
 from faceedge_train.tflite import schema as S
 from faceedge_train.tflite.convert import build_graph
 from faceedge_train.tflite.reader import read_model
@@ -74,6 +75,37 @@ def test_activation_params_always_represent_zero_exactly():
         assert -128 <= z <= 127 and s > 0
         assert (-128 - z) * s <= min(lo, 0) + s and (127 - z) * s >= max(hi, 0) - s
         assert np.float32(s) == s  # stored exactly as the float32 the file holds
+
+
+def test_mse_calibration_clips_rare_outliers_but_keeps_dense_ranges():
+    rng = np.random.default_rng(0)
+    heavy = np.concatenate([rng.normal(0, 1, 20000), [40.0, -40.0]])  # two outliers 40 sigma out
+    lo, hi = mse_range(heavy, -40.0, 40.0)
+    assert 5 < hi < 40 and -40 < lo < -5
+    assert quantization_mse(heavy, lo, hi) < quantization_mse(heavy, -40.0, 40.0)
+    uniform = rng.uniform(0, 6, 20000)  # every part of the range is used: nothing to gain by clipping
+    assert mse_range(uniform, 0.0, 6.0)[1] > 5.7
+
+
+def test_calibration_methods(quantized, model):
+    layers, _ = quantized
+    batches = [_x(smooth_images(16, seed=8))]
+    minmax = calibrate(layers, batches, "minmax")
+    mse = calibrate(layers, batches, "mse")
+    with torch.no_grad():
+        values = run_layers(layers, batches[0])
+    for layer in layers:
+        lo, hi = minmax[layer.output]
+        assert (lo, hi) == (float(values[layer.output].min()), float(values[layer.output].max()))
+        m_lo, m_hi = mse[layer.output]
+        if layer.op in ("mean", "dense", "logistic"):
+            assert (m_lo, m_hi) == (lo, hi)  # the head keeps its full range
+        else:
+            a = m_hi / hi  # one clip factor for both ends
+            assert 0.3 - 1e-9 <= a <= 1 + 1e-9 and m_lo == pytest.approx(a * lo, abs=1e-12)
+    assert any(mse[k] != minmax[k] for k in mse)
+    with pytest.raises(ValueError):
+        calibrate(layers, batches, "percentile")
 
 
 def test_int8_graph_parameters_follow_the_quantization_spec(quantized):
