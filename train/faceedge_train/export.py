@@ -86,6 +86,21 @@ def draw(files: list, count: int, seed: int) -> list:
     return [files[i] for i in picks]
 
 
+def _selftest_indices(model: FaceClassifier, images: np.ndarray, labels: list[int]) -> list[int]:
+    """SELFTEST_PER_CLASS crops of each class from the calibration draw, in draw order, preferring
+    ones the model classifies correctly with |p - 0.5| > 0.2: a self-test on another machine (whose
+    kernels may round differently) then also agrees on the class."""
+    with torch.no_grad():
+        prob = np.concatenate([torch.sigmoid(model(to_model_input(torch.from_numpy(images[i:i + 256])))).numpy()
+                               for i in range(0, len(images), 256)])
+    chosen = []
+    for c in range(len(LABELS)):
+        of_class = [k for k, label in enumerate(labels) if label == c]
+        clear = [k for k in of_class if (prob[k] >= 0.5) == bool(c) and abs(prob[k] - 0.5) > 0.2]
+        chosen += (clear + [k for k in of_class if k not in clear])[:SELFTEST_PER_CLASS]
+    return chosen
+
+
 def _png_base64(image: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(image, "RGB").save(buf, format="PNG")
@@ -142,8 +157,7 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         tmp.write_bytes(graph.serialize(f"{name} ({dtype}), faceedge_train.export"))
         os.replace(tmp, paths[dtype])
 
-    # Self-test crops: the first SELFTEST_PER_CLASS of each class among the calibration draw.
-    chosen = [i for c in range(len(LABELS)) for i in [k for k, f in enumerate(files) if f[1] == c][:SELFTEST_PER_CLASS]]
+    chosen = _selftest_indices(model, images, [label for _, label in files])
     golden = images[chosen]
     with torch.no_grad():
         x = to_model_input(torch.from_numpy(golden))
@@ -185,7 +199,7 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         "source_checkpoint": None if checkpoint_path is None else {
             "path": str(Path(checkpoint_path).resolve()),
             "sha256": hashlib.sha256(Path(checkpoint_path).read_bytes()).hexdigest()},
-        "calibration": {"root": str(root), "split": split, "count": len(files), "seed": seed,
+        "calibration": {"root": str(root.resolve()), "split": split, "count": len(files), "seed": seed,
                         "method": calibration_method},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "exporter": {"module": "faceedge_train.export", "torch_version": torch.__version__},
