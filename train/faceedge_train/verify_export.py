@@ -95,7 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help=f"exit 1 unless float diff <= {MAX_FLOAT_DIFF} and agreement >= {MIN_AGREEMENT}")
     args = parser.parse_args(argv)
-    result = verify(args.model_dir, args.data, args.split, args.checkpoint, args.limit, args.delegate)
+    try:
+        result = verify(args.model_dir, args.data, args.split, args.checkpoint, args.limit, args.delegate)
+    except (ValueError, FileNotFoundError) as err:
+        print(f"[verify_export] error: {err}", file=sys.stderr)
+        return 2
     print(json.dumps(result))
     if args.check and (result["float_max_abs_diff"] > MAX_FLOAT_DIFF or result["int8_float_agreement"] < MIN_AGREEMENT):
         return 1
