@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import load_split, to_model_input
+from .data import DatasetError, load_split, to_model_input
 from .export import load_checkpoint, model_from
 from .tflite.runtime import run_tflite
 
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         result = verify(args.model_dir, args.data, args.split, args.checkpoint, args.limit, args.delegate)
-    except (ValueError, FileNotFoundError) as err:
+    except (ValueError, OSError, DatasetError) as err:
         print(f"[verify_export] error: {err}", file=sys.stderr)
         return 2
     print(json.dumps(result))
