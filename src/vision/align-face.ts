@@ -10,7 +10,7 @@ import type { DetectedFace } from './face.js';
 export interface AlignOptions {
   /** Output side, pixels. Default 64. */
   readonly size?: number;
-  /** Crop side in units of the face scale (eye distance, see `faceScale`). Default 3.0. */
+  /** Crop side in units of the face scale (eye distance). Default 2.5: measured best at 64×64 (models/README.md). */
   readonly sideInEyeDistances?: number;
   /** Crop centre below the eye midpoint, in eye distances (keeps the chin in). Default 0.3. */
   readonly centreBelowEyes?: number;
@@ -20,7 +20,7 @@ export interface AlignOptions {
 export type CropAlignment = Required<AlignOptions>;
 
 /** Geometry of the canonical crop when a manifest does not say otherwise. */
-export const DEFAULT_ALIGNMENT: CropAlignment = { size: 64, sideInEyeDistances: 3.0, centreBelowEyes: 0.3 };
+export const DEFAULT_ALIGNMENT: CropAlignment = { size: 64, sideInEyeDistances: 2.5, centreBelowEyes: 0.3 };
 
 /**
  * BlazeFace boxes are ≈ 2.4 eye distances wide on frontal faces. When the head turns, the eyes

@@ -4,6 +4,8 @@ import { alignFace, cropGeometry, DEFAULT_ALIGNMENT } from '../../src/vision/ali
 import type { DetectedFace, Point } from '../../src/vision/face.js';
 
 const SIZE = DEFAULT_ALIGNMENT.size;
+const SIDE = DEFAULT_ALIGNMENT.sideInEyeDistances;
+const BELOW = DEFAULT_ALIGNMENT.centreBelowEyes;
 
 /** A grey image with a red disc on the subject's right eye and a blue one on the left eye. */
 function eyesImage(width: number, height: number, rightEye: Point, leftEye: Point, radius: number): RgbImage {
@@ -53,19 +55,19 @@ describe('alignFace', () => {
   const leftEye = { x: 170, y: 160 };
   const eyeDistance = Math.hypot(60, 30);
 
-  it('rotates the eye line level, centres it and scales it to a third of the crop', () => {
+  it('rotates the eye line level, centres it and scales it to 1/SIDE of the crop', () => {
     const crop = alignFace(eyesImage(300, 300, rightEye, leftEye, 6), face(rightEye, leftEye, 100));
     expect(crop.length).toBe(SIZE * SIZE * 3);
     const r = centroid(crop, 0);
     const l = centroid(crop, 2);
     expect(Math.abs(r.y - l.y)).toBeLessThan(0.05); // level
     expect(r.x).toBeLessThan(l.x); // the subject's right eye stays on the image's left
-    // Crop side = 3 eye distances → the eyes are 64 / 3 px apart, centred horizontally,
-    // 0.3 eye distances (= 0.3 · 64 / 3 px) above the crop centre.
+    // Crop side = SIDE eye distances → the eyes are 64 / SIDE px apart, centred horizontally,
+    // BELOW eye distances (= BELOW · 64 / SIDE px) above the crop centre.
     const near = (actual: number, expected: number) => expect(Math.abs(actual - expected)).toBeLessThan(0.1);
-    near(l.x - r.x, SIZE / 3);
+    near(l.x - r.x, SIZE / SIDE);
     near((r.x + l.x) / 2, SIZE / 2);
-    near((r.y + l.y) / 2, SIZE / 2 - (0.3 * SIZE) / 3);
+    near((r.y + l.y) / 2, SIZE / 2 - (BELOW * SIZE) / SIDE);
   });
 
   it('gives the same framing whatever the face size in the source', () => {
@@ -81,13 +83,13 @@ describe('alignFace', () => {
 
   it('uses the box instead of the eyes when the head is turned (eyes close together, box wide)', () => {
     const g = cropGeometry(face({ x: 140, y: 150 }, { x: 160, y: 150 }, 120));
-    // 20 px between the eyes, but a 120 px box → scale = 120 / 2.4 = 50 px, side = 150 px.
-    expect(g.side).toBeCloseTo(150, 9);
+    // 20 px between the eyes, but a 120 px box → scale = 120 / 2.4 = 50 px, side = SIDE · 50 px.
+    expect(g.side).toBeCloseTo(SIDE * 50, 9);
     expect(g.angle).toBe(0);
     expect(g.centreX).toBeCloseTo(150, 9);
-    expect(g.centreY).toBeCloseTo(150 + 0.3 * 50, 9);
+    expect(g.centreY).toBeCloseTo(150 + BELOW * 50, 9);
     const frontal = cropGeometry(face(rightEye, leftEye, 100));
-    expect(frontal.side).toBeCloseTo(3 * eyeDistance, 9);
+    expect(frontal.side).toBeCloseTo(SIDE * eyeDistance, 9);
     expect(frontal.angle).toBeCloseTo(Math.atan2(30, 60), 12);
   });
 
