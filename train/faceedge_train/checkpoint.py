@@ -84,12 +84,12 @@ def save_checkpoint(path: str | os.PathLike, checkpoint: dict) -> None:
     os.replace(tmp, path)
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict:
+def load_checkpoint(path: str | os.PathLike, required: tuple[str, ...] = REQUIRED_KEYS) -> dict:
     """Load a checkpoint onto the CPU and check it has every documented key."""
     # torch >= 2.6 defaults to weights_only=True, which refuses our metadata (tuples, numpy
     # floats); the argument exists since torch 1.13. These files are our own.
     checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    missing = [k for k in REQUIRED_KEYS if k not in checkpoint]
+    missing = [k for k in required if k not in checkpoint]
     if missing:
         raise ValueError(f"{path} is not a faceedge checkpoint: missing {missing}")
     return checkpoint

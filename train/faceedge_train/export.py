@@ -30,6 +30,7 @@ from PIL import Image
 
 from .data import LABELS, decode_files, list_split, to_model_input
 from .fold import fold_model, run_layers
+from .checkpoint import load_checkpoint as _load_checkpoint, model_from_checkpoint
 from .model import FaceClassifier, ModelConfig, parameter_count
 from .calibrate import METHODS, calibrate
 from .quantize import quantize_model, simulate_int8
@@ -50,18 +51,14 @@ class ExportError(RuntimeError):
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """A checkpoint dict with at least model_state and model_config (our own files, so full unpickling)."""
-    checkpoint = torch.load(path, map_location="cpu", weights_only=False)
-    missing = [k for k in ("model_state", "model_config") if k not in checkpoint]
-    if missing:
-        raise ExportError(f"{path} is not a faceedge checkpoint: missing {missing}")
-    return checkpoint
+    """A checkpoint with at least what export needs (model_state, model_config)."""
+    try:
+        return _load_checkpoint(path, required=("model_state", "model_config"))
+    except ValueError as err:
+        raise ExportError(str(err)) from err
 
 
-def model_from(checkpoint: dict) -> FaceClassifier:
-    model = FaceClassifier(ModelConfig(**checkpoint["model_config"]))
-    model.load_state_dict(checkpoint["model_state"])
-    return model.eval()
+model_from = model_from_checkpoint
 
 
 def calibration_files(root: Path) -> tuple[list[tuple[str, int]], str]:
