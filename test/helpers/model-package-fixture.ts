@@ -1,8 +1,7 @@
 /**
  * A real classifier package (manifest.json + the .tflite files it lists, with golden self-test
  * cases) for the model-push tests, copied into temp folders so each test can corrupt, re-sign or
- * edit its own. Taken from the first complete package of: $FACEEDGE_TEST_MODEL's folder, the
- * shipped `models/`, the stand-in export `/tmp/fe-eval/model` (until models/ is committed).
+ * edit its own. Taken from $FACEEDGE_TEST_MODEL's folder when set, else the shipped `models/`.
  */
 import { createHash, type KeyObject } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -27,12 +26,11 @@ export function modelPackageSource(): string | null {
   const candidates = [
     process.env.FACEEDGE_TEST_MODEL ? dirname(resolve(process.env.FACEEDGE_TEST_MODEL)) : null,
     join(REPO_ROOT, 'models'),
-    '/tmp/fe-eval/model',
   ];
   return candidates.find((d): d is string => d !== null && complete(d)) ?? null;
 }
 
-export const NO_MODEL_PACKAGE_REASON = 'no classifier package with self-test cases: models/ is not exported yet, FACEEDGE_TEST_MODEL is unset and /tmp/fe-eval/model is absent';
+export const NO_MODEL_PACKAGE_REASON = 'no classifier package with self-test cases: models/ is incomplete and FACEEDGE_TEST_MODEL is unset';
 
 export const BLAZEFACE = join(REPO_ROOT, 'node_modules/@mediapipe/face_detection/face_detection_short_range.tflite');
 
