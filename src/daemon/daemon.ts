@@ -3,8 +3,6 @@
  * starts them in order and stops them in reverse. No component reads configuration or the
  * environment itself; each gets its slice here.
  */
-import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { redactConfig } from '../config/redact-config.js';
 import { isFaceedgeError, type FaceedgeError } from '../errors.js';
@@ -50,7 +48,6 @@ export class Daemon {
   #broker: EmbeddedBroker | null = null;
   #detector: FaceDetector | null = null;
   #classifier: ClassifierHolder | null = null;
-  #modelSha256 = '';
   #mqtt: MqttOutput | null = null;
   #cameras: CameraRunner[] = [];
   #gpio: GpioRules | null = null;
@@ -87,7 +84,6 @@ export class Daemon {
       model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, threads: config.classifier.threads,
     });
     this.#classifier = await this.#loadClassifier();
-    this.#modelSha256 = sha256File(this.#classifier.current.modelPath);
     const mqtt = new MqttOutput({
       url: this.brokerUrl, mqtt: config.mqtt, deviceId: config.device.id, bridgeInfo: () => this.#bridgeInfo(),
       log: componentLogger(log, 'mqtt'), metrics: this.metrics,
@@ -168,7 +164,6 @@ export class Daemon {
   #swapModel(modelPath?: string, manifestPath?: string): Promise<FaceClassifier> {
     const run = this.#reloads.then(async () => {
       const next = await this.#classifier!.reload(modelPath, manifestPath);
-      this.#modelSha256 = sha256File(next.modelPath);
       for (const c of this.#cameras) c.setModel(next.id);
       void this.#mqtt?.republishInfo();
       return next;
@@ -241,7 +236,7 @@ export class Daemon {
       // A camera paused by a rule delivers no frames on purpose; it must not make the board "not ready".
       last_frame_age_ms: Object.fromEntries(this.#cameras.filter((c) => !c.paused).map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)])),
       paused_cameras: this.#cameras.filter((c) => c.paused).map((c) => c.name),
-      model: classifier ? { id: classifier.id, sha256: this.#modelSha256, delegate: classifier.delegate.active } : null,
+      model: classifier ? { id: classifier.id, sha256: classifier.sha256, delegate: classifier.delegate.active } : null,
     };
   }
 
@@ -257,7 +252,7 @@ export class Daemon {
     const classifier = this.#classifier?.current;
     return {
       version: this.#o.version,
-      model: classifier ? { id: classifier.id, sha256: this.#modelSha256 } : null,
+      model: classifier ? { id: classifier.id, sha256: classifier.sha256 } : null,
       delegate: { active: classifier?.delegate.active ?? 'none', fallback_reason: classifier?.delegate.fallbackReason ?? null },
       detector: { model: this.#o.config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' },
       cameras: this.#cameras.map((c) => c.name),
@@ -279,11 +274,7 @@ export class Daemon {
       const body = (params ?? {}) as { model?: unknown; manifest?: unknown };
       const path = typeof body.model === 'string' ? body.model : undefined;
       const next = await this.#swapModel(path, typeof body.manifest === 'string' ? body.manifest : undefined);
-      return { id: next.id, path: next.modelPath, sha256: this.#modelSha256, delegate: next.delegate };
+      return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
     });
   }
-}
-
-function sha256File(path: string): string {
-  return createHash('sha256').update(readFileSync(path)).digest('hex');
 }

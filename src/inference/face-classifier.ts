@@ -44,6 +44,8 @@ export function toClassification(labels: readonly string[], probability: number)
 export class FaceClassifier {
   readonly manifest: ModelManifest;
   readonly modelPath: string;
+  /** sha256 of the model file, verified against the manifest on load. */
+  readonly sha256: string;
   /** Crop side expected by the model, pixels. */
   readonly inputSize: number;
   /** How faces must be cropped for this model: the geometry its training crops were made with. */
@@ -53,8 +55,9 @@ export class FaceClassifier {
   #output: TensorInfo;
   #buffer: Float32Array | Int8Array | Uint8Array;
 
-  private constructor(modelPath: string, manifest: ModelManifest, model: TfliteModel) {
+  private constructor(modelPath: string, sha256: string, manifest: ModelManifest, model: TfliteModel) {
     this.modelPath = modelPath;
+    this.sha256 = sha256;
     this.manifest = manifest;
     this.#model = model;
     [this.#input] = model.inputs;
@@ -73,7 +76,7 @@ export class FaceClassifier {
     } catch (cause) {
       throw new FaceedgeError('MODEL_NOT_FOUND', `cannot read classifier ${options.modelPath}: ${(cause as Error).message}`, { cause });
     }
-    const { manifest } = await loadManifestFor(options.modelPath, bytes, options.manifestPath);
+    const { manifest, file } = await loadManifestFor(options.modelPath, bytes, options.manifestPath);
     const model = TfliteModel.fromBuffer(bytes, options.modelPath, { threads: options.threads, delegate: options.delegate });
     const problem = checkSignature(model, manifest);
     if (problem) {
@@ -82,7 +85,7 @@ export class FaceClassifier {
         hint: 'faceedge classifiers take one NHWC RGB crop and return one sigmoid probability',
       });
     }
-    return new FaceClassifier(options.modelPath, manifest, model);
+    return new FaceClassifier(options.modelPath, file.sha256, manifest, model);
   }
 
   get id(): string {

@@ -4,13 +4,12 @@
  * rest running, and never shows a stack trace; a bad configuration starts nothing at all.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, daemonConfig, runFaceedge, TEST_DEVICE } from '../helpers/daemon-process.js';
-import { freePort, Mosquitto } from '../helpers/mosquitto.js';
+import { canConnect, freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { hasStackTrace, REPO_ROOT } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
@@ -21,17 +20,6 @@ const WALKING = join(REPO_ROOT, 'demo/clips/face-demographics-walking.gif');
 const CORRUPT_CAMERA = join(REPO_ROOT, 'test/stand-ins/mjpeg-corrupt-camera');
 const ROOT = `faceedge/${TEST_DEVICE}`;
 
-/** Resolves true if something accepts a TCP connection on the loopback port. */
-function listening(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ host: '127.0.0.1', port });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
 
 describe.skipIf(!classifier)(`the daemon under bad input (${classifier ?? NO_CLASSIFIER_REASON})`, () => {
   let dir: string;
@@ -170,7 +158,7 @@ describe.skipIf(!classifier)(`the daemon under bad input (${classifier ?? NO_CLA
     let done = false;
     void run.then(() => (done = true));
     while (!done) {
-      if ((await listening(brokerPort)) || (await listening(httpPort))) sawPort = true;
+      if ((await canConnect(brokerPort)) || (await canConnect(httpPort))) sawPort = true;
       await new Promise((r) => setTimeout(r, 20));
     }
     const result = await run;
