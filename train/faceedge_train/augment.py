@@ -45,6 +45,8 @@ class AugmentConfig:
     noise_sigma: tuple[float, float] = (0.005, 0.03)  # ... with this std (0.03 = 7.7 pixel levels)
     jpeg_p: float = 0.3  # probability of JPEG artefacts ...
     jpeg_quality: tuple[int, int] = (25, 90)  # ... at an IJG quality from this range
+    occlude_p: float = 0.0  # probability of one flat-coloured rectangle over the face (sunglasses, hand, mic) ...
+    occlude_side: tuple[float, float] = (0.2, 0.5)  # ... its height and width, fractions of the image side
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -148,6 +150,7 @@ class Augmenter:
             raise ValueError(f"batch on {images.device}, augmenter generator on {self.device}")
         x = images.permute(0, 3, 1, 2).float() / 255
         x = self.geometry(x)
+        x = self.occlude(x)
         x = self.colour(x)
         x = self.blur(x)
         x = self.noise(x)
@@ -166,6 +169,23 @@ class Augmenter:
                              torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
+
+    def occlude(self, x: torch.Tensor) -> torch.Tensor:
+        """Paint one axis-aligned rectangle of a random flat colour; it sits in the scene, so the
+        camera stages (colour, blur, noise, JPEG) still apply to it."""
+        c, g, n, dev = self.config, self.generator, x.shape[0], x.device
+        if c.occlude_p <= 0:
+            return x
+        size = x.shape[-1]
+        side = _uniform(2 * n, *c.occlude_side, g, dev).view(n, 2) * size
+        corner = _uniform(2 * n, 0, 1, g, dev).view(n, 2) * (size - side)
+        colour = torch.rand((n, 3, 1, 1), generator=g, device=dev, dtype=x.dtype)
+        picked = _chance(n, c.occlude_p, g, dev)
+        pos = torch.arange(size, device=dev, dtype=x.dtype) + 0.5
+        rows = (pos[None, :] >= corner[:, :1]) & (pos[None, :] < corner[:, :1] + side[:, :1])
+        cols = (pos[None, :] >= corner[:, 1:]) & (pos[None, :] < corner[:, 1:] + side[:, 1:])
+        mask = (rows[:, :, None] & cols[:, None, :] & picked[:, None, None])[:, None]
+        return torch.where(mask, colour, x)
 
     def colour(self, x: torch.Tensor) -> torch.Tensor:
         c, g, n, dev = self.config, self.generator, x.shape[0], x.device

@@ -87,6 +87,9 @@ class ModelConfig:
 
     width: float = 0.5
     stem_stride: int = 2
+    # Stride of the 160-channel stage. 2 is MobileNetV2's (a 2x2 final map at 64x64 with stem stride 2);
+    # 1 keeps a 4x4 final map for 1.6x the MACs and no extra parameters.
+    late_stride: int = 2
     last_channels: int = 512
     dropout: float = 0.2
     input_size: int = 64
@@ -105,6 +108,8 @@ class FaceClassifier(nn.Module):
         blocks: list[nn.Module] = [ConvBNAct(3, stem_ch, 3, config.stem_stride)]
         in_ch = stem_ch
         for t, c, n, s in MOBILENETV2_STAGES:
+            if c == 160:
+                s = config.late_stride
             out_ch = make_divisible(c * config.width)
             for i in range(n):
                 blocks.append(InvertedResidual(in_ch, out_ch, s if i == 0 else 1, t))

@@ -55,8 +55,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--ema-decay", type=float, default=0.998, help="0 disables EMA (the raw model is kept)")
     p.add_argument("--width", type=float, default=ModelConfig.width)
     p.add_argument("--stem-stride", type=int, default=ModelConfig.stem_stride, choices=(1, 2))
+    p.add_argument("--late-stride", type=int, default=ModelConfig.late_stride, choices=(1, 2),
+                   help="stride of the 160-channel stage (1: 4x4 final map at 64x64 input)")
     p.add_argument("--last-channels", type=int, default=ModelConfig.last_channels)
     p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
+    p.add_argument("--occlude-p", type=float, default=AugmentConfig.occlude_p,
+                   help="probability of a random occluding rectangle per training crop")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="train on the plain crops")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="at most N images per split (quick runs)")
@@ -130,7 +134,8 @@ def run(args: argparse.Namespace) -> dict:
         "counts": {name: s.class_counts() for name, s in splits.items()},
     }
 
-    config = ModelConfig(width=args.width, stem_stride=args.stem_stride, last_channels=args.last_channels,
+    config = ModelConfig(width=args.width, stem_stride=args.stem_stride, late_stride=args.late_stride,
+                         last_channels=args.last_channels,
                          dropout=args.dropout)
     model = FaceClassifier(config).to(device, memory_format=memory_format)
     n_params = parameter_count(model)
@@ -143,7 +148,8 @@ def run(args: argparse.Namespace) -> dict:
     warmup = max(1, round(args.warmup_epochs * steps_per_epoch))
     scheduler = make_scheduler(optimizer, total_steps, warmup, args.min_lr_ratio)
     scaler = make_scaler(dtype == torch.float16)
-    augmenter = Augmenter(AugmentConfig(), seed=args.seed, device=device) if args.augment else None
+    augment_config = AugmentConfig(occlude_p=args.occlude_p)
+    augmenter = Augmenter(augment_config, seed=args.seed, device=device) if args.augment else None
     order_rng = torch.Generator()
     order_rng.manual_seed(args.seed + 1)
 
@@ -155,7 +161,7 @@ def run(args: argparse.Namespace) -> dict:
                       args.label_smoothing, class_weight)
 
     hyper = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
-    hyper.update(augment_config=AugmentConfig().to_dict() if args.augment else None, steps_per_epoch=steps_per_epoch,
+    hyper.update(augment_config=augment_config.to_dict() if args.augment else None, steps_per_epoch=steps_per_epoch,
                  amp=str(dtype).replace("torch.", "") if dtype else "off", parameters=n_params)
     history: list[dict] = []
     best_key, best_state, best_epoch, start_epoch, elapsed = (-1.0, 0.0), None, -1, 0, 0.0

@@ -10,13 +10,13 @@ from PIL import Image
 from faceedge_train.model import ConvBNAct, FaceClassifier, ModelConfig
 
 
-def spread_model(seed: int = 0, width: float = 0.35) -> FaceClassifier:
+def spread_model(seed: int = 0, width: float = 0.35, late_stride: int = 2) -> FaceClassifier:
     """A randomly initialised FaceClassifier with data-derived BatchNorm statistics, random BN
     affine parameters and a scaled classifier, so that BN folding is exercised, activations stay
     in a realistic (mostly unsaturated) range and the output probability varies from input to
     input (a freshly initialised model answers ~0.5 for everything)."""
     torch.manual_seed(seed)
-    model = FaceClassifier(ModelConfig(width=width))
+    model = FaceClassifier(ModelConfig(width=width, late_stride=late_stride))
     x = (torch.from_numpy(smooth_images(64, seed=seed + 1)).permute(0, 3, 1, 2).float() - 128) / 128
     with torch.no_grad():
         for block in model.modules():

@@ -17,7 +17,7 @@ from faceedge_train.metrics import binary_metrics, roc_auc
 
 IDENTITY = AugmentConfig(scale=(1.0, 1.0), translate=0.0, rotate_deg=0.0, flip_p=0.0, brightness=0.0,
                          contrast=0.0, saturation=0.0, hue_deg=0.0, gray_p=0.0, blur_p=0.0, noise_p=0.0,
-                         jpeg_p=0.0)
+                         jpeg_p=0.0, occlude_p=0.0)
 
 
 @pytest.fixture()
@@ -85,6 +85,21 @@ def test_flip_only_mirrors_left_right():
     images = batch()
     flipped = Augmenter(AugmentConfig(**{**IDENTITY.to_dict(), "flip_p": 1.0}))(images)
     assert torch.equal(flipped, torch.flip(to_model_input(images), dims=[3]))
+
+
+def test_occluder_paints_one_flat_rectangle_of_the_drawn_size():
+    images = torch.full((32, 64, 64, 3), 200, dtype=torch.uint8)
+    images[:, :, :, 0] = 17  # a colour no occluder is likely to match exactly in all channels
+    config = AugmentConfig(**{**IDENTITY.to_dict(), "occlude_p": 1.0, "occlude_side": (0.25, 0.5)})
+    out = torch.round(Augmenter(config, seed=3)(images) * 128 + 128)
+    changed = (out != out[:, :, :1, :1].new_tensor([17.0, 200.0, 200.0])[None, :, None, None]).any(dim=1)
+    for mask in changed:
+        rows, cols = mask.any(dim=1).nonzero().squeeze(1), mask.any(dim=0).nonzero().squeeze(1)
+        assert 16 <= len(rows) <= 33 and 16 <= len(cols) <= 33
+        assert mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all()  # one solid rectangle
+        assert mask.sum() == len(rows) * len(cols)
+    untouched = Augmenter(IDENTITY, seed=3)(images)
+    assert torch.equal(untouched, (images.permute(0, 3, 1, 2).float() - 128) / 128)
 
 
 def test_augmentation_is_seeded_and_stays_in_range():

@@ -87,6 +87,19 @@ def _segments(layers):
     }
 
 
+def test_late_stride_1_keeps_a_4x4_map_and_exports_exactly(tmp_path):
+    model = spread_model(seed=13, late_stride=1)
+    images = smooth_images(16, seed=22)
+    with torch.no_grad():
+        assert model.features(_x(images)).shape[-2:] == (4, 4)
+        ref = torch.sigmoid(model(_x(images))).numpy()
+    manifest = export(checkpoint_of(model), write_crops(tmp_path / "crops", per_class=16), tmp_path / "out",
+                      name="late", calibration_count=32, log=lambda *_: None)
+    assert manifest["model_config"]["late_stride"] == 1
+    got, _ = run_tflite(tmp_path / "out" / "late_float32.tflite", ((images.astype(np.float32) - 128) / 128))
+    assert np.abs(got.reshape(-1) - ref).max() < 1e-4
+
+
 def test_int8_graph_slices_match_the_integer_emulation(tmp_path):
     """Slice by slice, fed the emulation's own int8 input, the runtime must give the emulation's
     int8 output to rounding: this pins the graph's int8 semantics (per-channel scales,
