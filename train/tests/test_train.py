@@ -65,8 +65,8 @@ def test_checkpoint_describes_itself(reference, crops):
     for name, tensor in saved["model_state"].items():
         assert tensor.device.type == "cpu"
         assert tensor.dtype in (torch.float32, torch.int64), name
-    assert saved["model_config"] == {"width": 0.35, "stem_stride": 2, "last_channels": 128, "dropout": 0.2,
-                                     "input_size": 64}
+    assert saved["model_config"] == {"width": 0.35, "stem_stride": 2, "late_stride": 2, "last_channels": 128,
+                                     "dropout": 0.2, "input_size": 64}
     training = saved["training"]
     assert training["seed"] == 3 and training["epochs_run"] == EPOCHS and training["lr"] == 3e-3
     assert training["wall_seconds"] > 0 and training["device_name"] and training["parameters"] > 0
