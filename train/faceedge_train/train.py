@@ -135,8 +135,7 @@ def run(args: argparse.Namespace) -> dict:
     }
 
     config = ModelConfig(width=args.width, stem_stride=args.stem_stride, late_stride=args.late_stride,
-                         last_channels=args.last_channels,
-                         dropout=args.dropout)
+                         last_channels=args.last_channels, dropout=args.dropout)
     model = FaceClassifier(config).to(device, memory_format=memory_format)
     n_params = parameter_count(model)
     if n_params > MAX_PARAMETERS:
