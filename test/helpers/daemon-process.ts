@@ -12,6 +12,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { stringify } from 'yaml';
+import { EventWaiters } from './event-waiters.js';
 import { REPO_ROOT, runCli } from './run-cli.js';
 
 const TSX_LOADER = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
@@ -73,7 +74,7 @@ export class DaemonProcess {
   readonly exited: Promise<DaemonExit>;
   private stderrText = '';
   private partial = '';
-  private waiters = new Set<() => void>();
+  private readonly waiters = new EventWaiters();
   private exit: DaemonExit | null = null;
 
   private constructor(
@@ -86,7 +87,7 @@ export class DaemonProcess {
     this.exited = new Promise((resolve) => {
       child.once('close', (code, signal) => {
         this.exit = { code, signal };
-        this.notify();
+        this.waiters.wake();
         resolve(this.exit);
       });
     });
@@ -129,28 +130,12 @@ export class DaemonProcess {
 
   /** Resolves with the first log entry (past or future) matching `match`; rejects on timeout or exit. */
   waitForLog(match: (entry: LogEntry) => boolean, timeoutMs = 20_000, what = 'log entry'): Promise<LogEntry> {
-    return new Promise((resolve, reject) => {
-      const attempt = () => {
-        const found = this.logs.find(match);
-        if (found) {
-          cleanup();
-          resolve(found);
-        } else if (this.exit !== null) {
-          cleanup();
-          reject(new Error(`daemon exited (${JSON.stringify(this.exit)}) before ${what}\n${this.describe()}`));
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters.delete(attempt);
-      };
-      this.waiters.add(attempt);
-      attempt();
-    });
+    return this.waiters.until(
+      () => this.logs.find(match),
+      timeoutMs,
+      () => `timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`,
+      () => (this.exit === null ? null : `daemon exited (${JSON.stringify(this.exit)}) before ${what}\n${this.describe()}`),
+    );
   }
 
   /** Waits for the "faceedge running" line (every component started). */
@@ -182,11 +167,7 @@ export class DaemonProcess {
         // Not a log line (a stray print): ignored.
       }
     }
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const w of [...this.waiters]) w();
+    this.waiters.wake();
   }
 }
 

@@ -5,6 +5,7 @@
  *   const msg = await probe.waitFor((m) => m.topic.endsWith('/availability'));
  */
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt';
+import { EventWaiters } from './event-waiters.js';
 
 export interface ProbeMessage {
   readonly topic: string;
@@ -17,12 +18,12 @@ export interface ProbeMessage {
 
 export class MqttProbe {
   readonly messages: ProbeMessage[] = [];
-  private waiters = new Set<() => void>();
+  private readonly waiters = new EventWaiters();
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
       this.messages.push({ topic, text: payload.toString('utf8'), retain: packet.retain, qos: packet.qos, dup: packet.dup });
-      for (const w of [...this.waiters]) w();
+      this.waiters.wake();
     });
   }
 
@@ -46,25 +47,8 @@ export class MqttProbe {
 
   /** Resolves once `check` returns a value other than undefined/false, re-checking on each message. */
   waitUntil<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-    return new Promise((resolve, reject) => {
-      const attempt = () => {
-        const v = check();
-        if (v !== undefined && v !== false) {
-          cleanup();
-          resolve(v);
-        }
-      };
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; got ${this.messages.length} messages: ${this.messages.slice(-10).map((m) => `${m.topic}=${m.text.slice(0, 80)}`).join(' | ')}`));
-      }, timeoutMs);
-      const cleanup = () => {
-        clearTimeout(timer);
-        this.waiters.delete(attempt);
-      };
-      this.waiters.add(attempt);
-      attempt();
-    });
+    return this.waiters.until(check, timeoutMs, () =>
+      `timed out after ${timeoutMs} ms waiting for ${what}; got ${this.messages.length} messages: ${this.messages.slice(-10).map((m) => `${m.topic}=${m.text.slice(0, 80)}`).join(' | ')}`);
   }
 
   /** Publishes (QoS 1 by default) and waits for the broker's acknowledgement. */
