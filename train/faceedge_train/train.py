@@ -34,6 +34,7 @@ from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
 from .model import FaceClassifier, ModelConfig, parameter_count
 from .step import Stepper, amp_dtype, make_optimizer, make_scaler, make_scheduler
+from .teacher import teacher_targets
 
 MAX_PARAMETERS = 1_000_000  # the shipped classifier's budget (int8 size and latency on the board)
 
@@ -61,6 +62,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
     p.add_argument("--occlude-p", type=float, default=AugmentConfig.occlude_p,
                    help="probability of a random occluding rectangle per training crop")
+    p.add_argument("--teacher", default=None, metavar="CSV",
+                   help="distil: a teacher's P(male) per training image (train/teacher/label.ts output)")
+    p.add_argument("--teacher-weight", type=float, default=0.5,
+                   help="target = (1 - w) * label + w * teacher; at w <= 0.5 it never crosses to the other class")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="train on the plain crops")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="at most N images per split (quick runs)")
@@ -133,6 +138,15 @@ def run(args: argparse.Namespace) -> dict:
         "limit": args.limit,
         "counts": {name: s.class_counts() for name, s in splits.items()},
     }
+    train_targets = None
+    if args.teacher:
+        teacher = teacher_targets(args.teacher, train, args.teacher_weight)
+        dataset_info["teacher"] = dict(teacher.summary(args.teacher_weight), path=str(Path(args.teacher).resolve()))
+        log(f"teacher: {teacher.covered}/{len(train)} crops with a probability, "
+            f"agreeing with the label on {teacher.agree}")
+        if teacher.covered < 0.5 * len(train):
+            log("warning: the teacher covers under half of the training crops (is the CSV for this dataset?)")
+        train_targets = teacher.targets.to(device)
 
     config = ModelConfig(width=args.width, stem_stride=args.stem_stride, late_stride=args.late_stride,
                          last_channels=args.last_channels, dropout=args.dropout)
@@ -205,7 +219,8 @@ def run(args: argparse.Namespace) -> dict:
             idx = order[step * args.batch_size:(step + 1) * args.batch_size]
             labels = train_labels[idx]
             seen += len(idx)
-            loss, logits = stepper(train_images[idx], labels)
+            targets = None if train_targets is None else train_targets[idx]
+            loss, logits = stepper(train_images[idx], labels, targets)
             with torch.no_grad():
                 sums += torch.stack([loss * len(idx), ((logits > 0).float() == labels).sum().float()])
         if device.type == "cuda":

@@ -138,3 +138,17 @@ def test_same_seed_reproduces_the_run_across_an_interruption(reference, crops, t
     assert len((tmp_path / "history.jsonl").read_text().splitlines()) == 1
     assert load_checkpoint(tmp_path / "best.pt")["training"]["epochs_run"] == 1
 
+
+
+def test_teacher_targets_are_what_the_model_learns(crops, tmp_path):
+    # A teacher that contradicts every label, at full weight: the model must learn the contradiction,
+    # which only happens if the soft targets really replace the labels in the loss.
+    rows = [f"train,{label},{path.stem}.jpg,{0.0 if label == 'male' else 1.0}"
+            for label in ("female", "male") for path in sorted((crops / "train" / label).glob("*.png"))]
+    (tmp_path / "teacher.csv").write_text("\n".join(rows) + "\n")
+    ckpt = train_module.run(cli(crops, tmp_path / "run", "--teacher", str(tmp_path / "teacher.csv"),
+                                "--teacher-weight", "1", "--label-smoothing", "0"))
+    assert ckpt["dataset"]["teacher"]["covered"] == 192
+    assert ckpt["dataset"]["teacher"]["teacher_accuracy_on_covered"] == 0.0
+    # Against the true labels the last epoch is inverted (best.pt, chosen by true val accuracy, is not).
+    assert ckpt["history"][-1]["val_acc"] <= 0.15 and ckpt["history"][-1]["train_acc"] <= 0.3

@@ -1,0 +1,139 @@
+/**
+ * Soft gender labels from a larger public model, for distillation.
+ *
+ *   npx tsx train/teacher/label.ts <dataset> <out.csv> [--splits train,val] [--shard 0/2]
+ *
+ * <dataset> is laid out like ../shared/data/faces-dev: {split}/{female,male}/*.jpg. For every image the
+ * teacher (the `faceres` model of @vladmandic/human 3.3.6, ~100 ms per image on WASM, 97.4 % on faces-dev
+ * test) gives P(male); one CSV row per image: split,label,file,p_male (p_male empty where it found no face).
+ * The training script blends these with the ground-truth labels (`--teacher`). The output is appended to and
+ * already-labelled files are skipped, so an interrupted run resumes and shards can share nothing but the
+ * dataset (run one shard per core, then concatenate).
+ *
+ * This is a development tool: its dependencies live in train/teacher/package.json (`npm install` there), not
+ * in the runtime, not in CI, and nothing of the teacher ships in models/.
+ */
+import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import sharp from 'sharp';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const requireHere = createRequire(import.meta.url);
+const humanDir = path.join(here, 'node_modules', '@vladmandic', 'human');
+const wasmDir = path.join(here, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
+const CLASSES = ['female', 'male'] as const;
+
+interface Options { dataset: string; out: string; splits: string[]; shard: number; shards: number }
+
+function parseArgs(argv: string[]): Options {
+  const positional: string[] = [];
+  let splits = ['train', 'val'];
+  let shard = 0;
+  let shards = 1;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--splits') splits = argv[++i].split(',');
+    else if (argv[i] === '--shard') {
+      const match = /^(\d+)\/(\d+)$/.exec(argv[++i] ?? '');
+      if (!match || Number(match[1]) >= Number(match[2])) throw new Error('--shard wants i/n with i < n, e.g. 0/2');
+      shard = Number(match[1]);
+      shards = Number(match[2]);
+    } else positional.push(argv[i]);
+  }
+  if (positional.length !== 2) throw new Error('usage: label.ts <dataset> <out.csv> [--splits train,val] [--shard i/n]');
+  return { dataset: positional[0], out: positional[1], splits, shard, shards };
+}
+
+/** Node's fetch has no file:// scheme; tfjs loads models and its .wasm through fetch. */
+function allowFileFetch(): void {
+  const networkFetch = globalThis.fetch;
+  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    if (!url.startsWith('file://')) return networkFetch(input, init);
+    const type = url.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream';
+    return new Response(readFileSync(new URL(url)), { headers: { 'content-type': type } });
+  };
+}
+
+async function loadTeacher() {
+  allowFileFetch();
+  const { Human } = requireHere(path.join(humanDir, 'dist', 'human.node-wasm.js'));
+  const tf = requireHere(path.join(here, 'node_modules', '@tensorflow', 'tfjs-core'));
+  const human = new Human({
+    backend: 'wasm',
+    debug: false,
+    modelBasePath: pathToFileURL(path.join(humanDir, 'models')).href + '/',
+    wasmPath: pathToFileURL(wasmDir).href + '/',
+    face: {
+      enabled: true,
+      detector: { rotation: true, maxDetected: 1 },
+      mesh: { enabled: true }, // faceres crops from the mesh; without it the teacher is less accurate
+      iris: { enabled: false },
+      // minConfidence 0: always report a gender so every detected face gets a probability
+      description: { enabled: true, minConfidence: 0 },
+      emotion: { enabled: false }, antispoof: { enabled: false }, liveness: { enabled: false },
+    },
+    body: { enabled: false }, hand: { enabled: false }, object: { enabled: false },
+    gesture: { enabled: false }, segmentation: { enabled: false }, filter: { enabled: false },
+  });
+  await human.load();
+  await human.warmup();
+  return { human, tf };
+}
+
+/** Human reports gender plus genderScore = 2|p - 0.5| (truncated to 0.01); turn that back into P(male). */
+function probabilityMale(face: { gender?: string; genderScore?: number } | undefined): number | undefined {
+  if (!face || (face.gender !== 'male' && face.gender !== 'female') || face.genderScore === undefined) return undefined;
+  const half = face.genderScore / 2;
+  return face.gender === 'male' ? 0.5 + half : 0.5 - half;
+}
+
+function alreadyLabelled(out: string): Set<string> {
+  if (!existsSync(out)) return new Set();
+  return new Set(readFileSync(out, 'utf8').split('\n').filter(Boolean).map((row) => row.split(',').slice(0, 3).join('/')));
+}
+
+async function main(): Promise<void> {
+  const options = parseArgs(process.argv.slice(2));
+  const done = alreadyLabelled(options.out);
+  const work: { split: string; label: string; file: string }[] = [];
+  for (const split of options.splits) {
+    for (const label of CLASSES) {
+      const dir = path.join(options.dataset, split, label);
+      for (const file of readdirSync(dir).filter((name) => /\.(jpe?g|png)$/i.test(name)).sort()) {
+        work.push({ split, label, file });
+      }
+    }
+  }
+  const mine = work.filter((_, i) => i % options.shards === options.shard && !done.has(`${_.split}/${_.label}/${_.file}`));
+  if (!existsSync(options.out)) appendFileSync(options.out, '');
+  const { human, tf } = await loadTeacher();
+  const started = Date.now();
+  let noFace = 0;
+  for (const [i, item] of mine.entries()) {
+    let pMale: number | undefined;
+    try {
+      const { data, info } = await sharp(path.join(options.dataset, item.split, item.label, item.file))
+        .removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const image = tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
+      const result = await human.detect(image);
+      image.dispose();
+      pMale = probabilityMale(result.face[0]);
+    } catch (error) {
+      console.error(`${item.file}: ${(error as Error).message}`);
+    }
+    if (pMale === undefined) noFace++;
+    appendFileSync(options.out, `${item.split},${item.label},${item.file},${pMale === undefined ? '' : pMale.toFixed(3)}\n`);
+    if ((i + 1) % 500 === 0) {
+      const rate = (Date.now() - started) / (i + 1);
+      console.log(`${i + 1}/${mine.length}  ${rate.toFixed(0)} ms/image  ${noFace} without a face`);
+    }
+  }
+  console.log(`labelled ${mine.length} images (${noFace} without a face) into ${options.out}`);
+}
+
+main().catch((error) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});
