@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from .augment import AugmentConfig, Augmenter
 from .checkpoint import cpu_state, environment, save_checkpoint
-from .data import SPLITS, load_split, manifest_sha256
+from .data import SPLITS, Split, load_split, manifest_sha256
 from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
 from .model import FaceClassifier, ModelConfig, parameter_count
@@ -66,6 +66,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="distil: a teacher's P(male) per training image (train/teacher/label.ts output)")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="target = (1 - w) * label + w * teacher; at w <= 0.5 it never crosses to the other class")
+    p.add_argument("--fold-val", action="store_true",
+                   help="final training: learn from train + val and keep the last epoch (choose the recipe "
+                        "without this first; val scores are then on seen faces)")
     p.add_argument("--no-augment", dest="augment", action="store_false", help="train on the plain crops")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="at most N images per split (quick runs)")
@@ -132,6 +135,10 @@ def run(args: argparse.Namespace) -> dict:
     splits = {name: load_split(args.data, name, args.limit, use_cache=args.cache) for name in SPLITS}
     log(f"loaded {', '.join(f'{n} {len(s)}' for n, s in splits.items())} in {time.time() - t0:.1f} s")
     train, val = splits["train"], splits["val"]
+    if args.fold_val:
+        train = Split("train+val", torch.cat([train.images, val.images]), torch.cat([train.labels, val.labels]),
+                      train.paths + val.paths)
+        log(f"--fold-val: training on {len(train)} crops; the last epoch is kept, val is no longer held out")
     dataset_info = {
         "path": str(Path(args.data).resolve()),
         "manifest_sha256": manifest_sha256(args.data),
@@ -238,7 +245,7 @@ def run(args: argparse.Namespace) -> dict:
             record["val_acc_raw"] = float(((raw > 0) == val.labels.numpy().astype(bool)).mean())
         elapsed += time.time() - epoch_start
         key = (val_metrics["accuracy"], -val_metrics["loss"])
-        is_best = key > best_key
+        is_best = key > best_key or args.fold_val  # folded val cannot choose an epoch: keep the last
         record.update(lr=optimizer.param_groups[0]["lr"], seconds=round(time.time() - epoch_start, 2),
                       images_per_s=round(seen / train_seconds, 1), best=is_best)
         history.append(record)

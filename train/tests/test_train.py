@@ -152,3 +152,12 @@ def test_teacher_targets_are_what_the_model_learns(crops, tmp_path):
     assert ckpt["dataset"]["teacher"]["teacher_accuracy_on_covered"] == 0.0
     # Against the true labels the last epoch is inverted (best.pt, chosen by true val accuracy, is not).
     assert ckpt["history"][-1]["val_acc"] <= 0.15 and ckpt["history"][-1]["train_acc"] <= 0.3
+
+
+def test_fold_val_trains_on_train_and_val_and_keeps_the_last_epoch(crops, tmp_path):
+    ckpt = train_module.run(cli(crops, tmp_path, "--fold-val", "--epochs", "3"))
+    history = ckpt["history"]
+    assert ckpt["training"]["fold_val"] is True and ckpt["training"]["best_epoch"] == 3
+    assert all(record["best"] for record in history)
+    # (96 + 24) crops per class, batch 12: the folded split's steps, not the train split's 16.
+    assert ckpt["training"]["steps_per_epoch"] == 20
