@@ -68,8 +68,11 @@ function seriesOf(history: readonly EpochRecord[], key: keyof EpochRecord): read
   return history.flatMap((r) => (typeof r[key] === 'number' ? [[r.epoch, r[key] as number] as const] : []));
 }
 
-/** Two panels side by side: loss and accuracy per epoch, train (solid) and validation (dashed). */
-export function learningCurvesSvg(history: readonly EpochRecord[], modelId: string): string {
+/**
+ * Two panels side by side: loss and accuracy per epoch, train (solid) and validation (dashed).
+ * `valName` names the dashed curves (a model trained on train + val says so there).
+ */
+export function learningCurvesSvg(history: readonly EpochRecord[], modelId: string, valName = 'val'): string {
   // Axis from 0 to a multiple of the tick count, so every tick falls on a whole epoch.
   const last = Math.max(1, ...history.map((r) => r.epoch));
   const ticks = Math.min(5, last);
@@ -83,11 +86,11 @@ export function learningCurvesSvg(history: readonly EpochRecord[], modelId: stri
   const parts = [svgText(485, 30, `Learning curves — ${modelId}`, { size: 16, weight: 'bold', anchor: 'middle' })];
   parts.push(...plotAxes(loss), ...plotSeries(loss, [
     { name: 'train loss', points: seriesOf(history, 'train_loss'), color: BLUE },
-    { name: 'val loss', points: seriesOf(history, 'val_loss'), color: ORANGE, dashed: true },
+    { name: `${valName} loss`, points: seriesOf(history, 'val_loss'), color: ORANGE, dashed: true },
   ]));
   parts.push(...plotAxes(acc), ...plotSeries(acc, [
     { name: 'train acc', points: seriesOf(history, 'train_acc'), color: BLUE },
-    { name: 'val acc', points: seriesOf(history, 'val_acc'), color: ORANGE, dashed: true },
+    { name: `${valName} acc`, points: seriesOf(history, 'val_acc'), color: ORANGE, dashed: true },
   ], 'bottom'));
   return svgDocument(940, 420, parts);
 }

@@ -101,7 +101,10 @@ export async function writeReport(evaluation: Evaluation, options: ReportOptions
     .map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }));
   await writeChart('roc.png', rocSvg(rocCurve(samples), summary.roc_auc, positiveLabel));
   const history = trainingHistory(options.manifest);
-  if (history) await writeChart('learning-curves.png', learningCurvesSvg(history, summary.model.id));
+  // `faceedge_train.train --fold-val` learns from val too: its val curves are not held-out scores.
+  const valFolded = (options.manifest.training as { fold_val?: boolean } | undefined)?.fold_val === true;
+  const valName = valFolded ? 'val (trained on)' : 'val';
+  if (history) await writeChart('learning-curves.png', learningCurvesSvg(history, summary.model.id, valName));
   else notes.push('learning-curves.png skipped: the model manifest has no training history (history / training.history)');
 
   const json = {

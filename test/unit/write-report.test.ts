@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { summarize, type ImageOutcome } from '../../src/evaluation/evaluate-folder.js';
+import { learningCurvesSvg } from '../../src/evaluation/charts.js';
 import { escapeXml } from '../../src/evaluation/svg-chart.js';
 import { writeReport } from '../../src/evaluation/write-report.js';
 import type { ModelManifest } from '../../src/inference/model-manifest.js';
@@ -80,6 +81,19 @@ describe('writeReport', () => {
     expect(written.notes).toHaveLength(1);
     expect(written.notes[0]).toContain('no training history');
     expect(readFileSync(join(dir, 'report.md'), 'utf8')).toContain('> learning-curves.png skipped');
+  });
+});
+
+describe('learningCurvesSvg', () => {
+  const history = [1, 2, 3].map((epoch) => ({ epoch, train_loss: 1 / epoch, val_loss: 1.1 / epoch, train_acc: 0.8, val_acc: 0.9 }));
+
+  it('names the validation curves "val" by default and as the caller says for a model trained on val', () => {
+    const heldOut = learningCurvesSvg(history, 'm');
+    expect(heldOut).toContain('>val acc<');
+    expect(heldOut).not.toContain('trained on');
+    const folded = learningCurvesSvg(history, 'm', 'val (trained on)');
+    expect(folded).toContain('>val (trained on) acc<');
+    expect(folded).toContain('>val (trained on) loss<');
   });
 });
 
