@@ -71,8 +71,9 @@ def bce_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float,
 @dataclass
 class Stepper:
     """Callable doing one step on a uint8 (N, 64, 64, 3) batch with float (N,) labels (and
-    optionally soft float (N,) targets to learn instead, see bce_loss), all on the model's device: augment (or plain normalization), forward under autocast (CUDA), loss,
-    backward, optimizer, schedule and EMA. Returns (loss, logits), detached, still on the device
+    optionally soft float (N,) targets to learn instead, see bce_loss), all on the model's device:
+    augment (or plain normalization), forward under autocast (CUDA), loss, backward, optimizer,
+    schedule and EMA. Returns (loss, logits), detached, still on the device
     (reading them would stall a GPU every step)."""
 
     model: nn.Module

@@ -6,8 +6,8 @@ row by split, class and file stem (`dataset prepare` keeps the stem: 10002_14720
 
 target = (1 - weight) * label + weight * p_male, or the plain label where the teacher has no opinion.
 The teacher knows things a 0/1 label cannot say (this face is ambiguous, that one is certain), which is
-what a small student learns best from; the label keeps the teacher's own mistakes from being copied
-whole. Nothing of the teacher reaches the exported model: it only shapes the training targets.
+what distillation hopes a small student can use (measured for the shipped architecture in train/README.md:
+a tie on val); the label keeps the teacher's own mistakes from being copied whole. Nothing of the teacher reaches the exported model: it only shapes the training targets.
 """
 from __future__ import annotations
 
@@ -52,7 +52,7 @@ def read_teacher_csv(path: str | os.PathLike) -> tuple[dict[tuple[str, str, str]
         try:
             p_male = float(p_text) if p_text else None
         except ValueError:
-            p_male = None
+            raise DatasetError(f"{path}:{line_no}: p_male {p_text!r} is not a number") from None
         if p_male is not None and not 0.0 <= p_male <= 1.0:
             raise DatasetError(f"{path}:{line_no}: p_male {p_text} is not a probability")
         table[(split, label, PurePosixPath(file).stem)] = p_male

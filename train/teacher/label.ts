@@ -106,7 +106,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const mine = work.filter((_, i) => i % options.shards === options.shard && !done.has(`${_.split}/${_.label}/${_.file}`));
+  const mine = work.filter((item, i) => i % options.shards === options.shard && !done.has(`${item.split}/${item.label}/${item.file}`));
   if (!existsSync(options.out)) appendFileSync(options.out, '');
   const { human, tf } = await loadTeacher();
   const started = Date.now();

@@ -46,6 +46,7 @@ def test_weight_zero_gives_the_labels_back_and_weight_out_of_range_is_refused(tm
     ("train,female,a.jpg\n", "expected split,label,file,p_male"),
     ("train,other,a.jpg,0.5\n", "expected split,label,file,p_male"),
     ("train,male,a.jpg,1.7\n", "not a probability"),
+    ("train,male,a.jpg,high\n", "not a number"),
 ])
 def test_a_malformed_row_names_its_line(tmp_path, text, message):
     with pytest.raises(DatasetError, match=message):
