@@ -7,7 +7,8 @@ row by split, class and file stem (`dataset prepare` keeps the stem: 10002_14720
 target = (1 - weight) * label + weight * p_male, or the plain label where the teacher has no opinion.
 The teacher knows things a 0/1 label cannot say (this face is ambiguous, that one is certain), which is
 what distillation hopes a small student can use (measured for the shipped architecture in train/README.md:
-a tie on val); the label keeps the teacher's own mistakes from being copied whole. Nothing of the teacher reaches the exported model: it only shapes the training targets.
+a tie on val); the label keeps the teacher's own mistakes from being copied whole. Nothing of the teacher
+reaches the exported model: it only shapes the training targets.
 """
 from __future__ import annotations
 

@@ -13,17 +13,17 @@
  * This is a development tool: its dependencies live in train/teacher/package.json (`npm install` there), not
  * in the runtime, not in CI, and nothing of the teacher ships in models/.
  */
-import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import sharp from 'sharp';
+import { listLabeledImages } from '../../src/dataset/labeled-folder.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const requireHere = createRequire(import.meta.url);
 const humanDir = path.join(here, 'node_modules', '@vladmandic', 'human');
 const wasmDir = path.join(here, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
-const CLASSES = ['female', 'male'] as const;
 
 interface Options { dataset: string; out: string; splits: string[]; shard: number; shards: number }
 
@@ -97,34 +97,26 @@ function alreadyLabelled(out: string): Set<string> {
 async function main(): Promise<void> {
   const options = parseArgs(process.argv.slice(2));
   const done = alreadyLabelled(options.out);
-  const work: { split: string; label: string; file: string }[] = [];
-  for (const split of options.splits) {
-    for (const label of CLASSES) {
-      const dir = path.join(options.dataset, split, label);
-      for (const file of readdirSync(dir).filter((name) => /\.(jpe?g|png)$/i.test(name)).sort()) {
-        work.push({ split, label, file });
-      }
-    }
-  }
-  const mine = work.filter((item, i) => i % options.shards === options.shard && !done.has(`${item.split}/${item.label}/${item.file}`));
-  if (!existsSync(options.out)) appendFileSync(options.out, '');
+  const work = (await listLabeledImages(options.dataset)).filter((image) => options.splits.includes(image.split));
+  const mine = work.filter((image, i) => i % options.shards === options.shard && !done.has(image.relative));
   const { human, tf } = await loadTeacher();
   const started = Date.now();
   let noFace = 0;
   for (const [i, item] of mine.entries()) {
     let pMale: number | undefined;
+    const file = path.basename(item.path);
     try {
-      const { data, info } = await sharp(path.join(options.dataset, item.split, item.label, item.file))
+      const { data, info } = await sharp(item.path)
         .removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const image = tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
       const result = await human.detect(image);
       image.dispose();
       pMale = probabilityMale(result.face[0]);
     } catch (error) {
-      console.error(`${item.file}: ${(error as Error).message}`);
+      console.error(`${item.relative}: ${(error as Error).message}`);
     }
     if (pMale === undefined) noFace++;
-    appendFileSync(options.out, `${item.split},${item.label},${item.file},${pMale === undefined ? '' : pMale.toFixed(3)}\n`);
+    appendFileSync(options.out, `${item.split},${item.label},${file},${pMale === undefined ? '' : pMale.toFixed(3)}\n`);
     if ((i + 1) % 500 === 0) {
       const rate = (Date.now() - started) / (i + 1);
       console.log(`${i + 1}/${mine.length}  ${rate.toFixed(0)} ms/image  ${noFace} without a face`);
