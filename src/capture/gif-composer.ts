@@ -6,6 +6,7 @@
 import { decompressFrame, parseGIF, type ParsedGif } from 'gifuct-js';
 import { FaceedgeError } from '../errors.js';
 import type { RgbImage } from './frame.js';
+import { summarizeGifBlocks } from './gif-blocks.js';
 import { assertPixelLimit, DEFAULT_MAX_PIXELS } from './probe-image.js';
 
 /** One composed frame. */
@@ -42,6 +43,8 @@ export class GifComposer {
     readonly height: number,
     private readonly background: readonly [number, number, number],
     private readonly origin: string,
+    /** Set when the file ends inside a frame's pixel data (a cut download or copy); that frame was dropped. */
+    readonly truncation: string | null,
   ) {}
 
   /**
@@ -68,15 +71,23 @@ export class GifComposer {
       });
     }
     const blocks = gif.frames.filter((f): f is ImageBlock => 'image' in f && f.image !== undefined);
-    if (width === 0 || height === 0 || blocks.length === 0) {
-      throw new FaceedgeError('IMAGE_UNREADABLE', `GIF ${origin} has no frame`);
-    }
     for (const block of blocks) {
       // gifuct allocates descriptor width × height entries per frame: refuse absurd patches up front.
       const d = block.image.descriptor;
       assertPixelLimit(d.width, d.height, maxPixels, `${origin} frame patch`);
     }
-    return new GifComposer(gif, blocks, width, height, options.background ?? [0, 0, 0], origin);
+    // A file cut short parses without complaint and its cut frame decodes padded with colour 0: playing it
+    // would show a torn image, so it is dropped and the cut reported.
+    let truncation: string | null = null;
+    const structure = summarizeGifBlocks(data);
+    if (structure.cutInsideImage && blocks.length > structure.wholeImages) {
+      blocks.length = structure.wholeImages;
+      truncation = `GIF ${origin} is truncated: the file ends inside frame ${blocks.length + 1}; the ${blocks.length} frame(s) before it play`;
+    }
+    if (width === 0 || height === 0 || blocks.length === 0) {
+      throw new FaceedgeError('IMAGE_UNREADABLE', `GIF ${origin} has no ${truncation ? 'whole ' : ''}frame`);
+    }
+    return new GifComposer(gif, blocks, width, height, options.background ?? [0, 0, 0], origin, truncation);
   }
 
   /** Number of image frames. */
@@ -146,7 +157,7 @@ function drawPatch(
     let dst = ((rect.top + y) * canvasWidth + rect.left) * 3;
     for (let x = 0; x < rect.width; x++, dst += 3) {
       const index = pixels[srcRow + x];
-      // Transparent pixels keep what is underneath; indexes a truncated LZW stream never filled are skipped.
+      // Transparent pixels keep what is underneath; a short patch array (malformed file) paints nothing.
       if (index === undefined || index === transparentIndex) continue;
       const colour = colorTable[index];
       if (!colour) continue;

@@ -32,7 +32,10 @@ export class GifSource extends PlaybackSource {
     return c ? { width: c.width, height: c.height, frameCount: c.frameCount } : null;
   }
 
-  /** @throws FaceedgeError `IMAGE_UNREADABLE` (missing or not a GIF) or `IMAGE_TOO_LARGE`. */
+  /**
+   * @throws FaceedgeError `IMAGE_UNREADABLE` (missing, not a GIF, no whole frame) or `IMAGE_TOO_LARGE`.
+   * A truncated GIF opens: its whole frames play and the cut is reported to the sink as a skipped input.
+   */
   protected async open(): Promise<void> {
     let data: Buffer;
     try {
@@ -47,6 +50,12 @@ export class GifSource extends PlaybackSource {
       maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS,
       origin: this.options.path,
     });
+    // The whole frames play; the cut one counts as skipped, reported once (not on every loop).
+    if (this.composer.truncation) {
+      this.skip(new FaceedgeError('IMAGE_UNREADABLE', this.composer.truncation, {
+        hint: 'Copy the file again; a GIF ends with a trailer byte after its last frame.',
+      }));
+    }
   }
 
   protected async *pass(): AsyncIterable<TimedImage> {

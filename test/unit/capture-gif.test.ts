@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { summarizeGifBlocks } from '../../src/capture/gif-blocks.js';
 import { GifComposer } from '../../src/capture/gif-composer.js';
 import { GifSource } from '../../src/capture/gif-source.js';
 import type { RgbImage } from '../../src/capture/frame.js';
@@ -87,6 +88,66 @@ describe('GifComposer', () => {
     }
     expect(() => GifComposer.fromBuffer(Buffer.from('not a GIF at all'))).toThrow(/is not a GIF file/);
     expect(() => GifComposer.fromBuffer(data.subarray(0, 20))).toThrow(/has no frame/);
+  });
+});
+
+describe('GIF truncation', () => {
+  const [K, R, G, B] = [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]] as [number, number, number][];
+  const tiny = tinyGif(4, 4, [K, R, G, B], [
+    { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(1), disposal: 1 },
+    { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(2), disposal: 1 },
+  ]);
+
+  it('the block walk counts whole frames at every possible cut of a file', () => {
+    expect(summarizeGifBlocks(tiny)).toEqual({ wholeImages: 2, cutInsideImage: false, trailer: true });
+    const seen = new Set<number>();
+    let previous = 0;
+    for (let end = 13; end < tiny.length; end++) {
+      const { wholeImages, trailer } = summarizeGifBlocks(tiny.subarray(0, end));
+      expect(trailer).toBe(false);
+      expect(wholeImages).toBeGreaterThanOrEqual(previous); // a longer prefix never holds fewer frames
+      previous = wholeImages;
+      seen.add(wholeImages);
+    }
+    expect([...seen]).toEqual([0, 1, 2]); // the last cut only loses the trailer byte
+  });
+
+  it('drops the cut frame of a truncated clip and composes the others exactly as from the whole file', () => {
+    const whole = readFileSync(WALKING);
+    expect(GifComposer.fromBuffer(whole).truncation).toBeNull();
+    const wholeFrames = [...GifComposer.fromBuffer(whole).frames()];
+    for (const fraction of [0.3, 0.6, 0.999]) {
+      const gif = GifComposer.fromBuffer(whole.subarray(0, Math.floor(whole.length * fraction)), { origin: 'cut.gif' });
+      const frames = [...gif.frames()];
+      expect(frames.length).toBe(gif.frameCount);
+      expect(gif.frameCount).toBeGreaterThan(0);
+      expect(gif.frameCount).toBeLessThan(35);
+      expect(gif.truncation).toBe(
+        `GIF cut.gif is truncated: the file ends inside frame ${gif.frameCount + 1}; ` +
+          `the ${gif.frameCount} frame(s) before it play`,
+      );
+      frames.forEach((f, i) => expect(f.image.data.equals(wholeFrames[i].image.data)).toBe(true));
+    }
+    // Cut inside the first frame's data (header 13 + palette 12 + control extension 8 + descriptor 10 bytes).
+    expect(() => GifComposer.fromBuffer(tiny.subarray(0, 13 + 12 + 8 + 10 + 4))).toThrow(/has no whole frame/);
+  });
+
+  it('a truncated GIF source plays its whole frames, reports the cut once and ends normally', async () => {
+    const whole = readFileSync(WALKING);
+    const dir = mkdtempSync(join(tmpdir(), 'faceedge-gif-'));
+    const path = join(dir, 'cut.gif');
+    writeFileSync(path, whole.subarray(0, Math.floor(whole.length * 0.3)));
+    const expected = GifComposer.fromBuffer(readFileSync(path)).frameCount;
+    const sink = new RecordingSink();
+    const source = new GifSource({ path, sink, fps: 0 });
+    await source.start();
+    await sink.until(() => sink.endCount === 1, 'end');
+    expect(sink.frames).toHaveLength(expected);
+    expect(sink.errors.map((e) => [e.code, e.message])).toEqual([
+      ['IMAGE_UNREADABLE', expect.stringMatching(/^GIF .*cut\.gif is truncated: the file ends inside frame/)],
+    ]);
+    expect(source.stats()).toEqual({ framesOut: expected, skipped: 1, starts: 1 });
+    expect(sink.statuses.at(-1)?.reason).toBe('ended');
   });
 });
 
