@@ -15,6 +15,7 @@
  * ```
  */
 import { z } from 'zod';
+import { bool, num } from '../config/schema-helpers.js';
 
 /** GPIO names are MQTT topic levels; checked in the section refinement so the message names the key. */
 const LINE_NAME = /^[A-Za-z0-9_-]+$/;
@@ -26,9 +27,9 @@ const lineAddress = {
   /** Chip label; default `gpio.chip`, else the first known header chip present. */
   chip: chipLabel.optional(),
   /** Offset of the line on its chip (on a Raspberry Pi: the BCM number, e.g. 17 for header pin 11). */
-  line: z.number().int().min(0).max(1023),
+  line: num(z.number().int().min(0).max(1023)),
   /** The line is active (on) at the low electrical level. Default false. */
-  active_low: z.boolean().default(false),
+  active_low: bool().default(false),
 };
 
 export const gpioOutputSchema = z.strictObject({
@@ -40,11 +41,11 @@ export const gpioOutputSchema = z.strictObject({
    */
   safe: z.enum(['off', 'on']).default('off'),
   /** Shown in Home Assistant as a lock (locked = off) instead of a switch. Default false. */
-  lock: z.boolean().default(false),
+  lock: bool().default(false),
   /** With `lock`: unlocking pulses the line for this long, ms, instead of leaving it on. */
-  unlock_ms: z.number().int().min(1).max(3_600_000).optional(),
+  unlock_ms: num(z.number().int().min(1).max(3_600_000)).optional(),
   /** Longest pulse accepted from MQTT or rules, ms. Default 60 000. */
-  max_pulse_ms: z.number().int().min(1).max(3_600_000).default(60_000),
+  max_pulse_ms: num(z.number().int().min(1).max(3_600_000)).default(60_000),
   /** Friendly name in Home Assistant. Default: the output's key. */
   title: z.string().min(1).optional(),
 });
@@ -56,9 +57,9 @@ export const gpioInputSchema = z.strictObject({
   /** Edges reported as events: `rising`, `falling` or `both` (default). */
   edge: z.enum(['rising', 'falling', 'both']).default('both'),
   /** A new level must hold this long to count, ms. Default 50. */
-  debounce_ms: z.number().int().min(0).max(60_000).default(50),
+  debounce_ms: num(z.number().int().min(0).max(60_000)).default(50),
   /** sysfs only: time between reads of the value file, ms. Default 10. */
-  poll_ms: z.number().int().min(1).max(1000).default(10),
+  poll_ms: num(z.number().int().min(1).max(1000)).default(10),
   /** Home Assistant binary_sensor device class. Default `motion`. */
   device_class: z.string().regex(/^[a-z_]+$/).default('motion'),
   /** Friendly name in Home Assistant. Default: the input's key. */

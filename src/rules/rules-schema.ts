@@ -22,6 +22,7 @@
  * ```
  */
 import { z } from 'zod';
+import { bool, num } from '../config/schema-helpers.js';
 
 const ID = /^[A-Za-z0-9_-]+$/;
 const name = z.string().regex(ID, 'must be a name made of letters, digits, "_" and "-"');
@@ -33,9 +34,9 @@ export const ruleConditionSchema = z.strictObject({
   /** Class label(s) of the track, or `any` (default). */
   class: z.union([z.literal('any'), oneOrMany]).default('any'),
   /** Minimum track confidence `after.score`, 0..1. Default 0. */
-  min_score: z.number().min(0).max(1).default(0),
+  min_score: num(z.number().min(0).max(1)).default(0),
   /** Minimum frames the track was seen in (`after.frames`). Default 1. */
-  min_frames: z.number().int().min(1).default(1),
+  min_frames: num(z.number().int().min(1)).default(1),
   /** Event types that can trigger: default `[new, update]` (a track can qualify as it gathers frames). */
   events: z.array(z.enum(['new', 'update', 'end'])).min(1).default(['new', 'update']),
 });
@@ -44,7 +45,7 @@ export const ruleThenSchema = z.strictObject({
   /** GPIO output to drive. */
   output: name.optional(),
   /** Pulse the output on for this long, ms. */
-  pulse_ms: z.number().int().min(1).max(3_600_000).optional(),
+  pulse_ms: num(z.number().int().min(1).max(3_600_000)).optional(),
   /** Set the output on or off (instead of a pulse). */
   state: z.enum(['on', 'off']).optional(),
   /** Input rules only: the camera runs only while the rule holds. */
@@ -60,14 +61,14 @@ export const ruleSchema = z
     /** Input rule: the GPIO input that drives it. */
     when_input: name.optional(),
     /** Input rules: the input value that counts as active. Default true. */
-    active: z.boolean().default(true),
+    active: bool().default(true),
     then: ruleThenSchema,
     /** At most one action per this many ms (storms are cut to one action per window). Default 0. */
-    cooldown_ms: z.number().int().min(0).max(86_400_000).default(0),
+    cooldown_ms: num(z.number().int().min(0).max(86_400_000)).default(0),
     /** Event rules: each track triggers the rule at most once. Default true. */
-    once_per_track: z.boolean().default(true),
+    once_per_track: bool().default(true),
     /** Input rules holding a camera or output: keep holding this long after the input goes inactive, ms. Default 0. */
-    hold_ms: z.number().int().min(0).max(86_400_000).default(0),
+    hold_ms: num(z.number().int().min(0).max(86_400_000)).default(0),
   })
   .superRefine((rule, ctx) => {
     const issue = (path: (string | number)[], message: string) => ctx.addIssue({ code: 'custom', path, message });

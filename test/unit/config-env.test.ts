@@ -52,6 +52,36 @@ describe('env overrides', () => {
     expect(cfg.log.level).toBe('debug'); // flags win over file and env
   });
 
+  it('GPIO lines and rule settings take their env spelling too (numbers and booleans as strings)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faceedge-config-'));
+    const file = join(dir, 'c.yaml');
+    writeFileSync(file, [
+      'cameras: [{ name: door, source: { type: image, path: a.jpg } }]',
+      'gpio: { outputs: { relay: { line: 17 } }, inputs: { pir: { line: 4 } } }',
+      'rules: [{ when: { camera: door }, then: { output: relay, pulse_ms: 500 } }]',
+      '',
+    ].join('\n'));
+    const cfg = loadConfig({
+      file,
+      env: {
+        FACEEDGE_GPIO__OUTPUTS__RELAY__LINE: '22',
+        FACEEDGE_GPIO__OUTPUTS__RELAY__ACTIVE_LOW: 'yes',
+        FACEEDGE_GPIO__OUTPUTS__RELAY__LOCK: 'true',
+        FACEEDGE_GPIO__OUTPUTS__RELAY__UNLOCK_MS: '3000',
+        FACEEDGE_GPIO__INPUTS__PIR__DEBOUNCE_MS: '120',
+        FACEEDGE_RULES__0__COOLDOWN_MS: '10000',
+        FACEEDGE_RULES__0__ONCE_PER_TRACK: 'off',
+        FACEEDGE_RULES__0__WHEN__MIN_SCORE: '0.8',
+        FACEEDGE_RULES__0__THEN__PULSE_MS: '750',
+      },
+    });
+    expect(cfg.gpio.outputs.relay).toMatchObject({ line: 22, active_low: true, lock: true, unlock_ms: 3000 });
+    expect(cfg.gpio.inputs.pir).toMatchObject({ line: 4, debounce_ms: 120 });
+    expect(cfg.rules[0]).toMatchObject({ cooldown_ms: 10_000, once_per_track: false, when: { min_score: 0.8 }, then: { pulse_ms: 750 } });
+    // A value that is no number is still refused, named by its path.
+    expect(() => loadConfig({ file, env: { FACEEDGE_GPIO__OUTPUTS__RELAY__LINE: 'seventeen' } })).toThrow(/gpio\.outputs\.relay\.line/);
+  });
+
   it('flags win over env', () => {
     const cfg = loadConfig({ env: { FACEEDGE_MQTT__URL: 'mqtt://env:1883' }, flags: { 'mqtt.url': 'mqtt://flag:1883' } });
     expect(cfg.mqtt.url).toBe('mqtt://flag:1883');
