@@ -80,8 +80,8 @@ export class GifComposer {
     // would show a torn image, so it is dropped and the cut reported.
     let truncation: string | null = null;
     const structure = summarizeGifBlocks(data);
-    if (structure.cutInsideImage && blocks.length > structure.wholeImages) {
-      blocks.length = structure.wholeImages;
+    if (structure.cutInsideImage) {
+      blocks.length = Math.min(blocks.length, structure.wholeImages);
       truncation = `GIF ${origin} is truncated: the file ends inside frame ${blocks.length + 1}; the ${blocks.length} frame(s) before it play`;
     }
     if (width === 0 || height === 0 || blocks.length === 0) {

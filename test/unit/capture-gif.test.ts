@@ -108,6 +108,15 @@ describe('GIF truncation', () => {
       expect(wholeImages).toBeGreaterThanOrEqual(previous); // a longer prefix never holds fewer frames
       previous = wholeImages;
       seen.add(wholeImages);
+      // The composer never plays a cut frame: it reports the cut, or refuses a file with no whole frame.
+      const { cutInsideImage } = summarizeGifBlocks(tiny.subarray(0, end));
+      if (wholeImages === 0) {
+        expect(() => GifComposer.fromBuffer(tiny.subarray(0, end))).toThrow(/has no (whole )?frame/);
+      } else {
+        const gif = GifComposer.fromBuffer(tiny.subarray(0, end));
+        expect(gif.frameCount).toBe(wholeImages);
+        expect(gif.truncation !== null).toBe(cutInsideImage);
+      }
     }
     expect([...seen]).toEqual([0, 1, 2]); // the last cut only loses the trailer byte
   });
