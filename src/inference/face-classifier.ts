@@ -53,7 +53,6 @@ export class FaceClassifier {
   #model: TfliteModel;
   #input: TensorInfo;
   #output: TensorInfo;
-  #buffer: Float32Array | Int8Array | Uint8Array;
 
   private constructor(modelPath: string, sha256: string, manifest: ModelManifest, model: TfliteModel) {
     this.modelPath = modelPath;
@@ -64,8 +63,14 @@ export class FaceClassifier {
     [this.#output] = model.outputs;
     this.inputSize = this.#input.shape[1];
     this.alignment = { ...(manifest.alignment ?? DEFAULT_ALIGNMENT), size: this.inputSize };
-    const n = this.#input.shape.reduce((a, b) => a * b, 1);
-    this.#buffer = this.#input.dtype === 'float32' ? new Float32Array(n) : this.#input.dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
+  }
+
+  /** A fresh input buffer holding `crop` preprocessed: each call owns its own (see `TfliteModel.run`). */
+  #inputFor(crop: Uint8Array): Float32Array | Int8Array | Uint8Array {
+    const n = this.#input.byteSize / (this.#input.dtype === 'float32' ? 4 : 1);
+    const buffer = this.#input.dtype === 'float32' ? new Float32Array(n) : this.#input.dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
+    fillClassifierInput(crop, this.#input, buffer);
+    return buffer;
   }
 
   /** Loads, verifies (manifest sha256, input NHWC [1,64,64,3] or as the manifest says, one output). */
@@ -104,17 +109,15 @@ export class FaceClassifier {
     return this.#input.dtype;
   }
 
-  /** Classifies one aligned crop (inputSize² × 3 RGB bytes) on a worker thread. */
+  /** Classifies one aligned crop (inputSize² × 3 RGB bytes) on a worker thread; safe to call concurrently. */
   async classify(crop: Uint8Array): Promise<Classification> {
-    fillClassifierInput(crop, this.#input, this.#buffer);
-    const [out] = await this.#model.run([this.#buffer]);
+    const [out] = await this.#model.run([this.#inputFor(crop)]);
     return toClassification(this.labels, readScalarOutput(this.#output, out as ArrayLike<number>));
   }
 
   /** Same on the calling thread (bench, batch evaluation). */
   classifySync(crop: Uint8Array): Classification {
-    fillClassifierInput(crop, this.#input, this.#buffer);
-    const [out] = this.#model.runSync([this.#buffer]);
+    const [out] = this.#model.runSync([this.#inputFor(crop)]);
     return toClassification(this.labels, readScalarOutput(this.#output, out as ArrayLike<number>));
   }
 

@@ -40,6 +40,8 @@ export class TfliteModel {
   #inputTensors: unknown[];
   #outputTensors: unknown[];
   #queue: Promise<unknown> = Promise.resolve();
+  /** Async runs queued or invoking: `runSync` must not touch the interpreter while any is. */
+  #pending = 0;
   #closed = false;
 
   private constructor(parts: {
@@ -110,9 +112,13 @@ export class TfliteModel {
 
   /**
    * Runs the model on a worker thread. `inputs[i]` must hold exactly the bytes of input tensor i.
-   * Calls are serialized (an interpreter is not re-entrant). Outputs are fresh copies.
+   * Calls are serialized (an interpreter is not re-entrant), so an input is read only when its turn
+   * comes: the caller hands its buffers over and must not write to them until the promise settles
+   * (several cameras share one model, so a buffer reused across calls would feed one camera's frame
+   * to another's run). Outputs are fresh copies.
    */
   run(inputs: readonly ArrayBufferView[]): Promise<TensorArray[]> {
+    this.#pending++;
     const task = this.#queue.then(async () => {
       this.#copyInputs(inputs);
       const status = await new Promise<number>((resolve, reject) => {
@@ -120,13 +126,21 @@ export class TfliteModel {
       });
       if (status !== 0) throw new FaceedgeError('INFERENCE_FAILED', `TfLiteInterpreterInvoke returned status ${status}`);
       return this.#copyOutputs();
-    });
+    }).finally(() => this.#pending--);
     this.#queue = task.catch(() => undefined);
     return task;
   }
 
-  /** Same as `run` on the calling thread: for benchmarks and batch tools, not the daemon's event loop. */
+  /**
+   * Same as `run` on the calling thread: for benchmarks and batch tools, not the daemon's event loop.
+   * Throws while an async `run` of this model is queued or invoking (the interpreter is not re-entrant).
+   */
   runSync(inputs: readonly ArrayBufferView[]): TensorArray[] {
+    if (this.#pending > 0) {
+      throw new FaceedgeError('INFERENCE_FAILED', `runSync while ${this.#pending} asynchronous run(s) of this model are pending`, {
+        hint: 'use one model either from run() or from runSync(), not both at once',
+      });
+    }
     this.#copyInputs(inputs);
     const status = this.#lib.InterpreterInvoke(this.#interpreter) as number;
     if (status !== 0) throw new FaceedgeError('INFERENCE_FAILED', `TfLiteInterpreterInvoke returned status ${status}`);

@@ -38,6 +38,9 @@ export function blazeFaceModelPath(model: DetectorModel): string {
   return join(dirname(require.resolve('@mediapipe/face_detection/package.json')), MODELS[model].file);
 }
 
+/** Frame sizes whose letterbox tables are kept (one per camera is the common case). */
+const MAX_CACHED_GEOMETRIES = 16;
+
 export class FaceDetector {
   readonly model: DetectorModel;
   scoreThreshold: number;
@@ -45,9 +48,11 @@ export class FaceDetector {
   readonly inputSize: number;
   #tflite: TfliteModel;
   #anchors: Float32Array;
-  #input: Float32Array;
-  /** Letterbox geometry of the last frame size: cameras keep one size, so it is computed once. */
-  #geometry: { width: number; height: number; box: Letterbox; tables: LetterboxTables } | null = null;
+  /**
+   * Letterbox geometry per frame size: each camera keeps one size, so it is computed once per camera
+   * (a few entries; immutable once built, so concurrent calls may share them).
+   */
+  #geometry = new Map<string, { box: Letterbox; tables: LetterboxTables }>();
 
   private constructor(model: DetectorModel, tflite: TfliteModel, options: FaceDetectorOptions) {
     const spec = MODELS[model];
@@ -55,7 +60,6 @@ export class FaceDetector {
     this.#tflite = tflite;
     this.inputSize = spec.layout.inputSize;
     this.#anchors = generateAnchors(spec.layout);
-    this.#input = new Float32Array(this.inputSize * this.inputSize * 3);
     this.scoreThreshold = options.scoreThreshold ?? spec.minScore;
     this.iouThreshold = options.iouThreshold ?? 0.3;
   }
@@ -76,22 +80,32 @@ export class FaceDetector {
     return this.#tflite.delegate;
   }
 
-  /** Faces in `image`, in source pixels, best first. Returns fresh plain objects. */
+  /**
+   * Faces in `image`, in source pixels, best first. Returns fresh plain objects. Safe to call from
+   * several cameras at once: each call letterboxes into its own input buffer, which the shared
+   * interpreter reads when the call's turn comes.
+   */
   async detect(image: RgbImage): Promise<DetectedFace[]> {
     const { box, tables } = this.#geometryFor(image.width, image.height);
     // MediaPipe's BlazeFace expects RGB in [-1, 1].
-    letterboxInto(image, box, this.#input, tables);
-    const [regressors, scores] = (await this.#tflite.run([this.#input])) as Float32Array[];
+    const input = new Float32Array(this.inputSize * this.inputSize * 3);
+    letterboxInto(image, box, input, tables);
+    const [regressors, scores] = (await this.#tflite.run([input])) as Float32Array[];
     const candidates = decodeDetections(regressors, scores, this.#anchors, this.inputSize, this.scoreThreshold);
     return weightedNonMaxSuppression(candidates, this.iouThreshold).map((d) => toFace(d, box));
   }
 
   #geometryFor(width: number, height: number) {
-    const g = this.#geometry;
-    if (g && g.width === width && g.height === height) return g;
-    const box = computeLetterbox(width, height, this.inputSize);
-    this.#geometry = { width, height, box, tables: letterboxTables(width, height, box) };
-    return this.#geometry;
+    const key = `${width}x${height}`;
+    let g = this.#geometry.get(key);
+    if (!g) {
+      // Bounded: a source that changes size every frame (a folder of photos) must not grow the map.
+      if (this.#geometry.size >= MAX_CACHED_GEOMETRIES) this.#geometry.clear();
+      const box = computeLetterbox(width, height, this.inputSize);
+      g = { box, tables: letterboxTables(width, height, box) };
+      this.#geometry.set(key, g);
+    }
+    return g;
   }
 
   async close(): Promise<void> {
