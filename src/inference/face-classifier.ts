@@ -4,7 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { FaceedgeError } from '../errors.js';
-import { DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
+import { recordedAlignment, type CropAlignment } from '../vision/align-face.js';
 import type { DelegateSpec } from './delegate.js';
 import { loadManifestFor, type ModelManifest } from './model-manifest.js';
 import { fillClassifierInput, readScalarOutput } from './preprocess.js';
@@ -62,7 +62,7 @@ export class FaceClassifier {
     [this.#input] = model.inputs;
     [this.#output] = model.outputs;
     this.inputSize = this.#input.shape[1];
-    this.alignment = { ...(manifest.alignment ?? DEFAULT_ALIGNMENT), size: this.inputSize };
+    this.alignment = { ...recordedAlignment(manifest.alignment), size: this.inputSize };
   }
 
   /** A fresh input buffer holding `crop` preprocessed: each call owns its own (see `TfliteModel.run`). */

@@ -24,11 +24,12 @@ export const modelManifestSchema = z.object({
     channels: z.literal(3),
   }).loose(),
   files: z.record(z.string(), fileEntry),
-  /** Crop geometry the model was trained on (from the crops manifest); absent = DEFAULT_ALIGNMENT. */
+  /** Crop geometry the model was trained on (from the crops manifest); see `recordedAlignment` for absent fields. */
   alignment: z.object({
     size: z.number().int().positive(),
     sideInEyeDistances: z.number().positive(),
     centreBelowEyes: z.number(),
+    padding: z.enum(['edge', 'mirror']).optional(),
   }).nullish(),
   selftest: z.array(z.object({ png_base64: z.string(), expected_probability: z.number() }).loose()).optional(),
 }).loose();

@@ -35,7 +35,8 @@ function readable(evaluation: Evaluation): string {
   const overview = formatTable([
     ['metric', 'value'],
     ['images', String(s.n)],
-    ['detected', `${s.detected} (no face ${s.undetected['no face']}, several faces ${s.undetected['several faces']}, unreadable ${s.undetected.unreadable})`],
+    ['classified', `${s.detected} (no face ${s.undetected['no face']}, unreadable ${s.undetected.unreadable})`],
+    ['several faces', `${s.several_faces_classified}, classified the central one`],
     ['accuracy (detected)', fmt(s.accuracy)],
     ['accuracy (all)', fmt(s.accuracy_all)],
     [`ROC AUC (${evaluation.positiveLabel})`, fmt(s.roc_auc)],
