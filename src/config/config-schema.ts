@@ -223,6 +223,11 @@ export const classifierSchema = z.strictObject({
   delegate: z.string().min(1).default('xnnpack'),
   /** Key/value options for an external delegate (e.g. `{device: usb}` for EdgeTPU). Default {}. */
   delegate_options: z.record(z.string(), z.string()).default({}),
+  /**
+   * Classify each face and its mirror image and average them (twice the classifier time per face).
+   * Default: what the model's manifest says (`test_time_flip`, off when absent).
+   */
+  flip_average: bool().optional(),
 });
 
 export const trackerSchema = z.strictObject({
@@ -234,8 +239,13 @@ export const trackerSchema = z.strictObject({
   min_frames: num(z.number().int().min(1)).default(3),
   /** Minimum interval between `update` events of one track, ms. Default 1000. */
   update_interval_ms: num(z.number().int().min(0)).default(1000),
-  /** Score margin the other class needs before a track's class flips. Default 0.1. */
-  hysteresis: num(z.number().min(0).max(1)).default(0.1),
+  /** Confidence margin above 0.5 the other class needs before a track's published class changes. Default 0.1. */
+  hysteresis: num(z.number().min(0).max(0.5)).default(0.1),
+  /**
+   * Unsure band: a track whose confidence is below 0.5 + this is reported as class `unknown` (rules
+   * for a class then do not fire on it). Default 0 (off); access-control setups should set e.g. 0.2.
+   */
+  unsure_margin: num(z.number().min(0).max(0.5)).default(0),
 });
 
 export const httpSchema = z.strictObject({

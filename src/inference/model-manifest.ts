@@ -31,6 +31,13 @@ export const modelManifestSchema = z.object({
     centreBelowEyes: z.number(),
     padding: z.enum(['edge', 'mirror']).optional(),
   }).nullish(),
+  /**
+   * Decision threshold on the probability of `labels[1]`, chosen on validation data (`faceedge model
+   * calibrate`). Default 0.5.
+   */
+  threshold: z.number().gt(0).lt(1).optional(),
+  /** Classify each face together with its mirror image by default (logits averaged). Default false. */
+  test_time_flip: z.boolean().optional(),
   selftest: z.array(z.object({ png_base64: z.string(), expected_probability: z.number() }).loose()).optional(),
 }).loose();
 

@@ -4,8 +4,11 @@
 export interface BridgeInfo {
   /** faceedge package version. */
   readonly version: string;
-  /** The loaded classifier (manifest id and model file sha256), null while none is loaded. */
-  readonly model: { readonly id: string; readonly sha256: string } | null;
+  /**
+   * The loaded classifier: manifest id, model file sha256, decision threshold on P(labels[1]) and
+   * whether mirror-image averaging is on; null while none is loaded.
+   */
+  readonly model: { readonly id: string; readonly sha256: string; readonly threshold: number; readonly flip_average: boolean } | null;
   readonly delegate: {
     /** The delegate actually running (`xnnpack`, `cpu`, `external:libedgetpu.so.1`). */
     readonly active: string;

@@ -16,11 +16,17 @@ export interface TrackSnapshot {
   readonly box: Box;
   /** Box area in source pixels². */
   readonly face_area: number;
-  /** The decided class label (`female` / `male`), after smoothing and hysteresis. */
+  /**
+   * The decided class (`female` / `male`): the side of the model's decision threshold that the track's
+   * size-weighted mean logit is on; `unknown` inside the unsure band (`tracker.unsure_margin`).
+   */
   readonly class: string;
-  /** Confidence of `class` in [0, 1] over the track so far. */
+  /**
+   * Confidence of that side in [0.5, 1] over the track so far, calibrated so that the model's
+   * threshold is 0.5 (for `unknown`: of the more likely side, below 0.5 + the margin).
+   */
   readonly score: number;
-  /** Highest single-frame confidence of `class` seen on this track. */
+  /** Highest single-frame confidence of that side seen on this track. */
   readonly top_score: number;
   /** Frames in which this face was seen. */
   readonly frames: number;
