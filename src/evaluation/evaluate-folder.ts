@@ -12,6 +12,7 @@ import { alignFace } from '../vision/align-face.js';
 import { decodeImage } from '../vision/decode-image.js';
 import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
+import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
 import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetrics, type Confusion } from './metrics.js';
 
 /** What evaluation needs of a detector; `FaceDetector` is one. */
@@ -75,6 +76,8 @@ export interface EvalSummary {
   readonly ms_per_image: number | null;
   /** Images without a usable face, by reason. */
   readonly undetected: Record<Exclude<ImageStatus, 'classified'>, number>;
+  /** Accuracy per age band and ethnicity group, when the folder has a labels.csv with age/race. */
+  readonly groups?: GroupReport;
   readonly detector: string;
   readonly model: { readonly id: string; readonly path: string; readonly sha256: string | null; readonly delegate: string };
 }
@@ -148,7 +151,9 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
     outcomes.push(await evaluateOne(image, options));
     options.onImage?.(outcomes.length, images.length);
   }
+  const groups = await readImageGroups(options.root);
   return summarize(outcomes, labels, {
+    groups: groups ? groupReport(outcomes, labels, groups.source, groups.groups) : undefined,
     detector: options.detector.model,
     model: {
       id: classifier.id,
@@ -163,7 +168,7 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
 const roundMs = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000);
 
 /** Aggregates per-image outcomes into the summary (exported for tests with hand-made outcomes). */
-export function summarize(outcomes: readonly ImageOutcome[], labels: readonly string[], about: Pick<EvalSummary, 'detector' | 'model'>): Evaluation {
+export function summarize(outcomes: readonly ImageOutcome[], labels: readonly string[], about: Pick<EvalSummary, 'detector' | 'model' | 'groups'>): Evaluation {
   const classified = outcomes.filter((o) => o.status === 'classified');
   const confusion = confusionMatrix(labels, classified.map((o) => ({ truth: o.truth, predicted: o.predicted as string })));
   const perClass = Object.fromEntries(labels.map((l) => [l, classMetrics(confusion, l)]));
