@@ -170,6 +170,19 @@ describe.skipIf(evalSkip !== null)(`faceedge eval on ${2 * PER_CLASS} faces-dev 
     expect(md).toContain(`| accuracy (detected) | ${s.accuracy.toFixed(4)} |`);
   });
 
+  it('several folders: each is reported, then the total over all their images', async () => {
+    const [a, b] = [smallSet(), smallSet()];
+    const r = await runCli(['eval', a, b, '--limit', '6', '--json', '--model', model]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.folders.map((f: { dir: string }) => f.dir)).toEqual([a, b]);
+    const [sa, sb] = out.folders.map((f: { summary: { n: number; detected: number } }) => f.summary);
+    expect(out.total.n).toBe(sa.n + sb.n);
+    expect(out.total.detected).toBe(sa.detected + sb.detected);
+    // The same photos twice: the total's accuracy is the folders' accuracy.
+    expect(out.total.accuracy).toBeCloseTo(sa.accuracy, 12);
+  });
+
   it('--limit spreads over the classes and the default output is a table', async () => {
     const r = await runCli(['eval', smallSet(), '--limit', '4', '--model', model]);
     expect(r.code, r.stderr).toBe(0);
