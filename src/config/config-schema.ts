@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { gpioSchema } from '../gpio/gpio-config-schema.js';
+import { TRACKER_DEFAULTS } from '../pipeline/face-tracker.js';
 import { rulesSchema } from '../rules/rules-schema.js';
 import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
 import { bool, coerceNumber, isObjectPayload, num, topicPath } from './schema-helpers.js';
@@ -232,20 +233,20 @@ export const classifierSchema = z.strictObject({
 
 export const trackerSchema = z.strictObject({
   /** IoU with a track's last box needed to continue that track. Default 0.3. */
-  iou_threshold: num(z.number().min(0).max(1)).default(0.3),
+  iou_threshold: num(z.number().min(0).max(1)).default(TRACKER_DEFAULTS.iouThreshold),
   /** Frames a track survives without a matching detection before it ends. Default 10. */
-  max_missed_frames: num(z.number().int().min(0)).default(10),
+  max_missed_frames: num(z.number().int().min(0)).default(TRACKER_DEFAULTS.maxMissedFrames),
   /** Frames a face must be seen before its `new` event is published. Default 3. */
-  min_frames: num(z.number().int().min(1)).default(3),
+  min_frames: num(z.number().int().min(1)).default(TRACKER_DEFAULTS.minFrames),
   /** Minimum interval between `update` events of one track, ms. Default 1000. */
-  update_interval_ms: num(z.number().int().min(0)).default(1000),
+  update_interval_ms: num(z.number().int().min(0)).default(TRACKER_DEFAULTS.updateIntervalMs),
   /** Confidence margin above 0.5 the other class needs before a track's published class changes. Default 0.1. */
-  hysteresis: num(z.number().min(0).max(0.5)).default(0.1),
+  hysteresis: num(z.number().min(0).max(0.5)).default(TRACKER_DEFAULTS.hysteresis),
   /**
    * Unsure band: a track whose confidence is below 0.5 + this is reported as class `unknown` (rules
    * for a class then do not fire on it). Default 0 (off); access-control setups should set e.g. 0.2.
    */
-  unsure_margin: num(z.number().min(0).max(0.5)).default(0),
+  unsure_margin: num(z.number().min(0).max(0.5)).default(TRACKER_DEFAULTS.unsureMargin),
 });
 
 export const httpSchema = z.strictObject({

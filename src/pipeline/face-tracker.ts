@@ -13,9 +13,9 @@ export interface TrackerOptions {
   readonly labels: readonly string[];
   /** Model id put into snapshots. */
   readonly model: string;
-  /** Minimum IoU to continue a track. Default 0.3. */
+  /** Minimum IoU to continue a track. Defaults of every option: TRACKER_DEFAULTS. */
   readonly iouThreshold?: number;
-  /** Frames a track may be missing before it ends. Default 8. */
+  /** Frames a track may be missing before it ends. Default 10. */
   readonly maxMissedFrames?: number;
   /** Frames before a track is reported (filters one-frame false detections). Default 3. */
   readonly minFrames?: number;
@@ -34,6 +34,20 @@ export interface TrackerOptions {
    */
   readonly unsureMargin?: number;
 }
+
+/**
+ * The tracker's defaults: the one definition, which the config schema's `tracker:` defaults also use
+ * (the daemon always passes every value; tests and tools may rely on these).
+ */
+export const TRACKER_DEFAULTS = {
+  iouThreshold: 0.3,
+  maxMissedFrames: 10,
+  minFrames: 3,
+  updateIntervalMs: 1000,
+  scoreDelta: 0.05,
+  hysteresis: 0.1,
+  unsureMargin: 0,
+} as const;
 
 /** The class of a track whose confidence lies inside the unsure band. */
 export const UNSURE_CLASS = 'unknown';
@@ -90,9 +104,7 @@ export class FaceTracker {
   #nextId = 1;
 
   constructor(options: TrackerOptions) {
-    this.#o = {
-      iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.1, unsureMargin: 0, ...options,
-    };
+    this.#o = { ...TRACKER_DEFAULTS, ...options };
   }
 
   /** Changes thresholds at run time (the `options` bridge command); identity options stay. */

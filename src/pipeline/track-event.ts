@@ -1,12 +1,8 @@
 /** Event payloads of the MQTT contract (`faceedge/<dev>/<cam>/events`); see DESIGN.md. */
 
-/** Box in source-image pixels: top-left corner and size. */
-export interface Box {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-}
+import type { Box } from '../vision/face.js';
+
+export type { Box };
 
 /** The state of one tracked face at a moment. */
 export interface TrackSnapshot {
