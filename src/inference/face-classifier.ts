@@ -7,7 +7,7 @@ import { FaceedgeError } from '../errors.js';
 import { recordedAlignment, type CropAlignment } from '../vision/align-face.js';
 import type { DelegateSpec } from './delegate.js';
 import { loadManifestFor, type ModelManifest } from './model-manifest.js';
-import { fillClassifierInput, readScalarOutput } from './preprocess.js';
+import { fillClassifierInput, NORMALIZATION, readScalarOutput } from './preprocess.js';
 import type { TensorInfo } from './tensor-info.js';
 import { TfliteModel, type DelegateStatus } from './tflite-model.js';
 
@@ -105,7 +105,7 @@ export class FaceClassifier {
   #inputFor(crop: Uint8Array): Float32Array | Int8Array | Uint8Array {
     const n = this.#input.byteSize / (this.#input.dtype === 'float32' ? 4 : 1);
     const buffer = this.#input.dtype === 'float32' ? new Float32Array(n) : this.#input.dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
-    fillClassifierInput(crop, this.#input, buffer);
+    fillClassifierInput(crop, this.#input, buffer, this.manifest.input.normalization ?? NORMALIZATION);
     return buffer;
   }
 

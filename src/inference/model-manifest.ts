@@ -22,6 +22,8 @@ export const modelManifestSchema = z.object({
     width: z.number().int().positive(),
     height: z.number().int().positive(),
     channels: z.literal(3),
+    /** `(pixel − mean) / std` (absent: the contract's 128 / 128, src/inference/preprocess.ts). */
+    normalization: z.object({ mean: z.number(), std: z.number().positive() }).optional(),
   }).loose(),
   files: z.record(z.string(), fileEntry),
   /** Crop geometry the model was trained on (from the crops manifest); see `recordedAlignment` for absent fields. */

@@ -218,6 +218,3 @@ def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
         print(f"[data] could not write cache {path}: {err}", file=sys.stderr)
 
 
-def to_model_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 64, 64, 3) HWC -> float32 (N, 3, 64, 64) as (pixel - 128) / 128 (the shared contract)."""
-    return (images.permute(0, 3, 1, 2).float() - 128.0) / 128.0
