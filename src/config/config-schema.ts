@@ -94,8 +94,8 @@ export const embeddedBrokerSchema = z.strictObject({
 });
 
 /**
- * Source keys mirror `FrameSourceConfig` (src/capture/create-frame-source.ts) one to one, with the
- * capture layer's defaults written out here so `config check --print` and bridge/info show what runs.
+ * The one definition of a camera source: `createFrameSource` (src/capture/create-frame-source.ts) takes
+ * this schema's output, defaults written out here so `config check --print` and bridge/info show what runs.
  */
 
 /** A file or folder path (or, for `video`, anything ffmpeg opens). */
