@@ -233,6 +233,7 @@ export class Daemon {
     return {
       started: this.#started,
       broker_connected: this.#mqtt?.connected ?? false,
+      broker_problem: this.#mqtt?.brokerProblem ?? null,
       // A camera paused by a rule delivers no frames on purpose; it must not make the board "not ready".
       last_frame_age_ms: Object.fromEntries(this.#cameras.filter((c) => !c.paused).map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)])),
       paused_cameras: this.#cameras.filter((c) => c.paused).map((c) => c.name),

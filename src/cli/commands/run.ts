@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import sharp from 'sharp';
 import { loadConfig } from '../../config/load-config.js';
+import { configSecrets } from '../../config/redact-config.js';
 import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
@@ -57,7 +58,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       const config = !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
         ? { ...loaded, classifier: { ...loaded.classifier, model: shippedModelPath(), manifest: join(packageRoot(), 'models', 'manifest.json') } }
         : loaded;
-      const log = createLogger({ level: config.log.level });
+      const log = createLogger({ level: config.log.level, secrets: configSecrets(config) });
       // Every frame is a new image: libvips' operation cache only costs memory, and one libvips worker
       // per decode keeps the inference thread's core free on a 4-core board.
       sharp.cache(false);
