@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { redactConfig } from '../config/redact-config.js';
-import { isFaceedgeError, type FaceedgeError } from '../errors.js';
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
 import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
@@ -22,6 +22,7 @@ import { CameraRunner } from './camera-runner.js';
 import { ClassifierHolder, delegateFromConfig } from './classifier-holder.js';
 import { GpioRules } from './gpio-rules.js';
 import { boardModel, HaAnnouncer } from './ha-announcer.js';
+import { parseModelReloadRequest } from './model-reload-request.js';
 import { currentStoredModel, ModelUpdates } from './model-updates.js';
 import { StatsReporter } from './stats-reporter.js';
 
@@ -271,10 +272,12 @@ export class Daemon {
       void mqtt.republishInfo();
       return this.#runtime;
     });
+    // Payload and checks: model-reload-request.ts (a named model is verified like an install).
     mqtt.bridge.register('model/reload', async (params) => {
-      const body = (params ?? {}) as { model?: unknown; manifest?: unknown };
-      const path = typeof body.model === 'string' ? body.model : undefined;
-      const next = await this.#swapModel(path, typeof body.manifest === 'string' ? body.manifest : undefined);
+      const target = parseModelReloadRequest(params);
+      if (!this.#models) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: the daemon is still starting');
+      await this.#models.verifyReload(target);
+      const next = await this.#swapModel(target.modelPath, target.manifestPath);
       return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
     });
   }
