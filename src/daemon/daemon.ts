@@ -3,6 +3,7 @@
  * starts them in order and stops them in reverse. No component reads configuration or the
  * environment itself; each gets its slice here.
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { redactConfig } from '../config/redact-config.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
@@ -15,6 +16,7 @@ import { DaemonMetrics } from '../observability/metrics.js';
 import { EmbeddedBroker } from '../outputs/embedded-broker.js';
 import type { BridgeInfo } from '../outputs/mqtt-payloads.js';
 import { MqttOutput } from '../outputs/mqtt-output.js';
+import { TrackJournal } from '../outputs/track-journal.js';
 import type { PipelineSink } from '../pipeline/pipeline.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { FaceDetector } from '../vision/face-detector.js';
@@ -92,9 +94,13 @@ export class Daemon {
     this.#mqtt = mqtt;
     this.#registerBridgeCommands(mqtt);
     await mqtt.start();
+    // Tracks the last run left open end now (it may have crashed); ids continue after its last one.
+    const journal = TrackJournal.open(join(config.state_dir, 'tracks.json'), componentLogger(log, 'tracks'));
+    for (const e of journal.takeLeftovers()) mqtt.publishEvent(e);
     const sink: PipelineSink = {
       events: (_camera, events) => {
         for (const e of events) {
+          journal.record(e);
           mqtt.publishEvent(e);
           this.#gpio?.event(e);
         }
@@ -102,9 +108,10 @@ export class Daemon {
       facePresence: (camera, present) => mqtt.setFace(camera, present),
     };
     for (const camera of config.cameras) {
+      mqtt.setFace(camera.name, false); // the true state until a face is tracked (a crash may have left ON retained)
       const runner = new CameraRunner({
         name: camera.name, source: camera.source, detector: this.#detector, classifier: () => this.#classifier!.current,
-        tracker: trackerOptions(this.#runtime.tracker), minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
+        tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) }, minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
         log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => mqtt.setCaptureStatus(camera.name, s.state === 'online'),
       });
       this.#cameras.push(runner);

@@ -9,6 +9,8 @@ import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
 export interface TrackerOptions {
   /** Camera name; prefixes track ids. */
   readonly camera: string;
+  /** Number of the first track id (`<camera>-<firstId>`); the daemon continues after its last run's. Default 1. */
+  readonly firstId?: number;
   /** Labels of the classifier, [negative, positive]. */
   readonly labels: readonly string[];
   /** Model id put into snapshots. */
@@ -85,8 +87,9 @@ export class FaceTracker {
 
   constructor(options: TrackerOptions) {
     this.#o = {
-      iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.1, ...options,
+      iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.1, firstId: 1, ...options,
     };
+    this.#nextId = this.#o.firstId;
   }
 
   /** Changes thresholds at run time (the `options` bridge command); identity options stay. */
