@@ -11,6 +11,7 @@ import { configSecrets } from '../../config/redact-config.js';
 import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
+import { watchNpmLauncher } from '../../control/launcher-watch.js';
 import { createSdNotifier } from '../../control/sd-notify.js';
 import { componentLogger, createLogger } from '../../observability/logger.js';
 import { EventPrinter } from '../../outputs/event-printer.js';
@@ -76,6 +77,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       // systemd's Type=notify protocol; a no-op when not started by systemd (no NOTIFY_SOCKET).
       const notify = createSdNotifier(env, { log: componentLogger(log, 'systemd') });
       const shutdown = async () => {
+        launcher?.stop();
         notify.stopping('stopping');
         await daemon.stop();
         notify.close();
@@ -98,6 +100,12 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
           );
         });
       }
+      // Under npx / npm run, a signal to npm does not reach us (its `sh -c` dies without passing it on):
+      // stop when npm is gone, through the same path as a SIGTERM.
+      const launcher = watchNpmLauncher(env, (pid) => {
+        log.info({ npm_pid: pid }, 'npm, which started the daemon, has exited: stopping');
+        process.kill(process.pid, 'SIGTERM');
+      });
       try {
         await daemon.start();
       } catch (err) {
