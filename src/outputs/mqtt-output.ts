@@ -21,6 +21,7 @@ import type { BridgeInfo, StatsInput, StatsPayload } from './mqtt-payloads.js';
 import { MqttSubscriptions, type MqttMessageHandler } from './mqtt-subscriptions.js';
 import { MqttTopics } from './mqtt-topics.js';
 import { OutboxDrainer } from './outbox-drainer.js';
+import { errorLogFields } from '../observability/error-log-fields.js';
 
 /** The metrics MqttOutput reports; DaemonMetrics implements them. */
 export interface MqttOutputMetrics {
@@ -167,7 +168,7 @@ export class MqttOutput {
     try {
       entry = this.outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
     } catch (err) {
-      this.options.log.error({ err, camera: event.after.camera, type: event.type }, 'cannot store event');
+      this.options.log.error({ ...errorLogFields(err), camera: event.after.camera, type: event.type }, 'cannot store event');
       return null;
     }
     this.options.metrics?.countEvent(event.after.camera, event.type);
