@@ -7,17 +7,21 @@ import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
 
+/**
+ * One face as `faceedge classify --json` prints it (README "faceedge classify --json"). Every
+ * probability is named after what it is the probability of: none depends on which class was decided.
+ */
 export interface ClassifiedFace {
-  /** Source pixels, rounded to 0.1 px (sub-pixel digits are noise from the 128-px detector input). */
+  /** Face box in source pixels (top-left corner, size), rounded to 0.1 px (sub-pixel digits are noise from the 128-px detector input). */
   readonly box: { readonly x: number; readonly y: number; readonly width: number; readonly height: number };
-  /** Detector confidence in [0, 1]. */
-  readonly score: number;
+  /** The detector's confidence that the box is a face, in [0, 1]; says nothing about the class. */
+  readonly detection_score: number;
   /** Decided label, e.g. `female`. */
   readonly class: string;
-  /** Probability of the decided label, in [0.5, 1]. */
-  readonly confidence: number;
-  /** Probability of the model's positive label (`labels[1]`). */
-  readonly probability: number;
+  /** The classifier's probability of `class` for this face, in [0, 1] (≥ 0.5 for a two-label model). */
+  readonly class_probability: number;
+  /** The classifier's probability of every label of the model, by label (`{"female":0.12,"male":0.88}`); they sum to 1. */
+  readonly probabilities: Readonly<Record<string, number>>;
 }
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
@@ -30,12 +34,14 @@ export async function classifyFaces(image: RgbImage, detector: FaceDetector, cla
   const out: ClassifiedFace[] = [];
   for (const face of faces) {
     const result = await classifier.classify(alignFace(image, face, classifier.alignment));
+    // The model's one output is the probability of labels[1]; the other label has the rest.
+    const [negative, positive] = classifier.labels;
     out.push({
       box: { x: round1(face.box.x), y: round1(face.box.y), width: round1(face.box.width), height: round1(face.box.height) },
-      score: round4(face.score),
+      detection_score: round4(face.score),
       class: result.label,
-      confidence: round4(result.confidence),
-      probability: round4(result.probability),
+      class_probability: round4(result.confidence),
+      probabilities: { [negative!]: round4(1 - result.probability), [positive!]: round4(result.probability) },
     });
   }
   return out;

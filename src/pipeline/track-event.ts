@@ -18,9 +18,13 @@ export interface TrackSnapshot {
   readonly face_area: number;
   /** The decided class label (`female` / `male`), after smoothing and hysteresis. */
   readonly class: string;
-  /** Confidence of `class` in [0, 1] over the track so far. */
+  /**
+   * The classifier's probability of `class` over the track so far, in [0, 1], 3 decimals: the sigmoid of
+   * the frames' logits averaged with weights √(box area). Hysteresis may keep `class` while this is a
+   * little under 0.5.
+   */
   readonly score: number;
-  /** Highest single-frame confidence of `class` seen on this track. */
+  /** The highest single-frame probability of `class` the classifier gave on this track, 3 decimals. */
   readonly top_score: number;
   /** Frames in which this face was seen. */
   readonly frames: number;
