@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/observability/logger.js';
+import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { redactUrl, redactUrlsIn, secretScrubber, urlPasswords } from '../../src/observability/redact-url.js';
 import { BrokerConnection, MAX_REFUSED_RETRY_MS } from '../../src/outputs/broker-connection.js';
 
@@ -68,5 +68,19 @@ describe('BrokerConnection', () => {
     expect(connection.problem).toMatchObject({ kind: 'unreachable' });
     client.emit('error', refusal(3));
     expect(connection.problem).toMatchObject({ kind: 'refused' });
+  });
+});
+
+describe('createLogger', () => {
+  it('removes URL passwords and configured secrets from every line, child loggers and error messages included', () => {
+    const lines: string[] = [];
+    const log = createLogger({ destination: { write: (l: string) => void lines.push(l) }, secrets: ['hunter2-pw'] });
+    const child = log.child({ component: 'camera' });
+    child.warn({ err: 'ffmpeg: rtsp://admin:camS3cret@10.0.0.5/s: Connection refused' }, 'capture problem');
+    log.error({ err: new Error('login failed for hunter2-pw') }, 'mqtt://u:urlS3cret@broker:1883 refused');
+    const text = lines.join('');
+    for (const secret of ['camS3cret', 'hunter2-pw', 'urlS3cret']) expect(text).not.toContain(secret);
+    expect(text).toContain('rtsp://admin:***@10.0.0.5/s');
+    expect(text).toContain('mqtt://u:***@broker:1883');
   });
 });
