@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { redactConfig } from '../config/redact-config.js';
+import { redactConfig, redactUrl } from '../config/redact-config.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
@@ -139,7 +139,7 @@ export class Daemon {
     this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? 10_000 });
     this.#stats.start();
     this.#started = true;
-    log.info({ cameras: config.cameras.map((c) => c.name), broker: this.brokerUrl, health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
+    log.info({ cameras: config.cameras.map((c) => c.name), broker: redactUrl(this.brokerUrl), health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
   }
 
   /**
