@@ -4,6 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { FaceedgeError } from '../errors.js';
+import { redactUrl, urlPasswords } from '../observability/redact-url.js';
 import type { CommonSourceOptions } from './frame-source.js';
 import { ProcessMjpegSource, type BackoffOptions } from './process-mjpeg-source.js';
 
@@ -81,18 +82,6 @@ export function buildRtspArgs(settings: RtspSettings): string[] {
   ];
 }
 
-/** `rtsp://host:port/path` without credentials, for names and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//');
-  }
-}
-
 /**
  * A V4L2 camera source. `start()` rejects with `CAMERA_NOT_FOUND` when the device node does not exist.
  */
@@ -126,14 +115,8 @@ export function createRtspSource(options: FfmpegCameraOptions & RtspSettings): P
       hint: 'Use rtsp://[user:password@]host[:port]/path',
     });
   }
-  let secrets: string[] = [];
-  try {
-    const { password } = new URL(options.url);
-    // Both spellings: ffmpeg may print the URL as given (percent-encoded) or decoded.
-    secrets = password ? [password, decodeURIComponent(password)] : [];
-  } catch {
-    // an unparsable URL has no credentials we could find; ffmpeg will report it
-  }
+  // Both spellings: ffmpeg may print the URL as given (percent-encoded) or decoded.
+  const secrets = urlPasswords(options.url);
   return new ProcessMjpegSource({
     sink: options.sink,
     name: options.name ?? redactUrl(options.url),

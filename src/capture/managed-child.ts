@@ -21,6 +21,8 @@ export interface ManagedChildOptions {
   readonly stderrLines?: number;
   /** Substrings (passwords in URLs) replaced by `***` in kept stderr lines. */
   readonly secrets?: readonly string[];
+  /** Called with each stderr line as it arrives (trimmed, secrets masked). */
+  readonly onStderrLine?: (line: string) => void;
 }
 
 export class ManagedChild {
@@ -133,6 +135,7 @@ export class ManagedChild {
     if (!clean) return;
     for (const secret of this.options.secrets ?? []) if (secret) clean = clean.split(secret).join('***');
     this.tail.push(clean);
+    this.options.onStderrLine?.(clean);
     const max = this.options.stderrLines ?? 20;
     if (this.tail.length > max) this.tail.splice(0, this.tail.length - max);
   }

@@ -27,6 +27,18 @@ export interface ProbeImageOptions {
 }
 
 /**
+ * sharp's message for a failed read, on one line. libvips accumulates its decoder's complaints in an
+ * error buffer, so one bad JPEG yields "…: VipsJpeg: X\nVipsJpeg: X\nVipsJpeg: X": printed as is, the
+ * repeats look like stray library warnings around the clean error. Each distinct line is kept once.
+ */
+export function libvipsReason(cause: unknown): string {
+  const text = cause instanceof Error ? cause.message : String(cause);
+  const lines = [...new Set(text.split('\n').map((l) => l.trim()).filter(Boolean))];
+  // "Input file has corrupt header: VipsJpeg: X" followed by "VipsJpeg: X": the later copies add nothing.
+  return lines.filter((l, i) => !lines.slice(0, i).some((earlier) => earlier.endsWith(l))).join('; ');
+}
+
+/**
  * Reads the header of an image file or buffer.
  * @throws FaceedgeError `IMAGE_UNREADABLE` when it is missing or not an image sharp can read,
  *   `IMAGE_TOO_LARGE` when width × height exceeds `maxPixels`.
@@ -39,7 +51,7 @@ export async function probeImage(input: Buffer | string, options: ProbeImageOpti
     // limitInputPixels: false here because the limit is checked below with a clearer error.
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (cause) {
-    throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read image ${origin}: ${(cause as Error).message}`, {
+    throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read image ${origin}: ${libvipsReason(cause)}`, {
       hint: 'Check that the file exists and is a JPEG, PNG, WebP, GIF or TIFF image.',
       cause,
     });

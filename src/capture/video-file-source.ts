@@ -44,6 +44,10 @@ export class VideoFileSource implements FrameSource {
   private running: Promise<void> | null = null;
   private startPromise: Promise<void> | null = null;
   private videoInfo: VideoInfo | null = null;
+  /** Set once ffmpeg reported damaged input: a looping file is reported once, not on every pass. */
+  private damageReported = false;
+  private damageLines: string[] = [];
+  private damageTimer: NodeJS.Timeout | null = null;
 
   constructor(private readonly options: VideoFileSourceOptions) {
     this.name = options.name ?? `video:${basename(options.path)}`;
@@ -99,7 +103,7 @@ export class VideoFileSource implements FrameSource {
     this.videoInfo = info;
     let child: ManagedChild;
     try {
-      child = await ManagedChild.spawn(this.options.ffmpegPath ?? 'ffmpeg', this.ffmpegArgs());
+      child = await ManagedChild.spawn(this.options.ffmpegPath ?? 'ffmpeg', this.ffmpegArgs(), { onStderrLine: (line) => this.onFfmpegError(line) });
     } catch (cause) {
       throw new FaceedgeError('SOURCE_FAILED', `cannot start ffmpeg: ${(cause as Error).message}`, {
         hint: 'Install ffmpeg (apt install ffmpeg).',
@@ -111,6 +115,32 @@ export class VideoFileSource implements FrameSource {
     this.reporter.status('online', `playing ${path}`);
     this.running = this.pump(child, info);
     if (this.controller.signal.aborted) await child.kill(this.options.killGraceMs);
+  }
+
+  /**
+   * ffmpeg runs at `-loglevel error`, so any line it writes while playing is damaged input: a file cut
+   * short ("partial file": a copy or download that did not finish) or corrupt packets. ffmpeg skips
+   * what it cannot decode and carries on, so the source does too, and reports it once as a skipped
+   * input, like a truncated GIF. The lines of one burst are read together (a cut first shows as a
+   * broken packet, then as "partial file") before saying which it is.
+   */
+  private onFfmpegError(line: string): void {
+    if (this.damageReported || this.controller.signal.aborted) return;
+    this.damageLines.push(line);
+    this.damageTimer ??= setTimeout(() => this.reportDamage(), 250).unref();
+  }
+
+  private reportDamage(): void {
+    if (this.damageTimer) clearTimeout(this.damageTimer);
+    this.damageTimer = null;
+    if (this.damageReported || this.damageLines.length === 0) return;
+    this.damageReported = true;
+    const cut = this.damageLines.find((l) => /partial file/i.test(l));
+    const detail = (cut ?? this.damageLines[0]!).replace(/^\[[^\]]*\]\s*/, '');
+    this.reporter.skip(new FaceedgeError('SOURCE_FAILED',
+      `${this.options.path} ${cut ? 'is truncated' : 'has damaged data'} (ffmpeg: "${detail}"): what ffmpeg can decode plays${this.options.loop ? ', in a loop' : ''}; reported once`, {
+        hint: cut ? 'Copy the file again: it ends before its last frame.' : 'Re-encode the file or copy it again.',
+      }));
   }
 
   private async probe(): Promise<VideoInfo> {
@@ -178,6 +208,7 @@ export class VideoFileSource implements FrameSource {
       }
     });
     const exit = await child.exited;
+    this.reportDamage();
     if (this.controller.signal.aborted) return;
     if (exit.code === 0) {
       this.reporter.end(`end of ${this.options.path}`);

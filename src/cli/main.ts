@@ -4,6 +4,7 @@
  */
 import { Command } from 'commander';
 import { isFaceedgeError } from '../errors.js';
+import { redactUrlsIn } from '../observability/redact-url.js';
 import { registerDatasetCommands } from './commands/dataset-prepare.js';
 import { registerClassifyCommand } from './commands/classify.js';
 import { registerEvalCommand } from './commands/eval.js';
@@ -31,7 +32,8 @@ try {
   await program.parseAsync(process.argv);
 } catch (err) {
   if (isFaceedgeError(err)) {
-    console.error(`faceedge: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}`);
+    // A message may quote a URL the user gave (mqtt://user:password@…): never echo its password.
+    console.error(redactUrlsIn(`faceedge: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}`));
     process.exit(err.code === 'USAGE' || err.code === 'CONFIG_INVALID' ? 2 : 1);
   }
   throw err;

@@ -1,8 +1,28 @@
 /** `faceedge config check [file]`: validate without starting anything. The CLI prints the result. */
+import { accessSync, constants, statSync } from 'node:fs';
 import { isFaceedgeError } from '../errors.js';
 import { ConfigInvalidError, formatConfigIssue, type ConfigIssue } from './config-issues.js';
 import type { FaceedgeConfig } from './config-schema.js';
 import { loadConfig } from './load-config.js';
+
+/**
+ * Files that `faceedge run` reads at start and refuses to start without: the MQTT TLS material. (Camera
+ * sources and the model store are checked by the running daemon, which keeps going without them.)
+ */
+function fileIssues(config: FaceedgeConfig): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  for (const key of ['ca', 'cert', 'key'] as const) {
+    const file = config.mqtt.tls?.[key];
+    if (file === undefined) continue;
+    try {
+      if (!statSync(file).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
+      accessSync(file, constants.R_OK);
+    } catch (err) {
+      issues.push({ path: `mqtt.tls.${key}`, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+    }
+  }
+  return issues;
+}
 
 export interface ConfigCheckResult {
   readonly ok: boolean;
@@ -20,6 +40,8 @@ export interface ConfigCheckResult {
 export function checkConfig(path: string | undefined, env: Readonly<Record<string, string | undefined>>): ConfigCheckResult {
   try {
     const config = loadConfig({ file: path, env });
+    const issues = fileIssues(config);
+    if (issues.length > 0) return { ok: false, errors: issues.map(formatConfigIssue), issues };
     return { ok: true, errors: [], issues: [], config };
   } catch (err) {
     if (err instanceof ConfigInvalidError) {

@@ -11,6 +11,7 @@ import { gpioSchema } from '../gpio/gpio-config-schema.js';
 import { TRACKER_DEFAULTS } from '../pipeline/face-tracker.js';
 import { rulesSchema } from '../rules/rules-schema.js';
 import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
+import { BROKER_URL_PATTERN, brokerUrlProblem } from './broker-url.js';
 import { bool, coerceNumber, isObjectPayload, num, topicPath } from './schema-helpers.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
@@ -59,7 +60,11 @@ export const mqttSchema = z
     /** Broker URL (`mqtt://`, `mqtts://`, `ws://`, `wss://`). Absent: an embedded broker is started. */
     url: z
       .string()
-      .regex(/^(mqtts?|wss?|tcp|ssl):\/\/[^\s]+$/, 'mqtt.url must look like mqtt://host:1883 (or mqtts://, ws://, wss://)')
+      .regex(BROKER_URL_PATTERN, 'mqtt.url must look like mqtt://host:1883 (or mqtts://, ws://, wss://)')
+      .superRefine((url, ctx) => {
+        const problem = brokerUrlProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
       .optional(),
     /** First topic level of every topic. Default `faceedge`. */
     base_topic: baseTopic.default('faceedge'),

@@ -3,15 +3,10 @@
  * TLS private key path and any password embedded in the broker URL or an RTSP camera URL are replaced
  * by `REDACTED`.
  */
+import { REDACTED, redactUrl, urlPasswords } from '../observability/redact-url.js';
 import type { FaceedgeConfig } from './config-schema.js';
 
-/** What secrets are replaced with. */
-export const REDACTED = '***';
-
-/** `mqtt://user:secret@host` → `mqtt://user:***@host`; other URLs unchanged. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z]+:\/\/[^/@:]*):[^/@]*@/i, `$1:${REDACTED}@`);
-}
+export { REDACTED, redactUrl } from '../observability/redact-url.js';
 
 /** Deep copy of `config` with secrets replaced; the input is not modified. */
 export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
@@ -26,4 +21,19 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
     if (typeof camera.source.path === 'string') camera.source.path = redactUrl(camera.source.path);
   }
   return copy as FaceedgeConfig;
+}
+
+/**
+ * The secret values of `config` (the MQTT password, passwords inside the broker and camera URLs), for
+ * the log writer to remove wherever they would appear (`createLogger({ secrets })`).
+ */
+export function configSecrets(config: FaceedgeConfig): string[] {
+  const secrets: string[] = [];
+  if (config.mqtt.password) secrets.push(config.mqtt.password);
+  if (config.mqtt.url) secrets.push(...urlPasswords(config.mqtt.url));
+  for (const camera of config.cameras) {
+    const path = (camera.source as { path?: unknown }).path;
+    if (typeof path === 'string') secrets.push(...urlPasswords(path));
+  }
+  return secrets;
 }

@@ -8,8 +8,8 @@
  *   notify.startWatchdog(() => daemon.healthFacts().started);
  *   …; notify.stopping(); await daemon.stop(); notify.close();
  */
-import { FaceedgeError } from '../errors.js';
 import { UnixDatagramSender } from './unix-datagram-socket.js';
+import { errorLogFields } from '../observability/error-log-fields.js';
 
 /** What the notifier needs from the environment (a `process.env` slice). */
 export interface SdNotifyEnv {
@@ -93,7 +93,7 @@ export function createSdNotifier(env: SdNotifyEnv, options: SdNotifierOptions = 
     } catch (err) {
       // systemd notices a missing READY or WATCHDOG by itself (start timeout, watchdog restart);
       // crashing the daemon over a notification would only make that worse.
-      options.log?.warn({ err, code: err instanceof FaceedgeError ? err.code : undefined }, 'sd_notify failed');
+      options.log?.warn(errorLogFields(err), 'sd_notify failed');
     }
   };
   const stopTimer = (): void => {

@@ -3,9 +3,10 @@
  * starts them in order and stops them in reverse. No component reads configuration or the
  * environment itself; each gets its slice here.
  */
+import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { redactConfig } from '../config/redact-config.js';
-import { isFaceedgeError, type FaceedgeError } from '../errors.js';
+import { redactConfig, redactUrl } from '../config/redact-config.js';
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
 import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
@@ -15,6 +16,7 @@ import { DaemonMetrics } from '../observability/metrics.js';
 import { EmbeddedBroker } from '../outputs/embedded-broker.js';
 import type { BridgeInfo } from '../outputs/mqtt-payloads.js';
 import { MqttOutput } from '../outputs/mqtt-output.js';
+import { TrackJournal } from '../outputs/track-journal.js';
 import type { PipelineSink } from '../pipeline/pipeline.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { FaceDetector } from '../vision/face-detector.js';
@@ -22,6 +24,7 @@ import { CameraRunner } from './camera-runner.js';
 import { ClassifierHolder, delegateFromConfig } from './classifier-holder.js';
 import { GpioRules } from './gpio-rules.js';
 import { boardModel, HaAnnouncer } from './ha-announcer.js';
+import { parseModelReloadRequest } from './model-reload-request.js';
 import { currentStoredModel, ModelUpdates } from './model-updates.js';
 import { StatsReporter } from './stats-reporter.js';
 
@@ -91,9 +94,13 @@ export class Daemon {
     this.#mqtt = mqtt;
     this.#registerBridgeCommands(mqtt);
     await mqtt.start();
+    // Tracks the last run left open end now (it may have crashed); ids continue after its last one.
+    const journal = TrackJournal.open(join(config.state_dir, 'tracks.json'), componentLogger(log, 'tracks'));
+    for (const e of journal.takeLeftovers()) mqtt.publishEvent(e);
     const sink: PipelineSink = {
       events: (_camera, events) => {
         for (const e of events) {
+          journal.record(e);
           mqtt.publishEvent(e);
           this.#gpio?.event(e);
         }
@@ -101,9 +108,10 @@ export class Daemon {
       facePresence: (camera, present) => mqtt.setFace(camera, present),
     };
     for (const camera of config.cameras) {
+      mqtt.setFace(camera.name, false); // the true state until a face is tracked (a crash may have left ON retained)
       const runner = new CameraRunner({
         name: camera.name, source: camera.source, detector: this.#detector, classifier: () => this.#classifier!.current,
-        tracker: trackerOptions(this.#runtime.tracker), minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
+        tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) }, minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
         log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => mqtt.setCaptureStatus(camera.name, s.state === 'online'),
       });
       this.#cameras.push(runner);
@@ -131,7 +139,7 @@ export class Daemon {
     this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? 10_000 });
     this.#stats.start();
     this.#started = true;
-    log.info({ cameras: config.cameras.map((c) => c.name), broker: this.brokerUrl, health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
+    log.info({ cameras: config.cameras.map((c) => c.name), broker: redactUrl(this.brokerUrl), health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
   }
 
   /**
@@ -235,6 +243,7 @@ export class Daemon {
     return {
       started: this.#started,
       broker_connected: this.#mqtt?.connected ?? false,
+      broker_problem: this.#mqtt?.brokerProblem ?? null,
       // A camera paused by a rule delivers no frames on purpose; it must not make the board "not ready".
       last_frame_age_ms: Object.fromEntries(this.#cameras.filter((c) => !c.paused).map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)])),
       paused_cameras: this.#cameras.filter((c) => c.paused).map((c) => c.name),
@@ -272,10 +281,12 @@ export class Daemon {
       void mqtt.republishInfo();
       return this.#runtime;
     });
+    // Payload and checks: model-reload-request.ts (a named model is verified like an install).
     mqtt.bridge.register('model/reload', async (params) => {
-      const body = (params ?? {}) as { model?: unknown; manifest?: unknown };
-      const path = typeof body.model === 'string' ? body.model : undefined;
-      const next = await this.#swapModel(path, typeof body.manifest === 'string' ? body.manifest : undefined);
+      const target = parseModelReloadRequest(params);
+      if (!this.#models) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: the daemon is still starting');
+      await this.#models.verifyReload(target);
+      const next = await this.#swapModel(target.modelPath, target.manifestPath);
       return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
     });
   }

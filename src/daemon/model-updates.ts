@@ -19,6 +19,7 @@ import { ModelPushReceiver } from '../model-push/model-push-receiver.js';
 import { ModelStore, type InstalledModel } from '../model-push/model-store.js';
 import { TransferStore } from '../model-push/transfer-store.js';
 import type { MqttOutput } from '../outputs/mqtt-output.js';
+import { verifyReloadTarget, type ModelReloadTarget } from './model-reload-request.js';
 import { pushClientFor } from './push-client.js';
 
 export interface ModelUpdatesOptions {
@@ -45,6 +46,8 @@ export class ModelUpdates {
   readonly #o: ModelUpdatesOptions;
   #watcher: CurrentModelWatcher | null = null;
   #receiver: ModelPushReceiver | null = null;
+  /** Read once, on first use: pushes and bridge reloads check against the same keys. */
+  #keys: Promise<KeyObject[]> | null = null;
 
   constructor(options: ModelUpdatesOptions) {
     this.#o = options;
@@ -62,7 +65,7 @@ export class ModelUpdates {
       deviceId: this.#o.deviceId,
       store: this.store,
       transfers: new TransferStore(join(this.#o.stateDir, 'model-transfers')),
-      verify: { trustedKeys: await this.#trustedKeys(), requireSignature: this.#o.models.require_signature },
+      verify: { trustedKeys: await this.#trustedKeysOnce(), requireSignature: this.#o.models.require_signature },
       // The watcher does the reload (it would notice the new link anyway); sync() hands its outcome back,
       // so a model the daemon cannot serve is rolled back and reported to the sender.
       onInstalled: () => watcher.sync(),
@@ -77,6 +80,19 @@ export class ModelUpdates {
     this.#receiver = null;
     this.#watcher?.stop();
     this.#watcher = null;
+  }
+
+  /**
+   * Verifies the package of a model named by `bridge/request/model/reload` exactly as a push or
+   * `faceedge model install` would (checksums, signature per `models.require_signature`, self-test).
+   */
+  async verifyReload(target: ModelReloadTarget): Promise<void> {
+    await verifyReloadTarget(target, { trustedKeys: await this.#trustedKeysOnce(), requireSignature: this.#o.models.require_signature });
+  }
+
+  #trustedKeysOnce(): Promise<KeyObject[]> {
+    this.#keys ??= this.#trustedKeys();
+    return this.#keys;
   }
 
   /**

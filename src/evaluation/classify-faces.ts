@@ -8,17 +8,29 @@ import { alignFace } from '../vision/align-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
 import type { Box } from '../vision/face.js';
 
+/**
+ * One face as `faceedge classify --json` prints it (README "faceedge classify --json"). Every
+ * probability is named after what it is the probability of: none depends on which class was decided.
+ */
 export interface ClassifiedFace {
-  /** Source pixels, rounded to 0.1 px (sub-pixel digits are noise from the 128-px detector input). */
+  /** Face box in source pixels (top-left corner, size), rounded to 0.1 px (sub-pixel digits are noise from the 128-px detector input). */
   readonly box: Box;
-  /** Detector confidence in [0, 1]. */
-  readonly score: number;
-  /** Decided label, e.g. `female`. */
+  /** The detector's confidence that the box is a face, in [0, 1]; says nothing about the class. */
+  readonly detection_score: number;
+  /** Decided label, e.g. `female`: `labels[1]` when its probability reaches the model's threshold. */
   readonly class: string;
-  /** Probability of the decided label, in [0.5, 1]. */
+  /**
+   * Confidence of that decision in [0.5, 1] on the model's calibrated scale (0.5 at the threshold):
+   * the scale of events' `score`.
+   */
   readonly confidence: number;
-  /** Probability of the model's positive label (`labels[1]`). */
-  readonly probability: number;
+  /**
+   * The classifier's raw probability of `class`, in [0, 1]. Below 0.5 is possible when the model's
+   * threshold is not 0.5 (the shipped model's is 0.740: P(male) 0.6 is `female` with probability 0.4).
+   */
+  readonly class_probability: number;
+  /** The classifier's probability of every label of the model, by label (`{"female":0.12,"male":0.88}`); they sum to 1. */
+  readonly probabilities: Readonly<Record<string, number>>;
 }
 
 const round1 = (v: number): number => Math.round(v * 10) / 10;
@@ -31,12 +43,15 @@ export async function classifyFaces(image: RgbImage, detector: FaceDetector, cla
   const out: ClassifiedFace[] = [];
   for (const face of faces) {
     const result = await classifier.classify(alignFace(image, face, classifier.alignment));
+    // The model's one output is the probability of labels[1]; the other label has the rest.
+    const [negative, positive] = classifier.labels;
     out.push({
       box: { x: round1(face.box.x), y: round1(face.box.y), width: round1(face.box.width), height: round1(face.box.height) },
-      score: round4(face.score),
+      detection_score: round4(face.score),
       class: result.label,
       confidence: round4(result.confidence),
-      probability: round4(result.probability),
+      class_probability: round4(result.label === positive ? result.probability : 1 - result.probability),
+      probabilities: { [negative!]: round4(1 - result.probability), [positive!]: round4(result.probability) },
     });
   }
   return out;

@@ -10,6 +10,7 @@
 import { watch, type FSWatcher } from 'node:fs';
 import { mkdir, readlink } from 'node:fs/promises';
 import type { InstalledModel, ModelStore } from './model-store.js';
+import { errorLogFields } from '../observability/error-log-fields.js';
 
 export interface CurrentModelWatcherOptions {
   readonly store: ModelStore;
@@ -63,7 +64,7 @@ export class CurrentModelWatcher {
       this.#known = target;
       const result = (async () => this.#o.onChange(model))();
       this.#handled = { target, result };
-      result.catch((err: unknown) => this.#o.log?.warn({ err, model: model.name }, 'reloading the new current model failed; the previous one keeps serving'));
+      result.catch((err: unknown) => this.#o.log?.warn({ ...errorLogFields(err), model: model.name }, 'reloading the new current model failed; the previous one keeps serving'));
       await result;
     });
     this.#running = run.catch(() => undefined);

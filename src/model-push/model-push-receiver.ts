@@ -15,6 +15,7 @@ import {
   MAX_CHUNK_SIZE, pushTopicPrefix, toRanges, transferPlanSchema, type TransferPlan, type TransferStatus,
 } from './mqtt-push-protocol.js';
 import type { TransferStore } from './transfer-store.js';
+import { errorLogFields } from '../observability/error-log-fields.js';
 
 /**
  * What the receiver needs from an MQTT connection: an MQTT.js client satisfies it, and so does the
@@ -89,7 +90,7 @@ export class ModelPushReceiver {
     const [id, part, ...rest] = topic.slice(this.#prefix.length + 1).split('/');
     if (rest.length > 0 || part === 'status') return;
     this.#handle(id, part, payload).catch((err: unknown) => {
-      this.#o.log?.warn({ err, transfer: id, part }, 'model push message refused');
+      this.#o.log?.warn({ ...errorLogFields(err), transfer: id, part }, 'model push message refused');
     });
   }
 
@@ -182,7 +183,7 @@ export class ModelPushReceiver {
       };
     } catch (err) {
       const e = err instanceof FaceedgeError ? err : new FaceedgeError('MODEL_INVALID', (err as Error).message, { cause: err });
-      log?.warn({ err: e, code: e.code, transfer: id }, 'model push refused: the current model keeps serving');
+      log?.warn({ ...errorLogFields(e), transfer: id }, 'model push refused: the current model keeps serving');
       outcome = { state: 'failed', error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
     }
     // Installed or refused, the chunks have served their purpose (a retry starts clean); they are

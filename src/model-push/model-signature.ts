@@ -99,8 +99,14 @@ export function verifyManifestSignature(manifestBytes: Buffer, signatureText: st
   for (const key of trusted) {
     if (signature.length === 64 && verify(null, manifestBytes, key, signature)) return keyId(key);
   }
-  const known = trusted.map(keyId).join(', ') || 'none';
-  throw new FaceedgeError('MODEL_SIGNATURE_INVALID', `manifest signature (key ${parsed.key_id}) does not verify against the trusted key(s): ${known}`, {
-    hint: 'the manifest changed after signing, or it was signed with a key this board does not trust',
+  const known = trusted.map(keyId);
+  // Two different problems: the signer is trusted but the bytes changed, or the signer is not trusted.
+  if (known.includes(parsed.key_id)) {
+    throw new FaceedgeError('MODEL_SIGNATURE_INVALID', `manifest.json was changed after it was signed: its signature by the trusted key ${parsed.key_id} does not match its bytes`, {
+      hint: 'sign the package again after the last change (faceedge model sign <dir> --key <private.pem>), or find who altered it',
+    });
+  }
+  throw new FaceedgeError('MODEL_SIGNATURE_INVALID', `the package is signed by key ${parsed.key_id}, which this board does not trust (trusted: ${known.join(', ') || 'none'})`, {
+    hint: 'sign it with the key whose .pub.pem is models.public_key on the board, or install that key',
   });
 }

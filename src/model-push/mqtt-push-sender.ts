@@ -7,6 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { redactUrl } from '../observability/redact-url.js';
 import { FaceedgeError, type FaceedgeErrorCode } from '../errors.js';
 import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, sha256Hex, verifyPackageFiles } from './model-package.js';
 import {
@@ -102,7 +103,7 @@ export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttP
   try {
     client = await mqtt.connectAsync(options.url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...options.mqtt });
   } catch (cause) {
-    throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${options.url}: ${(cause as Error).message}`, { cause });
+    throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${redactUrl(options.url)}: ${(cause as Error).message}`, { cause });
   }
   const waiter = new StatusWaiter();
   client.on('message', (t, msg) => {

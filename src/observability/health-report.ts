@@ -8,6 +8,11 @@ export interface HealthFacts {
   /** True once every component started and until stop begins. */
   readonly started: boolean;
   readonly broker_connected: boolean;
+  /**
+   * Why the broker is not connected (`kind`, the broker's `message`, a `hint` naming the config keys);
+   * null while connected. A refused login makes the daemon not ready; an unreachable broker does not.
+   */
+  readonly broker_problem?: { readonly kind: string; readonly message: string; readonly hint?: string } | null;
   /** Per camera: ms since its last frame, null before the first one. Paused cameras are not listed. */
   readonly last_frame_age_ms: Readonly<Record<string, number | null>>;
   /** Cameras a rule has paused (input-gated): not expected to deliver frames. Absent = none. */
@@ -38,7 +43,12 @@ export function evaluateHealth(facts: HealthFacts, policy: HealthPolicy = {}): H
   const reasons: string[] = [];
   if (!facts.started) reasons.push('not started');
   if (facts.model === null) reasons.push('no model loaded');
-  if (policy.requireBroker && !facts.broker_connected) reasons.push('MQTT broker not connected');
+  const problem = facts.broker_problem;
+  // A refused login does not heal by waiting, unlike an outage: events would pile up in the outbox
+  // until someone fixes the credentials, so it must show on /healthz.
+  if (!facts.broker_connected && problem && problem.kind !== 'unreachable') {
+    reasons.push(`MQTT broker refused the connection: ${problem.message}${problem.hint ? ` (${problem.hint})` : ''}`);
+  } else if (policy.requireBroker && !facts.broker_connected) reasons.push('MQTT broker not connected');
   for (const [camera, age] of Object.entries(facts.last_frame_age_ms)) {
     if (age === null) reasons.push(`camera ${camera}: no frame yet`);
     else if (age > maxAge) reasons.push(`camera ${camera}: last frame ${Math.round(age)} ms ago`);

@@ -3,6 +3,7 @@
  * logger and hands each component a child tagged with its name; nothing logs through a global.
  */
 import { pino, type DestinationStream, type Logger, type LevelWithSilent } from 'pino';
+import { secretScrubber } from './redact-url.js';
 
 export type { Logger } from 'pino';
 
@@ -32,14 +33,25 @@ export interface LoggerOptions {
   readonly destination?: DestinationStream;
   /** Fields on every line. Default `{}` (pino adds pid and hostname). */
   readonly base?: Record<string, unknown>;
+  /**
+   * Secret values (the configured MQTT password, URL passwords: `configSecrets(config)`) removed from
+   * every line, whatever field or message carries them. URL credentials are removed in any case.
+   */
+  readonly secrets?: readonly string[];
 }
 
-/** The daemon's root logger. */
+/**
+ * The daemon's root logger. Redaction has two layers: the known secret keys (`REDACT_PATHS`) in logged
+ * objects, and a last pass over each written line for URL credentials and the configured secret values,
+ * which also catches an error message or a child process's output that echoes them.
+ */
 export function createLogger(options: LoggerOptions = {}): Logger {
+  const scrub = secretScrubber(options.secrets ?? []);
   return pino(
     {
       level: options.level ?? 'info',
       redact: { paths: [...REDACT_PATHS], censor: '[redacted]' },
+      hooks: { streamWrite: scrub },
       ...(options.base ? { base: options.base } : {}),
     },
     options.destination ?? pino.destination({ fd: 1, sync: false }),

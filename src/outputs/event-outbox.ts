@@ -30,6 +30,8 @@ export interface EventOutboxOptions {
   readonly log: Logger;
   /** Called with the number of events dropped because the outbox was full. */
   readonly onDrop?: (count: number) => void;
+  /** At most one "outbox full" warning per this many ms. Default 10 000. */
+  readonly dropWarnIntervalMs?: number;
 }
 
 interface Segment {
@@ -41,7 +43,10 @@ interface Segment {
 
 /** The ack log is rewritten once it grows past this many bytes. */
 const ACK_LOG_COMPACT_BYTES = 64 * 1024;
-/** At most one "outbox full" warning per this many ms; the counter keeps the exact number. */
+/**
+ * At most one "outbox full" warning per this many ms. Drops inside a window are summed into one
+ * warning written when the window ends (or at close), so the warnings add up to `droppedTotal`.
+ */
 const DROP_WARN_INTERVAL_MS = 10_000;
 
 export class EventOutbox {
@@ -55,6 +60,8 @@ export class EventOutbox {
   private dropped = 0;
   private droppedSinceWarn = 0;
   private lastDropWarn = 0;
+  /** Writes the summary of drops made since the last warning, at the end of the rate-limit window. */
+  private dropWarnTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   private constructor(
@@ -180,6 +187,7 @@ export class EventOutbox {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.warnDrops();
     if (this.writeFd !== null) closeSync(this.writeFd);
     if (this.ackFd !== null) closeSync(this.ackFd);
     this.writeFd = this.ackFd = null;
@@ -194,15 +202,23 @@ export class EventOutbox {
     this.dropped += victims.length;
     this.droppedSinceWarn += victims.length;
     this.options.onDrop?.(victims.length);
-    const now = Date.now();
-    if (now - this.lastDropWarn >= DROP_WARN_INTERVAL_MS) {
-      this.options.log.warn(
-        { dropped: this.droppedSinceWarn, droppedTotal: this.dropped, maxEvents: this.options.maxEvents, upToSeq: this.watermark },
-        'event outbox full: dropped the oldest undelivered events',
-      );
-      this.lastDropWarn = now;
-      this.droppedSinceWarn = 0;
-    }
+    const interval = this.options.dropWarnIntervalMs ?? DROP_WARN_INTERVAL_MS;
+    const wait = this.lastDropWarn + interval - Date.now();
+    if (wait <= 0) this.warnDrops();
+    else this.dropWarnTimer ??= setTimeout(() => this.warnDrops(), wait).unref();
+  }
+
+  /** Logs the drops not reported yet (if any): `dropped` since the last warning, `droppedTotal` since open. */
+  private warnDrops(): void {
+    if (this.dropWarnTimer !== null) clearTimeout(this.dropWarnTimer);
+    this.dropWarnTimer = null;
+    if (this.droppedSinceWarn === 0) return;
+    this.options.log.warn(
+      { dropped: this.droppedSinceWarn, droppedTotal: this.dropped, maxEvents: this.options.maxEvents, upToSeq: this.watermark },
+      'event outbox full: dropped the oldest undelivered events',
+    );
+    this.lastDropWarn = Date.now();
+    this.droppedSinceWarn = 0;
   }
 
   private persistWatermark(): void {

@@ -53,6 +53,8 @@ export function buildMqttClientOptions(config: MqttConnectionConfig, will: LastW
     resubscribe: false,
     // QoS 0 (stats) is worth nothing once stale: never queue it while offline.
     queueQoSZero: false,
+    // A refused login (CONNACK error) is retried too; BrokerConnection backs the period off.
+    reconnectOnConnackError: true,
     will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
   };
   if (config.username !== undefined) options.username = config.username;

@@ -12,13 +12,16 @@ import type { Logger } from 'pino';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { readCpuTemperatureC } from '../observability/cpu-temperature.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
+import { redactUrl } from '../observability/redact-url.js';
 import { BridgeDispatcher } from './bridge-dispatcher.js';
+import { BrokerConnection, type BrokerProblem } from './broker-connection.js';
 import { EventOutbox, type OutboxEntry } from './event-outbox.js';
 import { buildMqttClientOptions, type MqttConnectionConfig } from './mqtt-client-options.js';
 import type { BridgeInfo, StatsInput, StatsPayload } from './mqtt-payloads.js';
 import { MqttSubscriptions, type MqttMessageHandler } from './mqtt-subscriptions.js';
 import { MqttTopics } from './mqtt-topics.js';
 import { OutboxDrainer } from './outbox-drainer.js';
+import { errorLogFields } from '../observability/error-log-fields.js';
 
 /** The metrics MqttOutput reports; DaemonMetrics implements them. */
 export interface MqttOutputMetrics {
@@ -61,17 +64,28 @@ export class MqttOutput {
   /** Retained states (face, capture, GPIO, HA discovery) by topic, resent on every connect. */
   private readonly retained = new Map<string, string>();
   private readonly subscriptions: MqttSubscriptions;
-  private lastError = '';
+  private readonly connection: BrokerConnection;
+  /** The broker URL without its password: the only spelling that is logged or put in an error. */
+  private readonly safeUrl: string;
   private stopping: Promise<void> | null = null;
 
   constructor(private readonly options: MqttOutputOptions) {
     this.topics = new MqttTopics(options.mqtt.base_topic, options.deviceId);
     this.bridge = options.dispatcher ?? new BridgeDispatcher(options.log);
     this.subscriptions = new MqttSubscriptions(options.log);
+    this.safeUrl = redactUrl(options.url);
+    this.connection = new BrokerConnection({
+      url: this.safeUrl, reconnectPeriodMs: options.mqtt.reconnect_period_ms, log: options.log, queued: () => this.queueDepth,
+    });
   }
 
   get connected(): boolean {
     return this.client?.connected ?? false;
+  }
+
+  /** Why the broker is not connected (a refused login, an unreachable broker); null while connected. */
+  get brokerProblem(): BrokerProblem | null {
+    return this.connected ? null : this.connection.problem;
   }
 
   /** Events stored and not yet acknowledged by the broker. */
@@ -99,7 +113,7 @@ export class MqttOutput {
     } catch (err) {
       outbox.close();
       if (isFaceedgeError(err)) throw err;
-      throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${this.options.url}: ${(err as Error).message}`, {
+      throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${this.safeUrl}: ${(err as Error).message}`, {
         hint: 'check mqtt.url (mqtt://host:1883, mqtts://host:8883)',
         cause: err,
       });
@@ -118,14 +132,9 @@ export class MqttOutput {
     client.on('close', () => {
       if (this.options.metrics) this.options.metrics.setBrokerConnected(false);
     });
-    client.on('offline', () => log.warn({ url: this.options.url, queued: outbox.depth }, 'MQTT broker unreachable; events are kept in the outbox'));
-    client.on('error', (err) => {
-      // MQTT.js retries every reconnect period; log each distinct failure once, not every retry.
-      if (err.message !== this.lastError) log.error({ url: this.options.url, err: err.message }, 'MQTT connection error');
-      this.lastError = err.message;
-    });
+    this.connection.watch(client);
     client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
-    log.info({ url: this.options.url, clientId: cfg.client_id, root: this.topics.root }, 'MQTT connecting');
+    log.info({ url: this.safeUrl, clientId: cfg.client_id, root: this.topics.root }, 'MQTT connecting');
   }
 
   /** Resolves when connected; rejects with FaceedgeError `MQTT_FAILED` after `timeoutMs`. */
@@ -136,7 +145,8 @@ export class MqttOutput {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         client.off('connect', onConnect);
-        reject(new FaceedgeError('MQTT_FAILED', `not connected to ${this.options.url} after ${timeoutMs} ms${this.lastError ? `: ${this.lastError}` : ''}`));
+        const last = this.connection.lastError;
+        reject(new FaceedgeError('MQTT_FAILED', `not connected to ${this.safeUrl} after ${timeoutMs} ms${last ? `: ${last}` : ''}`, { hint: this.connection.problem?.hint }));
       }, timeoutMs);
       const onConnect = () => {
         clearTimeout(timer);
@@ -158,7 +168,7 @@ export class MqttOutput {
     try {
       entry = this.outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
     } catch (err) {
-      this.options.log.error({ err, camera: event.after.camera, type: event.type }, 'cannot store event');
+      this.options.log.error({ ...errorLogFields(err), camera: event.after.camera, type: event.type }, 'cannot store event');
       return null;
     }
     this.options.metrics?.countEvent(event.after.camera, event.type);
@@ -264,9 +274,8 @@ export class MqttOutput {
 
   private onConnect(): void {
     const client = this.client!;
-    this.lastError = '';
     this.options.metrics?.setBrokerConnected(true);
-    this.options.log.info({ url: this.options.url, queued: this.queueDepth }, 'MQTT connected');
+    this.options.log.info({ url: this.safeUrl, queued: this.queueDepth }, 'MQTT connected');
     client.publish(this.topics.availability, 'online', { qos: 1, retain: true });
     void this.publishInfo(client);
     for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });

@@ -9,6 +9,8 @@ import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
 export interface TrackerOptions {
   /** Camera name; prefixes track ids. */
   readonly camera: string;
+  /** Number of the first track id (`<camera>-<firstId>`); the daemon continues after its last run's. Default 1. */
+  readonly firstId?: number;
   /** Labels of the classifier, [negative, positive]. */
   readonly labels: readonly string[];
   /** Model id put into snapshots. */
@@ -47,6 +49,7 @@ export const TRACKER_DEFAULTS = {
   scoreDelta: 0.05,
   hysteresis: 0.1,
   unsureMargin: 0,
+  firstId: 1,
 } as const;
 
 /** The class of a track whose confidence lies inside the unsure band. */
@@ -105,6 +108,7 @@ export class FaceTracker {
 
   constructor(options: TrackerOptions) {
     this.#o = { ...TRACKER_DEFAULTS, ...options };
+    this.#nextId = this.#o.firstId;
   }
 
   /** Changes thresholds at run time (the `options` bridge command); identity options stay. */

@@ -6,7 +6,7 @@ export type { Box };
 
 /** The state of one tracked face at a moment. */
 export interface TrackSnapshot {
-  /** Stable id for the life of the track, unique per daemon run (e.g. `door-17`). */
+  /** Stable id for the life of the track, `<camera>-<n>`, unique across daemon runs on one state_dir (e.g. `door-17`). */
   readonly id: string;
   readonly camera: string;
   readonly box: Box;
@@ -39,6 +39,12 @@ export interface TrackEvent {
   /** Previous published snapshot (null for `new`). */
   readonly before: TrackSnapshot | null;
   readonly after: TrackSnapshot;
+  /**
+   * Only on an `end` the tracker did not see happen: `restart` = the track was open when the previous
+   * run of the daemon died, and is ended by the next run (`after` is its last published snapshot, with
+   * `end_time` when that was published). Absent on every other event.
+   */
+  readonly reason?: 'restart';
   /** Monotonic timestamp (ms) of the frame that produced this event, for latency measurement. */
   readonly frame_timestamp_ms?: number;
 }

@@ -8,6 +8,7 @@ import type { Logger } from '../observability/logger.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
 import { describeAction, type RuleAction } from './rule-action.js';
 import type { RulesEngine } from './rules-engine.js';
+import { errorLogFields } from '../observability/error-log-fields.js';
 
 /** What a {@link RuleRunner} drives. */
 export interface RuleRunnerDeps {
@@ -66,7 +67,7 @@ export class RuleRunner {
           continue;
         }
         const done = action.kind === 'pulse' ? output.pulse(action.ms) : output.set(action.on);
-        done.catch((err: unknown) => this.deps.log.error({ rule: action.rule, err }, `rule action failed: ${describeAction(action)}`));
+        done.catch((err: unknown) => this.deps.log.error({ rule: action.rule, ...errorLogFields(err) }, `rule action failed: ${describeAction(action)}`));
       }
       this.deps.onAction?.(action);
     }

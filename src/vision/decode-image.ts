@@ -3,7 +3,7 @@
  * absurd sizes before decoding and flattening any alpha channel onto black.
  */
 import sharp from 'sharp';
-import { DEFAULT_MAX_PIXELS, probeImage } from '../capture/probe-image.js';
+import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage } from '../capture/probe-image.js';
 import { FaceedgeError } from '../errors.js';
 import type { RgbImage } from '../capture/frame.js';
 
@@ -26,6 +26,6 @@ export async function decodeImage(data: Buffer, origin: string, options: DecodeO
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { kind: 'rgb', data: pixels, width: info.width, height: info.height };
   } catch (cause) {
-    throw new FaceedgeError('IMAGE_UNREADABLE', `${origin}: cannot decode (${(cause as Error).message})`, { cause });
+    throw new FaceedgeError('IMAGE_UNREADABLE', `${origin}: cannot decode (${libvipsReason(cause)})`, { cause });
   }
 }

@@ -27,6 +27,14 @@ export interface MosquittoOptions {
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly requireClientCert?: boolean };
 }
 
+function writePasswordFile(passwordFile: string, users: Readonly<Record<string, string>>): void {
+  writeFileSync(passwordFile, '', { mode: 0o600 });
+  for (const [user, password] of Object.entries(users)) {
+    const r = spawnSync('mosquitto_passwd', ['-b', passwordFile, user, password], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
+  }
+}
+
 /** Asks the kernel for a free TCP port on loopback. */
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -72,11 +80,7 @@ export class Mosquitto {
       `listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'max_queued_messages 100000'];
     if (options.users) {
       const passwordFile = join(dir, 'passwd');
-      writeFileSync(passwordFile, '', { mode: 0o600 });
-      for (const [user, password] of Object.entries(options.users)) {
-        const r = spawnSync('mosquitto_passwd', ['-b', passwordFile, user, password], { encoding: 'utf8' });
-        if (r.status !== 0) throw new Error(`mosquitto_passwd failed: ${r.stderr}`);
-      }
+      writePasswordFile(passwordFile, options.users);
       lines.push('allow_anonymous false', `password_file ${passwordFile}`);
     } else {
       lines.push('allow_anonymous true');
@@ -136,6 +140,15 @@ export class Mosquitto {
     await exited;
     clearTimeout(timer);
     this.child = null;
+  }
+
+  /**
+   * Replaces the users of a broker started with `users` and makes the running broker reload its
+   * password file (SIGHUP), as an administrator fixing an account does; connected clients stay.
+   */
+  setUsers(users: Readonly<Record<string, string>>): void {
+    writePasswordFile(join(this.dir, 'passwd'), users);
+    this.child?.kill('SIGHUP');
   }
 
   /** Graceful stop (SIGTERM; persistence is saved). Idempotent. */

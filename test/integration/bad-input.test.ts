@@ -80,6 +80,11 @@ beforeAll(async () => {
   const jpeg = await sharp(ASTRONAUT).jpeg({ quality: 90 }).toBuffer();
   files.truncatedJpeg = join(dir, 'truncated.jpg');
   writeFileSync(files.truncatedJpeg, jpeg.subarray(0, Math.floor(jpeg.length / 2)));
+  // A JPEG whose frame header says 85-bit samples: libvips repeats its decoder's complaint several times.
+  const badHeader = Buffer.from(jpeg);
+  badHeader[badHeader.indexOf(Buffer.from([0xff, 0xc0])) + 4] = 85;
+  files.badHeaderJpeg = join(dir, 'bad-header.jpg');
+  writeFileSync(files.badHeaderJpeg, badHeader);
   files.notAnImage = join(dir, 'notes.jpg');
   writeFileSync(files.notAnImage, 'this is a text file with a .jpg name\n');
   files.huge = join(dir, 'huge.png');
@@ -211,6 +216,15 @@ describe('through the CLI', () => {
     expect(lines[2].faces).toEqual([]);
     expect(lines[3].faces).toHaveLength(1);
     expect(lines[5].faces).toHaveLength(1);
+  });
+
+  it.skipIf(!classifier)(`a corrupt JPEG header is one clean line: libvips' repeated complaint is said once, nothing else on stderr (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`, async () => {
+    const r = await runCli(['classify', files.badHeaderJpeg, '--model', classifier as string]);
+    expect(r.code).toBe(1);
+    const output = `${r.stdout}\n${r.stderr}`;
+    expect(output.match(/Unsupported JPEG data precision 85/g), output).toHaveLength(1);
+    expect(output.split('\n').filter((l) => /^\s*(\(\S+\): )?VIPS|^\s*Vips/i.test(l)), output).toEqual([]);
+    expect(r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('INFO: Created TensorFlow Lite')), r.stderr).toEqual(['faceedge: 1 of 1 image(s) could not be classified']);
   });
 
   it.skipIf(!classifier)(`eval of a missing folder is DATASET_INVALID, exit 1 (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`, async () => {

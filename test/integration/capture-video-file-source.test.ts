@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +66,24 @@ describe('VideoFileSource', () => {
     expect(sink.frames).toHaveLength(20);
     expect(sink.states).toEqual(['online', 'offline']);
     expect(sink.statuses[1].reason).toMatch(/^end of /);
+  });
+
+  it('reports a truncated file once ("partial file"), while what precedes the cut plays in a loop', async () => {
+    // A streamable MP4 (index first) cut at 60 %: ffprobe opens it, ffmpeg plays up to the cut each pass.
+    const streamable = join(dir, 'streamable.mp4');
+    execFileSync('ffmpeg', ['-v', 'error', '-i', clip, '-c', 'copy', '-movflags', '+faststart', streamable]);
+    const whole = readFileSync(streamable);
+    const cut = join(dir, 'cut.mp4');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length * 0.6)));
+    const sink = new RecordingSink();
+    const source = new VideoFileSource({ path: cut, sink, loop: true, fps: 0 });
+    await source.start();
+    // Three passes' worth of frames: the cut was met at least twice.
+    await sink.until(() => sink.frames.length >= 36, '36 frames of the cut file', 30_000);
+    await source.stop();
+    expect(sink.errors.map((e) => e.message)).toHaveLength(1);
+    expect(sink.errors[0]).toMatchObject({ code: 'SOURCE_FAILED', message: expect.stringMatching(/cut\.mp4 is truncated \(ffmpeg: ".*partial file"\).*in a loop; reported once/) });
+    expect(source.stats().skipped).toBe(1);
   });
 
   it('loops until stopped and kills ffmpeg on stop, even while blocked on a busy consumer', async () => {

@@ -70,7 +70,7 @@ describe('the real detector on astronaut.png', () => {
 describe.skipIf(!CLASSIFIER)(`faceedge classify (${CLASSIFIER ?? NO_CLASSIFIER_REASON})`, () => {
   const model = CLASSIFIER as string;
 
-  it('--json prints one line per image with the face box, score, class and confidence', async () => {
+  it('--json prints one line per image with the face box, detection score, class and the probability of each label', async () => {
     const r = await runCli(['classify', ASTRONAUT, '--json', '--model', model]);
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
@@ -82,10 +82,16 @@ describe.skipIf(!CLASSIFIER)(`faceedge classify (${CLASSIFIER ?? NO_CLASSIFIER_R
     expect(Object.keys(face.box).sort()).toEqual(['height', 'width', 'x', 'y']);
     expect(Math.abs(face.box.x - 177)).toBeLessThan(6);
     expect(Math.abs(face.box.width - 95)).toBeLessThan(6);
-    expect(face.score).toBeGreaterThan(0.8);
+    expect(Object.keys(face).sort()).toEqual(['box', 'class', 'class_probability', 'confidence', 'detection_score', 'probabilities']);
+    expect(face.detection_score).toBeGreaterThan(0.8);
     expect(['female', 'male']).toContain(face.class);
+    // One probability per label, named by its label; the class is decided against the model's threshold.
+    expect(Object.keys(face.probabilities).sort()).toEqual(['female', 'male']);
+    expect(face.probabilities.female + face.probabilities.male).toBeCloseTo(1, 3);
+    expect(face.class_probability).toBe(face.probabilities[face.class]);
+    const threshold = modelManifestSchema.parse(JSON.parse(readFileSync(join(dirname(model), 'manifest.json'), 'utf8'))).threshold ?? 0.5;
+    expect(face.class).toBe(face.probabilities.male >= threshold ? 'male' : 'female');
     expect(face.confidence).toBeGreaterThanOrEqual(0.5);
-    expect(face.confidence).toBeLessThanOrEqual(1);
   });
 
   it('without --json prints a table, and a relative --model resolves from the working directory', async () => {

@@ -46,7 +46,8 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
       brokerUrl: broker.url,
       stateDir: join(dir, 'state'),
       cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
-      extra: { tracker: { update_interval_ms: 250 } },
+      // Unsigned packages are allowed here (a development board): the load, label and self-test checks are tested.
+      extra: { tracker: { update_interval_ms: 250 }, models: { require_signature: false } },
     });
     daemon = DaemonProcess.start(config, { dir, classifier: model });
     await daemon.waitRunning();
@@ -114,19 +115,31 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     writeFileSync(fake, 'this is a text file, not a TFLite flatbuffer\n'.repeat(100));
     const fakeManifest = structuredClone(manifest);
     fakeManifest.id = 'not-a-model';
-    fakeManifest.files.int8 = { ...fakeManifest.files.int8, path: 'not-a-model_int8.tflite', sha256: sha256(fake) };
+    fakeManifest.files = { int8: { ...fakeManifest.files.int8, path: 'not-a-model_int8.tflite', sha256: sha256(fake), bytes: readFileSync(fake).length } };
     writeFileSync(join(junk, 'manifest.json'), JSON.stringify(fakeManifest));
 
     const refused = await request('model/reload', JSON.stringify({ transaction: 'r-2', model: fake }));
     expect(refused).toMatchObject({ status: 'error', transaction: 'r-2', data: { code: 'MODEL_INVALID' } });
     expect(refused.error).toContain('not a TFLite model');
 
+    // The real model, but its package's golden self-test does not hold: refused as `model install` would.
+    const failing = join(dir, 'failing');
+    mkdirSync(failing);
+    copyFileSync(model, join(failing, basename(model)));
+    const flipped = structuredClone(manifest);
+    flipped.id = 'failing';
+    flipped.files = { int8: manifest.files.int8 };
+    flipped.selftest = manifest.selftest.map((c: Record<string, number>) => ({ ...c, expected_probability: 1 - c.expected_probability!, expected_int8_probability: 1 - c.expected_int8_probability! }));
+    writeFileSync(join(failing, 'manifest.json'), JSON.stringify(flipped));
+    const selftest = await request('model/reload', JSON.stringify({ transaction: 'r-st', model: join(failing, basename(model)) }));
+    expect(selftest).toMatchObject({ status: 'error', transaction: 'r-st', data: { code: 'MODEL_SELFTEST_FAILED' } });
+
     // The real model under a manifest with other labels: it loads, but swapping it under running tracks
     // would publish its classes under the old names, so it is refused.
     const relabelled = join(dir, 'relabelled');
     mkdirSync(relabelled);
     copyFileSync(model, join(relabelled, basename(model)));
-    writeFileSync(join(relabelled, 'manifest.json'), JSON.stringify({ ...manifest, id: 'relabelled', labels: ['cat', 'dog'] }));
+    writeFileSync(join(relabelled, 'manifest.json'), JSON.stringify({ ...manifest, id: 'relabelled', labels: ['cat', 'dog'], files: { int8: manifest.files.int8 } }));
     const other = await request('model/reload', JSON.stringify({ transaction: 'r-3', model: join(relabelled, basename(model)) }));
     expect(other).toMatchObject({ status: 'error', transaction: 'r-3', data: { code: 'MODEL_SHAPE_MISMATCH' } });
     expect(other.error).toContain(`[cat, dog], the running model [${manifest.labels.join(', ')}]`);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
-import { ModelPushReceiver, type PushClient } from '../../src/model-push/model-push-receiver.js';
+import { ModelPushReceiver, type ModelPushReceiverOptions, type PushClient } from '../../src/model-push/model-push-receiver.js';
 import { ModelStore, type InstalledModel } from '../../src/model-push/model-store.js';
 import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { TransferStore } from '../../src/model-push/transfer-store.js';
@@ -36,14 +36,14 @@ interface Board {
 }
 
 /** A board: its own connection and receiver over `dir`; `wrap` may interpose on the client (lossy link). */
-async function startBoard(url: string, deviceId: string, dir: string, options: { wrap?: (c: MqttClient) => PushClient; maxBytes?: number } = {}): Promise<Board> {
+async function startBoard(url: string, deviceId: string, dir: string, options: { wrap?: (c: MqttClient) => PushClient; maxBytes?: number; log?: ModelPushReceiverOptions['log'] } = {}): Promise<Board> {
   const client = await connectAsync(url, { reconnectPeriod: 100 });
   const store = new ModelStore(join(dir, 'models'));
   const transfers = new TransferStore(join(dir, 'model-push'));
   const installed: InstalledModel[] = [];
   const receiver = new ModelPushReceiver({
     client: options.wrap ? options.wrap(client) : client, deviceId, store, transfers, maxBytes: options.maxBytes,
-    verify: { trustedKeys: [publicKey] }, onInstalled: (m) => void installed.push(m),
+    verify: { trustedKeys: [publicKey] }, onInstalled: (m) => void installed.push(m), log: options.log,
   });
   await receiver.attach();
   return { store, transfers, installed, client, receiver, stop: async () => { await receiver.detach(); await client.endAsync(); } };
@@ -82,15 +82,21 @@ describe.skipIf(!SOURCE)(`model push over MQTT (${SOURCE ?? NO_MODEL_PACKAGE_REA
   });
 
   it('a refused package comes back as the board\'s typed error; the old model stays', async () => {
-    const board = await startBoard(broker.url, 'cam2', join(work, 'board-b'));
+    const warnings: { obj: Record<string, unknown>; msg: string }[] = [];
+    const log = { info: () => {}, warn: (obj: object, msg: string) => void warnings.push({ obj: obj as Record<string, unknown>, msg }) };
+    const board = await startBoard(broker.url, 'cam2', join(work, 'board-b'), { log });
     try {
       await pushModelOverMqtt({ dir: signed('mqtt-first'), url: broker.url, deviceId: 'cam2', chunkSize: CHUNK });
       const err = await pushModelOverMqtt({ dir: signed('mqtt-stranger', stranger.privateKey), url: broker.url, deviceId: 'cam2', chunkSize: CHUNK }).then(() => null, (e: unknown) => e);
       expect(isFaceedgeError(err, 'MODEL_SIGNATURE_INVALID'), String(err)).toBe(true);
-      expect((err as Error).message).toMatch(/^device refused the model: manifest signature/);
+      expect((err as Error).message).toMatch(/^device refused the model: the package is signed by key [0-9a-f]+, which this board does not trust \(trusted: [0-9a-f]+\)$/);
       expect((await board.store.current())?.manifest.id).toBe('mqtt-first');
       expect(board.installed).toHaveLength(1);
       expect(readdirSync(board.transfers.root)).toEqual([]);
+      // An expected refusal: logged with its code and message, not an Error object with a stack trace.
+      const refusal = warnings.find((w) => w.msg.startsWith('model push refused'));
+      expect(refusal?.obj).toMatchObject({ code: 'MODEL_SIGNATURE_INVALID', err: expect.stringContaining('does not trust') });
+      expect(warnings.some((w) => Object.values(w.obj).some((v) => v instanceof Error))).toBe(false);
     } finally {
       await board.stop();
     }

@@ -9,8 +9,8 @@ import {
   buildV4l2Args,
   createRtspSource,
   createV4l2Source,
-  redactUrl,
 } from '../../src/capture/ffmpeg-camera-source.js';
+import { redactUrl } from '../../src/observability/redact-url.js';
 import { findExecutable } from '../../src/capture/find-executable.js';
 import { FolderSource } from '../../src/capture/folder-source.js';
 import { GifSource } from '../../src/capture/gif-source.js';
@@ -98,9 +98,9 @@ describe('ffmpeg camera arguments', () => {
   });
 
   it('keeps credentials out of names', () => {
-    expect(redactUrl('rtsp://admin:p%40ss@10.0.0.5:554/h264')).toBe('rtsp://10.0.0.5:554/h264');
+    expect(redactUrl('rtsp://admin:p%40ss@10.0.0.5:554/h264')).toBe('rtsp://admin:***@10.0.0.5:554/h264');
     const source = createRtspSource({ url: 'rtsp://admin:pw@cam.local/live', sink: new RecordingSink() });
-    expect(source.name).toBe('rtsp://cam.local/live');
+    expect(source.name).toBe('rtsp://admin:***@cam.local/live');
     expect(codeOf(() => createRtspSource({ url: 'http://cam/live', sink: new RecordingSink() }))).toBe('CONFIG_INVALID');
   });
 

@@ -136,6 +136,23 @@ describe('loadConfig errors', () => {
     expect(result.errors).toEqual(['mqtt.url: mqtt.tls is set but the URL is not mqtts:// or wss://: the connection would not be encrypted']);
   });
 
+  it('checkConfig refuses what run would refuse: a broker port past 65535, unreadable TLS files', () => {
+    const port = checkConfig(writeYaml('mqtt:\n  url: mqtt://cam:s3cret@broker:99999\n'), {});
+    expect(port.errors).toEqual(['mqtt.url: port 99999 is out of range (1 to 65535)']);
+    expect(checkConfig(undefined, { FACEEDGE_MQTT__URL: 'mqtt://broker:0' }).errors).toEqual(['mqtt.url: port 0 is out of range (1 to 65535)']);
+    expect(checkConfig(undefined, { FACEEDGE_HTTP__PORT: '99999' }).errors).toEqual(['http.port: Too big: expected number to be <=65535']);
+
+    const missing = checkConfig(writeYaml('mqtt:\n  url: mqtts://broker:8883\n  tls: { ca: /nonexistent/ca.pem, cert: /nonexistent/c.pem, key: /nonexistent/k.pem }\n'), {});
+    expect(missing.ok).toBe(false);
+    expect(missing.errors).toEqual([
+      'mqtt.tls.ca: cannot read /nonexistent/ca.pem: ENOENT',
+      'mqtt.tls.cert: cannot read /nonexistent/c.pem: ENOENT',
+      'mqtt.tls.key: cannot read /nonexistent/k.pem: ENOENT',
+    ]);
+    const ca = writeYaml('-----BEGIN CERTIFICATE-----\n');
+    expect(checkConfig(writeYaml(`mqtt:\n  url: mqtts://broker:8883\n  tls: { ca: ${ca} }\n`), {}).ok).toBe(true);
+  });
+
   it('checkConfig reports a missing file and a top level that is not a mapping', () => {
     expect(checkConfig('/nonexistent/faceedge.yaml', {}).errors).toEqual([
       'cannot read config file /nonexistent/faceedge.yaml: ENOENT',

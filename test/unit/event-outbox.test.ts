@@ -2,9 +2,10 @@ import { appendFileSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/observability/logger.js';
+import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { EventOutbox } from '../../src/outputs/event-outbox.js';
 import { compactAckLog, readAckWatermark } from '../../src/outputs/outbox-files.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const log = silentLogger();
 const newDir = () => mkdtempSync(join(tmpdir(), 'faceedge-outbox-'));
@@ -85,6 +86,28 @@ describe('EventOutbox', () => {
     expect(outbox.depth).toBe(3);
     outbox.close();
     expect(open(dir, 3).pendingFrom(0, 10).map((e) => e.payload.i)).toEqual([3, 4, 5]);
+  });
+
+  it('rate-limits the "outbox full" warning without losing count: the warnings add up to every drop, the last one included', async () => {
+    const lines: { msg: string; dropped: number; droppedTotal: number }[] = [];
+    const capture = createLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    const drops: number[] = [];
+    const outbox = EventOutbox.open({ dir: newDir(), maxEvents: 3, log: capture, onDrop: (n) => drops.push(n), dropWarnIntervalMs: 1000 });
+    const warnings = () => lines.filter((l) => l.msg.startsWith('event outbox full'));
+    const sum = () => warnings().reduce((total, w) => total + w.dropped, 0);
+    for (let i = 1; i <= 16; i++) outbox.append('t', { i });
+    expect(outbox.droppedTotal).toBe(13);
+    // The first drop is warned at once; the rest of the window's drops wait for its end, none is lost.
+    expect(warnings()[0]).toMatchObject({ dropped: 1, droppedTotal: 1 });
+    await waitUntil(() => sum() === 13, 5000, 'warnings adding up to 13 drops');
+    expect(warnings().at(-1)).toMatchObject({ droppedTotal: 13 });
+    // A drop right after a warning (inside the next window), then close: close writes it.
+    outbox.append('t', { i: 17 });
+    outbox.close();
+    const all = warnings();
+    expect(all.at(-1)).toMatchObject({ dropped: 1, droppedTotal: 14 });
+    expect(all.reduce((sum, w) => sum + w.dropped, 0)).toBe(14);
+    expect(drops.reduce((a, b) => a + b, 0)).toBe(14);
   });
 
   it('rotates segments and deletes the delivered ones', () => {

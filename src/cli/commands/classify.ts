@@ -31,7 +31,7 @@ async function readImage(file: string): Promise<Buffer> {
 }
 
 function tableRows(results: readonly ImageResult[]): string[][] {
-  const rows = [['file', 'face', 'box x,y,w,h (px)', 'score', 'confidence', 'class']];
+  const rows = [['file', 'face', 'box x,y,w,h (px)', 'detection', 'p(class)', 'class']];
   for (const r of results) {
     if ('error' in r) {
       // Long text goes in the last column so it does not widen the others.
@@ -41,7 +41,7 @@ function tableRows(results: readonly ImageResult[]): string[][] {
     } else {
       r.faces.forEach((f, i) => {
         const b = f.box;
-        rows.push([r.file, String(i + 1), [b.x, b.y, b.width, b.height].map((v) => v.toFixed(0)).join(','), f.score.toFixed(3), f.confidence.toFixed(3), f.class]);
+        rows.push([r.file, String(i + 1), [b.x, b.y, b.width, b.height].map((v) => v.toFixed(0)).join(','), f.detection_score.toFixed(3), f.class_probability.toFixed(3), f.class]);
       });
     }
   }
@@ -53,7 +53,7 @@ export function registerClassifyCommand(program: Command): void {
     .command('classify')
     .description('detect, align and classify every face of one or more images')
     .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF first frame…)')
-    .option('--json', 'one JSON object per image on stdout: {file, faces: [{box, score, class, confidence, probability}]}')
+    .option('--json', 'one JSON object per image on stdout: {file, faces: [{box, detection_score, class, confidence, class_probability, probabilities}]} or {file, error} (README: "faceedge classify --json")')
     .option('--model <path>', 'classifier .tflite with its manifest.json next to it (default: the shipped models/faceedge-gender_int8.tflite)')
     .addOption(new Option('--detector <model>', 'BlazeFace model').choices(['short', 'full']).default('short'))
     .action(async (files: string[], flags: ClassifyFlags) => {

@@ -7,9 +7,11 @@ import { join } from 'node:path';
 import type { Command } from 'commander';
 import sharp from 'sharp';
 import { loadConfig } from '../../config/load-config.js';
+import { configSecrets } from '../../config/redact-config.js';
 import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
+import { watchNpmLauncher } from '../../control/launcher-watch.js';
 import { createSdNotifier } from '../../control/sd-notify.js';
 import { componentLogger, createLogger } from '../../observability/logger.js';
 import { EventPrinter } from '../../outputs/event-printer.js';
@@ -57,7 +59,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       const config = !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
         ? { ...loaded, classifier: { ...loaded.classifier, model: shippedModelPath(), manifest: join(packageRoot(), 'models', 'manifest.json') } }
         : loaded;
-      const log = createLogger({ level: config.log.level });
+      const log = createLogger({ level: config.log.level, secrets: configSecrets(config) });
       // Every frame is a new image: libvips' operation cache only costs memory, and one libvips worker
       // per decode keeps the inference thread's core free on a 4-core board.
       sharp.cache(false);
@@ -75,6 +77,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       // systemd's Type=notify protocol; a no-op when not started by systemd (no NOTIFY_SOCKET).
       const notify = createSdNotifier(env, { log: componentLogger(log, 'systemd') });
       const shutdown = async () => {
+        launcher?.stop();
         notify.stopping('stopping');
         await daemon.stop();
         notify.close();
@@ -97,6 +100,12 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
           );
         });
       }
+      // Under npx / npm run, a signal to npm does not reach us (its `sh -c` dies without passing it on):
+      // stop when npm is gone, through the same path as a SIGTERM.
+      const launcher = watchNpmLauncher(env, (pid) => {
+        log.info({ npm_pid: pid }, 'npm, which started the daemon, has exited: stopping');
+        process.kill(process.pid, 'SIGTERM');
+      });
       try {
         await daemon.start();
       } catch (err) {
