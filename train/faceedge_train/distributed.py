@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -180,24 +180,28 @@ class Distributed:
             dist.destroy_process_group()
 
 
-def init_distributed(device: torch.device) -> Distributed:
-    """Join the torchrun process group if this process was started by torchrun (WORLD_SIZE > 1),
-    using NCCL on CUDA (this rank's device becomes cuda:LOCAL_RANK) and gloo on the CPU."""
+def init_distributed(device_name: str, pick_device: Callable[[str], torch.device]) -> Distributed:
+    """Join the torchrun process group if this process was started by torchrun (WORLD_SIZE > 1).
+
+    device_name: --device (auto | cpu | cuda | cuda:N); pick_device: train.py's resolver, used as is
+    in one process. Under torchrun a CUDA device is always cuda:LOCAL_RANK with NCCL (an index in
+    --device is ignored: every rank would name the same GPU), the CPU uses gloo. The rank's GPU is
+    selected before anything touches CUDA, so no rank opens a stray context on GPU 0.
+    """
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1:
-        return Distributed(device=device)
+        return Distributed(device=pick_device(device_name))
     if not dist.is_available():
         raise SystemExit("error: this torch build has no torch.distributed (hint: run without torchrun)")
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device.type == "cuda":
+    if device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available()):
         if torch.cuda.device_count() <= local_rank:
             raise SystemExit(f"error: LOCAL_RANK {local_rank} but torch sees {torch.cuda.device_count()} CUDA "
-                             f"device(s) (hint: --nproc_per_node at most the GPU count)")
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)  # NCCL and all_gather_object use the current device
-        backend = "nccl"
+                             f"device(s) (hint: --nproc_per_node at most the GPU count, or --device cpu)")
+        torch.cuda.set_device(local_rank)  # NCCL and all_gather_object use the current device
+        device, backend = pick_device(f"cuda:{local_rank}"), "nccl"
     else:
-        backend = "gloo"
+        device, backend = pick_device(device_name), "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend)  # env:// (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE from torchrun)
     return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,

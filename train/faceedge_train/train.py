@@ -117,7 +117,7 @@ def pick_device(name: str) -> torch.device:
 
 def run(args: argparse.Namespace) -> dict:
     """Train as `args` says; returns the final checkpoint dict (also written to <out>/best.pt)."""
-    ddp = init_distributed(pick_device(args.device))  # under torchrun: this rank's place; else a world of one
+    ddp = init_distributed(args.device, pick_device)  # under torchrun: this rank's place; else a world of one
     ddp.check_batch(args.batch_size)
     out = Path(args.out)
     if (out / "last.pt").exists() and not (args.resume or args.overwrite):
