@@ -285,7 +285,7 @@ def run(args: argparse.Namespace) -> dict:
                   "augmenter": augmenter.state_dict() if augmenter else None, "torch_rng": torch.get_rng_state(),
                   "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                   **ddp.rank_states(augmenter, device)}
-        if not ddp.is_main:
+        if not ddp.is_main:  # under torchrun only rank 0 writes files and prints records
             continue
         save_checkpoint(out / "last.pt", checkpoint(eval_state, {"val": val_metrics}, epoch + 1, {"resume": resume}))
         print(json.dumps(record), flush=True)
