@@ -155,3 +155,25 @@ def test_a_two_process_run_resumes_bit_for_bit(crops, two_processes, tmp_path):
     ref_last, last = load_checkpoint(ref_out / "last.pt")["resume"], load_checkpoint(out / "last.pt")["resume"]
     for rank in range(2):
         assert torch.equal(last["ranks"][rank]["torch_rng"], ref_last["ranks"][rank]["torch_rng"])
+
+
+def test_each_rank_gets_its_own_streams_back_on_resume():
+    # No process group needed: restoring reads last.pt's `resume` dict only.
+    from faceedge_train.augment import Augmenter
+    states = []
+    for rank in range(2):
+        torch.manual_seed(seed_for_rank(5, rank))
+        aug = Augmenter(seed=seed_for_rank(5, rank))
+        torch.rand(3), torch.rand(3, generator=aug.generator)
+        states.append({"augmenter": aug.state_dict(), "torch_rng": torch.get_rng_state(), "cuda_rng": None})
+    resume = {"epoch": 2, "world_size": 2, "ranks": states, "torch_rng": states[0]["torch_rng"]}
+    aug = Augmenter(seed=123)
+    torch.set_rng_state(states[0]["torch_rng"])  # what train.py restores on every rank: rank 0's
+    Distributed(rank=1, world_size=2).restore_rank_state(resume, aug, torch.device("cpu"), seed=5)
+    assert torch.equal(torch.get_rng_state(), states[1]["torch_rng"])
+    assert torch.equal(aug.generator.get_state(), states[1]["augmenter"]["generator"])
+    # A rank the saved run did not have (resuming with more processes) starts a fresh stream of its own.
+    Distributed(rank=2, world_size=3).restore_rank_state(resume, aug, torch.device("cpu"), seed=5)
+    fresh = aug.generator.get_state()
+    assert not any(torch.equal(fresh, s["augmenter"]["generator"]) for s in states)
+    assert torch.equal(fresh, Augmenter(seed=seed_for_rank(5, 2, salt=3)).generator.get_state())
