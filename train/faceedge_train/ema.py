@@ -32,6 +32,8 @@ class ModelEma:
 
     @torch.no_grad()
     def update(self, model: nn.Module) -> None:
+        if isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module  # train.py's step calls the DDP wrapper under torchrun
         d = self.current_decay()
         self.steps += 1
         ema_float, new_float = [], []

@@ -30,6 +30,7 @@ import torch  # noqa: E402
 from .augment import AugmentConfig, Augmenter
 from .checkpoint import cpu_state, environment, save_checkpoint
 from .data import concat_splits, load_sources, manifest_sha256
+from .distributed import init_distributed
 from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
 from .model import FaceClassifier, ModelConfig, parameter_count
@@ -89,6 +90,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def log(message: str) -> None:
+    if os.environ.get("RANK", "0") != "0":  # under torchrun only rank 0 speaks
+        return
     print(f"[train] {message}", file=sys.stderr, flush=True)
 
 
@@ -114,19 +117,21 @@ def pick_device(name: str) -> torch.device:
 
 def run(args: argparse.Namespace) -> dict:
     """Train as `args` says; returns the final checkpoint dict (also written to <out>/best.pt)."""
+    ddp = init_distributed(args.device, pick_device)  # under torchrun: this rank's place; else a world of one
+    ddp.check_batch(args.batch_size)
     out = Path(args.out)
     if (out / "last.pt").exists() and not (args.resume or args.overwrite):
         raise SystemExit(f"error: {out} already holds a run (hint: --resume to continue, --overwrite to restart)")
     if args.resume and not (out / "last.pt").exists():
         raise SystemExit(f"error: --resume but {out / 'last.pt'} does not exist")
     out.mkdir(parents=True, exist_ok=True)
-    if not args.resume:  # --overwrite: nothing of the previous run may leak into this one's files
+    if not args.resume and ddp.is_main:  # --overwrite: nothing of the previous run may leak into this one's files
         for name in ("history.jsonl", "history.json", "metrics.json", "best.pt", "last.pt"):
             (out / name).unlink(missing_ok=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    device = pick_device(args.device)
+    device = ddp.device
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = not args.deterministic
         torch.backends.cudnn.deterministic = args.deterministic
@@ -168,6 +173,7 @@ def run(args: argparse.Namespace) -> dict:
     config = ModelConfig(width=args.width, stem_stride=args.stem_stride, late_stride=args.late_stride,
                          last_channels=args.last_channels, dropout=args.dropout)
     model = FaceClassifier(config).to(device, memory_format=memory_format)
+    ddp.seed_rank(args.seed)  # dropout masks differ per rank (rank 0 keeps the one-process stream)
     n_params = parameter_count(model)
     if n_params > MAX_PARAMETERS:
         log(f"warning: {n_params} parameters exceeds the {MAX_PARAMETERS} budget of the shipped model")
@@ -179,7 +185,7 @@ def run(args: argparse.Namespace) -> dict:
     scheduler = make_scheduler(optimizer, total_steps, warmup, args.min_lr_ratio)
     scaler = make_scaler(dtype == torch.float16)
     augment_config = AugmentConfig(occlude_p=args.occlude_p)
-    augmenter = Augmenter(augment_config, seed=args.seed, device=device) if args.augment else None
+    augmenter = Augmenter(augment_config, seed=ddp.rank_seed(args.seed), device=device) if args.augment else None
     order_rng = torch.Generator()
     order_rng.manual_seed(args.seed + 1)
 
@@ -187,12 +193,13 @@ def run(args: argparse.Namespace) -> dict:
     class_weight = (counts.sum() / (2 * counts.clamp(min=1))).float().to(device) if args.balance else None
     train_images = train.images.to(device)
     train_labels = train.labels.float().to(device)
-    stepper = Stepper(model, optimizer, scheduler, scaler, ema, augmenter, device, dtype, memory_format,
+    stepper = Stepper(ddp.wrap(model), optimizer, scheduler, scaler, ema, augmenter, device, dtype, memory_format,
                       args.label_smoothing, class_weight)
 
     hyper = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
     hyper.update(augment_config=augment_config.to_dict() if args.augment else None, steps_per_epoch=steps_per_epoch,
-                 amp=str(dtype).replace("torch.", "") if dtype else "off", parameters=n_params)
+                 amp=str(dtype).replace("torch.", "") if dtype else "off", parameters=n_params,
+                 distributed=ddp.describe(args.batch_size))
     history: list[dict] = []
     best_key, best_state, best_epoch, start_epoch, elapsed = (-1.0, 0.0), None, -1, 0, 0.0
     if args.resume:
@@ -210,11 +217,13 @@ def run(args: argparse.Namespace) -> dict:
         torch.set_rng_state(resume["torch_rng"])  # dropout masks
         if resume.get("cuda_rng") is not None and device.type == "cuda":
             torch.cuda.set_rng_state(resume["cuda_rng"], device)
+        ddp.restore_rank_state(resume, augmenter, device, args.seed)
         history, start_epoch, elapsed = state["history"], resume["epoch"] + 1, resume["elapsed"]
         best_key, best_epoch = tuple(resume["best_key"]), resume["best_epoch"]
         best_state = torch.load(out / "best.pt", map_location="cpu", weights_only=False)["model_state"]
         # last.pt's history is the truth: a crash between saving it and logging must not drop a line.
-        (out / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
+        if ddp.is_main:
+            (out / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in history))
         log(f"resumed after epoch {start_epoch} (best val accuracy {best_key[0]:.4f} at epoch {best_epoch})")
     env = environment(device)
     log(f"{n_params} parameters, {steps_per_epoch} steps/epoch on {env['device_name']}, amp {hyper['amp']}")
@@ -233,7 +242,7 @@ def run(args: argparse.Namespace) -> dict:
         seen = 0
         order = torch.randperm(len(train), generator=order_rng).to(device)
         for step in range(steps_per_epoch):
-            idx = order[step * args.batch_size:(step + 1) * args.batch_size]
+            idx = ddp.shard(order[step * args.batch_size:(step + 1) * args.batch_size])  # this rank's share
             labels = train_labels[idx]
             seen += len(idx)
             targets = None if train_targets is None else train_targets[idx]
@@ -243,7 +252,9 @@ def run(args: argparse.Namespace) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_seconds = time.time() - epoch_start
-        loss_sum, correct = sums.tolist()
+        loss_sum, correct = ddp.sum(sums).tolist()
+        seen *= ddp.world_size  # every rank took an equal share of each global batch
+        ddp.sync_eval_state(model, ema)  # every rank validates rank 0's EMA and BN buffers
 
         eval_model = ema.module if ema is not None else model
         val_metrics = score_sources(eval_model, held_out["val"], device, args.eval_batch_size, dtype, memory_format)
@@ -258,20 +269,24 @@ def run(args: argparse.Namespace) -> dict:
             record["val_acc_raw"] = float(np.mean(raw_by_source))
         elapsed += time.time() - epoch_start
         key = (val_metrics["accuracy"], -val_metrics["loss"])
-        is_best = key > best_key or args.fold_val  # folded val cannot choose an epoch: keep the last
+        is_best = ddp.agree(key > best_key or args.fold_val)  # folded val cannot choose an epoch: keep the last
         record.update(lr=optimizer.param_groups[0]["lr"], seconds=round(time.time() - epoch_start, 2),
                       images_per_s=round(seen / train_seconds, 1), best=is_best)
         history.append(record)
         eval_state = cpu_state(eval_model.state_dict())
         if is_best:
             best_key, best_state, best_epoch = key, eval_state, epoch + 1
-            save_checkpoint(out / "best.pt", checkpoint(best_state, {"val": val_metrics}, epoch + 1))
+            if ddp.is_main:
+                save_checkpoint(out / "best.pt", checkpoint(best_state, {"val": val_metrics}, epoch + 1))
         resume = {"epoch": epoch, "elapsed": elapsed, "best_key": list(best_key), "best_epoch": best_epoch,
                   "model_state": cpu_state(model.state_dict()), "ema": ema.state_dict() if ema else None,
                   "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                   "scaler": scaler.state_dict(), "order_rng": order_rng.get_state(),
                   "augmenter": augmenter.state_dict() if augmenter else None, "torch_rng": torch.get_rng_state(),
-                  "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+                  "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+                  **ddp.rank_states(augmenter, device)}
+        if not ddp.is_main:  # under torchrun only rank 0 writes files and prints records
+            continue
         save_checkpoint(out / "last.pt", checkpoint(eval_state, {"val": val_metrics}, epoch + 1, {"resume": resume}))
         print(json.dumps(record), flush=True)
         with open(out / "history.jsonl", "a") as handle:
@@ -285,14 +300,16 @@ def run(args: argparse.Namespace) -> dict:
     metrics = {name: score_sources(final_model, held_out[name], device, args.eval_batch_size, dtype, memory_format,
                                    flip_tta=True) for name in ("val", "test") if held_out[name]}
     final = checkpoint(best_state, metrics, len(history))
-    save_checkpoint(out / "best.pt", final)
-    (out / "metrics.json").write_text(json.dumps(dict(metrics, best_epoch=best_epoch), indent=2))
-    (out / "history.json").write_text(json.dumps(history, indent=2))
+    if ddp.is_main:
+        save_checkpoint(out / "best.pt", final)
+        (out / "metrics.json").write_text(json.dumps(dict(metrics, best_epoch=best_epoch), indent=2))
+        (out / "history.json").write_text(json.dumps(history, indent=2))
     summary = {"best_epoch": best_epoch, **{f"{n}_acc": m["accuracy"] for n, m in metrics.items()},
                **{f"test_recall_{c}": v["recall"] for c, v in metrics["test"]["per_class"].items()},
                "test_tta_acc": metrics["test"]["tta_accuracy"], "wall_seconds": round(elapsed, 1)} \
         if "test" in metrics else {"best_epoch": best_epoch, "val_acc": metrics["val"]["accuracy"]}
     log("done: " + json.dumps(summary))
+    ddp.close()
     return final
 
 
