@@ -8,7 +8,7 @@
  *   sink.events → io.event(e);   …   await io.close();   // outputs safe, states published
  */
 import type { Logger } from 'pino';
-import { applyGpioCommand, gpioNameOfSetTopic, gpioSetFilter, gpioStateMessage, parseGpioCommand, type GpioCommand } from '../gpio/gpio-mqtt.js';
+import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../gpio/gpio-mqtt.js';
 import { GpioBank } from '../gpio/gpio-bank.js';
 import type { GpioConfig } from '../gpio/gpio-config-schema.js';
 import { isFaceedgeError } from '../errors.js';
@@ -90,11 +90,7 @@ export class GpioRules {
 
   async #open(): Promise<void> {
     const { gpio, env, mqtt, log, devDir } = this.#o;
-    const root = mqtt.topics.root;
-    const publishState = (name: string, on: boolean) => {
-      const m = gpioStateMessage(root, name, on);
-      mqtt.setRetained(m.topic, m.payload);
-    };
+    const publishState = (name: string, on: boolean) => mqtt.setRetained(mqtt.topics.gpioState(name), on ? 'ON' : 'OFF');
     this.#runner.start();
     const bank = await GpioBank.open(gpio, {
       env,
@@ -113,12 +109,12 @@ export class GpioRules {
     const early = this.#early ?? [];
     this.#early = null;
     for (const [name, value, initial] of early) this.#runner.input(name, value, initial);
-    if (bank.outputs.length > 0) this.#unsubscribe = mqtt.subscribe(gpioSetFilter(root), (topic, payload, retained) => this.#onSet(topic, payload, retained));
+    if (bank.outputs.length > 0) this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained) => this.#onSet(topic, payload, retained));
   }
 
   #onSet(topic: string, payload: Buffer, retained: boolean): void {
     const { log, mqtt } = this.#o;
-    const name = gpioNameOfSetTopic(mqtt.topics.root, topic);
+    const name = mqtt.topics.gpioNameOfSet(topic);
     if (name === null) return;
     // A retained command would run again on every reconnect: a door unlocking after each broker restart.
     if (retained) return void log.warn({ topic }, 'ignoring a retained GPIO command');

@@ -1,36 +1,13 @@
 /**
- * The GPIO part of the MQTT contract as pure helpers: `faceedge/<dev>/gpio/<name>/set` commands in,
- * retained `faceedge/<dev>/gpio/<name>/state` out (`ON`/`OFF`). The MQTT output wires them to a
- * {@link GpioBank}; nothing here touches a client or a line.
+ * The GPIO part of the MQTT contract as pure helpers: what a `faceedge/<dev>/gpio/<name>/set` command
+ * asks for (the topics themselves are built by MqttTopics, with every other topic). The daemon wires
+ * them to a {@link GpioBank}; nothing here touches a client or a line.
  */
 import { FaceedgeError } from '../errors.js';
 import type { GpioOutput } from './gpio-types.js';
 
 /** What a `set` payload asks for. */
 export type GpioCommand = { readonly kind: 'set'; readonly on: boolean } | { readonly kind: 'pulse'; readonly ms: number };
-
-/** `<root>/gpio/<name>/set`; `root` is `faceedge/<dev>` (MqttTopics.root). */
-export function gpioSetTopic(root: string, name: string): string {
-  return `${root}/gpio/${name}/set`;
-}
-
-/** `<root>/gpio/<name>/state`, retained. */
-export function gpioStateTopic(root: string, name: string): string {
-  return `${root}/gpio/${name}/state`;
-}
-
-/** Subscription filter for every output's commands. */
-export function gpioSetFilter(root: string): string {
-  return `${root}/gpio/+/set`;
-}
-
-/** The output named by a `…/gpio/<name>/set` topic, or null for any other topic. */
-export function gpioNameOfSetTopic(root: string, topic: string): string | null {
-  const prefix = `${root}/gpio/`;
-  if (!topic.startsWith(prefix) || !topic.endsWith('/set')) return null;
-  const name = topic.slice(prefix.length, -'/set'.length);
-  return /^[A-Za-z0-9_-]+$/.test(name) ? name : null;
-}
 
 const WORDS: Record<string, boolean> = { on: true, off: false, '1': true, '0': false, true: true, false: false };
 
@@ -78,9 +55,4 @@ export function parseGpioCommand(payload: string | Uint8Array): GpioCommand {
 /** Carries out a parsed command on an output. */
 export function applyGpioCommand(output: GpioOutput, command: GpioCommand): Promise<void> {
   return command.kind === 'pulse' ? output.pulse(command.ms) : output.set(command.on);
-}
-
-/** The retained state message of an output. */
-export function gpioStateMessage(root: string, name: string, on: boolean): { topic: string; payload: 'ON' | 'OFF'; retain: true; qos: 1 } {
-  return { topic: gpioStateTopic(root, name), payload: on ? 'ON' : 'OFF', retain: true, qos: 1 };
 }

@@ -12,6 +12,7 @@
  * HA forgets nothing it was told retained, but it announces restarts on `homeassistant/status`; the
  * message is republished when that says `online` ({@link isHaBirth}).
  */
+import { MqttTopics } from './mqtt-topics.js';
 
 /** What the discovery message describes. */
 export interface HaDiscoveryInput {
@@ -89,16 +90,16 @@ export function haRemovalMessage(deviceId: string, prefix = HA_DISCOVERY_PREFIX)
 
 /** The components (entities) of the device, keyed by component id. */
 export function haComponents(input: HaDiscoveryInput): Record<string, Record<string, unknown>> {
-  const root = `${input.baseTopic}/${input.deviceId}`;
+  const topics = new MqttTopics(input.baseTopic, input.deviceId);
   const uid = (suffix: string) => `faceedge_${input.deviceId}_${suffix}`;
   const cmps: Record<string, Record<string, unknown>> = {};
   for (const cam of input.cameras) {
-    const events = `${root}/${cam}/events`;
+    const events = topics.events(cam);
     cmps[`${cam}_face`] = {
       p: 'binary_sensor',
       name: `${cam} face`,
       unique_id: uid(`${cam}_face`),
-      state_topic: `${root}/${cam}/face`,
+      state_topic: topics.face(cam),
       payload_on: 'ON',
       payload_off: 'OFF',
       device_class: 'occupancy',
@@ -137,7 +138,7 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
       p: 'binary_sensor',
       name: `${cam} capture`,
       unique_id: uid(`${cam}_capture`),
-      state_topic: `${root}/${cam}/status/capture`,
+      state_topic: topics.captureStatus(cam),
       payload_on: 'online',
       payload_off: 'offline',
       device_class: 'connectivity',
@@ -145,8 +146,8 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
     };
   }
   for (const out of input.outputs ?? []) {
-    const topics = { command_topic: `${root}/gpio/${out.name}/set`, state_topic: `${root}/gpio/${out.name}/state` };
-    const base = { name: out.title ?? out.name, unique_id: uid(`gpio_${out.name}`), ...topics };
+    const lineTopics = { command_topic: topics.gpioSet(out.name), state_topic: topics.gpioState(out.name) };
+    const base = { name: out.title ?? out.name, unique_id: uid(`gpio_${out.name}`), ...lineTopics };
     cmps[`gpio_${out.name}`] = out.lock
       ? {
           p: 'lock',
@@ -163,7 +164,7 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
       p: 'binary_sensor',
       name: inp.title ?? inp.name,
       unique_id: uid(`gpio_${inp.name}`),
-      state_topic: `${root}/gpio/${inp.name}/state`,
+      state_topic: topics.gpioState(inp.name),
       payload_on: 'ON',
       payload_off: 'OFF',
       device_class: inp.deviceClass ?? 'motion',
@@ -183,7 +184,7 @@ export function buildHaDiscovery(input: HaDiscoveryInput): HaMessage {
       sw: input.version,
     },
     o: { name: 'faceedge', sw: input.version, ...(input.supportUrl ? { url: input.supportUrl } : {}) },
-    availability_topic: `${input.baseTopic}/${input.deviceId}/availability`,
+    availability_topic: new MqttTopics(input.baseTopic, input.deviceId).availability,
     payload_available: 'online',
     payload_not_available: 'offline',
     qos: 1,

@@ -79,4 +79,27 @@ export class MqttTopics {
   get rulesAction(): string {
     return `${this.root}/rules/action`;
   }
+
+  /** Commands to a GPIO output (`ON`/`OFF`/pulse). */
+  gpioSet(name: string): string {
+    return `${this.root}/gpio/${name}/set`;
+  }
+
+  /** A GPIO line's state, `ON`/`OFF`, retained. */
+  gpioState(name: string): string {
+    return `${this.root}/gpio/${name}/state`;
+  }
+
+  /** Subscription filter for every output's commands. */
+  get gpioSetFilter(): string {
+    return `${this.root}/gpio/+/set`;
+  }
+
+  /** The output named by a `…/gpio/<name>/set` topic of this device, or null for any other topic. */
+  gpioNameOfSet(topic: string): string | null {
+    const prefix = `${this.root}/gpio/`;
+    if (!topic.startsWith(prefix) || !topic.endsWith('/set')) return null;
+    const name = topic.slice(prefix.length, -'/set'.length);
+    return /^[A-Za-z0-9_-]+$/.test(name) ? name : null;
+  }
 }

@@ -1,7 +1,8 @@
 /** gpio/<name>/set payloads and the retained state message. */
 import { describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
-import { gpioNameOfSetTopic, gpioSetFilter, gpioStateMessage, parseGpioCommand } from '../../src/gpio/gpio-mqtt.js';
+import { parseGpioCommand } from '../../src/gpio/gpio-mqtt.js';
+import { MqttTopics } from '../../src/outputs/mqtt-topics.js';
 
 describe('gpio set commands', () => {
   it('accepts ON/OFF in any case and their usual spellings', () => {
@@ -39,17 +40,15 @@ describe('gpio set commands', () => {
 });
 
 describe('gpio topics', () => {
-  const root = 'faceedge/pi5';
+  const topics = new MqttTopics('faceedge', 'pi5');
 
   it('maps set topics to output names and nothing else', () => {
-    expect(gpioSetFilter(root)).toBe('faceedge/pi5/gpio/+/set');
-    expect(gpioNameOfSetTopic(root, 'faceedge/pi5/gpio/relay/set')).toBe('relay');
-    expect(gpioNameOfSetTopic(root, 'faceedge/pi5/gpio/relay/state')).toBeNull();
-    expect(gpioNameOfSetTopic(root, 'faceedge/other/gpio/relay/set')).toBeNull();
-    expect(gpioNameOfSetTopic(root, 'faceedge/pi5/gpio/a/b/set')).toBeNull();
-  });
-
-  it('publishes state retained at QoS 1', () => {
-    expect(gpioStateMessage(root, 'relay', true)).toEqual({ topic: 'faceedge/pi5/gpio/relay/state', payload: 'ON', retain: true, qos: 1 });
+    expect(topics.gpioSetFilter).toBe('faceedge/pi5/gpio/+/set');
+    expect(topics.gpioSet('relay')).toBe('faceedge/pi5/gpio/relay/set');
+    expect(topics.gpioState('relay')).toBe('faceedge/pi5/gpio/relay/state');
+    expect(topics.gpioNameOfSet('faceedge/pi5/gpio/relay/set')).toBe('relay');
+    expect(topics.gpioNameOfSet('faceedge/pi5/gpio/relay/state')).toBeNull();
+    expect(topics.gpioNameOfSet('faceedge/other/gpio/relay/set')).toBeNull();
+    expect(topics.gpioNameOfSet('faceedge/pi5/gpio/a/b/set')).toBeNull();
   });
 });
