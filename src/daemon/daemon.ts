@@ -10,6 +10,9 @@ import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
 import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
 import { HealthServer } from '../observability/health-server.js';
+import { boardFacts } from '../live-view/board-facts.js';
+import { LiveView } from '../live-view/live-view.js';
+import { LiveViewRoutes } from '../live-view/live-view-routes.js';
 import { componentLogger } from '../observability/logger.js';
 import { DaemonMetrics } from '../observability/metrics.js';
 import { EmbeddedBroker } from '../outputs/embedded-broker.js';
@@ -56,6 +59,8 @@ export class Daemon {
   /** Model swaps (bridge model/reload, store changes) run one at a time. */
   #reloads: Promise<unknown> = Promise.resolve();
   #health: HealthServer | null = null;
+  /** The live view (`/live/`), served with /healthz when http.port is set. */
+  #live: LiveView | null = null;
   #stats: StatsReporter | null = null;
   #started = false;
   readonly #failedCameras = new Map<string, FaceedgeError>();
@@ -92,7 +97,8 @@ export class Daemon {
     this.#registerBridgeCommands(mqtt);
     await mqtt.start();
     const sink: PipelineSink = {
-      events: (_camera, events) => {
+      events: (camera, events) => {
+        this.#live?.events(camera, events);
         for (const e of events) {
           mqtt.publishEvent(e);
           this.#gpio?.event(e);
@@ -104,7 +110,11 @@ export class Daemon {
       const runner = new CameraRunner({
         name: camera.name, source: camera.source, detector: this.#detector, classifier: () => this.#classifier!.current,
         tracker: trackerOptions(this.#runtime.tracker), minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
-        log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => mqtt.setCaptureStatus(camera.name, s.state === 'online'),
+        log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => {
+          mqtt.setCaptureStatus(camera.name, s.state === 'online');
+          this.#live?.captureStatus(camera.name, s);
+        },
+        onFrame: (frame) => this.#live?.frame(camera.name, frame),
       });
       this.#cameras.push(runner);
     }
@@ -112,6 +122,7 @@ export class Daemon {
     this.#gpio = await GpioRules.open({
       gpio: config.gpio, rules: config.rules, env: this.#o.env ?? {}, mqtt, log: componentLogger(log, 'gpio'),
       setCameraRunning: (name, run) => void this.#cameras.find((c) => c.name === name)?.setRunning(run),
+      onAction: (payload) => this.#live?.ruleAction(payload),
     });
     if (config.homeassistant.enabled) {
       this.#ha = new HaAnnouncer({ mqtt, prefix: config.homeassistant.discovery_prefix, describe: () => this.#haDescription(), log: componentLogger(log, 'homeassistant') });
@@ -123,7 +134,12 @@ export class Daemon {
     });
     await this.#models.start();
     if (config.http.port > 0) {
-      this.#health = new HealthServer({ host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http') });
+      this.#live = this.#createLiveView();
+      const routes = new LiveViewRoutes({ live: this.#live, auth: config.http.auth, log: componentLogger(log, 'live-view') });
+      this.#health = new HealthServer({
+        host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http'),
+        routes: (req, res) => routes.handle(req, res),
+      });
       await this.#health.start();
     }
     await this.#o.beforeCameras?.(this.brokerUrl);
@@ -132,6 +148,16 @@ export class Daemon {
     this.#stats.start();
     this.#started = true;
     log.info({ cameras: config.cameras.map((c) => c.name), broker: this.brokerUrl, health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
+  }
+
+  #createLiveView(): LiveView {
+    const { config, version, log } = this.#o;
+    const board = boardFacts({
+      version, device: config.device.id, classifier: () => this.#classifier?.current, brokerUrl: () => this.brokerUrl,
+      detector: () => ({ model: config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' }),
+      mqtt: () => this.#mqtt, gpio: () => this.#gpio?.lines() ?? null,
+    });
+    return new LiveView({ cameras: this.#cameras, board, snapshots: config.http.snapshots, log: componentLogger(log, 'live-view') });
   }
 
   /**
@@ -216,6 +242,7 @@ export class Daemon {
     this.#started = false;
     this.#stats?.stop();
     await Promise.all(this.#cameras.map((c) => c.stop()));
+    this.#live?.close();
     await this.#health?.stop();
     await this.#models?.stop();
     this.#ha?.stop();
