@@ -4,7 +4,8 @@
  *
  * Cost control: with no subscriber `offer()` returns at once (nothing is copied, decoded or encoded);
  * with subscribers at most one encode runs at a time and at most `maxFps` per second, so a 400 frames/s
- * pipeline pays for 10 pictures a second, not 400. Frames offered meanwhile are simply not shown.
+ * pipeline pays for 10 pictures a second, not 400. Frames offered meanwhile are simply not shown. A
+ * JPEG frame without faces is passed on as it is (a copy, no decode or encode).
  */
 import sharp from 'sharp';
 import type { Logger } from 'pino';
@@ -20,8 +21,6 @@ export interface OverlayPicture {
   readonly seq: number;
   /** Wall-clock capture time of the source frame, ms since the epoch. */
   readonly wallTimeMs: number;
-  readonly width: number;
-  readonly height: number;
   /** Faces drawn on it. */
   readonly faces: number;
 }
@@ -36,6 +35,11 @@ export interface OverlayFeedOptions {
   readonly maxFps?: number;
   /** JPEG quality, 1–100. Default 75. */
   readonly quality?: number;
+}
+
+/** True for JPEG data (its SOI marker and the first segment's marker prefix). */
+function isJpeg(data: Buffer): boolean {
+  return data.length > 3 && data[0] === 0xff && data[1] === 0xd8 && data[2] === 0xff;
 }
 
 /** Default cap of the overlay stream, pictures per second per camera. */
@@ -100,11 +104,14 @@ export class OverlayFeed {
   }
 
   async #encode(frame: Frame, tracks: readonly VisibleTrack[]): Promise<OverlayPicture> {
+    const picture = { seq: frame.seq, wallTimeMs: frame.wallTimeMs, faces: tracks.length };
+    // Nothing to draw on a camera's own JPEG: it is shown as it came, without decoding or encoding it.
+    if (tracks.length === 0 && frame.image.kind === 'encoded' && isJpeg(frame.image.data)) return { ...picture, jpeg: Buffer.from(frame.image.data) };
     const image = await framePixels(frame);
     drawTracks(image, tracks, this.#o.labels());
     const jpeg = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
       .jpeg({ quality: this.#o.quality ?? 75 })
       .toBuffer();
-    return { jpeg, seq: frame.seq, wallTimeMs: frame.wallTimeMs, width: image.width, height: image.height, faces: tracks.length };
+    return { ...picture, jpeg };
   }
 }

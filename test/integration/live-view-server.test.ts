@@ -34,7 +34,9 @@ const track: VisibleTrack = {
   id: 'door-7', camera: 'door', box: { x: 200, y: 100, width: 60, height: 60 }, face_area: 3600, class: 'male', score: 0.93, top_score: 0.97,
   frames: 12, start_time: 1, end_time: null, model: 'faceedge-gender', confirmed: true,
 };
-const camera = { name: 'door', frames: 0, paused: false, slot: { stats: () => ({ dropped: 3 }) }, visibleTracks: () => [track] };
+/** What the fake camera's tracker sees in its last frame. */
+let visible: VisibleTrack[] = [track];
+const camera = { name: 'door', frames: 0, paused: false, slot: { stats: () => ({ dropped: 3 }) }, visibleTracks: () => visible };
 
 /** A 480×270 RGB frame: a mid-grey picture with a lighter square where the "face" is. */
 function frame(seq: number): Frame {
@@ -87,10 +89,11 @@ describe('live view over HTTP', () => {
   const cleanups: (() => unknown)[] = [];
   afterEach(async () => {
     for (const c of cleanups.splice(0).reverse()) await c();
+    visible = [track];
   });
 
   async function serve(o: { auth?: { username: string; password: string }; snapshots?: boolean; host?: string } = {}) {
-    const live = new LiveView({ cameras: [camera], board, snapshots: o.snapshots ?? false, log: silentLogger(), maxFps: 1000, tickMs: 100 });
+    const live = new LiveView({ cameras: [camera], board, snapshots: o.snapshots ?? false, log: silentLogger(), maxFps: Infinity, tickMs: 100 });
     const routes = new LiveViewRoutes({ live, auth: o.auth, log: silentLogger() });
     const server = new HealthServer({
       host: o.host ?? '127.0.0.1', port: 0, metrics: new DaemonMetrics(), log: silentLogger(), routes: (req, res) => routes.handle(req, res),
@@ -145,6 +148,26 @@ describe('live view over HTTP', () => {
     live.frame('door', frame(7));
     await new Promise((r) => setTimeout(r, 50));
     expect(feed.encodedCount).toBe(6);
+  });
+
+  it("passes a camera's JPEG without faces on untouched, and draws on one with faces", async () => {
+    const { live, port } = await serve();
+    const rgb = frame(1).image as { data: Buffer; width: number; height: number };
+    const jpeg = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).jpeg().toBuffer();
+    const encoded = (seq: number): Frame => ({ seq, timestampMs: 0, wallTimeMs: 0, image: { kind: 'encoded', data: jpeg, origin: `test#${seq}` } });
+    const viewer = await MjpegClient.open(port, '/live/cameras/door/stream.mjpeg');
+    cleanups.push(() => viewer.close());
+    visible = [];
+    live.frame('door', encoded(1));
+    await viewer.waitForParts(1);
+    expect(viewer.parts[0].jpeg.equals(jpeg)).toBe(true);
+    visible = [track];
+    live.frame('door', encoded(2));
+    await viewer.waitForParts(2);
+    expect(viewer.parts[1].jpeg.equals(jpeg)).toBe(false);
+    const { data, info } = await sharp(viewer.parts[1].jpeg).raw().toBuffer({ resolveWithObject: true });
+    const at = (199 + 130 * info.width) * 3;
+    expect(Math.abs(data[at + 2] - CLASS_COLOURS[1][2])).toBeLessThan(40);
   });
 
   it('with http.auth: every live-view route needs the credentials; /healthz and /metrics do not', async () => {
@@ -233,7 +256,7 @@ describe('slow clients', () => {
     const pushes = 300; // 75 MB: far more than the kernel's socket buffers hold
     let maxBuffered = 0;
     for (let seq = 0; seq < pushes; seq++) {
-      viewer.push({ jpeg: Buffer.alloc(size, seq % 256), seq, wallTimeMs: 0, width: 1, height: 1, faces: 0 });
+      viewer.push({ jpeg: Buffer.alloc(size, seq % 256), seq, wallTimeMs: 0, faces: 0 });
       maxBuffered = Math.max(maxBuffered, viewer.bufferedBytes);
       await new Promise((r) => setImmediate(r));
     }
