@@ -102,7 +102,7 @@ async function measureLiveView(frames: Buffer[], durationS: number) {
   const board = () => ({ version: 'bench', device: 'bench', model: { id: classifier.id, sha256: classifier.sha256, threshold: null, labels: classifier.labels },
     delegate: { active: classifier.delegate.active, fallback_reason: null }, detector: { model: detectorModel, delegate: detector.delegate.active },
     mqtt: { connected: true, outbox_depth: 0, broker: url }, gpio: { outputs: [], inputs: [] }, cpu_temperature_c: null });
-  const live = new LiveView({ cameras: [camera], board, snapshots: false, log: silentLogger() });
+  const live = new LiveView({ cameras: [camera], board, labels: () => classifier.labels, snapshots: false, log: silentLogger() });
   const routes = new LiveViewRoutes({ live, log: silentLogger() });
   const server = new HealthServer({ host: '127.0.0.1', port: 0, health: () => ({ started: true, broker_connected: true, last_frame_age_ms: {}, model: null }),
     metrics: new DaemonMetrics(), log: silentLogger(), routes: (req, res) => routes.handle(req, res) });

@@ -157,7 +157,9 @@ export class Daemon {
       detector: () => ({ model: config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' }),
       mqtt: () => this.#mqtt, gpio: () => this.#gpio?.lines() ?? null,
     });
-    return new LiveView({ cameras: this.#cameras, board, snapshots: config.http.snapshots, log: componentLogger(log, 'live-view') });
+    return new LiveView({
+      cameras: this.#cameras, board, labels: () => this.#classifier?.current.labels ?? [], snapshots: config.http.snapshots, log: componentLogger(log, 'live-view'),
+    });
   }
 
   /**

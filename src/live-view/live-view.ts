@@ -42,6 +42,8 @@ export interface LiveViewOptions {
   readonly cameras: readonly LiveViewCamera[];
   /** Board-wide facts; called on each tick while a page is open. */
   readonly board: () => BoardFacts;
+  /** The serving classifier's labels, [first, second] (they pick the box colours); read per picture. */
+  readonly labels: () => readonly string[];
   /** `http.snapshots`: face crops in events. */
   readonly snapshots: boolean;
   readonly log: Logger;
@@ -73,8 +75,7 @@ export class LiveView {
   constructor(options: LiveViewOptions) {
     this.#o = options;
     for (const camera of options.cameras) {
-      const labels = () => options.board().model?.labels ?? [];
-      this.#feeds.set(camera.name, new OverlayFeed({ labels, log: options.log, maxFps: options.maxFps }));
+      this.#feeds.set(camera.name, new OverlayFeed({ labels: options.labels, log: options.log, maxFps: options.maxFps }));
       this.#capture.set(camera.name, { state: 'starting', reason: null });
     }
   }

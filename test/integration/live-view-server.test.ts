@@ -92,8 +92,8 @@ describe('live view over HTTP', () => {
     visible = [track];
   });
 
-  async function serve(o: { auth?: { username: string; password: string }; snapshots?: boolean; host?: string } = {}) {
-    const live = new LiveView({ cameras: [camera], board, snapshots: o.snapshots ?? false, log: silentLogger(), maxFps: Infinity, tickMs: 100 });
+  async function serve(o: { auth?: { username: string; password: string }; snapshots?: boolean; host?: string; cameras?: (typeof camera)[] } = {}) {
+    const live = new LiveView({ cameras: o.cameras ?? [camera], board, labels: () => ['female', 'male'], snapshots: o.snapshots ?? false, log: silentLogger(), maxFps: Infinity, tickMs: 100 });
     const routes = new LiveViewRoutes({ live, auth: o.auth, log: silentLogger() });
     const server = new HealthServer({
       host: o.host ?? '127.0.0.1', port: 0, metrics: new DaemonMetrics(), log: silentLogger(), routes: (req, res) => routes.handle(req, res),
@@ -168,6 +168,31 @@ describe('live view over HTTP', () => {
     const { data, info } = await sharp(viewer.parts[1].jpeg).raw().toBuffer({ resolveWithObject: true });
     const at = (199 + 130 * info.width) * 3;
     expect(Math.abs(data[at + 2] - CLASS_COLOURS[1][2])).toBeLessThan(40);
+  });
+
+  it('keeps each camera\'s events in order when several cameras report at once and crops take time', async () => {
+    const yard = { ...camera, name: 'yard' };
+    const { live, port } = await serve({ snapshots: true, cameras: [camera, yard] });
+    const sse = openEvents(port);
+    cleanups.push(() => sse.close());
+    await sse.opened;
+    await waitUntil(() => sse.events.some((e) => e.event === 'hello'), 5000);
+    const expected: Record<string, string[]> = { door: [], yard: [] };
+    for (let i = 0; i < 12; i++) {
+      for (const name of ['door', 'yard']) {
+        const snapshot = { ...track, id: `${name}-${i}`, camera: name };
+        // new (cropped from the frame that follows), then end without a frame: the end must not overtake it.
+        live.events(name, [{ type: 'new', before: null, after: snapshot }]);
+        live.frame(name, frame(i));
+        live.events(name, [{ type: 'end', before: snapshot, after: { ...snapshot, end_time: 2 } }]);
+        expected[name].push(`new ${name}-${i}`, `end ${name}-${i}`);
+      }
+    }
+    await waitUntil(() => sse.events.filter((e) => e.event === 'event').length === 48, 10_000);
+    const got: Record<string, string[]> = { door: [], yard: [] };
+    for (const e of sse.events.filter((x) => x.event === 'event')) got[e.data.camera].push(`${e.data.type} ${e.data.track.id}`);
+    expect(got).toEqual(expected);
+    expect(sse.events.filter((e) => e.event === 'event' && e.data.type === 'new').every((e) => typeof e.data.crop === 'string')).toBe(true);
   });
 
   it('with http.auth: every live-view route needs the credentials; /healthz and /metrics do not', async () => {
