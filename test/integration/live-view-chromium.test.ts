@@ -6,7 +6,6 @@
  * `test-output/live-view/`.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -15,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { shippedModelPath } from '../../src/inference/shipped-model.js';
 import { CLASS_COLOURS } from '../../src/live-view/draw-tracks.js';
 import { daemonConfig, DaemonProcess } from '../helpers/daemon-process.js';
+import { freePort } from '../helpers/free-port.js';
 import { httpGet } from '../helpers/http-get.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 
@@ -26,14 +26,6 @@ const CHROMIUM_ARGS = [
 ];
 const AUTH = { username: 'installer', password: 'aim-the-camera' };
 const OUTPUT_DIR = join(REPO_ROOT, 'test-output', 'live-view');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Pixels of a PNG screenshot close to one of the box colours (the clip itself has none). */
 async function boxColouredPixels(png: Buffer): Promise<number> {
