@@ -188,7 +188,7 @@ copy_release() {
   rm -rf "$stage"
   mkdir -p "$stage"
   local item
-  for item in bin dist models systemd deploy package.json package-lock.json README.md LICENSE; do
+  for item in bin dist models web systemd deploy package.json package-lock.json README.md LICENSE; do
     if [ -e "$SRC/$item" ]; then cp -a "$SRC/$item" "$stage/"; fi
   done
   # A release tarball may carry node_modules built for the target (offline installs); a checkout's

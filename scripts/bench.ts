@@ -1,6 +1,7 @@
 /**
  * `npm run bench -- --json`: per-stage latency, end-to-end frames per second on the scene clips
- * (480×270) and on a 1280×720 frame, event latency (frame → subscriber), peak RSS. One JSON object.
+ * (480×270) and on a 1280×720 frame, event latency (frame → subscriber), peak RSS, and the live view's
+ * cost (`live_view`: 480×270 frames per second with one overlay-stream viewer vs none). One JSON object.
  *
  * Frames are fed as JPEGs (what an MJPEG camera delivers), as fast as the pipeline takes them,
  * through the real detector, classifier, tracker, outbox and an in-process MQTT broker.
@@ -25,6 +26,11 @@ import { Pipeline, type Stage } from '../src/pipeline/pipeline.js';
 import { alignFace } from '../src/vision/align-face.js';
 import { FaceDetector, type DetectorModel } from '../src/vision/face-detector.js';
 import { readFile } from 'node:fs/promises';
+import http from 'node:http';
+import { LiveViewRoutes } from '../src/live-view/live-view-routes.js';
+import { LiveView } from '../src/live-view/live-view.js';
+import { HealthServer } from '../src/observability/health-server.js';
+import { DaemonMetrics } from '../src/observability/metrics.js';
 
 // As the daemon does: no libvips operation cache (every frame is new) and one libvips worker.
 sharp.cache(false);
@@ -83,6 +89,78 @@ subscriber.on('message', (_topic, payload) => {
   if (at !== undefined) eventLatency.push(now - at);
 });
 
+/** The tracker of the run in progress, for the live view's boxes. */
+let liveTracker: FaceTracker | null = null;
+
+/**
+ * The live view's cost as the daemon pays it: its HTTP routes on a real server, the pipeline feeding
+ * every processed frame to it, and either no page open or one MJPEG viewer reading the overlay stream
+ * over loopback, alternating.
+ */
+async function measureLiveView(frames: Buffer[], durationS: number) {
+  const camera = { name: 'live', frames: 0, paused: false, slot: { stats: () => ({ dropped: 0 }) }, visibleTracks: () => liveTracker?.visibleTracks() ?? [] };
+  const board = () => ({ version: 'bench', device: 'bench', model: { id: classifier.id, sha256: classifier.sha256, threshold: null, labels: classifier.labels },
+    delegate: { active: classifier.delegate.active, fallback_reason: null }, detector: { model: detectorModel, delegate: detector.delegate.active },
+    mqtt: { connected: true, outbox_depth: 0, broker: url }, gpio: { outputs: [], inputs: [] }, cpu_temperature_c: null });
+  const live = new LiveView({ cameras: [camera], board, labels: () => classifier.labels, snapshots: false, log: silentLogger() });
+  const routes = new LiveViewRoutes({ live, log: silentLogger() });
+  const server = new HealthServer({ host: '127.0.0.1', port: 0, health: () => ({ started: true, broker_connected: true, last_frame_age_ms: {}, model: null }),
+    metrics: new DaemonMetrics(), log: silentLogger(), routes: (req, res) => routes.handle(req, res) });
+  await server.start();
+  const fps = { none: [] as number[], one: [] as number[] };
+  // CPU time per frame (this process, all threads) is the cost itself; frames/s also moves with whatever
+  // else the machine runs, so both are reported.
+  const cpuMsPerFrame = { none: [] as number[], one: [] as number[] };
+  const measure = async (kind: 'none' | 'one') => {
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    const rate = await run('live', frames, durationS / 8, false, 0, live);
+    const used = process.cpuUsage(cpu);
+    fps[kind].push(rate);
+    cpuMsPerFrame[kind].push((used.user + used.system) / 1000 / (rate * ((performance.now() - started) / 1000)));
+  };
+  let bytes = 0;
+  const feed = live.feed('live')!;
+  const encodedBefore = feed.encodedCount;
+  let withFaces = 0;
+  let viewingS = 0;
+  // A B B A A B B A: a trend over the measurement (the machine's other load, the outbox filling) hits both alike.
+  for (const kind of ['none', 'one', 'one', 'none', 'none', 'one', 'one', 'none'] as const) {
+    if (kind === 'none') {
+      await measure('none');
+      continue;
+    }
+    const viewer = await new Promise<http.ClientRequest>((resolve) => {
+      const req = http.get({ host: '127.0.0.1', port: server.port, path: '/live/cameras/live/stream.mjpeg' }, (res) => {
+        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
+        resolve(req);
+      });
+    });
+    // Counted only while the viewer watches: a subscriber is a viewer, and "none" must have none.
+    const unsubscribe = feed.subscribe((picture) => void (picture.faces > 0 && withFaces++));
+    const started = performance.now();
+    await measure('one');
+    viewingS += (performance.now() - started) / 1000;
+    unsubscribe();
+    viewer.destroy();
+  }
+  live.close();
+  await server.stop();
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const round1 = (v: number) => Math.round(v * 10) / 10;
+  return {
+    fps_no_viewer: round1(mean(fps.none)),
+    fps_one_viewer: round1(mean(fps.one)),
+    ratio: Math.round((mean(fps.one) / mean(fps.none)) * 1000) / 1000,
+    cpu_ms_per_frame_no_viewer: Math.round(mean(cpuMsPerFrame.none) * 1000) / 1000,
+    cpu_ms_per_frame_one_viewer: Math.round(mean(cpuMsPerFrame.one) * 1000) / 1000,
+    pictures_per_s: round1((feed.encodedCount - encodedBefore) / viewingS),
+    /** Share of those pictures that had faces drawn (the others were the camera's JPEG as it came). */
+    pictures_with_faces: Math.round((withFaces / Math.max(1, feed.encodedCount - encodedBefore)) * 100) / 100,
+    stream_kb_per_s: Math.round(bytes / 1024 / viewingS),
+  };
+}
+
 const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
 
 /**
@@ -90,9 +168,10 @@ const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], cla
  * `paceFps` 0 = saturate (the next frame as soon as the pipeline takes one: throughput); otherwise
  * frames arrive like a camera's, which is what event latency is about.
  */
-async function run(camera: string, frames: Buffer[], durationS: number, record: boolean, paceFps = 0): Promise<number> {
+async function run(camera: string, frames: Buffer[], durationS: number, record: boolean, paceFps = 0, live?: LiveView): Promise<number> {
   const slot = new LatestFrameSlot();
   const tracker = new FaceTracker({ camera, labels: classifier.labels, model: classifier.id, minFrames: 2, updateIntervalMs: 500 });
+  liveTracker = tracker;
   let processed = 0;
   const perFrame = { align: 0, classify: 0 };
   const pipeline = new Pipeline({
@@ -114,7 +193,8 @@ async function run(camera: string, frames: Buffer[], durationS: number, record: 
         if (s === 'align' || s === 'classify') perFrame[s] = ms;
         else stages[s].push(ms);
       },
-      frame: (_f, faces) => {
+      frame: (f, faces) => {
+        live?.frame(camera, f);
         processed++;
         if (record && faces > 0) {
           stages.align.push(perFrame.align / faces);
@@ -165,6 +245,14 @@ eventLatency.length = 0;
 await run('paced', clips, seconds, false, 30);
 const pacedLatency = [...eventLatency];
 frameTimeById.clear();
+const liveView = await measureLiveView(clips, seconds);
+// The worst case: only the clip frames with a face, so every picture is decoded, drawn and encoded.
+const faceFrames: Buffer[] = [];
+for (const jpeg of clips) {
+  const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
+  if ((await detector.detect({ kind: 'rgb', data, width: info.width, height: info.height })).some((f) => f.box.width >= 20)) faceFrames.push(jpeg);
+}
+const liveViewFaces = { ...(await measureLiveView(faceFrames, seconds)), frames: faceFrames.length };
 const hd = await clipFrames(1280, 720);
 const fps720 = await run('hd', hd, seconds / 2, false);
 await new Promise((r) => setTimeout(r, 500)); // last events reach the subscriber
@@ -176,6 +264,8 @@ const result = {
   stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)])),
   classifier_invoke_ms: summary(classifyInvoke),
   detector_call_ms: summary(detectTotal),
+  live_view: liveView,
+  live_view_faces_only: liveViewFaces,
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   delegate: classifier.delegate.active,
   detector: { model: detectorModel, delegate: detector.delegate.active },

@@ -7,6 +7,7 @@
 #   systemd, cloud-init the unit and first-boot file checks
 #   qemu-user-static, libc6:arm64, libstdc++6:arm64 (x86-64 hosts only)
 #                       npm run test:arm64: the arm64 build run under QEMU user-mode emulation
+#   chromium            the live view's browser test (driven by playwright-core, which downloads no browser)
 # Node.js >= 20 and npm must already be installed.
 set -euo pipefail
 if [ "$(id -u)" -ne 0 ]; then exec sudo "$0" "$@"; fi
@@ -21,7 +22,7 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
   ffmpeg mosquitto mosquitto-clients \
   python3 python3-torch python3-numpy python3-pil python3-pytest python3-matplotlib python3-jinja2 \
-  systemd cloud-init shellcheck openssl \
+  systemd cloud-init shellcheck openssl chromium \
   "${arm64_packages[@]}" \
   >/dev/null
 node -e 'const [maj] = process.versions.node.split(".").map(Number); if (maj < 20) { console.error(`Node ${process.versions.node} is too old: faceedge needs >= 20`); process.exit(1); }'

@@ -259,6 +259,13 @@ export const httpSchema = z.strictObject({
   host: z.string().min(1).default('0.0.0.0'),
   /** TCP port; 0 disables the server. Default 9464. */
   port: port.default(9464),
+  /**
+   * HTTP Basic credentials every live-view route (`/live/…`) asks for; the password is a secret, never
+   * logged. Absent: the live view answers loopback clients only. `/healthz` and `/metrics` never ask.
+   */
+  auth: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
+  /** Face crops in the live view's events. Default false: no face image leaves the board. */
+  snapshots: bool().default(false),
 });
 
 export const logSchema = z.strictObject({

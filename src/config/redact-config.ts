@@ -1,7 +1,7 @@
 /**
  * A copy of the configuration safe to log, print or publish on `bridge/info`: the MQTT password, the
- * TLS private key path and any password embedded in the broker URL or an RTSP camera URL are replaced
- * by `REDACTED`.
+ * live view's password (`http.auth`), the TLS private key path and any password embedded in the broker
+ * URL or an RTSP camera URL are replaced by `REDACTED`.
  */
 import { REDACTED, redactUrl, urlPasswords } from '../observability/redact-url.js';
 import type { FaceedgeConfig } from './config-schema.js';
@@ -15,6 +15,7 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
   if (mqtt.password !== undefined) mqtt.password = REDACTED;
   if (mqtt.url !== undefined) mqtt.url = redactUrl(mqtt.url);
   if (mqtt.tls?.key !== undefined) mqtt.tls.key = REDACTED;
+  if (copy.http.auth !== undefined) copy.http.auth.password = REDACTED;
   // bridge/info publishes the config: a camera URL's password (rtsp://user:password@camera/stream,
   // or a video URL) must not reach every subscriber. Plain file paths are left as they are.
   for (const camera of copy.cameras as { source: Record<string, unknown> }[]) {

@@ -4,10 +4,11 @@
  */
 import type { Logger } from 'pino';
 import { createFrameSource, type FrameSourceConfig } from '../capture/create-frame-source.js';
+import type { Frame } from '../capture/frame.js';
 import type { FrameSink, FrameSource, SourceStatus } from '../capture/frame-source.js';
 import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
-import { FaceTracker, type TrackerOptions } from '../pipeline/face-tracker.js';
+import { FaceTracker, type TrackerOptions, type VisibleTrack } from '../pipeline/face-tracker.js';
 import { Pipeline, type Classifier, type Detector, type PipelineSink } from '../pipeline/pipeline.js';
 
 export interface CameraRunnerOptions {
@@ -22,6 +23,8 @@ export interface CameraRunnerOptions {
   readonly log: Logger;
   /** Source went online/offline (→ retained `<cam>/status/capture`). */
   readonly onStatus: (status: SourceStatus) => void;
+  /** A frame was fully processed (its events are out): the live view's feed. Must return quickly. */
+  readonly onFrame?: (frame: Frame) => void;
 }
 
 export class CameraRunner {
@@ -66,7 +69,8 @@ export class CameraRunner {
           acc.ms += ms;
           acc.n++;
         },
-        frame: (_frame, faces) => {
+        frame: (frame, faces) => {
+          o.onFrame?.(frame);
           this.lastFrameAt = performance.now();
           this.#frames++;
           o.metrics.countFrame(o.name);
@@ -80,6 +84,11 @@ export class CameraRunner {
         frameError: (frame, err) => log.warn({ seq: frame.seq, err: err.message }, 'frame skipped'),
       },
     });
+  }
+
+  /** The faces tracked in the last processed frame (drawn by the live view). */
+  visibleTracks(): VisibleTrack[] {
+    return this.#tracker.visibleTracks();
   }
 
   /** Frames processed so far. */

@@ -11,6 +11,9 @@ import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
 import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
 import { HealthServer } from '../observability/health-server.js';
+import { boardFacts } from '../live-view/board-facts.js';
+import { LiveView } from '../live-view/live-view.js';
+import { LiveViewRoutes } from '../live-view/live-view-routes.js';
 import { componentLogger } from '../observability/logger.js';
 import { DaemonMetrics } from '../observability/metrics.js';
 import { EmbeddedBroker } from '../outputs/embedded-broker.js';
@@ -59,6 +62,8 @@ export class Daemon {
   /** Model swaps (bridge model/reload, store changes) run one at a time. */
   #reloads: Promise<unknown> = Promise.resolve();
   #health: HealthServer | null = null;
+  /** The live view (`/live/`), served with /healthz when http.port is set. */
+  #live: LiveView | null = null;
   #stats: StatsReporter | null = null;
   #started = false;
   readonly #failedCameras = new Map<string, FaceedgeError>();
@@ -98,7 +103,8 @@ export class Daemon {
     const journal = TrackJournal.open(join(config.state_dir, 'tracks.json'), componentLogger(log, 'tracks'));
     for (const e of journal.takeLeftovers()) mqtt.publishEvent(e);
     const sink: PipelineSink = {
-      events: (_camera, events) => {
+      events: (camera, events) => {
+        this.#live?.events(camera, events);
         for (const e of events) {
           journal.record(e);
           mqtt.publishEvent(e);
@@ -112,7 +118,11 @@ export class Daemon {
       const runner = new CameraRunner({
         name: camera.name, source: camera.source, detector: this.#detector, classifier: () => this.#classifier!.current,
         tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) }, minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
-        log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => mqtt.setCaptureStatus(camera.name, s.state === 'online'),
+        log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => {
+          mqtt.setCaptureStatus(camera.name, s.state === 'online');
+          this.#live?.captureStatus(camera.name, s);
+        },
+        onFrame: (frame) => this.#live?.frame(camera.name, frame),
       });
       this.#cameras.push(runner);
     }
@@ -120,6 +130,7 @@ export class Daemon {
     this.#gpio = await GpioRules.open({
       gpio: config.gpio, rules: config.rules, env: this.#o.env ?? {}, mqtt, log: componentLogger(log, 'gpio'),
       setCameraRunning: (name, run) => void this.#cameras.find((c) => c.name === name)?.setRunning(run),
+      onAction: (payload) => this.#live?.ruleAction(payload),
     });
     if (config.homeassistant.enabled) {
       this.#ha = new HaAnnouncer({ mqtt, prefix: config.homeassistant.discovery_prefix, describe: () => this.#haDescription(), log: componentLogger(log, 'homeassistant') });
@@ -131,7 +142,12 @@ export class Daemon {
     });
     await this.#models.start();
     if (config.http.port > 0) {
-      this.#health = new HealthServer({ host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http') });
+      this.#live = this.#createLiveView();
+      const routes = new LiveViewRoutes({ live: this.#live, auth: config.http.auth, log: componentLogger(log, 'live-view') });
+      this.#health = new HealthServer({
+        host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http'),
+        routes: (req, res) => routes.handle(req, res),
+      });
       await this.#health.start();
     }
     await this.#o.beforeCameras?.(this.brokerUrl);
@@ -140,6 +156,18 @@ export class Daemon {
     this.#stats.start();
     this.#started = true;
     log.info({ cameras: config.cameras.map((c) => c.name), broker: redactUrl(this.brokerUrl), health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
+  }
+
+  #createLiveView(): LiveView {
+    const { config, version, log } = this.#o;
+    const board = boardFacts({
+      version, device: config.device.id, classifier: () => this.#classifier?.current, brokerUrl: () => this.brokerUrl,
+      detector: () => ({ model: config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' }),
+      mqtt: () => this.#mqtt, gpio: () => this.#gpio?.lines() ?? null,
+    });
+    return new LiveView({
+      cameras: this.#cameras, board, labels: () => this.#classifier?.current.labels ?? [], snapshots: config.http.snapshots, log: componentLogger(log, 'live-view'),
+    });
   }
 
   /**
@@ -226,6 +254,7 @@ export class Daemon {
     this.#started = false;
     this.#stats?.stop();
     await Promise.all(this.#cameras.map((c) => c.stop()));
+    this.#live?.close();
     await this.#health?.stop();
     await this.#models?.stop();
     this.#ha?.stop();

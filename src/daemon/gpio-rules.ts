@@ -30,6 +30,8 @@ export interface GpioRulesOptions {
   readonly log: Logger;
   /** Where gpiochip devices are looked for with `backend: auto`. Default `/dev`. */
   readonly devDir?: string;
+  /** Every action a rule took, as published on `rules/action` (the live view's "last actions"). */
+  readonly onAction?: (payload: Record<string, unknown>) => void;
 }
 
 /** The `rules/action` payload: what was done, by which rule, why, and when (Unix seconds). */
@@ -55,7 +57,9 @@ export class GpioRules {
       output: (name) => this.#bank?.output(name),
       setCameraRunning: options.setCameraRunning,
       onAction: (action) => {
-        mqtt.publish(mqtt.topics.rulesAction, JSON.stringify(ruleActionPayload(action)), { qos: 1 }).catch((err: Error) => {
+        const payload = ruleActionPayload(action);
+        options.onAction?.(payload);
+        mqtt.publish(mqtt.topics.rulesAction, JSON.stringify(payload), { qos: 1 }).catch((err: Error) => {
           log.warn({ rule: action.rule, err: err.message }, 'rule action not published (it was carried out)');
         });
       },
@@ -76,6 +80,15 @@ export class GpioRules {
   /** A track event from a pipeline. */
   event(event: TrackEvent): void {
     this.#runner.event(event);
+  }
+
+  /** Every configured output and input with its current state (null: an input not read yet). */
+  lines(): { outputs: { name: string; on: boolean }[]; inputs: { name: string; on: boolean | null }[] } {
+    const bank = this.#bank;
+    return {
+      outputs: (bank?.outputs ?? []).map((o) => ({ name: o.name, on: o.state })),
+      inputs: (bank?.inputs ?? []).map((i) => ({ name: i.name, on: i.value })),
+    };
   }
 
   /** Stops the rules, the set commands, and puts every output in its safe state (published). Idempotent. */

@@ -24,6 +24,11 @@ export interface HealthServerOptions {
   readonly metrics: MetricsSource;
   readonly log: Logger;
   readonly policy?: HealthPolicy;
+  /**
+   * Further routes (the live view): asked first for any path other than `/healthz` and `/metrics`;
+   * resolves true when it answered the request. Default: none (404).
+   */
+  readonly routes?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
 }
 
 export class HealthServer {
@@ -77,6 +82,7 @@ export class HealthServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== '/healthz' && path !== '/metrics') {
+      if (this.options.routes && (await this.options.routes(req, res))) return;
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz or /metrics\n');
       return;
     }

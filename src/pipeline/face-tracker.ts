@@ -62,6 +62,12 @@ export interface FaceObservation {
   readonly logit: number;
 }
 
+/** A track seen in the last frame (see {@link FaceTracker.visibleTracks}). */
+export interface VisibleTrack extends TrackSnapshot {
+  /** True once the track's `new` event has been published. */
+  readonly confirmed: boolean;
+}
+
 interface Track {
   readonly id: string;
   box: Box;
@@ -125,6 +131,14 @@ export class FaceTracker {
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */
   get activeCount(): number {
     return this.#tracks.filter((t) => t.published).length;
+  }
+
+  /**
+   * The tracks seen in the last frame, as the live view draws them: `confirmed` once the track's
+   * `new` event is out (before that it may still be a one-frame false detection). Fresh objects.
+   */
+  visibleTracks(): VisibleTrack[] {
+    return this.#tracks.filter((t) => t.missed === 0).map((t) => ({ ...this.#snapshot(t, false, 0), confirmed: t.published !== null }));
   }
 
   /**

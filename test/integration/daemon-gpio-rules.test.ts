@@ -8,6 +8,7 @@
  * - `gpio/relay/set` with ON, OFF and malformed payloads;
  * - an input-gated camera: `porch` runs only while `pir` is active;
  * - Home Assistant discovery retained, and republished when HA says `online`;
+ * - the live view's board state: the lines, the rules' last actions, the paused camera;
  * - SIGKILL mid-pulse: the relay returns to its safe state; `faceedge gpio safe` (ExecStopPost) drives it too.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +17,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, daemonConfig, runFaceedge, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { EmulatedGpio, waitUntil } from '../helpers/emulated-gpio.js';
+import { freePort } from '../helpers/free-port.js';
+import { httpGet } from '../helpers/http-get.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe, type ProbeMessage } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
@@ -51,6 +54,7 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
   let sim: EmulatedGpio;
   let daemon: DaemonProcess;
   let configFile: string;
+  let httpPort: number;
   /** Only what the stand-ins need: the test's own FACEEDGE_* must not reach the daemon as config. */
   let gpioEnv: Record<string, string>;
 
@@ -76,8 +80,10 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     sim = new EmulatedGpio({ version: '2.1.3', interactive: true, release: 'keep', chips: [{ name: CHIP, label: 'pinctrl-rp1', lines: 54 }] });
     const env = sim.env();
     gpioEnv = Object.fromEntries(['PATH', 'FACEEDGE_GPIO_SIM', 'FACEEDGE_GPIO_SIM_VERSION', 'FACEEDGE_GPIO_SIM_INTERACTIVE'].map((k) => [k, env[k]!]));
+    httpPort = await freePort();
     const config = daemonConfig({
       brokerUrl: broker.url,
+      httpPort,
       stateDir: join(dir, 'state'),
       cameras: [
         // Played once: a bounded number of tracks, so the cooldown's effect is countable.
@@ -190,6 +196,19 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     const count = eventsOn(probe.messages, `${ROOT}/porch/events`).length;
     await new Promise((r) => setTimeout(r, 1500));
     expect(eventsOn(probe.messages, `${ROOT}/porch/events`)).toHaveLength(count);
+  });
+
+  it('shows the lines, the rules\' last actions and the paused camera on the live view', async () => {
+    const { status, body } = await httpGet(httpPort, '/live/state');
+    expect(status).toBe(200);
+    const board = JSON.parse(body).board as Record<string, any>;
+    expect(board.gpio).toEqual({ outputs: [{ name: 'relay', on: false }], inputs: [{ name: 'pir', on: false }] });
+    expect(board.rule_actions.map((a: { rule: string; kind: string }) => `${a.rule} ${a.kind}`)).toEqual(
+      expect.arrayContaining(['unlock pulse', 'porch-on-motion camera']),
+    );
+    expect(board.rule_actions[0]).toMatchObject({ rule: 'porch-on-motion', run: false });
+    expect(board.cameras.find((c: { name: string }) => c.name === 'porch')).toMatchObject({ paused: true, capture: { state: 'offline', reason: 'paused by a rule' } });
+    expect(board.mqtt).toMatchObject({ connected: true, outbox_depth: expect.any(Number) });
   });
 
   it('republishes the HA discovery message when Home Assistant announces itself online', async () => {

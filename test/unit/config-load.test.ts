@@ -34,7 +34,7 @@ describe('loadConfig defaults', () => {
       delegate_options: {},
     });
     expect(cfg.tracker.min_frames).toBe(3);
-    expect(cfg.http).toEqual({ host: '0.0.0.0', port: 9464 });
+    expect(cfg.http).toEqual({ host: '0.0.0.0', port: 9464, snapshots: false });
     expect(cfg.log.level).toBe('info');
     expect(cfg.state_dir).toBe('.faceedge');
   });

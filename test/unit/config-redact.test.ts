@@ -13,6 +13,8 @@ describe('redactConfig', () => {
         FACEEDGE_MQTT__PASSWORD: 'hunter2',
         FACEEDGE_MQTT__TLS__CERT: '/etc/faceedge/client.pem',
         FACEEDGE_MQTT__TLS__KEY: '/etc/faceedge/client.key',
+        FACEEDGE_HTTP__AUTH__USERNAME: 'viewer',
+        FACEEDGE_HTTP__AUTH__PASSWORD: 'liveviewsecret',
         FACEEDGE_CAMERAS: '[{"name":"gate","source":{"type":"video","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
       },
     });
@@ -22,6 +24,8 @@ describe('redactConfig', () => {
     expect(text).not.toContain('urlsecret');
     expect(text).not.toContain('client.key');
     expect(text).not.toContain('camsecret');
+    expect(text).not.toContain('liveviewsecret');
+    expect(safe.http.auth).toEqual({ username: 'viewer', password: REDACTED });
     expect((safe.cameras[0]!.source as { path: string }).path).toBe(`rtsp://admin:${REDACTED}@10.0.0.5/stream1`);
     expect(safe.mqtt.password).toBe(REDACTED);
     expect(safe.mqtt.tls?.key).toBe(REDACTED);
@@ -29,6 +33,7 @@ describe('redactConfig', () => {
     expect(safe.mqtt.username).toBe('cam');
     expect(safe.mqtt.tls?.cert).toBe('/etc/faceedge/client.pem');
     expect(cfg.mqtt.password).toBe('hunter2');
+    expect(cfg.http.auth?.password).toBe('liveviewsecret');
   });
 
   it('masks the password of an RTSP camera URL (bridge/info publishes the config)', () => {

@@ -1,0 +1,68 @@
+/**
+ * A minimal MJPEG (`multipart/x-mixed-replace`) viewer for tests: connects with node:http, splits the
+ * stream into parts by their content-length, and lets a test wait for a number of pictures.
+ */
+import { request, type ClientRequest, type IncomingMessage } from 'node:http';
+import { EventWaiters } from './event-waiters.js';
+
+export interface MjpegPart {
+  readonly seq: number;
+  readonly jpeg: Buffer;
+}
+
+export class MjpegClient {
+  readonly parts: MjpegPart[] = [];
+  private buffered = Buffer.alloc(0);
+  private readonly waiters = new EventWaiters();
+  private ended = false;
+
+  private constructor(
+    private readonly req: ClientRequest,
+    readonly response: IncomingMessage,
+  ) {
+    response.on('data', (chunk: Buffer) => this.onData(chunk));
+    response.on('close', () => {
+      this.ended = true;
+      this.waiters.wake();
+    });
+  }
+
+  /** Opens `path` on 127.0.0.1:`port`; resolves once the response headers are in. */
+  static open(port: number, path: string, headers: Record<string, string> = {}): Promise<MjpegClient> {
+    return new Promise((resolve, reject) => {
+      const req = request({ host: '127.0.0.1', port, path, headers }, (res) => resolve(new MjpegClient(req, res)));
+      req.on('error', reject);
+      req.end();
+    });
+  }
+
+  /** Resolves once `count` pictures have arrived in total. */
+  waitForParts(count: number, timeoutMs = 10_000): Promise<MjpegPart[]> {
+    return this.waiters.until(
+      () => (this.parts.length >= count ? this.parts : undefined),
+      timeoutMs,
+      () => `timed out waiting for ${count} MJPEG parts (have ${this.parts.length})`,
+      () => (this.ended ? `stream ended after ${this.parts.length} parts` : null),
+    );
+  }
+
+  close(): void {
+    this.req.destroy();
+  }
+
+  private onData(chunk: Buffer): void {
+    this.buffered = Buffer.concat([this.buffered, chunk]);
+    for (;;) {
+      const headerEnd = this.buffered.indexOf('\r\n\r\n');
+      if (headerEnd < 0) return;
+      const header = this.buffered.subarray(0, headerEnd).toString('latin1');
+      const length = Number(/content-length: (\d+)/i.exec(header)?.[1]);
+      const seq = Number(/x-frame-seq: (\d+)/i.exec(header)?.[1]);
+      const start = headerEnd + 4;
+      if (!Number.isFinite(length) || this.buffered.length < start + length + 2) return;
+      this.parts.push({ seq, jpeg: Buffer.from(this.buffered.subarray(start, start + length)) });
+      this.buffered = this.buffered.subarray(start + length + 2);
+      this.waiters.wake();
+    }
+  }
+}
