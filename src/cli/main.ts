@@ -11,6 +11,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerConfigCommands } from './commands/config-check.js';
 import { registerGpioCommands } from './commands/gpio.js';
 import { registerModelCommands } from './commands/model.js';
+import { registerFleetCommands } from './commands/fleet.js';
 import { packageVersion } from './package-version.js';
 
 // The one place the process environment is read; components get their slice of config.
@@ -24,6 +25,7 @@ registerClassifyCommand(program);
 registerEvalCommand(program);
 registerModelCommands(program);
 registerGpioCommands(program, env);
+registerFleetCommands(program);
 
 try {
   await program.parseAsync(process.argv);
