@@ -20,6 +20,8 @@ export interface BoardSpec {
   readonly tags?: readonly string[];
   /** Trust this public key instead of the fleet's (a board provisioned with the wrong key). */
   readonly publicKeyPem?: string;
+  /** Merged into its `mqtt` section (username/password, tls). */
+  readonly mqtt?: Record<string, unknown>;
 }
 
 export class TestFleet {
@@ -55,7 +57,7 @@ export class TestFleet {
         extra: {
           tracker: { update_interval_ms: 250 },
           models: { public_key: spec.publicKeyPem ?? this.publicKeyPem },
-          mqtt: { stats_interval_s: 1 },
+          mqtt: { stats_interval_s: 1, ...spec.mqtt },
           log: { level: 'info' },
         },
       });

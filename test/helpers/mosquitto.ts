@@ -25,6 +25,10 @@ export interface MosquittoOptions {
   readonly persistence?: boolean;
   /** Serve TLS instead of plain TCP with these PEM files. */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly requireClientCert?: boolean };
+  /** More config lines, appended as given (an acl_file, a bridge `connection` block…). */
+  readonly config?: readonly string[];
+  /** With `config` carrying its own password_file: refuse anonymous clients. Default: anonymous only without `users`. */
+  readonly allowAnonymous?: boolean;
 }
 
 /** Asks the kernel for a free TCP port on loopback. */
@@ -79,7 +83,7 @@ export class Mosquitto {
       }
       lines.push('allow_anonymous false', `password_file ${passwordFile}`);
     } else {
-      lines.push('allow_anonymous true');
+      lines.push(`allow_anonymous ${options.allowAnonymous ?? true}`);
     }
     if (options.persistence) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 0');
     if (options.tls) {
@@ -87,6 +91,7 @@ export class Mosquitto {
       if (options.tls.ca) lines.push(`cafile ${options.tls.ca}`);
       if (options.tls.requireClientCert) lines.push('require_certificate true');
     }
+    if (options.config) lines.push(...options.config);
     const configFile = join(dir, 'mosquitto.conf');
     writeFileSync(configFile, lines.join('\n') + '\n');
     const broker = new Mosquitto(port, dir, configFile);

@@ -8,6 +8,7 @@ import { formatFleetStatus } from '../../fleet/fleet-status-format.js';
 import { fleetStatus, watchFleet } from '../../fleet/fleet-status.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
 import { registerFleetPushCommand } from './fleet-push.js';
+import { registerFleetSetupCommands } from './fleet-setup.js';
 
 export function registerFleetCommands(program: Command): void {
   const fleet = program.command('fleet').description('many boards on one broker: status, staged model rollout, credentials, bridges');
@@ -38,4 +39,5 @@ export function registerFleetCommands(program: Command): void {
     });
 
   registerFleetPushCommand(fleet);
+  registerFleetSetupCommands(fleet);
 }
