@@ -20,6 +20,8 @@ export interface BoardSpec {
   readonly tags?: readonly string[];
   /** Trust this public key instead of the fleet's (a board provisioned with the wrong key). */
   readonly publicKeyPem?: string;
+  /** Its `classifier.model` (default the shipped int8 model). */
+  readonly classifier?: string;
   /** Merged into its `mqtt` section (username/password, tls). */
   readonly mqtt?: Record<string, unknown>;
 }
@@ -33,11 +35,27 @@ export class TestFleet {
   /**
    * @param work temp folder for configs, state and packages.
    * @param fps frames per second each board plays its clip at. Default 4.
+   * @param built run the compiled release (`npm run build`) instead of the sources through tsx (fleet-sim).
    */
-  constructor(readonly work: string, readonly brokerUrl: string, readonly source: string, readonly fps = 4) {
+  constructor(readonly work: string, readonly brokerUrl: string, readonly source: string, readonly fps = 4, readonly built = false) {
     mkdirSync(work, { recursive: true });
     this.publicKeyPem = join(work, 'model-signing.pub.pem');
     writeFileSync(this.publicKeyPem, this.signing.publicKey.export({ type: 'spki', format: 'pem' }));
+  }
+
+  /** The shipped float32 twin (another sha256, same labels), for a board that must start on another model. */
+  get shippedFloatModel(): string {
+    return join(this.source, readManifest(this.source).files.float32.path);
+  }
+
+  /**
+   * A signed package of the shipped int8 model alone under a new id (its served file is the shipped
+   * one's); `key` signs it.
+   */
+  int8Package(id: string, key: KeyObject = this.signing.privateKey): { dir: string; sha256: string } {
+    const dir = copyModelPackage(this.source, join(this.work, 'packages', `${this.#n++}-${id}`), id);
+    signPackage(dir, key);
+    return { dir, sha256: readManifest(dir).files.int8.sha256 };
   }
 
   /** The shipped int8 model every board serves as `classifier.model`. */
@@ -61,7 +79,7 @@ export class TestFleet {
           log: { level: 'info' },
         },
       });
-      const daemon = DaemonProcess.start({ ...base, device: { id: spec.id, tags: [...(spec.tags ?? [])] } }, { dir, classifier: this.shippedModel });
+      const daemon = DaemonProcess.start({ ...base, device: { id: spec.id, tags: [...(spec.tags ?? [])] } }, { dir, classifier: spec.classifier ?? this.shippedModel, built: this.built });
       this.boards.set(spec.id, daemon);
       return daemon;
     });
