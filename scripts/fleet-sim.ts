@@ -82,6 +82,9 @@ const sampler = setInterval(() => {
 }, 2000);
 
 const consumer = await MqttProbe.connect(broker.url, ['faceedge/+/+/events'], { clientId: 'fleet-sim-consumer', clean: false });
+// Message sizes for docs/fleet.md's arithmetic (bytes of payload, as the broker forwards them).
+const sizes = await MqttProbe.connect(broker.url, ['faceedge/+/bridge/info', 'faceedge/+/stats']);
+const meanBytes = (texts: string[]) => (texts.length === 0 ? null : Math.round(texts.reduce((a, t) => a + Buffer.byteLength(t), 0) / texts.length));
 const specs: BoardSpec[] = Array.from({ length: BOARDS - 1 }, (_, i) => ({ id: `board-${String(i + 1).padStart(2, '0')}`, tags: ['sim'] }));
 // Provisioned with another signing key, and serving the float model, so every package is news to it.
 const odd: BoardSpec = { id: 'odd-00', tags: ['odd'], publicKeyPem: fleet.strangerPublicKey('stranger'), classifier: fleet.shippedFloatModel };
@@ -158,12 +161,18 @@ try {
       lost += missing;
       perBoard[device] = { received: seqs.size, max_seq: max, lost: missing };
     }
+    report.message_bytes = {
+      event: meanBytes(consumer.messages.map((m) => m.text)),
+      bridge_info: meanBytes(sizes.messages.filter((m) => m.topic.endsWith('/bridge/info')).map((m) => m.text)),
+      stats: meanBytes(sizes.messages.filter((m) => m.topic.endsWith('/stats')).map((m) => m.text)),
+    };
     return { messages: consumer.messages.length, distinct: [...byBoard.values()].reduce((a, s) => a + s.size, 0), boards_with_events: byBoard.size, lost, duplicates: consumer.messages.length - [...byBoard.values()].reduce((a, s) => a + s.size, 0), per_board_lost: Object.fromEntries(Object.entries(perBoard).filter(([, b]) => b.lost > 0)) };
   });
 } finally {
   clearInterval(sampler);
   clearTimeout(hardStop);
   await consumer.close().catch(() => undefined);
+  await sizes.close().catch(() => undefined);
   await fleet.dispose();
   await broker.dispose();
   rmSync(work, { recursive: true, force: true });

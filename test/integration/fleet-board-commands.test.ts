@@ -9,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FleetConnection } from '../../src/fleet/fleet-connection.js';
+import { watchFleet } from '../../src/fleet/fleet-status.js';
+import type { BoardRow } from '../../src/fleet/fleet-view.js';
 import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { TestFleet } from '../helpers/fleet-boards.js';
 import { modelPackageSource, NO_MODEL_PACKAGE_REASON, sha256 } from '../helpers/model-package-fixture.js';
@@ -65,6 +67,36 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
       expect(typeof (body.events_total.cam ?? 0)).toBe('number');
     } finally {
       await probe.close();
+    }
+  });
+
+  it('fleet status --watch: a snapshot first, then the boards that changed', async () => {
+    const abort = new AbortController();
+    const snapshots: BoardRow[][] = [];
+    const changes: BoardRow[][] = [];
+    const watching = watchFleet({ url: broker.url, signal: abort.signal, intervalMs: 100, onSnapshot: (b) => snapshots.push([...b]), onChange: (c) => changes.push([...c]) });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const t0 = Date.now();
+        const poll = setInterval(() => {
+          if (snapshots.length > 0) (clearInterval(poll), resolve());
+          else if (Date.now() - t0 > 10_000) (clearInterval(poll), reject(new Error('no snapshot')));
+        }, 50);
+      });
+      expect(snapshots[0].map((b) => b.device)).toEqual([ID]);
+      const from = changes.length;
+      // A runtime option change republishes bridge/info: the watcher reports the board.
+      await ops.request(ID, 'options', { detector: { score_threshold: 0.55 } });
+      await new Promise<void>((resolve, reject) => {
+        const t0 = Date.now();
+        const poll = setInterval(() => {
+          if (changes.slice(from).some((c) => c.some((b) => b.device === ID))) (clearInterval(poll), resolve());
+          else if (Date.now() - t0 > 10_000) (clearInterval(poll), reject(new Error('no change reported')));
+        }, 50);
+      });
+    } finally {
+      abort.abort();
+      await watching;
     }
   });
 
