@@ -46,7 +46,7 @@ const rssMb = (pid: number | null): number | null => {
 };
 const stats = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? null : { min: s[0], median: s[Math.floor(s.length / 2)], max: s.at(-1)!, total: s.reduce((a, b) => a + b, 0) };
+  return s.length === 0 ? null : { min: s[0], median: s[Math.floor(s.length / 2)], max: s.at(-1)! };
 };
 const outcome = (s: RolloutState) => {
   const counts: Record<string, number> = {};
@@ -141,7 +141,7 @@ try {
     if (victim) await fleet.start([specs.find((s) => s.id === victim)!]);
     await new Promise((r) => setTimeout(r, 5000));
     const steady = rss.daemonSamples.at(-1) ?? [];
-    report.rss_mb = { broker: stats(rss.broker), daemons_last_sample: stats(steady), daemon_peak: Math.max(...rss.daemonSamples.flat()) };
+    report.rss_mb = { broker: stats(rss.broker), daemons_last_sample: stats(steady), daemons_last_sample_sum: steady.reduce((a, b) => a + b, 0), daemon_peak: Math.max(...rss.daemonSamples.flat()) };
     for (const d of fleet.boards.values()) d.signal('SIGTERM');
     await Promise.all([...fleet.boards.values()].map((d) => d.exited));
     await new Promise((r) => setTimeout(r, 2000));
