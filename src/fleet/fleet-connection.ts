@@ -92,10 +92,10 @@ export class FleetConnection {
   }
 
   /**
-   * Resolves once no status message arrived for `quietMs` (the broker has sent every retained one),
-   * or after `maxMs`. Defaults 250 / 1500 ms: 50 boards' retained topics arrive well within that.
+   * Resolves once no retained status message arrived for `quietMs` (the broker has sent its snapshot),
+   * or after `maxMs`. Defaults 250 / 5000 ms: 50 boards' retained topics arrive in well under a second.
    */
-  async settle(quietMs = 250, maxMs = 1500): Promise<void> {
+  async settle(quietMs = 250, maxMs = 5000): Promise<void> {
     const deadline = Date.now() + maxMs;
     this.#lastStatusAt = Date.now();
     while (Date.now() < deadline && Date.now() - this.#lastStatusAt < quietMs) {
@@ -152,7 +152,8 @@ export class FleetConnection {
     }
     const device = this.view.ingest(topic, payload, retained);
     if (device === null) return;
-    this.#lastStatusAt = Date.now();
+    // Only the retained snapshot counts for settle(): live stats from a busy fleet never go quiet.
+    if (retained) this.#lastStatusAt = Date.now();
     for (const l of this.#listeners) l(device);
   }
 }

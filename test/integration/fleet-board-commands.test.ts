@@ -15,6 +15,7 @@ import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { TestFleet } from '../helpers/fleet-boards.js';
 import { modelPackageSource, NO_MODEL_PACKAGE_REASON, sha256 } from '../helpers/model-package-fixture.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
+import { waitUntil } from '../helpers/wait-until.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 
 const SOURCE = modelPackageSource();
@@ -76,24 +77,12 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
     const changes: BoardRow[][] = [];
     const watching = watchFleet({ url: broker.url, signal: abort.signal, intervalMs: 100, onSnapshot: (b) => snapshots.push([...b]), onChange: (c) => changes.push([...c]) });
     try {
-      await new Promise<void>((resolve, reject) => {
-        const t0 = Date.now();
-        const poll = setInterval(() => {
-          if (snapshots.length > 0) (clearInterval(poll), resolve());
-          else if (Date.now() - t0 > 10_000) (clearInterval(poll), reject(new Error('no snapshot')));
-        }, 50);
-      });
+      await waitUntil(() => snapshots.length > 0, 10_000, 'the first snapshot');
       expect(snapshots[0].map((b) => b.device)).toEqual([ID]);
       const from = changes.length;
       // A runtime option change republishes bridge/info: the watcher reports the board.
       await ops.request(ID, 'options', { detector: { score_threshold: 0.55 } });
-      await new Promise<void>((resolve, reject) => {
-        const t0 = Date.now();
-        const poll = setInterval(() => {
-          if (changes.slice(from).some((c) => c.some((b) => b.device === ID))) (clearInterval(poll), resolve());
-          else if (Date.now() - t0 > 10_000) (clearInterval(poll), reject(new Error('no change reported')));
-        }, 50);
-      });
+      await waitUntil(() => changes.slice(from).some((c) => c.some((b) => b.device === ID)), 10_000, 'the board reported as changed');
     } finally {
       abort.abort();
       await watching;

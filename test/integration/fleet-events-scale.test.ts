@@ -17,6 +17,7 @@ import { modelPackageSource, NO_MODEL_PACKAGE_REASON } from '../helpers/model-pa
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { eventsOn } from '../helpers/track-events.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
 const SOURCE = modelPackageSource();
 const topics = new FleetTopics('faceedge');
@@ -36,7 +37,7 @@ describe('MQTT 5 shared subscriptions for event consumers', () => {
     const N = 400;
     try {
       await Promise.all(Array.from({ length: N }, (_, i) => publisher.publish(`faceedge/dev${i % 4}/cam/events`, JSON.stringify({ seq: i }))));
-      await c1.waitUntil(() => c1.messages.length + c2.messages.length === N, 20_000, `${N} events between the two consumers`);
+      await waitUntil(() => c1.messages.length + c2.messages.length >= N, 20_000, `${N} events between the two consumers (got ${c1.messages.length} + ${c2.messages.length})`);
       await new Promise((r) => setTimeout(r, 300)); // nothing more (no duplicates) arrives
       const seqs = (p: MqttProbe) => p.messages.map((m) => (JSON.parse(m.text) as { seq: number }).seq);
       const [a, b] = [seqs(c1), seqs(c2)];
@@ -48,6 +49,42 @@ describe('MQTT 5 shared subscriptions for event consumers', () => {
     } finally {
       await Promise.all([c1.close(), c2.close(), publisher.close()]);
     }
+  });
+});
+
+describe('fleet status of 50 boards', () => {
+  let broker: Mosquitto;
+  beforeAll(async () => {
+    broker = await Mosquitto.start();
+  });
+  afterAll(() => broker?.dispose());
+
+  it('reads 50 boards\' retained state (bridge/info of the real size, stats, availability, capture) in one snapshot', async () => {
+    // The boards' retained topics as daemons leave them (sizes as measured by fleet-sim), published once.
+    const publisher = await MqttProbe.connect(broker.url, []);
+    const config = { padding: 'x'.repeat(1500) };
+    try {
+      await Promise.all(Array.from({ length: 50 }, async (_, i) => {
+        const t = topics.device(`site-${String(i).padStart(2, '0')}`);
+        const info = { version: '0.1.0', tags: [i % 2 ? 'odd' : 'even'], model: { id: 'm', sha256: 'a'.repeat(64), installed: 'classifier.model', version: null }, delegate: { active: 'xnnpack', fallback_reason: null }, cameras: ['cam'], config };
+        const stats = { fps: { cam: 2 }, stages_ms: {}, delegate: 'xnnpack', cpu_temperature_c: null, queue_depth: 0, events_total: { cam: i }, last_event_time: {}, online_since: Date.now() / 1000, time: Date.now() / 1000 };
+        await publisher.publish(t.availability, i === 7 ? 'offline' : 'online', { retain: true });
+        await publisher.publish(t.bridgeInfo, JSON.stringify(info), { retain: true });
+        await publisher.publish(t.stats, JSON.stringify(stats), { retain: true });
+        await publisher.publish(t.captureStatus('cam'), 'online', { retain: true });
+      }));
+    } finally {
+      await publisher.close();
+    }
+    const t0 = Date.now();
+    const { boards } = await fleetStatus({ url: broker.url });
+    const ms = Date.now() - t0;
+    expect(boards).toHaveLength(50);
+    expect(boards.filter((b) => b.online).length).toBe(49);
+    expect(boards.every((b) => b.model?.sha256 === 'a'.repeat(64) && b.cameras[0]?.fps === 2)).toBe(true);
+    // Issue 12 asks for < 2 s; the bound here leaves room for a loaded CI machine (measured: see docs/fleet.md).
+    expect(ms).toBeLessThan(4000);
+    console.log(`fleet status of 50 boards: ${ms} ms`);
   });
 });
 
