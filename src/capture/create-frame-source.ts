@@ -2,6 +2,7 @@
  * Builds the configured frame source. The config keys are the ones of the `source:` section of the daemon
  * config (snake_case); validation of types and ranges belongs to the config schema, this only maps.
  */
+import type { CameraSourceConfig } from '../config/config-schema.js';
 import { FaceedgeError } from '../errors.js';
 import { createRtspSource, createV4l2Source } from './ffmpeg-camera-source.js';
 import { FolderSource } from './folder-source.js';
@@ -13,74 +14,14 @@ import type { SourceClock } from './source-reporter.js';
 import { StillImageSource } from './still-image-source.js';
 import { VideoFileSource } from './video-file-source.js';
 
-/** Keys every source kind accepts. */
-interface SourceConfigBase {
+/**
+ * Every configurable source, discriminated by `type`: exactly the `cameras[].source` section as the
+ * config schema validates it and fills its defaults (one definition, `cameraSourceSchema`), plus a name.
+ */
+export type FrameSourceConfig = CameraSourceConfig & {
   /** Name for logs and status topics; each kind has a sensible default. */
   readonly name?: string;
-}
-
-/** Playback of files. */
-interface FileSourceConfig extends SourceConfigBase {
-  /** File or folder path. */
-  readonly path: string;
-  /** Start over at the end. Default false. */
-  readonly loop?: boolean;
-  /** Frames per second; unset = natural speed (GIF delays, video rate, 1 fps for images); 0 = as fast as consumed. */
-  readonly fps?: number;
-  /** `false` = as fast as consumed (same as `fps: 0`). Default true. */
-  readonly realtime?: boolean;
-  /** Largest accepted image, width × height in pixels. Default 50 000 000. */
-  readonly max_pixels?: number;
-}
-
-/** Live sources behind a child process. */
-interface LiveSourceConfig extends SourceConfigBase {
-  /** Restart the process when no frame arrived for this many seconds. Default 5 (rtsp: 10). */
-  readonly watchdog_s?: number;
-}
-
-/** Camera size and rate requests. */
-interface CameraConfig {
-  /** Width in pixels. Default 1280 (rtsp: the stream's). */
-  readonly width?: number;
-  /** Height in pixels. Default 720 (rtsp: the stream's). */
-  readonly height?: number;
-  /** Frames per second. Default 15 (rtsp: the stream's). */
-  readonly fps?: number;
-}
-
-/** Every configurable source, discriminated by `type`. */
-export type FrameSourceConfig =
-  | ({ readonly type: 'image' } & FileSourceConfig)
-  | ({ readonly type: 'folder' } & FileSourceConfig)
-  | ({ readonly type: 'gif' } & FileSourceConfig)
-  | ({ readonly type: 'video' } & FileSourceConfig)
-  | ({
-      readonly type: 'mjpeg_process';
-      /** Program writing MJPEG to stdout. */
-      readonly command: string;
-      readonly args?: readonly string[];
-    } & LiveSourceConfig)
-  | ({
-      readonly type: 'rpicam';
-      /** 0 or 180 degrees. Default 0. */
-      readonly rotation?: number;
-      /** Extra `rpicam-vid` arguments. */
-      readonly args?: readonly string[];
-    } & LiveSourceConfig &
-      CameraConfig)
-  | ({
-      readonly type: 'v4l2';
-      /** Device node. Default `/dev/video0`. */
-      readonly path?: string;
-    } & LiveSourceConfig &
-      CameraConfig)
-  | ({
-      readonly type: 'rtsp';
-      /** The RTSP URL, `rtsp://[user:password@]host[:port]/path`. */
-      readonly path: string;
-    } & LiveSourceConfig &
-      CameraConfig);
+};
 
 /** What a source needs besides its config. */
 export interface FrameSourceDeps {
@@ -97,8 +38,7 @@ export interface FrameSourceDeps {
  */
 export function createFrameSource(config: FrameSourceConfig, deps: FrameSourceDeps): FrameSource {
   const { sink, env, clock } = deps;
-  const watchdogMs = (c: LiveSourceConfig): number | undefined =>
-    c.watchdog_s === undefined ? undefined : c.watchdog_s * 1000;
+  const watchdogMs = (c: { readonly watchdog_s: number }): number => c.watchdog_s * 1000;
   switch (config.type) {
     case 'image':
     case 'folder':

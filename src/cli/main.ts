@@ -12,6 +12,7 @@ import { registerConfigCommands } from './commands/config-check.js';
 import { registerGpioCommands } from './commands/gpio.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerFleetCommands } from './commands/fleet.js';
+import { registerModelCalibrateCommand } from './commands/model-calibrate.js';
 import { packageVersion } from './package-version.js';
 
 // The one place the process environment is read; components get their slice of config.
@@ -24,6 +25,7 @@ registerDatasetCommands(program);
 registerClassifyCommand(program);
 registerEvalCommand(program);
 registerModelCommands(program);
+registerModelCalibrateCommand(program.commands.find((c) => c.name() === 'model')!);
 registerGpioCommands(program, env);
 registerFleetCommands(program);
 

@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { gpioSchema } from '../gpio/gpio-config-schema.js';
+import { TRACKER_DEFAULTS } from '../pipeline/face-tracker.js';
 import { rulesSchema } from '../rules/rules-schema.js';
 import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
 import { bool, coerceNumber, isObjectPayload, num, topicPath } from './schema-helpers.js';
@@ -103,8 +104,8 @@ export const embeddedBrokerSchema = z.strictObject({
 });
 
 /**
- * Source keys mirror `FrameSourceConfig` (src/capture/create-frame-source.ts) one to one, with the
- * capture layer's defaults written out here so `config check --print` and bridge/info show what runs.
+ * The one definition of a camera source: `createFrameSource` (src/capture/create-frame-source.ts) takes
+ * this schema's output, defaults written out here so `config check --print` and bridge/info show what runs.
  */
 
 /** A file or folder path (or, for `video`, anything ffmpeg opens). */
@@ -233,19 +234,29 @@ export const classifierSchema = z.strictObject({
   delegate: z.string().min(1).default('xnnpack'),
   /** Key/value options for an external delegate (e.g. `{device: usb}` for EdgeTPU). Default {}. */
   delegate_options: z.record(z.string(), z.string()).default({}),
+  /**
+   * Classify each face and its mirror image and average them (twice the classifier time per face).
+   * Default: what the model's manifest says (`test_time_flip`, off when absent).
+   */
+  flip_average: bool().optional(),
 });
 
 export const trackerSchema = z.strictObject({
   /** IoU with a track's last box needed to continue that track. Default 0.3. */
-  iou_threshold: num(z.number().min(0).max(1)).default(0.3),
+  iou_threshold: num(z.number().min(0).max(1)).default(TRACKER_DEFAULTS.iouThreshold),
   /** Frames a track survives without a matching detection before it ends. Default 10. */
-  max_missed_frames: num(z.number().int().min(0)).default(10),
+  max_missed_frames: num(z.number().int().min(0)).default(TRACKER_DEFAULTS.maxMissedFrames),
   /** Frames a face must be seen before its `new` event is published. Default 3. */
-  min_frames: num(z.number().int().min(1)).default(3),
+  min_frames: num(z.number().int().min(1)).default(TRACKER_DEFAULTS.minFrames),
   /** Minimum interval between `update` events of one track, ms. Default 1000. */
-  update_interval_ms: num(z.number().int().min(0)).default(1000),
-  /** Score margin the other class needs before a track's class flips. Default 0.1. */
-  hysteresis: num(z.number().min(0).max(1)).default(0.1),
+  update_interval_ms: num(z.number().int().min(0)).default(TRACKER_DEFAULTS.updateIntervalMs),
+  /** Confidence margin above 0.5 the other class needs before a track's published class changes. Default 0.1. */
+  hysteresis: num(z.number().min(0).max(0.5)).default(TRACKER_DEFAULTS.hysteresis),
+  /**
+   * Unsure band: a track whose confidence is below 0.5 + this is reported as class `unknown` (rules
+   * for a class then do not fire on it). Default 0 (off); access-control setups should set e.g. 0.2.
+   */
+  unsure_margin: num(z.number().min(0).max(0.5)).default(TRACKER_DEFAULTS.unsureMargin),
 });
 
 export const httpSchema = z.strictObject({

@@ -13,6 +13,8 @@ export interface ClassifierSettings {
   readonly manifestPath?: string;
   readonly threads: number;
   readonly delegate: DelegateSpec;
+  /** Mirror-image averaging; undefined = the manifest's choice. */
+  readonly flipAverage?: boolean;
 }
 
 /** Config spelling → delegate: `xnnpack`, `cpu`, or the path/soname of an external delegate. */

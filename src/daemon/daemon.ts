@@ -39,7 +39,7 @@ export interface DaemonOptions {
 }
 
 function trackerOptions(t: TrackerConfig) {
-  return { iouThreshold: t.iou_threshold, maxMissedFrames: t.max_missed_frames, minFrames: t.min_frames, updateIntervalMs: t.update_interval_ms, hysteresis: t.hysteresis };
+  return { iouThreshold: t.iou_threshold, maxMissedFrames: t.max_missed_frames, minFrames: t.min_frames, updateIntervalMs: t.update_interval_ms, hysteresis: t.hysteresis, unsureMargin: t.unsure_margin };
 }
 
 export class Daemon {
@@ -142,7 +142,9 @@ export class Daemon {
    */
   async #loadClassifier(): Promise<ClassifierHolder> {
     const { config, log } = this.#o;
-    const settings = { threads: config.classifier.threads, delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options) };
+    const settings = {
+      threads: config.classifier.threads, delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options), flipAverage: config.classifier.flip_average,
+    };
     const clog = componentLogger(log, 'classifier');
     const stored = await currentStoredModel(config.models.dir).catch((err: unknown) => {
       log.warn({ dir: config.models.dir, err: (err as Error).message }, 'cannot read the model store; serving classifier.model');
@@ -254,7 +256,7 @@ export class Daemon {
     return {
       version: this.#o.version,
       tags: this.#o.config.device.tags,
-      model: classifier ? { id: classifier.id, sha256: classifier.sha256, ...servedFrom(classifier.modelPath, this.#o.config.models.dir) } : null,
+      model: classifier ? { id: classifier.id, sha256: classifier.sha256, threshold: classifier.threshold, flip_average: classifier.flipAverage, ...servedFrom(classifier.modelPath, this.#o.config.models.dir) } : null,
       delegate: { active: classifier?.delegate.active ?? 'none', fallback_reason: classifier?.delegate.fallbackReason ?? null },
       detector: { model: this.#o.config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' },
       cameras: this.#cameras.map((c) => c.name),

@@ -7,9 +7,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, parse, resolve } from 'node:path';
 import sharp from 'sharp';
 import { isFaceedgeError } from '../errors.js';
-import { alignFace, DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
+import { alignFace, cropGeometry, cropOutsideFraction, DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
 import { decodeImage } from '../vision/decode-image.js';
-import { dominantFace } from '../vision/dominant-face.js';
+import { primaryFace, type PrimaryFacePolicy } from '../vision/primary-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
 import { listLabeledImages, type LabeledImage } from './labeled-folder.js';
 import { Progress } from './progress.js';
@@ -24,6 +24,11 @@ export interface PrepareOptions {
   readonly alignment?: CropAlignment;
   /** Show progress on stderr. Default true. */
   readonly progress?: boolean;
+  /**
+   * Images with a second face nearly as large as the first: `strict` (default) skips them, since a
+   * training crop of the wrong person teaches the wrong label; `central` takes the central one as eval does.
+   */
+  readonly faces?: PrimaryFacePolicy;
 }
 
 export interface SkippedImage {
@@ -38,15 +43,22 @@ export interface CropManifest {
   readonly source: string;
   readonly detector: { readonly model: string; readonly score_threshold: number; readonly iou_threshold: number };
   readonly alignment: CropAlignment;
-  /** counts[split][label] = { images, written, skipped } ('' split for folders without splits). */
-  readonly counts: Record<string, Record<string, { images: number; written: number; skipped: number }>>;
+  readonly faces: PrimaryFacePolicy;
+  /**
+   * counts[split][label] = { images, written, skipped, padded } ('' split for folders without splits);
+   * `padded` crops reach outside their photo (filled as `alignment.padding` says): tightly cropped
+   * sources such as UTKFace have it on nearly every crop, full photos (CelebA) almost never.
+   */
+  readonly counts: Record<string, Record<string, { images: number; written: number; skipped: number; padded: number }>>;
+  /** Mean share of a written crop's area that lay outside its photo, per split. */
+  readonly mean_outside_fraction: Record<string, number>;
   readonly written: number;
   readonly skipped: readonly SkippedImage[];
   /** sha256 over the sorted list of written crop paths and their bytes' sha256. */
   readonly crops_sha256: string;
 }
 
-type Outcome = { written: string; sha: string } | SkippedImage;
+type Outcome = { written: string; sha: string; outside: number } | SkippedImage;
 
 async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise<Outcome> {
   let rgb;
@@ -56,10 +68,11 @@ async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise
     if (!isFaceedgeError(err)) throw err;
     return { path: image.relative, reason: 'unreadable', detail: err.message };
   }
-  const pick = dominantFace(await options.detector.detect(rgb));
+  const pick = primaryFace(await options.detector.detect(rgb), rgb.width, rgb.height, { policy: options.faces ?? 'strict' });
   if (!pick.face) return { path: image.relative, reason: pick.reason };
   const alignment = options.alignment ?? DEFAULT_ALIGNMENT;
   const crop = alignFace(rgb, pick.face, alignment);
+  const outside = cropOutsideFraction(rgb, cropGeometry(pick.face, alignment));
   const relative = join(image.split, image.label, `${parse(image.path).name}.png`);
   const target = join(options.output, relative);
   await mkdir(dirname(target), { recursive: true });
@@ -67,7 +80,7 @@ async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise
     .png({ compressionLevel: 6 })
     .toBuffer();
   await writeFile(target, png);
-  return { written: relative, sha: createHash('sha256').update(png).digest('hex') };
+  return { written: relative, sha: createHash('sha256').update(png).digest('hex'), outside };
 }
 
 export async function prepareDataset(options: PrepareOptions): Promise<CropManifest> {
@@ -86,14 +99,19 @@ export async function prepareDataset(options: PrepareOptions): Promise<CropManif
   await Promise.all(Array.from({ length: options.concurrency ?? 2 }, worker));
 
   const counts: CropManifest['counts'] = {};
+  const outsideSums: Record<string, { sum: number; n: number }> = {};
   const skipped: SkippedImage[] = [];
   const digest = createHash('sha256');
   images.forEach((image, i) => {
-    const bucket = ((counts[image.split] ??= {})[image.label] ??= { images: 0, written: 0, skipped: 0 });
+    const bucket = ((counts[image.split] ??= {})[image.label] ??= { images: 0, written: 0, skipped: 0, padded: 0 });
     bucket.images++;
     const outcome = outcomes[i];
     if ('written' in outcome) {
       bucket.written++;
+      if (outcome.outside > 0) bucket.padded++;
+      const acc = (outsideSums[image.split] ??= { sum: 0, n: 0 });
+      acc.sum += outcome.outside;
+      acc.n++;
       digest.update(`${outcome.written} ${outcome.sha}\n`);
     } else {
       bucket.skipped++;
@@ -106,7 +124,9 @@ export async function prepareDataset(options: PrepareOptions): Promise<CropManif
     source: resolve(options.source),
     detector: { model: options.detector.model, score_threshold: options.detector.scoreThreshold, iou_threshold: options.detector.iouThreshold },
     alignment: options.alignment ?? DEFAULT_ALIGNMENT,
+    faces: options.faces ?? 'strict',
     counts,
+    mean_outside_fraction: Object.fromEntries(Object.entries(outsideSums).map(([split, a]) => [split, Math.round((a.sum / a.n) * 1e4) / 1e4])),
     written: images.length - skipped.length,
     skipped,
     crops_sha256: digest.digest('hex'),

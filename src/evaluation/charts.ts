@@ -2,6 +2,7 @@
  * The evaluation report's three charts as SVG documents: confusion matrix, ROC curve, learning
  * curves. Rasterize with `svgToPng`.
  */
+import type { GroupReport } from './group-metrics.js';
 import type { Confusion, RocPoint } from './metrics.js';
 import { plotAxes, plotSeries, svgDocument, svgText, type PlotFrame, type Series } from './svg-chart.js';
 import type { EpochRecord } from './training-history.js';
@@ -93,4 +94,36 @@ export function learningCurvesSvg(history: readonly EpochRecord[], modelId: stri
     { name: `${valName} acc`, points: seriesOf(history, 'val_acc'), color: ORANGE, dashed: true },
   ], 'bottom'));
   return svgDocument(940, 420, parts);
+}
+
+/**
+ * Accuracy per age band and ethnicity group as horizontal bars (0.5 to 1 across the width, so the
+ * differences that matter are visible), each labelled with its accuracy and image count.
+ */
+export function groupAccuracySvg(groups: GroupReport, title = 'Accuracy per group (no face = wrong)'): string {
+  const sections = [['age band', groups.age], ['ethnicity', groups.race]] as const;
+  const left = 150;
+  const barWidth = 420;
+  const rowHeight = 24;
+  const parts = [svgText(left + barWidth / 2, 28, title, { size: 16, weight: 'bold', anchor: 'middle' })];
+  let y = 56;
+  const x = (accuracy: number) => left + (Math.max(0.5, accuracy) - 0.5) * 2 * barWidth;
+  for (const [name, rows] of sections) {
+    if (rows.length === 0) continue;
+    parts.push(svgText(10, y + 14, name, { weight: 'bold' }));
+    y += rowHeight;
+    for (const row of rows) {
+      const worst = groups.worst?.group === row.group;
+      parts.push(svgText(left - 10, y + 15, row.group, { anchor: 'end' }));
+      parts.push(`<rect x="${left}" y="${y + 3}" width="${x(row.accuracy) - left}" height="${rowHeight - 8}" fill="${worst ? ORANGE : BLUE}"/>`);
+      parts.push(svgText(x(row.accuracy) + 6, y + 15, `${(row.accuracy * 100).toFixed(1)} % (n ${row.n})`, { size: 12 }));
+      y += rowHeight;
+    }
+    y += 8;
+  }
+  for (const tick of [0.5, 0.75, 0.9, 1]) {
+    parts.push(`<line x1="${x(tick)}" y1="44" x2="${x(tick)}" y2="${y}" stroke="${GREY}" stroke-dasharray="3 3"/>`);
+    parts.push(svgText(x(tick), y + 16, `${tick * 100} %`, { size: 11, anchor: 'middle', fill: GREY }));
+  }
+  return svgDocument(left + barWidth + 130, y + 30, parts);
 }

@@ -6,10 +6,11 @@ import type { RgbImage } from '../capture/frame.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
+import type { Box } from '../vision/face.js';
 
 export interface ClassifiedFace {
   /** Source pixels, rounded to 0.1 px (sub-pixel digits are noise from the 128-px detector input). */
-  readonly box: { readonly x: number; readonly y: number; readonly width: number; readonly height: number };
+  readonly box: Box;
   /** Detector confidence in [0, 1]. */
   readonly score: number;
   /** Decided label, e.g. `female`. */

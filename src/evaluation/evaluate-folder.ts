@@ -1,6 +1,6 @@
 /**
- * Evaluates a classifier the way the board uses it: image → decode → detect → dominant face →
- * align → classify, over a folder with one subfolder per class. Images are processed one at a time
+ * Evaluates a classifier the way the board uses it: image → decode → detect → the face the photo is
+ * about (`primaryFace`) → align → classify, over a folder with one subfolder per class. Images are processed one at a time
  * so the per-image and per-face timings are those of one uncontended pipeline.
  */
 import { readFile } from 'node:fs/promises';
@@ -10,8 +10,9 @@ import { listLabeledImages, type LabeledImage } from '../dataset/labeled-folder.
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
 import { decodeImage } from '../vision/decode-image.js';
-import { dominantFace } from '../vision/dominant-face.js';
+import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../vision/face-detector.js';
+import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
 import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetrics, type Confusion } from './metrics.js';
 
 /** What evaluation needs of a detector; `FaceDetector` is one. */
@@ -30,7 +31,7 @@ export interface EvaluateOptions {
   readonly onImage?: (done: number, total: number) => void;
 }
 
-export type ImageStatus = 'classified' | 'no face' | 'several faces' | 'unreadable';
+export type ImageStatus = 'classified' | 'no face' | 'unreadable';
 
 export interface ImageOutcome {
   /** Path relative to the evaluated folder, e.g. `male/000123.jpg`. */
@@ -39,6 +40,8 @@ export interface ImageOutcome {
   readonly status: ImageStatus;
   /** Decided label (classified images only). */
   readonly predicted?: string;
+  /** Another face was nearly as large; the most central one was classified. */
+  readonly crowded?: boolean;
   /** Probability of the model's positive label (classified images only). */
   readonly probability?: number;
   /** Error message of an unreadable image. */
@@ -53,8 +56,10 @@ export interface ImageOutcome {
 export interface EvalSummary {
   /** Images evaluated. */
   readonly n: number;
-  /** Images where exactly one dominant face was found and classified. */
+  /** Images where a face was found and classified. */
   readonly detected: number;
+  /** Of those, images with several nearly equal faces, where the most central one was classified. */
+  readonly several_faces_classified: number;
   /** Correct / detected. */
   readonly accuracy: number | null;
   /** Correct / n: images without a usable face count as wrong. */
@@ -71,6 +76,8 @@ export interface EvalSummary {
   readonly ms_per_image: number | null;
   /** Images without a usable face, by reason. */
   readonly undetected: Record<Exclude<ImageStatus, 'classified'>, number>;
+  /** Accuracy per age band and ethnicity group, when the folder has a labels.csv with age/race. */
+  readonly groups?: GroupReport;
   readonly detector: string;
   readonly model: { readonly id: string; readonly path: string; readonly sha256: string | null; readonly delegate: string };
 }
@@ -124,13 +131,13 @@ async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promi
     if (!isFaceedgeError(err)) throw err;
     return { ...base, status: 'unreadable', detail: err.message, msImage: elapsed() };
   }
-  const pick = dominantFace(await options.detector.detect(rgb));
-  if (!pick.face) return { ...base, status: pick.reason, msImage: elapsed() };
+  const pick = primaryFace(await options.detector.detect(rgb), rgb.width, rgb.height);
+  if (!pick.face) return { ...base, status: 'no face', msImage: elapsed() };
   const crop = alignFace(rgb, pick.face, options.classifier.alignment);
   const invoked = performance.now();
   const result = options.classifier.classifySync(crop);
   const msFace = performance.now() - invoked;
-  return { ...base, status: 'classified', predicted: result.label, probability: result.probability, msImage: elapsed(), msFace };
+  return { ...base, status: 'classified', predicted: result.label, probability: result.probability, crowded: pick.crowded, msImage: elapsed(), msFace };
 }
 
 /** Runs the evaluation. Throws DATASET_INVALID for an empty/split/mislabeled folder. */
@@ -144,7 +151,9 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
     outcomes.push(await evaluateOne(image, options));
     options.onImage?.(outcomes.length, images.length);
   }
+  const groups = await readImageGroups(options.root);
   return summarize(outcomes, labels, {
+    groups: groups ? groupReport(outcomes, labels, groups.source, groups.groups) : undefined,
     detector: options.detector.model,
     model: {
       id: classifier.id,
@@ -159,17 +168,18 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
 const roundMs = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000);
 
 /** Aggregates per-image outcomes into the summary (exported for tests with hand-made outcomes). */
-export function summarize(outcomes: readonly ImageOutcome[], labels: readonly string[], about: Pick<EvalSummary, 'detector' | 'model'>): Evaluation {
+export function summarize(outcomes: readonly ImageOutcome[], labels: readonly string[], about: Pick<EvalSummary, 'detector' | 'model' | 'groups'>): Evaluation {
   const classified = outcomes.filter((o) => o.status === 'classified');
   const confusion = confusionMatrix(labels, classified.map((o) => ({ truth: o.truth, predicted: o.predicted as string })));
   const perClass = Object.fromEntries(labels.map((l) => [l, classMetrics(confusion, l)]));
   const correct = classified.filter((o) => o.predicted === o.truth).length;
   const positiveLabel = labels[1];
-  const undetected = { 'no face': 0, 'several faces': 0, unreadable: 0 };
+  const undetected = { 'no face': 0, unreadable: 0 };
   for (const o of outcomes) if (o.status !== 'classified') undetected[o.status]++;
   const summary: EvalSummary = {
     n: outcomes.length,
     detected: classified.length,
+    several_faces_classified: classified.filter((o) => o.crowded).length,
     accuracy: accuracy(confusion),
     accuracy_all: outcomes.length > 0 ? correct / outcomes.length : null,
     recall: Object.fromEntries(labels.map((l) => [l, perClass[l].recall])),

@@ -6,7 +6,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelManifest } from '../inference/model-manifest.js';
-import { confusionMatrixSvg, learningCurvesSvg, rocSvg } from './charts.js';
+import { confusionMatrixSvg, groupAccuracySvg, learningCurvesSvg, rocSvg } from './charts.js';
+import type { GroupReport } from './group-metrics.js';
 import type { Evaluation, ImageOutcome } from './evaluate-folder.js';
 import { rocCurve } from './metrics.js';
 import { svgToPng } from './svg-chart.js';
@@ -49,7 +50,8 @@ function markdown(evaluation: Evaluation, options: ReportOptions, charts: readon
     '| metric | value |',
     '| --- | --- |',
     `| images | ${summary.n} |`,
-    `| with one dominant face | ${summary.detected} (no face ${summary.undetected['no face']}, several faces ${summary.undetected['several faces']}, unreadable ${summary.undetected.unreadable}) |`,
+    `| classified | ${summary.detected} (no face ${summary.undetected['no face']}, unreadable ${summary.undetected.unreadable}) |`,
+    `| several faces | ${summary.several_faces_classified}, classified the central one |`,
     `| accuracy (detected) | ${fmt(summary.accuracy)} |`,
     `| accuracy (all images, no face = wrong) | ${fmt(summary.accuracy_all)} |`,
     `| ROC AUC (${evaluation.positiveLabel}) | ${fmt(summary.roc_auc)} |`,
@@ -66,6 +68,7 @@ function markdown(evaluation: Evaluation, options: ReportOptions, charts: readon
     `| --- | ${labels.map(() => '---').join(' | ')} |`,
     ...labels.map((t) => `| ${t} | ${labels.map((p) => summary.confusion[t][p]).join(' | ')} |`),
     '',
+    ...groupLines(summary.groups, labels),
     ...charts.map((c) => `![${c}](${c})`),
     ...(notes.length > 0 ? ['', ...notes.map((n) => `> ${n}`)] : []),
   ];
@@ -80,6 +83,22 @@ function markdown(evaluation: Evaluation, options: ReportOptions, charts: readon
   list('Misclassified', wrong, (o) => `${o.truth} → ${o.predicted} (p(${evaluation.positiveLabel}) = ${fmt(o.probability ?? null, 3)})`);
   list('Without a usable face', missed, (o) => (o.detail ? `${o.status}: ${o.detail}` : o.status));
   return `${lines.join('\n')}\n`;
+}
+
+/** The fairness table: accuracy and recall per age band and ethnicity group, and the worst group. */
+function groupLines(groups: GroupReport | undefined, labels: readonly string[]): string[] {
+  if (!groups) return [];
+  const table = (title: string, rows: GroupReport['age']) => rows.length === 0 ? [] : [
+    `| ${title} | images | accuracy | ${labels.map((l) => `recall ${l}`).join(' | ')} |`,
+    `| --- | ---: | ---: | ${labels.map(() => '---:').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.group} | ${r.n} | ${fmt(r.accuracy)} | ${labels.map((l) => fmt(r.recall[l])).join(' | ')} |`),
+    '',
+  ];
+  const worst = groups.worst
+    ? `Worst group (of those with at least 30 images): ${groups.worst.kind} ${groups.worst.group}, ${fmt(groups.worst.accuracy)} on ${groups.worst.n} images.`
+    : 'No group has enough images to name the worst one.';
+  return ['', `## Per group (from \`${groups.source}\`; images without a usable face count as wrong)`, '',
+    ...table('age band', groups.age), ...table('ethnicity', groups.race), worst, ''];
 }
 
 /** Writes the report files; returns their paths and the notes on what was skipped. */
@@ -100,6 +119,7 @@ export async function writeReport(evaluation: Evaluation, options: ReportOptions
     .filter((o) => o.status === 'classified')
     .map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }));
   await writeChart('roc.png', rocSvg(rocCurve(samples), summary.roc_auc, positiveLabel));
+  if (summary.groups) await writeChart('groups.png', groupAccuracySvg(summary.groups));
   const history = trainingHistory(options.manifest);
   // `faceedge_train.train --fold-val` learns from val too: its val curves are not held-out scores.
   const valFolded = (options.manifest.training as { fold_val?: boolean } | undefined)?.fold_val === true;

@@ -22,14 +22,24 @@ export const modelManifestSchema = z.object({
     width: z.number().int().positive(),
     height: z.number().int().positive(),
     channels: z.literal(3),
+    /** `(pixel − mean) / std` (absent: the contract's 128 / 128, src/inference/preprocess.ts). */
+    normalization: z.object({ mean: z.number(), std: z.number().positive() }).optional(),
   }).loose(),
   files: z.record(z.string(), fileEntry),
-  /** Crop geometry the model was trained on (from the crops manifest); absent = DEFAULT_ALIGNMENT. */
+  /** Crop geometry the model was trained on (from the crops manifest); see `recordedAlignment` for absent fields. */
   alignment: z.object({
     size: z.number().int().positive(),
     sideInEyeDistances: z.number().positive(),
     centreBelowEyes: z.number(),
+    padding: z.enum(['edge', 'mirror']).optional(),
   }).nullish(),
+  /**
+   * Decision threshold on the probability of `labels[1]`, chosen on validation data (`faceedge model
+   * calibrate`). Default 0.5.
+   */
+  threshold: z.number().gt(0).lt(1).optional(),
+  /** Classify each face together with its mirror image by default (logits averaged). Default false. */
+  test_time_flip: z.boolean().optional(),
   selftest: z.array(z.object({ png_base64: z.string(), expected_probability: z.number() }).loose()).optional(),
 }).loose();
 

@@ -53,7 +53,7 @@ async function decodeCrop(pngBase64: string, size: number, index: number): Promi
  * runs every self-test case and closes it. Throws MODEL_SELFTEST_FAILED (or the loader's typed error).
  */
 export async function runModelSelfTest(modelPath: string, manifestPath: string, options: SelfTestOptions = {}): Promise<SelfTestResult> {
-  const classifier = await FaceClassifier.create({ modelPath, manifestPath, threads: 1, delegate: options.delegate });
+  const classifier = await FaceClassifier.create({ modelPath, manifestPath, threads: 1, delegate: options.delegate, flipAverage: false });
   try {
     const cases = (classifier.manifest.selftest ?? []) as readonly SelfTestCase[];
     if (cases.length === 0) {

@@ -4,10 +4,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-/** Pipeline stages timed per frame (or per event for `publish`). */
-export type PipelineStage = 'decode' | 'detect' | 'align' | 'classify' | 'track' | 'publish';
-
-export const PIPELINE_STAGES: readonly PipelineStage[] = ['decode', 'detect', 'align', 'classify', 'track', 'publish'];
+import { PIPELINE_STAGES, type Stage } from '../pipeline/pipeline.js';
 
 export interface DaemonMetricsOptions {
   /** Also export process metrics (CPU, memory, event-loop lag) with the `faceedge_` prefix. Default true. */
@@ -72,7 +69,7 @@ export class DaemonMetrics {
   }
 
   /** Duration of one stage, in milliseconds (exported in seconds, the Prometheus unit). */
-  observeStage(stage: PipelineStage, ms: number, camera = ''): void {
+  observeStage(stage: Stage, ms: number, camera = ''): void {
     this.stageSeconds.observe({ stage, camera }, ms / 1000);
   }
 

@@ -4,10 +4,15 @@
 export interface BridgeInfo {
   /** faceedge package version. */
   readonly version: string;
-  /** The loaded classifier (manifest id and model file sha256), null while none is loaded. */
+  /**
+   * The loaded classifier: manifest id, model file sha256, decision threshold on P(labels[1]), whether
+   * mirror-image averaging is on, and how it was installed; null while none is loaded.
+   */
   readonly model: {
     readonly id: string;
     readonly sha256: string;
+    readonly threshold: number;
+    readonly flip_average: boolean;
     /** `model-store` (installed or pushed; `version` names the package) or `classifier.model`. */
     readonly installed?: 'model-store' | 'classifier.model';
     readonly version?: string | null;

@@ -13,9 +13,9 @@ export interface TrackerOptions {
   readonly labels: readonly string[];
   /** Model id put into snapshots. */
   readonly model: string;
-  /** Minimum IoU to continue a track. Default 0.3. */
+  /** Minimum IoU to continue a track. Defaults of every option: TRACKER_DEFAULTS. */
   readonly iouThreshold?: number;
-  /** Frames a track may be missing before it ends. Default 8. */
+  /** Frames a track may be missing before it ends. Default 10. */
   readonly maxMissedFrames?: number;
   /** Frames before a track is reported (filters one-frame false detections). Default 3. */
   readonly minFrames?: number;
@@ -24,16 +24,38 @@ export interface TrackerOptions {
   /** Change of score that is worth an `update`. Default 0.05. */
   readonly scoreDelta?: number;
   /**
-   * Margin the other class needs before a decided class flips: the track's probability must pass
-   * 0.5 ± hysteresis. Default 0.1.
+   * Margin the other class needs before a class change is published: the track's confidence in the
+   * new class must reach 0.5 + hysteresis. Default 0.1.
    */
   readonly hysteresis?: number;
+  /**
+   * A track whose confidence is below 0.5 + unsureMargin is reported as class `unknown` (for access
+   * control: never act on a face the model cannot tell). Default 0 (off).
+   */
+  readonly unsureMargin?: number;
 }
+
+/**
+ * The tracker's defaults: the one definition, which the config schema's `tracker:` defaults also use
+ * (the daemon always passes every value; tests and tools may rely on these).
+ */
+export const TRACKER_DEFAULTS = {
+  iouThreshold: 0.3,
+  maxMissedFrames: 10,
+  minFrames: 3,
+  updateIntervalMs: 1000,
+  scoreDelta: 0.05,
+  hysteresis: 0.1,
+  unsureMargin: 0,
+} as const;
+
+/** The class of a track whose confidence lies inside the unsure band. */
+export const UNSURE_CLASS = 'unknown';
 
 /** What the pipeline saw of one face in one frame. */
 export interface FaceObservation {
   readonly box: Box;
-  /** Classifier logit of labels[1] (log-odds). */
+  /** Classifier decision log-odds of labels[1] (0 = the model's threshold; see `Classification.logit`). */
   readonly logit: number;
 }
 
@@ -44,9 +66,7 @@ interface Track {
   missed: number;
   weightedLogitSum: number;
   weightSum: number;
-  /** Index into labels of the decided class. */
-  decided: 0 | 1;
-  /** Best single-frame probability for each class. */
+  /** Best single-frame confidence for each class (calibrated: 0.5 at the threshold). */
   topProbability: [number, number];
   startTime: number;
   published: TrackSnapshot | null;
@@ -84,9 +104,7 @@ export class FaceTracker {
   #nextId = 1;
 
   constructor(options: TrackerOptions) {
-    this.#o = {
-      iouThreshold: 0.3, maxMissedFrames: 8, minFrames: 3, updateIntervalMs: 1000, scoreDelta: 0.05, hysteresis: 0.1, ...options,
-    };
+    this.#o = { ...TRACKER_DEFAULTS, ...options };
   }
 
   /** Changes thresholds at run time (the `options` bridge command); identity options stay. */
@@ -133,7 +151,7 @@ export class FaceTracker {
     for (const i of unmatched) {
       const t: Track = {
         id: `${this.#o.camera}-${this.#nextId++}`, box: observations[i].box, frames: 0, missed: 0, weightedLogitSum: 0, weightSum: 0,
-        decided: observations[i].logit >= 0 ? 1 : 0, topProbability: [0, 0], startTime: wallTimeMs / 1000, published: null, publishedAtMs: 0,
+        topProbability: [0, 0], startTime: wallTimeMs / 1000, published: null, publishedAtMs: 0,
       };
       this.#observe(t, observations[i]);
       this.#tracks.push(t);
@@ -174,22 +192,30 @@ export class FaceTracker {
     const p = sigmoid(o.logit);
     t.topProbability[1] = Math.max(t.topProbability[1], p);
     t.topProbability[0] = Math.max(t.topProbability[0], 1 - p);
-    const trackP = sigmoid(t.weightedLogitSum / t.weightSum);
-    if (t.decided === 1 && trackP < 0.5 - this.#o.hysteresis) t.decided = 0;
-    else if (t.decided === 0 && trackP > 0.5 + this.#o.hysteresis) t.decided = 1;
+  }
+
+  /**
+   * The track's class now: the side of the threshold its averaged decision logit is on, with the
+   * confidence of that side (never below 0.5), or `unknown` inside the unsure band.
+   */
+  #decision(t: Track): { label: string; side: 0 | 1; confidence: number } {
+    const p = sigmoid(t.weightedLogitSum / t.weightSum);
+    const side = p >= 0.5 ? 1 : 0;
+    const confidence = side === 1 ? p : 1 - p;
+    return { label: confidence < 0.5 + this.#o.unsureMargin ? UNSURE_CLASS : this.#o.labels[side], side, confidence };
   }
 
   #snapshot(t: Track, ended: boolean, wallTimeMs: number): TrackSnapshot {
-    const p = sigmoid(t.weightedLogitSum / t.weightSum);
+    const { label, side, confidence } = this.#decision(t);
     const round = (v: number) => Math.round(v * 10) / 10;
     return {
       id: t.id,
       camera: this.#o.camera,
       box: { x: round(t.box.x), y: round(t.box.y), width: round(t.box.width), height: round(t.box.height) },
       face_area: Math.round(t.box.width * t.box.height),
-      class: this.#o.labels[t.decided],
-      score: Math.round((t.decided === 1 ? p : 1 - p) * 1000) / 1000,
-      top_score: Math.round(t.topProbability[t.decided] * 1000) / 1000,
+      class: label,
+      score: Math.round(confidence * 1000) / 1000,
+      top_score: Math.round(t.topProbability[side] * 1000) / 1000,
       frames: t.frames,
       start_time: t.startTime,
       end_time: ended ? wallTimeMs / 1000 : null,
@@ -201,7 +227,12 @@ export class FaceTracker {
     if (nowMs - t.publishedAtMs < this.#o.updateIntervalMs) return false;
     const prev = t.published!;
     const next = this.#snapshot(t, false, 0);
-    return next.class !== prev.class || Math.abs(next.score - prev.score) >= this.#o.scoreDelta || iou(prev.box, next.box) < 0.7;
+    if (next.class !== prev.class) {
+      // Hysteresis: a change to another real class waits until it is clear, and nothing else about the
+      // track is published meanwhile (that update would carry the not-yet-clear class).
+      return next.class === UNSURE_CLASS || next.score >= 0.5 + this.#o.hysteresis;
+    }
+    return Math.abs(next.score - prev.score) >= this.#o.scoreDelta || iou(prev.box, next.box) < 0.7;
   }
 
   #emit(t: Track, type: TrackEvent['type'], nowMs: number, wallTimeMs: number): TrackEvent {

@@ -13,7 +13,9 @@ import type { DetectedFace } from '../vision/face.js';
 import type { FaceObservation, FaceTracker } from './face-tracker.js';
 import type { TrackEvent } from './track-event.js';
 
-export type Stage = 'decode' | 'detect' | 'align' | 'classify' | 'track' | 'publish';
+/** The stages of one frame, in order: timed per frame for metrics, stats and the bench. */
+export const PIPELINE_STAGES = ['decode', 'detect', 'align', 'classify', 'track', 'publish'] as const;
+export type Stage = (typeof PIPELINE_STAGES)[number];
 
 /** The parts of the detector the pipeline needs (FaceDetector implements it). */
 export interface Detector {

@@ -1,12 +1,8 @@
 /** Event payloads of the MQTT contract (`faceedge/<dev>/<cam>/events`); see DESIGN.md. */
 
-/** Box in source-image pixels: top-left corner and size. */
-export interface Box {
-  readonly x: number;
-  readonly y: number;
-  readonly width: number;
-  readonly height: number;
-}
+import type { Box } from '../vision/face.js';
+
+export type { Box };
 
 /** The state of one tracked face at a moment. */
 export interface TrackSnapshot {
@@ -16,11 +12,17 @@ export interface TrackSnapshot {
   readonly box: Box;
   /** Box area in source pixels². */
   readonly face_area: number;
-  /** The decided class label (`female` / `male`), after smoothing and hysteresis. */
+  /**
+   * The decided class (`female` / `male`): the side of the model's decision threshold that the track's
+   * size-weighted mean logit is on; `unknown` inside the unsure band (`tracker.unsure_margin`).
+   */
   readonly class: string;
-  /** Confidence of `class` in [0, 1] over the track so far. */
+  /**
+   * Confidence of that side in [0.5, 1] over the track so far, calibrated so that the model's
+   * threshold is 0.5 (for `unknown`: of the more likely side, below 0.5 + the margin).
+   */
   readonly score: number;
-  /** Highest single-frame confidence of `class` seen on this track. */
+  /** Highest single-frame confidence of that side seen on this track. */
   readonly top_score: number;
   /** Frames in which this face was seen. */
   readonly frames: number;

@@ -14,13 +14,33 @@ export interface AlignOptions {
   readonly sideInEyeDistances?: number;
   /** Crop centre below the eye midpoint, in eye distances (keeps the chin in). Default 0.3. */
   readonly centreBelowEyes?: number;
+  /**
+   * What fills the part of the crop that lies outside the image: `mirror` reflects the image at its
+   * border (a plausible continuation of hair and background), `edge` repeats the border pixels
+   * (streaks). Default `mirror`; crops and models recorded without it were made with `edge`.
+   */
+  readonly padding?: CropPadding;
 }
+
+export type CropPadding = 'edge' | 'mirror';
+
+/** Padding of crops and models whose manifest predates the `padding` field. */
+export const LEGACY_PADDING: CropPadding = 'edge';
 
 /** A complete crop geometry, as recorded in dataset and model manifests. */
 export type CropAlignment = Required<AlignOptions>;
 
 /** Geometry of the canonical crop when a manifest does not say otherwise. */
-export const DEFAULT_ALIGNMENT: CropAlignment = { size: 64, sideInEyeDistances: 2.5, centreBelowEyes: 0.3 };
+export const DEFAULT_ALIGNMENT: CropAlignment = { size: 64, sideInEyeDistances: 2.5, centreBelowEyes: 0.3, padding: 'mirror' };
+
+/**
+ * The complete geometry a manifest's `alignment` entry describes (absent fields: the defaults, except
+ * `padding`, which was `edge` before manifests recorded it). Absent entry: DEFAULT_ALIGNMENT with
+ * the legacy padding.
+ */
+export function recordedAlignment(recorded: Partial<CropAlignment> | null | undefined): CropAlignment {
+  return { ...DEFAULT_ALIGNMENT, ...recorded, padding: recorded?.padding ?? LEGACY_PADDING };
+}
 
 /**
  * BlazeFace boxes are ≈ 2.4 eye distances wide on frontal faces. When the head turns, the eyes
@@ -58,14 +78,46 @@ export function cropGeometry(face: DetectedFace, options: AlignOptions = {}): Cr
 
 /**
  * Resamples the crop: bilinear, with k×k supersampling when the crop shrinks the face by more than
- * 1.5× (k ≤ 4) so small crops of big faces do not alias. Pixels outside the image repeat the edge.
+ * 1.5× (k ≤ 4) so small crops of big faces do not alias. Pixels outside the image follow `padding`.
  * @returns size × size × 3 RGB bytes.
  */
 export function alignFace(image: RgbImage, face: DetectedFace, options: AlignOptions = {}): Buffer {
-  return resampleCrop(image, cropGeometry(face, options), options.size ?? DEFAULT_ALIGNMENT.size);
+  return resampleCrop(image, cropGeometry(face, options), options.size ?? DEFAULT_ALIGNMENT.size, options.padding);
 }
 
-export function resampleCrop(image: RgbImage, crop: CropGeometry, size: number): Buffer {
+/** A sample coordinate (pixel centres at integers) brought inside [0, max] by `padding`. */
+function inside(s: number, max: number, padding: CropPadding): number {
+  if (padding === 'mirror' && max > 0) {
+    // Reflect about the outermost pixel centres; a crop more than one image away wraps again.
+    const period = 2 * max;
+    const m = ((s % period) + period) % period;
+    return m > max ? period - m : m;
+  }
+  return Math.min(max, Math.max(0, s));
+}
+
+/**
+ * Share of the crop's area that lies outside the image (0 = fully inside), sampled on a 16×16 grid:
+ * recorded by `dataset prepare`, since tightly cropped sources (UTKFace) are padded on every crop.
+ */
+export function cropOutsideFraction(image: Pick<RgbImage, 'width' | 'height'>, crop: CropGeometry): number {
+  const n = 16;
+  const cos = Math.cos(crop.angle);
+  const sin = Math.sin(crop.angle);
+  let outside = 0;
+  for (let v = 0; v < n; v++) {
+    for (let u = 0; u < n; u++) {
+      const lx = ((u + 0.5) / n - 0.5) * crop.side;
+      const ly = ((v + 0.5) / n - 0.5) * crop.side;
+      const x = crop.centreX + lx * cos - ly * sin;
+      const y = crop.centreY + lx * sin + ly * cos;
+      if (x < 0 || y < 0 || x >= image.width || y >= image.height) outside++;
+    }
+  }
+  return outside / (n * n);
+}
+
+export function resampleCrop(image: RgbImage, crop: CropGeometry, size: number, padding: CropPadding = DEFAULT_ALIGNMENT.padding): Buffer {
   const out = Buffer.alloc(size * size * 3);
   const step = crop.side / size; // source pixels per output pixel
   const taps = Math.min(4, Math.max(1, Math.round(step / 1.5) + (step > 1.5 ? 1 : 0)));
@@ -84,8 +136,8 @@ export function resampleCrop(image: RgbImage, crop: CropGeometry, size: number):
           const lx = (u + (tx + 0.5) / taps - size / 2) * step;
           const ly = (v + (ty + 0.5) / taps - size / 2) * step;
           // Rotate into the image and sample with pixel centres at integer + 0.5.
-          const sx = Math.min(maxX, Math.max(0, crop.centreX + lx * cos - ly * sin - 0.5));
-          const sy = Math.min(maxY, Math.max(0, crop.centreY + lx * sin + ly * cos - 0.5));
+          const sx = inside(crop.centreX + lx * cos - ly * sin - 0.5, maxX, padding);
+          const sy = inside(crop.centreY + lx * sin + ly * cos - 0.5, maxY, padding);
           const x0 = Math.floor(sx);
           const y0 = Math.floor(sy);
           const x1 = Math.min(maxX, x0 + 1);

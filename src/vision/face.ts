@@ -15,9 +15,17 @@ export interface FaceKeypoints {
   readonly leftEar: Point;
 }
 
+/** An axis-aligned box in source-image pixels: top-left corner and size. */
+export interface Box {
+  readonly x: number;
+  readonly y: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 export interface DetectedFace {
   /** Top-left corner and size, in source pixels (may extend past the image edge). */
-  readonly box: { readonly x: number; readonly y: number; readonly width: number; readonly height: number };
+  readonly box: Box;
   readonly keypoints: FaceKeypoints;
   /** Detector confidence in [0, 1]. */
   readonly score: number;

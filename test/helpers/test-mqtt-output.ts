@@ -8,7 +8,7 @@ import { MqttOutput, type MqttOutputOptions } from '../../src/outputs/mqtt-outpu
 
 export const TEST_INFO: BridgeInfo = {
   version: '0.0.0-test',
-  model: { id: 'faceedge-gender-test', sha256: 'ab'.repeat(32) },
+  model: { id: 'faceedge-gender-test', sha256: 'ab'.repeat(32), threshold: 0.5, flip_average: false },
   delegate: { active: 'xnnpack', fallback_reason: null },
   config: { device: { id: 'pi' } },
 };

@@ -4,7 +4,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createFrameSource, type FrameSourceConfig } from '../../src/capture/create-frame-source.js';
+import { createFrameSource } from '../../src/capture/create-frame-source.js';
+import { cameraSourceSchema } from '../../src/config/config-schema.js';
 import { findExecutable } from '../../src/capture/find-executable.js';
 import type { FrameSource } from '../../src/capture/frame-source.js';
 import { RecordingSink } from '../helpers/capture-sink.js';
@@ -35,9 +36,10 @@ function cameraEnv(names: string[]): { env: NodeJS.ProcessEnv; log: string } {
   return { env: { PATH: dir, FACEEDGE_STANDIN_FFMPEG: ffmpeg, FACEEDGE_STANDIN_LOG: log }, log };
 }
 
-function start(config: FrameSourceConfig, env: NodeJS.ProcessEnv): { source: FrameSource; sink: RecordingSink } {
+/** Starts the source a `cameras[].source` section describes (validated and defaulted by the config schema). */
+function start(config: Record<string, unknown>, env: NodeJS.ProcessEnv): { source: FrameSource; sink: RecordingSink } {
   const sink = new RecordingSink();
-  const source = createFrameSource(config, { sink, env });
+  const source = createFrameSource(cameraSourceSchema.parse(config), { sink, env });
   running.push(source);
   return { source, sink };
 }

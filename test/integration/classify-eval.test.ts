@@ -170,6 +170,37 @@ describe.skipIf(evalSkip !== null)(`faceedge eval on ${2 * PER_CLASS} faces-dev 
     expect(md).toContain(`| accuracy (detected) | ${s.accuracy.toFixed(4)} |`);
   });
 
+  it('several folders: each is reported, then the total over all their images', async () => {
+    const [a, b] = [smallSet(), smallSet()];
+    const r = await runCli(['eval', a, b, '--limit', '6', '--json', '--model', model]);
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim());
+    expect(out.folders.map((f: { dir: string }) => f.dir)).toEqual([a, b]);
+    const [sa, sb] = out.folders.map((f: { summary: { n: number; detected: number } }) => f.summary);
+    expect(out.total.n).toBe(sa.n + sb.n);
+    expect(out.total.detected).toBe(sa.detected + sb.detected);
+    // The same photos twice: the total's accuracy is the folders' accuracy.
+    expect(out.total.accuracy).toBeCloseTo(sa.accuracy, 12);
+  });
+
+  it('model calibrate chooses a threshold on folders and --write stores it in the manifest, which classify then uses', async () => {
+    const dir = tempDir('faceedge-calibrate-');
+    for (const f of readdirSync(dirname(model))) if (f.endsWith('.tflite') || f === 'manifest.json') copyFileSync(join(dirname(model), f), join(dir, f));
+    const copy = join(dir, model.split('/').at(-1)!);
+    const r = await runCli(['model', 'calibrate', copy, smallSet(), '--write'], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    const printed = JSON.parse(r.stdout);
+    expect(printed.threshold).toBeGreaterThan(0.05);
+    expect(printed.threshold).toBeLessThan(0.95);
+    expect(printed.balanced_accuracy).toBeGreaterThanOrEqual(printed.balanced_accuracy_at_half);
+    const manifest = modelManifestSchema.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')));
+    expect(manifest.threshold).toBe(printed.threshold);
+    expect((manifest as { threshold_calibration?: { sets: unknown[] } }).threshold_calibration?.sets).toHaveLength(1);
+    // The edited manifest still loads (the threshold is validated by the manifest schema).
+    const c = await runCli(['classify', ASTRONAUT, '--json', '--model', copy]);
+    expect(c.code, c.stderr).toBe(0);
+  });
+
   it('--limit spreads over the classes and the default output is a table', async () => {
     const r = await runCli(['eval', smallSet(), '--limit', '4', '--model', model]);
     expect(r.code, r.stderr).toBe(0);

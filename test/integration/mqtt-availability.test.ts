@@ -50,7 +50,7 @@ describe('MQTT availability, bridge/info and retained states (real mosquitto)', 
     expect(await late.waitFor((m) => m.topic === 'faceedge/pi/door/status/capture')).toMatchObject({ text: 'online', retain: true });
 
     // Changed info is republished on request (e.g. after a model reload).
-    info = { ...TEST_INFO, model: { id: 'faceedge-gender-v2', sha256: 'cd'.repeat(32) } };
+    info = { ...TEST_INFO, model: { id: 'faceedge-gender-v2', sha256: 'cd'.repeat(32), threshold: 0.42, flip_average: false } };
     await output.republishInfo();
     await late.waitFor((m) => m.topic === INFO && m.text.includes('faceedge-gender-v2'));
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../src/capture/frame.js';
-import { alignFace, cropGeometry, DEFAULT_ALIGNMENT } from '../../src/vision/align-face.js';
+import { alignFace, cropGeometry, cropOutsideFraction, DEFAULT_ALIGNMENT, recordedAlignment, resampleCrop } from '../../src/vision/align-face.js';
 import type { DetectedFace, Point } from '../../src/vision/face.js';
 
 const SIZE = DEFAULT_ALIGNMENT.size;
@@ -93,11 +93,35 @@ describe('alignFace', () => {
     expect(frontal.angle).toBeCloseTo(Math.atan2(30, 60), 12);
   });
 
-  it('repeats edge pixels for a crop that reaches past the image border', () => {
+  it('edge padding repeats edge pixels for a crop that reaches past the image border', () => {
     const image = eyesImage(40, 40, { x: 4, y: 6 }, { x: 14, y: 6 }, 2);
-    const crop = alignFace(image, face({ x: 4, y: 6 }, { x: 14, y: 6 }, 20), { size: 32 });
+    const crop = alignFace(image, face({ x: 4, y: 6 }, { x: 14, y: 6 }, 20), { size: 32, padding: 'edge' });
     expect(crop.length).toBe(32 * 32 * 3);
     // The top-left corner of the crop lies outside the image: it repeats the grey corner pixel.
     expect([...crop.subarray(0, 3)]).toEqual([128, 128, 128]);
+  });
+
+  it('mirror padding (the default) reflects the image at its border', () => {
+    // A horizontal ramp: column x has red = 10 * x. Left of the image the crop must see the ramp
+    // reflected (rising again), not a flat copy of column 0.
+    const width = 20;
+    const data = Buffer.alloc(width * width * 3);
+    for (let y = 0; y < width; y++) for (let x = 0; x < width; x++) data[(y * width + x) * 3] = 10 * x;
+    const image = { kind: 'rgb' as const, data, width, height: width };
+    const crop = { centreX: 0, centreY: 10, side: 20, angle: 0 };
+    const mirrored = resampleCrop(image, crop, 20, 'mirror');
+    const edged = resampleCrop(image, crop, 20, 'edge');
+    const row = (c: Buffer) => Array.from({ length: 20 }, (_, u) => c[(10 * 20 + u) * 3]);
+    // Output column u samples source x = u - 10 (pixel centres): reflected about x = 0.
+    expect(row(mirrored)).toEqual(Array.from({ length: 20 }, (_, u) => 10 * Math.abs(u - 10)));
+    expect(row(edged)).toEqual(Array.from({ length: 20 }, (_, u) => 10 * Math.max(0, u - 10)));
+    expect(cropOutsideFraction(image, crop)).toBeCloseTo(0.5, 5);
+    expect(cropOutsideFraction(image, { centreX: 10, centreY: 10, side: 20, angle: 0 })).toBe(0);
+  });
+
+  it('recordedAlignment: manifests without padding were made with edge padding', () => {
+    expect(recordedAlignment(null)).toEqual({ ...DEFAULT_ALIGNMENT, padding: 'edge' });
+    expect(recordedAlignment({ size: 64, sideInEyeDistances: 3, centreBelowEyes: 0.3 })).toEqual({ size: 64, sideInEyeDistances: 3, centreBelowEyes: 0.3, padding: 'edge' });
+    expect(recordedAlignment({ ...DEFAULT_ALIGNMENT, padding: 'mirror' }).padding).toBe('mirror');
   });
 });

@@ -59,25 +59,27 @@ beforeAll(async () => {
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('evaluateFolder (fake detector and classifier)', () => {
-  it('classifies dominant faces, records why the others were not, and summarizes', async () => {
+  it('classifies the face each photo is about, records why the others were not, and summarizes', async () => {
     const progress: number[] = [];
     const { summary, images } = await evaluateFolder({ root: join(root, 'set'), detector, classifier, onImage: (done) => progress.push(done) });
     expect(progress).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(images.map((o) => [o.file, o.status, o.predicted ?? null])).toEqual([
       ['female/a.png', 'classified', 'female'], ['female/b.png', 'classified', 'male'], ['female/c.png', 'no face', null],
-      ['male/d.png', 'classified', 'male'], ['male/e.png', 'several faces', null], ['male/f.jpg', 'unreadable', null],
+      // Two equal faces: classified (the more central one), counted as such, not skipped.
+      ['male/d.png', 'classified', 'male'], ['male/e.png', 'classified', 'female'], ['male/f.jpg', 'unreadable', null],
     ]);
+    expect(images.map((o) => o.crowded ?? null)).toEqual([false, false, null, false, true, null]);
     expect(images[5].detail).toContain('male/f.jpg');
     expect(summary).toMatchObject({
-      n: 6, detected: 3, confusion: { female: { female: 1, male: 1 }, male: { female: 0, male: 1 } },
-      recall: { female: 0.5, male: 1 }, precision: { female: 1, male: 0.5 },
-      undetected: { 'no face': 1, 'several faces': 1, unreadable: 1 },
+      n: 6, detected: 4, several_faces_classified: 1, confusion: { female: { female: 1, male: 1 }, male: { female: 1, male: 1 } },
+      recall: { female: 0.5, male: 0.5 }, precision: { female: 0.5, male: 0.5 },
+      undetected: { 'no face': 1, unreadable: 1 },
       detector: 'short', model: { id: 'fake', path: '/models/fake.tflite', sha256: 'ab'.repeat(32), delegate: 'xnnpack' },
     });
-    expect(summary.accuracy).toBeCloseTo(2 / 3, 12);
+    expect(summary.accuracy).toBeCloseTo(2 / 4, 12);
     expect(summary.accuracy_all).toBeCloseTo(2 / 6, 12);
-    // male d (0.9) vs female a (0.2): right; vs female b (0.9): tie = ½ → 0.75.
-    expect(summary.roc_auc).toBe(0.75);
+    // male d (0.9) vs female a (0.2): 1, vs b (0.9): ½; male e (0.2) vs a: ½, vs b: 0 → 0.5.
+    expect(summary.roc_auc).toBe(0.5);
     expect(summary.ms_per_face).toBeGreaterThan(0);
   });
 

@@ -25,6 +25,8 @@ from dataclasses import asdict, dataclass
 import torch
 import torch.nn.functional as F
 
+from .preprocess import normalize
+
 
 @dataclass(frozen=True)
 class AugmentConfig:
@@ -155,7 +157,7 @@ class Augmenter:
         x = self.blur(x)
         x = self.noise(x)
         x = self.jpeg(x)
-        return (torch.round(x.clamp(0, 1) * 255) - 128) / 128
+        return normalize(torch.round(x.clamp(0, 1) * 255))
 
     def geometry(self, x: torch.Tensor) -> torch.Tensor:
         c, g, n, dev = self.config, self.generator, x.shape[0], x.device

@@ -159,6 +159,49 @@ def load_split(root: str | os.PathLike, split: str, limit: int | None = None,
     return Split(split, torch.from_numpy(images), torch.from_numpy(labels), [rel for rel, _ in files])
 
 
+@dataclass
+class Source:
+    """One crops folder of a multi-source run: its name (the folder's name) and the splits it has."""
+
+    name: str
+    root: Path
+    splits: dict[str, Split]
+
+
+def load_sources(roots: list[str | os.PathLike], limit: int | None = None, use_cache: bool = True) -> list[Source]:
+    """Load every split that each crops folder has (`celeba-extra` may hold only `train`).
+
+    Raises DatasetError when a folder is missing, holds no split at all, or when no folder has a
+    train or a val split (a run needs both).
+    """
+    sources = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            raise DatasetError(f"crops folder {root} does not exist",
+                               "create it with `faceedge dataset prepare`, or pass --data")
+        present = [name for name in SPLITS if (root / name).is_dir()]
+        if not present:
+            raise DatasetError(f"crops folder {root} has none of the splits {', '.join(SPLITS)}",
+                               "point --data at folders made by `faceedge dataset prepare`")
+        splits = {name: load_split(root, name, limit, use_cache) for name in present}
+        sources.append(Source(root.name, root, splits))
+    names = [s.name for s in sources]
+    if len(set(names)) != len(names):
+        raise DatasetError(f"two --data folders share a name ({', '.join(names)})",
+                           "sources are reported by folder name: give each a distinct one")
+    for needed in ("train", "val"):
+        if not any(needed in s.splits for s in sources):
+            raise DatasetError(f"no --data folder has a {needed} split", f"add a folder with {needed}/{{female,male}}/")
+    return sources
+
+
+def concat_splits(name: str, splits: list[Split]) -> Split:
+    """One split made of several (paths keep their order, each source's after the previous one's)."""
+    return Split(name, torch.cat([s.images for s in splits]), torch.cat([s.labels for s in splits]),
+                 [p for s in splits for p in s.paths])
+
+
 def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
     """Write atomically (tmp + rename) so an interrupted run never leaves a half file behind."""
     try:
@@ -175,6 +218,3 @@ def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
         print(f"[data] could not write cache {path}: {err}", file=sys.stderr)
 
 
-def to_model_input(images: torch.Tensor) -> torch.Tensor:
-    """uint8 (N, 64, 64, 3) HWC -> float32 (N, 3, 64, 64) as (pixel - 128) / 128 (the shared contract)."""
-    return (images.permute(0, 3, 1, 2).float() - 128.0) / 128.0

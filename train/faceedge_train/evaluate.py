@@ -14,7 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import Split, load_split, to_model_input
+from .data import Split, load_split
+from .preprocess import to_model_input
 from .metrics import binary_metrics
 
 

@@ -28,7 +28,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import LABELS, decode_files, list_split, to_model_input
+from .data import LABELS, decode_files, list_split
+from .manifest import manifest_problems
+from .preprocess import NORMALIZATION, float_input_nhwc, int8_input_nhwc, to_model_input
 from .fold import fold_model, run_layers
 from .checkpoint import load_checkpoint as _load_checkpoint, model_from_checkpoint
 from .model import FaceClassifier, ModelConfig, parameter_count
@@ -116,15 +118,6 @@ def _file_entry(path: Path, graph, dtype: str) -> dict:
             "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
 
 
-def _int8_input(images: np.ndarray) -> np.ndarray:
-    """uint8 HWC crops -> the int8 model's input (pixel - 128, scale 1/128, zero point 0)."""
-    return (images.astype(np.int16) - 128).astype(np.int8)
-
-
-def _float_input(images: np.ndarray) -> np.ndarray:
-    return ((images.astype(np.float32) - 128.0) / 128.0).astype(np.float32)
-
-
 def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str | os.PathLike,
            name: str = "faceedge-gender", calibration_count: int = 500, seed: int = 0,
            runtime_check: bool = True, log=print, checkpoint_path: str | os.PathLike | None = None,
@@ -182,7 +175,7 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         "threshold": 0.5,
         "output": {"kind": "sigmoid", "positive_label": LABELS[1], "shape": [1, 1]},
         "input": {"width": model.config.input_size, "height": model.config.input_size, "channels": 3,
-                  "layout": "NHWC", "color": "RGB", "normalization": {"mean": 128, "std": 128}},
+                  "layout": "NHWC", "color": "RGB", "normalization": dict(NORMALIZATION)},
         "files": {dtype: _file_entry(paths[dtype], graphs[dtype], dtype) for dtype in graphs},
         "parameter_count": parameter_count(model),
         "model_config": dict(checkpoint["model_config"]),
@@ -203,6 +196,9 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         "selftest": selftest,
     }
     text = json.dumps(manifest, indent=2, default=_json_default) + "\n"
+    problems = manifest_problems(json.loads(text))
+    if problems:  # the board would refuse it: fail here, where the cause is known
+        raise ExportError("the manifest breaks the contract: " + "; ".join(problems))
     (out / "manifest.json.tmp").write_text(text)
     os.replace(out / "manifest.json.tmp", out / "manifest.json")
     log(f"[export] wrote {paths['float32'].name}, {paths['int8'].name}, manifest.json to {out}")
@@ -220,11 +216,11 @@ def _crop_alignment(crops_root: Path) -> dict | None:
 
 def _runtime_check(paths: dict, golden: np.ndarray, prob: np.ndarray, emulated: np.ndarray,
                    emulated_prob: np.ndarray, log):
-    float_out, _ = run_tflite(paths["float32"], _float_input(golden))
+    float_out, _ = run_tflite(paths["float32"], float_input_nhwc(golden))
     diff = float(np.abs(float_out.reshape(-1) - prob).max())
     if diff > FLOAT_TOLERANCE:
         raise ExportError(f"float32 TFLite differs from PyTorch by {diff:.2e} (> {FLOAT_TOLERANCE})")
-    int8_out, _ = run_tflite(paths["int8"], _int8_input(golden))
+    int8_out, _ = run_tflite(paths["int8"], int8_input_nhwc(golden))
     int8_out = int8_out.reshape(-1)
     steps = np.abs(int8_out.astype(int) - emulated.astype(int))
     allowed = INT8_TOLERANCE_STEPS + np.ceil(np.abs(emulated_prob - prob) * 256)

@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from .fold import INPUT, Layer
+from .preprocess import INPUT_SCALE
 from .tflite.graph import QuantParams
 
-INPUT_QUANT = QuantParams([1.0 / 128.0], [0])
+INPUT_QUANT = QuantParams([INPUT_SCALE], [0])
 LOGISTIC_QUANT = QuantParams([1.0 / 256.0], [-128])
 INT32_MAX = 2**31 - 1
 # XNNPACK leaves int8 convolutions whose requantization scale input_scale * weight_scale /

@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from .augment import AugmentConfig, Augmenter
 from .checkpoint import cpu_state, environment, save_checkpoint
-from .data import SPLITS, Split, load_split, manifest_sha256
+from .data import concat_splits, load_sources, manifest_sha256
 from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
 from .model import FaceClassifier, ModelConfig, parameter_count
@@ -42,7 +42,9 @@ MAX_PARAMETERS = 1_000_000  # the shipped classifier's budget (int8 size and lat
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="faceedge_train.train", description=__doc__.split("\n")[1],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", required=True, help="crops folder with {train,val,test}/{female,male}/*.png")
+    p.add_argument("--data", required=True, nargs="+", metavar="DIR",
+                   help="crops folder(s) with {train,val,test}/{female,male}/*.png; several folders (sources) "
+                        "train on all train splits and choose the epoch on the mean of their val accuracies")
     p.add_argument("--out", required=True, help="run folder for checkpoints and history")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=128)
@@ -132,18 +134,26 @@ def run(args: argparse.Namespace) -> dict:
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
 
     t0 = time.time()
-    splits = {name: load_split(args.data, name, args.limit, use_cache=args.cache) for name in SPLITS}
-    log(f"loaded {', '.join(f'{n} {len(s)}' for n, s in splits.items())} in {time.time() - t0:.1f} s")
-    train, val = splits["train"], splits["val"]
+    sources = load_sources(args.data, args.limit, use_cache=args.cache)
+    log("loaded " + "; ".join(f"{src.name}: " + ", ".join(f"{n} {len(s)}" for n, s in src.splits.items())
+                              for src in sources) + f" in {time.time() - t0:.1f} s")
+    # Per-source evaluation splits: each source's val/test is scored on its own, and the epoch is chosen
+    # on the mean of the sources' val accuracies, so a big source cannot drown a small one.
+    held_out = {split: {src.name: src.splits[split] for src in sources if split in src.splits} for split in ("val", "test")}
+    train_parts = [src.splits["train"] for src in sources if "train" in src.splits]
     if args.fold_val:
-        train = Split("train+val", torch.cat([train.images, val.images]), torch.cat([train.labels, val.labels]),
-                      train.paths + val.paths)
+        train_parts += list(held_out["val"].values())
+    train = concat_splits("train+val" if args.fold_val else "train", train_parts)
+    if args.fold_val:
         log(f"--fold-val: training on {len(train)} crops; the last epoch is kept, val is no longer held out")
     dataset_info = {
-        "path": str(Path(args.data).resolve()),
-        "manifest_sha256": manifest_sha256(args.data),
+        "path": str(Path(args.data[0]).resolve()),
+        "manifest_sha256": manifest_sha256(args.data[0]),
         "limit": args.limit,
-        "counts": {name: s.class_counts() for name, s in splits.items()},
+        "counts": {name: concat_splits(name, [src.splits[name] for src in sources if name in src.splits]).class_counts()
+                   for name in ("train", "val", "test") if any(name in src.splits for src in sources)},
+        "sources": [{"name": src.name, "path": str(src.root.resolve()), "manifest_sha256": manifest_sha256(src.root),
+                     "counts": {n: s.class_counts() for n, s in src.splits.items()}} for src in sources],
     }
     train_targets = None
     if args.teacher:
@@ -236,13 +246,16 @@ def run(args: argparse.Namespace) -> dict:
         loss_sum, correct = sums.tolist()
 
         eval_model = ema.module if ema is not None else model
-        val_metrics = evaluate_model(eval_model, val, device, args.eval_batch_size, dtype, memory_format)
+        val_metrics = score_sources(eval_model, held_out["val"], device, args.eval_batch_size, dtype, memory_format)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
                   "val_loss": val_metrics["loss"], "val_acc": val_metrics["accuracy"],
                   "val_auc": val_metrics["roc_auc"]}
+        if len(held_out["val"]) > 1:
+            record["val_acc_by_source"] = {n: m["accuracy"] for n, m in val_metrics["by_source"].items()}
         if ema is not None:  # the raw weights' accuracy shows what the averaging adds
-            raw = predict_logits(model, val.images, device, args.eval_batch_size, dtype, memory_format)
-            record["val_acc_raw"] = float(((raw > 0) == val.labels.numpy().astype(bool)).mean())
+            raw_by_source = [float(((predict_logits(model, v.images, device, args.eval_batch_size, dtype, memory_format) > 0)
+                                    == v.labels.numpy().astype(bool)).mean()) for v in held_out["val"].values()]
+            record["val_acc_raw"] = float(np.mean(raw_by_source))
         elapsed += time.time() - epoch_start
         key = (val_metrics["accuracy"], -val_metrics["loss"])
         is_best = key > best_key or args.fold_val  # folded val cannot choose an epoch: keep the last
@@ -269,17 +282,35 @@ def run(args: argparse.Namespace) -> dict:
     final_model = FaceClassifier(config)
     final_model.load_state_dict(best_state)
     final_model.to(device, memory_format=memory_format).eval()
-    metrics = {name: evaluate_model(final_model, splits[name], device, args.eval_batch_size, dtype,
-                                    memory_format, flip_tta=True) for name in ("val", "test")}
+    metrics = {name: score_sources(final_model, held_out[name], device, args.eval_batch_size, dtype, memory_format,
+                                   flip_tta=True) for name in ("val", "test") if held_out[name]}
     final = checkpoint(best_state, metrics, len(history))
     save_checkpoint(out / "best.pt", final)
     (out / "metrics.json").write_text(json.dumps(dict(metrics, best_epoch=best_epoch), indent=2))
     (out / "history.json").write_text(json.dumps(history, indent=2))
     summary = {"best_epoch": best_epoch, **{f"{n}_acc": m["accuracy"] for n, m in metrics.items()},
                **{f"test_recall_{c}": v["recall"] for c, v in metrics["test"]["per_class"].items()},
-               "test_tta_acc": metrics["test"]["tta_accuracy"], "wall_seconds": round(elapsed, 1)}
+               "test_tta_acc": metrics["test"]["tta_accuracy"], "wall_seconds": round(elapsed, 1)} \
+        if "test" in metrics else {"best_epoch": best_epoch, "val_acc": metrics["val"]["accuracy"]}
     log("done: " + json.dumps(summary))
     return final
+
+
+def score_sources(model, by_source: dict, device, batch_size: int, dtype, memory_format, flip_tta: bool = False) -> dict:
+    """Metrics of one split over several sources. One source: its metrics as they are. Several: the
+    pooled metrics, with `accuracy`, `loss` (and `tta_accuracy`) replaced by the mean over sources (each
+    source counts equally), `pooled_accuracy` kept, and every source's own metrics under `by_source`."""
+    scored = {name: evaluate_model(model, split, device, batch_size, dtype, memory_format, flip_tta=flip_tta)
+              for name, split in by_source.items()}
+    if len(scored) == 1:
+        return next(iter(scored.values()))
+    pooled = evaluate_model(model, concat_splits("pooled", list(by_source.values())), device, batch_size, dtype,
+                            memory_format, flip_tta=flip_tta)
+    result = dict(pooled, pooled_accuracy=pooled["accuracy"], by_source=scored)
+    for key in ("accuracy", "loss", "tta_accuracy"):
+        if key in pooled:
+            result[key] = float(np.mean([m[key] for m in scored.values()]))
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -22,7 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import DatasetError, load_split, to_model_input
+from .data import DatasetError, load_split
+from .preprocess import float_input_nhwc, int8_input_nhwc, to_model_input
 from .export import load_checkpoint, model_from
 from .tflite.runtime import run_tflite
 
@@ -59,9 +60,9 @@ def verify(model_dir: Path, data: Path, split: str = "test", checkpoint: Path | 
     ref = pytorch_probabilities(model, images)
     pixels = images.numpy()
     float_out, float_report = run_tflite(model_dir / files["float32"]["path"],
-                                         ((pixels.astype(np.float32) - 128.0) / 128.0), delegate)
+                                         float_input_nhwc(pixels), delegate)
     int8_out, int8_report = run_tflite(model_dir / files["int8"]["path"],
-                                       (pixels.astype(np.int16) - 128).astype(np.int8), delegate)
+                                       int8_input_nhwc(pixels), delegate)
     p_float = float_out.reshape(-1).astype(np.float64)
     q = int8_report["output"]["quantization"]
     p_int8 = (int8_out.reshape(-1).astype(np.float64) - q["zeroPoint"]) * q["scale"]

@@ -12,7 +12,8 @@ from PIL import Image
 from crops_fixture import make_crops
 from faceedge_train import data as data_module
 from faceedge_train.augment import AugmentConfig, Augmenter, jpeg_approx
-from faceedge_train.data import DatasetError, load_split, to_model_input
+from faceedge_train.data import DatasetError, load_split
+from faceedge_train.preprocess import to_model_input
 from faceedge_train.metrics import binary_metrics, roc_auc
 
 IDENTITY = AugmentConfig(scale=(1.0, 1.0), translate=0.0, rotate_deg=0.0, flip_p=0.0, brightness=0.0,

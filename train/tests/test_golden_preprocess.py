@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from faceedge_train import data, export, quantize
+from faceedge_train import data, export, preprocess, quantize
 
 GOLDEN = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "golden"
 SPEC = json.loads((GOLDEN / "golden.json").read_text())
@@ -43,7 +43,7 @@ def test_loader_decodes_the_same_rgb_bytes_as_the_runtime(pixels, index):
 @pytest.mark.parametrize("index", range(len(CROPS)), ids=[c["name"] for c in CROPS])
 def test_training_normalization_is_the_float_contract(pixels, index):
     golden = CROPS[index]["float_input"]
-    x = data.to_model_input(torch.from_numpy(pixels))  # (N, 3, 64, 64) NCHW
+    x = preprocess.to_model_input(torch.from_numpy(pixels))  # (N, 3, 64, 64) NCHW
     assert x.dtype == torch.float32 and tuple(x.shape[1:]) == (3, data.IMAGE_SIZE, data.IMAGE_SIZE)
     # Values are k/128: exact in float32, so the float64 sum is exact too.
     assert float(x[index].double().sum()) == golden["sum"]
@@ -54,7 +54,7 @@ def test_training_normalization_is_the_float_contract(pixels, index):
 @pytest.mark.parametrize("index", range(len(CROPS)), ids=[c["name"] for c in CROPS])
 def test_export_int8_input_is_the_int8_contract(pixels, index):
     golden = CROPS[index]["int8_input"]
-    q = export._int8_input(pixels)  # what the export feeds the int8 model in its runtime check
+    q = preprocess.int8_input_nhwc(pixels)  # what the export feeds the int8 model in its runtime check
     assert q.dtype == np.int8
     assert int(q[index].astype(np.int64).sum()) == golden["sum"]
     for s in golden["samples"]:
@@ -64,8 +64,8 @@ def test_export_int8_input_is_the_int8_contract(pixels, index):
 def test_int8_input_quantization_matches_the_float_contract(pixels):
     # The int8 graph's input tensor is quantized with INPUT_QUANT: real = scale * (q - zero_point).
     assert quantize.INPUT_QUANT.scale == [1.0 / 128.0] and quantize.INPUT_QUANT.zero_point == [0]
-    real = data.to_model_input(torch.from_numpy(pixels)).permute(0, 2, 3, 1).numpy()
-    q = export._int8_input(pixels).astype(np.float32)
+    real = preprocess.to_model_input(torch.from_numpy(pixels)).permute(0, 2, 3, 1).numpy()
+    q = preprocess.int8_input_nhwc(pixels).astype(np.float32)
     scale, zero = quantize.INPUT_QUANT.scale[0], quantize.INPUT_QUANT.zero_point[0]
     np.testing.assert_array_equal(scale * (q - zero), real)
-    np.testing.assert_array_equal(export._float_input(pixels), real)
+    np.testing.assert_array_equal(preprocess.float_input_nhwc(pixels), real)

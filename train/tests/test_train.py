@@ -161,3 +161,35 @@ def test_fold_val_trains_on_train_and_val_and_keeps_the_last_epoch(crops, tmp_pa
     assert all(record["best"] for record in history)
     # (96 + 24) crops per class, batch 12: the folded split's steps, not the train split's 16.
     assert ckpt["training"]["steps_per_epoch"] == 20
+
+
+def test_mixed_sources_train_together_and_are_scored_each(crops, tmp_path_factory):
+    # A second source with only a train split (like celeba-extra) and a third with its own val/test
+    # (like UTKFace): training uses every train split; val and test are scored per source and the
+    # epoch is chosen on the mean of the sources' val accuracies.
+    extra = make_crops(tmp_path_factory.mktemp("extra"), {"train": 48}, seed=5)
+    wild = make_crops(tmp_path_factory.mktemp("wild"), {"train": 48, "val": 12, "test": 12}, seed=7)
+    out = tmp_path_factory.mktemp("mixed")
+    args = cli(crops, out, "--epochs", "3")
+    args.data = [str(crops), str(extra), str(wild)]
+    ckpt = train_module.run(args)
+    dataset = ckpt["dataset"]
+    assert [s["name"] for s in dataset["sources"]] == [crops.name, extra.name, wild.name]
+    assert dataset["counts"]["train"] == {"female": 96 + 48 + 48, "male": 96 + 48 + 48}
+    assert dataset["sources"][1]["counts"] == {"train": {"female": 48, "male": 48}}
+    # (96 + 48 + 48) crops per class, batch 12.
+    assert ckpt["training"]["steps_per_epoch"] == 32
+    for split, sizes in (("val", {crops.name: 48, wild.name: 24}), ("test", {crops.name: 48, wild.name: 24})):
+        m = ckpt["metrics"][split]
+        assert {n: s["n"] for n, s in m["by_source"].items()} == sizes
+        assert m["accuracy"] == pytest.approx(np.mean([s["accuracy"] for s in m["by_source"].values()]))
+        assert m["n"] == sum(sizes.values())
+    assert set(ckpt["history"][-1]["val_acc_by_source"]) == {crops.name, wild.name}
+
+
+def test_a_source_without_any_split_is_refused(crops, tmp_path):
+    (tmp_path / "empty").mkdir()
+    args = cli(crops, tmp_path / "run")
+    args.data = [str(crops), str(tmp_path / "empty")]
+    with pytest.raises(Exception, match="has none of the splits"):
+        train_module.run(args)

@@ -2,11 +2,11 @@
  * `faceedge eval <dir>`: accuracy of a classifier through the whole board path (detector, aligner,
  * int8 model) on a folder of labeled photos, optionally with a report folder of charts and lists.
  */
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import { Progress } from '../../dataset/progress.js';
-import { evaluateFolder, type Evaluation } from '../../evaluation/evaluate-folder.js';
+import { evaluateFolder, summarize, type Evaluation } from '../../evaluation/evaluate-folder.js';
 import { writeReport } from '../../evaluation/write-report.js';
 import { openClassifier } from '../../inference/shipped-model.js';
 import { FaceDetector, type DetectorModel } from '../../vision/face-detector.js';
@@ -35,7 +35,8 @@ function readable(evaluation: Evaluation): string {
   const overview = formatTable([
     ['metric', 'value'],
     ['images', String(s.n)],
-    ['detected', `${s.detected} (no face ${s.undetected['no face']}, several faces ${s.undetected['several faces']}, unreadable ${s.undetected.unreadable})`],
+    ['classified', `${s.detected} (no face ${s.undetected['no face']}, unreadable ${s.undetected.unreadable})`],
+    ['several faces', `${s.several_faces_classified}, classified the central one`],
     ['accuracy (detected)', fmt(s.accuracy)],
     ['accuracy (all)', fmt(s.accuracy_all)],
     [`ROC AUC (${evaluation.positiveLabel})`, fmt(s.roc_auc)],
@@ -51,43 +52,68 @@ function readable(evaluation: Evaluation): string {
   return `${overview}\n\n${classes}\n(→ columns: confusion matrix, rows = true class)`;
 }
 
+/** All folders' images as one evaluation (files prefixed by their folder so they stay distinct). */
+function totalOf(dirs: readonly string[], evaluations: readonly Evaluation[]): Evaluation {
+  const [first] = evaluations;
+  const outcomes = evaluations.flatMap((e, i) => e.images.map((o) => ({ ...o, file: `${dirs[i]}/${o.file}` })));
+  const { detector, model } = first.summary;
+  return summarize(outcomes, first.labels, { detector, model });
+}
+
+/** Report subfolder names: each folder's last two path levels (`utkface/test`), made unique. */
+function uniqueNames(dirs: readonly string[]): string[] {
+  const names = dirs.map((d) => `${basename(dirname(d))}-${basename(d)}`);
+  return names.map((n, i) => (names.indexOf(n) === i ? n : `${n}-${i + 1}`));
+}
+
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a classifier through detect → align → classify on <dir>/{female,male}/*.jpg')
-    .argument('<dir>', 'folder with one subfolder per class, named like the model labels')
+    .description('evaluate a classifier through detect → align → classify on <dir>/{female,male}/*.jpg (several folders: each, then the total)')
+    .argument('<dirs...>', 'folder(s) with one subfolder per class, named like the model labels')
     .option('--json', 'print one JSON object instead of tables')
     .option('--model <path>', 'classifier .tflite with its manifest.json next to it (default: the shipped models/faceedge-gender_int8.tflite)')
-    .option('--report [dir]', 'write charts, report.json and report.md (default folder: <model dir>/report)')
+    .option('--report [dir]', 'write charts, report.json and report.md (default folder: <model dir>/report; several folders: one subfolder each)')
     .addOption(new Option('--detector <model>', 'BlazeFace model').choices(['short', 'full']).default('short'))
     .option('--limit <n>', 'evaluate at most n images, spread over the classes')
-    .action(async (dir: string, flags: EvalFlags) => {
+    .action(async (dirs: string[], flags: EvalFlags) => {
       const limit = parseLimit(flags.limit);
       const classifier = await openClassifier(flags.model);
-      let evaluation: Evaluation;
+      const evaluations: Evaluation[] = [];
       try {
         const detector = await FaceDetector.create({ model: flags.detector });
         try {
-          let progress: Progress | null = null;
-          evaluation = await evaluateFolder({
-            root: dir, detector, classifier, limit,
-            // Progress only on a terminal: in a pipe or a log it would be noise around the JSON.
-            onImage: process.stderr.isTTY
-              ? (done, total) => (done === 0 ? (progress = new Progress(total, 'eval')) : progress?.tick())
-              : undefined,
-          });
+          for (const dir of dirs) {
+            let progress: Progress | null = null;
+            evaluations.push(await evaluateFolder({
+              root: dir, detector, classifier, limit,
+              // Progress only on a terminal: in a pipe or a log it would be noise around the JSON.
+              onImage: process.stderr.isTTY
+                ? (done, total) => (done === 0 ? (progress = new Progress(total, `eval ${basename(dir)}`)) : progress?.tick())
+                : undefined,
+            }));
+          }
         } finally {
           await detector.close();
         }
       } finally {
         await classifier.close();
       }
-      console.log(flags.json ? JSON.stringify(evaluation.summary) : readable(evaluation));
+      const total = dirs.length > 1 ? totalOf(dirs, evaluations) : null;
+      if (flags.json) {
+        console.log(JSON.stringify(total ? { folders: dirs.map((dir, i) => ({ dir, summary: evaluations[i].summary })), total: total.summary } : evaluations[0].summary));
+      } else {
+        console.log(dirs.map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}`).join('\n\n'));
+        if (total) console.log(`\n== total (${dirs.length} folders)\n${readable(total)}`);
+      }
       if (flags.report) {
         const reportDir = flags.report === true ? join(dirname(classifier.modelPath), 'report') : flags.report;
-        const written = await writeReport(evaluation, { dir: reportDir, manifest: classifier.manifest, dataset: dir });
-        for (const note of written.notes) console.error(`note: ${note}`);
-        console.error(`report: ${written.files.join(', ')}`);
+        const names = uniqueNames(dirs);
+        for (const [i, dir] of dirs.entries()) {
+          const written = await writeReport(evaluations[i], { dir: dirs.length > 1 ? join(reportDir, names[i]) : reportDir, manifest: classifier.manifest, dataset: dir });
+          for (const note of written.notes) console.error(`note: ${note}`);
+          console.error(`report: ${written.files.join(', ')}`);
+        }
       }
     });
 }
