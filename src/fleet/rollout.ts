@@ -135,9 +135,10 @@ class Rollout {
       await this.st.board(device, 'failed', { error: 'offline before the push' });
       return `${device}: offline before the push`;
     }
-    if (p.switched && row.model?.sha256 === this.#target.sha256) {
-      // Resumed after the workstation died between its push and its gate: it needs the gate, not the bytes.
-      await this.st.board(device, 'switched');
+    if ((p.switched || p.state === 'pushing') && row.model?.sha256 === this.#target.sha256) {
+      // Resumed after the workstation died between its push (or the push's answer) and its gate: the
+      // board switched in this rollout; it needs the gate, not the bytes again.
+      await this.st.board(device, 'switched', { switched: true });
       return null;
     }
     await this.st.board(device, 'pushing', { previous_sha256: p.previous_sha256 ?? row.model?.sha256 ?? null });

@@ -6,7 +6,7 @@
  * stops at the canary and rolls the other canary back, leaving the rest untouched.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -90,6 +90,10 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     expect(killed.status).toBe('running');
     expect(killed.waves).toEqual([['b1'], ['b2'], ['b3']]);
     expect(killed.boards.b1.state).toBe('healthy');
+    // As if the workstation had died after b1's install but before it recorded the answer: b1 must be
+    // recognised by the sha256 it serves, gated, and not sent the package again.
+    killed.boards.b1 = { ...killed.boards.b1, state: 'pushing', switched: false };
+    writeFileSync(state, JSON.stringify(killed));
 
     const second = await runFaceedge(args, { timeoutMs: 180_000 });
     expect(second.code, second.stderr + second.stdout).toBe(0);
@@ -99,6 +103,7 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     expect(done.status).toBe('completed');
     expect(Object.fromEntries(Object.entries(done.boards).map(([d, b]) => [d, b.state]))).toEqual({ b1: 'healthy', b2: 'healthy', b3: 'healthy' });
     expect(done.boards.b2.previous_sha256).toBe(sha256(fleet.shippedModel));
+    expect(done.boards.b1).toMatchObject({ switched: true, previous_sha256: sha256(fleet.shippedModel) });
     for (const d of ['b1', 'b2', 'b3']) expect(await shaOf(d)).toBe(pkg.sha256);
     expect(await shaOf('b4')).toBe(sha256(fleet.shippedModel));
 
