@@ -121,6 +121,12 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     const b1Before = await shaOf('b1');
     const pkg = fleet.floatPackage('fleet-v3');
     const state = join(work, 'rollout-v3.json');
+    const plan = await runFaceedge(['fleet', 'push', pkg.dir, '--mqtt', broker.url, '--devices', 'b4,a-wrongkey,b1', '--canary', '2', '--dry-run']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^1 +b4 +online +\w{12} +push$/m);
+    expect(plan.stdout).toMatch(/^1 +a-wrongkey +online +\w{12} +push$/m);
+    expect(plan.stdout).toMatch(/^2 +b1 +online +\w{12} +skip$/m); // b1 serves this float model since the last rollout
+    expect(plan.stdout).toMatch(/2 to push, 1 already on it, 0 offline/);
     const r = await runFaceedge(['fleet', 'push', pkg.dir, '--mqtt', broker.url, '--devices', 'b4,a-wrongkey,b1', '--canary', '2', '--wave', '5', ...GATE, '--state', state, '--json'], { timeoutMs: 180_000 });
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/rollout stopped: wave 1: a-wrongkey: MODEL_SIGNATURE_INVALID/);

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import { DEFAULT_GATE } from '../../fleet/health-gate.js';
 import { readModelPackage, servingFile } from '../../model-push/model-package.js';
-import { runRollout } from '../../fleet/rollout.js';
+import { planRollout, runRollout } from '../../fleet/rollout.js';
 import type { RolloutState } from '../../fleet/rollout-state.js';
 import { formatTable } from '../format-table.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
@@ -22,6 +22,7 @@ interface PushFlags extends BrokerFlags {
   minEventRatio: string;
   chunkKib: string;
   json?: boolean;
+  dryRun?: boolean;
 }
 
 function number(flag: string, value: string, min: number): number {
@@ -51,9 +52,21 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option('--min-event-ratio <r>', 'events/s after vs before that a board must keep (0: not gated)', String(DEFAULT_GATE.minEventRatio))
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--json', 'print the final rollout state as JSON')
+    .option('--dry-run', 'print the waves and what each board would get, then stop (nothing is pushed or written)')
     .action(async (dir: string, f: PushFlags) => {
       const sha = servingFile(await readModelPackage(dir)).sha256;
       const devices = f.devices?.split(',').map((d) => d.trim()).filter((d) => d !== '');
+      if (f.dryRun) {
+        const plan = await planRollout({
+          ...connectionOptions(f), packageDir: dir, selector: { tag: f.tag, devices, all: f.all }, canary: number('--canary', f.canary, 0), wave: number('--wave', f.wave, 1),
+        });
+        if (f.json) console.log(JSON.stringify(plan, null, 2));
+        else {
+          const rows = plan.boards.map((b) => [String(b.wave), b.device, b.online === null ? '?' : b.online ? 'online' : 'OFFLINE', b.sha256?.slice(0, 12) ?? '-', b.action]);
+          console.log(`${formatTable([['WAVE', 'DEVICE', 'STATE', 'SERVES', 'ACTION'], ...rows])}\n${plan.package.id} (${plan.package.sha256.slice(0, 12)}…): ${plan.boards.filter((b) => b.action === 'push').length} to push, ${plan.boards.filter((b) => b.action === 'skip').length} already on it, ${plan.boards.filter((b) => b.action === 'offline').length} offline`);
+        }
+        return;
+      }
       const result = await runRollout({
         ...connectionOptions(f),
         packageDir: dir,
