@@ -123,7 +123,8 @@ class Rollout {
   readonly #target: RolloutState['package'];
 
   constructor(private readonly o: RolloutOptions, private readonly fleet: FleetConnection, private readonly st: RolloutStateFile, private readonly log: (line: string) => void) {
-    this.#target = st.state.package;
+    // The package as given now (a resumed rollout may name the same package by another path).
+    this.#target = { ...st.state.package, dir: o.packageDir };
   }
 
   async run(): Promise<RolloutResult> {
