@@ -26,6 +26,7 @@ export type FaceedgeErrorCode =
   | 'MODEL_SELFTEST_FAILED'
   | 'MODEL_TRANSFER_FAILED'
   | 'MODEL_NO_PREVIOUS'
+  | 'ROLLOUT_STOPPED'
   | 'USAGE';
 
 export class FaceedgeError extends Error {

@@ -12,6 +12,7 @@ import { registerRunCommand } from './commands/run.js';
 import { registerConfigCommands } from './commands/config-check.js';
 import { registerGpioCommands } from './commands/gpio.js';
 import { registerModelCommands } from './commands/model.js';
+import { registerFleetCommands } from './commands/fleet.js';
 import { registerModelCalibrateCommand } from './commands/model-calibrate.js';
 import { packageVersion } from './package-version.js';
 
@@ -27,6 +28,7 @@ registerEvalCommand(program);
 registerModelCommands(program);
 registerModelCalibrateCommand(program.commands.find((c) => c.name() === 'model')!);
 registerGpioCommands(program, env);
+registerFleetCommands(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -29,6 +29,14 @@ export const deviceSchema = z.strictObject({
   id: topicSegment('device.id').optional(),
   /** Human-readable name (Home Assistant, bridge/info). Default: `id`. */
   name: z.string().min(1).optional(),
+  /**
+   * Labels for grouping boards in a fleet (`faceedge fleet push --tag lobby`), published in bridge/info.
+   * A list, or one comma-separated string (`FACEEDGE_DEVICE__TAGS=lobby,door`). Default [].
+   */
+  tags: z.preprocess(
+    (v) => (typeof v === 'string' ? v.split(',').map((t) => t.trim()).filter((t) => t !== '') : v),
+    z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a device tag is 1-64 letters, digits, ".", "_" or "-"')),
+  ).default([]),
 });
 
 export const tlsSchema = z
@@ -78,6 +86,8 @@ export const mqttSchema = z
     keepalive: num(z.number().int().min(1).max(65535)).default(30),
     /** Delay between reconnect attempts in ms. Default 2000. */
     reconnect_period_ms: num(z.number().int().min(100)).default(2000),
+    /** Period of the retained `stats` message (fps, events, last event per camera), seconds. Default 10. */
+    stats_interval_s: num(z.number().min(0.2).max(3600)).default(10),
     outbox: outboxSchema.prefault({}),
   })
   .refine((m) => m.password === undefined || m.username !== undefined, {
@@ -303,7 +313,7 @@ export type ParsedConfig = z.output<typeof configSchema>;
 type Cfg = ParsedConfig;
 /** The complete configuration handed to the composition root: every derived default filled in. */
 export interface FaceedgeConfig {
-  readonly device: { readonly id: string; readonly name: string };
+  readonly device: { readonly id: string; readonly name: string; readonly tags: readonly string[] };
   readonly mqtt: Omit<Cfg['mqtt'], 'client_id' | 'outbox'> & {
     readonly client_id: string;
     readonly outbox: { readonly dir: string; readonly max_events: number };

@@ -72,7 +72,7 @@ function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname:
   const stateDir = cfg.state_dir ?? env.STATE_DIRECTORY?.split(':')[0] ?? '.faceedge';
   return {
     ...cfg,
-    device: { id, name: cfg.device.name ?? id },
+    device: { id, name: cfg.device.name ?? id, tags: cfg.device.tags },
     mqtt: {
       ...cfg.mqtt,
       client_id: cfg.mqtt.client_id ?? `faceedge-${id}`,

@@ -28,7 +28,8 @@ import { ClassifierHolder, delegateFromConfig } from './classifier-holder.js';
 import { GpioRules } from './gpio-rules.js';
 import { boardModel, HaAnnouncer } from './ha-announcer.js';
 import { parseModelReloadRequest } from './model-reload-request.js';
-import { currentStoredModel, ModelUpdates } from './model-updates.js';
+import { modelRollbackHandler } from './model-rollback-command.js';
+import { currentStoredModel, ModelUpdates, servedFrom } from './model-updates.js';
 import { StatsReporter } from './stats-reporter.js';
 
 export interface DaemonOptions {
@@ -37,7 +38,7 @@ export interface DaemonOptions {
   readonly version: string;
   /** Environment of helper processes (the libgpiod tools are found on its PATH). Default: none. */
   readonly env?: NodeJS.ProcessEnv;
-  /** Stats period, ms. Default 10 000. */
+  /** Stats period, ms. Default `mqtt.stats_interval_s`. */
   readonly statsIntervalMs?: number;
   /** Runs once the broker is known and before any camera starts (the demo's event printer subscribes here). */
   readonly beforeCameras?: (brokerUrl: string) => Promise<void>;
@@ -152,7 +153,7 @@ export class Daemon {
     }
     await this.#o.beforeCameras?.(this.brokerUrl);
     for (const runner of this.#cameras) await this.#startCamera(runner, mqtt);
-    this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? 10_000 });
+    this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? config.mqtt.stats_interval_s * 1000 });
     this.#stats.start();
     this.#started = true;
     log.info({ cameras: config.cameras.map((c) => c.name), broker: redactUrl(this.brokerUrl), health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
@@ -292,7 +293,8 @@ export class Daemon {
     const classifier = this.#classifier?.current;
     return {
       version: this.#o.version,
-      model: classifier ? { id: classifier.id, sha256: classifier.sha256, threshold: classifier.threshold, flip_average: classifier.flipAverage } : null,
+      tags: this.#o.config.device.tags,
+      model: classifier ? { id: classifier.id, sha256: classifier.sha256, threshold: classifier.threshold, flip_average: classifier.flipAverage, ...servedFrom(classifier.modelPath, this.#o.config.models.dir) } : null,
       delegate: { active: classifier?.delegate.active ?? 'none', fallback_reason: classifier?.delegate.fallbackReason ?? null },
       detector: { model: this.#o.config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' },
       cameras: this.#cameras.map((c) => c.name),
@@ -318,5 +320,10 @@ export class Daemon {
       const next = await this.#swapModel(target.modelPath, target.manifestPath);
       return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
     });
+    mqtt.bridge.register('model/rollback', modelRollbackHandler({
+      updates: () => this.#models,
+      serving: () => (this.#classifier ? { id: this.#classifier.current.id, sha256: this.#classifier.current.sha256 } : null),
+      serveConfigured: async () => void (await this.#swapModel(this.#o.config.classifier.model, this.#o.config.classifier.manifest)),
+    }));
   }
 }

@@ -12,11 +12,12 @@ import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ModelsConfig } from '../config/config-schema.js';
-import { isFaceedgeError } from '../errors.js';
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { CurrentModelWatcher } from '../model-push/current-model-watcher.js';
 import { readPublicKeys } from '../model-push/model-signature.js';
 import { ModelPushReceiver } from '../model-push/model-push-receiver.js';
 import { ModelStore, type InstalledModel } from '../model-push/model-store.js';
+import { rollbackModel } from '../model-push/install-model.js';
 import { TransferStore } from '../model-push/transfer-store.js';
 import type { MqttOutput } from '../outputs/mqtt-output.js';
 import { verifyReloadTarget, type ModelReloadTarget } from './model-reload-request.js';
@@ -34,6 +35,17 @@ export interface ModelUpdatesOptions {
   readonly log: Logger;
   /** Store poll period, ms (inotify does the quick part). Default 5000. */
   readonly pollMs?: number;
+}
+
+/**
+ * How the serving model file got there, for bridge/info: installed into the model store (`faceedge model
+ * install`, an SSH or MQTT push; `version` is its folder under `versions/`), or the configured
+ * `classifier.model`.
+ */
+export function servedFrom(modelPath: string, modelsDir: string): { installed: 'model-store' | 'classifier.model'; version: string | null } {
+  const versions = join(modelsDir, 'versions') + '/';
+  if (!modelPath.startsWith(versions)) return { installed: 'classifier.model', version: null };
+  return { installed: 'model-store', version: modelPath.slice(versions.length).split('/')[0] ?? null };
 }
 
 /** The store's current model, or null when there is none (a fresh board serves `classifier.model`). */
@@ -72,6 +84,30 @@ export class ModelUpdates {
       log,
     });
     await this.#receiver.attach();
+  }
+
+  /**
+   * Goes back to the store's previous model (re-checked by `rollbackModel`, then loaded through the
+   * watcher, as `faceedge model rollback` from a shell would be). With no previous model the current one
+   * is retired and `'configured'` is returned: the caller then serves `classifier.model` again.
+   * A previous model the daemon cannot load is put back and the error thrown.
+   */
+  async rollback(): Promise<'previous' | 'configured'> {
+    const watcher = this.#watcher;
+    if (!watcher) throw new FaceedgeError('MODEL_INVALID', 'model updates are not running');
+    if (await this.store.previous()) {
+      await rollbackModel(this.store);
+      try {
+        await watcher.sync();
+      } catch (err) {
+        await this.store.locked(() => this.store.swapToPrevious()).catch(() => undefined);
+        throw err;
+      }
+      return 'previous';
+    }
+    await this.store.locked(() => this.store.retireCurrent());
+    await watcher.sync();
+    return 'configured';
   }
 
   /** Detaches the receiver (waiting for an install in progress), then stops watching. Idempotent. */

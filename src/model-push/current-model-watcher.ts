@@ -54,7 +54,9 @@ export class CurrentModelWatcher {
   sync(): Promise<void> {
     const run = this.#running.then(async () => {
       const target = await this.#target();
-      if (target === null) return;
+      // No current model (a rollback past the first install): the same package installed again later
+      // must count as a change.
+      if (target === null) return void (this.#known = null);
       if (target === this.#known) {
         if (this.#handled?.target === target) await this.#handled.result;
         return;

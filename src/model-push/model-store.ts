@@ -113,9 +113,22 @@ export class ModelStore {
     if (!prev || !(await this.#resolve('previous'))) {
       throw new FaceedgeError('MODEL_NO_PREVIOUS', `no previous model in ${this.root} to roll back to`, { hint: 'rollback needs an earlier successful install' });
     }
-    if (cur) await this.#point('previous', cur);
     await this.#point('current', prev);
+    // After retireCurrent() there was no current: the restored model must not stay `previous` as well.
+    if (cur) await this.#point('previous', cur);
+    else await rm(join(this.root, 'previous'), { force: true });
     return { current: (await this.current())!, previous: await this.previous(), unchanged: false };
+  }
+
+  /**
+   * Makes the current model `previous` and leaves no current one, so the daemon serves its configured
+   * `classifier.model` again (rolling back a board's first install). Call inside `locked()`.
+   */
+  async retireCurrent(): Promise<void> {
+    if (!(await this.#target('current'))) {
+      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no current model in ${this.root} to roll back`, { hint: 'the board already serves its configured classifier.model' });
+    }
+    await rename(this.currentLink, join(this.root, 'previous'));
   }
 
   async #target(link: 'current' | 'previous'): Promise<string | null> {

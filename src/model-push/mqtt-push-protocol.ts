@@ -13,6 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
+import { MqttTopics } from '../outputs/mqtt-topics.js';
 
 /** Default chunk size: 64 KiB of model bytes (≈ 87 KiB of base64 per message). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
@@ -20,7 +21,7 @@ export const MAX_CHUNK_SIZE = 1024 * 1024;
 const TRANSFER_ID = /^[0-9a-f]{32}$/;
 
 export function pushTopicPrefix(baseTopic: string, deviceId: string): string {
-  return `${baseTopic}/${deviceId}/model/push`;
+  return new MqttTopics(baseTopic, deviceId).modelPush;
 }
 
 export function isTransferId(id: string): boolean {

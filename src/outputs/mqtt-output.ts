@@ -59,6 +59,10 @@ export class MqttOutput {
   /** Register request handlers here before or after start. */
   readonly bridge: BridgeDispatcher;
   private client: MqttClient | null = null;
+  /** Per camera: events stored since start and the wall time (s) of the last one, for `stats`. */
+  private readonly eventCounts = new Map<string, { total: number; last: number }>();
+  /** Wall time (s) of the current connection, null while disconnected. */
+  private connectedSince: number | null = null;
   private outbox: EventOutbox | null = null;
   private drainer: OutboxDrainer | null = null;
   /** Retained states (face, capture, GPIO, HA discovery) by topic, resent on every connect. */
@@ -130,6 +134,7 @@ export class MqttOutput {
     metrics?.setQueueDepth(outbox.depth);
     client.on('connect', () => this.onConnect());
     client.on('close', () => {
+      this.connectedSince = null;
       if (this.options.metrics) this.options.metrics.setBrokerConnected(false);
     });
     this.connection.watch(client);
@@ -172,6 +177,8 @@ export class MqttOutput {
       return null;
     }
     this.options.metrics?.countEvent(event.after.camera, event.type);
+    const count = this.eventCounts.get(event.after.camera) ?? { total: 0, last: 0 };
+    this.eventCounts.set(event.after.camera, { total: count.total + 1, last: Date.now() / 1000 });
     this.options.metrics?.setQueueDepth(this.outbox.depth);
     this.drainer!.kick();
     return entry;
@@ -187,17 +194,24 @@ export class MqttOutput {
     this.setRetained(this.topics.captureStatus(camera), online ? 'online' : 'offline');
   }
 
-  /** Publishes `stats` (QoS 0, not retained) with CPU temperature and queue depth; skipped while offline. */
+  /**
+   * Publishes `stats` (QoS 0, retained so `faceedge fleet status` sees every board's last report at
+   * once) with CPU temperature, queue depth and the event counters; skipped while offline.
+   */
   publishStats(stats: StatsInput): void {
     const client = this.client;
     if (!client?.connected) return;
+    const counts = [...this.eventCounts];
     const payload: StatsPayload = {
       ...stats,
       cpu_temperature_c: (this.options.readCpuTemperature ?? readCpuTemperatureC)(),
       queue_depth: this.queueDepth,
+      events_total: Object.fromEntries(counts.map(([camera, c]) => [camera, c.total])),
+      last_event_time: Object.fromEntries(counts.map(([camera, c]) => [camera, c.last])),
+      online_since: this.connectedSince,
       time: Date.now() / 1000,
     };
-    client.publish(this.topics.stats, JSON.stringify(payload), { qos: 0 });
+    client.publish(this.topics.stats, JSON.stringify(payload), { qos: 0, retain: true });
   }
 
   /**
@@ -274,6 +288,7 @@ export class MqttOutput {
 
   private onConnect(): void {
     const client = this.client!;
+    this.connectedSince = Date.now() / 1000;
     this.options.metrics?.setBrokerConnected(true);
     this.options.log.info({ url: this.safeUrl, queued: this.queueDepth }, 'MQTT connected');
     client.publish(this.topics.availability, 'online', { qos: 1, retain: true });

@@ -5,10 +5,18 @@ export interface BridgeInfo {
   /** faceedge package version. */
   readonly version: string;
   /**
-   * The loaded classifier: manifest id, model file sha256, decision threshold on P(labels[1]) and
-   * whether mirror-image averaging is on; null while none is loaded.
+   * The loaded classifier: manifest id, model file sha256, decision threshold on P(labels[1]), whether
+   * mirror-image averaging is on, and how it was installed; null while none is loaded.
    */
-  readonly model: { readonly id: string; readonly sha256: string; readonly threshold: number; readonly flip_average: boolean } | null;
+  readonly model: {
+    readonly id: string;
+    readonly sha256: string;
+    readonly threshold: number;
+    readonly flip_average: boolean;
+    /** `model-store` (installed or pushed; `version` names the package) or `classifier.model`. */
+    readonly installed?: 'model-store' | 'classifier.model';
+    readonly version?: string | null;
+  } | null;
   readonly delegate: {
     /** The delegate actually running (`xnnpack`, `cpu`, `external:libedgetpu.so.1`). */
     readonly active: string;
@@ -17,6 +25,8 @@ export interface BridgeInfo {
   };
   /** The configuration with secrets removed (`redactConfig`). */
   readonly config: unknown;
+  /** `device.tags`, for grouping boards in a fleet. */
+  readonly tags?: readonly string[];
   readonly [key: string]: unknown;
 }
 
@@ -37,6 +47,12 @@ export interface StatsPayload extends StatsInput {
   readonly cpu_temperature_c: number | null;
   /** Events waiting in the outbox. */
   readonly queue_depth: number;
+  /** Per camera: events produced since the daemon started (a rate is the difference of two reports). */
+  readonly events_total: Readonly<Record<string, number>>;
+  /** Per camera: wall clock of the last event, seconds since the Unix epoch (cameras without one are absent). */
+  readonly last_event_time: Readonly<Record<string, number>>;
+  /** Wall clock of the current broker connection's start, seconds since the Unix epoch. */
+  readonly online_since: number | null;
   /** Wall clock, seconds since the Unix epoch. */
   readonly time: number;
 }

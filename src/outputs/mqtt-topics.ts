@@ -47,6 +47,11 @@ export class MqttTopics {
     return cmd === '' ? null : cmd;
   }
 
+  /** Where a request for `command` is published (by an operator or `faceedge fleet`). */
+  bridgeRequest(command: string): string {
+    return `${this.root}/bridge/request/${command}`;
+  }
+
   bridgeResponse(command: string): string {
     return `${this.root}/bridge/response/${command}`;
   }
@@ -75,6 +80,11 @@ export class MqttTopics {
     return `${this.root}/stats`;
   }
 
+  /** Prefix of the chunked model push (`…/model/push/<transfer>/<part>`, src/model-push/mqtt-push-protocol.ts). */
+  get modelPush(): string {
+    return `${this.root}/model/push`;
+  }
+
   /** What the rules did (one message per action, not retained). */
   get rulesAction(): string {
     return `${this.root}/rules/action`;
@@ -101,5 +111,62 @@ export class MqttTopics {
     if (!topic.startsWith(prefix) || !topic.endsWith('/set')) return null;
     const name = topic.slice(prefix.length, -'/set'.length);
     return /^[A-Za-z0-9_-]+$/.test(name) ? name : null;
+  }
+}
+
+/**
+ * The fleet side of the contract: filters over every board under one base topic, for `faceedge fleet`
+ * (status, rollout) and event consumers. A device id is the level right after the base topic.
+ */
+export class FleetTopics {
+  /** @param baseTopic the boards' `mqtt.base_topic`, default `faceedge`. */
+  constructor(readonly baseTopic: string = 'faceedge') {}
+
+  /** One board's topics. */
+  device(deviceId: string): MqttTopics {
+    return new MqttTopics(this.baseTopic, deviceId);
+  }
+
+  get availabilityFilter(): string {
+    return `${this.baseTopic}/+/availability`;
+  }
+
+  get bridgeInfoFilter(): string {
+    return `${this.baseTopic}/+/bridge/info`;
+  }
+
+  get captureStatusFilter(): string {
+    return `${this.baseTopic}/+/+/status/capture`;
+  }
+
+  get statsFilter(): string {
+    return `${this.baseTopic}/+/stats`;
+  }
+
+  /** The retained topics that describe a board (what `fleet status` reads). */
+  get statusFilters(): string[] {
+    return [this.availabilityFilter, this.bridgeInfoFilter, this.captureStatusFilter, this.statsFilter];
+  }
+
+  /** Every board's and camera's track events. */
+  get eventsFilter(): string {
+    return `${this.baseTopic}/+/+/events`;
+  }
+
+  /**
+   * MQTT 5 shared subscription of every event: the broker hands each message to one member of `group`,
+   * so consumers scale out by joining the same group.
+   */
+  sharedEvents(group: string): string {
+    if (!/^[^/#+\s]+$/.test(group)) throw new Error(`share group "${group}" must be one topic level without wildcards`);
+    return `$share/${group}/${this.eventsFilter}`;
+  }
+
+  /** Splits a topic under the base into its device id and the levels after it; null for other topics. */
+  parse(topic: string): { device: string; rest: string[] } | null {
+    const prefix = `${this.baseTopic}/`;
+    if (!topic.startsWith(prefix)) return null;
+    const [device, ...rest] = topic.slice(prefix.length).split('/');
+    return device && rest.length > 0 ? { device, rest } : null;
   }
 }

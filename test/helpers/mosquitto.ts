@@ -25,6 +25,10 @@ export interface MosquittoOptions {
   readonly persistence?: boolean;
   /** Serve TLS instead of plain TCP with these PEM files. */
   readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly requireClientCert?: boolean };
+  /** More config lines, appended as given (an acl_file, a bridge `connection` block…). */
+  readonly config?: readonly string[];
+  /** With `config` carrying its own password_file: refuse anonymous clients. Default: anonymous only without `users`. */
+  readonly allowAnonymous?: boolean;
 }
 
 function writePasswordFile(passwordFile: string, users: Readonly<Record<string, string>>): void {
@@ -83,7 +87,7 @@ export class Mosquitto {
       writePasswordFile(passwordFile, options.users);
       lines.push('allow_anonymous false', `password_file ${passwordFile}`);
     } else {
-      lines.push('allow_anonymous true');
+      lines.push(`allow_anonymous ${options.allowAnonymous ?? true}`);
     }
     if (options.persistence) lines.push('persistence true', `persistence_location ${dir}/`, 'autosave_interval 0');
     if (options.tls) {
@@ -91,6 +95,7 @@ export class Mosquitto {
       if (options.tls.ca) lines.push(`cafile ${options.tls.ca}`);
       if (options.tls.requireClientCert) lines.push('require_certificate true');
     }
+    if (options.config) lines.push(...options.config);
     const configFile = join(dir, 'mosquitto.conf');
     writeFileSync(configFile, lines.join('\n') + '\n');
     const broker = new Mosquitto(port, dir, configFile);
@@ -101,6 +106,11 @@ export class Mosquitto {
   /** `mqtt://127.0.0.1:<port>` (`mqtts://` for a TLS broker is the caller's to build). */
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
+  }
+
+  /** Process id of the running broker (RSS measurements), null while stopped. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
   }
 
   get running(): boolean {

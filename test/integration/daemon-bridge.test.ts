@@ -153,7 +153,7 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     const late = await MqttProbe.connect(broker.url, [`${ROOT}/bridge/info`]);
     try {
       const info = await late.waitFor((m) => m.retain, 5000, 'retained bridge/info');
-      expect(JSON.parse(info.text).model).toEqual({ id: manifest.id, sha256: sha256(model) });
+      expect(JSON.parse(info.text).model).toMatchObject({ id: manifest.id, sha256: sha256(model), installed: 'classifier.model' });
     } finally {
       await late.close();
     }

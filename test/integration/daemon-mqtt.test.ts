@@ -81,7 +81,7 @@ describe.skipIf(!classifier)(`faceedge run → MQTT (real daemon, Mosquitto, sce
       cameras: string[];
     };
     const manifest = JSON.parse(readFileSync(join(model, '..', 'manifest.json'), 'utf8')) as { id: string };
-    expect(info.model).toEqual({ id: manifest.id, sha256: createHash('sha256').update(readFileSync(model)).digest('hex') });
+    expect(info.model).toMatchObject({ id: manifest.id, sha256: createHash('sha256').update(readFileSync(model)).digest('hex'), installed: 'classifier.model', version: null });
     expect(info.delegate.active).toBe('xnnpack');
     expect(info.detector.model).toBe('full');
     expect(info.cameras).toEqual(['walk']);

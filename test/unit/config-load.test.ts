@@ -17,7 +17,7 @@ function writeYaml(text: string): string {
 describe('loadConfig defaults', () => {
   it('accepts an empty file and fills every documented default', () => {
     const cfg = loadConfig({ file: writeYaml(''), env: {}, hostname: 'Door Pi.local' });
-    expect(cfg.device).toEqual({ id: 'door-pi-local', name: 'door-pi-local' });
+    expect(cfg.device).toEqual({ id: 'door-pi-local', name: 'door-pi-local', tags: [] });
     expect(cfg.mqtt.url).toBeUndefined();
     expect(cfg.mqtt.base_topic).toBe('faceedge');
     expect(cfg.mqtt.client_id).toBe('faceedge-door-pi-local');

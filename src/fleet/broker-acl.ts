@@ -1,0 +1,46 @@
+/**
+ * The Mosquitto ACL of a shared fleet broker. Boards log in with their device id as user name (a
+ * password, or a client certificate whose CN is the id with `use_identity_as_username true`), so one
+ * set of `pattern` lines (`%u` = the user name) covers every board, however many there are:
+ *
+ * - a board publishes only under `<base>/<its id>/#` and its own Home Assistant discovery topic;
+ * - it reads only its own requests, model pushes and GPIO commands (and HA's birth message);
+ * - the operator account reads and writes everything under the base topic (requests, pushes, status).
+ */
+import { MqttTopics } from '../outputs/mqtt-topics.js';
+import { haDiscoveryTopic, haStatusTopic } from '../outputs/ha-discovery.js';
+
+export interface AclOptions {
+  /** Default `faceedge`. */
+  readonly baseTopic?: string;
+  /** Home Assistant discovery prefix. Default `homeassistant`. */
+  readonly haPrefix?: string;
+  /** User names of operator accounts. Default `['operator']`. */
+  readonly operators?: readonly string[];
+}
+
+/** The ACL file text (Mosquitto `acl_file`). */
+export function mosquittoAcl(o: AclOptions = {}): string {
+  const base = o.baseTopic ?? 'faceedge';
+  const ha = o.haPrefix ?? 'homeassistant';
+  // Built with the contract's own topic builders, with Mosquitto's %u standing for the device id.
+  const board = new MqttTopics(base, '%u');
+  const lines = [
+    '# faceedge fleet ACL for Mosquitto (acl_file); written by `faceedge fleet credentials`.',
+    '# A board\'s MQTT user name is its device id (or the CN of its client certificate, with',
+    '# use_identity_as_username true). Anything not allowed here is denied.',
+    '',
+    '# Every board (%u = its user name = its device id):',
+    `pattern write ${board.root}/#`,
+    `pattern read ${board.bridgeRequestFilter}`,
+    `pattern read ${board.modelPush}/#`,
+    `pattern read ${board.root}/gpio/+/set`,
+    `pattern write ${haDiscoveryTopic('%u', ha)}`,
+    `pattern read ${haStatusTopic(ha)}`,
+    '',
+  ];
+  for (const op of o.operators ?? ['operator']) {
+    lines.push(`# Operator: fleet status, requests, model pushes, event consumers.`, `user ${op}`, `topic readwrite ${base}/#`, `topic read ${ha}/#`, '');
+  }
+  return lines.join('\n');
+}

@@ -1,0 +1,261 @@
+/**
+ * `faceedge fleet push`: a staged rollout of one signed package over the existing chunked MQTT push.
+ * Canary boards first, then waves; each wave soaks and must pass the health gate (health-gate.ts).
+ * A refused package, a board that goes offline or fails the gate stops the rollout: every board this
+ * rollout switched is sent `model/rollback` (guarded by the package's sha256, so it never rolls back
+ * twice) and each board's outcome is reported. The boards' own checks (signature, sha256, self-test)
+ * run on every install as before; the rollout only decides who gets the package and when to stop.
+ */
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
+import { readModelPackage, servingFile } from '../model-push/model-package.js';
+import { pushModelOverMqtt } from '../model-push/mqtt-push-sender.js';
+import { FleetConnection, operatorClientOptions, type FleetConnectionOptions } from './fleet-connection.js';
+import { DEFAULT_GATE, gateReasons, RateMeter, type GateThresholds } from './health-gate.js';
+import { planWaves, selectTargets, type TargetSelector } from './rollout-plan.js';
+import { newRolloutState, readRolloutState, RolloutStateFile, type RolloutState } from './rollout-state.js';
+
+export interface RolloutOptions extends FleetConnectionOptions {
+  readonly packageDir: string;
+  readonly selector: TargetSelector;
+  /** Boards in the first wave. Default 1. */
+  readonly canary?: number;
+  /** Boards per later wave. Default 10. */
+  readonly wave?: number;
+  /** Seconds each wave runs on the new model before its gate. */
+  readonly soakS: number;
+  /** Seconds of pre-rollout measurement (frames, events). Default `soakS`. */
+  readonly baselineS?: number;
+  /** Pushes in flight at once. Default 4. */
+  readonly concurrency?: number;
+  /** The state file (created, or resumed when it exists). */
+  readonly statePath: string;
+  readonly thresholds?: GateThresholds;
+  /** Model bytes per push chunk. Default 64 KiB. */
+  readonly chunkSize?: number;
+  /** Progress lines (stderr in the CLI). */
+  readonly log?: (line: string) => void;
+}
+
+export interface RolloutResult {
+  readonly ok: boolean;
+  readonly state: RolloutState;
+}
+
+/** Runs `jobs` with at most `limit` in flight; resolves with their results in order. */
+async function withLimit<T, R>(items: readonly T[], limit: number, job: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await job(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return out;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
+  const log = o.log ?? (() => undefined);
+  const pkg = await readModelPackage(o.packageDir);
+  const target = { dir: o.packageDir, id: pkg.manifest.id, sha256: servingFile(pkg).sha256 };
+  const fleet = await FleetConnection.open(o);
+  try {
+    await fleet.settle();
+    const st = await openState(o, target, fleet);
+    if (st.state.status !== 'running') return { ok: st.state.status === 'completed', state: st.state };
+    return await new Rollout(o, fleet, st, log).run();
+  } finally {
+    await fleet.close();
+  }
+}
+
+/** One board in a `--dry-run` plan. */
+export interface PlannedBoard {
+  readonly device: string;
+  /** 1-based wave number (wave 1 is the canary when `canary` > 0). */
+  readonly wave: number;
+  readonly online: boolean | null;
+  readonly sha256: string | null;
+  /** `push`, `skip` (already serves the package) or `offline` (would stop the rollout). */
+  readonly action: 'push' | 'skip' | 'offline';
+}
+
+/** What `runRollout` would do now, without pushing or writing state (`faceedge fleet push --dry-run`). */
+export async function planRollout(o: Omit<RolloutOptions, 'statePath' | 'soakS'>): Promise<{ package: RolloutState['package']; boards: PlannedBoard[] }> {
+  const pkg = await readModelPackage(o.packageDir);
+  const target = { dir: o.packageDir, id: pkg.manifest.id, sha256: servingFile(pkg).sha256 };
+  const fleet = await FleetConnection.open(o);
+  try {
+    await fleet.settle();
+    const waves = planWaves(selectTargets(fleet.view.boards(), o.selector), o.canary ?? 1, o.wave ?? 10);
+    const boards = waves.flatMap((wave, i) => wave.map((device): PlannedBoard => {
+      const row = fleet.view.board(device);
+      const sha256 = row?.model?.sha256 ?? null;
+      return { device, wave: i + 1, online: row?.online ?? null, sha256, action: sha256 === target.sha256 ? 'skip' : row?.online === true ? 'push' : 'offline' };
+    }));
+    return { package: target, boards };
+  } finally {
+    await fleet.close();
+  }
+}
+
+async function openState(o: RolloutOptions, target: RolloutState['package'], fleet: FleetConnection): Promise<RolloutStateFile> {
+  const existing = await readRolloutState(o.statePath);
+  if (existing) {
+    if (existing.package.sha256 !== target.sha256) {
+      throw new FaceedgeError('USAGE', `${o.statePath} belongs to a rollout of ${existing.package.id} (${existing.package.sha256.slice(0, 12)}…), not ${target.id}`, { hint: 'pass another --state file' });
+    }
+    if (existing.status === 'stopped') {
+      throw new FaceedgeError('ROLLOUT_STOPPED', `this rollout stopped earlier: ${existing.stop_reason}`, { hint: `fix the cause, then remove ${o.statePath} (or pass another --state) to start a new rollout` });
+    }
+    return new RolloutStateFile(o.statePath, existing);
+  }
+  const devices = selectTargets(fleet.view.boards(), o.selector);
+  const st = new RolloutStateFile(o.statePath, newRolloutState(target, planWaves(devices, o.canary ?? 1, o.wave ?? 10)));
+  await st.save();
+  return st;
+}
+
+class Rollout {
+  readonly #target: RolloutState['package'];
+
+  constructor(private readonly o: RolloutOptions, private readonly fleet: FleetConnection, private readonly st: RolloutStateFile, private readonly log: (line: string) => void) {
+    // The package as given now (a resumed rollout may name the same package by another path).
+    this.#target = { ...st.state.package, dir: o.packageDir };
+  }
+
+  async run(): Promise<RolloutResult> {
+    const boards = this.st.state.boards;
+    const waves = this.st.state.waves;
+    const open = waves.flat().filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
+    this.log(`rollout of ${this.#target.id} (${this.#target.sha256.slice(0, 12)}…): ${waves.length} waves, ${open.length} boards to do`);
+    const baselineS = this.o.baselineS ?? this.o.soakS;
+    const baseline = new RateMeter(this.fleet, open).start();
+    this.log(`measuring frames and events for ${baselineS} s before the first push`);
+    await sleep(baselineS * 1000);
+    baseline.stop();
+    for (const [i, wave] of waves.entries()) {
+      const todo = wave.filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
+      if (todo.length === 0) continue;
+      this.log(`wave ${i + 1}/${waves.length}${i === 0 && (this.o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`);
+      const pushFailures = (await withLimit(todo, this.o.concurrency ?? 4, (d) => this.#push(d))).filter((r): r is string => r !== null);
+      if (pushFailures.length > 0) return this.#stop(`wave ${i + 1}: ${pushFailures.join('; ')}`);
+      const switched = todo.filter((d) => boards[d].state === 'switched');
+      if (switched.length === 0) continue;
+      const failure = await this.#soakAndGate(switched, baseline);
+      if (failure) return this.#stop(`wave ${i + 1}: ${failure}`);
+    }
+    await this.st.finish('completed');
+    this.log('rollout completed');
+    return { ok: true, state: this.st.state };
+  }
+
+  /** Pushes to one board; null when it switched (or was skipped), else why not. */
+  async #push(device: string): Promise<string | null> {
+    const p = this.st.state.boards[device];
+    const row = this.fleet.view.board(device);
+    if (p.state === 'pending' && row?.model?.sha256 === this.#target.sha256) {
+      await this.st.board(device, 'skipped');
+      this.log(`${device}: already serves ${this.#target.sha256.slice(0, 12)}…, skipped`);
+      return null;
+    }
+    if (row?.online !== true) {
+      await this.st.board(device, 'failed', { error: 'offline before the push' });
+      return `${device}: offline before the push`;
+    }
+    if ((p.switched || p.state === 'pushing') && row.model?.sha256 === this.#target.sha256) {
+      // Resumed after the workstation died between its push (or the push's answer) and its gate: the
+      // board switched in this rollout; it needs the gate, not the bytes again.
+      await this.st.board(device, 'switched', { switched: true });
+      return null;
+    }
+    await this.st.board(device, 'pushing', { previous_sha256: p.previous_sha256 ?? row.model?.sha256 ?? null });
+    const abort = new AbortController();
+    const off = this.fleet.onChange((d) => {
+      if (d === device && this.fleet.view.board(d)?.online === false) abort.abort();
+    });
+    try {
+      const r = await pushModelOverMqtt({
+        dir: this.#target.dir, url: this.o.url, deviceId: device, baseTopic: this.o.baseTopic, chunkSize: this.o.chunkSize,
+        mqtt: operatorClientOptions(this.o.auth), maxRounds: 3, signal: abort.signal,
+      });
+      await this.st.board(device, 'switched', { switched: true, error: null });
+      this.log(`${device}: installed ${r.status.model?.version ?? ''} (${r.chunksSent}/${r.totalChunks} chunks sent)`);
+      return null;
+    } catch (err) {
+      const why = abort.signal.aborted ? 'went offline during the push' : isFaceedgeError(err) ? `${err.code}: ${err.message}` : String(err);
+      await this.st.board(device, 'failed', { error: why });
+      this.log(`${device}: FAILED ${why}`);
+      return `${device}: ${why}`;
+    } finally {
+      off();
+    }
+  }
+
+  /** Soaks the switched boards, stopping early when one goes offline; then gates each. */
+  async #soakAndGate(devices: readonly string[], baseline: RateMeter): Promise<string | null> {
+    const meter = new RateMeter(this.fleet, devices).start();
+    const until = Date.now() + this.o.soakS * 1000;
+    this.log(`soaking ${devices.length} boards for ${this.o.soakS} s`);
+    try {
+      while (Date.now() < until) {
+        const down = devices.filter((d) => this.fleet.view.board(d)?.online === false);
+        if (down.length > 0) {
+          for (const d of down) await this.st.board(d, 'failed', { error: 'went offline during the soak' });
+          return down.map((d) => `${d}: went offline during the soak`).join('; ');
+        }
+        await sleep(200);
+      }
+    } finally {
+      meter.stop();
+    }
+    const verdicts = await withLimit(devices, 16, async (d) => {
+      const health = await this.fleet.request(d, 'health_check', {}, 15_000).catch((e: unknown) => e as Error);
+      return { d, reasons: gateReasons({ targetSha256: this.#target.sha256, row: this.fleet.view.board(d), health, baseline: baseline.sample(d), soak: meter.sample(d), thresholds: this.o.thresholds ?? DEFAULT_GATE }) };
+    });
+    const failed: string[] = [];
+    for (const { d, reasons } of verdicts) {
+      if (reasons.length === 0) await this.st.board(d, 'healthy');
+      else {
+        await this.st.board(d, 'failed', { error: reasons.join('; ') });
+        failed.push(`${d}: ${reasons.join('; ')}`);
+      }
+    }
+    this.log(failed.length === 0 ? `gate passed: ${devices.join(', ')}` : `gate FAILED: ${failed.join(' | ')}`);
+    return failed.length > 0 ? failed.join('; ') : null;
+  }
+
+  /** Rolls back every board this rollout switched, marks the rest untouched, and records the stop. */
+  async #stop(reason: string): Promise<RolloutResult> {
+    this.log(`stopping the rollout: ${reason}`);
+    const boards = this.st.state.boards;
+    for (const [d, p] of Object.entries(boards)) if (p.state === 'pending') await this.st.board(d, 'untouched');
+    const switched = Object.keys(boards).filter((d) => boards[d].switched && boards[d].state !== 'rolled-back');
+    await withLimit(switched, this.o.concurrency ?? 4, async (d) => {
+      const keep = boards[d].state === 'failed' ? `${boards[d].error}; ` : '';
+      if (this.fleet.view.board(d)?.online === false) {
+        await this.st.board(d, 'rollback-failed', { error: `${keep}offline: roll it back when it returns (faceedge model rollback on the board, or the model/rollback request)` });
+        this.log(`${d}: offline, NOT rolled back`);
+        return;
+      }
+      try {
+        const r = await this.fleet.request(d, 'model/rollback', { if_sha256: this.#target.sha256 }, 60_000);
+        const data = r.data as { rolled_back?: boolean; model?: { sha256?: string } | null };
+        if (r.status !== 'ok') throw new Error(r.error ?? 'refused');
+        const now = data.model?.sha256;
+        if (now === boards[d].previous_sha256 || (data.rolled_back === false && now !== this.#target.sha256)) {
+          await this.st.board(d, 'rolled-back', { error: keep ? keep.slice(0, -2) : null });
+          this.log(`${d}: rolled back to ${now?.slice(0, 12)}…`);
+        } else throw new Error(`serves ${now?.slice(0, 12)}… after the rollback, expected ${boards[d].previous_sha256?.slice(0, 12)}…`);
+      } catch (err) {
+        await this.st.board(d, 'rollback-failed', { error: `${keep}rollback: ${(err as Error).message}` });
+        this.log(`${d}: ROLLBACK FAILED ${(err as Error).message}`);
+      }
+    });
+    await this.st.finish('stopped', reason);
+    return { ok: false, state: this.st.state };
+  }
+}
