@@ -31,6 +31,8 @@ import { parseModelReloadRequest } from './model-reload-request.js';
 import { modelRollbackHandler } from './model-rollback-command.js';
 import { currentStoredModel, ModelUpdates, servedFrom } from './model-updates.js';
 import { StatsReporter } from './stats-reporter.js';
+import { DaemonParts } from './daemon-parts.js';
+import type { BridgeHandler } from '../outputs/bridge-dispatcher.js';
 
 export interface DaemonOptions {
   readonly config: FaceedgeConfig;
@@ -52,20 +54,19 @@ export class Daemon {
   readonly metrics = new DaemonMetrics();
   #o: DaemonOptions;
   #runtime: RuntimeOptions;
-  #broker: EmbeddedBroker | null = null;
   #detector: FaceDetector | null = null;
   #classifier: ClassifierHolder | null = null;
   #mqtt: MqttOutput | null = null;
   #cameras: CameraRunner[] = [];
   #gpio: GpioRules | null = null;
-  #ha: HaAnnouncer | null = null;
   #models: ModelUpdates | null = null;
   /** Model swaps (bridge model/reload, store changes) run one at a time. */
   #reloads: Promise<unknown> = Promise.resolve();
   #health: HealthServer | null = null;
   /** The live view (`/live/`), served with /healthz when http.port is set. */
   #live: LiveView | null = null;
-  #stats: StatsReporter | null = null;
+  /** Every started part, for stopping in reverse order. */
+  readonly #parts = new DaemonParts();
   #started = false;
   readonly #failedCameras = new Map<string, FaceedgeError>();
   #stopping: Promise<void> | null = null;
@@ -86,77 +87,103 @@ export class Daemon {
     return Promise.all(this.#cameras.map((c) => c.done)).then(() => undefined);
   }
 
+  /**
+   * Starts the parts in dependency order, each recorded in `#parts` once it is up so `stop()` takes them
+   * down in exactly the reverse order: broker, detector, classifier, MQTT (bridge commands registered
+   * before it connects), the track journal, GPIO and rules (outputs safe before any camera runs), Home
+   * Assistant, model updates, HTTP (health, metrics, live view), cameras, stats.
+   */
   async start(): Promise<void> {
     const { config, log } = this.#o;
-    this.brokerUrl = config.mqtt.url ?? (await this.#startEmbeddedBroker());
-    this.#detector = await FaceDetector.create({
+    const parts = this.#parts;
+    if (config.mqtt.url) {
+      this.brokerUrl = config.mqtt.url;
+    } else {
+      const broker = this.#embeddedBroker();
+      this.brokerUrl = await broker.start();
+      parts.started('embedded broker', broker, (b) => b.stop());
+    }
+    this.#detector = parts.started('detector', await FaceDetector.create({
       model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, threads: config.classifier.threads,
-    });
-    this.#classifier = await this.#loadClassifier();
+    }), (d) => d.close());
+    this.#classifier = parts.started('classifier', await this.#loadClassifier(), (c) => c.close());
     const mqtt = new MqttOutput({
       url: this.brokerUrl, mqtt: config.mqtt, deviceId: config.device.id, bridgeInfo: () => this.#bridgeInfo(),
       log: componentLogger(log, 'mqtt'), metrics: this.metrics,
     });
     this.#mqtt = mqtt;
-    this.#registerBridgeCommands(mqtt);
+    for (const [command, handler] of Object.entries({ ...this.#coreCommands(), ...this.#modelCommands() })) mqtt.bridge.register(command, handler);
     await mqtt.start();
+    parts.started('mqtt', mqtt, (m) => m.stop());
     // Tracks the last run left open end now (it may have crashed); ids continue after its last one.
     const journal = TrackJournal.open(join(config.state_dir, 'tracks.json'), componentLogger(log, 'tracks'));
     for (const e of journal.takeLeftovers()) mqtt.publishEvent(e);
+    this.#cameras = config.cameras.map((camera) => this.#camera(camera, mqtt, journal));
+    // Before the cameras start: outputs go to their safe state and input-gated cameras are paused.
+    this.#gpio = parts.started('gpio', await GpioRules.open({
+      gpio: config.gpio, rules: config.rules, env: this.#o.env ?? {}, mqtt, log: componentLogger(log, 'gpio'),
+      setCameraRunning: (name, run) => void this.#cameras.find((c) => c.name === name)?.setRunning(run),
+      onAction: (payload) => this.#live?.ruleAction(payload),
+    }), (g) => g.close());
+    if (config.homeassistant.enabled) {
+      const ha = new HaAnnouncer({ mqtt, prefix: config.homeassistant.discovery_prefix, describe: () => this.#haDescription(), log: componentLogger(log, 'homeassistant') });
+      ha.start();
+      parts.started('home assistant', ha, (h) => h.stop());
+    }
+    const models = new ModelUpdates({
+      models: config.models, stateDir: config.state_dir, mqtt, baseTopic: config.mqtt.base_topic, deviceId: config.device.id,
+      reload: async (m) => void (await this.#swapModel(m.modelPath, m.manifestPath)), log: componentLogger(log, 'models'),
+    });
+    await models.start();
+    this.#models = parts.started('model updates', models, (m) => m.stop());
+    if (config.http.port > 0) {
+      const live = this.#createLiveView();
+      const routes = new LiveViewRoutes({ live, auth: config.http.auth, log: componentLogger(log, 'live-view') });
+      const health = new HealthServer({
+        host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http'),
+        routes: (req, res) => routes.handle(req, res),
+      });
+      await health.start();
+      this.#live = live;
+      this.#health = parts.started('http', health, async (h) => {
+        live.close();
+        await h.stop();
+      });
+    }
+    await this.#o.beforeCameras?.(this.brokerUrl);
+    parts.started('cameras', this.#cameras, async (cameras) => void (await Promise.all(cameras.map((c) => c.stop()))));
+    for (const runner of this.#cameras) await this.#startCamera(runner, mqtt);
+    const stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? config.mqtt.stats_interval_s * 1000 });
+    stats.start();
+    parts.started('stats', stats, (r) => r.stop());
+    this.#started = true;
+    log.info({ cameras: config.cameras.map((c) => c.name), broker: redactUrl(this.brokerUrl), health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
+  }
+
+  /** One camera's runner, wired to MQTT, the track journal, the GPIO rules and the live view. */
+  #camera(camera: FaceedgeConfig['cameras'][number], mqtt: MqttOutput, journal: TrackJournal): CameraRunner {
+    const { log } = this.#o;
     const sink: PipelineSink = {
-      events: (camera, events) => {
-        this.#live?.events(camera, events);
+      events: (name, events) => {
+        this.#live?.events(name, events);
         for (const e of events) {
           journal.record(e);
           mqtt.publishEvent(e);
           this.#gpio?.event(e);
         }
       },
-      facePresence: (camera, present) => mqtt.setFace(camera, present),
+      facePresence: (name, present) => mqtt.setFace(name, present),
     };
-    for (const camera of config.cameras) {
-      mqtt.setFace(camera.name, false); // the true state until a face is tracked (a crash may have left ON retained)
-      const runner = new CameraRunner({
-        name: camera.name, source: camera.source, detector: this.#detector, classifier: () => this.#classifier!.current,
-        tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) }, minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
-        log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => {
-          mqtt.setCaptureStatus(camera.name, s.state === 'online');
-          this.#live?.captureStatus(camera.name, s);
-        },
-        onFrame: (frame) => this.#live?.frame(camera.name, frame),
-      });
-      this.#cameras.push(runner);
-    }
-    // Before the cameras start: outputs go to their safe state and input-gated cameras are paused.
-    this.#gpio = await GpioRules.open({
-      gpio: config.gpio, rules: config.rules, env: this.#o.env ?? {}, mqtt, log: componentLogger(log, 'gpio'),
-      setCameraRunning: (name, run) => void this.#cameras.find((c) => c.name === name)?.setRunning(run),
-      onAction: (payload) => this.#live?.ruleAction(payload),
+    mqtt.setFace(camera.name, false); // the true state until a face is tracked (a crash may have left ON retained)
+    return new CameraRunner({
+      name: camera.name, source: camera.source, detector: this.#detector!, classifier: () => this.#classifier!.current,
+      tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) }, minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
+      log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => {
+        mqtt.setCaptureStatus(camera.name, s.state === 'online');
+        this.#live?.captureStatus(camera.name, s);
+      },
+      onFrame: (frame) => this.#live?.frame(camera.name, frame),
     });
-    if (config.homeassistant.enabled) {
-      this.#ha = new HaAnnouncer({ mqtt, prefix: config.homeassistant.discovery_prefix, describe: () => this.#haDescription(), log: componentLogger(log, 'homeassistant') });
-      this.#ha.start();
-    }
-    this.#models = new ModelUpdates({
-      models: config.models, stateDir: config.state_dir, mqtt, baseTopic: config.mqtt.base_topic, deviceId: config.device.id,
-      reload: async (m) => void (await this.#swapModel(m.modelPath, m.manifestPath)), log: componentLogger(log, 'models'),
-    });
-    await this.#models.start();
-    if (config.http.port > 0) {
-      this.#live = this.#createLiveView();
-      const routes = new LiveViewRoutes({ live: this.#live, auth: config.http.auth, log: componentLogger(log, 'live-view') });
-      this.#health = new HealthServer({
-        host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http'),
-        routes: (req, res) => routes.handle(req, res),
-      });
-      await this.#health.start();
-    }
-    await this.#o.beforeCameras?.(this.brokerUrl);
-    for (const runner of this.#cameras) await this.#startCamera(runner, mqtt);
-    this.#stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? config.mqtt.stats_interval_s * 1000 });
-    this.#stats.start();
-    this.#started = true;
-    log.info({ cameras: config.cameras.map((c) => c.name), broker: redactUrl(this.brokerUrl), health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
   }
 
   #createLiveView(): LiveView {
@@ -242,10 +269,7 @@ export class Daemon {
     return this.#failedCameras;
   }
 
-  /**
-   * Stops everything in reverse order: stats, capture and pipelines (end events), HTTP, model updates,
-   * HA, GPIO (outputs safe, their state still published), MQTT (offline + outbox flush), models, broker.
-   */
+  /** Stops every started part in reverse order of start (see `start`). Idempotent. */
   stop(): Promise<void> {
     this.#stopping ??= this.#stop();
     return this.#stopping;
@@ -253,17 +277,7 @@ export class Daemon {
 
   async #stop(): Promise<void> {
     this.#started = false;
-    this.#stats?.stop();
-    await Promise.all(this.#cameras.map((c) => c.stop()));
-    this.#live?.close();
-    await this.#health?.stop();
-    await this.#models?.stop();
-    this.#ha?.stop();
-    await this.#gpio?.close().catch((err: unknown) => this.#o.log.error({ err }, 'GPIO did not close cleanly'));
-    await this.#mqtt?.stop();
-    await this.#classifier?.close();
-    await this.#detector?.close();
-    await this.#broker?.stop();
+    await this.#parts.stopAll(this.#o.log);
     this.#o.log.info('faceedge stopped');
   }
 
@@ -281,12 +295,11 @@ export class Daemon {
     };
   }
 
-  async #startEmbeddedBroker(): Promise<string> {
+  #embeddedBroker(): EmbeddedBroker {
     const { config, log } = this.#o;
     log.info('no mqtt.url configured: starting the embedded MQTT broker');
-    this.#broker = new EmbeddedBroker({ host: config.embedded_broker.host, port: config.embedded_broker.port, log: componentLogger(log, 'broker') });
     // EmbeddedBroker logs where it listens; a real deployment points mqtt.url at Mosquitto.
-    return this.#broker.start();
+    return new EmbeddedBroker({ host: config.embedded_broker.host, port: config.embedded_broker.port, log: componentLogger(log, 'broker') });
   }
 
   #bridgeInfo(): BridgeInfo {
@@ -303,27 +316,36 @@ export class Daemon {
     };
   }
 
-  #registerBridgeCommands(mqtt: MqttOutput): void {
-    mqtt.bridge.register('health_check', () => evaluateHealth(this.healthFacts()));
-    mqtt.bridge.register('options', (params) => {
-      this.#runtime = applyRuntimeOptionsPatch(this.#runtime, parseRuntimeOptionsPatch(params));
-      this.#detector?.retune({ scoreThreshold: this.#runtime.detector.score_threshold, iouThreshold: this.#runtime.detector.nms_iou });
-      for (const c of this.#cameras) c.retune(trackerOptions(this.#runtime.tracker), this.#runtime.detector.min_face_px);
-      void mqtt.republishInfo();
-      return this.#runtime;
-    });
-    // Payload and checks: model-reload-request.ts (a named model is verified like an install).
-    mqtt.bridge.register('model/reload', async (params) => {
-      const target = parseModelReloadRequest(params);
-      if (!this.#models) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: the daemon is still starting');
-      await this.#models.verifyReload(target);
-      const next = await this.#swapModel(target.modelPath, target.manifestPath);
-      return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
-    });
-    mqtt.bridge.register('model/rollback', modelRollbackHandler({
-      updates: () => this.#models,
-      serving: () => (this.#classifier ? { id: this.#classifier.current.id, sha256: this.#classifier.current.sha256 } : null),
-      serveConfigured: async () => void (await this.#swapModel(this.#o.config.classifier.model, this.#o.config.classifier.manifest)),
-    }));
+  /** The daemon's own bridge commands: its health and its run-time thresholds. */
+  #coreCommands(): Record<string, BridgeHandler> {
+    return {
+      health_check: () => evaluateHealth(this.healthFacts()),
+      options: (params) => {
+        this.#runtime = applyRuntimeOptionsPatch(this.#runtime, parseRuntimeOptionsPatch(params));
+        this.#detector?.retune({ scoreThreshold: this.#runtime.detector.score_threshold, iouThreshold: this.#runtime.detector.nms_iou });
+        for (const c of this.#cameras) c.retune(trackerOptions(this.#runtime.tracker), this.#runtime.detector.min_face_px);
+        void this.#mqtt?.republishInfo();
+        return this.#runtime;
+      },
+    };
+  }
+
+  /** The model part's bridge commands: reload (verified like an install) and rollback. */
+  #modelCommands(): Record<string, BridgeHandler> {
+    return {
+      // Payload and checks: model-reload-request.ts (a named model is verified like an install).
+      'model/reload': async (params) => {
+        const target = parseModelReloadRequest(params);
+        if (!this.#models) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: the daemon is still starting');
+        await this.#models.verifyReload(target);
+        const next = await this.#swapModel(target.modelPath, target.manifestPath);
+        return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
+      },
+      'model/rollback': modelRollbackHandler({
+        updates: () => this.#models,
+        serving: () => (this.#classifier ? { id: this.#classifier.current.id, sha256: this.#classifier.current.sha256 } : null),
+        serveConfigured: async () => void (await this.#swapModel(this.#o.config.classifier.model, this.#o.config.classifier.manifest)),
+      }),
+    };
   }
 }
