@@ -24,7 +24,7 @@ import { MqttOutput } from '../src/outputs/mqtt-output.js';
 import { FaceTracker } from '../src/pipeline/face-tracker.js';
 import { Pipeline, type Stage } from '../src/pipeline/pipeline.js';
 import { alignFace } from '../src/vision/align-face.js';
-import { FaceDetector, type DetectorModel } from '../src/vision/face-detector.js';
+import { FaceDetector, type DetectorModel } from '../src/inference/face-detector.js';
 import { readFile } from 'node:fs/promises';
 import http from 'node:http';
 import { LiveViewRoutes } from '../src/live-view/live-view-routes.js';

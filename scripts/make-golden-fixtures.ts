@@ -18,7 +18,7 @@ import type { RgbImage } from '../src/capture/frame.js';
 import { alignFace, DEFAULT_ALIGNMENT } from '../src/vision/align-face.js';
 import { decodeImage } from '../src/vision/decode-image.js';
 import type { DetectedFace } from '../src/vision/face.js';
-import { FaceDetector } from '../src/vision/face-detector.js';
+import { FaceDetector } from '../src/inference/face-detector.js';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const scenes = join(root, 'test/fixtures/scenes');

@@ -22,7 +22,7 @@ import { MqttOutput } from '../outputs/mqtt-output.js';
 import { TrackJournal } from '../outputs/track-journal.js';
 import type { PipelineSink } from '../pipeline/pipeline.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
-import { FaceDetector } from '../vision/face-detector.js';
+import { FaceDetector } from '../inference/face-detector.js';
 import { CameraRunner } from './camera-runner.js';
 import { ClassifierHolder, delegateFromConfig } from './classifier-holder.js';
 import { GpioRules } from './gpio-rules.js';

@@ -10,7 +10,7 @@ import { isFaceedgeError } from '../errors.js';
 import { alignFace, cropGeometry, cropOutsideFraction, DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
 import { decodeImage } from '../vision/decode-image.js';
 import { primaryFace, type PrimaryFacePolicy } from '../vision/primary-face.js';
-import type { FaceDetector } from '../vision/face-detector.js';
+import type { FaceDetector } from '../inference/face-detector.js';
 import { listLabeledImages, type LabeledImage } from './labeled-folder.js';
 import { Progress } from './progress.js';
 

@@ -5,7 +5,7 @@
 import type { RgbImage } from '../capture/frame.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
-import type { FaceDetector } from '../vision/face-detector.js';
+import type { FaceDetector } from '../inference/face-detector.js';
 import type { Box } from '../vision/face.js';
 
 /**

@@ -11,7 +11,7 @@ import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
 import { decodeImage } from '../vision/decode-image.js';
 import { primaryFace } from '../vision/primary-face.js';
-import type { FaceDetector } from '../vision/face-detector.js';
+import type { FaceDetector } from '../inference/face-detector.js';
 import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
 import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetrics, type Confusion } from './metrics.js';
 

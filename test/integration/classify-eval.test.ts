@@ -12,7 +12,7 @@ import { trainingHistory } from '../../src/evaluation/training-history.js';
 import { modelManifestSchema } from '../../src/inference/model-manifest.js';
 import { decodeImage } from '../../src/vision/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
-import { FaceDetector } from '../../src/vision/face-detector.js';
+import { FaceDetector } from '../../src/inference/face-detector.js';
 import { hasStackTrace, REPO_ROOT, runCli } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
 

@@ -13,7 +13,7 @@ import { TfliteModel } from '../../src/inference/tflite-model.js';
 import { alignFace } from '../../src/vision/align-face.js';
 import { decodeImage } from '../../src/vision/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
-import { blazeFaceModelPath, FaceDetector } from '../../src/vision/face-detector.js';
+import { blazeFaceModelPath, FaceDetector } from '../../src/inference/face-detector.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
 

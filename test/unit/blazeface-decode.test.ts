@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FULL_RANGE_LAYOUT, SHORT_RANGE_LAYOUT, generateAnchors } from '../../src/vision/blazeface-anchors.js';
-import { decodeDetections, weightedNonMaxSuppression, type RawDetection } from '../../src/vision/blazeface-decode.js';
+import { FULL_RANGE_LAYOUT, SHORT_RANGE_LAYOUT, generateAnchors } from '../../src/inference/blazeface-anchors.js';
+import { decodeDetections, weightedNonMaxSuppression, type RawDetection } from '../../src/inference/blazeface-decode.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 

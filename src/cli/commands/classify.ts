@@ -9,7 +9,7 @@ import { FaceedgeError, isFaceedgeError } from '../../errors.js';
 import { classifyFaces, type ClassifiedFace } from '../../evaluation/classify-faces.js';
 import { openClassifier } from '../../inference/shipped-model.js';
 import { decodeImage } from '../../vision/decode-image.js';
-import { FaceDetector, type DetectorModel } from '../../vision/face-detector.js';
+import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { formatTable } from '../format-table.js';
 
 interface ClassifyFlags {

@@ -3,7 +3,7 @@ import { prepareDataset } from '../../dataset/prepare-dataset.js';
 import { FaceedgeError } from '../../errors.js';
 import { DEFAULT_ALIGNMENT, type CropPadding } from '../../vision/align-face.js';
 import type { PrimaryFacePolicy } from '../../vision/primary-face.js';
-import { FaceDetector, type DetectorModel } from '../../vision/face-detector.js';
+import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 
 export function registerDatasetCommands(program: Command): void {
   const dataset = program.command('dataset').description('prepare training data');

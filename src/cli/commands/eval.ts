@@ -9,7 +9,7 @@ import { Progress } from '../../dataset/progress.js';
 import { evaluateFolder, summarize, type Evaluation } from '../../evaluation/evaluate-folder.js';
 import { writeReport } from '../../evaluation/write-report.js';
 import { openClassifier } from '../../inference/shipped-model.js';
-import { FaceDetector, type DetectorModel } from '../../vision/face-detector.js';
+import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { formatTable } from '../format-table.js';
 
 interface EvalFlags {

@@ -12,7 +12,7 @@ import { chooseThreshold, type ThresholdCriterion } from '../../evaluation/choos
 import { evaluateFolder } from '../../evaluation/evaluate-folder.js';
 import { manifestPathFor } from '../../inference/model-manifest.js';
 import { openClassifier } from '../../inference/shipped-model.js';
-import { FaceDetector } from '../../vision/face-detector.js';
+import { FaceDetector } from '../../inference/face-detector.js';
 
 interface CalibrateFlags {
   readonly criterion: ThresholdCriterion;

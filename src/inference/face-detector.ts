@@ -5,12 +5,13 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { RgbImage } from '../capture/frame.js';
-import type { DelegateSpec, DelegateStatus } from '../inference/index.js';
-import { TfliteModel } from '../inference/tflite-model.js';
+import type { DelegateSpec } from './delegate.js';
+import type { DelegateStatus } from './tflite-model.js';
+import { TfliteModel } from './tflite-model.js';
 import { FULL_RANGE_LAYOUT, SHORT_RANGE_LAYOUT, generateAnchors, type AnchorLayout } from './blazeface-anchors.js';
 import { decodeDetections, weightedNonMaxSuppression, type RawDetection } from './blazeface-decode.js';
-import type { DetectedFace, Point } from './face.js';
-import { computeLetterbox, letterboxInto, letterboxTables, toSourceX, toSourceY, type Letterbox, type LetterboxTables } from './letterbox.js';
+import type { DetectedFace, Point } from '../vision/face.js';
+import { computeLetterbox, letterboxInto, letterboxTables, toSourceX, toSourceY, type Letterbox, type LetterboxTables } from '../vision/letterbox.js';
 
 export type DetectorModel = 'short' | 'full';
 
