@@ -5,6 +5,12 @@
  * Frames are fed as JPEGs (what an MJPEG camera delivers), as fast as the pipeline takes them,
  * through the real detector, classifier, tracker, outbox and an in-process MQTT broker.
  *
+ * `cpu_per_camera` is what one camera costs the board: process user+sys CPU-seconds per second of camera
+ * time (0.12 = 12 % of one core) for a 1280×720 MJPEG stream at 15 fps fed in real time, in three scenes
+ * (faces: the demo clips scaled up; still: an empty room; motion: an empty room with noise, flicker and a
+ * swaying leaf; scripts/bench-scenes.ts). The pipeline runs as for a live camera (motion gating on where
+ * the build has it). `fps_1280x720_by_threads` is the unpaced 1280×720 figure with 1 and 2 inference threads.
+ *
  *   tsx scripts/bench.ts [--json] [--model path] [--detector short|full] [--threads N] [--seconds S]
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -25,6 +31,7 @@ import { Pipeline, type Stage } from '../src/pipeline/pipeline.js';
 import { alignFace } from '../src/vision/align-face.js';
 import { FaceDetector, type DetectorModel } from '../src/vision/face-detector.js';
 import { readFile } from 'node:fs/promises';
+import { emptySceneFrames } from './bench-scenes.js';
 
 // As the daemon does: no libvips operation cache (every frame is new) and one libvips worker.
 sharp.cache(false);
@@ -35,6 +42,8 @@ const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? a
 const threads = Number(flag('--threads') ?? 1);
 const detectorModel = (flag('--detector') ?? 'short') as DetectorModel;
 const seconds = Number(flag('--seconds') ?? 10);
+/** Seconds of camera time measured per CPU-per-camera scene (after one second of warm-up). */
+const cpuSeconds = Number(flag('--cpu-seconds') ?? 8);
 const asJson = args.includes('--json');
 
 const percentile = (values: number[], p: number) => {
@@ -42,6 +51,7 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 1000) / 1000;
 };
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
 const summary = (values: number[]) => ({ p50: percentile(values, 50), p99: percentile(values, 99), n: values.length });
 
 /** The bundled clips' frames as JPEG (quality 85), optionally resized. */
@@ -85,18 +95,53 @@ subscriber.on('message', (_topic, payload) => {
 
 const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
 
+/** One detector + classifier pair (the bench builds one per thread count). */
+interface Rig {
+  readonly detector: FaceDetector;
+  readonly classifier: FaceClassifier;
+}
+
 /**
- * Runs the pipeline over `frames` (looped) for `durationS`; returns processed frames per second.
- * `paceFps` 0 = saturate (the next frame as soon as the pipeline takes one: throughput); otherwise
- * frames arrive like a camera's, which is what event latency is about.
+ * Pipeline options of a live camera, when this build has them (motion gating). Loaded by a computed
+ * path so the same bench script also compiles and runs on builds without the module (the base build
+ * it is compared with); those builds have no gating to switch on.
  */
-async function run(camera: string, frames: Buffer[], durationS: number, record: boolean, paceFps = 0): Promise<number> {
+async function liveCameraOptions(): Promise<Record<string, unknown>> {
+  const modulePath = '../src/pipeline/live-camera-options.js';
+  try {
+    const mod = (await import(modulePath)) as { liveCameraPipelineOptions?: () => Record<string, unknown> };
+    return mod.liveCameraPipelineOptions?.() ?? {};
+  } catch {
+    return {};
+  }
+}
+
+interface RunOptions {
+  /** Record per-stage times into `stages`. */
+  readonly record?: boolean;
+  /** 0 = saturate (the next frame as soon as the pipeline takes one: throughput); else frames/s like a camera. */
+  readonly paceFps?: number;
+  readonly rig?: Rig;
+  /** Extra pipeline options (a live camera's). */
+  readonly pipeline?: Record<string, unknown>;
+  /** Seconds at the start not counted in `cpu` (JIT, first-frame allocations). Default 0. */
+  readonly warmupS?: number;
+}
+
+/**
+ * Runs the pipeline over `frames` (looped) for `durationS`; returns processed frames per second and the
+ * process CPU-seconds per wall second after the warm-up. Paced runs feed frames like a camera, which is
+ * what event latency and CPU per camera are about.
+ */
+async function run(camera: string, frames: Buffer[], durationS: number, options: RunOptions = {}): Promise<{ fps: number; cpu: number }> {
+  const { record = false, paceFps = 0, rig = { detector, classifier }, warmupS = 0 } = options;
   const slot = new LatestFrameSlot();
-  const tracker = new FaceTracker({ camera, labels: classifier.labels, model: classifier.id, minFrames: 2, updateIntervalMs: 500 });
+  const tracker = new FaceTracker({ camera, labels: rig.classifier.labels, model: rig.classifier.id, minFrames: 2, updateIntervalMs: 500 });
   let processed = 0;
   const perFrame = { align: 0, classify: 0 };
   const pipeline = new Pipeline({
-    camera, slot, detector, classifier: () => classifier, tracker, log: silentLogger(), minFacePx: 20,
+    ...options.pipeline,
+    camera, slot, detector: rig.detector, classifier: () => rig.classifier, tracker, log: silentLogger(), minFacePx: 20,
     sink: {
       events: (_cam, events) => {
         for (const e of events) {
@@ -125,17 +170,21 @@ async function run(camera: string, frames: Buffer[], durationS: number, record: 
   });
   const done = pipeline.start();
   const started = performance.now();
+  let cpuFrom: { at: number; usage: NodeJS.CpuUsage } | null = warmupS > 0 ? null : { at: started, usage: process.cpuUsage() };
   let seq = 0;
   while (performance.now() - started < durationS * 1000) {
+    if (!cpuFrom && performance.now() - started >= warmupS * 1000) cpuFrom = { at: performance.now(), usage: process.cpuUsage() };
     const frame: Frame = { seq, timestampMs: performance.now(), wallTimeMs: Date.now(), image: { kind: 'encoded', data: frames[seq % frames.length], origin: `bench#${seq}` } };
     seq++;
     slot.put(frame);
     if (paceFps > 0) await new Promise((r) => setTimeout(r, Math.max(0, started + (seq * 1000) / paceFps - performance.now())));
     else await slot.whenEmpty();
   }
+  const cpuUsed = process.cpuUsage(cpuFrom!.usage);
+  const cpuWall = performance.now() - cpuFrom!.at;
   slot.end();
   await done;
-  return processed / ((performance.now() - started) / 1000);
+  return { fps: processed / ((performance.now() - started) / 1000), cpu: (cpuUsed.user + cpuUsed.system) / 1000 / cpuWall };
 }
 
 // Classifier and detector invoke alone (the model-path targets), on real crops.
@@ -157,21 +206,41 @@ for (let i = 0; i < 300; i++) {
   detectTotal.push(performance.now() - t);
 }
 
-await run('warmup', clips, 2, false);
-const fps480 = await run('clips', clips, seconds, true);
+await run('warmup', clips, 2);
+const fps480 = (await run('clips', clips, seconds, { record: true })).fps;
 // Event latency at a camera's pace (30 fps): saturated runs would mostly measure the slot's wait.
 frameTimeById.clear();
 eventLatency.length = 0;
-await run('paced', clips, seconds, false, 30);
+await run('paced', clips, seconds, { paceFps: 30 });
 const pacedLatency = [...eventLatency];
 frameTimeById.clear();
 const hd = await clipFrames(1280, 720);
-const fps720 = await run('hd', hd, seconds / 2, false);
+const fps720 = (await run('hd', hd, seconds / 2)).fps;
+
+// Two inference threads: the same unpaced runs with a second detector + classifier pair.
+const rig2: Rig = {
+  detector: await FaceDetector.create({ model: detectorModel, threads: 2 }),
+  classifier: await FaceClassifier.create({ modelPath: resolveModelPath(flag('--model')), threads: 2 }),
+};
+const fps720Threads2 = (await run('hd2', hd, seconds / 2, { rig: rig2 })).fps;
+const fps480Threads2 = (await run('clips2', clips, seconds / 2, { rig: rig2 })).fps;
+await rig2.classifier.close();
+await rig2.detector.close();
+
+// CPU per camera: a 1280×720 MJPEG camera at 15 fps, paced in real time, as a live camera runs.
+const live = await liveCameraOptions();
+const cpuScene = async (name: string, frames: Buffer[]) => (await run(name, frames, cpuSeconds + 1, { paceFps: 15, warmupS: 1, pipeline: live })).cpu;
+const cpuFaces = await cpuScene('cpu-faces', hd);
+const cpuStill = await cpuScene('cpu-still', await emptySceneFrames('still', 30));
+const cpuMotion = await cpuScene('cpu-motion', await emptySceneFrames('motion', 90));
 await new Promise((r) => setTimeout(r, 500)); // last events reach the subscriber
 
 const result = {
   fps_480x270: Math.round(fps480 * 10) / 10,
   fps_1280x720: Math.round(fps720 * 10) / 10,
+  fps_1280x720_by_threads: { [threads]: Math.round(fps720 * 10) / 10, 2: Math.round(fps720Threads2 * 10) / 10 },
+  fps_480x270_by_threads: { [threads]: Math.round(fps480 * 10) / 10, 2: Math.round(fps480Threads2 * 10) / 10 },
+  cpu_per_camera: { faces: round3(cpuFaces), still: round3(cpuStill), motion: round3(cpuMotion), fps: 15, width: 1280, height: 720, live_options: Object.keys(live) },
   event_latency_ms: summary(pacedLatency),
   stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)])),
   classifier_invoke_ms: summary(classifyInvoke),
