@@ -8,6 +8,7 @@ import { redactConfig } from '../config/redact-config.js';
 import { isFaceedgeError, type FaceedgeError } from '../errors.js';
 import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
+import { motionGateFor } from '../config/motion-gate-schema.js';
 import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
 import { HealthServer } from '../observability/health-server.js';
 import { componentLogger } from '../observability/logger.js';
@@ -81,7 +82,8 @@ export class Daemon {
     const { config, log } = this.#o;
     this.brokerUrl = config.mqtt.url ?? (await this.#startEmbeddedBroker());
     this.#detector = await FaceDetector.create({
-      model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, threads: config.classifier.threads,
+      model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou,
+      threads: config.detector.threads ?? config.classifier.threads,
     });
     this.#classifier = await this.#loadClassifier();
     const mqtt = new MqttOutput({
@@ -103,6 +105,7 @@ export class Daemon {
     for (const camera of config.cameras) {
       const runner = new CameraRunner({
         name: camera.name, source: camera.source, detector: this.#detector, classifier: () => this.#classifier!.current,
+        motionGate: motionGateFor(config.motion_gate, camera.source.type),
         tracker: trackerOptions(this.#runtime.tracker), minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
         log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => mqtt.setCaptureStatus(camera.name, s.state === 'online'),
       });

@@ -105,6 +105,11 @@ export class FaceTracker {
     return this.#tracks.filter((t) => t.published).length;
   }
 
+  /** Live tracks, reported or not yet (a face seen for fewer than `minFrames` frames counts too). */
+  get trackCount(): number {
+    return this.#tracks.length;
+  }
+
   /**
    * Feeds one frame's observations. Returns the events this frame causes, oldest track first.
    * @param nowMs monotonic frame time (ms) — drives update throttling.

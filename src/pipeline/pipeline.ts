@@ -8,9 +8,10 @@ import type { Frame, RgbImage } from '../capture/frame.js';
 import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { isFaceedgeError } from '../errors.js';
 import { alignFace, type AlignOptions } from '../vision/align-face.js';
-import { decodeImage } from '../vision/decode-image.js';
+import { decodeForDetection, detectFaces, fullResolutionImage, rgbDetectionImage, type DetectionImage } from '../vision/decode-for-detection.js';
 import type { DetectedFace } from '../vision/face.js';
 import type { FaceObservation, FaceTracker } from './face-tracker.js';
+import { MotionGate, type MotionGateOptions } from './motion-gate.js';
 import type { TrackEvent } from './track-event.js';
 
 export type Stage = 'decode' | 'detect' | 'align' | 'classify' | 'track' | 'publish';
@@ -18,6 +19,11 @@ export type Stage = 'decode' | 'detect' | 'align' | 'classify' | 'track' | 'publ
 /** The parts of the detector the pipeline needs (FaceDetector implements it). */
 export interface Detector {
   detect(image: RgbImage): Promise<DetectedFace[]>;
+  /**
+   * Side of the model's square input, pixels. When known, JPEG frames much larger than it are decoded
+   * at a reduced scale for detection (src/vision/decode-for-detection.ts); absent: always in full.
+   */
+  readonly inputSize?: number;
 }
 
 /** The parts of the classifier the pipeline needs (FaceClassifier implements it). */
@@ -56,6 +62,19 @@ export interface PipelineOptions {
   readonly observer?: PipelineObserver;
   /** Faces narrower than this (source pixels) are ignored: too few pixels to classify. Default 24. */
   readonly minFacePx?: number;
+  /**
+   * Motion gating (src/pipeline/motion-gate.ts): skip the detector on still frames while no track is
+   * open. Absent: the detector runs on every frame (file sources, tests, evaluation).
+   */
+  readonly motionGate?: MotionGateOptions;
+  /** Decode every frame in full, as builds before reduced decoding did (tests compare the two). Default false. */
+  readonly fullDecode?: boolean;
+}
+
+/** A decoded frame and what decoding it cost, ms. */
+interface Decoded {
+  readonly decoded: DetectionImage;
+  readonly ms: number;
 }
 
 export class Pipeline {
@@ -68,12 +87,14 @@ export class Pipeline {
   #endTracksWaiters: (() => void)[] = [];
   #running: Promise<void> | null = null;
   #facePresent = false;
+  readonly #gate: MotionGate | null;
   /** Faces narrower than this are ignored; adjustable at run time. */
   minFacePx: number;
 
   constructor(options: PipelineOptions) {
     this.#o = options;
     this.minFacePx = options.minFacePx ?? 24;
+    this.#gate = options.motionGate ? new MotionGate(options.motionGate) : null;
   }
 
   /** Starts the loop; the returned promise settles when the source has ended and all events are out. */
@@ -136,18 +157,49 @@ export class Pipeline {
 
   /** Runs one frame through every stage. Exposed for tests and the bench. */
   async processFrame(frame: Frame): Promise<TrackEvent[]> {
+    return this.#analyse(frame, await this.#decode(frame));
+  }
+
+  /**
+   * Decodes a frame at the scale the detector needs: reduced while no track is open, in full while one
+   * is (its faces will need the aligner's full-resolution pixels anyway, so one decode serves both).
+   */
+  async #decode(frame: Frame): Promise<Decoded | null> {
+    // A still scene without tracks: most frames are not even decoded (motion-gate.ts).
+    if (this.#gate && !this.#gate.wantsFrame(this.#o.tracker.trackCount > 0, frame.timestampMs)) return null;
+    const started = performance.now();
+    if (frame.image.kind === 'rgb') return { decoded: rgbDetectionImage(frame.image), ms: performance.now() - started };
+    const full = this.#o.fullDecode === true || this.#o.tracker.trackCount > 0;
+    const decoded = await decodeForDetection(frame.image.data, frame.image.origin, { inputSize: this.#o.detector.inputSize, full });
+    return { decoded, ms: performance.now() - started };
+  }
+
+  /** Everything after decoding: motion gate, detect, align, classify, track, publish. */
+  async #analyse(frame: Frame, prepared: Decoded | null): Promise<TrackEvent[]> {
     const { detector, tracker, observer } = this.#o;
+    if (!prepared) {
+      observer?.frame?.(frame, 0);
+      return [];
+    }
+    const { decoded, ms: decodeMs } = prepared;
     let t = performance.now();
-    const lap = (stage: Stage) => {
+    const lap = (stage: Stage, extraMs = 0) => {
       const now = performance.now();
-      observer?.stage?.(stage, now - t);
+      observer?.stage?.(stage, now - t + extraMs);
       t = now;
     };
-    const image = frame.image.kind === 'rgb' ? frame.image : await decodeImage(frame.image.data, frame.image.origin);
-    lap('decode');
-    const faces = (await detector.detect(image)).filter((f) => f.box.width >= this.minFacePx);
+    // The gate decides here, in frame order and after the previous frame's tracks are known.
+    const gate = this.#gate?.decide(decoded.image, tracker.trackCount > 0, frame.timestampMs);
+    lap('decode', decodeMs);
+    if (gate && !gate.detect) {
+      observer?.frame?.(frame, 0);
+      return [];
+    }
+    const faces = (await detectFaces(detector, decoded)).filter((f) => f.box.width >= this.minFacePx);
     lap('detect');
     const classifier = this.#o.classifier();
+    // A face found in a reduced decode (the first frame of a track) costs one full decode for the aligner.
+    const image = faces.length > 0 ? await fullResolutionImage(decoded) : decoded.image;
     const crops = faces.map((f) => alignFace(image, f, classifier.alignment));
     lap('align');
     const observations: FaceObservation[] = [];
