@@ -123,30 +123,57 @@ export class Pipeline {
     });
   }
 
+  /**
+   * Two frames in flight: while one frame is detected, classified and tracked, the next one is already
+   * taken from the slot and decoded (sharp decodes on the libuv pool, inference runs on its own worker
+   * thread), so decoding and inference use both cores. Frames are still analysed one at a time, in order.
+   */
   async #loop(): Promise<void> {
-    const { slot, log } = this.#o;
+    const { log } = this.#o;
+    let next = this.#take();
     for (;;) {
-      let frame: Frame | null;
-      try {
-        // A pending frame is returned even when the wait was aborted: captured frames are never skipped.
-        frame = await slot.next(this.#wait.signal);
-      } catch {
+      const taken = await next;
+      if (taken === 'aborted') {
         if (this.#stopped) break;
         this.#wait = new AbortController();
         await this.#endOpenTracks();
+        next = this.#take();
         continue;
       }
-      if (!frame) break; // source ended
+      if (taken === null) break; // source ended
+      next = this.#take();
+      const { frame, decoded } = taken;
       try {
-        await this.processFrame(frame);
+        const result = await decoded;
+        if ('error' in result) throw result.error;
+        await this.#analyse(frame, result.decoded);
       } catch (err) {
         // One bad frame must never stop the camera.
         this.#o.observer?.frameError?.(frame, err as Error);
         if (!isFaceedgeError(err)) log.error({ err, seq: frame.seq }, 'frame failed');
       }
     }
+    // The loop only ends while waiting, so no frame is left half-taken.
     this.#ended = true;
     await this.#endOpenTracks();
+  }
+
+  /**
+   * The next frame from the slot, with its decode already started (its outcome captured, so a failed
+   * decode is reported when the frame's turn comes, never as an unhandled rejection); null when the
+   * source has ended, 'aborted' when stop() or endTracks() interrupted the wait.
+   */
+  async #take(): Promise<{ frame: Frame; decoded: Promise<{ decoded: Decoded | null } | { error: unknown }> } | null | 'aborted'> {
+    let frame: Frame | null;
+    try {
+      // A pending frame is returned even when the wait was aborted: captured frames are never skipped.
+      frame = await this.#o.slot.next(this.#wait.signal);
+    } catch {
+      return 'aborted';
+    }
+    if (!frame) return null;
+    const decoded = this.#decode(frame).then((d) => ({ decoded: d }), (error: unknown) => ({ error }));
+    return { frame, decoded };
   }
 
   async #endOpenTracks(): Promise<void> {
