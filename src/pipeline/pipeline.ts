@@ -6,6 +6,7 @@
 import type { Logger } from 'pino';
 import type { Frame, RgbImage } from '../capture/frame.js';
 import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
+import { probeImage } from '../capture/probe-image.js';
 import { isFaceedgeError } from '../errors.js';
 import { alignFace, type AlignOptions } from '../vision/align-face.js';
 import { decodeForDetection, detectFaces, fullResolutionImage, rgbDetectionImage, type DetectionImage } from '../vision/decode-for-detection.js';
@@ -192,8 +193,12 @@ export class Pipeline {
    * is (its faces will need the aligner's full-resolution pixels anyway, so one decode serves both).
    */
   async #decode(frame: Frame): Promise<Decoded | null> {
-    // A still scene without tracks: most frames are not even decoded (motion-gate.ts).
-    if (this.#gate && !this.#gate.wantsFrame(this.#o.tracker.trackCount > 0, frame.timestampMs)) return null;
+    // A still scene without tracks: most frames are not decoded (motion-gate.ts), only their header read,
+    // so a broken frame is still reported (≈ 0.2 ms, against ≈ 3 ms for decoding a 1280×720 frame).
+    if (this.#gate && !this.#gate.wantsFrame(this.#o.tracker.trackCount > 0, frame.timestampMs)) {
+      if (frame.image.kind === 'encoded') await probeImage(frame.image.data, { origin: frame.image.origin });
+      return null;
+    }
     const started = performance.now();
     if (frame.image.kind === 'rgb') return { decoded: rgbDetectionImage(frame.image), ms: performance.now() - started };
     const full = this.#o.fullDecode === true || this.#o.tracker.trackCount > 0;
