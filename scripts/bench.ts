@@ -242,6 +242,9 @@ const pacedLatency = [...eventLatency];
 frameTimeById.clear();
 const hd = await clipFrames(1280, 720);
 const fps720 = (await run('hd', hd, seconds / 2)).fps;
+// The same without decode/inference overlap (builds that have the option; others run as above).
+const fps720Sequential = (await run('hd-seq', hd, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
+const fps480Sequential = (await run('clips-seq', clips, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
 // Two 1280×720 cameras sharing the detector and classifier, unpaced: frames per second over both.
 const twoCameras = await Promise.all([run('hd-a', hd, seconds / 2), run('hd-b', [...hd.slice(hd.length / 2), ...hd.slice(0, hd.length / 2)], seconds / 2)]);
 const fps720TwoCameras = twoCameras[0].fps + twoCameras[1].fps;
@@ -273,6 +276,7 @@ const result = {
   fps_1280x720: Math.round(fps720 * 10) / 10,
   fps_1280x720_by_threads: { [threads]: Math.round(fps720 * 10) / 10, 2: Math.round(fps720Threads2 * 10) / 10 },
   fps_1280x720_two_cameras: Math.round(fps720TwoCameras * 10) / 10,
+  fps_no_overlap: { '1280x720': Math.round(fps720Sequential * 10) / 10, '480x270': Math.round(fps480Sequential * 10) / 10 },
   fps_480x270_by_threads: { [threads]: Math.round(fps480 * 10) / 10, 2: Math.round(fps480Threads2 * 10) / 10 },
   cpu_per_camera: {
     faces: round3(cpuFaces.cpu), still: round3(cpuStill.cpu), motion: round3(cpuMotion.cpu),

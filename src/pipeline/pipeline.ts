@@ -70,6 +70,8 @@ export interface PipelineOptions {
   readonly motionGate?: MotionGateOptions;
   /** Decode every frame in full, as builds before reduced decoding did (tests compare the two). Default false. */
   readonly fullDecode?: boolean;
+  /** Decode the next frame while the current one is analysed (two frames in flight). Default true. */
+  readonly overlapDecode?: boolean;
 }
 
 /** A decoded frame and what decoding it cost, ms. */
@@ -142,7 +144,8 @@ export class Pipeline {
         continue;
       }
       if (taken === null) break; // source ended
-      next = this.#take();
+      const overlap = this.#o.overlapDecode !== false;
+      if (overlap) next = this.#take();
       const { frame, decoded } = taken;
       try {
         const result = await decoded;
@@ -153,6 +156,7 @@ export class Pipeline {
         this.#o.observer?.frameError?.(frame, err as Error);
         if (!isFaceedgeError(err)) log.error({ err, seq: frame.seq }, 'frame failed');
       }
+      if (!overlap) next = this.#take();
     }
     // The loop only ends while waiting, so no frame is left half-taken.
     this.#ended = true;
