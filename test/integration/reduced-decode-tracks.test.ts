@@ -77,6 +77,38 @@ describe.skipIf(!CLASSIFIER)(`1280×720 demo clips: reduced decoding and motion 
     return events.filter((e) => e.type === 'end').map((e) => ({ class: e.after.class, box: e.after.box }));
   }
 
+  /** The clip through a running pipeline (its own loop, decode overlapping inference), frames fed as fast as it takes them. */
+  async function tracksRunning(clip: Buffer[], camera: string): Promise<TrackSummary[]> {
+    const events: TrackEvent[] = [];
+    const slot = new LatestFrameSlot();
+    const tracker = new FaceTracker({ camera, labels: classifier.labels, model: classifier.id, minFrames: 3, maxMissedFrames: 10 });
+    const pipeline = new Pipeline({
+      camera, slot, detector, classifier: () => classifier, tracker, log: silentLogger(), minFacePx: 24,
+      sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
+    });
+    const done = pipeline.start();
+    for (let seq = 0; seq < clip.length; seq++) {
+      slot.put({ seq, timestampMs: seq * FRAME_MS, wallTimeMs: 1.8e12 + seq * FRAME_MS, image: { kind: 'encoded', data: clip[seq], origin: `${camera}#${seq}` } });
+      await slot.whenEmpty(); // unpaced: the next frame as soon as this one is taken (so none is dropped)
+    }
+    slot.end();
+    await done;
+    return events.filter((e) => e.type === 'end').map((e) => ({ class: e.after.class, box: e.after.box }));
+  }
+
+  it('two cameras running at once on one detector and classifier get what each gets alone', async () => {
+    const [a, b] = [...frames.values()];
+    const alone = [await tracks(a, {}), await tracks(b, {})];
+    const together = await Promise.all([tracksRunning(a, 'cam-a'), tracksRunning(b, 'cam-b')]);
+    expect(together.map((t) => t.map((x) => x.class))).toEqual(alone.map((t) => t.map((x) => x.class)));
+    // Which scale a frame is decoded at depends on when its decode started (tracks open or not), so boxes
+    // may differ within the detector's noise, never more.
+    together.forEach((t, c) => t.forEach((x, i) => {
+      const ref = alone[c][i].box;
+      expect(Math.abs(x.box.x - ref.x) + Math.abs(x.box.y - ref.y) + Math.abs(x.box.width - ref.width)).toBeLessThanOrEqual(0.1 * ref.width);
+    }));
+  });
+
   it('a 1280×720 frame is decoded at the full-range letterbox size (192×108); a small still in full', async () => {
     const frame = frames.values().next().value![0];
     const reduced = await decodeForDetection(frame, 'hd', { inputSize: detector.inputSize });
