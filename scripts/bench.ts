@@ -6,6 +6,13 @@
  * Frames are fed as JPEGs (what an MJPEG camera delivers), as fast as the pipeline takes them,
  * through the real detector, classifier, tracker, outbox and an in-process MQTT broker.
  *
+ * `cpu_per_camera` is what one camera costs the board: process user+sys CPU-seconds per second of camera
+ * time (0.12 = 12 % of one core) for a 1280×720 MJPEG stream at 15 fps fed in real time, in three scenes
+ * (faces: the demo clips scaled up; still: an empty room; motion: an empty room with noise, flicker and a
+ * swaying leaf; scripts/bench-scenes.ts). The pipeline runs as for a live camera (motion gating on where
+ * the build has it). `fps_1280x720_by_threads` is the unpaced 1280×720 figure with 1 and 2 inference threads,
+ * `fps_1280x720_two_cameras` the sum over two unpaced 1280×720 cameras sharing one detector and classifier.
+ *
  *   tsx scripts/bench.ts [--json] [--model path] [--detector short|full] [--threads N] [--seconds S]
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -31,6 +38,7 @@ import { LiveViewRoutes } from '../src/live-view/live-view-routes.js';
 import { LiveView } from '../src/live-view/live-view.js';
 import { HealthServer } from '../src/observability/health-server.js';
 import { DaemonMetrics } from '../src/observability/metrics.js';
+import { emptySceneFrames } from './bench-scenes.js';
 
 // As the daemon does: no libvips operation cache (every frame is new) and one libvips worker.
 sharp.cache(false);
@@ -41,6 +49,8 @@ const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? a
 const threads = Number(flag('--threads') ?? 1);
 const detectorModel = (flag('--detector') ?? 'short') as DetectorModel;
 const seconds = Number(flag('--seconds') ?? 10);
+/** Seconds of camera time measured per CPU-per-camera scene (after one second of warm-up). */
+const cpuSeconds = Number(flag('--cpu-seconds') ?? 8);
 const asJson = args.includes('--json');
 
 const percentile = (values: number[], p: number) => {
@@ -48,6 +58,7 @@ const percentile = (values: number[], p: number) => {
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 1000) / 1000;
 };
+const round3 = (v: number) => Math.round(v * 1000) / 1000;
 const summary = (values: number[]) => ({ p50: percentile(values, 50), p99: percentile(values, 99), n: values.length });
 
 /** The bundled clips' frames as JPEG (quality 85), optionally resized. */
@@ -114,7 +125,7 @@ async function measureLiveView(frames: Buffer[], durationS: number) {
   const measure = async (kind: 'none' | 'one') => {
     const cpu = process.cpuUsage();
     const started = performance.now();
-    const rate = await run('live', frames, durationS / 8, false, 0, live);
+    const rate = (await run('live', frames, durationS / 8, { live })).fps;
     const used = process.cpuUsage(cpu);
     fps[kind].push(rate);
     cpuMsPerFrame[kind].push((used.user + used.system) / 1000 / (rate * ((performance.now() - started) / 1000)));
@@ -163,19 +174,57 @@ async function measureLiveView(frames: Buffer[], durationS: number) {
 
 const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
 
+/** One detector + classifier pair (the bench builds one per thread count). */
+interface Rig {
+  readonly detector: FaceDetector;
+  readonly classifier: FaceClassifier;
+}
+
 /**
- * Runs the pipeline over `frames` (looped) for `durationS`; returns processed frames per second.
- * `paceFps` 0 = saturate (the next frame as soon as the pipeline takes one: throughput); otherwise
- * frames arrive like a camera's, which is what event latency is about.
+ * Pipeline options of a live camera, when this build has them (motion gating with its defaults). Loaded
+ * by a computed path so the same bench script also compiles and runs on builds without the module (the
+ * base build it is compared with); those builds have no gating to switch on.
  */
-async function run(camera: string, frames: Buffer[], durationS: number, record: boolean, paceFps = 0, live?: LiveView): Promise<number> {
+async function liveCameraOptions(): Promise<Record<string, unknown>> {
+  const modulePath = '../src/pipeline/motion-gate.js';
+  try {
+    const mod = (await import(modulePath)) as { DEFAULT_MOTION_GATE?: object };
+    return mod.DEFAULT_MOTION_GATE ? { motionGate: mod.DEFAULT_MOTION_GATE } : {};
+  } catch {
+    return {};
+  }
+}
+
+interface RunOptions {
+  /** Record per-stage times into `stages`. */
+  readonly record?: boolean;
+  /** 0 = saturate (the next frame as soon as the pipeline takes one: throughput); else frames/s like a camera. */
+  readonly paceFps?: number;
+  readonly rig?: Rig;
+  /** Extra pipeline options (a live camera's). */
+  readonly pipeline?: Record<string, unknown>;
+  /** Seconds at the start not counted in `cpu` (JIT, first-frame allocations). Default 0. */
+  readonly warmupS?: number;
+  /** A live view fed every processed frame, as the daemon feeds it. */
+  readonly live?: LiveView;
+}
+
+/**
+ * Runs the pipeline over `frames` (looped) for `durationS`; returns processed frames per second and the
+ * process CPU-seconds per wall second after the warm-up. Paced runs feed frames like a camera, which is
+ * what event latency and CPU per camera are about.
+ */
+async function run(camera: string, frames: Buffer[], durationS: number, options: RunOptions = {}): Promise<{ fps: number; cpu: number; faceShare: number }> {
+  const { record = false, paceFps = 0, rig = { detector, classifier }, warmupS = 0, live } = options;
+  let faceFrames = 0;
   const slot = new LatestFrameSlot();
-  const tracker = new FaceTracker({ camera, labels: classifier.labels, model: classifier.id, minFrames: 2, updateIntervalMs: 500 });
+  const tracker = new FaceTracker({ camera, labels: rig.classifier.labels, model: rig.classifier.id, minFrames: 2, updateIntervalMs: 500 });
   liveTracker = tracker;
   let processed = 0;
   const perFrame = { align: 0, classify: 0 };
   const pipeline = new Pipeline({
-    camera, slot, detector, classifier: () => classifier, tracker, log: silentLogger(), minFacePx: 20,
+    ...options.pipeline,
+    camera, slot, detector: rig.detector, classifier: () => rig.classifier, tracker, log: silentLogger(), minFacePx: 20,
     sink: {
       events: (_cam, events) => {
         for (const e of events) {
@@ -196,6 +245,7 @@ async function run(camera: string, frames: Buffer[], durationS: number, record: 
       frame: (f, faces) => {
         live?.frame(camera, f);
         processed++;
+        if (faces > 0) faceFrames++;
         if (record && faces > 0) {
           stages.align.push(perFrame.align / faces);
           stages.classify.push(perFrame.classify / faces);
@@ -205,17 +255,44 @@ async function run(camera: string, frames: Buffer[], durationS: number, record: 
   });
   const done = pipeline.start();
   const started = performance.now();
+  let cpuFrom: { at: number; usage: NodeJS.CpuUsage } | null = warmupS > 0 ? null : { at: started, usage: process.cpuUsage() };
   let seq = 0;
   while (performance.now() - started < durationS * 1000) {
+    if (!cpuFrom && performance.now() - started >= warmupS * 1000) cpuFrom = { at: performance.now(), usage: process.cpuUsage() };
     const frame: Frame = { seq, timestampMs: performance.now(), wallTimeMs: Date.now(), image: { kind: 'encoded', data: frames[seq % frames.length], origin: `bench#${seq}` } };
     seq++;
     slot.put(frame);
     if (paceFps > 0) await new Promise((r) => setTimeout(r, Math.max(0, started + (seq * 1000) / paceFps - performance.now())));
     else await slot.whenEmpty();
   }
+  const cpuUsed = process.cpuUsage(cpuFrom!.usage);
+  const cpuWall = performance.now() - cpuFrom!.at;
   slot.end();
   await done;
-  return processed / ((performance.now() - started) / 1000);
+  return { fps: processed / ((performance.now() - started) / 1000), cpu: (cpuUsed.user + cpuUsed.system) / 1000 / cpuWall, faceShare: faceFrames / Math.max(1, processed) };
+}
+
+/** CPU-seconds per second of the paced feed alone: frames put into a slot and taken, nothing processed. */
+async function harnessCpu(frames: Buffer[], durationS: number, paceFps: number, warmupS: number): Promise<number> {
+  const slot = new LatestFrameSlot();
+  const consumer = (async () => {
+    while (await slot.next()) {
+      // taken and dropped
+    }
+  })();
+  const started = performance.now();
+  let from: { at: number; usage: NodeJS.CpuUsage } | null = null;
+  for (let seq = 0; performance.now() - started < durationS * 1000; ) {
+    if (!from && performance.now() - started >= warmupS * 1000) from = { at: performance.now(), usage: process.cpuUsage() };
+    slot.put({ seq, timestampMs: performance.now(), wallTimeMs: Date.now(), image: { kind: 'encoded', data: frames[seq % frames.length], origin: `idle#${seq}` } });
+    seq++;
+    await new Promise((r) => setTimeout(r, Math.max(0, started + (seq * 1000) / paceFps - performance.now())));
+  }
+  const used = process.cpuUsage(from!.usage);
+  const wall = performance.now() - from!.at;
+  slot.end();
+  await consumer;
+  return (used.user + used.system) / 1000 / wall;
 }
 
 // Classifier and detector invoke alone (the model-path targets), on real crops.
@@ -237,12 +314,12 @@ for (let i = 0; i < 300; i++) {
   detectTotal.push(performance.now() - t);
 }
 
-await run('warmup', clips, 2, false);
-const fps480 = await run('clips', clips, seconds, true);
+await run('warmup', clips, 2);
+const fps480 = (await run('clips', clips, seconds, { record: true })).fps;
 // Event latency at a camera's pace (30 fps): saturated runs would mostly measure the slot's wait.
 frameTimeById.clear();
 eventLatency.length = 0;
-await run('paced', clips, seconds, false, 30);
+await run('paced', clips, seconds, { paceFps: 30 });
 const pacedLatency = [...eventLatency];
 frameTimeById.clear();
 const liveView = await measureLiveView(clips, seconds);
@@ -254,12 +331,51 @@ for (const jpeg of clips) {
 }
 const liveViewFaces = { ...(await measureLiveView(faceFrames, seconds)), frames: faceFrames.length };
 const hd = await clipFrames(1280, 720);
-const fps720 = await run('hd', hd, seconds / 2, false);
+const fps720 = (await run('hd', hd, seconds / 2)).fps;
+// The same without decode/inference overlap (builds that have the option; others run as above).
+const fps720Sequential = (await run('hd-seq', hd, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
+const fps480Sequential = (await run('clips-seq', clips, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
+// Two 1280×720 cameras sharing the detector and classifier, unpaced: frames per second over both.
+const twoCameras = await Promise.all([run('hd-a', hd, seconds / 2), run('hd-b', [...hd.slice(hd.length / 2), ...hd.slice(0, hd.length / 2)], seconds / 2)]);
+const fps720TwoCameras = twoCameras[0].fps + twoCameras[1].fps;
+
+// Two inference threads: the same unpaced runs with a second detector + classifier pair.
+const rig2: Rig = {
+  detector: await FaceDetector.create({ model: detectorModel, threads: 2 }),
+  classifier: await FaceClassifier.create({ modelPath: resolveModelPath(flag('--model')), threads: 2 }),
+};
+const fps720Threads2 = (await run('hd2', hd, seconds / 2, { rig: rig2 })).fps;
+const fps480Threads2 = (await run('clips2', clips, seconds / 2, { rig: rig2 })).fps;
+await rig2.classifier.close();
+await rig2.detector.close();
+
+// CPU per camera: a 1280×720 MJPEG camera at 15 fps, paced in real time, as a live camera runs. The
+// full-range detector: the scaled-up clips' faces are 100-150 px, too small for short range at 1280×720.
+const live = await liveCameraOptions();
+const cpuRig: Rig = { detector: await FaceDetector.create({ model: 'full', threads }), classifier };
+const cpuScene = (name: string, frames: Buffer[]) => run(name, frames, cpuSeconds + 1, { paceFps: 15, warmupS: 1, pipeline: live, rig: cpuRig });
+const cpuFaces = await cpuScene('cpu-faces', hd);
+const cpuStill = await cpuScene('cpu-still', await emptySceneFrames('still', 30));
+const cpuMotion = await cpuScene('cpu-motion', await emptySceneFrames('motion', 90));
+const cpuHarness = await harnessCpu(hd, cpuSeconds + 1, 15, 1);
+await cpuRig.detector.close();
 await new Promise((r) => setTimeout(r, 500)); // last events reach the subscriber
 
 const result = {
   fps_480x270: Math.round(fps480 * 10) / 10,
   fps_1280x720: Math.round(fps720 * 10) / 10,
+  fps_1280x720_by_threads: { [threads]: Math.round(fps720 * 10) / 10, 2: Math.round(fps720Threads2 * 10) / 10 },
+  fps_1280x720_two_cameras: Math.round(fps720TwoCameras * 10) / 10,
+  fps_no_overlap: { '1280x720': Math.round(fps720Sequential * 10) / 10, '480x270': Math.round(fps480Sequential * 10) / 10 },
+  fps_480x270_by_threads: { [threads]: Math.round(fps480 * 10) / 10, 2: Math.round(fps480Threads2 * 10) / 10 },
+  cpu_per_camera: {
+    faces: round3(cpuFaces.cpu), still: round3(cpuStill.cpu), motion: round3(cpuMotion.cpu),
+    // Share of processed frames in which faces were found (sanity: the faces scene has them, the empty ones not).
+    // The same paced feed into a slot that a consumer empties without processing: what the bench process
+    // (timers, in-process broker, garbage collection) costs by itself, included in the three figures.
+    harness: round3(cpuHarness),
+    frames_with_faces: { faces: round3(cpuFaces.faceShare), still: round3(cpuStill.faceShare), motion: round3(cpuMotion.faceShare) },
+    fps: 15, width: 1280, height: 720, detector: 'full', live_options: Object.keys(live) },
   event_latency_ms: summary(pacedLatency),
   stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)])),
   classifier_invoke_ms: summary(classifyInvoke),

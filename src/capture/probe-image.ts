@@ -16,6 +16,8 @@ export interface ImageHeader {
   readonly height: number;
   /** sharp's format name: `jpeg`, `png`, `webp`, `gif`, `tiff`… */
   readonly format: string;
+  /** EXIF orientation (1–8); absent when the image has none (= 1, stored upright). */
+  readonly orientation?: number;
 }
 
 /** Options of {@link probeImage}. */
@@ -56,12 +58,12 @@ export async function probeImage(input: Buffer | string, options: ProbeImageOpti
       cause,
     });
   }
-  const { width, height, format } = meta;
+  const { width, height, format, orientation } = meta;
   if (!width || !height || !format) {
     throw new FaceedgeError('IMAGE_UNREADABLE', `image ${origin} has no readable size`);
   }
   assertPixelLimit(width, height, maxPixels, origin);
-  return { width, height, format };
+  return orientation === undefined ? { width, height, format } : { width, height, format, orientation };
 }
 
 /**

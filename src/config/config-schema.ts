@@ -12,6 +12,7 @@ import { TRACKER_DEFAULTS } from '../pipeline/face-tracker.js';
 import { rulesSchema } from '../rules/rules-schema.js';
 import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
 import { BROKER_URL_PATTERN, brokerUrlProblem } from './broker-url.js';
+import { motionGateSchema } from './motion-gate-schema.js';
 import { bool, coerceNumber, isObjectPayload, num, topicPath } from './schema-helpers.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
@@ -226,6 +227,8 @@ export const detectorSchema = z.strictObject({
   nms_iou: num(z.number().min(0).max(1)).default(0.3),
   /** Faces smaller than this (box side, source pixels) are ignored. Default 24. */
   min_face_px: num(z.number().int().min(1)).default(24),
+  /** Detector interpreter / XNNPACK threads. Default: `classifier.threads`. */
+  threads: num(z.number().int().min(1).max(64)).optional(),
 });
 
 export const classifierSchema = z.strictObject({
@@ -293,6 +296,8 @@ export const configSchema = z
     detector: detectorSchema.prefault({}),
     classifier: classifierSchema.prefault({}),
     tracker: trackerSchema.prefault({}),
+    /** Skip the face detector on still frames while no face is tracked (live cameras by default). */
+    motion_gate: motionGateSchema.prefault({}),
     http: httpSchema.prefault({}),
     log: logSchema.prefault({}),
     /** GPIO outputs (relays, LEDs) and inputs (PIR, contacts). Default: none. */
@@ -323,6 +328,7 @@ export interface FaceedgeConfig {
   readonly detector: Cfg['detector'];
   readonly classifier: Omit<Cfg['classifier'], 'manifest'> & { readonly manifest: string };
   readonly tracker: Cfg['tracker'];
+  readonly motion_gate: Cfg['motion_gate'];
   readonly http: Cfg['http'];
   readonly log: Cfg['log'];
   readonly gpio: Cfg['gpio'];

@@ -9,6 +9,7 @@ import type { FrameSink, FrameSource, SourceStatus } from '../capture/frame-sour
 import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
 import { FaceTracker, type TrackerOptions, type VisibleTrack } from '../pipeline/face-tracker.js';
+import type { MotionGateOptions } from '../pipeline/motion-gate.js';
 import { Pipeline, type Classifier, type Detector, type PipelineSink } from '../pipeline/pipeline.js';
 
 export interface CameraRunnerOptions {
@@ -18,6 +19,8 @@ export interface CameraRunnerOptions {
   readonly classifier: () => Classifier & { readonly id: string; readonly labels: readonly string[] };
   readonly tracker: Omit<TrackerOptions, 'camera' | 'labels' | 'model'>;
   readonly minFacePx: number;
+  /** Motion gating of this camera's detector; absent = the detector runs on every frame. */
+  readonly motionGate?: MotionGateOptions;
   readonly sink: PipelineSink;
   readonly metrics: DaemonMetrics;
   readonly log: Logger;
@@ -62,6 +65,7 @@ export class CameraRunner {
       sink: o.sink,
       log,
       minFacePx: o.minFacePx,
+      motionGate: o.motionGate,
       observer: {
         stage: (stage, ms) => {
           o.metrics.observeStage(stage, ms, o.name);

@@ -9,6 +9,7 @@ import { redactConfig, redactUrl } from '../config/redact-config.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { applyRuntimeOptionsPatch, parseRuntimeOptionsPatch, type RuntimeOptions } from '../config/runtime-options.js';
 import type { FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
+import { motionGateFor } from '../config/motion-gate-schema.js';
 import { evaluateHealth, type HealthFacts } from '../observability/health-report.js';
 import { HealthServer } from '../observability/health-server.js';
 import { boardFacts } from '../live-view/board-facts.js';
@@ -104,7 +105,8 @@ export class Daemon {
       parts.started('embedded broker', broker, (b) => b.stop());
     }
     this.#detector = parts.started('detector', await FaceDetector.create({
-      model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, threads: config.classifier.threads,
+      model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, 
+      threads: config.detector.threads ?? config.classifier.threads,
     }), (d) => d.close());
     this.#classifier = parts.started('classifier', await this.#loadClassifier(), (c) => c.close());
     const mqtt = new MqttOutput({
@@ -162,7 +164,7 @@ export class Daemon {
 
   /** One camera's runner, wired to MQTT, the track journal, the GPIO rules and the live view. */
   #camera(camera: FaceedgeConfig['cameras'][number], mqtt: MqttOutput, journal: TrackJournal): CameraRunner {
-    const { log } = this.#o;
+    const { config, log } = this.#o;
     const sink: PipelineSink = {
       events: (name, events) => {
         this.#live?.events(name, events);
@@ -177,6 +179,7 @@ export class Daemon {
     mqtt.setFace(camera.name, false); // the true state until a face is tracked (a crash may have left ON retained)
     return new CameraRunner({
       name: camera.name, source: camera.source, detector: this.#detector!, classifier: () => this.#classifier!.current,
+      motionGate: motionGateFor(config.motion_gate, camera.source.type),
       tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) }, minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
       log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => {
         mqtt.setCaptureStatus(camera.name, s.state === 'online');

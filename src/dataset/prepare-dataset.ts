@@ -8,7 +8,7 @@ import { dirname, join, parse, resolve } from 'node:path';
 import sharp from 'sharp';
 import { isFaceedgeError } from '../errors.js';
 import { alignFace, cropGeometry, cropOutsideFraction, DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
-import { decodeImage } from '../vision/decode-image.js';
+import { decodeForDetection, detectFaces, fullResolutionImage, type DetectionImage } from '../vision/decode-for-detection.js';
 import { primaryFace, type PrimaryFacePolicy } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { listLabeledImages, type LabeledImage } from './labeled-folder.js';
@@ -61,18 +61,19 @@ export interface CropManifest {
 type Outcome = { written: string; sha: string; outside: number } | SkippedImage;
 
 async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise<Outcome> {
-  let rgb;
+  let decoded: DetectionImage;
   try {
-    rgb = await decodeImage(await readFile(image.path), image.relative);
+    decoded = await decodeForDetection(await readFile(image.path), image.relative, { inputSize: options.detector.inputSize });
   } catch (err) {
     if (!isFaceedgeError(err)) throw err;
     return { path: image.relative, reason: 'unreadable', detail: err.message };
   }
-  const pick = primaryFace(await options.detector.detect(rgb), rgb.width, rgb.height, { policy: options.faces ?? 'strict' });
+  const pick = primaryFace(await detectFaces(options.detector, decoded), decoded.sourceWidth, decoded.sourceHeight, { policy: options.faces ?? 'strict' });
   if (!pick.face) return { path: image.relative, reason: pick.reason };
   const alignment = options.alignment ?? DEFAULT_ALIGNMENT;
-  const crop = alignFace(rgb, pick.face, alignment);
-  const outside = cropOutsideFraction(rgb, cropGeometry(pick.face, alignment));
+  const full = await fullResolutionImage(decoded);
+  const crop = alignFace(full, pick.face, alignment);
+  const outside = cropOutsideFraction(full, cropGeometry(pick.face, alignment));
   const relative = join(image.split, image.label, `${parse(image.path).name}.png`);
   const target = join(options.output, relative);
   await mkdir(dirname(target), { recursive: true });

@@ -2,9 +2,9 @@
  * Every face of one image through the daemon's own path: detect → align → classify. Used by
  * `faceedge classify`, which reports all faces (evaluation instead keeps the dominant one).
  */
-import type { RgbImage } from '../capture/frame.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
+import { detectFaces, fullResolutionImage, type DetectionImage } from '../vision/decode-for-detection.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import type { Box } from '../vision/face.js';
 
@@ -36,9 +36,10 @@ export interface ClassifiedFace {
 const round1 = (v: number): number => Math.round(v * 10) / 10;
 const round4 = (v: number): number => Math.round(v * 1e4) / 1e4;
 
-/** Faces of `image`, largest first, each with its classification. */
-export async function classifyFaces(image: RgbImage, detector: FaceDetector, classifier: FaceClassifier): Promise<ClassifiedFace[]> {
-  const faces = await detector.detect(image);
+/** Faces of `decoded` (src/vision/decode-for-detection.ts), largest first, each with its classification. */
+export async function classifyFaces(decoded: DetectionImage, detector: FaceDetector, classifier: FaceClassifier): Promise<ClassifiedFace[]> {
+  const faces = await detectFaces(detector, decoded);
+  const image = faces.length > 0 ? await fullResolutionImage(decoded) : decoded.image;
   faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
   const out: ClassifiedFace[] = [];
   for (const face of faces) {

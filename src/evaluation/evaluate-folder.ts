@@ -9,14 +9,14 @@ import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { listLabeledImages, type LabeledImage } from '../dataset/labeled-folder.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
-import { decodeImage } from '../vision/decode-image.js';
+import { decodeForDetection, detectFaces, fullResolutionImage, type DetectionImage } from '../vision/decode-for-detection.js';
 import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
 import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetrics, type Confusion } from './metrics.js';
 
 /** What evaluation needs of a detector; `FaceDetector` is one. */
-export type EvalDetector = Pick<FaceDetector, 'detect' | 'model'>;
+export type EvalDetector = Pick<FaceDetector, 'detect' | 'model'> & { readonly inputSize?: number };
 /** What evaluation needs of a classifier; `FaceClassifier` is one. */
 export type EvalClassifier = Pick<FaceClassifier, 'id' | 'labels' | 'inputSize' | 'alignment' | 'modelPath' | 'manifest' | 'delegate' | 'classifySync'>;
 
@@ -124,16 +124,17 @@ async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promi
   const started = performance.now();
   const base = { file: image.relative, truth: image.label };
   const elapsed = () => performance.now() - started;
-  let rgb;
+  let decoded: DetectionImage;
   try {
-    rgb = await decodeImage(bytes, image.relative);
+    // The daemon's own decode: reduced for the detector where the image is large enough (decode-for-detection.ts).
+    decoded = await decodeForDetection(bytes, image.relative, { inputSize: options.detector.inputSize });
   } catch (err) {
     if (!isFaceedgeError(err)) throw err;
     return { ...base, status: 'unreadable', detail: err.message, msImage: elapsed() };
   }
-  const pick = primaryFace(await options.detector.detect(rgb), rgb.width, rgb.height);
+  const pick = primaryFace(await detectFaces(options.detector, decoded), decoded.sourceWidth, decoded.sourceHeight);
   if (!pick.face) return { ...base, status: 'no face', msImage: elapsed() };
-  const crop = alignFace(rgb, pick.face, options.classifier.alignment);
+  const crop = alignFace(await fullResolutionImage(decoded), pick.face, options.classifier.alignment);
   const invoked = performance.now();
   const result = options.classifier.classifySync(crop);
   const msFace = performance.now() - invoked;

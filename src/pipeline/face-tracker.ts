@@ -133,6 +133,11 @@ export class FaceTracker {
     return this.#tracks.filter((t) => t.published).length;
   }
 
+  /** Live tracks, reported or not yet (a face seen for fewer than `minFrames` frames counts too). */
+  get trackCount(): number {
+    return this.#tracks.length;
+  }
+
   /**
    * The tracks seen in the last frame, as the live view draws them: `confirmed` once the track's
    * `new` event is out (before that it may still be a one-frame false detection). Fresh objects.

@@ -3,22 +3,32 @@
  * absurd sizes before decoding and flattening any alpha channel onto black.
  */
 import sharp from 'sharp';
-import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage } from '../capture/probe-image.js';
+import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage, type ImageHeader } from '../capture/probe-image.js';
 import { FaceedgeError } from '../errors.js';
 import type { RgbImage } from '../capture/frame.js';
 
 export interface DecodeOptions {
   /** Largest accepted width × height, checked from the header before decoding. Default 50 MP. */
   readonly maxPixels?: number;
+  /** The image's header when the caller has already probed it (saves a second header parse). */
+  readonly header?: ImageHeader;
+  /**
+   * Decode straight to this size (pixels) instead of the stored one. A JPEG is then decoded with
+   * libjpeg's DCT scaling (1/2, 1/4 or 1/8, whichever sharp can use) and reduced the rest of the way
+   * with Lanczos 3, so a 1280×720 frame wanted at 128×72 never exists at full size. Default: full size.
+   */
+  readonly size?: { readonly width: number; readonly height: number };
 }
 
 /** @param origin names the image in error messages (file path, `stream#12`…). */
 export async function decodeImage(data: Buffer, origin: string, options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  await probeImage(data, { maxPixels, origin });
+  if (!options.header) await probeImage(data, { maxPixels, origin });
   try {
-    const { data: pixels, info } = await sharp(data, { limitInputPixels: maxPixels, failOn: 'truncated' })
-      .rotate() // honour EXIF orientation: phones and some cameras store portrait shots sideways
+    let pipeline = sharp(data, { limitInputPixels: maxPixels, failOn: 'truncated' })
+      .rotate(); // honour EXIF orientation: phones and some cameras store portrait shots sideways
+    if (options.size) pipeline = pipeline.resize(options.size.width, options.size.height, { fit: 'fill', fastShrinkOnLoad: true });
+    const { data: pixels, info } = await pipeline
       .flatten({ background: { r: 0, g: 0, b: 0 } })
       .toColourspace('srgb')
       .raw()

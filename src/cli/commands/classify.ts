@@ -8,7 +8,7 @@ import { Option, type Command } from 'commander';
 import { FaceedgeError, isFaceedgeError } from '../../errors.js';
 import { classifyFaces, type ClassifiedFace } from '../../evaluation/classify-faces.js';
 import { openClassifier } from '../../inference/shipped-model.js';
-import { decodeImage } from '../../vision/decode-image.js';
+import { decodeForDetection } from '../../vision/decode-for-detection.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { formatTable } from '../format-table.js';
 
@@ -67,8 +67,8 @@ export function registerClassifyCommand(program: Command): void {
         for (const file of files) {
           let result: ImageResult;
           try {
-            const image = await decodeImage(await readImage(file), file);
-            result = { file, faces: await classifyFaces(image, detector, classifier) };
+            const decoded = await decodeForDetection(await readImage(file), file, { inputSize: detector.inputSize });
+            result = { file, faces: await classifyFaces(decoded, detector, classifier) };
           } catch (err) {
             if (!isFaceedgeError(err)) throw err;
             result = { file, error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } };

@@ -1,0 +1,67 @@
+/**
+ * A motion-gated pipeline (live cameras): on a still scene without tracks the detector runs only at the
+ * keep-alive rate and most frames are not decoded, yet a broken frame is still reported; once a face is
+ * found, the detector runs on every frame. Fakes of our own Detector/Classifier; real sharp and tracker.
+ */
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import type { Frame } from '../../src/capture/frame.js';
+import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
+import { isFaceedgeError } from '../../src/errors.js';
+import { silentLogger } from '../../src/observability/logger.js';
+import { FaceTracker } from '../../src/pipeline/face-tracker.js';
+import { DEFAULT_MOTION_GATE } from '../../src/pipeline/motion-gate.js';
+import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
+import type { DetectedFace } from '../../src/vision/face.js';
+
+const FRAME_MS = 1000 / 15;
+const still = await sharp({ create: { width: 1280, height: 720, channels: 3, background: '#7a6f60' } }).jpeg().toBuffer();
+const FACE: DetectedFace = {
+  box: { x: 600, y: 300, width: 100, height: 100 },
+  keypoints: {
+    rightEye: { x: 630, y: 330 }, leftEye: { x: 670, y: 330 }, noseTip: { x: 650, y: 350 },
+    mouth: { x: 650, y: 375 }, rightEar: { x: 605, y: 340 }, leftEar: { x: 695, y: 340 },
+  },
+  score: 0.9,
+};
+
+function setup(faceFrom: number) {
+  let detections = 0;
+  let seq = 0;
+  const detector: Detector = { inputSize: 128, detect: async () => (detections++, seq >= faceFrom ? [FACE] : []) };
+  const classifier: Classifier = { alignment: { size: 64 }, classify: async () => ({ logit: 1 }) };
+  const pipeline = new Pipeline({
+    camera: 'door', slot: new LatestFrameSlot(), detector, classifier: () => classifier, log: silentLogger(),
+    tracker: new FaceTracker({ camera: 'door', labels: ['female', 'male'], model: 'm' }),
+    sink: { events: () => undefined, facePresence: () => undefined },
+    motionGate: DEFAULT_MOTION_GATE,
+  });
+  const feed = (data = still) => {
+    const frame: Frame = { seq, timestampMs: seq * FRAME_MS, wallTimeMs: 1.8e12, image: { kind: 'encoded', data, origin: `door#${seq}` } };
+    seq++;
+    return pipeline.processFrame(frame);
+  };
+  return { feed, detections: () => detections };
+}
+
+describe('a motion-gated pipeline', () => {
+  it('runs the detector at the keep-alive rate on a still scene, every frame once a face is tracked', async () => {
+    const { feed, detections } = setup(45);
+    for (let i = 0; i < 45; i++) await feed(); // 3 s of a still, empty scene
+    // ≈ 3 per second (keepalive_ms 333, looked at on the 200 ms checks): far fewer than 45.
+    expect(detections()).toBeGreaterThanOrEqual(6);
+    expect(detections()).toBeLessThanOrEqual(12);
+    const before = detections();
+    // A face appears (sitting still): found at the next keep-alive, then followed on every frame.
+    for (let i = 0; i < 30; i++) await feed();
+    expect(detections() - before).toBeGreaterThanOrEqual(25);
+  });
+
+  it('reports a broken frame even when the gate would not have decoded it', async () => {
+    const { feed } = setup(Infinity);
+    await feed();
+    const broken = Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0, 0, 0, 0, 1, 1, 0x11, 0, 0xff, 0xd9]);
+    const error = await feed(broken).then(() => null, (err: unknown) => err);
+    expect(isFaceedgeError(error) && error.code).toBe('IMAGE_UNREADABLE');
+  });
+});
