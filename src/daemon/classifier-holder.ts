@@ -4,9 +4,12 @@
  * closed once its in-flight inference finishes. A failed load leaves the old model serving.
  */
 import type { Logger } from 'pino';
-import { FaceedgeError } from '../errors.js';
+import type { FaceedgeConfig } from '../config/config-schema.js';
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { FaceClassifier } from '../inference/face-classifier.js';
 import type { DelegateSpec } from '../inference/delegate.js';
+import { componentLogger } from '../observability/logger.js';
+import { currentStoredModel } from './model-updates.js';
 
 export interface ClassifierSettings {
   readonly modelPath: string;
@@ -72,4 +75,31 @@ export class ClassifierHolder {
   async close(): Promise<void> {
     await this.#current.close();
   }
+}
+
+/**
+ * The classifier a starting daemon serves: the model store's current model (installed by `faceedge
+ * model install` or a push) when there is one, else `classifier.model`. A stored model that no longer
+ * loads is logged and the configured one serves instead: a board must come up with some model.
+ */
+export async function loadServingClassifier(config: Pick<FaceedgeConfig, 'classifier' | 'models'>, log: Logger): Promise<ClassifierHolder> {
+  const settings = {
+    threads: config.classifier.threads, delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options), flipAverage: config.classifier.flip_average,
+  };
+  const clog = componentLogger(log, 'classifier');
+  const stored = await currentStoredModel(config.models.dir).catch((err: unknown) => {
+    log.warn({ dir: config.models.dir, err: (err as Error).message }, 'cannot read the model store; serving classifier.model');
+    return null;
+  });
+  if (stored) {
+    try {
+      const holder = await ClassifierHolder.create({ ...settings, modelPath: stored.modelPath, manifestPath: stored.manifestPath }, clog);
+      log.info({ version: stored.name, dir: config.models.dir }, 'serving the model store\'s current model (not classifier.model)');
+      return holder;
+    } catch (err) {
+      if (!isFaceedgeError(err)) throw err;
+      log.error({ version: stored.name, code: err.code, err: err.message }, 'the model store\'s current model does not load; serving classifier.model');
+    }
+  }
+  return ClassifierHolder.create({ ...settings, modelPath: config.classifier.model, manifestPath: config.classifier.manifest }, clog);
 }

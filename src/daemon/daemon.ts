@@ -25,12 +25,12 @@ import type { PipelineSink } from '../pipeline/pipeline.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { FaceDetector } from '../inference/face-detector.js';
 import { CameraRunner } from './camera-runner.js';
-import { ClassifierHolder, delegateFromConfig } from './classifier-holder.js';
+import { loadServingClassifier, type ClassifierHolder } from './classifier-holder.js';
 import { GpioRules } from './gpio-rules.js';
 import { boardModel, HaAnnouncer } from './ha-announcer.js';
 import { parseModelReloadRequest } from './model-reload-request.js';
 import { modelRollbackHandler } from './model-rollback-command.js';
-import { currentStoredModel, ModelUpdates, servedFrom } from './model-updates.js';
+import { ModelUpdates, servedFrom } from './model-updates.js';
 import { StatsReporter } from './stats-reporter.js';
 import { DaemonParts } from './daemon-parts.js';
 import type { BridgeHandler } from '../outputs/bridge-dispatcher.js';
@@ -108,7 +108,7 @@ export class Daemon {
       model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, 
       threads: config.detector.threads ?? config.classifier.threads,
     }), (d) => d.close());
-    this.#classifier = parts.started('classifier', await this.#loadClassifier(), (c) => c.close());
+    this.#classifier = parts.started('classifier', await loadServingClassifier(this.#o.config, this.#o.log), (c) => c.close());
     const mqtt = new MqttOutput({
       url: this.brokerUrl, mqtt: config.mqtt, deviceId: config.device.id, bridgeInfo: () => this.#bridgeInfo(),
       log: componentLogger(log, 'mqtt'), metrics: this.metrics,
@@ -199,34 +199,6 @@ export class Daemon {
     return new LiveView({
       cameras: this.#cameras, board, labels: () => this.#classifier?.current.labels ?? [], snapshots: config.http.snapshots, log: componentLogger(log, 'live-view'),
     });
-  }
-
-  /**
-   * The model store's current model (installed by `faceedge model install` or a push) when there is
-   * one, else `classifier.model`. A stored model that no longer loads is logged and the configured
-   * one serves instead: a board must come up with some model.
-   */
-  async #loadClassifier(): Promise<ClassifierHolder> {
-    const { config, log } = this.#o;
-    const settings = {
-      threads: config.classifier.threads, delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options), flipAverage: config.classifier.flip_average,
-    };
-    const clog = componentLogger(log, 'classifier');
-    const stored = await currentStoredModel(config.models.dir).catch((err: unknown) => {
-      log.warn({ dir: config.models.dir, err: (err as Error).message }, 'cannot read the model store; serving classifier.model');
-      return null;
-    });
-    if (stored) {
-      try {
-        const holder = await ClassifierHolder.create({ ...settings, modelPath: stored.modelPath, manifestPath: stored.manifestPath }, clog);
-        log.info({ version: stored.name, dir: config.models.dir }, 'serving the model store\'s current model (not classifier.model)');
-        return holder;
-      } catch (err) {
-        if (!isFaceedgeError(err)) throw err;
-        log.error({ version: stored.name, code: err.code, err: err.message }, 'the model store\'s current model does not load; serving classifier.model');
-      }
-    }
-    return ClassifierHolder.create({ ...settings, modelPath: config.classifier.model, manifestPath: config.classifier.manifest }, clog);
   }
 
   /** Swaps the classifier (one swap at a time); the old model keeps serving when the new one is refused. */
