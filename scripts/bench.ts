@@ -33,11 +33,8 @@ import { Pipeline, type Stage } from '../src/pipeline/pipeline.js';
 import { alignFace } from '../src/vision/align-face.js';
 import { FaceDetector, type DetectorModel } from '../src/inference/face-detector.js';
 import { readFile } from 'node:fs/promises';
-import http from 'node:http';
-import { LiveViewRoutes } from '../src/live-view/live-view-routes.js';
-import { LiveView } from '../src/live-view/live-view.js';
-import { HealthServer } from '../src/observability/health-server.js';
-import { DaemonMetrics } from '../src/observability/metrics.js';
+import type { LiveView } from '../src/live-view/live-view.js';
+import { measureLiveView } from './bench-live-view.js';
 import { emptySceneFrames } from './bench-scenes.js';
 
 // As the daemon does: no libvips operation cache (every frame is new) and one libvips worker.
@@ -102,75 +99,10 @@ subscriber.on('message', (_topic, payload) => {
 
 /** The tracker of the run in progress, for the live view's boxes. */
 let liveTracker: FaceTracker | null = null;
-
-/**
- * The live view's cost as the daemon pays it: its HTTP routes on a real server, the pipeline feeding
- * every processed frame to it, and either no page open or one MJPEG viewer reading the overlay stream
- * over loopback, alternating.
- */
-async function measureLiveView(frames: Buffer[], durationS: number) {
-  const camera = { name: 'live', frames: 0, paused: false, slot: { stats: () => ({ dropped: 0 }) }, visibleTracks: () => liveTracker?.visibleTracks() ?? [] };
-  const board = () => ({ version: 'bench', device: 'bench', model: { id: classifier.id, sha256: classifier.sha256, threshold: null, labels: classifier.labels },
-    delegate: { active: classifier.delegate.active, fallback_reason: null }, detector: { model: detectorModel, delegate: detector.delegate.active },
-    mqtt: { connected: true, outbox_depth: 0, broker: url }, gpio: { outputs: [], inputs: [] }, cpu_temperature_c: null });
-  const live = new LiveView({ cameras: [camera], board, labels: () => classifier.labels, snapshots: false, log: silentLogger() });
-  const routes = new LiveViewRoutes({ live, log: silentLogger() });
-  const server = new HealthServer({ host: '127.0.0.1', port: 0, health: () => ({ started: true, broker_connected: true, last_frame_age_ms: {}, model: null }),
-    metrics: new DaemonMetrics(), log: silentLogger(), routes: (req, res) => routes.handle(req, res) });
-  await server.start();
-  const fps = { none: [] as number[], one: [] as number[] };
-  // CPU time per frame (this process, all threads) is the cost itself; frames/s also moves with whatever
-  // else the machine runs, so both are reported.
-  const cpuMsPerFrame = { none: [] as number[], one: [] as number[] };
-  const measure = async (kind: 'none' | 'one') => {
-    const cpu = process.cpuUsage();
-    const started = performance.now();
-    const rate = (await run('live', frames, durationS / 8, { live })).fps;
-    const used = process.cpuUsage(cpu);
-    fps[kind].push(rate);
-    cpuMsPerFrame[kind].push((used.user + used.system) / 1000 / (rate * ((performance.now() - started) / 1000)));
-  };
-  let bytes = 0;
-  const feed = live.feed('live')!;
-  const encodedBefore = feed.encodedCount;
-  let withFaces = 0;
-  let viewingS = 0;
-  // A B B A A B B A: a trend over the measurement (the machine's other load, the outbox filling) hits both alike.
-  for (const kind of ['none', 'one', 'one', 'none', 'none', 'one', 'one', 'none'] as const) {
-    if (kind === 'none') {
-      await measure('none');
-      continue;
-    }
-    const viewer = await new Promise<http.ClientRequest>((resolve) => {
-      const req = http.get({ host: '127.0.0.1', port: server.port, path: '/live/cameras/live/stream.mjpeg' }, (res) => {
-        res.on('data', (chunk: Buffer) => (bytes += chunk.length));
-        resolve(req);
-      });
-    });
-    // Counted only while the viewer watches: a subscriber is a viewer, and "none" must have none.
-    const unsubscribe = feed.subscribe((picture) => void (picture.faces > 0 && withFaces++));
-    const started = performance.now();
-    await measure('one');
-    viewingS += (performance.now() - started) / 1000;
-    unsubscribe();
-    viewer.destroy();
-  }
-  live.close();
-  await server.stop();
-  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
-  const round1 = (v: number) => Math.round(v * 10) / 10;
-  return {
-    fps_no_viewer: round1(mean(fps.none)),
-    fps_one_viewer: round1(mean(fps.one)),
-    ratio: Math.round((mean(fps.one) / mean(fps.none)) * 1000) / 1000,
-    cpu_ms_per_frame_no_viewer: Math.round(mean(cpuMsPerFrame.none) * 1000) / 1000,
-    cpu_ms_per_frame_one_viewer: Math.round(mean(cpuMsPerFrame.one) * 1000) / 1000,
-    pictures_per_s: round1((feed.encodedCount - encodedBefore) / viewingS),
-    /** Share of those pictures that had faces drawn (the others were the camera's JPEG as it came). */
-    pictures_with_faces: Math.round((withFaces / Math.max(1, feed.encodedCount - encodedBefore)) * 100) / 100,
-    stream_kb_per_s: Math.round(bytes / 1024 / viewingS),
-  };
-}
+const liveViewDeps = {
+  classifier, detector, detectorModel, brokerUrl: url, tracks: () => liveTracker?.visibleTracks() ?? [],
+  run: async (frames: Buffer[], durationS: number, live: LiveView) => (await run('live', frames, durationS, { live })).fps,
+};
 
 const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
 
@@ -322,14 +254,14 @@ eventLatency.length = 0;
 await run('paced', clips, seconds, { paceFps: 30 });
 const pacedLatency = [...eventLatency];
 frameTimeById.clear();
-const liveView = await measureLiveView(clips, seconds);
+const liveView = await measureLiveView(clips, seconds, liveViewDeps);
 // The worst case: only the clip frames with a face, so every picture is decoded, drawn and encoded.
 const faceFrames: Buffer[] = [];
 for (const jpeg of clips) {
   const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
   if ((await detector.detect({ kind: 'rgb', data, width: info.width, height: info.height })).some((f) => f.box.width >= 20)) faceFrames.push(jpeg);
 }
-const liveViewFaces = { ...(await measureLiveView(faceFrames, seconds)), frames: faceFrames.length };
+const liveViewFaces = { ...(await measureLiveView(faceFrames, seconds, liveViewDeps)), frames: faceFrames.length };
 const hd = await clipFrames(1280, 720);
 const fps720 = (await run('hd', hd, seconds / 2)).fps;
 // The same without decode/inference overlap (builds that have the option; others run as above).
