@@ -12,6 +12,7 @@ import { decodeForDetection, detectFaces, fullResolutionImage, type DetectionIma
 import { primaryFace, type PrimaryFacePolicy } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { listLabeledImages, type LabeledImage } from './labeled-folder.js';
+import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { Progress } from './progress.js';
 
 export interface PrepareOptions {
@@ -88,16 +89,11 @@ export async function prepareDataset(options: PrepareOptions): Promise<CropManif
   const images = await listLabeledImages(options.source);
   await mkdir(options.output, { recursive: true });
   const progress = options.progress === false ? null : new Progress(images.length, 'prepare');
-  const outcomes: Outcome[] = new Array(images.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < images.length) {
-      const index = next++;
-      outcomes[index] = await prepareOne(images[index], options);
-      progress?.tick();
-    }
-  };
-  await Promise.all(Array.from({ length: options.concurrency ?? 2 }, worker));
+  const outcomes = await mapWithLimit(images, options.concurrency ?? 2, async (image) => {
+    const outcome = await prepareOne(image, options);
+    progress?.tick();
+    return outcome;
+  });
 
   const counts: CropManifest['counts'] = {};
   const outsideSums: Record<string, { sum: number; n: number }> = {};

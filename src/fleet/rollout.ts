@@ -6,6 +6,7 @@
  * twice) and each board's outcome is reported. The boards' own checks (signature, sha256, self-test)
  * run on every install as before; the rollout only decides who gets the package and when to stop.
  */
+import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { readModelPackage, servingFile } from '../model-push/model-package.js';
 import { pushModelOverMqtt } from '../model-push/mqtt-push-sender.js';
@@ -39,20 +40,6 @@ export interface RolloutOptions extends FleetConnectionOptions {
 export interface RolloutResult {
   readonly ok: boolean;
   readonly state: RolloutState;
-}
-
-/** Runs `jobs` with at most `limit` in flight; resolves with their results in order. */
-async function withLimit<T, R>(items: readonly T[], limit: number, job: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await job(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
-  return out;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -141,7 +128,7 @@ class Rollout {
       const todo = wave.filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
       if (todo.length === 0) continue;
       this.log(`wave ${i + 1}/${waves.length}${i === 0 && (this.o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`);
-      const pushFailures = (await withLimit(todo, this.o.concurrency ?? 4, (d) => this.#push(d))).filter((r): r is string => r !== null);
+      const pushFailures = (await mapWithLimit(todo, this.o.concurrency ?? 4, (d) => this.#push(d))).filter((r): r is string => r !== null);
       if (pushFailures.length > 0) return this.#stop(`wave ${i + 1}: ${pushFailures.join('; ')}`);
       const switched = todo.filter((d) => boards[d].state === 'switched');
       if (switched.length === 0) continue;
@@ -212,7 +199,7 @@ class Rollout {
     } finally {
       meter.stop();
     }
-    const verdicts = await withLimit(devices, 16, async (d) => {
+    const verdicts = await mapWithLimit(devices, 16, async (d) => {
       const health = await this.fleet.request(d, 'health_check', {}, 15_000).catch((e: unknown) => e as Error);
       return { d, reasons: gateReasons({ targetSha256: this.#target.sha256, row: this.fleet.view.board(d), health, baseline: baseline.sample(d), soak: meter.sample(d), thresholds: this.o.thresholds ?? DEFAULT_GATE }) };
     });
@@ -234,7 +221,7 @@ class Rollout {
     const boards = this.st.state.boards;
     for (const [d, p] of Object.entries(boards)) if (p.state === 'pending') await this.st.board(d, 'untouched');
     const switched = Object.keys(boards).filter((d) => boards[d].switched && boards[d].state !== 'rolled-back');
-    await withLimit(switched, this.o.concurrency ?? 4, async (d) => {
+    await mapWithLimit(switched, this.o.concurrency ?? 4, async (d) => {
       const keep = boards[d].state === 'failed' ? `${boards[d].error}; ` : '';
       if (this.fleet.view.board(d)?.online === false) {
         await this.st.board(d, 'rollback-failed', { error: `${keep}offline: roll it back when it returns (faceedge model rollback on the board, or the model/rollback request)` });

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { redactUrl } from '../observability/redact-url.js';
+import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, type FaceedgeErrorCode } from '../errors.js';
 import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, sha256Hex, verifyPackageFiles } from './model-package.js';
 import {
@@ -156,19 +157,14 @@ async function waitForOutcome(waiter: StatusWaiter, timeoutMs: number, signal?: 
 
 async function publishChunks(client: MqttClient, topic: string, payload: Payload, chunks: number[], options: MqttPushOptions): Promise<number> {
   const { chunk_size: size, total_chunks: total } = payload.plan;
-  let next = 0;
   let sent = 0;
-  const worker = async () => {
-    while (next < chunks.length) {
-      if (options.signal?.aborted) throw new FaceedgeError('MODEL_TRANSFER_FAILED', 'model push aborted');
-      const n = chunks[next++];
-      const data = payload.data.subarray(n * size, Math.min((n + 1) * size, payload.data.length));
-      await client.publishAsync(`${topic}/${n}`, data.toString('base64'), { qos: 1 });
-      sent++;
-      options.onProgress?.({ sent, missing: chunks.length - sent, total });
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.window ?? 8) }, worker));
+  await mapWithLimit(chunks, options.window ?? 8, async (n) => {
+    if (options.signal?.aborted) throw new FaceedgeError('MODEL_TRANSFER_FAILED', 'model push aborted');
+    const data = payload.data.subarray(n * size, Math.min((n + 1) * size, payload.data.length));
+    await client.publishAsync(`${topic}/${n}`, data.toString('base64'), { qos: 1 });
+    sent++;
+    options.onProgress?.({ sent, missing: chunks.length - sent, total });
+  });
   return sent;
 }
 
