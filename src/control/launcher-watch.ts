@@ -7,6 +7,7 @@
  * watched; signals reach the daemon directly there.
  */
 import { readFileSync } from 'node:fs';
+import { processAlive } from './process-alive.js';
 
 /** The parent pid of `pid` from /proc/<pid>/stat; null when it cannot be read. */
 function parentOf(pid: number): number | null {
@@ -40,14 +41,6 @@ export function findNpmAncestor(pid: number = process.pid): number | null {
   return null;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 export interface LauncherWatch {
   /** The npm process watched. */
@@ -64,7 +57,7 @@ export function watchNpmLauncher(env: NodeJS.ProcessEnv, onGone: (pid: number) =
   const pid = findNpmAncestor();
   if (pid === null) return null;
   const timer = setInterval(() => {
-    if (alive(pid)) return;
+    if (processAlive(pid)) return;
     clearInterval(timer);
     onGone(pid);
   }, intervalMs).unref();

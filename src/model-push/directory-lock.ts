@@ -5,16 +5,8 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaceedgeError } from '../errors.js';
+import { processAlive } from '../control/process-alive.js';
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists but belongs to another user (the daemon vs. an admin's CLI).
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 async function ownerOf(lockDir: string): Promise<number | null> {
   const text = await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '');
@@ -41,7 +33,7 @@ export async function withDirectoryLock<T>(lockDir: string, fn: () => Promise<T>
       const owner = await ownerOf(lockDir);
       // No pid file yet: being created right now — unless that was long ago (its creator died).
       const orphan = owner === null && Date.now() - ((await stat(lockDir).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
-      if (orphan || (owner !== null && !alive(owner))) {
+      if (orphan || (owner !== null && !processAlive(owner))) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
