@@ -6,6 +6,11 @@
  * gpioget and gpiomon cannot hold the line at the same time, so an edge in the few milliseconds between
  * the read and gpiomon's request is only caught by the next restart; inputs here are PIR sensors and
  * contacts whose states last seconds.
+ *
+ * gpiomon runs under a small shell watchdog (as the output lines' holder does): the daemon keeps the
+ * write end of the watchdog's stdin, which the kernel closes however the daemon dies, even by SIGKILL;
+ * at end of input the watchdog kills gpiomon. Without it an orphaned gpiomon would keep the line
+ * requested and the restarted daemon could not monitor its input.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -23,6 +28,22 @@ export interface CdevInputOptions {
   /** Told why gpiomon stopped, before each restart. */
   readonly onProblem?: (message: string) => void;
 }
+
+/**
+ * Runs `gpiomon "$@"` and exits with its status; kills it when stdin reaches end of input (the daemon is
+ * gone, or stop() closed it) or on SIGTERM/SIGINT/SIGHUP. The reader gets stdin as fd 3 because an
+ * asynchronous list's own stdin is /dev/null in a non-interactive shell.
+ */
+export const GPIOMON_WATCHDOG_SCRIPT = `exec 3<&0
+gpiomon "$@" </dev/null &
+m=$!
+{ while read -r _ <&3; do :; done; kill "$m" 2>/dev/null; } &
+r=$!
+trap 'kill "$m" 2>/dev/null' TERM INT HUP
+wait "$m"
+s=$?
+kill "$r" 2>/dev/null
+exit "$s"`;
 
 export class CdevInputSource implements RawInputSource {
   private proc: ChildProcess | null = null;
@@ -45,6 +66,7 @@ export class CdevInputSource implements RawInputSource {
     const proc = this.proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
+    proc.stdin?.end(); // the watchdog kills gpiomon at end of input
     proc.kill('SIGTERM');
     const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
     await closed;
@@ -58,7 +80,9 @@ export class CdevInputSource implements RawInputSource {
 
   private monitor(): void {
     const { tools, line, bias, env } = this.options;
-    const proc = spawn('gpiomon', monitorArgs(tools, line, bias), { stdio: ['ignore', 'pipe', 'pipe'], env });
+    const proc = spawn('sh', ['-c', GPIOMON_WATCHDOG_SCRIPT, 'gpiomon', ...monitorArgs(tools, line, bias)], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    // A write to a watchdog that has exited must not throw (EPIPE): nothing is ever written anyway.
+    proc.stdin!.on('error', () => undefined);
     this.proc = proc;
     let stderr = '';
     proc.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-500)));

@@ -11,7 +11,7 @@
  * - the live view's board state: the lines, the rules' last actions, the paused camera;
  * - SIGKILL mid-pulse: the relay returns to its safe state; `faceedge gpio safe` (ExecStopPost) drives it too.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -46,6 +46,17 @@ const RULES = [
   { id: 'unlock', when: { camera: 'door', class: 'any', min_score: 0.0, min_frames: 3 }, then: { output: 'relay', pulse_ms: 500 }, cooldown_ms: 10_000, once_per_track: false },
   { id: 'porch-on-motion', when_input: 'pir', then: { camera: 'porch' } },
 ];
+
+/** Pids of running stand-in gpiomon processes of this emulated board (their command line names its bin folder). */
+function gpiomonProcesses(binDir: string): number[] {
+  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg === join(binDir, 'gpiomon'));
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
 
 describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifier ?? NO_CLASSIFIER_REASON})`, () => {
   let dir: string;
@@ -225,9 +236,12 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     await probe.publish(`${ROOT}/gpio/relay/set`, JSON.stringify({ pulse_ms: 30_000 }));
     await waitUntil(() => sim.level(CHIP, RELAY) === 1, 'the relay on for a 30 s pulse');
     const holder = sim.holder(CHIP, RELAY);
+    expect(gpiomonProcesses(sim.binDir).length).toBeGreaterThan(0); // the PIR input's monitor
     daemon.signal('SIGKILL');
     expect((await daemon.exited).signal).toBe('SIGKILL');
     await waitUntil(() => sim.level(CHIP, RELAY) === 0 && sim.holder(CHIP, RELAY) === null, 'the relay back to off and released', 10_000);
+    // The input monitor dies with the daemon too: an orphaned gpiomon would keep the PIR line requested.
+    await waitUntil(() => gpiomonProcesses(sim.binDir).length === 0, 'no gpiomon left after the daemon died', 10_000);
     expect(drives().at(-1)).toMatchObject({ what: '0' });
     expect(holder).not.toBeNull();
 
