@@ -4,6 +4,7 @@
  */
 import sharp, { type Metadata } from 'sharp';
 import { FaceedgeError } from '../errors.js';
+import { parseJpegHeader } from './jpeg-header.js';
 
 /** Default largest image accepted, in pixels (width × height): 50 megapixels. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -48,6 +49,12 @@ export function libvipsReason(cause: unknown): string {
 export async function probeImage(input: Buffer | string, options: ProbeImageOptions = {}): Promise<ImageHeader> {
   const origin = options.origin ?? (typeof input === 'string' ? input : 'buffer');
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
+  // Camera frames are JPEGs: their markers answer without a trip through libvips (jpeg-header.ts).
+  const jpeg = typeof input === 'string' ? null : parseJpegHeader(input);
+  if (jpeg) {
+    assertPixelLimit(jpeg.width, jpeg.height, maxPixels, origin);
+    return { ...jpeg, format: 'jpeg' };
+  }
   let meta: Metadata;
   try {
     // limitInputPixels: false here because the limit is checked below with a clearer error.
