@@ -27,6 +27,8 @@ export const motionGateSchema = z.strictObject({
   check_interval_ms: num(z.number().int().min(0).max(60_000)).default(DEFAULT_MOTION_GATE.checkIntervalMs),
   /** After motion, every frame is decoded and looked at for this long, ms. Default 1000. */
   hold_ms: num(z.number().int().min(0).max(600_000)).default(DEFAULT_MOTION_GATE.holdMs),
+  /** While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 100 (10/s). */
+  tracked_interval_ms: num(z.number().int().min(0).max(10_000)).default(DEFAULT_MOTION_GATE.trackedIntervalMs),
 });
 
 export type MotionGateConfig = z.output<typeof motionGateSchema>;
@@ -37,6 +39,6 @@ export function motionGateFor(config: MotionGateConfig, sourceType: string): Mot
   if (!on) return undefined;
   return {
     threshold: config.threshold, minArea: config.min_area, keepaliveMs: config.keepalive_ms, backgroundRate: config.background_rate,
-    checkIntervalMs: config.check_interval_ms, holdMs: config.hold_ms,
+    checkIntervalMs: config.check_interval_ms, holdMs: config.hold_ms, trackedIntervalMs: config.tracked_interval_ms,
   };
 }

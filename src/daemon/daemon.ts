@@ -48,7 +48,7 @@ export interface DaemonOptions {
 }
 
 function trackerOptions(t: TrackerConfig) {
-  return { iouThreshold: t.iou_threshold, maxMissedFrames: t.max_missed_frames, minFrames: t.min_frames, updateIntervalMs: t.update_interval_ms, hysteresis: t.hysteresis, unsureMargin: t.unsure_margin };
+  return { iouThreshold: t.iou_threshold, maxMissedFrames: t.max_missed_frames, minFrames: t.min_frames, updateIntervalMs: t.update_interval_ms, hysteresis: t.hysteresis, unsureMargin: t.unsure_margin, classifyIntervalMs: t.classify_interval_ms };
 }
 
 export class Daemon {

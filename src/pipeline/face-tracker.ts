@@ -4,6 +4,7 @@
  * at most every `updateIntervalMs`, and `end` when it has been missing for too long. Never one
  * message per frame.
  */
+import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
 
 export interface TrackerOptions {
@@ -35,6 +36,14 @@ export interface TrackerOptions {
    * control: never act on a face the model cannot tell). Default 0 (off).
    */
   readonly unsureMargin?: number;
+  /**
+   * A tracked face is classified again at most once per this many ms, after its first `minFrames`
+   * frames (which are all classified, so its `new` event is decided as with every-frame classification).
+   * Consecutive frames of one face say nearly the same thing; classifying 5 of them a second instead of
+   * 15 keeps the decision and saves most of the per-face work (a region decode, align, classify).
+   * 0 = every frame. Default 200.
+   */
+  readonly classifyIntervalMs?: number;
 }
 
 /**
@@ -49,6 +58,7 @@ export const TRACKER_DEFAULTS = {
   scoreDelta: 0.05,
   hysteresis: 0.1,
   unsureMargin: 0,
+  classifyIntervalMs: 200,
   firstId: 1,
 } as const;
 
@@ -58,8 +68,11 @@ export const UNSURE_CLASS = 'unknown';
 /** What the pipeline saw of one face in one frame. */
 export interface FaceObservation {
   readonly box: Box;
-  /** Classifier decision log-odds of labels[1] (0 = the model's threshold; see `Classification.logit`). */
-  readonly logit: number;
+  /**
+   * Classifier decision log-odds of labels[1] (0 = the model's threshold; see `Classification.logit`);
+   * null when the face was not classified in this frame ({@link FaceTracker.classificationDue} said no).
+   */
+  readonly logit: number | null;
 }
 
 /** A track seen in the last frame (see {@link FaceTracker.visibleTracks}). */
@@ -73,6 +86,9 @@ interface Track {
   box: Box;
   frames: number;
   missed: number;
+  /** Observations that carried a classification, and the frame time of the last one. */
+  classified: number;
+  classifiedAtMs: number;
   weightedLogitSum: number;
   weightSum: number;
   /** Best single-frame confidence for each class (calibrated: 0.5 at the threshold). */
@@ -113,7 +129,9 @@ export class FaceTracker {
   #nextId = 1;
 
   constructor(options: TrackerOptions) {
-    this.#o = { ...TRACKER_DEFAULTS, ...options };
+    // An option given as undefined takes its default.
+    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as unknown as TrackerOptions;
+    this.#o = { ...TRACKER_DEFAULTS, ...defined };
     this.#nextId = this.#o.firstId;
   }
 
@@ -139,6 +157,16 @@ export class FaceTracker {
   }
 
   /**
+   * `idle` without tracks; `acquiring` while a face seen in the last frame is not confirmed yet (its `new`
+   * event waits for `minFrames` frames: the motion gate then looks at every frame); else `steady`, also
+   * while a confirmed face is missing (it is looked for at the steady rate until it ends).
+   */
+  get state(): TrackingState {
+    if (this.#tracks.length === 0) return 'idle';
+    return this.#tracks.every((t) => t.published || t.missed > 0) ? 'steady' : 'acquiring';
+  }
+
+  /**
    * The tracks seen in the last frame, as the live view draws them: `confirmed` once the track's
    * `new` event is out (before that it may still be a one-frame false detection). Fresh objects.
    */
@@ -153,32 +181,24 @@ export class FaceTracker {
    */
   update(observations: readonly FaceObservation[], nowMs: number, wallTimeMs: number): TrackEvent[] {
     const events: TrackEvent[] = [];
-    const unmatched = new Set(observations.map((_, i) => i));
-    // Greedy matching by best affinity first: good enough for the handful of faces a camera sees.
-    const pairs: { t: Track; i: number; score: number }[] = [];
-    for (const t of this.#tracks) {
-      observations.forEach((o, i) => {
-        const score = matchScore(t.box, o.box, this.#o.iouThreshold);
-        if (score !== null) pairs.push({ t, i, score });
-      });
-    }
-    pairs.sort((a, b) => b.score - a.score);
+    const matches = this.#match(observations.map((o) => o.box));
     const matched = new Set<Track>();
-    for (const { t, i } of pairs) {
-      if (matched.has(t) || !unmatched.has(i)) continue;
+    observations.forEach((o, i) => {
+      const t = matches.get(i);
+      if (!t) return;
       matched.add(t);
-      unmatched.delete(i);
-      this.#observe(t, observations[i]);
-    }
+      this.#observe(t, o, nowMs);
+    });
     for (const t of this.#tracks) if (!matched.has(t)) t.missed++;
-    for (const i of unmatched) {
+    observations.forEach((o, i) => {
+      if (matches.has(i)) return;
       const t: Track = {
-        id: `${this.#o.camera}-${this.#nextId++}`, box: observations[i].box, frames: 0, missed: 0, weightedLogitSum: 0, weightSum: 0,
-        topProbability: [0, 0], startTime: wallTimeMs / 1000, published: null, publishedAtMs: 0,
+        id: `${this.#o.camera}-${this.#nextId++}`, box: o.box, frames: 0, missed: 0, classified: 0, classifiedAtMs: -Infinity,
+        weightedLogitSum: 0, weightSum: 0, topProbability: [0, 0], startTime: wallTimeMs / 1000, published: null, publishedAtMs: 0,
       };
-      this.#observe(t, observations[i]);
+      this.#observe(t, o, nowMs);
       this.#tracks.push(t);
-    }
+    });
     const survivors: Track[] = [];
     for (const t of this.#tracks) {
       if (t.missed > this.#o.maxMissedFrames) {
@@ -188,7 +208,7 @@ export class FaceTracker {
       survivors.push(t);
       if (t.missed > 0) continue;
       if (!t.published) {
-        if (t.frames >= this.#o.minFrames) events.push(this.#emit(t, 'new', nowMs, wallTimeMs));
+        if (t.frames >= this.#o.minFrames && t.classified > 0) events.push(this.#emit(t, 'new', nowMs, wallTimeMs));
       } else if (this.#worthUpdate(t, nowMs)) {
         events.push(this.#emit(t, 'update', nowMs, wallTimeMs));
       }
@@ -204,10 +224,47 @@ export class FaceTracker {
     return events;
   }
 
-  #observe(t: Track, o: FaceObservation): void {
+  /**
+   * For each box of the coming frame, whether its face should be classified (see `classifyIntervalMs`):
+   * a face that starts a track, one whose track is in its first `minFrames` frames, or one whose track
+   * was last classified at least `classifyIntervalMs` before `nowMs`. Matching is the one `update` does
+   * with the same boxes, so the answers hold for the `update` call of that frame.
+   */
+  classificationDue(boxes: readonly Box[], nowMs: number): boolean[] {
+    const matches = this.#match(boxes);
+    return boxes.map((_, i) => {
+      const t = matches.get(i);
+      return !t || t.classified < this.#o.minFrames || nowMs - t.classifiedAtMs >= this.#o.classifyIntervalMs;
+    });
+  }
+
+  /** Which track each box continues (box index → track): greedy by best affinity first, good enough for the handful of faces a camera sees. */
+  #match(boxes: readonly Box[]): Map<number, Track> {
+    const pairs: { t: Track; i: number; score: number }[] = [];
+    for (const t of this.#tracks) {
+      boxes.forEach((box, i) => {
+        const score = matchScore(t.box, box, this.#o.iouThreshold);
+        if (score !== null) pairs.push({ t, i, score });
+      });
+    }
+    pairs.sort((a, b) => b.score - a.score);
+    const matches = new Map<number, Track>();
+    const taken = new Set<Track>();
+    for (const { t, i } of pairs) {
+      if (taken.has(t) || matches.has(i)) continue;
+      taken.add(t);
+      matches.set(i, t);
+    }
+    return matches;
+  }
+
+  #observe(t: Track, o: FaceObservation, nowMs: number): void {
     t.box = o.box;
     t.frames++;
     t.missed = 0;
+    if (o.logit === null) return;
+    t.classified++;
+    t.classifiedAtMs = nowMs;
     // Bigger faces carry more pixels and deserve more say; sqrt keeps one close-up from dominating.
     const weight = Math.sqrt(o.box.width * o.box.height);
     t.weightedLogitSum += weight * o.logit;
@@ -222,7 +279,8 @@ export class FaceTracker {
    * confidence of that side (never below 0.5), or `unknown` inside the unsure band.
    */
   #decision(t: Track): { label: string; side: 0 | 1; confidence: number } {
-    const p = sigmoid(t.weightedLogitSum / t.weightSum);
+    // A track not yet classified (only possible for a caller that skipped classificationDue) is undecided.
+    const p = t.weightSum > 0 ? sigmoid(t.weightedLogitSum / t.weightSum) : 0.5;
     const side = p >= 0.5 ? 1 : 0;
     const confidence = side === 1 ? p : 1 - p;
     return { label: confidence < 0.5 + this.#o.unsureMargin ? UNSURE_CLASS : this.#o.labels[side], side, confidence };

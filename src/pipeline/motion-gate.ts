@@ -9,6 +9,10 @@
  * Decoding a JPEG costs about as much as detecting (its entropy decoding cannot be scaled down), so while
  * the scene is still the gate also looks at only one frame per `checkIntervalMs` ({@link wantsFrame}); the
  * frames in between are dropped undecoded. Once motion is seen, every frame is looked at for `holdMs`.
+ *
+ * While faces are tracked, the detector runs on every frame until each track is confirmed, then on one
+ * frame per `trackedIntervalMs` (10 a second by default): a tracked face moves little between two looks
+ * 100 ms apart, and on a 1280×720 camera each look costs a decode and a full-range detection (≈ 7 ms).
  */
 import type { RgbImage } from '../capture/frame.js';
 import { greyThumbnail, type GreyImage } from '../vision/grey-thumbnail.js';
@@ -26,11 +30,19 @@ export interface MotionGateOptions {
   readonly checkIntervalMs?: number;
   /** After motion, every frame is looked at for this long, ms. Default 1000. */
   readonly holdMs?: number;
+  /** While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 100. */
+  readonly trackedIntervalMs?: number;
 }
+
+/**
+ * What the tracker is doing, as the gate needs it: nothing open (`idle`); some face new or lost for a
+ * frame (`acquiring`: every frame counts); every open track confirmed and seen (`steady`).
+ */
+export type TrackingState = 'idle' | 'acquiring' | 'steady';
 
 /** The documented defaults (the config schema takes its defaults from here). */
 export const DEFAULT_MOTION_GATE: Required<MotionGateOptions> = {
-  threshold: 12, minArea: 0.01, keepaliveMs: 333, backgroundRate: 0.05, checkIntervalMs: 200, holdMs: 1000,
+  threshold: 12, minArea: 0.01, keepaliveMs: 333, backgroundRate: 0.05, checkIntervalMs: 200, holdMs: 1000, trackedIntervalMs: 100,
 };
 
 /** One frame's verdict. */
@@ -54,12 +66,15 @@ export class MotionGate {
   }
 
   /**
-   * Whether a frame arriving at `nowMs` is worth decoding: always while a track is open or shortly after
-   * motion, else one per `checkIntervalMs` (and any frame on which the keep-alive detection falls due).
+   * Whether a frame arriving at `nowMs` is worth decoding: always while a face is being acquired, one per
+   * `trackedIntervalMs` while tracks are steady; with no track, always shortly after motion, else one per
+   * `checkIntervalMs` (and any frame on which the keep-alive detection falls due).
    */
-  wantsFrame(tracksOpen: boolean, nowMs: number): boolean {
+  wantsFrame(tracking: TrackingState, nowMs: number): boolean {
     const o = this.options;
-    return tracksOpen || nowMs - this.#lastMotionMs < o.holdMs || nowMs - this.#lastCheckMs >= o.checkIntervalMs || nowMs - this.#lastDetectMs >= o.keepaliveMs;
+    if (tracking === 'acquiring') return true;
+    if (tracking === 'steady') return nowMs - this.#lastCheckMs >= o.trackedIntervalMs;
+    return nowMs - this.#lastMotionMs < o.holdMs || nowMs - this.#lastCheckMs >= o.checkIntervalMs || nowMs - this.#lastDetectMs >= o.keepaliveMs;
   }
 
   /**

@@ -117,15 +117,32 @@ export function cropOutsideFraction(image: Pick<RgbImage, 'width' | 'height'>, c
   return outside / (n * n);
 }
 
-export function resampleCrop(image: RgbImage, crop: CropGeometry, size: number, padding: CropPadding = DEFAULT_ALIGNMENT.padding): Buffer {
+/**
+ * Where `image` lies in the frame when it holds only part of it (src/vision/face-regions.ts): its top-left
+ * pixel is the frame's (`left`, `top`), and the frame is `frameWidth` × `frameHeight`.
+ */
+export interface ImagePlacement {
+  readonly left: number;
+  readonly top: number;
+  readonly frameWidth: number;
+  readonly frameHeight: number;
+}
+
+export function resampleCrop(
+  image: RgbImage, crop: CropGeometry, size: number, padding: CropPadding = DEFAULT_ALIGNMENT.padding, placement?: ImagePlacement,
+): Buffer {
   const out = Buffer.alloc(size * size * 3);
   const step = crop.side / size; // source pixels per output pixel
   const taps = Math.min(4, Math.max(1, Math.round(step / 1.5) + (step > 1.5 ? 1 : 0)));
   const cos = Math.cos(crop.angle);
   const sin = Math.sin(crop.angle);
-  const { data, width, height } = image;
-  const maxX = width - 1;
-  const maxY = height - 1;
+  const { data, width } = image;
+  // Sample positions are computed and padded in frame pixels, then read from the image at its offset:
+  // the same arithmetic whether the image is the whole frame or a region of it, so the same crop.
+  const left = placement?.left ?? 0;
+  const top = placement?.top ?? 0;
+  const maxX = (placement?.frameWidth ?? width) - 1;
+  const maxY = (placement?.frameHeight ?? image.height) - 1;
   const acc = [0, 0, 0];
   for (let v = 0; v < size; v++) {
     for (let u = 0; u < size; u++) {
@@ -138,12 +155,12 @@ export function resampleCrop(image: RgbImage, crop: CropGeometry, size: number, 
           // Rotate into the image and sample with pixel centres at integer + 0.5.
           const sx = inside(crop.centreX + lx * cos - ly * sin - 0.5, maxX, padding);
           const sy = inside(crop.centreY + lx * sin + ly * cos - 0.5, maxY, padding);
-          const x0 = Math.floor(sx);
-          const y0 = Math.floor(sy);
-          const x1 = Math.min(maxX, x0 + 1);
-          const y1 = Math.min(maxY, y0 + 1);
-          const fx = sx - x0;
-          const fy = sy - y0;
+          const fx = sx - Math.floor(sx);
+          const fy = sy - Math.floor(sy);
+          const x0 = Math.floor(sx) - left;
+          const y0 = Math.floor(sy) - top;
+          const x1 = Math.min(maxX, Math.floor(sx) + 1) - left;
+          const y1 = Math.min(maxY, Math.floor(sy) + 1) - top;
           const i00 = (y0 * width + x0) * 3;
           const i01 = (y0 * width + x1) * 3;
           const i10 = (y1 * width + x0) * 3;

@@ -11,7 +11,9 @@
  */
 import type { RgbImage } from '../capture/frame.js';
 import { DEFAULT_MAX_PIXELS, probeImage, type ImageHeader } from '../capture/probe-image.js';
+import type { CropGeometry } from './align-face.js';
 import { decodeImage } from './decode-image.js';
+import { regionForCrops, wholeFrame, type FrameRegion } from './face-regions.js';
 import type { DetectedFace, Point } from './face.js';
 import { computeLetterbox } from './letterbox.js';
 
@@ -94,6 +96,26 @@ export interface ImageDetector {
 /** Faces of a decoded frame, in source-frame pixels. */
 export async function detectFaces(detector: ImageDetector, decoded: DetectionImage): Promise<DetectedFace[]> {
   return toSourceFaces(await detector.detect(decoded.image), decoded);
+}
+
+/**
+ * Above this share of the frame, the faces' region is decoded as the whole frame: the saving is small
+ * and a whole decode serves every later face too.
+ */
+export const REGION_DECODE_MAX_SHARE = 0.5;
+
+/**
+ * Full-resolution pixels for aligning `crops` (source-frame geometry): `decoded.image` itself when it is
+ * the full frame, else a decode of only the rectangle the crops read (src/vision/face-regions.ts).
+ */
+export async function alignmentRegion(decoded: DetectionImage, crops: readonly CropGeometry[]): Promise<FrameRegion> {
+  if (decoded.fullResolution || !decoded.encoded) return wholeFrame(decoded.image);
+  const { data, origin, maxPixels, header } = decoded.encoded;
+  const { sourceWidth: frameWidth, sourceHeight: frameHeight } = decoded;
+  const rect = regionForCrops(crops, frameWidth, frameHeight);
+  if (rect.width * rect.height > REGION_DECODE_MAX_SHARE * frameWidth * frameHeight) return wholeFrame(await decodeImage(data, origin, { maxPixels, header }));
+  const image = await decodeImage(data, origin, { maxPixels, header, region: rect });
+  return { image, left: rect.left, top: rect.top, frameWidth, frameHeight };
 }
 
 /** The full-resolution frame for the aligner: `decoded.image` itself, or a second, full decode. */

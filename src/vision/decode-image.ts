@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage, type ImageHeader } from '../capture/probe-image.js';
 import { FaceedgeError } from '../errors.js';
 import type { RgbImage } from '../capture/frame.js';
+import type { PixelRect } from './face-regions.js';
 
 export interface DecodeOptions {
   /** Largest accepted width × height, checked from the header before decoding. Default 50 MP. */
@@ -18,6 +19,11 @@ export interface DecodeOptions {
    * with Lanczos 3, so a 1280×720 frame wanted at 128×72 never exists at full size. Default: full size.
    */
   readonly size?: { readonly width: number; readonly height: number };
+  /**
+   * Decode only this rectangle of the (upright) image, in full resolution: libjpeg still reads the
+   * compressed rows down to its bottom, but colour-converts and copies only the rectangle. Not with `size`.
+   */
+  readonly region?: PixelRect;
 }
 
 /** @param origin names the image in error messages (file path, `stream#12`…). */
@@ -27,6 +33,7 @@ export async function decodeImage(data: Buffer, origin: string, options: DecodeO
   try {
     let pipeline = sharp(data, { limitInputPixels: maxPixels, failOn: 'truncated' })
       .rotate(); // honour EXIF orientation: phones and some cameras store portrait shots sideways
+    if (options.region) pipeline = pipeline.extract(options.region);
     if (options.size) pipeline = pipeline.resize(options.size.width, options.size.height, { fit: 'fill', fastShrinkOnLoad: true });
     const { data: pixels, info } = await pipeline
       .flatten({ background: { r: 0, g: 0, b: 0 } })

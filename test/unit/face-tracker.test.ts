@@ -73,6 +73,54 @@ describe('FaceTracker', () => {
     expect(updates.length).toBeLessThanOrEqual(2);
   });
 
+  it('asks for a classification on a new face, on each of a track\'s first minFrames frames, then once per classifyIntervalMs', () => {
+    const t = tracker({ minFrames: 3, classifyIntervalMs: 200, maxMissedFrames: 10 });
+    const askedAt: number[] = [];
+    let score = 0;
+    for (let ms = 0; ms <= 1000; ms += 40) {
+      const [due] = t.classificationDue([box(100 + ms / 40)], ms);
+      if (due) askedAt.push(ms);
+      // The classifier says 2 the first times, then something absurd that must never be averaged in
+      // unless it was asked for.
+      const events = t.update([seen(100 + ms / 40, due ? 2 : -50)].map((o) => ({ ...o, logit: due ? o.logit : null })), ms, ms);
+      for (const e of events) score = e.after.score;
+    }
+    expect(askedAt).toEqual([0, 40, 80, 280, 480, 680, 880]);
+    expect(score).toBeCloseTo(1 / (1 + Math.exp(-2)), 3);
+    // A second face beside the first starts its own track: due at once, whatever the interval.
+    expect(t.classificationDue([box(140), box(400)], 1010)).toEqual([false, true]);
+    // 0 = every frame.
+    t.retune({ classifyIntervalMs: 0 });
+    expect(t.classificationDue([box(140)], 1010)).toEqual([true]);
+  });
+
+  it('counts unclassified frames as seen (the track lives on) without moving its score', () => {
+    const t = tracker({ minFrames: 1, maxMissedFrames: 1 });
+    const [created] = t.update([seen(100, 3)], 0, 0);
+    for (let ms = 40; ms < 400; ms += 40) expect(t.update([{ box: box(100), logit: null }], ms, ms)).toEqual([]);
+    const [ended] = t.flush(400, 400);
+    expect(ended.after.frames).toBe(10);
+    expect(ended.after.score).toBe(created.after.score);
+  });
+
+  it('says idle, acquiring (a face seen but not yet confirmed) or steady (confirmed faces, seen or missing)', () => {
+    const t = tracker({ minFrames: 2, maxMissedFrames: 1 });
+    expect(t.state).toBe('idle');
+    t.update([seen(100, 1)], 0, 0);
+    expect(t.state).toBe('acquiring');
+    t.update([seen(100, 1)], 40, 40);
+    expect(t.state).toBe('steady');
+    t.update([], 80, 80);
+    expect(t.state).toBe('steady');
+    t.update([seen(100, 1), seen(400, 1)], 120, 120);
+    expect(t.state).toBe('acquiring');
+    t.update([seen(100, 1)], 160, 160); // the new face missed before confirmation: no longer worth every frame
+    expect(t.state).toBe('steady');
+    t.update([], 200, 200);
+    t.update([], 240, 240);
+    expect(t.state).toBe('idle');
+  });
+
   it('flush ends every reported track', () => {
     const t = tracker({ minFrames: 1 });
     t.update([seen(0, 1), seen(300, -1)], 0, 0);

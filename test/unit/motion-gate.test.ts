@@ -110,7 +110,7 @@ describe('MotionGate', () => {
     const at = (i: number) => i * 50; // a 20 fps camera
     const looked: number[] = [];
     const feed = (i: number, image: () => RgbImage) => {
-      if (!gate.wantsFrame(false, at(i))) return;
+      if (!gate.wantsFrame('idle', at(i))) return;
       looked.push(i);
       gate.decide(image(), false, at(i));
     };
@@ -123,7 +123,25 @@ describe('MotionGate', () => {
     // Motion at frame 40: every frame for 1 s (frames 40–59), then every 4th again.
     expect(looked.slice(0, 22)).toEqual([...Array.from({ length: 20 }, (_, k) => 40 + k), 63, 67]);
     expect(looked.length).toBeLessThan(30);
-    expect(gate.wantsFrame(true, at(80))).toBe(true);
+    expect(gate.wantsFrame('acquiring', at(80))).toBe(true);
+  });
+
+  it('while every tracked face is confirmed, looks at one frame per tracked_interval_ms; while acquiring, at every frame', () => {
+    const gate = new MotionGate();
+    const at = (i: number) => i * FRAME_MS; // 15 fps
+    const looked = (state: 'acquiring' | 'steady', from: number, to: number) => {
+      const seen: number[] = [];
+      for (let i = from; i < to; i++) {
+        if (!gate.wantsFrame(state, at(i))) continue;
+        seen.push(i);
+        gate.decide(scene(i), true, at(i));
+      }
+      return seen;
+    };
+    expect(looked('acquiring', 0, 5)).toEqual([0, 1, 2, 3, 4]);
+    // 100 ms at 15 fps: every other frame (7.5 a second).
+    expect(looked('steady', 5, 15)).toEqual([6, 8, 10, 12, 14]);
+    expect(new MotionGate({ trackedIntervalMs: 0 }).wantsFrame('steady', 0)).toBe(true);
   });
 
   it('changedShare compensates a global gain exactly', () => {
