@@ -19,11 +19,14 @@ export const motionGateSchema = z.strictObject({
   threshold: num(z.number().min(0).max(255)).default(DEFAULT_MOTION_GATE.threshold),
   /** Share of the frame (0–1) that must change to count as motion. Default 0.01 (1 %). */
   min_area: num(z.number().min(0).max(1)).default(DEFAULT_MOTION_GATE.minArea),
-  /** While still and no face is tracked, the detector still runs once per this many ms. Default 333 (≈ 3/s). */
+  /**
+   * While still and no face is tracked, the detector still runs once per this many ms (≈ 3/s) — skipped
+   * while the picture is unchanged since its last run, re-checked every 5 s regardless. Default 333.
+   */
   keepalive_ms: num(z.number().int().min(0).max(600_000)).default(DEFAULT_MOTION_GATE.keepaliveMs),
   /** Share by which the background moves towards each looked-at frame (0–1]. Default 0.05. */
   background_rate: num(z.number().gt(0).max(1)).default(DEFAULT_MOTION_GATE.backgroundRate),
-  /** While still and no face is tracked, one frame per this many ms is decoded at all; 0 = every frame. Default 200 (5/s). */
+  /** While still and no face is tracked, one frame per this many ms is decoded at all; 0 = every frame. Default 333 (3/s). */
   check_interval_ms: num(z.number().int().min(0).max(60_000)).default(DEFAULT_MOTION_GATE.checkIntervalMs),
   /** After motion, every frame is decoded and looked at for this long, ms. Default 1000. */
   hold_ms: num(z.number().int().min(0).max(600_000)).default(DEFAULT_MOTION_GATE.holdMs),

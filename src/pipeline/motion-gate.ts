@@ -3,7 +3,10 @@
  * on every frame. Each frame is reduced to a tiny grey thumbnail and compared with a running background;
  * when fewer than `minArea` of its pixels differ by more than `threshold` grey levels (after compensating
  * a global brightness change, so light flicker is not motion), the detector is skipped, except once every
- * `keepaliveMs` so that a face that sits still is still found. While any track is open the detector runs
+ * `keepaliveMs` so that a face that sits still is still found — unless the picture has not changed in any
+ * thumbnail cell since the detector last looked at it: the detector would give the same answer on the same
+ * picture, and a face that arrived, however small or slow, changed some cell (a re-check still runs every
+ * {@link UNCHANGED_RECHECK_MS}, for detector settings or models changed at run time). While any track is open the detector runs
  * on every frame and the background is rebuilt afterwards. One gate per camera; not shared.
  *
  * Decoding a JPEG costs about as much as detecting (its entropy decoding cannot be scaled down), so while
@@ -26,7 +29,7 @@ export interface MotionGateOptions {
   readonly keepaliveMs?: number;
   /** How fast the background follows the scene, per looked-at frame (0–1). Default 0.05. */
   readonly backgroundRate?: number;
-  /** While still and without tracks, one frame per this many ms is decoded and looked at. Default 200 (5 per second). */
+  /** While still and without tracks, one frame per this many ms is decoded and looked at. Default 333 (3 per second). */
   readonly checkIntervalMs?: number;
   /** After motion, every frame is looked at for this long, ms. Default 1000. */
   readonly holdMs?: number;
@@ -42,8 +45,11 @@ export type TrackingState = 'idle' | 'acquiring' | 'steady';
 
 /** The documented defaults (the config schema takes its defaults from here). */
 export const DEFAULT_MOTION_GATE: Required<MotionGateOptions> = {
-  threshold: 12, minArea: 0.01, keepaliveMs: 333, backgroundRate: 0.05, checkIntervalMs: 200, holdMs: 1000, trackedIntervalMs: 100,
+  threshold: 12, minArea: 0.01, keepaliveMs: 333, backgroundRate: 0.05, checkIntervalMs: 333, holdMs: 1000, trackedIntervalMs: 100,
 };
+
+/** Even on an unchanged picture, the keep-alive detection runs at least this often, ms. */
+export const UNCHANGED_RECHECK_MS = 5000;
 
 /** One frame's verdict. */
 export interface MotionDecision {
@@ -56,6 +62,8 @@ export interface MotionDecision {
 export class MotionGate {
   readonly options: Required<MotionGateOptions>;
   #background: Float32Array | null = null;
+  /** The thumbnail of the last frame the detector ran on (null while tracking: faces move the picture). */
+  #detectedOn: Float32Array | null = null;
   #lastDetectMs = -Infinity;
   #lastCheckMs = -Infinity;
   #lastMotionMs = -Infinity;
@@ -68,13 +76,13 @@ export class MotionGate {
   /**
    * Whether a frame arriving at `nowMs` is worth decoding: always while a face is being acquired, one per
    * `trackedIntervalMs` while tracks are steady; with no track, always shortly after motion, else one per
-   * `checkIntervalMs` (and any frame on which the keep-alive detection falls due).
+   * `checkIntervalMs` (a keep-alive detection falls on the first frame looked at after it is due).
    */
   wantsFrame(tracking: TrackingState, nowMs: number): boolean {
     const o = this.options;
     if (tracking === 'acquiring') return true;
     if (tracking === 'steady') return nowMs - this.#lastCheckMs >= o.trackedIntervalMs;
-    return nowMs - this.#lastMotionMs < o.holdMs || nowMs - this.#lastCheckMs >= o.checkIntervalMs || nowMs - this.#lastDetectMs >= o.keepaliveMs;
+    return nowMs - this.#lastMotionMs < o.holdMs || nowMs - this.#lastCheckMs >= o.checkIntervalMs;
   }
 
   /**
@@ -86,33 +94,46 @@ export class MotionGate {
     if (tracksOpen) {
       // Faces move the picture; the background is relearnt once they are gone.
       this.#background = null;
+      this.#detectedOn = null;
       this.#lastMotionMs = nowMs;
-      return this.#detect(nowMs, null);
+      return this.#detect(nowMs, null, null);
     }
     const thumb = greyThumbnail(image);
     const background = this.#background;
     if (!background || background.length !== thumb.data.length) {
-      this.#background = thumb.data;
-      return this.#detect(nowMs, null);
+      this.#background = thumb.data.slice();
+      return this.#detect(nowMs, null, thumb);
     }
     const changed = changedShare(thumb, background, this.options.threshold);
     const rate = this.options.backgroundRate;
     for (let i = 0; i < background.length; i++) background[i] += rate * (thumb.data[i] - background[i]);
-    if (changed >= this.options.minArea) this.#lastMotionMs = nowMs;
-    if (changed >= this.options.minArea || nowMs - this.#lastDetectMs >= this.options.keepaliveMs) return this.#detect(nowMs, changed);
+    if (changed >= this.options.minArea) {
+      this.#lastMotionMs = nowMs;
+      return this.#detect(nowMs, changed, thumb);
+    }
+    const sinceDetect = nowMs - this.#lastDetectMs;
+    if (sinceDetect >= this.options.keepaliveMs && (sinceDetect >= UNCHANGED_RECHECK_MS || this.#pictureChanged(thumb))) return this.#detect(nowMs, changed, thumb);
     return { detect: false, changed };
+  }
+
+  /** Whether any thumbnail cell differs (beyond `threshold`, brightness compensated) from the last picture detected on. */
+  #pictureChanged(thumb: GreyImage): boolean {
+    const last = this.#detectedOn;
+    return !last || last.length !== thumb.data.length || changedShare(thumb, last, this.options.threshold) > 0;
   }
 
   /** Forgets the background (a camera restarting, a paused camera resuming). */
   reset(): void {
     this.#background = null;
+    this.#detectedOn = null;
     this.#lastDetectMs = -Infinity;
     this.#lastCheckMs = -Infinity;
     this.#lastMotionMs = -Infinity;
   }
 
-  #detect(nowMs: number, changed: number | null): MotionDecision {
+  #detect(nowMs: number, changed: number | null, thumb: GreyImage | null): MotionDecision {
     this.#lastDetectMs = nowMs;
+    this.#detectedOn = thumb ? thumb.data : null;
     return { detect: true, changed };
   }
 }

@@ -50,11 +50,23 @@ describe('grey thumbnail', () => {
 describe('MotionGate', () => {
   const FRAME_MS = 1000 / 15;
 
-  it('skips the detector on a still, noisy scene except every keepalive_ms', () => {
+  it('on an unchanged still scene, runs the detector on the first frame and then only every UNCHANGED_RECHECK_MS', () => {
     const gate = new MotionGate();
     const runs: number[] = [];
-    for (let i = 0; i < 45; i++) if (gate.decide(scene(i), false, i * FRAME_MS).detect) runs.push(i);
-    // First frame (no background yet), then once per 333 ms = every 5th frame at 15 fps.
+    for (let i = 0; i < 180; i++) if (gate.decide(scene(i), false, i * FRAME_MS).detect) runs.push(i);
+    // 12 s at 15 fps, sensor noise only: frame 0, then one re-check per 5 s.
+    expect(runs).toEqual([0, 75, 150]);
+  });
+
+  it('runs the keep-alive detection (every keepalive_ms) while the picture changes too little to be motion', () => {
+    const gate = new MotionGate();
+    const runs: number[] = [];
+    // A small object (far below min_area) drifts slowly across the frame: a distant face walking in.
+    for (let i = 0; i < 45; i++) {
+      const d = gate.decide(scene(i, { square: { x: 20 + i, y: 40, side: 4 } }), false, i * FRAME_MS);
+      if (d.changed !== null) expect(d.changed).toBeLessThan(DEFAULT_MOTION_GATE.minArea);
+      if (d.detect) runs.push(i);
+    }
     expect(runs[0]).toBe(0);
     expect(runs.length).toBeGreaterThanOrEqual(8);
     expect(runs.length).toBeLessThanOrEqual(10);
@@ -106,7 +118,7 @@ describe('MotionGate', () => {
   });
 
   it('while still, decodes one frame per check_interval_ms; after motion, every frame for hold_ms', () => {
-    const gate = new MotionGate({ keepaliveMs: 1e9 });
+    const gate = new MotionGate({ keepaliveMs: 1e9, checkIntervalMs: 200 });
     const at = (i: number) => i * 50; // a 20 fps camera
     const looked: number[] = [];
     const feed = (i: number, image: () => RgbImage) => {
