@@ -183,9 +183,9 @@ export const trackerSchema = z.strictObject({
    */
   unsure_margin: num(z.number().min(0).max(0.5)).default(TRACKER_DEFAULTS.unsureMargin),
   /**
-   * A tracked face is classified again at most once per this many ms, after its first `min_frames`
-   * frames (all classified). 0 = every frame. Default 200 (5 a second: the decision does not change,
-   * the CPU per camera drops).
+   * A tracked face whose class is clear (confidence ≥ 0.5 + `hysteresis`) is classified again at most
+   * once per this many ms, after its first `min_frames` frames; unclear ones every frame. 0 = every
+   * frame. Default 200 (5 a second: the decision does not change, the CPU per camera drops).
    */
   classify_interval_ms: num(z.number().int().min(0).max(60_000)).default(TRACKER_DEFAULTS.classifyIntervalMs),
 });

@@ -38,7 +38,8 @@ export interface TrackerOptions {
   readonly unsureMargin?: number;
   /**
    * A tracked face is classified again at most once per this many ms, after its first `minFrames`
-   * frames (which are all classified, so its `new` event is decided as with every-frame classification).
+   * frames (which are all classified, so its `new` event is decided as with every-frame classification)
+   * and while its class is clear (confidence at least 0.5 + `hysteresis`; unclear faces every frame).
    * Consecutive frames of one face say nearly the same thing; classifying 5 of them a second instead of
    * 15 keeps the decision and saves most of the per-face work (a region decode, align, classify).
    * 0 = every frame. Default 200.
@@ -157,13 +158,14 @@ export class FaceTracker {
   }
 
   /**
-   * `idle` without tracks; `acquiring` while a face seen in the last frame is not confirmed yet (its `new`
-   * event waits for `minFrames` frames: the motion gate then looks at every frame); else `steady`, also
-   * while a confirmed face is missing (it is looked for at the steady rate until it ends).
+   * `idle` without tracks; `acquiring` while some track is not confirmed yet (its `new` event waits for
+   * `minFrames` frames: the motion gate then looks at every frame, so a face detected only now and then
+   * gets every chance); else `steady`, also while a confirmed face is missing (it is looked for at the
+   * steady rate until it ends).
    */
   get state(): TrackingState {
     if (this.#tracks.length === 0) return 'idle';
-    return this.#tracks.every((t) => t.published || t.missed > 0) ? 'steady' : 'acquiring';
+    return this.#tracks.every((t) => t.published) ? 'steady' : 'acquiring';
   }
 
   /**
@@ -226,15 +228,18 @@ export class FaceTracker {
 
   /**
    * For each box of the coming frame, whether its face should be classified (see `classifyIntervalMs`):
-   * a face that starts a track, one whose track is in its first `minFrames` frames, or one whose track
-   * was last classified at least `classifyIntervalMs` before `nowMs`. Matching is the one `update` does
-   * with the same boxes, so the answers hold for the `update` call of that frame.
+   * a face that starts a track, one whose track is in its first `minFrames` frames, one whose class is
+   * not clear (confidence below 0.5 + `hysteresis`: every frame counts where the decision could go either
+   * way, so such a track is decided exactly as with every-frame classification), or one whose track was
+   * last classified at least `classifyIntervalMs` before `nowMs`. Matching is the one `update` does with
+   * the same boxes, so the answers hold for the `update` call of that frame.
    */
   classificationDue(boxes: readonly Box[], nowMs: number): boolean[] {
     const matches = this.#match(boxes);
     return boxes.map((_, i) => {
       const t = matches.get(i);
-      return !t || t.classified < this.#o.minFrames || nowMs - t.classifiedAtMs >= this.#o.classifyIntervalMs;
+      if (!t || t.classified < this.#o.minFrames || nowMs - t.classifiedAtMs >= this.#o.classifyIntervalMs) return true;
+      return this.#decision(t).confidence < 0.5 + this.#o.hysteresis;
     });
   }
 

@@ -94,6 +94,14 @@ describe('FaceTracker', () => {
     expect(t.classificationDue([box(140)], 1010)).toEqual([true]);
   });
 
+  it('classifies a face whose class is not clear (confidence below 0.5 + hysteresis) on every frame', () => {
+    const t = tracker({ minFrames: 3, classifyIntervalMs: 200, hysteresis: 0.1 });
+    for (let ms = 0; ms <= 400; ms += 40) {
+      expect(t.classificationDue([box(100)], ms), `${ms} ms`).toEqual([true]);
+      t.update([seen(100, 0.2)], ms, ms); // confidence 0.55
+    }
+  });
+
   it('counts unclassified frames as seen (the track lives on) without moving its score', () => {
     const t = tracker({ minFrames: 1, maxMissedFrames: 1 });
     const [created] = t.update([seen(100, 3)], 0, 0);
@@ -103,7 +111,7 @@ describe('FaceTracker', () => {
     expect(ended.after.score).toBe(created.after.score);
   });
 
-  it('says idle, acquiring (a face seen but not yet confirmed) or steady (confirmed faces, seen or missing)', () => {
+  it('says idle, acquiring (a face not yet confirmed) or steady (confirmed faces, seen or missing)', () => {
     const t = tracker({ minFrames: 2, maxMissedFrames: 1 });
     expect(t.state).toBe('idle');
     t.update([seen(100, 1)], 0, 0);
@@ -114,10 +122,12 @@ describe('FaceTracker', () => {
     expect(t.state).toBe('steady');
     t.update([seen(100, 1), seen(400, 1)], 120, 120);
     expect(t.state).toBe('acquiring');
-    t.update([seen(100, 1)], 160, 160); // the new face missed before confirmation: no longer worth every frame
+    t.update([seen(100, 1)], 160, 160); // the new face missed before its confirmation: still worth every frame
+    expect(t.state).toBe('acquiring');
+    t.update([seen(100, 1)], 200, 200); // now it is gone
     expect(t.state).toBe('steady');
-    t.update([], 200, 200);
     t.update([], 240, 240);
+    t.update([], 280, 280);
     expect(t.state).toBe('idle');
   });
 
