@@ -30,7 +30,7 @@ export const motionGateSchema = z.strictObject({
   check_interval_ms: num(z.number().int().min(0).max(60_000)).default(DEFAULT_MOTION_GATE.checkIntervalMs),
   /** After motion, every frame is decoded and looked at for this long, ms. Default 1000. */
   hold_ms: num(z.number().int().min(0).max(600_000)).default(DEFAULT_MOTION_GATE.holdMs),
-  /** While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 100 (10/s). */
+  /** While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 200 (5/s). */
   tracked_interval_ms: num(z.number().int().min(0).max(10_000)).default(DEFAULT_MOTION_GATE.trackedIntervalMs),
 });
 

@@ -1,5 +1,6 @@
 /**
- * IoU/centre tracker with stable ids and a per-track class decision. One event stream per face:
+ * IoU/centre tracker with stable ids and a per-track class decision; each track is matched where its last
+ * motion puts it at the new frame's time (frames may be 200 ms apart). One event stream per face:
  * `new` once a track is confirmed (enough frames), `update` when its class flips or its score moves,
  * at most every `updateIntervalMs`, and `end` when it has been missing for too long. Never one
  * message per frame.
@@ -85,6 +86,10 @@ export interface VisibleTrack extends TrackSnapshot {
 interface Track {
   readonly id: string;
   box: Box;
+  /** Frame time of `box`, ms, and the box centre's velocity then (px/ms; zero until seen twice). */
+  seenAtMs: number;
+  vx: number;
+  vy: number;
   frames: number;
   missed: number;
   /** Observations that carried a classification, and the frame time of the last one. */
@@ -123,6 +128,19 @@ function matchScore(track: Box, seen: Box, threshold: number): number | null {
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** How far ahead a track's box is extrapolated at most, ms (a face gone for longer is not where it was heading). */
+const MAX_PREDICTION_MS = 250;
+
+/**
+ * Where a track's face should be at `nowMs`: its last box moved on at its last velocity. Frames looked at
+ * 100–200 ms apart (motion gating while tracks are steady) leave a walking face half a face further on;
+ * matching the moved box keeps its track.
+ */
+function predictedBox(t: Pick<Track, 'box' | 'seenAtMs' | 'vx' | 'vy'>, nowMs: number): Box {
+  const dt = Math.min(MAX_PREDICTION_MS, Math.max(0, nowMs - t.seenAtMs));
+  return { ...t.box, x: t.box.x + t.vx * dt, y: t.box.y + t.vy * dt };
+}
 
 export class FaceTracker {
   #o: Required<TrackerOptions>;
@@ -183,7 +201,7 @@ export class FaceTracker {
    */
   update(observations: readonly FaceObservation[], nowMs: number, wallTimeMs: number): TrackEvent[] {
     const events: TrackEvent[] = [];
-    const matches = this.#match(observations.map((o) => o.box));
+    const matches = this.#match(observations.map((o) => o.box), nowMs);
     const matched = new Set<Track>();
     observations.forEach((o, i) => {
       const t = matches.get(i);
@@ -195,7 +213,7 @@ export class FaceTracker {
     observations.forEach((o, i) => {
       if (matches.has(i)) return;
       const t: Track = {
-        id: `${this.#o.camera}-${this.#nextId++}`, box: o.box, frames: 0, missed: 0, classified: 0, classifiedAtMs: -Infinity,
+        id: `${this.#o.camera}-${this.#nextId++}`, box: o.box, seenAtMs: nowMs, vx: 0, vy: 0, frames: 0, missed: 0, classified: 0, classifiedAtMs: -Infinity,
         weightedLogitSum: 0, weightSum: 0, topProbability: [0, 0], startTime: wallTimeMs / 1000, published: null, publishedAtMs: 0,
       };
       this.#observe(t, o, nowMs);
@@ -235,7 +253,7 @@ export class FaceTracker {
    * the same boxes, so the answers hold for the `update` call of that frame.
    */
   classificationDue(boxes: readonly Box[], nowMs: number): boolean[] {
-    const matches = this.#match(boxes);
+    const matches = this.#match(boxes, nowMs);
     return boxes.map((_, i) => {
       const t = matches.get(i);
       if (!t || t.classified < this.#o.minFrames || nowMs - t.classifiedAtMs >= this.#o.classifyIntervalMs) return true;
@@ -244,11 +262,12 @@ export class FaceTracker {
   }
 
   /** Which track each box continues (box index → track): greedy by best affinity first, good enough for the handful of faces a camera sees. */
-  #match(boxes: readonly Box[]): Map<number, Track> {
+  #match(boxes: readonly Box[], nowMs: number): Map<number, Track> {
     const pairs: { t: Track; i: number; score: number }[] = [];
     for (const t of this.#tracks) {
+      const expected = predictedBox(t, nowMs);
       boxes.forEach((box, i) => {
-        const score = matchScore(t.box, box, this.#o.iouThreshold);
+        const score = matchScore(expected, box, this.#o.iouThreshold);
         if (score !== null) pairs.push({ t, i, score });
       });
     }
@@ -264,7 +283,13 @@ export class FaceTracker {
   }
 
   #observe(t: Track, o: FaceObservation, nowMs: number): void {
+    const dt = nowMs - t.seenAtMs;
+    if (t.frames > 0 && dt > 0) {
+      t.vx = (o.box.x + o.box.width / 2 - (t.box.x + t.box.width / 2)) / dt;
+      t.vy = (o.box.y + o.box.height / 2 - (t.box.y + t.box.height / 2)) / dt;
+    }
     t.box = o.box;
+    t.seenAtMs = nowMs;
     t.frames++;
     t.missed = 0;
     if (o.logit === null) return;

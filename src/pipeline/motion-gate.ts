@@ -14,8 +14,9 @@
  * frames in between are dropped undecoded. Once motion is seen, every frame is looked at for `holdMs`.
  *
  * While faces are tracked, the detector runs on every frame until each track is confirmed, then on one
- * frame per `trackedIntervalMs` (10 a second by default): a tracked face moves little between two looks
- * 100 ms apart, and on a 1280×720 camera each look costs a decode and a full-range detection (≈ 7 ms).
+ * frame per `trackedIntervalMs` (5 a second by default): the tracker extrapolates each face's motion
+ * between two looks (face-tracker.ts), and on a 1280×720 camera each look costs a decode and a full-range
+ * detection (≈ 7 ms).
  */
 import type { RgbImage } from '../capture/frame.js';
 import { greyThumbnail, type GreyImage } from '../vision/grey-thumbnail.js';
@@ -33,7 +34,7 @@ export interface MotionGateOptions {
   readonly checkIntervalMs?: number;
   /** After motion, every frame is looked at for this long, ms. Default 1000. */
   readonly holdMs?: number;
-  /** While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 100. */
+  /** While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 200. */
   readonly trackedIntervalMs?: number;
 }
 
@@ -45,7 +46,7 @@ export type TrackingState = 'idle' | 'acquiring' | 'steady';
 
 /** The documented defaults (the config schema takes its defaults from here). */
 export const DEFAULT_MOTION_GATE: Required<MotionGateOptions> = {
-  threshold: 12, minArea: 0.01, keepaliveMs: 333, backgroundRate: 0.05, checkIntervalMs: 333, holdMs: 1000, trackedIntervalMs: 100,
+  threshold: 12, minArea: 0.01, keepaliveMs: 333, backgroundRate: 0.05, checkIntervalMs: 333, holdMs: 1000, trackedIntervalMs: 200,
 };
 
 /** Even on an unchanged picture, the keep-alive detection runs at least this often, ms. */

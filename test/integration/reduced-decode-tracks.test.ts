@@ -51,7 +51,7 @@ interface TrackSummary {
 
 /**
  * Tracks in the order they started. (Their `end` events come in another order with motion gating: a
- * confirmed face is then looked at 10 times a second, so a face that left is declared gone later.)
+ * confirmed face is then looked at 5 times a second, so a face that left is declared gone later.)
  */
 function byStart(tracks: TrackSummary[]): TrackSummary[] {
   return [...tracks].sort((a, b) => a.start - b.start);

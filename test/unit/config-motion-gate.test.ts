@@ -7,7 +7,7 @@ import { DEFAULT_MOTION_GATE } from '../../src/pipeline/motion-gate.js';
 describe('motion_gate and detector.threads config', () => {
   it('defaults: auto, the gate\'s own defaults; detector threads follow classifier.threads', () => {
     const cfg = parseConfig({}, { hostname: 'pi' });
-    expect(cfg.motion_gate).toEqual({ enabled: 'auto', threshold: 12, min_area: 0.01, keepalive_ms: 333, background_rate: 0.05, check_interval_ms: 333, hold_ms: 1000, tracked_interval_ms: 100 });
+    expect(cfg.motion_gate).toEqual({ enabled: 'auto', threshold: 12, min_area: 0.01, keepalive_ms: 333, background_rate: 0.05, check_interval_ms: 333, hold_ms: 1000, tracked_interval_ms: 200 });
     expect(cfg.detector.threads).toBeUndefined();
   });
 

@@ -139,7 +139,7 @@ describe('MotionGate', () => {
   });
 
   it('while every tracked face is confirmed, looks at one frame per tracked_interval_ms; while acquiring, at every frame', () => {
-    const gate = new MotionGate();
+    const gate = new MotionGate({ trackedIntervalMs: 100 });
     const at = (i: number) => i * FRAME_MS; // 15 fps
     const looked = (state: 'acquiring' | 'steady', from: number, to: number) => {
       const seen: number[] = [];
