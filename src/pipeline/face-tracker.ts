@@ -131,11 +131,13 @@ const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
 /** How far ahead a track's box is extrapolated at most, ms (a face gone for longer is not where it was heading). */
 const MAX_PREDICTION_MS = 250;
+/** Time constant of a track's velocity estimate, ms. */
+const VELOCITY_SMOOTHING_MS = 100;
 
 /**
- * Where a track's face should be at `nowMs`: its last box moved on at its last velocity. Frames looked at
- * 100–200 ms apart (motion gating while tracks are steady) leave a walking face half a face further on;
- * matching the moved box keeps its track.
+ * Where a track's face should be at `nowMs`: its last box moved on at its smoothed velocity. Frames looked
+ * at 200 ms apart (motion gating while tracks are steady) leave a walking face most of a face further on;
+ * a detection matches a track at its last box or at this one, whichever fits better.
  */
 function predictedBox(t: Pick<Track, 'box' | 'seenAtMs' | 'vx' | 'vy'>, nowMs: number): Box {
   const dt = Math.min(MAX_PREDICTION_MS, Math.max(0, nowMs - t.seenAtMs));
@@ -267,7 +269,10 @@ export class FaceTracker {
     for (const t of this.#tracks) {
       const expected = predictedBox(t, nowMs);
       boxes.forEach((box, i) => {
-        const score = matchScore(expected, box, this.#o.iouThreshold);
+        // Where the face was, or where its motion puts it: the better of the two.
+        const here = matchScore(t.box, box, this.#o.iouThreshold);
+        const ahead = matchScore(expected, box, this.#o.iouThreshold);
+        const score = here === null ? ahead : ahead === null ? here : Math.max(here, ahead);
         if (score !== null) pairs.push({ t, i, score });
       });
     }
@@ -285,8 +290,11 @@ export class FaceTracker {
   #observe(t: Track, o: FaceObservation, nowMs: number): void {
     const dt = nowMs - t.seenAtMs;
     if (t.frames > 0 && dt > 0) {
-      t.vx = (o.box.x + o.box.width / 2 - (t.box.x + t.box.width / 2)) / dt;
-      t.vy = (o.box.y + o.box.height / 2 - (t.box.y + t.box.height / 2)) / dt;
+      // Smoothed over ≈ VELOCITY_SMOOTHING_MS: frames a few ms apart (a file played as fast as it goes,
+      // detector jitter) must not make a face look fast.
+      const a = dt / (dt + VELOCITY_SMOOTHING_MS);
+      t.vx += a * ((o.box.x + o.box.width / 2 - (t.box.x + t.box.width / 2)) / dt - t.vx);
+      t.vy += a * ((o.box.y + o.box.height / 2 - (t.box.y + t.box.height / 2)) / dt - t.vy);
     }
     t.box = o.box;
     t.seenAtMs = nowMs;

@@ -133,13 +133,13 @@ describe('FaceTracker', () => {
 
   it('keeps a fast walker\'s track when frames are looked at 200 ms apart: it matches where the face should be by then', () => {
     const t = tracker({ minFrames: 1, maxMissedFrames: 2 });
-    // 60-px face moving 20 px per 40 ms frame, first every frame, then one frame in five (x + 100 px each time:
-    // no overlap with the last box, and more than half a face away).
-    for (let k = 0; k < 3; k++) t.update([seen(100 + 20 * k, 2)], 40 * k, 40 * k);
+    // 60-px face moving 20 px per 40 ms frame, seen on every frame for 1 s, then one frame in five (x + 100 px
+    // each time: no overlap with the last box, and more than half a face away).
+    for (let k = 0; k < 25; k++) t.update([seen(20 * k, 2)], 40 * k, 40 * k);
     const ids = new Set<string>();
     for (let k = 1; k <= 4; k++) {
-      const x = 140 + 100 * k;
-      for (const e of t.update([seen(x, 2)], 80 + 200 * k, 80 + 200 * k)) ids.add(e.after.id);
+      const x = 480 + 100 * k;
+      for (const e of t.update([seen(x, 2)], 960 + 200 * k, 960 + 200 * k)) ids.add(e.after.id);
       expect(t.visibleTracks().map((v) => v.id)).toEqual(['door-1']);
     }
     expect([...ids].filter((id) => id !== 'door-1')).toEqual([]);
