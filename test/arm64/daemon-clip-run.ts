@@ -47,7 +47,9 @@ export async function runDaemonOnClip(runtime: NodeRuntime, o: ClipRunOptions): 
       device: { id: o.device },
       mqtt: { url: o.brokerUrl, reconnect_period_ms: 200 },
       cameras: [{ name: CAMERA, source: { type: 'gif', path: o.clip, realtime: false } }],
-      tracker: { update_interval_ms: 3_600_000 },
+      // Every frame classified: the classification cadence (classify_interval_ms) follows capture times,
+      // which differ between a native and an emulated run of the same clip.
+      tracker: { update_interval_ms: 3_600_000, classify_interval_ms: 0 },
       http: { port: 0 },
       log: { level: 'info' },
       state_dir: join(o.dir, 'state'),
