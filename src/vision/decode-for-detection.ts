@@ -1,8 +1,9 @@
 /**
  * Decodes a frame for the face detector, not for the screen. BlazeFace looks at 128×128 (short range) or
  * 192×192 (full range), so a JPEG much larger than that is decoded straight to 1.5× the detector's letterbox
- * size with libjpeg's DCT scaling (sharp's shrink-on-load): a 1280×720 MJPEG frame costs a 1/4-scale
- * decode instead of a full one. Faces found there are mapped back to source pixels, and the aligner gets
+ * size with libjpeg's DCT scaling where sharp's shrink-on-load allows it: a 1280×720 MJPEG frame costs a
+ * 1/2-scale (full range) or 1/4-scale (short range) decode plus a resample instead of a full decode; sharp
+ * decodes a 480×270 frame in full and resamples it (its shrink-on-load keeps a margin for libjpeg's rounding). Faces found there are mapped back to source pixels, and the aligner gets
  * its own full-resolution decode of the faces it crops ({@link alignmentRegion}, {@link fullResolutionImage}).
  *
  * Images that libjpeg cannot shrink by at least 2 (small stills such as the evaluation set, PNGs, EXIF-
@@ -28,7 +29,9 @@ export const MIN_REDUCED_DECODE_RATIO = 3;
  * The reduced decode is this many times the letterbox, so the detector's own resampler (letterbox.ts)
  * makes the last step, as it does for a full frame. Measured on the scene clips sent as 480×270 and
  * 1280×720 MJPEG: decoding straight to the letterbox size lost 2 of 15 marginal tracks that full decoding
- * found; at 1.5× every track is found, with the same classes, for the same libjpeg scale (cost).
+ * found; at 1.5× every track is found, with the same classes. (That takes a finer libjpeg scale for the
+ * full-range detector at 1280×720, 1/2 instead of 1/4; 1.25× at 1/4 and 1/2 lost every track of a 480×270
+ * clip. Measured CPU per camera and frames/s are with 1.5×: README "Measured here".)
  */
 export const REDUCED_DECODE_OVERSIZE = 1.5;
 
