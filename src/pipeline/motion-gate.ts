@@ -39,8 +39,8 @@ export interface MotionGateOptions {
 }
 
 /**
- * What the tracker is doing, as the gate needs it: nothing open (`idle`); some face new or lost for a
- * frame (`acquiring`: every frame counts); every open track confirmed and seen (`steady`).
+ * What the tracker is doing, as the gate needs it: nothing open (`idle`); some track not confirmed yet
+ * (`acquiring`: every frame counts); every open track confirmed, its face seen or missing (`steady`).
  */
 export type TrackingState = 'idle' | 'acquiring' | 'steady';
 
