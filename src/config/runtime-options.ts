@@ -4,6 +4,7 @@
  * or the broker needs a restart (or `model/reload`).
  */
 import { z } from 'zod';
+import { definedValues } from '../defined-values.js';
 import { FaceedgeError } from '../errors.js';
 import { configIssuesFromZod, formatConfigIssue } from './config-issues.js';
 import { detectorSchema, trackerSchema, type DetectorConfig, type TrackerConfig } from './config-schema.js';
@@ -51,11 +52,8 @@ export function parseRuntimeOptionsPatch(params: unknown): RuntimeOptionsPatch {
 /** Returns a new frozen RuntimeOptions with `patch` applied over `current`. */
 export function applyRuntimeOptionsPatch(current: RuntimeOptions, patch: RuntimeOptionsPatch): RuntimeOptions {
   return Object.freeze({
-    detector: Object.freeze({ ...current.detector, ...stripUndefined(patch.detector ?? {}) }),
-    tracker: Object.freeze({ ...current.tracker, ...stripUndefined(patch.tracker ?? {}) }),
+    detector: Object.freeze({ ...current.detector, ...definedValues(patch.detector ?? {}) }),
+    tracker: Object.freeze({ ...current.tracker, ...definedValues(patch.tracker ?? {}) }),
   });
 }
 
-function stripUndefined<T extends object>(obj: T): Partial<T> {
-  return Object.fromEntries(Object.entries(obj).filter(([, v]) => v !== undefined)) as Partial<T>;
-}

@@ -5,8 +5,10 @@
  * at most every `updateIntervalMs`, and `end` when it has been missing for too long. Never one
  * message per frame.
  */
+import { definedValues } from '../defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
+import { iou, matchScore, moveTrack, type TrackMotion } from './track-motion.js';
 
 export interface TrackerOptions {
   /** Camera name; prefixes track ids. */
@@ -83,13 +85,8 @@ export interface VisibleTrack extends TrackSnapshot {
   readonly confirmed: boolean;
 }
 
-interface Track {
+interface Track extends TrackMotion {
   readonly id: string;
-  box: Box;
-  /** Frame time of `box`, ms, and the box centre's velocity then (px/ms; zero until seen twice). */
-  seenAtMs: number;
-  vx: number;
-  vy: number;
   frames: number;
   missed: number;
   /** Observations that carried a classification, and the frame time of the last one. */
@@ -104,45 +101,7 @@ interface Track {
   publishedAtMs: number;
 }
 
-function iou(a: Box, b: Box): number {
-  const iw = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
-  const ih = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
-  if (iw <= 0 || ih <= 0) return 0;
-  const inter = iw * ih;
-  return inter / (a.width * a.height + b.width * b.height - inter);
-}
-
-/**
- * How well a detection continues a track: its IoU when that reaches `threshold`; 0 (the weakest
- * valid match) for a same-sized box within half a face of the old position — a fast mover rather
- * than a new face; null when it is not a candidate at all.
- */
-function matchScore(track: Box, seen: Box, threshold: number): number | null {
-  const overlap = iou(track, seen);
-  if (overlap >= threshold) return overlap;
-  const dx = track.x + track.width / 2 - (seen.x + seen.width / 2);
-  const dy = track.y + track.height / 2 - (seen.y + seen.height / 2);
-  const distance = Math.hypot(dx, dy) / Math.max(track.width, track.height);
-  const sizeRatio = Math.min(track.width, seen.width) / Math.max(track.width, seen.width);
-  return distance < 0.5 && sizeRatio > 0.6 ? 0 : null;
-}
-
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
-/** How far ahead a track's box is extrapolated at most, ms (a face gone for longer is not where it was heading). */
-const MAX_PREDICTION_MS = 250;
-/** Time constant of a track's velocity estimate, ms. */
-const VELOCITY_SMOOTHING_MS = 100;
-
-/**
- * Where a track's face should be at `nowMs`: its last box moved on at its smoothed velocity. Frames looked
- * at 200 ms apart (motion gating while tracks are steady) leave a walking face most of a face further on;
- * a detection matches a track at its last box or at this one, whichever fits better.
- */
-function predictedBox(t: Pick<Track, 'box' | 'seenAtMs' | 'vx' | 'vy'>, nowMs: number): Box {
-  const dt = Math.min(MAX_PREDICTION_MS, Math.max(0, nowMs - t.seenAtMs));
-  return { ...t.box, x: t.box.x + t.vx * dt, y: t.box.y + t.vy * dt };
-}
 
 export class FaceTracker {
   #o: Required<TrackerOptions>;
@@ -150,16 +109,13 @@ export class FaceTracker {
   #nextId = 1;
 
   constructor(options: TrackerOptions) {
-    // An option given as undefined takes its default.
-    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as unknown as TrackerOptions;
-    this.#o = { ...TRACKER_DEFAULTS, ...defined };
+    this.#o = { ...TRACKER_DEFAULTS, ...definedValues(options) } as Required<TrackerOptions>;
     this.#nextId = this.#o.firstId;
   }
 
   /** Changes thresholds at run time (the `options` bridge command); identity options stay. */
   retune(options: Partial<Omit<TrackerOptions, 'camera' | 'labels' | 'model'>>): void {
-    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.#o = { ...this.#o, ...defined };
+    this.#o = { ...this.#o, ...definedValues(options) };
   }
 
   /** The model id put into snapshots from now on (after `model/reload`). */
@@ -267,12 +223,8 @@ export class FaceTracker {
   #match(boxes: readonly Box[], nowMs: number): Map<number, Track> {
     const pairs: { t: Track; i: number; score: number }[] = [];
     for (const t of this.#tracks) {
-      const expected = predictedBox(t, nowMs);
       boxes.forEach((box, i) => {
-        // Where the face was, or where its motion puts it: the better of the two.
-        const here = matchScore(t.box, box, this.#o.iouThreshold);
-        const ahead = matchScore(expected, box, this.#o.iouThreshold);
-        const score = here === null ? ahead : ahead === null ? here : Math.max(here, ahead);
+        const score = matchScore(t, box, nowMs, this.#o.iouThreshold);
         if (score !== null) pairs.push({ t, i, score });
       });
     }
@@ -288,16 +240,7 @@ export class FaceTracker {
   }
 
   #observe(t: Track, o: FaceObservation, nowMs: number): void {
-    const dt = nowMs - t.seenAtMs;
-    if (t.frames > 0 && dt > 0) {
-      // Smoothed over ≈ VELOCITY_SMOOTHING_MS: frames a few ms apart (a file played as fast as it goes,
-      // detector jitter) must not make a face look fast.
-      const a = dt / (dt + VELOCITY_SMOOTHING_MS);
-      t.vx += a * ((o.box.x + o.box.width / 2 - (t.box.x + t.box.width / 2)) / dt - t.vx);
-      t.vy += a * ((o.box.y + o.box.height / 2 - (t.box.y + t.box.height / 2)) / dt - t.vy);
-    }
-    t.box = o.box;
-    t.seenAtMs = nowMs;
+    moveTrack(t, o.box, nowMs, t.frames === 0);
     t.frames++;
     t.missed = 0;
     if (o.logit === null) return;

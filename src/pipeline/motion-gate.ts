@@ -19,6 +19,7 @@
  * detection (≈ 7 ms).
  */
 import type { RgbImage } from '../capture/frame.js';
+import { definedValues } from '../defined-values.js';
 import { greyThumbnail, type GreyImage } from '../vision/grey-thumbnail.js';
 
 export interface MotionGateOptions {
@@ -70,8 +71,7 @@ export class MotionGate {
   #lastMotionMs = -Infinity;
 
   constructor(options: MotionGateOptions = {}) {
-    const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
-    this.options = { ...DEFAULT_MOTION_GATE, ...defined };
+    this.options = { ...DEFAULT_MOTION_GATE, ...definedValues(options) };
   }
 
   /**
