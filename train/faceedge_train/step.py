@@ -56,22 +56,26 @@ def make_scheduler(optimizer: torch.optim.Optimizer, total: int, warmup: int,
 
 
 def bce_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float,
-             class_weight: torch.Tensor | None, targets: torch.Tensor | None = None) -> torch.Tensor:
+             class_weight: torch.Tensor | None, targets: torch.Tensor | None = None,
+             sample_weight: torch.Tensor | None = None) -> torch.Tensor:
     """Binary cross-entropy on smoothed targets (eps/2 and 1 - eps/2), each sample weighted by
-    its class weight. labels: float (N,) 0/1, the ground truth (it picks the class weight);
-    targets: float (N,) in [0, 1] to learn instead of the labels (soft, e.g. from a teacher) or None;
-    class_weight: (2,) or None."""
+    its class weight (and its own weight). labels: float (N,) 0/1, the ground truth (it picks the
+    class weight); targets: float (N,) in [0, 1] to learn instead of the labels (soft, e.g. from a
+    teacher) or None; class_weight: (2,) or None; sample_weight: float (N,) or None."""
     targets = (labels if targets is None else targets) * (1 - smoothing) + smoothing / 2
     loss = F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
     if class_weight is not None:
         loss = loss * class_weight[labels.long()]
+    if sample_weight is not None:
+        loss = loss * sample_weight
     return loss.mean()
 
 
 @dataclass
 class Stepper:
     """Callable doing one step on a uint8 (N, 64, 64, 3) batch with float (N,) labels (and
-    optionally soft float (N,) targets to learn instead, see bce_loss), all on the model's device:
+    optionally soft float (N,) targets to learn instead and float (N,) per-sample loss weights, see
+    bce_loss), all on the model's device:
     augment (or plain normalization), forward under autocast (CUDA), loss, backward, optimizer,
     schedule and EMA. Returns (loss, logits), detached, still on the device
     (reading them would stall a GPU every step)."""
@@ -89,7 +93,8 @@ class Stepper:
     class_weight: torch.Tensor | None = None
 
     def __call__(self, images: torch.Tensor, labels: torch.Tensor,
-                 targets: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 targets: torch.Tensor | None = None,
+                 sample_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.augmenter is not None:
             x = self.augmenter(images)
         else:
@@ -98,7 +103,7 @@ class Stepper:
         with torch.autocast(device_type=self.device.type, dtype=self.amp or torch.bfloat16,
                             enabled=self.amp is not None):
             logits = self.model(x)
-        loss = bce_loss(logits, labels, self.smoothing, self.class_weight, targets)
+        loss = bce_loss(logits, labels, self.smoothing, self.class_weight, targets, sample_weight)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

@@ -33,6 +33,7 @@ from .data import concat_splits, load_sources, manifest_sha256
 from .distributed import init_distributed
 from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
+from .groups import age_balance_weights, crop_ages, summarize as summarize_age_bands
 from .model import FaceClassifier, ModelConfig, parameter_count
 from .step import Stepper, amp_dtype, make_optimizer, make_scaler, make_scheduler
 from .teacher import teacher_targets
@@ -69,6 +70,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="distil: a teacher's P(male) per training image (train/teacher/label.ts output)")
     p.add_argument("--teacher-weight", type=float, default=0.5,
                    help="target = (1 - w) * label + w * teacher; at w <= 0.5 it never crosses to the other class")
+    p.add_argument("--age-balance", type=float, default=0.0, metavar="STRENGTH",
+                   help="weight the loss of a source's rare age bands up, (largest band / band) ** STRENGTH (at "
+                        "most 4x), where its labels.csv has ages (UTKFace); 0: off, 1: every band counts equally")
     p.add_argument("--fold-val", action="store_true",
                    help="final training: learn from train + val and keep the last epoch (choose the recipe "
                         "without this first; val scores are then on seen faces)")
@@ -83,6 +87,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="NHWC memory format: 1.6x faster on CPU (oneDNN), and what tensor cores want")
     p.add_argument("--deterministic", action="store_true", help="CUDA: no cuDNN autotuning, deterministic kernels")
     p.add_argument("--eval-batch-size", type=int, default=512)
+    p.add_argument("--init", default=None, metavar="CHECKPOINT",
+                   help="start from a trained model's weights (a best.pt of the same architecture) with a fresh "
+                        "optimizer and schedule: a warm restart, e.g. to go on training a finished run with a new "
+                        "--epochs/--lr")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if <out> has a run")
     p.add_argument("--no-cache", dest="cache", action="store_false", help="do not read/write the .npz cache")
@@ -145,8 +153,10 @@ def run(args: argparse.Namespace) -> dict:
     # Per-source evaluation splits: each source's val/test is scored on its own, and the epoch is chosen
     # on the mean of the sources' val accuracies, so a big source cannot drown a small one.
     held_out = {split: {src.name: src.splits[split] for src in sources if split in src.splits} for split in ("val", "test")}
-    train_parts = [src.splits["train"] for src in sources if "train" in src.splits]
+    part_sources = [src for src in sources if "train" in src.splits]
+    train_parts = [src.splits["train"] for src in part_sources]
     if args.fold_val:
+        part_sources += [src for src in sources if "val" in src.splits]
         train_parts += list(held_out["val"].values())
     train = concat_splits("train+val" if args.fold_val else "train", train_parts)
     if args.fold_val:
@@ -160,6 +170,19 @@ def run(args: argparse.Namespace) -> dict:
         "sources": [{"name": src.name, "path": str(src.root.resolve()), "manifest_sha256": manifest_sha256(src.root),
                      "counts": {n: s.class_counts() for n, s in src.splits.items()}} for src in sources],
     }
+    train_weights = None
+    if args.age_balance > 0:
+        parts, bands = [], {}
+        for src, part in zip(part_sources, train_parts):
+            ages = crop_ages(src.root)
+            parts.append(age_balance_weights(part.paths, ages, args.age_balance))
+            if ages:
+                bands[f"{src.name}/{part.name}"] = summarize_age_bands(part.paths, ages, parts[-1])
+        if not bands:
+            raise SystemExit("error: --age-balance but no --data folder's photos have a labels.csv with ages")
+        dataset_info["age_balance"] = {"strength": args.age_balance, "bands": bands}
+        log(f"age balance {args.age_balance}: {json.dumps(bands)}")
+        train_weights = torch.cat(parts).to(device)
     train_targets = None
     if args.teacher:
         teacher = teacher_targets(args.teacher, train, args.teacher_weight)
@@ -174,6 +197,9 @@ def run(args: argparse.Namespace) -> dict:
                          last_channels=args.last_channels, dropout=args.dropout)
     model = FaceClassifier(config).to(device, memory_format=memory_format)
     ddp.seed_rank(args.seed)  # dropout masks differ per rank (rank 0 keeps the one-process stream)
+    if args.init and not args.resume:
+        load_initial_weights(model, config, args.init)
+        log(f"initialised from {args.init}")
     n_params = parameter_count(model)
     if n_params > MAX_PARAMETERS:
         log(f"warning: {n_params} parameters exceeds the {MAX_PARAMETERS} budget of the shipped model")
@@ -246,7 +272,8 @@ def run(args: argparse.Namespace) -> dict:
             labels = train_labels[idx]
             seen += len(idx)
             targets = None if train_targets is None else train_targets[idx]
-            loss, logits = stepper(train_images[idx], labels, targets)
+            weights = None if train_weights is None else train_weights[idx]
+            loss, logits = stepper(train_images[idx], labels, targets, weights)
             with torch.no_grad():
                 sums += torch.stack([loss * len(idx), ((logits > 0).float() == labels).sum().float()])
         if device.type == "cuda":
@@ -311,6 +338,17 @@ def run(args: argparse.Namespace) -> dict:
     log("done: " + json.dumps(summary))
     ddp.close()
     return final
+
+
+def load_initial_weights(model: FaceClassifier, config: ModelConfig, path: str) -> None:
+    """Load `path`'s model weights into `model` (--init); the checkpoint must be of the same architecture."""
+    if not Path(path).is_file():
+        raise SystemExit(f"error: --init {path} does not exist")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if state.get("model_config") != config.to_dict():
+        raise SystemExit(f"error: --init {path} is a {state.get('model_config')} model, this run builds "
+                         f"{config.to_dict()} (hint: pass the same --width/--stem-stride/--late-stride/--last-channels)")
+    model.load_state_dict(state["model_state"])
 
 
 def score_sources(model, by_source: dict, device, batch_size: int, dtype, memory_format, flip_tta: bool = False) -> dict:

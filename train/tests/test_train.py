@@ -193,3 +193,14 @@ def test_a_source_without_any_split_is_refused(crops, tmp_path):
     args.data = [str(crops), str(tmp_path / "empty")]
     with pytest.raises(Exception, match="has none of the splits"):
         train_module.run(args)
+
+
+def test_init_starts_from_a_trained_model_and_refuses_another_architecture(reference, crops, tmp_path):
+    reference_out, _ = reference
+    ckpt = train_module.run(cli(crops, tmp_path / "warm", "--init", str(reference_out / "best.pt"),
+                                "--epochs", "1", "--lr", "1e-4"))
+    # One epoch at a small learning rate from the trained weights: already as good as the reference's best.
+    assert ckpt["history"][0]["val_acc"] >= 0.95
+    assert ckpt["training"]["init"] == str(reference_out / "best.pt")
+    with pytest.raises(SystemExit, match="hint: pass the same --width"):
+        train_module.run(cli(crops, tmp_path / "other", "--init", str(reference_out / "best.pt"), "--width", "0.5"))
