@@ -13,6 +13,9 @@ import type { ImageOutcome } from './evaluate-folder.js';
 /** UTKFace's race codes. */
 export const RACE_NAMES: Readonly<Record<string, string>> = { 0: 'White', 1: 'Black', 2: 'Asian', 3: 'Indian', 4: 'Other' };
 
+/** The group of an image whose labels.csv row leaves the column empty. */
+export const UNKNOWN_GROUP = 'unknown';
+
 /** Age bands of the report: 13–19, 20–29, …, 50–59, 60+ (younger ages are their own band). */
 export function ageBand(age: number): string {
   if (age < 13) return '<13';
@@ -80,7 +83,8 @@ export async function readImageGroups(root: string): Promise<{ source: string; g
     const race = raceCol >= 0 ? row[raceCol] : undefined;
     groups.set(path.slice(found.prefix.length), {
       age: ageCol >= 0 ? ageBand(age) : undefined,
-      race: race === undefined ? undefined : (RACE_NAMES[race] ?? race),
+      // A few UTKFace names carry no race code: their row says so rather than forming a nameless group.
+      race: race === undefined ? undefined : (RACE_NAMES[race] ?? (race === '' ? UNKNOWN_GROUP : race)),
     });
   });
   return { source: found.csv, groups };
