@@ -341,14 +341,20 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def load_initial_weights(model: FaceClassifier, config: ModelConfig, path: str) -> None:
-    """Load `path`'s model weights into `model` (--init); the checkpoint must be of the same architecture."""
+    """Load `path`'s model weights into `model` (--init). The weights must have the same shapes (same
+    --width and --last-channels); strides and dropout hold no weights and may differ, e.g. to go on from a
+    stride-2 model at stride 1 (the filters stay, the feature maps they see grow)."""
     if not Path(path).is_file():
         raise SystemExit(f"error: --init {path} does not exist")
     state = torch.load(path, map_location="cpu", weights_only=False)
-    if state.get("model_config") != config.to_dict():
-        raise SystemExit(f"error: --init {path} is a {state.get('model_config')} model, this run builds "
-                         f"{config.to_dict()} (hint: pass the same --width/--stem-stride/--late-stride/--last-channels)")
-    model.load_state_dict(state["model_state"])
+    try:
+        model.load_state_dict(state["model_state"])
+    except RuntimeError as err:
+        raise SystemExit(f"error: --init {path} holds a {state.get('model_config')} model whose weights do not fit "
+                         f"this run's {config.to_dict()} (hint: pass the same --width and --last-channels)") from err
+    changed = {k: (v, config.to_dict()[k]) for k, v in state.get("model_config", {}).items() if config.to_dict().get(k) != v}
+    if changed:
+        log("--init: architecture changes " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
 
 
 def score_sources(model, by_source: dict, device, batch_size: int, dtype, memory_format, flip_tta: bool = False) -> dict:

@@ -195,12 +195,16 @@ def test_a_source_without_any_split_is_refused(crops, tmp_path):
         train_module.run(args)
 
 
-def test_init_starts_from_a_trained_model_and_refuses_another_architecture(reference, crops, tmp_path):
+def test_init_starts_from_a_trained_model_and_refuses_other_weight_shapes(reference, crops, tmp_path):
     reference_out, _ = reference
     ckpt = train_module.run(cli(crops, tmp_path / "warm", "--init", str(reference_out / "best.pt"),
                                 "--epochs", "1", "--lr", "1e-4"))
     # One epoch at a small learning rate from the trained weights: already as good as the reference's best.
     assert ckpt["history"][0]["val_acc"] >= 0.95
     assert ckpt["training"]["init"] == str(reference_out / "best.pt")
-    with pytest.raises(SystemExit, match="hint: pass the same --width"):
+    with pytest.raises(SystemExit, match="hint: pass the same --width and --last-channels"):
         train_module.run(cli(crops, tmp_path / "other", "--init", str(reference_out / "best.pt"), "--width", "0.5"))
+    # A stride holds no weights: going on at another stride is allowed.
+    strided = train_module.run(cli(crops, tmp_path / "strided", "--init", str(reference_out / "best.pt"),
+                                   "--epochs", "1", "--late-stride", "1"))
+    assert strided["model_config"]["late_stride"] == 1
