@@ -88,7 +88,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--deterministic", action="store_true", help="CUDA: no cuDNN autotuning, deterministic kernels")
     p.add_argument("--eval-batch-size", type=int, default=512)
     p.add_argument("--init", default=None, metavar="CHECKPOINT",
-                   help="start from a trained model's weights (a best.pt of the same architecture) with a fresh "
+                   help="start from a trained model's weights (a best.pt of the same width and last channels) with a fresh "
                         "optimizer and schedule: a warm restart, e.g. to go on training a finished run with a new "
                         "--epochs/--lr")
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
