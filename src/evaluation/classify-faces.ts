@@ -26,7 +26,7 @@ export interface ClassifiedFace {
   readonly confidence: number;
   /**
    * The classifier's raw probability of `class`, in [0, 1]. Below 0.5 is possible when the model's
-   * threshold is not 0.5 (the shipped model's is 0.520: P(male) 0.51 is `female` with probability 0.49).
+   * threshold is not 0.5 (the shipped model's is 0.602: P(male) 0.55 is `female` with probability 0.45).
    */
   readonly class_probability: number;
   /** The classifier's probability of every label of the model, by label (`{"female":0.12,"male":0.88}`); they sum to 1. */
