@@ -102,6 +102,23 @@ def model_from_checkpoint(checkpoint: dict) -> FaceClassifier:
     return model.eval()
 
 
+def load_weights_into(model: FaceClassifier, path: str | os.PathLike) -> dict:
+    """Load the checkpoint at `path`'s model weights into `model` (training's --init). The weights must
+    have the same shapes (same width and last channels); strides and dropout hold no weights and may
+    differ. Returns {field: (checkpoint's, model's)} for the architecture fields that differ.
+    Raises ValueError when the file is missing or its weights do not fit."""
+    if not Path(path).is_file():
+        raise ValueError(f"--init {path} does not exist")
+    checkpoint = load_checkpoint(path, required=("model_state", "model_config"))
+    config = model.config.to_dict()
+    try:
+        model.load_state_dict(checkpoint["model_state"])
+    except RuntimeError as err:
+        raise ValueError(f"--init {path} holds a {checkpoint['model_config']} model whose weights do not fit "
+                         f"this run's {config} (hint: pass the same --width and --last-channels)") from err
+    return {k: (v, config.get(k)) for k, v in checkpoint["model_config"].items() if config.get(k) != v}
+
+
 if __name__ == "__main__":  # python -m faceedge_train.checkpoint runs/x/best.pt: print the summary
     ckpt = load_checkpoint(sys.argv[1])
     print(json.dumps({k: ckpt[k] for k in ("model_config", "training", "dataset", "metrics")}, indent=2,

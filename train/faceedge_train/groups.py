@@ -18,6 +18,8 @@ from pathlib import Path, PurePosixPath
 
 import torch
 
+from .data import Split
+
 
 def age_band(age: int) -> str:
     """The fairness report's bands (src/evaluation/group-metrics.ts): 13-19, 20-29, ..., 50-59, 60+."""
@@ -27,6 +29,11 @@ def age_band(age: int) -> str:
         return "60+"
     low = age // 10 * 10
     return f"{low}-{low + 9}"
+
+
+def _photo_key(path: str) -> str:
+    """A crop's or a photo's relative path without its extension: how the two are matched."""
+    return str(PurePosixPath(path).with_suffix(""))
 
 
 def crop_ages(crops_root: Path) -> dict[str, int]:
@@ -42,7 +49,7 @@ def crop_ages(crops_root: Path) -> dict[str, int]:
     with open(labels, newline="") as handle:
         for row in csv.DictReader(handle):
             if row.get("age", "").strip().isdigit():
-                ages[str(PurePosixPath(row["path"]).with_suffix(""))] = int(row["age"])
+                ages[_photo_key(row["path"])] = int(row["age"])
     return ages
 
 
@@ -51,7 +58,7 @@ def age_balance_weights(paths: list[str], ages: dict[str, int], strength: float,
     (n_largest_band / n_b) ** strength (at most `cap`), then the source's aged crops are rescaled to a
     mean weight of 1, so the source as a whole keeps its share of the loss. Crops without an age get 1.
     strength 0 changes nothing; 1 makes every band count equally (up to the cap)."""
-    bands = [age_band(ages[key]) if (key := str(PurePosixPath(p).with_suffix(""))) in ages else None for p in paths]
+    bands = [age_band(ages[key]) if (key := _photo_key(p)) in ages else None for p in paths]
     counts = Counter(b for b in bands if b is not None)
     weights = torch.ones(len(paths))
     if not counts:
@@ -68,8 +75,23 @@ def summarize(paths: list[str], ages: dict[str, int], weights: torch.Tensor) -> 
     """{band: {"crops": n, "weight": w}} for the log and the checkpoint."""
     out: dict[str, dict] = {}
     for p, w in zip(paths, weights.tolist()):
-        key = str(PurePosixPath(p).with_suffix(""))
+        key = _photo_key(p)
         if key in ages:
             entry = out.setdefault(age_band(ages[key]), {"crops": 0, "weight": round(w, 3)})
             entry["crops"] += 1
     return dict(sorted(out.items()))
+
+
+def training_weights(parts: list[tuple[Path, Split]], strength: float) -> tuple[torch.Tensor, dict[str, dict]]:
+    """Weights for a run's training crops, one part (crops folder root, split) after the other as they are
+    concatenated, and {"<folder>/<split>": summarize(...)} for the parts whose photos have ages.
+    Raises ValueError when none has."""
+    weights, bands = [], {}
+    for root, split in parts:
+        ages = crop_ages(root)
+        weights.append(age_balance_weights(split.paths, ages, strength))
+        if ages:
+            bands[f"{root.name}/{split.name}"] = summarize(split.paths, ages, weights[-1])
+    if not bands:
+        raise ValueError("--age-balance but no --data folder's photos have a labels.csv with ages")
+    return torch.cat(weights), bands

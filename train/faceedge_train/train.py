@@ -28,12 +28,12 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import torch  # noqa: E402
 
 from .augment import AugmentConfig, Augmenter
-from .checkpoint import cpu_state, environment, save_checkpoint
+from .checkpoint import cpu_state, environment, load_weights_into, save_checkpoint
 from .data import concat_splits, load_sources, manifest_sha256
 from .distributed import init_distributed
 from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
-from .groups import age_balance_weights, crop_ages, summarize as summarize_age_bands
+from .groups import training_weights
 from .model import FaceClassifier, ModelConfig, parameter_count
 from .step import Stepper, amp_dtype, make_optimizer, make_scaler, make_scheduler
 from .teacher import teacher_targets
@@ -153,12 +153,11 @@ def run(args: argparse.Namespace) -> dict:
     # Per-source evaluation splits: each source's val/test is scored on its own, and the epoch is chosen
     # on the mean of the sources' val accuracies, so a big source cannot drown a small one.
     held_out = {split: {src.name: src.splits[split] for src in sources if split in src.splits} for split in ("val", "test")}
-    part_sources = [src for src in sources if "train" in src.splits]
-    train_parts = [src.splits["train"] for src in part_sources]
+    # (crops folder, split) of every part of the training split, in the order they are concatenated.
+    train_parts = [(src.root, src.splits["train"]) for src in sources if "train" in src.splits]
     if args.fold_val:
-        part_sources += [src for src in sources if "val" in src.splits]
-        train_parts += list(held_out["val"].values())
-    train = concat_splits("train+val" if args.fold_val else "train", train_parts)
+        train_parts += [(src.root, src.splits["val"]) for src in sources if "val" in src.splits]
+    train = concat_splits("train+val" if args.fold_val else "train", [split for _, split in train_parts])
     if args.fold_val:
         log(f"--fold-val: training on {len(train)} crops; the last epoch is kept, val is no longer held out")
     dataset_info = {
@@ -172,17 +171,13 @@ def run(args: argparse.Namespace) -> dict:
     }
     train_weights = None
     if args.age_balance > 0:
-        parts, bands = [], {}
-        for src, part in zip(part_sources, train_parts):
-            ages = crop_ages(src.root)
-            parts.append(age_balance_weights(part.paths, ages, args.age_balance))
-            if ages:
-                bands[f"{src.name}/{part.name}"] = summarize_age_bands(part.paths, ages, parts[-1])
-        if not bands:
-            raise SystemExit("error: --age-balance but no --data folder's photos have a labels.csv with ages")
+        try:
+            weights, bands = training_weights(train_parts, args.age_balance)
+        except ValueError as err:
+            raise SystemExit(f"error: {err}") from err
         dataset_info["age_balance"] = {"strength": args.age_balance, "bands": bands}
         log(f"age balance {args.age_balance}: {json.dumps(bands)}")
-        train_weights = torch.cat(parts).to(device)
+        train_weights = weights.to(device)
     train_targets = None
     if args.teacher:
         teacher = teacher_targets(args.teacher, train, args.teacher_weight)
@@ -198,8 +193,11 @@ def run(args: argparse.Namespace) -> dict:
     model = FaceClassifier(config).to(device, memory_format=memory_format)
     ddp.seed_rank(args.seed)  # dropout masks differ per rank (rank 0 keeps the one-process stream)
     if args.init and not args.resume:
-        load_initial_weights(model, config, args.init)
-        log(f"initialised from {args.init}")
+        try:
+            changed = load_weights_into(model, args.init)
+        except ValueError as err:
+            raise SystemExit(f"error: {err}") from err
+        log(f"initialised from {args.init}" + "".join(f", {k} {a} -> {b}" for k, (a, b) in changed.items()))
     n_params = parameter_count(model)
     if n_params > MAX_PARAMETERS:
         log(f"warning: {n_params} parameters exceeds the {MAX_PARAMETERS} budget of the shipped model")
@@ -338,23 +336,6 @@ def run(args: argparse.Namespace) -> dict:
     log("done: " + json.dumps(summary))
     ddp.close()
     return final
-
-
-def load_initial_weights(model: FaceClassifier, config: ModelConfig, path: str) -> None:
-    """Load `path`'s model weights into `model` (--init). The weights must have the same shapes (same
-    --width and --last-channels); strides and dropout hold no weights and may differ, e.g. to go on from a
-    stride-2 model at stride 1 (the filters stay, the feature maps they see grow)."""
-    if not Path(path).is_file():
-        raise SystemExit(f"error: --init {path} does not exist")
-    state = torch.load(path, map_location="cpu", weights_only=False)
-    try:
-        model.load_state_dict(state["model_state"])
-    except RuntimeError as err:
-        raise SystemExit(f"error: --init {path} holds a {state.get('model_config')} model whose weights do not fit "
-                         f"this run's {config.to_dict()} (hint: pass the same --width and --last-channels)") from err
-    changed = {k: (v, config.to_dict()[k]) for k, v in state.get("model_config", {}).items() if config.to_dict().get(k) != v}
-    if changed:
-        log("--init: architecture changes " + ", ".join(f"{k} {a} -> {b}" for k, (a, b) in changed.items()))
 
 
 def score_sources(model, by_source: dict, device, batch_size: int, dtype, memory_format, flip_tta: bool = False) -> dict:
