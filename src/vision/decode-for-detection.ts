@@ -3,8 +3,9 @@
  * 192×192 (full range), so a JPEG much larger than that is decoded straight to 1.5× the detector's letterbox
  * size with libjpeg's DCT scaling where sharp's shrink-on-load allows it: a 1280×720 MJPEG frame costs a
  * 1/2-scale (full range) or 1/4-scale (short range) decode plus a resample instead of a full decode; sharp
- * decodes a 480×270 frame in full and resamples it (its shrink-on-load keeps a margin for libjpeg's rounding). Faces found there are mapped back to source pixels, and the aligner gets
- * its own full-resolution decode of the faces it crops ({@link alignmentRegion}, {@link fullResolutionImage}).
+ * decodes a 480×270 frame in full and resamples it (its shrink-on-load keeps a margin for libjpeg's
+ * rounding). Faces found there are mapped back to source pixels, and the aligner gets its own
+ * full-resolution decode of the faces it crops ({@link alignmentRegion}, {@link fullResolutionImage}).
  *
  * Images that libjpeg cannot shrink by at least 2 (small stills such as the evaluation set, PNGs, EXIF-
  * rotated photos) are decoded in full, exactly as before, and serve both the detector and the aligner.
