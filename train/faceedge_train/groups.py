@@ -53,14 +53,18 @@ def crop_ages(crops_root: Path) -> dict[str, int]:
     return ages
 
 
-def age_balance_weights(paths: list[str], ages: dict[str, int], strength: float, cap: float = 4.0) -> torch.Tensor:
-    """Weights (len(paths),) for one source's training crops: a crop in age band b gets
-    (n_largest_band / n_b) ** strength (at most `cap`), then the source's aged crops are rescaled to a
-    mean weight of 1, so the source as a whole keeps its share of the loss. Crops without an age get 1.
+def crop_bands(paths: list[str], ages: dict[str, int]) -> list[str | None]:
+    """Each crop's age band; None where its photo has no age."""
+    return [age_band(ages[key]) if (key := _photo_key(p)) in ages else None for p in paths]
+
+
+def band_weights(bands: list[str | None], strength: float, cap: float = 4.0) -> torch.Tensor:
+    """Weights (len(bands),): a crop in age band b gets (n_largest_band / n_b) ** strength (at most
+    `cap`), then the crops with a band are rescaled to a mean weight of 1, so the source as a whole
+    keeps its share of the loss. Crops without a band (None) get 1.
     strength 0 changes nothing; 1 makes every band count equally (up to the cap)."""
-    bands = [age_band(ages[key]) if (key := _photo_key(p)) in ages else None for p in paths]
     counts = Counter(b for b in bands if b is not None)
-    weights = torch.ones(len(paths))
+    weights = torch.ones(len(bands))
     if not counts:
         return weights
     largest = max(counts.values())
@@ -71,13 +75,17 @@ def age_balance_weights(paths: list[str], ages: dict[str, int], strength: float,
     return weights
 
 
-def summarize(paths: list[str], ages: dict[str, int], weights: torch.Tensor) -> dict[str, dict]:
+def age_balance_weights(paths: list[str], ages: dict[str, int], strength: float, cap: float = 4.0) -> torch.Tensor:
+    """band_weights for one source's training crops, their bands read from `ages` (see crop_ages)."""
+    return band_weights(crop_bands(paths, ages), strength, cap)
+
+
+def summarize(bands: list[str | None], weights: torch.Tensor) -> dict[str, dict]:
     """{band: {"crops": n, "weight": w}} for the log and the checkpoint."""
     out: dict[str, dict] = {}
-    for p, w in zip(paths, weights.tolist()):
-        key = _photo_key(p)
-        if key in ages:
-            entry = out.setdefault(age_band(ages[key]), {"crops": 0, "weight": round(w, 3)})
+    for band, w in zip(bands, weights.tolist()):
+        if band is not None:
+            entry = out.setdefault(band, {"crops": 0, "weight": round(w, 3)})
             entry["crops"] += 1
     return dict(sorted(out.items()))
 
@@ -89,9 +97,10 @@ def training_weights(parts: list[tuple[Path, Split]], strength: float) -> tuple[
     weights, bands = [], {}
     for root, split in parts:
         ages = crop_ages(root)
-        weights.append(age_balance_weights(split.paths, ages, strength))
+        part_bands = crop_bands(split.paths, ages)
+        weights.append(band_weights(part_bands, strength))
         if ages:
-            bands[f"{root.name}/{split.name}"] = summarize(split.paths, ages, weights[-1])
+            bands[f"{root.name}/{split.name}"] = summarize(part_bands, weights[-1])
     if not bands:
         raise ValueError("--age-balance but no --data folder's photos have a labels.csv with ages")
     return torch.cat(weights), bands
