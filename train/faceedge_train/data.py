@@ -13,6 +13,7 @@ writing a split's cache deletes that split's older ones (decoding again costs ~3
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -61,6 +62,21 @@ def manifest_sha256(root: str | os.PathLike) -> str | None:
     if not path.is_file():
         return None
     return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def crop_alignment(root: str | os.PathLike) -> dict | None:
+    """The crop geometry (`alignment`) that `faceedge dataset prepare` recorded in `<root>/manifest.json`.
+
+    None when the folder has no manifest or the manifest records none (hand-made or synthetic crops).
+    """
+    path = Path(root) / MANIFEST
+    if not path.is_file():
+        return None
+    try:
+        alignment = json.loads(path.read_text()).get("alignment")
+    except (ValueError, AttributeError) as err:
+        raise DatasetError(f"{path} is not a JSON object: {err}", "re-run `faceedge dataset prepare`") from err
+    return alignment if isinstance(alignment, dict) else None
 
 
 def list_split(root: str | os.PathLike, split: str, limit: int | None = None) -> list[tuple[str, int]]:
@@ -166,26 +182,31 @@ class Source:
     name: str
     root: Path
     splits: dict[str, Split]
+    alignment: dict | None  # the crop geometry its manifest records (None: not recorded)
 
 
 def load_sources(roots: list[str | os.PathLike], limit: int | None = None, use_cache: bool = True) -> list[Source]:
     """Load every split that each crops folder has (`celeba-extra` may hold only `train`).
 
-    Raises DatasetError when a folder is missing, holds no split at all, or when no folder has a
-    train or a val split (a run needs both).
+    Raises DatasetError when a folder is missing, holds no split at all, when two folders were
+    cropped with different geometries (see `common_alignment`), or when no folder has a train or a
+    val split (a run needs both).
     """
-    sources = []
+    roots = [Path(root) for root in roots]
     for root in roots:
-        root = Path(root)
         if not root.is_dir():
             raise DatasetError(f"crops folder {root} does not exist",
                                "create it with `faceedge dataset prepare`, or pass --data")
+    alignments = {root.name: crop_alignment(root) for root in roots}
+    common_alignment(alignments)  # before the slow part: decoding every PNG
+    sources = []
+    for root in roots:
         present = [name for name in SPLITS if (root / name).is_dir()]
         if not present:
             raise DatasetError(f"crops folder {root} has none of the splits {', '.join(SPLITS)}",
                                "point --data at folders made by `faceedge dataset prepare`")
         splits = {name: load_split(root, name, limit, use_cache) for name in present}
-        sources.append(Source(root.name, root, splits))
+        sources.append(Source(root.name, root, splits, alignments[root.name]))
     names = [s.name for s in sources]
     if len(set(names)) != len(names):
         raise DatasetError(f"two --data folders share a name ({', '.join(names)})",
@@ -194,6 +215,22 @@ def load_sources(roots: list[str | os.PathLike], limit: int | None = None, use_c
         if not any(needed in s.splits for s in sources):
             raise DatasetError(f"no --data folder has a {needed} split", f"add a folder with {needed}/{{female,male}}/")
     return sources
+
+
+def common_alignment(alignments: dict[str, dict | None]) -> dict | None:
+    """The one crop geometry of a run's sources (name -> recorded alignment), or None if none records one.
+
+    A model learns the framing of its crops, and the board aligns faces the way the manifest says, so
+    sources cropped differently (another --side or --centre-below) would train a model on one framing
+    and deploy it with another. Sources without a record (hand-made crops) are not held against it.
+    """
+    recorded = {name: a for name, a in alignments.items() if a is not None}
+    distinct = {json.dumps(a, sort_keys=True) for a in recorded.values()}
+    if len(distinct) > 1:
+        listed = "; ".join(f"{name}: {json.dumps(a, sort_keys=True)}" for name, a in recorded.items())
+        raise DatasetError(f"the --data folders were cropped differently ({listed})",
+                           "run `faceedge dataset prepare` on every source with the same --side, --centre-below and --padding")
+    return next(iter(recorded.values()), None)
 
 
 def concat_splits(name: str, splits: list[Split]) -> Split:

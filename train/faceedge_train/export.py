@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .data import LABELS, decode_files, list_split
+from .data import LABELS, crop_alignment, decode_files, list_split
 from .manifest import manifest_problems
 from .preprocess import NORMALIZATION, float_input_nhwc, int8_input_nhwc, to_model_input
 from .fold import fold_model, run_layers
@@ -128,6 +128,7 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
     which `verify_export` uses to find the PyTorch reference.
     """
     root, out = Path(calibration_root), Path(out_dir)
+    alignment = trained_alignment(checkpoint, root)  # first: a mismatch must stop the export before any work
     model = model_from(checkpoint)
     layers = fold_model(model)
     all_files, split = calibration_files(root)
@@ -185,7 +186,7 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         # The learning curves travel with the model (eval's report draws them).
         "history": checkpoint.get("history"),
         # The crop geometry the model was trained on: the board must align faces the same way.
-        "alignment": _crop_alignment(root),
+        "alignment": alignment,
         "source_checkpoint": None if checkpoint_path is None else {
             "path": str(Path(checkpoint_path).resolve()),
             "sha256": hashlib.sha256(Path(checkpoint_path).read_bytes()).hexdigest()},
@@ -205,13 +206,20 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
     return json.loads(text)
 
 
-def _crop_alignment(crops_root: Path) -> dict | None:
-    """`alignment` of the crops' manifest (written by `faceedge dataset prepare`), if there is one."""
-    for folder in (Path(crops_root), Path(crops_root).parent):
-        manifest = folder / "manifest.json"
-        if manifest.is_file():
-            return json.loads(manifest.read_text()).get("alignment")
-    return None
+def trained_alignment(checkpoint: dict, calibration_root: Path) -> dict | None:
+    """The crop geometry the board must use: the one the checkpoint was trained on.
+
+    Checkpoints from before the record fall back to the calibration crops' manifest (the folder or its
+    parent). When both are known they must agree: int8 ranges measured on crops of another framing
+    would not be the ranges the board's crops produce, and a mix-up of folders is the likely cause.
+    """
+    trained = (checkpoint.get("dataset") or {}).get("alignment")
+    calibration = crop_alignment(calibration_root) or crop_alignment(calibration_root.parent)
+    if trained is not None and calibration is not None and trained != calibration:
+        raise ExportError(f"the checkpoint was trained on crops aligned as {json.dumps(trained, sort_keys=True)}, "
+                          f"but the calibration crops in {calibration_root} as {json.dumps(calibration, sort_keys=True)}: "
+                          "pass --calibration a crops folder prepared like the training data")
+    return trained if trained is not None else calibration
 
 
 def _runtime_check(paths: dict, golden: np.ndarray, prob: np.ndarray, emulated: np.ndarray,

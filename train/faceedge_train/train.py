@@ -29,7 +29,7 @@ import torch  # noqa: E402
 
 from .augment import AugmentConfig, Augmenter
 from .checkpoint import cpu_state, environment, load_weights_into, save_checkpoint
-from .data import concat_splits, load_sources, manifest_sha256
+from .data import common_alignment, concat_splits, load_sources, manifest_sha256
 from .distributed import init_distributed
 from .ema import ModelEma
 from .evaluate import evaluate_model, predict_logits
@@ -168,6 +168,8 @@ def run(args: argparse.Namespace) -> dict:
                    for name in ("train", "val", "test") if any(name in src.splits for src in sources)},
         "sources": [{"name": src.name, "path": str(src.root.resolve()), "manifest_sha256": manifest_sha256(src.root),
                      "counts": {n: s.class_counts() for n, s in src.splits.items()}} for src in sources],
+        # The crop geometry the model learns; export writes it into the board's manifest.
+        "alignment": common_alignment({src.name: src.alignment for src in sources}),
     }
     train_weights = None
     if args.age_balance > 0:

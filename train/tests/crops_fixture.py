@@ -25,8 +25,9 @@ def stripe_crop(rng: np.random.Generator, vertical: bool, size: int = 64) -> np.
     return np.clip(image, 0, 255).astype(np.uint8)
 
 
-def make_crops(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
-    """Write root/{split}/{female,male}/NNNN.png for split -> count per class, and manifest.json."""
+def make_crops(root: Path, per_class: dict[str, int], seed: int = 0, alignment: dict | None = None) -> Path:
+    """Write root/{split}/{female,male}/NNNN.png for split -> count per class, and manifest.json
+    (with `alignment`, the crop geometry `dataset prepare` records, when one is given)."""
     rng = np.random.default_rng(seed)
     counts = {}
     for split, n in per_class.items():
@@ -36,5 +37,8 @@ def make_crops(root: Path, per_class: dict[str, int], seed: int = 0) -> Path:
             for i in range(n):
                 Image.fromarray(stripe_crop(rng, vertical=label == "male")).save(folder / f"{i:04d}.png")
         counts[split] = {"female": n, "male": n}
-    (root / "manifest.json").write_text(json.dumps({"counts": counts, "skipped": [], "detector": "synthetic"}))
+    manifest = {"counts": counts, "skipped": [], "detector": "synthetic"}
+    if alignment is not None:
+        manifest["alignment"] = alignment
+    (root / "manifest.json").write_text(json.dumps(manifest))
     return root

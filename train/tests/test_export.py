@@ -214,3 +214,23 @@ def test_export_cli_writes_both_models_and_the_manifest(tmp_path):
         assert image.size == (64, 64) and image.mode == "RGB"
         assert s["source"].startswith("train/") and 0 <= s["expected_probability"] <= 1
         assert -128 <= s["expected_int8"] <= 127 and s["int8_expected_from"] == "emulation"
+
+
+def test_the_manifest_carries_the_trained_crop_geometry_and_refuses_calibration_crops_of_another(tmp_path):
+    trained = {"size": 64, "sideInEyeDistances": 2.2, "centreBelowEyes": 0.3, "padding": "mirror"}
+    checkpoint = checkpoint_of(spread_model(seed=5))
+    checkpoint["dataset"] = {"path": "synthetic", "alignment": trained}
+    crops = write_crops(tmp_path / "crops", per_class=4, splits=("train",))
+
+    def run(calibration_alignment):
+        (crops / "manifest.json").write_text(json.dumps({"alignment": calibration_alignment}))
+        return export_mod.export(checkpoint, crops, tmp_path / "out", calibration_count=8, runtime_check=False,
+                                 log=lambda *_: None)
+
+    assert run(trained)["alignment"] == trained
+    assert run(None)["alignment"] == trained  # calibration crops that record nothing: the checkpoint's
+    with pytest.raises(export_mod.ExportError, match=r"trained on crops aligned as .*2\.2.*calibration crops .*2\.5"):
+        run({**trained, "sideInEyeDistances": 2.5})
+    # A checkpoint from before the record: the calibration crops' geometry, as before.
+    del checkpoint["dataset"]["alignment"]
+    assert run({**trained, "sideInEyeDistances": 2.5})["alignment"]["sideInEyeDistances"] == 2.5

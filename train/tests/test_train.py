@@ -18,6 +18,7 @@ from faceedge_train.data import load_split
 from faceedge_train.evaluate import evaluate_model, predict_logits
 
 EPOCHS = 6
+ALIGNMENT = {"size": 64, "sideInEyeDistances": 2.2, "centreBelowEyes": 0.3, "padding": "mirror"}
 TIMING_KEYS = {"seconds", "images_per_s"}
 
 
@@ -167,8 +168,9 @@ def test_mixed_sources_train_together_and_are_scored_each(crops, tmp_path_factor
     # A second source with only a train split (like celeba-extra) and a third with its own val/test
     # (like UTKFace): training uses every train split; val and test are scored per source and the
     # epoch is chosen on the mean of the sources' val accuracies.
-    extra = make_crops(tmp_path_factory.mktemp("extra"), {"train": 48}, seed=5)
-    wild = make_crops(tmp_path_factory.mktemp("wild"), {"train": 48, "val": 12, "test": 12}, seed=7)
+    # Two of them record their crop geometry (the first, hand-made, does not): the run keeps it.
+    extra = make_crops(tmp_path_factory.mktemp("extra"), {"train": 48}, seed=5, alignment=ALIGNMENT)
+    wild = make_crops(tmp_path_factory.mktemp("wild"), {"train": 48, "val": 12, "test": 12}, seed=7, alignment=ALIGNMENT)
     out = tmp_path_factory.mktemp("mixed")
     args = cli(crops, out, "--epochs", "3")
     args.data = [str(crops), str(extra), str(wild)]
@@ -177,6 +179,7 @@ def test_mixed_sources_train_together_and_are_scored_each(crops, tmp_path_factor
     assert [s["name"] for s in dataset["sources"]] == [crops.name, extra.name, wild.name]
     assert dataset["counts"]["train"] == {"female": 96 + 48 + 48, "male": 96 + 48 + 48}
     assert dataset["sources"][1]["counts"] == {"train": {"female": 48, "male": 48}}
+    assert dataset["alignment"] == ALIGNMENT
     # (96 + 48 + 48) crops per class, batch 12.
     assert ckpt["training"]["steps_per_epoch"] == 32
     for split, sizes in (("val", {crops.name: 48, wild.name: 24}), ("test", {crops.name: 48, wild.name: 24})):
@@ -185,6 +188,17 @@ def test_mixed_sources_train_together_and_are_scored_each(crops, tmp_path_factor
         assert m["accuracy"] == pytest.approx(np.mean([s["accuracy"] for s in m["by_source"].values()]))
         assert m["n"] == sum(sizes.values())
     assert set(ckpt["history"][-1]["val_acc_by_source"]) == {crops.name, wild.name}
+
+
+def test_sources_cropped_differently_are_refused_before_decoding(crops, tmp_path):
+    # A model learns its crops' framing and the board crops as the manifest says: one run, one geometry.
+    tight = make_crops(tmp_path / "tight", {"train": 4}, alignment=ALIGNMENT)
+    wide = make_crops(tmp_path / "wide", {"train": 4}, alignment={**ALIGNMENT, "sideInEyeDistances": 3.0})
+    args = cli(crops, tmp_path / "run")
+    args.data = [str(crops), str(tight), str(wide)]
+    with pytest.raises(Exception, match=r"cropped differently .*tight: .*2\.2.*wide: .*3\.0.*same --side"):
+        train_module.run(args)
+    assert not (tight / ".cache").exists()  # refused before any PNG was decoded
 
 
 def test_a_source_without_any_split_is_refused(crops, tmp_path):
