@@ -188,33 +188,32 @@ class Source:
 def load_sources(roots: list[str | os.PathLike], limit: int | None = None, use_cache: bool = True) -> list[Source]:
     """Load every split that each crops folder has (`celeba-extra` may hold only `train`).
 
-    Raises DatasetError when a folder is missing, holds no split at all, when two folders were
-    cropped with different geometries (see `common_alignment`), or when no folder has a train or a
-    val split (a run needs both).
+    Raises DatasetError when a folder is missing, two share a name, a folder holds no split at all,
+    two folders were cropped with different geometries (see `common_alignment`), or when no folder
+    has a train or a val split (a run needs both). The cheap checks come before any decoding.
     """
     roots = [Path(root) for root in roots]
+    present: dict[Path, list[str]] = {}
     for root in roots:
         if not root.is_dir():
             raise DatasetError(f"crops folder {root} does not exist",
                                "create it with `faceedge dataset prepare`, or pass --data")
-    alignments = {root.name: crop_alignment(root) for root in roots}
-    common_alignment(alignments)  # before the slow part: decoding every PNG
-    sources = []
-    for root in roots:
-        present = [name for name in SPLITS if (root / name).is_dir()]
-        if not present:
+        present[root] = [name for name in SPLITS if (root / name).is_dir()]
+        if not present[root]:
             raise DatasetError(f"crops folder {root} has none of the splits {', '.join(SPLITS)}",
                                "point --data at folders made by `faceedge dataset prepare`")
-        splits = {name: load_split(root, name, limit, use_cache) for name in present}
-        sources.append(Source(root.name, root, splits, alignments[root.name]))
-    names = [s.name for s in sources]
+    names = [root.name for root in roots]
     if len(set(names)) != len(names):
         raise DatasetError(f"two --data folders share a name ({', '.join(names)})",
                            "sources are reported by folder name: give each a distinct one")
     for needed in ("train", "val"):
-        if not any(needed in s.splits for s in sources):
+        if not any(needed in splits for splits in present.values()):
             raise DatasetError(f"no --data folder has a {needed} split", f"add a folder with {needed}/{{female,male}}/")
-    return sources
+    alignments = {root.name: crop_alignment(root) for root in roots}
+    common_alignment(alignments)
+    # Only now the slow part: decoding every PNG.
+    return [Source(root.name, root, {name: load_split(root, name, limit, use_cache) for name in present[root]},
+                   alignments[root.name]) for root in roots]
 
 
 def common_alignment(alignments: dict[str, dict | None]) -> dict | None:
