@@ -75,11 +75,6 @@ def band_weights(bands: list[str | None], strength: float, cap: float = 4.0) -> 
     return weights
 
 
-def age_balance_weights(paths: list[str], ages: dict[str, int], strength: float, cap: float = 4.0) -> torch.Tensor:
-    """band_weights for one source's training crops, their bands read from `ages` (see crop_ages)."""
-    return band_weights(crop_bands(paths, ages), strength, cap)
-
-
 def summarize(bands: list[str | None], weights: torch.Tensor) -> dict[str, dict]:
     """{band: {"crops": n, "weight": w}} for the log and the checkpoint."""
     out: dict[str, dict] = {}

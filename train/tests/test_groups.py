@@ -8,7 +8,7 @@ import torch
 
 from crops_fixture import make_crops
 from faceedge_train import train as train_module
-from faceedge_train.groups import age_balance_weights, age_band, crop_ages
+from faceedge_train.groups import age_band, band_weights, crop_ages, crop_bands
 from faceedge_train.step import bce_loss
 
 
@@ -34,15 +34,16 @@ def with_ages(crops, photos, ages_by_index):
 def test_rare_bands_weigh_more_and_the_mean_stays_one():
     paths = [f"train/female/{i}.png" for i in range(10)] + ["train/male/unknown.png"]
     ages = {f"train/female/{i}": (25 if i < 8 else 15) for i in range(10)}  # 8 in 20-29, 2 in 13-19
-    w = age_balance_weights(paths, ages, strength=1.0)
+    bands = crop_bands(paths, ages)
+    w = band_weights(bands, strength=1.0)
     assert w[8] / w[0] == pytest.approx(4.0)  # 8 / 2, every band counts equally
     assert w[:10].mean() == pytest.approx(1.0)
     assert w[10] == 1.0  # no age: untouched
-    half = age_balance_weights(paths, ages, strength=0.5)
+    half = band_weights(bands, strength=0.5)
     assert half[8] / half[0] == pytest.approx(2.0)
-    capped = age_balance_weights(paths, ages, strength=1.0, cap=3.0)
+    capped = band_weights(bands, strength=1.0, cap=3.0)
     assert capped[8] / capped[0] == pytest.approx(3.0)
-    assert torch.equal(age_balance_weights(paths, {}, strength=1.0), torch.ones(11))
+    assert torch.equal(band_weights(crop_bands(paths, {}), strength=1.0), torch.ones(11))
 
 
 def test_a_weight_of_zero_removes_a_sample_from_the_loss():
