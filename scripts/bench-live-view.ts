@@ -31,14 +31,39 @@ export interface LiveViewBenchDeps {
  */
 export async function measureLiveView(frames: Buffer[], durationS: number, deps: LiveViewBenchDeps) {
   const { classifier, detector, detectorModel, brokerUrl: url, run, tracks } = deps;
-  const camera = { name: 'live', frames: 0, paused: false, slot: { stats: () => ({ dropped: 0 }) }, visibleTracks: tracks };
-  const board = () => ({ version: 'bench', device: 'bench', model: { id: classifier.id, sha256: classifier.sha256, threshold: null, labels: classifier.labels },
-    delegate: { active: classifier.delegate.active, fallback_reason: null }, detector: { model: detectorModel, delegate: detector.delegate.active },
-    mqtt: { connected: true, outbox_depth: 0, broker: url }, gpio: { outputs: [], inputs: [] }, cpu_temperature_c: null });
-  const live = new LiveView({ cameras: [camera], board, labels: () => classifier.labels, snapshots: false, log: silentLogger() });
+  const camera = {
+    name: 'live',
+    frames: 0,
+    paused: false,
+    slot: { stats: () => ({ dropped: 0 }) },
+    visibleTracks: tracks,
+  };
+  const board = () => ({
+    version: 'bench',
+    device: 'bench',
+    model: { id: classifier.id, sha256: classifier.sha256, threshold: null, labels: classifier.labels },
+    delegate: { active: classifier.delegate.active, fallback_reason: null },
+    detector: { model: detectorModel, delegate: detector.delegate.active },
+    mqtt: { connected: true, outbox_depth: 0, broker: url },
+    gpio: { outputs: [], inputs: [] },
+    cpu_temperature_c: null,
+  });
+  const live = new LiveView({
+    cameras: [camera],
+    board,
+    labels: () => classifier.labels,
+    snapshots: false,
+    log: silentLogger(),
+  });
   const routes = new LiveViewRoutes({ live, log: silentLogger() });
-  const server = new HealthServer({ host: '127.0.0.1', port: 0, health: () => ({ started: true, broker_connected: true, last_frame_age_ms: {}, model: null }),
-    metrics: new DaemonMetrics(), log: silentLogger(), routes: (req, res) => routes.handle(req, res) });
+  const server = new HealthServer({
+    host: '127.0.0.1',
+    port: 0,
+    health: () => ({ started: true, broker_connected: true, last_frame_age_ms: {}, model: null }),
+    metrics: new DaemonMetrics(),
+    log: silentLogger(),
+    routes: (req, res) => routes.handle(req, res),
+  });
   await server.start();
   const fps = { none: [] as number[], one: [] as number[] };
   // CPU time per frame (this process, all threads) is the cost itself; frames/s also moves with whatever

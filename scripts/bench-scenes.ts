@@ -42,9 +42,13 @@ function room(width: number, height: number): Float32Array {
         g = 86 * plank * light;
         b = 60 * plank * light;
       } else if (x > width * 0.62 && x < width * 0.8 && y > height * 0.12) {
-        r = 90 * light; g = 70 * light; b = 55 * light; // the door
+        r = 90 * light;
+        g = 70 * light;
+        b = 55 * light; // the door
       } else if (x > width * 0.15 && x < width * 0.35 && y > height * 0.2 && y < height * 0.45) {
-        r = 60 + 120 * (x / width); g = 110; b = 150 - 80 * (y / height); // the picture
+        r = 60 + 120 * (x / width);
+        g = 110;
+        b = 150 - 80 * (y / height); // the picture
       }
       const grain = (rnd() - 0.5) * 10; // plaster / wood texture, fixed over time
       px[o] = r + grain;
@@ -56,7 +60,12 @@ function room(width: number, height: number): Float32Array {
 }
 
 /** `count` JPEG frames of an empty scene at `width` × `height`. */
-export async function emptySceneFrames(scene: EmptyScene, count: number, width = 1280, height = 720): Promise<Buffer[]> {
+export async function emptySceneFrames(
+  scene: EmptyScene,
+  count: number,
+  width = 1280,
+  height = 720,
+): Promise<Buffer[]> {
   const base = room(width, height);
   const rnd = random(scene === 'still' ? 11 : 13);
   const noise = scene === 'still' ? 2 : 4;
@@ -65,7 +74,8 @@ export async function emptySceneFrames(scene: EmptyScene, count: number, width =
   const leafH = Math.round(height * 0.045);
   for (let i = 0; i < count; i++) {
     // Light flicker: a slow drift plus a faster beat, as from a failing tube or a dimmer.
-    const gain = scene === 'motion' ? 1 + 0.03 * Math.sin((2 * Math.PI * i) / 45) + 0.01 * Math.sin((2 * Math.PI * i) / 4) : 1;
+    const gain =
+      scene === 'motion' ? 1 + 0.03 * Math.sin((2 * Math.PI * i) / 45) + 0.01 * Math.sin((2 * Math.PI * i) / 4) : 1;
     const leafX = Math.round(width * 0.08 + Math.sin((2 * Math.PI * i) / 30) * width * 0.01);
     const leafY = Math.round(height * 0.6);
     const out = Buffer.alloc(width * height * 3);
@@ -74,7 +84,9 @@ export async function emptySceneFrames(scene: EmptyScene, count: number, width =
       for (let x = 0; x < width; x++, p += 3) {
         const n = (rnd() + rnd() - 1) * noise;
         if (inLeafRow && x >= leafX && x < leafX + leafW) {
-          out[p] = 40 + n; out[p + 1] = 120 + n; out[p + 2] = 45 + n;
+          out[p] = 40 + n;
+          out[p + 1] = 120 + n;
+          out[p + 2] = 45 + n;
           continue;
         }
         out[p] = clamp(base[p] * gain + n);
@@ -82,7 +94,11 @@ export async function emptySceneFrames(scene: EmptyScene, count: number, width =
         out[p + 2] = clamp(base[p + 2] * gain + n);
       }
     }
-    frames.push(await sharp(out, { raw: { width, height, channels: 3 } }).jpeg({ quality: 85 }).toBuffer());
+    frames.push(
+      await sharp(out, { raw: { width, height, channels: 3 } })
+        .jpeg({ quality: 85 })
+        .toBuffer(),
+    );
   }
   return frames;
 }

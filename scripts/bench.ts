@@ -42,7 +42,10 @@ sharp.cache(false);
 sharp.concurrency(1);
 
 const args = process.argv.slice(2);
-const flag = (name: string) => { const i = args.indexOf(name); return i >= 0 ? args[i + 1] : undefined; };
+const flag = (name: string) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? args[i + 1] : undefined;
+};
 const threads = Number(flag('--threads') ?? 1);
 const detectorModel = (flag('--detector') ?? 'short') as DetectorModel;
 const seconds = Number(flag('--seconds') ?? 10);
@@ -62,10 +65,14 @@ const summary = (values: number[]) => ({ p50: percentile(values, 50), p99: perce
 async function clipFrames(width?: number, height?: number): Promise<Buffer[]> {
   const dir = join(packageRoot(), 'demo', 'clips');
   const jpegs: Buffer[] = [];
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.gif')).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => f.endsWith('.gif'))
+    .sort()) {
     const gif = GifComposer.fromBuffer(await readFile(join(dir, file)));
     for (const frame of gif.frames()) {
-      let image = sharp(frame.image.data, { raw: { width: frame.image.width, height: frame.image.height, channels: 3 } });
+      let image = sharp(frame.image.data, {
+        raw: { width: frame.image.width, height: frame.image.height, channels: 3 },
+      });
       if (width && height) image = image.resize(width, height);
       jpegs.push(await image.jpeg({ quality: 85 }).toBuffer());
     }
@@ -79,8 +86,22 @@ const broker = new EmbeddedBroker({ port: 0, log: silentLogger() });
 const url = await broker.start();
 const stateDir = mkdtempSync(join(tmpdir(), 'faceedge-bench-'));
 const output = new MqttOutput({
-  url, deviceId: 'bench', log: silentLogger(), bridgeInfo: () => ({ version: 'bench', model: null, delegate: { active: classifier.delegate.active, fallback_reason: null }, config: {} }),
-  mqtt: { base_topic: 'faceedge', keepalive: 30, reconnect_period_ms: 1000, client_id: 'faceedge-bench', outbox: { dir: join(stateDir, 'outbox'), max_events: 100_000 } } as never,
+  url,
+  deviceId: 'bench',
+  log: silentLogger(),
+  bridgeInfo: () => ({
+    version: 'bench',
+    model: null,
+    delegate: { active: classifier.delegate.active, fallback_reason: null },
+    config: {},
+  }),
+  mqtt: {
+    base_topic: 'faceedge',
+    keepalive: 30,
+    reconnect_period_ms: 1000,
+    client_id: 'faceedge-bench',
+    outbox: { dir: join(stateDir, 'outbox'), max_events: 100_000 },
+  } as never,
 });
 await output.start();
 await output.waitConnected();
@@ -89,7 +110,9 @@ await output.waitConnected();
 const frameTimeById = new Map<string, number>();
 const eventLatency: number[] = [];
 const subscriber = mqtt.connect(url);
-await new Promise<void>((resolve) => subscriber.on('connect', () => subscriber.subscribe('faceedge/bench/+/events', () => resolve())));
+await new Promise<void>((resolve) =>
+  subscriber.on('connect', () => subscriber.subscribe('faceedge/bench/+/events', () => resolve())),
+);
 subscriber.on('message', (_topic, payload) => {
   const now = performance.now();
   const { id } = JSON.parse(payload.toString()) as { id: string };
@@ -100,8 +123,13 @@ subscriber.on('message', (_topic, payload) => {
 /** The tracker of the run in progress, for the live view's boxes. */
 let liveTracker: FaceTracker | null = null;
 const liveViewDeps = {
-  classifier, detector, detectorModel, brokerUrl: url, tracks: () => liveTracker?.visibleTracks() ?? [],
-  run: async (frames: Buffer[], durationS: number, live: LiveView) => (await run('live', frames, durationS, { live })).fps,
+  classifier,
+  detector,
+  detectorModel,
+  brokerUrl: url,
+  tracks: () => liveTracker?.visibleTracks() ?? [],
+  run: async (frames: Buffer[], durationS: number, live: LiveView) =>
+    (await run('live', frames, durationS, { live })).fps,
 };
 
 const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
@@ -146,17 +174,34 @@ interface RunOptions {
  * process CPU-seconds per wall second after the warm-up. Paced runs feed frames like a camera, which is
  * what event latency and CPU per camera are about.
  */
-async function run(camera: string, frames: Buffer[], durationS: number, options: RunOptions = {}): Promise<{ fps: number; cpu: number; faceShare: number }> {
+async function run(
+  camera: string,
+  frames: Buffer[],
+  durationS: number,
+  options: RunOptions = {},
+): Promise<{ fps: number; cpu: number; faceShare: number }> {
   const { record = false, paceFps = 0, rig = { detector, classifier }, warmupS = 0, live } = options;
   let faceFrames = 0;
   const slot = new LatestFrameSlot();
-  const tracker = new FaceTracker({ camera, labels: rig.classifier.labels, model: rig.classifier.id, minFrames: 2, updateIntervalMs: 500 });
+  const tracker = new FaceTracker({
+    camera,
+    labels: rig.classifier.labels,
+    model: rig.classifier.id,
+    minFrames: 2,
+    updateIntervalMs: 500,
+  });
   liveTracker = tracker;
   let processed = 0;
   const perFrame = { align: 0, classify: 0 };
   const pipeline = new Pipeline({
     ...options.pipeline,
-    camera, slot, detector: rig.detector, classifier: () => rig.classifier, tracker, log: silentLogger(), minFacePx: 20,
+    camera,
+    slot,
+    detector: rig.detector,
+    classifier: () => rig.classifier,
+    tracker,
+    log: silentLogger(),
+    minFacePx: 20,
     sink: {
       events: (_cam, events) => {
         for (const e of events) {
@@ -188,21 +233,33 @@ async function run(camera: string, frames: Buffer[], durationS: number, options:
   });
   const done = pipeline.start();
   const started = performance.now();
-  let cpuFrom: { at: number; usage: NodeJS.CpuUsage } | null = warmupS > 0 ? null : { at: started, usage: process.cpuUsage() };
+  let cpuFrom: { at: number; usage: NodeJS.CpuUsage } | null =
+    warmupS > 0 ? null : { at: started, usage: process.cpuUsage() };
   let seq = 0;
   while (performance.now() - started < durationS * 1000) {
-    if (!cpuFrom && performance.now() - started >= warmupS * 1000) cpuFrom = { at: performance.now(), usage: process.cpuUsage() };
-    const frame: Frame = { seq, timestampMs: performance.now(), wallTimeMs: Date.now(), image: { kind: 'encoded', data: frames[seq % frames.length], origin: `bench#${seq}` } };
+    if (!cpuFrom && performance.now() - started >= warmupS * 1000)
+      cpuFrom = { at: performance.now(), usage: process.cpuUsage() };
+    const frame: Frame = {
+      seq,
+      timestampMs: performance.now(),
+      wallTimeMs: Date.now(),
+      image: { kind: 'encoded', data: frames[seq % frames.length], origin: `bench#${seq}` },
+    };
     seq++;
     slot.put(frame);
-    if (paceFps > 0) await new Promise((r) => setTimeout(r, Math.max(0, started + (seq * 1000) / paceFps - performance.now())));
+    if (paceFps > 0)
+      await new Promise((r) => setTimeout(r, Math.max(0, started + (seq * 1000) / paceFps - performance.now())));
     else await slot.whenEmpty();
   }
   const cpuUsed = process.cpuUsage(cpuFrom!.usage);
   const cpuWall = performance.now() - cpuFrom!.at;
   slot.end();
   await done;
-  return { fps: processed / ((performance.now() - started) / 1000), cpu: (cpuUsed.user + cpuUsed.system) / 1000 / cpuWall, faceShare: faceFrames / Math.max(1, processed) };
+  return {
+    fps: processed / ((performance.now() - started) / 1000),
+    cpu: (cpuUsed.user + cpuUsed.system) / 1000 / cpuWall,
+    faceShare: faceFrames / Math.max(1, processed),
+  };
 }
 
 /** CPU-seconds per second of the paced feed alone: frames put into a slot and taken, nothing processed. */
@@ -215,9 +272,15 @@ async function harnessCpu(frames: Buffer[], durationS: number, paceFps: number, 
   })();
   const started = performance.now();
   let from: { at: number; usage: NodeJS.CpuUsage } | null = null;
-  for (let seq = 0; performance.now() - started < durationS * 1000; ) {
-    if (!from && performance.now() - started >= warmupS * 1000) from = { at: performance.now(), usage: process.cpuUsage() };
-    slot.put({ seq, timestampMs: performance.now(), wallTimeMs: Date.now(), image: { kind: 'encoded', data: frames[seq % frames.length], origin: `idle#${seq}` } });
+  for (let seq = 0; performance.now() - started < durationS * 1000;) {
+    if (!from && performance.now() - started >= warmupS * 1000)
+      from = { at: performance.now(), usage: process.cpuUsage() };
+    slot.put({
+      seq,
+      timestampMs: performance.now(),
+      wallTimeMs: Date.now(),
+      image: { kind: 'encoded', data: frames[seq % frames.length], origin: `idle#${seq}` },
+    });
     seq++;
     await new Promise((r) => setTimeout(r, Math.max(0, started + (seq * 1000) / paceFps - performance.now())));
   }
@@ -230,7 +293,9 @@ async function harnessCpu(frames: Buffer[], durationS: number, paceFps: number, 
 
 // Classifier and detector invoke alone (the model-path targets), on real crops.
 const clips = await clipFrames();
-const sample = await sharp(clips[clips.length - 1]).raw().toBuffer({ resolveWithObject: true });
+const sample = await sharp(clips[clips.length - 1])
+  .raw()
+  .toBuffer({ resolveWithObject: true });
 const sampleImage = { kind: 'rgb' as const, data: sample.data, width: sample.info.width, height: sample.info.height };
 const faces = await detector.detect(sampleImage);
 const crop = faces.length > 0 ? alignFace(sampleImage, faces[0], classifier.alignment) : Buffer.alloc(64 * 64 * 3, 128);
@@ -260,7 +325,12 @@ const liveView = await measureLiveView(clips, seconds, liveViewDeps);
 const faceFrames: Buffer[] = [];
 for (const jpeg of clips) {
   const { data, info } = await sharp(jpeg).raw().toBuffer({ resolveWithObject: true });
-  if ((await detector.detect({ kind: 'rgb', data, width: info.width, height: info.height })).some((f) => f.box.width >= 20)) faceFrames.push(jpeg);
+  if (
+    (await detector.detect({ kind: 'rgb', data, width: info.width, height: info.height })).some(
+      (f) => f.box.width >= 20,
+    )
+  )
+    faceFrames.push(jpeg);
 }
 const liveViewFaces = { ...(await measureLiveView(faceFrames, seconds, liveViewDeps)), frames: faceFrames.length };
 const hd = await clipFrames(1280, 720);
@@ -269,7 +339,10 @@ const fps720 = (await run('hd', hd, seconds / 2)).fps;
 const fps720Sequential = (await run('hd-seq', hd, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
 const fps480Sequential = (await run('clips-seq', clips, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
 // Two 1280×720 cameras sharing the detector and classifier, unpaced: frames per second over both.
-const twoCameras = await Promise.all([run('hd-a', hd, seconds / 2), run('hd-b', [...hd.slice(hd.length / 2), ...hd.slice(0, hd.length / 2)], seconds / 2)]);
+const twoCameras = await Promise.all([
+  run('hd-a', hd, seconds / 2),
+  run('hd-b', [...hd.slice(hd.length / 2), ...hd.slice(0, hd.length / 2)], seconds / 2),
+]);
 const fps720TwoCameras = twoCameras[0].fps + twoCameras[1].fps;
 
 // Two inference threads: the same unpaced runs with a second detector + classifier pair.
@@ -286,7 +359,8 @@ await rig2.detector.close();
 // full-range detector: the scaled-up clips' faces are 100-150 px, too small for short range at 1280×720.
 const live = await liveCameraOptions();
 const cpuRig: Rig = { detector: await FaceDetector.create({ model: 'full', threads }), classifier };
-const cpuScene = (name: string, frames: Buffer[]) => run(name, frames, cpuSeconds + 1, { paceFps: 15, warmupS: 1, pipeline: live, rig: cpuRig });
+const cpuScene = (name: string, frames: Buffer[]) =>
+  run(name, frames, cpuSeconds + 1, { paceFps: 15, warmupS: 1, pipeline: live, rig: cpuRig });
 const cpuFaces = await cpuScene('cpu-faces', hd);
 const cpuStill = await cpuScene('cpu-still', await emptySceneFrames('still', 30));
 const cpuMotion = await cpuScene('cpu-motion', await emptySceneFrames('motion', 90));
@@ -299,16 +373,30 @@ const result = {
   fps_1280x720: Math.round(fps720 * 10) / 10,
   fps_1280x720_by_threads: { [threads]: Math.round(fps720 * 10) / 10, 2: Math.round(fps720Threads2 * 10) / 10 },
   fps_1280x720_two_cameras: Math.round(fps720TwoCameras * 10) / 10,
-  fps_no_overlap: { '1280x720': Math.round(fps720Sequential * 10) / 10, '480x270': Math.round(fps480Sequential * 10) / 10 },
+  fps_no_overlap: {
+    '1280x720': Math.round(fps720Sequential * 10) / 10,
+    '480x270': Math.round(fps480Sequential * 10) / 10,
+  },
   fps_480x270_by_threads: { [threads]: Math.round(fps480 * 10) / 10, 2: Math.round(fps480Threads2 * 10) / 10 },
   cpu_per_camera: {
-    faces: round3(cpuFaces.cpu), still: round3(cpuStill.cpu), motion: round3(cpuMotion.cpu),
+    faces: round3(cpuFaces.cpu),
+    still: round3(cpuStill.cpu),
+    motion: round3(cpuMotion.cpu),
     // Share of processed frames in which faces were found (sanity: the faces scene has them, the empty ones not).
     // The same paced feed into a slot that a consumer empties without processing: what the bench process
     // (timers, in-process broker, garbage collection) costs by itself, included in the three figures.
     harness: round3(cpuHarness),
-    frames_with_faces: { faces: round3(cpuFaces.faceShare), still: round3(cpuStill.faceShare), motion: round3(cpuMotion.faceShare) },
-    fps: 15, width: 1280, height: 720, detector: 'full', live_options: Object.keys(live) },
+    frames_with_faces: {
+      faces: round3(cpuFaces.faceShare),
+      still: round3(cpuStill.faceShare),
+      motion: round3(cpuMotion.faceShare),
+    },
+    fps: 15,
+    width: 1280,
+    height: 720,
+    detector: 'full',
+    live_options: Object.keys(live),
+  },
   event_latency_ms: summary(pacedLatency),
   stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)])),
   classifier_invoke_ms: summary(classifyInvoke),

@@ -26,7 +26,10 @@ import { Mosquitto } from '../test/helpers/mosquitto.js';
 import { MqttProbe } from '../test/helpers/mqtt-probe.js';
 
 const args = process.argv.slice(2);
-const flag = (name: string, fallback: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : fallback; };
+const flag = (name: string, fallback: number) => {
+  const i = args.indexOf(name);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+};
 const BOARDS = flag('--boards', 22);
 const FPS = flag('--fps', 2);
 const SOAK = flag('--soak', 5);
@@ -38,7 +41,9 @@ if (!SOURCE) throw new Error('no model package (models/ incomplete)');
 const rssMb = (pid: number | null): number | null => {
   if (!pid) return null;
   try {
-    const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS:'));
+    const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('VmRSS:'));
     return line ? Math.round(Number(line.split(/\s+/)[1]) / 1024) : null;
   } catch {
     return null;
@@ -78,19 +83,42 @@ const rss = { broker: [] as number[], daemonSamples: [] as number[][] };
 const sampler = setInterval(() => {
   const b = rssMb(broker.pid);
   if (b !== null) rss.broker.push(b);
-  rss.daemonSamples.push([...fleet.boards.values()].filter((d) => d.exitStatus === null).map((d) => rssMb(d.pid)).filter((x): x is number => x !== null));
+  rss.daemonSamples.push(
+    [...fleet.boards.values()]
+      .filter((d) => d.exitStatus === null)
+      .map((d) => rssMb(d.pid))
+      .filter((x): x is number => x !== null),
+  );
 }, 2000);
 
-const consumer = await MqttProbe.connect(broker.url, ['faceedge/+/+/events'], { clientId: 'fleet-sim-consumer', clean: false });
+const consumer = await MqttProbe.connect(broker.url, ['faceedge/+/+/events'], {
+  clientId: 'fleet-sim-consumer',
+  clean: false,
+});
 // Message sizes for docs/fleet.md's arithmetic (bytes of payload, as the broker forwards them).
 const sizes = await MqttProbe.connect(broker.url, ['faceedge/+/bridge/info', 'faceedge/+/stats']);
-const meanBytes = (texts: string[]) => (texts.length === 0 ? null : Math.round(texts.reduce((a, t) => a + Buffer.byteLength(t), 0) / texts.length));
-const specs: BoardSpec[] = Array.from({ length: BOARDS - 1 }, (_, i) => ({ id: `board-${String(i + 1).padStart(2, '0')}`, tags: ['sim'] }));
+const meanBytes = (texts: string[]) =>
+  texts.length === 0 ? null : Math.round(texts.reduce((a, t) => a + Buffer.byteLength(t), 0) / texts.length);
+const specs: BoardSpec[] = Array.from({ length: BOARDS - 1 }, (_, i) => ({
+  id: `board-${String(i + 1).padStart(2, '0')}`,
+  tags: ['sim'],
+}));
 // Provisioned with another signing key, and serving the float model, so every package is news to it.
-const odd: BoardSpec = { id: 'odd-00', tags: ['odd'], publicKeyPem: fleet.strangerPublicKey('stranger'), classifier: fleet.shippedFloatModel };
+const odd: BoardSpec = {
+  id: 'odd-00',
+  tags: ['odd'],
+  publicKeyPem: fleet.strangerPublicKey('stranger'),
+  classifier: fleet.shippedFloatModel,
+};
 const report: Record<string, unknown> = { boards: BOARDS, fps_per_board: FPS, soak_s: SOAK };
-const base = (state: string): Pick<RolloutOptions, 'url' | 'statePath' | 'soakS' | 'baselineS' | 'concurrency' | 'thresholds' | 'log'> => ({
-  url: broker.url, statePath: join(work, state), soakS: SOAK, baselineS: SOAK, concurrency: 6,
+const base = (
+  state: string,
+): Pick<RolloutOptions, 'url' | 'statePath' | 'soakS' | 'baselineS' | 'concurrency' | 'thresholds' | 'log'> => ({
+  url: broker.url,
+  statePath: join(work, state),
+  soakS: SOAK,
+  baselineS: SOAK,
+  concurrency: 6,
   // Frames are gated; events are not: the clip's people come and go, so 5 s windows of events are noise.
   thresholds: { minFrameRatio: 0.5, minEventRatio: 0, minBaselineEvents: 5 },
   log: (line) => process.stderr.write(`    ${line}\n`),
@@ -103,32 +131,52 @@ try {
     await new Promise((r) => setTimeout(r, 3000)); // every board's first stats
     const started = Date.now();
     const doc = await fleetStatus({ url: broker.url });
-    return { ms: Date.now() - started, boards: doc.boards.length, online: doc.boards.filter((b) => b.online).length, with_stats: doc.boards.filter((b) => b.last_seen).length };
+    return {
+      ms: Date.now() - started,
+      boards: doc.boards.length,
+      online: doc.boards.filter((b) => b.online).length,
+      with_stats: doc.boards.filter((b) => b.last_seen).length,
+    };
   });
 
   const v2 = fleet.floatPackage('sim-v2');
   report.rollout_canary2_waves6 = await phase('rollout: canary 2, waves of 6', async () =>
-    outcome((await runRollout({ ...base('v2.json'), packageDir: v2.dir, selector: { tag: 'sim' }, canary: 2, wave: 6 })).state));
+    outcome(
+      (await runRollout({ ...base('v2.json'), packageDir: v2.dir, selector: { tag: 'sim' }, canary: 2, wave: 6 }))
+        .state,
+    ),
+  );
 
   const v3 = fleet.int8Package('sim-v3');
   report.rollout_wrong_key_canary = await phase('rollout: wrong-key canary', async () => {
     const devices = [odd.id, ...specs.map((s) => s.id)];
     const r = await runRollout({ ...base('v3.json'), packageDir: v3.dir, selector: { devices }, canary: 2, wave: 6 });
     const after = (await fleetStatus({ url: broker.url })).boards;
-    return { ...outcome(r.state), boards_on_v2_after: after.filter((b) => b.model?.sha256 === v2.sha256).length, boards_on_v3_after: after.filter((b) => b.model?.sha256 === v3.sha256).length };
+    return {
+      ...outcome(r.state),
+      boards_on_v2_after: after.filter((b) => b.model?.sha256 === v2.sha256).length,
+      boards_on_v3_after: after.filter((b) => b.model?.sha256 === v3.sha256).length,
+    };
   });
 
   const v4 = fleet.int8Package('sim-v4');
   report.rollout_board_killed = await phase('rollout: a board SIGKILLed mid-wave', async () => {
     let victim: string | null = null;
     const r = await runRollout({
-      ...base('v4.json'), packageDir: v4.dir, selector: { tag: 'sim' }, canary: 2, wave: 6,
+      ...base('v4.json'),
+      packageDir: v4.dir,
+      selector: { tag: 'sim' },
+      canary: 2,
+      wave: 6,
       log: (line) => {
         process.stderr.write(`    ${line}\n`);
         const m = /^wave 2\/\d+: (.*)$/.exec(line);
         if (m && !victim) {
           victim = m[1].split(', ').at(-1)!;
-          setTimeout(() => (process.stderr.write(`    SIGKILL ${victim}\n`), fleet.board(victim!).signal('SIGKILL')), 1500);
+          setTimeout(
+            () => (process.stderr.write(`    SIGKILL ${victim}\n`), fleet.board(victim!).signal('SIGKILL')),
+            1500,
+          );
         }
       },
     });
@@ -141,7 +189,12 @@ try {
     if (victim) await fleet.start([specs.find((s) => s.id === victim)!]);
     await new Promise((r) => setTimeout(r, 5000));
     const steady = rss.daemonSamples.at(-1) ?? [];
-    report.rss_mb = { broker: stats(rss.broker), daemons_last_sample: stats(steady), daemons_last_sample_sum: steady.reduce((a, b) => a + b, 0), daemon_peak: Math.max(...rss.daemonSamples.flat()) };
+    report.rss_mb = {
+      broker: stats(rss.broker),
+      daemons_last_sample: stats(steady),
+      daemons_last_sample_sum: steady.reduce((a, b) => a + b, 0),
+      daemon_peak: Math.max(...rss.daemonSamples.flat()),
+    };
     for (const d of fleet.boards.values()) d.signal('SIGTERM');
     await Promise.all([...fleet.boards.values()].map((d) => d.exited));
     await new Promise((r) => setTimeout(r, 2000));
@@ -166,7 +219,14 @@ try {
       bridge_info: meanBytes(sizes.messages.filter((m) => m.topic.endsWith('/bridge/info')).map((m) => m.text)),
       stats: meanBytes(sizes.messages.filter((m) => m.topic.endsWith('/stats')).map((m) => m.text)),
     };
-    return { messages: consumer.messages.length, distinct: [...byBoard.values()].reduce((a, s) => a + s.size, 0), boards_with_events: byBoard.size, lost, duplicates: consumer.messages.length - [...byBoard.values()].reduce((a, s) => a + s.size, 0), per_board_lost: Object.fromEntries(Object.entries(perBoard).filter(([, b]) => b.lost > 0)) };
+    return {
+      messages: consumer.messages.length,
+      distinct: [...byBoard.values()].reduce((a, s) => a + s.size, 0),
+      boards_with_events: byBoard.size,
+      lost,
+      duplicates: consumer.messages.length - [...byBoard.values()].reduce((a, s) => a + s.size, 0),
+      per_board_lost: Object.fromEntries(Object.entries(perBoard).filter(([, b]) => b.lost > 0)),
+    };
   });
 } finally {
   clearInterval(sampler);
@@ -180,8 +240,9 @@ try {
 report.wall_s = Math.round((Date.now() - t0) / 1000);
 report.phases_s = phases;
 console.log(JSON.stringify(report, null, 2));
-const ok = (report.rollout_canary2_waves6 as { status: string }).status === 'completed'
-  && (report.rollout_wrong_key_canary as { status: string }).status === 'stopped'
-  && (report.rollout_board_killed as { status: string }).status === 'stopped'
-  && (report.events as { lost: number }).lost === 0;
+const ok =
+  (report.rollout_canary2_waves6 as { status: string }).status === 'completed' &&
+  (report.rollout_wrong_key_canary as { status: string }).status === 'stopped' &&
+  (report.rollout_board_killed as { status: string }).status === 'stopped' &&
+  (report.events as { lost: number }).lost === 0;
 process.exitCode = ok ? 0 : 1;

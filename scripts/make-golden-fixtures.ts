@@ -41,14 +41,27 @@ const SOURCES: readonly Source[] = [
 
 /** (y, x, channel) positions sampled into golden.json: corners, centre and a few inner points. */
 const SAMPLES: readonly (readonly [number, number, number])[] = [
-  [0, 0, 0], [0, 63, 2], [63, 0, 1], [63, 63, 2], [32, 32, 0], [32, 32, 1], [32, 32, 2], [20, 40, 1], [45, 17, 2], [10, 50, 0], [50, 10, 1],
+  [0, 0, 0],
+  [0, 63, 2],
+  [63, 0, 1],
+  [63, 63, 2],
+  [32, 32, 0],
+  [32, 32, 1],
+  [32, 32, 2],
+  [20, 40, 1],
+  [45, 17, 2],
+  [10, 50, 0],
+  [50, 10, 1],
 ];
 
 async function frameOf(source: Source): Promise<RgbImage> {
   const bytes = await readFile(join(scenes, source.scene));
   if (source.frame === 0) return decodeImage(bytes, source.scene);
   // decodeImage reads the first frame only; libvips composes later GIF frames for `page`.
-  const { data, info } = await sharp(bytes, { page: source.frame }).flatten({ background: '#000' }).toColourspace('srgb').raw()
+  const { data, info } = await sharp(bytes, { page: source.frame })
+    .flatten({ background: '#000' })
+    .toColourspace('srgb')
+    .raw()
     .toBuffer({ resolveWithObject: true });
   return { kind: 'rgb', data, width: info.width, height: info.height };
 }
@@ -67,7 +80,14 @@ function roundFace(face: DetectedFace): DetectedFace {
   const k = face.keypoints;
   return {
     box: { x: round(face.box.x), y: round(face.box.y), width: round(face.box.width), height: round(face.box.height) },
-    keypoints: { rightEye: p(k.rightEye), leftEye: p(k.leftEye), noseTip: p(k.noseTip), mouth: p(k.mouth), rightEar: p(k.rightEar), leftEar: p(k.leftEar) },
+    keypoints: {
+      rightEye: p(k.rightEye),
+      leftEye: p(k.leftEye),
+      noseTip: p(k.noseTip),
+      mouth: p(k.mouth),
+      rightEar: p(k.rightEar),
+      leftEar: p(k.leftEar),
+    },
     score: round(face.score),
   };
 }
@@ -82,8 +102,14 @@ function describeCrop(crop: Buffer) {
     rgb_sha256: createHash('sha256').update(crop).digest('hex'),
     pixel_sum: pixelSum,
     // (pixel − 128) / 128 and pixel − 128 are exact in float32/int8, so their sums are exact too.
-    float_input: { sum: (pixelSum - 128 * n) / 128, samples: SAMPLES.map(([y, x, c]) => ({ y, x, c, value: (at(y, x, c) - 128) / 128 })) },
-    int8_input: { sum: pixelSum - 128 * n, samples: SAMPLES.map(([y, x, c]) => ({ y, x, c, value: at(y, x, c) - 128 })) },
+    float_input: {
+      sum: (pixelSum - 128 * n) / 128,
+      samples: SAMPLES.map(([y, x, c]) => ({ y, x, c, value: (at(y, x, c) - 128) / 128 })),
+    },
+    int8_input: {
+      sum: pixelSum - 128 * n,
+      samples: SAMPLES.map(([y, x, c]) => ({ y, x, c, value: at(y, x, c) - 128 })),
+    },
   };
 }
 
@@ -98,8 +124,19 @@ try {
     const crop = alignFace(image, face);
     const file = `${source.name}.png`;
     const size = DEFAULT_ALIGNMENT.size;
-    await writeFile(join(out, file), await sharp(crop, { raw: { width: size, height: size, channels: 3 } }).png({ compressionLevel: 9 }).toBuffer());
-    crops.push({ name: source.name, file, source: { scene: `test/fixtures/scenes/${source.scene}`, frame: source.frame }, face, ...describeCrop(crop) });
+    await writeFile(
+      join(out, file),
+      await sharp(crop, { raw: { width: size, height: size, channels: 3 } })
+        .png({ compressionLevel: 9 })
+        .toBuffer(),
+    );
+    crops.push({
+      name: source.name,
+      file,
+      source: { scene: `test/fixtures/scenes/${source.scene}`, frame: source.frame },
+      face,
+      ...describeCrop(crop),
+    });
   }
 } finally {
   await detector.close();

@@ -15,9 +15,15 @@ if (!modelPath || !inputPath || !outputPath) {
   console.error('usage: tflite-run.ts <model.tflite> <input.bin> <output.bin> [--delegate xnnpack|cpu] [--threads N]');
   process.exit(2);
 }
-const flag = (name: string) => { const i = rest.indexOf(name); return i >= 0 ? rest[i + 1] : undefined; };
+const flag = (name: string) => {
+  const i = rest.indexOf(name);
+  return i >= 0 ? rest[i + 1] : undefined;
+};
 const delegateKind = (flag('--delegate') ?? 'xnnpack') as 'xnnpack' | 'cpu';
-const model = await TfliteModel.load(modelPath, { threads: Number(flag('--threads') ?? 1), delegate: { kind: delegateKind } });
+const model = await TfliteModel.load(modelPath, {
+  threads: Number(flag('--threads') ?? 1),
+  delegate: { kind: delegateKind },
+});
 const [input] = model.inputs;
 const [output] = model.outputs;
 const data = await readFile(inputPath);

@@ -62,9 +62,16 @@ export function buildV4l2Args(settings: V4l2Settings = {}): string[] {
   const { device = '/dev/video0', width = 1280, height = 720, fps = 15, inputFormat = 'mjpeg' } = settings;
   return [
     ...COMMON_INPUT,
-    '-f', 'v4l2', '-input_format', inputFormat,
-    '-video_size', `${width}x${height}`, '-framerate', String(fps),
-    '-i', device,
+    '-f',
+    'v4l2',
+    '-input_format',
+    inputFormat,
+    '-video_size',
+    `${width}x${height}`,
+    '-framerate',
+    String(fps),
+    '-i',
+    device,
     ...mjpegOutput(settings.quality),
   ];
 }
@@ -75,8 +82,10 @@ export function buildRtspArgs(settings: RtspSettings): string[] {
   const filters = [...(width && height ? [`scale=${width}:${height}`] : []), ...(fps ? [`fps=${fps}`] : [])];
   return [
     ...COMMON_INPUT,
-    '-rtsp_transport', 'tcp',
-    '-i', url,
+    '-rtsp_transport',
+    'tcp',
+    '-i',
+    url,
     ...(filters.length ? ['-vf', filters.join(',')] : []),
     ...mjpegOutput(settings.quality),
   ];

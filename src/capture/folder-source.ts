@@ -70,10 +70,12 @@ export class FolderSource extends PlaybackSource {
         cause,
       });
     }
-    return names
-      .filter((n) => FOLDER_IMAGE_EXTENSIONS.some((ext) => n.toLowerCase().endsWith(ext)))
-      // Numeric-aware so frame2.jpg comes before frame10.jpg; zero-padded names sort the same either way.
-      .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
-      .map((n) => join(dir, n));
+    return (
+      names
+        .filter((n) => FOLDER_IMAGE_EXTENSIONS.some((ext) => n.toLowerCase().endsWith(ext)))
+        // Numeric-aware so frame2.jpg comes before frame10.jpg; zero-padded names sort the same either way.
+        .sort((a, b) => a.localeCompare(b, 'en', { numeric: true }))
+        .map((n) => join(dir, n))
+    );
   }
 }

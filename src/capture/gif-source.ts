@@ -52,9 +52,11 @@ export class GifSource extends PlaybackSource {
     });
     // The whole frames play; the cut one counts as skipped, reported once (not on every loop).
     if (this.composer.truncation) {
-      this.skip(new FaceedgeError('IMAGE_UNREADABLE', this.composer.truncation, {
-        hint: 'Copy the file again; a GIF ends with a trailer byte after its last frame.',
-      }));
+      this.skip(
+        new FaceedgeError('IMAGE_UNREADABLE', this.composer.truncation, {
+          hint: 'Copy the file again; a GIF ends with a trailer byte after its last frame.',
+        }),
+      );
     }
   }
 

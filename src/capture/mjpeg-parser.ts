@@ -123,8 +123,10 @@ export class MjpegParser {
           return;
         }
         const next = buf[at + 1];
-        if (next === 0x00 || (next >= 0xd0 && next <= 0xd7)) this.pos = at + 2; // stuffed FF or RSTn
-        else if (next === 0xff) this.pos = at + 1; // fill byte
+        if (next === 0x00 || (next >= 0xd0 && next <= 0xd7))
+          this.pos = at + 2; // stuffed FF or RSTn
+        else if (next === 0xff)
+          this.pos = at + 1; // fill byte
         else {
           this.pos = at;
           this.state = State.Marker;

@@ -36,7 +36,14 @@ export interface ProbeImageOptions {
  */
 export function libvipsReason(cause: unknown): string {
   const text = cause instanceof Error ? cause.message : String(cause);
-  const lines = [...new Set(text.split('\n').map((l) => l.trim()).filter(Boolean))];
+  const lines = [
+    ...new Set(
+      text
+        .split('\n')
+        .map((l) => l.trim())
+        .filter(Boolean),
+    ),
+  ];
   // "Input file has corrupt header: VipsJpeg: X" followed by "VipsJpeg: X": the later copies add nothing.
   return lines.filter((l, i) => !lines.slice(0, i).some((earlier) => earlier.endsWith(l))).join('; ');
 }

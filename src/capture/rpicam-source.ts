@@ -41,7 +41,11 @@ export interface RpicamSourceOptions extends CommonSourceOptions, RpicamSettings
  */
 export function buildRpicamArgs(settings: RpicamSettings = {}): string[] {
   const { width = 1280, height = 720, fps = 15, rotation = 0, extraArgs = [] } = settings;
-  for (const [key, value] of [['width', width], ['height', height], ['fps', fps]] as const) {
+  for (const [key, value] of [
+    ['width', width],
+    ['height', height],
+    ['fps', fps],
+  ] as const) {
     if (!(value > 0) || !Number.isFinite(value)) {
       throw new FaceedgeError('CONFIG_INVALID', `rpicam ${key} must be a positive number, got ${value}`);
     }
@@ -55,13 +59,21 @@ export function buildRpicamArgs(settings: RpicamSettings = {}): string[] {
     });
   }
   return [
-    '-t', '0', '-n',
-    '--codec', 'mjpeg',
-    '--width', String(width), '--height', String(height),
-    '--framerate', String(fps),
+    '-t',
+    '0',
+    '-n',
+    '--codec',
+    'mjpeg',
+    '--width',
+    String(width),
+    '--height',
+    String(height),
+    '--framerate',
+    String(fps),
     ...(rotation ? ['--rotation', String(rotation)] : []),
     ...extraArgs,
-    '-o', '-',
+    '-o',
+    '-',
   ];
 }
 

@@ -103,7 +103,9 @@ export class VideoFileSource implements FrameSource {
     this.videoInfo = info;
     let child: ManagedChild;
     try {
-      child = await ManagedChild.spawn(this.options.ffmpegPath ?? 'ffmpeg', this.ffmpegArgs(), { onStderrLine: (line) => this.onFfmpegError(line) });
+      child = await ManagedChild.spawn(this.options.ffmpegPath ?? 'ffmpeg', this.ffmpegArgs(), {
+        onStderrLine: (line) => this.onFfmpegError(line),
+      });
     } catch (cause) {
       throw new FaceedgeError('SOURCE_FAILED', `cannot start ffmpeg: ${(cause as Error).message}`, {
         hint: 'Install ffmpeg (apt install ffmpeg).',
@@ -137,17 +139,30 @@ export class VideoFileSource implements FrameSource {
     this.damageReported = true;
     const cut = this.damageLines.find((l) => /partial file/i.test(l));
     const detail = (cut ?? this.damageLines[0]!).replace(/^\[[^\]]*\]\s*/, '');
-    this.reporter.skip(new FaceedgeError('SOURCE_FAILED',
-      `${this.options.path} ${cut ? 'is truncated' : 'has damaged data'} (ffmpeg: "${detail}"): what ffmpeg can decode plays${this.options.loop ? ', in a loop' : ''}; reported once`, {
-        hint: cut ? 'Copy the file again: it ends before its last frame.' : 'Re-encode the file or copy it again.',
-      }));
+    this.reporter.skip(
+      new FaceedgeError(
+        'SOURCE_FAILED',
+        `${this.options.path} ${cut ? 'is truncated' : 'has damaged data'} (ffmpeg: "${detail}"): what ffmpeg can decode plays${this.options.loop ? ', in a loop' : ''}; reported once`,
+        {
+          hint: cut ? 'Copy the file again: it ends before its last frame.' : 'Re-encode the file or copy it again.',
+        },
+      ),
+    );
   }
 
   private async probe(): Promise<VideoInfo> {
     const { path } = this.options;
     try {
       const { stdout } = await execFileAsync(this.options.ffprobePath ?? 'ffprobe', [
-        '-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height', '-of', 'json', path,
+        '-v',
+        'error',
+        '-select_streams',
+        'v:0',
+        '-show_entries',
+        'stream=width,height',
+        '-of',
+        'json',
+        path,
       ]);
       const stream = (JSON.parse(stdout) as { streams?: { width?: number; height?: number }[] }).streams?.[0];
       if (!stream?.width || !stream.height) throw new Error('no video stream');
@@ -165,15 +180,26 @@ export class VideoFileSource implements FrameSource {
     const { fps, loop, path } = this.options;
     const unpaced = isUnpaced(this.options);
     return [
-      '-hide_banner', '-nostdin', '-loglevel', 'error',
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
       // Size comes from ffprobe's coded size; autorotation would swap it for rotated phone videos.
       '-noautorotate',
       ...(unpaced ? [] : ['-re']),
       ...(loop ? ['-stream_loop', '-1'] : []),
-      '-i', path,
-      '-map', '0:v:0', '-an', '-sn',
+      '-i',
+      path,
+      '-map',
+      '0:v:0',
+      '-an',
+      '-sn',
       ...(fps && fps > 0 ? ['-vf', `fps=${fps}`] : []),
-      '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgb24',
+      '-',
     ];
   }
 

@@ -19,7 +19,9 @@ import { packageVersion } from './package-version.js';
 // The one place the process environment is read; components get their slice of config.
 const env = process.env;
 const version = packageVersion();
-const program = new Command('faceedge').description('edge runtime for embedded cameras: faces → 64x64 classifier → MQTT / GPIO').version(version);
+const program = new Command('faceedge')
+  .description('edge runtime for embedded cameras: faces → 64x64 classifier → MQTT / GPIO')
+  .version(version);
 registerRunCommand(program, env, version);
 registerConfigCommands(program, env);
 registerDatasetCommands(program);

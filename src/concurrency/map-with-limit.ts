@@ -8,7 +8,11 @@
  * free up; resolves with the results in item order. The first job to throw rejects the whole call
  * (jobs already running finish; no new ones start).
  */
-export async function mapWithLimit<T, R>(items: readonly T[], limit: number, job: (item: T, index: number) => Promise<R>): Promise<R[]> {
+export async function mapWithLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  job: (item: T, index: number) => Promise<R>,
+): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
   let failed = false;

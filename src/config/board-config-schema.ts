@@ -60,10 +60,17 @@ export function ruleReferenceCheck(tree: unknown, ctx: IssueSink): void {
   const names = (v: unknown): string[] | null => (v === undefined ? [] : isRecord(v) ? Object.keys(v) : null);
   const outputs = names(gpio.outputs);
   const inputs = names(gpio.inputs);
-  const cameras = tree.cameras === undefined ? [] : Array.isArray(tree.cameras)
-    ? tree.cameras.flatMap((c) => (isRecord(c) && typeof c.name === 'string' ? [c.name] : []))
-    : null;
-  const issues = ruleReferenceIssues(rules.data, { outputs: outputs ?? [], inputs: inputs ?? [], cameras: cameras ?? [] });
+  const cameras =
+    tree.cameras === undefined
+      ? []
+      : Array.isArray(tree.cameras)
+        ? tree.cameras.flatMap((c) => (isRecord(c) && typeof c.name === 'string' ? [c.name] : []))
+        : null;
+  const issues = ruleReferenceIssues(rules.data, {
+    outputs: outputs ?? [],
+    inputs: inputs ?? [],
+    cameras: cameras ?? [],
+  });
   for (const issue of issues) {
     const kind = issue.path.includes('when_input') ? inputs : issue.path.includes('output') ? outputs : cameras;
     if (kind === null) continue;

@@ -51,7 +51,12 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
     height: side().default(720),
     fps: liveFps().default(15),
     /** libcamera can only flip: 0 or 180 degrees. Default 0. */
-    rotation: z.preprocess(coerceNumber, z.literal([0, 180], { error: 'rotation must be 0 or 180 (libcamera cannot rotate by 90 degrees)' })).default(0),
+    rotation: z
+      .preprocess(
+        coerceNumber,
+        z.literal([0, 180], { error: 'rotation must be 0 or 180 (libcamera cannot rotate by 90 degrees)' }),
+      )
+      .default(0),
     args,
     watchdog_s: watchdogS(5),
   }),
@@ -69,7 +74,9 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
   z
     .strictObject({
       type: z.literal('rtsp'),
-      path: z.string().regex(/^rtsps?:\/\/[^\s]+$/i, 'path must be an RTSP URL: rtsp://[user:password@]host[:port]/path'),
+      path: z
+        .string()
+        .regex(/^rtsps?:\/\/[^\s]+$/i, 'path must be an RTSP URL: rtsp://[user:password@]host[:port]/path'),
       /** Scale to this size (with `height`). Default: the stream's size. */
       width: side().optional(),
       height: side().optional(),

@@ -18,7 +18,10 @@ function fileIssues(config: FaceedgeConfig): ConfigIssue[] {
       if (!statSync(file).isFile()) throw Object.assign(new Error('not a file'), { code: 'not a file' });
       accessSync(file, constants.R_OK);
     } catch (err) {
-      issues.push({ path: `mqtt.tls.${key}`, message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}` });
+      issues.push({
+        path: `mqtt.tls.${key}`,
+        message: `cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+      });
     }
   }
   return issues;
@@ -37,7 +40,10 @@ export interface ConfigCheckResult {
  * Loads `path` (absent = defaults) with the `FACEEDGE_*` overrides of `env` and reports every problem.
  * Never throws for a bad configuration.
  */
-export function checkConfig(path: string | undefined, env: Readonly<Record<string, string | undefined>>): ConfigCheckResult {
+export function checkConfig(
+  path: string | undefined,
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigCheckResult {
   try {
     const config = loadConfig({ file: path, env });
     const issues = fileIssues(config);

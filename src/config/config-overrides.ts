@@ -26,10 +26,17 @@ export const RESERVED_ENV = new Set(['FACEEDGE_CONFIG']);
  * They share the namespace but are never config keys: read as overrides, a shell that exported one for
  * the tests would make every `faceedge run` fail with "test_model: unknown key".
  */
-export const RESERVED_ENV_PREFIXES: readonly string[] = ['FACEEDGE_TEST_', 'FACEEDGE_STANDIN_', 'FACEEDGE_GPIO_SIM', 'FACEEDGE_FIRSTBOOT_'];
+export const RESERVED_ENV_PREFIXES: readonly string[] = [
+  'FACEEDGE_TEST_',
+  'FACEEDGE_STANDIN_',
+  'FACEEDGE_GPIO_SIM',
+  'FACEEDGE_FIRSTBOOT_',
+];
 
 function isConfigVariable(name: string): boolean {
-  return name.startsWith(ENV_PREFIX) && !RESERVED_ENV.has(name) && !RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p));
+  return (
+    name.startsWith(ENV_PREFIX) && !RESERVED_ENV.has(name) && !RESERVED_ENV_PREFIXES.some((p) => name.startsWith(p))
+  );
 }
 
 function parseEnvValue(raw: string): unknown {
@@ -50,7 +57,10 @@ export function envOverrides(env: Readonly<Record<string, string | undefined>>):
     .filter((name) => isConfigVariable(name) && env[name] !== undefined)
     .sort()
     .map((name) => ({
-      path: name.slice(ENV_PREFIX.length).split('__').map((p) => p.toLowerCase()),
+      path: name
+        .slice(ENV_PREFIX.length)
+        .split('__')
+        .map((p) => p.toLowerCase()),
       value: parseEnvValue(env[name] as string),
       source: `env ${name}`,
     }));

@@ -35,10 +35,18 @@ export const deviceSchema = z.strictObject({
    * Labels for grouping boards in a fleet (`faceedge fleet push --tag lobby`), published in bridge/info.
    * A list, or one comma-separated string (`FACEEDGE_DEVICE__TAGS=lobby,door`). Default [].
    */
-  tags: z.preprocess(
-    (v) => (typeof v === 'string' ? v.split(',').map((t) => t.trim()).filter((t) => t !== '') : v),
-    z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a device tag is 1-64 letters, digits, ".", "_" or "-"')),
-  ).default([]),
+  tags: z
+    .preprocess(
+      (v) =>
+        typeof v === 'string'
+          ? v
+              .split(',')
+              .map((t) => t.trim())
+              .filter((t) => t !== '')
+          : v,
+      z.array(z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'a device tag is 1-64 letters, digits, ".", "_" or "-"')),
+    )
+    .default([]),
 });
 
 export const tlsSchema = z
@@ -110,7 +118,6 @@ export const embeddedBrokerSchema = z.strictObject({
   port: port.default(1883),
 });
 
-
 export const cameraSchema = z.strictObject({
   /** Topic level of this camera (`faceedge/<dev>/<name>/events`); unique. */
   name: topicSegment('camera name'),
@@ -129,7 +136,12 @@ export const camerasSchema = z.array(cameraSchema).superRefine(
       if (typeof name !== 'string') return;
       const first = seen.get(name);
       if (first === undefined) seen.set(name, i);
-      else ctx.addIssue({ code: 'custom', path: [i, 'name'], message: `duplicate camera name "${name}" (also cameras.${first}.name)` });
+      else
+        ctx.addIssue({
+          code: 'custom',
+          path: [i, 'name'],
+          message: `duplicate camera name "${name}" (also cameras.${first}.name)`,
+        });
     });
   },
   { when: (payload) => Array.isArray(payload.value) },

@@ -54,7 +54,11 @@ export function readConfigFile(file: string): { tree: unknown; issues: ConfigIss
 
 /** Lower-cased host name reduced to a valid topic level (`Pi 4.local` → `pi-4-local`). */
 export function deviceIdFromHostname(name: string): string {
-  const id = name.toLowerCase().replace(/[^a-z0-9_-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 64);
+  const id = name
+    .toLowerCase()
+    .replace(/[^a-z0-9_-]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64);
   return id === '' ? 'faceedge' : id;
 }
 
@@ -96,7 +100,8 @@ export function parseConfig(
   options: { env?: LoadConfigOptions['env']; hostname?: string; source?: string } = {},
 ): FaceedgeConfig {
   const result = configSchema.safeParse(tree);
-  if (!result.success) throw new ConfigInvalidError(configIssuesFromZod(result.error.issues), options.source ?? 'config');
+  if (!result.success)
+    throw new ConfigInvalidError(configIssuesFromZod(result.error.issues), options.source ?? 'config');
   return deepFreeze(fillDerived(result.data, options.env ?? {}, options.hostname ?? osHostname()));
 }
 

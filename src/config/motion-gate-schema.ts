@@ -41,7 +41,12 @@ export function motionGateFor(config: MotionGateConfig, sourceType: string): Mot
   const on = config.enabled === 'auto' ? LIVE_SOURCE_TYPES.includes(sourceType) : config.enabled;
   if (!on) return undefined;
   return {
-    threshold: config.threshold, minArea: config.min_area, keepaliveMs: config.keepalive_ms, backgroundRate: config.background_rate,
-    checkIntervalMs: config.check_interval_ms, holdMs: config.hold_ms, trackedIntervalMs: config.tracked_interval_ms,
+    threshold: config.threshold,
+    minArea: config.min_area,
+    keepaliveMs: config.keepalive_ms,
+    backgroundRate: config.background_rate,
+    checkIntervalMs: config.check_interval_ms,
+    holdMs: config.hold_ms,
+    trackedIntervalMs: config.tracked_interval_ms,
   };
 }

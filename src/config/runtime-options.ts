@@ -15,7 +15,10 @@ import { detectorSchema, trackerSchema, type DetectorConfig, type TrackerConfig 
  */
 function patchOf<S extends z.ZodRawShape>(shape: S) {
   const fields = Object.fromEntries(
-    Object.entries(shape).map(([key, schema]) => [key, z.optional(schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema)]),
+    Object.entries(shape).map(([key, schema]) => [
+      key,
+      z.optional(schema instanceof z.ZodDefault ? (schema.unwrap() as z.ZodType) : schema),
+    ]),
   );
   return z.strictObject(fields as { [K in keyof S]: z.ZodOptional<S[K] extends z.ZodDefault<infer T> ? T : S[K]> });
 }
@@ -56,4 +59,3 @@ export function applyRuntimeOptionsPatch(current: RuntimeOptions, patch: Runtime
     tracker: Object.freeze({ ...current.tracker, ...definedValues(patch.tracker ?? {}) }),
   });
 }
-

@@ -11,7 +11,16 @@ export function coerceNumber(value: unknown): unknown {
   return value;
 }
 
-const BOOLEAN_WORDS: Record<string, boolean> = { true: true, false: false, yes: true, no: false, on: true, off: false, '1': true, '0': false };
+const BOOLEAN_WORDS: Record<string, boolean> = {
+  true: true,
+  false: false,
+  yes: true,
+  no: false,
+  on: true,
+  off: false,
+  '1': true,
+  '0': false,
+};
 
 export function coerceBoolean(value: unknown): unknown {
   if (typeof value === 'string' && value.toLowerCase() in BOOLEAN_WORDS) return BOOLEAN_WORDS[value.toLowerCase()];
@@ -27,4 +36,9 @@ export const bool = () => z.preprocess(coerceBoolean, z.boolean());
 
 /** Topic levels separated by "/", without wildcards, spaces or empty levels. */
 export const topicPath = (what: string) =>
-  z.string().regex(/^[^/#+\s]+(\/[^/#+\s]+)*$/, `${what} must be topic levels separated by "/", without "+", "#", spaces or empty levels`);
+  z
+    .string()
+    .regex(
+      /^[^/#+\s]+(\/[^/#+\s]+)*$/,
+      `${what} must be topic levels separated by "/", without "+", "#", spaces or empty levels`,
+    );

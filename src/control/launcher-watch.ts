@@ -25,7 +25,10 @@ function parentOf(pid: number): number | null {
 function isNpm(pid: number): boolean {
   try {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return argv.slice(0, 2).some((arg) => /(^|\/)(npm|npx)(-cli\.js)?$/.test(arg)) || /^npm (exec|run|run-script|start)\b/.test(argv.join(' '));
+    return (
+      argv.slice(0, 2).some((arg) => /(^|\/)(npm|npx)(-cli\.js)?$/.test(arg)) ||
+      /^npm (exec|run|run-script|start)\b/.test(argv.join(' '))
+    );
   } catch {
     return false;
   }
@@ -41,7 +44,6 @@ export function findNpmAncestor(pid: number = process.pid): number | null {
   return null;
 }
 
-
 export interface LauncherWatch {
   /** The npm process watched. */
   readonly pid: number;
@@ -52,7 +54,11 @@ export interface LauncherWatch {
  * When `env` says npm started this process, calls `onGone` once the npm ancestor has exited (checked
  * every `intervalMs`, default 1000). Returns null when there is nothing to watch.
  */
-export function watchNpmLauncher(env: NodeJS.ProcessEnv, onGone: (pid: number) => void, intervalMs = 1000): LauncherWatch | null {
+export function watchNpmLauncher(
+  env: NodeJS.ProcessEnv,
+  onGone: (pid: number) => void,
+  intervalMs = 1000,
+): LauncherWatch | null {
   if (!env.npm_command) return null;
   const pid = findNpmAncestor();
   if (pid === null) return null;

@@ -58,7 +58,9 @@ export interface SdNotifier {
 
 /** Formats `KEY=value` assignments as the protocol wants: one per line. */
 export function formatNotifyMessage(fields: Readonly<Record<string, string>>): string {
-  return Object.entries(fields).map(([k, v]) => `${k}=${v.replace(/[\r\n]+/g, ' ')}`).join('\n');
+  return Object.entries(fields)
+    .map(([k, v]) => `${k}=${v.replace(/[\r\n]+/g, ' ')}`)
+    .join('\n');
 }
 
 /**
@@ -78,7 +80,11 @@ export function createSdNotifier(env: SdNotifyEnv, options: SdNotifierOptions = 
   const address = env.NOTIFY_SOCKET ?? '';
   // systemd ≥ 254 may also hand out `vsock:` addresses (inside VMs); faceedge runs on boards, not VMs.
   const enabled = address.startsWith('/') || (address.startsWith('@') && address.length > 1);
-  if (address && !enabled) options.log?.warn({ notify_socket: address }, 'NOTIFY_SOCKET is not a unix socket path or @abstract name: sd_notify disabled');
+  if (address && !enabled)
+    options.log?.warn(
+      { notify_socket: address },
+      'NOTIFY_SOCKET is not a unix socket path or @abstract name: sd_notify disabled',
+    );
   const interval = enabled ? watchdogIntervalMs(env, pid) : null;
   const openTransport = options.transport ?? (() => UnixDatagramSender.open());
   let transport: NotifyTransport | null = null;

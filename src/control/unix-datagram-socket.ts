@@ -37,12 +37,17 @@ let libc: Libc | null = null;
 function loadLibc(): Libc {
   if (libc) return libc;
   if (process.platform !== 'linux') {
-    throw new FaceedgeError('RUNTIME_UNAVAILABLE', `unix datagram sockets are implemented for Linux only, not ${process.platform}`);
+    throw new FaceedgeError(
+      'RUNTIME_UNAVAILABLE',
+      `unix datagram sockets are implemented for Linux only, not ${process.platform}`,
+    );
   }
   const lib = koffi.load('libc.so.6');
   libc = {
     socket: lib.func('int socket(int domain, int type, int protocol)'),
-    sendto: lib.func('intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)'),
+    sendto: lib.func(
+      'intptr_t sendto(int fd, const uint8_t *buf, size_t len, int flags, const uint8_t *addr, uint32_t addrlen)',
+    ),
     close: lib.func('int close(int fd)'),
   };
   return libc;
@@ -57,7 +62,10 @@ export function encodeSockaddrUn(address: string): Buffer {
   const name = Buffer.from(abstract ? address.slice(1) : address, 'utf8');
   const pathBytes = abstract ? 1 + name.length : name.length + 1;
   if (name.length === 0 || pathBytes > SUN_PATH_MAX) {
-    throw new FaceedgeError('USAGE', `unix socket address ${JSON.stringify(address)} is empty or longer than ${SUN_PATH_MAX - 1} bytes`);
+    throw new FaceedgeError(
+      'USAGE',
+      `unix socket address ${JSON.stringify(address)} is empty or longer than ${SUN_PATH_MAX - 1} bytes`,
+    );
   }
   const sa = Buffer.alloc(SUN_PATH_OFFSET + pathBytes);
   sa.writeUInt16LE(AF_UNIX, 0); // sa_family_t is host order; both supported targets are little-endian
@@ -103,6 +111,6 @@ function errnoError(what: string): FaceedgeError {
   const code = koffi.errno();
   const name = Object.entries(koffi.os.errno).find(([, v]) => v === code)?.[0] ?? `errno ${code}`;
   return new FaceedgeError('NOTIFY_FAILED', `${what} failed: ${name}`, {
-    hint: 'NOTIFY_SOCKET must name the service manager\'s datagram socket (systemd sets it for Type=notify units)',
+    hint: "NOTIFY_SOCKET must name the service manager's datagram socket (systemd sets it for Type=notify units)",
   });
 }

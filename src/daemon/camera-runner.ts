@@ -124,9 +124,12 @@ export class CameraRunner {
       error: (err) => o.log.warn({ code: err.code, err: err.message }, 'capture problem'),
     });
     const end = sink.end!;
-    return createFrameSource({ ...o.source, name: o.source.name ?? o.name }, {
-      sink: { ...sink, end: () => (gate.forwardEnd ? end() : undefined) },
-    });
+    return createFrameSource(
+      { ...o.source, name: o.source.name ?? o.name },
+      {
+        sink: { ...sink, end: () => (gate.forwardEnd ? end() : undefined) },
+      },
+    );
   }
 
   /**

@@ -53,16 +53,24 @@ export class ClassifierHolder {
    * labels differ from the running model's (`MODEL_SHAPE_MISMATCH`).
    */
   async reload(modelPath = this.#settings.modelPath, manifestPath?: string): Promise<FaceClassifier> {
-    const settings = { ...this.#settings, modelPath, manifestPath: manifestPath ?? (modelPath === this.#settings.modelPath ? this.#settings.manifestPath : undefined) };
+    const settings = {
+      ...this.#settings,
+      modelPath,
+      manifestPath: manifestPath ?? (modelPath === this.#settings.modelPath ? this.#settings.manifestPath : undefined),
+    };
     const next = await FaceClassifier.create(settings);
     // Running tracks hold class indices and every tracker was built with these labels: a model with
     // other labels would publish its classes under the old names. That needs a restart, not a swap.
     const labels = this.#current.labels;
     if (next.labels.length !== labels.length || next.labels.some((l, i) => l !== labels[i])) {
       await next.close();
-      throw new FaceedgeError('MODEL_SHAPE_MISMATCH', `${modelPath} has labels [${next.labels.join(', ')}], the running model [${labels.join(', ')}]`, {
-        hint: 'a model with other labels needs a daemon restart (set classifier.model and restart)',
-      });
+      throw new FaceedgeError(
+        'MODEL_SHAPE_MISMATCH',
+        `${modelPath} has labels [${next.labels.join(', ')}], the running model [${labels.join(', ')}]`,
+        {
+          hint: 'a model with other labels needs a daemon restart (set classifier.model and restart)',
+        },
+      );
     }
     const previous = this.#current;
     this.#current = next;
@@ -82,24 +90,44 @@ export class ClassifierHolder {
  * model install` or a push) when there is one, else `classifier.model`. A stored model that no longer
  * loads is logged and the configured one serves instead: a board must come up with some model.
  */
-export async function loadServingClassifier(config: Pick<FaceedgeConfig, 'classifier' | 'models'>, log: Logger): Promise<ClassifierHolder> {
+export async function loadServingClassifier(
+  config: Pick<FaceedgeConfig, 'classifier' | 'models'>,
+  log: Logger,
+): Promise<ClassifierHolder> {
   const settings = {
-    threads: config.classifier.threads, delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options), flipAverage: config.classifier.flip_average,
+    threads: config.classifier.threads,
+    delegate: delegateFromConfig(config.classifier.delegate, config.classifier.delegate_options),
+    flipAverage: config.classifier.flip_average,
   };
   const clog = componentLogger(log, 'classifier');
   const stored = await currentStoredModel(config.models.dir).catch((err: unknown) => {
-    log.warn({ dir: config.models.dir, err: (err as Error).message }, 'cannot read the model store; serving classifier.model');
+    log.warn(
+      { dir: config.models.dir, err: (err as Error).message },
+      'cannot read the model store; serving classifier.model',
+    );
     return null;
   });
   if (stored) {
     try {
-      const holder = await ClassifierHolder.create({ ...settings, modelPath: stored.modelPath, manifestPath: stored.manifestPath }, clog);
-      log.info({ version: stored.name, dir: config.models.dir }, 'serving the model store\'s current model (not classifier.model)');
+      const holder = await ClassifierHolder.create(
+        { ...settings, modelPath: stored.modelPath, manifestPath: stored.manifestPath },
+        clog,
+      );
+      log.info(
+        { version: stored.name, dir: config.models.dir },
+        "serving the model store's current model (not classifier.model)",
+      );
       return holder;
     } catch (err) {
       if (!isFaceedgeError(err)) throw err;
-      log.error({ version: stored.name, code: err.code, err: err.message }, 'the model store\'s current model does not load; serving classifier.model');
+      log.error(
+        { version: stored.name, code: err.code, err: err.message },
+        "the model store's current model does not load; serving classifier.model",
+      );
     }
   }
-  return ClassifierHolder.create({ ...settings, modelPath: config.classifier.model, manifestPath: config.classifier.manifest }, clog);
+  return ClassifierHolder.create(
+    { ...settings, modelPath: config.classifier.model, manifestPath: config.classifier.manifest },
+    clog,
+  );
 }

@@ -48,7 +48,15 @@ export interface DaemonOptions {
 }
 
 function trackerOptions(t: TrackerConfig) {
-  return { iouThreshold: t.iou_threshold, maxMissedFrames: t.max_missed_frames, minFrames: t.min_frames, updateIntervalMs: t.update_interval_ms, hysteresis: t.hysteresis, unsureMargin: t.unsure_margin, classifyIntervalMs: t.classify_interval_ms };
+  return {
+    iouThreshold: t.iou_threshold,
+    maxMissedFrames: t.max_missed_frames,
+    minFrames: t.min_frames,
+    updateIntervalMs: t.update_interval_ms,
+    hysteresis: t.hysteresis,
+    unsureMargin: t.unsure_margin,
+    classifyIntervalMs: t.classify_interval_ms,
+  };
 }
 
 export class Daemon {
@@ -104,17 +112,30 @@ export class Daemon {
       this.brokerUrl = await broker.start();
       parts.started('embedded broker', broker, (b) => b.stop());
     }
-    this.#detector = parts.started('detector', await FaceDetector.create({
-      model: config.detector.model, scoreThreshold: config.detector.score_threshold, iouThreshold: config.detector.nms_iou, 
-      threads: config.detector.threads ?? config.classifier.threads,
-    }), (d) => d.close());
-    this.#classifier = parts.started('classifier', await loadServingClassifier(this.#o.config, this.#o.log), (c) => c.close());
+    this.#detector = parts.started(
+      'detector',
+      await FaceDetector.create({
+        model: config.detector.model,
+        scoreThreshold: config.detector.score_threshold,
+        iouThreshold: config.detector.nms_iou,
+        threads: config.detector.threads ?? config.classifier.threads,
+      }),
+      (d) => d.close(),
+    );
+    this.#classifier = parts.started('classifier', await loadServingClassifier(this.#o.config, this.#o.log), (c) =>
+      c.close(),
+    );
     const mqtt = new MqttOutput({
-      url: this.brokerUrl, mqtt: config.mqtt, deviceId: config.device.id, bridgeInfo: () => this.#bridgeInfo(),
-      log: componentLogger(log, 'mqtt'), metrics: this.metrics,
+      url: this.brokerUrl,
+      mqtt: config.mqtt,
+      deviceId: config.device.id,
+      bridgeInfo: () => this.#bridgeInfo(),
+      log: componentLogger(log, 'mqtt'),
+      metrics: this.metrics,
     });
     this.#mqtt = mqtt;
-    for (const [command, handler] of Object.entries({ ...this.#coreCommands(), ...this.#modelCommands() })) mqtt.bridge.register(command, handler);
+    for (const [command, handler] of Object.entries({ ...this.#coreCommands(), ...this.#modelCommands() }))
+      mqtt.bridge.register(command, handler);
     await mqtt.start();
     parts.started('mqtt', mqtt, (m) => m.stop());
     // Tracks the last run left open end now (it may have crashed); ids continue after its last one.
@@ -122,19 +143,37 @@ export class Daemon {
     for (const e of journal.takeLeftovers()) mqtt.publishEvent(e);
     this.#cameras = config.cameras.map((camera) => this.#camera(camera, mqtt, journal));
     // Before the cameras start: outputs go to their safe state and input-gated cameras are paused.
-    this.#gpio = parts.started('gpio', await GpioRules.open({
-      gpio: config.gpio, rules: config.rules, env: this.#o.env ?? {}, mqtt, log: componentLogger(log, 'gpio'),
-      setCameraRunning: (name, run) => void this.#cameras.find((c) => c.name === name)?.setRunning(run),
-      onAction: (payload) => this.#live?.ruleAction(payload),
-    }), (g) => g.close());
+    this.#gpio = parts.started(
+      'gpio',
+      await GpioRules.open({
+        gpio: config.gpio,
+        rules: config.rules,
+        env: this.#o.env ?? {},
+        mqtt,
+        log: componentLogger(log, 'gpio'),
+        setCameraRunning: (name, run) => void this.#cameras.find((c) => c.name === name)?.setRunning(run),
+        onAction: (payload) => this.#live?.ruleAction(payload),
+      }),
+      (g) => g.close(),
+    );
     if (config.homeassistant.enabled) {
-      const ha = new HaAnnouncer({ mqtt, prefix: config.homeassistant.discovery_prefix, describe: () => this.#haDescription(), log: componentLogger(log, 'homeassistant') });
+      const ha = new HaAnnouncer({
+        mqtt,
+        prefix: config.homeassistant.discovery_prefix,
+        describe: () => this.#haDescription(),
+        log: componentLogger(log, 'homeassistant'),
+      });
       ha.start();
       parts.started('home assistant', ha, (h) => h.stop());
     }
     const models = new ModelUpdates({
-      models: config.models, stateDir: config.state_dir, mqtt, baseTopic: config.mqtt.base_topic, deviceId: config.device.id,
-      reload: async (m) => void (await this.#swapModel(m.modelPath, m.manifestPath)), log: componentLogger(log, 'models'),
+      models: config.models,
+      stateDir: config.state_dir,
+      mqtt,
+      baseTopic: config.mqtt.base_topic,
+      deviceId: config.device.id,
+      reload: async (m) => void (await this.#swapModel(m.modelPath, m.manifestPath)),
+      log: componentLogger(log, 'models'),
     });
     await models.start();
     this.#models = parts.started('model updates', models, (m) => m.stop());
@@ -142,7 +181,11 @@ export class Daemon {
       const live = this.#createLiveView();
       const routes = new LiveViewRoutes({ live, auth: config.http.auth, log: componentLogger(log, 'live-view') });
       const health = new HealthServer({
-        host: config.http.host, port: config.http.port, health: () => this.healthFacts(), metrics: this.metrics, log: componentLogger(log, 'http'),
+        host: config.http.host,
+        port: config.http.port,
+        health: () => this.healthFacts(),
+        metrics: this.metrics,
+        log: componentLogger(log, 'http'),
         routes: (req, res) => routes.handle(req, res),
       });
       await health.start();
@@ -155,11 +198,24 @@ export class Daemon {
     await this.#o.beforeCameras?.(this.brokerUrl);
     parts.started('cameras', this.#cameras, async (cameras) => void (await Promise.all(cameras.map((c) => c.stop()))));
     for (const runner of this.#cameras) await this.#startCamera(runner, mqtt);
-    const stats = new StatsReporter({ cameras: this.#cameras, delegate: () => this.#classifier!.current.delegate.active, publish: (s) => mqtt.publishStats(s), intervalMs: this.#o.statsIntervalMs ?? config.mqtt.stats_interval_s * 1000 });
+    const stats = new StatsReporter({
+      cameras: this.#cameras,
+      delegate: () => this.#classifier!.current.delegate.active,
+      publish: (s) => mqtt.publishStats(s),
+      intervalMs: this.#o.statsIntervalMs ?? config.mqtt.stats_interval_s * 1000,
+    });
     stats.start();
     parts.started('stats', stats, (r) => r.stop());
     this.#started = true;
-    log.info({ cameras: config.cameras.map((c) => c.name), broker: redactUrl(this.brokerUrl), health_port: this.healthPort, model: this.#classifier.current.id }, 'faceedge running');
+    log.info(
+      {
+        cameras: config.cameras.map((c) => c.name),
+        broker: redactUrl(this.brokerUrl),
+        health_port: this.healthPort,
+        model: this.#classifier.current.id,
+      },
+      'faceedge running',
+    );
   }
 
   /** One camera's runner, wired to MQTT, the track journal, the GPIO rules and the live view. */
@@ -178,10 +234,17 @@ export class Daemon {
     };
     mqtt.setFace(camera.name, false); // the true state until a face is tracked (a crash may have left ON retained)
     return new CameraRunner({
-      name: camera.name, source: camera.source, detector: this.#detector!, classifier: () => this.#classifier!.current,
+      name: camera.name,
+      source: camera.source,
+      detector: this.#detector!,
+      classifier: () => this.#classifier!.current,
       motionGate: motionGateFor(config.motion_gate, camera.source.type),
-      tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) }, minFacePx: this.#runtime.detector.min_face_px, sink, metrics: this.metrics,
-      log: componentLogger(log, 'camera', { camera: camera.name }), onStatus: (s) => {
+      tracker: { ...trackerOptions(this.#runtime.tracker), firstId: journal.firstNumber(camera.name) },
+      minFacePx: this.#runtime.detector.min_face_px,
+      sink,
+      metrics: this.metrics,
+      log: componentLogger(log, 'camera', { camera: camera.name }),
+      onStatus: (s) => {
         mqtt.setCaptureStatus(camera.name, s.state === 'online');
         this.#live?.captureStatus(camera.name, s);
       },
@@ -192,12 +255,20 @@ export class Daemon {
   #createLiveView(): LiveView {
     const { config, version, log } = this.#o;
     const board = boardFacts({
-      version, device: config.device.id, classifier: () => this.#classifier?.current, brokerUrl: () => this.brokerUrl,
+      version,
+      device: config.device.id,
+      classifier: () => this.#classifier?.current,
+      brokerUrl: () => this.brokerUrl,
       detector: () => ({ model: config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' }),
-      mqtt: () => this.#mqtt, gpio: () => this.#gpio?.lines() ?? null,
+      mqtt: () => this.#mqtt,
+      gpio: () => this.#gpio?.lines() ?? null,
     });
     return new LiveView({
-      cameras: this.#cameras, board, labels: () => this.#classifier?.current.labels ?? [], snapshots: config.http.snapshots, log: componentLogger(log, 'live-view'),
+      cameras: this.#cameras,
+      board,
+      labels: () => this.#classifier?.current.labels ?? [],
+      snapshots: config.http.snapshots,
+      log: componentLogger(log, 'live-view'),
     });
   }
 
@@ -216,10 +287,24 @@ export class Daemon {
   #haDescription() {
     const { config, version } = this.#o;
     return {
-      baseTopic: config.mqtt.base_topic, deviceId: config.device.id, deviceName: config.device.name, version, model: boardModel(),
-      cameras: config.cameras.map((c) => c.name), classes: this.#classifier?.current.labels,
-      outputs: Object.entries(config.gpio.outputs).map(([name, o]) => ({ name, title: o.title, lock: o.lock, unlockMs: o.unlock_ms })),
-      inputs: Object.entries(config.gpio.inputs).map(([name, i]) => ({ name, title: i.title, deviceClass: i.device_class })),
+      baseTopic: config.mqtt.base_topic,
+      deviceId: config.device.id,
+      deviceName: config.device.name,
+      version,
+      model: boardModel(),
+      cameras: config.cameras.map((c) => c.name),
+      classes: this.#classifier?.current.labels,
+      outputs: Object.entries(config.gpio.outputs).map(([name, o]) => ({
+        name,
+        title: o.title,
+        lock: o.lock,
+        unlockMs: o.unlock_ms,
+      })),
+      inputs: Object.entries(config.gpio.inputs).map(([name, i]) => ({
+        name,
+        title: i.title,
+        deviceClass: i.device_class,
+      })),
     };
   }
 
@@ -235,7 +320,10 @@ export class Daemon {
       if (!isFaceedgeError(err)) throw err;
       this.#failedCameras.set(runner.name, err);
       mqtt.setCaptureStatus(runner.name, false);
-      this.#o.log.error({ camera: runner.name, code: err.code, err: err.message, hint: err.hint }, 'camera failed to start; the other cameras keep running');
+      this.#o.log.error(
+        { camera: runner.name, code: err.code, err: err.message, hint: err.hint },
+        'camera failed to start; the other cameras keep running',
+      );
     }
   }
 
@@ -264,7 +352,11 @@ export class Daemon {
       broker_connected: this.#mqtt?.connected ?? false,
       broker_problem: this.#mqtt?.brokerProblem ?? null,
       // A camera paused by a rule delivers no frames on purpose; it must not make the board "not ready".
-      last_frame_age_ms: Object.fromEntries(this.#cameras.filter((c) => !c.paused).map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)])),
+      last_frame_age_ms: Object.fromEntries(
+        this.#cameras
+          .filter((c) => !c.paused)
+          .map((c) => [c.name, c.lastFrameAt === null ? null : Math.round(now - c.lastFrameAt)]),
+      ),
       paused_cameras: this.#cameras.filter((c) => c.paused).map((c) => c.name),
       model: classifier ? { id: classifier.id, sha256: classifier.sha256, delegate: classifier.delegate.active } : null,
     };
@@ -274,7 +366,11 @@ export class Daemon {
     const { config, log } = this.#o;
     log.info('no mqtt.url configured: starting the embedded MQTT broker');
     // EmbeddedBroker logs where it listens; a real deployment points mqtt.url at Mosquitto.
-    return new EmbeddedBroker({ host: config.embedded_broker.host, port: config.embedded_broker.port, log: componentLogger(log, 'broker') });
+    return new EmbeddedBroker({
+      host: config.embedded_broker.host,
+      port: config.embedded_broker.port,
+      log: componentLogger(log, 'broker'),
+    });
   }
 
   #bridgeInfo(): BridgeInfo {
@@ -282,8 +378,19 @@ export class Daemon {
     return {
       version: this.#o.version,
       tags: this.#o.config.device.tags,
-      model: classifier ? { id: classifier.id, sha256: classifier.sha256, threshold: classifier.threshold, flip_average: classifier.flipAverage, ...servedFrom(classifier.modelPath, this.#o.config.models.dir) } : null,
-      delegate: { active: classifier?.delegate.active ?? 'none', fallback_reason: classifier?.delegate.fallbackReason ?? null },
+      model: classifier
+        ? {
+            id: classifier.id,
+            sha256: classifier.sha256,
+            threshold: classifier.threshold,
+            flip_average: classifier.flipAverage,
+            ...servedFrom(classifier.modelPath, this.#o.config.models.dir),
+          }
+        : null,
+      delegate: {
+        active: classifier?.delegate.active ?? 'none',
+        fallback_reason: classifier?.delegate.fallbackReason ?? null,
+      },
       detector: { model: this.#o.config.detector.model, delegate: this.#detector?.delegate.active ?? 'none' },
       cameras: this.#cameras.map((c) => c.name),
       options: this.#runtime,
@@ -297,8 +404,12 @@ export class Daemon {
       health_check: () => evaluateHealth(this.healthFacts()),
       options: (params) => {
         this.#runtime = applyRuntimeOptionsPatch(this.#runtime, parseRuntimeOptionsPatch(params));
-        this.#detector?.retune({ scoreThreshold: this.#runtime.detector.score_threshold, iouThreshold: this.#runtime.detector.nms_iou });
-        for (const c of this.#cameras) c.retune(trackerOptions(this.#runtime.tracker), this.#runtime.detector.min_face_px);
+        this.#detector?.retune({
+          scoreThreshold: this.#runtime.detector.score_threshold,
+          iouThreshold: this.#runtime.detector.nms_iou,
+        });
+        for (const c of this.#cameras)
+          c.retune(trackerOptions(this.#runtime.tracker), this.#runtime.detector.min_face_px);
         void this.#mqtt?.republishInfo();
         return this.#runtime;
       },
@@ -318,8 +429,10 @@ export class Daemon {
       },
       'model/rollback': modelRollbackHandler({
         updates: () => this.#models,
-        serving: () => (this.#classifier ? { id: this.#classifier.current.id, sha256: this.#classifier.current.sha256 } : null),
-        serveConfigured: async () => void (await this.#swapModel(this.#o.config.classifier.model, this.#o.config.classifier.manifest)),
+        serving: () =>
+          this.#classifier ? { id: this.#classifier.current.id, sha256: this.#classifier.current.sha256 } : null,
+        serveConfigured: async () =>
+          void (await this.#swapModel(this.#o.config.classifier.model, this.#o.config.classifier.manifest)),
       }),
     };
   }

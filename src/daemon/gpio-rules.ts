@@ -103,7 +103,8 @@ export class GpioRules {
 
   async #open(): Promise<void> {
     const { gpio, env, mqtt, log, devDir } = this.#o;
-    const publishState = (name: string, on: boolean) => mqtt.setRetained(mqtt.topics.gpioState(name), on ? 'ON' : 'OFF');
+    const publishState = (name: string, on: boolean) =>
+      mqtt.setRetained(mqtt.topics.gpioState(name), on ? 'ON' : 'OFF');
     this.#runner.start();
     const bank = await GpioBank.open(gpio, {
       env,
@@ -122,7 +123,10 @@ export class GpioRules {
     const early = this.#early ?? [];
     this.#early = null;
     for (const [name, value, initial] of early) this.#runner.input(name, value, initial);
-    if (bank.outputs.length > 0) this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained) => this.#onSet(topic, payload, retained));
+    if (bank.outputs.length > 0)
+      this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained) =>
+        this.#onSet(topic, payload, retained),
+      );
   }
 
   #onSet(topic: string, payload: Buffer, retained: boolean): void {
@@ -141,6 +145,8 @@ export class GpioRules {
       return void log.warn({ gpio: name, err: err.message }, 'malformed GPIO command ignored');
     }
     log.info({ gpio: name, command }, 'GPIO command');
-    applyGpioCommand(output, command).catch((err: Error) => log.error({ gpio: name, err: err.message }, 'GPIO command failed'));
+    applyGpioCommand(output, command).catch((err: Error) =>
+      log.error({ gpio: name, err: err.message }, 'GPIO command failed'),
+    );
   }
 }

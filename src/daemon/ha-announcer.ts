@@ -5,7 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { buildHaDiscovery, haStatusTopic, isHaBirth, type HaDiscoveryInput, type HaMessage } from '../outputs/ha-discovery.js';
+import {
+  buildHaDiscovery,
+  haStatusTopic,
+  isHaBirth,
+  type HaDiscoveryInput,
+  type HaMessage,
+} from '../outputs/ha-discovery.js';
 import type { MqttOutput } from '../outputs/mqtt-output.js';
 
 export interface HaAnnouncerOptions {

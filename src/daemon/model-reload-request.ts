@@ -29,9 +29,14 @@ const KEYS = new Set(['model', 'manifest']);
 /** Checks the request's shape; REQUEST_INVALID names the offending key. */
 export function parseModelReloadRequest(params: unknown): ModelReloadTarget {
   const body = (params ?? {}) as Record<string, unknown>;
-  if (typeof body !== 'object' || Array.isArray(body)) throw new FaceedgeError('REQUEST_INVALID', 'model/reload takes a JSON object: {"model": "<path>.tflite"} or {}');
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new FaceedgeError('REQUEST_INVALID', 'model/reload takes a JSON object: {"model": "<path>.tflite"} or {}');
   for (const key of Object.keys(body)) {
-    if (!KEYS.has(key)) throw new FaceedgeError('REQUEST_INVALID', `model/reload: unknown key "${key}" (known: model, manifest, transaction)`);
+    if (!KEYS.has(key))
+      throw new FaceedgeError(
+        'REQUEST_INVALID',
+        `model/reload: unknown key "${key}" (known: model, manifest, transaction)`,
+      );
   }
   for (const key of KEYS) {
     if (body[key] !== undefined && (typeof body[key] !== 'string' || body[key] === '')) {
@@ -39,15 +44,20 @@ export function parseModelReloadRequest(params: unknown): ModelReloadTarget {
     }
   }
   if (body.model === undefined) {
-    if (body.manifest !== undefined) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: "manifest" needs "model"');
+    if (body.manifest !== undefined)
+      throw new FaceedgeError('REQUEST_INVALID', 'model/reload: "manifest" needs "model"');
     return {};
   }
   const modelPath = resolve(body.model as string);
   const manifestPath = resolve((body.manifest as string | undefined) ?? join(dirname(modelPath), MANIFEST_FILE));
   if (dirname(manifestPath) !== dirname(modelPath)) {
-    throw new FaceedgeError('REQUEST_INVALID', `model/reload: ${manifestPath} is not in the model's folder ${dirname(modelPath)}`, {
-      hint: 'reload a model package folder as `faceedge model install` takes it: the .tflite beside the manifest.json that lists it',
-    });
+    throw new FaceedgeError(
+      'REQUEST_INVALID',
+      `model/reload: ${manifestPath} is not in the model's folder ${dirname(modelPath)}`,
+      {
+        hint: 'reload a model package folder as `faceedge model install` takes it: the .tflite beside the manifest.json that lists it',
+      },
+    );
   }
   return { modelPath, manifestPath };
 }
@@ -57,16 +67,25 @@ export function parseModelReloadRequest(params: unknown): ModelReloadTarget {
  * Resolves at once for a request naming no model. Throws the install path's typed errors
  * (MODEL_SIGNATURE_INVALID, MODEL_CHECKSUM_MISMATCH, MODEL_SELFTEST_FAILED, MODEL_INVALID…).
  */
-export async function verifyReloadTarget(target: ModelReloadTarget, options: VerifyOptions): Promise<VerifiedPackage | null> {
+export async function verifyReloadTarget(
+  target: ModelReloadTarget,
+  options: VerifyOptions,
+): Promise<VerifiedPackage | null> {
   if (!target.modelPath) return null;
   const dir = dirname(target.modelPath);
   if (basename(target.manifestPath ?? MANIFEST_FILE) !== MANIFEST_FILE) {
-    throw new FaceedgeError('REQUEST_INVALID', `model/reload: the manifest must be the package's ${MANIFEST_FILE}, not ${basename(target.manifestPath!)}`);
+    throw new FaceedgeError(
+      'REQUEST_INVALID',
+      `model/reload: the manifest must be the package's ${MANIFEST_FILE}, not ${basename(target.manifestPath!)}`,
+    );
   }
   const verified = await verifyModelPackage(dir, options);
   const name = basename(target.modelPath);
   if (!verified.pkg.files.some((f) => f.name === name)) {
-    throw new FaceedgeError('MODEL_INVALID', `model/reload: ${name} is not listed in ${join(dir, MANIFEST_FILE)} (it lists ${verified.pkg.files.map((f) => f.name).join(', ')})`);
+    throw new FaceedgeError(
+      'MODEL_INVALID',
+      `model/reload: ${name} is not listed in ${join(dir, MANIFEST_FILE)} (it lists ${verified.pkg.files.map((f) => f.name).join(', ')})`,
+    );
   }
   return verified;
 }

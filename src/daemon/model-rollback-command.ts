@@ -27,7 +27,12 @@ export interface ModelRollbackDeps {
   readonly serveConfigured: () => Promise<void>;
 }
 
-const paramsSchema = z.strictObject({ if_sha256: z.string().regex(/^[0-9a-f]{64}$/).optional() });
+const paramsSchema = z.strictObject({
+  if_sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .optional(),
+});
 
 export function modelRollbackHandler(deps: ModelRollbackDeps): BridgeHandler {
   // One rollback at a time: the if_sha256 check and the swap must not interleave with another request's.
@@ -42,16 +47,29 @@ export function modelRollbackHandler(deps: ModelRollbackDeps): BridgeHandler {
 async function rollback(deps: ModelRollbackDeps, raw: unknown) {
   const parsed = paramsSchema.safeParse(raw ?? {});
   if (!parsed.success) {
-    throw new FaceedgeError('REQUEST_INVALID', `model/rollback: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`, {
-      hint: 'send {} or {"if_sha256":"<sha256 of the model file to roll back from>"}',
-    });
+    throw new FaceedgeError(
+      'REQUEST_INVALID',
+      `model/rollback: ${parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`,
+      {
+        hint: 'send {} or {"if_sha256":"<sha256 of the model file to roll back from>"}',
+      },
+    );
   }
   const updates = deps.updates();
-  if (!updates) throw new FaceedgeError('MODEL_INVALID', 'model updates are not running yet', { hint: 'retry once the daemon is up' });
+  if (!updates)
+    throw new FaceedgeError('MODEL_INVALID', 'model updates are not running yet', {
+      hint: 'retry once the daemon is up',
+    });
   const from = deps.serving();
   const want = parsed.data.if_sha256;
   if (want !== undefined && from?.sha256 !== want) {
-    return { rolled_back: false, from, model: from, source: null, reason: `not serving ${want.slice(0, 12)}…: nothing to roll back` };
+    return {
+      rolled_back: false,
+      from,
+      model: from,
+      source: null,
+      reason: `not serving ${want.slice(0, 12)}…: nothing to roll back`,
+    };
   }
   const source = await updates.rollback();
   if (source === 'configured') await deps.serveConfigured();

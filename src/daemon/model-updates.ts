@@ -42,7 +42,10 @@ export interface ModelUpdatesOptions {
  * install`, an SSH or MQTT push; `version` is its folder under `versions/`), or the configured
  * `classifier.model`.
  */
-export function servedFrom(modelPath: string, modelsDir: string): { installed: 'model-store' | 'classifier.model'; version: string | null } {
+export function servedFrom(
+  modelPath: string,
+  modelsDir: string,
+): { installed: 'model-store' | 'classifier.model'; version: string | null } {
   const versions = join(modelsDir, 'versions') + '/';
   if (!modelPath.startsWith(versions)) return { installed: 'classifier.model', version: null };
   return { installed: 'model-store', version: modelPath.slice(versions.length).split('/')[0] ?? null };
@@ -68,7 +71,12 @@ export class ModelUpdates {
 
   async start(): Promise<void> {
     const { log } = this.#o;
-    this.#watcher = new CurrentModelWatcher({ store: this.store, onChange: (m) => this.#o.reload(m), pollMs: this.#o.pollMs, log });
+    this.#watcher = new CurrentModelWatcher({
+      store: this.store,
+      onChange: (m) => this.#o.reload(m),
+      pollMs: this.#o.pollMs,
+      log,
+    });
     await this.#watcher.start();
     const watcher = this.#watcher;
     this.#receiver = new ModelPushReceiver({
@@ -123,7 +131,10 @@ export class ModelUpdates {
    * `faceedge model install` would (checksums, signature per `models.require_signature`, self-test).
    */
   async verifyReload(target: ModelReloadTarget): Promise<void> {
-    await verifyReloadTarget(target, { trustedKeys: await this.#trustedKeysOnce(), requireSignature: this.#o.models.require_signature });
+    await verifyReloadTarget(target, {
+      trustedKeys: await this.#trustedKeysOnce(),
+      requireSignature: this.#o.models.require_signature,
+    });
   }
 
   #trustedKeysOnce(): Promise<KeyObject[]> {
@@ -139,14 +150,21 @@ export class ModelUpdates {
     const { models, log } = this.#o;
     if (!existsSync(models.public_key)) {
       // info, not warn: most boards never receive a push; one that does gets a clear refusal instead.
-      if (models.require_signature) log.info({ public_key: models.public_key }, 'no model signing key: model pushes over MQTT will be refused until it is installed (then restart)');
+      if (models.require_signature)
+        log.info(
+          { public_key: models.public_key },
+          'no model signing key: model pushes over MQTT will be refused until it is installed (then restart)',
+        );
       return [];
     }
     try {
       return await readPublicKeys([models.public_key]);
     } catch (err) {
       if (!isFaceedgeError(err)) throw err;
-      log.error({ public_key: models.public_key, err: err.message }, 'unusable model signing key: model pushes over MQTT will be refused');
+      log.error(
+        { public_key: models.public_key, err: err.message },
+        'unusable model signing key: model pushes over MQTT will be refused',
+      );
       return [];
     }
   }

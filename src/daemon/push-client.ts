@@ -15,9 +15,12 @@ export function pushClientFor(mqtt: Pick<MqttOutput, 'subscribe' | 'publish'>): 
   return {
     subscribeAsync: async (filter) => {
       if (unsubscribes.has(filter)) return;
-      unsubscribes.set(filter, mqtt.subscribe(filter, (topic, payload) => {
-        for (const listener of listeners) listener(topic, payload);
-      }));
+      unsubscribes.set(
+        filter,
+        mqtt.subscribe(filter, (topic, payload) => {
+          for (const listener of listeners) listener(topic, payload);
+        }),
+      );
     },
     unsubscribeAsync: async (filter) => {
       unsubscribes.get(filter)?.();

@@ -43,7 +43,9 @@ export class StatsReporter {
         acc.n += t.n;
       }
     }
-    const stages_ms = Object.fromEntries(Object.entries(totals).map(([stage, t]) => [stage, Math.round((t.ms / t.n) * 100) / 100]));
+    const stages_ms = Object.fromEntries(
+      Object.entries(totals).map(([stage, t]) => [stage, Math.round((t.ms / t.n) * 100) / 100]),
+    );
     return { fps, stages_ms, delegate: this.o.delegate() };
   }
 

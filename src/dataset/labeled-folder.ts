@@ -30,10 +30,15 @@ async function isDir(path: string): Promise<boolean> {
 async function listClassFolder(root: string, split: string): Promise<LabeledImage[]> {
   const base = split ? join(root, split) : root;
   const entries = await readdir(base, { withFileTypes: true });
-  const labels = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  const labels = entries
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
   const images: LabeledImage[] = [];
   for (const label of labels) {
-    const files = (await readdir(join(base, label))).filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase())).sort();
+    const files = (await readdir(join(base, label)))
+      .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
+      .sort();
     for (const file of files) {
       images.push({ split, label, path: join(base, label, file), relative: join(split, label, file) });
     }
@@ -46,9 +51,10 @@ export async function listLabeledImages(root: string): Promise<LabeledImage[]> {
   if (!(await isDir(root))) throw new FaceedgeError('DATASET_INVALID', `${root} is not a folder`);
   const splits = [];
   for (const split of SPLITS) if (await isDir(join(root, split))) splits.push(split);
-  const images = splits.length > 0
-    ? (await Promise.all(splits.map((s) => listClassFolder(root, s)))).flat()
-    : await listClassFolder(root, '');
+  const images =
+    splits.length > 0
+      ? (await Promise.all(splits.map((s) => listClassFolder(root, s)))).flat()
+      : await listClassFolder(root, '');
   if (images.length === 0) {
     throw new FaceedgeError('DATASET_INVALID', `${root} holds no images`, {
       hint: 'expected <root>/<class>/*.jpg or <root>/{train,val,test}/<class>/*.jpg',

@@ -7,8 +7,19 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, parse, resolve } from 'node:path';
 import sharp from 'sharp';
 import { isFaceedgeError } from '../errors.js';
-import { alignFace, cropGeometry, cropOutsideFraction, DEFAULT_ALIGNMENT, type CropAlignment } from '../vision/align-face.js';
-import { decodeForDetection, detectFaces, fullResolutionImage, type DetectionImage } from '../vision/decode-for-detection.js';
+import {
+  alignFace,
+  cropGeometry,
+  cropOutsideFraction,
+  DEFAULT_ALIGNMENT,
+  type CropAlignment,
+} from '../vision/align-face.js';
+import {
+  decodeForDetection,
+  detectFaces,
+  fullResolutionImage,
+  type DetectionImage,
+} from '../vision/decode-for-detection.js';
 import { primaryFace, type PrimaryFacePolicy } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { listLabeledImages, type LabeledImage } from './labeled-folder.js';
@@ -64,12 +75,16 @@ type Outcome = { written: string; sha: string; outside: number } | SkippedImage;
 async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise<Outcome> {
   let decoded: DetectionImage;
   try {
-    decoded = await decodeForDetection(await readFile(image.path), image.relative, { inputSize: options.detector.inputSize });
+    decoded = await decodeForDetection(await readFile(image.path), image.relative, {
+      inputSize: options.detector.inputSize,
+    });
   } catch (err) {
     if (!isFaceedgeError(err)) throw err;
     return { path: image.relative, reason: 'unreadable', detail: err.message };
   }
-  const pick = primaryFace(await detectFaces(options.detector, decoded), decoded.sourceWidth, decoded.sourceHeight, { policy: options.faces ?? 'strict' });
+  const pick = primaryFace(await detectFaces(options.detector, decoded), decoded.sourceWidth, decoded.sourceHeight, {
+    policy: options.faces ?? 'strict',
+  });
   if (!pick.face) return { path: image.relative, reason: pick.reason };
   const alignment = options.alignment ?? DEFAULT_ALIGNMENT;
   const full = await fullResolutionImage(decoded);
@@ -119,11 +134,17 @@ export async function prepareDataset(options: PrepareOptions): Promise<CropManif
     kind: 'faceedge-crops',
     created: new Date().toISOString(),
     source: resolve(options.source),
-    detector: { model: options.detector.model, score_threshold: options.detector.scoreThreshold, iou_threshold: options.detector.iouThreshold },
+    detector: {
+      model: options.detector.model,
+      score_threshold: options.detector.scoreThreshold,
+      iou_threshold: options.detector.iouThreshold,
+    },
     alignment: options.alignment ?? DEFAULT_ALIGNMENT,
     faces: options.faces ?? 'strict',
     counts,
-    mean_outside_fraction: Object.fromEntries(Object.entries(outsideSums).map(([split, a]) => [split, Math.round((a.sum / a.n) * 1e4) / 1e4])),
+    mean_outside_fraction: Object.fromEntries(
+      Object.entries(outsideSums).map(([split, a]) => [split, Math.round((a.sum / a.n) * 1e4) / 1e4]),
+    ),
     written: images.length - skipped.length,
     skipped,
     crops_sha256: digest.digest('hex'),

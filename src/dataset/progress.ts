@@ -4,7 +4,11 @@ export class Progress {
   #lastPrint = 0;
   readonly #started = performance.now();
 
-  constructor(private readonly total: number, private readonly label: string, private readonly stream: NodeJS.WriteStream = process.stderr) {}
+  constructor(
+    private readonly total: number,
+    private readonly label: string,
+    private readonly stream: NodeJS.WriteStream = process.stderr,
+  ) {}
 
   tick(note = ''): void {
     this.#done++;

@@ -64,8 +64,12 @@ function scoreAt(s: SortedSet, t: number): SetScore {
   const recallPositive = s.positives.length ? posRight / s.positives.length : 1;
   const n = s.negatives.length + s.positives.length;
   return {
-    set: s.set, n, recall_negative: recallNegative, recall_positive: recallPositive,
-    balanced_accuracy: (recallNegative + recallPositive) / 2, accuracy: (negRight + posRight) / n,
+    set: s.set,
+    n,
+    recall_negative: recallNegative,
+    recall_positive: recallPositive,
+    balanced_accuracy: (recallNegative + recallPositive) / 2,
+    accuracy: (negRight + posRight) / n,
   };
 }
 
@@ -76,15 +80,20 @@ const mean = (values: readonly number[]) => values.reduce((a, b) => a + b, 0) / 
  * the midpoints between consecutive distinct probabilities, so the choice is exact for the data.
  * @throws Error when a set lacks one of the classes (its balanced accuracy would be meaningless).
  */
-export function chooseThreshold(samples: readonly ScoredSample[], criterion: ThresholdCriterion = 'balanced'): ThresholdChoice {
+export function chooseThreshold(
+  samples: readonly ScoredSample[],
+  criterion: ThresholdCriterion = 'balanced',
+): ThresholdChoice {
   const names = [...new Set(samples.map((s) => s.set))];
   const sets: SortedSet[] = names.map((set) => {
     const of = samples.filter((s) => s.set === set);
-    const sorted = (positive: boolean) => Float64Array.from(of.filter((s) => s.positive === positive).map((s) => s.probability)).sort();
+    const sorted = (positive: boolean) =>
+      Float64Array.from(of.filter((s) => s.positive === positive).map((s) => s.probability)).sort();
     return { set, negatives: sorted(false), positives: sorted(true) };
   });
   for (const s of sets) {
-    if (s.negatives.length === 0 || s.positives.length === 0) throw new Error(`validation set ${s.set} needs images of both classes`);
+    if (s.negatives.length === 0 || s.positives.length === 0)
+      throw new Error(`validation set ${s.set} needs images of both classes`);
   }
   const distinct = [...new Set(samples.map((s) => s.probability))].sort((a, b) => a - b);
   const candidates = [0.5];
@@ -102,7 +111,10 @@ export function chooseThreshold(samples: readonly ScoredSample[], criterion: Thr
   let bestValue = objective(0.5);
   for (const t of candidates) {
     const value = objective(t);
-    if (value > bestValue + 1e-12 || (Math.abs(value - bestValue) <= 1e-12 && Math.abs(t - 0.5) < Math.abs(best - 0.5))) {
+    if (
+      value > bestValue + 1e-12 ||
+      (Math.abs(value - bestValue) <= 1e-12 && Math.abs(t - 0.5) < Math.abs(best - 0.5))
+    ) {
       best = t;
       bestValue = value;
     }

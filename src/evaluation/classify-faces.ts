@@ -37,7 +37,11 @@ const round1 = (v: number): number => Math.round(v * 10) / 10;
 const round4 = (v: number): number => Math.round(v * 1e4) / 1e4;
 
 /** Faces of `decoded` (src/vision/decode-for-detection.ts), largest first, each with its classification. */
-export async function classifyFaces(decoded: DetectionImage, detector: FaceDetector, classifier: FaceClassifier): Promise<ClassifiedFace[]> {
+export async function classifyFaces(
+  decoded: DetectionImage,
+  detector: FaceDetector,
+  classifier: FaceClassifier,
+): Promise<ClassifiedFace[]> {
   const faces = await detectFaces(detector, decoded);
   const image = faces.length > 0 ? await fullResolutionImage(decoded) : decoded.image;
   faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
@@ -47,7 +51,12 @@ export async function classifyFaces(decoded: DetectionImage, detector: FaceDetec
     // The model's one output is the probability of labels[1]; the other label has the rest.
     const [negative, positive] = classifier.labels;
     out.push({
-      box: { x: round1(face.box.x), y: round1(face.box.y), width: round1(face.box.width), height: round1(face.box.height) },
+      box: {
+        x: round1(face.box.x),
+        y: round1(face.box.y),
+        width: round1(face.box.width),
+        height: round1(face.box.height),
+      },
       detection_score: round4(face.score),
       class: result.label,
       confidence: round4(result.confidence),

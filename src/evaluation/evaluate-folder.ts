@@ -9,16 +9,32 @@ import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { listLabeledImages, type LabeledImage } from '../dataset/labeled-folder.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { alignFace } from '../vision/align-face.js';
-import { decodeForDetection, detectFaces, fullResolutionImage, type DetectionImage } from '../vision/decode-for-detection.js';
+import {
+  decodeForDetection,
+  detectFaces,
+  fullResolutionImage,
+  type DetectionImage,
+} from '../vision/decode-for-detection.js';
 import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
-import { accuracy, classMetrics, confusionMatrix, median, rocAuc, type ClassMetrics, type Confusion } from './metrics.js';
+import {
+  accuracy,
+  classMetrics,
+  confusionMatrix,
+  median,
+  rocAuc,
+  type ClassMetrics,
+  type Confusion,
+} from './metrics.js';
 
 /** What evaluation needs of a detector; `FaceDetector` is one. */
 export type EvalDetector = Pick<FaceDetector, 'detect' | 'model'> & { readonly inputSize?: number };
 /** What evaluation needs of a classifier; `FaceClassifier` is one. */
-export type EvalClassifier = Pick<FaceClassifier, 'id' | 'labels' | 'inputSize' | 'alignment' | 'modelPath' | 'manifest' | 'delegate' | 'classifySync'>;
+export type EvalClassifier = Pick<
+  FaceClassifier,
+  'id' | 'labels' | 'inputSize' | 'alignment' | 'modelPath' | 'manifest' | 'delegate' | 'classifySync'
+>;
 
 export interface EvaluateOptions {
   /** Folder with one subfolder per class (`female/`, `male/`), named like the model's labels. */
@@ -79,7 +95,12 @@ export interface EvalSummary {
   /** Accuracy per age band and ethnicity group, when the folder has a labels.csv with age/race. */
   readonly groups?: GroupReport;
   readonly detector: string;
-  readonly model: { readonly id: string; readonly path: string; readonly sha256: string | null; readonly delegate: string };
+  readonly model: {
+    readonly id: string;
+    readonly path: string;
+    readonly sha256: string | null;
+    readonly delegate: string;
+  };
 }
 
 export interface Evaluation {
@@ -107,7 +128,10 @@ async function selectImages(root: string, labels: readonly string[], limit?: num
   }
   const foreign = [...new Set(images.map((i) => i.label))].filter((l) => !labels.includes(l));
   if (foreign.length > 0) {
-    throw new FaceedgeError('DATASET_INVALID', `${root}: class folder(s) ${foreign.join(', ')} are not labels of the model (${labels.join(', ')})`);
+    throw new FaceedgeError(
+      'DATASET_INVALID',
+      `${root}: class folder(s) ${foreign.join(', ')} are not labels of the model (${labels.join(', ')})`,
+    );
   }
   if (limit === undefined || limit >= images.length) return images;
   const byClass = labels.map((l) => images.filter((i) => i.label === l));
@@ -138,7 +162,15 @@ async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promi
   const invoked = performance.now();
   const result = options.classifier.classifySync(crop);
   const msFace = performance.now() - invoked;
-  return { ...base, status: 'classified', predicted: result.label, probability: result.probability, crowded: pick.crowded, msImage: elapsed(), msFace };
+  return {
+    ...base,
+    status: 'classified',
+    predicted: result.label,
+    probability: result.probability,
+    crowded: pick.crowded,
+    msImage: elapsed(),
+    msFace,
+  };
 }
 
 /** Runs the evaluation. Throws DATASET_INVALID for an empty/split/mislabeled folder. */
@@ -159,7 +191,9 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
     model: {
       id: classifier.id,
       path: resolve(classifier.modelPath),
-      sha256: Object.values(classifier.manifest.files).find((f) => basename(f.path) === basename(classifier.modelPath))?.sha256 ?? null,
+      sha256:
+        Object.values(classifier.manifest.files).find((f) => basename(f.path) === basename(classifier.modelPath))
+          ?.sha256 ?? null,
       delegate: classifier.delegate.active,
     },
   });
@@ -169,9 +203,16 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
 const roundMs = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000);
 
 /** Aggregates per-image outcomes into the summary (exported for tests with hand-made outcomes). */
-export function summarize(outcomes: readonly ImageOutcome[], labels: readonly string[], about: Pick<EvalSummary, 'detector' | 'model' | 'groups'>): Evaluation {
+export function summarize(
+  outcomes: readonly ImageOutcome[],
+  labels: readonly string[],
+  about: Pick<EvalSummary, 'detector' | 'model' | 'groups'>,
+): Evaluation {
   const classified = outcomes.filter((o) => o.status === 'classified');
-  const confusion = confusionMatrix(labels, classified.map((o) => ({ truth: o.truth, predicted: o.predicted as string })));
+  const confusion = confusionMatrix(
+    labels,
+    classified.map((o) => ({ truth: o.truth, predicted: o.predicted as string })),
+  );
   const perClass = Object.fromEntries(labels.map((l) => [l, classMetrics(confusion, l)]));
   const correct = classified.filter((o) => o.predicted === o.truth).length;
   const positiveLabel = labels[1];

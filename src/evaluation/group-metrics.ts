@@ -11,7 +11,13 @@ import { FaceedgeError } from '../errors.js';
 import type { ImageOutcome } from './evaluate-folder.js';
 
 /** UTKFace's race codes. */
-export const RACE_NAMES: Readonly<Record<string, string>> = { 0: 'White', 1: 'Black', 2: 'Asian', 3: 'Indian', 4: 'Other' };
+export const RACE_NAMES: Readonly<Record<string, string>> = {
+  0: 'White',
+  1: 'Black',
+  2: 'Asian',
+  3: 'Indian',
+  4: 'Other',
+};
 
 /** The group of an image whose labels.csv row leaves the column empty. */
 export const UNKNOWN_GROUP = 'unknown';
@@ -47,7 +53,12 @@ export interface GroupReport {
   readonly age: readonly GroupRow[];
   readonly race: readonly GroupRow[];
   /** The group with the lowest accuracy among those with at least `MIN_GROUP_SIZE` images. */
-  readonly worst: { readonly kind: 'age' | 'race'; readonly group: string; readonly accuracy: number; readonly n: number } | null;
+  readonly worst: {
+    readonly kind: 'age' | 'race';
+    readonly group: string;
+    readonly accuracy: number;
+    readonly n: number;
+  } | null;
 }
 
 /** Groups smaller than this are listed but cannot be "the worst group" (too noisy to name). */
@@ -60,16 +71,24 @@ const cells = (line: string) => line.split(',').map((c) => c.trim());
  * The groups of every image of `root` (keys: paths relative to `root`, e.g. `female/x.jpg`), from
  * `root/labels.csv` or `root/../labels.csv`; null when neither exists or has no age/race column.
  */
-export async function readImageGroups(root: string): Promise<{ source: string; groups: Map<string, ImageGroups> } | null> {
+export async function readImageGroups(
+  root: string,
+): Promise<{ source: string; groups: Map<string, ImageGroups> } | null> {
   const dir = resolve(root);
-  const candidates = [{ csv: join(dir, 'labels.csv'), prefix: '' }, { csv: join(dirname(dir), 'labels.csv'), prefix: `${basename(dir)}/` }];
+  const candidates = [
+    { csv: join(dir, 'labels.csv'), prefix: '' },
+    { csv: join(dirname(dir), 'labels.csv'), prefix: `${basename(dir)}/` },
+  ];
   const found = candidates.find((c) => existsSync(c.csv));
   if (!found) return null;
   const lines = (await readFile(found.csv, 'utf8')).split(/\r?\n/).filter((l) => l.length > 0);
   const header = cells(lines[0] ?? '');
   const col = (name: string) => header.indexOf(name);
   const [pathCol, ageCol, raceCol] = [col('path'), col('age'), col('race')];
-  if (pathCol < 0) throw new FaceedgeError('DATASET_INVALID', `${found.csv} has no "path" column`, { hint: 'expected path,label,…,age,race' });
+  if (pathCol < 0)
+    throw new FaceedgeError('DATASET_INVALID', `${found.csv} has no "path" column`, {
+      hint: 'expected path,label,…,age,race',
+    });
   if (ageCol < 0 && raceCol < 0) return null;
   const groups = new Map<string, ImageGroups>();
   lines.slice(1).forEach((line, i) => {
@@ -90,7 +109,11 @@ export async function readImageGroups(root: string): Promise<{ source: string; g
   return { source: found.csv, groups };
 }
 
-function rows(outcomes: readonly ImageOutcome[], labels: readonly string[], groupOf: (o: ImageOutcome) => string | undefined): GroupRow[] {
+function rows(
+  outcomes: readonly ImageOutcome[],
+  labels: readonly string[],
+  groupOf: (o: ImageOutcome) => string | undefined,
+): GroupRow[] {
   const byGroup = new Map<string, ImageOutcome[]>();
   for (const o of outcomes) {
     const g = groupOf(o);
@@ -103,19 +126,36 @@ function rows(outcomes: readonly ImageOutcome[], labels: readonly string[], grou
       group,
       n: items.length,
       accuracy: items.filter(correct).length / items.length,
-      recall: Object.fromEntries(labels.map((l) => {
-        const ofClass = items.filter((o) => o.truth === l);
-        return [l, ofClass.length > 0 ? ofClass.filter(correct).length / ofClass.length : null];
-      })),
+      recall: Object.fromEntries(
+        labels.map((l) => {
+          const ofClass = items.filter((o) => o.truth === l);
+          return [l, ofClass.length > 0 ? ofClass.filter(correct).length / ofClass.length : null];
+        }),
+      ),
     }));
 }
 
 /** Accuracy and per-class recall per age band and ethnicity group of the evaluated images. */
-export function groupReport(outcomes: readonly ImageOutcome[], labels: readonly string[], source: string, groups: ReadonlyMap<string, ImageGroups>): GroupReport {
+export function groupReport(
+  outcomes: readonly ImageOutcome[],
+  labels: readonly string[],
+  source: string,
+  groups: ReadonlyMap<string, ImageGroups>,
+): GroupReport {
   const age = rows(outcomes, labels, (o) => groups.get(o.file)?.age);
   const race = rows(outcomes, labels, (o) => groups.get(o.file)?.race);
-  const candidates = [...age.map((r) => ({ kind: 'age' as const, ...r })), ...race.map((r) => ({ kind: 'race' as const, ...r }))]
-    .filter((r) => r.n >= MIN_GROUP_SIZE);
-  const lowest = candidates.reduce<(typeof candidates)[number] | null>((w, r) => (w === null || r.accuracy < w.accuracy ? r : w), null);
-  return { source, age, race, worst: lowest && { kind: lowest.kind, group: lowest.group, accuracy: lowest.accuracy, n: lowest.n } };
+  const candidates = [
+    ...age.map((r) => ({ kind: 'age' as const, ...r })),
+    ...race.map((r) => ({ kind: 'race' as const, ...r })),
+  ].filter((r) => r.n >= MIN_GROUP_SIZE);
+  const lowest = candidates.reduce<(typeof candidates)[number] | null>(
+    (w, r) => (w === null || r.accuracy < w.accuracy ? r : w),
+    null,
+  );
+  return {
+    source,
+    age,
+    race,
+    worst: lowest && { kind: lowest.kind, group: lowest.group, accuracy: lowest.accuracy, n: lowest.n },
+  };
 }

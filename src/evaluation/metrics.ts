@@ -24,7 +24,10 @@ export function emptyConfusion(labels: readonly string[]): Confusion {
 }
 
 /** Counts (true, predicted) pairs. Labels outside `labels` are a programming error and throw. */
-export function confusionMatrix(labels: readonly string[], pairs: Iterable<{ readonly truth: string; readonly predicted: string }>): Confusion {
+export function confusionMatrix(
+  labels: readonly string[],
+  pairs: Iterable<{ readonly truth: string; readonly predicted: string }>,
+): Confusion {
   const matrix = emptyConfusion(labels);
   for (const { truth, predicted } of pairs) {
     const row = matrix[truth];
@@ -45,7 +48,10 @@ export function classMetrics(matrix: Confusion, label: string): ClassMetrics {
   const predicted = labels.reduce((s, t) => s + matrix[t][label], 0);
   const precision = ratio(tp, predicted);
   const recall = ratio(tp, support);
-  const f1 = precision === null || recall === null || precision + recall === 0 ? null : (2 * precision * recall) / (precision + recall);
+  const f1 =
+    precision === null || recall === null || precision + recall === 0
+      ? null
+      : (2 * precision * recall) / (precision + recall);
   return { precision, recall, f1, support };
 }
 

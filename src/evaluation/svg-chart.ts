@@ -9,7 +9,10 @@ export const FONT = 'DejaVu Sans, Arial, sans-serif';
 
 /** Escapes text for SVG content and attribute values. */
 export function escapeXml(text: string): string {
-  return text.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  return text.replace(
+    /[<>&"']/g,
+    (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c] as string,
+  );
 }
 
 export interface TextOptions {
@@ -24,14 +27,18 @@ export interface TextOptions {
 
 export function svgText(x: number, y: number, content: string, options: TextOptions = {}): string {
   const rotate = options.rotate ? ` transform="rotate(${options.rotate} ${x} ${y})"` : '';
-  return `<text x="${x}" y="${y}" font-family="${FONT}" font-size="${options.size ?? 13}" text-anchor="${options.anchor ?? 'start'}" `
-    + `font-weight="${options.weight ?? 'normal'}" fill="${options.fill ?? '#222'}"${rotate}>${escapeXml(content)}</text>`;
+  return (
+    `<text x="${x}" y="${y}" font-family="${FONT}" font-size="${options.size ?? 13}" text-anchor="${options.anchor ?? 'start'}" ` +
+    `font-weight="${options.weight ?? 'normal'}" fill="${options.fill ?? '#222'}"${rotate}>${escapeXml(content)}</text>`
+  );
 }
 
 /** A complete SVG document with a white background. Sizes in px. */
 export function svgDocument(width: number, height: number, body: readonly string[]): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">`
-    + `<rect width="${width}" height="${height}" fill="#fff"/>${body.join('')}</svg>`;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}">` +
+    `<rect width="${width}" height="${height}" fill="#fff"/>${body.join('')}</svg>`
+  );
 }
 
 /** Rasterizes an SVG document to PNG bytes at its own size (1 SVG px = 1 image px). */
@@ -106,14 +113,18 @@ export function plotSeries(frame: PlotFrame, series: readonly Series[], legend: 
       parts.push(`<circle cx="${pts[0][0]}" cy="${pts[0][1]}" r="3" fill="${s.color}"/>`);
     } else if (pts.length > 1) {
       const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
-      parts.push(`<polyline points="${pts.map((p) => p.join(',')).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
+      parts.push(
+        `<polyline points="${pts.map((p) => p.join(',')).join(' ')}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`,
+      );
     }
   }
   series.forEach((s, i) => {
     const y = legend === 'top' ? frame.top + 18 + i * 18 : frame.top + frame.height - 10 - (series.length - 1 - i) * 18;
     const x = frame.left + frame.width - 150;
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
-    parts.push(`<line x1="${x}" y1="${y - 4}" x2="${x + 24}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    parts.push(
+      `<line x1="${x}" y1="${y - 4}" x2="${x + 24}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`,
+    );
     parts.push(svgText(x + 30, y, s.name, { size: 12 }));
   });
   return parts;

@@ -5,15 +5,17 @@
 import { z } from 'zod';
 import type { ModelManifest } from '../inference/model-manifest.js';
 
-const epochRecord = z.object({
-  epoch: z.number().int().nonnegative(),
-  train_loss: z.number().optional(),
-  val_loss: z.number().optional(),
-  train_acc: z.number().optional(),
-  val_acc: z.number().optional(),
-  val_auc: z.number().nullable().optional(),
-  lr: z.number().optional(),
-}).loose();
+const epochRecord = z
+  .object({
+    epoch: z.number().int().nonnegative(),
+    train_loss: z.number().optional(),
+    val_loss: z.number().optional(),
+    train_acc: z.number().optional(),
+    val_acc: z.number().optional(),
+    val_auc: z.number().nullable().optional(),
+    lr: z.number().optional(),
+  })
+  .loose();
 
 export type EpochRecord = z.infer<typeof epochRecord>;
 

@@ -38,7 +38,12 @@ function misclassified(evaluation: Evaluation): ImageOutcome[] {
   return evaluation.images.filter((o) => o.status === 'classified' && o.predicted !== o.truth);
 }
 
-function markdown(evaluation: Evaluation, options: ReportOptions, charts: readonly string[], notes: readonly string[]): string {
+function markdown(
+  evaluation: Evaluation,
+  options: ReportOptions,
+  charts: readonly string[],
+  notes: readonly string[],
+): string {
   const { summary, perClass, labels } = evaluation;
   const lines = [
     `# Evaluation of ${summary.model.id}`,
@@ -60,7 +65,10 @@ function markdown(evaluation: Evaluation, options: ReportOptions, charts: readon
     '',
     '| class | precision | recall | F1 | support |',
     '| --- | --- | --- | --- | --- |',
-    ...labels.map((l) => `| ${l} | ${fmt(perClass[l].precision)} | ${fmt(perClass[l].recall)} | ${fmt(perClass[l].f1)} | ${perClass[l].support} |`),
+    ...labels.map(
+      (l) =>
+        `| ${l} | ${fmt(perClass[l].precision)} | ${fmt(perClass[l].recall)} | ${fmt(perClass[l].f1)} | ${perClass[l].support} |`,
+    ),
     '',
     `Confusion matrix (rows = true class, columns = predicted):`,
     '',
@@ -80,7 +88,11 @@ function markdown(evaluation: Evaluation, options: ReportOptions, charts: readon
     for (const o of items.slice(0, MARKDOWN_LIST_LIMIT)) lines.push(`- \`${o.file}\`: ${describe(o)}`);
     if (items.length > MARKDOWN_LIST_LIMIT) lines.push(`- … ${items.length - MARKDOWN_LIST_LIMIT} more in report.json`);
   };
-  list('Misclassified', wrong, (o) => `${o.truth} → ${o.predicted} (p(${evaluation.positiveLabel}) = ${fmt(o.probability ?? null, 3)})`);
+  list(
+    'Misclassified',
+    wrong,
+    (o) => `${o.truth} → ${o.predicted} (p(${evaluation.positiveLabel}) = ${fmt(o.probability ?? null, 3)})`,
+  );
   list('Without a usable face', missed, (o) => (o.detail ? `${o.status}: ${o.detail}` : o.status));
   return `${lines.join('\n')}\n`;
 }
@@ -88,17 +100,29 @@ function markdown(evaluation: Evaluation, options: ReportOptions, charts: readon
 /** The fairness table: accuracy and recall per age band and ethnicity group, and the worst group. */
 function groupLines(groups: GroupReport | undefined, labels: readonly string[]): string[] {
   if (!groups) return [];
-  const table = (title: string, rows: GroupReport['age']) => rows.length === 0 ? [] : [
-    `| ${title} | images | accuracy | ${labels.map((l) => `recall ${l}`).join(' | ')} |`,
-    `| --- | ---: | ---: | ${labels.map(() => '---:').join(' | ')} |`,
-    ...rows.map((r) => `| ${r.group} | ${r.n} | ${fmt(r.accuracy)} | ${labels.map((l) => fmt(r.recall[l])).join(' | ')} |`),
-    '',
-  ];
+  const table = (title: string, rows: GroupReport['age']) =>
+    rows.length === 0
+      ? []
+      : [
+          `| ${title} | images | accuracy | ${labels.map((l) => `recall ${l}`).join(' | ')} |`,
+          `| --- | ---: | ---: | ${labels.map(() => '---:').join(' | ')} |`,
+          ...rows.map(
+            (r) => `| ${r.group} | ${r.n} | ${fmt(r.accuracy)} | ${labels.map((l) => fmt(r.recall[l])).join(' | ')} |`,
+          ),
+          '',
+        ];
   const worst = groups.worst
     ? `Worst group (of those with at least 30 images): ${groups.worst.kind} ${groups.worst.group}, ${fmt(groups.worst.accuracy)} on ${groups.worst.n} images.`
     : 'No group has enough images to name the worst one.';
-  return ['', `## Per group (from \`${groups.source}\`; images without a usable face count as wrong)`, '',
-    ...table('age band', groups.age), ...table('ethnicity', groups.race), worst, ''];
+  return [
+    '',
+    `## Per group (from \`${groups.source}\`; images without a usable face count as wrong)`,
+    '',
+    ...table('age band', groups.age),
+    ...table('ethnicity', groups.race),
+    worst,
+    '',
+  ];
 }
 
 /** Writes the report files; returns their paths and the notes on what was skipped. */
@@ -114,7 +138,10 @@ export async function writeReport(evaluation: Evaluation, options: ReportOptions
     charts.push(name);
   };
   const { summary, labels, positiveLabel } = evaluation;
-  await writeChart('confusion-matrix.png', confusionMatrixSvg(summary.confusion, labels, `Confusion matrix — ${summary.detected} faces`));
+  await writeChart(
+    'confusion-matrix.png',
+    confusionMatrixSvg(summary.confusion, labels, `Confusion matrix — ${summary.detected} faces`),
+  );
   const samples = evaluation.images
     .filter((o) => o.status === 'classified')
     .map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }));
@@ -125,7 +152,8 @@ export async function writeReport(evaluation: Evaluation, options: ReportOptions
   const valFolded = (options.manifest.training as { fold_val?: boolean } | undefined)?.fold_val === true;
   const valName = valFolded ? 'val (trained on)' : 'val';
   if (history) await writeChart('learning-curves.png', learningCurvesSvg(history, summary.model.id, valName));
-  else notes.push('learning-curves.png skipped: the model manifest has no training history (history / training.history)');
+  else
+    notes.push('learning-curves.png skipped: the model manifest has no training history (history / training.history)');
 
   const json = {
     summary,
@@ -133,8 +161,15 @@ export async function writeReport(evaluation: Evaluation, options: ReportOptions
     dataset: options.dataset,
     created: new Date().toISOString(),
     manifest_metrics: options.manifest.metrics ?? null,
-    misclassified: misclassified(evaluation).map((o) => ({ file: o.file, truth: o.truth, predicted: o.predicted, probability: o.probability })),
-    undetected: evaluation.images.filter((o) => o.status !== 'classified').map((o) => ({ file: o.file, truth: o.truth, reason: o.status, detail: o.detail })),
+    misclassified: misclassified(evaluation).map((o) => ({
+      file: o.file,
+      truth: o.truth,
+      predicted: o.predicted,
+      probability: o.probability,
+    })),
+    undetected: evaluation.images
+      .filter((o) => o.status !== 'classified')
+      .map((o) => ({ file: o.file, truth: o.truth, reason: o.status, detail: o.detail })),
     charts,
     notes,
   };

@@ -37,14 +37,14 @@ export function mosquittoBridgeConfig(o: BridgeConfigOptions): string {
   const [first, max] = o.restartTimeoutS ?? [2, 30];
   const lines = [
     `# faceedge: site "${o.site}" bridged to the central broker ${o.central} (faceedge fleet bridge-config).`,
-    '# Put it in the SITE broker\'s config (e.g. /etc/mosquitto/conf.d/faceedge-bridge.conf).',
+    "# Put it in the SITE broker's config (e.g. /etc/mosquitto/conf.d/faceedge-bridge.conf).",
     `connection faceedge-${o.site}`,
     `address ${o.central}`,
     `remote_clientid faceedge-bridge-${o.site}`,
     'bridge_protocol_version mqttv311',
     '# Loop detection between Mosquitto brokers, and retained flags kept across the bridge.',
     'try_private true',
-    '# Both ends keep the bridge\'s session: QoS 1 messages wait through an outage of the link or the centre.',
+    "# Both ends keep the bridge's session: QoS 1 messages wait through an outage of the link or the centre.",
     'cleansession false',
     'local_cleansession false',
     'start_type automatic',

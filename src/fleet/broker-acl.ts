@@ -27,7 +27,7 @@ export function mosquittoAcl(o: AclOptions = {}): string {
   const board = new MqttTopics(base, '%u');
   const lines = [
     '# faceedge fleet ACL for Mosquitto (acl_file); written by `faceedge fleet credentials`.',
-    '# A board\'s MQTT user name is its device id (or the CN of its client certificate, with',
+    "# A board's MQTT user name is its device id (or the CN of its client certificate, with",
     '# use_identity_as_username true). Anything not allowed here is denied.',
     '',
     '# Every board (%u = its user name = its device id):',
@@ -40,7 +40,13 @@ export function mosquittoAcl(o: AclOptions = {}): string {
     '',
   ];
   for (const op of o.operators ?? ['operator']) {
-    lines.push(`# Operator: fleet status, requests, model pushes, event consumers.`, `user ${op}`, `topic readwrite ${base}/#`, `topic read ${ha}/#`, '');
+    lines.push(
+      `# Operator: fleet status, requests, model pushes, event consumers.`,
+      `user ${op}`,
+      `topic readwrite ${base}/#`,
+      `topic read ${ha}/#`,
+      '',
+    );
   }
   return lines.join('\n');
 }

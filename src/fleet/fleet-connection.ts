@@ -45,7 +45,10 @@ function readPem(path: string, what: string): Buffer {
 /** MQTT.js options for an operator connection (MQTT 5, clean session, quick reconnects). */
 export function operatorClientOptions(auth: OperatorAuth = {}): IClientOptions {
   const o: IClientOptions = {
-    protocolVersion: 5, clean: true, reconnectPeriod: 1000, connectTimeout: 10_000,
+    protocolVersion: 5,
+    clean: true,
+    reconnectPeriod: 1000,
+    connectTimeout: 10_000,
     clientId: `faceedge-fleet-${randomBytes(6).toString('hex')}`,
   };
   if (auth.username !== undefined) o.username = auth.username;
@@ -78,7 +81,10 @@ export class FleetConnection {
     try {
       client = await mqtt.connectAsync(o.url, { ...operatorClientOptions(o.auth), ...o.mqtt });
     } catch (cause) {
-      throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${o.url}: ${(cause as Error).message}`, { hint: 'check --mqtt and the operator credentials', cause });
+      throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${o.url}: ${(cause as Error).message}`, {
+        hint: 'check --mqtt and the operator credentials',
+        cause,
+      });
     }
     const fleet = new FleetConnection(client, new FleetTopics(o.baseTopic ?? 'faceedge'));
     await client.subscribeAsync(fleet.topics.statusFilters, { qos: 1 });
@@ -107,7 +113,12 @@ export class FleetConnection {
    * Sends `command` to one board and resolves with its response (status ok or error), or rejects with
    * `MQTT_FAILED` when none comes within `timeoutMs` (board offline, not subscribed, ACL).
    */
-  async request(device: string, command: string, params: Record<string, unknown> = {}, timeoutMs = 15_000): Promise<BridgeResponse> {
+  async request(
+    device: string,
+    command: string,
+    params: Record<string, unknown> = {},
+    timeoutMs = 15_000,
+  ): Promise<BridgeResponse> {
     const t = this.topics.device(device);
     const responseTopic = t.bridgeResponse(command);
     let sub = this.#responseSubscriptions.get(responseTopic);
@@ -120,7 +131,11 @@ export class FleetConnection {
     const answer = new Promise<BridgeResponse>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(transaction);
-        reject(new FaceedgeError('MQTT_FAILED', `${device}: no answer to ${command} within ${timeoutMs} ms`, { hint: 'is the board online on this broker?' }));
+        reject(
+          new FaceedgeError('MQTT_FAILED', `${device}: no answer to ${command} within ${timeoutMs} ms`, {
+            hint: 'is the board online on this broker?',
+          }),
+        );
       }, timeoutMs);
       this.#pending.set(transaction, (r) => {
         clearTimeout(timer);

@@ -54,9 +54,15 @@ function run(cmd: string, args: string[], cwd: string): void {
   } catch (err) {
     const stderr = (err as { stderr?: Buffer }).stderr?.toString().trim();
     const missing = (err as NodeJS.ErrnoException).code === 'ENOENT';
-    throw new FaceedgeError('USAGE', `${cmd} ${missing ? 'is not installed' : `failed: ${stderr ?? (err as Error).message}`}`, {
-      hint: cmd === 'mosquitto_passwd' ? 'install the mosquitto package (it ships mosquitto_passwd)' : 'install openssl', cause: err,
-    });
+    throw new FaceedgeError(
+      'USAGE',
+      `${cmd} ${missing ? 'is not installed' : `failed: ${stderr ?? (err as Error).message}`}`,
+      {
+        hint:
+          cmd === 'mosquitto_passwd' ? 'install the mosquitto package (it ships mosquitto_passwd)' : 'install openssl',
+        cause: err,
+      },
+    );
   }
 }
 
@@ -64,9 +70,13 @@ export function writeFleetCredentials(o: FleetCredentialOptions): FleetCredentia
   const operator = o.operator ?? 'operator';
   const accounts = [...new Set(o.devices)];
   const bad = accounts.filter((d) => !ID.test(d));
-  if (bad.length > 0) throw new FaceedgeError('USAGE', `not a device id: ${bad.join(', ')}`, { hint: 'device ids are letters, digits, "_" and "-" (device.id)' });
+  if (bad.length > 0)
+    throw new FaceedgeError('USAGE', `not a device id: ${bad.join(', ')}`, {
+      hint: 'device ids are letters, digits, "_" and "-" (device.id)',
+    });
   if (accounts.length === 0) throw new FaceedgeError('USAGE', 'name at least one device');
-  if (accounts.includes(operator)) throw new FaceedgeError('USAGE', `"${operator}" is the operator account; rename the device or pass --operator`);
+  if (accounts.includes(operator))
+    throw new FaceedgeError('USAGE', `"${operator}" is the operator account; rename the device or pass --operator`);
   const out = resolve(o.out);
   mkdirSync(join(out, 'passwords'), { recursive: true, mode: 0o700 });
   const files: string[] = [];
@@ -103,7 +113,23 @@ export function writeFleetCredentials(o: FleetCredentialOptions): FleetCredentia
     mkdirSync(join(out, 'certs'), { recursive: true, mode: 0o700 });
     const days = String(o.days ?? 825);
     if (!existsSync(join(out, 'ca.pem')) || !existsSync(join(out, 'ca.key'))) {
-      run('openssl', ['req', '-x509', ...EC, '-keyout', 'ca.key', '-out', 'ca.pem', '-days', String(Math.max(o.days ?? 825, 3650)), '-subj', '/CN=faceedge site CA'], out);
+      run(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          ...EC,
+          '-keyout',
+          'ca.key',
+          '-out',
+          'ca.pem',
+          '-days',
+          String(Math.max(o.days ?? 825, 3650)),
+          '-subj',
+          '/CN=faceedge site CA',
+        ],
+        out,
+      );
     }
     files.push('ca.pem', 'ca.key');
     const issue = (name: string, cn: string, ext: string) => {
@@ -111,20 +137,50 @@ export function writeFleetCredentials(o: FleetCredentialOptions): FleetCredentia
       files.push(`${base}.pem`, `${base}.key`);
       if (existsSync(join(out, `${base}.pem`))) return false;
       writeFileSync(join(out, `${base}.ext`), ext);
-      run('openssl', ['req', '-new', ...EC, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${cn}`], out);
-      run('openssl', ['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-set_serial', `0x${randomBytes(16).toString('hex')}`, '-out', `${base}.pem`, '-days', days, '-extfile', `${base}.ext`], out);
+      run(
+        'openssl',
+        ['req', '-new', ...EC, '-keyout', `${base}.key`, '-out', `${base}.csr`, '-subj', `/CN=${cn}`],
+        out,
+      );
+      run(
+        'openssl',
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${base}.csr`,
+          '-CA',
+          'ca.pem',
+          '-CAkey',
+          'ca.key',
+          '-set_serial',
+          `0x${randomBytes(16).toString('hex')}`,
+          '-out',
+          `${base}.pem`,
+          '-days',
+          days,
+          '-extfile',
+          `${base}.ext`,
+        ],
+        out,
+      );
       rmSync(join(out, `${base}.csr`));
       rmSync(join(out, `${base}.ext`));
       return true;
     };
-    for (const user of all) if (issue(user, user, 'extendedKeyUsage=clientAuth\n') && user !== operator && !created.includes(user)) created.push(user);
+    for (const user of all)
+      if (issue(user, user, 'extendedKeyUsage=clientAuth\n') && user !== operator && !created.includes(user))
+        created.push(user);
     if (o.serverName) {
       const san = isIP(o.serverName) ? `IP:${o.serverName}` : `DNS:${o.serverName}`;
       issue('server', o.serverName, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
     }
   }
 
-  writeFileSync(join(out, 'mosquitto.acl'), mosquittoAcl({ baseTopic: o.baseTopic, haPrefix: o.haPrefix, operators: [operator] }));
+  writeFileSync(
+    join(out, 'mosquitto.acl'),
+    mosquittoAcl({ baseTopic: o.baseTopic, haPrefix: o.haPrefix, operators: [operator] }),
+  );
   files.push('mosquitto.acl');
   writeFileSync(join(out, 'mosquitto.conf'), mosquittoListenerConfig(out, o));
   files.push('mosquitto.conf');
@@ -133,12 +189,30 @@ export function writeFleetCredentials(o: FleetCredentialOptions): FleetCredentia
 
 /** A Mosquitto config fragment using the written files (include it, or copy its lines). */
 function mosquittoListenerConfig(out: string, o: FleetCredentialOptions): string {
-  const lines = ['# faceedge fleet broker settings, written by `faceedge fleet credentials`.', 'per_listener_settings false', 'allow_anonymous false', `acl_file ${join(out, 'mosquitto.acl')}`];
-  if (o.passwords ?? true) lines.push(`password_file ${join(out, 'mosquitto.passwd')}`, '', '# boards and operator with a password (use TLS on anything but a lab network)', 'listener 1883');
+  const lines = [
+    '# faceedge fleet broker settings, written by `faceedge fleet credentials`.',
+    'per_listener_settings false',
+    'allow_anonymous false',
+    `acl_file ${join(out, 'mosquitto.acl')}`,
+  ];
+  if (o.passwords ?? true)
+    lines.push(
+      `password_file ${join(out, 'mosquitto.passwd')}`,
+      '',
+      '# boards and operator with a password (use TLS on anything but a lab network)',
+      'listener 1883',
+    );
   if (o.certs) {
-    lines.push('', '# boards and operator with a client certificate: its CN is the user name the ACL sees', 'listener 8883', `cafile ${join(out, 'ca.pem')}`);
-    if (o.serverName) lines.push(`certfile ${join(out, 'certs/server.pem')}`, `keyfile ${join(out, 'certs/server.key')}`);
-    else lines.push('# certfile / keyfile: the broker\'s own certificate (rerun with --server-name <host> to issue one)');
+    lines.push(
+      '',
+      '# boards and operator with a client certificate: its CN is the user name the ACL sees',
+      'listener 8883',
+      `cafile ${join(out, 'ca.pem')}`,
+    );
+    if (o.serverName)
+      lines.push(`certfile ${join(out, 'certs/server.pem')}`, `keyfile ${join(out, 'certs/server.key')}`);
+    else
+      lines.push("# certfile / keyfile: the broker's own certificate (rerun with --server-name <host> to issue one)");
     lines.push('require_certificate true', 'use_identity_as_username true');
   }
   return lines.join('\n') + '\n';

@@ -18,7 +18,18 @@ function camera(c: CameraRow, nowMs: number): string {
 }
 
 export function formatFleetStatus(rows: readonly BoardRow[], nowMs = Date.now()): string {
-  const header = ['DEVICE', 'STATE', 'SINCE', 'VERSION', 'MODEL', 'SHA256', 'INSTALLED', 'DELEGATE', 'TAGS', 'CAMERAS (capture, fps, last event)'];
+  const header = [
+    'DEVICE',
+    'STATE',
+    'SINCE',
+    'VERSION',
+    'MODEL',
+    'SHA256',
+    'INSTALLED',
+    'DELEGATE',
+    'TAGS',
+    'CAMERAS (capture, fps, last event)',
+  ];
   const body = rows.map((b) => [
     b.device,
     b.online === null ? '?' : b.online ? 'online' : 'OFFLINE',
@@ -26,8 +37,10 @@ export function formatFleetStatus(rows: readonly BoardRow[], nowMs = Date.now())
     b.version ?? '-',
     b.model?.id ?? '-',
     b.model?.sha256.slice(0, 12) ?? '-',
-    b.model?.installed === 'model-store' ? `store ${b.model.version ?? ''}`.trim() : b.model?.installed ?? '-',
-    b.delegate ? `${b.delegate.active}${b.delegate.fallback_reason ? ` (fallback: ${b.delegate.fallback_reason})` : ''}` : '-',
+    b.model?.installed === 'model-store' ? `store ${b.model.version ?? ''}`.trim() : (b.model?.installed ?? '-'),
+    b.delegate
+      ? `${b.delegate.active}${b.delegate.fallback_reason ? ` (fallback: ${b.delegate.fallback_reason})` : ''}`
+      : '-',
     b.tags.join(',') || '-',
     b.cameras.map((c) => camera(c, nowMs)).join('; ') || '-',
   ]);

@@ -12,7 +12,9 @@ export interface FleetStatusDocument {
 }
 
 /** Connects, collects every board's retained status until the broker goes quiet, disconnects. */
-export async function fleetStatus(o: FleetConnectionOptions & { quietMs?: number; maxMs?: number }): Promise<FleetStatusDocument> {
+export async function fleetStatus(
+  o: FleetConnectionOptions & { quietMs?: number; maxMs?: number },
+): Promise<FleetStatusDocument> {
   const fleet = await FleetConnection.open(o);
   try {
     await fleet.settle(o.quietMs, o.maxMs);
@@ -27,7 +29,12 @@ export async function fleetStatus(o: FleetConnectionOptions & { quietMs?: number
  * the boards that changed, at most every `intervalMs` (default 500).
  */
 export async function watchFleet(
-  o: FleetConnectionOptions & { signal: AbortSignal; intervalMs?: number; onSnapshot: (boards: readonly BoardRow[]) => void; onChange: (changed: readonly BoardRow[], all: readonly BoardRow[]) => void },
+  o: FleetConnectionOptions & {
+    signal: AbortSignal;
+    intervalMs?: number;
+    onSnapshot: (boards: readonly BoardRow[]) => void;
+    onChange: (changed: readonly BoardRow[], all: readonly BoardRow[]) => void;
+  },
 ): Promise<void> {
   const fleet = await FleetConnection.open(o);
   try {
@@ -37,11 +44,16 @@ export async function watchFleet(
     const off = fleet.onChange((d) => changed.add(d));
     const timer = setInterval(() => {
       if (changed.size === 0) return;
-      const rows = [...changed].sort().map((d) => fleet.view.board(d)!).filter(Boolean);
+      const rows = [...changed]
+        .sort()
+        .map((d) => fleet.view.board(d)!)
+        .filter(Boolean);
       changed.clear();
       o.onChange(rows, fleet.view.boards());
     }, o.intervalMs ?? 500);
-    await new Promise<void>((resolve) => (o.signal.aborted ? resolve() : o.signal.addEventListener('abort', () => resolve(), { once: true })));
+    await new Promise<void>((resolve) =>
+      o.signal.aborted ? resolve() : o.signal.addEventListener('abort', () => resolve(), { once: true }),
+    );
     clearInterval(timer);
     off();
   } finally {

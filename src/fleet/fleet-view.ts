@@ -35,7 +35,12 @@ export interface BoardRow {
   /** ISO time of its last stats message. */
   readonly last_seen: string | null;
   readonly version: string | null;
-  readonly model: { readonly id: string; readonly sha256: string; readonly installed: string | null; readonly version: string | null } | null;
+  readonly model: {
+    readonly id: string;
+    readonly sha256: string;
+    readonly installed: string | null;
+    readonly version: string | null;
+  } | null;
   readonly delegate: { readonly active: string; readonly fallback_reason: string | null } | null;
   readonly tags: readonly string[];
   readonly cameras: readonly CameraRow[];
@@ -50,7 +55,8 @@ interface BoardState {
   stats: StatsPayload | null;
 }
 
-const iso = (seconds: number | null | undefined): string | null => (typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : null);
+const iso = (seconds: number | null | undefined): string | null =>
+  typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000).toISOString() : null;
 
 function parseJson<T>(payload: Buffer | string): T | null {
   try {
@@ -66,7 +72,10 @@ export class FleetView {
   readonly #now: () => number;
 
   /** @param now wall clock, ms (tests pass a fixed one). */
-  constructor(readonly topics: FleetTopics, now: () => number = Date.now) {
+  constructor(
+    readonly topics: FleetTopics,
+    now: () => number = Date.now,
+  ) {
     this.#now = now;
   }
 
@@ -144,13 +153,22 @@ export class FleetView {
     const { info, stats } = b;
     const online = b.availability === null ? null : b.availability === 'online';
     const seenChange = b.changedAt === null ? null : new Date(b.changedAt).toISOString();
-    const since = online === true ? iso(stats?.online_since) ?? seenChange : online === false ? seenChange ?? iso(stats?.time) : null;
-    const names = new Set<string>([...(Array.isArray(info?.cameras) ? (info.cameras as string[]) : []), ...b.capture.keys(), ...Object.keys(stats?.fps ?? {})]);
+    const since =
+      online === true
+        ? (iso(stats?.online_since) ?? seenChange)
+        : online === false
+          ? (seenChange ?? iso(stats?.time))
+          : null;
+    const names = new Set<string>([
+      ...(Array.isArray(info?.cameras) ? (info.cameras as string[]) : []),
+      ...b.capture.keys(),
+      ...Object.keys(stats?.fps ?? {}),
+    ]);
     const cameras = [...names].sort().map((name): CameraRow => ({
       name,
       capture: b.capture.get(name) ?? null,
       fps: stats?.fps?.[name] ?? null,
-      events_total: stats ? stats.events_total?.[name] ?? 0 : null,
+      events_total: stats ? (stats.events_total?.[name] ?? 0) : null,
       last_event: iso(stats?.last_event_time?.[name]),
     }));
     return {
@@ -159,8 +177,17 @@ export class FleetView {
       since,
       last_seen: iso(stats?.time),
       version: info?.version ?? null,
-      model: info?.model ? { id: info.model.id, sha256: info.model.sha256, installed: info.model.installed ?? null, version: info.model.version ?? null } : null,
-      delegate: info?.delegate ? { active: info.delegate.active, fallback_reason: info.delegate.fallback_reason ?? null } : null,
+      model: info?.model
+        ? {
+            id: info.model.id,
+            sha256: info.model.sha256,
+            installed: info.model.installed ?? null,
+            version: info.model.version ?? null,
+          }
+        : null,
+      delegate: info?.delegate
+        ? { active: info.delegate.active, fallback_reason: info.delegate.fallback_reason ?? null }
+        : null,
       tags: Array.isArray(info?.tags) ? info.tags.filter((t): t is string => typeof t === 'string') : [],
       cameras,
     };

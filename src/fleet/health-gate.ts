@@ -32,16 +32,24 @@ export interface RateSample {
   readonly restarted: boolean;
 }
 
-interface Sample { time: number; fps: number; events: number }
+interface Sample {
+  time: number;
+  fps: number;
+  events: number;
+}
 
-const sum = (r: Readonly<Record<string, number>> | undefined) => Object.values(r ?? {}).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
+const sum = (r: Readonly<Record<string, number>> | undefined) =>
+  Object.values(r ?? {}).reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0);
 
 /** Records the stats messages of some boards from `start()` on; `sample(d)` summarises them. */
 export class RateMeter {
   readonly #samples = new Map<string, Sample[]>();
   #off: (() => void) | null = null;
 
-  constructor(private readonly fleet: FleetConnection, devices: readonly string[]) {
+  constructor(
+    private readonly fleet: FleetConnection,
+    devices: readonly string[],
+  ) {
     for (const d of devices) this.#samples.set(d, []);
   }
 
@@ -90,7 +98,8 @@ export function gateReasons(g: GateInput): string[] {
   const reasons: string[] = [];
   const short = (sha: string | undefined) => (sha ? `${sha.slice(0, 12)}…` : 'none');
   if (g.row?.online !== true) reasons.push('offline');
-  if (g.row?.model?.sha256 !== g.targetSha256) reasons.push(`bridge/info names model ${short(g.row?.model?.sha256)}, not ${short(g.targetSha256)}`);
+  if (g.row?.model?.sha256 !== g.targetSha256)
+    reasons.push(`bridge/info names model ${short(g.row?.model?.sha256)}, not ${short(g.targetSha256)}`);
   if (g.health instanceof Error) reasons.push(`health_check: ${g.health.message}`);
   else if (g.health.status !== 'ok') reasons.push(`health_check error: ${g.health.error ?? 'unknown'}`);
   else {
@@ -102,11 +111,18 @@ export function gateReasons(g: GateInput): string[] {
   if (g.soak.restarted) reasons.push('the daemon restarted during the soak');
   if (g.baseline.fps !== null && g.baseline.fps > 0) {
     if (g.soak.fps === null) reasons.push('no stats during the soak');
-    else if (g.soak.fps < t.minFrameRatio * g.baseline.fps) reasons.push(`frames ${g.soak.fps.toFixed(1)}/s < ${t.minFrameRatio} × ${g.baseline.fps.toFixed(1)}/s before`);
+    else if (g.soak.fps < t.minFrameRatio * g.baseline.fps)
+      reasons.push(`frames ${g.soak.fps.toFixed(1)}/s < ${t.minFrameRatio} × ${g.baseline.fps.toFixed(1)}/s before`);
   }
-  if (t.minEventRatio > 0 && g.baseline.events >= t.minBaselineEvents && g.baseline.eventsPerS !== null && g.baseline.eventsPerS > 0) {
+  if (
+    t.minEventRatio > 0 &&
+    g.baseline.events >= t.minBaselineEvents &&
+    g.baseline.eventsPerS !== null &&
+    g.baseline.eventsPerS > 0
+  ) {
     const rate = g.soak.eventsPerS ?? 0;
-    if (rate < t.minEventRatio * g.baseline.eventsPerS) reasons.push(`events ${rate.toFixed(2)}/s < ${t.minEventRatio} × ${g.baseline.eventsPerS.toFixed(2)}/s before`);
+    if (rate < t.minEventRatio * g.baseline.eventsPerS)
+      reasons.push(`events ${rate.toFixed(2)}/s < ${t.minEventRatio} × ${g.baseline.eventsPerS.toFixed(2)}/s before`);
   }
   return reasons;
 }

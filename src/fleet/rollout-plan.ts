@@ -16,17 +16,21 @@ export interface TargetSelector {
  */
 export function selectTargets(boards: readonly BoardRow[], s: TargetSelector): string[] {
   const given = [s.tag !== undefined, s.devices !== undefined, s.all === true].filter(Boolean).length;
-  if (given !== 1) throw new FaceedgeError('USAGE', 'choose the boards with exactly one of --tag <t>, --devices a,b,… or --all');
+  if (given !== 1)
+    throw new FaceedgeError('USAGE', 'choose the boards with exactly one of --tag <t>, --devices a,b,… or --all');
   const known = new Set(boards.map((b) => b.device));
   if (s.devices) {
     const unknown = s.devices.filter((d) => !known.has(d));
     if (unknown.length > 0) {
-      throw new FaceedgeError('USAGE', `unknown device(s): ${unknown.join(', ')}`, { hint: 'faceedge fleet status lists the boards this broker knows' });
+      throw new FaceedgeError('USAGE', `unknown device(s): ${unknown.join(', ')}`, {
+        hint: 'faceedge fleet status lists the boards this broker knows',
+      });
     }
     return [...new Set(s.devices)]; // the operator's order: the first ones are the canaries
   }
   const picked = s.all ? boards : boards.filter((b) => b.tags.includes(s.tag!));
-  if (picked.length === 0) throw new FaceedgeError('USAGE', s.all ? 'no boards on this broker' : `no board has the tag "${s.tag}"`);
+  if (picked.length === 0)
+    throw new FaceedgeError('USAGE', s.all ? 'no boards on this broker' : `no board has the tag "${s.tag}"`);
   return picked.map((b) => b.device).sort();
 }
 

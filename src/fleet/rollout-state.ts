@@ -13,7 +13,16 @@ import { FaceedgeError } from '../errors.js';
  * (already on the package's sha256), `failed` (refused, offline, unhealthy), `rolled-back`,
  * `rollback-failed`; `untouched` once the rollout stopped before reaching it.
  */
-export type BoardState = 'pending' | 'pushing' | 'switched' | 'healthy' | 'skipped' | 'failed' | 'rolled-back' | 'rollback-failed' | 'untouched';
+export type BoardState =
+  | 'pending'
+  | 'pushing'
+  | 'switched'
+  | 'healthy'
+  | 'skipped'
+  | 'failed'
+  | 'rolled-back'
+  | 'rollback-failed'
+  | 'untouched';
 
 export interface BoardProgress {
   state: BoardState;
@@ -42,8 +51,18 @@ export interface RolloutState {
 export function newRolloutState(pkg: RolloutState['package'], waves: readonly (readonly string[])[]): RolloutState {
   const now = new Date().toISOString();
   const boards: Record<string, BoardProgress> = {};
-  for (const d of waves.flat()) boards[d] = { state: 'pending', previous_sha256: null, switched: false, error: null, at: now };
-  return { format: 1, package: pkg, waves, status: 'running', stop_reason: null, started_at: now, updated_at: now, boards };
+  for (const d of waves.flat())
+    boards[d] = { state: 'pending', previous_sha256: null, switched: false, error: null, at: now };
+  return {
+    format: 1,
+    package: pkg,
+    waves,
+    status: 'running',
+    stop_reason: null,
+    started_at: now,
+    updated_at: now,
+    boards,
+  };
 }
 
 /** The state in `path`, or null when there is none. A file that is not a rollout state is an error. */
@@ -53,14 +72,20 @@ export async function readRolloutState(path: string): Promise<RolloutState | nul
     text = await readFile(path, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw new FaceedgeError('USAGE', `cannot read the rollout state ${path}: ${(err as Error).message}`, { cause: err });
+    throw new FaceedgeError('USAGE', `cannot read the rollout state ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   try {
     const s = JSON.parse(text) as RolloutState;
-    if (s.format !== 1 || !s.package?.sha256 || !Array.isArray(s.waves) || typeof s.boards !== 'object') throw new Error('not a faceedge rollout state');
+    if (s.format !== 1 || !s.package?.sha256 || !Array.isArray(s.waves) || typeof s.boards !== 'object')
+      throw new Error('not a faceedge rollout state');
     return s;
   } catch (cause) {
-    throw new FaceedgeError('USAGE', `${path} is not a readable rollout state: ${(cause as Error).message}`, { hint: 'pass another --state file, or remove it to start over', cause });
+    throw new FaceedgeError('USAGE', `${path} is not a readable rollout state: ${(cause as Error).message}`, {
+      hint: 'pass another --state file, or remove it to start over',
+      cause,
+    });
   }
 }
 
@@ -71,7 +96,10 @@ export async function readRolloutState(path: string): Promise<RolloutState | nul
 export class RolloutStateFile {
   #queue: Promise<void> = Promise.resolve();
 
-  constructor(readonly path: string, readonly state: RolloutState) {}
+  constructor(
+    readonly path: string,
+    readonly state: RolloutState,
+  ) {}
 
   /** Sets a board's state (and error), stamps it and writes the file. */
   board(device: string, state: BoardState, patch: Partial<Omit<BoardProgress, 'state' | 'at'>> = {}): Promise<void> {

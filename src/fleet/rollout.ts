@@ -71,37 +71,60 @@ export interface PlannedBoard {
 }
 
 /** What `runRollout` would do now, without pushing or writing state (`faceedge fleet push --dry-run`). */
-export async function planRollout(o: Omit<RolloutOptions, 'statePath' | 'soakS'>): Promise<{ package: RolloutState['package']; boards: PlannedBoard[] }> {
+export async function planRollout(
+  o: Omit<RolloutOptions, 'statePath' | 'soakS'>,
+): Promise<{ package: RolloutState['package']; boards: PlannedBoard[] }> {
   const pkg = await readModelPackage(o.packageDir);
   const target = { dir: o.packageDir, id: pkg.manifest.id, sha256: servingFile(pkg).sha256 };
   const fleet = await FleetConnection.open(o);
   try {
     await fleet.settle();
     const waves = planWaves(selectTargets(fleet.view.boards(), o.selector), o.canary ?? 1, o.wave ?? 10);
-    const boards = waves.flatMap((wave, i) => wave.map((device): PlannedBoard => {
-      const row = fleet.view.board(device);
-      const sha256 = row?.model?.sha256 ?? null;
-      return { device, wave: i + 1, online: row?.online ?? null, sha256, action: sha256 === target.sha256 ? 'skip' : row?.online === true ? 'push' : 'offline' };
-    }));
+    const boards = waves.flatMap((wave, i) =>
+      wave.map((device): PlannedBoard => {
+        const row = fleet.view.board(device);
+        const sha256 = row?.model?.sha256 ?? null;
+        return {
+          device,
+          wave: i + 1,
+          online: row?.online ?? null,
+          sha256,
+          action: sha256 === target.sha256 ? 'skip' : row?.online === true ? 'push' : 'offline',
+        };
+      }),
+    );
     return { package: target, boards };
   } finally {
     await fleet.close();
   }
 }
 
-async function openState(o: RolloutOptions, target: RolloutState['package'], fleet: FleetConnection): Promise<RolloutStateFile> {
+async function openState(
+  o: RolloutOptions,
+  target: RolloutState['package'],
+  fleet: FleetConnection,
+): Promise<RolloutStateFile> {
   const existing = await readRolloutState(o.statePath);
   if (existing) {
     if (existing.package.sha256 !== target.sha256) {
-      throw new FaceedgeError('USAGE', `${o.statePath} belongs to a rollout of ${existing.package.id} (${existing.package.sha256.slice(0, 12)}…), not ${target.id}`, { hint: 'pass another --state file' });
+      throw new FaceedgeError(
+        'USAGE',
+        `${o.statePath} belongs to a rollout of ${existing.package.id} (${existing.package.sha256.slice(0, 12)}…), not ${target.id}`,
+        { hint: 'pass another --state file' },
+      );
     }
     if (existing.status === 'stopped') {
-      throw new FaceedgeError('ROLLOUT_STOPPED', `this rollout stopped earlier: ${existing.stop_reason}`, { hint: `fix the cause, then remove ${o.statePath} (or pass another --state) to start a new rollout` });
+      throw new FaceedgeError('ROLLOUT_STOPPED', `this rollout stopped earlier: ${existing.stop_reason}`, {
+        hint: `fix the cause, then remove ${o.statePath} (or pass another --state) to start a new rollout`,
+      });
     }
     return new RolloutStateFile(o.statePath, existing);
   }
   const devices = selectTargets(fleet.view.boards(), o.selector);
-  const st = new RolloutStateFile(o.statePath, newRolloutState(target, planWaves(devices, o.canary ?? 1, o.wave ?? 10)));
+  const st = new RolloutStateFile(
+    o.statePath,
+    newRolloutState(target, planWaves(devices, o.canary ?? 1, o.wave ?? 10)),
+  );
   await st.save();
   return st;
 }
@@ -109,7 +132,12 @@ async function openState(o: RolloutOptions, target: RolloutState['package'], fle
 class Rollout {
   readonly #target: RolloutState['package'];
 
-  constructor(private readonly o: RolloutOptions, private readonly fleet: FleetConnection, private readonly st: RolloutStateFile, private readonly log: (line: string) => void) {
+  constructor(
+    private readonly o: RolloutOptions,
+    private readonly fleet: FleetConnection,
+    private readonly st: RolloutStateFile,
+    private readonly log: (line: string) => void,
+  ) {
     // The package as given now (a resumed rollout may name the same package by another path).
     this.#target = { ...st.state.package, dir: o.packageDir };
   }
@@ -118,7 +146,9 @@ class Rollout {
     const boards = this.st.state.boards;
     const waves = this.st.state.waves;
     const open = waves.flat().filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
-    this.log(`rollout of ${this.#target.id} (${this.#target.sha256.slice(0, 12)}…): ${waves.length} waves, ${open.length} boards to do`);
+    this.log(
+      `rollout of ${this.#target.id} (${this.#target.sha256.slice(0, 12)}…): ${waves.length} waves, ${open.length} boards to do`,
+    );
     const baselineS = this.o.baselineS ?? this.o.soakS;
     const baseline = new RateMeter(this.fleet, open).start();
     this.log(`measuring frames and events for ${baselineS} s before the first push`);
@@ -127,8 +157,12 @@ class Rollout {
     for (const [i, wave] of waves.entries()) {
       const todo = wave.filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
       if (todo.length === 0) continue;
-      this.log(`wave ${i + 1}/${waves.length}${i === 0 && (this.o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`);
-      const pushFailures = (await mapWithLimit(todo, this.o.concurrency ?? 4, (d) => this.#push(d))).filter((r): r is string => r !== null);
+      this.log(
+        `wave ${i + 1}/${waves.length}${i === 0 && (this.o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`,
+      );
+      const pushFailures = (await mapWithLimit(todo, this.o.concurrency ?? 4, (d) => this.#push(d))).filter(
+        (r): r is string => r !== null,
+      );
       if (pushFailures.length > 0) return this.#stop(`wave ${i + 1}: ${pushFailures.join('; ')}`);
       const switched = todo.filter((d) => boards[d].state === 'switched');
       if (switched.length === 0) continue;
@@ -166,14 +200,24 @@ class Rollout {
     });
     try {
       const r = await pushModelOverMqtt({
-        dir: this.#target.dir, url: this.o.url, deviceId: device, baseTopic: this.o.baseTopic, chunkSize: this.o.chunkSize,
-        mqtt: operatorClientOptions(this.o.auth), maxRounds: 3, signal: abort.signal,
+        dir: this.#target.dir,
+        url: this.o.url,
+        deviceId: device,
+        baseTopic: this.o.baseTopic,
+        chunkSize: this.o.chunkSize,
+        mqtt: operatorClientOptions(this.o.auth),
+        maxRounds: 3,
+        signal: abort.signal,
       });
       await this.st.board(device, 'switched', { switched: true, error: null });
       this.log(`${device}: installed ${r.status.model?.version ?? ''} (${r.chunksSent}/${r.totalChunks} chunks sent)`);
       return null;
     } catch (err) {
-      const why = abort.signal.aborted ? 'went offline during the push' : isFaceedgeError(err) ? `${err.code}: ${err.message}` : String(err);
+      const why = abort.signal.aborted
+        ? 'went offline during the push'
+        : isFaceedgeError(err)
+          ? `${err.code}: ${err.message}`
+          : String(err);
       await this.st.board(device, 'failed', { error: why });
       this.log(`${device}: FAILED ${why}`);
       return `${device}: ${why}`;
@@ -201,7 +245,17 @@ class Rollout {
     }
     const verdicts = await mapWithLimit(devices, 16, async (d) => {
       const health = await this.fleet.request(d, 'health_check', {}, 15_000).catch((e: unknown) => e as Error);
-      return { d, reasons: gateReasons({ targetSha256: this.#target.sha256, row: this.fleet.view.board(d), health, baseline: baseline.sample(d), soak: meter.sample(d), thresholds: this.o.thresholds ?? DEFAULT_GATE }) };
+      return {
+        d,
+        reasons: gateReasons({
+          targetSha256: this.#target.sha256,
+          row: this.fleet.view.board(d),
+          health,
+          baseline: baseline.sample(d),
+          soak: meter.sample(d),
+          thresholds: this.o.thresholds ?? DEFAULT_GATE,
+        }),
+      };
     });
     const failed: string[] = [];
     for (const { d, reasons } of verdicts) {
@@ -224,7 +278,9 @@ class Rollout {
     await mapWithLimit(switched, this.o.concurrency ?? 4, async (d) => {
       const keep = boards[d].state === 'failed' ? `${boards[d].error}; ` : '';
       if (this.fleet.view.board(d)?.online === false) {
-        await this.st.board(d, 'rollback-failed', { error: `${keep}offline: roll it back when it returns (faceedge model rollback on the board, or the model/rollback request)` });
+        await this.st.board(d, 'rollback-failed', {
+          error: `${keep}offline: roll it back when it returns (faceedge model rollback on the board, or the model/rollback request)`,
+        });
         this.log(`${d}: offline, NOT rolled back`);
         return;
       }
@@ -236,7 +292,10 @@ class Rollout {
         if (now === boards[d].previous_sha256 || (data.rolled_back === false && now !== this.#target.sha256)) {
           await this.st.board(d, 'rolled-back', { error: keep ? keep.slice(0, -2) : null });
           this.log(`${d}: rolled back to ${now?.slice(0, 12)}…`);
-        } else throw new Error(`serves ${now?.slice(0, 12)}… after the rollback, expected ${boards[d].previous_sha256?.slice(0, 12)}…`);
+        } else
+          throw new Error(
+            `serves ${now?.slice(0, 12)}… after the rollback, expected ${boards[d].previous_sha256?.slice(0, 12)}…`,
+          );
       } catch (err) {
         await this.st.board(d, 'rollback-failed', { error: `${keep}rollback: ${(err as Error).message}` });
         this.log(`${d}: ROLLBACK FAILED ${(err as Error).message}`);

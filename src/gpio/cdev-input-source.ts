@@ -15,7 +15,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import type { GpioBias, RawInputSource } from './gpio-types.js';
-import { getArgs, monitorArgs, parseGetOutput, parseMonitorLine, runTool, type LibgpiodTools, type ToolLine } from './libgpiod-tools.js';
+import {
+  getArgs,
+  monitorArgs,
+  parseGetOutput,
+  parseMonitorLine,
+  runTool,
+  type LibgpiodTools,
+  type ToolLine,
+} from './libgpiod-tools.js';
 
 /** Options of {@link CdevInputSource}. */
 export interface CdevInputOptions {
@@ -80,7 +88,10 @@ export class CdevInputSource implements RawInputSource {
 
   private monitor(): void {
     const { tools, line, bias, env } = this.options;
-    const proc = spawn('sh', ['-c', GPIOMON_WATCHDOG_SCRIPT, 'gpiomon', ...monitorArgs(tools, line, bias)], { stdio: ['pipe', 'pipe', 'pipe'], env });
+    const proc = spawn('sh', ['-c', GPIOMON_WATCHDOG_SCRIPT, 'gpiomon', ...monitorArgs(tools, line, bias)], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env,
+    });
     // A write to a watchdog that has exited must not throw (EPIPE): nothing is ever written anyway.
     proc.stdin!.on('error', () => undefined);
     this.proc = proc;

@@ -65,22 +65,40 @@ export class CdevLineDriver implements LineDriver {
     const hold = holdArgs(options.tools, options.line);
     const oneShot = oneShotArgs(options.tools, options.line);
     for (const token of [...hold, ...oneShot, options.line.chip]) {
-      if (!PLAIN_TOKEN.test(token)) throw new FaceedgeError('CONFIG_INVALID', `gpio: "${token}" is not a plain chip/consumer name`);
+      if (!PLAIN_TOKEN.test(token))
+        throw new FaceedgeError('CONFIG_INVALID', `gpio: "${token}" is not a plain chip/consumer name`);
     }
     const mode = options.tools.major === 1 ? 'signal' : options.tools.interactive ? 'interactive' : 'banner';
     const safe = options.safe ? '1' : '0';
-    const proc = spawn('sh', ['-c', LINE_HOLDER_SCRIPT, 'faceedge-gpio-holder', mode, String(options.line.offset), safe, safe, hold.join(' '), oneShot.join(' '), options.line.chip], {
-      // Its own process group: a Ctrl-C meant for the daemon must not kill gpioset before the daemon
-      // has driven the safe state itself; the holder follows the daemon through its stdin instead.
-      detached: true,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: options.env,
-    });
+    const proc = spawn(
+      'sh',
+      [
+        '-c',
+        LINE_HOLDER_SCRIPT,
+        'faceedge-gpio-holder',
+        mode,
+        String(options.line.offset),
+        safe,
+        safe,
+        hold.join(' '),
+        oneShot.join(' '),
+        options.line.chip,
+      ],
+      {
+        // Its own process group: a Ctrl-C meant for the daemon must not kill gpioset before the daemon
+        // has driven the safe state itself; the holder follows the daemon through its stdin instead.
+        detached: true,
+        stdio: ['pipe', 'pipe', 'pipe'],
+        env: options.env,
+      },
+    );
     await new Promise<void>((resolve, reject) => {
       proc.once('spawn', resolve);
       proc.once('error', reject);
     }).catch((err: unknown) => {
-      throw new FaceedgeError('GPIO_UNAVAILABLE', `cannot start sh for gpio line ${options.line.offset}`, { cause: err });
+      throw new FaceedgeError('GPIO_UNAVAILABLE', `cannot start sh for gpio line ${options.line.offset}`, {
+        cause: err,
+      });
     });
     const driver = new CdevLineDriver(proc, options);
     try {
@@ -107,7 +125,9 @@ export class CdevLineDriver implements LineDriver {
     this.releasing = (async () => {
       this.proc.stdin!.end();
       let timer: NodeJS.Timeout | undefined;
-      const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), this.ackTimeoutMs)));
+      const timeout = new Promise<'timeout'>(
+        (resolve) => (timer = setTimeout(() => resolve('timeout'), this.ackTimeoutMs)),
+      );
       const outcome = await Promise.race([this.exited, timeout]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
@@ -115,9 +135,13 @@ export class CdevLineDriver implements LineDriver {
         await this.exited;
       }
       if (!this.releasedLine) {
-        throw new FaceedgeError('GPIO_FAILED', `gpio line ${this.options.line.chip}/${this.options.line.offset}: the safe state was not confirmed`, {
-          hint: this.stderrTail.join('; ') || 'the holder ended without confirming',
-        });
+        throw new FaceedgeError(
+          'GPIO_FAILED',
+          `gpio line ${this.options.line.chip}/${this.options.line.offset}: the safe state was not confirmed`,
+          {
+            hint: this.stderrTail.join('; ') || 'the holder ended without confirming',
+          },
+        );
       }
     })();
     return this.releasing;

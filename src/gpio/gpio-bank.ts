@@ -21,7 +21,14 @@ import { SysfsLineDriver } from './sysfs-line-driver.js';
  * Labels of the chips wired to the 40-pin header, in preference order, used when no chip is
  * configured: Raspberry Pi 5 (RP1), Pi 4, Pi 3/Zero, Jetson Orin, Xavier, Nano.
  */
-export const HEADER_CHIP_LABELS = ['pinctrl-rp1', 'pinctrl-bcm2711', 'pinctrl-bcm2835', 'tegra234-gpio', 'tegra194-gpio', 'tegra-gpio'];
+export const HEADER_CHIP_LABELS = [
+  'pinctrl-rp1',
+  'pinctrl-bcm2711',
+  'pinctrl-bcm2835',
+  'tegra234-gpio',
+  'tegra194-gpio',
+  'tegra-gpio',
+];
 
 /** What {@link GpioBank.open} needs besides the config. */
 export interface GpioBankDeps {
@@ -44,7 +51,10 @@ export interface GpioBankDeps {
 export type GpioBackendName = 'libgpiod' | 'sysfs' | 'none';
 
 /** Picks the backend for `backend: auto`: the character device when it exists, else sysfs. */
-export async function selectGpioBackend(config: GpioConfig, deps: Pick<GpioBankDeps, 'env' | 'devDir'>): Promise<GpioBackendName> {
+export async function selectGpioBackend(
+  config: GpioConfig,
+  deps: Pick<GpioBankDeps, 'env' | 'devDir'>,
+): Promise<GpioBackendName> {
   if (Object.keys(config.outputs).length + Object.keys(config.inputs).length === 0) return 'none';
   if (config.backend !== 'auto') return config.backend;
   const devices = await readdir(deps.devDir ?? '/dev').catch(() => [] as string[]);
@@ -86,7 +96,10 @@ export class GpioBank {
         );
       }
       for (const [name, inp] of Object.entries(config.inputs)) {
-        const input = await LineInput.open(name, await lines.input(name), { edge: inp.edge, debounceMs: inp.debounce_ms });
+        const input = await LineInput.open(name, await lines.input(name), {
+          edge: inp.edge,
+          debounceMs: inp.debounce_ms,
+        });
         if (deps.onInputEdge) input.onEdge(deps.onInputEdge);
         const onValue = deps.onInputValue;
         if (onValue) {
@@ -99,7 +112,10 @@ export class GpioBank {
       await bank.close().catch(() => {});
       throw err;
     }
-    deps.log.info({ backend, outputs: [...bank.outputMap.keys()], inputs: [...bank.inputMap.keys()] }, 'GPIO lines open');
+    deps.log.info(
+      { backend, outputs: [...bank.outputMap.keys()], inputs: [...bank.inputMap.keys()] },
+      'GPIO lines open',
+    );
     return bank;
   }
 
@@ -159,11 +175,19 @@ function noChip(labels: readonly string[]): FaceedgeError {
 async function cdevLines(config: GpioConfig, deps: GpioBankDeps): Promise<LineFactory> {
   const tools: LibgpiodTools = await detectLibgpiod(deps.env);
   const chips = parseGpiodetect(await runTool('gpiodetect', [], deps.env));
-  const fallback = defaultChip(config, chips.map((c) => c.label));
+  const fallback = defaultChip(
+    config,
+    chips.map((c) => c.label),
+  );
   const toolLine = (name: string, spec: { chip?: string; line: number; active_low: boolean }) => {
     const label = spec.chip ?? fallback;
     if (!label) throw noChip(chips.map((c) => c.label));
-    return { chip: pickChip(chips, label).name, offset: spec.line, activeLow: spec.active_low, consumer: `faceedge-${name}` };
+    return {
+      chip: pickChip(chips, label).name,
+      offset: spec.line,
+      activeLow: spec.active_low,
+      consumer: `faceedge-${name}`,
+    };
   };
   deps.log.info({ libgpiod: tools.version, interactive: tools.interactive }, 'GPIO through the libgpiod tools');
   return {
@@ -194,13 +218,23 @@ async function sysfsLines(config: GpioConfig, deps: GpioBankDeps): Promise<LineF
     return sysfsLineNumber(root, label, spec.line);
   };
   for (const [name, inp] of Object.entries(config.inputs)) {
-    if (inp.bias !== 'as-is') deps.log.warn({ gpio: name, bias: inp.bias }, 'sysfs cannot set a pull resistor; set it in the board config (config.txt / device tree)');
+    if (inp.bias !== 'as-is')
+      deps.log.warn(
+        { gpio: name, bias: inp.bias },
+        'sysfs cannot set a pull resistor; set it in the board config (config.txt / device tree)',
+      );
   }
   deps.log.info({ root }, 'GPIO through sysfs');
   return {
     output: async (name) => {
       const out = config.outputs[name];
-      return SysfsLineDriver.open({ root, number: await numberOf(out), activeLow: out.active_low, safe: out.safe === 'on', env: deps.env });
+      return SysfsLineDriver.open({
+        root,
+        number: await numberOf(out),
+        activeLow: out.active_low,
+        safe: out.safe === 'on',
+        env: deps.env,
+      });
     },
     input: async (name) => {
       const inp = config.inputs[name];

@@ -61,7 +61,10 @@ export const gpioInputSchema = z.strictObject({
   /** sysfs only: time between reads of the value file, ms. Default 10. */
   poll_ms: num(z.number().int().min(1).max(1000)).default(10),
   /** Home Assistant binary_sensor device class. Default `motion`. */
-  device_class: z.string().regex(/^[a-z_]+$/).default('motion'),
+  device_class: z
+    .string()
+    .regex(/^[a-z_]+$/)
+    .default('motion'),
   /** Friendly name in Home Assistant. Default: the input's key. */
   title: z.string().min(1).optional(),
 });
@@ -80,26 +83,42 @@ export const gpioSchema = z
   .superRefine((gpio, ctx) => {
     // Outputs and inputs share the gpio/<name>/… topics, and two names must not drive one line.
     const seen = new Map<string, string>();
-    for (const [kind, lines] of [['outputs', gpio.outputs], ['inputs', gpio.inputs]] as const) {
+    for (const [kind, lines] of [
+      ['outputs', gpio.outputs],
+      ['inputs', gpio.inputs],
+    ] as const) {
       for (const [name, line] of Object.entries(lines)) {
         if (!LINE_NAME.test(name)) {
-          ctx.addIssue({ code: 'custom', path: [kind, name], message: `"${name}": GPIO names may only contain letters, digits, "_" and "-" (they are MQTT topic levels)` });
+          ctx.addIssue({
+            code: 'custom',
+            path: [kind, name],
+            message: `"${name}": GPIO names may only contain letters, digits, "_" and "-" (they are MQTT topic levels)`,
+          });
         }
         if (kind === 'inputs' && name in gpio.outputs) {
           ctx.addIssue({ code: 'custom', path: [kind, name], message: `"${name}" is both an output and an input` });
         }
         const key = `${line.chip ?? gpio.chip ?? '(default chip)'}/${line.line}`;
         const other = seen.get(key);
-        if (other) ctx.addIssue({ code: 'custom', path: [kind, name, 'line'], message: `line ${key} is also used by ${other}` });
+        if (other)
+          ctx.addIssue({ code: 'custom', path: [kind, name, 'line'], message: `line ${key} is also used by ${other}` });
         else seen.set(key, `${kind}.${name}`);
       }
     }
     for (const [name, out] of Object.entries(gpio.outputs)) {
       if (out.unlock_ms !== undefined && !out.lock) {
-        ctx.addIssue({ code: 'custom', path: ['outputs', name, 'unlock_ms'], message: 'unlock_ms applies only with lock: true' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['outputs', name, 'unlock_ms'],
+          message: 'unlock_ms applies only with lock: true',
+        });
       }
       if (out.unlock_ms !== undefined && out.unlock_ms > out.max_pulse_ms) {
-        ctx.addIssue({ code: 'custom', path: ['outputs', name, 'unlock_ms'], message: 'unlock_ms exceeds max_pulse_ms' });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['outputs', name, 'unlock_ms'],
+          message: 'unlock_ms exceeds max_pulse_ms',
+        });
       }
     }
   });

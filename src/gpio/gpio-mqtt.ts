@@ -7,7 +7,8 @@ import { FaceedgeError } from '../errors.js';
 import type { GpioOutput } from './gpio-types.js';
 
 /** What a `set` payload asks for. */
-export type GpioCommand = { readonly kind: 'set'; readonly on: boolean } | { readonly kind: 'pulse'; readonly ms: number };
+export type GpioCommand =
+  { readonly kind: 'set'; readonly on: boolean } | { readonly kind: 'pulse'; readonly ms: number };
 
 const WORDS: Record<string, boolean> = { on: true, off: false, '1': true, '0': false, true: true, false: false };
 
@@ -47,8 +48,10 @@ export function parseGpioCommand(payload: string | Uint8Array): GpioCommand {
     if (on === undefined) throw invalid(text, 'needs state or pulse_ms');
     return { kind: 'set', on };
   }
-  if (typeof pulseMs !== 'number' || !Number.isInteger(pulseMs) || pulseMs <= 0) throw invalid(text, 'pulse_ms must be a positive whole number of ms');
-  if (on === false) throw invalid(text, 'a pulse turns the output ON for pulse_ms; state OFF with pulse_ms is ambiguous');
+  if (typeof pulseMs !== 'number' || !Number.isInteger(pulseMs) || pulseMs <= 0)
+    throw invalid(text, 'pulse_ms must be a positive whole number of ms');
+  if (on === false)
+    throw invalid(text, 'a pulse turns the output ON for pulse_ms; state OFF with pulse_ms is ambiguous');
   return { kind: 'pulse', ms: pulseMs };
 }
 

@@ -35,16 +35,25 @@ export interface GpioChipInfo {
 }
 
 /** Runs a tool and resolves with its stdout; rejects with a GPIO_UNAVAILABLE error carrying stderr. */
-export function runTool(program: string, args: readonly string[], env: NodeJS.ProcessEnv, timeoutMs = 5000): Promise<string> {
+export function runTool(
+  program: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 5000,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(program, [...args], { env, timeout: timeoutMs, encoding: 'utf8' }, (error, stdout, stderr) => {
       if (!error) return resolve(stdout);
       const missing = (error as NodeJS.ErrnoException).code === 'ENOENT';
       reject(
-        new FaceedgeError('GPIO_UNAVAILABLE', `${program} ${args.join(' ')} failed: ${stderr.trim() || error.message}`, {
-          cause: error,
-          hint: missing ? 'install the libgpiod tools (Debian/Ubuntu/Raspberry Pi OS package "gpiod")' : undefined,
-        }),
+        new FaceedgeError(
+          'GPIO_UNAVAILABLE',
+          `${program} ${args.join(' ')} failed: ${stderr.trim() || error.message}`,
+          {
+            cause: error,
+            hint: missing ? 'install the libgpiod tools (Debian/Ubuntu/Raspberry Pi OS package "gpiod")' : undefined,
+          },
+        ),
       );
     });
   });
@@ -151,8 +160,21 @@ export function parseGetOutput(text: string): boolean {
  */
 export function monitorArgs(tools: LibgpiodTools, line: ToolLine, bias: GpioBias): string[] {
   const low = line.activeLow ? ['-l'] : [];
-  if (tools.major === 1) return ['-b', ...low, ...biasArgs(tools, bias), '-F', '%e %s %n', line.chip, String(line.offset)];
-  return [...low, ...biasArgs(tools, bias), '-c', line.chip, '-C', line.consumer, '-e', 'both', '-F', '%e %S', String(line.offset)];
+  if (tools.major === 1)
+    return ['-b', ...low, ...biasArgs(tools, bias), '-F', '%e %s %n', line.chip, String(line.offset)];
+  return [
+    ...low,
+    ...biasArgs(tools, bias),
+    '-c',
+    line.chip,
+    '-C',
+    line.consumer,
+    '-e',
+    'both',
+    '-F',
+    '%e %S',
+    String(line.offset),
+  ];
 }
 
 /** Parses one gpiomon line printed with {@link monitorArgs}' format: the new logical value, or null. */

@@ -71,22 +71,30 @@ export class SysfsLineDriver implements LineDriver {
     const rawSafe = options.safe !== options.activeLow;
     await line.write('direction', rawSafe ? 'high' : 'low');
     await line.write('value', options.safe ? '1' : '0');
-    const guard = spawn('sh', ['-c', SYSFS_GUARD_SCRIPT, 'faceedge-gpio-guard', join(line.dir, 'value'), options.safe ? '1' : '0'], {
-      detached: true, // see CdevLineDriver: only the pipe from the daemon decides when it fires
-      stdio: ['pipe', 'pipe', 'inherit'],
-      env: options.env,
-    });
+    const guard = spawn(
+      'sh',
+      ['-c', SYSFS_GUARD_SCRIPT, 'faceedge-gpio-guard', join(line.dir, 'value'), options.safe ? '1' : '0'],
+      {
+        detached: true, // see CdevLineDriver: only the pipe from the daemon decides when it fires
+        stdio: ['pipe', 'pipe', 'inherit'],
+        env: options.env,
+      },
+    );
     const armed = await new Promise<boolean>((resolve) => {
       guard.once('error', () => resolve(false));
       guard.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().startsWith('ready')));
       guard.once('close', () => resolve(false));
     });
-    if (!armed) throw new FaceedgeError('GPIO_FAILED', `cannot start the fail-safe guard of GPIO ${options.number}`, { hint: 'sh must be on PATH' });
+    if (!armed)
+      throw new FaceedgeError('GPIO_FAILED', `cannot start the fail-safe guard of GPIO ${options.number}`, {
+        hint: 'sh must be on PATH',
+      });
     return new SysfsLineDriver(line, guard, options);
   }
 
   write(on: boolean): Promise<void> {
-    if (this.releasing) return Promise.reject(new FaceedgeError('GPIO_FAILED', `GPIO ${this.options.number} already released`));
+    if (this.releasing)
+      return Promise.reject(new FaceedgeError('GPIO_FAILED', `GPIO ${this.options.number} already released`));
     return this.line.write('value', on ? '1' : '0');
   }
 

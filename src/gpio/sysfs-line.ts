@@ -51,12 +51,17 @@ export async function sysfsLineNumber(root: string, label: string, offset: numbe
   try {
     chips = await listSysfsChips(root);
   } catch (err) {
-    throw new FaceedgeError('GPIO_UNAVAILABLE', `cannot list GPIO chips under ${root}`, { cause: err, hint: 'this kernel may not offer the sysfs GPIO interface; use gpio.backend: libgpiod' });
+    throw new FaceedgeError('GPIO_UNAVAILABLE', `cannot list GPIO chips under ${root}`, {
+      cause: err,
+      hint: 'this kernel may not offer the sysfs GPIO interface; use gpio.backend: libgpiod',
+    });
   }
   const chip = chips.find((c) => c.label === label);
   if (!chip) {
     const present = chips.map((c) => `${c.label} (base ${c.base})`).join(', ') || 'none';
-    throw new FaceedgeError('GPIO_UNAVAILABLE', `no GPIO chip labelled "${label}" under ${root}`, { hint: `chips present: ${present}` });
+    throw new FaceedgeError('GPIO_UNAVAILABLE', `no GPIO chip labelled "${label}" under ${root}`, {
+      hint: `chips present: ${present}`,
+    });
   }
   if (offset >= chip.ngpio) {
     throw new FaceedgeError('GPIO_UNAVAILABLE', `line ${offset} is past the ${chip.ngpio} lines of ${label}`);
@@ -88,14 +93,21 @@ export class SysfsLine {
       } catch (err) {
         // EBUSY: exported meanwhile (or by an earlier run); anything else is reported below.
         if ((err as NodeJS.ErrnoException).code !== 'EBUSY') {
-          throw new FaceedgeError('GPIO_FAILED', `cannot export GPIO ${number} under ${root}`, { cause: err, hint: 'is the user in the gpio group?' });
+          throw new FaceedgeError('GPIO_FAILED', `cannot export GPIO ${number} under ${root}`, {
+            cause: err,
+            hint: 'is the user in the gpio group?',
+          });
         }
       }
     }
     const deadline = performance.now() + waitMs;
     while (!(await line.writable('value')) || !(await line.writable('direction'))) {
       if (performance.now() > deadline) {
-        throw new FaceedgeError('GPIO_FAILED', `GPIO ${number} did not become writable under ${root} within ${waitMs} ms`, { hint: 'check the udev rules and that the user is in the gpio group' });
+        throw new FaceedgeError(
+          'GPIO_FAILED',
+          `GPIO ${number} did not become writable under ${root} within ${waitMs} ms`,
+          { hint: 'check the udev rules and that the user is in the gpio group' },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -107,7 +119,9 @@ export class SysfsLine {
     try {
       await writeFile(join(this.dir, attribute), content);
     } catch (err) {
-      throw new FaceedgeError('GPIO_FAILED', `cannot write "${content}" to ${join(this.dir, attribute)}`, { cause: err });
+      throw new FaceedgeError('GPIO_FAILED', `cannot write "${content}" to ${join(this.dir, attribute)}`, {
+        cause: err,
+      });
     }
   }
 

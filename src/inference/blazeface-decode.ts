@@ -23,7 +23,11 @@ const RAW_SCORE_CLIP = 100;
  * @param minScore minimum sigmoid score kept (default 0.5).
  */
 export function decodeDetections(
-  regressors: Float32Array, scores: Float32Array, anchors: Float32Array, inputSize: number, minScore = 0.5,
+  regressors: Float32Array,
+  scores: Float32Array,
+  anchors: Float32Array,
+  inputSize: number,
+  minScore = 0.5,
 ): RawDetection[] {
   const count = anchors.length / 2;
   // Compare logits instead of computing a sigmoid for each of the ~900–2300 anchors.

@@ -50,7 +50,16 @@ export function createDelegate(lib: TfliteLibrary, spec: DelegateSpec, threads: 
       const handle = lib.XNNPackDelegateCreate(options);
       if (!handle) return 'TfLiteXNNPackDelegateCreate returned null';
       let freed = false;
-      return { spec, handle, free: () => { if (!freed) { freed = true; lib.XNNPackDelegateDelete(handle); } } };
+      return {
+        spec,
+        handle,
+        free: () => {
+          if (!freed) {
+            freed = true;
+            lib.XNNPackDelegateDelete(handle);
+          }
+        },
+      };
     }
     case 'external': {
       const missing = probeExternalDelegate(spec.library);
@@ -59,11 +68,29 @@ export function createDelegate(lib: TfliteLibrary, spec: DelegateSpec, threads: 
       if (entries.length > 256) return 'more than 256 external delegate options';
       const keys: (string | null)[] = new Array(256).fill(null);
       const values: (string | null)[] = new Array(256).fill(null);
-      entries.forEach(([k, v], i) => { keys[i] = k; values[i] = v; });
-      const handle = lib.ExternalDelegateCreate({ lib_path: spec.library, count: entries.length, keys, values, insert: null });
+      entries.forEach(([k, v], i) => {
+        keys[i] = k;
+        values[i] = v;
+      });
+      const handle = lib.ExternalDelegateCreate({
+        lib_path: spec.library,
+        count: entries.length,
+        keys,
+        values,
+        insert: null,
+      });
       if (!handle) return `cannot load external delegate ${spec.library} (missing library or no device attached)`;
       let freed = false;
-      return { spec, handle, free: () => { if (!freed) { freed = true; lib.ExternalDelegateDelete(handle); } } };
+      return {
+        spec,
+        handle,
+        free: () => {
+          if (!freed) {
+            freed = true;
+            lib.ExternalDelegateDelete(handle);
+          }
+        },
+      };
     }
   }
 }

@@ -88,7 +88,13 @@ export class FaceClassifier {
   #input: TensorInfo;
   #output: TensorInfo;
 
-  private constructor(modelPath: string, sha256: string, manifest: ModelManifest, model: TfliteModel, flipAverage: boolean) {
+  private constructor(
+    modelPath: string,
+    sha256: string,
+    manifest: ModelManifest,
+    model: TfliteModel,
+    flipAverage: boolean,
+  ) {
     this.modelPath = modelPath;
     this.threshold = manifest.threshold ?? 0.5;
     this.flipAverage = flipAverage;
@@ -104,7 +110,12 @@ export class FaceClassifier {
   /** A fresh input buffer holding `crop` preprocessed: each call owns its own (see `TfliteModel.run`). */
   #inputFor(crop: Uint8Array): Float32Array | Int8Array | Uint8Array {
     const n = this.#input.byteSize / (this.#input.dtype === 'float32' ? 4 : 1);
-    const buffer = this.#input.dtype === 'float32' ? new Float32Array(n) : this.#input.dtype === 'int8' ? new Int8Array(n) : new Uint8Array(n);
+    const buffer =
+      this.#input.dtype === 'float32'
+        ? new Float32Array(n)
+        : this.#input.dtype === 'int8'
+          ? new Int8Array(n)
+          : new Uint8Array(n);
     fillClassifierInput(crop, this.#input, buffer, this.manifest.input.normalization ?? NORMALIZATION);
     return buffer;
   }
@@ -115,10 +126,17 @@ export class FaceClassifier {
     try {
       bytes = await readFile(options.modelPath);
     } catch (cause) {
-      throw new FaceedgeError('MODEL_NOT_FOUND', `cannot read classifier ${options.modelPath}: ${(cause as Error).message}`, { cause });
+      throw new FaceedgeError(
+        'MODEL_NOT_FOUND',
+        `cannot read classifier ${options.modelPath}: ${(cause as Error).message}`,
+        { cause },
+      );
     }
     const { manifest, file } = await loadManifestFor(options.modelPath, bytes, options.manifestPath);
-    const model = TfliteModel.fromBuffer(bytes, options.modelPath, { threads: options.threads, delegate: options.delegate });
+    const model = TfliteModel.fromBuffer(bytes, options.modelPath, {
+      threads: options.threads,
+      delegate: options.delegate,
+    });
     const problem = checkSignature(model, manifest);
     if (problem) {
       await model.close();
@@ -126,7 +144,13 @@ export class FaceClassifier {
         hint: 'faceedge classifiers take one NHWC RGB crop and return one sigmoid probability',
       });
     }
-    return new FaceClassifier(options.modelPath, file.sha256, manifest, model, options.flipAverage ?? manifest.test_time_flip ?? false);
+    return new FaceClassifier(
+      options.modelPath,
+      file.sha256,
+      manifest,
+      model,
+      options.flipAverage ?? manifest.test_time_flip ?? false,
+    );
   }
 
   get id(): string {
@@ -181,7 +205,8 @@ function checkSignature(model: TfliteModel, manifest: ModelManifest): string | n
   if (input.shape.length !== 4 || input.shape.some((d, i) => d !== want[i])) {
     return `input is ${input.shape.join('x')}, expected ${want.join('x')}`;
   }
-  if (!['float32', 'int8', 'uint8'].includes(input.dtype)) return `input dtype ${input.dtype} is not float32/int8/uint8`;
+  if (!['float32', 'int8', 'uint8'].includes(input.dtype))
+    return `input dtype ${input.dtype} is not float32/int8/uint8`;
   const [output] = model.outputs;
   if (output.shape.reduce((a, b) => a * b, 1) !== 1) return `output is ${output.shape.join('x')}, expected one value`;
   return null;

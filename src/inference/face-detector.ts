@@ -11,7 +11,15 @@ import { TfliteModel } from './tflite-model.js';
 import { FULL_RANGE_LAYOUT, SHORT_RANGE_LAYOUT, generateAnchors, type AnchorLayout } from './blazeface-anchors.js';
 import { decodeDetections, weightedNonMaxSuppression, type RawDetection } from './blazeface-decode.js';
 import type { DetectedFace, Point } from '../vision/face.js';
-import { computeLetterbox, letterboxInto, letterboxTables, toSourceX, toSourceY, type Letterbox, type LetterboxTables } from '../vision/letterbox.js';
+import {
+  computeLetterbox,
+  letterboxInto,
+  letterboxTables,
+  toSourceX,
+  toSourceY,
+  type Letterbox,
+  type LetterboxTables,
+} from '../vision/letterbox.js';
 
 export type DetectorModel = 'short' | 'full';
 
@@ -67,7 +75,10 @@ export class FaceDetector {
 
   static async create(options: FaceDetectorOptions = {}): Promise<FaceDetector> {
     const model = options.model ?? 'short';
-    const tflite = await TfliteModel.load(blazeFaceModelPath(model), { threads: options.threads, delegate: options.delegate });
+    const tflite = await TfliteModel.load(blazeFaceModelPath(model), {
+      threads: options.threads,
+      delegate: options.delegate,
+    });
     return new FaceDetector(model, tflite, options);
   }
 
@@ -115,12 +126,22 @@ export class FaceDetector {
 }
 
 function toFace(d: RawDetection, box: Letterbox): DetectedFace {
-  const point = (k: number): Point => ({ x: toSourceX(box, d.keypoints[2 * k]), y: toSourceY(box, d.keypoints[2 * k + 1]) });
+  const point = (k: number): Point => ({
+    x: toSourceX(box, d.keypoints[2 * k]),
+    y: toSourceY(box, d.keypoints[2 * k + 1]),
+  });
   const x0 = toSourceX(box, d.box[0]);
   const y0 = toSourceY(box, d.box[1]);
   return {
     box: { x: x0, y: y0, width: toSourceX(box, d.box[2]) - x0, height: toSourceY(box, d.box[3]) - y0 },
-    keypoints: { rightEye: point(0), leftEye: point(1), noseTip: point(2), mouth: point(3), rightEar: point(4), leftEar: point(5) },
+    keypoints: {
+      rightEye: point(0),
+      leftEye: point(1),
+      noseTip: point(2),
+      mouth: point(3),
+      rightEar: point(4),
+      leftEar: point(5),
+    },
     score: d.score,
   };
 }

@@ -8,40 +8,48 @@ import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { FaceedgeError } from '../errors.js';
 
-const fileEntry = z.object({
-  path: z.string(),
-  dtype: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  bytes: z.number().int().positive(),
-}).loose();
+const fileEntry = z
+  .object({
+    path: z.string(),
+    dtype: z.string(),
+    sha256: z.string().regex(/^[0-9a-f]{64}$/),
+    bytes: z.number().int().positive(),
+  })
+  .loose();
 
-export const modelManifestSchema = z.object({
-  id: z.string().min(1),
-  labels: z.array(z.string()).length(2),
-  input: z.object({
-    width: z.number().int().positive(),
-    height: z.number().int().positive(),
-    channels: z.literal(3),
-    /** `(pixel − mean) / std` (absent: the contract's 128 / 128, src/inference/preprocess.ts). */
-    normalization: z.object({ mean: z.number(), std: z.number().positive() }).optional(),
-  }).loose(),
-  files: z.record(z.string(), fileEntry),
-  /** Crop geometry the model was trained on (from the crops manifest); see `recordedAlignment` for absent fields. */
-  alignment: z.object({
-    size: z.number().int().positive(),
-    sideInEyeDistances: z.number().positive(),
-    centreBelowEyes: z.number(),
-    padding: z.enum(['edge', 'mirror']).optional(),
-  }).nullish(),
-  /**
-   * Decision threshold on the probability of `labels[1]`, chosen on validation data (`faceedge model
-   * calibrate`). Default 0.5.
-   */
-  threshold: z.number().gt(0).lt(1).optional(),
-  /** Classify each face together with its mirror image by default (logits averaged). Default false. */
-  test_time_flip: z.boolean().optional(),
-  selftest: z.array(z.object({ png_base64: z.string(), expected_probability: z.number() }).loose()).optional(),
-}).loose();
+export const modelManifestSchema = z
+  .object({
+    id: z.string().min(1),
+    labels: z.array(z.string()).length(2),
+    input: z
+      .object({
+        width: z.number().int().positive(),
+        height: z.number().int().positive(),
+        channels: z.literal(3),
+        /** `(pixel − mean) / std` (absent: the contract's 128 / 128, src/inference/preprocess.ts). */
+        normalization: z.object({ mean: z.number(), std: z.number().positive() }).optional(),
+      })
+      .loose(),
+    files: z.record(z.string(), fileEntry),
+    /** Crop geometry the model was trained on (from the crops manifest); see `recordedAlignment` for absent fields. */
+    alignment: z
+      .object({
+        size: z.number().int().positive(),
+        sideInEyeDistances: z.number().positive(),
+        centreBelowEyes: z.number(),
+        padding: z.enum(['edge', 'mirror']).optional(),
+      })
+      .nullish(),
+    /**
+     * Decision threshold on the probability of `labels[1]`, chosen on validation data (`faceedge model
+     * calibrate`). Default 0.5.
+     */
+    threshold: z.number().gt(0).lt(1).optional(),
+    /** Classify each face together with its mirror image by default (logits averaged). Default false. */
+    test_time_flip: z.boolean().optional(),
+    selftest: z.array(z.object({ png_base64: z.string(), expected_probability: z.number() }).loose()).optional(),
+  })
+  .loose();
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 
@@ -58,14 +66,23 @@ export function manifestPathFor(modelPath: string): string {
 }
 
 /** Reads and validates the manifest and checks `modelBytes` against its sha256. */
-export async function loadManifestFor(modelPath: string, modelBytes: Buffer, manifestPath = manifestPathFor(modelPath)): Promise<LoadedManifest> {
+export async function loadManifestFor(
+  modelPath: string,
+  modelBytes: Buffer,
+  manifestPath = manifestPathFor(modelPath),
+): Promise<LoadedManifest> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(manifestPath, 'utf8'));
   } catch (cause) {
-    throw new FaceedgeError('MODEL_INVALID', `cannot read model manifest ${manifestPath}: ${(cause as Error).message}`, {
-      hint: 'every model travels with the manifest.json written by faceedge_train.export', cause,
-    });
+    throw new FaceedgeError(
+      'MODEL_INVALID',
+      `cannot read model manifest ${manifestPath}: ${(cause as Error).message}`,
+      {
+        hint: 'every model travels with the manifest.json written by faceedge_train.export',
+        cause,
+      },
+    );
   }
   const parsed = modelManifestSchema.safeParse(raw);
   if (!parsed.success) {
@@ -77,9 +94,13 @@ export async function loadManifestFor(modelPath: string, modelBytes: Buffer, man
   if (!file) throw new FaceedgeError('MODEL_INVALID', `manifest ${manifestPath} does not list ${basename(modelPath)}`);
   const sha256 = createHash('sha256').update(modelBytes).digest('hex');
   if (sha256 !== file.sha256) {
-    throw new FaceedgeError('MODEL_CHECKSUM_MISMATCH', `${modelPath}: sha256 ${sha256} does not match the manifest's ${file.sha256}`, {
-      hint: 'the model file is corrupt or was replaced without its manifest',
-    });
+    throw new FaceedgeError(
+      'MODEL_CHECKSUM_MISMATCH',
+      `${modelPath}: sha256 ${sha256} does not match the manifest's ${file.sha256}`,
+      {
+        hint: 'the model file is corrupt or was replaced without its manifest',
+      },
+    );
   }
   return { manifest, path: manifestPath, file };
 }

@@ -22,18 +22,25 @@ export const NORMALIZATION: Normalization = { mean: 128, std: 128 };
  * and the model's normalization (default the contract's).
  */
 export function fillClassifierInput(
-  crop: Uint8Array, input: TensorInfo, target: Float32Array | Int8Array | Uint8Array, normalization: Normalization = NORMALIZATION,
+  crop: Uint8Array,
+  input: TensorInfo,
+  target: Float32Array | Int8Array | Uint8Array,
+  normalization: Normalization = NORMALIZATION,
 ): void {
   const { mean, std } = normalization;
   if (crop.length !== target.length) {
-    throw new FaceedgeError('INFERENCE_FAILED', `crop has ${crop.length} values, model input ${input.shape.join('x')} needs ${target.length}`);
+    throw new FaceedgeError(
+      'INFERENCE_FAILED',
+      `crop has ${crop.length} values, model input ${input.shape.join('x')} needs ${target.length}`,
+    );
   }
   if (input.dtype === 'float32') {
     for (let i = 0; i < crop.length; i++) target[i] = (crop[i] - mean) / std;
     return;
   }
   const q = input.quantization;
-  if (!q) throw new FaceedgeError('MODEL_INVALID', `input ${input.name} is ${input.dtype} without quantization parameters`);
+  if (!q)
+    throw new FaceedgeError('MODEL_INVALID', `input ${input.name} is ${input.dtype} without quantization parameters`);
   const [lo, hi] = input.dtype === 'int8' ? [-128, 127] : [0, 255];
   if (input.dtype === 'int8' && Math.abs(q.scale - 1 / std) < 1e-9 && q.zeroPoint === 0 && Number.isInteger(mean)) {
     // The contract's exact case: a subtraction, no rounding.

@@ -49,7 +49,8 @@ export async function openClassifier(requested?: string, delegate?: DelegateSpec
   } catch (err) {
     if (!requested && isFaceedgeError(err, 'MODEL_NOT_FOUND')) {
       throw new FaceedgeError('MODEL_NOT_FOUND', `the shipped classifier ${modelPath} is missing`, {
-        hint: 'export one with python3 -m faceedge_train.export --out models/, or pass --model <path/to/model.tflite>', cause: err,
+        hint: 'export one with python3 -m faceedge_train.export --out models/, or pass --model <path/to/model.tflite>',
+        cause: err,
       });
     }
     throw err;

@@ -21,7 +21,9 @@ export interface TensorInfo {
 
 export type TensorArray = Float32Array | Int32Array | Uint8Array | Int8Array | Int16Array | BigInt64Array;
 
-const DTYPE_BY_CODE = new Map<number, TensorDtype>(Object.entries(TfLiteType).map(([name, code]) => [code, name as TensorDtype]));
+const DTYPE_BY_CODE = new Map<number, TensorDtype>(
+  Object.entries(TfLiteType).map(([name, code]) => [code, name as TensorDtype]),
+);
 
 export function dtypeFromCode(code: number): TensorDtype | undefined {
   return DTYPE_BY_CODE.get(code);
@@ -31,11 +33,17 @@ export function dtypeFromCode(code: number): TensorDtype | undefined {
 export function typedView(dtype: TensorDtype, bytes: Buffer): TensorArray {
   const { buffer, byteOffset, byteLength } = bytes;
   switch (dtype) {
-    case 'float32': return new Float32Array(buffer, byteOffset, byteLength / 4);
-    case 'int32': return new Int32Array(buffer, byteOffset, byteLength / 4);
-    case 'int64': return new BigInt64Array(buffer, byteOffset, byteLength / 8);
-    case 'int16': return new Int16Array(buffer, byteOffset, byteLength / 2);
-    case 'uint8': return new Uint8Array(buffer, byteOffset, byteLength);
-    case 'int8': return new Int8Array(buffer, byteOffset, byteLength);
+    case 'float32':
+      return new Float32Array(buffer, byteOffset, byteLength / 4);
+    case 'int32':
+      return new Int32Array(buffer, byteOffset, byteLength / 4);
+    case 'int64':
+      return new BigInt64Array(buffer, byteOffset, byteLength / 8);
+    case 'int16':
+      return new Int16Array(buffer, byteOffset, byteLength / 2);
+    case 'uint8':
+      return new Uint8Array(buffer, byteOffset, byteLength);
+    case 'int8':
+      return new Int8Array(buffer, byteOffset, byteLength);
   }
 }

@@ -69,21 +69,33 @@ const ARCH_DIRS: Record<string, string> = { x64: 'linux_amd64', arm64: 'linux_ar
 export function findTfliteLibraryPaths(): TfliteLibraryPaths {
   const archDir = ARCH_DIRS[process.arch];
   if (process.platform !== 'linux' || !archDir) {
-    throw new FaceedgeError('RUNTIME_UNAVAILABLE', `no prebuilt TFLite runtime for ${process.platform}/${process.arch}`, {
-      hint: 'faceedge runs on Linux x64 and arm64 (Raspberry Pi OS 64-bit, Ubuntu, JetPack)',
-    });
+    throw new FaceedgeError(
+      'RUNTIME_UNAVAILABLE',
+      `no prebuilt TFLite runtime for ${process.platform}/${process.arch}`,
+      {
+        hint: 'faceedge runs on Linux x64 and arm64 (Raspberry Pi OS 64-bit, Ubuntu, JetPack)',
+      },
+    );
   }
   const require = createRequire(import.meta.url);
   let packageDir: string;
   try {
     packageDir = dirname(require.resolve('tfjs-tflite-node/package.json'));
   } catch (cause) {
-    throw new FaceedgeError('RUNTIME_UNAVAILABLE', 'npm package tfjs-tflite-node is not installed', { hint: 'run npm install', cause });
+    throw new FaceedgeError('RUNTIME_UNAVAILABLE', 'npm package tfjs-tflite-node is not installed', {
+      hint: 'run npm install',
+      cause,
+    });
   }
   const dir = join(packageDir, 'cc_deps', archDir);
-  const paths = { runtime: join(dir, 'libtensorflowlite_c.so'), externalDelegate: join(dir, 'libexternal_delegate_obj.so') };
+  const paths = {
+    runtime: join(dir, 'libtensorflowlite_c.so'),
+    externalDelegate: join(dir, 'libexternal_delegate_obj.so'),
+  };
   if (!existsSync(paths.runtime)) {
-    throw new FaceedgeError('RUNTIME_UNAVAILABLE', `TFLite runtime library missing: ${paths.runtime}`, { hint: 'reinstall tfjs-tflite-node' });
+    throw new FaceedgeError('RUNTIME_UNAVAILABLE', `TFLite runtime library missing: ${paths.runtime}`, {
+      hint: 'reinstall tfjs-tflite-node',
+    });
   }
   return paths;
 }
@@ -102,7 +114,9 @@ export function loadTfliteLibrary(paths: TfliteLibraryPaths = findTfliteLibraryP
     lib = koffi.load(paths.runtime);
     ext = koffi.load(paths.externalDelegate);
   } catch (cause) {
-    throw new FaceedgeError('RUNTIME_UNAVAILABLE', `cannot load the TFLite runtime: ${(cause as Error).message}`, { cause });
+    throw new FaceedgeError('RUNTIME_UNAVAILABLE', `cannot load the TFLite runtime: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   const quantParams = koffi.struct('TfLiteQuantizationParams', { scale: 'float', zero_point: 'int32_t' });
   // 256 key/value slots as in external_delegate.h (kMaxOptions), then the `insert` function pointer.

@@ -45,7 +45,12 @@ export class TfliteModel {
   #closed = false;
 
   private constructor(parts: {
-    lib: TfliteLibrary; bytes: Buffer; model: unknown; interpreter: unknown; nativeDelegate: NativeDelegate; delegate: DelegateStatus;
+    lib: TfliteLibrary;
+    bytes: Buffer;
+    model: unknown;
+    interpreter: unknown;
+    nativeDelegate: NativeDelegate;
+    delegate: DelegateStatus;
   }) {
     this.#lib = parts.lib;
     this.#modelBytes = parts.bytes;
@@ -55,10 +60,14 @@ export class TfliteModel {
     this.delegate = parts.delegate;
     this.runtimeVersion = parts.lib.version;
     const lib = parts.lib;
-    this.#inputTensors = Array.from({ length: lib.InterpreterGetInputTensorCount(parts.interpreter) as number },
-      (_, i) => lib.InterpreterGetInputTensor(parts.interpreter, i));
-    this.#outputTensors = Array.from({ length: lib.InterpreterGetOutputTensorCount(parts.interpreter) as number },
-      (_, i) => lib.InterpreterGetOutputTensor(parts.interpreter, i));
+    this.#inputTensors = Array.from(
+      { length: lib.InterpreterGetInputTensorCount(parts.interpreter) as number },
+      (_, i) => lib.InterpreterGetInputTensor(parts.interpreter, i),
+    );
+    this.#outputTensors = Array.from(
+      { length: lib.InterpreterGetOutputTensorCount(parts.interpreter) as number },
+      (_, i) => lib.InterpreterGetOutputTensor(parts.interpreter, i),
+    );
     this.inputs = this.#inputTensors.map((t) => describeTensor(lib, t));
     this.outputs = this.#outputTensors.map((t) => describeTensor(lib, t));
   }
@@ -77,15 +86,21 @@ export class TfliteModel {
   /** Builds a model from flatbuffer bytes (kept alive by the model). `origin` names it in errors. */
   static fromBuffer(bytes: Buffer, origin: string, options: TfliteModelOptions = {}): TfliteModel {
     if (bytes.length < 8 || bytes.toString('latin1', 4, 8) !== TFLITE_IDENTIFIER) {
-      throw new FaceedgeError('MODEL_INVALID', `${origin} is not a TFLite model (no "${TFLITE_IDENTIFIER}" identifier)`, {
-        hint: 'pass a .tflite flatbuffer written by faceedge_train.export or TensorFlow',
-      });
+      throw new FaceedgeError(
+        'MODEL_INVALID',
+        `${origin} is not a TFLite model (no "${TFLITE_IDENTIFIER}" identifier)`,
+        {
+          hint: 'pass a .tflite flatbuffer written by faceedge_train.export or TensorFlow',
+        },
+      );
     }
     const lib = options.library ?? loadTfliteLibrary();
     const threads = options.threads ?? 1;
     const model = lib.ModelCreate(bytes, bytes.length);
     if (!model) {
-      throw new FaceedgeError('MODEL_INVALID', `${origin} failed TFLite flatbuffer verification`, { hint: 'the file is corrupt or truncated' });
+      throw new FaceedgeError('MODEL_INVALID', `${origin} failed TFLite flatbuffer verification`, {
+        hint: 'the file is corrupt or truncated',
+      });
     }
     const requested = options.delegate ?? { kind: 'xnnpack' as const };
     const reasons: string[] = [];
@@ -101,13 +116,21 @@ export class TfliteModel {
         reasons.push(`${delegateName(spec)}: the delegate could not prepare this model`);
         continue;
       }
-      const delegate = { requested: delegateName(requested), active: delegateName(spec), fallbackReason: reasons.length ? reasons.join('; ') : null };
+      const delegate = {
+        requested: delegateName(requested),
+        active: delegateName(spec),
+        fallbackReason: reasons.length ? reasons.join('; ') : null,
+      };
       return new TfliteModel({ lib, bytes, model, interpreter, nativeDelegate: created, delegate });
     }
     lib.ModelDelete(model);
-    throw new FaceedgeError('MODEL_INVALID', `${origin}: TFLite could not build an interpreter (${reasons.join('; ')})`, {
-      hint: 'the model uses operators this runtime (TFLite 2.9) does not support, or is malformed',
-    });
+    throw new FaceedgeError(
+      'MODEL_INVALID',
+      `${origin}: TFLite could not build an interpreter (${reasons.join('; ')})`,
+      {
+        hint: 'the model uses operators this runtime (TFLite 2.9) does not support, or is malformed',
+      },
+    );
   }
 
   /**
@@ -119,14 +142,19 @@ export class TfliteModel {
    */
   run(inputs: readonly ArrayBufferView[]): Promise<TensorArray[]> {
     this.#pending++;
-    const task = this.#queue.then(async () => {
-      this.#copyInputs(inputs);
-      const status = await new Promise<number>((resolve, reject) => {
-        this.#lib.InterpreterInvoke.async(this.#interpreter, (err: unknown, res: number) => (err ? reject(err) : resolve(res)));
-      });
-      if (status !== 0) throw new FaceedgeError('INFERENCE_FAILED', `TfLiteInterpreterInvoke returned status ${status}`);
-      return this.#copyOutputs();
-    }).finally(() => this.#pending--);
+    const task = this.#queue
+      .then(async () => {
+        this.#copyInputs(inputs);
+        const status = await new Promise<number>((resolve, reject) => {
+          this.#lib.InterpreterInvoke.async(this.#interpreter, (err: unknown, res: number) =>
+            err ? reject(err) : resolve(res),
+          );
+        });
+        if (status !== 0)
+          throw new FaceedgeError('INFERENCE_FAILED', `TfLiteInterpreterInvoke returned status ${status}`);
+        return this.#copyOutputs();
+      })
+      .finally(() => this.#pending--);
     this.#queue = task.catch(() => undefined);
     return task;
   }
@@ -137,9 +165,13 @@ export class TfliteModel {
    */
   runSync(inputs: readonly ArrayBufferView[]): TensorArray[] {
     if (this.#pending > 0) {
-      throw new FaceedgeError('INFERENCE_FAILED', `runSync while ${this.#pending} asynchronous run(s) of this model are pending`, {
-        hint: 'use one model either from run() or from runSync(), not both at once',
-      });
+      throw new FaceedgeError(
+        'INFERENCE_FAILED',
+        `runSync while ${this.#pending} asynchronous run(s) of this model are pending`,
+        {
+          hint: 'use one model either from run() or from runSync(), not both at once',
+        },
+      );
     }
     this.#copyInputs(inputs);
     const status = this.#lib.InterpreterInvoke(this.#interpreter) as number;
@@ -166,10 +198,14 @@ export class TfliteModel {
     inputs.forEach((data, i) => {
       const info = this.inputs[i];
       if (data.byteLength !== info.byteSize) {
-        throw new FaceedgeError('INFERENCE_FAILED', `input ${info.name}: expected ${info.byteSize} bytes (${info.dtype} ${info.shape.join('x')}), got ${data.byteLength}`);
+        throw new FaceedgeError(
+          'INFERENCE_FAILED',
+          `input ${info.name}: expected ${info.byteSize} bytes (${info.dtype} ${info.shape.join('x')}), got ${data.byteLength}`,
+        );
       }
       const status = this.#lib.TensorCopyFromBuffer(this.#inputTensors[i], data, data.byteLength) as number;
-      if (status !== 0) throw new FaceedgeError('INFERENCE_FAILED', `copying input ${info.name} failed (status ${status})`);
+      if (status !== 0)
+        throw new FaceedgeError('INFERENCE_FAILED', `copying input ${info.name} failed (status ${status})`);
     });
   }
 
@@ -203,7 +239,10 @@ function describeTensor(lib: TfliteLibrary, tensor: unknown): TensorInfo {
   const code = lib.TensorType(tensor) as number;
   const dtype = dtypeFromCode(code);
   if (!dtype) throw new FaceedgeError('MODEL_INVALID', `unsupported tensor type code ${code}`);
-  const shape = Array.from({ length: lib.TensorNumDims(tensor) as number }, (_, d) => lib.TensorDim(tensor, d) as number);
+  const shape = Array.from(
+    { length: lib.TensorNumDims(tensor) as number },
+    (_, d) => lib.TensorDim(tensor, d) as number,
+  );
   const q = lib.TensorQuantizationParams(tensor) as { scale: number; zero_point: number };
   return {
     name: lib.TensorName(tensor) as string,

@@ -62,7 +62,10 @@ const GLYPHS: Record<string, string> = {
 
 /** Each glyph as 7 row bitmasks (bit 4 = leftmost column), parsed once. */
 const MASKS = new Map<string, number[]>(
-  Object.entries(GLYPHS).map(([ch, rows]) => [ch, rows.split('|').map((row) => [...row].reduce((m, c) => (m << 1) | (c === '#' ? 1 : 0), 0))]),
+  Object.entries(GLYPHS).map(([ch, rows]) => [
+    ch,
+    rows.split('|').map((row) => [...row].reduce((m, c) => (m << 1) | (c === '#' ? 1 : 0), 0)),
+  ]),
 );
 
 /** An RGB colour, each channel 0–255. */
@@ -101,7 +104,8 @@ export function drawText(image: RgbImage, x: number, y: number, text: string, co
     const mask = MASKS.get(ch) ?? MASKS.get(ch.toUpperCase()) ?? MASKS.get('?')!;
     for (let row = 0; row < GLYPH_HEIGHT; row++) {
       for (let col = 0; col < GLYPH_WIDTH; col++) {
-        if (mask[row] & (1 << (GLYPH_WIDTH - 1 - col))) fillRect(image, penX + col * scale, top + row * scale, scale, scale, colour);
+        if (mask[row] & (1 << (GLYPH_WIDTH - 1 - col)))
+          fillRect(image, penX + col * scale, top + row * scale, scale, scale, colour);
       }
     }
     penX += (GLYPH_WIDTH + 1) * scale;

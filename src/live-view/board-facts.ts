@@ -30,11 +30,23 @@ export function boardFacts(sources: BoardFactSources): () => BoardFacts {
       version: sources.version,
       device: sources.device,
       model: classifier
-        ? { id: classifier.id, sha256: classifier.sha256, threshold: typeof threshold === 'number' ? threshold : null, labels: classifier.labels }
+        ? {
+            id: classifier.id,
+            sha256: classifier.sha256,
+            threshold: typeof threshold === 'number' ? threshold : null,
+            labels: classifier.labels,
+          }
         : null,
-      delegate: { active: classifier?.delegate.active ?? 'none', fallback_reason: classifier?.delegate.fallbackReason ?? null },
+      delegate: {
+        active: classifier?.delegate.active ?? 'none',
+        fallback_reason: classifier?.delegate.fallbackReason ?? null,
+      },
       detector: sources.detector(),
-      mqtt: { connected: mqtt?.connected ?? false, outbox_depth: mqtt?.queueDepth ?? 0, broker: redactUrl(sources.brokerUrl()) },
+      mqtt: {
+        connected: mqtt?.connected ?? false,
+        outbox_depth: mqtt?.queueDepth ?? 0,
+        broker: redactUrl(sources.brokerUrl()),
+      },
       gpio: sources.gpio() ?? { outputs: [], inputs: [] },
       cpu_temperature_c: (sources.cpuTemperature ?? readCpuTemperatureC)(),
     };

@@ -8,7 +8,12 @@ export interface BoardFacts {
   readonly version: string;
   readonly device: string;
   /** The classifier serving now; `threshold` is the manifest's when it has one. */
-  readonly model: { readonly id: string; readonly sha256: string; readonly threshold: number | null; readonly labels: readonly string[] } | null;
+  readonly model: {
+    readonly id: string;
+    readonly sha256: string;
+    readonly threshold: number | null;
+    readonly labels: readonly string[];
+  } | null;
   readonly delegate: { readonly active: string; readonly fallback_reason: string | null };
   readonly detector: { readonly model: string; readonly delegate: string };
   /** `outbox_depth`: events stored and not yet acknowledged by the broker. */

@@ -9,7 +9,10 @@ import type { VisibleTrack } from '../pipeline/face-tracker.js';
 import { drawText, fillRect, GLYPH_HEIGHT, textWidth, type Rgb } from './bitmap-font.js';
 
 /** Colours of the classifier's first and second label (orange, blue), and of unconfirmed tracks. */
-export const CLASS_COLOURS: readonly [Rgb, Rgb] = [[255, 150, 0], [0, 170, 255]];
+export const CLASS_COLOURS: readonly [Rgb, Rgb] = [
+  [255, 150, 0],
+  [0, 170, 255],
+];
 export const TENTATIVE_COLOUR: Rgb = [200, 200, 200];
 const INK: Rgb = [0, 0, 0];
 

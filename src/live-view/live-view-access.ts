@@ -15,7 +15,12 @@ export interface BasicAuthCredentials {
 /** The answer for a request: allowed, or the status, headers and text to refuse it with. */
 export type AccessDecision =
   | { readonly allowed: true }
-  | { readonly allowed: false; readonly status: 401 | 403; readonly headers: Record<string, string>; readonly message: string };
+  | {
+      readonly allowed: false;
+      readonly status: 401 | 403;
+      readonly headers: Record<string, string>;
+      readonly message: string;
+    };
 
 /** Realm shown by the browser's credentials dialog. */
 export const LIVE_VIEW_REALM = 'faceedge live view';

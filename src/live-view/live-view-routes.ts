@@ -38,7 +38,8 @@ const COMMON_HEADERS = {
   'cache-control': 'no-store',
   'x-content-type-options': 'nosniff',
   'referrer-policy': 'no-referrer',
-  'content-security-policy': "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+  'content-security-policy':
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
 };
 
 /** How long `frame.jpg` waits for a picture when nobody was watching, ms. */
@@ -66,12 +67,17 @@ export class LiveViewRoutes {
     if (path !== '/live' && !path.startsWith('/live/')) return false;
     const access = liveViewAccess(req, this.#o.auth);
     if (!access.allowed) {
-      res.writeHead(access.status, { ...COMMON_HEADERS, ...access.headers, 'content-type': 'text/plain; charset=utf-8' }).end(access.message);
-      if (access.status === 403) this.#o.log.debug({ remote: req.socket.remoteAddress }, 'live view refused to a non-loopback client');
+      res
+        .writeHead(access.status, { ...COMMON_HEADERS, ...access.headers, 'content-type': 'text/plain; charset=utf-8' })
+        .end(access.message);
+      if (access.status === 403)
+        this.#o.log.debug({ remote: req.socket.remoteAddress }, 'live view refused to a non-loopback client');
       return true;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { ...COMMON_HEADERS, allow: 'GET, HEAD', 'content-type': 'text/plain' }).end('method not allowed: the live view only shows\n');
+      res
+        .writeHead(405, { ...COMMON_HEADERS, allow: 'GET, HEAD', 'content-type': 'text/plain' })
+        .end('method not allowed: the live view only shows\n');
       return true;
     }
     if (path === '/live') {
@@ -82,11 +88,15 @@ export class LiveViewRoutes {
     const camera = /^cameras\/([A-Za-z0-9_-]+)\/(stream\.mjpeg|frame\.jpg)$/.exec(rest);
     if (rest === '' || rest in STATIC_FILES) await this.#static(req, res, rest === '' ? 'index.html' : rest);
     else if (rest === 'events') this.#events(req, res);
-    else if (rest === 'state') this.#json(req, res, { board: this.#o.live.state(), events: this.#o.live.recentEvents() });
+    else if (rest === 'state')
+      this.#json(req, res, { board: this.#o.live.state(), events: this.#o.live.recentEvents() });
     else if (camera && this.#o.live.feed(camera[1])) {
       if (camera[2] === 'stream.mjpeg') this.#stream(req, res, camera[1]);
       else await this.#picture(req, res, camera[1]);
-    } else res.writeHead(404, { ...COMMON_HEADERS, 'content-type': 'text/plain' }).end('not found; the live view is at /live/\n');
+    } else
+      res
+        .writeHead(404, { ...COMMON_HEADERS, 'content-type': 'text/plain' })
+        .end('not found; the live view is at /live/\n');
     return true;
   }
 
@@ -132,10 +142,17 @@ export class LiveViewRoutes {
       };
     });
     if (!picture) {
-      res.writeHead(503, { ...COMMON_HEADERS, 'content-type': 'text/plain', 'retry-after': '1' }).end(`camera ${camera} has no picture yet\n`);
+      res
+        .writeHead(503, { ...COMMON_HEADERS, 'content-type': 'text/plain', 'retry-after': '1' })
+        .end(`camera ${camera} has no picture yet\n`);
       return;
     }
-    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': 'image/jpeg', 'content-length': picture.jpeg.length, 'x-frame-seq': String(picture.seq) });
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      'content-type': 'image/jpeg',
+      'content-length': picture.jpeg.length,
+      'x-frame-seq': String(picture.seq),
+    });
     res.end(req.method === 'HEAD' ? undefined : picture.jpeg);
   }
 }

@@ -75,7 +75,10 @@ export class LiveView {
   constructor(options: LiveViewOptions) {
     this.#o = options;
     for (const camera of options.cameras) {
-      this.#feeds.set(camera.name, new OverlayFeed({ labels: options.labels, log: options.log, maxFps: options.maxFps }));
+      this.#feeds.set(
+        camera.name,
+        new OverlayFeed({ labels: options.labels, log: options.log, maxFps: options.maxFps }),
+      );
       this.#capture.set(camera.name, { state: 'starting', reason: null });
     }
   }
@@ -140,11 +143,21 @@ export class LiveView {
       const base = this.#fpsBase.get(c.name);
       const fps = base && now > base.at ? ((c.frames - base.frames) * 1000) / (now - base.at) : 0;
       return {
-        name: c.name, fps: Math.round(fps * 10) / 10, capture: this.#capture.get(c.name)!, dropped: c.slot.stats().dropped, frames: c.frames,
+        name: c.name,
+        fps: Math.round(fps * 10) / 10,
+        capture: this.#capture.get(c.name)!,
+        dropped: c.slot.stats().dropped,
+        frames: c.frames,
         paused: c.paused,
       };
     });
-    return { ...this.#o.board(), cameras, rule_actions: [...this.#ruleActions], snapshots: this.#o.snapshots, time: Date.now() };
+    return {
+      ...this.#o.board(),
+      cameras,
+      rule_actions: [...this.#ruleActions],
+      snapshots: this.#o.snapshots,
+      time: Date.now(),
+    };
   }
 
   /** The last events, oldest first. */
@@ -199,12 +212,20 @@ export class LiveView {
     const next = previous.then(async () => {
       let crop: string | undefined;
       if (pixels) {
-        crop = await pixels.then((image) => faceCropDataUrl(image, event.after.box)).catch((err: Error) => {
-          this.#o.log.debug({ camera, err: err.message }, 'face crop skipped');
-          return undefined;
-        });
+        crop = await pixels
+          .then((image) => faceCropDataUrl(image, event.after.box))
+          .catch((err: Error) => {
+            this.#o.log.debug({ camera, err: err.message }, 'face crop skipped');
+            return undefined;
+          });
       }
-      const live: LiveEvent = { type: event.type, camera, track: event.after, time: Date.now(), ...(crop ? { crop } : {}) };
+      const live: LiveEvent = {
+        type: event.type,
+        camera,
+        track: event.after,
+        time: Date.now(),
+        ...(crop ? { crop } : {}),
+      };
       this.#recent.push(live);
       if (this.#recent.length > RECENT_EVENTS) this.#recent.shift();
       for (const stream of this.#streams) stream.send('event', live);

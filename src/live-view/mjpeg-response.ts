@@ -60,7 +60,9 @@ export class MjpegResponse {
   #write(picture: OverlayPicture): void {
     const res = this.#res;
     res.cork();
-    res.write(`--${MJPEG_BOUNDARY}\r\ncontent-type: image/jpeg\r\ncontent-length: ${picture.jpeg.length}\r\nx-frame-seq: ${picture.seq}\r\n\r\n`);
+    res.write(
+      `--${MJPEG_BOUNDARY}\r\ncontent-type: image/jpeg\r\ncontent-length: ${picture.jpeg.length}\r\nx-frame-seq: ${picture.seq}\r\n\r\n`,
+    );
     // The shared buffer itself, not a copy: every viewer writes the same bytes.
     res.write(picture.jpeg);
     res.write('\r\n');

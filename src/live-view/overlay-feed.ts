@@ -90,23 +90,26 @@ export class OverlayFeed {
     this.#lastEncodeAt = now;
     this.#encoding = true;
     const faces = tracks();
-    this.#encode(frame, faces).then(
-      (picture) => {
-        this.#latest = picture;
-        this.#encoded++;
-        for (const listener of [...this.#listeners]) listener(picture);
-      },
-      // A frame the pipeline could use but we cannot (it decoded it a moment ago) is not worth more than a debug line.
-      (err: Error) => this.#o.log.debug({ seq: frame.seq, err: err.message }, 'overlay picture skipped'),
-    ).finally(() => {
-      this.#encoding = false;
-    });
+    this.#encode(frame, faces)
+      .then(
+        (picture) => {
+          this.#latest = picture;
+          this.#encoded++;
+          for (const listener of [...this.#listeners]) listener(picture);
+        },
+        // A frame the pipeline could use but we cannot (it decoded it a moment ago) is not worth more than a debug line.
+        (err: Error) => this.#o.log.debug({ seq: frame.seq, err: err.message }, 'overlay picture skipped'),
+      )
+      .finally(() => {
+        this.#encoding = false;
+      });
   }
 
   async #encode(frame: Frame, tracks: readonly VisibleTrack[]): Promise<OverlayPicture> {
     const picture = { seq: frame.seq, wallTimeMs: frame.wallTimeMs, faces: tracks.length };
     // Nothing to draw on a camera's own JPEG: it is shown as it came, without decoding or encoding it.
-    if (tracks.length === 0 && frame.image.kind === 'encoded' && isJpeg(frame.image.data)) return { ...picture, jpeg: Buffer.from(frame.image.data) };
+    if (tracks.length === 0 && frame.image.kind === 'encoded' && isJpeg(frame.image.data))
+      return { ...picture, jpeg: Buffer.from(frame.image.data) };
     const image = await framePixels(frame);
     drawTracks(image, tracks, this.#o.labels());
     const jpeg = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })

@@ -18,7 +18,11 @@ export class SseStream {
   constructor(res: ServerResponse, options: { maxBufferedBytes?: number } = {}) {
     this.#res = res;
     this.#maxBufferedBytes = options.maxBufferedBytes ?? SSE_MAX_BUFFERED_BYTES;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive' });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+    });
     // Ask EventSource to reconnect after 2 s when the connection drops (daemon restart, slow page cut off).
     res.write('retry: 2000\n\n');
     res.on('close', () => this.#markClosed());

@@ -66,7 +66,12 @@ export class CurrentModelWatcher {
       this.#known = target;
       const result = (async () => this.#o.onChange(model))();
       this.#handled = { target, result };
-      result.catch((err: unknown) => this.#o.log?.warn({ ...errorLogFields(err), model: model.name }, 'reloading the new current model failed; the previous one keeps serving'));
+      result.catch((err: unknown) =>
+        this.#o.log?.warn(
+          { ...errorLogFields(err), model: model.name },
+          'reloading the new current model failed; the previous one keeps serving',
+        ),
+      );
       await result;
     });
     this.#running = run.catch(() => undefined);

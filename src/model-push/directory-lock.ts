@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { FaceedgeError } from '../errors.js';
 import { processAlive } from '../control/process-alive.js';
 
-
 async function ownerOf(lockDir: string): Promise<number | null> {
   const text = await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '');
   const pid = Number(text.trim());
@@ -32,13 +31,18 @@ export async function withDirectoryLock<T>(lockDir: string, fn: () => Promise<T>
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const owner = await ownerOf(lockDir);
       // No pid file yet: being created right now — unless that was long ago (its creator died).
-      const orphan = owner === null && Date.now() - ((await stat(lockDir).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
+      const orphan =
+        owner === null && Date.now() - ((await stat(lockDir).catch(() => null))?.mtimeMs ?? Date.now()) > 10_000;
       if (orphan || (owner !== null && !processAlive(owner))) {
         await rm(lockDir, { recursive: true, force: true });
         continue;
       }
       if (Date.now() > deadline) {
-        throw new FaceedgeError('MODEL_TRANSFER_FAILED', `another model install holds ${lockDir} (pid ${owner ?? '?'})`, { hint: 'wait for it to finish and retry' });
+        throw new FaceedgeError(
+          'MODEL_TRANSFER_FAILED',
+          `another model install holds ${lockDir} (pid ${owner ?? '?'})`,
+          { hint: 'wait for it to finish and retry' },
+        );
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -9,7 +9,13 @@ import { copyFile, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KeyObject } from 'node:crypto';
 import { FaceedgeError } from '../errors.js';
-import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, verifyPackageFiles, type ModelPackage } from './model-package.js';
+import {
+  MANIFEST_FILE,
+  SIGNATURE_FILE,
+  readModelPackage,
+  verifyPackageFiles,
+  type ModelPackage,
+} from './model-package.js';
 import { runModelSelfTest, type SelfTestOptions, type SelfTestResult } from './model-selftest.js';
 import { verifyManifestSignature } from './model-signature.js';
 import { versionName, type Activation, type ModelStore } from './model-store.js';
@@ -43,9 +49,13 @@ export async function verifyModelPackage(dir: string, options: VerifyOptions): P
   let signedBy: string | null = null;
   if (!options.skipSignature && (signature !== null || (options.requireSignature ?? true))) {
     if (options.trustedKeys.length === 0) {
-      throw new FaceedgeError('MODEL_SIGNATURE_INVALID', 'no trusted public key is configured to check the package signature', {
-        hint: 'install the .pub.pem of `faceedge model keygen` on the board as /etc/faceedge/model-signing.pub.pem (the daemon: models.public_key; the CLI: --public-key)',
-      });
+      throw new FaceedgeError(
+        'MODEL_SIGNATURE_INVALID',
+        'no trusted public key is configured to check the package signature',
+        {
+          hint: 'install the .pub.pem of `faceedge model keygen` on the board as /etc/faceedge/model-signing.pub.pem (the daemon: models.public_key; the CLI: --public-key)',
+        },
+      );
     }
     signedBy = verifyManifestSignature(pkg.manifestBytes, signature, options.trustedKeys);
   }
@@ -71,17 +81,27 @@ export async function installStaged(store: ModelStore, staged: string, options: 
 }
 
 /** Installs the package in `sourceDir`: only the manifest, its signature and the files it lists are copied. */
-export async function installModel(store: ModelStore, sourceDir: string, options: VerifyOptions): Promise<InstallReport> {
+export async function installModel(
+  store: ModelStore,
+  sourceDir: string,
+  options: VerifyOptions,
+): Promise<InstallReport> {
   const source = await readModelPackage(sourceDir);
   const staged = await store.stage();
   try {
     await copyFile(join(sourceDir, MANIFEST_FILE), join(staged, MANIFEST_FILE));
-    await copyFile(join(sourceDir, SIGNATURE_FILE), join(staged, SIGNATURE_FILE)).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+    await copyFile(join(sourceDir, SIGNATURE_FILE), join(staged, SIGNATURE_FILE)).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      },
+    );
     for (const f of source.files) {
       await copyFile(join(sourceDir, f.name), join(staged, f.name)).catch((cause: Error) => {
-        throw new FaceedgeError('MODEL_NOT_FOUND', `${join(sourceDir, f.name)}: listed in the manifest but unreadable: ${cause.message}`, { cause });
+        throw new FaceedgeError(
+          'MODEL_NOT_FOUND',
+          `${join(sourceDir, f.name)}: listed in the manifest but unreadable: ${cause.message}`,
+          { cause },
+        );
       });
     }
   } catch (err) {
@@ -99,7 +119,9 @@ export async function rollbackModel(store: ModelStore, selfTest?: SelfTestOption
   return store.locked(async () => {
     const previous = await store.previous();
     if (!previous) {
-      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no previous model in ${store.root} to roll back to`, { hint: 'rollback needs an earlier successful install' });
+      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no previous model in ${store.root} to roll back to`, {
+        hint: 'rollback needs an earlier successful install',
+      });
     }
     await verifyModelPackage(previous.dir, { trustedKeys: [], skipSignature: true, selfTest });
     return store.swapToPrevious();

@@ -37,7 +37,13 @@ export interface ModelPackage {
  * at `../../etc/…` or at the package's own metadata.
  */
 export function isPlainFileName(name: string): boolean {
-  return /^[A-Za-z0-9._-]{1,200}$/.test(name) && name !== '.' && name !== '..' && name !== MANIFEST_FILE && name !== SIGNATURE_FILE;
+  return (
+    /^[A-Za-z0-9._-]{1,200}$/.test(name) &&
+    name !== '.' &&
+    name !== '..' &&
+    name !== MANIFEST_FILE &&
+    name !== SIGNATURE_FILE
+  );
 }
 
 export function sha256Hex(data: Buffer | Uint8Array): string {
@@ -45,26 +51,41 @@ export function sha256Hex(data: Buffer | Uint8Array): string {
 }
 
 /** Parses manifest bytes and lists its files; typed MODEL_INVALID on any problem. */
-export function parsePackageManifest(manifestBytes: Buffer, where: string): { manifest: ModelManifest; files: PackageFile[] } {
+export function parsePackageManifest(
+  manifestBytes: Buffer,
+  where: string,
+): { manifest: ModelManifest; files: PackageFile[] } {
   let raw: unknown;
   try {
     raw = JSON.parse(manifestBytes.toString('utf8'));
   } catch (cause) {
-    throw new FaceedgeError('MODEL_INVALID', `${where}: manifest.json is not JSON: ${(cause as Error).message}`, { cause });
+    throw new FaceedgeError('MODEL_INVALID', `${where}: manifest.json is not JSON: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   const parsed = modelManifestSchema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new FaceedgeError('MODEL_INVALID', `${where}: invalid manifest: ${problems}`);
   }
-  const files = Object.entries(parsed.data.files).map(([kind, f]) => ({ kind, name: f.path, dtype: f.dtype, sha256: f.sha256, bytes: f.bytes }));
+  const files = Object.entries(parsed.data.files).map(([kind, f]) => ({
+    kind,
+    name: f.path,
+    dtype: f.dtype,
+    sha256: f.sha256,
+    bytes: f.bytes,
+  }));
   if (files.length === 0) throw new FaceedgeError('MODEL_INVALID', `${where}: the manifest lists no model files`);
   for (const f of files) {
     if (!isPlainFileName(f.name)) {
-      throw new FaceedgeError('MODEL_INVALID', `${where}: manifest file ${JSON.stringify(f.name)} is not a plain file name in the package folder`);
+      throw new FaceedgeError(
+        'MODEL_INVALID',
+        `${where}: manifest file ${JSON.stringify(f.name)} is not a plain file name in the package folder`,
+      );
     }
   }
-  if (new Set(files.map((f) => f.name)).size !== files.length) throw new FaceedgeError('MODEL_INVALID', `${where}: the manifest lists a file twice`);
+  if (new Set(files.map((f) => f.name)).size !== files.length)
+    throw new FaceedgeError('MODEL_INVALID', `${where}: the manifest lists a file twice`);
   return { manifest: parsed.data, files };
 }
 
@@ -75,7 +96,8 @@ export async function readModelPackage(dir: string): Promise<ModelPackage> {
     manifestBytes = await readFile(join(dir, MANIFEST_FILE));
   } catch (cause) {
     throw new FaceedgeError('MODEL_NOT_FOUND', `${dir}: cannot read ${MANIFEST_FILE}: ${(cause as Error).message}`, {
-      hint: 'a model package is the folder faceedge_train.export wrote: manifest.json next to the .tflite files', cause,
+      hint: 'a model package is the folder faceedge_train.export wrote: manifest.json next to the .tflite files',
+      cause,
     });
   }
   return { dir, manifestBytes, ...parsePackageManifest(manifestBytes, dir) };
@@ -92,13 +114,19 @@ export async function verifyPackageFiles(pkg: ModelPackage): Promise<void> {
       throw new FaceedgeError('MODEL_NOT_FOUND', `${path}: listed in the manifest but missing`, { cause });
     }
     if (size !== f.bytes) {
-      throw new FaceedgeError('MODEL_CHECKSUM_MISMATCH', `${path}: ${size} bytes, the manifest says ${f.bytes}`, { hint: 'the file is truncated or was replaced' });
+      throw new FaceedgeError('MODEL_CHECKSUM_MISMATCH', `${path}: ${size} bytes, the manifest says ${f.bytes}`, {
+        hint: 'the file is truncated or was replaced',
+      });
     }
     const actual = sha256Hex(await readFile(path));
     if (actual !== f.sha256) {
-      throw new FaceedgeError('MODEL_CHECKSUM_MISMATCH', `${path}: sha256 ${actual} does not match the manifest's ${f.sha256}`, {
-        hint: 'the file is corrupt or was replaced without its manifest',
-      });
+      throw new FaceedgeError(
+        'MODEL_CHECKSUM_MISMATCH',
+        `${path}: sha256 ${actual} does not match the manifest's ${f.sha256}`,
+        {
+          hint: 'the file is corrupt or was replaced without its manifest',
+        },
+      );
     }
   }
 }

@@ -12,7 +12,12 @@ import { FaceedgeError } from '../errors.js';
 import { installStaged, type VerifyOptions } from './install-model.js';
 import type { InstalledModel, ModelStore } from './model-store.js';
 import {
-  MAX_CHUNK_SIZE, pushTopicPrefix, toRanges, transferPlanSchema, type TransferPlan, type TransferStatus,
+  MAX_CHUNK_SIZE,
+  pushTopicPrefix,
+  toRanges,
+  transferPlanSchema,
+  type TransferPlan,
+  type TransferStatus,
 } from './mqtt-push-protocol.js';
 import type { TransferStore } from './transfer-store.js';
 import { errorLogFields } from '../observability/error-log-fields.js';
@@ -102,7 +107,9 @@ export class ModelPushReceiver {
     if (/^\d+$/.test(part)) {
       const n = Number(part);
       // Base64 text (what the sender publishes); decoded length is checked against the plan.
-      return this.#enqueue(transfer, () => this.#o.transfers.putChunk(id, transfer.plan, n, Buffer.from(payload.toString('latin1'), 'base64')));
+      return this.#enqueue(transfer, () =>
+        this.#o.transfers.putChunk(id, transfer.plan, n, Buffer.from(payload.toString('latin1'), 'base64')),
+      );
     }
   }
 
@@ -125,11 +132,19 @@ export class ModelPushReceiver {
     try {
       plan = transferPlanSchema.parse(JSON.parse(payload.toString('utf8')));
     } catch (cause) {
-      throw new FaceedgeError('REQUEST_INVALID', `model push ${id}: bad begin message: ${(cause as Error).message}`, { cause });
+      throw new FaceedgeError('REQUEST_INVALID', `model push ${id}: bad begin message: ${(cause as Error).message}`, {
+        cause,
+      });
     }
     const maxBytes = this.#o.maxBytes ?? 64 * 1024 * 1024;
     if (plan.total_bytes > maxBytes || plan.chunk_size > MAX_CHUNK_SIZE) {
-      return this.#status(id, { state: 'failed', error: { code: 'REQUEST_INVALID', message: `package of ${plan.total_bytes} bytes exceeds the ${maxBytes}-byte limit` } });
+      return this.#status(id, {
+        state: 'failed',
+        error: {
+          code: 'REQUEST_INVALID',
+          message: `package of ${plan.total_bytes} bytes exceeds the ${maxBytes}-byte limit`,
+        },
+      });
     }
     let transfer = this.#transfers.get(id);
     if (!transfer || JSON.stringify(transfer.plan) !== JSON.stringify(plan)) {
@@ -145,7 +160,12 @@ export class ModelPushReceiver {
 
   async #publishProgress(id: string, transfer: Transfer): Promise<void> {
     const missing = await this.#o.transfers.missing(id, transfer.plan);
-    await this.#status(id, { state: 'receiving', received: transfer.plan.total_chunks - missing.length, total: transfer.plan.total_chunks, missing: toRanges(missing) });
+    await this.#status(id, {
+      state: 'receiving',
+      received: transfer.plan.total_chunks - missing.length,
+      total: transfer.plan.total_chunks,
+      missing: toRanges(missing),
+    });
   }
 
   async #commit(id: string, transfer: Transfer): Promise<void> {
@@ -153,7 +173,11 @@ export class ModelPushReceiver {
     const missing = await this.#o.transfers.missing(id, transfer.plan);
     if (missing.length > 0) return this.#publishProgress(id, transfer);
     transfer.busy = true;
-    await this.#status(id, { state: 'verifying', received: transfer.plan.total_chunks, total: transfer.plan.total_chunks });
+    await this.#status(id, {
+      state: 'verifying',
+      received: transfer.plan.total_chunks,
+      total: transfer.plan.total_chunks,
+    });
     const { store, transfers, verify, log } = this.#o;
     let outcome: TransferStatus;
     try {
@@ -166,7 +190,15 @@ export class ModelPushReceiver {
       }
       const report = await installStaged(store, staged, verify);
       const current = report.activation.current;
-      log?.info({ model: current.manifest.id, version: current.name, signed_by: report.signedBy, unchanged: report.activation.unchanged }, 'model installed from MQTT push');
+      log?.info(
+        {
+          model: current.manifest.id,
+          version: current.name,
+          signed_by: report.signedBy,
+          unchanged: report.activation.unchanged,
+        },
+        'model installed from MQTT push',
+      );
       if (!report.activation.unchanged) {
         try {
           await this.#o.onInstalled?.(current);
@@ -179,10 +211,17 @@ export class ModelPushReceiver {
       }
       outcome = {
         state: 'installed',
-        model: { id: current.manifest.id, version: current.name, signed_by: report.signedBy, previous: report.activation.previous?.name ?? null, unchanged: report.activation.unchanged },
+        model: {
+          id: current.manifest.id,
+          version: current.name,
+          signed_by: report.signedBy,
+          previous: report.activation.previous?.name ?? null,
+          unchanged: report.activation.unchanged,
+        },
       };
     } catch (err) {
-      const e = err instanceof FaceedgeError ? err : new FaceedgeError('MODEL_INVALID', (err as Error).message, { cause: err });
+      const e =
+        err instanceof FaceedgeError ? err : new FaceedgeError('MODEL_INVALID', (err as Error).message, { cause: err });
       log?.warn({ ...errorLogFields(e), transfer: id }, 'model push refused: the current model keeps serving');
       outcome = { state: 'failed', error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
     }

@@ -33,7 +33,9 @@ export function generateSigningKeyPair(): { privateKeyPem: string; publicKeyPem:
 
 function ed25519(key: KeyObject, what: string): KeyObject {
   if (key.asymmetricKeyType !== 'ed25519') {
-    throw new FaceedgeError('USAGE', `${what} is a ${key.asymmetricKeyType ?? 'symmetric'} key, not ed25519`, { hint: 'create one with: faceedge model keygen' });
+    throw new FaceedgeError('USAGE', `${what} is a ${key.asymmetricKeyType ?? 'symmetric'} key, not ed25519`, {
+      hint: 'create one with: faceedge model keygen',
+    });
   }
   return key;
 }
@@ -58,17 +60,20 @@ export function loadPublicKey(pem: string | Buffer, what = 'public key'): KeyObj
 
 /** Reads public key PEM files (typed USAGE error naming the file). */
 export async function readPublicKeys(paths: readonly string[]): Promise<KeyObject[]> {
-  return Promise.all(paths.map(async (path) => {
-    let pem: Buffer;
-    try {
-      pem = await readFile(path);
-    } catch (cause) {
-      throw new FaceedgeError('USAGE', `cannot read public key ${path}: ${(cause as Error).message}`, {
-        hint: 'copy the .pub.pem written by `faceedge model keygen` to the board (default /etc/faceedge/model-signing.pub.pem)', cause,
-      });
-    }
-    return loadPublicKey(pem, path);
-  }));
+  return Promise.all(
+    paths.map(async (path) => {
+      let pem: Buffer;
+      try {
+        pem = await readFile(path);
+      } catch (cause) {
+        throw new FaceedgeError('USAGE', `cannot read public key ${path}: ${(cause as Error).message}`, {
+          hint: 'copy the .pub.pem written by `faceedge model keygen` to the board (default /etc/faceedge/model-signing.pub.pem)',
+          cause,
+        });
+      }
+      return loadPublicKey(pem, path);
+    }),
+  );
 }
 
 /** Signs manifest bytes; returns the `manifest.sig` content. */
@@ -85,15 +90,25 @@ export function signManifest(manifestBytes: Buffer, privateKey: KeyObject): stri
  * Verifies `manifest.sig` content against the trusted keys; returns the key id that signed it.
  * Throws MODEL_SIGNATURE_INVALID when it is unreadable or no trusted key verifies it.
  */
-export function verifyManifestSignature(manifestBytes: Buffer, signatureText: string | Buffer | null, trusted: readonly KeyObject[]): string {
+export function verifyManifestSignature(
+  manifestBytes: Buffer,
+  signatureText: string | Buffer | null,
+  trusted: readonly KeyObject[],
+): string {
   if (signatureText === null) {
-    throw new FaceedgeError('MODEL_SIGNATURE_INVALID', 'the package has no manifest.sig', { hint: 'sign it on the workstation: faceedge model sign <dir> --key <private.pem>' });
+    throw new FaceedgeError('MODEL_SIGNATURE_INVALID', 'the package has no manifest.sig', {
+      hint: 'sign it on the workstation: faceedge model sign <dir> --key <private.pem>',
+    });
   }
   let parsed: ManifestSignature;
   try {
     parsed = signatureSchema.parse(JSON.parse(signatureText.toString()));
   } catch (cause) {
-    throw new FaceedgeError('MODEL_SIGNATURE_INVALID', `manifest.sig is not an ed25519 signature record: ${(cause as Error).message}`, { cause });
+    throw new FaceedgeError(
+      'MODEL_SIGNATURE_INVALID',
+      `manifest.sig is not an ed25519 signature record: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   const signature = Buffer.from(parsed.signature, 'base64');
   for (const key of trusted) {
@@ -102,11 +117,19 @@ export function verifyManifestSignature(manifestBytes: Buffer, signatureText: st
   const known = trusted.map(keyId);
   // Two different problems: the signer is trusted but the bytes changed, or the signer is not trusted.
   if (known.includes(parsed.key_id)) {
-    throw new FaceedgeError('MODEL_SIGNATURE_INVALID', `manifest.json was changed after it was signed: its signature by the trusted key ${parsed.key_id} does not match its bytes`, {
-      hint: 'sign the package again after the last change (faceedge model sign <dir> --key <private.pem>), or find who altered it',
-    });
+    throw new FaceedgeError(
+      'MODEL_SIGNATURE_INVALID',
+      `manifest.json was changed after it was signed: its signature by the trusted key ${parsed.key_id} does not match its bytes`,
+      {
+        hint: 'sign the package again after the last change (faceedge model sign <dir> --key <private.pem>), or find who altered it',
+      },
+    );
   }
-  throw new FaceedgeError('MODEL_SIGNATURE_INVALID', `the package is signed by key ${parsed.key_id}, which this board does not trust (trusted: ${known.join(', ') || 'none'})`, {
-    hint: 'sign it with the key whose .pub.pem is models.public_key on the board, or install that key',
-  });
+  throw new FaceedgeError(
+    'MODEL_SIGNATURE_INVALID',
+    `the package is signed by key ${parsed.key_id}, which this board does not trust (trusted: ${known.join(', ') || 'none'})`,
+    {
+      hint: 'sign it with the key whose .pub.pem is models.public_key on the board, or install that key',
+    },
+  );
 }

@@ -37,7 +37,10 @@ export interface Activation {
 
 /** `versions/` folder name for a package: its id (made path-safe) and a prefix of its manifest hash. */
 export function versionName(manifest: ModelManifest, manifestBytes: Buffer): string {
-  const id = manifest.id.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^\.+/, '_').slice(0, 80);
+  const id = manifest.id
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^\.+/, '_')
+    .slice(0, 80);
   return `${id}-${sha256Hex(manifestBytes).slice(0, 12)}`;
 }
 
@@ -111,7 +114,9 @@ export class ModelStore {
   async swapToPrevious(): Promise<Activation> {
     const [cur, prev] = [await this.#target('current'), await this.#target('previous')];
     if (!prev || !(await this.#resolve('previous'))) {
-      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no previous model in ${this.root} to roll back to`, { hint: 'rollback needs an earlier successful install' });
+      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no previous model in ${this.root} to roll back to`, {
+        hint: 'rollback needs an earlier successful install',
+      });
     }
     await this.#point('current', prev);
     // After retireCurrent() there was no current: the restored model must not stay `previous` as well.
@@ -126,7 +131,9 @@ export class ModelStore {
    */
   async retireCurrent(): Promise<void> {
     if (!(await this.#target('current'))) {
-      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no current model in ${this.root} to roll back`, { hint: 'the board already serves its configured classifier.model' });
+      throw new FaceedgeError('MODEL_NO_PREVIOUS', `no current model in ${this.root} to roll back`, {
+        hint: 'the board already serves its configured classifier.model',
+      });
     }
     await rename(this.currentLink, join(this.root, 'previous'));
   }
@@ -151,7 +158,13 @@ export class ModelStore {
       return null;
     }
     const { manifest, files } = parsePackageManifest(manifestBytes, dir);
-    return { name, dir, manifest, modelPath: join(dir, servingFile({ files }).name), manifestPath: join(dir, MANIFEST_FILE) };
+    return {
+      name,
+      dir,
+      manifest,
+      modelPath: join(dir, servingFile({ files }).name),
+      manifestPath: join(dir, MANIFEST_FILE),
+    };
   }
 
   /** Atomically (re)points `link` at `versions/<name>`: a new symlink renamed over the old one. */

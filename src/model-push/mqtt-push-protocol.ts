@@ -30,23 +30,39 @@ export function isTransferId(id: string): boolean {
 
 /** Content-derived id: the same package and chunk size always map to the same transfer. */
 export function transferIdFor(manifestBytes: Buffer, signatureBytes: Buffer | null, chunkSize: number): string {
-  return createHash('sha256').update(manifestBytes).update(signatureBytes ?? Buffer.alloc(0)).update(String(chunkSize)).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(manifestBytes)
+    .update(signatureBytes ?? Buffer.alloc(0))
+    .update(String(chunkSize))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export const transferFileSchema = z.strictObject({
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,200}$/).refine((n) => n !== '.' && n !== '..', 'not a file name'),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,200}$/)
+    .refine((n) => n !== '.' && n !== '..', 'not a file name'),
   bytes: z.number().int().min(0),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
-export const transferPlanSchema = z.strictObject({
-  /** Files in stream order; `manifest.json` first. */
-  files: z.array(transferFileSchema).min(1),
-  chunk_size: z.number().int().min(1024).max(MAX_CHUNK_SIZE),
-  total_bytes: z.number().int().min(1),
-  total_chunks: z.number().int().min(1),
-}).refine((p) => p.total_bytes === p.files.reduce((a, f) => a + f.bytes, 0), 'total_bytes is not the sum of the file sizes')
-  .refine((p) => p.total_chunks === Math.ceil(p.total_bytes / p.chunk_size), 'total_chunks does not match total_bytes / chunk_size')
+export const transferPlanSchema = z
+  .strictObject({
+    /** Files in stream order; `manifest.json` first. */
+    files: z.array(transferFileSchema).min(1),
+    chunk_size: z.number().int().min(1024).max(MAX_CHUNK_SIZE),
+    total_bytes: z.number().int().min(1),
+    total_chunks: z.number().int().min(1),
+  })
+  .refine(
+    (p) => p.total_bytes === p.files.reduce((a, f) => a + f.bytes, 0),
+    'total_bytes is not the sum of the file sizes',
+  )
+  .refine(
+    (p) => p.total_chunks === Math.ceil(p.total_bytes / p.chunk_size),
+    'total_chunks does not match total_bytes / chunk_size',
+  )
   .refine((p) => p.files[0]?.name === 'manifest.json', 'the first file must be manifest.json')
   .refine((p) => new Set(p.files.map((f) => f.name)).size === p.files.length, 'a file is listed twice');
 export type TransferPlan = z.infer<typeof transferPlanSchema>;
@@ -60,7 +76,13 @@ export interface TransferStatus {
   readonly total?: number;
   readonly missing?: ChunkRanges;
   /** With `installed`: what now serves. */
-  readonly model?: { id: string; version: string; signed_by: string | null; previous: string | null; unchanged: boolean };
+  readonly model?: {
+    id: string;
+    version: string;
+    signed_by: string | null;
+    previous: string | null;
+    unchanged: boolean;
+  };
   /** With `failed`: the typed error that refused the package (the old model keeps serving). */
   readonly error?: { code: string; message: string; hint?: string };
 }

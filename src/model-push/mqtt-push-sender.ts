@@ -12,7 +12,12 @@ import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, type FaceedgeErrorCode } from '../errors.js';
 import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, sha256Hex, verifyPackageFiles } from './model-package.js';
 import {
-  DEFAULT_CHUNK_SIZE, fromRanges, pushTopicPrefix, transferIdFor, type TransferPlan, type TransferStatus,
+  DEFAULT_CHUNK_SIZE,
+  fromRanges,
+  pushTopicPrefix,
+  transferIdFor,
+  type TransferPlan,
+  type TransferStatus,
 } from './mqtt-push-protocol.js';
 
 export interface MqttPushOptions {
@@ -83,7 +88,10 @@ class StatusWaiter {
       if (left <= 0) return null;
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, Math.min(left, 250));
-        this.#wake = () => { clearTimeout(t); resolve(); };
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
       });
       this.#wake = null;
     }
@@ -104,7 +112,9 @@ export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttP
   try {
     client = await mqtt.connectAsync(options.url, { reconnectPeriod: 1000, connectTimeout: 10_000, ...options.mqtt });
   } catch (cause) {
-    throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${redactUrl(options.url)}: ${(cause as Error).message}`, { cause });
+    throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${redactUrl(options.url)}: ${(cause as Error).message}`, {
+      cause,
+    });
   }
   const waiter = new StatusWaiter();
   client.on('message', (t, msg) => {
@@ -129,19 +139,29 @@ export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttP
       await client.publishAsync(`${topic}/commit`, '{}', { qos: 1 });
       const outcome = await waitForOutcome(waiter, answerMs, options.signal);
       if (!outcome) continue;
-      if (outcome.state === 'installed') return { transferId: payload.id, status: outcome, chunksSent: sent, totalChunks: payload.plan.total_chunks };
+      if (outcome.state === 'installed')
+        return { transferId: payload.id, status: outcome, chunksSent: sent, totalChunks: payload.plan.total_chunks };
       if (outcome.state === 'failed') throw refused(outcome);
       // `receiving` after commit: chunks were lost on the way; the next round resends them.
     }
-    throw new FaceedgeError('MODEL_TRANSFER_FAILED', `device ${options.deviceId} did not complete the transfer after ${options.maxRounds ?? 5} rounds`, {
-      hint: 'is faceedge running on the board with the same broker, base topic and device id? Rerun the push to resume',
-    });
+    throw new FaceedgeError(
+      'MODEL_TRANSFER_FAILED',
+      `device ${options.deviceId} did not complete the transfer after ${options.maxRounds ?? 5} rounds`,
+      {
+        hint: 'is faceedge running on the board with the same broker, base topic and device id? Rerun the push to resume',
+      },
+    );
   } finally {
     await client.endAsync().catch(() => undefined);
   }
 }
 
-async function waitFor(waiter: StatusWaiter, states: TransferStatus['state'][], timeoutMs: number, signal?: AbortSignal): Promise<TransferStatus | null> {
+async function waitFor(
+  waiter: StatusWaiter,
+  states: TransferStatus['state'][],
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<TransferStatus | null> {
   for (;;) {
     const s = await waiter.next(timeoutMs, signal);
     if (!s || states.includes(s.state)) return s;
@@ -149,13 +169,24 @@ async function waitFor(waiter: StatusWaiter, states: TransferStatus['state'][], 
 }
 
 /** After commit: `verifying` extends the wait (loading and self-testing takes seconds on a Pi). */
-async function waitForOutcome(waiter: StatusWaiter, timeoutMs: number, signal?: AbortSignal): Promise<TransferStatus | null> {
+async function waitForOutcome(
+  waiter: StatusWaiter,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<TransferStatus | null> {
   let s = await waitFor(waiter, ['verifying', 'installed', 'failed', 'receiving'], timeoutMs, signal);
-  if (s?.state === 'verifying') s = await waitFor(waiter, ['installed', 'failed'], Math.max(timeoutMs, 120_000), signal);
+  if (s?.state === 'verifying')
+    s = await waitFor(waiter, ['installed', 'failed'], Math.max(timeoutMs, 120_000), signal);
   return s;
 }
 
-async function publishChunks(client: MqttClient, topic: string, payload: Payload, chunks: number[], options: MqttPushOptions): Promise<number> {
+async function publishChunks(
+  client: MqttClient,
+  topic: string,
+  payload: Payload,
+  chunks: number[],
+  options: MqttPushOptions,
+): Promise<number> {
   const { chunk_size: size, total_chunks: total } = payload.plan;
   let sent = 0;
   await mapWithLimit(chunks, options.window ?? 8, async (n) => {
@@ -170,5 +201,7 @@ async function publishChunks(client: MqttClient, topic: string, payload: Payload
 
 function refused(status: TransferStatus): FaceedgeError {
   const e = status.error ?? { code: 'MODEL_TRANSFER_FAILED', message: 'the device refused the model' };
-  return new FaceedgeError(e.code as FaceedgeErrorCode, `device refused the model: ${e.message}`, { hint: e.hint ?? 'the previous model keeps serving' });
+  return new FaceedgeError(e.code as FaceedgeErrorCode, `device refused the model: ${e.message}`, {
+    hint: e.hint ?? 'the previous model keeps serving',
+  });
 }

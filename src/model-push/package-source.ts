@@ -20,11 +20,24 @@ export interface PackageSource {
 
 function untar(tarball: string, into: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn('tar', ['-xzf', tarball, '-C', into, '--no-same-owner'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn('tar', ['-xzf', tarball, '-C', into, '--no-same-owner'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', (cause) => reject(new FaceedgeError('MODEL_INVALID', `cannot run tar: ${cause.message}`, { cause })));
-    child.on('close', (code) => (code === 0 ? resolve() : reject(new FaceedgeError('MODEL_INVALID', `${tarball}: not a readable .tar.gz (${stderr.trim() || `tar exit ${code}`})`))));
+    child.on('error', (cause) =>
+      reject(new FaceedgeError('MODEL_INVALID', `cannot run tar: ${cause.message}`, { cause })),
+    );
+    child.on('close', (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new FaceedgeError(
+              'MODEL_INVALID',
+              `${tarball}: not a readable .tar.gz (${stderr.trim() || `tar exit ${code}`})`,
+            ),
+          ),
+    );
   });
 }
 
@@ -41,7 +54,10 @@ export async function openPackageSource(path: string): Promise<PackageSource> {
     const entries = await readdir(tmp, { withFileTypes: true });
     const folder = entries.length === 1 && entries[0].isDirectory() ? join(tmp, entries[0].name) : null;
     if (folder && existsSync(join(folder, MANIFEST_FILE))) return { dir: folder, dispose };
-    throw new FaceedgeError('MODEL_INVALID', `${path}: the tarball has no ${MANIFEST_FILE} at its top or in a single top-level folder`);
+    throw new FaceedgeError(
+      'MODEL_INVALID',
+      `${path}: the tarball has no ${MANIFEST_FILE} at its top or in a single top-level folder`,
+    );
   } catch (err) {
     await dispose();
     throw err;

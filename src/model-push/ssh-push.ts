@@ -53,7 +53,12 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<R
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', (cause) => {
       clearTimeout(timer);
-      reject(new FaceedgeError('MODEL_TRANSFER_FAILED', `cannot run ${cmd}: ${cause.message}`, { hint: 'install the OpenSSH client (ssh, scp)', cause }));
+      reject(
+        new FaceedgeError('MODEL_TRANSFER_FAILED', `cannot run ${cmd}: ${cause.message}`, {
+          hint: 'install the OpenSSH client (ssh, scp)',
+          cause,
+        }),
+      );
     });
     child.on('close', (code) => {
       clearTimeout(timer);
@@ -65,25 +70,48 @@ function run(cmd: string, args: readonly string[], timeoutMs: number): Promise<R
 export async function pushModelOverSsh(options: SshPushOptions): Promise<SshPushResult> {
   const pkg = await readModelPackage(options.dir);
   await verifyPackageFiles(pkg);
-  const hasSignature = await readFile(join(options.dir, SIGNATURE_FILE)).then(() => true, () => false);
-  const files = [MANIFEST_FILE, ...(hasSignature ? [SIGNATURE_FILE] : []), ...pkg.files.map((f) => f.name)].map((f) => join(options.dir, f));
+  const hasSignature = await readFile(join(options.dir, SIGNATURE_FILE)).then(
+    () => true,
+    () => false,
+  );
+  const files = [MANIFEST_FILE, ...(hasSignature ? [SIGNATURE_FILE] : []), ...pkg.files.map((f) => f.name)].map((f) =>
+    join(options.dir, f),
+  );
   const ssh = options.ssh ?? 'ssh';
   const scp = options.scp ?? 'scp';
   const opts = (options.sshOptions ?? []).flatMap((o) => ['-o', o]);
   const timeout = options.timeoutMs ?? 300_000;
   const fail = (what: string, r: Run) =>
-    new FaceedgeError('MODEL_TRANSFER_FAILED', `${what} on ${options.host} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`, {
-      hint: 'check `ssh <host>` works without a password prompt (BatchMode)',
-    });
+    new FaceedgeError(
+      'MODEL_TRANSFER_FAILED',
+      `${what} on ${options.host} failed (exit ${r.code}): ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      {
+        hint: 'check `ssh <host>` works without a password prompt (BatchMode)',
+      },
+    );
 
-  const made = await run(ssh, [...opts, '-o', 'BatchMode=yes', options.host, 'mktemp -d /tmp/faceedge-push.XXXXXX'], timeout);
+  const made = await run(
+    ssh,
+    [...opts, '-o', 'BatchMode=yes', options.host, 'mktemp -d /tmp/faceedge-push.XXXXXX'],
+    timeout,
+  );
   const staging = made.stdout.trim();
   if (made.code !== 0 || !/^\/[A-Za-z0-9._/-]+$/.test(staging)) throw fail('mktemp', made);
 
-  const install = [options.remoteCommand ?? 'faceedge', 'model', 'install', shellQuote(staging), '--json',
-    ...(options.remoteModelsDir ? ['--models-dir', shellQuote(options.remoteModelsDir)] : [])].join(' ');
+  const install = [
+    options.remoteCommand ?? 'faceedge',
+    'model',
+    'install',
+    shellQuote(staging),
+    '--json',
+    ...(options.remoteModelsDir ? ['--models-dir', shellQuote(options.remoteModelsDir)] : []),
+  ].join(' ');
   try {
-    const copied = await run(scp, [...opts, '-o', 'BatchMode=yes', '-q', ...files, `${options.host}:${staging}/`], timeout);
+    const copied = await run(
+      scp,
+      [...opts, '-o', 'BatchMode=yes', '-q', ...files, `${options.host}:${staging}/`],
+      timeout,
+    );
     if (copied.code !== 0) throw fail('scp', copied);
     const installed = await run(ssh, [...opts, '-o', 'BatchMode=yes', options.host, install], timeout);
     // The last stdout line is the board's JSON report, success or typed refusal.
@@ -96,10 +124,14 @@ export async function pushModelOverSsh(options: SshPushOptions): Promise<SshPush
     }
     if (report.status !== 'ok') {
       const e = report.error ?? { code: 'MODEL_TRANSFER_FAILED', message: 'install failed' };
-      throw new FaceedgeError(e.code as FaceedgeErrorCode, `${options.host} refused the model: ${e.message}`, { hint: e.hint ?? 'the previous model keeps serving' });
+      throw new FaceedgeError(e.code as FaceedgeErrorCode, `${options.host} refused the model: ${e.message}`, {
+        hint: e.hint ?? 'the previous model keeps serving',
+      });
     }
     return { report };
   } finally {
-    await run(ssh, [...opts, '-o', 'BatchMode=yes', options.host, `rm -rf ${shellQuote(staging)}`], 30_000).catch(() => undefined);
+    await run(ssh, [...opts, '-o', 'BatchMode=yes', options.host, `rm -rf ${shellQuote(staging)}`], 30_000).catch(
+      () => undefined,
+    );
   }
 }

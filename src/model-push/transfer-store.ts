@@ -45,7 +45,10 @@ export class TransferStore {
       throw new FaceedgeError('REQUEST_INVALID', `chunk ${n} is outside 0…${plan.total_chunks - 1}`);
     }
     if (data.length !== chunkLength(plan, n)) {
-      throw new FaceedgeError('REQUEST_INVALID', `chunk ${n} has ${data.length} bytes, expected ${chunkLength(plan, n)}`);
+      throw new FaceedgeError(
+        'REQUEST_INVALID',
+        `chunk ${n} has ${data.length} bytes, expected ${chunkLength(plan, n)}`,
+      );
     }
     const chunks = join(this.#dir(id), 'chunks');
     await writeFile(join(chunks, `${n}.tmp`), data);
@@ -54,7 +57,11 @@ export class TransferStore {
 
   /** Indices of chunks not received yet, ascending. */
   async missing(id: string, plan: TransferPlan): Promise<number[]> {
-    const have = new Set((await readdir(join(this.#dir(id), 'chunks')).catch(() => [] as string[])).filter((f) => /^\d+$/.test(f)).map(Number));
+    const have = new Set(
+      (await readdir(join(this.#dir(id), 'chunks')).catch(() => [] as string[]))
+        .filter((f) => /^\d+$/.test(f))
+        .map(Number),
+    );
     const out: number[] = [];
     for (let n = 0; n < plan.total_chunks; n++) if (!have.has(n)) out.push(n);
     return out;
@@ -84,7 +91,11 @@ export class TransferStore {
       await finished(out);
       const sha = hash.digest('hex');
       if (sha !== file.sha256) {
-        throw new FaceedgeError('MODEL_CHECKSUM_MISMATCH', `${file.name}: received sha256 ${sha}, the sender announced ${file.sha256}`, { hint: 'push again' });
+        throw new FaceedgeError(
+          'MODEL_CHECKSUM_MISMATCH',
+          `${file.name}: received sha256 ${sha}, the sender announced ${file.sha256}`,
+          { hint: 'push again' },
+        );
       }
     }
   }

@@ -24,7 +24,9 @@ function readTrimmed(path: string): string | null {
 export function readCpuTemperatureC(root: string = THERMAL_ROOT): number | null {
   let zones: string[];
   try {
-    zones = readdirSync(root).filter((name) => name.startsWith('thermal_zone')).sort();
+    zones = readdirSync(root)
+      .filter((name) => name.startsWith('thermal_zone'))
+      .sort();
   } catch {
     return null;
   }
@@ -34,7 +36,10 @@ export function readCpuTemperatureC(root: string = THERMAL_ROOT): number | null 
     // The kernel reports millidegrees Celsius.
     const milli = raw === null ? NaN : Number(raw);
     if (!Number.isFinite(milli)) continue;
-    readings.push({ type: (readTrimmed(join(root, zone, 'type')) ?? '').toLowerCase(), celsius: Math.round(milli / 100) / 10 });
+    readings.push({
+      type: (readTrimmed(join(root, zone, 'type')) ?? '').toLowerCase(),
+      celsius: Math.round(milli / 100) / 10,
+    });
   }
   const cpu = readings.find((r) => /cpu|soc|x86_pkg/.test(r.type));
   return (cpu ?? readings[0])?.celsius ?? null;

@@ -55,10 +55,12 @@ export class HealthServer {
     const host = this.options.host ?? '0.0.0.0';
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
-        reject(new FaceedgeError('USAGE', `cannot listen on ${host}:${this.options.port}: ${err.message}`, {
-          hint: 'set http.port to a free port, or 0 to disable the health server',
-          cause: err,
-        })),
+        reject(
+          new FaceedgeError('USAGE', `cannot listen on ${host}:${this.options.port}: ${err.message}`, {
+            hint: 'set http.port to a free port, or 0 to disable the health server',
+            cause: err,
+          }),
+        ),
       );
       server.listen(this.options.port, host, () => resolve());
     });

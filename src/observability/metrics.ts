@@ -30,7 +30,12 @@ export class DaemonMetrics {
 
   constructor(options: DaemonMetricsOptions = {}) {
     const registers = [this.registry];
-    this.framesIn = new Counter({ name: 'faceedge_frames_total', help: 'Frames produced by each camera', labelNames: ['camera'], registers });
+    this.framesIn = new Counter({
+      name: 'faceedge_frames_total',
+      help: 'Frames produced by each camera',
+      labelNames: ['camera'],
+      registers,
+    });
     this.framesDropped = new Counter({
       name: 'faceedge_frames_dropped_total',
       help: 'Frames skipped because inference was busy (latest frame wins)',
@@ -44,15 +49,33 @@ export class DaemonMetrics {
       buckets: [...(options.stageBuckets ?? DEFAULT_STAGE_BUCKETS)],
       registers,
     });
-    this.faces = new Counter({ name: 'faceedge_faces_detected_total', help: 'Faces detected (per frame)', labelNames: ['camera'], registers });
-    this.events = new Counter({ name: 'faceedge_events_total', help: 'Track events emitted, by type', labelNames: ['camera', 'type'], registers });
-    this.queueDepth = new Gauge({ name: 'faceedge_mqtt_queue_depth', help: 'Events in the outbox not yet acknowledged by the broker', registers });
+    this.faces = new Counter({
+      name: 'faceedge_faces_detected_total',
+      help: 'Faces detected (per frame)',
+      labelNames: ['camera'],
+      registers,
+    });
+    this.events = new Counter({
+      name: 'faceedge_events_total',
+      help: 'Track events emitted, by type',
+      labelNames: ['camera', 'type'],
+      registers,
+    });
+    this.queueDepth = new Gauge({
+      name: 'faceedge_mqtt_queue_depth',
+      help: 'Events in the outbox not yet acknowledged by the broker',
+      registers,
+    });
     this.outboxDropped = new Counter({
       name: 'faceedge_mqtt_outbox_dropped_total',
       help: 'Undelivered events dropped because the outbox was full',
       registers,
     });
-    this.brokerConnected = new Gauge({ name: 'faceedge_mqtt_connected', help: '1 while connected to the MQTT broker', registers });
+    this.brokerConnected = new Gauge({
+      name: 'faceedge_mqtt_connected',
+      help: '1 while connected to the MQTT broker',
+      registers,
+    });
     this.brokerConnected.set(0);
     this.queueDepth.set(0);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'faceedge_' });

@@ -77,7 +77,11 @@ export class BridgeDispatcher {
     }
     const handler = this.handlers.get(command);
     if (!handler) {
-      return this.error('REQUEST_INVALID', `unknown command "${command}"; known: ${this.commands.join(', ') || 'none'}`, transaction);
+      return this.error(
+        'REQUEST_INVALID',
+        `unknown command "${command}"; known: ${this.commands.join(', ') || 'none'}`,
+        transaction,
+      );
     }
     try {
       const data = await handler(params);

@@ -66,30 +66,44 @@ export class BrokerConnection {
       client.options.reconnectPeriod = this.options.reconnectPeriodMs;
     });
     client.on('offline', () => {
-      if (this.#problem?.kind !== 'login_refused') log.warn({ url, queued: this.options.queued() }, 'MQTT broker unreachable; events are kept in the outbox');
+      if (this.#problem?.kind !== 'login_refused')
+        log.warn({ url, queued: this.options.queued() }, 'MQTT broker unreachable; events are kept in the outbox');
     });
     client.on('error', (err: Error & { code?: unknown }) => {
       const code = typeof err.code === 'number' ? err.code : null;
       const refused = code !== null && /^Connection refused/.test(err.message);
-      const problem: BrokerProblem = refused && LOGIN_REFUSED_CODES.has(code)
-        ? { kind: 'login_refused', message: err.message, hint: 'the broker refused mqtt.username/mqtt.password (or its ACL does not admit this client): fix them here or on the broker' }
-        : refused
-          ? { kind: 'refused', message: err.message, hint: 'the broker refused the connection: see its log' }
-          : { kind: 'unreachable', message: err.message };
+      const problem: BrokerProblem =
+        refused && LOGIN_REFUSED_CODES.has(code)
+          ? {
+              kind: 'login_refused',
+              message: err.message,
+              hint: 'the broker refused mqtt.username/mqtt.password (or its ACL does not admit this client): fix them here or on the broker',
+            }
+          : refused
+            ? { kind: 'refused', message: err.message, hint: 'the broker refused the connection: see its log' }
+            : { kind: 'unreachable', message: err.message };
       this.#problem = problem;
       if (refused) {
         // MQTT.js retries after client.options.reconnectPeriod, read at each retry.
         this.#refusals += 1;
-        client.options.reconnectPeriod = Math.min(MAX_REFUSED_RETRY_MS, this.options.reconnectPeriodMs * 2 ** (this.#refusals - 1));
+        client.options.reconnectPeriod = Math.min(
+          MAX_REFUSED_RETRY_MS,
+          this.options.reconnectPeriodMs * 2 ** (this.#refusals - 1),
+        );
       }
       // MQTT.js retries every reconnect period; log each distinct failure once, not every retry.
       if (err.message === this.#lastLogged) return;
       this.#lastLogged = err.message;
       if (problem.kind === 'login_refused') {
-        log.error({ url, code, err: err.message, hint: problem.hint, retry_max_ms: MAX_REFUSED_RETRY_MS },
-          'MQTT broker refused the login: check mqtt.username and mqtt.password; retrying with backoff');
+        log.error(
+          { url, code, err: err.message, hint: problem.hint, retry_max_ms: MAX_REFUSED_RETRY_MS },
+          'MQTT broker refused the login: check mqtt.username and mqtt.password; retrying with backoff',
+        );
       } else {
-        log.error({ url, code: code ?? undefined, err: err.message, ...(problem.hint ? { hint: problem.hint } : {}) }, 'MQTT connection error');
+        log.error(
+          { url, code: code ?? undefined, err: err.message, ...(problem.hint ? { hint: problem.hint } : {}) },
+          'MQTT connection error',
+        );
       }
     });
   }

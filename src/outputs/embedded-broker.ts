@@ -49,7 +49,9 @@ export class EmbeddedBroker {
       socket.once('close', () => this.sockets.delete(socket));
       broker.handle(socket);
     });
-    broker.on('clientError', (client, err) => this.options.log.debug({ client: client.id, err: err.message }, 'embedded broker client error'));
+    broker.on('clientError', (client, err) =>
+      this.options.log.debug({ client: client.id, err: err.message }, 'embedded broker client error'),
+    );
     try {
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
@@ -57,15 +59,22 @@ export class EmbeddedBroker {
       });
     } catch (err) {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
-      throw new FaceedgeError('MQTT_FAILED', `embedded MQTT broker cannot listen on ${host}:${port}: ${(err as Error).message}`, {
-        hint: 'set embedded_broker.port to a free port (0 = any), or mqtt.url to use an existing broker',
-        cause: err,
-      });
+      throw new FaceedgeError(
+        'MQTT_FAILED',
+        `embedded MQTT broker cannot listen on ${host}:${port}: ${(err as Error).message}`,
+        {
+          hint: 'set embedded_broker.port to a free port (0 = any), or mqtt.url to use an existing broker',
+          cause: err,
+        },
+      );
     }
     this.broker = broker;
     this.server = server;
     this.boundPort = (server.address() as AddressInfo).port;
-    this.options.log.info({ url: this.url, host, port: this.boundPort }, 'no mqtt.url configured: started the embedded MQTT broker');
+    this.options.log.info(
+      { url: this.url, host, port: this.boundPort },
+      'no mqtt.url configured: started the embedded MQTT broker',
+    );
     return this.url;
   }
 

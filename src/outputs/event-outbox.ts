@@ -14,7 +14,16 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { FaceedgeError } from '../errors.js';
 import {
-  ACK_FILE, appendAck, appendEntry, compactAckLog, fileSize, fsyncDir, listSegments, readAckWatermark, readSegment, segmentName,
+  ACK_FILE,
+  appendAck,
+  appendEntry,
+  compactAckLog,
+  fileSize,
+  fsyncDir,
+  listSegments,
+  readAckWatermark,
+  readSegment,
+  segmentName,
   type OutboxEntry,
 } from './outbox-files.js';
 
@@ -98,7 +107,8 @@ export class EventOutbox {
     let lastSeq = this.watermark;
     for (const name of listSegments(dir)) {
       const { entries, truncatedBytes } = readSegment(join(dir, name));
-      if (truncatedBytes > 0) log.warn({ segment: name, truncatedBytes }, 'outbox segment had a torn tail (crash during append); cut it off');
+      if (truncatedBytes > 0)
+        log.warn({ segment: name, truncatedBytes }, 'outbox segment had a torn tail (crash during append); cut it off');
       if (entries.length === 0) {
         unlinkSync(join(dir, name));
         continue;
@@ -116,7 +126,11 @@ export class EventOutbox {
     }
     this.nextSeq = lastSeq + 1;
     this.deleteDeliveredSegments(true);
-    if (this.pending.length > 0) log.info({ pending: this.pending.length, firstSeq: this.pending[0]!.seq }, 'outbox has undelivered events from before');
+    if (this.pending.length > 0)
+      log.info(
+        { pending: this.pending.length, firstSeq: this.pending[0]!.seq },
+        'outbox has undelivered events from before',
+      );
   }
 
   /** Events appended and not yet acknowledged. */
@@ -146,10 +160,14 @@ export class EventOutbox {
     try {
       appendEntry(this.segmentFor(seq), entry);
     } catch (err) {
-      throw new FaceedgeError('MQTT_FAILED', `cannot write to the event outbox in ${this.options.dir}: ${(err as Error).message}`, {
-        hint: 'check free space and permissions of mqtt.outbox.dir',
-        cause: err,
-      });
+      throw new FaceedgeError(
+        'MQTT_FAILED',
+        `cannot write to the event outbox in ${this.options.dir}: ${(err as Error).message}`,
+        {
+          hint: 'check free space and permissions of mqtt.outbox.dir',
+          cause: err,
+        },
+      );
     }
     this.nextSeq = seq + 1;
     this.pending.push(entry);
@@ -214,7 +232,12 @@ export class EventOutbox {
     this.dropWarnTimer = null;
     if (this.droppedSinceWarn === 0) return;
     this.options.log.warn(
-      { dropped: this.droppedSinceWarn, droppedTotal: this.dropped, maxEvents: this.options.maxEvents, upToSeq: this.watermark },
+      {
+        dropped: this.droppedSinceWarn,
+        droppedTotal: this.dropped,
+        maxEvents: this.options.maxEvents,
+        upToSeq: this.watermark,
+      },
       'event outbox full: dropped the oldest undelivered events',
     );
     this.lastDropWarn = Date.now();

@@ -39,20 +39,28 @@ export function formatEventLine(topic: string, payload: string): string {
   }
   const a = e.after as Record<string, any> | undefined;
   if (typeof e !== 'object' || e === null || !a || typeof a !== 'object') return `${topic}: ${payload}`;
-  const box = a.box ? `box ${num(a.box.x, 0)},${num(a.box.y, 0)} ${num(a.box.width, 0)}x${num(a.box.height, 0)}` : 'box ?';
+  const box = a.box
+    ? `box ${num(a.box.x, 0)},${num(a.box.y, 0)} ${num(a.box.width, 0)}x${num(a.box.height, 0)}`
+    : 'box ?';
   const when = e.type === 'end' ? a.end_time : e.type === 'new' ? a.start_time : Date.now() / 1000;
-  const lasted = e.type === 'end' && typeof a.end_time === 'number' && typeof a.start_time === 'number'
-    ? ` lasted ${(a.end_time - a.start_time).toFixed(1)}s` : '';
+  const lasted =
+    e.type === 'end' && typeof a.end_time === 'number' && typeof a.start_time === 'number'
+      ? ` lasted ${(a.end_time - a.start_time).toFixed(1)}s`
+      : '';
   return [
     clock(when),
     String(a.camera ?? '?'),
-    String(e.type ?? '?').toUpperCase().padEnd(6),
+    String(e.type ?? '?')
+      .toUpperCase()
+      .padEnd(6),
     String(a.id ?? '?'),
     `${a.class ?? '?'} ${num(a.score, 2)} (top ${num(a.top_score, 2)})`,
     box,
     `frames ${a.frames ?? '?'}${lasted}`,
     e.seq !== undefined ? `#${e.seq}` : '',
-  ].filter((p) => p !== '').join(' ');
+  ]
+    .filter((p) => p !== '')
+    .join(' ');
 }
 
 export class EventPrinter {

@@ -112,7 +112,8 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
       value_template: "{{ value_json.after['class'] }}",
       icon: 'mdi:face-recognition',
     };
-    if (input.classes && input.classes.length > 0) Object.assign(classSensor, { device_class: 'enum', options: [...input.classes] });
+    if (input.classes && input.classes.length > 0)
+      Object.assign(classSensor, { device_class: 'enum', options: [...input.classes] });
     cmps[`${cam}_class`] = classSensor;
     cmps[`${cam}_confidence`] = {
       p: 'sensor',
@@ -190,5 +191,10 @@ export function buildHaDiscovery(input: HaDiscoveryInput): HaMessage {
     qos: 1,
     cmps: haComponents(input),
   };
-  return { topic: haDiscoveryTopic(input.deviceId, input.discoveryPrefix), payload: JSON.stringify(payload), retain: true, qos: 1 };
+  return {
+    topic: haDiscoveryTopic(input.deviceId, input.discoveryPrefix),
+    payload: JSON.stringify(payload),
+    retain: true,
+    qos: 1,
+  };
 }

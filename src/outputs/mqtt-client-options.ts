@@ -31,10 +31,14 @@ function readPem(path: string, what: string): Buffer {
   try {
     return readFileSync(path);
   } catch (err) {
-    throw new FaceedgeError('MQTT_FAILED', `cannot read the MQTT TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`, {
-      hint: `check mqtt.tls.${what} in the configuration`,
-      cause: err,
-    });
+    throw new FaceedgeError(
+      'MQTT_FAILED',
+      `cannot read the MQTT TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      {
+        hint: `check mqtt.tls.${what} in the configuration`,
+        cause: err,
+      },
+    );
   }
 }
 

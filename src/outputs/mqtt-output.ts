@@ -79,7 +79,10 @@ export class MqttOutput {
     this.subscriptions = new MqttSubscriptions(options.log);
     this.safeUrl = redactUrl(options.url);
     this.connection = new BrokerConnection({
-      url: this.safeUrl, reconnectPeriodMs: options.mqtt.reconnect_period_ms, log: options.log, queued: () => this.queueDepth,
+      url: this.safeUrl,
+      reconnectPeriodMs: options.mqtt.reconnect_period_ms,
+      log: options.log,
+      queued: () => this.queueDepth,
     });
   }
 
@@ -151,7 +154,13 @@ export class MqttOutput {
       const timer = setTimeout(() => {
         client.off('connect', onConnect);
         const last = this.connection.lastError;
-        reject(new FaceedgeError('MQTT_FAILED', `not connected to ${this.safeUrl} after ${timeoutMs} ms${last ? `: ${last}` : ''}`, { hint: this.connection.problem?.hint }));
+        reject(
+          new FaceedgeError(
+            'MQTT_FAILED',
+            `not connected to ${this.safeUrl} after ${timeoutMs} ms${last ? `: ${last}` : ''}`,
+            { hint: this.connection.problem?.hint },
+          ),
+        );
       }, timeoutMs);
       const onConnect = () => {
         clearTimeout(timer);
@@ -173,7 +182,10 @@ export class MqttOutput {
     try {
       entry = this.outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
     } catch (err) {
-      this.options.log.error({ ...errorLogFields(err), camera: event.after.camera, type: event.type }, 'cannot store event');
+      this.options.log.error(
+        { ...errorLogFields(err), camera: event.after.camera, type: event.type },
+        'cannot store event',
+      );
       return null;
     }
     this.options.metrics?.countEvent(event.after.camera, event.type);
@@ -228,9 +240,14 @@ export class MqttOutput {
    * Publishes one message now. Rejects (FaceedgeError `MQTT_FAILED`) while disconnected or stopping, so
    * nothing piles up in memory during an outage; a message that must survive one is `setRetained` or an event.
    */
-  async publish(topic: string, payload: string | Buffer, options: { qos?: 0 | 1; retain?: boolean } = {}): Promise<void> {
+  async publish(
+    topic: string,
+    payload: string | Buffer,
+    options: { qos?: 0 | 1; retain?: boolean } = {},
+  ): Promise<void> {
     const client = this.client;
-    if (!client?.connected || this.stopping) throw new FaceedgeError('MQTT_FAILED', `not connected to the broker: ${topic} was not published`);
+    if (!client?.connected || this.stopping)
+      throw new FaceedgeError('MQTT_FAILED', `not connected to the broker: ${topic} was not published`);
     await client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
   }
 

@@ -6,7 +6,17 @@
  * - `acked`: append-only log of the acknowledged watermark (every seq ≤ it is delivered), one number
  *   per line; the last complete line wins. Compacted by write-to-temp + rename.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, readdirSync, renameSync, truncateSync, writeSync, statSync } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  openSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  truncateSync,
+  writeSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 
 /** One event as stored and published. */
@@ -53,8 +63,13 @@ export interface SegmentRead {
 function isEntry(v: unknown): v is OutboxEntry {
   const e = v as OutboxEntry;
   return (
-    typeof v === 'object' && v !== null && Number.isSafeInteger(e.seq) && typeof e.id === 'string' &&
-    typeof e.topic === 'string' && typeof e.payload === 'object' && e.payload !== null
+    typeof v === 'object' &&
+    v !== null &&
+    Number.isSafeInteger(e.seq) &&
+    typeof e.id === 'string' &&
+    typeof e.topic === 'string' &&
+    typeof e.payload === 'object' &&
+    e.payload !== null
   );
 }
 

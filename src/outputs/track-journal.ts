@@ -57,11 +57,15 @@ export class TrackJournal {
     let data: JournalFile = { version: 1, cameras: {} };
     try {
       const parsed = JSON.parse(readFileSync(file, 'utf8')) as JournalFile;
-      if (parsed?.version !== 1 || typeof parsed.cameras !== 'object' || parsed.cameras === null) throw new Error('not a version 1 track journal');
+      if (parsed?.version !== 1 || typeof parsed.cameras !== 'object' || parsed.cameras === null)
+        throw new Error('not a version 1 track journal');
       data = parsed;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        log.warn({ file, err: (err as Error).message }, 'track journal unreadable: tracks open at the last stop get no end event, and track numbers start again at 1');
+        log.warn(
+          { file, err: (err as Error).message },
+          'track journal unreadable: tracks open at the last stop get no end event, and track numbers start again at 1',
+        );
       }
     }
     return new TrackJournal(file, data, log);
@@ -80,7 +84,12 @@ export class TrackJournal {
     const events: TrackEvent[] = [];
     for (const record of Object.values(this.#data.cameras)) {
       for (const { snapshot, published_at } of Object.values(record.open)) {
-        events.push({ type: 'end', before: snapshot, after: { ...snapshot, end_time: published_at }, reason: 'restart' });
+        events.push({
+          type: 'end',
+          before: snapshot,
+          after: { ...snapshot, end_time: published_at },
+          reason: 'restart',
+        });
       }
       record.open = {};
     }
@@ -108,7 +117,11 @@ export class TrackJournal {
       renameSync(tmp, this.#file);
       this.#writeFailed = false;
     } catch (err) {
-      if (!this.#writeFailed) this.#log.error({ file: this.#file, err: (err as Error).message }, 'cannot write the track journal; events still flow');
+      if (!this.#writeFailed)
+        this.#log.error(
+          { file: this.#file, err: (err as Error).message },
+          'cannot write the track journal; events still flow',
+        );
       this.#writeFailed = true;
     }
   }

@@ -149,7 +149,9 @@ export class FaceTracker {
    * `new` event is out (before that it may still be a one-frame false detection). Fresh objects.
    */
   visibleTracks(): VisibleTrack[] {
-    return this.#tracks.filter((t) => t.missed === 0).map((t) => ({ ...this.#snapshot(t, false, 0), confirmed: t.published !== null }));
+    return this.#tracks
+      .filter((t) => t.missed === 0)
+      .map((t) => ({ ...this.#snapshot(t, false, 0), confirmed: t.published !== null }));
   }
 
   /**
@@ -159,7 +161,10 @@ export class FaceTracker {
    */
   update(observations: readonly FaceObservation[], nowMs: number, wallTimeMs: number): TrackEvent[] {
     const events: TrackEvent[] = [];
-    const matches = this.#match(observations.map((o) => o.box), nowMs);
+    const matches = this.#match(
+      observations.map((o) => o.box),
+      nowMs,
+    );
     const matched = new Set<Track>();
     observations.forEach((o, i) => {
       const t = matches.get(i);
@@ -171,8 +176,21 @@ export class FaceTracker {
     observations.forEach((o, i) => {
       if (matches.has(i)) return;
       const t: Track = {
-        id: `${this.#o.camera}-${this.#nextId++}`, box: o.box, seenAtMs: nowMs, vx: 0, vy: 0, frames: 0, missed: 0, classified: 0, classifiedAtMs: -Infinity,
-        weightedLogitSum: 0, weightSum: 0, topProbability: [0, 0], startTime: wallTimeMs / 1000, published: null, publishedAtMs: 0,
+        id: `${this.#o.camera}-${this.#nextId++}`,
+        box: o.box,
+        seenAtMs: nowMs,
+        vx: 0,
+        vy: 0,
+        frames: 0,
+        missed: 0,
+        classified: 0,
+        classifiedAtMs: -Infinity,
+        weightedLogitSum: 0,
+        weightSum: 0,
+        topProbability: [0, 0],
+        startTime: wallTimeMs / 1000,
+        published: null,
+        publishedAtMs: 0,
       };
       this.#observe(t, o, nowMs);
       this.#tracks.push(t);

@@ -47,7 +47,13 @@ export type TrackingState = 'idle' | 'acquiring' | 'steady';
 
 /** The documented defaults (the config schema takes its defaults from here). */
 export const DEFAULT_MOTION_GATE: Required<MotionGateOptions> = {
-  threshold: 12, minArea: 0.01, keepaliveMs: 333, backgroundRate: 0.05, checkIntervalMs: 333, holdMs: 1000, trackedIntervalMs: 200,
+  threshold: 12,
+  minArea: 0.01,
+  keepaliveMs: 333,
+  backgroundRate: 0.05,
+  checkIntervalMs: 333,
+  holdMs: 1000,
+  trackedIntervalMs: 200,
 };
 
 /** Even on an unchanged picture, the keep-alive detection runs at least this often, ms. */
@@ -113,7 +119,8 @@ export class MotionGate {
       return this.#detect(nowMs, changed, thumb);
     }
     const sinceDetect = nowMs - this.#lastDetectMs;
-    if (sinceDetect >= this.options.keepaliveMs && (sinceDetect >= UNCHANGED_RECHECK_MS || this.#pictureChanged(thumb))) return this.#detect(nowMs, changed, thumb);
+    if (sinceDetect >= this.options.keepaliveMs && (sinceDetect >= UNCHANGED_RECHECK_MS || this.#pictureChanged(thumb)))
+      return this.#detect(nowMs, changed, thumb);
     return { detect: false, changed };
   }
 

@@ -9,7 +9,13 @@ import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { probeImage } from '../capture/probe-image.js';
 import { isFaceedgeError } from '../errors.js';
 import { cropGeometry, type AlignOptions, type CropGeometry } from '../vision/align-face.js';
-import { alignmentRegion, decodeForDetection, detectFaces, rgbDetectionImage, type DetectionImage } from '../vision/decode-for-detection.js';
+import {
+  alignmentRegion,
+  decodeForDetection,
+  detectFaces,
+  rgbDetectionImage,
+  type DetectionImage,
+} from '../vision/decode-for-detection.js';
 import { alignInRegion } from '../vision/face-regions.js';
 import type { DetectedFace } from '../vision/face.js';
 import type { FaceObservation, FaceTracker } from './face-tracker.js';
@@ -174,7 +180,9 @@ export class Pipeline {
    * decode is reported when the frame's turn comes, never as an unhandled rejection); null when the
    * source has ended, 'aborted' when stop() or endTracks() interrupted the wait.
    */
-  async #take(): Promise<{ frame: Frame; decoded: Promise<{ decoded: Decoded | null } | { error: unknown }> } | null | 'aborted'> {
+  async #take(): Promise<
+    { frame: Frame; decoded: Promise<{ decoded: Decoded | null } | { error: unknown }> } | null | 'aborted'
+  > {
     let frame: Frame | null;
     try {
       // A pending frame is returned even when the wait was aborted: captured frames are never skipped.
@@ -183,7 +191,10 @@ export class Pipeline {
       return 'aborted';
     }
     if (!frame) return null;
-    const decoded = this.#decode(frame).then((d) => ({ decoded: d }), (error: unknown) => ({ error }));
+    const decoded = this.#decode(frame).then(
+      (d) => ({ decoded: d }),
+      (error: unknown) => ({ error }),
+    );
     return { frame, decoded };
   }
 
@@ -212,7 +223,10 @@ export class Pipeline {
     const started = performance.now();
     if (frame.image.kind === 'rgb') return { decoded: rgbDetectionImage(frame.image), ms: performance.now() - started };
     const full = this.#o.fullDecode === true;
-    const decoded = await decodeForDetection(frame.image.data, frame.image.origin, { inputSize: this.#o.detector.inputSize, full });
+    const decoded = await decodeForDetection(frame.image.data, frame.image.origin, {
+      inputSize: this.#o.detector.inputSize,
+      full,
+    });
     return { decoded, ms: performance.now() - started };
   }
 
@@ -242,7 +256,10 @@ export class Pipeline {
     const classifier = this.#o.classifier();
     // Only the faces the tracker wants classified in this frame are cropped, from a full-resolution
     // decode of just the rectangle their crops read (the whole frame when it was decoded in full).
-    const due = tracker.classificationDue(faces.map((f) => f.box), frame.timestampMs);
+    const due = tracker.classificationDue(
+      faces.map((f) => f.box),
+      frame.timestampMs,
+    );
     const geometries = faces.map((f, i) => (due[i] ? cropGeometry(f, classifier.alignment) : null));
     const wanted = geometries.filter((g): g is CropGeometry => g !== null);
     const region = wanted.length > 0 ? await alignmentRegion(decoded, wanted) : null;

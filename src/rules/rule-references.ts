@@ -29,12 +29,14 @@ export function ruleReferenceIssues(rules: readonly RuleConfig[], targets: RuleT
   };
   rules.forEach((rule, i) => {
     const id = ruleId(rule, i);
-    if (rule.then.output !== undefined) check([i, 'then', 'output'], 'GPIO output', rule.then.output, targets.outputs, id);
+    if (rule.then.output !== undefined)
+      check([i, 'then', 'output'], 'GPIO output', rule.then.output, targets.outputs, id);
     if (rule.then.camera !== undefined) check([i, 'then', 'camera'], 'camera', rule.then.camera, targets.cameras, id);
     if (rule.when_input !== undefined) check([i, 'when_input'], 'GPIO input', rule.when_input, targets.inputs, id);
     const cameras = rule.when?.camera;
     if (cameras !== undefined) {
-      for (const camera of typeof cameras === 'string' ? [cameras] : cameras) check([i, 'when', 'camera'], 'camera', camera, targets.cameras, id);
+      for (const camera of typeof cameras === 'string' ? [cameras] : cameras)
+        check([i, 'when', 'camera'], 'camera', camera, targets.cameras, id);
     }
   });
   return issues;

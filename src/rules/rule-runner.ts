@@ -63,11 +63,19 @@ export class RuleRunner {
       } else {
         const output = this.deps.output(action.output);
         if (!output) {
-          this.deps.log.error({ rule: action.rule, output: action.output }, 'rule names an output that is not configured');
+          this.deps.log.error(
+            { rule: action.rule, output: action.output },
+            'rule names an output that is not configured',
+          );
           continue;
         }
         const done = action.kind === 'pulse' ? output.pulse(action.ms) : output.set(action.on);
-        done.catch((err: unknown) => this.deps.log.error({ rule: action.rule, ...errorLogFields(err) }, `rule action failed: ${describeAction(action)}`));
+        done.catch((err: unknown) =>
+          this.deps.log.error(
+            { rule: action.rule, ...errorLogFields(err) },
+            `rule action failed: ${describeAction(action)}`,
+          ),
+        );
       }
       this.deps.onAction?.(action);
     }
@@ -79,9 +87,12 @@ export class RuleRunner {
     this.timer = null;
     const deadline = this.deps.engine.nextDeadline();
     if (deadline === null || this.stopped) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      if (!this.stopped) this.apply(this.deps.engine.tick(this.now()));
-    }, Math.max(0, deadline - this.now()));
+    this.timer = setTimeout(
+      () => {
+        this.timer = null;
+        if (!this.stopped) this.apply(this.deps.engine.tick(this.now()));
+      },
+      Math.max(0, deadline - this.now()),
+    );
   }
 }

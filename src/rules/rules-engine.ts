@@ -60,9 +60,18 @@ export class RulesEngine {
     rules.forEach((config, index) => {
       const id = ruleId(config, index);
       if (config.when) {
-        this.eventRules.push({ id, config, when: config.when, lastFired: -Infinity, firedTracks: new Set(), fired: 0, suppressed: 0 });
+        this.eventRules.push({
+          id,
+          config,
+          when: config.when,
+          lastFired: -Infinity,
+          firedTracks: new Set(),
+          fired: 0,
+          suppressed: 0,
+        });
       } else {
-        const holds = config.then.camera !== undefined || (config.then.pulse_ms === undefined && config.then.state === undefined);
+        const holds =
+          config.then.camera !== undefined || (config.then.pulse_ms === undefined && config.then.state === undefined);
         this.inputRules.push({
           id,
           config,
@@ -96,7 +105,14 @@ export class RulesEngine {
       if (this.announced.has(key)) continue;
       this.announced.set(key, false);
       if (rule.config.then.camera) {
-        actions.push({ kind: 'camera', camera: rule.config.then.camera, run: false, rule: rule.id, reason: `waiting for input ${rule.input}`, at: nowMs });
+        actions.push({
+          kind: 'camera',
+          camera: rule.config.then.camera,
+          run: false,
+          rule: rule.id,
+          reason: `waiting for input ${rule.input}`,
+          at: nowMs,
+        });
       }
     }
     return actions;
@@ -157,7 +173,10 @@ export class RulesEngine {
       }
       changed.push(rule);
     }
-    return [...actions, ...this.announce(changed, nowMs, (rule) => `input ${rule.input} ${rule.active ? 'active' : 'inactive'}`)];
+    return [
+      ...actions,
+      ...this.announce(changed, nowMs, (rule) => `input ${rule.input} ${rule.active ? 'active' : 'inactive'}`),
+    ];
   }
 
   /** The passing of time: ends holds whose `hold_ms` ran out. */
@@ -204,7 +223,9 @@ export class RulesEngine {
   }
 
   private targetOf(rule: InputRule): string {
-    return rule.config.then.camera !== undefined ? `camera:${rule.config.then.camera}` : `output:${rule.config.then.output}`;
+    return rule.config.then.camera !== undefined
+      ? `camera:${rule.config.then.camera}`
+      : `output:${rule.config.then.output}`;
   }
 
   /** Announces held targets whose combined state changed, blaming the first changed rule for each. */
@@ -221,7 +242,11 @@ export class RulesEngine {
       rule.fired++;
       const base = { rule: rule.id, reason: reasonOf(rule), at: nowMs };
       const { camera, output } = rule.config.then;
-      actions.push(camera !== undefined ? { kind: 'camera', camera, run: held, ...base } : { kind: 'set', output: output!, on: held, ...base });
+      actions.push(
+        camera !== undefined
+          ? { kind: 'camera', camera, run: held, ...base }
+          : { kind: 'set', output: output!, on: held, ...base },
+      );
     }
     return actions;
   }

@@ -38,7 +38,10 @@ export const ruleConditionSchema = z.strictObject({
   /** Minimum frames the track was seen in (`after.frames`). Default 1. */
   min_frames: num(z.number().int().min(1)).default(1),
   /** Event types that can trigger: default `[new, update]` (a track can qualify as it gathers frames). */
-  events: z.array(z.enum(['new', 'update', 'end'])).min(1).default(['new', 'update']),
+  events: z
+    .array(z.enum(['new', 'update', 'end']))
+    .min(1)
+    .default(['new', 'update']),
 });
 
 export const ruleThenSchema = z.strictObject({
@@ -78,8 +81,10 @@ export const ruleSchema = z
       return;
     }
     if (then.pulse_ms !== undefined && then.state !== undefined) issue(['then'], 'give pulse_ms or state, not both');
-    if ((then.pulse_ms !== undefined || then.state !== undefined) && then.output === undefined) issue(['then'], 'pulse_ms and state need an output');
-    if (then.camera !== undefined && then.output !== undefined) issue(['then'], 'a rule drives an output or a camera, not both');
+    if ((then.pulse_ms !== undefined || then.state !== undefined) && then.output === undefined)
+      issue(['then'], 'pulse_ms and state need an output');
+    if (then.camera !== undefined && then.output !== undefined)
+      issue(['then'], 'a rule drives an output or a camera, not both');
     if (then.camera === undefined && then.output === undefined) issue(['then'], 'then needs an output or a camera');
     if (rule.when !== undefined) {
       if (then.camera !== undefined) issue(['then', 'camera'], 'only input rules can run a camera');

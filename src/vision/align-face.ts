@@ -31,7 +31,12 @@ export const LEGACY_PADDING: CropPadding = 'edge';
 export type CropAlignment = Required<AlignOptions>;
 
 /** Geometry of the canonical crop when a manifest does not say otherwise. */
-export const DEFAULT_ALIGNMENT: CropAlignment = { size: 64, sideInEyeDistances: 2.5, centreBelowEyes: 0.3, padding: 'mirror' };
+export const DEFAULT_ALIGNMENT: CropAlignment = {
+  size: 64,
+  sideInEyeDistances: 2.5,
+  centreBelowEyes: 0.3,
+  padding: 'mirror',
+};
 
 /**
  * The complete geometry a manifest's `alignment` entry describes (absent fields: the defaults, except
@@ -129,7 +134,11 @@ export interface ImagePlacement {
 }
 
 export function resampleCrop(
-  image: RgbImage, crop: CropGeometry, size: number, padding: CropPadding = DEFAULT_ALIGNMENT.padding, placement?: ImagePlacement,
+  image: RgbImage,
+  crop: CropGeometry,
+  size: number,
+  padding: CropPadding = DEFAULT_ALIGNMENT.padding,
+  placement?: ImagePlacement,
 ): Buffer {
   const out = Buffer.alloc(size * size * 3);
   const step = crop.side / size; // source pixels per output pixel

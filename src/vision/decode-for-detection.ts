@@ -46,7 +46,12 @@ export interface DetectionImage {
   /** True when `image` is the full-resolution frame (then it also serves the aligner). */
   readonly fullResolution: boolean;
   /** The encoded frame, kept for a full-resolution decode when faces are found in a reduced one. */
-  readonly encoded: { readonly data: Buffer; readonly origin: string; readonly maxPixels: number; readonly header: ImageHeader } | null;
+  readonly encoded: {
+    readonly data: Buffer;
+    readonly origin: string;
+    readonly maxPixels: number;
+    readonly header: ImageHeader;
+  } | null;
 }
 
 export interface DetectionDecodeOptions {
@@ -62,12 +67,20 @@ export interface DetectionDecodeOptions {
 export function detectionDecodeSize(header: ImageHeader, inputSize: number): { width: number; height: number } | null {
   if (header.format !== 'jpeg' || (header.orientation ?? 1) !== 1) return null;
   const box = computeLetterbox(header.width, header.height, inputSize);
-  if (header.width / box.width < MIN_REDUCED_DECODE_RATIO || header.height / box.height < MIN_REDUCED_DECODE_RATIO) return null;
-  return { width: Math.round(box.width * REDUCED_DECODE_OVERSIZE), height: Math.round(box.height * REDUCED_DECODE_OVERSIZE) };
+  if (header.width / box.width < MIN_REDUCED_DECODE_RATIO || header.height / box.height < MIN_REDUCED_DECODE_RATIO)
+    return null;
+  return {
+    width: Math.round(box.width * REDUCED_DECODE_OVERSIZE),
+    height: Math.round(box.height * REDUCED_DECODE_OVERSIZE),
+  };
 }
 
 /** Decodes `data` at the scale the detector needs (see the module comment). */
-export async function decodeForDetection(data: Buffer, origin: string, options: DetectionDecodeOptions): Promise<DetectionImage> {
+export async function decodeForDetection(
+  data: Buffer,
+  origin: string,
+  options: DetectionDecodeOptions,
+): Promise<DetectionImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   const header = await probeImage(data, { maxPixels, origin });
   const size = options.full || options.inputSize === undefined ? null : detectionDecodeSize(header, options.inputSize);
@@ -76,7 +89,13 @@ export async function decodeForDetection(data: Buffer, origin: string, options: 
     return { image, sourceWidth: image.width, sourceHeight: image.height, fullResolution: true, encoded: null };
   }
   const image = await decodeImage(data, origin, { maxPixels, header, size });
-  return { image, sourceWidth: header.width, sourceHeight: header.height, fullResolution: false, encoded: { data, origin, maxPixels, header } };
+  return {
+    image,
+    sourceWidth: header.width,
+    sourceHeight: header.height,
+    fullResolution: false,
+    encoded: { data, origin, maxPixels, header },
+  };
 }
 
 /** An already decoded RGB frame, as a DetectionImage (file sources that deliver pixels). */
@@ -93,8 +112,12 @@ export function toSourceFaces(faces: readonly DetectedFace[], decoded: Detection
   return faces.map((f) => ({
     box: { x: f.box.x * sx, y: f.box.y * sy, width: f.box.width * sx, height: f.box.height * sy },
     keypoints: {
-      rightEye: p(f.keypoints.rightEye), leftEye: p(f.keypoints.leftEye), noseTip: p(f.keypoints.noseTip),
-      mouth: p(f.keypoints.mouth), rightEar: p(f.keypoints.rightEar), leftEar: p(f.keypoints.leftEar),
+      rightEye: p(f.keypoints.rightEye),
+      leftEye: p(f.keypoints.leftEye),
+      noseTip: p(f.keypoints.noseTip),
+      mouth: p(f.keypoints.mouth),
+      rightEar: p(f.keypoints.rightEar),
+      leftEar: p(f.keypoints.leftEar),
     },
     score: f.score,
   }));
@@ -125,7 +148,8 @@ export async function alignmentRegion(decoded: DetectionImage, crops: readonly C
   const { data, origin, maxPixels, header } = decoded.encoded;
   const { sourceWidth: frameWidth, sourceHeight: frameHeight } = decoded;
   const rect = regionForCrops(crops, frameWidth, frameHeight);
-  if (rect.width * rect.height > REGION_DECODE_MAX_SHARE * frameWidth * frameHeight) return wholeFrame(await decodeImage(data, origin, { maxPixels, header }));
+  if (rect.width * rect.height > REGION_DECODE_MAX_SHARE * frameWidth * frameHeight)
+    return wholeFrame(await decodeImage(data, origin, { maxPixels, header }));
   const image = await decodeImage(data, origin, { maxPixels, header, region: rect });
   return { image, left: rect.left, top: rect.top, frameWidth, frameHeight };
 }

@@ -31,10 +31,10 @@ export async function decodeImage(data: Buffer, origin: string, options: DecodeO
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
   if (!options.header) await probeImage(data, { maxPixels, origin });
   try {
-    let pipeline = sharp(data, { limitInputPixels: maxPixels, failOn: 'truncated' })
-      .rotate(); // honour EXIF orientation: phones and some cameras store portrait shots sideways
+    let pipeline = sharp(data, { limitInputPixels: maxPixels, failOn: 'truncated' }).rotate(); // honour EXIF orientation: phones and some cameras store portrait shots sideways
     if (options.region) pipeline = pipeline.extract(options.region);
-    if (options.size) pipeline = pipeline.resize(options.size.width, options.size.height, { fit: 'fill', fastShrinkOnLoad: true });
+    if (options.size)
+      pipeline = pipeline.resize(options.size.width, options.size.height, { fit: 'fill', fastShrinkOnLoad: true });
     const { data: pixels, info } = await pipeline
       .flatten({ background: { r: 0, g: 0, b: 0 } })
       .toColourspace('srgb')

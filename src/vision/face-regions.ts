@@ -6,7 +6,13 @@
  * aligning in the full frame gives, padding included (test/unit/face-regions.test.ts).
  */
 import type { RgbImage } from '../capture/frame.js';
-import { DEFAULT_ALIGNMENT, resampleCrop, type AlignOptions, type CropGeometry, type ImagePlacement } from './align-face.js';
+import {
+  DEFAULT_ALIGNMENT,
+  resampleCrop,
+  type AlignOptions,
+  type CropGeometry,
+  type ImagePlacement,
+} from './align-face.js';
 
 /** A rectangle of source pixels: columns [left, left + width), rows [top, top + height). */
 export interface PixelRect {

@@ -22,7 +22,15 @@ export function computeLetterbox(width: number, height: number, size: number): L
   const fit = Math.min(size / width, size / height);
   const w = Math.max(1, Math.round(width * fit));
   const h = Math.max(1, Math.round(height * fit));
-  return { size, width: w, height: h, scaleX: width / w, scaleY: height / h, padX: Math.floor((size - w) / 2), padY: Math.floor((size - h) / 2) };
+  return {
+    size,
+    width: w,
+    height: h,
+    scaleX: width / w,
+    scaleY: height / h,
+    padX: Math.floor((size - w) / 2),
+    padY: Math.floor((size - h) / 2),
+  };
 }
 
 /** Bilinear sample positions along one axis: for output i and tap t, two indices and a weight. */
@@ -58,7 +66,11 @@ export interface LetterboxTables {
 
 export function letterboxTables(width: number, height: number, box: Letterbox): LetterboxTables {
   const taps = Math.max(box.scaleX, box.scaleY) > 2 ? 2 : 1;
-  return { taps, xs: axisTaps(box.width, box.scaleX, taps, width - 1), ys: axisTaps(box.height, box.scaleY, taps, height - 1) };
+  return {
+    taps,
+    xs: axisTaps(box.width, box.scaleX, taps, width - 1),
+    ys: axisTaps(box.height, box.scaleY, taps, height - 1),
+  };
 }
 
 /**
@@ -67,7 +79,10 @@ export function letterboxTables(width: number, height: number, box: Letterbox): 
  * 2×, enough anti-aliasing for a detector, without a round trip through an image library per frame.
  */
 export function letterboxInto(
-  image: RgbImage, box: Letterbox, target: Float32Array, tables = letterboxTables(image.width, image.height, box),
+  image: RgbImage,
+  box: Letterbox,
+  target: Float32Array,
+  tables = letterboxTables(image.width, image.height, box),
 ): void {
   const { size, padX, padY } = box;
   const { data, width } = image;

@@ -11,7 +11,10 @@ import type { DetectedFace } from './face.js';
 export type PrimaryFacePolicy = 'central' | 'strict';
 
 export type PrimaryFace =
-  | { readonly face: DetectedFace; /** Another face was nearly as large (the central one was taken). */ readonly crowded: boolean }
+  | {
+      readonly face: DetectedFace;
+      /** Another face was nearly as large (the central one was taken). */ readonly crowded: boolean;
+    }
   | { readonly face: null; readonly reason: 'no face' | 'several faces' };
 
 export interface PrimaryFaceOptions {
@@ -31,12 +34,19 @@ function offCentre(f: DetectedFace, width: number, height: number): number {
 }
 
 /** The face `faces` (from an image of `width` × `height`) is about, or why there is none. */
-export function primaryFace(faces: readonly DetectedFace[], width: number, height: number, options: PrimaryFaceOptions = {}): PrimaryFace {
+export function primaryFace(
+  faces: readonly DetectedFace[],
+  width: number,
+  height: number,
+  options: PrimaryFaceOptions = {},
+): PrimaryFace {
   if (faces.length === 0) return { face: null, reason: 'no face' };
   const largest = Math.max(...faces.map(area));
   const contenders = faces.filter((f) => area(f) >= (options.nearlyAsLarge ?? 0.5) * largest);
   if (contenders.length === 1) return { face: contenders[0], crowded: false };
   if ((options.policy ?? 'central') === 'strict') return { face: null, reason: 'several faces' };
-  const central = contenders.reduce((best, f) => (offCentre(f, width, height) < offCentre(best, width, height) ? f : best));
+  const central = contenders.reduce((best, f) =>
+    offCentre(f, width, height) < offCentre(best, width, height) ? f : best,
+  );
   return { face: central, crowded: true };
 }

@@ -58,7 +58,10 @@ beforeAll(async () => {
     }
   }
   if (unavailable !== null) {
-    if (REQUIRED) throw new Error(`test:arm64 cannot run here: ${unavailable}. FACEEDGE_TEST_ARM64_REQUIRED=1 (CI) makes this a failure.`);
+    if (REQUIRED)
+      throw new Error(
+        `test:arm64 cannot run here: ${unavailable}. FACEEDGE_TEST_ARM64_REQUIRED=1 (CI) makes this a failure.`,
+      );
     console.warn(`\n[test:arm64] SKIPPED: ${unavailable}\n`);
   }
 }, 900_000);
@@ -74,12 +77,20 @@ function arm64Tree(ctx: TestContext): Arm64Tree {
 }
 
 /** Runs one command on both CPUs (host first), records the wall times, and requires exit 0 from both. */
-async function onBoth(t: Arm64Tree, what: string, script: string, args: readonly string[]): Promise<[ScriptResult, ScriptResult]> {
+async function onBoth(
+  t: Arm64Tree,
+  what: string,
+  script: string,
+  args: readonly string[],
+): Promise<[ScriptResult, ScriptResult]> {
   const results: ScriptResult[] = [];
   for (const runtime of [t.host, t.arm64] as NodeRuntime[]) {
     const r = await runScript(runtime, script, args, { timeoutMs: RUN_TIMEOUT_MS });
     timings.push(`${what} on ${runtime.label}: ${seconds(r.ms)}`);
-    expect(r.code, `${what} on ${runtime.label} exited ${r.code} (${r.signal ?? 'no signal'})\n${r.stderr.slice(-3000)}`).toBe(0);
+    expect(
+      r.code,
+      `${what} on ${runtime.label} exited ${r.code} (${r.signal ?? 'no signal'})\n${r.stderr.slice(-3000)}`,
+    ).toBe(0);
     results.push(r);
   }
   return results as [ScriptResult, ScriptResult];
@@ -88,65 +99,116 @@ async function onBoth(t: Arm64Tree, what: string, script: string, args: readonly
 /** Compares within TOLERANCE, records the largest deviation seen, and fails listing every difference. */
 function expectSame(what: string, host: unknown, arm: unknown): void {
   const { differences, largestDeviation } = compareWithin(host, arm, TOLERANCE);
-  timings.push(`${what}: largest deviation ${largestDeviation === 0 ? '0 (bit-identical)' : largestDeviation.toExponential(2)}`);
+  timings.push(
+    `${what}: largest deviation ${largestDeviation === 0 ? '0 (bit-identical)' : largestDeviation.toExponential(2)}`,
+  );
   expect(differences, `${what}: x86-64 vs arm64`).toEqual([]);
 }
 
-const jsonLines = (stdout: string): unknown[] => stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as unknown);
+const jsonLines = (stdout: string): unknown[] =>
+  stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as unknown);
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 describe('the arm64 build gives the x86-64 results', () => {
-  test('faceedge classify --json on the fixtures: same faces, boxes, classes and probabilities, on XNNPACK', async (ctx) => {
-    const t = arm64Tree(ctx);
-    const [host, arm] = await onBoth(t, 'classify --json', 'src/cli/main.js', ['classify', '--json', ...FIXTURES]);
-    const [hostOut, armOut] = [jsonLines(host.stdout), jsonLines(arm.stdout)];
-    expect(hostOut).toHaveLength(FIXTURES.length);
-    const faces = (hostOut as { faces?: unknown[] }[]).reduce((n, r) => n + (r.faces?.length ?? 0), 0);
-    expect(faces, 'the fixtures must hold faces, or the comparison proves nothing').toBeGreaterThanOrEqual(6);
-    expectSame('classify --json', hostOut, armOut);
-    // TFLite logs this (once per process) when it builds an XNNPACK delegate; raw-classify checks every interpreter.
-    expect(arm.stderr, 'XNNPACK on arm64').toContain('Created TensorFlow Lite XNNPACK delegate for CPU');
-  }, 2 * RUN_TIMEOUT_MS);
+  test(
+    'faceedge classify --json on the fixtures: same faces, boxes, classes and probabilities, on XNNPACK',
+    async (ctx) => {
+      const t = arm64Tree(ctx);
+      const [host, arm] = await onBoth(t, 'classify --json', 'src/cli/main.js', ['classify', '--json', ...FIXTURES]);
+      const [hostOut, armOut] = [jsonLines(host.stdout), jsonLines(arm.stdout)];
+      expect(hostOut).toHaveLength(FIXTURES.length);
+      const faces = (hostOut as { faces?: unknown[] }[]).reduce((n, r) => n + (r.faces?.length ?? 0), 0);
+      expect(faces, 'the fixtures must hold faces, or the comparison proves nothing').toBeGreaterThanOrEqual(6);
+      expectSame('classify --json', hostOut, armOut);
+      // TFLite logs this (once per process) when it builds an XNNPACK delegate; raw-classify checks every interpreter.
+      expect(arm.stderr, 'XNNPACK on arm64').toContain('Created TensorFlow Lite XNNPACK delegate for CPU');
+    },
+    2 * RUN_TIMEOUT_MS,
+  );
 
-  test('the same path unrounded (both BlazeFace models, raw probabilities and logits) agrees within 1e-6', async (ctx) => {
-    const t = arm64Tree(ctx);
-    const [host, arm] = await onBoth(t, 'raw-classify (short + full)', 'test/arm64/raw-classify.js', FIXTURES);
-    const [hostOut, armOut] = [JSON.parse(host.stdout), JSON.parse(arm.stdout)] as { arch: string; delegates: Record<string, { active: string; fallbackReason: string | null }>; images: unknown[] }[];
-    expect([hostOut.arch, armOut.arch]).toEqual(['x64', 'arm64']);
-    for (const [model, delegate] of Object.entries(armOut.delegates)) {
-      expect({ model, ...delegate }).toEqual({ model, requested: 'xnnpack', active: 'xnnpack', fallbackReason: null });
-    }
-    expect(Object.keys(armOut.delegates)).toHaveLength(3);
-    // Per detector, so the report says which model is bit-identical and which differs in the last float32 bits.
-    const byDetector = (images: unknown[], model: string) => (images as { file: string; faces: Record<string, unknown> }[]).map((i) => ({ file: i.file, faces: i.faces[model] }));
-    for (const model of ['short', 'full']) expectSame(`raw-classify, ${model}-range detector`, byDetector(hostOut.images, model), byDetector(armOut.images, model));
-    expectSame('raw-classify, all', hostOut.images, armOut.images);
-  }, 2 * RUN_TIMEOUT_MS);
-
-  test(`faceedge run on a ${CLIP_FRAMES}-frame clip against Mosquitto: same events, XNNPACK in bridge/info`, async (ctx) => {
-    const t = arm64Tree(ctx);
-    const dir = mkdtempSync(join(tmpdir(), 'faceedge-arm64-'));
-    const broker = await Mosquitto.start();
-    try {
-      const clip = join(dir, 'clip.gif');
-      writeFileSync(clip, gifFirstFrames(readFileSync(CLIP), CLIP_FRAMES));
-      const runs = [];
-      for (const [runtime, device] of [[t.host, 'parity-x64'], [t.arm64, 'parity-arm64']] as const) {
-        const runDir = mkdtempSync(join(dir, `${device}-`));
-        const run = await runDaemonOnClip(runtime, { brokerUrl: broker.url, device, clip, dir: runDir, timeoutMs: RUN_TIMEOUT_MS });
-        timings.push(`faceedge run (${CLIP_FRAMES} frames) on ${runtime.label}: ${seconds(run.result.ms)}`);
-        expect(run.result.code, `daemon on ${runtime.label}\n${run.result.stdout.slice(-3000)}\n${run.result.stderr.slice(-2000)}`).toBe(0);
-        runs.push(run);
+  test(
+    'the same path unrounded (both BlazeFace models, raw probabilities and logits) agrees within 1e-6',
+    async (ctx) => {
+      const t = arm64Tree(ctx);
+      const [host, arm] = await onBoth(t, 'raw-classify (short + full)', 'test/arm64/raw-classify.js', FIXTURES);
+      const [hostOut, armOut] = [JSON.parse(host.stdout), JSON.parse(arm.stdout)] as {
+        arch: string;
+        delegates: Record<string, { active: string; fallbackReason: string | null }>;
+        images: unknown[];
+      }[];
+      expect([hostOut.arch, armOut.arch]).toEqual(['x64', 'arm64']);
+      for (const [model, delegate] of Object.entries(armOut.delegates)) {
+        expect({ model, ...delegate }).toEqual({
+          model,
+          requested: 'xnnpack',
+          active: 'xnnpack',
+          fallbackReason: null,
+        });
       }
-      const [host, arm] = runs;
-      // Two faces from the third frame: a `new` and an `end` each (no `update`: the interval outlasts the clip).
-      expect(host.events.map((e) => e.type)).toEqual(['new', 'new', 'end', 'end']);
-      expectSame('faceedge run events', comparableEvents(host.events), comparableEvents(arm.events));
-      expect(arm.presence).toEqual(host.presence);
-      expect(arm.bridgeInfo).toMatchObject({ delegate: { active: 'xnnpack', fallback_reason: null }, detector: { delegate: 'xnnpack' } });
-    } finally {
-      await broker.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 2 * RUN_TIMEOUT_MS + 60_000);
+      expect(Object.keys(armOut.delegates)).toHaveLength(3);
+      // Per detector, so the report says which model is bit-identical and which differs in the last float32 bits.
+      const byDetector = (images: unknown[], model: string) =>
+        (images as { file: string; faces: Record<string, unknown> }[]).map((i) => ({
+          file: i.file,
+          faces: i.faces[model],
+        }));
+      for (const model of ['short', 'full'])
+        expectSame(
+          `raw-classify, ${model}-range detector`,
+          byDetector(hostOut.images, model),
+          byDetector(armOut.images, model),
+        );
+      expectSame('raw-classify, all', hostOut.images, armOut.images);
+    },
+    2 * RUN_TIMEOUT_MS,
+  );
+
+  test(
+    `faceedge run on a ${CLIP_FRAMES}-frame clip against Mosquitto: same events, XNNPACK in bridge/info`,
+    async (ctx) => {
+      const t = arm64Tree(ctx);
+      const dir = mkdtempSync(join(tmpdir(), 'faceedge-arm64-'));
+      const broker = await Mosquitto.start();
+      try {
+        const clip = join(dir, 'clip.gif');
+        writeFileSync(clip, gifFirstFrames(readFileSync(CLIP), CLIP_FRAMES));
+        const runs = [];
+        for (const [runtime, device] of [
+          [t.host, 'parity-x64'],
+          [t.arm64, 'parity-arm64'],
+        ] as const) {
+          const runDir = mkdtempSync(join(dir, `${device}-`));
+          const run = await runDaemonOnClip(runtime, {
+            brokerUrl: broker.url,
+            device,
+            clip,
+            dir: runDir,
+            timeoutMs: RUN_TIMEOUT_MS,
+          });
+          timings.push(`faceedge run (${CLIP_FRAMES} frames) on ${runtime.label}: ${seconds(run.result.ms)}`);
+          expect(
+            run.result.code,
+            `daemon on ${runtime.label}\n${run.result.stdout.slice(-3000)}\n${run.result.stderr.slice(-2000)}`,
+          ).toBe(0);
+          runs.push(run);
+        }
+        const [host, arm] = runs;
+        // Two faces from the third frame: a `new` and an `end` each (no `update`: the interval outlasts the clip).
+        expect(host.events.map((e) => e.type)).toEqual(['new', 'new', 'end', 'end']);
+        expectSame('faceedge run events', comparableEvents(host.events), comparableEvents(arm.events));
+        expect(arm.presence).toEqual(host.presence);
+        expect(arm.bridgeInfo).toMatchObject({
+          delegate: { active: 'xnnpack', fallback_reason: null },
+          detector: { delegate: 'xnnpack' },
+        });
+      } finally {
+        await broker.stop();
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    2 * RUN_TIMEOUT_MS + 60_000,
+  );
 });

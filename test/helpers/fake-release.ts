@@ -12,9 +12,16 @@ import { REPO_ROOT } from './run-cli.js';
 export function makeReleaseDir(parent: string, version: string): string {
   const dir = join(parent, `faceedge-${version}`);
   mkdirSync(join(dir, 'dist/src/cli'), { recursive: true });
-  for (const folder of ['bin', 'systemd', 'deploy']) cpSync(join(REPO_ROOT, folder), join(dir, folder), { recursive: true });
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'faceedge', version, type: 'module' }, null, 2) + '\n');
-  writeFileSync(join(dir, 'dist/src/cli/main.js'), `console.log('faceedge ${version} stand-in:', process.argv.slice(2).join(' '));\n`);
+  for (const folder of ['bin', 'systemd', 'deploy'])
+    cpSync(join(REPO_ROOT, folder), join(dir, folder), { recursive: true });
+  writeFileSync(
+    join(dir, 'package.json'),
+    JSON.stringify({ name: 'faceedge', version, type: 'module' }, null, 2) + '\n',
+  );
+  writeFileSync(
+    join(dir, 'dist/src/cli/main.js'),
+    `console.log('faceedge ${version} stand-in:', process.argv.slice(2).join(' '));\n`,
+  );
   return dir;
 }
 

@@ -37,7 +37,13 @@ export class TestFleet {
    * @param fps frames per second each board plays its clip at. Default 4.
    * @param built run the compiled release (`npm run build`) instead of the sources through tsx (fleet-sim).
    */
-  constructor(readonly work: string, readonly brokerUrl: string, readonly source: string, readonly fps = 4, readonly built = false) {
+  constructor(
+    readonly work: string,
+    readonly brokerUrl: string,
+    readonly source: string,
+    readonly fps = 4,
+    readonly built = false,
+  ) {
     mkdirSync(work, { recursive: true });
     this.publicKeyPem = join(work, 'model-signing.pub.pem');
     writeFileSync(this.publicKeyPem, this.signing.publicKey.export({ type: 'spki', format: 'pem' }));
@@ -79,7 +85,10 @@ export class TestFleet {
           log: { level: 'info' },
         },
       });
-      const daemon = DaemonProcess.start({ ...base, device: { id: spec.id, tags: [...(spec.tags ?? [])] } }, { dir, classifier: spec.classifier ?? this.shippedModel, built: this.built });
+      const daemon = DaemonProcess.start(
+        { ...base, device: { id: spec.id, tags: [...(spec.tags ?? [])] } },
+        { dir, classifier: spec.classifier ?? this.shippedModel, built: this.built },
+      );
       this.boards.set(spec.id, daemon);
       return daemon;
     });

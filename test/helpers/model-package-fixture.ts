@@ -9,7 +9,11 @@ import { dirname, join, resolve } from 'node:path';
 import { signManifest } from '../../src/model-push/model-signature.js';
 import { REPO_ROOT } from './run-cli.js';
 
-type Manifest = { id: string; files: Record<string, { path: string; sha256: string; bytes: number; dtype: string }>; selftest?: unknown[] } & Record<string, unknown>;
+type Manifest = {
+  id: string;
+  files: Record<string, { path: string; sha256: string; bytes: number; dtype: string }>;
+  selftest?: unknown[];
+} & Record<string, unknown>;
 
 function complete(dir: string): boolean {
   const path = join(dir, 'manifest.json');
@@ -30,7 +34,8 @@ export function modelPackageSource(): string | null {
   return candidates.find((d): d is string => d !== null && complete(d)) ?? null;
 }
 
-export const NO_MODEL_PACKAGE_REASON = 'no classifier package with self-test cases: models/ is incomplete and FACEEDGE_TEST_MODEL is unset';
+export const NO_MODEL_PACKAGE_REASON =
+  'no classifier package with self-test cases: models/ is incomplete and FACEEDGE_TEST_MODEL is unset';
 
 export const BLAZEFACE = join(REPO_ROOT, 'node_modules/@mediapipe/face_detection/face_detection_short_range.tflite');
 

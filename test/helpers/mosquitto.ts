@@ -25,7 +25,12 @@ export interface MosquittoOptions {
    */
   readonly persistence?: boolean;
   /** Serve TLS instead of plain TCP with these PEM files. */
-  readonly tls?: { readonly cert: string; readonly key: string; readonly ca?: string; readonly requireClientCert?: boolean };
+  readonly tls?: {
+    readonly cert: string;
+    readonly key: string;
+    readonly ca?: string;
+    readonly requireClientCert?: boolean;
+  };
   /** More config lines, appended as given (an acl_file, a bridge `connection` block…). */
   readonly config?: readonly string[];
   /** With `config` carrying its own password_file: refuse anonymous clients. Default: anonymous only without `users`. */
@@ -72,7 +77,13 @@ export class Mosquitto {
     const lines = [
       // Started as root, mosquitto would switch to user "mosquitto", which cannot write our temp dir.
       `user ${userInfo().username}`,
-      `listener ${port} 127.0.0.1`, 'log_dest stderr', 'log_type error', 'log_type warning', 'log_type notice', 'max_queued_messages 100000'];
+      `listener ${port} 127.0.0.1`,
+      'log_dest stderr',
+      'log_type error',
+      'log_type warning',
+      'log_type notice',
+      'max_queued_messages 100000',
+    ];
     if (options.users) {
       const passwordFile = join(dir, 'passwd');
       writePasswordFile(passwordFile, options.users);

@@ -22,7 +22,13 @@ export class MqttProbe {
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
-      this.messages.push({ topic, text: payload.toString('utf8'), retain: packet.retain, qos: packet.qos, dup: packet.dup });
+      this.messages.push({
+        topic,
+        text: payload.toString('utf8'),
+        retain: packet.retain,
+        qos: packet.qos,
+        dup: packet.dup,
+      });
       this.waiters.wake();
     });
   }
@@ -47,8 +53,15 @@ export class MqttProbe {
 
   /** Resolves once `check` returns a value other than undefined/false, re-checking on each message. */
   waitUntil<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-    return this.waiters.until(check, timeoutMs, () =>
-      `timed out after ${timeoutMs} ms waiting for ${what}; got ${this.messages.length} messages: ${this.messages.slice(-10).map((m) => `${m.topic}=${m.text.slice(0, 80)}`).join(' | ')}`);
+    return this.waiters.until(
+      check,
+      timeoutMs,
+      () =>
+        `timed out after ${timeoutMs} ms waiting for ${what}; got ${this.messages.length} messages: ${this.messages
+          .slice(-10)
+          .map((m) => `${m.topic}=${m.text.slice(0, 80)}`)
+          .join(' | ')}`,
+    );
   }
 
   /** Publishes (QoS 1 by default) and waits for the broker's acknowledgement. */

@@ -35,7 +35,10 @@ export class NotifyReceiver {
   readonly received: NotifyDatagram[] = [];
   #waiters: Array<() => void> = [];
 
-  private constructor(readonly address: string, private readonly child: ChildProcess) {}
+  private constructor(
+    readonly address: string,
+    private readonly child: ChildProcess,
+  ) {}
 
   static start(address: string): Promise<NotifyReceiver> {
     const child = spawn(PYTHON, ['-c', RECEIVER, address], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,7 +64,10 @@ export class NotifyReceiver {
       if (left <= 0) throw new Error(`expected ${count} notify datagrams, got ${JSON.stringify(this.received)}`);
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, left);
-        this.#waiters.push(() => { clearTimeout(t); resolve(); });
+        this.#waiters.push(() => {
+          clearTimeout(t);
+          resolve();
+        });
       });
     }
     return this.received.slice();

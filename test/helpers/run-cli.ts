@@ -18,7 +18,10 @@ export interface CliResult {
  * `faceedge <args…>` from `cwd` (default the repo root); resolves when it exits, within `timeoutMs`
  * (default 60 s). `env` replaces the environment (default: this process's).
  */
-export function runCli(args: readonly string[], options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export function runCli(
+  args: readonly string[],
+  options: { cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
       cwd: options.cwd ?? REPO_ROOT,

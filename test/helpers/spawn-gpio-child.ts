@@ -10,8 +10,15 @@ export interface GpioChild {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-export async function spawnGpioChild(args: Record<string, unknown>, env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<GpioChild> {
-  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'], env });
+export async function spawnGpioChild(
+  args: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  timeoutMs = 30_000,
+): Promise<GpioChild> {
+  const child = spawn(process.execPath, ['--import', 'tsx', CHILD, JSON.stringify(args)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env,
+  });
   let err = '';
   child.stderr!.setEncoding('utf8').on('data', (c: string) => (err += c));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));

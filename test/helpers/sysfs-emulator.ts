@@ -68,7 +68,12 @@ export class SysfsEmulator {
       const dir = join(this.root, `gpio${number}`);
       if (file === 'export' && !existsSync(dir)) {
         mkdirSync(dir);
-        for (const [name, content] of [['direction', 'in'], ['value', '0'], ['edge', 'none'], ['active_low', '0']]) {
+        for (const [name, content] of [
+          ['direction', 'in'],
+          ['value', '0'],
+          ['edge', 'none'],
+          ['active_low', '0'],
+        ]) {
           writeFileSync(join(dir, name), `${content}\n`);
         }
       }

@@ -12,4 +12,5 @@ export function testClassifierPath(): string | null {
   return existsSync(path) ? path : null;
 }
 
-export const NO_CLASSIFIER_REASON = 'no classifier: models/faceedge-gender_int8.tflite is not exported yet and FACEEDGE_TEST_MODEL is unset';
+export const NO_CLASSIFIER_REASON =
+  'no classifier: models/faceedge-gender_int8.tflite is not exported yet and FACEEDGE_TEST_MODEL is unset';

@@ -19,7 +19,12 @@ export interface TinyGifFrame {
 }
 
 /** A GIF89a with a 4-colour global palette. */
-export function tinyGif(width: number, height: number, palette: readonly [number, number, number][], frames: readonly TinyGifFrame[]): Buffer {
+export function tinyGif(
+  width: number,
+  height: number,
+  palette: readonly [number, number, number][],
+  frames: readonly TinyGifFrame[],
+): Buffer {
   if (palette.length !== 4) throw new Error('tinyGif takes exactly 4 colours');
   const bytes: number[] = [...Buffer.from('GIF89a', 'latin1')];
   const u16 = (v: number): number[] => [v & 0xff, v >> 8];
@@ -27,7 +32,15 @@ export function tinyGif(width: number, height: number, palette: readonly [number
   for (const c of palette) bytes.push(...c);
   for (const f of frames) {
     const transparent = f.transparentIndex !== undefined;
-    bytes.push(0x21, 0xf9, 4, (f.disposal << 2) | (transparent ? 1 : 0), ...u16(f.delayCs ?? 10), f.transparentIndex ?? 0, 0);
+    bytes.push(
+      0x21,
+      0xf9,
+      4,
+      (f.disposal << 2) | (transparent ? 1 : 0),
+      ...u16(f.delayCs ?? 10),
+      f.transparentIndex ?? 0,
+      0,
+    );
     bytes.push(0x2c, ...u16(f.left), ...u16(f.top), ...u16(f.width), ...u16(f.height), 0);
     bytes.push(2, ...subBlocks(lzwUncompressed(f.pixels)), 0);
   }

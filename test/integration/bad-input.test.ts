@@ -53,7 +53,10 @@ function pngClaiming(width: number, height: number): Buffer {
 }
 
 async function expectCode(promise: Promise<unknown>, code: FaceedgeErrorCode): Promise<FaceedgeError> {
-  const err = await promise.then(() => null, (e: unknown) => e);
+  const err = await promise.then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(err, `expected ${code}`).toBeInstanceOf(FaceedgeError);
   expect((err as FaceedgeError).code).toBe(code);
   expect((err as FaceedgeError).message.length).toBeGreaterThan(10);
@@ -66,7 +69,9 @@ const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 function writeManifest(modelPath: string, sha = sha256(readFileSync(modelPath))): void {
   const file = modelPath.split('/').pop() as string;
   const manifest = {
-    id: 'bad-input-test', labels: ['female', 'male'], input: { width: 64, height: 64, channels: 3 },
+    id: 'bad-input-test',
+    labels: ['female', 'male'],
+    input: { width: 64, height: 64, channels: 3 },
     files: { int8: { path: file, dtype: 'int8', sha256: sha, bytes: readFileSync(modelPath).length } },
   };
   writeFileSync(join(modelPath, '..', 'manifest.json'), JSON.stringify(manifest));
@@ -90,12 +95,16 @@ beforeAll(async () => {
   files.huge = join(dir, 'huge.png');
   writeFileSync(files.huge, pngClaiming(30000, 30000));
   files.onePixel = join(dir, 'one-pixel.png');
-  await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } }).png().toFile(files.onePixel);
+  await sharp({ create: { width: 1, height: 1, channels: 3, background: '#808080' } })
+    .png()
+    .toFile(files.onePixel);
   // The astronaut with an alpha channel: opaque except a fully transparent 32-px band at the top.
   files.alpha = join(dir, 'alpha.png');
   const { data, info } = await sharp(ASTRONAUT).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
   for (let i = 0; i < info.width * 32; i++) data[i * 4 + 3] = 0;
-  await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } }).png().toFile(files.alpha);
+  await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } })
+    .png()
+    .toFile(files.alpha);
 
   for (const name of ['garbage', 'blazeface', 'tampered']) files[`${name}Dir`] = mkdtempSync(join(dir, `${name}-`));
   files.garbageModel = join(files.garbageDir, 'garbage.tflite');
@@ -115,7 +124,10 @@ afterAll(() => {
 
 describe('bad images', () => {
   it('a truncated JPEG and a text file are IMAGE_UNREADABLE', async () => {
-    const truncated = await expectCode(decodeImage(readFileSync(files.truncatedJpeg), 'truncated.jpg'), 'IMAGE_UNREADABLE');
+    const truncated = await expectCode(
+      decodeImage(readFileSync(files.truncatedJpeg), 'truncated.jpg'),
+      'IMAGE_UNREADABLE',
+    );
     expect(truncated.message).toContain('truncated.jpg');
     await expectCode(decodeImage(readFileSync(files.notAnImage), 'notes.jpg'), 'IMAGE_UNREADABLE');
   });
@@ -175,7 +187,11 @@ describe('bad models', () => {
 describe('through the CLI', () => {
   const cases: [string, () => string, RegExp][] = [
     ['not a model', () => files.garbageModel, /not a TFLite model/],
-    ['wrong input shape', () => files.blazefaceModel, /input is 1x128x128x3, expected 1x64x64x3|expected 1 input and 1 output/],
+    [
+      'wrong input shape',
+      () => files.blazefaceModel,
+      /input is 1x128x128x3, expected 1x64x64x3|expected 1 input and 1 output/,
+    ],
     ['checksum mismatch', () => files.tamperedModel, /does not match the manifest/],
   ];
   for (const [what, model, message] of cases) {
@@ -204,33 +220,58 @@ describe('through the CLI', () => {
   });
 
   const classifier = testClassifierPath();
-  it.skipIf(!classifier)(`classify reports each bad image on its own line, keeps going and exits 1 (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`, async () => {
-    const images = [files.truncatedJpeg, files.huge, files.onePixel, files.alpha, join(dir, 'absent.jpg'), ASTRONAUT];
-    const r = await runCli(['classify', ...images, '--json', '--model', classifier as string]);
-    expect(r.code).toBe(1);
-    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-    expect(r.stderr).toContain('3 of 6 image(s) could not be classified');
-    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
-    expect(lines.map((l) => l.file)).toEqual(images);
-    expect(lines.map((l) => l.error?.code ?? null)).toEqual(['IMAGE_UNREADABLE', 'IMAGE_TOO_LARGE', null, null, 'IMAGE_UNREADABLE', null]);
-    expect(lines[2].faces).toEqual([]);
-    expect(lines[3].faces).toHaveLength(1);
-    expect(lines[5].faces).toHaveLength(1);
-  });
+  it.skipIf(!classifier)(
+    `classify reports each bad image on its own line, keeps going and exits 1 (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`,
+    async () => {
+      const images = [files.truncatedJpeg, files.huge, files.onePixel, files.alpha, join(dir, 'absent.jpg'), ASTRONAUT];
+      const r = await runCli(['classify', ...images, '--json', '--model', classifier as string]);
+      expect(r.code).toBe(1);
+      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+      expect(r.stderr).toContain('3 of 6 image(s) could not be classified');
+      const lines = r.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      expect(lines.map((l) => l.file)).toEqual(images);
+      expect(lines.map((l) => l.error?.code ?? null)).toEqual([
+        'IMAGE_UNREADABLE',
+        'IMAGE_TOO_LARGE',
+        null,
+        null,
+        'IMAGE_UNREADABLE',
+        null,
+      ]);
+      expect(lines[2].faces).toEqual([]);
+      expect(lines[3].faces).toHaveLength(1);
+      expect(lines[5].faces).toHaveLength(1);
+    },
+  );
 
-  it.skipIf(!classifier)(`a corrupt JPEG header is one clean line: libvips' repeated complaint is said once, nothing else on stderr (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`, async () => {
-    const r = await runCli(['classify', files.badHeaderJpeg, '--model', classifier as string]);
-    expect(r.code).toBe(1);
-    const output = `${r.stdout}\n${r.stderr}`;
-    expect(output.match(/Unsupported JPEG data precision 85/g), output).toHaveLength(1);
-    expect(output.split('\n').filter((l) => /^\s*(\(\S+\): )?VIPS|^\s*Vips/i.test(l)), output).toEqual([]);
-    expect(r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('INFO: Created TensorFlow Lite')), r.stderr).toEqual(['faceedge: 1 of 1 image(s) could not be classified']);
-  });
+  it.skipIf(!classifier)(
+    `a corrupt JPEG header is one clean line: libvips' repeated complaint is said once, nothing else on stderr (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`,
+    async () => {
+      const r = await runCli(['classify', files.badHeaderJpeg, '--model', classifier as string]);
+      expect(r.code).toBe(1);
+      const output = `${r.stdout}\n${r.stderr}`;
+      expect(output.match(/Unsupported JPEG data precision 85/g), output).toHaveLength(1);
+      expect(
+        output.split('\n').filter((l) => /^\s*(\(\S+\): )?VIPS|^\s*Vips/i.test(l)),
+        output,
+      ).toEqual([]);
+      expect(
+        r.stderr.split('\n').filter((l) => l.trim() && !l.startsWith('INFO: Created TensorFlow Lite')),
+        r.stderr,
+      ).toEqual(['faceedge: 1 of 1 image(s) could not be classified']);
+    },
+  );
 
-  it.skipIf(!classifier)(`eval of a missing folder is DATASET_INVALID, exit 1 (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`, async () => {
-    const r = await runCli(['eval', join(dir, 'nowhere'), '--model', classifier as string]);
-    expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/nowhere is not a folder/);
-    expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
-  });
+  it.skipIf(!classifier)(
+    `eval of a missing folder is DATASET_INVALID, exit 1 (${classifier ? 'real classifier' : NO_CLASSIFIER_REASON})`,
+    async () => {
+      const r = await runCli(['eval', join(dir, 'nowhere'), '--model', classifier as string]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/nowhere is not a folder/);
+      expect(hasStackTrace(r.stderr), r.stderr).toBe(false);
+    },
+  );
 });

@@ -9,8 +9,21 @@ import { noiseJpeg, RecordingSink } from '../helpers/capture-sink.js';
 /** A real camera stand-in: ffmpeg's test pattern as MJPEG, 10 fps, in real time. */
 const FFMPEG_CAMERA = {
   command: 'ffmpeg',
-  args: ['-hide_banner', '-loglevel', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=10',
-    '-f', 'mjpeg', '-q:v', '5', '-'],
+  args: [
+    '-hide_banner',
+    '-loglevel',
+    'error',
+    '-re',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc=size=320x240:rate=10',
+    '-f',
+    'mjpeg',
+    '-q:v',
+    '5',
+    '-',
+  ],
 };
 
 const alive = (pid: number): boolean => {

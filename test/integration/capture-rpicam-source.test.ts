@@ -52,8 +52,21 @@ describe('rpicam source with a stand-in rpicam-vid', () => {
     await sink.until(() => sink.frames.length >= 3, '3 frames');
     expect(readFileSync(log, 'utf8').trim().split('\n')).toEqual([
       'rpicam-vid',
-      '-t', '0', '-n', '--codec', 'mjpeg', '--width', '320', '--height', '240', '--framerate', '10',
-      '--rotation', '180', '-o', '-',
+      '-t',
+      '0',
+      '-n',
+      '--codec',
+      'mjpeg',
+      '--width',
+      '320',
+      '--height',
+      '240',
+      '--framerate',
+      '10',
+      '--rotation',
+      '180',
+      '-o',
+      '-',
     ]);
     const meta = await sharp(sink.frames[2].image.data).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['jpeg', 320, 240]);
@@ -74,7 +87,7 @@ describe('rpicam source with a stand-in rpicam-vid', () => {
     await expect(source.start()).rejects.toMatchObject({ code: 'CAMERA_NOT_FOUND' });
   });
 
-  it('reports the program\'s own error when it rejects an option, and keeps retrying', async () => {
+  it("reports the program's own error when it rejects an option, and keeps retrying", async () => {
     const { env } = cameraEnv(['rpicam-vid']);
     const { source, sink } = start({ type: 'rpicam', width: 160, height: 120, args: ['--bogus'] }, env);
     await source.start();

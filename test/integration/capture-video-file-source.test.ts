@@ -29,8 +29,21 @@ beforeAll(() => {
   clip = join(dir, 'walking-2s.mp4');
   // A 2-second H.264 clip made from the sample GIF (not committed: it is derived at test time).
   execFileSync('ffmpeg', [
-    '-v', 'error', '-i', join(SCENES, 'face-demographics-walking.gif'), '-t', '2', '-r', '10',
-    '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', clip,
+    '-v',
+    'error',
+    '-i',
+    join(SCENES, 'face-demographics-walking.gif'),
+    '-t',
+    '2',
+    '-r',
+    '10',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-pix_fmt',
+    'yuv420p',
+    clip,
   ]);
   reference = execFileSync('ffmpeg', ['-v', 'error', '-i', clip, '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'], {
     maxBuffer: 1 << 28,
@@ -82,7 +95,10 @@ describe('VideoFileSource', () => {
     await sink.until(() => sink.frames.length >= 36, '36 frames of the cut file', 30_000);
     await source.stop();
     expect(sink.errors.map((e) => e.message)).toHaveLength(1);
-    expect(sink.errors[0]).toMatchObject({ code: 'SOURCE_FAILED', message: expect.stringMatching(/cut\.mp4 is truncated \(ffmpeg: ".*partial file"\).*in a loop; reported once/) });
+    expect(sink.errors[0]).toMatchObject({
+      code: 'SOURCE_FAILED',
+      message: expect.stringMatching(/cut\.mp4 is truncated \(ffmpeg: ".*partial file"\).*in a loop; reported once/),
+    });
     expect(source.stats().skipped).toBe(1);
   });
 
@@ -116,19 +132,22 @@ describe('VideoFileSource', () => {
 
   const hasMp4 = existsSync(SHARED_MP4);
   if (!hasMp4) console.warn(`skipping the real-mp4 test: ${SHARED_MP4} not found (shared data set absent)`);
-  it.skipIf(!hasMp4)('reads the real 768x432 H.264 sample (shared/data/scenes/one-by-one-person-detection.mp4)', async () => {
-    const sink = new RecordingSink();
-    const source = new VideoFileSource({ path: SHARED_MP4, sink, fps: 0 });
-    await source.start();
-    await sink.until(() => sink.frames.length >= 30, '30 frames');
-    await source.stop();
-    const image = sink.frames[29].image;
-    expect(image.kind === 'rgb' && [image.width, image.height, image.data.length]).toEqual([768, 432, 768 * 432 * 3]);
-    const first30 = execFileSync(
-      'ffmpeg',
-      ['-v', 'error', '-i', SHARED_MP4, '-frames:v', '30', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
-      { maxBuffer: 1 << 28 },
-    );
-    expect(image.data.equals(first30.subarray(29 * 768 * 432 * 3))).toBe(true);
-  });
+  it.skipIf(!hasMp4)(
+    'reads the real 768x432 H.264 sample (shared/data/scenes/one-by-one-person-detection.mp4)',
+    async () => {
+      const sink = new RecordingSink();
+      const source = new VideoFileSource({ path: SHARED_MP4, sink, fps: 0 });
+      await source.start();
+      await sink.until(() => sink.frames.length >= 30, '30 frames');
+      await source.stop();
+      const image = sink.frames[29].image;
+      expect(image.kind === 'rgb' && [image.width, image.height, image.data.length]).toEqual([768, 432, 768 * 432 * 3]);
+      const first30 = execFileSync(
+        'ffmpeg',
+        ['-v', 'error', '-i', SHARED_MP4, '-frames:v', '30', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-'],
+        { maxBuffer: 1 << 28 },
+      );
+      expect(image.data.equals(first30.subarray(29 * 768 * 432 * 3))).toBe(true);
+    },
+  );
 });

@@ -20,7 +20,6 @@ const WALKING = join(REPO_ROOT, 'demo/clips/face-demographics-walking.gif');
 const CORRUPT_CAMERA = join(REPO_ROOT, 'test/stand-ins/mjpeg-corrupt-camera');
 const ROOT = `faceedge/${TEST_DEVICE}`;
 
-
 describe.skipIf(!classifier)(`the daemon under bad input (${classifier ?? NO_CLASSIFIER_REASON})`, () => {
   let dir: string;
   let broker: Mosquitto | null = null;
@@ -48,32 +47,63 @@ describe.skipIf(!classifier)(`the daemon under bad input (${classifier ?? NO_CLA
   }
 
   it('mjpeg_process: corrupt frames are logged and skipped, events keep flowing; a crashed camera program is restarted (capture offline → online)', async () => {
-    const { probe, daemon } = await start('mjpeg', [{ name: 'cam', source: { type: 'mjpeg_process', command: CORRUPT_CAMERA, args: [WALKING] } }]);
+    const { probe, daemon } = await start('mjpeg', [
+      { name: 'cam', source: { type: 'mjpeg_process', command: CORRUPT_CAMERA, args: [WALKING] } },
+    ]);
     const capture = `${ROOT}/cam/status/capture`;
 
     // 1. The two broken frames: the parser drops the cut one, the decoder refuses the 0x0 one.
-    const truncated = await daemon.waitForLog((l) => l.msg === 'capture problem' && /frame truncated/.test(String(l.err)), 30_000, 'the truncated frame');
+    const truncated = await daemon.waitForLog(
+      (l) => l.msg === 'capture problem' && /frame truncated/.test(String(l.err)),
+      30_000,
+      'the truncated frame',
+    );
     expect(truncated).toMatchObject({ level: 40, camera: 'cam', code: 'IMAGE_UNREADABLE' });
     const undecodable = await daemon.waitForLog((l) => l.msg === 'frame skipped', 10_000, 'the undecodable frame');
     expect(String(undecodable.err)).toMatch(/cannot read image cam#\d+/);
     // A face first seen after the corruption: the pipeline carried on.
     const corruptAt = Number(undecodable.time) / 1000;
     const later = await probe.waitUntil(
-      () => eventsOn(probe.messages, `${ROOT}/cam/events`).find((e) => e.type === 'new' && e.after.start_time > corruptAt),
+      () =>
+        eventsOn(probe.messages, `${ROOT}/cam/events`).find((e) => e.type === 'new' && e.after.start_time > corruptAt),
       20_000,
       'a new track after the corrupt frames',
     );
     expect(later.after.camera).toBe('cam');
 
     // 2. The program exits 3: capture goes offline with its stderr as the reason, then it is restarted.
-    const offline = await daemon.waitForLog((l) => l.msg === 'capture status' && l.state === 'offline' && /exited with code 3/.test(String(l.reason)), 20_000, 'the crash');
+    const offline = await daemon.waitForLog(
+      (l) => l.msg === 'capture status' && l.state === 'offline' && /exited with code 3/.test(String(l.reason)),
+      20_000,
+      'the crash',
+    );
     expect(String(offline.reason)).toContain('mjpeg-corrupt-camera: simulated camera crash');
-    await daemon.waitForLog((l) => l.msg === 'capture problem' && l.code === 'SOURCE_FAILED' && /restarting in \d+ ms/.test(String(l.err)), 5000, 'the restart with backoff');
-    const back = await daemon.waitForLog((l) => l.msg === 'capture status' && l.state === 'online' && l.seenAt >= offline.seenAt, 15_000, 'capture back online');
+    await daemon.waitForLog(
+      (l) => l.msg === 'capture problem' && l.code === 'SOURCE_FAILED' && /restarting in \d+ ms/.test(String(l.err)),
+      5000,
+      'the restart with backoff',
+    );
+    const back = await daemon.waitForLog(
+      (l) => l.msg === 'capture status' && l.state === 'online' && l.seenAt >= offline.seenAt,
+      15_000,
+      'capture back online',
+    );
     expect(Number(back.time)).toBeGreaterThan(Number(offline.time));
-    await probe.waitUntil(() => probe.messages.filter((m) => m.topic === capture).map((m) => m.text).join(',').endsWith('online,offline,online'), 5000, 'capture online → offline → online');
     await probe.waitUntil(
-      () => eventsOn(probe.messages, `${ROOT}/cam/events`).find((e) => e.type === 'new' && e.after.start_time > Number(back.time) / 1000),
+      () =>
+        probe.messages
+          .filter((m) => m.topic === capture)
+          .map((m) => m.text)
+          .join(',')
+          .endsWith('online,offline,online'),
+      5000,
+      'capture online → offline → online',
+    );
+    await probe.waitUntil(
+      () =>
+        eventsOn(probe.messages, `${ROOT}/cam/events`).find(
+          (e) => e.type === 'new' && e.after.start_time > Number(back.time) / 1000,
+        ),
       20_000,
       'a new track from the restarted program',
     );
@@ -97,13 +127,20 @@ describe.skipIf(!classifier)(`the daemon under bad input (${classifier ?? NO_CLA
       { name: 'cutjpeg', source: { type: 'image', path: jpeg } },
       { name: 'cutgif', source: { type: 'gif', path: gif } },
     ]);
-    for (const [camera, path] of [['cutjpeg', jpeg], ['cutgif', gif]] as const) {
-      const failed = daemon.logs.find((l) => l.msg === 'camera failed to start; the other cameras keep running' && l.camera === camera);
+    for (const [camera, path] of [
+      ['cutjpeg', jpeg],
+      ['cutgif', gif],
+    ] as const) {
+      const failed = daemon.logs.find(
+        (l) => l.msg === 'camera failed to start; the other cameras keep running' && l.camera === camera,
+      );
       expect(failed, `${camera} start failure logged\n${daemon.describe()}`).toBeDefined();
       expect(failed).toMatchObject({ level: 50, code: 'IMAGE_UNREADABLE' });
       expect(String(failed!.err)).toContain(path);
     }
-    expect(String(daemon.logs.find((l) => l.camera === 'cutjpeg' && l.level === 50)!.err)).toMatch(/premature end of JPEG/i);
+    expect(String(daemon.logs.find((l) => l.camera === 'cutjpeg' && l.level === 50)!.err)).toMatch(
+      /premature end of JPEG/i,
+    );
 
     const exit = await daemon.exited;
     expect(exit.code, daemon.describe()).toBe(1);
@@ -111,12 +148,18 @@ describe.skipIf(!classifier)(`the daemon under bad input (${classifier ?? NO_CLA
     expect(hasStackTrace(daemon.stderr)).toBe(false);
 
     // The good camera was processed to its end and the stop was clean.
-    await probe.waitFor((m) => m.topic === `${ROOT}/availability` && m.text === 'offline', 5000, 'availability offline');
+    await probe.waitFor(
+      (m) => m.topic === `${ROOT}/availability` && m.text === 'offline',
+      5000,
+      'availability offline',
+    );
     const good = eventsOn(probe.messages, `${ROOT}/good/events`);
     expect(good.some((e) => e.type === 'new')).toBe(true);
     expect(good.at(-1)!.type).toBe('end');
     for (const camera of ['cutjpeg', 'cutgif']) {
-      expect(probe.messages.filter((m) => m.topic === `${ROOT}/${camera}/status/capture`).map((m) => m.text)).toEqual(['offline']);
+      expect(probe.messages.filter((m) => m.topic === `${ROOT}/${camera}/status/capture`).map((m) => m.text)).toEqual([
+        'offline',
+      ]);
       expect(probe.messages.some((m) => m.topic === `${ROOT}/${camera}/events`)).toBe(false);
     }
   });
@@ -168,7 +211,11 @@ describe.skipIf(!classifier)(`the daemon under bad input (${classifier ?? NO_CLA
     expect(result.stdout).toBe('');
     expect(hasStackTrace(result.stderr)).toBe(false);
     // One `  path: message` line per problem (the `  hint:` line is not one).
-    const listed = (text: string) => [...text.matchAll(/^\s+([a-z_.0-9]+): /gm)].map((m) => m[1]).filter((p) => p !== 'hint').sort();
+    const listed = (text: string) =>
+      [...text.matchAll(/^\s+([a-z_.0-9]+): /gm)]
+        .map((m) => m[1])
+        .filter((p) => p !== 'hint')
+        .sort();
     expect(listed(result.stderr)).toEqual(expected);
 
     const check = await runFaceedge(['config', 'check', file]);

@@ -61,10 +61,18 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
   });
 
   /** Publishes a request body (raw text, so malformed JSON can be sent) and returns the next response. */
-  async function request(command: string, body: string, responseTopic = `${ROOT}/bridge/response/${command}`): Promise<BridgeResponse> {
+  async function request(
+    command: string,
+    body: string,
+    responseTopic = `${ROOT}/bridge/response/${command}`,
+  ): Promise<BridgeResponse> {
     const from = probe.messages.length;
     await probe.publish(`${ROOT}/bridge/request/${command}`, body);
-    const reply = await probe.waitUntil(() => probe.messages.slice(from).find((m) => m.topic === responseTopic), 15_000, `response on ${responseTopic}`);
+    const reply = await probe.waitUntil(
+      () => probe.messages.slice(from).find((m) => m.topic === responseTopic),
+      15_000,
+      `response on ${responseTopic}`,
+    );
     expect(reply.retain).toBe(false);
     return JSON.parse(reply.text) as BridgeResponse;
   }
@@ -72,29 +80,48 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
   /** The last event's seq so far; events after a request prove the daemon is still processing. */
   const lastSeq = () => eventsOn(probe.messages, EVENTS).at(-1)?.seq ?? 0;
   const eventAfter = (seq: number) =>
-    probe.waitUntil(() => eventsOn(probe.messages, EVENTS).find((e) => e.seq > seq), 20_000, `an event after seq ${seq}`);
+    probe.waitUntil(
+      () => eventsOn(probe.messages, EVENTS).find((e) => e.seq > seq),
+      20_000,
+      `an event after seq ${seq}`,
+    );
 
   it('health_check answers with the readiness report and echoes the transaction', async () => {
     const res = await request('health_check', JSON.stringify({ transaction: 'h-1' }));
-    expect(res).toMatchObject({ status: 'ok', transaction: 'h-1', data: { ready: true, reasons: [], started: true, broker_connected: true } });
+    expect(res).toMatchObject({
+      status: 'ok',
+      transaction: 'h-1',
+      data: { ready: true, reasons: [], started: true, broker_connected: true },
+    });
     expect(res.data.model).toEqual({ id: manifest.id, sha256: sha256(model), delegate: 'xnnpack' });
     expect(res.data.last_frame_age_ms.walk).toBeLessThan(10_000);
   });
 
   it('options: a valid change is applied, answered and republished in bridge/info; a bad key is named and changes nothing', async () => {
     const from = probe.messages.length;
-    const ok = await request('options', JSON.stringify({ transaction: 'o-1', detector: { score_threshold: 0.6 }, tracker: { min_frames: 2 } }));
+    const ok = await request(
+      'options',
+      JSON.stringify({ transaction: 'o-1', detector: { score_threshold: 0.6 }, tracker: { min_frames: 2 } }),
+    );
     expect(ok).toMatchObject({ status: 'ok', transaction: 'o-1' });
     expect(ok.data.detector).toMatchObject({ score_threshold: 0.6, nms_iou: 0.3, model: 'full' });
     expect(ok.data.tracker).toMatchObject({ min_frames: 2, update_interval_ms: 250 });
     const info = await probe.waitUntil(
-      () => probe.messages.slice(from).find((m) => m.topic === `${ROOT}/bridge/info` && JSON.parse(m.text).options.detector.score_threshold === 0.6),
+      () =>
+        probe.messages
+          .slice(from)
+          .find(
+            (m) => m.topic === `${ROOT}/bridge/info` && JSON.parse(m.text).options.detector.score_threshold === 0.6,
+          ),
       10_000,
       'bridge/info with the new options',
     );
     expect(JSON.parse(info.text).options.tracker.min_frames).toBe(2);
 
-    const bad = await request('options', JSON.stringify({ transaction: 'o-2', detector: { score_treshold: 0.7 }, tracker: { min_frames: 0 } }));
+    const bad = await request(
+      'options',
+      JSON.stringify({ transaction: 'o-2', detector: { score_treshold: 0.7 }, tracker: { min_frames: 0 } }),
+    );
     expect(bad).toMatchObject({ status: 'error', transaction: 'o-2', data: { code: 'REQUEST_INVALID' } });
     expect(bad.error).toContain('detector.score_treshold: unknown key');
     expect(bad.error).toContain('tracker.min_frames');
@@ -106,7 +133,11 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
 
   it('model/reload: the same model reloads; a file that is not a model, or a model with other labels, is refused and the old model keeps classifying', async () => {
     const same = await request('model/reload', JSON.stringify({ transaction: 'r-1' }));
-    expect(same).toMatchObject({ status: 'ok', transaction: 'r-1', data: { id: manifest.id, path: model, sha256: sha256(model) } });
+    expect(same).toMatchObject({
+      status: 'ok',
+      transaction: 'r-1',
+      data: { id: manifest.id, path: model, sha256: sha256(model) },
+    });
 
     // A text file under a manifest that lists it with the right checksum: only the model check can refuse it.
     const junk = join(dir, 'junk');
@@ -115,7 +146,14 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     writeFileSync(fake, 'this is a text file, not a TFLite flatbuffer\n'.repeat(100));
     const fakeManifest = structuredClone(manifest);
     fakeManifest.id = 'not-a-model';
-    fakeManifest.files = { int8: { ...fakeManifest.files.int8, path: 'not-a-model_int8.tflite', sha256: sha256(fake), bytes: readFileSync(fake).length } };
+    fakeManifest.files = {
+      int8: {
+        ...fakeManifest.files.int8,
+        path: 'not-a-model_int8.tflite',
+        sha256: sha256(fake),
+        bytes: readFileSync(fake).length,
+      },
+    };
     writeFileSync(join(junk, 'manifest.json'), JSON.stringify(fakeManifest));
 
     const refused = await request('model/reload', JSON.stringify({ transaction: 'r-2', model: fake }));
@@ -129,9 +167,16 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     const flipped = structuredClone(manifest);
     flipped.id = 'failing';
     flipped.files = { int8: manifest.files.int8 };
-    flipped.selftest = manifest.selftest.map((c: Record<string, number>) => ({ ...c, expected_probability: 1 - c.expected_probability!, expected_int8_probability: 1 - c.expected_int8_probability! }));
+    flipped.selftest = manifest.selftest.map((c: Record<string, number>) => ({
+      ...c,
+      expected_probability: 1 - c.expected_probability!,
+      expected_int8_probability: 1 - c.expected_int8_probability!,
+    }));
     writeFileSync(join(failing, 'manifest.json'), JSON.stringify(flipped));
-    const selftest = await request('model/reload', JSON.stringify({ transaction: 'r-st', model: join(failing, basename(model)) }));
+    const selftest = await request(
+      'model/reload',
+      JSON.stringify({ transaction: 'r-st', model: join(failing, basename(model)) }),
+    );
     expect(selftest).toMatchObject({ status: 'error', transaction: 'r-st', data: { code: 'MODEL_SELFTEST_FAILED' } });
 
     // The real model under a manifest with other labels: it loads, but swapping it under running tracks
@@ -139,8 +184,14 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     const relabelled = join(dir, 'relabelled');
     mkdirSync(relabelled);
     copyFileSync(model, join(relabelled, basename(model)));
-    writeFileSync(join(relabelled, 'manifest.json'), JSON.stringify({ ...manifest, id: 'relabelled', labels: ['cat', 'dog'], files: { int8: manifest.files.int8 } }));
-    const other = await request('model/reload', JSON.stringify({ transaction: 'r-3', model: join(relabelled, basename(model)) }));
+    writeFileSync(
+      join(relabelled, 'manifest.json'),
+      JSON.stringify({ ...manifest, id: 'relabelled', labels: ['cat', 'dog'], files: { int8: manifest.files.int8 } }),
+    );
+    const other = await request(
+      'model/reload',
+      JSON.stringify({ transaction: 'r-3', model: join(relabelled, basename(model)) }),
+    );
     expect(other).toMatchObject({ status: 'error', transaction: 'r-3', data: { code: 'MODEL_SHAPE_MISMATCH' } });
     expect(other.error).toContain(`[cat, dog], the running model [${manifest.labels.join(', ')}]`);
 
@@ -153,7 +204,11 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
     const late = await MqttProbe.connect(broker.url, [`${ROOT}/bridge/info`]);
     try {
       const info = await late.waitFor((m) => m.retain, 5000, 'retained bridge/info');
-      expect(JSON.parse(info.text).model).toMatchObject({ id: manifest.id, sha256: sha256(model), installed: 'classifier.model' });
+      expect(JSON.parse(info.text).model).toMatchObject({
+        id: manifest.id,
+        sha256: sha256(model),
+        installed: 'classifier.model',
+      });
     } finally {
       await late.close();
     }

@@ -65,7 +65,9 @@ describe.skipIf(!classifier)(`broker credentials with the real daemon (${classif
     const stateDir = join(dir, 'refused');
     const daemon = DaemonProcess.start(
       daemonConfig({
-        brokerUrl: broker.url, stateDir, httpPort,
+        brokerUrl: broker.url,
+        stateDir,
+        httpPort,
         cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
         extra: { mqtt: { username: 'cam', password: 'not-the-right-one' } },
       }),
@@ -74,7 +76,11 @@ describe.skipIf(!classifier)(`broker credentials with the real daemon (${classif
     daemons.push(daemon);
     await daemon.waitRunning();
 
-    const refusal = await daemon.waitForLog((l) => l.level === 50 && /refused the login/.test(l.msg), 20_000, 'the refused-login error');
+    const refusal = await daemon.waitForLog(
+      (l) => l.level === 50 && /refused the login/.test(l.msg),
+      20_000,
+      'the refused-login error',
+    );
     expect(refusal.msg).toContain('mqtt.username');
     expect(refusal.msg).toContain('mqtt.password');
     expect(String(refusal.err)).toMatch(/Not authorized|Bad user ?name or password/i);
@@ -86,8 +92,14 @@ describe.skipIf(!classifier)(`broker credentials with the real daemon (${classif
     // Not ready, with the broker's reason and the keys to check; the cameras themselves are fine.
     let report = await pollHealth(httpPort, (h) => h.reasons.some((r) => r.startsWith('MQTT')));
     expect(report.status).toBe(503);
-    expect(report.body).toMatchObject({ ready: false, broker_connected: false, broker_problem: { kind: 'login_refused' } });
-    expect(report.body.reasons.join('\n')).toMatch(/MQTT broker refused the connection: .*mqtt\.username\/mqtt\.password/);
+    expect(report.body).toMatchObject({
+      ready: false,
+      broker_connected: false,
+      broker_problem: { kind: 'login_refused' },
+    });
+    expect(report.body.reasons.join('\n')).toMatch(
+      /MQTT broker refused the connection: .*mqtt\.username\/mqtt\.password/,
+    );
 
     // The administrator fixes the account on the broker: the daemon gets in by itself and is ready.
     broker.setUsers({ cam: 'not-the-right-one' });
@@ -109,12 +121,20 @@ describe.skipIf(!classifier)(`broker credentials with the real daemon (${classif
     // The RTSP camera's server does not exist: ffmpeg fails and says so, quoting its URL.
     const cameras = [
       { name: 'walk', source: { type: 'gif', path: CLIP, fps: 0 } },
-      { name: 'gate', source: { type: 'rtsp', path: `rtsp://admin:${encodeURIComponent(ENV_SECRET)}@127.0.0.1:${deadPort}/stream1` } },
+      {
+        name: 'gate',
+        source: { type: 'rtsp', path: `rtsp://admin:${encodeURIComponent(ENV_SECRET)}@127.0.0.1:${deadPort}/stream1` },
+      },
     ];
-    const probe = await MqttProbe.connect(broker.url, [`faceedge/${TEST_DEVICE}/#`], { username: 'watcher', password: 'w' });
+    const probe = await MqttProbe.connect(broker.url, [`faceedge/${TEST_DEVICE}/#`], {
+      username: 'watcher',
+      password: 'w',
+    });
     const daemon = DaemonProcess.start(
       daemonConfig({
-        brokerUrl: `mqtt://cam:${URL_SECRET}@127.0.0.1:${broker.port}`, stateDir, cameras: [],
+        brokerUrl: `mqtt://cam:${URL_SECRET}@127.0.0.1:${broker.port}`,
+        stateDir,
+        cameras: [],
         extra: { mqtt: { username: 'cam', password: YAML_SECRET } },
       }),
       { dir, classifier: classifier!, file: 'secrets.yaml', env: { FACEEDGE_CAMERAS: JSON.stringify(cameras) } },

@@ -25,7 +25,11 @@ function edgeTpuInstalled(): boolean {
     return false;
   }
 }
-const SKIP = !classifier ? NO_CLASSIFIER_REASON : edgeTpuInstalled() ? `${EDGETPU} is installed here: nothing to fall back from` : '';
+const SKIP = !classifier
+  ? NO_CLASSIFIER_REASON
+  : edgeTpuInstalled()
+    ? `${EDGETPU} is installed here: nothing to fall back from`
+    : '';
 
 describe.skipIf(SKIP !== '')(`delegate fallback reported by the daemon (${SKIP || EDGETPU + ' absent'})`, () => {
   let dir: string;
@@ -37,7 +41,12 @@ describe.skipIf(SKIP !== '')(`delegate fallback reported by the daemon (${SKIP |
     dir = mkdtempSync(join(tmpdir(), 'faceedge-daemon-delegate-'));
     broker = await Mosquitto.start();
     probe = await MqttProbe.connect(broker.url, [`${ROOT}/#`]);
-    const config = daemonConfig({ brokerUrl: broker.url, stateDir: join(dir, 'state'), cameras: [], extra: { classifier: { delegate: EDGETPU, delegate_options: { device: 'usb' } } } });
+    const config = daemonConfig({
+      brokerUrl: broker.url,
+      stateDir: join(dir, 'state'),
+      cameras: [],
+      extra: { classifier: { delegate: EDGETPU, delegate_options: { device: 'usb' } } },
+    });
     daemon = DaemonProcess.start(config, { dir, classifier: classifier! });
     await daemon.waitRunning(60_000);
   }, 90_000);
@@ -49,13 +58,17 @@ describe.skipIf(SKIP !== '')(`delegate fallback reported by the daemon (${SKIP |
   });
 
   it('publishes the active delegate and the fallback reason in bridge/info and serves with XNNPACK', async () => {
-    const info = JSON.parse((await probe.waitFor((m) => m.topic === `${ROOT}/bridge/info`, 15_000, 'bridge/info')).text);
+    const info = JSON.parse(
+      (await probe.waitFor((m) => m.topic === `${ROOT}/bridge/info`, 15_000, 'bridge/info')).text,
+    );
     expect(info.delegate.active).toBe('xnnpack');
     expect(info.delegate.fallback_reason).toContain(EDGETPU);
     expect(info.config.classifier).toMatchObject({ delegate: EDGETPU, delegate_options: { device: 'usb' } });
 
     await probe.publish(`${ROOT}/bridge/request/health_check`, '{}');
-    const health = JSON.parse((await probe.waitFor((m) => m.topic === `${ROOT}/bridge/response/health_check`, 15_000, 'health_check')).text);
+    const health = JSON.parse(
+      (await probe.waitFor((m) => m.topic === `${ROOT}/bridge/response/health_check`, 15_000, 'health_check')).text,
+    );
     expect(health.data.model.delegate).toBe('xnnpack');
   });
 });

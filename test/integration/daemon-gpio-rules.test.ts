@@ -43,19 +43,30 @@ const GPIO = {
 const RULES = [
   // once_per_track off: every new/update event of a qualifying track matches, so only the cooldown
   // stands between the clip's event stream and a relay chattering on every update.
-  { id: 'unlock', when: { camera: 'door', class: 'any', min_score: 0.0, min_frames: 3 }, then: { output: 'relay', pulse_ms: 500 }, cooldown_ms: 10_000, once_per_track: false },
+  {
+    id: 'unlock',
+    when: { camera: 'door', class: 'any', min_score: 0.0, min_frames: 3 },
+    then: { output: 'relay', pulse_ms: 500 },
+    cooldown_ms: 10_000,
+    once_per_track: false,
+  },
   { id: 'porch-on-motion', when_input: 'pir', then: { camera: 'porch' } },
 ];
 
 /** Pids of running stand-in gpiomon processes of this emulated board (their command line names its bin folder). */
 function gpiomonProcesses(binDir: string): number[] {
-  return readdirSync('/proc').filter((d) => /^\d+$/.test(d)).filter((pid) => {
-    try {
-      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((arg) => arg === join(binDir, 'gpiomon'));
-    } catch {
-      return false;
-    }
-  }).map(Number);
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          .split('\0')
+          .some((arg) => arg === join(binDir, 'gpiomon'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifier ?? NO_CLASSIFIER_REASON})`, () => {
@@ -73,7 +84,8 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
   const texts = (topic: string) => on(topic).map((m) => m.text);
   const actions = () => on(`${ROOT}/rules/action`).map((m) => JSON.parse(m.text) as Record<string, any>);
   const drives = () => sim.log(CHIP, RELAY).filter((e) => e.what !== 'release');
-  const waitMessage = (match: (m: ProbeMessage) => boolean, what: string, ms = 15_000) => probe.waitFor(match, ms, what);
+  const waitMessage = (match: (m: ProbeMessage) => boolean, what: string, ms = 15_000) =>
+    probe.waitFor(match, ms, what);
   /** What the broker holds retained on `topic`, as a subscriber arriving now sees it. */
   async function retained(topic: string): Promise<string> {
     const late = await MqttProbe.connect(broker.url, [topic]);
@@ -88,9 +100,19 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     dir = mkdtempSync(join(tmpdir(), 'faceedge-daemon-gpio-'));
     broker = await Mosquitto.start();
     probe = await MqttProbe.connect(broker.url, [`${ROOT}/#`, 'homeassistant/#']);
-    sim = new EmulatedGpio({ version: '2.1.3', interactive: true, release: 'keep', chips: [{ name: CHIP, label: 'pinctrl-rp1', lines: 54 }] });
+    sim = new EmulatedGpio({
+      version: '2.1.3',
+      interactive: true,
+      release: 'keep',
+      chips: [{ name: CHIP, label: 'pinctrl-rp1', lines: 54 }],
+    });
     const env = sim.env();
-    gpioEnv = Object.fromEntries(['PATH', 'FACEEDGE_GPIO_SIM', 'FACEEDGE_GPIO_SIM_VERSION', 'FACEEDGE_GPIO_SIM_INTERACTIVE'].map((k) => [k, env[k]!]));
+    gpioEnv = Object.fromEntries(
+      ['PATH', 'FACEEDGE_GPIO_SIM', 'FACEEDGE_GPIO_SIM_VERSION', 'FACEEDGE_GPIO_SIM_INTERACTIVE'].map((k) => [
+        k,
+        env[k]!,
+      ]),
+    );
     httpPort = await freePort();
     const config = daemonConfig({
       brokerUrl: broker.url,
@@ -124,12 +146,22 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     expect(await retained(`${ROOT}/gpio/relay/state`)).toBe('OFF');
     expect(await retained(`${ROOT}/gpio/pir/state`)).toBe('OFF');
     // The gated camera waits for its input.
-    expect(await waitMessage((m) => m.topic === `${ROOT}/porch/status/capture`, 'porch capture status')).toMatchObject({ text: 'offline' });
+    expect(await waitMessage((m) => m.topic === `${ROOT}/porch/status/capture`, 'porch capture status')).toMatchObject({
+      text: 'offline',
+    });
 
     await waitMessage((m) => m.topic === HA_CONFIG, 'HA discovery');
     const cmps = JSON.parse(await retained(HA_CONFIG)).cmps as Record<string, Record<string, unknown>>;
-    expect(cmps.gpio_relay).toMatchObject({ p: 'switch', command_topic: `${ROOT}/gpio/relay/set`, state_topic: `${ROOT}/gpio/relay/state` });
-    expect(cmps.gpio_pir).toMatchObject({ p: 'binary_sensor', state_topic: `${ROOT}/gpio/pir/state`, device_class: 'motion' });
+    expect(cmps.gpio_relay).toMatchObject({
+      p: 'switch',
+      command_topic: `${ROOT}/gpio/relay/set`,
+      state_topic: `${ROOT}/gpio/relay/state`,
+    });
+    expect(cmps.gpio_pir).toMatchObject({
+      p: 'binary_sensor',
+      state_topic: `${ROOT}/gpio/pir/state`,
+      device_class: 'motion',
+    });
     expect(cmps.door_face).toMatchObject({ state_topic: `${ROOT}/door/face` });
     expect(cmps.door_class).toMatchObject({ options: ['female', 'male'] });
   });
@@ -137,13 +169,25 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
   it('pulses the relay for 500 ms once a door track reaches 3 frames, publishes the action, and the cooldown holds back the rest of the clip', async () => {
     const action = await waitMessage((m) => m.topic === `${ROOT}/rules/action`, 'a rule action', 60_000);
     expect(action.retain).toBe(false);
-    expect(JSON.parse(action.text)).toMatchObject({ kind: 'pulse', output: 'relay', ms: 500, rule: 'unlock', description: expect.stringContaining('pulse relay for 500 ms') });
+    expect(JSON.parse(action.text)).toMatchObject({
+      kind: 'pulse',
+      output: 'relay',
+      ms: 500,
+      rule: 'unlock',
+      description: expect.stringContaining('pulse relay for 500 ms'),
+    });
     // The event that triggered it: a door track with at least 3 frames, published before the action.
-    const trigger = eventsOn(probe.messages.slice(0, probe.messages.indexOf(action)), `${ROOT}/door/events`).find((e) => e.after.frames >= 3);
+    const trigger = eventsOn(probe.messages.slice(0, probe.messages.indexOf(action)), `${ROOT}/door/events`).find(
+      (e) => e.after.frames >= 3,
+    );
     expect(trigger, 'a door event with 3 frames before the action').toBeDefined();
     expect(JSON.parse(action.text).reason).toContain(trigger!.after.id);
 
-    await waitUntil(() => texts(`${ROOT}/gpio/relay/state`).join(',') === 'OFF,ON,OFF', 'relay state OFF → ON → OFF', 10_000);
+    await waitUntil(
+      () => texts(`${ROOT}/gpio/relay/state`).join(',') === 'OFF,ON,OFF',
+      'relay state OFF → ON → OFF',
+      10_000,
+    );
     expect(await retained(`${ROOT}/gpio/relay/state`)).toBe('OFF');
     const [high, low] = drives().slice(-2);
     expect([high.what, low.what]).toEqual(['1', '0']);
@@ -155,27 +199,47 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
 
     // The clip (about 4 s) ends well within the 10 s cooldown: the many matching events after the
     // first fired nothing.
-    await waitMessage((m) => m.topic === `${ROOT}/door/status/capture` && m.text === 'offline' && on(`${ROOT}/door/events`).length > 0, 'the door clip to end', 60_000);
+    await waitMessage(
+      (m) => m.topic === `${ROOT}/door/status/capture` && m.text === 'offline' && on(`${ROOT}/door/events`).length > 0,
+      'the door clip to end',
+      60_000,
+    );
     await new Promise((r) => setTimeout(r, 500));
-    const matching = eventsOn(probe.messages, `${ROOT}/door/events`).filter((e) => e.type !== 'end' && e.after.frames >= 3);
+    const matching = eventsOn(probe.messages, `${ROOT}/door/events`).filter(
+      (e) => e.type !== 'end' && e.after.frames >= 3,
+    );
     expect(matching.length).toBeGreaterThanOrEqual(3);
     expect(actions().filter((a) => a.rule === 'unlock')).toHaveLength(1);
   });
 
   it('gpio/relay/set: ON and OFF drive the line; malformed payloads are logged and change nothing', async () => {
     await probe.publish(`${ROOT}/gpio/relay/set`, 'ON');
-    await waitUntil(() => sim.level(CHIP, RELAY) === 1 && texts(`${ROOT}/gpio/relay/state`).at(-1) === 'ON', 'relay ON');
+    await waitUntil(
+      () => sim.level(CHIP, RELAY) === 1 && texts(`${ROOT}/gpio/relay/state`).at(-1) === 'ON',
+      'relay ON',
+    );
     await probe.publish(`${ROOT}/gpio/relay/set`, 'off');
-    await waitUntil(() => sim.level(CHIP, RELAY) === 0 && texts(`${ROOT}/gpio/relay/state`).at(-1) === 'OFF', 'relay OFF');
+    await waitUntil(
+      () => sim.level(CHIP, RELAY) === 0 && texts(`${ROOT}/gpio/relay/state`).at(-1) === 'OFF',
+      'relay OFF',
+    );
 
     const statesBefore = on(`${ROOT}/gpio/relay/state`).length;
     const drivesBefore = drives().length;
-    for (const bad of ['BANANA', '{"pulse_ms": -5}', '{"state": "ON"']) await probe.publish(`${ROOT}/gpio/relay/set`, bad);
-    await daemon.waitForLog((l) => l.msg === 'malformed GPIO command ignored' && String(l.err).includes('{\\"state\\": \\"ON\\"'), 10_000, 'the third malformed command');
+    for (const bad of ['BANANA', '{"pulse_ms": -5}', '{"state": "ON"'])
+      await probe.publish(`${ROOT}/gpio/relay/set`, bad);
+    await daemon.waitForLog(
+      (l) => l.msg === 'malformed GPIO command ignored' && String(l.err).includes('{\\"state\\": \\"ON\\"'),
+      10_000,
+      'the third malformed command',
+    );
     expect(daemon.logs.filter((l) => l.msg === 'malformed GPIO command ignored')).toHaveLength(3);
     // A set for an output that does not exist is refused by name.
     await probe.publish(`${ROOT}/gpio/nothing/set`, 'ON');
-    await daemon.waitForLog((l) => l.msg === 'GPIO command for an output that is not configured' && l.gpio === 'nothing', 10_000);
+    await daemon.waitForLog(
+      (l) => l.msg === 'GPIO command for an output that is not configured' && l.gpio === 'nothing',
+      10_000,
+    );
     expect(on(`${ROOT}/gpio/relay/state`)).toHaveLength(statesBefore);
     expect(drives()).toHaveLength(drivesBefore);
     expect(daemon.exitStatus).toBeNull();
@@ -185,21 +249,49 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     const from = probe.messages.length;
     const since = () => probe.messages.slice(from);
     sim.drive(CHIP, PIR, 1);
-    await probe.waitUntil(() => since().find((m) => m.topic === `${ROOT}/gpio/pir/state` && m.text === 'ON'), 10_000, 'pir ON');
-    await probe.waitUntil(() => since().find((m) => m.topic === `${ROOT}/porch/status/capture` && m.text === 'online'), 15_000, 'porch capture online');
-    await probe.waitUntil(() => eventsOn(since(), `${ROOT}/porch/events`).find((e) => e.type === 'new'), 30_000, 'a porch track');
+    await probe.waitUntil(
+      () => since().find((m) => m.topic === `${ROOT}/gpio/pir/state` && m.text === 'ON'),
+      10_000,
+      'pir ON',
+    );
+    await probe.waitUntil(
+      () => since().find((m) => m.topic === `${ROOT}/porch/status/capture` && m.text === 'online'),
+      15_000,
+      'porch capture online',
+    );
+    await probe.waitUntil(
+      () => eventsOn(since(), `${ROOT}/porch/events`).find((e) => e.type === 'new'),
+      30_000,
+      'a porch track',
+    );
     expect(actions().find((a) => a.rule === 'porch-on-motion' && a.kind === 'camera' && a.run === true)).toBeDefined();
 
     sim.drive(CHIP, PIR, 0);
-    await probe.waitUntil(() => since().find((m) => m.topic === `${ROOT}/porch/status/capture` && m.text === 'offline'), 15_000, 'porch paused');
-    await probe.waitUntil(() => eventsOn(since(), `${ROOT}/porch/events`).find((e) => e.type === 'end'), 15_000, 'the porch track ended');
+    await probe.waitUntil(
+      () => since().find((m) => m.topic === `${ROOT}/porch/status/capture` && m.text === 'offline'),
+      15_000,
+      'porch paused',
+    );
+    await probe.waitUntil(
+      () => eventsOn(since(), `${ROOT}/porch/events`).find((e) => e.type === 'end'),
+      15_000,
+      'the porch track ended',
+    );
     expect(actions().find((a) => a.rule === 'porch-on-motion' && a.run === false)).toBeDefined();
     // A paused camera delivers no frames on purpose: it does not count against readiness. (The door
     // clip has ended, so its own frame age may by now; that is not what this checks.)
     const from2 = probe.messages.length;
     await probe.publish(`${ROOT}/bridge/request/health_check`, '{}');
-    const health = await probe.waitUntil(() => probe.messages.slice(from2).find((m) => m.topic === `${ROOT}/bridge/response/health_check`), 10_000, 'health_check');
-    const report = JSON.parse(health.text).data as { paused_cameras: string[]; last_frame_age_ms: object; reasons: string[] };
+    const health = await probe.waitUntil(
+      () => probe.messages.slice(from2).find((m) => m.topic === `${ROOT}/bridge/response/health_check`),
+      10_000,
+      'health_check',
+    );
+    const report = JSON.parse(health.text).data as {
+      paused_cameras: string[];
+      last_frame_age_ms: object;
+      reasons: string[];
+    };
     expect(report.paused_cameras).toEqual(['porch']);
     expect(report.last_frame_age_ms).not.toHaveProperty('porch');
     expect(report.reasons.filter((r) => r.includes('porch'))).toEqual([]);
@@ -209,7 +301,7 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     expect(eventsOn(probe.messages, `${ROOT}/porch/events`)).toHaveLength(count);
   });
 
-  it('shows the lines, the rules\' last actions and the paused camera on the live view', async () => {
+  it("shows the lines, the rules' last actions and the paused camera on the live view", async () => {
     const { status, body } = await httpGet(httpPort, '/live/state');
     expect(status).toBe(200);
     const board = JSON.parse(body).board as Record<string, any>;
@@ -218,7 +310,10 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
       expect.arrayContaining(['unlock pulse', 'porch-on-motion camera']),
     );
     expect(board.rule_actions[0]).toMatchObject({ rule: 'porch-on-motion', run: false });
-    expect(board.cameras.find((c: { name: string }) => c.name === 'porch')).toMatchObject({ paused: true, capture: { state: 'offline', reason: 'paused by a rule' } });
+    expect(board.cameras.find((c: { name: string }) => c.name === 'porch')).toMatchObject({
+      paused: true,
+      capture: { state: 'offline', reason: 'paused by a rule' },
+    });
     expect(board.mqtt).toMatchObject({ connected: true, outbox_depth: expect.any(Number) });
   });
 
@@ -239,7 +334,11 @@ describe.skipIf(!classifier)(`daemon GPIO, rules and Home Assistant (${classifie
     expect(gpiomonProcesses(sim.binDir).length).toBeGreaterThan(0); // the PIR input's monitor
     daemon.signal('SIGKILL');
     expect((await daemon.exited).signal).toBe('SIGKILL');
-    await waitUntil(() => sim.level(CHIP, RELAY) === 0 && sim.holder(CHIP, RELAY) === null, 'the relay back to off and released', 10_000);
+    await waitUntil(
+      () => sim.level(CHIP, RELAY) === 0 && sim.holder(CHIP, RELAY) === null,
+      'the relay back to off and released',
+      10_000,
+    );
     // The input monitor dies with the daemon too: an orphaned gpiomon would keep the PIR line requested.
     await waitUntil(() => gpiomonProcesses(sim.binDir).length === 0, 'no gpiomon left after the daemon died', 10_000);
     expect(drives().at(-1)).toMatchObject({ what: '0' });

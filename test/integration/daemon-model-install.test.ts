@@ -12,7 +12,14 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { DaemonProcess, daemonConfig, runFaceedge, TEST_DEVICE } from '../helpers/daemon-process.js';
-import { copyModelPackage, modelPackageSource, NO_MODEL_PACKAGE_REASON, readManifest, signPackage, writeManifest } from '../helpers/model-package-fixture.js';
+import {
+  copyModelPackage,
+  modelPackageSource,
+  NO_MODEL_PACKAGE_REASON,
+  readManifest,
+  signPackage,
+  writeManifest,
+} from '../helpers/model-package-fixture.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
@@ -65,7 +72,10 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
     const transaction = `h-${n++}`;
     await probe.publish(`${ROOT}/bridge/request/health_check`, JSON.stringify({ transaction }));
     const reply = await probe.waitUntil(
-      () => probe.messages.slice(from).find((m) => m.topic === `${ROOT}/bridge/response/health_check` && m.text.includes(`"${transaction}"`)),
+      () =>
+        probe.messages
+          .slice(from)
+          .find((m) => m.topic === `${ROOT}/bridge/response/health_check` && m.text.includes(`"${transaction}"`)),
       // A bound, not the assertion (the frame ages are): once, on this loaded 2-core machine, a restarted
       // daemon serving the float model on a clip at full speed took over 15 s to answer.
       30_000,
@@ -78,7 +88,11 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
    * Runs `action` while polling health_check; returns once `done(health)` holds. Every poll must show a
    * fresh frame: a model swap (or a refused install) must not stall the pipeline.
    */
-  async function watchFrames<T>(action: () => Promise<T>, done: (h: Health) => boolean, what: string): Promise<{ result: T; polls: Health[] }> {
+  async function watchFrames<T>(
+    action: () => Promise<T>,
+    done: (h: Health) => boolean,
+    what: string,
+  ): Promise<{ result: T; polls: Health[] }> {
     const polls: Health[] = [];
     let finished = false;
     const running = action().finally(() => (finished = true));
@@ -97,7 +111,11 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
 
   const lastSeq = () => eventsOn(probe.messages, EVENTS).at(-1)?.seq ?? 0;
   const eventAfter = (seq: number, model: string) =>
-    probe.waitUntil(() => eventsOn(probe.messages, EVENTS).find((e) => e.seq > seq && e.after.model === model), 30_000, `an event by ${model} after seq ${seq}`);
+    probe.waitUntil(
+      () => eventsOn(probe.messages, EVENTS).find((e) => e.seq > seq && e.after.model === model),
+      30_000,
+      `an event by ${model} after seq ${seq}`,
+    );
   const daemonConfigFor = (publicKey: string) =>
     daemonConfig({
       brokerUrl: broker.url,
@@ -105,7 +123,8 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
       cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
       extra: { tracker: { update_interval_ms: 250 }, models: { public_key: publicKey } },
     });
-  const install = (pkg: string) => runFaceedge(['model', 'install', pkg, '--models-dir', modelsDir, '--public-key', pubPem], { timeoutMs: 120_000 });
+  const install = (pkg: string) =>
+    runFaceedge(['model', 'install', pkg, '--models-dir', modelsDir, '--public-key', pubPem], { timeoutMs: 120_000 });
 
   beforeAll(async () => {
     writeFileSync(pubPem, publicKey.export({ type: 'spki', format: 'pem' }));
@@ -132,14 +151,22 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
     const pkg = signedPackage('faceedge-gender-float', floatOnly);
     const floatSha = readManifest(pkg).files.float32.sha256;
     const seq = lastSeq();
-    const { result, polls } = await watchFrames(() => install(pkg), (h) => h.model.sha256 === floatSha, 'the float model to serve');
+    const { result, polls } = await watchFrames(
+      () => install(pkg),
+      (h) => h.model.sha256 === floatSha,
+      'the float model to serve',
+    );
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^installed faceedge-gender-float-/);
     expect(polls.at(-1)!.model.id).toBe('faceedge-gender-float');
     await eventAfter(seq, 'faceedge-gender-float');
     expect(daemon.logs.some((l) => l.msg === 'classifier swapped' && l.to === 'faceedge-gender-float')).toBe(true);
     // bridge/info (retained) names it too.
-    await probe.waitFor((m) => m.topic === `${ROOT}/bridge/info` && JSON.parse(m.text).model?.sha256 === floatSha, 10_000, 'bridge/info with the new model');
+    await probe.waitFor(
+      (m) => m.topic === `${ROOT}/bridge/info` && JSON.parse(m.text).model?.sha256 === floatSha,
+      10_000,
+      'bridge/info with the new model',
+    );
   });
 
   it('refuses a corrupted package: the CLI fails naming the checksum, the serving model keeps classifying', async () => {
@@ -151,7 +178,11 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
       writeFileSync(file, bytes);
     });
     const seq = lastSeq();
-    const { result, polls } = await watchFrames(() => install(pkg), () => true, 'the refused install');
+    const { result, polls } = await watchFrames(
+      () => install(pkg),
+      () => true,
+      'the refused install',
+    );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(/sha256 .* does not match the manifest/);
     expect(polls.every((h) => h.model.sha256 === floatSha)).toBe(true);
@@ -159,7 +190,7 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
     expect((await health()).model.id).toBe('faceedge-gender-float');
   });
 
-  it('installs a package pushed over MQTT to the daemon\'s own connection, then `faceedge model rollback` brings the previous one back', async () => {
+  it("installs a package pushed over MQTT to the daemon's own connection, then `faceedge model rollback` brings the previous one back", async () => {
     const pkg = signedPackage('faceedge-gender-v3');
     let seq = lastSeq();
     const { result } = await watchFrames(
@@ -182,17 +213,30 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
     expect(daemon.logs.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
   });
 
-  it('after a restart serves the store\'s current model; without its signing key it refuses MQTT pushes with a clear error and keeps running', async () => {
+  it("after a restart serves the store's current model; without its signing key it refuses MQTT pushes with a clear error and keeps running", async () => {
     daemon.signal('SIGTERM');
     expect(await daemon.exited).toEqual({ code: 0, signal: null });
     const missingKey = join(work, 'no-such-key.pub.pem');
-    daemon = DaemonProcess.start(daemonConfigFor(missingKey), { dir: work, classifier: shipped, file: 'restarted.yaml' });
+    daemon = DaemonProcess.start(daemonConfigFor(missingKey), {
+      dir: work,
+      classifier: shipped,
+      file: 'restarted.yaml',
+    });
     await daemon.waitRunning(60_000);
-    expect(daemon.logs.some((l) => l.msg.startsWith('serving the model store') && String(l.version).startsWith('faceedge-gender-float-'))).toBe(true);
+    expect(
+      daemon.logs.some(
+        (l) => l.msg.startsWith('serving the model store') && String(l.version).startsWith('faceedge-gender-float-'),
+      ),
+    ).toBe(true);
     expect(daemon.logs.some((l) => l.msg.startsWith('no model signing key') && l.public_key === missingKey)).toBe(true);
     expect((await health()).model.id).toBe('faceedge-gender-float');
 
-    const refused = await pushModelOverMqtt({ dir: signedPackage('faceedge-gender-v4'), url: broker.url, deviceId: TEST_DEVICE, chunkSize: 64 * 1024 }).then(
+    const refused = await pushModelOverMqtt({
+      dir: signedPackage('faceedge-gender-v4'),
+      url: broker.url,
+      deviceId: TEST_DEVICE,
+      chunkSize: 64 * 1024,
+    }).then(
       () => null,
       (e: unknown) => e as Error & { code?: string },
     );

@@ -11,7 +11,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
-import { copyModelPackage, modelPackageSource, NO_MODEL_PACKAGE_REASON, readManifest, signPackage, writeManifest } from '../helpers/model-package-fixture.js';
+import {
+  copyModelPackage,
+  modelPackageSource,
+  NO_MODEL_PACKAGE_REASON,
+  readManifest,
+  signPackage,
+  writeManifest,
+} from '../helpers/model-package-fixture.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
@@ -75,15 +82,22 @@ describe.skipIf(!SOURCE)(`model/reload is verified like an install (${SOURCE ?? 
     const from = probe.messages.length;
     await probe.publish(`${ROOT}/bridge/request/model/reload`, JSON.stringify({ transaction, ...body }));
     const reply = await probe.waitUntil(
-      () => probe.messages.slice(from).find((m) => m.topic === `${ROOT}/bridge/response/model/reload` && JSON.parse(m.text).transaction === transaction),
-      60_000, `the response to ${transaction}`);
+      () =>
+        probe.messages
+          .slice(from)
+          .find(
+            (m) => m.topic === `${ROOT}/bridge/response/model/reload` && JSON.parse(m.text).transaction === transaction,
+          ),
+      60_000,
+      `the response to ${transaction}`,
+    );
     return JSON.parse(reply.text) as BridgeResponse;
   }
 
   const serving = () => eventsOn(probe.messages, EVENTS).at(-1)?.after.model;
   const shippedId = () => readManifest(SOURCE!).id;
 
-  it('refuses an unsigned package, a stranger\'s, one changed after signing and one failing its self-test; the old model keeps serving', async () => {
+  it("refuses an unsigned package, a stranger's, one changed after signing and one failing its self-test; the old model keeps serving", async () => {
     const unsigned = await reload('unsigned', { model: pkg('unsigned', null) });
     expect(unsigned).toMatchObject({ status: 'error', data: { code: 'MODEL_SIGNATURE_INVALID' } });
     expect(unsigned.error).toContain('no manifest.sig');
@@ -93,25 +107,39 @@ describe.skipIf(!SOURCE)(`model/reload is verified like an install (${SOURCE ?? 
     expect(foreign.error).toMatch(/signed by key [0-9a-f]+, which this board does not trust/);
 
     const swapped = pkg('swapped', privateKey);
-    writeFileSync(swapped, Buffer.concat([readFileSync(swapped).subarray(0, 2000), Buffer.alloc(readFileSync(swapped).length - 2000)]));
+    writeFileSync(
+      swapped,
+      Buffer.concat([readFileSync(swapped).subarray(0, 2000), Buffer.alloc(readFileSync(swapped).length - 2000)]),
+    );
     const changed = await reload('changed', { model: swapped });
     expect(changed).toMatchObject({ status: 'error', data: { code: 'MODEL_CHECKSUM_MISMATCH' } });
 
     const selftest = await reload('selftest', {
       model: pkg('bad-selftest', privateKey, (d) => {
         const m = readManifest(d);
-        m.selftest = (m.selftest as Array<Record<string, number>>).map((c) => ({ ...c, expected_probability: 1 - c.expected_probability!, expected_int8_probability: 1 - c.expected_int8_probability! }));
+        m.selftest = (m.selftest as Array<Record<string, number>>).map((c) => ({
+          ...c,
+          expected_probability: 1 - c.expected_probability!,
+          expected_int8_probability: 1 - c.expected_int8_probability!,
+        }));
         writeManifest(d, m);
       }),
     });
     expect(selftest).toMatchObject({ status: 'error', data: { code: 'MODEL_SELFTEST_FAILED' } });
 
-    const outside = await reload('outside', { model: pkg('outside', privateKey), manifest: join(dir, 'manifest.json') });
+    const outside = await reload('outside', {
+      model: pkg('outside', privateKey),
+      manifest: join(dir, 'manifest.json'),
+    });
     expect(outside).toMatchObject({ status: 'error', data: { code: 'REQUEST_INVALID' } });
 
     // Still serving the shipped model, and still publishing.
     const seq = eventsOn(probe.messages, EVENTS).at(-1)!.seq;
-    await probe.waitUntil(() => eventsOn(probe.messages, EVENTS).some((e) => e.seq > seq), 20_000, 'an event after the refusals');
+    await probe.waitUntil(
+      () => eventsOn(probe.messages, EVENTS).some((e) => e.seq > seq),
+      20_000,
+      'an event after the refusals',
+    );
     expect(serving()).toBe(shippedId());
     // Expected refusals are warnings with code and message, not errors with stack traces.
     const refusals = daemon.logs.filter((l) => l.msg === 'bridge request failed');
@@ -125,6 +153,10 @@ describe.skipIf(!SOURCE)(`model/reload is verified like an install (${SOURCE ?? 
   it('serves a signed, sound package', async () => {
     const ok = await reload('good', { model: pkg('faceedge-reloaded', privateKey) });
     expect(ok).toMatchObject({ status: 'ok', data: { id: 'faceedge-reloaded' } });
-    await probe.waitUntil(() => eventsOn(probe.messages, EVENTS).some((e) => e.after.model === 'faceedge-reloaded'), 30_000, 'an event from the reloaded model');
+    await probe.waitUntil(
+      () => eventsOn(probe.messages, EVENTS).some((e) => e.after.model === 'faceedge-reloaded'),
+      30_000,
+      'an event from the reloaded model',
+    );
   }, 120_000);
 });

@@ -44,26 +44,56 @@ describe.skipIf(!classifier)(`stopping the daemon started through npm (${classif
   ] as const) {
     it(`SIGTERM to \`${how}\` stops the daemon cleanly`, async () => {
       const configFile = join(dir, `${command}.yaml`);
-      writeFileSync(configFile, stringify(daemonConfig({ stateDir: join(dir, `state-${command}`), cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }] })));
-      const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FACEEDGE_') && !k.startsWith('npm_')));
+      writeFileSync(
+        configFile,
+        stringify(
+          daemonConfig({
+            stateDir: join(dir, `state-${command}`),
+            cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
+          }),
+        ),
+      );
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => !k.startsWith('FACEEDGE_') && !k.startsWith('npm_')),
+      );
       const launcher = spawn(command, [...args, '--config', configFile], {
         cwd: REPO_ROOT,
-        env: { ...env, FACEEDGE_CLASSIFIER__MODEL: classifier!, npm_config_yes: 'true', npm_config_update_notifier: 'false' },
+        env: {
+          ...env,
+          FACEEDGE_CLASSIFIER__MODEL: classifier!,
+          npm_config_yes: 'true',
+          npm_config_update_notifier: 'false',
+        },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let output = '';
       launcher.stdout.setEncoding('utf8').on('data', (c: string) => (output += c));
       launcher.stderr.setEncoding('utf8').on('data', (c: string) => (output += c));
-      const lines = () => output.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { msg: string; pid: number });
-      await waitUntil(() => lines().some((l) => l.msg === 'faceedge running'), 60_000, `"faceedge running" from ${how}\n${output.slice(-2000)}`);
+      const lines = () =>
+        output
+          .split('\n')
+          .filter((l) => l.startsWith('{'))
+          .map((l) => JSON.parse(l) as { msg: string; pid: number });
+      await waitUntil(
+        () => lines().some((l) => l.msg === 'faceedge running'),
+        60_000,
+        `"faceedge running" from ${how}\n${output.slice(-2000)}`,
+      );
       const daemonPid = lines().find((l) => l.msg === 'faceedge running')!.pid;
       leftovers.push(daemonPid);
       expect(daemonPid).not.toBe(launcher.pid);
 
       launcher.kill('SIGTERM');
-      await waitUntil(() => !alive(daemonPid), 20_000, `the daemon (pid ${daemonPid}) to exit after SIGTERM to ${how}\n${output.slice(-2000)}`);
+      await waitUntil(
+        () => !alive(daemonPid),
+        20_000,
+        `the daemon (pid ${daemonPid}) to exit after SIGTERM to ${how}\n${output.slice(-2000)}`,
+      );
       // It stopped through its own shutdown (tracks ended, MQTT offline), not by a broken pipe.
-      expect(lines().some((l) => l.msg === 'faceedge stopped'), output.slice(-2000)).toBe(true);
+      expect(
+        lines().some((l) => l.msg === 'faceedge stopped'),
+        output.slice(-2000),
+      ).toBe(true);
     }, 120_000);
   }
 });

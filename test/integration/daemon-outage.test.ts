@@ -28,7 +28,9 @@ const EVENTS = `faceedge/${TEST_DEVICE}/walk/events`;
 /** Outbox entries not acknowledged by the broker, as a restarted daemon will find them. */
 function undelivered(outboxDir: string): OutboxEntry[] {
   const watermark = readAckWatermark(outboxDir);
-  return listSegments(outboxDir).flatMap((name) => readSegment(join(outboxDir, name)).entries.filter((e) => e.seq > watermark));
+  return listSegments(outboxDir).flatMap((name) =>
+    readSegment(join(outboxDir, name)).entries.filter((e) => e.seq > watermark),
+  );
 }
 
 describe.skipIf(!classifier)(`broker outage with the real daemon (${classifier ?? NO_CLASSIFIER_REASON})`, () => {
@@ -65,8 +67,15 @@ describe.skipIf(!classifier)(`broker outage with the real daemon (${classifier ?
 
   async function metrics(port: number): Promise<{ depth: number; connected: number; produced: number }> {
     const { body } = await httpGet(port, '/metrics');
-    const produced = ['new', 'update', 'end'].reduce((n, t) => n + (metricValue(body, `faceedge_events_total{camera="walk",type="${t}"}`) || 0), 0);
-    return { depth: metricValue(body, 'faceedge_mqtt_queue_depth'), connected: metricValue(body, 'faceedge_mqtt_connected'), produced };
+    const produced = ['new', 'update', 'end'].reduce(
+      (n, t) => n + (metricValue(body, `faceedge_events_total{camera="walk",type="${t}"}`) || 0),
+      0,
+    );
+    return {
+      depth: metricValue(body, 'faceedge_mqtt_queue_depth'),
+      connected: metricValue(body, 'faceedge_mqtt_connected'),
+      produced,
+    };
   }
 
   async function startDaemon(httpPort: number): Promise<DaemonProcess> {
@@ -85,7 +94,12 @@ describe.skipIf(!classifier)(`broker outage with the real daemon (${classifier ?
   }
 
   /** Polls /metrics until `check` holds. */
-  async function waitMetrics(port: number, check: (m: Awaited<ReturnType<typeof metrics>>) => boolean, what: string, timeoutMs = 20_000) {
+  async function waitMetrics(
+    port: number,
+    check: (m: Awaited<ReturnType<typeof metrics>>) => boolean,
+    what: string,
+    timeoutMs = 20_000,
+  ) {
     let last = { depth: NaN, connected: NaN, produced: NaN };
     const deadline = Date.now() + timeoutMs;
     while (!check((last = await metrics(port)))) {
@@ -107,7 +121,11 @@ describe.skipIf(!classifier)(`broker outage with the real daemon (${classifier ?
     expect(daemon.exitStatus).toBeNull();
 
     await broker.restart();
-    const after = await waitMetrics(port, (m) => m.connected === 1 && m.depth === 0, 'the outbox drained after the restart');
+    const after = await waitMetrics(
+      port,
+      (m) => m.connected === 1 && m.depth === 0,
+      'the outbox drained after the restart',
+    );
     // Everything produced so far was acknowledged by the broker: the subscriber gets all of it.
     await probe.waitUntil(() => (received().at(-1)?.seq ?? 0) >= after.produced, 15_000, `seq ${after.produced}`);
 
@@ -137,7 +155,11 @@ describe.skipIf(!classifier)(`broker outage with the real daemon (${classifier ?
     await broker.restart();
     const second = await startDaemon(await freePort());
     const lastLeftover = leftovers.at(-1)!.seq;
-    await probe.waitUntil(() => (received().at(-1)?.seq ?? 0) > lastLeftover, 20_000, `events past seq ${lastLeftover}`);
+    await probe.waitUntil(
+      () => (received().at(-1)?.seq ?? 0) > lastLeftover,
+      20_000,
+      `events past seq ${lastLeftover}`,
+    );
 
     const events = received();
     const resent = events.slice(beforeRestart, beforeRestart + leftovers.length);
@@ -147,6 +169,8 @@ describe.skipIf(!classifier)(`broker outage with the real daemon (${classifier ?
     expectSeqOrder(events);
     expect(events.map((e) => e.seq)).toEqual(events.map((_, i) => i + 1));
     // The new daemon continues the numbering after the leftovers, never reusing a seq.
-    expect(second.logs.some((l) => l.msg === 'outbox has undelivered events from before' && l.pending === leftovers.length)).toBe(true);
+    expect(
+      second.logs.some((l) => l.msg === 'outbox has undelivered events from before' && l.pending === leftovers.length),
+    ).toBe(true);
   });
 });

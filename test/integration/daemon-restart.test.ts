@@ -41,7 +41,10 @@ describe.skipIf(!classifier)(`restart after a crash (${classifier ?? NO_CLASSIFI
     rmSync(dir, { recursive: true, force: true });
   });
 
-  function start(file: string, source: Record<string, unknown> = { type: 'gif', path: CLIP, loop: true }): DaemonProcess {
+  function start(
+    file: string,
+    source: Record<string, unknown> = { type: 'gif', path: CLIP, loop: true },
+  ): DaemonProcess {
     const config = daemonConfig({
       brokerUrl: broker.url,
       stateDir: join(dir, 'state'),
@@ -59,12 +62,16 @@ describe.skipIf(!classifier)(`restart after a crash (${classifier ?? NO_CLASSIFI
     return events.filter((e) => !seen.has(e.id) && seen.add(e.id));
   }
 
-  it('ends the crashed run\'s open tracks (reason restart), resets the retained face state, and never reuses a track id', async () => {
+  it("ends the crashed run's open tracks (reason restart), resets the retained face state, and never reuses a track id", async () => {
     const first = start('first.yaml');
     await first.waitRunning();
     await probe.waitFor((m) => m.topic === FACE && m.text === 'ON', 30_000, 'face ON');
     // Wait until a track has been open for a while (an update after its new), then crash.
-    await probe.waitUntil(() => eventsOn(probe.messages, EVENTS).some((e) => e.type === 'update'), 30_000, 'an update event');
+    await probe.waitUntil(
+      () => eventsOn(probe.messages, EVENTS).some((e) => e.type === 'update'),
+      30_000,
+      'an update event',
+    );
     first.signal('SIGKILL');
     await first.exited;
     const crashedEvents = unique(eventsOn(probe.messages, EVENTS));
@@ -77,31 +84,52 @@ describe.skipIf(!classifier)(`restart after a crash (${classifier ?? NO_CLASSIFI
 
     // The next run watches an empty scene: the retained face state must become OFF by itself.
     const empty = join(dir, 'empty.png');
-    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 90, b: 90 } } }).png().toFile(empty);
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: { r: 90, g: 90, b: 90 } } })
+      .png()
+      .toFile(empty);
     const second = start('second.yaml', { type: 'image', path: empty, loop: true, fps: 5 });
     await second.waitRunning();
-    const faceAfter = await probe.waitUntil(() => probe.messages.slice(mark).find((m) => m.topic === FACE), 20_000, 'the face state after the restart');
+    const faceAfter = await probe.waitUntil(
+      () => probe.messages.slice(mark).find((m) => m.topic === FACE),
+      20_000,
+      'the face state after the restart',
+    );
     expect(faceAfter).toMatchObject({ text: 'OFF', retain: false });
     // Every track open at the crash gets exactly one end, with reason restart and its last snapshot.
-    await probe.waitUntil(() => {
-      const ends = eventsOn(probe.messages.slice(mark), EVENTS).filter((e) => (e as { reason?: string }).reason === 'restart');
-      return new Set(ends.map((e) => e.after.id)).size >= open.length;
-    }, 20_000, 'restart ends for every open track');
+    await probe.waitUntil(
+      () => {
+        const ends = eventsOn(probe.messages.slice(mark), EVENTS).filter(
+          (e) => (e as { reason?: string }).reason === 'restart',
+        );
+        return new Set(ends.map((e) => e.after.id)).size >= open.length;
+      },
+      20_000,
+      'restart ends for every open track',
+    );
     second.signal('SIGTERM');
     expect((await second.exited).code).toBe(0);
     // A late subscriber sees OFF retained.
     const late = await MqttProbe.connect(broker.url, [FACE]);
-    expect(await late.waitFor(() => true, 5000, 'the retained face state')).toMatchObject({ text: 'OFF', retain: true });
+    expect(await late.waitFor(() => true, 5000, 'the retained face state')).toMatchObject({
+      text: 'OFF',
+      retain: true,
+    });
     await late.close();
 
     // A third run over the same state_dir, on the clip again: its tracks are numbered after the crashed run's.
     const third = start('third.yaml');
     await third.waitRunning();
-    await probe.waitUntil(() => eventsOn(probe.messages.slice(mark), EVENTS).some((e) => e.type === 'new' && !lastOf.has(e.after.id)), 30_000, 'a track of the third run');
+    await probe.waitUntil(
+      () => eventsOn(probe.messages.slice(mark), EVENTS).some((e) => e.type === 'new' && !lastOf.has(e.after.id)),
+      30_000,
+      'a track of the third run',
+    );
     third.signal('SIGTERM');
     expect((await third.exited).code).toBe(0);
 
-    const after = unique(eventsOn(probe.messages.slice(mark), EVENTS)).filter((e) => !crashedEvents.some((c) => c.id === e.id));
+    const after = unique(eventsOn(probe.messages.slice(mark), EVENTS)).filter(
+      (e) => !crashedEvents.some((c) => c.id === e.id),
+    );
     const restartEnds = after.filter((e) => (e as { reason?: string }).reason === 'restart');
     expect(restartEnds.map((e) => e.after.id).sort()).toEqual(open.map((e) => e.after.id).sort());
     for (const end of restartEnds) {

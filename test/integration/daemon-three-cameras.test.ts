@@ -19,7 +19,12 @@ const classifier = testClassifierPath();
 const ASTRONAUT = join(REPO_ROOT, 'test/fixtures/scenes/astronaut.png');
 const SHIFT = 160;
 
-interface Box { x: number; y: number; width: number; height: number }
+interface Box {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
 function iou(a: Box, b: Box): number {
   const w = Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x);
   const h = Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y);
@@ -46,15 +51,23 @@ describe.skipIf(!classifier)(`three cameras on one board (${classifier ?? NO_CLA
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('every event of every camera carries a box on that camera\'s own face', async () => {
+  it("every event of every camera carries a box on that camera's own face", async () => {
     const { width = 0 } = await sharp(ASTRONAUT).metadata();
     const stills = { plain: ASTRONAUT, mirrored: join(dir, 'mirrored.png'), shifted: join(dir, 'shifted.png') };
     probe = await MqttProbe.connect(broker.url, [`faceedge/${TEST_DEVICE}/+/events`]);
     // update_interval_ms 0 and a tiny score delta: an update for nearly every frame whose box moved.
-    const cameras = Object.entries(stills).map(([name, path]) => ({ name, source: { type: 'image', path, loop: true, fps: 0 } }));
+    const cameras = Object.entries(stills).map(([name, path]) => ({
+      name,
+      source: { type: 'image', path, loop: true, fps: 0 },
+    }));
     const config = daemonConfig({
-      brokerUrl: broker.url, stateDir: join(dir, 'state'), cameras,
-      extra: { detector: { model: 'short' }, tracker: { update_interval_ms: 0, min_frames: 1, iou_threshold: 0.9, max_missed_frames: 0 } },
+      brokerUrl: broker.url,
+      stateDir: join(dir, 'state'),
+      cameras,
+      extra: {
+        detector: { model: 'short' },
+        tracker: { update_interval_ms: 0, min_frames: 1, iou_threshold: 0.9, max_missed_frames: 0 },
+      },
     });
     daemon = DaemonProcess.start(config, { dir, classifier: classifier!, file: 'three.yaml' });
     await daemon.waitForLog((l) => l.msg === 'faceedge running', 60_000);
@@ -78,7 +91,8 @@ describe.skipIf(!classifier)(`three cameras on one board (${classifier ?? NO_CLA
     };
     for (const [camera, boxes] of byCamera) {
       // Crossed-over frames would give every camera several tracks at the other cameras' positions.
-      for (const box of boxes) expect(iou(box, expected[camera]), `${camera}: ${JSON.stringify(box)}`).toBeGreaterThan(0.8);
+      for (const box of boxes)
+        expect(iou(box, expected[camera]), `${camera}: ${JSON.stringify(box)}`).toBeGreaterThan(0.8);
     }
   }, 120_000);
 });

@@ -5,7 +5,19 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -52,9 +64,16 @@ function snapshot(root: string): Record<string, string> {
   return out;
 }
 
-const passwdEntry = (root: string, user: string) => readFileSync(join(root, 'etc/passwd'), 'utf8').split('\n').find((l) => l.startsWith(`${user}:`));
+const passwdEntry = (root: string, user: string) =>
+  readFileSync(join(root, 'etc/passwd'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${user}:`));
 const groupMembers = (root: string, group: string) =>
-  readFileSync(join(root, 'etc/group'), 'utf8').split('\n').find((l) => l.startsWith(`${group}:`))?.split(':')[3]?.split(',') ?? [];
+  readFileSync(join(root, 'etc/group'), 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${group}:`))
+    ?.split(':')[3]
+    ?.split(',') ?? [];
 
 describe.skipIf(NO_SYSUSERS)('deploy/install.sh --root', () => {
   it('installs a release, the user, config, unit and state; a second run leaves the same tree', () => {
@@ -66,12 +85,18 @@ describe.skipIf(NO_SYSUSERS)('deploy/install.sh --root', () => {
     const opt = join(root, 'opt/faceedge');
     expect(readlinkSync(join(opt, 'current'))).toBe('releases/0.1.0');
     expect(existsSync(join(opt, 'releases/0.1.0/dist/src/cli/main.js'))).toBe(true);
-    expect(readFileSync(join(root, 'etc/faceedge/config.yaml'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'deploy/config.example.yaml'), 'utf8'));
+    expect(readFileSync(join(root, 'etc/faceedge/config.yaml'), 'utf8')).toBe(
+      readFileSync(join(REPO_ROOT, 'deploy/config.example.yaml'), 'utf8'),
+    );
     expect(statSync(join(root, 'etc/faceedge/config.yaml')).mode & 0o777).toBe(0o640);
-    expect(readFileSync(join(root, 'etc/systemd/system/faceedge.service'), 'utf8')).toBe(readFileSync(join(REPO_ROOT, 'systemd/faceedge.service'), 'utf8'));
+    expect(readFileSync(join(root, 'etc/systemd/system/faceedge.service'), 'utf8')).toBe(
+      readFileSync(join(REPO_ROOT, 'systemd/faceedge.service'), 'utf8'),
+    );
     expect(readlinkSync(join(root, 'usr/local/bin/faceedge'))).toBe('/opt/faceedge/current/bin/faceedge.js');
     if (HAS_SYSTEMCTL) {
-      expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/faceedge.service'))).toBe('/etc/systemd/system/faceedge.service');
+      expect(readlinkSync(join(root, 'etc/systemd/system/multi-user.target.wants/faceedge.service'))).toBe(
+        '/etc/systemd/system/faceedge.service',
+      );
     }
 
     const user = passwdEntry(root, 'faceedge')!.split(':');
@@ -87,7 +112,11 @@ describe.skipIf(NO_SYSUSERS)('deploy/install.sh --root', () => {
     }
 
     // The installed command runs the release through the `current` link.
-    const ran = spawnSync(process.execPath, [join(opt, 'current/bin/faceedge.js'), 'run', '--config', '/etc/faceedge/config.yaml'], { encoding: 'utf8' });
+    const ran = spawnSync(
+      process.execPath,
+      [join(opt, 'current/bin/faceedge.js'), 'run', '--config', '/etc/faceedge/config.yaml'],
+      { encoding: 'utf8' },
+    );
     expect(ran.stdout).toBe('faceedge 0.1.0 stand-in: run --config /etc/faceedge/config.yaml\n');
 
     const before = snapshot(root);
@@ -120,7 +149,9 @@ describe.skipIf(NO_SYSUSERS)('deploy/install.sh --root', () => {
     const releases = join(root, 'opt/faceedge/releases');
     expect(readdirSync(releases).sort()).toEqual(['0.3.0', '0.4.0']);
     expect(readlinkSync(join(root, 'opt/faceedge/current'))).toBe('releases/0.4.0');
-    const ran = spawnSync(process.execPath, [join(root, 'opt/faceedge/current/bin/faceedge.js'), '--version'], { encoding: 'utf8' });
+    const ran = spawnSync(process.execPath, [join(root, 'opt/faceedge/current/bin/faceedge.js'), '--version'], {
+      encoding: 'utf8',
+    });
     expect(ran.stdout).toMatch(/^faceedge 0\.4\.0 stand-in/);
   });
 
@@ -129,7 +160,13 @@ describe.skipIf(NO_SYSUSERS)('deploy/install.sh --root', () => {
     expect(install(['--root', root, '--from', makeReleaseDir(fresh('src'), '0.1.0'), '--skip-npm']).code).toBe(0);
     const r = install(['--root', root, '--uninstall']);
     expect(r.code, r.out).toBe(0);
-    for (const gone of ['opt/faceedge', 'etc/systemd/system/faceedge.service', 'etc/systemd/system/multi-user.target.wants/faceedge.service', 'usr/local/bin/faceedge', 'etc/udev/rules.d/60-faceedge-gpio.rules']) {
+    for (const gone of [
+      'opt/faceedge',
+      'etc/systemd/system/faceedge.service',
+      'etc/systemd/system/multi-user.target.wants/faceedge.service',
+      'usr/local/bin/faceedge',
+      'etc/udev/rules.d/60-faceedge-gpio.rules',
+    ]) {
       expect(existsSync(join(root, gone)), gone).toBe(false);
     }
     expect(existsSync(join(root, 'etc/faceedge/config.yaml'))).toBe(true);
@@ -151,7 +188,10 @@ describe.skipIf(NO_SYSUSERS)('deploy/install.sh --root', () => {
     const fakeBin = fresh('bin');
     writeFileSync(join(fakeBin, 'node'), '#!/bin/sh\ncase "$1" in --version) echo v18.19.0 ;; *) echo 18 ;; esac\n');
     chmodSync(join(fakeBin, 'node'), 0o755);
-    const old = install(['--root', root, '--from', makeReleaseDir(fresh('src'), '0.1.0'), '--skip-npm'], { ...process.env, PATH: `${fakeBin}:${process.env.PATH}` });
+    const old = install(['--root', root, '--from', makeReleaseDir(fresh('src'), '0.1.0'), '--skip-npm'], {
+      ...process.env,
+      PATH: `${fakeBin}:${process.env.PATH}`,
+    });
     expect(old.code).toBe(1);
     expect(old.out).toMatch(/Node\.js v18\.19\.0 is too old; faceedge needs >= 20/);
 

@@ -46,13 +46,17 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
     ops.view.board(ID)?.model?.sha256 === sha && ops.view.board(ID)?.model?.installed === installed
       ? Promise.resolve()
       : new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`bridge/info never named ${sha} (${installed}): ${JSON.stringify(info()?.model)}`)), 30_000);
-        const off = ops.onChange(() => {
-          if (info()?.model?.sha256 === sha && info()?.model?.installed === installed) (clearTimeout(timer), off(), resolve());
+          const timer = setTimeout(
+            () => reject(new Error(`bridge/info never named ${sha} (${installed}): ${JSON.stringify(info()?.model)}`)),
+            30_000,
+          );
+          const off = ops.onChange(() => {
+            if (info()?.model?.sha256 === sha && info()?.model?.installed === installed)
+              (clearTimeout(timer), off(), resolve());
+          });
         });
-      });
 
-  it('publishes tags and the model\'s origin in bridge/info, and stats retained with event counters', async () => {
+  it("publishes tags and the model's origin in bridge/info, and stats retained with event counters", async () => {
     await untilServing(sha256(fleet.shippedModel), 'classifier.model');
     expect(info()).toMatchObject({ device: ID, online: true, tags: ['lobby', 'door'], model: { version: null } });
     // A subscriber arriving later gets the last stats at once (retained), with the event counters.
@@ -62,7 +66,11 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
       await probe.client.subscribeAsync(`faceedge/${ID}/stats`, { qos: 1 });
       const stats = await probe.waitFor((m) => m.topic === `faceedge/${ID}/stats`, 5000, 'retained stats');
       expect(stats.retain).toBe(true);
-      const body = JSON.parse(stats.text) as { events_total: Record<string, number>; online_since: number; fps: Record<string, number> };
+      const body = JSON.parse(stats.text) as {
+        events_total: Record<string, number>;
+        online_since: number;
+        fps: Record<string, number>;
+      };
       expect(body.online_since).toBeGreaterThan(Date.now() / 1000 - 300);
       expect(Object.keys(body.fps)).toEqual(['cam']);
       expect(typeof (body.events_total.cam ?? 0)).toBe('number');
@@ -75,14 +83,24 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
     const abort = new AbortController();
     const snapshots: BoardRow[][] = [];
     const changes: BoardRow[][] = [];
-    const watching = watchFleet({ url: broker.url, signal: abort.signal, intervalMs: 100, onSnapshot: (b) => snapshots.push([...b]), onChange: (c) => changes.push([...c]) });
+    const watching = watchFleet({
+      url: broker.url,
+      signal: abort.signal,
+      intervalMs: 100,
+      onSnapshot: (b) => snapshots.push([...b]),
+      onChange: (c) => changes.push([...c]),
+    });
     try {
       await waitUntil(() => snapshots.length > 0, 10_000, 'the first snapshot');
       expect(snapshots[0].map((b) => b.device)).toEqual([ID]);
       const from = changes.length;
       // A runtime option change republishes bridge/info: the watcher reports the board.
       await ops.request(ID, 'options', { detector: { score_threshold: 0.55 } });
-      await waitUntil(() => changes.slice(from).some((c) => c.some((b) => b.device === ID)), 10_000, 'the board reported as changed');
+      await waitUntil(
+        () => changes.slice(from).some((c) => c.some((b) => b.device === ID)),
+        10_000,
+        'the board reported as changed',
+      );
     } finally {
       abort.abort();
       await watching;
@@ -106,11 +124,17 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
     expect(bad).toMatchObject({ status: 'error', data: { code: 'REQUEST_INVALID' } });
 
     const back = await ops.request(ID, 'model/rollback', { if_sha256: pkg.sha256 }, 60_000);
-    expect(back).toMatchObject({ status: 'ok', data: { rolled_back: true, source: 'configured', from: { sha256: pkg.sha256 }, model: { sha256: shipped } } });
+    expect(back).toMatchObject({
+      status: 'ok',
+      data: { rolled_back: true, source: 'configured', from: { sha256: pkg.sha256 }, model: { sha256: shipped } },
+    });
     await untilServing(shipped, 'classifier.model');
 
     const again = await ops.request(ID, 'model/rollback', {}, 60_000);
-    expect(again).toMatchObject({ status: 'ok', data: { rolled_back: true, source: 'previous', model: { sha256: pkg.sha256 } } });
+    expect(again).toMatchObject({
+      status: 'ok',
+      data: { rolled_back: true, source: 'previous', model: { sha256: pkg.sha256 } },
+    });
     await untilServing(pkg.sha256, 'model-store');
 
     // Pushing the same package again after a rollback to classifier.model is a real change for the board.
@@ -119,6 +143,11 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
     const repushed = await pushModelOverMqtt({ dir: pkg.dir, url: broker.url, deviceId: ID });
     expect(repushed.status.state).toBe('installed');
     await untilServing(pkg.sha256, 'model-store');
-    expect(fleet.board(ID).logs.filter((l) => l.level >= 50).map((l) => l.msg)).toEqual([]);
+    expect(
+      fleet
+        .board(ID)
+        .logs.filter((l) => l.level >= 50)
+        .map((l) => l.msg),
+    ).toEqual([]);
   }, 180_000);
 });

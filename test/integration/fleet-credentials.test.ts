@@ -29,12 +29,28 @@ describe.skipIf(!SOURCE)(`per-device broker credentials and ACL (${SOURCE ?? NO_
   let operator: FleetConnection;
 
   beforeAll(async () => {
-    const r = await runFaceedge(['fleet', 'credentials', 'board-a', 'board-b', '--out', creds, '--certs', '--server-name', '127.0.0.1']);
+    const r = await runFaceedge([
+      'fleet',
+      'credentials',
+      'board-a',
+      'board-b',
+      '--out',
+      creds,
+      '--certs',
+      '--server-name',
+      '127.0.0.1',
+    ]);
     expect(r.code, r.stderr).toBe(0);
-    broker = await Mosquitto.start({ allowAnonymous: false, config: [`password_file ${join(creds, 'mosquitto.passwd')}`, `acl_file ${join(creds, 'mosquitto.acl')}`] });
+    broker = await Mosquitto.start({
+      allowAnonymous: false,
+      config: [`password_file ${join(creds, 'mosquitto.passwd')}`, `acl_file ${join(creds, 'mosquitto.acl')}`],
+    });
     fleet = new TestFleet(work, broker.url, SOURCE!);
     await fleet.start([{ id: 'board-b', mqtt: { username: 'board-b', password: password('board-b') } }]);
-    operator = await FleetConnection.open({ url: broker.url, auth: { username: 'operator', password: password('operator') } });
+    operator = await FleetConnection.open({
+      url: broker.url,
+      auth: { username: 'operator', password: password('operator') },
+    });
     await operator.settle();
   }, 150_000);
 
@@ -47,7 +63,12 @@ describe.skipIf(!SOURCE)(`per-device broker credentials and ACL (${SOURCE ?? NO_
 
   it('writes hashed passwords, one per account, and re-running keeps them', async () => {
     const passwd = readFileSync(join(creds, 'mosquitto.passwd'), 'utf8');
-    expect(passwd.split('\n').filter(Boolean).map((l) => l.split(':')[0])).toEqual(['board-a', 'board-b', 'operator']);
+    expect(
+      passwd
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(':')[0]),
+    ).toEqual(['board-a', 'board-b', 'operator']);
     expect(passwd).not.toContain(password('board-a'));
     const before = password('board-b');
     const r = await runFaceedge(['fleet', 'credentials', 'board-a', 'board-b', 'board-c', '--out', creds]);
@@ -59,36 +80,63 @@ describe.skipIf(!SOURCE)(`per-device broker credentials and ACL (${SOURCE ?? NO_
   });
 
   it('a board under its own account and the ACL works normally (status, requests)', async () => {
-    expect(operator.view.board('board-b')).toMatchObject({ online: true, model: { sha256: sha256(fleet.shippedModel) } });
+    expect(operator.view.board('board-b')).toMatchObject({
+      online: true,
+      model: { sha256: sha256(fleet.shippedModel) },
+    });
     const h = await operator.request('board-b', 'health_check');
     expect(h.status).toBe('ok');
   });
 
-  it('board-a cannot publish under board-b\'s prefix, read its pushes or requests, or push it a model; the operator can', async () => {
-    const a = await MqttProbe.connect(broker.url, [], { username: 'board-a', password: password('board-a'), protocolVersion: 5 });
+  it("board-a cannot publish under board-b's prefix, read its pushes or requests, or push it a model; the operator can", async () => {
+    const a = await MqttProbe.connect(broker.url, [], {
+      username: 'board-a',
+      password: password('board-a'),
+      protocolVersion: 5,
+    });
     try {
-      await a.client.subscribeAsync(['faceedge/board-b/model/push/#', 'faceedge/board-b/bridge/request/#', 'faceedge/#'], { qos: 1 });
+      await a.client.subscribeAsync(
+        ['faceedge/board-b/model/push/#', 'faceedge/board-b/bridge/request/#', 'faceedge/#'],
+        { qos: 1 },
+      );
       // Its own prefix is fine…
       await a.publish('faceedge/board-a/availability', 'online', { retain: true }).catch(() => undefined);
       await new Promise<void>((resolve, reject) => {
-        const t = setTimeout(() => reject(new Error('board-a\'s own availability never reached the operator')), 10_000);
+        const t = setTimeout(() => reject(new Error("board-a's own availability never reached the operator")), 10_000);
         const check = () => operator.view.board('board-a')?.online === true && (clearTimeout(t), resolve());
         operator.onChange(check);
         check();
       });
       // …board-b's is not: the broker drops it (MQTT 5: "not authorized").
-      const denied = await a.publish('faceedge/board-b/availability', 'offline', { retain: true }).then(() => 'accepted', (e: Error) => e.message);
+      const denied = await a.publish('faceedge/board-b/availability', 'offline', { retain: true }).then(
+        () => 'accepted',
+        (e: Error) => e.message,
+      );
       expect(denied).toMatch(/not authori[sz]ed|accepted/i);
-      await a.publish('faceedge/board-b/bridge/request/options', '{"detector":{"score_threshold":0.99}}').catch(() => undefined);
+      await a
+        .publish('faceedge/board-b/bridge/request/options', '{"detector":{"score_threshold":0.99}}')
+        .catch(() => undefined);
 
       const forged = await pushModelOverMqtt({
-        dir: fleet.floatPackage('forged').dir, url: broker.url, deviceId: 'board-b', answerTimeoutMs: 3000, maxRounds: 1,
+        dir: fleet.floatPackage('forged').dir,
+        url: broker.url,
+        deviceId: 'board-b',
+        answerTimeoutMs: 3000,
+        maxRounds: 1,
         mqtt: { username: 'board-a', password: password('board-a') },
-      }).then(() => null, (e: unknown) => e);
+      }).then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(isFaceedgeError(forged, 'MODEL_TRANSFER_FAILED'), String(forged)).toBe(true);
 
       const real = fleet.floatPackage('from-operator');
-      const pushed = await pushModelOverMqtt({ dir: real.dir, url: broker.url, deviceId: 'board-b', mqtt: { username: 'operator', password: password('operator') } });
+      const pushed = await pushModelOverMqtt({
+        dir: real.dir,
+        url: broker.url,
+        deviceId: 'board-b',
+        mqtt: { username: 'operator', password: password('operator') },
+      });
       expect(pushed.status.state).toBe('installed');
       const h = await operator.request('board-b', 'health_check');
       expect(h.data).toMatchObject({ ready: true, model: { sha256: real.sha256 } });
@@ -108,26 +156,43 @@ describe.skipIf(!SOURCE)(`per-device broker credentials and ACL (${SOURCE ?? NO_
   it('with client certificates (CN = device id) the same ACL applies', async () => {
     const tlsBroker = await Mosquitto.start({
       allowAnonymous: false,
-      tls: { cert: join(creds, 'certs/server.pem'), key: join(creds, 'certs/server.key'), ca: join(creds, 'ca.pem'), requireClientCert: true },
+      tls: {
+        cert: join(creds, 'certs/server.pem'),
+        key: join(creds, 'certs/server.key'),
+        ca: join(creds, 'ca.pem'),
+        requireClientCert: true,
+      },
       config: ['use_identity_as_username true', `acl_file ${join(creds, 'mosquitto.acl')}`],
     });
     const url = `mqtts://127.0.0.1:${tlsBroker.port}`;
     const tls = (who: string): IClientOptions => ({
-      ca: readFileSync(join(creds, 'ca.pem')), cert: readFileSync(join(creds, `certs/${who}.pem`)), key: readFileSync(join(creds, `certs/${who}.key`)), protocolVersion: 5,
+      ca: readFileSync(join(creds, 'ca.pem')),
+      cert: readFileSync(join(creds, `certs/${who}.pem`)),
+      key: readFileSync(join(creds, `certs/${who}.key`)),
+      protocolVersion: 5,
     });
     const op = await MqttProbe.connect(url, ['faceedge/#'], tls('operator'));
     const a = await MqttProbe.connect(url, ['faceedge/board-b/#'], tls('board-a'));
     try {
       await a.publish('faceedge/board-b/availability', 'offline').catch(() => undefined);
       await a.publish('faceedge/board-a/availability', 'online').catch(() => undefined);
-      await op.waitFor((m) => m.topic === 'faceedge/board-a/availability', 10_000, 'board-a\'s own message');
+      await op.waitFor((m) => m.topic === 'faceedge/board-a/availability', 10_000, "board-a's own message");
       await op.publish('faceedge/board-b/model/push/x/begin', '{}');
       await op.publish('faceedge/board-a/model/push/x/begin', '{}');
       await new Promise((r) => setTimeout(r, 500));
-      expect(op.messages.map((m) => m.topic).filter((t) => t.endsWith('/availability'))).toEqual(['faceedge/board-a/availability']);
+      expect(op.messages.map((m) => m.topic).filter((t) => t.endsWith('/availability'))).toEqual([
+        'faceedge/board-a/availability',
+      ]);
       expect(a.messages).toEqual([]);
       // No certificate from the site CA: no connection at all.
-      const anon = await MqttProbe.connect(url, [], { ca: readFileSync(join(creds, 'ca.pem')), reconnectPeriod: 0, connectTimeout: 3000 }).then(() => 'connected', () => 'refused');
+      const anon = await MqttProbe.connect(url, [], {
+        ca: readFileSync(join(creds, 'ca.pem')),
+        reconnectPeriod: 0,
+        connectTimeout: 3000,
+      }).then(
+        () => 'connected',
+        () => 'refused',
+      );
       expect(anon).toBe('refused');
     } finally {
       await a.close();

@@ -54,16 +54,24 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     const ms = Date.now() - t0;
     expect(ms, 'one status snapshot of five boards').toBeLessThan(5000);
     expect(boards.map((b) => [b.device, b.online, b.tags])).toEqual([
-      ['a-wrongkey', true, ['yard']], ['b1', true, ['lobby']], ['b2', true, ['lobby']], ['b3', true, ['lobby']], ['b4', true, ['yard']],
+      ['a-wrongkey', true, ['yard']],
+      ['b1', true, ['lobby']],
+      ['b2', true, ['lobby']],
+      ['b3', true, ['lobby']],
+      ['b4', true, ['yard']],
     ]);
     const r = await runFaceedge(['fleet', 'status', '--mqtt', broker.url, '--json']);
     expect(r.code, r.stderr).toBe(0);
     const doc = JSON.parse(r.stdout) as { boards: Array<Record<string, unknown>> };
     expect(doc.boards).toHaveLength(5);
     expect(doc.boards[1]).toMatchObject({
-      device: 'b1', online: true, version: expect.any(String), tags: ['lobby'],
+      device: 'b1',
+      online: true,
+      version: expect.any(String),
+      tags: ['lobby'],
       model: { id: expect.any(String), sha256: sha256(fleet.shippedModel), installed: 'classifier.model' },
-      delegate: { active: 'xnnpack' }, cameras: [{ name: 'cam', capture: 'online' }],
+      delegate: { active: 'xnnpack' },
+      cameras: [{ name: 'cam', capture: 'online' }],
     });
     const text = await runFaceedge(['fleet', 'status', '--mqtt', broker.url]);
     expect(text.stdout).toMatch(/^b3 +online .* lobby +cam:online/m);
@@ -73,10 +81,34 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
   it('rolls a package out to a tag in gated waves, resumes after the workstation is killed, and is idempotent', async () => {
     const pkg = fleet.floatPackage('fleet-v2');
     const state = join(work, 'rollout-v2.json');
-    const args = ['fleet', 'push', pkg.dir, '--mqtt', broker.url, '--tag', 'lobby', '--canary', '1', '--wave', '1', ...GATE, '--state', state];
+    const args = [
+      'fleet',
+      'push',
+      pkg.dir,
+      '--mqtt',
+      broker.url,
+      '--tag',
+      'lobby',
+      '--canary',
+      '1',
+      '--wave',
+      '1',
+      ...GATE,
+      '--state',
+      state,
+    ];
 
     // First run: killed as soon as the second wave starts (the canary is done and gated).
-    const first = spawn(process.execPath, ['--import', pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href, join(REPO_ROOT, 'src/cli/main.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const first = spawn(
+      process.execPath,
+      [
+        '--import',
+        pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href,
+        join(REPO_ROOT, 'src/cli/main.ts'),
+        ...args,
+      ],
+      { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let firstLog = '';
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no second wave: ${firstLog}`)), 120_000);
@@ -101,7 +133,11 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     expect(second.stderr).toMatch(/b3: installed/);
     const done = JSON.parse(readFileSync(state, 'utf8')) as RolloutState;
     expect(done.status).toBe('completed');
-    expect(Object.fromEntries(Object.entries(done.boards).map(([d, b]) => [d, b.state]))).toEqual({ b1: 'healthy', b2: 'healthy', b3: 'healthy' });
+    expect(Object.fromEntries(Object.entries(done.boards).map(([d, b]) => [d, b.state]))).toEqual({
+      b1: 'healthy',
+      b2: 'healthy',
+      b3: 'healthy',
+    });
     expect(done.boards.b2.previous_sha256).toBe(sha256(fleet.shippedModel));
     expect(done.boards.b1).toMatchObject({ switched: true, previous_sha256: sha256(fleet.shippedModel) });
     for (const d of ['b1', 'b2', 'b3']) expect(await shaOf(d)).toBe(pkg.sha256);
@@ -111,9 +147,15 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     const again = await runFaceedge(args, { timeoutMs: 60_000 });
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/rollout completed/);
-    const fresh = await runFaceedge([...args.slice(0, -1), join(work, 'rollout-v2-again.json'), '--json'], { timeoutMs: 60_000 });
+    const fresh = await runFaceedge([...args.slice(0, -1), join(work, 'rollout-v2-again.json'), '--json'], {
+      timeoutMs: 60_000,
+    });
     expect(fresh.code, fresh.stderr).toBe(0);
-    expect(Object.values((JSON.parse(fresh.stdout) as RolloutState).boards).map((b) => b.state)).toEqual(['skipped', 'skipped', 'skipped']);
+    expect(Object.values((JSON.parse(fresh.stdout) as RolloutState).boards).map((b) => b.state)).toEqual([
+      'skipped',
+      'skipped',
+      'skipped',
+    ]);
   }, 300_000);
 
   it('a canary with the wrong signing key stops the rollout at the canary; the switched canary is rolled back, the rest untouched', async () => {
@@ -121,18 +163,52 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     const b1Before = await shaOf('b1');
     const pkg = fleet.floatPackage('fleet-v3');
     const state = join(work, 'rollout-v3.json');
-    const plan = await runFaceedge(['fleet', 'push', pkg.dir, '--mqtt', broker.url, '--devices', 'b4,a-wrongkey,b1', '--canary', '2', '--dry-run']);
+    const plan = await runFaceedge([
+      'fleet',
+      'push',
+      pkg.dir,
+      '--mqtt',
+      broker.url,
+      '--devices',
+      'b4,a-wrongkey,b1',
+      '--canary',
+      '2',
+      '--dry-run',
+    ]);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/^1 +b4 +online +\w{12} +push$/m);
     expect(plan.stdout).toMatch(/^1 +a-wrongkey +online +\w{12} +push$/m);
     expect(plan.stdout).toMatch(/^2 +b1 +online +\w{12} +skip$/m); // b1 serves this float model since the last rollout
     expect(plan.stdout).toMatch(/2 to push, 1 already on it, 0 offline/);
-    const r = await runFaceedge(['fleet', 'push', pkg.dir, '--mqtt', broker.url, '--devices', 'b4,a-wrongkey,b1', '--canary', '2', '--wave', '5', ...GATE, '--state', state, '--json'], { timeoutMs: 180_000 });
+    const r = await runFaceedge(
+      [
+        'fleet',
+        'push',
+        pkg.dir,
+        '--mqtt',
+        broker.url,
+        '--devices',
+        'b4,a-wrongkey,b1',
+        '--canary',
+        '2',
+        '--wave',
+        '5',
+        ...GATE,
+        '--state',
+        state,
+        '--json',
+      ],
+      { timeoutMs: 180_000 },
+    );
     expect(r.code, r.stderr).toBe(1);
     expect(r.stderr).toMatch(/rollout stopped: wave 1: a-wrongkey: MODEL_SIGNATURE_INVALID/);
     const s = JSON.parse(r.stdout) as RolloutState;
     expect(s.status).toBe('stopped');
-    expect(s.boards['a-wrongkey']).toMatchObject({ state: 'failed', switched: false, error: expect.stringMatching(/^MODEL_SIGNATURE_INVALID: /) });
+    expect(s.boards['a-wrongkey']).toMatchObject({
+      state: 'failed',
+      switched: false,
+      error: expect.stringMatching(/^MODEL_SIGNATURE_INVALID: /),
+    });
     expect(s.boards.b4).toMatchObject({ state: 'rolled-back', switched: true, previous_sha256: shipped });
     expect(s.boards.b1).toMatchObject({ state: 'untouched', switched: false });
     expect(await shaOf('b4')).toBe(shipped);
@@ -140,7 +216,17 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     expect(await shaOf('b1')).toBe(b1Before);
     expect(s.waves).toEqual([['b4', 'a-wrongkey'], ['b1']]);
     // Rerunning a stopped rollout is refused until the operator starts a new one.
-    const rerun = await runFaceedge(['fleet', 'push', pkg.dir, '--mqtt', broker.url, '--devices', 'b4,a-wrongkey,b1', '--state', state]);
+    const rerun = await runFaceedge([
+      'fleet',
+      'push',
+      pkg.dir,
+      '--mqtt',
+      broker.url,
+      '--devices',
+      'b4,a-wrongkey,b1',
+      '--state',
+      state,
+    ]);
     expect(rerun.code).toBe(1);
     expect(rerun.stderr).toMatch(/this rollout stopped earlier/);
     for (const d of fleet.boards.values()) expect(d.exitStatus).toBeNull();

@@ -30,7 +30,11 @@ afterEach(async () => {
   await Promise.allSettled(banks.splice(0).map((b) => b.close()));
 });
 
-async function openBank(sim: EmulatedGpio, gpio: unknown, extra: Partial<Parameters<typeof GpioBank.open>[1]> = {}): Promise<GpioBank> {
+async function openBank(
+  sim: EmulatedGpio,
+  gpio: unknown,
+  extra: Partial<Parameters<typeof GpioBank.open>[1]> = {},
+): Promise<GpioBank> {
   const bank = await GpioBank.open(gpioSchema.parse(gpio), { env: sim.env(), log: silentLogger(), ...extra });
   banks.push(bank);
   return bank;
@@ -111,7 +115,9 @@ describe.each(VARIANTS)('libgpiod $title', (variant) => {
     const other = await openBank(sim, { backend: 'libgpiod', outputs: { a: { line: 9 } } });
     await other.output('a')!.set(true);
     const attempt = openBank(sim, { backend: 'libgpiod', outputs: { b: { line: 9 } } });
-    await expect(attempt).rejects.toSatisfy((e: unknown) => isFaceedgeError(e, 'GPIO_FAILED') && /busy/i.test((e as Error).message));
+    await expect(attempt).rejects.toSatisfy(
+      (e: unknown) => isFaceedgeError(e, 'GPIO_FAILED') && /busy/i.test((e as Error).message),
+    );
     expect(sim.level(RP1, 9)).toBe(1);
   });
 
@@ -131,7 +137,10 @@ describe.each(VARIANTS)('libgpiod $title', (variant) => {
     const bank = await openBank(
       sim,
       { backend: 'libgpiod', inputs: { pir: { line: 4, edge: 'rising', debounce_ms: 120 } } },
-      { onInputEdge: (e) => edges.push(e), onInputValue: (name, v, initial) => values.push(`${name}=${v}${initial ? ' (initial)' : ''}`) },
+      {
+        onInputEdge: (e) => edges.push(e),
+        onInputValue: (name, v, initial) => values.push(`${name}=${v}${initial ? ' (initial)' : ''}`),
+      },
     );
     const pir = bank.input('pir')!;
     expect(pir.value).toBe(true);

@@ -48,7 +48,8 @@ function descendants(pid: number): number[] {
 }
 
 describe.each(VARIANTS)('libgpiod $title fail-safe', (variant) => {
-  const newSim = () => new EmulatedGpio({ version: variant.version, interactive: variant.interactive, release: 'keep', chips: CHIPS });
+  const newSim = () =>
+    new EmulatedGpio({ version: variant.version, interactive: variant.interactive, release: 'keep', chips: CHIPS });
 
   it('returns a relay to safe (off) when the owning process is SIGKILLed mid-pulse', async () => {
     const sim = newSim();
@@ -57,8 +58,15 @@ describe.each(VARIANTS)('libgpiod $title fail-safe', (variant) => {
     expect(sim.level(CHIP, 17)).toBe(1);
     await child.kill('SIGKILL');
     // The last thing driven is the safe level, and the line is released (a restarted daemon can take it).
-    const lastDrive = () => sim.log(CHIP, 17).filter((e) => e.what !== 'release').at(-1)?.what;
-    await waitUntil(() => lastDrive() === '0' && sim.holder(CHIP, 17) === null, 'the relay to return to off and be released');
+    const lastDrive = () =>
+      sim
+        .log(CHIP, 17)
+        .filter((e) => e.what !== 'release')
+        .at(-1)?.what;
+    await waitUntil(
+      () => lastDrive() === '0' && sim.holder(CHIP, 17) === null,
+      'the relay to return to off and be released',
+    );
     expect(sim.level(CHIP, 17)).toBe(0);
   });
 

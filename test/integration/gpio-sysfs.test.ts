@@ -31,7 +31,11 @@ function emulator(): SysfsEmulator {
   return emu;
 }
 
-async function openBank(emu: SysfsEmulator, gpio: Record<string, unknown>, extra: Partial<Parameters<typeof GpioBank.open>[1]> = {}): Promise<GpioBank> {
+async function openBank(
+  emu: SysfsEmulator,
+  gpio: Record<string, unknown>,
+  extra: Partial<Parameters<typeof GpioBank.open>[1]> = {},
+): Promise<GpioBank> {
   const config = gpioSchema.parse({ backend: 'sysfs', sysfs_root: emu.root, ...gpio });
   const bank = await GpioBank.open(config, { env: process.env, log: silentLogger(), ...extra });
   cleanups.push(() => bank.close().catch(() => {}));
@@ -43,7 +47,11 @@ describe('sysfs GPIO backend', () => {
     const emu = emulator();
     const bank = await openBank(emu, {
       chip: 'pinctrl-bcm2711',
-      outputs: { relay: { line: 17 }, maglock: { line: 22, safe: 'on', active_low: true }, fan: { line: 3, chip: 'raspberrypi-exp-gpio' } },
+      outputs: {
+        relay: { line: 17 },
+        maglock: { line: 22, safe: 'on', active_low: true },
+        fan: { line: 3, chip: 'raspberrypi-exp-gpio' },
+      },
     });
     // relay: 512 + 17; made an output at low in one write ("low"), value logical 0.
     expect(emu.attribute(529, 'direction')).toBe('low');
@@ -102,7 +110,8 @@ describe('sysfs GPIO backend', () => {
     const emu = emulator();
     const attempt = openBank(emu, { chip: 'pinctrl-rp1', outputs: { relay: { line: 17 } } });
     await expect(attempt).rejects.toSatisfy(
-      (e: unknown) => isFaceedgeError(e, 'GPIO_UNAVAILABLE') && /pinctrl-bcm2711/.test((e as { hint?: string }).hint ?? ''),
+      (e: unknown) =>
+        isFaceedgeError(e, 'GPIO_UNAVAILABLE') && /pinctrl-bcm2711/.test((e as { hint?: string }).hint ?? ''),
     );
   });
 });
@@ -118,8 +127,8 @@ describe('GPIO backend auto-selection', () => {
     mkdirSync(join(dev, 'gpiochipX'));
     expect(await selectGpioBackend(config(emu.root), { env: {}, devDir: dev })).toBe('libgpiod');
     expect(await selectGpioBackend(config(emu.root), { env: {}, devDir: emptyDev })).toBe('sysfs');
-    await expect(selectGpioBackend(config('/nonexistent'), { env: {}, devDir: emptyDev })).rejects.toSatisfy((e: unknown) =>
-      isFaceedgeError(e, 'GPIO_UNAVAILABLE'),
+    await expect(selectGpioBackend(config('/nonexistent'), { env: {}, devDir: emptyDev })).rejects.toSatisfy(
+      (e: unknown) => isFaceedgeError(e, 'GPIO_UNAVAILABLE'),
     );
     expect(await selectGpioBackend(gpioSchema.parse({}), { env: {}, devDir: emptyDev })).toBe('none');
   });

@@ -40,7 +40,12 @@ describe('HealthServer', () => {
     const ok = await get(server.port, '/healthz');
     expect(ok.status).toBe(200);
     expect(ok.type).toBe('application/json');
-    expect(JSON.parse(ok.body)).toMatchObject({ ready: true, broker_connected: false, last_frame_age_ms: { door: 40 }, model: { id: 'faceedge-gender-v1' } });
+    expect(JSON.parse(ok.body)).toMatchObject({
+      ready: true,
+      broker_connected: false,
+      last_frame_age_ms: { door: 40 },
+      model: { id: 'faceedge-gender-v1' },
+    });
 
     facts = { ...facts, last_frame_age_ms: { door: 60_000, yard: null } };
     const stale = await get(server.port, '/healthz');

@@ -55,23 +55,26 @@ describe('one model shared by concurrent callers', () => {
     concurrent.forEach((faces, k) => expect(faces).toEqual(sequential[order[k]]));
   });
 
-  it.skipIf(!CLASSIFIER)(`classify ${CLASSIFIER ? '' : `(${NO_CLASSIFIER_REASON}) `}- N concurrent calls on different crops give exactly the sequential results`, async () => {
-    const classifier = await FaceClassifier.create({ modelPath: CLASSIFIER! });
-    try {
-      const crops: Uint8Array[] = [];
-      for (const image of images) {
-        for (const face of await detector.detect(image)) crops.push(alignFace(image, face, classifier.alignment));
+  it.skipIf(!CLASSIFIER)(
+    `classify ${CLASSIFIER ? '' : `(${NO_CLASSIFIER_REASON}) `}- N concurrent calls on different crops give exactly the sequential results`,
+    async () => {
+      const classifier = await FaceClassifier.create({ modelPath: CLASSIFIER! });
+      try {
+        const crops: Uint8Array[] = [];
+        for (const image of images) {
+          for (const face of await detector.detect(image)) crops.push(alignFace(image, face, classifier.alignment));
+        }
+        const sequential: Classification[] = [];
+        for (const crop of crops) sequential.push(await classifier.classify(crop));
+        expect(new Set(sequential.map((c) => c.probability)).size).toBeGreaterThan(2);
+        const order = Array.from({ length: N * crops.length }, (_, i) => (i * 7) % crops.length);
+        const concurrent = await Promise.all(order.map((i) => classifier.classify(crops[i])));
+        concurrent.forEach((c, k) => expect(c).toEqual(sequential[order[k]]));
+      } finally {
+        await classifier.close();
       }
-      const sequential: Classification[] = [];
-      for (const crop of crops) sequential.push(await classifier.classify(crop));
-      expect(new Set(sequential.map((c) => c.probability)).size).toBeGreaterThan(2);
-      const order = Array.from({ length: N * crops.length }, (_, i) => (i * 7) % crops.length);
-      const concurrent = await Promise.all(order.map((i) => classifier.classify(crops[i])));
-      concurrent.forEach((c, k) => expect(c).toEqual(sequential[order[k]]));
-    } finally {
-      await classifier.close();
-    }
-  });
+    },
+  );
 
   it('runSync is refused while asynchronous runs of the same model are pending', async () => {
     const model = await TfliteModel.load(blazeFaceModelPath('short'));

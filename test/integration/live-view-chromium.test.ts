@@ -21,8 +21,14 @@ import { REPO_ROOT } from '../helpers/run-cli.js';
 /** Debian's package (scripts/install-deps.sh installs it); Playwright's own browser builds are never downloaded. */
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync',
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
 ];
 const AUTH = { username: 'installer', password: 'aim-the-camera' };
 const OUTPUT_DIR = join(REPO_ROOT, 'test-output', 'live-view');
@@ -32,7 +38,12 @@ async function boxColouredPixels(png: Buffer): Promise<number> {
   const { data } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   let count = 0;
   for (let i = 0; i < data.length; i += 3) {
-    if (CLASS_COLOURS.some((c) => Math.abs(data[i] - c[0]) < 50 && Math.abs(data[i + 1] - c[1]) < 50 && Math.abs(data[i + 2] - c[2]) < 50)) count++;
+    if (
+      CLASS_COLOURS.some(
+        (c) => Math.abs(data[i] - c[0]) < 50 && Math.abs(data[i + 1] - c[1]) < 50 && Math.abs(data[i + 2] - c[2]) < 50,
+      )
+    )
+      count++;
   }
   return count;
 }
@@ -44,15 +55,25 @@ describe('live view in headless Chromium', () => {
   const contexts: BrowserContext[] = [];
 
   const launch = (options: { httpCredentials?: typeof AUTH } = {}) =>
-    chromium.launchPersistentContext(mkdtempSync(join(dir, 'profile-')), {
-      executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true, viewport: { width: 1280, height: 800 }, ...options,
-    }).then((context) => (contexts.push(context), context));
+    chromium
+      .launchPersistentContext(mkdtempSync(join(dir, 'profile-')), {
+        executablePath: CHROMIUM,
+        args: CHROMIUM_ARGS,
+        headless: true,
+        viewport: { width: 1280, height: 800 },
+        ...options,
+      })
+      .then((context) => (contexts.push(context), context));
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'faceedge-live-view-'));
     port = await freePort();
     const clip = join(REPO_ROOT, 'demo', 'clips', 'face-demographics-walking-and-pause.gif');
-    const config = daemonConfig({ stateDir: join(dir, 'state'), cameras: [{ name: 'demo1', source: { type: 'gif', path: clip, loop: true } }], httpPort: port });
+    const config = daemonConfig({
+      stateDir: join(dir, 'state'),
+      cameras: [{ name: 'demo1', source: { type: 'gif', path: clip, loop: true } }],
+      httpPort: port,
+    });
     config.http = { ...(config.http as object), auth: AUTH, snapshots: true };
     daemon = DaemonProcess.start(config, { dir, classifier: shippedModelPath() });
     await daemon.waitRunning(90_000);
@@ -79,7 +100,10 @@ describe('live view in headless Chromium', () => {
     const statuses = new Map<string, number>();
     cdp.on('Network.responseReceived', (e) => statuses.set(e.response.url, e.response.status));
     const url = `http://127.0.0.1:${port}/live/`;
-    const navigation = await page.goto(url).then((r) => r?.status(), (err: Error) => err.message);
+    const navigation = await page.goto(url).then(
+      (r) => r?.status(),
+      (err: Error) => err.message,
+    );
     expect(navigation).not.toBe(200);
     expect(statuses.get(url)).toBe(401);
     await context.close();
@@ -91,12 +115,18 @@ describe('live view in headless Chromium', () => {
     const response = await page.goto(`http://127.0.0.1:${port}/live/`);
     expect(response?.status()).toBe(200);
 
-    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'models', 'manifest.json'), 'utf8')) as { files: { int8: { sha256: string } } };
-    await expect.poll(() => page.locator('#model-sha256').textContent(), { timeout: 20_000 }).toBe(manifest.files.int8.sha256);
+    const manifest = JSON.parse(readFileSync(join(REPO_ROOT, 'models', 'manifest.json'), 'utf8')) as {
+      files: { int8: { sha256: string } };
+    };
+    await expect
+      .poll(() => page.locator('#model-sha256').textContent(), { timeout: 20_000 })
+      .toBe(manifest.files.int8.sha256);
     await expect.poll(() => page.locator('#delegate').textContent(), { timeout: 5_000 }).toContain('xnnpack');
 
     const camera = page.locator('figure[data-camera="demo1"] img');
-    await expect.poll(async () => boxColouredPixels(await camera.screenshot()), { timeout: 30_000, interval: 500 }).toBeGreaterThan(200);
+    await expect
+      .poll(async () => boxColouredPixels(await camera.screenshot()), { timeout: 30_000, interval: 500 })
+      .toBeGreaterThan(200);
 
     const events = page.locator('#events li');
     await expect.poll(() => events.count(), { timeout: 30_000 }).toBeGreaterThan(0);

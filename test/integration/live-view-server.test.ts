@@ -25,39 +25,69 @@ import { waitUntil } from '../helpers/wait-until.js';
 
 const SHA = 'ab'.repeat(32);
 const board = (): BoardFacts => ({
-  version: '9.9.9', device: 'testdev', model: { id: 'faceedge-gender', sha256: SHA, threshold: 0.5, labels: ['female', 'male'] },
-  delegate: { active: 'xnnpack', fallback_reason: null }, detector: { model: 'full', delegate: 'xnnpack' },
+  version: '9.9.9',
+  device: 'testdev',
+  model: { id: 'faceedge-gender', sha256: SHA, threshold: 0.5, labels: ['female', 'male'] },
+  delegate: { active: 'xnnpack', fallback_reason: null },
+  detector: { model: 'full', delegate: 'xnnpack' },
   mqtt: { connected: true, outbox_depth: 4, broker: 'mqtt://127.0.0.1:1883' },
-  gpio: { outputs: [{ name: 'relay', on: false }], inputs: [{ name: 'pir', on: null }] }, cpu_temperature_c: 51.5,
+  gpio: { outputs: [{ name: 'relay', on: false }], inputs: [{ name: 'pir', on: null }] },
+  cpu_temperature_c: 51.5,
 });
 const track: VisibleTrack = {
-  id: 'door-7', camera: 'door', box: { x: 200, y: 100, width: 60, height: 60 }, face_area: 3600, class: 'male', score: 0.93, top_score: 0.97,
-  frames: 12, start_time: 1, end_time: null, model: 'faceedge-gender', confirmed: true,
+  id: 'door-7',
+  camera: 'door',
+  box: { x: 200, y: 100, width: 60, height: 60 },
+  face_area: 3600,
+  class: 'male',
+  score: 0.93,
+  top_score: 0.97,
+  frames: 12,
+  start_time: 1,
+  end_time: null,
+  model: 'faceedge-gender',
+  confirmed: true,
 };
 /** What the fake camera's tracker sees in its last frame. */
 let visible: VisibleTrack[] = [track];
-const camera = { name: 'door', frames: 0, paused: false, slot: { stats: () => ({ dropped: 3 }) }, visibleTracks: () => visible };
+const camera = {
+  name: 'door',
+  frames: 0,
+  paused: false,
+  slot: { stats: () => ({ dropped: 3 }) },
+  visibleTracks: () => visible,
+};
 
 /** A 480×270 RGB frame: a mid-grey picture with a lighter square where the "face" is. */
 function frame(seq: number): Frame {
-  const width = 480, height = 270;
+  const width = 480,
+    height = 270;
   const data = Buffer.alloc(width * height * 3, 90);
   for (let y = 110; y < 150; y++) data.fill(160 + (seq % 50), (y * width + 210) * 3, (y * width + 250) * 3);
   return { seq, timestampMs: seq * 33, wallTimeMs: Date.now(), image: { kind: 'rgb', data, width, height } };
 }
 
-function get(port: number, path: string, options: { headers?: Record<string, string>; method?: string; host?: string } = {}) {
+function get(
+  port: number,
+  path: string,
+  options: { headers?: Record<string, string>; method?: string; host?: string } = {},
+) {
   return new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
-    const req = request({ host: options.host ?? '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8').on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
+    const req = request(
+      { host: options.host ?? '127.0.0.1', port, path, method: options.method ?? 'GET', headers: options.headers },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      },
+    );
     req.on('error', reject);
     req.end();
   });
 }
-const basic = (user: string, password: string) => ({ authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}` });
+const basic = (user: string, password: string) => ({
+  authorization: `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`,
+});
 
 /** Server-Sent Events as a list of { event, data } (parsed JSON), for waiting on. */
 function openEvents(port: number, headers: Record<string, string> = {}) {
@@ -92,15 +122,42 @@ describe('live view over HTTP', () => {
     visible = [track];
   });
 
-  async function serve(o: { auth?: { username: string; password: string }; snapshots?: boolean; host?: string; cameras?: (typeof camera)[] } = {}) {
-    const live = new LiveView({ cameras: o.cameras ?? [camera], board, labels: () => ['female', 'male'], snapshots: o.snapshots ?? false, log: silentLogger(), maxFps: Infinity, tickMs: 100 });
+  async function serve(
+    o: {
+      auth?: { username: string; password: string };
+      snapshots?: boolean;
+      host?: string;
+      cameras?: (typeof camera)[];
+    } = {},
+  ) {
+    const live = new LiveView({
+      cameras: o.cameras ?? [camera],
+      board,
+      labels: () => ['female', 'male'],
+      snapshots: o.snapshots ?? false,
+      log: silentLogger(),
+      maxFps: Infinity,
+      tickMs: 100,
+    });
     const routes = new LiveViewRoutes({ live, auth: o.auth, log: silentLogger() });
     const server = new HealthServer({
-      host: o.host ?? '127.0.0.1', port: 0, metrics: new DaemonMetrics(), log: silentLogger(), routes: (req, res) => routes.handle(req, res),
-      health: () => ({ started: true, broker_connected: true, last_frame_age_ms: {}, model: { id: 'm', sha256: SHA, delegate: 'xnnpack' } }),
+      host: o.host ?? '127.0.0.1',
+      port: 0,
+      metrics: new DaemonMetrics(),
+      log: silentLogger(),
+      routes: (req, res) => routes.handle(req, res),
+      health: () => ({
+        started: true,
+        broker_connected: true,
+        last_frame_age_ms: {},
+        model: { id: 'm', sha256: SHA, delegate: 'xnnpack' },
+      }),
     });
     await server.start();
-    cleanups.push(() => server.stop(), () => live.close());
+    cleanups.push(
+      () => server.stop(),
+      () => live.close(),
+    );
     return { live, port: server.port };
   }
 
@@ -113,7 +170,10 @@ describe('live view over HTTP', () => {
 
     const a = await MjpegClient.open(port, '/live/cameras/door/stream.mjpeg');
     const b = await MjpegClient.open(port, '/live/cameras/door/stream.mjpeg');
-    cleanups.push(() => a.close(), () => b.close());
+    cleanups.push(
+      () => a.close(),
+      () => b.close(),
+    );
     expect(a.response.headers['content-type']).toMatch(/^multipart\/x-mixed-replace; boundary=/);
     for (let i = 1; i <= 5; i++) {
       live.frame('door', frame(i));
@@ -153,8 +213,15 @@ describe('live view over HTTP', () => {
   it("passes a camera's JPEG without faces on untouched, and draws on one with faces", async () => {
     const { live, port } = await serve();
     const rgb = frame(1).image as { data: Buffer; width: number; height: number };
-    const jpeg = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } }).jpeg().toBuffer();
-    const encoded = (seq: number): Frame => ({ seq, timestampMs: 0, wallTimeMs: 0, image: { kind: 'encoded', data: jpeg, origin: `test#${seq}` } });
+    const jpeg = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+      .jpeg()
+      .toBuffer();
+    const encoded = (seq: number): Frame => ({
+      seq,
+      timestampMs: 0,
+      wallTimeMs: 0,
+      image: { kind: 'encoded', data: jpeg, origin: `test#${seq}` },
+    });
     const viewer = await MjpegClient.open(port, '/live/cameras/door/stream.mjpeg');
     cleanups.push(() => viewer.close());
     visible = [];
@@ -170,7 +237,7 @@ describe('live view over HTTP', () => {
     expect(Math.abs(data[at + 2] - CLASS_COLOURS[1][2])).toBeLessThan(40);
   });
 
-  it('keeps each camera\'s events in order when several cameras report at once and crops take time', async () => {
+  it("keeps each camera's events in order when several cameras report at once and crops take time", async () => {
     const yard = { ...camera, name: 'yard' };
     const { live, port } = await serve({ snapshots: true, cameras: [camera, yard] });
     const sse = openEvents(port);
@@ -190,14 +257,28 @@ describe('live view over HTTP', () => {
     }
     await waitUntil(() => sse.events.filter((e) => e.event === 'event').length === 48, 10_000);
     const got: Record<string, string[]> = { door: [], yard: [] };
-    for (const e of sse.events.filter((x) => x.event === 'event')) got[e.data.camera].push(`${e.data.type} ${e.data.track.id}`);
+    for (const e of sse.events.filter((x) => x.event === 'event'))
+      got[e.data.camera].push(`${e.data.type} ${e.data.track.id}`);
     expect(got).toEqual(expected);
-    expect(sse.events.filter((e) => e.event === 'event' && e.data.type === 'new').every((e) => typeof e.data.crop === 'string')).toBe(true);
+    expect(
+      sse.events
+        .filter((e) => e.event === 'event' && e.data.type === 'new')
+        .every((e) => typeof e.data.crop === 'string'),
+    ).toBe(true);
   });
 
   it('with http.auth: every live-view route needs the credentials; /healthz and /metrics do not', async () => {
     const { port } = await serve({ auth: { username: 'viewer', password: 's3cret' } });
-    for (const path of ['/live', '/live/', '/live/state', '/live/events', '/live/live-view.js', '/live/cameras/door/stream.mjpeg', '/live/cameras/door/frame.jpg', '/live/nope']) {
+    for (const path of [
+      '/live',
+      '/live/',
+      '/live/state',
+      '/live/events',
+      '/live/live-view.js',
+      '/live/cameras/door/stream.mjpeg',
+      '/live/cameras/door/frame.jpg',
+      '/live/nope',
+    ]) {
       const bare = await get(port, path);
       expect(bare.status, path).toBe(401);
       expect(String(bare.headers['www-authenticate'])).toMatch(/^Basic realm="faceedge live view"/);
@@ -209,15 +290,22 @@ describe('live view over HTTP', () => {
     expect(page.body).toContain('live-view.js');
     expect(String(page.headers['content-security-policy'])).toContain("default-src 'self'");
     const state = await get(port, '/live/state', { headers: basic('viewer', 's3cret') });
-    expect(JSON.parse(state.body).board).toMatchObject({ model: { sha256: SHA, threshold: 0.5 }, cameras: [{ name: 'door', dropped: 3, paused: false }] });
+    expect(JSON.parse(state.body).board).toMatchObject({
+      model: { sha256: SHA, threshold: 0.5 },
+      cameras: [{ name: 'door', dropped: 3, paused: false }],
+    });
     expect((await get(port, '/live/state', { headers: basic('viewer', 's3cret'), method: 'POST' })).status).toBe(405);
-    expect((await get(port, '/live/cameras/yard/stream.mjpeg', { headers: basic('viewer', 's3cret') })).status).toBe(404);
+    expect((await get(port, '/live/cameras/yard/stream.mjpeg', { headers: basic('viewer', 's3cret') })).status).toBe(
+      404,
+    );
     expect((await get(port, '/healthz')).status).toBe(200);
     expect((await get(port, '/metrics')).status).toBe(200);
     expect((await get(port, '/elsewhere')).status).toBe(404);
   });
 
-  const lanAddress = Object.values(networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+  const lanAddress = Object.values(networkInterfaces())
+    .flat()
+    .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
   it.skipIf(!lanAddress)('without http.auth: loopback clients only, others get 403 with a hint', async () => {
     const { port } = await serve({ host: '0.0.0.0' });
     const fromLan = await get(port, '/live/', { host: lanAddress });
@@ -236,7 +324,10 @@ describe('live view over HTTP', () => {
       await sse.opened;
       await waitUntil(() => sse.events.some((e) => e.event === 'hello'), 5000);
       const hello = sse.events.find((e) => e.event === 'hello')!.data;
-      expect(hello).toMatchObject({ cameras: ['door'], board: { model: { sha256: SHA }, gpio: { outputs: [{ name: 'relay', on: false }] } } });
+      expect(hello).toMatchObject({
+        cameras: ['door'],
+        board: { model: { sha256: SHA }, gpio: { outputs: [{ name: 'relay', on: false }] } },
+      });
       const event: TrackEvent = { type: 'new', before: null, after: track };
       live.events('door', [event]);
       live.frame('door', frame(1));
@@ -261,10 +352,17 @@ describe('live view over HTTP', () => {
 
 describe('slow clients', () => {
   let server: Server | null = null;
-  afterEach(() => new Promise<void>((resolve) => (server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve())));
+  afterEach(
+    () =>
+      new Promise<void>((resolve) =>
+        server ? (server.closeAllConnections(), server.close(() => resolve())) : resolve(),
+      ),
+  );
 
   /** A server whose one response is handed to `use`, and a client socket that asked for it and never reads. */
-  async function stalledClient<T>(use: (res: import('node:http').ServerResponse) => T): Promise<{ handle: T; socket: Socket }> {
+  async function stalledClient<T>(
+    use: (res: import('node:http').ServerResponse) => T,
+  ): Promise<{ handle: T; socket: Socket }> {
     let resolveHandle: (h: T) => void;
     const handle = new Promise<T>((r) => (resolveHandle = r));
     server = createServer((_req, res) => resolveHandle(use(res)));
@@ -297,7 +395,9 @@ describe('slow clients', () => {
   });
 
   it('a page that stops reading its event stream is cut off (its EventSource reconnects)', async () => {
-    const { handle: stream, socket } = await stalledClient((res) => new SseStream(res, { maxBufferedBytes: 64 * 1024 }));
+    const { handle: stream, socket } = await stalledClient(
+      (res) => new SseStream(res, { maxBufferedBytes: 64 * 1024 }),
+    );
     const payload = { text: 'x'.repeat(10_000) };
     for (let i = 0; i < 5000 && !stream.closed; i++) {
       stream.send('event', payload);

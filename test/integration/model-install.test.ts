@@ -5,7 +5,18 @@
  * interpreters, real packages, real ed25519 keys.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -13,7 +24,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceedgeError, type FaceedgeErrorCode } from '../../src/errors.js';
 import { installModel, rollbackModel, type VerifyOptions } from '../../src/model-push/install-model.js';
 import { ModelStore } from '../../src/model-push/model-store.js';
-import { BLAZEFACE, copyModelPackage, modelPackageSource, NO_MODEL_PACKAGE_REASON, readManifest, sha256, signPackage, writeManifest } from '../helpers/model-package-fixture.js';
+import {
+  BLAZEFACE,
+  copyModelPackage,
+  modelPackageSource,
+  NO_MODEL_PACKAGE_REASON,
+  readManifest,
+  sha256,
+  signPackage,
+  writeManifest,
+} from '../helpers/model-package-fixture.js';
 import { runCli } from '../helpers/run-cli.js';
 
 const SOURCE = modelPackageSource();
@@ -34,10 +54,19 @@ function signedPackage(id?: string, edit?: (dir: string) => void): string {
   return dir;
 }
 
-async function expectRefused(store: ModelStore, pkg: string, code: FaceedgeErrorCode, message: RegExp, options = trust): Promise<void> {
+async function expectRefused(
+  store: ModelStore,
+  pkg: string,
+  code: FaceedgeErrorCode,
+  message: RegExp,
+  options = trust,
+): Promise<void> {
   const before = await store.current();
   const beforeFiles = before ? readdirSync(before.dir).map((f) => [f, sha256(join(before.dir, f))]) : [];
-  const err = await installModel(store, pkg, options).then(() => null, (e: unknown) => e);
+  const err = await installModel(store, pkg, options).then(
+    () => null,
+    (e: unknown) => e,
+  );
   expect(isFaceedgeError(err, code), String(err)).toBe(true);
   expect((err as Error).message).toMatch(message);
   // The old model is still current, byte for byte, and nothing is left half-installed.
@@ -86,7 +115,12 @@ describe.skipIf(!SOURCE)(`model install (${SOURCE ?? NO_MODEL_PACKAGE_REASON})`,
   it('refuses a package signed by a key the board does not trust', async () => {
     const pkg = copyModelPackage(SOURCE!, fresh('pkg'), 'stranger');
     signPackage(pkg, stranger.privateKey);
-    await expectRefused(store, pkg, 'MODEL_SIGNATURE_INVALID', /signed by key [0-9a-f]+, which this board does not trust \(trusted: [0-9a-f]+\)/);
+    await expectRefused(
+      store,
+      pkg,
+      'MODEL_SIGNATURE_INVALID',
+      /signed by key [0-9a-f]+, which this board does not trust \(trusted: [0-9a-f]+\)/,
+    );
   });
 
   it('refuses a manifest edited after signing (e.g. a swapped sha256)', async () => {
@@ -94,7 +128,12 @@ describe.skipIf(!SOURCE)(`model install (${SOURCE ?? NO_MODEL_PACKAGE_REASON})`,
     const m = readManifest(pkg);
     m.metrics = { val: { accuracy: 0.99 } };
     writeManifest(pkg, m);
-    await expectRefused(store, pkg, 'MODEL_SIGNATURE_INVALID', /manifest.json was changed after it was signed: its signature by the trusted key [0-9a-f]+ does not match/);
+    await expectRefused(
+      store,
+      pkg,
+      'MODEL_SIGNATURE_INVALID',
+      /manifest.json was changed after it was signed: its signature by the trusted key [0-9a-f]+ does not match/,
+    );
   });
 
   it('refuses an unsigned package unless unsigned installs are allowed', async () => {
@@ -107,11 +146,23 @@ describe.skipIf(!SOURCE)(`model install (${SOURCE ?? NO_MODEL_PACKAGE_REASON})`,
       const m = readManifest(dir);
       for (const f of Object.values(m.files)) rmSync(join(dir, f.path));
       copyFileSync(BLAZEFACE, join(dir, 'face_detection_short_range.tflite'));
-      m.files = { float32: { path: 'face_detection_short_range.tflite', dtype: 'float32', sha256: sha256(BLAZEFACE), bytes: statSync(BLAZEFACE).size } };
+      m.files = {
+        float32: {
+          path: 'face_detection_short_range.tflite',
+          dtype: 'float32',
+          sha256: sha256(BLAZEFACE),
+          bytes: statSync(BLAZEFACE).size,
+        },
+      };
       writeManifest(dir, m);
     });
     // BlazeFace takes 1x128x128x3 and returns boxes and scores: two outputs, not one probability.
-    await expectRefused(store, pkg, 'MODEL_SHAPE_MISMATCH', /face_detection_short_range\.tflite: expected 1 input and 1 output, found 1 and 2/);
+    await expectRefused(
+      store,
+      pkg,
+      'MODEL_SHAPE_MISMATCH',
+      /face_detection_short_range\.tflite: expected 1 input and 1 output, found 1 and 2/,
+    );
   });
 
   it('refuses a classifier whose input is not the size its manifest declares', async () => {
@@ -126,7 +177,11 @@ describe.skipIf(!SOURCE)(`model install (${SOURCE ?? NO_MODEL_PACKAGE_REASON})`,
   it('refuses a model that fails its golden self-test', async () => {
     const pkg = signedPackage('selftest', (dir) => {
       const m = readManifest(dir);
-      m.selftest = (m.selftest as Array<Record<string, number>>).map((c) => ({ ...c, expected_probability: 1 - c.expected_probability, expected_int8_probability: 1 - c.expected_int8_probability }));
+      m.selftest = (m.selftest as Array<Record<string, number>>).map((c) => ({
+        ...c,
+        expected_probability: 1 - c.expected_probability,
+        expected_int8_probability: 1 - c.expected_int8_probability,
+      }));
       writeManifest(dir, m);
     });
     await expectRefused(store, pkg, 'MODEL_SELFTEST_FAILED', /self-test case 0 gave p=/);
@@ -165,7 +220,10 @@ describe.skipIf(!SOURCE)(`model install (${SOURCE ?? NO_MODEL_PACKAGE_REASON})`,
   it('rollback with no previous model is a typed error', async () => {
     const empty = new ModelStore(fresh('models'));
     await installModel(empty, signedPackage('only'), trust);
-    const err = await rollbackModel(empty).then(() => null, (e: unknown) => e);
+    const err = await rollbackModel(empty).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isFaceedgeError(err, 'MODEL_NO_PREVIOUS')).toBe(true);
   });
 });

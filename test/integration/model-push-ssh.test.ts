@@ -12,7 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
 import { ModelStore } from '../../src/model-push/model-store.js';
 import { pushModelOverSsh } from '../../src/model-push/ssh-push.js';
-import { copyModelPackage, modelPackageSource, NO_MODEL_PACKAGE_REASON, readManifest, signPackage } from '../helpers/model-package-fixture.js';
+import {
+  copyModelPackage,
+  modelPackageSource,
+  NO_MODEL_PACKAGE_REASON,
+  readManifest,
+  signPackage,
+} from '../helpers/model-package-fixture.js';
 import { REPO_ROOT, runCli } from '../helpers/run-cli.js';
 
 const SOURCE = modelPackageSource();
@@ -29,7 +35,10 @@ function boardCommand(): string {
   writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
   const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
   const path = join(work, 'faceedge');
-  writeFileSync(path, `#!/bin/sh\nexec '${process.execPath}' --import '${loader}' '${join(REPO_ROOT, 'src/cli/main.ts')}' "$@" --public-key '${pub}'\n`);
+  writeFileSync(
+    path,
+    `#!/bin/sh\nexec '${process.execPath}' --import '${loader}' '${join(REPO_ROOT, 'src/cli/main.ts')}' "$@" --public-key '${pub}'\n`,
+  );
   chmodSync(path, 0o755);
   return path;
 }
@@ -57,26 +66,48 @@ describe.skipIf(!SOURCE)(`model push over SSH (${SOURCE ?? NO_MODEL_PACKAGE_REAS
     const leftovers = stagingLeftovers();
     const pkg = copyModelPackage(SOURCE!, join(work, 'good'), 'ssh-good');
     signPackage(pkg, privateKey);
-    const { report } = await pushModelOverSsh({ dir: pkg, host: 'pi@cam1.local', remoteCommand: remote, remoteModelsDir: board, sshOptions: ['Port=2222'] });
+    const { report } = await pushModelOverSsh({
+      dir: pkg,
+      host: 'pi@cam1.local',
+      remoteCommand: remote,
+      remoteModelsDir: board,
+      sshOptions: ['Port=2222'],
+    });
     expect(report).toMatchObject({ status: 'ok', model: { id: 'ssh-good' }, unchanged: false });
     expect((await new ModelStore(board).current())?.manifest.id).toBe('ssh-good');
     expect(stagingLeftovers()).toEqual(leftovers);
-    const calls = readFileSync(log, 'utf8').trim().split('\n').map((l) => l.split('\t'));
+    const calls = readFileSync(log, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => l.split('\t'));
     expect(calls.map((c) => c[0])).toEqual(['ssh', 'scp', 'ssh', 'ssh']);
     // Every call is non-interactive and carries the user's -o options; scp sends manifest, signature and both models.
     for (const c of calls) expect(c.join(' ')).toMatch(/-o Port=2222 .*-o BatchMode=yes/);
-    expect(calls[1].filter((a) => a.startsWith(pkg)).map((a) => a.slice(pkg.length + 1)).sort()).toEqual(
-      [...Object.values(readManifest(pkg).files).map((f) => f.path), 'manifest.json', 'manifest.sig'].sort(),
-    );
+    expect(
+      calls[1]
+        .filter((a) => a.startsWith(pkg))
+        .map((a) => a.slice(pkg.length + 1))
+        .sort(),
+    ).toEqual([...Object.values(readManifest(pkg).files).map((f) => f.path), 'manifest.json', 'manifest.sig'].sort());
   });
 
-  it('brings the board\'s typed refusal back (a package signed by an untrusted key); the board keeps its model', async () => {
+  it("brings the board's typed refusal back (a package signed by an untrusted key); the board keeps its model", async () => {
     const leftovers = stagingLeftovers();
     const pkg = copyModelPackage(SOURCE!, join(work, 'stranger'), 'ssh-stranger');
     signPackage(pkg, stranger.privateKey);
-    const err = await pushModelOverSsh({ dir: pkg, host: 'cam1.local', remoteCommand: remote, remoteModelsDir: board }).then(() => null, (e: unknown) => e);
+    const err = await pushModelOverSsh({
+      dir: pkg,
+      host: 'cam1.local',
+      remoteCommand: remote,
+      remoteModelsDir: board,
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isFaceedgeError(err, 'MODEL_SIGNATURE_INVALID'), String(err)).toBe(true);
-    expect((err as Error).message).toMatch(/^cam1\.local refused the model: the package is signed by key [0-9a-f]+, which this board does not trust/);
+    expect((err as Error).message).toMatch(
+      /^cam1\.local refused the model: the package is signed by key [0-9a-f]+, which this board does not trust/,
+    );
     expect((await new ModelStore(board).current())?.manifest.id).toBe('ssh-good');
     expect(stagingLeftovers()).toEqual(leftovers);
   });
@@ -84,7 +115,10 @@ describe.skipIf(!SOURCE)(`model push over SSH (${SOURCE ?? NO_MODEL_PACKAGE_REAS
   it('an unreachable host is a transfer error', async () => {
     const pkg = copyModelPackage(SOURCE!, join(work, 'nohost'), 'ssh-nohost');
     signPackage(pkg, privateKey);
-    const err = await pushModelOverSsh({ dir: pkg, host: 'nowhere.local', remoteCommand: remote }).then(() => null, (e: unknown) => e);
+    const err = await pushModelOverSsh({ dir: pkg, host: 'nowhere.local', remoteCommand: remote }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isFaceedgeError(err, 'MODEL_TRANSFER_FAILED')).toBe(true);
     expect((err as Error).message).toMatch(/Could not resolve hostname nowhere\.local/);
   });
@@ -95,14 +129,32 @@ describe.skipIf(!SOURCE)(`model push over SSH (${SOURCE ?? NO_MODEL_PACKAGE_REAS
     const bad = copyModelPackage(SOURCE!, join(work, 'cli/bad'), 'ssh-cli');
     signPackage(bad, privateKey);
     writeFileSync(join(bad, readManifest(bad).files.int8.path), 'not a model');
-    const refused = await runCli(['model', 'push', bad, 'cam1.local', '--remote-command', remote, '--remote-models-dir', board]);
+    const refused = await runCli([
+      'model',
+      'push',
+      bad,
+      'cam1.local',
+      '--remote-command',
+      remote,
+      '--remote-models-dir',
+      board,
+    ]);
     expect(refused.code).toBe(1);
     expect(refused.stderr).toMatch(/bytes, the manifest says/);
     expect(() => readFileSync(log)).toThrow(); // never reached ssh
 
     const good = copyModelPackage(SOURCE!, join(work, 'cli/good'), 'ssh-cli');
     signPackage(good, privateKey);
-    const pushed = await runCli(['model', 'push', good, 'cam1.local', '--remote-command', remote, '--remote-models-dir', board]);
+    const pushed = await runCli([
+      'model',
+      'push',
+      good,
+      'cam1.local',
+      '--remote-command',
+      remote,
+      '--remote-models-dir',
+      board,
+    ]);
     expect(pushed.code, pushed.stderr).toBe(0);
     expect(pushed.stdout).toMatch(/^cam1\.local: installed ssh-cli-[0-9a-f]{12}\n$/);
   });

@@ -7,7 +7,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { CurrentModelWatcher } from '../../src/model-push/current-model-watcher.js';
 import { installModel } from '../../src/model-push/install-model.js';
 import { ModelStore, type InstalledModel } from '../../src/model-push/model-store.js';
-import { copyModelPackage, modelPackageSource, NO_MODEL_PACKAGE_REASON, signPackage } from '../helpers/model-package-fixture.js';
+import {
+  copyModelPackage,
+  modelPackageSource,
+  NO_MODEL_PACKAGE_REASON,
+  signPackage,
+} from '../helpers/model-package-fixture.js';
 import { runCli } from '../helpers/run-cli.js';
 
 const SOURCE = modelPackageSource();
@@ -42,7 +47,15 @@ describe.skipIf(!SOURCE)(`CurrentModelWatcher (${SOURCE ?? NO_MODEL_PACKAGE_REAS
       expect(seen).toEqual([]);
       const pub = join(work, 'pub.pem');
       writeFileSync(pub, publicKey.export({ type: 'spki', format: 'pem' }));
-      const installed = await runCli(['model', 'install', pkg('w-two'), '--models-dir', store.root, '--public-key', pub]);
+      const installed = await runCli([
+        'model',
+        'install',
+        pkg('w-two'),
+        '--models-dir',
+        store.root,
+        '--public-key',
+        pub,
+      ]);
       expect(installed.code, installed.stderr).toBe(0);
       await until(() => seen.length === 1);
       expect(seen[0].manifest.id).toBe('w-two');
@@ -63,7 +76,14 @@ describe.skipIf(!SOURCE)(`CurrentModelWatcher (${SOURCE ?? NO_MODEL_PACKAGE_REAS
     const dir = copyModelPackage(SOURCE!, join(work, 'f-one'), 'f-one');
     signPackage(dir, privateKey);
     let calls = 0;
-    const watcher = new CurrentModelWatcher({ store, onChange: () => { calls++; throw new Error('delegate refused it'); }, pollMs: 3_600_000 });
+    const watcher = new CurrentModelWatcher({
+      store,
+      onChange: () => {
+        calls++;
+        throw new Error('delegate refused it');
+      },
+      pollMs: 3_600_000,
+    });
     await watcher.start();
     try {
       await installModel(store, dir, { trustedKeys: [publicKey] });

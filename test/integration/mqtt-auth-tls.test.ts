@@ -27,7 +27,10 @@ describe('username/password (real mosquitto with a password file)', () => {
     const output = track(testMqttOutput({ url: broker.url, mqtt: { username: 'cam', password: 's3cret' } }));
     await output.start();
     await output.waitConnected();
-    const probe = await MqttProbe.connect(broker.url, ['faceedge/pi/availability'], { username: 'watcher', password: 'w' });
+    const probe = await MqttProbe.connect(broker.url, ['faceedge/pi/availability'], {
+      username: 'watcher',
+      password: 'w',
+    });
     expect(await probe.waitFor(() => true)).toMatchObject({ text: 'online' });
     await probe.close();
   });
@@ -35,7 +38,10 @@ describe('username/password (real mosquitto with a password file)', () => {
   it('reports a wrong password as a typed error and does not crash', async () => {
     const output = track(testMqttOutput({ url: broker.url, mqtt: { username: 'cam', password: 'nope' } }));
     await output.start();
-    await expect(output.waitConnected(3000)).rejects.toMatchObject({ code: 'MQTT_FAILED', message: expect.stringMatching(/Not authorized|Bad username/i) });
+    await expect(output.waitConnected(3000)).rejects.toMatchObject({
+      code: 'MQTT_FAILED',
+      message: expect.stringMatching(/Not authorized|Bad username/i),
+    });
     expect(output.connected).toBe(false);
   });
 });
@@ -46,28 +52,47 @@ describe('TLS (real mosquitto with a test CA and mutual TLS)', () => {
   let url: string;
   beforeAll(async () => {
     certs = makeTestCertificates();
-    broker = await Mosquitto.start({ tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true } });
+    broker = await Mosquitto.start({
+      tls: { cert: certs.serverCert, key: certs.serverKey, ca: certs.ca, requireClientCert: true },
+    });
     url = `mqtts://127.0.0.1:${broker.port}`;
   });
   afterAll(() => broker.dispose());
 
   it('connects with the CA and a client certificate', async () => {
-    const output = track(testMqttOutput({ url, mqtt: { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, reject_unauthorized: true } } }));
+    const output = track(
+      testMqttOutput({
+        url,
+        mqtt: { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey, reject_unauthorized: true } },
+      }),
+    );
     await output.start();
     await output.waitConnected();
     const probe = await MqttProbe.connect(url, ['faceedge/pi/availability'], {
-      ca: readFileSync(certs.ca), cert: readFileSync(certs.clientCert), key: readFileSync(certs.clientKey),
+      ca: readFileSync(certs.ca),
+      cert: readFileSync(certs.clientCert),
+      key: readFileSync(certs.clientKey),
     });
     expect(await probe.waitFor(() => true)).toMatchObject({ text: 'online' });
     await probe.close();
   });
 
   it('refuses a broker certificate it cannot verify unless reject_unauthorized is false', async () => {
-    const strict = track(testMqttOutput({ url, mqtt: { tls: { cert: certs.clientCert, key: certs.clientKey, reject_unauthorized: true } } }));
+    const strict = track(
+      testMqttOutput({
+        url,
+        mqtt: { tls: { cert: certs.clientCert, key: certs.clientKey, reject_unauthorized: true } },
+      }),
+    );
     await strict.start();
     await expect(strict.waitConnected(3000)).rejects.toMatchObject({ code: 'MQTT_FAILED' });
 
-    const lax = track(testMqttOutput({ url, mqtt: { tls: { cert: certs.clientCert, key: certs.clientKey, reject_unauthorized: false } } }));
+    const lax = track(
+      testMqttOutput({
+        url,
+        mqtt: { tls: { cert: certs.clientCert, key: certs.clientKey, reject_unauthorized: false } },
+      }),
+    );
     await lax.start();
     await lax.waitConnected();
   });
@@ -80,7 +105,10 @@ describe('TLS (real mosquitto with a test CA and mutual TLS)', () => {
 
   it('fails start() with a typed error when a TLS file is unreadable', async () => {
     const output = testMqttOutput({ url, mqtt: { tls: { ca: '/nonexistent/ca.pem', reject_unauthorized: true } } });
-    await expect(output.start()).rejects.toMatchObject({ code: 'MQTT_FAILED', message: expect.stringContaining('/nonexistent/ca.pem') });
+    await expect(output.start()).rejects.toMatchObject({
+      code: 'MQTT_FAILED',
+      message: expect.stringContaining('/nonexistent/ca.pem'),
+    });
     await output.stop();
   });
 });

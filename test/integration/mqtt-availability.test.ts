@@ -47,10 +47,16 @@ describe('MQTT availability, bridge/info and retained states (real mosquitto)', 
     expect(infoMsg.retain).toBe(true);
     expect(JSON.parse(infoMsg.text)).toEqual(TEST_INFO);
     expect(await late.waitFor((m) => m.topic === 'faceedge/pi/door/face')).toMatchObject({ text: 'ON', retain: true });
-    expect(await late.waitFor((m) => m.topic === 'faceedge/pi/door/status/capture')).toMatchObject({ text: 'online', retain: true });
+    expect(await late.waitFor((m) => m.topic === 'faceedge/pi/door/status/capture')).toMatchObject({
+      text: 'online',
+      retain: true,
+    });
 
     // Changed info is republished on request (e.g. after a model reload).
-    info = { ...TEST_INFO, model: { id: 'faceedge-gender-v2', sha256: 'cd'.repeat(32), threshold: 0.42, flip_average: false } };
+    info = {
+      ...TEST_INFO,
+      model: { id: 'faceedge-gender-v2', sha256: 'cd'.repeat(32), threshold: 0.42, flip_average: false },
+    };
     await output.republishInfo();
     await late.waitFor((m) => m.topic === INFO && m.text.includes('faceedge-gender-v2'));
 
@@ -59,7 +65,13 @@ describe('MQTT availability, bridge/info and retained states (real mosquitto)', 
 
     output.publishStats({ fps: { door: 9.5 }, stages_ms: { detect: 1.2, classify: 0.4 }, delegate: 'xnnpack' });
     const stats = JSON.parse((await late.waitFor((m) => m.topic === 'faceedge/pi/stats')).text);
-    expect(stats).toMatchObject({ fps: { door: 9.5 }, stages_ms: { detect: 1.2 }, delegate: 'xnnpack', cpu_temperature_c: 47.5, queue_depth: 0 });
+    expect(stats).toMatchObject({
+      fps: { door: 9.5 },
+      stages_ms: { detect: 1.2 },
+      delegate: 'xnnpack',
+      cpu_temperature_c: 47.5,
+      queue_depth: 0,
+    });
 
     await output.stop();
     await output.stop();
@@ -77,13 +89,22 @@ describe('MQTT availability, bridge/info and retained states (real mosquitto)', 
     (output as unknown as { client: { stream: { destroy(): void } } }).client.stream.destroy();
     await p.waitFor((m) => m.text === 'offline', 10_000, 'LWT offline');
     const offlineAt = p.messages.findIndex((m) => m.text === 'offline');
-    await p.waitUntil(() => p.messages.slice(offlineAt).some((m) => m.text === 'online'), 10_000, 'online after reconnect');
+    await p.waitUntil(
+      () => p.messages.slice(offlineAt).some((m) => m.text === 'online'),
+      10_000,
+      'online after reconnect',
+    );
     expect(output.connected).toBe(true);
   });
 
   it('sends the LWT offline when the daemon process is SIGKILLed', async () => {
     const p = await probe(['faceedge/killed/availability']);
-    const child = await spawnOutputChild({ url: broker.url, dir: newOutboxDir(), deviceId: 'killed', waitConnected: true });
+    const child = await spawnOutputChild({
+      url: broker.url,
+      dir: newOutboxDir(),
+      deviceId: 'killed',
+      waitConnected: true,
+    });
     await p.waitFor((m) => m.text === 'online');
     await child.kill();
     const will = await p.waitFor((m) => m.text === 'offline', 15_000, 'LWT after SIGKILL');

@@ -40,7 +40,11 @@ describe('bridge request/response (real mosquitto)', () => {
     const seen = client.on(`${RES}/${command}`).length;
     await client.publish(`${REQ}/${command}`, body);
     const msg = await client.waitUntil(
-      () => client.on(`${RES}/${command}`).slice(seen).find((m) => match(JSON.parse(m.text))),
+      () =>
+        client
+          .on(`${RES}/${command}`)
+          .slice(seen)
+          .find((m) => match(JSON.parse(m.text))),
       10_000,
       `response to ${command}`,
     );
@@ -48,7 +52,11 @@ describe('bridge request/response (real mosquitto)', () => {
   }
 
   it('answers a command with ok, its data and the transaction id', async () => {
-    expect(await ask('health_check', '{"transaction":"abc-1"}')).toEqual({ status: 'ok', data: { healthy: true }, transaction: 'abc-1' });
+    expect(await ask('health_check', '{"transaction":"abc-1"}')).toEqual({
+      status: 'ok',
+      data: { healthy: true },
+      transaction: 'abc-1',
+    });
     expect(await ask('health_check', '')).toEqual({ status: 'ok', data: { healthy: true } });
   });
 
@@ -75,7 +83,12 @@ describe('bridge request/response (real mosquitto)', () => {
     expect(malformed.error).toMatch(/malformed JSON/);
 
     const thrown = await ask('model/reload', '{"transaction":11}');
-    expect(thrown).toEqual({ status: 'error', data: { code: 'INTERNAL' }, error: 'model file vanished', transaction: 11 });
+    expect(thrown).toEqual({
+      status: 'error',
+      data: { code: 'INTERNAL' },
+      error: 'model file vanished',
+      transaction: 11,
+    });
     expect(client.on(`${RES}/model/reload`)[0]?.topic).toBe(`${RES}/model/reload`);
 
     expect(await ask('health_check', '{"transaction":12}')).toMatchObject({ status: 'ok', transaction: 12 });
@@ -95,7 +108,12 @@ describe('bridge request/response (real mosquitto)', () => {
     await new Promise((r) => setTimeout(r, 300));
     await output.waitConnected();
     await ask('health_check', '{"transaction":"after"}', (r) => r.transaction === 'after');
-    expect(client.on(`${RES}/health_check`).slice(seen).map((m) => JSON.parse(m.text).transaction)).toEqual(['after']);
+    expect(
+      client
+        .on(`${RES}/health_check`)
+        .slice(seen)
+        .map((m) => JSON.parse(m.text).transaction),
+    ).toEqual(['after']);
     await client.publish(`${REQ}/health_check`, '', { retain: true }); // clears the retained request
   });
 });

@@ -37,7 +37,10 @@ describe('embedded aedes broker', () => {
     await output.waitConnected();
     const probe = await MqttProbe.connect(url, ['faceedge/pi/#']);
     cleanup.push(() => probe.close());
-    expect(await probe.waitFor((m) => m.topic === 'faceedge/pi/availability')).toMatchObject({ text: 'online', retain: true });
+    expect(await probe.waitFor((m) => m.topic === 'faceedge/pi/availability')).toMatchObject({
+      text: 'online',
+      retain: true,
+    });
 
     output.publishEvent(makeTrackEvent('door', 1, 'new'));
     output.publishEvent(makeTrackEvent('door', 2, 'end'));

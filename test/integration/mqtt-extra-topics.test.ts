@@ -62,14 +62,20 @@ describe('MqttOutput subscribe / setRetained / publish (real mosquitto)', () => 
   it('delivers matching messages to every handler, keeps the subscription across a broker restart, and stops after unsubscribe', async () => {
     const output = await started();
     const got: string[] = [];
-    const unsubscribe = output.subscribe('faceedge/pi/gpio/+/set', (topic, payload, retained) => got.push(`${topic}=${payload.toString()}${retained ? ' (retained)' : ''}`));
+    const unsubscribe = output.subscribe('faceedge/pi/gpio/+/set', (topic, payload, retained) =>
+      got.push(`${topic}=${payload.toString()}${retained ? ' (retained)' : ''}`),
+    );
     output.subscribe('faceedge/pi/gpio/+/set', () => {
       throw new Error('a buggy handler');
     });
     const sender = await probe([]);
     await until(() => output.connected, 'connected');
     // The subscription is sent asynchronously: publish until the first one arrives.
-    await until(() => (void sender.publish('faceedge/pi/gpio/relay/set', 'ON'), got.length > 0), 'the first command', 5000);
+    await until(
+      () => (void sender.publish('faceedge/pi/gpio/relay/set', 'ON'), got.length > 0),
+      'the first command',
+      5000,
+    );
     await sender.publish('faceedge/pi/gpio/other/state', 'ON'); // not matching
     await sender.publish('faceedge/pi/gpio/led/set', 'OFF');
     await until(() => got.includes('faceedge/pi/gpio/led/set=OFF'), 'the led command');
@@ -79,7 +85,11 @@ describe('MqttOutput subscribe / setRetained / publish (real mosquitto)', () => 
     await broker.restart();
     await until(() => output.connected, 'reconnected');
     const before = got.length;
-    await until(() => (void sender.publish('faceedge/pi/gpio/relay/set', 'OFF').catch(() => undefined), got.length > before), 'a command after the restart', 10_000);
+    await until(
+      () => (void sender.publish('faceedge/pi/gpio/relay/set', 'OFF').catch(() => undefined), got.length > before),
+      'a command after the restart',
+      10_000,
+    );
 
     unsubscribe();
     await new Promise((r) => setTimeout(r, 200));
@@ -114,7 +124,10 @@ describe('MqttOutput subscribe / setRetained / publish (real mosquitto)', () => 
 
     await broker.stop();
     await until(() => !output.connected, 'disconnected');
-    const err = await output.publish('faceedge/pi/rules/action', '{"rule":"b"}').then(() => null, (e: unknown) => e);
+    const err = await output.publish('faceedge/pi/rules/action', '{"rule":"b"}').then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(isFaceedgeError(err, 'MQTT_FAILED')).toBe(true);
     await broker.restart();
   });

@@ -77,7 +77,10 @@ describe('event outbox with a real broker', () => {
     expect(output.queueDepth).toBe(37);
     expect(await metrics.metricsText()).toContain('faceedge_mqtt_queue_depth 37');
     // The broker's exit reaches the client as a socket close a moment later (an event-loop turn or more).
-    for (const deadline = Date.now() + 5000; !(await metrics.metricsText()).includes('faceedge_mqtt_connected 0') && Date.now() < deadline;) {
+    for (
+      const deadline = Date.now() + 5000;
+      !(await metrics.metricsText()).includes('faceedge_mqtt_connected 0') && Date.now() < deadline;
+    ) {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(await metrics.metricsText()).toContain('faceedge_mqtt_connected 0');

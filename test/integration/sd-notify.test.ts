@@ -4,7 +4,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createSdNotifier, formatNotifyMessage, watchdogIntervalMs, type NotifyTransport } from '../../src/control/sd-notify.js';
+import {
+  createSdNotifier,
+  formatNotifyMessage,
+  watchdogIntervalMs,
+  type NotifyTransport,
+} from '../../src/control/sd-notify.js';
 import { encodeSockaddrUn } from '../../src/control/unix-datagram-socket.js';
 import { NotifyReceiver } from '../helpers/notify-receiver.js';
 
@@ -19,7 +24,10 @@ function tempSocketPath(): string {
   return join(dir, 'notify.sock');
 }
 
-const NO_SYSTEMD_NOTIFY = spawnSync('systemd-notify', ['--version']).status === 0 ? '' : 'systemd-notify is not installed (Debian package: systemd)';
+const NO_SYSTEMD_NOTIFY =
+  spawnSync('systemd-notify', ['--version']).status === 0
+    ? ''
+    : 'systemd-notify is not installed (Debian package: systemd)';
 
 async function receiver(address: string): Promise<NotifyReceiver> {
   const r = await NotifyReceiver.start(address);
@@ -52,9 +60,16 @@ describe('sd_notify protocol pieces', () => {
 
   it('is a no-op without NOTIFY_SOCKET: no socket is even opened', () => {
     let opened = 0;
-    const transport = (): NotifyTransport => { opened++; return { send() {}, close() {} }; };
+    const transport = (): NotifyTransport => {
+      opened++;
+      return { send() {}, close() {} };
+    };
     const n = createSdNotifier({ WATCHDOG_USEC: '1000000' }, { transport });
-    n.ready('x'); n.watchdog(); n.startWatchdog(); n.stopping(); n.close();
+    n.ready('x');
+    n.watchdog();
+    n.startWatchdog();
+    n.stopping();
+    n.close();
     expect(n.enabled).toBe(false);
     expect(n.watchdogIntervalMs).toBeNull();
     expect(opened).toBe(0);
@@ -72,7 +87,12 @@ describe('sd_notify to a real unix datagram socket', () => {
     n.stopping();
     n.close();
     const got = await r.waitFor(4);
-    expect(got.map((d) => d.message)).toEqual(['READY=1\nSTATUS=serving 2 cameras', 'WATCHDOG=1', 'STATUS=reloading model', 'STOPPING=1']);
+    expect(got.map((d) => d.message)).toEqual([
+      'READY=1\nSTATUS=serving 2 cameras',
+      'WATCHDOG=1',
+      'STATUS=reloading model',
+      'STOPPING=1',
+    ]);
     expect(new Set(got.map((d) => d.pid))).toEqual(new Set([process.pid]));
   });
 
@@ -112,7 +132,10 @@ describe('sd_notify to a real unix datagram socket', () => {
 
   it('logs, never throws, when the socket is gone', () => {
     const warnings: object[] = [];
-    const n = createSdNotifier({ NOTIFY_SOCKET: join(tmpdir(), `faceedge-no-such-${process.pid}.sock`) }, { log: { warn: (o) => warnings.push(o) } });
+    const n = createSdNotifier(
+      { NOTIFY_SOCKET: join(tmpdir(), `faceedge-no-such-${process.pid}.sock`) },
+      { log: { warn: (o) => warnings.push(o) } },
+    );
     expect(() => n.ready()).not.toThrow();
     n.close();
     expect(warnings).toHaveLength(1);

@@ -16,7 +16,9 @@ const analyze = spawnSync('systemd-analyze', ['--version'], { encoding: 'utf8' }
 const NO_ANALYZE = analyze.status !== 0 ? 'systemd-analyze is not installed (Debian package: systemd)' : '';
 /** `security --offline` arrived in systemd 250 (Debian 12 has 252; Ubuntu 22.04 has 249). */
 const SYSTEMD_VERSION = Number(/systemd (\d+)/.exec(analyze.stdout ?? '')?.[1] ?? 0);
-const NO_OFFLINE_SECURITY = NO_ANALYZE || (SYSTEMD_VERSION < 250 ? `systemd ${SYSTEMD_VERSION} has no systemd-analyze security --offline (needs >= 250)` : '');
+const NO_OFFLINE_SECURITY =
+  NO_ANALYZE ||
+  (SYSTEMD_VERSION < 250 ? `systemd ${SYSTEMD_VERSION} has no systemd-analyze security --offline (needs >= 250)` : '');
 
 const dir = mkdtempSync(join(tmpdir(), 'faceedge-unit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,7 +31,10 @@ function unitWithStandIn(text = readFileSync(UNIT, 'utf8'), name = 'faceedge.ser
   writeFileSync(standIn, '#!/bin/sh\nexit 0\n');
   chmodSync(standIn, 0o755);
   const path = join(dir, name);
-  writeFileSync(path, text.replace(EXEC_START, `ExecStart=${standIn} `).replace(EXEC_STOP_POST, `ExecStopPost=-${standIn} `));
+  writeFileSync(
+    path,
+    text.replace(EXEC_START, `ExecStart=${standIn} `).replace(EXEC_STOP_POST, `ExecStopPost=-${standIn} `),
+  );
   return path;
 }
 
@@ -75,20 +80,28 @@ describe('systemd/faceedge.service', () => {
     expect(r.status).toBe(0);
   });
 
-  it.skipIf(NO_ANALYZE)('the verify check notices a broken unit (it warns but exits 0, so stderr is what counts)', () => {
-    const broken = readFileSync(UNIT, 'utf8').replace(/^Type=notify$/m, 'Type=notfy');
-    const r = verify(unitWithStandIn(broken, 'broken.service'));
-    expect(r.stderr).toMatch(/Failed to parse service type/);
-  });
+  it.skipIf(NO_ANALYZE)(
+    'the verify check notices a broken unit (it warns but exits 0, so stderr is what counts)',
+    () => {
+      const broken = readFileSync(UNIT, 'utf8').replace(/^Type=notify$/m, 'Type=notfy');
+      const r = verify(unitWithStandIn(broken, 'broken.service'));
+      expect(r.stderr).toMatch(/Failed to parse service type/);
+    },
+  );
 
-  it.skipIf(NO_OFFLINE_SECURITY)('has an offline security exposure of at most 2.5 (measured 1.3 with systemd 252)', () => {
-    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', unitWithStandIn()], { encoding: 'utf8' });
-    const m = /Overall exposure level for faceedge\.service: (\d+\.\d)/.exec(r.stdout);
-    expect(m, r.stdout + r.stderr).not.toBeNull();
-    const exposure = Number(m![1]);
-    console.log(`systemd-analyze security --offline=yes faceedge.service: exposure ${exposure}`);
-    expect(exposure).toBeLessThanOrEqual(2.5);
-  });
+  it.skipIf(NO_OFFLINE_SECURITY)(
+    'has an offline security exposure of at most 2.5 (measured 1.3 with systemd 252)',
+    () => {
+      const r = spawnSync('systemd-analyze', ['security', '--offline=yes', '--no-pager', unitWithStandIn()], {
+        encoding: 'utf8',
+      });
+      const m = /Overall exposure level for faceedge\.service: (\d+\.\d)/.exec(r.stdout);
+      expect(m, r.stdout + r.stderr).not.toBeNull();
+      const exposure = Number(m![1]);
+      console.log(`systemd-analyze security --offline=yes faceedge.service: exposure ${exposure}`);
+      expect(exposure).toBeLessThanOrEqual(2.5);
+    },
+  );
 });
 
 /**
@@ -104,9 +117,15 @@ if libc.prctl(65, 1, 0, 0, 0) != 0: sys.exit(77)   # PR_SET_MDWE, PR_MDWE_REFUSE
 os.execv(sys.argv[1], sys.argv[1:])
 `;
   const WORK = 'let s = 0; for (let i = 0; i < 1e7; i++) s += i % 7; console.log("ran", s)';
-  const run = (...nodeArgs: string[]) => spawnSync(PYTHON, ['-c', MDWE, process.execPath, ...nodeArgs, '-e', WORK], { encoding: 'utf8' });
+  const run = (...nodeArgs: string[]) =>
+    spawnSync(PYTHON, ['-c', MDWE, process.execPath, ...nodeArgs, '-e', WORK], { encoding: 'utf8' });
   const probe = spawnSync(PYTHON, ['-c', MDWE, '/bin/true']);
-  const NO_MDWE = probe.status === 77 ? 'this kernel has no PR_SET_MDWE (Linux < 6.3)' : probe.status !== 0 ? `cannot run ${PYTHON}` : '';
+  const NO_MDWE =
+    probe.status === 77
+      ? 'this kernel has no PR_SET_MDWE (Linux < 6.3)'
+      : probe.status !== 0
+        ? `cannot run ${PYTHON}`
+        : '';
 
   it.skipIf(NO_MDWE)('node with its JIT dies under W^X; node --jitless runs', () => {
     const jit = run();

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { RgbImage } from '../../src/capture/frame.js';
-import { alignFace, cropGeometry, cropOutsideFraction, DEFAULT_ALIGNMENT, recordedAlignment, resampleCrop } from '../../src/vision/align-face.js';
+import {
+  alignFace,
+  cropGeometry,
+  cropOutsideFraction,
+  DEFAULT_ALIGNMENT,
+  recordedAlignment,
+  resampleCrop,
+} from '../../src/vision/align-face.js';
 import type { DetectedFace, Point } from '../../src/vision/face.js';
 
 const SIZE = DEFAULT_ALIGNMENT.size;
@@ -73,7 +80,10 @@ describe('alignFace', () => {
   it('gives the same framing whatever the face size in the source', () => {
     const double = (p: Point) => ({ x: 2 * p.x, y: 2 * p.y });
     const small = alignFace(eyesImage(300, 300, rightEye, leftEye, 6), face(rightEye, leftEye, 100));
-    const big = alignFace(eyesImage(600, 600, double(rightEye), double(leftEye), 12), face(double(rightEye), double(leftEye), 200));
+    const big = alignFace(
+      eyesImage(600, 600, double(rightEye), double(leftEye), 12),
+      face(double(rightEye), double(leftEye), 200),
+    );
     for (const channel of [0, 2] as const) {
       const a = centroid(small, channel);
       const b = centroid(big, channel);
@@ -121,7 +131,12 @@ describe('alignFace', () => {
 
   it('recordedAlignment: manifests without padding were made with edge padding', () => {
     expect(recordedAlignment(null)).toEqual({ ...DEFAULT_ALIGNMENT, padding: 'edge' });
-    expect(recordedAlignment({ size: 64, sideInEyeDistances: 3, centreBelowEyes: 0.3 })).toEqual({ size: 64, sideInEyeDistances: 3, centreBelowEyes: 0.3, padding: 'edge' });
+    expect(recordedAlignment({ size: 64, sideInEyeDistances: 3, centreBelowEyes: 0.3 })).toEqual({
+      size: 64,
+      sideInEyeDistances: 3,
+      centreBelowEyes: 0.3,
+      padding: 'edge',
+    });
     expect(recordedAlignment({ ...DEFAULT_ALIGNMENT, padding: 'mirror' }).padding).toBe('mirror');
   });
 });

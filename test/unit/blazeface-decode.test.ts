@@ -1,6 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { FULL_RANGE_LAYOUT, SHORT_RANGE_LAYOUT, generateAnchors } from '../../src/inference/blazeface-anchors.js';
-import { decodeDetections, weightedNonMaxSuppression, type RawDetection } from '../../src/inference/blazeface-decode.js';
+import {
+  decodeDetections,
+  weightedNonMaxSuppression,
+  type RawDetection,
+} from '../../src/inference/blazeface-decode.js';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
@@ -59,7 +63,11 @@ describe('decodeDetections', () => {
 });
 
 describe('weightedNonMaxSuppression', () => {
-  const det = (box: RawDetection['box'], score: number, kp: number): RawDetection => ({ box, score, keypoints: new Array(12).fill(kp) });
+  const det = (box: RawDetection['box'], score: number, kp: number): RawDetection => ({
+    box,
+    score,
+    keypoints: new Array(12).fill(kp),
+  });
 
   it('merges overlapping candidates into their score-weighted mean and keeps the best score', () => {
     const merged = weightedNonMaxSuppression([

@@ -15,7 +15,11 @@ describe('BridgeDispatcher', () => {
   });
 
   it('passes parameters without the transaction and echoes the transaction', async () => {
-    expect(await dispatcher.dispatch('echo', '{"a":1,"transaction":"t1"}')).toEqual({ status: 'ok', data: { got: { a: 1 } }, transaction: 't1' });
+    expect(await dispatcher.dispatch('echo', '{"a":1,"transaction":"t1"}')).toEqual({
+      status: 'ok',
+      data: { got: { a: 1 } },
+      transaction: 't1',
+    });
     expect(await dispatcher.dispatch('echo', Buffer.from(''))).toEqual({ status: 'ok', data: { got: {} } });
     expect(await dispatcher.dispatch('echo', '"plain"')).toEqual({ status: 'ok', data: { got: 'plain' } });
   });
@@ -31,8 +35,17 @@ describe('BridgeDispatcher', () => {
     expect(malformed).toMatchObject({ status: 'error', data: { code: 'REQUEST_INVALID' }, transaction: 'abc' });
     expect(malformed.error).toMatch(/malformed JSON/);
     expect(await dispatcher.dispatch('echo', '{oops')).not.toHaveProperty('transaction');
-    expect(await dispatcher.dispatch('fails', '{}')).toEqual({ status: 'error', data: { code: 'MODEL_NOT_FOUND' }, error: 'no such model' });
-    expect(await dispatcher.dispatch('crashes', '{"transaction":1}')).toEqual({ status: 'error', data: { code: 'INTERNAL' }, error: 'boom', transaction: 1 });
+    expect(await dispatcher.dispatch('fails', '{}')).toEqual({
+      status: 'error',
+      data: { code: 'MODEL_NOT_FOUND' },
+      error: 'no such model',
+    });
+    expect(await dispatcher.dispatch('crashes', '{"transaction":1}')).toEqual({
+      status: 'error',
+      data: { code: 'INTERNAL' },
+      error: 'boom',
+      transaction: 1,
+    });
   });
 });
 
@@ -42,8 +55,17 @@ describe('formatEventLine', () => {
       type: 'end',
       before: null,
       after: {
-        id: 'door-3', camera: 'door', box: { x: 120, y: 80, width: 64, height: 66 }, face_area: 4224, class: 'female',
-        score: 0.912, top_score: 0.95, frames: 12, start_time: 1700000000, end_time: 1700000004.2, model: 'm',
+        id: 'door-3',
+        camera: 'door',
+        box: { x: 120, y: 80, width: 64, height: 66 },
+        face_area: 4224,
+        class: 'female',
+        score: 0.912,
+        top_score: 0.95,
+        frames: 12,
+        start_time: 1700000000,
+        end_time: 1700000004.2,
+        model: 'm',
       },
       seq: 17,
       id: 'u',

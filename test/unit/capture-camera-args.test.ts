@@ -33,13 +33,41 @@ const codeOf = (fn: () => unknown): string | undefined => {
 describe('rpicam-vid arguments', () => {
   it('builds the streaming command line', () => {
     expect(buildRpicamArgs()).toEqual([
-      '-t', '0', '-n', '--codec', 'mjpeg', '--width', '1280', '--height', '720', '--framerate', '15', '-o', '-',
+      '-t',
+      '0',
+      '-n',
+      '--codec',
+      'mjpeg',
+      '--width',
+      '1280',
+      '--height',
+      '720',
+      '--framerate',
+      '15',
+      '-o',
+      '-',
     ]);
-    expect(buildRpicamArgs({ width: 640, height: 480, fps: 7.5, rotation: 180, extraArgs: ['--denoise', 'off'] }))
-      .toEqual([
-        '-t', '0', '-n', '--codec', 'mjpeg', '--width', '640', '--height', '480', '--framerate', '7.5',
-        '--rotation', '180', '--denoise', 'off', '-o', '-',
-      ]);
+    expect(
+      buildRpicamArgs({ width: 640, height: 480, fps: 7.5, rotation: 180, extraArgs: ['--denoise', 'off'] }),
+    ).toEqual([
+      '-t',
+      '0',
+      '-n',
+      '--codec',
+      'mjpeg',
+      '--width',
+      '640',
+      '--height',
+      '480',
+      '--framerate',
+      '7.5',
+      '--rotation',
+      '180',
+      '--denoise',
+      'off',
+      '-o',
+      '-',
+    ]);
   });
 
   it('refuses settings libcamera cannot do', () => {
@@ -77,22 +105,69 @@ describe('rpicam-vid arguments', () => {
 describe('ffmpeg camera arguments', () => {
   it('reads V4L2 as MJPEG at the requested size and rate', () => {
     expect(buildV4l2Args()).toEqual([
-      '-hide_banner', '-nostdin', '-loglevel', 'error',
-      '-f', 'v4l2', '-input_format', 'mjpeg', '-video_size', '1280x720', '-framerate', '15', '-i', '/dev/video0',
-      '-an', '-f', 'mjpeg', '-q:v', '5', '-',
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-f',
+      'v4l2',
+      '-input_format',
+      'mjpeg',
+      '-video_size',
+      '1280x720',
+      '-framerate',
+      '15',
+      '-i',
+      '/dev/video0',
+      '-an',
+      '-f',
+      'mjpeg',
+      '-q:v',
+      '5',
+      '-',
     ]);
-    expect(buildV4l2Args({ device: '/dev/video2', width: 640, height: 480, fps: 30, inputFormat: 'yuyv422', quality: 3 }))
-      .toEqual([
-        '-hide_banner', '-nostdin', '-loglevel', 'error',
-        '-f', 'v4l2', '-input_format', 'yuyv422', '-video_size', '640x480', '-framerate', '30', '-i', '/dev/video2',
-        '-an', '-f', 'mjpeg', '-q:v', '3', '-',
-      ]);
+    expect(
+      buildV4l2Args({ device: '/dev/video2', width: 640, height: 480, fps: 30, inputFormat: 'yuyv422', quality: 3 }),
+    ).toEqual([
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-f',
+      'v4l2',
+      '-input_format',
+      'yuyv422',
+      '-video_size',
+      '640x480',
+      '-framerate',
+      '30',
+      '-i',
+      '/dev/video2',
+      '-an',
+      '-f',
+      'mjpeg',
+      '-q:v',
+      '3',
+      '-',
+    ]);
   });
 
   it('reads RTSP over TCP, scaling and resampling only when asked', () => {
     expect(buildRtspArgs({ url: 'rtsp://cam/stream' })).toEqual([
-      '-hide_banner', '-nostdin', '-loglevel', 'error', '-rtsp_transport', 'tcp', '-i', 'rtsp://cam/stream',
-      '-an', '-f', 'mjpeg', '-q:v', '5', '-',
+      '-hide_banner',
+      '-nostdin',
+      '-loglevel',
+      'error',
+      '-rtsp_transport',
+      'tcp',
+      '-i',
+      'rtsp://cam/stream',
+      '-an',
+      '-f',
+      'mjpeg',
+      '-q:v',
+      '5',
+      '-',
     ]);
     expect(buildRtspArgs({ url: 'rtsp://cam/s', width: 640, height: 360, fps: 5 })).toContain('scale=640:360,fps=5');
   });
@@ -101,7 +176,9 @@ describe('ffmpeg camera arguments', () => {
     expect(redactUrl('rtsp://admin:p%40ss@10.0.0.5:554/h264')).toBe('rtsp://admin:***@10.0.0.5:554/h264');
     const source = createRtspSource({ url: 'rtsp://admin:pw@cam.local/live', sink: new RecordingSink() });
     expect(source.name).toBe('rtsp://admin:***@cam.local/live');
-    expect(codeOf(() => createRtspSource({ url: 'http://cam/live', sink: new RecordingSink() }))).toBe('CONFIG_INVALID');
+    expect(codeOf(() => createRtspSource({ url: 'http://cam/live', sink: new RecordingSink() }))).toBe(
+      'CONFIG_INVALID',
+    );
   });
 
   it('rejects start() with CAMERA_NOT_FOUND when the V4L2 device is missing', async () => {
@@ -115,7 +192,8 @@ describe('createFrameSource', () => {
   it('builds the source each config type names', () => {
     const sink = new RecordingSink();
     // What the config schema hands over (defaults filled), as the daemon does.
-    const make = ({ name, ...config }: Record<string, unknown>) => createFrameSource({ ...cameraSourceSchema.parse(config), name: name as string | undefined }, { sink });
+    const make = ({ name, ...config }: Record<string, unknown>) =>
+      createFrameSource({ ...cameraSourceSchema.parse(config), name: name as string | undefined }, { sink });
     const raw = (config: unknown) => createFrameSource(config as FrameSourceConfig, { sink });
     expect(make({ type: 'image', path: '/x/a.png' })).toBeInstanceOf(StillImageSource);
     expect(make({ type: 'folder', path: '/x/frames' })).toBeInstanceOf(FolderSource);

@@ -55,13 +55,23 @@ describe('GifComposer', () => {
   });
 
   it('applies disposal "restore previous", "restore background" and transparency', () => {
-    const [K, R, G, B] = [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]] as [number, number, number][];
-    const data = tinyGif(4, 4, [K, R, G, B], [
-      { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(1), disposal: 1 },
-      { left: 1, top: 1, width: 2, height: 2, pixels: [2, 2, 2, 2], disposal: 3 },
-      { left: 0, top: 0, width: 1, height: 1, pixels: [3], disposal: 2 },
-      { left: 2, top: 3, width: 2, height: 1, pixels: [0, 2], disposal: 1, transparentIndex: 0, delayCs: 0 },
-    ]);
+    const [K, R, G, B] = [
+      [0, 0, 0],
+      [255, 0, 0],
+      [0, 255, 0],
+      [0, 0, 255],
+    ] as [number, number, number][];
+    const data = tinyGif(
+      4,
+      4,
+      [K, R, G, B],
+      [
+        { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(1), disposal: 1 },
+        { left: 1, top: 1, width: 2, height: 2, pixels: [2, 2, 2, 2], disposal: 3 },
+        { left: 0, top: 0, width: 1, height: 1, pixels: [3], disposal: 2 },
+        { left: 2, top: 3, width: 2, height: 1, pixels: [0, 2], disposal: 1, transparentIndex: 0, delayCs: 0 },
+      ],
+    );
     const frames = [...GifComposer.fromBuffer(data).frames()];
     const grid = (i: number): number[][] =>
       Array.from({ length: 16 }, (_, p) => pixel(frames[i].image, p % 4, Math.floor(p / 4)));
@@ -92,11 +102,21 @@ describe('GifComposer', () => {
 });
 
 describe('GIF truncation', () => {
-  const [K, R, G, B] = [[0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255]] as [number, number, number][];
-  const tiny = tinyGif(4, 4, [K, R, G, B], [
-    { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(1), disposal: 1 },
-    { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(2), disposal: 1 },
-  ]);
+  const [K, R, G, B] = [
+    [0, 0, 0],
+    [255, 0, 0],
+    [0, 255, 0],
+    [0, 0, 255],
+  ] as [number, number, number][];
+  const tiny = tinyGif(
+    4,
+    4,
+    [K, R, G, B],
+    [
+      { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(1), disposal: 1 },
+      { left: 0, top: 0, width: 4, height: 4, pixels: Array(16).fill(2), disposal: 1 },
+    ],
+  );
 
   it('the block walk counts whole frames at every possible cut of a file', () => {
     expect(summarizeGifBlocks(tiny)).toEqual({ wholeImages: 2, cutInsideImage: false, trailer: true });

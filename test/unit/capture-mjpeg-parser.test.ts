@@ -17,8 +17,10 @@ function feed(parser: MjpegParser, stream: Buffer, sizes: number[]): Buffer[] {
 
 /** Seeded chunk sizes 1…4096, so splits land on markers, stuffed bytes and lengths. */
 function randomSizes(count: number, seed: number): number[] {
-  return [...noiseBytes(count * 2, seed).values()]
-    .reduce<number[]>((acc, b, i, all) => (i % 2 ? acc : [...acc, 1 + ((b << 8) | all[i + 1]) % 4096]), []);
+  return [...noiseBytes(count * 2, seed).values()].reduce<number[]>(
+    (acc, b, i, all) => (i % 2 ? acc : [...acc, 1 + (((b << 8) | all[i + 1]) % 4096)]),
+    [],
+  );
 }
 
 /** Garbage with no FF byte, so it cannot contain a marker. */
@@ -113,7 +115,17 @@ describe('MjpegParser', () => {
 
   it('splits a real ffmpeg MJPEG stream into decodable frames', async () => {
     const stream = execFileSync('ffmpeg', [
-      '-v', 'error', '-f', 'lavfi', '-i', 'testsrc=size=160x120:rate=10', '-frames:v', '5', '-f', 'mjpeg', '-',
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc=size=160x120:rate=10',
+      '-frames:v',
+      '5',
+      '-f',
+      'mjpeg',
+      '-',
     ]);
     const parser = new MjpegParser();
     const frames = feed(parser, stream, randomSizes(32, 7));

@@ -9,7 +9,9 @@ describe('compareWithin (the arm64 parity comparison)', () => {
 
   test('absolute tolerance up to 1, relative beyond', () => {
     expect(compareWithin({ p: 0.5 }, { p: 0.5 + 9e-7 }, 1e-6).differences).toEqual([]);
-    expect(compareWithin({ p: 0.5 }, { p: 0.5 + 2e-6 }, 1e-6).differences).toEqual([expect.stringMatching(/^p: 0\.5 vs 0\.500002/)]);
+    expect(compareWithin({ p: 0.5 }, { p: 0.5 + 2e-6 }, 1e-6).differences).toEqual([
+      expect.stringMatching(/^p: 0\.5 vs 0\.500002/),
+    ]);
     // One float32 step at 173 px (1.5e-5) is 8.8e-8 relative: accepted.
     const { differences, largestDeviation } = compareWithin({ x: 173.21612135569254 }, { x: 173.21611467997232 }, 1e-6);
     expect(differences).toEqual([]);

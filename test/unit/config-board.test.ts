@@ -25,16 +25,30 @@ describe('board configuration sections', () => {
     expect(cfg.gpio).toEqual({ backend: 'auto', sysfs_root: '/sys/class/gpio', outputs: {}, inputs: {} });
     expect(cfg.rules).toEqual([]);
     expect(cfg.homeassistant).toEqual({ enabled: true, discovery_prefix: 'homeassistant' });
-    expect(cfg.models).toEqual({ dir: '/var/lib/faceedge/models', public_key: '/etc/faceedge/model-signing.pub.pem', require_signature: true });
+    expect(cfg.models).toEqual({
+      dir: '/var/lib/faceedge/models',
+      public_key: '/etc/faceedge/model-signing.pub.pem',
+      require_signature: true,
+    });
   });
 
   it('takes a full board section: outputs with their defaults, rules, HA and models settings from env-like strings', () => {
     const cfg = parseConfig(
       {
         cameras: [DOOR],
-        gpio: { backend: 'libgpiod', chip: 'pinctrl-rp1', outputs: { relay: { line: 17 } }, inputs: { pir: { line: 4 } } },
+        gpio: {
+          backend: 'libgpiod',
+          chip: 'pinctrl-rp1',
+          outputs: { relay: { line: 17 } },
+          inputs: { pir: { line: 4 } },
+        },
         rules: [
-          { id: 'unlock', when: { camera: 'door', min_frames: 3 }, then: { output: 'relay', pulse_ms: 500 }, cooldown_ms: 10_000 },
+          {
+            id: 'unlock',
+            when: { camera: 'door', min_frames: 3 },
+            then: { output: 'relay', pulse_ms: 500 },
+            cooldown_ms: 10_000,
+          },
           { when_input: 'pir', then: { camera: 'door' }, hold_ms: 20_000 },
         ],
         homeassistant: { enabled: 'false', discovery_prefix: 'ha/discovery' },
@@ -70,14 +84,18 @@ describe('board configuration sections', () => {
   });
 
   it('does not blame the rules for a malformed section they refer to: that section is reported once', () => {
-    const found = problems({ cameras: 'door', gpio: { outputs: { relay: { line: 17 } } }, rules: [{ when: { camera: 'door' }, then: { output: 'relay', pulse_ms: 5 } }] });
+    const found = problems({
+      cameras: 'door',
+      gpio: { outputs: { relay: { line: 17 } } },
+      rules: [{ when: { camera: 'door' }, then: { output: 'relay', pulse_ms: 5 } }],
+    });
     expect(found).toHaveLength(1);
     expect(found[0]).toMatch(/^cameras: /);
   });
 
   it('reports a rule problem once, at the rule, when the rule itself is malformed', () => {
-    expect(problems({ gpio: { outputs: { relay: { line: 17 } } }, rules: [{ when: {}, then: { output: 'relay' } }] })).toEqual([
-      'rules.0.then: an event rule needs pulse_ms or state for its output',
-    ]);
+    expect(
+      problems({ gpio: { outputs: { relay: { line: 17 } } }, rules: [{ when: {}, then: { output: 'relay' } }] }),
+    ).toEqual(['rules.0.then: an event rule needs pulse_ms or state for its output']);
   });
 });

@@ -8,7 +8,9 @@ import { createFrameSource } from '../../src/capture/create-frame-source.js';
 import { ConfigInvalidError } from '../../src/config/config-issues.js';
 import { parseConfig } from '../../src/config/load-config.js';
 
-const cameras = (...sources: Record<string, unknown>[]) => ({ cameras: sources.map((source, i) => ({ name: `cam${i}`, source })) });
+const cameras = (...sources: Record<string, unknown>[]) => ({
+  cameras: sources.map((source, i) => ({ name: `cam${i}`, source })),
+});
 
 function issuesOf(tree: unknown): Map<string, string> {
   try {
@@ -105,7 +107,9 @@ describe('camera sources', () => {
   });
 
   it('fps 0 (consumer-paced) is only for files: a live camera cannot wait for the pipeline', () => {
-    expect(parseConfig(cameras({ type: 'folder', path: 'f/', fps: 0 }), { hostname: 'pi' }).cameras[0]!.source).toMatchObject({ fps: 0 });
+    expect(
+      parseConfig(cameras({ type: 'folder', path: 'f/', fps: 0 }), { hostname: 'pi' }).cameras[0]!.source,
+    ).toMatchObject({ fps: 0 });
     const issues = issuesOf(cameras({ type: 'v4l2', fps: 0 }, { type: 'rtsp', path: 'rtsp://h/s', fps: 0 }));
     expect([...issues.keys()].sort()).toEqual(['cameras.0.source.fps', 'cameras.1.source.fps']);
   });

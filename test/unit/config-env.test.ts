@@ -7,7 +7,7 @@ import { applyOverrides, envOverrides } from '../../src/config/config-overrides.
 import { loadConfig } from '../../src/config/load-config.js';
 
 describe('env overrides', () => {
-  it('maps FACEEDGE_A__B_C to a.b_c and ignores other variables, FACEEDGE_CONFIG and the tools\' own variables', () => {
+  it("maps FACEEDGE_A__B_C to a.b_c and ignores other variables, FACEEDGE_CONFIG and the tools' own variables", () => {
     const overrides = envOverrides({
       FACEEDGE_MQTT__URL: 'mqtt://b:1883',
       FACEEDGE_EMBEDDED_BROKER__PORT: '0',
@@ -18,7 +18,10 @@ describe('env overrides', () => {
       FACEEDGE_FIRSTBOOT_DIR: '/boot',
       HOME: '/root',
     });
-    expect(overrides.map((o) => o.path)).toEqual([['embedded_broker', 'port'], ['mqtt', 'url']]);
+    expect(overrides.map((o) => o.path)).toEqual([
+      ['embedded_broker', 'port'],
+      ['mqtt', 'url'],
+    ]);
     expect(overrides[0]!.source).toBe('env FACEEDGE_EMBEDDED_BROKER__PORT');
   });
 
@@ -47,7 +50,10 @@ describe('env overrides', () => {
     expect(cfg.mqtt.tls).toEqual({ ca: '/etc/ca.pem', reject_unauthorized: false });
     expect(cfg.http.port).toBe(0);
     expect(cfg.cameras).toEqual([
-      { name: 'door', source: { type: 'image', path: 'a.jpg', loop: false, fps: 2.5, realtime: true, max_pixels: 50_000_000 } },
+      {
+        name: 'door',
+        source: { type: 'image', path: 'a.jpg', loop: false, fps: 2.5, realtime: true, max_pixels: 50_000_000 },
+      },
     ]);
     expect(cfg.log.level).toBe('debug'); // flags win over file and env
   });
@@ -55,12 +61,15 @@ describe('env overrides', () => {
   it('GPIO lines and rule settings take their env spelling too (numbers and booleans as strings)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'faceedge-config-'));
     const file = join(dir, 'c.yaml');
-    writeFileSync(file, [
-      'cameras: [{ name: door, source: { type: image, path: a.jpg } }]',
-      'gpio: { outputs: { relay: { line: 17 } }, inputs: { pir: { line: 4 } } }',
-      'rules: [{ when: { camera: door }, then: { output: relay, pulse_ms: 500 } }]',
-      '',
-    ].join('\n'));
+    writeFileSync(
+      file,
+      [
+        'cameras: [{ name: door, source: { type: image, path: a.jpg } }]',
+        'gpio: { outputs: { relay: { line: 17 } }, inputs: { pir: { line: 4 } } }',
+        'rules: [{ when: { camera: door }, then: { output: relay, pulse_ms: 500 } }]',
+        '',
+      ].join('\n'),
+    );
     const cfg = loadConfig({
       file,
       env: {
@@ -77,13 +86,23 @@ describe('env overrides', () => {
     });
     expect(cfg.gpio.outputs.relay).toMatchObject({ line: 22, active_low: true, lock: true, unlock_ms: 3000 });
     expect(cfg.gpio.inputs.pir).toMatchObject({ line: 4, debounce_ms: 120 });
-    expect(cfg.rules[0]).toMatchObject({ cooldown_ms: 10_000, once_per_track: false, when: { min_score: 0.8 }, then: { pulse_ms: 750 } });
+    expect(cfg.rules[0]).toMatchObject({
+      cooldown_ms: 10_000,
+      once_per_track: false,
+      when: { min_score: 0.8 },
+      then: { pulse_ms: 750 },
+    });
     // A value that is no number is still refused, named by its path.
-    expect(() => loadConfig({ file, env: { FACEEDGE_GPIO__OUTPUTS__RELAY__LINE: 'seventeen' } })).toThrow(/gpio\.outputs\.relay\.line/);
+    expect(() => loadConfig({ file, env: { FACEEDGE_GPIO__OUTPUTS__RELAY__LINE: 'seventeen' } })).toThrow(
+      /gpio\.outputs\.relay\.line/,
+    );
   });
 
   it('flags win over env', () => {
-    const cfg = loadConfig({ env: { FACEEDGE_MQTT__URL: 'mqtt://env:1883' }, flags: { 'mqtt.url': 'mqtt://flag:1883' } });
+    const cfg = loadConfig({
+      env: { FACEEDGE_MQTT__URL: 'mqtt://env:1883' },
+      flags: { 'mqtt.url': 'mqtt://flag:1883' },
+    });
     expect(cfg.mqtt.url).toBe('mqtt://flag:1883');
   });
 

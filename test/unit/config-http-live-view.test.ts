@@ -20,14 +20,32 @@ describe('http config of the live view', () => {
   });
 
   it('takes auth and snapshots from the environment like every other key', () => {
-    const cfg = loadConfig({ env: { FACEEDGE_HTTP__AUTH__USERNAME: 'installer', FACEEDGE_HTTP__AUTH__PASSWORD: 'pw', FACEEDGE_HTTP__SNAPSHOTS: 'true' } });
+    const cfg = loadConfig({
+      env: {
+        FACEEDGE_HTTP__AUTH__USERNAME: 'installer',
+        FACEEDGE_HTTP__AUTH__PASSWORD: 'pw',
+        FACEEDGE_HTTP__SNAPSHOTS: 'true',
+      },
+    });
     expect(cfg.http).toMatchObject({ auth: { username: 'installer', password: 'pw' }, snapshots: true });
   });
 
   it('refuses half credentials, empty ones and unknown keys, with their paths', () => {
-    expect(issues({ FACEEDGE_HTTP__AUTH__USERNAME: 'installer' }).map((p) => p.split(':')[0])).toEqual(['http.auth.password']);
-    expect(issues({ FACEEDGE_HTTP__AUTH__USERNAME: 'installer', FACEEDGE_HTTP__AUTH__PASSWORD: '' }).map((p) => p.split(':')[0])).toEqual(['http.auth.password']);
-    expect(issues({ FACEEDGE_HTTP__AUTH__USERNAME: 'a', FACEEDGE_HTTP__AUTH__PASSWORD: 'b', FACEEDGE_HTTP__AUTH__REALM: 'x' }).map((p) => p.split(':')[0])).toEqual(['http.auth.realm']);
+    expect(issues({ FACEEDGE_HTTP__AUTH__USERNAME: 'installer' }).map((p) => p.split(':')[0])).toEqual([
+      'http.auth.password',
+    ]);
+    expect(
+      issues({ FACEEDGE_HTTP__AUTH__USERNAME: 'installer', FACEEDGE_HTTP__AUTH__PASSWORD: '' }).map(
+        (p) => p.split(':')[0],
+      ),
+    ).toEqual(['http.auth.password']);
+    expect(
+      issues({
+        FACEEDGE_HTTP__AUTH__USERNAME: 'a',
+        FACEEDGE_HTTP__AUTH__PASSWORD: 'b',
+        FACEEDGE_HTTP__AUTH__REALM: 'x',
+      }).map((p) => p.split(':')[0]),
+    ).toEqual(['http.auth.realm']);
     expect(issues({ FACEEDGE_HTTP__SNAPSHOTS: 'maybe' }).map((p) => p.split(':')[0])).toEqual(['http.snapshots']);
   });
 });

@@ -47,7 +47,9 @@ describe('loadConfig defaults', () => {
 
   it('returns a deeply frozen object', () => {
     const cfg = loadConfig({
-      file: writeYaml('cameras:\n  - name: door\n    source: { type: mjpeg_process, command: rpicam-vid, args: [-t, "0"] }\n'),
+      file: writeYaml(
+        'cameras:\n  - name: door\n    source: { type: mjpeg_process, command: rpicam-vid, args: [-t, "0"] }\n',
+      ),
       env: {},
     });
     expect(Object.isFrozen(cfg)).toBe(true);
@@ -133,16 +135,27 @@ describe('loadConfig errors', () => {
 
   it('refuses TLS settings with a plain mqtt:// URL', () => {
     const result = checkConfig(writeYaml('mqtt:\n  url: mqtt://broker:1883\n  tls: { ca: /etc/ca.pem }\n'), {});
-    expect(result.errors).toEqual(['mqtt.url: mqtt.tls is set but the URL is not mqtts:// or wss://: the connection would not be encrypted']);
+    expect(result.errors).toEqual([
+      'mqtt.url: mqtt.tls is set but the URL is not mqtts:// or wss://: the connection would not be encrypted',
+    ]);
   });
 
   it('checkConfig refuses what run would refuse: a broker port past 65535, unreadable TLS files', () => {
     const port = checkConfig(writeYaml('mqtt:\n  url: mqtt://cam:s3cret@broker:99999\n'), {});
     expect(port.errors).toEqual(['mqtt.url: port 99999 is out of range (1 to 65535)']);
-    expect(checkConfig(undefined, { FACEEDGE_MQTT__URL: 'mqtt://broker:0' }).errors).toEqual(['mqtt.url: port 0 is out of range (1 to 65535)']);
-    expect(checkConfig(undefined, { FACEEDGE_HTTP__PORT: '99999' }).errors).toEqual(['http.port: Too big: expected number to be <=65535']);
+    expect(checkConfig(undefined, { FACEEDGE_MQTT__URL: 'mqtt://broker:0' }).errors).toEqual([
+      'mqtt.url: port 0 is out of range (1 to 65535)',
+    ]);
+    expect(checkConfig(undefined, { FACEEDGE_HTTP__PORT: '99999' }).errors).toEqual([
+      'http.port: Too big: expected number to be <=65535',
+    ]);
 
-    const missing = checkConfig(writeYaml('mqtt:\n  url: mqtts://broker:8883\n  tls: { ca: /nonexistent/ca.pem, cert: /nonexistent/c.pem, key: /nonexistent/k.pem }\n'), {});
+    const missing = checkConfig(
+      writeYaml(
+        'mqtt:\n  url: mqtts://broker:8883\n  tls: { ca: /nonexistent/ca.pem, cert: /nonexistent/c.pem, key: /nonexistent/k.pem }\n',
+      ),
+      {},
+    );
     expect(missing.ok).toBe(false);
     expect(missing.errors).toEqual([
       'mqtt.tls.ca: cannot read /nonexistent/ca.pem: ENOENT',

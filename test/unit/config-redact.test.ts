@@ -15,7 +15,8 @@ describe('redactConfig', () => {
         FACEEDGE_MQTT__TLS__KEY: '/etc/faceedge/client.key',
         FACEEDGE_HTTP__AUTH__USERNAME: 'viewer',
         FACEEDGE_HTTP__AUTH__PASSWORD: 'liveviewsecret',
-        FACEEDGE_CAMERAS: '[{"name":"gate","source":{"type":"video","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
+        FACEEDGE_CAMERAS:
+          '[{"name":"gate","source":{"type":"video","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
       },
     });
     const safe = redactConfig(cfg);
@@ -38,11 +39,17 @@ describe('redactConfig', () => {
 
   it('masks the password of an RTSP camera URL (bridge/info publishes the config)', () => {
     const cfg = loadConfig({
-      env: { FACEEDGE_CAMERAS: '[{"name":"gate","source":{"type":"rtsp","path":"rtsp://admin:camsecret@10.0.0.7:554/stream1"}}]' },
+      env: {
+        FACEEDGE_CAMERAS:
+          '[{"name":"gate","source":{"type":"rtsp","path":"rtsp://admin:camsecret@10.0.0.7:554/stream1"}}]',
+      },
     });
     const safe = redactConfig(cfg);
     expect(JSON.stringify(safe)).not.toContain('camsecret');
-    expect(safe.cameras[0]!.source).toMatchObject({ type: 'rtsp', path: `rtsp://admin:${REDACTED}@10.0.0.7:554/stream1` });
+    expect(safe.cameras[0]!.source).toMatchObject({
+      type: 'rtsp',
+      path: `rtsp://admin:${REDACTED}@10.0.0.7:554/stream1`,
+    });
     expect(cfg.cameras[0]!.source).toMatchObject({ path: 'rtsp://admin:camsecret@10.0.0.7:554/stream1' });
   });
 
@@ -69,7 +76,10 @@ describe('runtime options', () => {
   });
 
   it('a patch changes only the keys it names, never resetting the others to their defaults', () => {
-    const tuned = applyRuntimeOptionsPatch(current, parseRuntimeOptionsPatch({ detector: { nms_iou: 0.4 }, tracker: { update_interval_ms: 250 } }));
+    const tuned = applyRuntimeOptionsPatch(
+      current,
+      parseRuntimeOptionsPatch({ detector: { nms_iou: 0.4 }, tracker: { update_interval_ms: 250 } }),
+    );
     const patch = parseRuntimeOptionsPatch({ detector: { score_threshold: 0.6 }, tracker: { min_frames: 2 } });
     expect(patch).toEqual({ detector: { score_threshold: 0.6 }, tracker: { min_frames: 2 } });
     const next = applyRuntimeOptionsPatch(tuned, patch);

@@ -48,7 +48,15 @@ describe('events: threshold and unsure band', () => {
   });
 
   it('no event says a class with a score below 0.5, whatever the hysteresis', () => {
-    const t = new FaceTracker({ camera: 'door', labels, model: 'm', minFrames: 1, updateIntervalMs: 500, hysteresis: 0.2, scoreDelta: 0.01 });
+    const t = new FaceTracker({
+      camera: 'door',
+      labels,
+      model: 'm',
+      minFrames: 1,
+      updateIntervalMs: 500,
+      hysteresis: 0.2,
+      scoreDelta: 0.01,
+    });
     // Male, then drifting to slightly female (inside the hysteresis), then clearly female, then ended.
     const events = [...run(t, [2, 2, 0.5, -0.2, -0.3, -0.35, -3, -3, -3, -3, -3, -3]), ...t.flush(99_000, 99_000)];
     for (const e of events) expect(e.after.score, JSON.stringify(e.after)).toBeGreaterThanOrEqual(0.5);
@@ -61,13 +69,22 @@ describe('events: threshold and unsure band', () => {
   });
 
   it('the unsure band reports class "unknown" near the threshold, and the real class outside it', () => {
-    const t = new FaceTracker({ camera: 'door', labels, model: 'm', minFrames: 1, updateIntervalMs: 0, unsureMargin: 0.15 });
+    const t = new FaceTracker({
+      camera: 'door',
+      labels,
+      model: 'm',
+      minFrames: 1,
+      updateIntervalMs: 0,
+      unsureMargin: 0.15,
+    });
     const [unsure] = run(t, [0.3]); // confidence 0.574 < 0.65
     expect(unsure.after.class).toBe('unknown');
     expect(unsure.after.score).toBeCloseTo(1 / (1 + Math.exp(-0.3)), 3);
     const sure = new FaceTracker({ camera: 'door', labels, model: 'm', minFrames: 1, unsureMargin: 0.15 });
     expect(run(sure, [2])[0].after.class).toBe('male');
     // Off by default: the same face is simply male.
-    expect(run(new FaceTracker({ camera: 'door', labels, model: 'm', minFrames: 1 }), [0.3])[0].after.class).toBe('male');
+    expect(run(new FaceTracker({ camera: 'door', labels, model: 'm', minFrames: 1 }), [0.3])[0].after.class).toBe(
+      'male',
+    );
   });
 });

@@ -11,8 +11,14 @@ function logged(err: unknown): Record<string, unknown> {
 
 describe('errorLogFields', () => {
   it('logs an expected refusal as code, message and hint, without a stack trace', () => {
-    const line = logged(new FaceedgeError('MODEL_SIGNATURE_INVALID', 'the package has no manifest.sig', { hint: 'sign it' }));
-    expect(line).toMatchObject({ code: 'MODEL_SIGNATURE_INVALID', err: 'the package has no manifest.sig', hint: 'sign it' });
+    const line = logged(
+      new FaceedgeError('MODEL_SIGNATURE_INVALID', 'the package has no manifest.sig', { hint: 'sign it' }),
+    );
+    expect(line).toMatchObject({
+      code: 'MODEL_SIGNATURE_INVALID',
+      err: 'the package has no manifest.sig',
+      hint: 'sign it',
+    });
     expect(JSON.stringify(line)).not.toContain('stack');
   });
 

@@ -18,7 +18,14 @@ const YELLOW = { r: 220, g: 220, b: 0 };
 
 const someFace = (x: number): DetectedFace => ({
   box: { x, y: 20, width: 40, height: 40 },
-  keypoints: { rightEye: { x: x + 12, y: 35 }, leftEye: { x: x + 28, y: 35 }, noseTip: { x: x + 20, y: 42 }, mouth: { x: x + 20, y: 50 }, rightEar: { x, y: 38 }, leftEar: { x: x + 40, y: 38 } },
+  keypoints: {
+    rightEye: { x: x + 12, y: 35 },
+    leftEye: { x: x + 28, y: 35 },
+    noseTip: { x: x + 20, y: 42 },
+    mouth: { x: x + 20, y: 50 },
+    rightEar: { x, y: 38 },
+    leftEar: { x: x + 40, y: 38 },
+  },
   score: 0.9,
 });
 
@@ -35,20 +42,36 @@ const detector: EvalDetector = {
 
 /** Fake classifier: a red crop is female (p(male) 0.2), anything else male (0.9). */
 const classifier: EvalClassifier = {
-  id: 'fake', labels: LABELS, inputSize: 64, alignment: DEFAULT_ALIGNMENT, modelPath: '/models/fake.tflite',
-  manifest: { id: 'fake', labels: LABELS, input: { width: 64, height: 64, channels: 3 }, files: { int8: { path: 'fake.tflite', dtype: 'int8', sha256: 'ab'.repeat(32), bytes: 1 } } },
+  id: 'fake',
+  labels: LABELS,
+  inputSize: 64,
+  alignment: DEFAULT_ALIGNMENT,
+  modelPath: '/models/fake.tflite',
+  manifest: {
+    id: 'fake',
+    labels: LABELS,
+    input: { width: 64, height: 64, channels: 3 },
+    files: { int8: { path: 'fake.tflite', dtype: 'int8', sha256: 'ab'.repeat(32), bytes: 1 } },
+  },
   delegate: { requested: 'xnnpack', active: 'xnnpack', fallbackReason: null },
   classifySync: (crop) => toClassification(LABELS, crop[0] > 128 ? 0.2 : 0.9),
 };
 
 let root: string;
-const png = (colour: typeof RED) => sharp({ create: { width: 80, height: 80, channels: 3, background: colour } }).png().toBuffer();
+const png = (colour: typeof RED) =>
+  sharp({ create: { width: 80, height: 80, channels: 3, background: colour } })
+    .png()
+    .toBuffer();
 
 beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'faceedge-evaluate-'));
   const files: [string, Buffer][] = [
-    ['female/a.png', await png(RED)], ['female/b.png', await png(BLUE)], ['female/c.png', await png(GREEN)],
-    ['male/d.png', await png(BLUE)], ['male/e.png', await png(YELLOW)], ['male/f.jpg', Buffer.from('not a jpeg')],
+    ['female/a.png', await png(RED)],
+    ['female/b.png', await png(BLUE)],
+    ['female/c.png', await png(GREEN)],
+    ['male/d.png', await png(BLUE)],
+    ['male/e.png', await png(YELLOW)],
+    ['male/f.jpg', Buffer.from('not a jpeg')],
   ];
   for (const [rel, bytes] of files) {
     mkdirSync(join(root, 'set', rel, '..'), { recursive: true });
@@ -61,20 +84,34 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 describe('evaluateFolder (fake detector and classifier)', () => {
   it('classifies the face each photo is about, records why the others were not, and summarizes', async () => {
     const progress: number[] = [];
-    const { summary, images } = await evaluateFolder({ root: join(root, 'set'), detector, classifier, onImage: (done) => progress.push(done) });
+    const { summary, images } = await evaluateFolder({
+      root: join(root, 'set'),
+      detector,
+      classifier,
+      onImage: (done) => progress.push(done),
+    });
     expect(progress).toEqual([0, 1, 2, 3, 4, 5, 6]);
     expect(images.map((o) => [o.file, o.status, o.predicted ?? null])).toEqual([
-      ['female/a.png', 'classified', 'female'], ['female/b.png', 'classified', 'male'], ['female/c.png', 'no face', null],
+      ['female/a.png', 'classified', 'female'],
+      ['female/b.png', 'classified', 'male'],
+      ['female/c.png', 'no face', null],
       // Two equal faces: classified (the more central one), counted as such, not skipped.
-      ['male/d.png', 'classified', 'male'], ['male/e.png', 'classified', 'female'], ['male/f.jpg', 'unreadable', null],
+      ['male/d.png', 'classified', 'male'],
+      ['male/e.png', 'classified', 'female'],
+      ['male/f.jpg', 'unreadable', null],
     ]);
     expect(images.map((o) => o.crowded ?? null)).toEqual([false, false, null, false, true, null]);
     expect(images[5].detail).toContain('male/f.jpg');
     expect(summary).toMatchObject({
-      n: 6, detected: 4, several_faces_classified: 1, confusion: { female: { female: 1, male: 1 }, male: { female: 1, male: 1 } },
-      recall: { female: 0.5, male: 0.5 }, precision: { female: 0.5, male: 0.5 },
+      n: 6,
+      detected: 4,
+      several_faces_classified: 1,
+      confusion: { female: { female: 1, male: 1 }, male: { female: 1, male: 1 } },
+      recall: { female: 0.5, male: 0.5 },
+      precision: { female: 0.5, male: 0.5 },
       undetected: { 'no face': 1, unreadable: 1 },
-      detector: 'short', model: { id: 'fake', path: '/models/fake.tflite', sha256: 'ab'.repeat(32), delegate: 'xnnpack' },
+      detector: 'short',
+      model: { id: 'fake', path: '/models/fake.tflite', sha256: 'ab'.repeat(32), delegate: 'xnnpack' },
     });
     expect(summary.accuracy).toBeCloseTo(2 / 4, 12);
     expect(summary.accuracy_all).toBeCloseTo(2 / 6, 12);

@@ -7,8 +7,11 @@ const LABELS = ['female', 'male'] as const;
 describe('confusion matrix and per-class metrics', () => {
   it('counts rows = true class and derives precision / recall / f1 by hand', () => {
     const m = confusionMatrix(LABELS, [
-      { truth: 'female', predicted: 'female' }, { truth: 'female', predicted: 'female' }, { truth: 'female', predicted: 'male' },
-      { truth: 'male', predicted: 'male' }, { truth: 'male', predicted: 'female' },
+      { truth: 'female', predicted: 'female' },
+      { truth: 'female', predicted: 'female' },
+      { truth: 'female', predicted: 'male' },
+      { truth: 'male', predicted: 'male' },
+      { truth: 'male', predicted: 'female' },
     ]);
     expect(m).toEqual({ female: { female: 2, male: 1 }, male: { female: 1, male: 1 } });
     expect(accuracy(m)).toBeCloseTo(3 / 5, 12);
@@ -36,13 +39,25 @@ describe('ROC', () => {
     // Pairs (pos, neg): (0.35, 0.1) ok, (0.35, 0.4) wrong, (0.8, 0.1) ok, (0.8, 0.4) ok → 3/4.
     const samples = [0.1, 0.4, 0.35, 0.8].map((score, i) => ({ score, positive: i >= 2 }));
     expect(rocAuc(samples)).toBeCloseTo(0.75, 12);
-    expect(rocCurve(samples).map((p) => [p.fpr, p.tpr])).toEqual([[0, 0], [0, 0.5], [0.5, 0.5], [0.5, 1], [1, 1]]);
+    expect(rocCurve(samples).map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [0, 0.5],
+      [0.5, 0.5],
+      [0.5, 1],
+      [1, 1],
+    ]);
   });
 
   it('counts ties as one half and moves the curve diagonally through them', () => {
-    const tied = [{ score: 0.5, positive: true }, { score: 0.5, positive: false }];
+    const tied = [
+      { score: 0.5, positive: true },
+      { score: 0.5, positive: false },
+    ];
     expect(rocAuc(tied)).toBe(0.5);
-    expect(rocCurve(tied).map((p) => [p.fpr, p.tpr])).toEqual([[0, 0], [1, 1]]);
+    expect(rocCurve(tied).map((p) => [p.fpr, p.tpr])).toEqual([
+      [0, 0],
+      [1, 1],
+    ]);
     const perfect = [0.9, 0.8, 0.2, 0.1].map((score, i) => ({ score, positive: i < 2 }));
     expect(rocAuc(perfect)).toBe(1);
     expect(rocAuc(perfect.map((s) => ({ ...s, positive: !s.positive })))).toBe(0);
@@ -64,16 +79,29 @@ describe('median', () => {
 
 describe('summarize', () => {
   const about = { detector: 'short', model: { id: 'm', path: '/m.tflite', sha256: null, delegate: 'xnnpack' } };
-  const outcome = (truth: string, predicted: string | null, probability = 0.5, status: ImageOutcome['status'] = 'classified'): ImageOutcome =>
+  const outcome = (
+    truth: string,
+    predicted: string | null,
+    probability = 0.5,
+    status: ImageOutcome['status'] = 'classified',
+  ): ImageOutcome =>
     predicted === null
       ? { file: `${truth}/x.jpg`, truth, status, msImage: 10 }
       : { file: `${truth}/x.jpg`, truth, status, predicted, probability, msImage: 20, msFace: 1 };
 
   it('keeps accuracy over detected images and counts undetected ones as wrong in accuracy_all', () => {
-    const { summary, perClass } = summarize([
-      outcome('female', 'female', 0.1), outcome('female', 'male', 0.7), outcome('male', 'male', 0.9),
-      outcome('male', null, 0, 'no face'), outcome('female', null, 0, 'no face'), outcome('male', null, 0, 'unreadable'),
-    ], LABELS, about);
+    const { summary, perClass } = summarize(
+      [
+        outcome('female', 'female', 0.1),
+        outcome('female', 'male', 0.7),
+        outcome('male', 'male', 0.9),
+        outcome('male', null, 0, 'no face'),
+        outcome('female', null, 0, 'no face'),
+        outcome('male', null, 0, 'unreadable'),
+      ],
+      LABELS,
+      about,
+    );
     expect(summary.n).toBe(6);
     expect(summary.detected).toBe(3);
     expect(summary.accuracy).toBeCloseTo(2 / 3, 12);

@@ -85,14 +85,24 @@ describe('EventOutbox', () => {
     outbox.ack(1); // a late PUBACK of a dropped event changes nothing
     expect(outbox.depth).toBe(3);
     outbox.close();
-    expect(open(dir, 3).pendingFrom(0, 10).map((e) => e.payload.i)).toEqual([3, 4, 5]);
+    expect(
+      open(dir, 3)
+        .pendingFrom(0, 10)
+        .map((e) => e.payload.i),
+    ).toEqual([3, 4, 5]);
   });
 
   it('rate-limits the "outbox full" warning without losing count: the warnings add up to every drop, the last one included', async () => {
     const lines: { msg: string; dropped: number; droppedTotal: number }[] = [];
     const capture = createLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
     const drops: number[] = [];
-    const outbox = EventOutbox.open({ dir: newDir(), maxEvents: 3, log: capture, onDrop: (n) => drops.push(n), dropWarnIntervalMs: 1000 });
+    const outbox = EventOutbox.open({
+      dir: newDir(),
+      maxEvents: 3,
+      log: capture,
+      onDrop: (n) => drops.push(n),
+      dropWarnIntervalMs: 1000,
+    });
     const warnings = () => lines.filter((l) => l.msg.startsWith('event outbox full'));
     const sum = () => warnings().reduce((total, w) => total + w.dropped, 0);
     for (let i = 1; i <= 16; i++) outbox.append('t', { i });
@@ -139,6 +149,8 @@ describe('EventOutbox', () => {
     expect(() => outbox.append('t', {})).toThrow(expect.objectContaining({ code: 'MQTT_FAILED' }));
     const notADir = join(newDir(), 'file');
     appendFileSync(notADir, 'x');
-    expect(() => EventOutbox.open({ dir: join(notADir, 'outbox'), maxEvents: 10, log })).toThrow(expect.objectContaining({ code: 'MQTT_FAILED' }));
+    expect(() => EventOutbox.open({ dir: join(notADir, 'outbox'), maxEvents: 10, log })).toThrow(
+      expect.objectContaining({ code: 'MQTT_FAILED' }),
+    );
   });
 });

@@ -27,7 +27,9 @@ async function texturedFrame(): Promise<Buffer> {
       px[o + 2] = ((x ^ y) + (s >>> 8)) & 255;
     }
   }
-  return sharp(px, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+  return sharp(px, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 /** A face with eyes `eyeDistance` apart around (cx, cy), turned by `degrees`. */
@@ -40,8 +42,12 @@ function face(cx: number, cy: number, eyeDistance: number, degrees = 0): Detecte
   return {
     box: { x: cx - size / 2, y: cy - size / 2, width: size, height: size },
     keypoints: {
-      rightEye: p(cx - dx, cy - dy), leftEye: p(cx + dx, cy + dy), noseTip: p(cx, cy + eyeDistance * 0.4),
-      mouth: p(cx, cy + eyeDistance * 0.8), rightEar: p(cx - eyeDistance, cy), leftEar: p(cx + eyeDistance, cy),
+      rightEye: p(cx - dx, cy - dy),
+      leftEye: p(cx + dx, cy + dy),
+      noseTip: p(cx, cy + eyeDistance * 0.4),
+      mouth: p(cx, cy + eyeDistance * 0.8),
+      rightEar: p(cx - eyeDistance, cy),
+      leftEar: p(cx + eyeDistance, cy),
     },
     score: 0.9,
   };
@@ -72,7 +78,9 @@ describe('aligning from a region decode', () => {
         const geometries = faces.map((f) => cropGeometry(f, alignment));
         const region = await alignmentRegion(reduced, geometries);
         for (let i = 0; i < faces.length; i++) {
-          expect(alignInRegion(region, geometries[i], alignment).equals(alignFace(full, faces[i], alignment))).toBe(true);
+          expect(alignInRegion(region, geometries[i], alignment).equals(alignFace(full, faces[i], alignment))).toBe(
+            true,
+          );
         }
       });
     }
@@ -83,6 +91,11 @@ describe('aligning from a region decode', () => {
     const region = await alignmentRegion(reduced, [geometry]);
     expect(region.image.width * region.image.height).toBeLessThan(0.05 * WIDTH * HEIGHT);
     expect(region).toMatchObject({ frameWidth: WIDTH, frameHeight: HEIGHT });
-    expect(regionForCrops([geometry], WIDTH, HEIGHT)).toEqual({ left: region.left, top: region.top, width: region.image.width, height: region.image.height });
+    expect(regionForCrops([geometry], WIDTH, HEIGHT)).toEqual({
+      left: region.left,
+      top: region.top,
+      width: region.image.width,
+      height: region.image.height,
+    });
   });
 });

@@ -6,7 +6,15 @@ const box = (x: number, y = 50, size = 60) => ({ x, y, width: size, height: size
 const seen = (x: number, logit: number, size = 60, y = 50): FaceObservation => ({ box: box(x, y, size), logit });
 
 function tracker(overrides = {}) {
-  return new FaceTracker({ camera: 'door', labels, model: 'm1', minFrames: 3, maxMissedFrames: 2, updateIntervalMs: 500, ...overrides });
+  return new FaceTracker({
+    camera: 'door',
+    labels,
+    model: 'm1',
+    minFrames: 3,
+    maxMissedFrames: 2,
+    updateIntervalMs: 500,
+    ...overrides,
+  });
 }
 
 describe('FaceTracker', () => {
@@ -17,7 +25,15 @@ describe('FaceTracker', () => {
     const [created] = t.update([seen(104, 2)], 80, 1_080);
     expect(created.type).toBe('new');
     expect(created.before).toBeNull();
-    expect(created.after).toMatchObject({ id: 'door-1', camera: 'door', class: 'male', frames: 3, end_time: null, model: 'm1', start_time: 1 });
+    expect(created.after).toMatchObject({
+      id: 'door-1',
+      camera: 'door',
+      class: 'male',
+      frames: 3,
+      end_time: null,
+      model: 'm1',
+      start_time: 1,
+    });
     expect(created.after.score).toBeCloseTo(1 / (1 + Math.exp(-2)), 3);
     expect(t.activeCount).toBe(1);
     expect(t.update([], 120, 1_120)).toEqual([]);
@@ -30,14 +46,22 @@ describe('FaceTracker', () => {
 
   it('never reports a one-frame detection', () => {
     const t = tracker();
-    const events = [t.update([seen(100, 3)], 0, 0), t.update([], 40, 40), t.update([], 80, 80), t.update([], 120, 120)].flat();
+    const events = [
+      t.update([seen(100, 3)], 0, 0),
+      t.update([], 40, 40),
+      t.update([], 80, 80),
+      t.update([], 120, 120),
+    ].flat();
     expect(events).toEqual([]);
   });
 
   it('keeps ids stable for two faces that move, and follows a fast mover by its centre', () => {
     const t = tracker({ minFrames: 1 });
     const first = t.update([seen(0, -3), seen(300, 3)], 0, 0);
-    expect(first.map((e) => [e.after.id, e.after.class])).toEqual([['door-1', 'female'], ['door-2', 'male']]);
+    expect(first.map((e) => [e.after.id, e.after.class])).toEqual([
+      ['door-1', 'female'],
+      ['door-2', 'male'],
+    ]);
     // Both move: 25 px (IoU 0.41) and 28 px (IoU 0.36) — plain IoU matches.
     t.update([seen(25, -3), seen(328, 3)], 600, 600);
     // Fast diagonal motion: 20 px right and 20 px down is IoU 0.29 < 0.3, but the centre moved less than half a face.
@@ -56,7 +80,8 @@ describe('FaceTracker', () => {
     expect(classes.every((c) => c === 'male')).toBe(true);
     // Strong female evidence finally flips it, with an update event carrying before/after.
     let flip;
-    for (let i = 0; i < 10 && !flip; i++) flip = t.update([seen(100, -4, 100)], 200 + i * 10, 200 + i * 10).find((e) => e.after.class === 'female');
+    for (let i = 0; i < 10 && !flip; i++)
+      flip = t.update([seen(100, -4, 100)], 200 + i * 10, 200 + i * 10).find((e) => e.after.class === 'female');
     expect(flip).toBeDefined();
     expect(flip!.type).toBe('update');
     expect(flip!.before!.class).toBe('male');
@@ -73,7 +98,7 @@ describe('FaceTracker', () => {
     expect(updates.length).toBeLessThanOrEqual(2);
   });
 
-  it('asks for a classification on a new face, on each of a track\'s first minFrames frames, then once per classifyIntervalMs', () => {
+  it("asks for a classification on a new face, on each of a track's first minFrames frames, then once per classifyIntervalMs", () => {
     const t = tracker({ minFrames: 3, classifyIntervalMs: 200, maxMissedFrames: 10 });
     const askedAt: number[] = [];
     let score = 0;
@@ -82,7 +107,11 @@ describe('FaceTracker', () => {
       if (due) askedAt.push(ms);
       // The classifier says 2 the first times, then something absurd that must never be averaged in
       // unless it was asked for.
-      const events = t.update([seen(100 + ms / 40, due ? 2 : -50)].map((o) => ({ ...o, logit: due ? o.logit : null })), ms, ms);
+      const events = t.update(
+        [seen(100 + ms / 40, due ? 2 : -50)].map((o) => ({ ...o, logit: due ? o.logit : null })),
+        ms,
+        ms,
+      );
       for (const e of events) score = e.after.score;
     }
     expect(askedAt).toEqual([0, 40, 80, 280, 480, 680, 880]);
@@ -131,7 +160,7 @@ describe('FaceTracker', () => {
     expect(t.state).toBe('idle');
   });
 
-  it('keeps a fast walker\'s track when frames are looked at 200 ms apart: it matches where the face should be by then', () => {
+  it("keeps a fast walker's track when frames are looked at 200 ms apart: it matches where the face should be by then", () => {
     const t = tracker({ minFrames: 1, maxMissedFrames: 2 });
     // 60-px face moving 20 px per 40 ms frame, seen on every frame for 1 s, then one frame in five (x + 100 px
     // each time: no overlap with the last box, and more than half a face away).

@@ -29,7 +29,9 @@ describe('model/rollback handler', () => {
       serving: () => serving,
       serveConfigured: async () => undefined,
     });
-    const results = (await Promise.all(Array.from({ length: 5 }, () => handler({ if_sha256: B })))) as Array<{ rolled_back: boolean }>;
+    const results = (await Promise.all(Array.from({ length: 5 }, () => handler({ if_sha256: B })))) as Array<{
+      rolled_back: boolean;
+    }>;
     expect(rollbacks).toBe(1);
     expect(results.map((r) => r.rolled_back)).toEqual([true, false, false, false, false]);
     expect(serving.sha256).toBe(A);
@@ -37,12 +39,20 @@ describe('model/rollback handler', () => {
 
   it('serves classifier.model when the store had no previous model, and refuses bad parameters', async () => {
     let configured = 0;
-    const handler = modelRollbackHandler({ updates: () => ({ rollback: async () => 'configured' as const }), serving: () => ({ id: 'x', sha256: A }), serveConfigured: async () => void configured++ });
+    const handler = modelRollbackHandler({
+      updates: () => ({ rollback: async () => 'configured' as const }),
+      serving: () => ({ id: 'x', sha256: A }),
+      serveConfigured: async () => void configured++,
+    });
     expect(await handler({})).toMatchObject({ rolled_back: true, source: 'configured' });
     expect(configured).toBe(1);
     await expect(handler({ if_sha256: 'short' })).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
     await expect(handler({ other: 1 })).rejects.toMatchObject({ code: 'REQUEST_INVALID' });
-    const notYet = modelRollbackHandler({ updates: () => null, serving: () => null, serveConfigured: async () => undefined });
+    const notYet = modelRollbackHandler({
+      updates: () => null,
+      serving: () => null,
+      serveConfigured: async () => undefined,
+    });
     await expect(notYet({})).rejects.toMatchObject({ code: 'MODEL_INVALID' });
   });
 });
@@ -51,12 +61,22 @@ describe('RolloutStateFile', () => {
   it('keeps the file whole and current while many boards update it at once', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'faceedge-rollout-state-'));
     const devices = Array.from({ length: 40 }, (_, i) => `d${i}`);
-    const file = new RolloutStateFile(join(dir, 'state.json'), newRolloutState({ dir: '/pkg', id: 'm', sha256: A }, [devices.slice(0, 2), devices.slice(2)]));
-    await Promise.all(devices.flatMap((d) => [file.board(d, 'pushing', { previous_sha256: B }), file.board(d, 'switched', { switched: true })]));
+    const file = new RolloutStateFile(
+      join(dir, 'state.json'),
+      newRolloutState({ dir: '/pkg', id: 'm', sha256: A }, [devices.slice(0, 2), devices.slice(2)]),
+    );
+    await Promise.all(
+      devices.flatMap((d) => [
+        file.board(d, 'pushing', { previous_sha256: B }),
+        file.board(d, 'switched', { switched: true }),
+      ]),
+    );
     await file.finish('completed');
     const back = await readRolloutState(join(dir, 'state.json'));
     expect(back?.status).toBe('completed');
-    expect(Object.values(back!.boards).every((b) => b.state === 'switched' && b.switched && b.previous_sha256 === B)).toBe(true);
+    expect(
+      Object.values(back!.boards).every((b) => b.state === 'switched' && b.switched && b.previous_sha256 === B),
+    ).toBe(true);
     expect(readdirSync(dir)).toEqual(['state.json']); // no temp file left behind
     expect(() => JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))).not.toThrow();
   });

@@ -13,25 +13,49 @@ const T0 = Date.UTC(2026, 10, 30, 12, 0, 0);
 describe('FleetTopics', () => {
   const t = new FleetTopics('site/faceedge');
   it('builds the wildcard filters and the shared-subscription filter', () => {
-    expect(t.statusFilters).toEqual(['site/faceedge/+/availability', 'site/faceedge/+/bridge/info', 'site/faceedge/+/+/status/capture', 'site/faceedge/+/stats']);
+    expect(t.statusFilters).toEqual([
+      'site/faceedge/+/availability',
+      'site/faceedge/+/bridge/info',
+      'site/faceedge/+/+/status/capture',
+      'site/faceedge/+/stats',
+    ]);
     expect(t.sharedEvents('consumers')).toBe('$share/consumers/site/faceedge/+/+/events');
     expect(() => t.sharedEvents('a/b')).toThrow(/one topic level/);
     expect(t.device('door').bridgeRequest('model/rollback')).toBe('site/faceedge/door/bridge/request/model/rollback');
     expect(t.device('door').modelPush).toBe('site/faceedge/door/model/push');
   });
   it('parses a device id out of a topic', () => {
-    expect(t.parse('site/faceedge/door/cam/status/capture')).toEqual({ device: 'door', rest: ['cam', 'status', 'capture'] });
+    expect(t.parse('site/faceedge/door/cam/status/capture')).toEqual({
+      device: 'door',
+      rest: ['cam', 'status', 'capture'],
+    });
     expect(t.parse('other/door/availability')).toBeNull();
     expect(t.parse('site/faceedge/door')).toBeNull();
   });
 });
 
 describe('FleetView', () => {
-  const info = (over: Record<string, unknown> = {}) => JSON.stringify({
-    version: '0.1.0', model: { id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc' },
-    delegate: { active: 'xnnpack', fallback_reason: null }, cameras: ['door', 'yard'], tags: ['lobby'], config: {}, ...over,
+  const info = (over: Record<string, unknown> = {}) =>
+    JSON.stringify({
+      version: '0.1.0',
+      model: { id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc' },
+      delegate: { active: 'xnnpack', fallback_reason: null },
+      cameras: ['door', 'yard'],
+      tags: ['lobby'],
+      config: {},
+      ...over,
+    });
+  const stats = JSON.stringify({
+    fps: { door: 4.1, yard: 0 },
+    stages_ms: {},
+    delegate: 'xnnpack',
+    cpu_temperature_c: null,
+    queue_depth: 0,
+    events_total: { door: 7 },
+    last_event_time: { door: T0 / 1000 - 5 },
+    online_since: T0 / 1000 - 60,
+    time: T0 / 1000,
   });
-  const stats = JSON.stringify({ fps: { door: 4.1, yard: 0 }, stages_ms: {}, delegate: 'xnnpack', cpu_temperature_c: null, queue_depth: 0, events_total: { door: 7 }, last_event_time: { door: T0 / 1000 - 5 }, online_since: T0 / 1000 - 60, time: T0 / 1000 });
 
   it('makes one row per board from availability, bridge/info, capture status and stats', () => {
     let now = T0;
@@ -44,14 +68,27 @@ describe('FleetView', () => {
     v.ingest('faceedge/b1/stats', stats, true);
     expect(v.devices).toEqual(['b1', 'b2']);
     expect(v.board('b1')).toEqual({
-      device: 'b1', online: true, since: new Date(T0 - 60_000).toISOString(), last_seen: new Date(T0).toISOString(), version: '0.1.0',
-      model: { id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc' }, delegate: { active: 'xnnpack', fallback_reason: null }, tags: ['lobby'],
+      device: 'b1',
+      online: true,
+      since: new Date(T0 - 60_000).toISOString(),
+      last_seen: new Date(T0).toISOString(),
+      version: '0.1.0',
+      model: { id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc' },
+      delegate: { active: 'xnnpack', fallback_reason: null },
+      tags: ['lobby'],
       cameras: [
         { name: 'door', capture: 'online', fps: 4.1, events_total: 7, last_event: new Date(T0 - 5000).toISOString() },
         { name: 'yard', capture: 'offline', fps: 0, events_total: 0, last_event: null },
       ],
     });
-    expect(v.board('b2')).toMatchObject({ online: false, since: null, version: null, model: null, tags: [], cameras: [] });
+    expect(v.board('b2')).toMatchObject({
+      online: false,
+      since: null,
+      version: null,
+      model: null,
+      tags: [],
+      cameras: [],
+    });
     // A live change is timed by the view.
     now = T0 + 1000;
     v.ingest('faceedge/b1/availability', 'offline', false);
@@ -78,7 +115,10 @@ describe('device.tags', () => {
   };
   it('reads a list from the file and a comma-separated string from the environment', () => {
     expect(loadConfig({ file: file(), env: {}, hostname: 'h' }).device.tags).toEqual(['lobby', 'floor-2']);
-    expect(loadConfig({ file: file(), env: { FACEEDGE_DEVICE__TAGS: 'a, b' }, hostname: 'h' }).device.tags).toEqual(['a', 'b']);
+    expect(loadConfig({ file: file(), env: { FACEEDGE_DEVICE__TAGS: 'a, b' }, hostname: 'h' }).device.tags).toEqual([
+      'a',
+      'b',
+    ]);
   });
   it('refuses a tag that is not a plain word', () => {
     let err: unknown;

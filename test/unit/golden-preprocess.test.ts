@@ -16,7 +16,12 @@ import type { DetectedFace } from '../../src/vision/face.js';
 const GOLDEN = join(import.meta.dirname, '../fixtures/golden');
 const ROOT = join(import.meta.dirname, '../..');
 
-interface Sample { y: number; x: number; c: number; value: number }
+interface Sample {
+  y: number;
+  x: number;
+  c: number;
+  value: number;
+}
 interface GoldenCrop {
   name: string;
   file: string;
@@ -27,12 +32,27 @@ interface GoldenCrop {
   float_input: { sum: number; samples: Sample[] };
   int8_input: { sum: number; samples: Sample[] };
 }
-const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as { alignment: typeof DEFAULT_ALIGNMENT; crops: GoldenCrop[] };
+const golden = JSON.parse(readFileSync(join(GOLDEN, 'golden.json'), 'utf8')) as {
+  alignment: typeof DEFAULT_ALIGNMENT;
+  crops: GoldenCrop[];
+};
 
 const SIZE = DEFAULT_ALIGNMENT.size;
 const shape = [1, SIZE, SIZE, 3];
-const floatInput: TensorInfo = { name: 'input', dtype: 'float32', shape, byteSize: SIZE * SIZE * 12, quantization: null };
-const int8Input: TensorInfo = { name: 'input', dtype: 'int8', shape, byteSize: SIZE * SIZE * 3, quantization: { scale: 1 / 128, zeroPoint: 0 } };
+const floatInput: TensorInfo = {
+  name: 'input',
+  dtype: 'float32',
+  shape,
+  byteSize: SIZE * SIZE * 12,
+  quantization: null,
+};
+const int8Input: TensorInfo = {
+  name: 'input',
+  dtype: 'int8',
+  shape,
+  byteSize: SIZE * SIZE * 3,
+  quantization: { scale: 1 / 128, zeroPoint: 0 },
+};
 const at = (s: Sample) => (s.y * SIZE + s.x) * 3 + s.c;
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -57,7 +77,8 @@ describe('golden preprocessing contract (runtime side)', () => {
       fillClassifierInput(pixels, floatInput, asFloat);
       // Every value is k/128: exact in float32, and so is their float64 sum.
       expect(asFloat.reduce((s, v) => s + v, 0)).toBe(crop.float_input.sum);
-      for (const s of crop.float_input.samples) expect(asFloat[at(s)], `float at y${s.y} x${s.x} c${s.c}`).toBe(s.value);
+      for (const s of crop.float_input.samples)
+        expect(asFloat[at(s)], `float at y${s.y} x${s.x} c${s.c}`).toBe(s.value);
 
       const asInt8 = new Int8Array(pixels.length);
       fillClassifierInput(pixels, int8Input, asInt8);

@@ -8,7 +8,11 @@ describe('Debouncer', () => {
 
   function make(periodMs: number) {
     const accepted: boolean[] = [];
-    const debouncer = new Debouncer(periodMs, (value) => accepted.push(value), () => Date.now());
+    const debouncer = new Debouncer(
+      periodMs,
+      (value) => accepted.push(value),
+      () => Date.now(),
+    );
     debouncer.reset(false);
     return { debouncer, accepted };
   }

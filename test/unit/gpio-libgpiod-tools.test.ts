@@ -20,7 +20,10 @@ const LINE = { chip: 'gpiochip4', offset: 17, activeLow: false, consumer: 'facee
 
 describe('libgpiod version', () => {
   it('reads the major version from --version output', () => {
-    expect(parseLibgpiodVersion('gpioset (libgpiod) v1.6.3\nCopyright (C) 2017-2018 Bartosz Golaszewski\n')).toEqual({ major: 1, version: '1.6.3' });
+    expect(parseLibgpiodVersion('gpioset (libgpiod) v1.6.3\nCopyright (C) 2017-2018 Bartosz Golaszewski\n')).toEqual({
+      major: 1,
+      version: '1.6.3',
+    });
     expect(parseLibgpiodVersion('gpioset (libgpiod) v2.1\n')).toEqual({ major: 2, version: '2.1' });
   });
 
@@ -31,7 +34,8 @@ describe('libgpiod version', () => {
 });
 
 describe('chips by label', () => {
-  const listing = 'gpiochip0 [gpio-brcmstb@107d508500] (32 lines)\ngpiochip1 [gpio-brcmstb@107d517c00] (4 lines)\ngpiochip4 [pinctrl-rp1] (54 lines)\n';
+  const listing =
+    'gpiochip0 [gpio-brcmstb@107d508500] (32 lines)\ngpiochip1 [gpio-brcmstb@107d517c00] (4 lines)\ngpiochip4 [pinctrl-rp1] (54 lines)\n';
 
   it('parses gpiodetect and picks by label before name', () => {
     const chips = parseGpiodetect(listing);
@@ -69,7 +73,18 @@ describe('argument lists', () => {
   it('monitors both edges with a line-buffered, fixed format', () => {
     expect(monitorArgs(V1, LINE, 'pull-down')).toEqual(['-b', '-B', 'pull-down', '-F', '%e %s %n', 'gpiochip4', '17']);
     expect(monitorArgs(V2, { ...LINE, activeLow: true }, 'pull-up')).toEqual([
-      '-l', '-b', 'pull-up', '-c', 'gpiochip4', '-C', 'faceedge-relay', '-e', 'both', '-F', '%e %S', '17',
+      '-l',
+      '-b',
+      'pull-up',
+      '-c',
+      'gpiochip4',
+      '-C',
+      'faceedge-relay',
+      '-e',
+      'both',
+      '-F',
+      '%e %S',
+      '17',
     ]);
   });
 });

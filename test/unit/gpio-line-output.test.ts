@@ -76,9 +76,14 @@ describe('LineOutput', () => {
   it('rejects changes once the driver has failed', async () => {
     const driver = new RecordingDriver();
     const failures: string[] = [];
-    const out = new LineOutput('relay', driver, { safe: false, onFailure: (n, e) => failures.push(`${n}: ${e.message}`) });
+    const out = new LineOutput('relay', driver, {
+      safe: false,
+      onFailure: (n, e) => failures.push(`${n}: ${e.message}`),
+    });
     driver.failWith!(new Error('holder exited'));
     expect(failures).toEqual(['relay: holder exited']);
-    await expect(out.set(true)).rejects.toSatisfy((e: unknown) => isFaceedgeError(e, 'GPIO_FAILED') && /holder exited/.test((e as Error).message));
+    await expect(out.set(true)).rejects.toSatisfy(
+      (e: unknown) => isFaceedgeError(e, 'GPIO_FAILED') && /holder exited/.test((e as Error).message),
+    );
   });
 });

@@ -15,13 +15,30 @@ import { toClassification } from '../../src/inference/face-classifier.js';
 import { DEFAULT_ALIGNMENT } from '../../src/vision/align-face.js';
 
 const LABELS = ['female', 'male'];
-const face = { box: { x: 20, y: 20, width: 40, height: 40 }, score: 0.9, keypoints: {
-  rightEye: { x: 32, y: 35 }, leftEye: { x: 48, y: 35 }, noseTip: { x: 40, y: 42 }, mouth: { x: 40, y: 50 }, rightEar: { x: 20, y: 38 }, leftEar: { x: 60, y: 38 } } };
+const face = {
+  box: { x: 20, y: 20, width: 40, height: 40 },
+  score: 0.9,
+  keypoints: {
+    rightEye: { x: 32, y: 35 },
+    leftEye: { x: 48, y: 35 },
+    noseTip: { x: 40, y: 42 },
+    mouth: { x: 40, y: 50 },
+    rightEar: { x: 20, y: 38 },
+    leftEar: { x: 60, y: 38 },
+  },
+};
 /** Black images have no face; every other image has one. */
-const detector: EvalDetector = { model: 'short', detect: async (image: RgbImage) => (image.data[0] + image.data[2] > 0 ? [face] : []) };
+const detector: EvalDetector = {
+  model: 'short',
+  detect: async (image: RgbImage) => (image.data[0] + image.data[2] > 0 ? [face] : []),
+};
 /** Red crops are female, blue ones male. */
 const classifier: EvalClassifier = {
-  id: 'fake', labels: LABELS, inputSize: 64, alignment: DEFAULT_ALIGNMENT, modelPath: '/m/fake.tflite',
+  id: 'fake',
+  labels: LABELS,
+  inputSize: 64,
+  alignment: DEFAULT_ALIGNMENT,
+  modelPath: '/m/fake.tflite',
   manifest: { id: 'fake', labels: LABELS, input: { width: 64, height: 64, channels: 3 }, files: {} },
   delegate: { requested: 'xnnpack', active: 'xnnpack', fallbackReason: null },
   classifySync: (crop) => toClassification(LABELS, crop[0] > 128 ? 0.1 : 0.9),
@@ -35,13 +52,24 @@ beforeAll(async () => {
   root = mkdtempSync(join(tmpdir(), 'faceedge-groups-'));
   // [file, colour, age, race]: the 60+ women are classified male, one 20s man has no face, one teen has no race code.
   const images: [string, typeof RED, number, number | ''][] = [
-    ['female/a.png', RED, 25, 0], ['female/b.png', RED, 27, 1], ['female/c.png', BLUE, 64, 0], ['female/d.png', BLUE, 71, 1],
-    ['male/e.png', BLUE, 23, 0], ['male/f.png', BLACK, 29, 1], ['male/g.png', BLUE, 66, 2], ['male/h.png', BLUE, 15, ''],
+    ['female/a.png', RED, 25, 0],
+    ['female/b.png', RED, 27, 1],
+    ['female/c.png', BLUE, 64, 0],
+    ['female/d.png', BLUE, 71, 1],
+    ['male/e.png', BLUE, 23, 0],
+    ['male/f.png', BLACK, 29, 1],
+    ['male/g.png', BLUE, 66, 2],
+    ['male/h.png', BLUE, 15, ''],
   ];
   const rows = ['path,label,source_id,age,race'];
   for (const [file, colour, age, race] of images) {
     mkdirSync(join(root, 'test', file, '..'), { recursive: true });
-    writeFileSync(join(root, 'test', file), await sharp({ create: { width: 80, height: 80, channels: 3, background: colour } }).png().toBuffer());
+    writeFileSync(
+      join(root, 'test', file),
+      await sharp({ create: { width: 80, height: 80, channels: 3, background: colour } })
+        .png()
+        .toBuffer(),
+    );
     rows.push(`test/${file},${file.split('/')[0]},x.jpg,${age},${race}`);
   }
   rows.push('val/female/zz.png,female,y.jpg,40,3'); // another split's row: not part of this evaluation
@@ -51,10 +79,19 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 describe('per-group accuracy', () => {
   it('age bands are 13-19, 20-29, ..., 60+', () => {
-    expect([13, 19, 20, 29, 35, 59, 60, 101].map(ageBand)).toEqual(['13-19', '13-19', '20-29', '20-29', '30-39', '50-59', '60+', '60+']);
+    expect([13, 19, 20, 29, 35, 59, 60, 101].map(ageBand)).toEqual([
+      '13-19',
+      '13-19',
+      '20-29',
+      '20-29',
+      '30-39',
+      '50-59',
+      '60+',
+      '60+',
+    ]);
   });
 
-  it('finds labels.csv one folder up and keys it by the evaluated folder\'s paths', async () => {
+  it("finds labels.csv one folder up and keys it by the evaluated folder's paths", async () => {
     const found = await readImageGroups(join(root, 'test'));
     expect(found?.source).toBe(join(root, 'labels.csv'));
     expect(found?.groups.get('female/c.png')).toEqual({ age: '60+', race: 'White' });
@@ -70,7 +107,12 @@ describe('per-group accuracy', () => {
       { group: '20-29', n: 4, accuracy: 0.75, recall: { female: 1, male: 0.5 } },
       { group: '60+', n: 3, accuracy: 1 / 3, recall: { female: 0, male: 1 } },
     ]);
-    expect(groups.race.map((r) => [r.group, r.n, r.accuracy])).toEqual([['Asian', 1, 1], ['Black', 3, 1 / 3], ['unknown', 1, 1], ['White', 3, 2 / 3]]);
+    expect(groups.race.map((r) => [r.group, r.n, r.accuracy])).toEqual([
+      ['Asian', 1, 1],
+      ['Black', 3, 1 / 3],
+      ['unknown', 1, 1],
+      ['White', 3, 2 / 3],
+    ]);
     // Every group is under 30 images here: none is named the worst.
     expect(groups.worst).toBeNull();
   });

@@ -4,7 +4,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildHaDiscovery, haComponents, haRemovalMessage, isHaBirth, type HaDiscoveryInput } from '../../src/outputs/ha-discovery.js';
+import {
+  buildHaDiscovery,
+  haComponents,
+  haRemovalMessage,
+  isHaBirth,
+  type HaDiscoveryInput,
+} from '../../src/outputs/ha-discovery.js';
 
 const INPUT: HaDiscoveryInput = {
   baseTopic: 'faceedge',
@@ -24,7 +30,13 @@ describe('HA device discovery message', () => {
 
   it('is one retained message on homeassistant/device/<dev>/config with device, origin and availability', () => {
     expect(message).toMatchObject({ topic: 'homeassistant/device/pi5-door/config', retain: true, qos: 1 });
-    expect(payload.dev).toEqual({ ids: ['faceedge_pi5-door'], name: 'Front door', mf: 'faceedge', mdl: 'Raspberry Pi 5 Model B Rev 1.0', sw: '0.1.0' });
+    expect(payload.dev).toEqual({
+      ids: ['faceedge_pi5-door'],
+      name: 'Front door',
+      mf: 'faceedge',
+      mdl: 'Raspberry Pi 5 Model B Rev 1.0',
+      sw: '0.1.0',
+    });
     expect(payload.o).toEqual({ name: 'faceedge', sw: '0.1.0' });
     expect(payload.availability_topic).toBe('faceedge/pi5-door/availability');
     expect(buildHaDiscovery({ ...INPUT, discoveryPrefix: 'ha' }).topic).toBe('ha/device/pi5-door/config');
@@ -33,7 +45,17 @@ describe('HA device discovery message', () => {
   it('gives every component a platform and a unique, device-scoped unique_id', () => {
     const cmps = Object.values(payload.cmps) as { p: string; unique_id: string }[];
     expect(cmps.map((c) => c.p).sort()).toEqual(
-      ['binary_sensor', 'binary_sensor', 'binary_sensor', 'binary_sensor', 'event', 'lock', 'sensor', 'sensor', 'switch'].sort(),
+      [
+        'binary_sensor',
+        'binary_sensor',
+        'binary_sensor',
+        'binary_sensor',
+        'event',
+        'lock',
+        'sensor',
+        'sensor',
+        'switch',
+      ].sort(),
     );
     const ids = cmps.map((c) => c.unique_id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -41,11 +63,26 @@ describe('HA device discovery message', () => {
   });
 
   it('points each camera entity at the MQTT contract topics', () => {
-    expect(payload.cmps.door_face).toMatchObject({ p: 'binary_sensor', state_topic: 'faceedge/pi5-door/door/face', payload_on: 'ON', payload_off: 'OFF' });
-    expect(payload.cmps.door_class).toMatchObject({ state_topic: 'faceedge/pi5-door/door/events', device_class: 'enum', options: ['female', 'male'] });
-    expect(payload.cmps.door_confidence).toMatchObject({ state_topic: 'faceedge/pi5-door/door/events', unit_of_measurement: '%' });
+    expect(payload.cmps.door_face).toMatchObject({
+      p: 'binary_sensor',
+      state_topic: 'faceedge/pi5-door/door/face',
+      payload_on: 'ON',
+      payload_off: 'OFF',
+    });
+    expect(payload.cmps.door_class).toMatchObject({
+      state_topic: 'faceedge/pi5-door/door/events',
+      device_class: 'enum',
+      options: ['female', 'male'],
+    });
+    expect(payload.cmps.door_confidence).toMatchObject({
+      state_topic: 'faceedge/pi5-door/door/events',
+      unit_of_measurement: '%',
+    });
     expect(payload.cmps.door_track).toMatchObject({ p: 'event', event_types: ['new', 'update', 'end'] });
-    expect(payload.cmps.door_capture).toMatchObject({ state_topic: 'faceedge/pi5-door/door/status/capture', payload_on: 'online' });
+    expect(payload.cmps.door_capture).toMatchObject({
+      state_topic: 'faceedge/pi5-door/door/status/capture',
+      payload_on: 'online',
+    });
     expect(haComponents({ ...INPUT, classes: undefined }).door_class.device_class).toBeUndefined();
   });
 
@@ -60,8 +97,16 @@ describe('HA device discovery message', () => {
       state_unlocked: 'ON',
     });
     expect(JSON.parse(payload.cmps.gpio_door_lock.payload_unlock)).toEqual({ state: 'ON', pulse_ms: 3000 });
-    expect(payload.cmps.gpio_led).toMatchObject({ p: 'switch', command_topic: 'faceedge/pi5-door/gpio/led/set', payload_on: 'ON' });
-    expect(payload.cmps.gpio_pir).toMatchObject({ p: 'binary_sensor', device_class: 'motion', state_topic: 'faceedge/pi5-door/gpio/pir/state' });
+    expect(payload.cmps.gpio_led).toMatchObject({
+      p: 'switch',
+      command_topic: 'faceedge/pi5-door/gpio/led/set',
+      payload_on: 'ON',
+    });
+    expect(payload.cmps.gpio_pir).toMatchObject({
+      p: 'binary_sensor',
+      device_class: 'motion',
+      state_topic: 'faceedge/pi5-door/gpio/pir/state',
+    });
     expect(payload.cmps.gpio_contact.device_class).toBe('door');
   });
 });
@@ -72,7 +117,17 @@ describe('value templates under Jinja2', () => {
     JSON.stringify({
       type,
       before: null,
-      after: { id: 'door-17', camera: 'door', class: 'male', score: 0.9349, top_score: 0.97, frames: 6, start_time: 1, end_time: null, model: 'm' },
+      after: {
+        id: 'door-17',
+        camera: 'door',
+        class: 'male',
+        score: 0.9349,
+        top_score: 0.97,
+        frames: 6,
+        start_time: 1,
+        end_time: null,
+        model: 'm',
+      },
     });
 
   /** Renders `template` the way HA does for MQTT values: `value` and `value_json` in scope. */
@@ -116,6 +171,11 @@ describe('republishing', () => {
   });
 
   it('removes the device with an empty retained payload', () => {
-    expect(haRemovalMessage('pi5-door')).toEqual({ topic: 'homeassistant/device/pi5-door/config', payload: '', retain: true, qos: 1 });
+    expect(haRemovalMessage('pi5-door')).toEqual({
+      topic: 'homeassistant/device/pi5-door/config',
+      payload: '',
+      retain: true,
+      qos: 1,
+    });
   });
 });

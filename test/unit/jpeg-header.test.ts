@@ -9,7 +9,9 @@ import { probeImage } from '../../src/capture/probe-image.js';
 
 async function libvipsHeader(data: Buffer) {
   const meta = await sharp(data).metadata();
-  return meta.orientation === undefined ? { width: meta.width, height: meta.height } : { width: meta.width, height: meta.height, orientation: meta.orientation };
+  return meta.orientation === undefined
+    ? { width: meta.width, height: meta.height }
+    : { width: meta.width, height: meta.height, orientation: meta.orientation };
 }
 
 const picture = (width: number, height: number) =>
@@ -22,7 +24,9 @@ describe('parseJpegHeader', () => {
       await picture(641, 359).jpeg({ progressive: true }).toBuffer(),
       await picture(37, 1000).greyscale().jpeg().toBuffer(),
       await picture(300, 200).jpeg({ chromaSubsampling: '4:4:4' }).toBuffer(),
-      ...(await Promise.all([1, 3, 6, 8].map((orientation) => picture(320, 240).withMetadata({ orientation }).jpeg().toBuffer()))),
+      ...(await Promise.all(
+        [1, 3, 6, 8].map((orientation) => picture(320, 240).withMetadata({ orientation }).jpeg().toBuffer()),
+      )),
     ];
     for (const jpeg of jpegs) expect(parseJpegHeader(jpeg)).toEqual(await libvipsHeader(jpeg));
     // The EXIF cases did carry their orientation (the comparison above is not vacuous).
@@ -42,7 +46,9 @@ describe('parseJpegHeader', () => {
   it('keeps probeImage errors: a truncated header is still refused as unreadable, big frames as too large', async () => {
     const good = await picture(64, 48).jpeg().toBuffer();
     await expect(probeImage(good.subarray(0, 20))).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE' });
-    await expect(probeImage(await picture(1280, 720).jpeg().toBuffer(), { maxPixels: 1280 * 720 - 1 })).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
+    await expect(
+      probeImage(await picture(1280, 720).jpeg().toBuffer(), { maxPixels: 1280 * 720 - 1 }),
+    ).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
     expect(await probeImage(good)).toEqual({ width: 64, height: 48, format: 'jpeg' });
   });
 });

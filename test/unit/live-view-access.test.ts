@@ -4,14 +4,27 @@ import { isLoopbackAddress, liveViewAccess, parseBasicAuth } from '../../src/liv
 
 /** The two things liveViewAccess reads from a request. */
 function request(remoteAddress: string, authorization?: string): IncomingMessage {
-  return { headers: authorization === undefined ? {} : { authorization }, socket: { remoteAddress } } as unknown as IncomingMessage;
+  return {
+    headers: authorization === undefined ? {} : { authorization },
+    socket: { remoteAddress },
+  } as unknown as IncomingMessage;
 }
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 describe('live view access', () => {
   it('knows loopback addresses in every spelling and nothing else', () => {
     for (const a of ['127.0.0.1', '127.8.9.10', '::1', '::ffff:127.0.0.1']) expect(isLoopbackAddress(a), a).toBe(true);
-    for (const a of ['10.0.0.5', '192.168.1.20', '::ffff:192.168.1.20', 'fe80::1', '128.0.0.1', '1127.0.0.1', '', undefined]) expect(isLoopbackAddress(a), String(a)).toBe(false);
+    for (const a of [
+      '10.0.0.5',
+      '192.168.1.20',
+      '::ffff:192.168.1.20',
+      'fe80::1',
+      '128.0.0.1',
+      '1127.0.0.1',
+      '',
+      undefined,
+    ])
+      expect(isLoopbackAddress(a), String(a)).toBe(false);
   });
 
   it('parses Basic credentials, including a password with colons, and refuses malformed headers', () => {
@@ -30,7 +43,10 @@ describe('live view access', () => {
     expect(lan).toMatchObject({ allowed: false, status: 403 });
     expect(lan.allowed === false && lan.message).toContain('http.auth');
     // Credentials do not open the view when none are configured.
-    expect(liveViewAccess(request('192.168.1.20', basic('a', 'b')), undefined)).toMatchObject({ allowed: false, status: 403 });
+    expect(liveViewAccess(request('192.168.1.20', basic('a', 'b')), undefined)).toMatchObject({
+      allowed: false,
+      status: 403,
+    });
   });
 
   it('with http.auth: exactly the right user and password, from anywhere (loopback included)', () => {
@@ -47,7 +63,9 @@ describe('live view access', () => {
     ] as const) {
       const decision = liveViewAccess(request(address, header), auth);
       expect(decision, `${address} ${header}`).toMatchObject({ allowed: false, status: 401 });
-      expect(decision.allowed === false && decision.headers['www-authenticate']).toMatch(/^Basic realm="faceedge live view"/);
+      expect(decision.allowed === false && decision.headers['www-authenticate']).toMatch(
+        /^Basic realm="faceedge live view"/,
+      );
     }
   });
 });

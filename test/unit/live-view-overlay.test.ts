@@ -8,11 +8,28 @@ import { silentLogger } from '../../src/observability/logger.js';
 import type { VisibleTrack } from '../../src/pipeline/face-tracker.js';
 
 const track: VisibleTrack = {
-  id: 'door-7', camera: 'door', box: { x: 40, y: 30, width: 30, height: 30 }, face_area: 900, class: 'female', score: 0.934, top_score: 0.97,
-  frames: 12, start_time: 1, end_time: null, model: 'm', confirmed: true,
+  id: 'door-7',
+  camera: 'door',
+  box: { x: 40, y: 30, width: 30, height: 30 },
+  face_area: 900,
+  class: 'female',
+  score: 0.934,
+  top_score: 0.97,
+  frames: 12,
+  start_time: 1,
+  end_time: null,
+  model: 'm',
+  confirmed: true,
 };
-const image = (width = 120, height = 90) => ({ kind: 'rgb' as const, data: Buffer.alloc(width * height * 3, 50), width, height });
-const pixel = (img: ReturnType<typeof image>, x: number, y: number) => [...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3)];
+const image = (width = 120, height = 90) => ({
+  kind: 'rgb' as const,
+  data: Buffer.alloc(width * height * 3, 50),
+  width,
+  height,
+});
+const pixel = (img: ReturnType<typeof image>, x: number, y: number) => [
+  ...img.data.subarray((y * img.width + x) * 3, (y * img.width + x) * 3 + 3),
+];
 
 describe('overlay drawing', () => {
   it('labels a track with id, class and confidence; an unconfirmed one ends in ?', () => {
@@ -22,7 +39,11 @@ describe('overlay drawing', () => {
 
   it('draws the box in the class colour (grey while unconfirmed), clipped at the frame edges', () => {
     const img = image();
-    drawTracks(img, [track, { ...track, id: 'door-8', class: 'male', box: { x: 100, y: 70, width: 40, height: 40 } }], ['female', 'male']);
+    drawTracks(
+      img,
+      [track, { ...track, id: 'door-8', class: 'male', box: { x: 100, y: 70, width: 40, height: 40 } }],
+      ['female', 'male'],
+    );
     expect(pixel(img, 39, 45)).toEqual([...CLASS_COLOURS[0]]); // left edge of the first box
     expect(pixel(img, 55, 45)).toEqual([50, 50, 50]); // inside it: the picture
     expect(pixel(img, 99, 80)).toEqual([...CLASS_COLOURS[1]]); // the second box, past the frame's edge
@@ -37,7 +58,8 @@ describe('overlay drawing', () => {
     // Row 0 of "1" is ..#..
     expect(pixel(img, 2, 0)).toEqual([255, 255, 255]);
     expect(pixel(img, 0, 0)).toEqual([50, 50, 50]);
-    const a = image(40, 10), b = image(40, 10);
+    const a = image(40, 10),
+      b = image(40, 10);
     drawText(a, 0, 0, '\u00e9', [255, 255, 255]);
     drawText(b, 0, 0, '?', [255, 255, 255]);
     expect(a.data.equals(b.data)).toBe(true);

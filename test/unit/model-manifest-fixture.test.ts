@@ -10,7 +10,11 @@ import { REPO_ROOT } from '../helpers/run-cli.js';
 
 const DIR = join(REPO_ROOT, 'test/fixtures/manifest');
 const valid = JSON.parse(readFileSync(join(DIR, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-const invalid = JSON.parse(readFileSync(join(DIR, 'invalid.json'), 'utf8')) as { why: string; set?: Record<string, unknown>; delete?: string }[];
+const invalid = JSON.parse(readFileSync(join(DIR, 'invalid.json'), 'utf8')) as {
+  why: string;
+  set?: Record<string, unknown>;
+  delete?: string;
+}[];
 
 describe('model manifest contract (shared fixture)', () => {
   it('accepts the fixture and the shipped manifest', () => {

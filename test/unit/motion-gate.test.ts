@@ -16,12 +16,20 @@ function noise(seed: number): () => number {
 }
 
 /** A textured room with per-pixel noise, a brightness gain and optionally a square of `side` px at (x, y). */
-function scene(frame: number, options: { gain?: number; noise?: number; square?: { x: number; y: number; side: number } } = {}): RgbImage {
+function scene(
+  frame: number,
+  options: { gain?: number; noise?: number; square?: { x: number; y: number; side: number } } = {},
+): RgbImage {
   const rnd = noise(frame + 1);
   const data = Buffer.alloc(W * H * 3);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
-      const inSquare = options.square && x >= options.square.x && x < options.square.x + options.square.side && y >= options.square.y && y < options.square.y + options.square.side;
+      const inSquare =
+        options.square &&
+        x >= options.square.x &&
+        x < options.square.x + options.square.side &&
+        y >= options.square.y &&
+        y < options.square.y + options.square.side;
       const base = inSquare ? 20 : 60 + ((x * 7 + y * 3) % 120);
       const v = base * (options.gain ?? 1) + rnd() * (options.noise ?? 3);
       const o = (y * W + x) * 3;
@@ -70,7 +78,8 @@ describe('MotionGate', () => {
     expect(runs[0]).toBe(0);
     expect(runs.length).toBeGreaterThanOrEqual(8);
     expect(runs.length).toBeLessThanOrEqual(10);
-    for (let k = 1; k < runs.length; k++) expect((runs[k] - runs[k - 1]) * FRAME_MS).toBeGreaterThanOrEqual(DEFAULT_MOTION_GATE.keepaliveMs);
+    for (let k = 1; k < runs.length; k++)
+      expect((runs[k] - runs[k - 1]) * FRAME_MS).toBeGreaterThanOrEqual(DEFAULT_MOTION_GATE.keepaliveMs);
   });
 
   it('does not take lighting flicker for motion', () => {
@@ -110,7 +119,8 @@ describe('MotionGate', () => {
     const gate = new MotionGate({ keepaliveMs: 1e9 });
     gate.decide(scene(0), false, 0);
     expect(gate.decide(scene(1), false, FRAME_MS).detect).toBe(false);
-    for (let i = 2; i < 6; i++) expect(gate.decide(scene(i), true, i * FRAME_MS)).toEqual({ detect: true, changed: null });
+    for (let i = 2; i < 6; i++)
+      expect(gate.decide(scene(i), true, i * FRAME_MS)).toEqual({ detect: true, changed: null });
     // A different scene once the track has ended: first frame builds the background (and detects), then still.
     const moved = (i: number) => scene(i, { square: { x: 0, y: 0, side: 60 } });
     expect(gate.decide(moved(6), false, 6 * FRAME_MS)).toEqual({ detect: true, changed: null });

@@ -39,7 +39,12 @@ describe('DaemonMetrics', () => {
 
 describe('evaluateHealth', () => {
   it('can require the broker', () => {
-    const facts = { started: true, broker_connected: false, last_frame_age_ms: {}, model: { id: 'm', sha256: 's', delegate: 'cpu' } };
+    const facts = {
+      started: true,
+      broker_connected: false,
+      last_frame_age_ms: {},
+      model: { id: 'm', sha256: 's', delegate: 'cpu' },
+    };
     expect(evaluateHealth(facts).ready).toBe(true);
     expect(evaluateHealth(facts, { requireBroker: true }).reasons).toEqual(['MQTT broker not connected']);
   });

@@ -18,13 +18,19 @@ import type { DetectedFace } from '../../src/vision/face.js';
 const FRAME_MS = 1000 / 15;
 const noise = Buffer.alloc(1280 * 720 * 3);
 for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
-const jpeg = await sharp(noise, { raw: { width: 1280, height: 720, channels: 3 } }).jpeg({ quality: 85 }).toBuffer();
+const jpeg = await sharp(noise, { raw: { width: 1280, height: 720, channels: 3 } })
+  .jpeg({ quality: 85 })
+  .toBuffer();
 /** A face as the detector reports it, in the pixels of its (reduced) input. */
 const SEEN: DetectedFace = {
   box: { x: 80, y: 40, width: 16, height: 16 },
   keypoints: {
-    rightEye: { x: 85, y: 45 }, leftEye: { x: 91, y: 45 }, noseTip: { x: 88, y: 48 },
-    mouth: { x: 88, y: 52 }, rightEar: { x: 81, y: 46 }, leftEar: { x: 95, y: 46 },
+    rightEye: { x: 85, y: 45 },
+    leftEye: { x: 91, y: 45 },
+    noseTip: { x: 88, y: 48 },
+    mouth: { x: 88, y: 52 },
+    rightEar: { x: 81, y: 46 },
+    leftEar: { x: 95, y: 46 },
   },
   score: 0.9,
 };
@@ -32,15 +38,27 @@ const SEEN: DetectedFace = {
 async function run(frames: number, classifyIntervalMs?: number) {
   const crops: Buffer[] = [];
   const detector: Detector = { inputSize: 192, detect: async () => [SEEN] };
-  const classifier: Classifier = { alignment: { size: 64, padding: 'mirror' }, classify: async (crop) => (crops.push(Buffer.from(crop)), { logit: 1 }) };
+  const classifier: Classifier = {
+    alignment: { size: 64, padding: 'mirror' },
+    classify: async (crop) => (crops.push(Buffer.from(crop)), { logit: 1 }),
+  };
   const pipeline = new Pipeline({
-    camera: 'door', slot: new LatestFrameSlot(), detector, classifier: () => classifier, log: silentLogger(),
+    camera: 'door',
+    slot: new LatestFrameSlot(),
+    detector,
+    classifier: () => classifier,
+    log: silentLogger(),
     tracker: new FaceTracker({ camera: 'door', labels: ['female', 'male'], model: 'm', classifyIntervalMs }),
     sink: { events: () => undefined, facePresence: () => undefined },
   });
   const events = [];
   for (let seq = 0; seq < frames; seq++) {
-    const frame: Frame = { seq, timestampMs: seq * FRAME_MS, wallTimeMs: 1.8e12, image: { kind: 'encoded', data: jpeg, origin: `door#${seq}` } };
+    const frame: Frame = {
+      seq,
+      timestampMs: seq * FRAME_MS,
+      wallTimeMs: 1.8e12,
+      image: { kind: 'encoded', data: jpeg, origin: `door#${seq}` },
+    };
     events.push(...(await pipeline.processFrame(frame)));
   }
   return { crops, events };

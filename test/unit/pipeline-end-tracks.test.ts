@@ -16,14 +16,23 @@ const W = 96;
 const FACE: DetectedFace = {
   box: { x: 24, y: 24, width: 48, height: 48 },
   keypoints: {
-    rightEye: { x: 40, y: 40 }, leftEye: { x: 56, y: 40 }, noseTip: { x: 48, y: 50 },
-    mouth: { x: 48, y: 60 }, rightEar: { x: 28, y: 44 }, leftEar: { x: 68, y: 44 },
+    rightEye: { x: 40, y: 40 },
+    leftEye: { x: 56, y: 40 },
+    noseTip: { x: 48, y: 50 },
+    mouth: { x: 48, y: 60 },
+    rightEar: { x: 28, y: 44 },
+    leftEar: { x: 68, y: 44 },
   },
   score: 0.9,
 };
 
 let seq = 0;
-const frame = (): Frame => ({ seq: seq++, timestampMs: performance.now(), wallTimeMs: Date.now(), image: { kind: 'rgb', data: Buffer.alloc(W * W * 3, 128), width: W, height: W } });
+const frame = (): Frame => ({
+  seq: seq++,
+  timestampMs: performance.now(),
+  wallTimeMs: Date.now(),
+  image: { kind: 'rgb', data: Buffer.alloc(W * W * 3, 128), width: W, height: W },
+});
 
 function setup() {
   const events: TrackEvent[] = [];
@@ -32,7 +41,11 @@ function setup() {
   const detector: Detector = { detect: async () => (detections++, [FACE]) };
   const classifier: Classifier = { alignment: { size: 64 }, classify: async () => ({ logit: 2 }) };
   const pipeline = new Pipeline({
-    camera: 'porch', slot, detector, classifier: () => classifier, log: silentLogger(),
+    camera: 'porch',
+    slot,
+    detector,
+    classifier: () => classifier,
+    log: silentLogger(),
     tracker: new FaceTracker({ camera: 'porch', labels: ['female', 'male'], model: 'm', minFrames: 1 }),
     sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
   });

@@ -15,17 +15,25 @@ import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pip
 import type { DetectedFace } from '../../src/vision/face.js';
 
 const FRAME_MS = 1000 / 15;
-const still = await sharp({ create: { width: 1280, height: 720, channels: 3, background: '#7a6f60' } }).jpeg().toBuffer();
+const still = await sharp({ create: { width: 1280, height: 720, channels: 3, background: '#7a6f60' } })
+  .jpeg()
+  .toBuffer();
 /** The same room with someone in it (a face-sized patch where the fake detector reports the face). */
 const occupied = await sharp(still)
-  .composite([{ input: { create: { width: 100, height: 100, channels: 3, background: '#c89070' } }, left: 600, top: 300 }])
+  .composite([
+    { input: { create: { width: 100, height: 100, channels: 3, background: '#c89070' } }, left: 600, top: 300 },
+  ])
   .jpeg()
   .toBuffer();
 const FACE: DetectedFace = {
   box: { x: 600, y: 300, width: 100, height: 100 },
   keypoints: {
-    rightEye: { x: 630, y: 330 }, leftEye: { x: 670, y: 330 }, noseTip: { x: 650, y: 350 },
-    mouth: { x: 650, y: 375 }, rightEar: { x: 605, y: 340 }, leftEar: { x: 695, y: 340 },
+    rightEye: { x: 630, y: 330 },
+    leftEye: { x: 670, y: 330 },
+    noseTip: { x: 650, y: 350 },
+    mouth: { x: 650, y: 375 },
+    rightEar: { x: 605, y: 340 },
+    leftEar: { x: 695, y: 340 },
   },
   score: 0.9,
 };
@@ -36,13 +44,22 @@ function setup(faceFrom: number) {
   const detector: Detector = { inputSize: 128, detect: async () => (detections++, seq >= faceFrom ? [FACE] : []) };
   const classifier: Classifier = { alignment: { size: 64 }, classify: async () => ({ logit: 1 }) };
   const pipeline = new Pipeline({
-    camera: 'door', slot: new LatestFrameSlot(), detector, classifier: () => classifier, log: silentLogger(),
+    camera: 'door',
+    slot: new LatestFrameSlot(),
+    detector,
+    classifier: () => classifier,
+    log: silentLogger(),
     tracker: new FaceTracker({ camera: 'door', labels: ['female', 'male'], model: 'm' }),
     sink: { events: () => undefined, facePresence: () => undefined },
     motionGate: DEFAULT_MOTION_GATE,
   });
   const feed = (data = seq >= faceFrom ? occupied : still) => {
-    const frame: Frame = { seq, timestampMs: seq * FRAME_MS, wallTimeMs: 1.8e12, image: { kind: 'encoded', data, origin: `door#${seq}` } };
+    const frame: Frame = {
+      seq,
+      timestampMs: seq * FRAME_MS,
+      wallTimeMs: 1.8e12,
+      image: { kind: 'encoded', data, origin: `door#${seq}` },
+    };
     seq++;
     return pipeline.processFrame(frame);
   };
@@ -68,7 +85,10 @@ describe('a motion-gated pipeline', () => {
     const { feed } = setup(Infinity);
     await feed();
     const broken = Buffer.from([0xff, 0xd8, 0xff, 0xc0, 0x00, 0x0b, 0x08, 0, 0, 0, 0, 1, 1, 0x11, 0, 0xff, 0xd9]);
-    const error = await feed(broken).then(() => null, (err: unknown) => err);
+    const error = await feed(broken).then(
+      () => null,
+      (err: unknown) => err,
+    );
     expect(isFaceedgeError(error) && error.code).toBe('IMAGE_UNREADABLE');
   });
 });

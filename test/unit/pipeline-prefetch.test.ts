@@ -12,8 +12,15 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { FaceTracker } from '../../src/pipeline/face-tracker.js';
 import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
 
-const jpeg = await sharp({ create: { width: 640, height: 360, channels: 3, background: '#808080' } }).jpeg().toBuffer();
-const frame = (seq: number, data = jpeg): Frame => ({ seq, timestampMs: seq * 66, wallTimeMs: 1.8e12 + seq * 66, image: { kind: 'encoded', data, origin: `f#${seq}` } });
+const jpeg = await sharp({ create: { width: 640, height: 360, channels: 3, background: '#808080' } })
+  .jpeg()
+  .toBuffer();
+const frame = (seq: number, data = jpeg): Frame => ({
+  seq,
+  timestampMs: seq * 66,
+  wallTimeMs: 1.8e12 + seq * 66,
+  image: { kind: 'encoded', data, origin: `f#${seq}` },
+});
 
 const until = async (check: () => boolean) => {
   const end = Date.now() + 5000;
@@ -43,7 +50,11 @@ function setup() {
   };
   const classifier: Classifier = { alignment: { size: 64 }, classify: async () => ({ logit: 0 }) };
   const pipeline = new Pipeline({
-    camera: 'cam', slot, detector, classifier: () => classifier, log: silentLogger(),
+    camera: 'cam',
+    slot,
+    detector,
+    classifier: () => classifier,
+    log: silentLogger(),
     tracker: new FaceTracker({ camera: 'cam', labels: ['female', 'male'], model: 'm' }),
     sink: { events: () => undefined, facePresence: () => undefined },
     observer: {

@@ -4,7 +4,11 @@ import { primaryFace } from '../../src/vision/primary-face.js';
 
 function face(x: number, y: number, side: number): DetectedFace {
   const p = { x: x + side / 2, y: y + side / 2 };
-  return { box: { x, y, width: side, height: side }, score: 0.9, keypoints: { rightEye: p, leftEye: p, noseTip: p, mouth: p, rightEar: p, leftEar: p } };
+  return {
+    box: { x, y, width: side, height: side },
+    score: 0.9,
+    keypoints: { rightEye: p, leftEye: p, noseTip: p, mouth: p, rightEar: p, leftEar: p },
+  };
 }
 
 describe('primaryFace (640 x 480 photo)', () => {
@@ -30,9 +34,15 @@ describe('primaryFace (640 x 480 photo)', () => {
   });
 
   it('the strict policy (training crops) skips images with two contenders', () => {
-    expect(primaryFace([face(0, 0, 160), face(260, 180, 130)], 640, 480, { policy: 'strict' })).toEqual({ face: null, reason: 'several faces' });
+    expect(primaryFace([face(0, 0, 160), face(260, 180, 130)], 640, 480, { policy: 'strict' })).toEqual({
+      face: null,
+      reason: 'several faces',
+    });
     const big = face(10, 10, 200);
-    expect(primaryFace([big, face(300, 220, 60)], 640, 480, { policy: 'strict' })).toEqual({ face: big, crowded: false });
+    expect(primaryFace([big, face(300, 220, 60)], 640, 480, { policy: 'strict' })).toEqual({
+      face: big,
+      crowded: false,
+    });
   });
 
   it('the share that makes a face "nearly as large" is configurable', () => {

@@ -18,7 +18,8 @@ describe('redactUrl', () => {
   });
 
   it('leaves URLs without a password as they are', () => {
-    for (const url of ['mqtt://127.0.0.1:1883', 'rtsp://cam.lan/stream1', 'mqtt://user@broker', '/var/lib/x.mp4']) expect(redactUrl(url)).toBe(url);
+    for (const url of ['mqtt://127.0.0.1:1883', 'rtsp://cam.lan/stream1', 'mqtt://user@broker', '/var/lib/x.mp4'])
+      expect(redactUrl(url)).toBe(url);
   });
 
   it('masks every URL inside a text (a log line, ffmpeg stderr)', () => {
@@ -43,12 +44,19 @@ describe('secretScrubber', () => {
 
 describe('BrokerConnection', () => {
   function refusal(code: number): Error {
-    return Object.assign(new Error(`Connection refused: ${code === 5 ? 'Not authorized' : 'Server unavailable'}`), { code });
+    return Object.assign(new Error(`Connection refused: ${code === 5 ? 'Not authorized' : 'Server unavailable'}`), {
+      code,
+    });
   }
 
   it('backs refused logins off exponentially up to the cap, resets on connect; other errors keep the period', () => {
     const client = Object.assign(new EventEmitter(), { options: { reconnectPeriod: 200 } }) as unknown as MqttClient;
-    const connection = new BrokerConnection({ url: 'mqtt://b', reconnectPeriodMs: 200, log: silentLogger(), queued: () => 0 });
+    const connection = new BrokerConnection({
+      url: 'mqtt://b',
+      reconnectPeriodMs: 200,
+      log: silentLogger(),
+      queued: () => 0,
+    });
     connection.watch(client);
     const periods: number[] = [];
     for (let i = 0; i < 12; i++) {

@@ -26,7 +26,12 @@ describe('RuleRunner', () => {
     const engine = new RulesEngine(
       rulesSchema.parse([
         { id: 'gate', when_input: 'pir', then: { camera: 'door' }, hold_ms: 20_000 },
-        { id: 'unlock', when: { camera: 'door', min_score: 0.9 }, then: { output: 'relay', pulse_ms: 3000 }, cooldown_ms: 10_000 },
+        {
+          id: 'unlock',
+          when: { camera: 'door', min_score: 0.9 },
+          then: { output: 'relay', pulse_ms: 3000 },
+          cooldown_ms: 10_000,
+        },
         { id: 'ghost', when_input: 'pir', then: { output: 'missing', state: 'on' } },
       ]),
     );
@@ -44,7 +49,19 @@ describe('RuleRunner', () => {
     runner.start();
     runner.input('pir', false, true);
     runner.input('pir', true);
-    const after = { id: 'door-1', camera: 'door', box: { x: 0, y: 0, width: 1, height: 1 }, face_area: 1, class: 'male', score: 0.95, top_score: 0.95, frames: 3, start_time: 0, end_time: null, model: 'm' };
+    const after = {
+      id: 'door-1',
+      camera: 'door',
+      box: { x: 0, y: 0, width: 1, height: 1 },
+      face_area: 1,
+      class: 'male',
+      score: 0.95,
+      top_score: 0.95,
+      frames: 3,
+      start_time: 0,
+      end_time: null,
+      model: 'm',
+    };
     runner.event({ type: 'new', before: null, after });
     await vi.advanceTimersByTimeAsync(1000);
     runner.input('pir', false);
@@ -60,7 +77,13 @@ describe('RuleRunner', () => {
   it('stops scheduling on stop', async () => {
     const engine = new RulesEngine(rulesSchema.parse([{ when_input: 'pir', then: { camera: 'door' }, hold_ms: 5000 }]));
     const calls: string[] = [];
-    const runner = new RuleRunner({ engine, output: () => undefined, setCameraRunning: (c, r) => calls.push(`${c} ${r}`), log: silentLogger(), now: () => Date.now() });
+    const runner = new RuleRunner({
+      engine,
+      output: () => undefined,
+      setCameraRunning: (c, r) => calls.push(`${c} ${r}`),
+      log: silentLogger(),
+      now: () => Date.now(),
+    });
     runner.input('pir', true);
     runner.input('pir', false);
     runner.stop();

@@ -22,20 +22,40 @@ describe('rules config', () => {
   });
 
   it.each([
-    [[{ then: { output: 'relay', pulse_ms: 1 } }], '0: a rule needs exactly one of "when" (track events) or "when_input" (a GPIO input)'],
-    [[{ when: {}, when_input: 'pir', then: { camera: 'door' } }], '0: a rule needs exactly one of "when" (track events) or "when_input" (a GPIO input)'],
+    [
+      [{ then: { output: 'relay', pulse_ms: 1 } }],
+      '0: a rule needs exactly one of "when" (track events) or "when_input" (a GPIO input)',
+    ],
+    [
+      [{ when: {}, when_input: 'pir', then: { camera: 'door' } }],
+      '0: a rule needs exactly one of "when" (track events) or "when_input" (a GPIO input)',
+    ],
     [[{ when: {}, then: { output: 'relay' } }], '0.then: an event rule needs pulse_ms or state for its output'],
     [[{ when: {}, then: { camera: 'door' } }], '0.then.camera: only input rules can run a camera'],
-    [[{ when_input: 'pir', then: { output: 'a', pulse_ms: 5, state: 'on' } }], '0.then: give pulse_ms or state, not both'],
-    [[{ when_input: 'pir', then: { output: 'a', camera: 'door' } }], '0.then: a rule drives an output or a camera, not both'],
+    [
+      [{ when_input: 'pir', then: { output: 'a', pulse_ms: 5, state: 'on' } }],
+      '0.then: give pulse_ms or state, not both',
+    ],
+    [
+      [{ when_input: 'pir', then: { output: 'a', camera: 'door' } }],
+      '0.then: a rule drives an output or a camera, not both',
+    ],
     [[{ when_input: 'pir', then: {} }], '0.then: then needs an output or a camera'],
-    [[{ id: 'x', when_input: 'pir', then: { output: 'a' } }, { id: 'x', when_input: 'pir', then: { output: 'b' } }], '1.id: duplicate rule id "x" (also rules.0)'],
+    [
+      [
+        { id: 'x', when_input: 'pir', then: { output: 'a' } },
+        { id: 'x', when_input: 'pir', then: { output: 'b' } },
+      ],
+      '1.id: duplicate rule id "x" (also rules.0)',
+    ],
   ])('refuses %j', (input, message) => {
     expect(issues(input)).toContain(message);
   });
 
   it('refuses a score outside 0..1 and unknown keys', () => {
-    expect(issues([{ when: { min_score: 1.5 }, then: { output: 'a', pulse_ms: 1 } }])[0]).toMatch(/^0\.when\.min_score/);
+    expect(issues([{ when: { min_score: 1.5 }, then: { output: 'a', pulse_ms: 1 } }])[0]).toMatch(
+      /^0\.when\.min_score/,
+    );
     expect(issues([{ when: {}, then: { output: 'a', pulse_ms: 1 }, cooldown: 5 }])[0]).toMatch(/cooldown/);
   });
 

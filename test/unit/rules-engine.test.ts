@@ -5,7 +5,10 @@ import { describeAction } from '../../src/rules/rule-action.js';
 import { RulesEngine } from '../../src/rules/rules-engine.js';
 import { rulesSchema } from '../../src/rules/rules-schema.js';
 
-function event(type: TrackEvent['type'], track: { id?: string; camera?: string; class?: string; score?: number; frames?: number } = {}): TrackEvent {
+function event(
+  type: TrackEvent['type'],
+  track: { id?: string; camera?: string; class?: string; score?: number; frames?: number } = {},
+): TrackEvent {
   const after = {
     id: track.id ?? 'door-1',
     camera: track.camera ?? 'door',
@@ -33,11 +36,23 @@ const UNLOCK = {
 
 describe('event rules', () => {
   it('fires on a matching event with the rule id and a reason', () => {
-    const actions = engine([UNLOCK]).onEvent(event('new', { id: 'door-7', class: 'male', score: 0.93, frames: 4 }), 1000);
+    const actions = engine([UNLOCK]).onEvent(
+      event('new', { id: 'door-7', class: 'male', score: 0.93, frames: 4 }),
+      1000,
+    );
     expect(actions).toEqual([
-      { kind: 'pulse', output: 'relay', ms: 3000, rule: 'unlock', reason: 'door: track door-7 male 0.93, 4 frames (new)', at: 1000 },
+      {
+        kind: 'pulse',
+        output: 'relay',
+        ms: 3000,
+        rule: 'unlock',
+        reason: 'door: track door-7 male 0.93, 4 frames (new)',
+        at: 1000,
+      },
     ]);
-    expect(describeAction(actions[0])).toBe('rule unlock: pulse relay for 3000 ms (door: track door-7 male 0.93, 4 frames (new))');
+    expect(describeAction(actions[0])).toBe(
+      'rule unlock: pulse relay for 3000 ms (door: track door-7 male 0.93, 4 frames (new))',
+    );
   });
 
   it.each([
@@ -68,7 +83,8 @@ describe('event rules', () => {
     // 1000 events spread over 30 s (one every 30 ms): fires at 0, 10 s and 20 s only.
     const spread = engine([UNLOCK]);
     const times: number[] = [];
-    for (let i = 0; i < 1000; i++) for (const a of spread.onEvent(event('update', { id: `t-${i}` }), i * 30)) times.push(a.at);
+    for (let i = 0; i < 1000; i++)
+      for (const a of spread.onEvent(event('update', { id: `t-${i}` }), i * 30)) times.push(a.at);
     expect(times).toEqual([0, 10_020, 20_040]);
   });
 
@@ -82,7 +98,8 @@ describe('event rules', () => {
 
     const everyWindow = engine([{ ...UNLOCK, once_per_track: false }]);
     const fired: number[] = [];
-    for (let t = 0; t <= 25_000; t += 100) for (const a of everyWindow.onEvent(event('update', { id: 'door-1' }), t)) fired.push(a.at);
+    for (let t = 0; t <= 25_000; t += 100)
+      for (const a of everyWindow.onEvent(event('update', { id: 'door-1' }), t)) fired.push(a.at);
     expect(fired).toEqual([0, 10_000, 20_000]);
   });
 
@@ -100,7 +117,9 @@ describe('input rules', () => {
   it('pauses a gated camera at start and runs it while the input is active plus hold_ms', () => {
     const rules = engine([GATE]);
     expect(rules.gatedCameras).toEqual(['door']);
-    expect(rules.start(0)).toEqual([{ kind: 'camera', camera: 'door', run: false, rule: 'door-on-motion', reason: 'waiting for input pir', at: 0 }]);
+    expect(rules.start(0)).toEqual([
+      { kind: 'camera', camera: 'door', run: false, rule: 'door-on-motion', reason: 'waiting for input pir', at: 0 },
+    ]);
     expect(rules.onInput('pir', false, 10, true)).toEqual([]);
     expect(rules.onInput('pir', true, 1000)).toEqual([
       { kind: 'camera', camera: 'door', run: true, rule: 'door-on-motion', reason: 'input pir active', at: 1000 },
@@ -110,7 +129,14 @@ describe('input rules', () => {
     expect(rules.nextDeadline()).toBe(25_000);
     expect(rules.tick(24_999)).toEqual([]);
     expect(rules.tick(25_000)).toEqual([
-      { kind: 'camera', camera: 'door', run: false, rule: 'door-on-motion', reason: 'input pir inactive for 20000 ms', at: 25_000 },
+      {
+        kind: 'camera',
+        camera: 'door',
+        run: false,
+        rule: 'door-on-motion',
+        reason: 'input pir inactive for 20000 ms',
+        at: 25_000,
+      },
     ]);
     expect(rules.nextDeadline()).toBeNull();
   });
@@ -146,15 +172,23 @@ describe('input rules', () => {
   it('keeps an output on while an active-low input is active, and honours active: false', () => {
     const rules = engine([{ id: 'light', when_input: 'door', active: false, then: { output: 'led' }, hold_ms: 0 }]);
     expect(rules.start(0)).toEqual([]);
-    expect(rules.onInput('door', false, 0)).toEqual([{ kind: 'set', output: 'led', on: true, rule: 'light', reason: 'input door active', at: 0 }]);
-    expect(rules.onInput('door', true, 10)).toEqual([{ kind: 'set', output: 'led', on: false, rule: 'light', reason: 'input door inactive', at: 10 }]);
+    expect(rules.onInput('door', false, 0)).toEqual([
+      { kind: 'set', output: 'led', on: true, rule: 'light', reason: 'input door active', at: 0 },
+    ]);
+    expect(rules.onInput('door', true, 10)).toEqual([
+      { kind: 'set', output: 'led', on: false, rule: 'light', reason: 'input door inactive', at: 10 },
+    ]);
   });
 
   it('triggers on activation only (not on the initial level), with cooldown', () => {
-    const rules = engine([{ id: 'bell', when_input: 'button', then: { output: 'chime', pulse_ms: 500 }, cooldown_ms: 2000 }]);
+    const rules = engine([
+      { id: 'bell', when_input: 'button', then: { output: 'chime', pulse_ms: 500 }, cooldown_ms: 2000 },
+    ]);
     expect(rules.onInput('button', true, 0, true)).toEqual([]);
     rules.onInput('button', false, 100);
-    expect(rules.onInput('button', true, 200)).toEqual([{ kind: 'pulse', output: 'chime', ms: 500, rule: 'bell', reason: 'input button active', at: 200 }]);
+    expect(rules.onInput('button', true, 200)).toEqual([
+      { kind: 'pulse', output: 'chime', ms: 500, rule: 'bell', reason: 'input button active', at: 200 },
+    ]);
     expect(rules.onInput('button', true, 250)).toEqual([]); // still active: no new activation
     rules.onInput('button', false, 300);
     expect(rules.onInput('button', true, 400)).toEqual([]); // within the cooldown

@@ -12,9 +12,25 @@ let n = 0;
 const file = () => join(dir, `tracks-${n++}.json`);
 
 function snap(camera: string, id: string, start: number): TrackSnapshot {
-  return { id, camera, box: { x: 1, y: 2, width: 30, height: 30 }, face_area: 900, class: 'female', score: 0.9, top_score: 0.95, frames: 5, start_time: start, end_time: null, model: 'm' };
+  return {
+    id,
+    camera,
+    box: { x: 1, y: 2, width: 30, height: 30 },
+    face_area: 900,
+    class: 'female',
+    score: 0.9,
+    top_score: 0.95,
+    frames: 5,
+    start_time: start,
+    end_time: null,
+    model: 'm',
+  };
 }
-const ev = (type: TrackEvent['type'], s: TrackSnapshot): TrackEvent => ({ type, before: null, after: type === 'end' ? { ...s, end_time: s.start_time + 1 } : s });
+const ev = (type: TrackEvent['type'], s: TrackSnapshot): TrackEvent => ({
+  type,
+  before: null,
+  after: type === 'end' ? { ...s, end_time: s.start_time + 1 } : s,
+});
 
 describe('TrackJournal', () => {
   it('numbers after the highest id ever published and ends the tracks left open, once', () => {
@@ -31,7 +47,10 @@ describe('TrackJournal', () => {
     expect(second.firstNumber('door')).toBe(3);
     expect(second.firstNumber('yard')).toBe(8);
     const ends = second.takeLeftovers();
-    expect(ends.map((e) => [e.after.id, e.type, e.reason, e.after.end_time])).toEqual([['yard-7', 'end', 'restart', 106], ['door-2', 'end', 'restart', 104]]);
+    expect(ends.map((e) => [e.after.id, e.type, e.reason, e.after.end_time])).toEqual([
+      ['yard-7', 'end', 'restart', 106],
+      ['door-2', 'end', 'restart', 104],
+    ]);
     expect(ends[1]!.before).toEqual(snap('door', 'door-2', 102));
     // Taken is forgotten, on disk too; the numbering is kept.
     const third = TrackJournal.open(path, silentLogger());

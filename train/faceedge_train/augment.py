@@ -17,6 +17,7 @@ Input: uint8 (N, 64, 64, 3) HWC crops. Output: float32 (N, 3, 64, 64) model inpu
 (pixel - 128) / 128, rounded to whole pixel levels like the uint8 frames the board sees.
 All random draws come from one `torch.Generator` on the batch's device, so a seed fixes them.
 """
+
 from __future__ import annotations
 
 import math
@@ -55,11 +56,106 @@ class AugmentConfig:
 
 
 # JPEG Annex K base tables (luminance, chrominance), row-major 8x8.
-_JPEG_LUMA = [16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
-              14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92,
-              49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99]
-_JPEG_CHROMA = [17, 18, 24, 47, 99, 99, 99, 99, 18, 21, 26, 66, 99, 99, 99, 99, 24, 26, 56, 99, 99, 99, 99, 99,
-                47, 66, 99, 99, 99, 99, 99, 99] + [99] * 32
+_JPEG_LUMA = [
+    16,
+    11,
+    10,
+    16,
+    24,
+    40,
+    51,
+    61,
+    12,
+    12,
+    14,
+    19,
+    26,
+    58,
+    60,
+    55,
+    14,
+    13,
+    16,
+    24,
+    40,
+    57,
+    69,
+    56,
+    14,
+    17,
+    22,
+    29,
+    51,
+    87,
+    80,
+    62,
+    18,
+    22,
+    37,
+    56,
+    68,
+    109,
+    103,
+    77,
+    24,
+    35,
+    55,
+    64,
+    81,
+    104,
+    113,
+    92,
+    49,
+    64,
+    78,
+    87,
+    103,
+    121,
+    120,
+    101,
+    72,
+    92,
+    95,
+    98,
+    112,
+    100,
+    103,
+    99,
+]
+_JPEG_CHROMA = [
+    17,
+    18,
+    24,
+    47,
+    99,
+    99,
+    99,
+    99,
+    18,
+    21,
+    26,
+    66,
+    99,
+    99,
+    99,
+    99,
+    24,
+    26,
+    56,
+    99,
+    99,
+    99,
+    99,
+    99,
+    47,
+    66,
+    99,
+    99,
+    99,
+    99,
+    99,
+    99,
+] + [99] * 32
 _RGB_TO_YIQ = [[0.299, 0.587, 0.114], [0.595716, -0.274453, -0.321263], [0.211456, -0.522591, 0.311135]]
 _RGB_TO_YCBCR = [[0.299, 0.587, 0.114], [-0.168736, -0.331264, 0.5], [0.5, -0.418688, -0.081312]]
 # Inverses computed once on the CPU: torch.linalg.inv on CUDA would stall every batch.
@@ -131,8 +227,7 @@ class Augmenter:
     device: where the generator lives, must be the batch's device (default CPU).
     """
 
-    def __init__(self, config: AugmentConfig = AugmentConfig(), seed: int = 0,
-                 device: torch.device | str = "cpu"):
+    def __init__(self, config: AugmentConfig = AugmentConfig(), seed: int = 0, device: torch.device | str = "cpu"):
         self.config = config
         self.device = torch.device(device)
         if self.device.type == "cuda" and self.device.index is None:  # batches say "cuda:0", not "cuda"
@@ -167,8 +262,9 @@ class Augmenter:
         flip = torch.where(_chance(n, c.flip_p, g, dev), -1.0, 1.0)
         # theta maps output to input coordinates: shrink by the zoom, rotate, mirror x.
         cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-        theta = torch.stack([torch.stack([cos * flip, -sin, shift[:, 0]], 1),
-                             torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1)
+        theta = torch.stack(
+            [torch.stack([cos * flip, -sin, shift[:, 0]], 1), torch.stack([sin * flip, cos, shift[:, 1]], 1)], 1
+        )
         grid = F.affine_grid(theta, list(x.shape), align_corners=False)
         return F.grid_sample(x, grid, mode="bilinear", padding_mode="reflection", align_corners=False)
 
@@ -199,9 +295,14 @@ class Augmenter:
         yiq = torch.tensor(_RGB_TO_YIQ, dtype=x.dtype, device=dev)
         one, zero = torch.ones_like(sat), torch.zeros_like(sat)
         # In YIQ, saturation scales the (I, Q) chroma vector and hue rotates it; Y stays put.
-        inner = torch.stack([torch.stack([one, zero, zero], 1),
-                             torch.stack([zero, sat * torch.cos(hue), -sat * torch.sin(hue)], 1),
-                             torch.stack([zero, sat * torch.sin(hue), sat * torch.cos(hue)], 1)], 1)
+        inner = torch.stack(
+            [
+                torch.stack([one, zero, zero], 1),
+                torch.stack([zero, sat * torch.cos(hue), -sat * torch.sin(hue)], 1),
+                torch.stack([zero, sat * torch.sin(hue), sat * torch.cos(hue)], 1),
+            ],
+            1,
+        )
         to_rgb = torch.tensor(_YIQ_TO_RGB, dtype=x.dtype, device=dev)
         matrix = gain[:, None, None] * (to_rgb @ inner @ yiq)
         x = torch.einsum("nij,njhw->nihw", matrix, x)
@@ -216,8 +317,13 @@ class Augmenter:
     def noise(self, x: torch.Tensor) -> torch.Tensor:
         c, g, n, dev = self.config, self.generator, x.shape[0], x.device
         sigma = _uniform(n, *c.noise_sigma, g, dev)
-        return _on_subset(x, _chance(n, c.noise_p, g, dev), lambda xs, i: xs + sigma[i, None, None, None]
-                          * torch.randn(xs.shape, generator=g, device=dev, dtype=xs.dtype))
+        return _on_subset(
+            x,
+            _chance(n, c.noise_p, g, dev),
+            lambda xs, i: (
+                xs + sigma[i, None, None, None] * torch.randn(xs.shape, generator=g, device=dev, dtype=xs.dtype)
+            ),
+        )
 
     def jpeg(self, x: torch.Tensor) -> torch.Tensor:
         c, g, n, dev = self.config, self.generator, x.shape[0], x.device

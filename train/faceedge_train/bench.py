@@ -9,6 +9,7 @@ on the board scales with), wall-clock images/s and images per CPU-second. The la
 trust on a shared machine: wall time counts other people's processes, CPU time
 (time.process_time, this process only) mostly does not. With --threads 1 the two agree on an idle core.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,16 +27,26 @@ from .model import FaceClassifier, ModelConfig, parameter_count
 from .step import Stepper, amp_dtype, make_optimizer, make_scaler, make_scheduler
 
 
-def bench_config(width: float, stem_stride: int, steps: int, batch_size: int, device: torch.device,
-                 channels_last: bool = True) -> dict:
+def bench_config(
+    width: float, stem_stride: int, steps: int, batch_size: int, device: torch.device, channels_last: bool = True
+) -> dict:
     """Time `steps` training steps (after 3 untimed ones) and a single-face forward pass."""
     torch.manual_seed(0)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = FaceClassifier(ModelConfig(width=width, stem_stride=stem_stride)).to(device, memory_format=memory_format)
     optimizer = make_optimizer(model, 3e-3, 0.05)
     dtype = amp_dtype("auto", device)
-    stepper = Stepper(model, optimizer, make_scheduler(optimizer, steps + 3, 1, 0.01), make_scaler(dtype == torch.float16),
-                      ModelEma(model), Augmenter(device=device), device, dtype, memory_format)
+    stepper = Stepper(
+        model,
+        optimizer,
+        make_scheduler(optimizer, steps + 3, 1, 0.01),
+        make_scaler(dtype == torch.float16),
+        ModelEma(model),
+        Augmenter(device=device),
+        device,
+        dtype,
+        memory_format,
+    )
     images = torch.randint(0, 256, (batch_size, 64, 64, 3), dtype=torch.uint8, device=device)
     labels = (torch.arange(batch_size, device=device) % 2).float()
     model.train()
@@ -50,11 +61,19 @@ def bench_config(width: float, stem_stride: int, steps: int, batch_size: int, de
         torch.cuda.synchronize(device)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     n = steps * batch_size
-    return {"width": width, "stem_stride": stem_stride, "parameters": parameter_count(model),
-            "batch_size": batch_size, "steps": steps, "threads": torch.get_num_threads(),
-            "channels_last": channels_last, "device": str(device),
-            "images_per_s": round(n / wall, 1), "images_per_cpu_s": round(n / cpu, 1),
-            "mmacs_per_face": round(count_macs(FaceClassifier(model.config)) / 1e6, 2)}
+    return {
+        "width": width,
+        "stem_stride": stem_stride,
+        "parameters": parameter_count(model),
+        "batch_size": batch_size,
+        "steps": steps,
+        "threads": torch.get_num_threads(),
+        "channels_last": channels_last,
+        "device": str(device),
+        "images_per_s": round(n / wall, 1),
+        "images_per_cpu_s": round(n / cpu, 1),
+        "mmacs_per_face": round(count_macs(FaceClassifier(model.config)) / 1e6, 2),
+    }
 
 
 def count_macs(model: torch.nn.Module, size: int = 64) -> int:
@@ -95,8 +114,9 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(args.threads)
     for item in args.configs.split(","):
         width, stride = item.split(":")
-        result = bench_config(float(width), int(stride), args.steps, args.batch_size, torch.device(args.device),
-                              args.channels_last)
+        result = bench_config(
+            float(width), int(stride), args.steps, args.batch_size, torch.device(args.device), args.channels_last
+        )
         print(json.dumps(result), flush=True)
 
 

@@ -12,6 +12,7 @@ four 500-crop calibration draws: mean |int8 - float| probability 0.00346-0.00376
 1500 crops min/max ranges grow (0.00396-0.00415) while "mse" stays put (0.00347-0.00378).
 Every range is later widened to contain 0 (see quantize.activation_params).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -26,8 +27,9 @@ SAMPLES_PER_BATCH = 20_000  # values kept per tensor and batch for the MSE searc
 CLIP_FACTORS = np.linspace(0.3, 1.0, 29)
 
 
-def calibrate(layers: list[Layer], batches: Iterable[torch.Tensor], method: str = "mse",
-              seed: int = 0) -> dict[str, tuple[float, float]]:
+def calibrate(
+    layers: list[Layer], batches: Iterable[torch.Tensor], method: str = "mse", seed: int = 0
+) -> dict[str, tuple[float, float]]:
     """(min, max) to quantize each activation tensor with; x batches: (N, 3, H, W) normalized input."""
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")

@@ -9,6 +9,7 @@ A checkpoint is a plain dict saved with torch.save:
   metrics       {"val": ..., "test": ...} from metrics.binary_metrics
   resume        (last.pt only) raw model, EMA, optimizer, scheduler, scaler and RNG states
 """
+
 from __future__ import annotations
 
 import json
@@ -51,10 +52,16 @@ def git_commit() -> dict | None:
     """{"commit": sha, "dirty": bool} of the repository holding this package, or None without git."""
     here = Path(__file__).resolve().parent
     try:
-        sha = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
-                             text=True, timeout=10, check=True).stdout.strip()
-        status = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--", str(here.parent)],
-                                capture_output=True, text=True, timeout=10, check=True).stdout
+        sha = subprocess.run(
+            ["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=True
+        ).stdout.strip()
+        status = subprocess.run(
+            ["git", "-C", str(here), "status", "--porcelain", "--", str(here.parent)],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return None
     return {"commit": sha, "dirty": bool(status.strip())}
@@ -114,12 +121,13 @@ def load_weights_into(model: FaceClassifier, path: str | os.PathLike) -> dict:
     try:
         model.load_state_dict(checkpoint["model_state"])
     except RuntimeError as err:
-        raise ValueError(f"--init {path} holds a {checkpoint['model_config']} model whose weights do not fit "
-                         f"this run's {config} (hint: pass the same --width and --last-channels)") from err
+        raise ValueError(
+            f"--init {path} holds a {checkpoint['model_config']} model whose weights do not fit "
+            f"this run's {config} (hint: pass the same --width and --last-channels)"
+        ) from err
     return {k: (v, config.get(k)) for k, v in checkpoint["model_config"].items() if config.get(k) != v}
 
 
 if __name__ == "__main__":  # python -m faceedge_train.checkpoint runs/x/best.pt: print the summary
     ckpt = load_checkpoint(sys.argv[1])
-    print(json.dumps({k: ckpt[k] for k in ("model_config", "training", "dataset", "metrics")}, indent=2,
-                     default=str))
+    print(json.dumps({k: ckpt[k] for k in ("model_config", "training", "dataset", "metrics")}, indent=2, default=str))

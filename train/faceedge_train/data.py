@@ -10,6 +10,7 @@ Decoding 15k PNGs takes ~10 s on two cores, so the decoded arrays are cached in
 path, size and mtime, so editing, adding or removing a crop (or re-running prepare) invalidates it;
 writing a split's cache deletes that split's older ones (decoding again costs ~3 s).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,8 +90,9 @@ def list_split(root: str | os.PathLike, split: str, limit: int | None = None) ->
     root = Path(root)
     split_dir = root / split
     if not split_dir.is_dir():
-        raise DatasetError(f"split folder {split_dir} does not exist",
-                           "point --data at the folder made by `faceedge dataset prepare`")
+        raise DatasetError(
+            f"split folder {split_dir} does not exist", "point --data at the folder made by `faceedge dataset prepare`"
+        )
     per_class: list[list[str]] = []
     for label in LABELS:
         class_dir = split_dir / label
@@ -98,8 +100,10 @@ def list_split(root: str | os.PathLike, split: str, limit: int | None = None) ->
         per_class.append([f"{split}/{label}/{n}" for n in names])
     total = sum(len(files) for files in per_class)
     if total == 0:
-        raise DatasetError(f"split {split_dir} has no .png crops in {'/ or '.join(LABELS)}/",
-                           "expected <data>/<split>/{female,male}/*.png")
+        raise DatasetError(
+            f"split {split_dir} has no .png crops in {'/ or '.join(LABELS)}/",
+            "expected <data>/<split>/{female,male}/*.png",
+        )
     if limit is not None and limit < total:
         per_class = [_spread(files, round(limit * len(files) / total)) for files in per_class]
     return [(path, index) for index, files in enumerate(per_class) for path in files]
@@ -127,8 +131,10 @@ def cache_key(root: str | os.PathLike, files: list[tuple[str, int]]) -> str:
 def _decode(path: Path) -> np.ndarray:
     with Image.open(path) as im:
         if im.size != (IMAGE_SIZE, IMAGE_SIZE):
-            raise DatasetError(f"{path} is {im.size[0]}x{im.size[1]}, crops must be {IMAGE_SIZE}x{IMAGE_SIZE}",
-                               "re-run `faceedge dataset prepare`")
+            raise DatasetError(
+                f"{path} is {im.size[0]}x{im.size[1]}, crops must be {IMAGE_SIZE}x{IMAGE_SIZE}",
+                "re-run `faceedge dataset prepare`",
+            )
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
@@ -145,8 +151,9 @@ def decode_files(root: str | os.PathLike, files: list[tuple[str, int]], workers:
     return out
 
 
-def load_split(root: str | os.PathLike, split: str, limit: int | None = None,
-               use_cache: bool = True, workers: int = 2) -> Split:
+def load_split(
+    root: str | os.PathLike, split: str, limit: int | None = None, use_cache: bool = True, workers: int = 2
+) -> Split:
     """Load one split fully into memory (see module docstring for layout and cache).
 
     root: crops folder; split: "train" | "val" | "test"; limit: max images (None = all);
@@ -155,8 +162,9 @@ def load_split(root: str | os.PathLike, split: str, limit: int | None = None,
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"crops folder {root} does not exist",
-                           "create it with `faceedge dataset prepare`, or pass --data")
+        raise DatasetError(
+            f"crops folder {root} does not exist", "create it with `faceedge dataset prepare`, or pass --data"
+        )
     files = list_split(root, split, limit)
     labels = np.array([label for _, label in files], dtype=np.int64)
     cache_path = root / CACHE_DIR / f"{split}-{cache_key(root, files)}.npz"
@@ -196,24 +204,36 @@ def load_sources(roots: list[str | os.PathLike], limit: int | None = None, use_c
     present: dict[Path, list[str]] = {}
     for root in roots:
         if not root.is_dir():
-            raise DatasetError(f"crops folder {root} does not exist",
-                               "create it with `faceedge dataset prepare`, or pass --data")
+            raise DatasetError(
+                f"crops folder {root} does not exist", "create it with `faceedge dataset prepare`, or pass --data"
+            )
         present[root] = [name for name in SPLITS if (root / name).is_dir()]
         if not present[root]:
-            raise DatasetError(f"crops folder {root} has none of the splits {', '.join(SPLITS)}",
-                               "point --data at folders made by `faceedge dataset prepare`")
+            raise DatasetError(
+                f"crops folder {root} has none of the splits {', '.join(SPLITS)}",
+                "point --data at folders made by `faceedge dataset prepare`",
+            )
     names = [root.name for root in roots]
     if len(set(names)) != len(names):
-        raise DatasetError(f"two --data folders share a name ({', '.join(names)})",
-                           "sources are reported by folder name: give each a distinct one")
+        raise DatasetError(
+            f"two --data folders share a name ({', '.join(names)})",
+            "sources are reported by folder name: give each a distinct one",
+        )
     for needed in ("train", "val"):
         if not any(needed in splits for splits in present.values()):
             raise DatasetError(f"no --data folder has a {needed} split", f"add a folder with {needed}/{{female,male}}/")
     alignments = {root.name: crop_alignment(root) for root in roots}
     common_alignment(alignments)
     # Only now the slow part: decoding every PNG.
-    return [Source(root.name, root, {name: load_split(root, name, limit, use_cache) for name in present[root]},
-                   alignments[root.name]) for root in roots]
+    return [
+        Source(
+            root.name,
+            root,
+            {name: load_split(root, name, limit, use_cache) for name in present[root]},
+            alignments[root.name],
+        )
+        for root in roots
+    ]
 
 
 def common_alignment(alignments: dict[str, dict | None]) -> dict | None:
@@ -227,15 +247,21 @@ def common_alignment(alignments: dict[str, dict | None]) -> dict | None:
     distinct = {json.dumps(a, sort_keys=True) for a in recorded.values()}
     if len(distinct) > 1:
         listed = "; ".join(f"{name}: {json.dumps(a, sort_keys=True)}" for name, a in recorded.items())
-        raise DatasetError(f"the --data folders were cropped differently ({listed})",
-                           "run `faceedge dataset prepare` on every source with the same --side, --centre-below and --padding")
+        raise DatasetError(
+            f"the --data folders were cropped differently ({listed})",
+            "run `faceedge dataset prepare` on every source with the same --side, --centre-below and --padding",
+        )
     return next(iter(recorded.values()), None)
 
 
 def concat_splits(name: str, splits: list[Split]) -> Split:
     """One split made of several (paths keep their order, each source's after the previous one's)."""
-    return Split(name, torch.cat([s.images for s in splits]), torch.cat([s.labels for s in splits]),
-                 [p for s in splits for p in s.paths])
+    return Split(
+        name,
+        torch.cat([s.images for s in splits]),
+        torch.cat([s.labels for s in splits]),
+        [p for s in splits for p in s.paths],
+    )
 
 
 def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
@@ -252,5 +278,3 @@ def _write_cache(path: Path, images: np.ndarray, labels: np.ndarray) -> None:
                 old.unlink(missing_ok=True)
     except OSError as err:
         print(f"[data] could not write cache {path}: {err}", file=sys.stderr)
-
-

@@ -34,6 +34,7 @@ Under torchrun with N processes ("ranks"):
 - Files: only rank 0 writes logs, history and checkpoints (`is_main`). last.pt holds every rank's
   random-generator states (`rank_states`), so `--resume` with the same N continues each rank's stream.
 """
+
 from __future__ import annotations
 
 import os
@@ -77,14 +78,15 @@ class Distributed:
 
     def describe(self, batch_size: int) -> dict:
         """What the checkpoint's `training.distributed` records."""
-        return {"world_size": self.world_size, "backend": self.backend,
-                "per_rank_batch": batch_size // self.world_size}
+        return {"world_size": self.world_size, "backend": self.backend, "per_rank_batch": batch_size // self.world_size}
 
     def check_batch(self, batch_size: int) -> None:
         """--batch-size is the global batch; it must split evenly over the ranks."""
         if batch_size % self.world_size:
-            raise SystemExit(f"error: --batch-size {batch_size} does not split over {self.world_size} processes "
-                             f"(hint: the global batch must be a multiple of --nproc_per_node)")
+            raise SystemExit(
+                f"error: --batch-size {batch_size} does not split over {self.world_size} processes "
+                f"(hint: the global batch must be a multiple of --nproc_per_node)"
+            )
 
     def rank_seed(self, seed: int) -> int:
         """This rank's augmentation seed (see seed_for_rank): `seed` itself on rank 0."""
@@ -141,9 +143,11 @@ class Distributed:
         it), or nothing in one process, where `resume` already holds this process's states."""
         if not self.enabled:
             return {}
-        mine = {"augmenter": augmenter.state_dict() if augmenter is not None else None,
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None}
+        mine = {
+            "augmenter": augmenter.state_dict() if augmenter is not None else None,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+        }
         gathered: list = [None] * self.world_size
         dist.all_gather_object(gathered, mine)
         return {"world_size": self.world_size, "ranks": gathered}
@@ -154,9 +158,12 @@ class Distributed:
         ranks without a saved state start fresh streams, so it no longer reproduces the original."""
         saved_world = resume.get("world_size", 1)
         if saved_world != self.world_size and self.is_main:
-            print(f"[train] warning: last.pt was written by {saved_world} process(es), this run has "
-                  f"{self.world_size}: training continues but will not reproduce the original run",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[train] warning: last.pt was written by {saved_world} process(es), this run has "
+                f"{self.world_size}: training continues but will not reproduce the original run",
+                file=sys.stderr,
+                flush=True,
+            )
         if self.rank == 0:
             return  # rank 0's states are the top-level ones train.py restored
         ranks = resume.get("ranks") or []
@@ -196,16 +203,19 @@ def init_distributed(device_name: str, pick_device: Callable[[str], torch.device
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     if device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available()):
         if torch.cuda.device_count() <= local_rank:
-            raise SystemExit(f"error: LOCAL_RANK {local_rank} but torch sees {torch.cuda.device_count()} CUDA "
-                             f"device(s) (hint: --nproc_per_node at most the GPU count, or --device cpu)")
+            raise SystemExit(
+                f"error: LOCAL_RANK {local_rank} but torch sees {torch.cuda.device_count()} CUDA "
+                f"device(s) (hint: --nproc_per_node at most the GPU count, or --device cpu)"
+            )
         torch.cuda.set_device(local_rank)  # NCCL and all_gather_object use the current device
         device, backend = pick_device(f"cuda:{local_rank}"), "nccl"
     else:
         device, backend = pick_device(device_name), "gloo"
     if not dist.is_initialized():
         dist.init_process_group(backend)  # env:// (MASTER_ADDR, MASTER_PORT, RANK, WORLD_SIZE from torchrun)
-    return Distributed(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank,
-                       device=device, backend=backend)
+    return Distributed(
+        rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=local_rank, device=device, backend=backend
+    )
 
 
 def _broadcast_in_place(tensors: Iterable[torch.Tensor]) -> None:

@@ -4,6 +4,7 @@ Evaluating the average of the last few hundred steps' weights instead of the las
 out the noise of a small-batch, high-learning-rate run; the EMA model is the one that is
 validated, checkpointed and exported.
 """
+
 from __future__ import annotations
 
 import copy

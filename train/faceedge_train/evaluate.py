@@ -4,6 +4,7 @@
 
 prints the metrics (see metrics.binary_metrics) of a saved model on one split as JSON.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,9 +21,15 @@ from .metrics import binary_metrics
 
 
 @torch.no_grad()
-def predict_logits(model: nn.Module, images: torch.Tensor, device: torch.device, batch_size: int = 512,
-                   amp: torch.dtype | None = None, memory_format: torch.memory_format = torch.contiguous_format,
-                   flip: bool = False) -> np.ndarray:
+def predict_logits(
+    model: nn.Module,
+    images: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 512,
+    amp: torch.dtype | None = None,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    flip: bool = False,
+) -> np.ndarray:
     """Logits (float64 numpy, (N,)) of uint8 (N, 64, 64, 3) crops, in eval mode.
 
     amp: CUDA autocast dtype or None; flip: mirror every crop left-right first (for flip TTA).
@@ -30,7 +37,7 @@ def predict_logits(model: nn.Module, images: torch.Tensor, device: torch.device,
     model.eval()
     out = []
     for start in range(0, len(images), batch_size):
-        x = to_model_input(images[start:start + batch_size].to(device))
+        x = to_model_input(images[start : start + batch_size].to(device))
         if flip:
             x = torch.flip(x, dims=[3])
         x = x.contiguous(memory_format=memory_format)
@@ -39,21 +46,29 @@ def predict_logits(model: nn.Module, images: torch.Tensor, device: torch.device,
     return torch.cat(out).double().numpy()
 
 
-def evaluate_model(model: nn.Module, split: Split, device: torch.device, batch_size: int = 512,
-                   amp: torch.dtype | None = None, memory_format: torch.memory_format = torch.contiguous_format,
-                   flip_tta: bool = False) -> dict:
+def evaluate_model(
+    model: nn.Module,
+    split: Split,
+    device: torch.device,
+    batch_size: int = 512,
+    amp: torch.dtype | None = None,
+    memory_format: torch.memory_format = torch.contiguous_format,
+    flip_tta: bool = False,
+) -> dict:
     """binary_metrics of `model` on `split`, plus `loss` (plain BCE, no smoothing or class weights).
 
     flip_tta: also score the mirrored crops and report `tta_accuracy` (for information; the
     board runs one forward pass per face).
     """
     logits = predict_logits(model, split.images, device, batch_size, amp, memory_format)
-    flipped = predict_logits(model, split.images, device, batch_size, amp, memory_format, flip=True) \
-        if flip_tta else None
+    flipped = (
+        predict_logits(model, split.images, device, batch_size, amp, memory_format, flip=True) if flip_tta else None
+    )
     labels = split.labels.numpy()
     result = binary_metrics(labels, logits, flipped)
-    result["loss"] = float(F.binary_cross_entropy_with_logits(torch.from_numpy(logits),
-                                                               torch.from_numpy(labels).double()))
+    result["loss"] = float(
+        F.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(labels).double())
+    )
     return result
 
 

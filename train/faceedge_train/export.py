@@ -12,6 +12,7 @@ is calibrated on --calibration-count crops drawn with --seed from `<crops>/train
 manifest's self-test crops before the manifest is written, and the export fails if the float
 model is off PyTorch by more than 1e-4.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -90,8 +91,12 @@ def _selftest_indices(model: FaceClassifier, images: np.ndarray, labels: list[in
     ones the model classifies correctly with |p - 0.5| > 0.2: a self-test on another machine (whose
     kernels may round differently) then also agrees on the class."""
     with torch.no_grad():
-        prob = np.concatenate([torch.sigmoid(model(to_model_input(torch.from_numpy(images[i:i + 256])))).numpy()
-                               for i in range(0, len(images), 256)])
+        prob = np.concatenate(
+            [
+                torch.sigmoid(model(to_model_input(torch.from_numpy(images[i : i + 256])))).numpy()
+                for i in range(0, len(images), 256)
+            ]
+        )
     chosen = []
     for c in range(len(LABELS)):
         of_class = [k for k, label in enumerate(labels) if label == c]
@@ -114,14 +119,28 @@ def _file_entry(path: Path, graph, dtype: str) -> dict:
         q = None if t.quant is None else {"scale": t.quant.scale[0], "zero_point": t.quant.zero_point[0]}
         return {"name": t.name, "dtype": dtype, "shape": t.shape, "quantization": q}
 
-    return {"path": path.name, "dtype": dtype, "input": tensor(graph.inputs[0]), "output": tensor(graph.outputs[0]),
-            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+    return {
+        "path": path.name,
+        "dtype": dtype,
+        "input": tensor(graph.inputs[0]),
+        "output": tensor(graph.outputs[0]),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": len(data),
+    }
 
 
-def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str | os.PathLike,
-           name: str = "faceedge-gender", calibration_count: int = 500, seed: int = 0,
-           runtime_check: bool = True, log=print, checkpoint_path: str | os.PathLike | None = None,
-           calibration_method: str = "mse") -> dict:
+def export(
+    checkpoint: dict,
+    calibration_root: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    name: str = "faceedge-gender",
+    calibration_count: int = 500,
+    seed: int = 0,
+    runtime_check: bool = True,
+    log=print,
+    checkpoint_path: str | os.PathLike | None = None,
+    calibration_method: str = "mse",
+) -> dict:
     """Write both models and the manifest; returns the manifest dict.
 
     checkpoint_path (optional) is recorded, with its sha256, as the manifest's source_checkpoint,
@@ -134,12 +153,14 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
     all_files, split = calibration_files(root)
     files = draw(all_files, calibration_count, seed)
     images = decode_files(root, files)
-    batches = [to_model_input(torch.from_numpy(images[i:i + 100])) for i in range(0, len(images), 100)]
+    batches = [to_model_input(torch.from_numpy(images[i : i + 100])) for i in range(0, len(images), 100)]
     qmodel = quantize_model(layers, calibrate(layers, batches, calibration_method, seed))
     log(f"[export] calibrated ({calibration_method}) on {len(files)} crops from {root / split}")
 
-    graphs = {"float32": build_graph(layers, input_size=model.config.input_size),
-              "int8": build_graph(layers, qmodel, input_size=model.config.input_size)}
+    graphs = {
+        "float32": build_graph(layers, input_size=model.config.input_size),
+        "int8": build_graph(layers, qmodel, input_size=model.config.input_size),
+    }
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for dtype, graph in graphs.items():
@@ -163,11 +184,18 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         int8_out, source = _runtime_check(paths, golden, prob, int8_out, emulated_prob, log)
     else:
         log(f"[export] not checked in the TFLite runtime ({reason}); self-test int8 values are emulated")
-    selftest = [{
-        "png_base64": _png_base64(golden[k]), "label": LABELS[files[i][1]], "source": files[i][0],
-        "expected_probability": float(prob[k]), "expected_int8": int(int8_out[k]),
-        "expected_int8_probability": (int(int8_out[k]) + 128) / 256.0, "int8_expected_from": source,
-    } for k, i in enumerate(chosen)]
+    selftest = [
+        {
+            "png_base64": _png_base64(golden[k]),
+            "label": LABELS[files[i][1]],
+            "source": files[i][0],
+            "expected_probability": float(prob[k]),
+            "expected_int8": int(int8_out[k]),
+            "expected_int8_probability": (int(int8_out[k]) + 128) / 256.0,
+            "int8_expected_from": source,
+        }
+        for k, i in enumerate(chosen)
+    ]
 
     manifest = {
         "id": name,
@@ -175,8 +203,14 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         "labels": list(LABELS),
         "threshold": 0.5,
         "output": {"kind": "sigmoid", "positive_label": LABELS[1], "shape": [1, 1]},
-        "input": {"width": model.config.input_size, "height": model.config.input_size, "channels": 3,
-                  "layout": "NHWC", "color": "RGB", "normalization": dict(NORMALIZATION)},
+        "input": {
+            "width": model.config.input_size,
+            "height": model.config.input_size,
+            "channels": 3,
+            "layout": "NHWC",
+            "color": "RGB",
+            "normalization": dict(NORMALIZATION),
+        },
         "files": {dtype: _file_entry(paths[dtype], graphs[dtype], dtype) for dtype in graphs},
         "parameter_count": parameter_count(model),
         "model_config": dict(checkpoint["model_config"]),
@@ -187,11 +221,19 @@ def export(checkpoint: dict, calibration_root: str | os.PathLike, out_dir: str |
         "history": checkpoint.get("history"),
         # The crop geometry the model was trained on: the board must align faces the same way.
         "alignment": alignment,
-        "source_checkpoint": None if checkpoint_path is None else {
+        "source_checkpoint": None
+        if checkpoint_path is None
+        else {
             "path": str(Path(checkpoint_path).resolve()),
-            "sha256": hashlib.sha256(Path(checkpoint_path).read_bytes()).hexdigest()},
-        "calibration": {"root": str(root.resolve()), "split": split, "count": len(files), "seed": seed,
-                        "method": calibration_method},
+            "sha256": hashlib.sha256(Path(checkpoint_path).read_bytes()).hexdigest(),
+        },
+        "calibration": {
+            "root": str(root.resolve()),
+            "split": split,
+            "count": len(files),
+            "seed": seed,
+            "method": calibration_method,
+        },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "exporter": {"module": "faceedge_train.export", "torch_version": torch.__version__},
         "selftest": selftest,
@@ -216,14 +258,17 @@ def trained_alignment(checkpoint: dict, calibration_root: Path) -> dict | None:
     trained = (checkpoint.get("dataset") or {}).get("alignment")
     calibration = crop_alignment(calibration_root) or crop_alignment(calibration_root.parent)
     if trained is not None and calibration is not None and trained != calibration:
-        raise ExportError(f"the checkpoint was trained on crops aligned as {json.dumps(trained, sort_keys=True)}, "
-                          f"but the calibration crops in {calibration_root} as {json.dumps(calibration, sort_keys=True)}: "
-                          "pass --calibration a crops folder prepared like the training data")
+        raise ExportError(
+            f"the checkpoint was trained on crops aligned as {json.dumps(trained, sort_keys=True)}, "
+            f"but the calibration crops in {calibration_root} as {json.dumps(calibration, sort_keys=True)}: "
+            "pass --calibration a crops folder prepared like the training data"
+        )
     return trained if trained is not None else calibration
 
 
-def _runtime_check(paths: dict, golden: np.ndarray, prob: np.ndarray, emulated: np.ndarray,
-                   emulated_prob: np.ndarray, log):
+def _runtime_check(
+    paths: dict, golden: np.ndarray, prob: np.ndarray, emulated: np.ndarray, emulated_prob: np.ndarray, log
+):
     float_out, _ = run_tflite(paths["float32"], float_input_nhwc(golden))
     diff = float(np.abs(float_out.reshape(-1) - prob).max())
     if diff > FLOAT_TOLERANCE:
@@ -234,8 +279,9 @@ def _runtime_check(paths: dict, golden: np.ndarray, prob: np.ndarray, emulated: 
     allowed = INT8_TOLERANCE_STEPS + np.ceil(np.abs(emulated_prob - prob) * 256)
     if np.any(steps > allowed):
         k = int(np.argmax(steps - allowed))
-        raise ExportError(f"int8 TFLite output is {steps[k]} steps off its emulation on self-test crop {k} "
-                          f"(> {int(allowed[k])})")
+        raise ExportError(
+            f"int8 TFLite output is {steps[k]} steps off its emulation on self-test crop {k} (> {int(allowed[k])})"
+        )
     steps = int(steps.max())
     log(f"[export] TFLite runtime check: float max |diff| {diff:.2e}, int8 within {steps} step(s) of emulation")
     return int8_out, "tflite-runtime"
@@ -255,15 +301,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--name", default="faceedge-gender", help="model id and file name prefix")
     parser.add_argument("--calibration-count", type=int, default=500, help="crops to calibrate on (default 500)")
-    parser.add_argument("--calibration-method", choices=METHODS, default="mse",
-                        help="activation ranges: mse-optimal clipping or plain min/max (default mse)")
+    parser.add_argument(
+        "--calibration-method",
+        choices=METHODS,
+        default="mse",
+        help="activation ranges: mse-optimal clipping or plain min/max (default mse)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the calibration draw (default 0)")
     parser.add_argument("--no-runtime-check", action="store_true", help="skip running the files in TFLite")
     args = parser.parse_args(argv)
     try:
-        export(load_checkpoint(args.checkpoint), args.calibration, args.out, args.name, args.calibration_count,
-               args.seed, runtime_check=not args.no_runtime_check, checkpoint_path=args.checkpoint,
-               calibration_method=args.calibration_method)
+        export(
+            load_checkpoint(args.checkpoint),
+            args.calibration,
+            args.out,
+            args.name,
+            args.calibration_count,
+            args.seed,
+            runtime_check=not args.no_runtime_check,
+            checkpoint_path=args.checkpoint,
+            calibration_method=args.calibration_method,
+        )
     except ExportError as err:
         print(f"[export] error: {err}", file=sys.stderr)
         return 1

@@ -5,6 +5,7 @@ output tensors, weights are float64 numpy arrays already in TFLite layout, and `
 executes the list in PyTorch (for calibration and for checking the folding). Folding uses the
 BatchNorm running statistics, i.e. the model's eval-mode behaviour.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -90,18 +91,27 @@ def fold_model(model: FaceClassifier) -> list[Layer]:
             raise TypeError(f"{name}: the export does not know {type(block).__name__}")
     layers.append(Layer("mean", [current], "mean"))
     fc: nn.Linear = model.classifier
-    layers.append(Layer("dense", ["mean"], "logit", fc.weight.detach().double().cpu().numpy().copy(),
-                        fc.bias.detach().double().cpu().numpy().copy()))
+    layers.append(
+        Layer(
+            "dense",
+            ["mean"],
+            "logit",
+            fc.weight.detach().double().cpu().numpy().copy(),
+            fc.bias.detach().double().cpu().numpy().copy(),
+        )
+    )
     layers.append(Layer("logistic", ["logit"], "prob"))
     return layers
 
 
 def same_padding(height: int, width: int, kernel_h: int, kernel_w: int, stride: int) -> tuple[int, int, int, int]:
     """(left, right, top, bottom) that TensorFlow's SAME padding adds (the extra pixel goes after)."""
+
     def one(size: int, k: int) -> tuple[int, int]:
         out = -(-size // stride)
         total = max((out - 1) * stride + k - size, 0)
         return total // 2, total - total // 2
+
     top, bottom = one(height, kernel_h)
     left, right = one(width, kernel_w)
     return left, right, top, bottom
@@ -127,8 +137,9 @@ def run_layers(layers: list[Layer], x: torch.Tensor, dtype: torch.dtype = torch.
         elif layer.op == "mean":
             values[layer.output] = a.mean(dim=(2, 3))
         elif layer.op == "dense":
-            values[layer.output] = F.linear(a, torch.from_numpy(layer.weight).to(dtype),
-                                            torch.from_numpy(layer.bias).to(dtype))
+            values[layer.output] = F.linear(
+                a, torch.from_numpy(layer.weight).to(dtype), torch.from_numpy(layer.bias).to(dtype)
+            )
         elif layer.op == "logistic":
             values[layer.output] = torch.sigmoid(a)
         else:

@@ -9,6 +9,7 @@ Where the ages come from: a crops folder made by `faceedge dataset prepare` reco
 folder as `source` in manifest.json, and that folder's labels.csv has `path,label,...,age`; a crop
 `train/female/x.png` is the photo `train/female/x.<ext>`. Sources without ages keep weight 1.
 """
+
 from __future__ import annotations
 
 import csv

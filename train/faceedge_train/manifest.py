@@ -3,6 +3,7 @@ src/inference/model-manifest.ts. The export validates every manifest with `manif
 writing it, and test/fixtures/manifest holds one valid manifest and a list of invalid changes that both
 test suites check, so the two descriptions cannot drift apart.
 """
+
 from __future__ import annotations
 
 import re
@@ -25,8 +26,11 @@ def manifest_problems(manifest: dict) -> list[str]:
 
     need(isinstance(manifest.get("id"), str) and manifest["id"] != "", "id", "a non-empty string")
     labels = manifest.get("labels")
-    need(isinstance(labels, list) and len(labels) == 2 and all(isinstance(x, str) for x in labels),
-         "labels", "two strings [negative, positive]")
+    need(
+        isinstance(labels, list) and len(labels) == 2 and all(isinstance(x, str) for x in labels),
+        "labels",
+        "two strings [negative, positive]",
+    )
     inp = manifest.get("input")
     if not isinstance(inp, dict):
         problems.append("input: an object")
@@ -36,8 +40,11 @@ def manifest_problems(manifest: dict) -> list[str]:
         need(inp.get("channels") == 3, "input.channels", "3 (RGB)")
         norm = inp.get("normalization")
         if norm is not None:
-            need(isinstance(norm, dict) and _number(norm.get("mean")) and _number(norm.get("std")) and norm["std"] > 0,
-                 "input.normalization", "{mean, std} with std > 0")
+            need(
+                isinstance(norm, dict) and _number(norm.get("mean")) and _number(norm.get("std")) and norm["std"] > 0,
+                "input.normalization",
+                "{mean, std} with std > 0",
+            )
     files = manifest.get("files")
     if not isinstance(files, dict):
         problems.append("files: an object of file entries")
@@ -49,8 +56,11 @@ def manifest_problems(manifest: dict) -> list[str]:
                 continue
             need(isinstance(entry.get("path"), str), f"{path}.path", "a string")
             need(isinstance(entry.get("dtype"), str), f"{path}.dtype", "a string")
-            need(isinstance(entry.get("sha256"), str) and bool(SHA256.match(entry["sha256"])), f"{path}.sha256",
-                 "64 lowercase hex digits")
+            need(
+                isinstance(entry.get("sha256"), str) and bool(SHA256.match(entry["sha256"])),
+                f"{path}.sha256",
+                "64 lowercase hex digits",
+            )
             need(isinstance(entry.get("bytes"), int) and entry["bytes"] > 0, f"{path}.bytes", "a positive integer")
     threshold = manifest.get("threshold")
     if threshold is not None:
@@ -62,15 +72,26 @@ def manifest_problems(manifest: dict) -> list[str]:
         if not isinstance(alignment, dict):
             problems.append("alignment: an object")
         else:
-            need(isinstance(alignment.get("size"), int) and alignment["size"] > 0, "alignment.size", "a positive integer")
-            need(_number(alignment.get("sideInEyeDistances")) and alignment["sideInEyeDistances"] > 0,
-                 "alignment.sideInEyeDistances", "a positive number")
+            need(
+                isinstance(alignment.get("size"), int) and alignment["size"] > 0, "alignment.size", "a positive integer"
+            )
+            need(
+                _number(alignment.get("sideInEyeDistances")) and alignment["sideInEyeDistances"] > 0,
+                "alignment.sideInEyeDistances",
+                "a positive number",
+            )
             need(_number(alignment.get("centreBelowEyes")), "alignment.centreBelowEyes", "a number")
             if "padding" in alignment:
                 need(alignment["padding"] in PADDINGS, "alignment.padding", f"one of {', '.join(PADDINGS)}")
     selftest = manifest.get("selftest")
     if selftest is not None:
-        need(isinstance(selftest, list) and all(isinstance(c, dict) and isinstance(c.get("png_base64"), str)
-                                                and _number(c.get("expected_probability")) for c in selftest),
-             "selftest", "a list of {png_base64, expected_probability}")
+        need(
+            isinstance(selftest, list)
+            and all(
+                isinstance(c, dict) and isinstance(c.get("png_base64"), str) and _number(c.get("expected_probability"))
+                for c in selftest
+            ),
+            "selftest",
+            "a list of {png_base64, expected_probability}",
+        )
     return problems

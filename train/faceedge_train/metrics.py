@@ -3,6 +3,7 @@
 Kept free of torch so the TFLite evaluation can report the very same numbers for the exported
 model as training reports for the PyTorch one.
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@ row/column after), so that the exported TFLite graph uses plain SAME padding and
 bit for bit in float. The network is a plain chain of ConvBNAct / InvertedResidual blocks, a global
 average pool and one linear unit: the export walks exactly these module types.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -35,10 +36,12 @@ class ConvBNAct(nn.Module):
 
     def same_padding(self, height: int, width: int) -> tuple[int, int, int, int]:
         """(left, right, top, bottom) padding that TensorFlow's SAME rule gives for this input."""
+
         def one_dim(size: int) -> tuple[int, int]:
             out = -(-size // self.stride)
             total = max((out - 1) * self.stride + self.kernel - size, 0)
             return total // 2, total - total // 2
+
         top, bottom = one_dim(height)
         left, right = one_dim(width)
         return left, right, top, bottom

@@ -7,6 +7,7 @@
 Pinned by the golden fixtures (test/fixtures/golden) that both test suites check, and recorded in every
 model's manifest (`input.normalization`), which the board reads and honours.
 """
+
 from __future__ import annotations
 
 import numpy as np

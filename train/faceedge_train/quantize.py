@@ -8,6 +8,7 @@
 - The model input is fixed to scale 1/128, zero point 0 (pixel - 128), the LOGISTIC output to the
   spec's fixed 1/256, -128.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,8 +57,9 @@ def activation_params(lo: float, hi: float, min_scale: float = 0.0) -> QuantPara
     return QuantParams([float(scale)], [zero_point])
 
 
-def quantize_weights(weight: np.ndarray, axis: int, min_scale: np.ndarray | float = 0.0
-                     ) -> tuple[np.ndarray, np.ndarray]:
+def quantize_weights(
+    weight: np.ndarray, axis: int, min_scale: np.ndarray | float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-channel int8: returns (q int8 in [-127, 127], scale float64 per channel along `axis`).
 
     scale = max|w_c| / 127, at least `min_scale` (per channel or scalar).
@@ -100,8 +102,9 @@ def quantize_model(layers: list[Layer], ranges: dict[str, tuple[float, float]]) 
         if layer.op in ("conv", "depthwise", "dense"):
             s_in = acts[layer.inputs[0]].scale[0]
             # A tiny weight scale next to a large bias would overflow the int32 bias: floor it.
-            wq, ws = quantize_weights(layer.weight, _channel_axis(layer),
-                                      min_scale=np.abs(layer.bias) / (s_in * (INT32_MAX // 2)))
+            wq, ws = quantize_weights(
+                layer.weight, _channel_axis(layer), min_scale=np.abs(layer.bias) / (s_in * (INT32_MAX // 2))
+            )
             lo, hi = ranges[layer.output]
             if layer.relu6:
                 lo, hi = max(lo, 0.0), min(hi, 6.0)
@@ -155,7 +158,9 @@ def simulate_values(qmodel: QuantizedModel, x: torch.Tensor) -> dict[str, torch.
             shape = [1] * ql.weight_q.ndim
             shape[axis] = -1
             w = torch.from_numpy(ql.weight_q.astype(np.float64) * ql.weight_scale.reshape(shape))
-            b = torch.from_numpy(ql.bias_q.astype(np.float64) * bias_scales(acts[layer.inputs[0]].scale[0], ql.weight_scale))
+            b = torch.from_numpy(
+                ql.bias_q.astype(np.float64) * bias_scales(acts[layer.inputs[0]].scale[0], ql.weight_scale)
+            )
             if layer.op == "dense":
                 y = F.linear(a, w, b)
             else:

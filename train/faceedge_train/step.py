@@ -3,6 +3,7 @@
 Shared by the training loop (train.py) and the throughput benchmark (bench.py), so the benchmark
 times exactly what training runs.
 """
+
 from __future__ import annotations
 
 import math
@@ -49,15 +50,21 @@ def lr_factor(step: int, total: int, warmup: int, min_ratio: float) -> float:
     return min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, total: int, warmup: int,
-                   min_ratio: float) -> torch.optim.lr_scheduler.LambdaLR:
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, total: int, warmup: int, min_ratio: float
+) -> torch.optim.lr_scheduler.LambdaLR:
     """Per-step warmup + cosine (see lr_factor); step it once after every optimizer step."""
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: lr_factor(step, total, warmup, min_ratio))
 
 
-def bce_loss(logits: torch.Tensor, labels: torch.Tensor, smoothing: float,
-             class_weight: torch.Tensor | None, targets: torch.Tensor | None = None,
-             sample_weight: torch.Tensor | None = None) -> torch.Tensor:
+def bce_loss(
+    logits: torch.Tensor,
+    labels: torch.Tensor,
+    smoothing: float,
+    class_weight: torch.Tensor | None,
+    targets: torch.Tensor | None = None,
+    sample_weight: torch.Tensor | None = None,
+) -> torch.Tensor:
     """Binary cross-entropy on smoothed targets (eps/2 and 1 - eps/2), each sample weighted by
     its class weight (and its own weight). labels: float (N,) 0/1, the ground truth (it picks the
     class weight); targets: float (N,) in [0, 1] to learn instead of the labels (soft, e.g. from a
@@ -92,16 +99,21 @@ class Stepper:
     smoothing: float = 0.1
     class_weight: torch.Tensor | None = None
 
-    def __call__(self, images: torch.Tensor, labels: torch.Tensor,
-                 targets: torch.Tensor | None = None,
-                 sample_weight: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def __call__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        targets: torch.Tensor | None = None,
+        sample_weight: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
         if self.augmenter is not None:
             x = self.augmenter(images)
         else:
             x = (images.permute(0, 3, 1, 2).float() - 128) / 128
         x = x.contiguous(memory_format=self.memory_format)
-        with torch.autocast(device_type=self.device.type, dtype=self.amp or torch.bfloat16,
-                            enabled=self.amp is not None):
+        with torch.autocast(
+            device_type=self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None
+        ):
             logits = self.model(x)
         loss = bce_loss(logits, labels, self.smoothing, self.class_weight, targets, sample_weight)
         self.optimizer.zero_grad(set_to_none=True)

@@ -10,6 +10,7 @@ what distillation hopes a small student can use (measured for the shipped archit
 a tie on val); the label keeps the teacher's own mistakes from being copied whole. Nothing of the teacher
 reaches the exported model: it only shapes the training targets.
 """
+
 from __future__ import annotations
 
 import csv
@@ -34,8 +35,13 @@ class TeacherTargets:
 
     def summary(self, weight: float) -> dict:
         n = int(self.targets.shape[0])
-        return {"weight": weight, "sha256": self.sha256, "covered": self.covered, "of": n,
-                "teacher_accuracy_on_covered": round(self.agree / self.covered, 4) if self.covered else None}
+        return {
+            "weight": weight,
+            "sha256": self.sha256,
+            "covered": self.covered,
+            "of": n,
+            "teacher_accuracy_on_covered": round(self.agree / self.covered, 4) if self.covered else None,
+        }
 
 
 def read_teacher_csv(path: str | os.PathLike) -> tuple[dict[tuple[str, str, str], float | None], str]:
@@ -47,8 +53,10 @@ def read_teacher_csv(path: str | os.PathLike) -> tuple[dict[tuple[str, str, str]
         if not row:
             continue
         if len(row) != 4 or row[1] not in LABELS:
-            raise DatasetError(f"{path}:{line_no}: expected split,label,file,p_male, got {row!r}",
-                               "write it with train/teacher/label.ts")
+            raise DatasetError(
+                f"{path}:{line_no}: expected split,label,file,p_male, got {row!r}",
+                "write it with train/teacher/label.ts",
+            )
         split, label, file, p_text = row
         try:
             p_male = float(p_text) if p_text else None

@@ -8,6 +8,7 @@ and appends it to <out>/history.jsonl; <out>/last.pt (resumable with --resume) a
 is evaluated on val and test and the metrics land in best.pt, <out>/metrics.json and
 <out>/history.json. Other messages go to stderr, so stdout stays pure JSON lines.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -42,11 +43,19 @@ MAX_PARAMETERS = 1_000_000  # the shipped classifier's budget (int8 size and lat
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="faceedge_train.train", description=__doc__.split("\n")[1],
-                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("--data", required=True, nargs="+", metavar="DIR",
-                   help="crops folder(s) with {train,val,test}/{female,male}/*.png; several folders (sources) "
-                        "train on all train splits and choose the epoch on the mean of their val accuracies")
+    p = argparse.ArgumentParser(
+        prog="faceedge_train.train",
+        description=__doc__.split("\n")[1],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument(
+        "--data",
+        required=True,
+        nargs="+",
+        metavar="DIR",
+        help="crops folder(s) with {train,val,test}/{female,male}/*.png; several folders (sources) "
+        "train on all train splits and choose the epoch on the mean of their val accuracies",
+    )
     p.add_argument("--out", required=True, help="run folder for checkpoints and history")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--batch-size", type=int, default=128)
@@ -55,42 +64,83 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup-epochs", type=float, default=1.0, help="linear warmup, then cosine to min-lr")
     p.add_argument("--min-lr-ratio", type=float, default=0.01, help="final lr as a fraction of --lr")
     p.add_argument("--label-smoothing", type=float, default=0.1, help="targets become eps/2 and 1 - eps/2")
-    p.add_argument("--no-balance", dest="balance", action="store_false",
-                   help="do not weight the loss so both classes count equally")
+    p.add_argument(
+        "--no-balance",
+        dest="balance",
+        action="store_false",
+        help="do not weight the loss so both classes count equally",
+    )
     p.add_argument("--ema-decay", type=float, default=0.998, help="0 disables EMA (the raw model is kept)")
     p.add_argument("--width", type=float, default=ModelConfig.width)
     p.add_argument("--stem-stride", type=int, default=ModelConfig.stem_stride, choices=(1, 2))
-    p.add_argument("--late-stride", type=int, default=ModelConfig.late_stride, choices=(1, 2),
-                   help="stride of the 160-channel stage (1: 4x4 final map at 64x64 input)")
+    p.add_argument(
+        "--late-stride",
+        type=int,
+        default=ModelConfig.late_stride,
+        choices=(1, 2),
+        help="stride of the 160-channel stage (1: 4x4 final map at 64x64 input)",
+    )
     p.add_argument("--last-channels", type=int, default=ModelConfig.last_channels)
     p.add_argument("--dropout", type=float, default=ModelConfig.dropout)
-    p.add_argument("--occlude-p", type=float, default=AugmentConfig.occlude_p,
-                   help="probability of a random occluding rectangle per training crop")
-    p.add_argument("--teacher", default=None, metavar="CSV",
-                   help="distil: a teacher's P(male) per training image (train/teacher/label.ts output)")
-    p.add_argument("--teacher-weight", type=float, default=0.5,
-                   help="target = (1 - w) * label + w * teacher; at w <= 0.5 it never crosses to the other class")
-    p.add_argument("--age-balance", type=float, default=0.0, metavar="STRENGTH",
-                   help="weight the loss of a source's rare age bands up, (largest band / band) ** STRENGTH (at "
-                        "most 4x), where its labels.csv has ages (UTKFace); 0: off, 1: every band counts equally")
-    p.add_argument("--fold-val", action="store_true",
-                   help="final training: learn from train + val and keep the last epoch (choose the recipe "
-                        "without this first; val scores are then on seen faces)")
+    p.add_argument(
+        "--occlude-p",
+        type=float,
+        default=AugmentConfig.occlude_p,
+        help="probability of a random occluding rectangle per training crop",
+    )
+    p.add_argument(
+        "--teacher",
+        default=None,
+        metavar="CSV",
+        help="distil: a teacher's P(male) per training image (train/teacher/label.ts output)",
+    )
+    p.add_argument(
+        "--teacher-weight",
+        type=float,
+        default=0.5,
+        help="target = (1 - w) * label + w * teacher; at w <= 0.5 it never crosses to the other class",
+    )
+    p.add_argument(
+        "--age-balance",
+        type=float,
+        default=0.0,
+        metavar="STRENGTH",
+        help="weight the loss of a source's rare age bands up, (largest band / band) ** STRENGTH (at "
+        "most 4x), where its labels.csv has ages (UTKFace); 0: off, 1: every band counts equally",
+    )
+    p.add_argument(
+        "--fold-val",
+        action="store_true",
+        help="final training: learn from train + val and keep the last epoch (choose the recipe "
+        "without this first; val scores are then on seen faces)",
+    )
     p.add_argument("--no-augment", dest="augment", action="store_false", help="train on the plain crops")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--limit", type=int, default=None, help="at most N images per split (quick runs)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N")
-    p.add_argument("--amp", default="auto", choices=("auto", "bf16", "fp16", "off"),
-                   help="CUDA autocast dtype; auto = bf16 where supported, else fp16 (CPU: always off)")
-    p.add_argument("--channels-last", action=argparse.BooleanOptionalAction, default=True,
-                   help="NHWC memory format: 1.6x faster on CPU (oneDNN), and what tensor cores want")
+    p.add_argument(
+        "--amp",
+        default="auto",
+        choices=("auto", "bf16", "fp16", "off"),
+        help="CUDA autocast dtype; auto = bf16 where supported, else fp16 (CPU: always off)",
+    )
+    p.add_argument(
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="NHWC memory format: 1.6x faster on CPU (oneDNN), and what tensor cores want",
+    )
     p.add_argument("--deterministic", action="store_true", help="CUDA: no cuDNN autotuning, deterministic kernels")
     p.add_argument("--eval-batch-size", type=int, default=512)
-    p.add_argument("--init", default=None, metavar="CHECKPOINT",
-                   help="start from a trained model's weights (a best.pt of the same width and last channels) with a fresh "
-                        "optimizer and schedule: a warm restart, e.g. to go on training a finished run with a new "
-                        "--epochs/--lr")
+    p.add_argument(
+        "--init",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start from a trained model's weights (a best.pt of the same width and last channels) with a fresh "
+        "optimizer and schedule: a warm restart, e.g. to go on training a finished run with a new "
+        "--epochs/--lr",
+    )
     p.add_argument("--resume", action="store_true", help="continue from <out>/last.pt")
     p.add_argument("--overwrite", action="store_true", help="start afresh even if <out> has a run")
     p.add_argument("--no-cache", dest="cache", action="store_false", help="do not read/write the .npz cache")
@@ -148,11 +198,16 @@ def run(args: argparse.Namespace) -> dict:
 
     t0 = time.time()
     sources = load_sources(args.data, args.limit, use_cache=args.cache)
-    log("loaded " + "; ".join(f"{src.name}: " + ", ".join(f"{n} {len(s)}" for n, s in src.splits.items())
-                              for src in sources) + f" in {time.time() - t0:.1f} s")
+    log(
+        "loaded "
+        + "; ".join(f"{src.name}: " + ", ".join(f"{n} {len(s)}" for n, s in src.splits.items()) for src in sources)
+        + f" in {time.time() - t0:.1f} s"
+    )
     # Per-source evaluation splits: each source's val/test is scored on its own, and the epoch is chosen
     # on the mean of the sources' val accuracies, so a big source cannot drown a small one.
-    held_out = {split: {src.name: src.splits[split] for src in sources if split in src.splits} for split in ("val", "test")}
+    held_out = {
+        split: {src.name: src.splits[split] for src in sources if split in src.splits} for split in ("val", "test")
+    }
     # (crops folder, split) of every part of the training split, in the order they are concatenated.
     train_parts = [(src.root, src.splits["train"]) for src in sources if "train" in src.splits]
     if args.fold_val:
@@ -164,10 +219,20 @@ def run(args: argparse.Namespace) -> dict:
         "path": str(Path(args.data[0]).resolve()),
         "manifest_sha256": manifest_sha256(args.data[0]),
         "limit": args.limit,
-        "counts": {name: concat_splits(name, [src.splits[name] for src in sources if name in src.splits]).class_counts()
-                   for name in ("train", "val", "test") if any(name in src.splits for src in sources)},
-        "sources": [{"name": src.name, "path": str(src.root.resolve()), "manifest_sha256": manifest_sha256(src.root),
-                     "counts": {n: s.class_counts() for n, s in src.splits.items()}} for src in sources],
+        "counts": {
+            name: concat_splits(name, [src.splits[name] for src in sources if name in src.splits]).class_counts()
+            for name in ("train", "val", "test")
+            if any(name in src.splits for src in sources)
+        },
+        "sources": [
+            {
+                "name": src.name,
+                "path": str(src.root.resolve()),
+                "manifest_sha256": manifest_sha256(src.root),
+                "counts": {n: s.class_counts() for n, s in src.splits.items()},
+            }
+            for src in sources
+        ],
         # The crop geometry the model learns; export writes it into the board's manifest.
         "alignment": common_alignment({src.name: src.alignment for src in sources}),
     }
@@ -184,14 +249,21 @@ def run(args: argparse.Namespace) -> dict:
     if args.teacher:
         teacher = teacher_targets(args.teacher, train, args.teacher_weight)
         dataset_info["teacher"] = dict(teacher.summary(args.teacher_weight), path=str(Path(args.teacher).resolve()))
-        log(f"teacher: {teacher.covered}/{len(train)} crops with a probability, "
-            f"agreeing with the label on {teacher.agree}")
+        log(
+            f"teacher: {teacher.covered}/{len(train)} crops with a probability, "
+            f"agreeing with the label on {teacher.agree}"
+        )
         if teacher.covered < 0.5 * len(train):
             log("warning: the teacher covers under half of the training crops (is the CSV for this dataset?)")
         train_targets = teacher.targets.to(device)
 
-    config = ModelConfig(width=args.width, stem_stride=args.stem_stride, late_stride=args.late_stride,
-                         last_channels=args.last_channels, dropout=args.dropout)
+    config = ModelConfig(
+        width=args.width,
+        stem_stride=args.stem_stride,
+        late_stride=args.late_stride,
+        last_channels=args.last_channels,
+        dropout=args.dropout,
+    )
     model = FaceClassifier(config).to(device, memory_format=memory_format)
     ddp.seed_rank(args.seed)  # dropout masks differ per rank (rank 0 keeps the one-process stream)
     if args.init and not args.resume:
@@ -219,13 +291,28 @@ def run(args: argparse.Namespace) -> dict:
     class_weight = (counts.sum() / (2 * counts.clamp(min=1))).float().to(device) if args.balance else None
     train_images = train.images.to(device)
     train_labels = train.labels.float().to(device)
-    stepper = Stepper(ddp.wrap(model), optimizer, scheduler, scaler, ema, augmenter, device, dtype, memory_format,
-                      args.label_smoothing, class_weight)
+    stepper = Stepper(
+        ddp.wrap(model),
+        optimizer,
+        scheduler,
+        scaler,
+        ema,
+        augmenter,
+        device,
+        dtype,
+        memory_format,
+        args.label_smoothing,
+        class_weight,
+    )
 
     hyper = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
-    hyper.update(augment_config=augment_config.to_dict() if args.augment else None, steps_per_epoch=steps_per_epoch,
-                 amp=str(dtype).replace("torch.", "") if dtype else "off", parameters=n_params,
-                 distributed=ddp.describe(args.batch_size))
+    hyper.update(
+        augment_config=augment_config.to_dict() if args.augment else None,
+        steps_per_epoch=steps_per_epoch,
+        amp=str(dtype).replace("torch.", "") if dtype else "off",
+        parameters=n_params,
+        distributed=ddp.describe(args.batch_size),
+    )
     history: list[dict] = []
     best_key, best_state, best_epoch, start_epoch, elapsed = (-1.0, 0.0), None, -1, 0, 0.0
     if args.resume:
@@ -255,10 +342,15 @@ def run(args: argparse.Namespace) -> dict:
     log(f"{n_params} parameters, {steps_per_epoch} steps/epoch on {env['device_name']}, amp {hyper['amp']}")
 
     def checkpoint(model_state: dict, metrics: dict, epochs_run: int, extra: dict | None = None) -> dict:
-        training = dict(hyper, epochs_run=epochs_run, best_epoch=best_epoch, wall_seconds=round(elapsed, 1),
-                        **env)
-        ckpt = {"model_state": model_state, "model_config": config.to_dict(), "training": training,
-                "dataset": dataset_info, "history": history, "metrics": metrics}
+        training = dict(hyper, epochs_run=epochs_run, best_epoch=best_epoch, wall_seconds=round(elapsed, 1), **env)
+        ckpt = {
+            "model_state": model_state,
+            "model_config": config.to_dict(),
+            "training": training,
+            "dataset": dataset_info,
+            "history": history,
+            "metrics": metrics,
+        }
         return dict(ckpt, **(extra or {}))
 
     for epoch in range(start_epoch, args.epochs):
@@ -268,7 +360,7 @@ def run(args: argparse.Namespace) -> dict:
         seen = 0
         order = torch.randperm(len(train), generator=order_rng).to(device)
         for step in range(steps_per_epoch):
-            idx = ddp.shard(order[step * args.batch_size:(step + 1) * args.batch_size])  # this rank's share
+            idx = ddp.shard(order[step * args.batch_size : (step + 1) * args.batch_size])  # this rank's share
             labels = train_labels[idx]
             seen += len(idx)
             targets = None if train_targets is None else train_targets[idx]
@@ -285,33 +377,58 @@ def run(args: argparse.Namespace) -> dict:
 
         eval_model = ema.module if ema is not None else model
         val_metrics = score_sources(eval_model, held_out["val"], device, args.eval_batch_size, dtype, memory_format)
-        record = {"epoch": epoch + 1, "train_loss": loss_sum / seen, "train_acc": correct / seen,
-                  "val_loss": val_metrics["loss"], "val_acc": val_metrics["accuracy"],
-                  "val_auc": val_metrics["roc_auc"]}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": loss_sum / seen,
+            "train_acc": correct / seen,
+            "val_loss": val_metrics["loss"],
+            "val_acc": val_metrics["accuracy"],
+            "val_auc": val_metrics["roc_auc"],
+        }
         if len(held_out["val"]) > 1:
             record["val_acc_by_source"] = {n: m["accuracy"] for n, m in val_metrics["by_source"].items()}
         if ema is not None:  # the raw weights' accuracy shows what the averaging adds
-            raw_by_source = [float(((predict_logits(model, v.images, device, args.eval_batch_size, dtype, memory_format) > 0)
-                                    == v.labels.numpy().astype(bool)).mean()) for v in held_out["val"].values()]
+            raw_by_source = [
+                float(
+                    (
+                        (predict_logits(model, v.images, device, args.eval_batch_size, dtype, memory_format) > 0)
+                        == v.labels.numpy().astype(bool)
+                    ).mean()
+                )
+                for v in held_out["val"].values()
+            ]
             record["val_acc_raw"] = float(np.mean(raw_by_source))
         elapsed += time.time() - epoch_start
         key = (val_metrics["accuracy"], -val_metrics["loss"])
         is_best = ddp.agree(key > best_key or args.fold_val)  # folded val cannot choose an epoch: keep the last
-        record.update(lr=optimizer.param_groups[0]["lr"], seconds=round(time.time() - epoch_start, 2),
-                      images_per_s=round(seen / train_seconds, 1), best=is_best)
+        record.update(
+            lr=optimizer.param_groups[0]["lr"],
+            seconds=round(time.time() - epoch_start, 2),
+            images_per_s=round(seen / train_seconds, 1),
+            best=is_best,
+        )
         history.append(record)
         eval_state = cpu_state(eval_model.state_dict())
         if is_best:
             best_key, best_state, best_epoch = key, eval_state, epoch + 1
             if ddp.is_main:
                 save_checkpoint(out / "best.pt", checkpoint(best_state, {"val": val_metrics}, epoch + 1))
-        resume = {"epoch": epoch, "elapsed": elapsed, "best_key": list(best_key), "best_epoch": best_epoch,
-                  "model_state": cpu_state(model.state_dict()), "ema": ema.state_dict() if ema else None,
-                  "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                  "scaler": scaler.state_dict(), "order_rng": order_rng.get_state(),
-                  "augmenter": augmenter.state_dict() if augmenter else None, "torch_rng": torch.get_rng_state(),
-                  "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                  **ddp.rank_states(augmenter, device)}
+        resume = {
+            "epoch": epoch,
+            "elapsed": elapsed,
+            "best_key": list(best_key),
+            "best_epoch": best_epoch,
+            "model_state": cpu_state(model.state_dict()),
+            "ema": ema.state_dict() if ema else None,
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "scaler": scaler.state_dict(),
+            "order_rng": order_rng.get_state(),
+            "augmenter": augmenter.state_dict() if augmenter else None,
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+            **ddp.rank_states(augmenter, device),
+        }
         if not ddp.is_main:  # under torchrun only rank 0 writes files and prints records
             continue
         save_checkpoint(out / "last.pt", checkpoint(eval_state, {"val": val_metrics}, epoch + 1, {"resume": resume}))
@@ -324,32 +441,55 @@ def run(args: argparse.Namespace) -> dict:
     final_model = FaceClassifier(config)
     final_model.load_state_dict(best_state)
     final_model.to(device, memory_format=memory_format).eval()
-    metrics = {name: score_sources(final_model, held_out[name], device, args.eval_batch_size, dtype, memory_format,
-                                   flip_tta=True) for name in ("val", "test") if held_out[name]}
+    metrics = {
+        name: score_sources(
+            final_model, held_out[name], device, args.eval_batch_size, dtype, memory_format, flip_tta=True
+        )
+        for name in ("val", "test")
+        if held_out[name]
+    }
     final = checkpoint(best_state, metrics, len(history))
     if ddp.is_main:
         save_checkpoint(out / "best.pt", final)
         (out / "metrics.json").write_text(json.dumps(dict(metrics, best_epoch=best_epoch), indent=2))
         (out / "history.json").write_text(json.dumps(history, indent=2))
-    summary = {"best_epoch": best_epoch, **{f"{n}_acc": m["accuracy"] for n, m in metrics.items()},
-               **{f"test_recall_{c}": v["recall"] for c, v in metrics["test"]["per_class"].items()},
-               "test_tta_acc": metrics["test"]["tta_accuracy"], "wall_seconds": round(elapsed, 1)} \
-        if "test" in metrics else {"best_epoch": best_epoch, "val_acc": metrics["val"]["accuracy"]}
+    summary = (
+        {
+            "best_epoch": best_epoch,
+            **{f"{n}_acc": m["accuracy"] for n, m in metrics.items()},
+            **{f"test_recall_{c}": v["recall"] for c, v in metrics["test"]["per_class"].items()},
+            "test_tta_acc": metrics["test"]["tta_accuracy"],
+            "wall_seconds": round(elapsed, 1),
+        }
+        if "test" in metrics
+        else {"best_epoch": best_epoch, "val_acc": metrics["val"]["accuracy"]}
+    )
     log("done: " + json.dumps(summary))
     ddp.close()
     return final
 
 
-def score_sources(model, by_source: dict, device, batch_size: int, dtype, memory_format, flip_tta: bool = False) -> dict:
+def score_sources(
+    model, by_source: dict, device, batch_size: int, dtype, memory_format, flip_tta: bool = False
+) -> dict:
     """Metrics of one split over several sources. One source: its metrics as they are. Several: the
     pooled metrics, with `accuracy`, `loss` (and `tta_accuracy`) replaced by the mean over sources (each
     source counts equally), `pooled_accuracy` kept, and every source's own metrics under `by_source`."""
-    scored = {name: evaluate_model(model, split, device, batch_size, dtype, memory_format, flip_tta=flip_tta)
-              for name, split in by_source.items()}
+    scored = {
+        name: evaluate_model(model, split, device, batch_size, dtype, memory_format, flip_tta=flip_tta)
+        for name, split in by_source.items()
+    }
     if len(scored) == 1:
         return next(iter(scored.values()))
-    pooled = evaluate_model(model, concat_splits("pooled", list(by_source.values())), device, batch_size, dtype,
-                            memory_format, flip_tta=flip_tta)
+    pooled = evaluate_model(
+        model,
+        concat_splits("pooled", list(by_source.values())),
+        device,
+        batch_size,
+        dtype,
+        memory_format,
+        flip_tta=flip_tta,
+    )
     result = dict(pooled, pooled_accuracy=pooled["accuracy"], by_source=scored)
     for key in ("accuracy", "loss", "tta_accuracy"):
         if key in pooled:

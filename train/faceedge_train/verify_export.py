@@ -11,6 +11,7 @@ manifest (or --checkpoint). Prints one JSON object:
   pytorch_accuracy, int8_mean_abs_diff (probability), plus where it ran.
 With --check it exits 1 unless float_max_abs_diff <= 1e-4 and int8_float_agreement >= 0.995.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,12 +37,18 @@ def pytorch_probabilities(model: torch.nn.Module, images: torch.Tensor, batch: i
     out = []
     with torch.no_grad():
         for i in range(0, len(images), batch):
-            out.append(torch.sigmoid(model(to_model_input(images[i:i + batch]))).numpy())
+            out.append(torch.sigmoid(model(to_model_input(images[i : i + batch]))).numpy())
     return np.concatenate(out).astype(np.float64)
 
 
-def verify(model_dir: Path, data: Path, split: str = "test", checkpoint: Path | None = None,
-           limit: int | None = None, delegate: str = "xnnpack") -> dict:
+def verify(
+    model_dir: Path,
+    data: Path,
+    split: str = "test",
+    checkpoint: Path | None = None,
+    limit: int | None = None,
+    delegate: str = "xnnpack",
+) -> dict:
     manifest = json.loads((model_dir / "manifest.json").read_text())
     files = manifest["files"]
     for entry in files.values():
@@ -59,10 +66,8 @@ def verify(model_dir: Path, data: Path, split: str = "test", checkpoint: Path | 
     images, labels = loaded.images, loaded.labels.numpy()
     ref = pytorch_probabilities(model, images)
     pixels = images.numpy()
-    float_out, float_report = run_tflite(model_dir / files["float32"]["path"],
-                                         float_input_nhwc(pixels), delegate)
-    int8_out, int8_report = run_tflite(model_dir / files["int8"]["path"],
-                                       int8_input_nhwc(pixels), delegate)
+    float_out, float_report = run_tflite(model_dir / files["float32"]["path"], float_input_nhwc(pixels), delegate)
+    int8_out, int8_report = run_tflite(model_dir / files["int8"]["path"], int8_input_nhwc(pixels), delegate)
     p_float = float_out.reshape(-1).astype(np.float64)
     q = int8_report["output"]["quantization"]
     p_int8 = (int8_out.reshape(-1).astype(np.float64) - q["zeroPoint"]) * q["scale"]
@@ -85,16 +90,20 @@ def verify(model_dir: Path, data: Path, split: str = "test", checkpoint: Path | 
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m faceedge_train.verify_export",
-                                     description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python3 -m faceedge_train.verify_export", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--model-dir", required=True, type=Path, help="folder written by faceedge_train.export")
     parser.add_argument("--data", required=True, type=Path, help="crops folder: {train,val,test}/{female,male}/*.png")
     parser.add_argument("--split", default="test", help="split to run (default test)")
     parser.add_argument("--checkpoint", type=Path, help="PyTorch checkpoint (default: the one in the manifest)")
     parser.add_argument("--limit", type=int, help="at most this many crops (default: all)")
     parser.add_argument("--delegate", default="xnnpack", choices=["xnnpack", "cpu"], help="default xnnpack")
-    parser.add_argument("--check", action="store_true",
-                        help=f"exit 1 unless float diff <= {MAX_FLOAT_DIFF} and agreement >= {MIN_AGREEMENT}")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help=f"exit 1 unless float diff <= {MAX_FLOAT_DIFF} and agreement >= {MIN_AGREEMENT}",
+    )
     args = parser.parse_args(argv)
     try:
         result = verify(args.model_dir, args.data, args.split, args.checkpoint, args.limit, args.delegate)

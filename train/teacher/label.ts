@@ -25,7 +25,13 @@ const requireHere = createRequire(import.meta.url);
 const humanDir = path.join(here, 'node_modules', '@vladmandic', 'human');
 const wasmDir = path.join(here, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
 
-interface Options { dataset: string; out: string; splits: string[]; shard: number; shards: number }
+interface Options {
+  dataset: string;
+  out: string;
+  splits: string[];
+  shard: number;
+  shards: number;
+}
 
 function parseArgs(argv: string[]): Options {
   const positional: string[] = [];
@@ -41,7 +47,8 @@ function parseArgs(argv: string[]): Options {
       shards = Number(match[2]);
     } else positional.push(argv[i]);
   }
-  if (positional.length !== 2) throw new Error('usage: label.ts <dataset> <out.csv> [--splits train,val] [--shard i/n]');
+  if (positional.length !== 2)
+    throw new Error('usage: label.ts <dataset> <out.csv> [--splits train,val] [--shard i/n]');
   return { dataset: positional[0], out: positional[1], splits, shard, shards };
 }
 
@@ -72,10 +79,16 @@ async function loadTeacher() {
       iris: { enabled: false },
       // minConfidence 0: always report a gender so every detected face gets a probability
       description: { enabled: true, minConfidence: 0 },
-      emotion: { enabled: false }, antispoof: { enabled: false }, liveness: { enabled: false },
+      emotion: { enabled: false },
+      antispoof: { enabled: false },
+      liveness: { enabled: false },
     },
-    body: { enabled: false }, hand: { enabled: false }, object: { enabled: false },
-    gesture: { enabled: false }, segmentation: { enabled: false }, filter: { enabled: false },
+    body: { enabled: false },
+    hand: { enabled: false },
+    object: { enabled: false },
+    gesture: { enabled: false },
+    segmentation: { enabled: false },
+    filter: { enabled: false },
   });
   await human.load();
   await human.warmup();
@@ -91,7 +104,12 @@ function probabilityMale(face: { gender?: string; genderScore?: number } | undef
 
 function alreadyLabelled(out: string): Set<string> {
   if (!existsSync(out)) return new Set();
-  return new Set(readFileSync(out, 'utf8').split('\n').filter(Boolean).map((row) => row.split(',').slice(0, 3).join('/')));
+  return new Set(
+    readFileSync(out, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((row) => row.split(',').slice(0, 3).join('/')),
+  );
 }
 
 async function main(): Promise<void> {
@@ -106,8 +124,7 @@ async function main(): Promise<void> {
     let pMale: number | undefined;
     const file = path.basename(item.path);
     try {
-      const { data, info } = await sharp(item.path)
-        .removeAlpha().raw().toBuffer({ resolveWithObject: true });
+      const { data, info } = await sharp(item.path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
       const image = tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
       const result = await human.detect(image);
       image.dispose();

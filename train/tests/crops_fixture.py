@@ -4,6 +4,7 @@
 phase, period and noise: separable by shape alone, so they survive every augmentation
 (rotations stay within +-15 degrees, grayscale drops colour, flips keep stripe orientation).
 """
+
 from __future__ import annotations
 
 import json

@@ -1,4 +1,5 @@
 """Shared helpers for the export tests: a small model with non-trivial outputs and a synthetic crops folder."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -72,5 +73,10 @@ def write_crops(root: Path, per_class: int, splits=("train", "val", "test"), see
 
 
 def checkpoint_of(model: FaceClassifier) -> dict:
-    return {"model_state": model.state_dict(), "model_config": model.config.to_dict(),
-            "metrics": {"test": {"accuracy": 0.5}}, "dataset": {"path": "synthetic"}, "training": {"epochs": 0}}
+    return {
+        "model_state": model.state_dict(),
+        "model_config": model.config.to_dict(),
+        "metrics": {"test": {"accuracy": 0.5}},
+        "dataset": {"path": "synthetic"},
+        "training": {"epochs": 0},
+    }

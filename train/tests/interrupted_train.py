@@ -1,6 +1,7 @@
 """torchrun entry point for the distributed resume test: `faceedge_train.train`, except that rank 0
 dies (os._exit, no cleanup) right after writing the last.pt of epoch $FACEEDGE_TEST_DIE_AFTER_EPOCH,
 as when a machine goes away; the launcher then stops the other ranks."""
+
 import os
 
 from faceedge_train import train

@@ -1,4 +1,5 @@
 """Crops loading and its cache, the augmentation pipeline, and the numpy metrics."""
+
 from __future__ import annotations
 
 import io
@@ -16,9 +17,21 @@ from faceedge_train.data import DatasetError, load_split
 from faceedge_train.preprocess import to_model_input
 from faceedge_train.metrics import binary_metrics, roc_auc
 
-IDENTITY = AugmentConfig(scale=(1.0, 1.0), translate=0.0, rotate_deg=0.0, flip_p=0.0, brightness=0.0,
-                         contrast=0.0, saturation=0.0, hue_deg=0.0, gray_p=0.0, blur_p=0.0, noise_p=0.0,
-                         jpeg_p=0.0, occlude_p=0.0)
+IDENTITY = AugmentConfig(
+    scale=(1.0, 1.0),
+    translate=0.0,
+    rotate_deg=0.0,
+    flip_p=0.0,
+    brightness=0.0,
+    contrast=0.0,
+    saturation=0.0,
+    hue_deg=0.0,
+    gray_p=0.0,
+    blur_p=0.0,
+    noise_p=0.0,
+    jpeg_p=0.0,
+    occlude_p=0.0,
+)
 
 
 @pytest.fixture()
@@ -67,8 +80,12 @@ def test_missing_empty_and_malformed_splits_fail_clearly(crops, tmp_path):
 def test_limit_keeps_both_classes(crops):
     split = load_split(crops, "train", limit=4)
     assert split.class_counts() == {"female": 2, "male": 2}
-    assert split.paths == ["train/female/0000.png", "train/female/0003.png", "train/male/0000.png",
-                           "train/male/0003.png"]
+    assert split.paths == [
+        "train/female/0000.png",
+        "train/female/0003.png",
+        "train/male/0000.png",
+        "train/male/0003.png",
+    ]
 
 
 def batch(n=16, seed=0):
@@ -97,7 +114,7 @@ def test_occluder_paints_one_flat_rectangle_of_the_drawn_size():
     for mask in changed:
         rows, cols = mask.any(dim=1).nonzero().squeeze(1), mask.any(dim=0).nonzero().squeeze(1)
         assert 16 <= len(rows) <= 33 and 16 <= len(cols) <= 33
-        assert mask[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1].all()  # one solid rectangle
+        assert mask[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1].all()  # one solid rectangle
         assert mask.sum() == len(rows) * len(cols)
     untouched = Augmenter(IDENTITY, seed=3)(images)
     assert torch.equal(untouched, (images.permute(0, 3, 1, 2).float() - 128) / 128)

@@ -22,6 +22,7 @@ batches), 0.08 on every epoch, while both runs must learn (loss at least halved,
 >= 95 %). Broken plumbing that changes what is learned (a rank training on a wrong or empty share,
 a learning rate scaled by the world size, losses not reduced over ranks) shows in those numbers.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,25 @@ from faceedge_train.distributed import Distributed, seed_for_rank
 
 TRAIN_DIR = Path(__file__).resolve().parents[1]
 EPOCHS = 8
-ARGS = ["--epochs", str(EPOCHS), "--batch-size", "48", "--threads", "1", "--width", "0.35", "--last-channels", "128",
-        "--warmup-epochs", "0.5", "--eval-batch-size", "64", "--seed", "3", "--no-augment"]
+ARGS = [
+    "--epochs",
+    str(EPOCHS),
+    "--batch-size",
+    "48",
+    "--threads",
+    "1",
+    "--width",
+    "0.35",
+    "--last-channels",
+    "128",
+    "--warmup-epochs",
+    "0.5",
+    "--eval-batch-size",
+    "64",
+    "--seed",
+    "3",
+    "--no-augment",
+]
 LAUNCH_TIMEOUT_S = 240  # 15-35 s on the loaded 2-core box; a hung rendezvous must not hang the suite
 TIMING_KEYS = {"seconds", "images_per_s"}
 
@@ -54,15 +72,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def torchrun(nproc: int, *args: str, log_dir: Path, entry: tuple[str, ...] = ("-m", "faceedge_train.train"),
-             env: dict | None = None) -> subprocess.CompletedProcess:
+def torchrun(
+    nproc: int,
+    *args: str,
+    log_dir: Path,
+    entry: tuple[str, ...] = ("-m", "faceedge_train.train"),
+    env: dict | None = None,
+) -> subprocess.CompletedProcess:
     """`python3 -m torch.distributed.run` on loopback. --redirects 1 --tee 1: torch 1.13's launcher
     cannot parse its own default ("0") under Python >= 3.11 (an enum change); stdout teed is harmless
     everywhere."""
     env = dict(os.environ, PYTHONPATH=str(TRAIN_DIR), OMP_NUM_THREADS="1", **(env or {}))
-    cmd = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={nproc}", "--master_addr", "127.0.0.1",
-           "--master_port", str(free_port()), "--redirects", "1", "--tee", "1", "--log_dir", str(log_dir),
-           *entry, *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        f"--nproc_per_node={nproc}",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(free_port()),
+        "--redirects",
+        "1",
+        "--tee",
+        "1",
+        "--log_dir",
+        str(log_dir),
+        *entry,
+        *args,
+    ]
     return subprocess.run(cmd, env=env, cwd=TRAIN_DIR, capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S)
 
 
@@ -73,8 +111,9 @@ def crops(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def one_process(crops, tmp_path_factory):
-    return train_module.run(train_module.parse_args(["--data", str(crops), "--out",
-                                                     str(tmp_path_factory.mktemp("one")), *ARGS]))
+    return train_module.run(
+        train_module.parse_args(["--data", str(crops), "--out", str(tmp_path_factory.mktemp("one")), *ARGS])
+    )
 
 
 @pytest.fixture(scope="module")
@@ -109,8 +148,21 @@ def test_two_processes_follow_the_one_process_loss_trajectory(one_process, two_p
 
 def test_the_two_process_checkpoint_exports(crops, two_processes, tmp_path):
     out, _ = two_processes
-    rc = export_mod.main(["--checkpoint", str(out / "best.pt"), "--calibration", str(crops), "--out",
-                          str(tmp_path / "model"), "--name", "ddp", "--calibration-count", "8", "--no-runtime-check"])
+    rc = export_mod.main(
+        [
+            "--checkpoint",
+            str(out / "best.pt"),
+            "--calibration",
+            str(crops),
+            "--out",
+            str(tmp_path / "model"),
+            "--name",
+            "ddp",
+            "--calibration-count",
+            "8",
+            "--no-runtime-check",
+        ]
+    )
     assert rc == 0
     manifest = json.loads((tmp_path / "model" / "manifest.json").read_text())
     assert manifest["id"] == "ddp" and set(manifest["files"]) == {"float32", "int8"}
@@ -132,15 +184,23 @@ def test_rank_seeds_keep_rank_0_and_differ_per_rank():
     assert seed_for_rank(7, 0) == 7  # one process and rank 0 draw the same augmentation stream
     seeds = {seed_for_rank(7, r) for r in range(1, 8)} | {seed_for_rank(8, 1), seed_for_rank(7, 1, salt=3)}
     assert len(seeds) == 9 and 7 not in seeds and 8 not in seeds  # not seed + 1, the batch order's seed
-    assert seed_for_rank(7, 1) == seed_for_rank(7, 1) and 0 <= seed_for_rank(7, 1) < 2 ** 63
+    assert seed_for_rank(7, 1) == seed_for_rank(7, 1) and 0 <= seed_for_rank(7, 1) < 2**63
 
 
 def test_a_two_process_run_resumes_bit_for_bit(crops, two_processes, tmp_path):
     ref_out, _ = two_processes
     out = tmp_path / "run"
-    died = torchrun(2, "--data", str(crops), "--out", str(out), *ARGS, log_dir=tmp_path / "logs1",
-                    entry=(str(Path(__file__).with_name("interrupted_train.py")),),
-                    env={"FACEEDGE_TEST_DIE_AFTER_EPOCH": "3"})
+    died = torchrun(
+        2,
+        "--data",
+        str(crops),
+        "--out",
+        str(out),
+        *ARGS,
+        log_dir=tmp_path / "logs1",
+        entry=(str(Path(__file__).with_name("interrupted_train.py")),),
+        env={"FACEEDGE_TEST_DIE_AFTER_EPOCH": "3"},
+    )
     assert died.returncode != 0
     assert load_checkpoint(out / "last.pt")["training"]["epochs_run"] == 3
     done = torchrun(2, "--data", str(crops), "--out", str(out), *ARGS, "--resume", log_dir=tmp_path / "logs2")
@@ -160,6 +220,7 @@ def test_a_two_process_run_resumes_bit_for_bit(crops, two_processes, tmp_path):
 def test_each_rank_gets_its_own_streams_back_on_resume():
     # No process group needed: restoring reads last.pt's `resume` dict only.
     from faceedge_train.augment import Augmenter
+
     states = []
     for rank in range(2):
         torch.manual_seed(seed_for_rank(5, rank))

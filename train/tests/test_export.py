@@ -1,4 +1,5 @@
 """BN folding, int8 quantization parameters, the written graphs and the export CLI (no TFLite runtime needed)."""
+
 import base64
 import hashlib
 import io
@@ -13,8 +14,14 @@ from export_fixtures import checkpoint_of, smooth_images, spread_model, write_cr
 from faceedge_train import export as export_mod
 from faceedge_train.fold import fold_model, run_layers
 from faceedge_train.calibrate import calibrate, mse_range, quantization_mse
-from faceedge_train.quantize import (INPUT_QUANT, LOGISTIC_QUANT, activation_params, quantize_model, quantize_weights,
-                                     simulate_int8)
+from faceedge_train.quantize import (
+    INPUT_QUANT,
+    LOGISTIC_QUANT,
+    activation_params,
+    quantize_model,
+    quantize_weights,
+    simulate_int8,
+)
 from faceedge_train.tflite import schema as S
 from faceedge_train.tflite.convert import build_graph
 from faceedge_train.tflite.reader import read_model
@@ -118,14 +125,23 @@ def test_int8_graph_parameters_follow_the_quantization_spec(quantized):
     assert (inp["quantization"]["scale"], inp["quantization"]["zero_point"]) == (INPUT_QUANT.scale, [0])
     assert (out["quantization"]["scale"], out["quantization"]["zero_point"]) == (LOGISTIC_QUANT.scale, [-128])
     versions = {c["builtin_code"]: c["version"] for c in m["operator_codes"]}
-    assert versions == {S.BuiltinOperator.CONV_2D: 3, S.BuiltinOperator.DEPTHWISE_CONV_2D: 3, S.BuiltinOperator.ADD: 2,
-                        S.BuiltinOperator.MEAN: 2, S.BuiltinOperator.FULLY_CONNECTED: 4, S.BuiltinOperator.LOGISTIC: 2}
+    assert versions == {
+        S.BuiltinOperator.CONV_2D: 3,
+        S.BuiltinOperator.DEPTHWISE_CONV_2D: 3,
+        S.BuiltinOperator.ADD: 2,
+        S.BuiltinOperator.MEAN: 2,
+        S.BuiltinOperator.FULLY_CONNECTED: 4,
+        S.BuiltinOperator.LOGISTIC: 2,
+    }
     seen = set()
     for op in ops:
         code = op["builtin_code"]
         seen.add(code)
-        if code not in (S.BuiltinOperator.CONV_2D, S.BuiltinOperator.DEPTHWISE_CONV_2D,
-                        S.BuiltinOperator.FULLY_CONNECTED):
+        if code not in (
+            S.BuiltinOperator.CONV_2D,
+            S.BuiltinOperator.DEPTHWISE_CONV_2D,
+            S.BuiltinOperator.FULLY_CONNECTED,
+        ):
             continue
         x, w, b = (tensors[i] for i in op["inputs"])
         wq, bq = w["quantization"], b["quantization"]
@@ -185,18 +201,39 @@ def test_export_cli_writes_both_models_and_the_manifest(tmp_path):
     ckpt = tmp_path / "ckpt.pt"
     torch.save(checkpoint_of(spread_model(seed=5)), ckpt)
     out = tmp_path / "out"
-    rc = export_mod.main(["--checkpoint", str(ckpt), "--calibration", str(crops), "--out", str(out),
-                          "--name", "tiny", "--calibration-count", "8", "--no-runtime-check"])
+    rc = export_mod.main(
+        [
+            "--checkpoint",
+            str(ckpt),
+            "--calibration",
+            str(crops),
+            "--out",
+            str(out),
+            "--name",
+            "tiny",
+            "--calibration-count",
+            "8",
+            "--no-runtime-check",
+        ]
+    )
     assert rc == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["id"] == "tiny" and manifest["labels"] == ["female", "male"]
-    assert manifest["input"] == {"width": 64, "height": 64, "channels": 3, "layout": "NHWC", "color": "RGB",
-                                 "normalization": {"mean": 128, "std": 128}}
+    assert manifest["input"] == {
+        "width": 64,
+        "height": 64,
+        "channels": 3,
+        "layout": "NHWC",
+        "color": "RGB",
+        "normalization": {"mean": 128, "std": 128},
+    }
     assert manifest["metrics"] == {"test": {"accuracy": 0.5}} and manifest["dataset"] == {"path": "synthetic"}
     assert manifest["calibration"]["count"] == 8 and manifest["calibration"]["split"] == "train"
     assert manifest["parameter_count"] > 100_000
-    assert manifest["source_checkpoint"] == {"path": str(ckpt.resolve()),
-                                             "sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest()}
+    assert manifest["source_checkpoint"] == {
+        "path": str(ckpt.resolve()),
+        "sha256": hashlib.sha256(ckpt.read_bytes()).hexdigest(),
+    }
     for dtype in ("float32", "int8"):
         entry = manifest["files"][dtype]
         data = (out / entry["path"]).read_bytes()
@@ -224,8 +261,9 @@ def test_the_manifest_carries_the_trained_crop_geometry_and_refuses_calibration_
 
     def run(calibration_alignment):
         (crops / "manifest.json").write_text(json.dumps({"alignment": calibration_alignment}))
-        return export_mod.export(checkpoint, crops, tmp_path / "out", calibration_count=8, runtime_check=False,
-                                 log=lambda *_: None)
+        return export_mod.export(
+            checkpoint, crops, tmp_path / "out", calibration_count=8, runtime_check=False, log=lambda *_: None
+        )
 
     assert run(trained)["alignment"] == trained
     assert run(None)["alignment"] == trained  # calibration crops that record nothing: the checkpoint's

@@ -1,4 +1,5 @@
 """The FlatBuffers builder against the binary format, and the TFLite schema writer against the reader."""
+
 import struct
 
 import numpy as np
@@ -16,7 +17,7 @@ def test_minimal_table_matches_the_binary_format_byte_for_byte():
     b = Builder()
     root = b.create_table({0: ("i", 42)})
     buf = b.finish(root, b"TEST")
-    expected = bytes.fromhex("10000000" "54455354" "0000" "0600" "0800" "0400" "06000000" "2a000000")
+    expected = bytes.fromhex("10000000544553540000060008000400060000002a000000")
     assert buf == expected
 
 
@@ -43,8 +44,9 @@ def test_vectors_strings_alignment_and_nested_tables():
     empty = b.create_vector("f", [])
     children = [b.create_table({0: ("i", i)}) for i in range(3)]
     kids = b.create_offset_vector(children)
-    root = b.create_table({0: ("ref", name), 1: ("ref", ints), 2: ("ref", longs), 3: ("ref", blob),
-                           4: ("ref", kids), 5: ("ref", empty)})
+    root = b.create_table(
+        {0: ("ref", name), 1: ("ref", ints), 2: ("ref", longs), 3: ("ref", blob), 4: ("ref", kids), 5: ("ref", empty)}
+    )
     buf = b.finish(root, b"ABCD")
     assert buf[4:8] == b"ABCD"
     assert len(buf) % 16 == 0
@@ -86,14 +88,31 @@ def test_reader_rejects_truncated_and_misidentified_buffers():
 def _tiny_graph() -> Graph:
     g = Graph()
     x = g.add_tensor("x", [1, 4, 4, 2], S.TensorType.INT8, quant=QuantParams([0.5], [-3]))
-    w = g.add_tensor("w", [1, 3, 3, 2], S.TensorType.INT8, np.arange(18, dtype=np.int8).reshape(1, 3, 3, 2),
-                     QuantParams([0.1, 0.2], [0, 0], quantized_dimension=3))
-    bias = g.add_tensor("b", [2], S.TensorType.INT32, np.array([7, -7], dtype=np.int32),
-                        QuantParams([0.05, 0.1], [0, 0]))
+    w = g.add_tensor(
+        "w",
+        [1, 3, 3, 2],
+        S.TensorType.INT8,
+        np.arange(18, dtype=np.int8).reshape(1, 3, 3, 2),
+        QuantParams([0.1, 0.2], [0, 0], quantized_dimension=3),
+    )
+    bias = g.add_tensor(
+        "b", [2], S.TensorType.INT32, np.array([7, -7], dtype=np.int32), QuantParams([0.05, 0.1], [0, 0])
+    )
     y = g.add_tensor("y", [1, 2, 2, 2], S.TensorType.INT8, quant=QuantParams([0.25], [10]))
-    g.add_op(S.BuiltinOperator.DEPTHWISE_CONV_2D, 3, [x, w, bias], [y], S.BuiltinOptions.DEPTHWISE_CONV_2D,
-             {"padding": S.Padding.SAME, "stride_w": 2, "stride_h": 2, "depth_multiplier": 1,
-              "fused_activation_function": S.Activation.RELU6})
+    g.add_op(
+        S.BuiltinOperator.DEPTHWISE_CONV_2D,
+        3,
+        [x, w, bias],
+        [y],
+        S.BuiltinOptions.DEPTHWISE_CONV_2D,
+        {
+            "padding": S.Padding.SAME,
+            "stride_w": 2,
+            "stride_h": 2,
+            "depth_multiplier": 1,
+            "fused_activation_function": S.Activation.RELU6,
+        },
+    )
     axes = g.add_tensor("axes", [2], S.TensorType.INT32, np.array([1, 2], dtype=np.int32))
     z = g.add_tensor("z", [1, 1, 1, 2], S.TensorType.INT8, quant=QuantParams([0.25], [10]))
     g.add_op(S.BuiltinOperator.MEAN, 2, [y, axes], [z], S.BuiltinOptions.REDUCER, {"keep_dims": True})
@@ -109,7 +128,8 @@ def test_tflite_model_round_trips_through_the_reader():
     assert m["buffers"][0] == b""  # the mandatory empty buffer
     assert [(c["deprecated_builtin_code"], c["builtin_code"], c["version"]) for c in m["operator_codes"]] == [
         (S.BuiltinOperator.DEPTHWISE_CONV_2D, S.BuiltinOperator.DEPTHWISE_CONV_2D, 3),
-        (S.BuiltinOperator.MEAN, S.BuiltinOperator.MEAN, 2)]
+        (S.BuiltinOperator.MEAN, S.BuiltinOperator.MEAN, 2),
+    ]
     sg = m["subgraphs"][0]
     assert sg["inputs"] == [0] and sg["outputs"] == [5]
     t = {x["name"]: x for x in sg["tensors"]}
@@ -122,8 +142,11 @@ def test_tflite_model_round_trips_through_the_reader():
     dw, mean = sg["operators"]
     assert dw["inputs"] == [0, 1, 2] and dw["outputs"] == [3]
     assert dw["options"]["type"] == S.BuiltinOptions.DEPTHWISE_CONV_2D
-    assert (dw["options"]["stride_w"], dw["options"]["depth_multiplier"], dw["options"]["fused_activation_function"]) \
-        == (2, 1, S.Activation.RELU6)
+    assert (
+        dw["options"]["stride_w"],
+        dw["options"]["depth_multiplier"],
+        dw["options"]["fused_activation_function"],
+    ) == (2, 1, S.Activation.RELU6)
     assert dw["options"]["dilation_h_factor"] == 1  # absent -> schema default
     assert mean["options"] == {"type": S.BuiltinOptions.REDUCER, "keep_dims": True}
 

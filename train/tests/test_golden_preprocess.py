@@ -4,6 +4,7 @@ in test/fixtures/golden that test/unit/golden-preprocess.test.ts checks on the r
 The crops were made by the runtime's own detector and aligner; here they go through the training
 data loader (PNG decoding + normalization) and the export's int8 input quantization, which must
 produce exactly the values golden.json records: (pixel - 128) / 128 and pixel - 128."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,4 +1,5 @@
 """Age-band loss weights (--age-balance): bands, where ages come from, and the weights themselves."""
+
 from __future__ import annotations
 
 import json
@@ -13,8 +14,16 @@ from faceedge_train.step import bce_loss
 
 
 def test_bands_match_the_fairness_report():
-    assert [age_band(a) for a in (13, 19, 20, 29, 35, 59, 60, 101)] == \
-        ["13-19", "13-19", "20-29", "20-29", "30-39", "50-59", "60+", "60+"]
+    assert [age_band(a) for a in (13, 19, 20, 29, 35, 59, 60, 101)] == [
+        "13-19",
+        "13-19",
+        "20-29",
+        "20-29",
+        "30-39",
+        "50-59",
+        "60+",
+        "60+",
+    ]
 
 
 def with_ages(crops, photos, ages_by_index):
@@ -58,15 +67,38 @@ def test_crop_ages_come_from_the_photo_folder(tmp_path):
     crops = make_crops(tmp_path / "crops", {"train": 3})
     assert crop_ages(crops) == {}  # no source recorded
     with_ages(crops, tmp_path / "photos", lambda i: 14 + 20 * i)
-    assert crop_ages(crops) == {"train/female/0000": 14, "train/female/0001": 34, "train/female/0002": 54,
-                                "train/male/0000": 14, "train/male/0001": 34, "train/male/0002": 54}
+    assert crop_ages(crops) == {
+        "train/female/0000": 14,
+        "train/female/0001": 34,
+        "train/female/0002": 54,
+        "train/male/0000": 14,
+        "train/male/0001": 34,
+        "train/male/0002": 54,
+    }
 
 
 def test_training_records_the_bands_and_refuses_sources_without_ages(tmp_path):
     crops = make_crops(tmp_path / "crops", {"train": 24, "val": 8})
-    args = train_module.parse_args(["--data", str(crops), "--out", str(tmp_path / "run"), "--epochs", "1",
-                                    "--batch-size", "12", "--threads", "1", "--width", "0.35",
-                                    "--last-channels", "128", "--age-balance", "1"])
+    args = train_module.parse_args(
+        [
+            "--data",
+            str(crops),
+            "--out",
+            str(tmp_path / "run"),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "12",
+            "--threads",
+            "1",
+            "--width",
+            "0.35",
+            "--last-channels",
+            "128",
+            "--age-balance",
+            "1",
+        ]
+    )
     with pytest.raises(SystemExit, match="no --data folder's photos have a labels.csv with ages"):
         train_module.run(args)
     with_ages(crops, tmp_path / "photos", lambda i: 15 if i < 6 else 30)  # 12 teens, 36 in their thirties

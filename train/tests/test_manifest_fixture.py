@@ -1,5 +1,6 @@
 """The manifest contract, checked against the fixture the TypeScript suite checks too
 (test/fixtures/manifest): the valid manifest passes, every invalid change is refused."""
+
 from __future__ import annotations
 
 import copy

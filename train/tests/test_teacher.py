@@ -1,4 +1,5 @@
 """Distillation targets: a teacher CSV is matched to crops by split, class and stem, and blended."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,9 @@ def write(tmp_path, text: str):
 
 
 def test_targets_blend_the_label_with_the_teachers_probability(tmp_path):
-    csv = write(tmp_path, "train,female,a.jpg,0.100\ntrain,male,b.jpg,0.300\ntrain,male,c.jpg,\n"
-                          "val,female,d.jpg,0.900\n")
+    csv = write(
+        tmp_path, "train,female,a.jpg,0.100\ntrain,male,b.jpg,0.300\ntrain,male,c.jpg,\nval,female,d.jpg,0.900\n"
+    )
     split = split_of(["train/female/a.png", "train/male/b.png", "train/male/c.png", "train/female/d.png"])
     result = teacher_targets(csv, split, weight=0.5)
     # a: 0.5*0 + 0.5*0.1; b: teacher disagrees (0.3 < 0.5) yet the target stays male at w = 0.5;
@@ -42,12 +44,15 @@ def test_weight_zero_gives_the_labels_back_and_weight_out_of_range_is_refused(tm
         teacher_targets(csv, split, weight=1.5)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("train,female,a.jpg\n", "expected split,label,file,p_male"),
-    ("train,other,a.jpg,0.5\n", "expected split,label,file,p_male"),
-    ("train,male,a.jpg,1.7\n", "not a probability"),
-    ("train,male,a.jpg,high\n", "not a number"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("train,female,a.jpg\n", "expected split,label,file,p_male"),
+        ("train,other,a.jpg,0.5\n", "expected split,label,file,p_male"),
+        ("train,male,a.jpg,1.7\n", "not a probability"),
+        ("train,male,a.jpg,high\n", "not a number"),
+    ],
+)
 def test_a_malformed_row_names_its_line(tmp_path, text, message):
     with pytest.raises(DatasetError, match=message):
         read_teacher_csv(write(tmp_path, "train,female,ok.jpg,0.2\n" + text))

@@ -1,5 +1,6 @@
 """The exported files in the real TFLite 2.9 runtime (scripts/tflite-run.ts: faceedge's own binding,
 XNNPACK, 1 thread) against PyTorch. Skips only when node / node_modules / the runner are missing."""
+
 import numpy as np
 import pytest
 import torch
@@ -24,8 +25,14 @@ def _x(images: np.ndarray) -> torch.Tensor:
 def exported(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("runtime")
     model = spread_model(seed=11)
-    manifest = export(checkpoint_of(model), write_crops(tmp / "crops", per_class=24), tmp / "out", name="rt",
-                      calibration_count=48, log=lambda *_: None)  # runs the export's own runtime check too
+    manifest = export(
+        checkpoint_of(model),
+        write_crops(tmp / "crops", per_class=24),
+        tmp / "out",
+        name="rt",
+        calibration_count=48,
+        log=lambda *_: None,
+    )  # runs the export's own runtime check too
     return model, tmp / "out", manifest
 
 
@@ -93,8 +100,14 @@ def test_late_stride_1_keeps_a_4x4_map_and_exports_exactly(tmp_path):
     with torch.no_grad():
         assert model.features(_x(images)).shape[-2:] == (4, 4)
         ref = torch.sigmoid(model(_x(images))).numpy()
-    manifest = export(checkpoint_of(model), write_crops(tmp_path / "crops", per_class=16), tmp_path / "out",
-                      name="late", calibration_count=32, log=lambda *_: None)
+    manifest = export(
+        checkpoint_of(model),
+        write_crops(tmp_path / "crops", per_class=16),
+        tmp_path / "out",
+        name="late",
+        calibration_count=32,
+        log=lambda *_: None,
+    )
     assert manifest["model_config"]["late_stride"] == 1
     got, _ = run_tflite(tmp_path / "out" / "late_float32.tflite", ((images.astype(np.float32) - 128) / 128))
     assert np.abs(got.reshape(-1) - ref).max() < 1e-4
@@ -129,7 +142,6 @@ def test_int8_graph_slices_match_the_integer_emulation(tmp_path):
             assert (diff > 0).mean() <= fraction, f"{key} ({delegate}): {(diff > 0).mean():.1%} of values off"
 
 
-
 def test_verify_export_reports_on_a_whole_split(exported, tmp_path, capsys):
     import json
 
@@ -139,8 +151,10 @@ def test_verify_export_reports_on_a_whole_split(exported, tmp_path, capsys):
     ckpt = tmp_path / "ckpt.pt"
     torch.save(checkpoint_of(model), ckpt)
     crops = write_crops(tmp_path / "crops", per_class=10, seed=5)
-    assert verify_export.main(["--model-dir", str(out), "--data", str(crops), "--checkpoint", str(ckpt),
-                               "--split", "val"]) == 0
+    assert (
+        verify_export.main(["--model-dir", str(out), "--data", str(crops), "--checkpoint", str(ckpt), "--split", "val"])
+        == 0
+    )
     result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert result["n"] == 20 and result["split"] == "val"
     assert result["float_max_abs_diff"] < 1e-4

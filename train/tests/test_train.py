@@ -3,6 +3,7 @@
 One reference run; a second run with the same seed is interrupted after epoch 3 and resumed, and
 must end with exactly the reference's weights (seeding and resume both reproduce the stream).
 """
+
 from __future__ import annotations
 
 import json
@@ -27,10 +28,31 @@ class Interrupted(Exception):
 
 
 def cli(data, out, *extra):
-    return train_module.parse_args([
-        "--data", str(data), "--out", str(out), "--epochs", str(EPOCHS), "--batch-size", "12",
-        "--threads", "1", "--width", "0.35", "--last-channels", "128", "--warmup-epochs", "0.5",
-        "--eval-batch-size", "64", "--seed", "3", *extra])
+    return train_module.parse_args(
+        [
+            "--data",
+            str(data),
+            "--out",
+            str(out),
+            "--epochs",
+            str(EPOCHS),
+            "--batch-size",
+            "12",
+            "--threads",
+            "1",
+            "--width",
+            "0.35",
+            "--last-channels",
+            "128",
+            "--warmup-epochs",
+            "0.5",
+            "--eval-batch-size",
+            "64",
+            "--seed",
+            "3",
+            *extra,
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +88,14 @@ def test_checkpoint_describes_itself(reference, crops):
     for name, tensor in saved["model_state"].items():
         assert tensor.device.type == "cpu"
         assert tensor.dtype in (torch.float32, torch.int64), name
-    assert saved["model_config"] == {"width": 0.35, "stem_stride": 2, "late_stride": 2, "last_channels": 128,
-                                     "dropout": 0.2, "input_size": 64}
+    assert saved["model_config"] == {
+        "width": 0.35,
+        "stem_stride": 2,
+        "late_stride": 2,
+        "last_channels": 128,
+        "dropout": 0.2,
+        "input_size": 64,
+    }
     training = saved["training"]
     assert training["seed"] == 3 and training["epochs_run"] == EPOCHS and training["lr"] == 3e-3
     assert training["wall_seconds"] > 0 and training["device_name"] and training["parameters"] > 0
@@ -101,12 +129,17 @@ def test_reloaded_checkpoint_gives_identical_outputs(reference, crops):
     assert metrics["loss"] == pytest.approx(ckpt["metrics"]["val"]["loss"], abs=1e-12, rel=0)
     assert metrics["accuracy"] == ckpt["metrics"]["val"]["accuracy"]
     again = model_from_checkpoint(load_checkpoint(out / "best.pt")).to(memory_format=cl)
-    np.testing.assert_array_equal(predict_logits(model, val.images, torch.device("cpu"), memory_format=cl),
-                                  predict_logits(again, val.images, torch.device("cpu"), memory_format=cl))
+    np.testing.assert_array_equal(
+        predict_logits(model, val.images, torch.device("cpu"), memory_format=cl),
+        predict_logits(again, val.images, torch.device("cpu"), memory_format=cl),
+    )
     # Plain NCHW (how an exporter walks the model) agrees to float32 rounding.
     plain = model_from_checkpoint(load_checkpoint(out / "best.pt"))
-    np.testing.assert_allclose(predict_logits(plain, val.images, torch.device("cpu")),
-                               predict_logits(model, val.images, torch.device("cpu"), memory_format=cl), atol=1e-5)
+    np.testing.assert_allclose(
+        predict_logits(plain, val.images, torch.device("cpu")),
+        predict_logits(model, val.images, torch.device("cpu"), memory_format=cl),
+        atol=1e-5,
+    )
 
 
 def test_same_seed_reproduces_the_run_across_an_interruption(reference, crops, tmp_path, monkeypatch):
@@ -140,15 +173,27 @@ def test_same_seed_reproduces_the_run_across_an_interruption(reference, crops, t
     assert load_checkpoint(tmp_path / "best.pt")["training"]["epochs_run"] == 1
 
 
-
 def test_teacher_targets_are_what_the_model_learns(crops, tmp_path):
     # A teacher that contradicts every label, at full weight: the model must learn the contradiction,
     # which only happens if the soft targets really replace the labels in the loss.
-    rows = [f"train,{label},{path.stem}.jpg,{0.0 if label == 'male' else 1.0}"
-            for label in ("female", "male") for path in sorted((crops / "train" / label).glob("*.png"))]
+    rows = [
+        f"train,{label},{path.stem}.jpg,{0.0 if label == 'male' else 1.0}"
+        for label in ("female", "male")
+        for path in sorted((crops / "train" / label).glob("*.png"))
+    ]
     (tmp_path / "teacher.csv").write_text("\n".join(rows) + "\n")
-    ckpt = train_module.run(cli(crops, tmp_path / "run", "--teacher", str(tmp_path / "teacher.csv"),
-                                "--teacher-weight", "1", "--label-smoothing", "0"))
+    ckpt = train_module.run(
+        cli(
+            crops,
+            tmp_path / "run",
+            "--teacher",
+            str(tmp_path / "teacher.csv"),
+            "--teacher-weight",
+            "1",
+            "--label-smoothing",
+            "0",
+        )
+    )
     assert ckpt["dataset"]["teacher"]["covered"] == 192
     assert ckpt["dataset"]["teacher"]["teacher_accuracy_on_covered"] == 0.0
     # Against the true labels the last epoch is inverted (best.pt, chosen by true val accuracy, is not).
@@ -170,7 +215,9 @@ def test_mixed_sources_train_together_and_are_scored_each(crops, tmp_path_factor
     # epoch is chosen on the mean of the sources' val accuracies.
     # Two of them record their crop geometry (the first, hand-made, does not): the run keeps it.
     extra = make_crops(tmp_path_factory.mktemp("extra"), {"train": 48}, seed=5, alignment=ALIGNMENT)
-    wild = make_crops(tmp_path_factory.mktemp("wild"), {"train": 48, "val": 12, "test": 12}, seed=7, alignment=ALIGNMENT)
+    wild = make_crops(
+        tmp_path_factory.mktemp("wild"), {"train": 48, "val": 12, "test": 12}, seed=7, alignment=ALIGNMENT
+    )
     out = tmp_path_factory.mktemp("mixed")
     args = cli(crops, out, "--epochs", "3")
     args.data = [str(crops), str(extra), str(wild)]
@@ -211,14 +258,18 @@ def test_a_source_without_any_split_is_refused(crops, tmp_path):
 
 def test_init_starts_from_a_trained_model_and_refuses_other_weight_shapes(reference, crops, tmp_path):
     reference_out, _ = reference
-    ckpt = train_module.run(cli(crops, tmp_path / "warm", "--init", str(reference_out / "best.pt"),
-                                "--epochs", "1", "--lr", "1e-4"))
+    ckpt = train_module.run(
+        cli(crops, tmp_path / "warm", "--init", str(reference_out / "best.pt"), "--epochs", "1", "--lr", "1e-4")
+    )
     # One epoch at a small learning rate from the trained weights: already as good as the reference's best.
     assert ckpt["history"][0]["val_acc"] >= 0.95
     assert ckpt["training"]["init"] == str(reference_out / "best.pt")
     with pytest.raises(SystemExit, match="hint: pass the same --width and --last-channels"):
         train_module.run(cli(crops, tmp_path / "other", "--init", str(reference_out / "best.pt"), "--width", "0.5"))
     # A stride holds no weights: going on at another stride is allowed.
-    strided = train_module.run(cli(crops, tmp_path / "strided", "--init", str(reference_out / "best.pt"),
-                                   "--epochs", "1", "--late-stride", "1"))
+    strided = train_module.run(
+        cli(
+            crops, tmp_path / "strided", "--init", str(reference_out / "best.pt"), "--epochs", "1", "--late-stride", "1"
+        )
+    )
     assert strided["model_config"]["late_stride"] == 1

@@ -15,7 +15,10 @@ function el(tag, text, className) {
 
 function badge(node, text, kind) {
   node.textContent = text;
-  node.className = `${node.className.split(' ').filter((c) => c !== 'ok' && c !== 'off' && c !== 'warn').join(' ')} ${kind}`.trim();
+  node.className = `${node.className
+    .split(' ')
+    .filter((c) => c !== 'ok' && c !== 'off' && c !== 'warn')
+    .join(' ')} ${kind}`.trim();
 }
 
 const cameraFigures = new Map();
@@ -38,7 +41,11 @@ function showCamera(camera) {
   const figure = cameraFigures.get(camera.name);
   if (!figure) return;
   const online = camera.capture.state === 'online';
-  badge(figure.querySelector('.capture'), camera.capture.reason && !online ? `${camera.capture.state}: ${camera.capture.reason}` : camera.capture.state, online ? 'ok' : 'off');
+  badge(
+    figure.querySelector('.capture'),
+    camera.capture.reason && !online ? `${camera.capture.state}: ${camera.capture.reason}` : camera.capture.state,
+    online ? 'ok' : 'off',
+  );
   figure.querySelector('.paused').hidden = !camera.paused;
   figure.querySelector('.fps').textContent = `${camera.fps.toFixed(1)} fps`;
   figure.querySelector('.dropped').textContent = `${camera.dropped} dropped`;
@@ -62,14 +69,29 @@ function showBoard(board) {
     row(dl, 'sha256', board.model.sha256, 'model-sha256').className = 'mono';
     row(dl, 'threshold', board.model.threshold ?? '—', 'model-threshold');
   } else row(dl, 'model', 'none loaded');
-  row(dl, 'delegate', board.delegate.fallback_reason ? `${board.delegate.active} (fallback: ${board.delegate.fallback_reason})` : board.delegate.active, 'delegate');
+  row(
+    dl,
+    'delegate',
+    board.delegate.fallback_reason
+      ? `${board.delegate.active} (fallback: ${board.delegate.fallback_reason})`
+      : board.delegate.active,
+    'delegate',
+  );
   row(dl, 'detector', `${board.detector.model} · ${board.detector.delegate}`);
   row(dl, 'MQTT', `${board.mqtt.connected ? 'connected' : 'disconnected'} · outbox ${board.mqtt.outbox_depth}`, 'mqtt');
   row(dl, 'broker', board.mqtt.broker);
-  row(dl, 'CPU', board.cpu_temperature_c === null ? 'temperature unknown' : `${board.cpu_temperature_c} °C`, 'cpu-temperature');
+  row(
+    dl,
+    'CPU',
+    board.cpu_temperature_c === null ? 'temperature unknown' : `${board.cpu_temperature_c} °C`,
+    'cpu-temperature',
+  );
   const gpio = $('gpio');
   gpio.replaceChildren();
-  const lines = [...board.gpio.outputs.map((l) => ({ ...l, kind: 'output' })), ...board.gpio.inputs.map((l) => ({ ...l, kind: 'input' }))];
+  const lines = [
+    ...board.gpio.outputs.map((l) => ({ ...l, kind: 'output' })),
+    ...board.gpio.inputs.map((l) => ({ ...l, kind: 'input' })),
+  ];
   if (lines.length === 0) gpio.append(el('li', 'none configured'));
   for (const line of lines) {
     const item = el('li', `${line.kind} ${line.name} `);
@@ -111,7 +133,8 @@ function connect() {
   source.addEventListener('hello', (message) => {
     const hello = JSON.parse(message.data);
     // After a reconnect (daemon restarted) the old MJPEG connections are gone: reopen them.
-    for (const [name, figure] of cameraFigures) figure.querySelector('img').src = `cameras/${encodeURIComponent(name)}/stream.mjpeg?t=${Date.now()}`;
+    for (const [name, figure] of cameraFigures)
+      figure.querySelector('img').src = `cameras/${encodeURIComponent(name)}/stream.mjpeg?t=${Date.now()}`;
     ensureCameras(hello.cameras);
     showBoard(hello.board);
     $('events').replaceChildren();

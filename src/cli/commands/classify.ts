@@ -20,7 +20,10 @@ interface ClassifyFlags {
 
 type ImageResult =
   | { readonly file: string; readonly faces: readonly ClassifiedFace[] }
-  | { readonly file: string; readonly error: { readonly code: string; readonly message: string; readonly hint?: string } };
+  | {
+      readonly file: string;
+      readonly error: { readonly code: string; readonly message: string; readonly hint?: string };
+    };
 
 async function readImage(file: string): Promise<Buffer> {
   try {
@@ -41,7 +44,14 @@ function tableRows(results: readonly ImageResult[]): string[][] {
     } else {
       r.faces.forEach((f, i) => {
         const b = f.box;
-        rows.push([r.file, String(i + 1), [b.x, b.y, b.width, b.height].map((v) => v.toFixed(0)).join(','), f.detection_score.toFixed(3), f.class_probability.toFixed(3), f.class]);
+        rows.push([
+          r.file,
+          String(i + 1),
+          [b.x, b.y, b.width, b.height].map((v) => v.toFixed(0)).join(','),
+          f.detection_score.toFixed(3),
+          f.class_probability.toFixed(3),
+          f.class,
+        ]);
       });
     }
   }
@@ -53,8 +63,14 @@ export function registerClassifyCommand(program: Command): void {
     .command('classify')
     .description('detect, align and classify every face of one or more images')
     .argument('<image...>', 'image files (JPEG, PNG, WebP, GIF first frame…)')
-    .option('--json', 'one JSON object per image on stdout: {file, faces: [{box, detection_score, class, confidence, class_probability, probabilities}]} or {file, error} (README: "faceedge classify --json")')
-    .option('--model <path>', 'classifier .tflite with its manifest.json next to it (default: the shipped models/faceedge-gender_int8.tflite)')
+    .option(
+      '--json',
+      'one JSON object per image on stdout: {file, faces: [{box, detection_score, class, confidence, class_probability, probabilities}]} or {file, error} (README: "faceedge classify --json")',
+    )
+    .option(
+      '--model <path>',
+      'classifier .tflite with its manifest.json next to it (default: the shipped models/faceedge-gender_int8.tflite)',
+    )
     .addOption(new Option('--detector <model>', 'BlazeFace model').choices(['short', 'full']).default('short'))
     .action(async (files: string[], flags: ClassifyFlags) => {
       const classifier = await openClassifier(flags.model);

@@ -14,7 +14,10 @@ export function registerConfigCommands(program: Command, env: NodeJS.ProcessEnv)
     .action((file: string | undefined, opts: { print?: boolean }) => {
       const result = checkConfig(file, env);
       if (!result.ok) {
-        throw new FaceedgeError('CONFIG_INVALID', `${file ?? 'configuration'} has ${result.errors.length} problem(s):\n  ${result.errors.join('\n  ')}`);
+        throw new FaceedgeError(
+          'CONFIG_INVALID',
+          `${file ?? 'configuration'} has ${result.errors.length} problem(s):\n  ${result.errors.join('\n  ')}`,
+        );
       }
       console.log(`${file ?? 'configuration'}: ok`);
       if (opts.print) console.log(JSON.stringify(redactConfig(result.config!), null, 2));

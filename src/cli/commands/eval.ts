@@ -24,7 +24,8 @@ interface EvalFlags {
 function parseLimit(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < 1) throw new FaceedgeError('USAGE', `--limit must be a positive integer, got "${text}"`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new FaceedgeError('USAGE', `--limit must be a positive integer, got "${text}"`);
   return n;
 }
 
@@ -46,8 +47,14 @@ function readable(evaluation: Evaluation): string {
   ]);
   const classes = formatTable([
     ['class', 'precision', 'recall', 'f1', 'support', ...labels.map((l) => `→ ${l}`)],
-    ...labels.map((l) => [l, fmt(perClass[l].precision), fmt(perClass[l].recall), fmt(perClass[l].f1), String(perClass[l].support),
-      ...labels.map((p) => String(s.confusion[l][p]))]),
+    ...labels.map((l) => [
+      l,
+      fmt(perClass[l].precision),
+      fmt(perClass[l].recall),
+      fmt(perClass[l].f1),
+      String(perClass[l].support),
+      ...labels.map((p) => String(s.confusion[l][p])),
+    ]),
   ]);
   return `${overview}\n\n${classes}\n(→ columns: confusion matrix, rows = true class)`;
 }
@@ -69,11 +76,19 @@ function uniqueNames(dirs: readonly string[]): string[] {
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
-    .description('evaluate a classifier through detect → align → classify on <dir>/{female,male}/*.jpg (several folders: each, then the total)')
+    .description(
+      'evaluate a classifier through detect → align → classify on <dir>/{female,male}/*.jpg (several folders: each, then the total)',
+    )
     .argument('<dirs...>', 'folder(s) with one subfolder per class, named like the model labels')
     .option('--json', 'print one JSON object instead of tables')
-    .option('--model <path>', 'classifier .tflite with its manifest.json next to it (default: the shipped models/faceedge-gender_int8.tflite)')
-    .option('--report [dir]', 'write charts, report.json and report.md (default folder: <model dir>/report; several folders: one subfolder each)')
+    .option(
+      '--model <path>',
+      'classifier .tflite with its manifest.json next to it (default: the shipped models/faceedge-gender_int8.tflite)',
+    )
+    .option(
+      '--report [dir]',
+      'write charts, report.json and report.md (default folder: <model dir>/report; several folders: one subfolder each)',
+    )
     .addOption(new Option('--detector <model>', 'BlazeFace model').choices(['short', 'full']).default('short'))
     .option('--limit <n>', 'evaluate at most n images, spread over the classes')
     .action(async (dirs: string[], flags: EvalFlags) => {
@@ -85,13 +100,19 @@ export function registerEvalCommand(program: Command): void {
         try {
           for (const dir of dirs) {
             let progress: Progress | null = null;
-            evaluations.push(await evaluateFolder({
-              root: dir, detector, classifier, limit,
-              // Progress only on a terminal: in a pipe or a log it would be noise around the JSON.
-              onImage: process.stderr.isTTY
-                ? (done, total) => (done === 0 ? (progress = new Progress(total, `eval ${basename(dir)}`)) : progress?.tick())
-                : undefined,
-            }));
+            evaluations.push(
+              await evaluateFolder({
+                root: dir,
+                detector,
+                classifier,
+                limit,
+                // Progress only on a terminal: in a pipe or a log it would be noise around the JSON.
+                onImage: process.stderr.isTTY
+                  ? (done, total) =>
+                      done === 0 ? (progress = new Progress(total, `eval ${basename(dir)}`)) : progress?.tick()
+                  : undefined,
+              }),
+            );
           }
         } finally {
           await detector.close();
@@ -101,16 +122,28 @@ export function registerEvalCommand(program: Command): void {
       }
       const total = dirs.length > 1 ? totalOf(dirs, evaluations) : null;
       if (flags.json) {
-        console.log(JSON.stringify(total ? { folders: dirs.map((dir, i) => ({ dir, summary: evaluations[i].summary })), total: total.summary } : evaluations[0].summary));
+        console.log(
+          JSON.stringify(
+            total
+              ? { folders: dirs.map((dir, i) => ({ dir, summary: evaluations[i].summary })), total: total.summary }
+              : evaluations[0].summary,
+          ),
+        );
       } else {
-        console.log(dirs.map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}`).join('\n\n'));
+        console.log(
+          dirs.map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}`).join('\n\n'),
+        );
         if (total) console.log(`\n== total (${dirs.length} folders)\n${readable(total)}`);
       }
       if (flags.report) {
         const reportDir = flags.report === true ? join(dirname(classifier.modelPath), 'report') : flags.report;
         const names = uniqueNames(dirs);
         for (const [i, dir] of dirs.entries()) {
-          const written = await writeReport(evaluations[i], { dir: dirs.length > 1 ? join(reportDir, names[i]) : reportDir, manifest: classifier.manifest, dataset: dir });
+          const written = await writeReport(evaluations[i], {
+            dir: dirs.length > 1 ? join(reportDir, names[i]) : reportDir,
+            manifest: classifier.manifest,
+            dataset: dir,
+          });
           for (const note of written.notes) console.error(`note: ${note}`);
           console.error(`report: ${written.files.join(', ')}`);
         }

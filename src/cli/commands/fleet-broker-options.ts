@@ -18,8 +18,8 @@ export interface BrokerFlags {
 /** Adds --mqtt, --base-topic and the operator credential flags. */
 export function withBrokerOptions(cmd: Command): Command {
   return cmd
-    .requiredOption('--mqtt <url>', 'the fleet\'s broker (mqtt://, mqtts://)')
-    .option('--base-topic <topic>', 'the boards\' mqtt.base_topic', 'faceedge')
+    .requiredOption('--mqtt <url>', "the fleet's broker (mqtt://, mqtts://)")
+    .option('--base-topic <topic>', "the boards' mqtt.base_topic", 'faceedge')
     .option('--username <name>', 'operator account on the broker')
     .option('--password-file <file>', 'file holding the operator password (kept off the command line)')
     .option('--ca <pem>', 'CA certificate of the broker (mqtts://)')
@@ -33,8 +33,14 @@ export function connectionOptions(f: BrokerFlags): FleetConnectionOptions {
     try {
       password = readFileSync(f.passwordFile, 'utf8').trim();
     } catch (cause) {
-      throw new FaceedgeError('USAGE', `cannot read --password-file ${f.passwordFile}: ${(cause as Error).message}`, { cause });
+      throw new FaceedgeError('USAGE', `cannot read --password-file ${f.passwordFile}: ${(cause as Error).message}`, {
+        cause,
+      });
     }
   }
-  return { url: f.mqtt, baseTopic: f.baseTopic, auth: { username: f.username, password, ca: f.ca, cert: f.cert, key: f.key } };
+  return {
+    url: f.mqtt,
+    baseTopic: f.baseTopic,
+    auth: { username: f.username, password, ca: f.ca, cert: f.cert, key: f.key },
+  };
 }

@@ -27,18 +27,26 @@ interface PushFlags extends BrokerFlags {
 
 function number(flag: string, value: string, min: number): number {
   const n = Number(value);
-  if (!Number.isFinite(n) || n < min) throw new FaceedgeError('USAGE', `${flag} must be a number ≥ ${min} (got "${value}")`);
+  if (!Number.isFinite(n) || n < min)
+    throw new FaceedgeError('USAGE', `${flag} must be a number ≥ ${min} (got "${value}")`);
   return n;
 }
 
 function report(state: RolloutState): string {
-  const rows = Object.entries(state.boards).map(([d, b]) => [d, b.state, b.previous_sha256?.slice(0, 12) ?? '-', b.error ?? '']);
+  const rows = Object.entries(state.boards).map(([d, b]) => [
+    d,
+    b.state,
+    b.previous_sha256?.slice(0, 12) ?? '-',
+    b.error ?? '',
+  ]);
   return `${formatTable([['DEVICE', 'OUTCOME', 'PREVIOUS MODEL', 'WHY'], ...rows])}\nrollout ${state.status}${state.stop_reason ? `: ${state.stop_reason}` : ''}`;
 }
 
 export function registerFleetPushCommand(fleet: Command): void {
   withBrokerOptions(fleet.command('push <dir>'))
-    .description('roll a signed model package out in waves: canary first, each wave gated on health over a soak; a failed gate stops and rolls back')
+    .description(
+      'roll a signed model package out in waves: canary first, each wave gated on health over a soak; a failed gate stops and rolls back',
+    )
     .option('--tag <tag>', 'boards whose device.tags include <tag>')
     .option('--devices <ids>', 'comma-separated device ids')
     .option('--all', 'every board on the broker')
@@ -47,23 +55,49 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option('--soak <s>', 'seconds each wave runs on the new model before its gate', '60')
     .option('--baseline <s>', 'seconds of frame/event measurement before the first push (default: --soak)')
     .option('--concurrency <n>', 'pushes in flight at once', '4')
-    .option('--state <file>', 'rollout state file (rerun the same command to resume); default ./faceedge-rollout-<sha256[:12]>.json')
-    .option('--min-frame-ratio <r>', 'frames/s after vs before that a board must keep', String(DEFAULT_GATE.minFrameRatio))
-    .option('--min-event-ratio <r>', 'events/s after vs before that a board must keep (0: not gated)', String(DEFAULT_GATE.minEventRatio))
+    .option(
+      '--state <file>',
+      'rollout state file (rerun the same command to resume); default ./faceedge-rollout-<sha256[:12]>.json',
+    )
+    .option(
+      '--min-frame-ratio <r>',
+      'frames/s after vs before that a board must keep',
+      String(DEFAULT_GATE.minFrameRatio),
+    )
+    .option(
+      '--min-event-ratio <r>',
+      'events/s after vs before that a board must keep (0: not gated)',
+      String(DEFAULT_GATE.minEventRatio),
+    )
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--json', 'print the final rollout state as JSON')
     .option('--dry-run', 'print the waves and what each board would get, then stop (nothing is pushed or written)')
     .action(async (dir: string, f: PushFlags) => {
       const sha = servingFile(await readModelPackage(dir)).sha256;
-      const devices = f.devices?.split(',').map((d) => d.trim()).filter((d) => d !== '');
+      const devices = f.devices
+        ?.split(',')
+        .map((d) => d.trim())
+        .filter((d) => d !== '');
       if (f.dryRun) {
         const plan = await planRollout({
-          ...connectionOptions(f), packageDir: dir, selector: { tag: f.tag, devices, all: f.all }, canary: number('--canary', f.canary, 0), wave: number('--wave', f.wave, 1),
+          ...connectionOptions(f),
+          packageDir: dir,
+          selector: { tag: f.tag, devices, all: f.all },
+          canary: number('--canary', f.canary, 0),
+          wave: number('--wave', f.wave, 1),
         });
         if (f.json) console.log(JSON.stringify(plan, null, 2));
         else {
-          const rows = plan.boards.map((b) => [String(b.wave), b.device, b.online === null ? '?' : b.online ? 'online' : 'OFFLINE', b.sha256?.slice(0, 12) ?? '-', b.action]);
-          console.log(`${formatTable([['WAVE', 'DEVICE', 'STATE', 'SERVES', 'ACTION'], ...rows])}\n${plan.package.id} (${plan.package.sha256.slice(0, 12)}…): ${plan.boards.filter((b) => b.action === 'push').length} to push, ${plan.boards.filter((b) => b.action === 'skip').length} already on it, ${plan.boards.filter((b) => b.action === 'offline').length} offline`);
+          const rows = plan.boards.map((b) => [
+            String(b.wave),
+            b.device,
+            b.online === null ? '?' : b.online ? 'online' : 'OFFLINE',
+            b.sha256?.slice(0, 12) ?? '-',
+            b.action,
+          ]);
+          console.log(
+            `${formatTable([['WAVE', 'DEVICE', 'STATE', 'SERVES', 'ACTION'], ...rows])}\n${plan.package.id} (${plan.package.sha256.slice(0, 12)}…): ${plan.boards.filter((b) => b.action === 'push').length} to push, ${plan.boards.filter((b) => b.action === 'skip').length} already on it, ${plan.boards.filter((b) => b.action === 'offline').length} offline`,
+          );
         }
         return;
       }
@@ -77,11 +111,18 @@ export function registerFleetPushCommand(fleet: Command): void {
         baselineS: f.baseline === undefined ? undefined : number('--baseline', f.baseline, 0),
         concurrency: number('--concurrency', f.concurrency, 1),
         statePath: f.state ?? `faceedge-rollout-${sha.slice(0, 12)}.json`,
-        thresholds: { ...DEFAULT_GATE, minFrameRatio: number('--min-frame-ratio', f.minFrameRatio, 0), minEventRatio: number('--min-event-ratio', f.minEventRatio, 0) },
+        thresholds: {
+          ...DEFAULT_GATE,
+          minFrameRatio: number('--min-frame-ratio', f.minFrameRatio, 0),
+          minEventRatio: number('--min-event-ratio', f.minEventRatio, 0),
+        },
         chunkSize: number('--chunk-kib', f.chunkKib, 1) * 1024,
         log: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
       });
       console.log(f.json ? JSON.stringify(result.state, null, 2) : report(result.state));
-      if (!result.ok) throw new FaceedgeError('ROLLOUT_STOPPED', `rollout stopped: ${result.state.stop_reason}`, { hint: 'the table above has each board\'s outcome' });
+      if (!result.ok)
+        throw new FaceedgeError('ROLLOUT_STOPPED', `rollout stopped: ${result.state.stop_reason}`, {
+          hint: "the table above has each board's outcome",
+        });
     });
 }

@@ -11,7 +11,9 @@ import { registerFleetPushCommand } from './fleet-push.js';
 import { registerFleetSetupCommands } from './fleet-setup.js';
 
 export function registerFleetCommands(program: Command): void {
-  const fleet = program.command('fleet').description('many boards on one broker: status, staged model rollout, credentials, bridges');
+  const fleet = program
+    .command('fleet')
+    .description('many boards on one broker: status, staged model rollout, credentials, bridges');
 
   withBrokerOptions(fleet.command('status'))
     .description('one row per board from its retained topics: online since, version, model, delegate, tags, cameras')
@@ -29,11 +31,15 @@ export function registerFleetCommands(program: Command): void {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
       await watchFleet({
-        ...o, signal: abort.signal,
+        ...o,
+        signal: abort.signal,
         onSnapshot: (boards) => console.log(f.json ? JSON.stringify({ boards }) : formatFleetStatus(boards)),
         onChange: (changed, all) => {
           if (f.json) for (const b of changed) console.log(JSON.stringify(b));
-          else console.log(`\n${new Date().toISOString()} changed: ${changed.map((b) => b.device).join(', ')}\n${formatFleetStatus(all)}`);
+          else
+            console.log(
+              `\n${new Date().toISOString()} changed: ${changed.map((b) => b.device).join(', ')}\n${formatFleetStatus(all)}`,
+            );
         },
       });
     });

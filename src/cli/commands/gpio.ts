@@ -13,7 +13,9 @@ export function registerGpioCommands(program: Command, env: NodeJS.ProcessEnv): 
   const gpio = program.command('gpio').description('GPIO lines of the configuration');
   gpio
     .command('safe')
-    .description('drive every configured output to its fail-safe state and release it (the systemd unit\'s ExecStopPost)')
+    .description(
+      "drive every configured output to its fail-safe state and release it (the systemd unit's ExecStopPost)",
+    )
     .option('-c, --config <file>', 'YAML configuration file')
     .action(async (flags: { config?: string }) => {
       const config = loadConfig({ file: flags.config, env });

@@ -23,10 +23,16 @@ interface CalibrateFlags {
 export function registerModelCalibrateCommand(model: Command): void {
   model
     .command('calibrate')
-    .description('choose the decision threshold on validation folders ({female,male}/*.jpg), each counting equally; --write stores it in manifest.json')
+    .description(
+      'choose the decision threshold on validation folders ({female,male}/*.jpg), each counting equally; --write stores it in manifest.json',
+    )
     .argument('<model>', 'classifier .tflite with its manifest.json next to it')
     .argument('<dirs...>', 'validation folders (never the test folders)')
-    .addOption(new Option('--criterion <name>', 'best mean balanced accuracy, or the two recalls closest').choices(['balanced', 'equal-recall']).default('balanced'))
+    .addOption(
+      new Option('--criterion <name>', 'best mean balanced accuracy, or the two recalls closest')
+        .choices(['balanced', 'equal-recall'])
+        .default('balanced'),
+    )
     .option('--write', 'store the threshold and its provenance in the manifest')
     .action(async (modelPath: string, dirs: string[], flags: CalibrateFlags) => {
       const classifier = await openClassifier(modelPath);
@@ -37,7 +43,12 @@ export function registerModelCalibrateCommand(model: Command): void {
           for (const dir of dirs) {
             const { images, positiveLabel } = await evaluateFolder({ root: dir, detector, classifier });
             for (const o of images) {
-              if (o.status === 'classified') samples.push({ probability: o.probability as number, positive: o.truth === positiveLabel, set: resolve(dir) });
+              if (o.status === 'classified')
+                samples.push({
+                  probability: o.probability as number,
+                  positive: o.truth === positiveLabel,
+                  set: resolve(dir),
+                });
             }
           }
         } finally {
@@ -50,18 +61,28 @@ export function registerModelCalibrateCommand(model: Command): void {
       try {
         choice = chooseThreshold(samples, flags.criterion);
       } catch (err) {
-        throw new FaceedgeError('DATASET_INVALID', (err as Error).message, { hint: 'pass validation folders with both classes' });
+        throw new FaceedgeError('DATASET_INVALID', (err as Error).message, {
+          hint: 'pass validation folders with both classes',
+        });
       }
       const calibration = {
-        criterion: choice.criterion, threshold: choice.threshold, flip_average: classifier.flipAverage, chosen: new Date().toISOString(),
-        balanced_accuracy: choice.balanced_accuracy, balanced_accuracy_at_half: choice.balanced_accuracy_at_half,
-        sets: choice.sets, sets_at_half: choice.sets_at_half,
+        criterion: choice.criterion,
+        threshold: choice.threshold,
+        flip_average: classifier.flipAverage,
+        chosen: new Date().toISOString(),
+        balanced_accuracy: choice.balanced_accuracy,
+        balanced_accuracy_at_half: choice.balanced_accuracy_at_half,
+        sets: choice.sets,
+        sets_at_half: choice.sets_at_half,
       };
       console.log(JSON.stringify(calibration, null, 2));
       if (flags.write) {
         const path = manifestPathFor(resolve(modelPath));
         const manifest = JSON.parse(await readFile(path, 'utf8')) as Record<string, unknown>;
-        await writeFile(path, `${JSON.stringify({ ...manifest, threshold: choice.threshold, threshold_calibration: calibration }, null, 2)}\n`);
+        await writeFile(
+          path,
+          `${JSON.stringify({ ...manifest, threshold: choice.threshold, threshold_calibration: calibration }, null, 2)}\n`,
+        );
         console.error(`wrote threshold ${choice.threshold.toFixed(4)} to ${path}`);
       }
     });

@@ -11,7 +11,12 @@ import { DEFAULT_PUBLIC_KEY } from '../../config/board-config-schema.js';
 import { FaceedgeError, isFaceedgeError } from '../../errors.js';
 import { installModel, rollbackModel, verifyModelPackage, type InstallReport } from '../../model-push/install-model.js';
 import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, verifyPackageFiles } from '../../model-push/model-package.js';
-import { generateSigningKeyPair, loadPrivateKey, readPublicKeys, signManifest } from '../../model-push/model-signature.js';
+import {
+  generateSigningKeyPair,
+  loadPrivateKey,
+  readPublicKeys,
+  signManifest,
+} from '../../model-push/model-signature.js';
 import { ModelStore } from '../../model-push/model-store.js';
 import { pushModelOverMqtt } from '../../model-push/mqtt-push-sender.js';
 import { openPackageSource } from '../../model-push/package-source.js';
@@ -40,36 +45,53 @@ function installSummary(report: InstallReport) {
     previous: previous?.name ?? null,
     unchanged,
     signed_by: report.signedBy,
-    selftest: report.selfTests.map((t) => ({ file: t.modelPath.split('/').at(-1), cases: t.cases, max_error: t.maxError, tolerance: t.tolerance })),
+    selftest: report.selfTests.map((t) => ({
+      file: t.modelPath.split('/').at(-1),
+      cases: t.cases,
+      max_error: t.maxError,
+      tolerance: t.tolerance,
+    })),
   };
 }
 
 export function registerModelCommands(program: Command): void {
-  const model = program.command('model').description('sign, install, roll back and push classifier packages (manifest.json + .tflite files)');
+  const model = program
+    .command('model')
+    .description('sign, install, roll back and push classifier packages (manifest.json + .tflite files)');
 
   model
     .command('keygen')
-    .description('create an ed25519 signing key pair: <prefix>.key.pem (keep it on the workstation) and <prefix>.pub.pem (for the boards)')
+    .description(
+      'create an ed25519 signing key pair: <prefix>.key.pem (keep it on the workstation) and <prefix>.pub.pem (for the boards)',
+    )
     .option('--out <prefix>', 'file name prefix', 'faceedge-model-signing')
     .action(async (flags: { out: string }) => {
       const [keyPath, pubPath] = [`${flags.out}.key.pem`, `${flags.out}.pub.pem`];
-      if (existsSync(keyPath)) throw new FaceedgeError('USAGE', `${keyPath} already exists`, { hint: 'refusing to overwrite a signing key; pick another --out' });
+      if (existsSync(keyPath))
+        throw new FaceedgeError('USAGE', `${keyPath} already exists`, {
+          hint: 'refusing to overwrite a signing key; pick another --out',
+        });
       const pair = generateSigningKeyPair();
       await writeFile(keyPath, pair.privateKeyPem, { mode: 0o600, flag: 'wx' });
       await writeFile(pubPath, pair.publicKeyPem, { mode: 0o644 });
-      console.log(`key ${pair.keyId}: private ${keyPath}, public ${pubPath} (copy it to the board as ${DEFAULT_PUBLIC_KEY})`);
+      console.log(
+        `key ${pair.keyId}: private ${keyPath}, public ${pubPath} (copy it to the board as ${DEFAULT_PUBLIC_KEY})`,
+      );
     });
 
   model
     .command('sign <dir>')
-    .description('write <dir>/manifest.sig: an ed25519 signature over manifest.json, which lists every file\'s sha256')
+    .description("write <dir>/manifest.sig: an ed25519 signature over manifest.json, which lists every file's sha256")
     .requiredOption('--key <pem>', 'ed25519 private key (faceedge model keygen)')
     .action(async (dir: string, flags: { key: string }) => {
       const pkg = await readModelPackage(dir);
       await verifyPackageFiles(pkg); // never sign a manifest that does not describe the files next to it
-      const key = loadPrivateKey(await readFile(flags.key).catch((cause: Error) => {
-        throw new FaceedgeError('USAGE', `cannot read key ${flags.key}: ${cause.message}`, { cause });
-      }), flags.key);
+      const key = loadPrivateKey(
+        await readFile(flags.key).catch((cause: Error) => {
+          throw new FaceedgeError('USAGE', `cannot read key ${flags.key}: ${cause.message}`, { cause });
+        }),
+        flags.key,
+      );
       const text = signManifest(pkg.manifestBytes, key);
       await writeFile(join(dir, SIGNATURE_FILE), text);
       console.log(`signed ${join(dir, MANIFEST_FILE)} (${pkg.files.length} files) with key ${JSON.parse(text).key_id}`);
@@ -82,7 +104,9 @@ export function registerModelCommands(program: Command): void {
     .option('--allow-unsigned', 'accept a package without manifest.sig')
     .action(async (dir: string, flags: TrustFlags) => {
       const v = await verifyModelPackage(dir, await trustOptions(flags));
-      console.log(`${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}`);
+      console.log(
+        `${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}`,
+      );
     });
 
   model
@@ -96,15 +120,27 @@ export function registerModelCommands(program: Command): void {
       try {
         const source = await openPackageSource(path);
         try {
-          const summary = installSummary(await installModel(new ModelStore(flags.modelsDir), source.dir, await trustOptions(flags)));
+          const summary = installSummary(
+            await installModel(new ModelStore(flags.modelsDir), source.dir, await trustOptions(flags)),
+          );
           if (flags.json) console.log(JSON.stringify(summary));
-          else console.log(summary.unchanged ? `${summary.model.version} is already the current model` : `installed ${summary.model.version}${summary.previous ? ` (previous: ${summary.previous}, faceedge model rollback restores it)` : ''}`);
+          else
+            console.log(
+              summary.unchanged
+                ? `${summary.model.version} is already the current model`
+                : `installed ${summary.model.version}${summary.previous ? ` (previous: ${summary.previous}, faceedge model rollback restores it)` : ''}`,
+            );
         } finally {
           await source.dispose();
         }
       } catch (err) {
         if (!flags.json || !isFaceedgeError(err)) throw err;
-        console.log(JSON.stringify({ status: 'error', error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) } }));
+        console.log(
+          JSON.stringify({
+            status: 'error',
+            error: { code: err.code, message: err.message, ...(err.hint ? { hint: err.hint } : {}) },
+          }),
+        );
         process.exitCode = 1;
       }
     });
@@ -125,14 +161,16 @@ export function registerModelCommands(program: Command): void {
     .action(async (flags: { modelsDir: string }) => {
       const store = new ModelStore(flags.modelsDir);
       const [cur, prev] = [await store.current(), await store.previous()];
-      console.log(`current:  ${cur ? `${cur.name} (${cur.modelPath})` : 'none'}\nprevious: ${prev ? prev.name : 'none'}`);
+      console.log(
+        `current:  ${cur ? `${cur.name} (${cur.modelPath})` : 'none'}\nprevious: ${prev ? prev.name : 'none'}`,
+      );
     });
 
   model
     .command('push <dir> [host]')
     .description('send a package to a board: over SSH to [host], or over MQTT with --mqtt and --device')
     .option('--mqtt <url>', 'broker the board is connected to')
-    .option('--device <id>', 'the board\'s device id (faceedge/<id>/…)')
+    .option('--device <id>', "the board's device id (faceedge/<id>/…)")
     .option('--base-topic <topic>', 'MQTT base topic', 'faceedge')
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--ssh-option <opt>', 'ssh/scp -o option, repeatable (e.g. Port=2222)', collect)
@@ -140,28 +178,58 @@ export function registerModelCommands(program: Command): void {
     .option('--scp <cmd>', 'scp client', 'scp')
     .option('--remote-command <cmd>', 'faceedge on the board (e.g. "sudo -u faceedge faceedge")', 'faceedge')
     .option('--remote-models-dir <dir>', 'model store on the board')
-    .action(async (dir: string, host: string | undefined, f: { mqtt?: string; device?: string; baseTopic: string; chunkKib: string; sshOption?: string[]; ssh: string; scp: string; remoteCommand: string; remoteModelsDir?: string }) => {
-      if (f.mqtt) {
-        if (!f.device) throw new FaceedgeError('USAGE', '--mqtt needs --device <id>');
-        const chunkKib = Number(f.chunkKib);
-        if (!Number.isInteger(chunkKib) || chunkKib < 1 || chunkKib > 1024) throw new FaceedgeError('USAGE', '--chunk-kib must be an integer in 1…1024');
-        let last = 0;
-        const r = await pushModelOverMqtt({
-          dir, url: f.mqtt, deviceId: f.device, baseTopic: f.baseTopic, chunkSize: chunkKib * 1024,
-          onProgress: (p) => {
-            if (p.sent - last >= 16 || p.missing === 0) (last = p.sent, process.stderr.write(`\rsent ${p.sent} chunks, ${p.missing} to go   `));
-          },
+    .action(
+      async (
+        dir: string,
+        host: string | undefined,
+        f: {
+          mqtt?: string;
+          device?: string;
+          baseTopic: string;
+          chunkKib: string;
+          sshOption?: string[];
+          ssh: string;
+          scp: string;
+          remoteCommand: string;
+          remoteModelsDir?: string;
+        },
+      ) => {
+        if (f.mqtt) {
+          if (!f.device) throw new FaceedgeError('USAGE', '--mqtt needs --device <id>');
+          const chunkKib = Number(f.chunkKib);
+          if (!Number.isInteger(chunkKib) || chunkKib < 1 || chunkKib > 1024)
+            throw new FaceedgeError('USAGE', '--chunk-kib must be an integer in 1…1024');
+          let last = 0;
+          const r = await pushModelOverMqtt({
+            dir,
+            url: f.mqtt,
+            deviceId: f.device,
+            baseTopic: f.baseTopic,
+            chunkSize: chunkKib * 1024,
+            onProgress: (p) => {
+              if (p.sent - last >= 16 || p.missing === 0)
+                ((last = p.sent), process.stderr.write(`\rsent ${p.sent} chunks, ${p.missing} to go   `));
+            },
+          });
+          process.stderr.write('\n');
+          const m = r.status.model!;
+          console.log(
+            `${f.device}: installed ${m.version}${m.unchanged ? ' (already current)' : ''}; sent ${r.chunksSent}/${r.totalChunks} chunks`,
+          );
+          return;
+        }
+        if (!host) throw new FaceedgeError('USAGE', 'model push needs a <host> (SSH) or --mqtt <url> --device <id>');
+        const { report } = await pushModelOverSsh({
+          dir,
+          host,
+          ssh: f.ssh,
+          scp: f.scp,
+          sshOptions: f.sshOption,
+          remoteCommand: f.remoteCommand,
+          remoteModelsDir: f.remoteModelsDir,
         });
-        process.stderr.write('\n');
-        const m = r.status.model!;
-        console.log(`${f.device}: installed ${m.version}${m.unchanged ? ' (already current)' : ''}; sent ${r.chunksSent}/${r.totalChunks} chunks`);
-        return;
-      }
-      if (!host) throw new FaceedgeError('USAGE', 'model push needs a <host> (SSH) or --mqtt <url> --device <id>');
-      const { report } = await pushModelOverSsh({
-        dir, host, ssh: f.ssh, scp: f.scp, sshOptions: f.sshOption, remoteCommand: f.remoteCommand, remoteModelsDir: f.remoteModelsDir,
-      });
-      const m = report.model as { version: string };
-      console.log(`${host}: installed ${m.version}${report.unchanged ? ' (already current)' : ''}`);
-    });
+        const m = report.model as { version: string };
+        console.log(`${host}: installed ${m.version}${report.unchanged ? ' (already current)' : ''}`);
+      },
+    );
 }

@@ -28,7 +28,11 @@ interface RunFlags {
 /** The demo: every GIF in demo/clips as one camera each, once (or looped), broker on any free port. */
 function demoOverrides(loop: boolean, stateDir: string): Record<string, unknown> {
   const clips = join(packageRoot(), 'demo', 'clips');
-  const files = existsSync(clips) ? readdirSync(clips).filter((f) => f.endsWith('.gif')).sort() : [];
+  const files = existsSync(clips)
+    ? readdirSync(clips)
+        .filter((f) => f.endsWith('.gif'))
+        .sort()
+    : [];
   return {
     cameras: files.map((file, i) => ({ name: `demo${i + 1}`, source: { type: 'gif', path: join(clips, file), loop } })),
     // The clips are CCTV-style: faces 20–60 px, several metres away — the full-range detector's job.
@@ -51,14 +55,25 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: RunFlags) => {
       const overrides: Record<string, unknown> = {
-        'mqtt.url': flags.mqttUrl, 'http.port': flags.httpPort, 'log.level': flags.logLevel ?? (flags.demo ? 'warn' : undefined),
+        'mqtt.url': flags.mqttUrl,
+        'http.port': flags.httpPort,
+        'log.level': flags.logLevel ?? (flags.demo ? 'warn' : undefined),
       };
-      if (flags.demo) Object.assign(overrides, demoOverrides(Boolean(flags.loop), join(packageRoot(), '.faceedge-demo')));
+      if (flags.demo)
+        Object.assign(overrides, demoOverrides(Boolean(flags.loop), join(packageRoot(), '.faceedge-demo')));
       const loaded = loadConfig({ file: flags.config, env, flags: overrides });
       // The default model path is relative to the package, wherever the daemon is started from.
-      const config = !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
-        ? { ...loaded, classifier: { ...loaded.classifier, model: shippedModelPath(), manifest: join(packageRoot(), 'models', 'manifest.json') } }
-        : loaded;
+      const config =
+        !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
+          ? {
+              ...loaded,
+              classifier: {
+                ...loaded.classifier,
+                model: shippedModelPath(),
+                manifest: join(packageRoot(), 'models', 'manifest.json'),
+              },
+            }
+          : loaded;
       const log = createLogger({ level: config.log.level, secrets: configSecrets(config) });
       // Every frame is a new image: libvips' operation cache only costs memory, and one libvips worker
       // per decode keeps the inference thread's core free on a 4-core board.
@@ -66,13 +81,20 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       sharp.concurrency(1);
       let printer: EventPrinter | null = null;
       const daemon = new Daemon({
-        config, log, version, env,
+        config,
+        log,
+        version,
+        env,
         // The demo prints what a subscriber receives; it subscribes before the first frame.
-        beforeCameras: flags.demo ? async (url) => {
-          printer = new EventPrinter({ url, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });
-          await printer.start();
-          console.log(`faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`);
-        } : undefined,
+        beforeCameras: flags.demo
+          ? async (url) => {
+              printer = new EventPrinter({ url, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });
+              await printer.start();
+              console.log(
+                `faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`,
+              );
+            }
+          : undefined,
       });
       // systemd's Type=notify protocol; a no-op when not started by systemd (no NOTIFY_SOCKET).
       const notify = createSdNotifier(env, { log: componentLogger(log, 'systemd') });
@@ -124,9 +146,13 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
           await shutdown();
           const failed = [...daemon.failedCameras];
           if (failed.length > 0) {
-            throw new FaceedgeError('SOURCE_FAILED', `camera(s) could not start:\n  ${failed.map(([name, err]) => `${name}: ${err.message}`).join('\n  ')}`, {
-              hint: 'check each camera\'s source in the configuration (`faceedge config check` validates keys, not files or devices)',
-            });
+            throw new FaceedgeError(
+              'SOURCE_FAILED',
+              `camera(s) could not start:\n  ${failed.map(([name, err]) => `${name}: ${err.message}`).join('\n  ')}`,
+              {
+                hint: "check each camera's source in the configuration (`faceedge config check` validates keys, not files or devices)",
+              },
+            );
           }
         }
       }

@@ -15,6 +15,7 @@ Layout reminders (little endian throughout):
 - vector: uint32 element count, then the elements; string: uint32 byte count, bytes, one NUL;
 - file: uint32 offset to the root table, then an optional 4-byte file identifier.
 """
+
 from __future__ import annotations
 
 import struct
@@ -127,8 +128,9 @@ class Builder:
                 struct.pack_into("<I", chunk, at, self._uoffset(ref - at, value))
             else:
                 struct.pack_into("<" + kind, chunk, at, value)
-        vtable = struct.pack(f"<{2 + num_slots}H", 4 + 2 * num_slots, table_size,
-                             *[layout.get(s, 0) for s in range(num_slots)])
+        vtable = struct.pack(
+            f"<{2 + num_slots}H", 4 + 2 * num_slots, table_size, *[layout.get(s, 0) for s in range(num_slots)]
+        )
         vt_ref = self._vtables.get(vtable)
         if vt_ref is None:
             vt_ref, _ = self._prepend(vtable, 2)

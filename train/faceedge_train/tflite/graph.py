@@ -4,6 +4,7 @@ Tensors are added in any order and referred to by index; constant tensors carry 
 which goes into its own Buffer. Buffer 0 is the empty buffer every activation tensor points at,
 as the schema requires.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -57,8 +58,9 @@ class Graph:
         self.inputs: list[int] = []
         self.outputs: list[int] = []
 
-    def add_tensor(self, name: str, shape: list[int], dtype: int, data: np.ndarray | None = None,
-                   quant: QuantParams | None = None) -> int:
+    def add_tensor(
+        self, name: str, shape: list[int], dtype: int, data: np.ndarray | None = None, quant: QuantParams | None = None
+    ) -> int:
         if data is not None:
             expected = S.NUMPY_DTYPES[dtype]
             if data.dtype != expected:
@@ -66,13 +68,21 @@ class Graph:
             if list(data.shape) != list(shape):
                 raise ValueError(f"tensor {name}: data shape {data.shape} != {shape}")
         if quant is not None and len(quant.scale) > 1 and len(quant.scale) != shape[quant.quantized_dimension]:
-            raise ValueError(f"tensor {name}: {len(quant.scale)} scales for dimension of size "
-                             f"{shape[quant.quantized_dimension]}")
+            raise ValueError(
+                f"tensor {name}: {len(quant.scale)} scales for dimension of size {shape[quant.quantized_dimension]}"
+            )
         self.tensors.append(Tensor(name, [int(d) for d in shape], dtype, data, quant))
         return len(self.tensors) - 1
 
-    def add_op(self, builtin: int, version: int, inputs: list[int], outputs: list[int],
-               options_type: int = S.BuiltinOptions.NONE, options: dict | None = None) -> None:
+    def add_op(
+        self,
+        builtin: int,
+        version: int,
+        inputs: list[int],
+        outputs: list[int],
+        options_type: int = S.BuiltinOptions.NONE,
+        options: dict | None = None,
+    ) -> None:
         for index in [*inputs, *outputs]:
             if not 0 <= index < len(self.tensors):
                 raise IndexError(f"operator refers to unknown tensor {index}")
@@ -95,8 +105,12 @@ class Graph:
         for t, buf_index in zip(self.tensors, tensor_buffer):
             q = None
             if t.quant is not None:
-                q = S.write_quantization(b, [float(s) for s in t.quant.scale],
-                                         [int(z) for z in t.quant.zero_point], t.quant.quantized_dimension)
+                q = S.write_quantization(
+                    b,
+                    [float(s) for s in t.quant.scale],
+                    [int(z) for z in t.quant.zero_point],
+                    t.quant.quantized_dimension,
+                )
             tensor_refs.append(S.write_tensor(b, t.name, t.shape, t.dtype, buf_index, q))
         opcode_index: dict[tuple[int, int], int] = {}
         for op in self.ops:
@@ -106,8 +120,11 @@ class Graph:
             options = None
             if op.options_type != S.BuiltinOptions.NONE:
                 options = S.write_options(b, op.options_type, op.options)
-            op_refs.append(S.write_operator(b, opcode_index[(op.builtin, op.version)], op.inputs, op.outputs,
-                                            op.options_type, options))
+            op_refs.append(
+                S.write_operator(
+                    b, opcode_index[(op.builtin, op.version)], op.inputs, op.outputs, op.options_type, options
+                )
+            )
         opcode_refs = [S.write_operator_code(b, builtin, version) for builtin, version in opcode_index]
         subgraph = S.write_subgraph(b, tensor_refs, self.inputs, self.outputs, op_refs, "main")
         model = S.write_model(b, opcode_refs, [subgraph], description, buffer_refs)

@@ -4,6 +4,7 @@ It is independent of the builder (it walks the raw bytes with the format's own r
 back what the builder wrote checks the builder. Bounds and alignment are checked like the
 FlatBuffers verifier does, so a malformed file raises instead of returning garbage.
 """
+
 from __future__ import annotations
 
 import struct
@@ -74,9 +75,9 @@ class Table:
         if target is None:
             return None
         n = _vector_len(self.buf, target, 1)
-        if self.buf[target + 4 + n:target + 5 + n] != b"\0":
+        if self.buf[target + 4 + n : target + 5 + n] != b"\0":
             raise FlatbufferError("string without NUL terminator")
-        return self.buf[target + 4:target + 4 + n].decode("utf-8")
+        return self.buf[target + 4 : target + 4 + n].decode("utf-8")
 
     def vector(self, slot: int, fmt: str) -> list | None:
         """A vector of scalars as a Python list (None when absent)."""
@@ -90,7 +91,7 @@ class Table:
         if target is None:
             return None
         n = _vector_len(self.buf, target, elem_size)
-        return bytes(self.buf[target + 4:target + 4 + n * elem_size])
+        return bytes(self.buf[target + 4 : target + 4 + n * elem_size])
 
     def vector_address(self, slot: int) -> int | None:
         """Address of the first element (for alignment checks)."""
@@ -136,6 +137,7 @@ def root_table(buf: bytes, file_identifier: bytes | None = None) -> Table:
 
 # ---- TFLite decoding ----------------------------------------------------------------------------
 
+
 def _quantization(t: Table | None) -> dict | None:
     if t is None:
         return None
@@ -170,8 +172,13 @@ def read_model(buf: bytes) -> dict:
     for oc in model.tables(S.Model.OPERATOR_CODES):
         deprecated = oc.scalar(S.OperatorCode.DEPRECATED_BUILTIN_CODE, "b", 0)
         builtin = oc.scalar(S.OperatorCode.BUILTIN_CODE, "i", 0)
-        opcodes.append({"deprecated_builtin_code": deprecated, "builtin_code": builtin,
-                        "version": oc.scalar(S.OperatorCode.VERSION, "i", 1)})
+        opcodes.append(
+            {
+                "deprecated_builtin_code": deprecated,
+                "builtin_code": builtin,
+                "version": oc.scalar(S.OperatorCode.VERSION, "i", 1),
+            }
+        )
     subgraphs = []
     for sg in model.tables(S.Model.SUBGRAPHS):
         tensors = []
@@ -183,18 +190,41 @@ def read_model(buf: bytes) -> dict:
             data = None
             if raw:
                 data = np.frombuffer(raw, dtype=S.NUMPY_DTYPES[ttype]).reshape(shape)
-            tensors.append({"name": t.string(S.TensorField.NAME), "shape": shape, "type": ttype,
-                            "buffer": buf_index, "data": data,
-                            "quantization": _quantization(t.table(S.TensorField.QUANTIZATION))})
+            tensors.append(
+                {
+                    "name": t.string(S.TensorField.NAME),
+                    "shape": shape,
+                    "type": ttype,
+                    "buffer": buf_index,
+                    "data": data,
+                    "quantization": _quantization(t.table(S.TensorField.QUANTIZATION)),
+                }
+            )
         ops = []
         for op in sg.tables(S.SubGraph.OPERATORS):
             index = op.scalar(S.Operator.OPCODE_INDEX, "I", 0)
-            ops.append({"opcode_index": index, "builtin_code": opcodes[index]["builtin_code"],
-                        "inputs": op.vector(S.Operator.INPUTS, "i") or [],
-                        "outputs": op.vector(S.Operator.OUTPUTS, "i") or [],
-                        "options": _options(op)})
-        subgraphs.append({"tensors": tensors, "inputs": sg.vector(S.SubGraph.INPUTS, "i") or [],
-                          "outputs": sg.vector(S.SubGraph.OUTPUTS, "i") or [], "operators": ops,
-                          "name": sg.string(S.SubGraph.NAME)})
-    return {"version": model.scalar(S.Model.VERSION, "I", 0), "description": model.string(S.Model.DESCRIPTION),
-            "operator_codes": opcodes, "subgraphs": subgraphs, "buffers": buffers}
+            ops.append(
+                {
+                    "opcode_index": index,
+                    "builtin_code": opcodes[index]["builtin_code"],
+                    "inputs": op.vector(S.Operator.INPUTS, "i") or [],
+                    "outputs": op.vector(S.Operator.OUTPUTS, "i") or [],
+                    "options": _options(op),
+                }
+            )
+        subgraphs.append(
+            {
+                "tensors": tensors,
+                "inputs": sg.vector(S.SubGraph.INPUTS, "i") or [],
+                "outputs": sg.vector(S.SubGraph.OUTPUTS, "i") or [],
+                "operators": ops,
+                "name": sg.string(S.SubGraph.NAME),
+            }
+        )
+    return {
+        "version": model.scalar(S.Model.VERSION, "I", 0),
+        "description": model.string(S.Model.DESCRIPTION),
+        "operator_codes": opcodes,
+        "subgraphs": subgraphs,
+        "buffers": buffers,
+    }

@@ -4,6 +4,7 @@ That script loads the model with faceedge's own TypeScript binding of the TFLite
 library inside the npm package tfjs-tflite-node), XNNPACK, 1 thread by default, so Python checks the
 exact runtime the edge daemon uses. A whole batch goes through one process call.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,14 @@ import numpy as np
 RUNNER = Path("scripts") / "tflite-run.ts"
 TSX = Path("node_modules") / ".bin" / "tsx"
 
-DTYPES = {"float32": np.float32, "int8": np.int8, "uint8": np.uint8, "int32": np.int32, "int16": np.int16,
-          "int64": np.int64}
+DTYPES = {
+    "float32": np.float32,
+    "int8": np.int8,
+    "uint8": np.uint8,
+    "int32": np.int32,
+    "int16": np.int16,
+    "int64": np.int64,
+}
 
 
 class RuntimeUnavailable(RuntimeError):
@@ -51,8 +58,9 @@ def unavailable_reason(root: Path | None = None) -> str | None:
     return None
 
 
-def run_tflite(model: str | Path, inputs: np.ndarray, delegate: str = "xnnpack", threads: int = 1,
-               timeout_s: float = 600.0) -> tuple[np.ndarray, dict]:
+def run_tflite(
+    model: str | Path, inputs: np.ndarray, delegate: str = "xnnpack", threads: int = 1, timeout_s: float = 600.0
+) -> tuple[np.ndarray, dict]:
     """Run every item of `inputs` (N, *input_shape[1:]) through `model`, one invoke each.
 
     inputs must already have the model input's dtype (float32 or int8). Returns (outputs with shape
@@ -67,8 +75,17 @@ def run_tflite(model: str | Path, inputs: np.ndarray, delegate: str = "xnnpack",
     with tempfile.TemporaryDirectory(prefix="faceedge-tflite-") as tmp:
         in_path, out_path = Path(tmp) / "input.bin", Path(tmp) / "output.bin"
         in_path.write_bytes(inputs.astype(inputs.dtype.newbyteorder("<"), copy=False).tobytes())
-        cmd = [str(root / TSX), str(RUNNER), str(Path(model).resolve()), str(in_path), str(out_path),
-               "--delegate", delegate, "--threads", str(threads)]
+        cmd = [
+            str(root / TSX),
+            str(RUNNER),
+            str(Path(model).resolve()),
+            str(in_path),
+            str(out_path),
+            "--delegate",
+            delegate,
+            "--threads",
+            str(threads),
+        ]
         proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout_s)
         if proc.returncode != 0:
             raise RuntimeError(f"tflite-run failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")

@@ -4,6 +4,7 @@ that the faceedge classifier needs, as field slot numbers, enum values and table
 Slot numbers are the field's position in the schema's table declaration; a union field takes two
 slots (its `_type` byte first, then the offset). Values are from schema.fbs as of TFLite 2.9.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,13 @@ class TensorType:
     INT8 = 9
 
 
-NUMPY_DTYPES = {TensorType.FLOAT32: np.float32, TensorType.INT32: np.int32, TensorType.UINT8: np.uint8,
-                TensorType.INT64: np.int64, TensorType.INT8: np.int8}
+NUMPY_DTYPES = {
+    TensorType.FLOAT32: np.float32,
+    TensorType.INT32: np.int32,
+    TensorType.UINT8: np.uint8,
+    TensorType.INT64: np.int64,
+    TensorType.INT8: np.int8,
+}
 
 
 class BuiltinOperator:
@@ -95,21 +101,34 @@ class OperatorCode:
 # Scalar fields of each options table: name -> (slot, struct code, schema default).
 OPTION_FIELDS: dict[int, dict[str, tuple[int, str, object]]] = {
     BuiltinOptions.CONV_2D: {
-        "padding": (0, "b", 0), "stride_w": (1, "i", 0), "stride_h": (2, "i", 0),
-        "fused_activation_function": (3, "b", 0), "dilation_w_factor": (4, "i", 1),
+        "padding": (0, "b", 0),
+        "stride_w": (1, "i", 0),
+        "stride_h": (2, "i", 0),
+        "fused_activation_function": (3, "b", 0),
+        "dilation_w_factor": (4, "i", 1),
         "dilation_h_factor": (5, "i", 1),
     },
     BuiltinOptions.DEPTHWISE_CONV_2D: {
-        "padding": (0, "b", 0), "stride_w": (1, "i", 0), "stride_h": (2, "i", 0),
-        "depth_multiplier": (3, "i", 0), "fused_activation_function": (4, "b", 0),
-        "dilation_w_factor": (5, "i", 1), "dilation_h_factor": (6, "i", 1),
+        "padding": (0, "b", 0),
+        "stride_w": (1, "i", 0),
+        "stride_h": (2, "i", 0),
+        "depth_multiplier": (3, "i", 0),
+        "fused_activation_function": (4, "b", 0),
+        "dilation_w_factor": (5, "i", 1),
+        "dilation_h_factor": (6, "i", 1),
     },
     BuiltinOptions.POOL_2D: {
-        "padding": (0, "b", 0), "stride_w": (1, "i", 0), "stride_h": (2, "i", 0),
-        "filter_width": (3, "i", 0), "filter_height": (4, "i", 0), "fused_activation_function": (5, "b", 0),
+        "padding": (0, "b", 0),
+        "stride_w": (1, "i", 0),
+        "stride_h": (2, "i", 0),
+        "filter_width": (3, "i", 0),
+        "filter_height": (4, "i", 0),
+        "fused_activation_function": (5, "b", 0),
     },
     BuiltinOptions.FULLY_CONNECTED: {
-        "fused_activation_function": (0, "b", 0), "weights_format": (1, "b", 0), "keep_num_dims": (2, "?", False),
+        "fused_activation_function": (0, "b", 0),
+        "weights_format": (1, "b", 0),
+        "keep_num_dims": (2, "?", False),
     },
     BuiltinOptions.ADD: {"fused_activation_function": (0, "b", 0)},
     BuiltinOptions.RESHAPE: {},
@@ -126,8 +145,14 @@ def write_buffer(b: Builder, data: bytes | None) -> Ref:
     return b.create_table({Buffer.DATA: ("ref", b.create_vector_bytes(data, len(data), align=16))})
 
 
-def write_quantization(b: Builder, scale: list[float], zero_point: list[int], quantized_dimension: int = 0,
-                       min_: list[float] | None = None, max_: list[float] | None = None) -> Ref:
+def write_quantization(
+    b: Builder,
+    scale: list[float],
+    zero_point: list[int],
+    quantized_dimension: int = 0,
+    min_: list[float] | None = None,
+    max_: list[float] | None = None,
+) -> Ref:
     fields: dict[int, tuple[str, object]] = {
         Quant.SCALE: ("ref", b.create_vector("f", scale)),
         Quant.ZERO_POINT: ("ref", b.create_vector("q", zero_point)),
@@ -140,8 +165,9 @@ def write_quantization(b: Builder, scale: list[float], zero_point: list[int], qu
     return b.create_table(fields)
 
 
-def write_tensor(b: Builder, name: str, shape: list[int], ttype: int, buffer: int,
-                 quantization: Ref | None = None) -> Ref:
+def write_tensor(
+    b: Builder, name: str, shape: list[int], ttype: int, buffer: int, quantization: Ref | None = None
+) -> Ref:
     fields: dict[int, tuple[str, object]] = {
         TensorField.SHAPE: ("ref", b.create_vector("i", shape)),
         TensorField.TYPE: ("b", ttype),
@@ -157,11 +183,13 @@ def write_operator_code(b: Builder, builtin: int, version: int) -> Ref:
     # Runtimes older than the int32 builtin_code field read only the byte; newer ones take the
     # larger of the two, so both carry the code.
     deprecated = min(builtin, BuiltinOperator.PLACEHOLDER_FOR_GREATER_OP_CODES)
-    return b.create_table({
-        OperatorCode.DEPRECATED_BUILTIN_CODE: ("b", deprecated),
-        OperatorCode.VERSION: ("i", version),
-        OperatorCode.BUILTIN_CODE: ("i", builtin),
-    })
+    return b.create_table(
+        {
+            OperatorCode.DEPRECATED_BUILTIN_CODE: ("b", deprecated),
+            OperatorCode.VERSION: ("i", version),
+            OperatorCode.BUILTIN_CODE: ("i", builtin),
+        }
+    )
 
 
 def write_options(b: Builder, kind: int, values: dict[str, object]) -> Ref:
@@ -172,8 +200,14 @@ def write_options(b: Builder, kind: int, values: dict[str, object]) -> Ref:
     return b.create_table({spec[name][0]: (spec[name][1], value) for name, value in values.items()})
 
 
-def write_operator(b: Builder, opcode_index: int, inputs: list[int], outputs: list[int],
-                   options_type: int = BuiltinOptions.NONE, options: Ref | None = None) -> Ref:
+def write_operator(
+    b: Builder,
+    opcode_index: int,
+    inputs: list[int],
+    outputs: list[int],
+    options_type: int = BuiltinOptions.NONE,
+    options: Ref | None = None,
+) -> Ref:
     fields: dict[int, tuple[str, object]] = {
         Operator.OPCODE_INDEX: ("I", opcode_index),
         Operator.INPUTS: ("ref", b.create_vector("i", inputs)),
@@ -185,23 +219,29 @@ def write_operator(b: Builder, opcode_index: int, inputs: list[int], outputs: li
     return b.create_table(fields)
 
 
-def write_subgraph(b: Builder, tensors: list[Ref], inputs: list[int], outputs: list[int],
-                   operators: list[Ref], name: str) -> Ref:
-    return b.create_table({
-        SubGraph.TENSORS: ("ref", b.create_offset_vector(tensors)),
-        SubGraph.INPUTS: ("ref", b.create_vector("i", inputs)),
-        SubGraph.OUTPUTS: ("ref", b.create_vector("i", outputs)),
-        SubGraph.OPERATORS: ("ref", b.create_offset_vector(operators)),
-        SubGraph.NAME: ("ref", b.create_string(name)),
-    })
+def write_subgraph(
+    b: Builder, tensors: list[Ref], inputs: list[int], outputs: list[int], operators: list[Ref], name: str
+) -> Ref:
+    return b.create_table(
+        {
+            SubGraph.TENSORS: ("ref", b.create_offset_vector(tensors)),
+            SubGraph.INPUTS: ("ref", b.create_vector("i", inputs)),
+            SubGraph.OUTPUTS: ("ref", b.create_vector("i", outputs)),
+            SubGraph.OPERATORS: ("ref", b.create_offset_vector(operators)),
+            SubGraph.NAME: ("ref", b.create_string(name)),
+        }
+    )
 
 
-def write_model(b: Builder, operator_codes: list[Ref], subgraphs: list[Ref], description: str,
-                buffers: list[Ref]) -> Ref:
-    return b.create_table({
-        Model.VERSION: ("I", SCHEMA_VERSION),
-        Model.OPERATOR_CODES: ("ref", b.create_offset_vector(operator_codes)),
-        Model.SUBGRAPHS: ("ref", b.create_offset_vector(subgraphs)),
-        Model.DESCRIPTION: ("ref", b.create_string(description)),
-        Model.BUFFERS: ("ref", b.create_offset_vector(buffers)),
-    })
+def write_model(
+    b: Builder, operator_codes: list[Ref], subgraphs: list[Ref], description: str, buffers: list[Ref]
+) -> Ref:
+    return b.create_table(
+        {
+            Model.VERSION: ("I", SCHEMA_VERSION),
+            Model.OPERATOR_CODES: ("ref", b.create_offset_vector(operator_codes)),
+            Model.SUBGRAPHS: ("ref", b.create_offset_vector(subgraphs)),
+            Model.DESCRIPTION: ("ref", b.create_string(description)),
+            Model.BUFFERS: ("ref", b.create_offset_vector(buffers)),
+        }
+    )
