@@ -49,7 +49,7 @@ function applyFixes(text: string, diagnostics: Diagnostic[]): string {
 
 function main(): void {
   const write = process.argv.includes('--write');
-  const workspace = new Workspace(parse(readFileSync('ruff.toml', 'utf8')), PositionEncoding.UTF16);
+  const workspace = new Workspace(parse(readFileSync('ruff.toml', 'utf8')), PositionEncoding.Utf16);
   const problems: string[] = [];
   for (const file of pythonFiles()) {
     const original = readFileSync(file, 'utf8');

@@ -54,7 +54,7 @@ class Split:
 
     def class_counts(self) -> dict[str, int]:
         counts = torch.bincount(self.labels, minlength=len(LABELS)).tolist()
-        return {label: int(c) for label, c in zip(LABELS, counts)}
+        return {label: int(c) for label, c in zip(LABELS, counts, strict=False)}
 
 
 def manifest_sha256(root: str | os.PathLike) -> str | None:

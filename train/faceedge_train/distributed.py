@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 import numpy as np
 import torch
@@ -228,5 +228,5 @@ def _broadcast_in_place(tensors: Iterable[torch.Tensor]) -> None:
         for group in by_dtype.values():
             flat = torch.cat([t.detach().reshape(-1) for t in group])
             dist.broadcast(flat, 0)
-            for t, chunk in zip(group, flat.split([t.numel() for t in group])):
+            for t, chunk in zip(group, flat.split([t.numel() for t in group]), strict=False):
                 t.copy_(chunk.view(t.shape))

@@ -38,7 +38,7 @@ class ModelEma:
         d = self.current_decay()
         self.steps += 1
         ema_float, new_float = [], []
-        for (name, ema_t), new_t in zip(self.module.state_dict().items(), model.state_dict().values()):
+        for (_name, ema_t), new_t in zip(self.module.state_dict().items(), model.state_dict().values(), strict=False):
             if ema_t.dtype.is_floating_point:
                 ema_float.append(ema_t)
                 new_float.append(new_t.detach())

@@ -16,8 +16,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Split, load_split
-from .preprocess import to_model_input
 from .metrics import binary_metrics
+from .preprocess import to_model_input
 
 
 @torch.no_grad()

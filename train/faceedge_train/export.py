@@ -22,20 +22,21 @@ import io
 import json
 import os
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from .data import LABELS, crop_alignment, decode_files, list_split
-from .manifest import manifest_problems
-from .preprocess import NORMALIZATION, float_input_nhwc, int8_input_nhwc, to_model_input
-from .fold import fold_model, run_layers
-from .checkpoint import load_checkpoint as _load_checkpoint, model_from_checkpoint
-from .model import FaceClassifier, ModelConfig, parameter_count
 from .calibrate import METHODS, calibrate
+from .checkpoint import load_checkpoint as _load_checkpoint
+from .checkpoint import model_from_checkpoint
+from .data import LABELS, crop_alignment, decode_files, list_split
+from .fold import fold_model, run_layers
+from .manifest import manifest_problems
+from .model import FaceClassifier, parameter_count
+from .preprocess import NORMALIZATION, float_input_nhwc, int8_input_nhwc, to_model_input
 from .quantize import quantize_model, simulate_int8
 from .tflite.convert import build_graph
 from .tflite.runtime import run_tflite, unavailable_reason
@@ -234,7 +235,7 @@ def export(
             "seed": seed,
             "method": calibration_method,
         },
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "exporter": {"module": "faceedge_train.export", "torch_version": torch.__version__},
         "selftest": selftest,
     }

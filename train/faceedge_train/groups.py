@@ -79,7 +79,7 @@ def band_weights(bands: list[str | None], strength: float, cap: float = 4.0) -> 
 def summarize(bands: list[str | None], weights: torch.Tensor) -> dict[str, dict]:
     """{band: {"crops": n, "weight": w}} for the log and the checkpoint."""
     out: dict[str, dict] = {}
-    for band, w in zip(bands, weights.tolist()):
+    for band, w in zip(bands, weights.tolist(), strict=False):
         if band is not None:
             entry = out.setdefault(band, {"crops": 0, "weight": round(w, 3)})
             entry["crops"] += 1

@@ -25,7 +25,7 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     # Average rank (1-based) over each run of tied scores.
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
     ends = np.r_[starts[1:], len(scores)]
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=False):
         ranks[order[start:end]] = (start + end + 1) / 2
     u = ranks[labels].sum() - n_pos * (n_pos + 1) / 2
     return float(u / (n_pos * n_neg))

@@ -101,10 +101,13 @@ class ModelConfig:
         return asdict(self)
 
 
+DEFAULT_MODEL_CONFIG = ModelConfig()  # frozen, so one shared default is safe
+
+
 class FaceClassifier(nn.Module):
     """MobileNetV2-style backbone + global average pool + dropout + one logit (male > 0)."""
 
-    def __init__(self, config: ModelConfig = ModelConfig()):
+    def __init__(self, config: ModelConfig = DEFAULT_MODEL_CONFIG):
         super().__init__()
         self.config = config
         stem_ch = make_divisible(32 * config.width)

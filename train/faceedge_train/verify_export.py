@@ -24,8 +24,8 @@ import numpy as np
 import torch
 
 from .data import DatasetError, load_split
-from .preprocess import float_input_nhwc, int8_input_nhwc, to_model_input
 from .export import load_checkpoint, model_from
+from .preprocess import float_input_nhwc, int8_input_nhwc, to_model_input
 from .tflite.runtime import run_tflite
 
 MAX_FLOAT_DIFF = 1e-4

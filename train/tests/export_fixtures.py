@@ -6,9 +6,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
-
 from faceedge_train.model import ConvBNAct, FaceClassifier, ModelConfig
+from PIL import Image
 
 
 def spread_model(seed: int = 0, width: float = 0.35, late_stride: int = 2) -> FaceClassifier:

@@ -8,14 +8,13 @@ import itertools
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from crops_fixture import make_crops
 from faceedge_train import data as data_module
 from faceedge_train.augment import AugmentConfig, Augmenter, jpeg_approx
 from faceedge_train.data import DatasetError, load_split
-from faceedge_train.preprocess import to_model_input
 from faceedge_train.metrics import binary_metrics, roc_auc
+from faceedge_train.preprocess import to_model_input
+from PIL import Image
 
 IDENTITY = AugmentConfig(
     scale=(1.0, 1.0),

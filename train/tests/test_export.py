@@ -8,12 +8,10 @@ import json
 import numpy as np
 import pytest
 import torch
-from PIL import Image
-
 from export_fixtures import checkpoint_of, smooth_images, spread_model, write_crops
 from faceedge_train import export as export_mod
-from faceedge_train.fold import fold_model, run_layers
 from faceedge_train.calibrate import calibrate, mse_range, quantization_mse
+from faceedge_train.fold import fold_model, run_layers
 from faceedge_train.quantize import (
     INPUT_QUANT,
     LOGISTIC_QUANT,
@@ -25,6 +23,7 @@ from faceedge_train.quantize import (
 from faceedge_train.tflite import schema as S
 from faceedge_train.tflite.convert import build_graph
 from faceedge_train.tflite.reader import read_model
+from PIL import Image
 
 
 def _x(images: np.ndarray) -> torch.Tensor:

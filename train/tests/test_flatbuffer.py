@@ -4,7 +4,6 @@ import struct
 
 import numpy as np
 import pytest
-
 from faceedge_train.tflite import schema as S
 from faceedge_train.tflite.flatbuffer import Builder, Ref
 from faceedge_train.tflite.graph import Graph, QuantParams

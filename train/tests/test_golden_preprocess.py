@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
-from faceedge_train import data, export, preprocess, quantize
+from faceedge_train import data, preprocess, quantize
 
 GOLDEN = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "golden"
 SPEC = json.loads((GOLDEN / "golden.json").read_text())

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-
 from crops_fixture import make_crops
 from faceedge_train import train as train_module
 from faceedge_train.groups import age_band, band_weights, crop_ages, crop_bands

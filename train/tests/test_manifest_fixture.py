@@ -8,7 +8,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from faceedge_train.manifest import manifest_problems
 
 FIXTURES = Path(__file__).resolve().parents[2] / "test" / "fixtures" / "manifest"

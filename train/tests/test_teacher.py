@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from faceedge_train.data import DatasetError, Split
 from faceedge_train.teacher import read_teacher_csv, teacher_targets
 

@@ -4,11 +4,10 @@ XNNPACK, 1 thread) against PyTorch. Skips only when node / node_modules / the ru
 import numpy as np
 import pytest
 import torch
-
 from export_fixtures import checkpoint_of, smooth_images, spread_model, write_crops
+from faceedge_train.calibrate import calibrate
 from faceedge_train.export import export
 from faceedge_train.fold import fold_model
-from faceedge_train.calibrate import calibrate
 from faceedge_train.quantize import quantize_model, simulate_values
 from faceedge_train.tflite.convert import build_graph
 from faceedge_train.tflite.runtime import run_tflite, unavailable_reason

@@ -11,7 +11,6 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from crops_fixture import make_crops
 from faceedge_train import train as train_module
 from faceedge_train.checkpoint import load_checkpoint, model_from_checkpoint

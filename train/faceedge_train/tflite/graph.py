@@ -102,7 +102,7 @@ class Graph:
                 buffer_refs.append(S.write_buffer(b, raw))
                 tensor_buffer.append(len(buffer_refs) - 1)
         tensor_refs = []
-        for t, buf_index in zip(self.tensors, tensor_buffer):
+        for t, buf_index in zip(self.tensors, tensor_buffer, strict=False):
             q = None
             if t.quant is not None:
                 q = S.write_quantization(

@@ -66,7 +66,7 @@ class Table:
             raise FlatbufferError("zero uoffset")
         return at + rel
 
-    def table(self, slot: int) -> "Table | None":
+    def table(self, slot: int) -> Table | None:
         target = self._target(slot)
         return None if target is None else Table(self.buf, target)
 
@@ -98,7 +98,7 @@ class Table:
         target = self._target(slot)
         return None if target is None else target + 4
 
-    def tables(self, slot: int) -> list["Table"]:
+    def tables(self, slot: int) -> list[Table]:
         target = self._target(slot)
         if target is None:
             return []
