@@ -23,14 +23,19 @@ from PIL import Image
 
 from .crop import DetectorBoxMap, crop_for_network
 from .minifasnet import INPUT_SIZE, load_minifasnet
+from .tfjs_graph import TfjsGraph
 
 #: The publisher box from a BlazeFace short-range box, measured on 390 faces (models/liveness/README.md).
 BOX_MAP = DetectorBoxMap(centre_x=0.0, centre_y=-0.03, width=1.03, height=1.05)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9)
 
 
-def score_faces(models: dict, image: np.ndarray, boxes: list[tuple[float, float, float, float]]) -> list[dict]:
-    """P(live) of each box from each model (name -> (model, scale)) and their fusion."""
+def score_faces(
+    models: dict, others: dict, image: np.ndarray, boxes: list[tuple[float, float, float, float]]
+) -> list[dict]:
+    """P(live) of each box from each MiniFASNet (name -> (model, scale)), their fusion, and each tfjs candidate
+    (name -> (graph, input side, output index of "live")), which gets the publisher box itself (scale 1), RGB
+    in 0..1 as @vladmandic/human feeds its face crops."""
     out = [dict() for _ in boxes]
     fused = np.zeros((len(boxes), 3))
     for name, (model, scale) in models.items():
@@ -43,12 +48,19 @@ def score_faces(models: dict, image: np.ndarray, boxes: list[tuple[float, float,
             out[i][name] = float(p[i, 1])
     for i in range(len(boxes)):
         out[i]["fusion"] = float(fused[i, 1])
+    for name, (graph, side, index) in others.items():
+        crops = np.stack([crop_for_network(image, box, 1.0, BOX_MAP, side) for box in boxes])
+        with torch.no_grad():
+            p = graph(torch.from_numpy(crops).float() / 255).numpy()
+        for i in range(len(boxes)):
+            out[i][name] = float(p[i, index])
     return out
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--weights", action="append", required=True, help="NAME=PATH@SCALE")
+    parser.add_argument("--tfjs", action="append", default=[], help="NAME=MODEL.json@SIDE@LIVE_INDEX")
     parser.add_argument("--set", action="append", required=True, help="live|attack:NAME=DUMP.jsonl[,DUMP2…]")
     parser.add_argument("--min-face-px", type=float, default=40)
     parser.add_argument("--primary", action="append", default=[], help="set names scored on their largest face only")
@@ -59,6 +71,11 @@ def main(argv: list[str] | None = None) -> None:
         name, rest = spec.split("=", 1)
         path, scale = rest.rsplit("@", 1)
         models[name] = (load_minifasnet(path).use_rgb_input(), float(scale))
+    others = {}
+    for spec in args.tfjs:
+        name, rest = spec.split("=", 1)
+        path, side, index = rest.rsplit("@", 2)
+        others[name] = (TfjsGraph(path).eval(), int(side), int(index))
     rows = []
     for spec in args.set:
         kind, rest = spec.split(":", 1)
@@ -74,10 +91,10 @@ def main(argv: list[str] | None = None) -> None:
                     continue
                 image = np.asarray(Image.open(rec["file"]).convert("RGB"))
                 boxes = [(f["box"]["x"], f["box"]["y"], f["box"]["width"], f["box"]["height"]) for f in faces]
-                for face, scores in zip(faces, score_faces(models, image, boxes), strict=True):
+                for face, scores in zip(faces, score_faces(models, others, image, boxes), strict=True):
                     rows.append({"set": set_name, "kind": kind, "file": rec["file"], "face": face["box"], **scores})
     args.out.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    summarize(rows, [*models, "fusion"])
+    summarize(rows, [*models, "fusion", *others])
 
 
 def summarize(rows: list[dict], names: list[str]) -> None:
