@@ -39,8 +39,9 @@ export interface KeypointSample {
 /**
  * `live`: the nose moved across the eyes–mouth triangle as only a 3-D head's can (evidence against a flat
  * print or still-image screen; not proof of life). `planar`: the face turned clearly and the nose stayed
- * put, as on a photo. `insufficient`: too few frames, too little motion, or a result between the two; it is
- * never a pass.
+ * put, as on a photo; weak with BlazeFace's regressed keypoints (it came up for 1 of 40 planar stand-ins and
+ * for 1 of 2 judged tracks of small live faces), so it is for the audit log, not a verdict on a person.
+ * `insufficient`: too few frames, too little motion, or a result between the two; it is never a pass.
  */
 export type PlanarMotionVerdict = 'live' | 'planar' | 'insufficient';
 

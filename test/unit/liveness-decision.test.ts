@@ -25,9 +25,11 @@ describe('decideLiveness', () => {
     expect(decideLiveness([NaN, 0.9, Infinity], null, policy).outcome).toBe('unknown');
   });
 
-  it('lets a planar track veto the network', () => {
-    expect(decideLiveness([0.99, 0.99, 0.99], temporal('planar'), policy).outcome).toBe('attack');
-    expect(decideLiveness([], temporal('planar'), policy).outcome).toBe('attack');
+  it('does not call a person an attacker on a planar verdict alone (measured unreliable)', () => {
+    expect(decideLiveness([0.99, 0.99, 0.99], temporal('planar'), policy).outcome).toBe('live');
+    expect(decideLiveness([0.99, 0.99, 0.99], temporal('planar'), { ...policy, requireTemporal: true }).outcome).toBe(
+      'unknown',
+    );
   });
 
   it('with requireTemporal, waits for temporal live', () => {
