@@ -20,7 +20,7 @@ const flag = (name: string, fallback: string) => {
   const i = args.indexOf(name);
   return i >= 0 ? args[i + 1] : fallback;
 };
-const modelPath = flag('--model', 'models/liveness/minifasnet-v2-80_float32.tflite');
+const modelPath = flag('--model', 'models/liveness/minifasnet-v1se-80_float32.tflite');
 const n = Number(flag('--n', '300'));
 
 const percentile = (values: number[], p: number) => {
