@@ -24,7 +24,9 @@ def _bgr(crop_name: str) -> torch.Tensor:
 def test_logits_match_the_publishers_code(name):
     ref = REFERENCE[name]
     model = load_minifasnet(SOURCE / name)
-    noise = torch.from_numpy(np.random.default_rng(ref["noise_seed"]).uniform(0, 255, (2, 3, 80, 80)).astype(np.float32))
+    noise = torch.from_numpy(
+        np.random.default_rng(ref["noise_seed"]).uniform(0, 255, (2, 3, 80, 80)).astype(np.float32)
+    )
     with torch.no_grad():
         np.testing.assert_allclose(model(_bgr(ref["crop"]))[0].numpy(), ref["crop_logits"], atol=1e-4)
         np.testing.assert_allclose(model(noise).numpy(), ref["noise_logits"], atol=1e-4)

@@ -19,9 +19,24 @@ def _write_model(tmp_path, weights: dict[str, np.ndarray], half: set[str]) -> No
     nodes = [
         {"name": "x", "op": "Placeholder"},
         {"name": "conv", "op": "_FusedConv2D", "input": ["x", "k", "kb"], "attr": conv_attr},
-        {"name": "pool", "op": "MaxPool", "input": ["conv"], "attr": {"ksize": {"list": {"i": ["1", "2", "2", "1"]}}, "strides": {"list": {"i": ["1", "2", "2", "1"]}}, "padding": _s("VALID"), "data_format": _s("NHWC")}},  # fmt: skip
+        {
+            "name": "pool",
+            "op": "MaxPool",
+            "input": ["conv"],
+            "attr": {
+                "ksize": {"list": {"i": ["1", "2", "2", "1"]}},
+                "strides": {"list": {"i": ["1", "2", "2", "1"]}},
+                "padding": _s("VALID"),
+                "data_format": _s("NHWC"),
+            },
+        },  # fmt: skip
         {"name": "flat", "op": "Reshape", "input": ["pool", "shape"]},
-        {"name": "dense", "op": "_FusedMatMul", "input": ["flat", "w", "wb"], "attr": {"fused_ops": {"list": {"s": [_s("BiasAdd")["s"]]}}}},  # fmt: skip
+        {
+            "name": "dense",
+            "op": "_FusedMatMul",
+            "input": ["flat", "w", "wb"],
+            "attr": {"fused_ops": {"list": {"s": [_s("BiasAdd")["s"]]}}},
+        },  # fmt: skip
         {"name": "scaled", "op": "Mul", "input": ["dense", "gain"]},
         {"name": "prob", "op": "Softmax", "input": ["scaled"]},
         {"name": "Identity", "op": "Identity", "input": ["prob"]},
@@ -36,7 +51,8 @@ def _write_model(tmp_path, weights: dict[str, np.ndarray], half: set[str]) -> No
             blobs.append(arr.tobytes())
         specs.append(spec)
     (tmp_path / "m.bin").write_bytes(b"".join(blobs))
-    model = {"format": "graph-model", "modelTopology": {"node": nodes}, "weightsManifest": [{"paths": ["m.bin"], "weights": specs}]}  # fmt: skip
+    manifest = [{"paths": ["m.bin"], "weights": specs}]
+    model = {"format": "graph-model", "modelTopology": {"node": nodes}, "weightsManifest": manifest}
     (tmp_path / "m.json").write_text(json.dumps(model))
 
 

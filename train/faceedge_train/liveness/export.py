@@ -71,19 +71,33 @@ def export(checkpoint: Path, scale: float, threshold: float, operating_point: di
     selftest = []
     for name, logits in zip(SELFTEST_CROPS, runtime[: len(SELFTEST_CROPS)], strict=True):
         png = (FIXTURES / name).read_bytes()
-        selftest.append({"crop": name, "png_base64": base64.b64encode(png).decode(), "expected_logits": logits.tolist()})
+        selftest.append(
+            {"crop": name, "png_base64": base64.b64encode(png).decode(), "expected_logits": logits.tolist()}
+        )
     manifest = {
         "id": model_id,
         "task": "presentation-attack-detection",
         "classes": ["attack_0", "live", "attack_2"],
         "live_index": LIVE_CLASS,
         "output": {"kind": "logits", "shape": [1, 3]},
-        "input": {"width": INPUT_SIZE, "height": INPUT_SIZE, "channels": 3, "layout": "NHWC", "color": "RGB", "range": [0, 255]},
+        "input": {
+            "width": INPUT_SIZE,
+            "height": INPUT_SIZE,
+            "channels": 3,
+            "layout": "NHWC",
+            "color": "RGB",
+            "range": [0, 255],
+        },
         "crop": {
             "kind": "detector-box",
             "size": INPUT_SIZE,
             "scale": scale,
-            "box_map": {"centre_x": BOX_MAP.centre_x, "centre_y": BOX_MAP.centre_y, "width": BOX_MAP.width, "height": BOX_MAP.height},
+            "box_map": {
+                "centre_x": BOX_MAP.centre_x,
+                "centre_y": BOX_MAP.centre_y,
+                "width": BOX_MAP.width,
+                "height": BOX_MAP.height,
+            },
             "detector": "BlazeFace short range (@mediapipe/face_detection), src/inference/face-detector.ts",
         },
         "threshold": threshold,
@@ -92,13 +106,19 @@ def export(checkpoint: Path, scale: float, threshold: float, operating_point: di
             "float32": {"path": path.name, "dtype": "float32", "sha256": sha256(data), "bytes": len(data)},
         },
         "selftest": selftest,
-        "verification": {"max_abs_logit_difference_vs_pytorch": worst, "inputs": len(inputs), "delegate": report.get("delegate")},
+        "verification": {
+            "max_abs_logit_difference_vs_pytorch": worst,
+            "inputs": len(inputs),
+            "delegate": report.get("delegate"),
+        },
         "provenance": {
             **{k: v for k, v in SOURCE.items() if k != "published_sha256"},
             "file": f"resources/anti_spoof_models/{checkpoint.name}",
             "sha256": source_sha,
             "architecture": "MiniFASNet (faceedge_train.liveness.minifasnet), rebuilt from the checkpoint's shapes",
-            "changes": "batch norms folded, BGR input turned to RGB in the first convolution, head's linear-BN-linear merged",
+            "changes": (
+                "batch norms folded, BGR input turned to RGB in the first convolution, head's linear-BN-linear merged"
+            ),
         },
         "created": datetime.now(UTC).isoformat(timespec="seconds"),
         "exporter": {"module": "faceedge_train.liveness.export", "torch_version": torch.__version__},
@@ -117,11 +137,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--id", default="minifasnet-v2-80")
     args = parser.parse_args(argv)
     try:
-        m = export(args.checkpoint, args.scale, args.threshold, json.loads(args.operating_point.read_text()), args.out, args.id)
+        m = export(
+            args.checkpoint, args.scale, args.threshold, json.loads(args.operating_point.read_text()), args.out, args.id
+        )
     except ValueError as err:
         print(f"export failed: {err}", file=sys.stderr)
         return 1
-    print(json.dumps({"written": m["files"], "max_abs_logit_difference": m["verification"]["max_abs_logit_difference_vs_pytorch"]}))
+    print(
+        json.dumps(
+            {
+                "written": m["files"],
+                "max_abs_logit_difference": m["verification"]["max_abs_logit_difference_vs_pytorch"],
+            }
+        )
+    )
     return 0
 
 

@@ -23,8 +23,16 @@ SOURCE = ROOT / "test" / "fixtures" / "scenes" / "astronaut.png"
 #: The astronaut's BlazeFace short-range box (scripts/liveness/detect-keypoints.ts), and a box near the corner
 #: whose crop must shrink and shift to stay inside the image.
 CASES = (
-    {"name": "astronaut-v2", "box": [177.9470995685477, 80.82106693328642, 94.19760628026492, 94.19789611354734], "scale": 2.7},
-    {"name": "astronaut-v1se", "box": [177.9470995685477, 80.82106693328642, 94.19760628026492, 94.19789611354734], "scale": 4.0},
+    {
+        "name": "astronaut-v2",
+        "box": [177.9470995685477, 80.82106693328642, 94.19760628026492, 94.19789611354734],
+        "scale": 2.7,
+    },
+    {
+        "name": "astronaut-v1se",
+        "box": [177.9470995685477, 80.82106693328642, 94.19760628026492, 94.19789611354734],
+        "scale": 4.0,
+    },
     {"name": "corner-shrink-shift", "box": [10.5, 4.25, 150.0, 150.0], "scale": 4.0},
 )
 
@@ -35,7 +43,9 @@ def golden(box_map: DetectorBoxMap = BOX_MAP) -> dict:
     for case in CASES:
         crop = crop_for_network(image, tuple(case["box"]), case["scale"], box_map)
         bounds = publisher_crop_rect(image.shape[1], image.shape[0], box_map.apply(tuple(case["box"])), case["scale"])
-        cases.append({**case, "bounds": list(bounds), "rgb_sha256": hashlib.sha256(crop.tobytes()).hexdigest(), "crop": crop})
+        cases.append(
+            {**case, "bounds": list(bounds), "rgb_sha256": hashlib.sha256(crop.tobytes()).hexdigest(), "crop": crop}
+        )
     return {"box_map": box_map, "size": 80, "cases": cases}
 
 

@@ -111,8 +111,10 @@ class MiniFASNet(nn.Module):
             return shapes[f"{prefix}.conv.weight"]
 
         def bottleneck(prefix: str, stride: int, residual: bool) -> Bottleneck:
-            expand, dw, project = conv_shape(f"{prefix}.conv"), conv_shape(f"{prefix}.conv_dw"), conv_shape(
-                f"{prefix}.project"
+            expand, dw, project = (
+                conv_shape(f"{prefix}.conv"),
+                conv_shape(f"{prefix}.conv_dw"),
+                conv_shape(f"{prefix}.project"),
             )
             se_key = f"{prefix}.se_module.fc1.weight"
             se_hidden = shapes[se_key][0] if se_key in shapes else None

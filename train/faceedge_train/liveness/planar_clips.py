@@ -28,7 +28,14 @@ FRAME_W, FRAME_H, FOCAL = 480, 360, 500.0
 
 def rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Camera-frame rotation of the card: yaw about y, pitch about x, roll about z (radians)."""
-    cy, sy, cp, sp, cr, sr = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch), math.cos(roll), math.sin(roll)
+    cy, sy, cp, sp, cr, sr = (
+        math.cos(yaw),
+        math.sin(yaw),
+        math.cos(pitch),
+        math.sin(pitch),
+        math.cos(roll),
+        math.sin(roll),
+    )
     ry = np.array([[cy, 0, sy], [0, 1, 0], [-sy, 0, cy]])
     rx = np.array([[1, 0, 0], [0, cp, -sp], [0, sp, cp]])
     rz = np.array([[cr, -sr, 0], [sr, cr, 0], [0, 0, 1]])
@@ -71,9 +78,7 @@ def render_frame(photo: Image.Image, pose: dict, rng: np.random.Generator) -> by
     h = card_homography(photo.width, photo.height, pose)
     inverse = np.linalg.inv(h)
     inverse /= inverse[2, 2]
-    background = Image.fromarray(
-        np.clip(rng.normal(118, 6, (FRAME_H, FRAME_W, 3)), 0, 255).astype(np.uint8), "RGB"
-    )
+    background = Image.fromarray(np.clip(rng.normal(118, 6, (FRAME_H, FRAME_W, 3)), 0, 255).astype(np.uint8), "RGB")
     mask = Image.new("L", photo.size, 255)
     coeffs = inverse.flatten()[:8].tolist()
     warped = photo.transform((FRAME_W, FRAME_H), Image.PERSPECTIVE, coeffs, Image.BICUBIC)
