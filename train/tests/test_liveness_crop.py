@@ -5,7 +5,13 @@ import json
 from pathlib import Path
 
 import numpy as np
-from faceedge_train.liveness.crop import DetectorBoxMap, crop_for_network, publisher_crop_rect, resize_bilinear
+from faceedge_train.liveness.crop import (
+    BLAZEFACE_BOX_MAP,
+    DetectorBoxMap,
+    crop_for_network,
+    publisher_crop_rect,
+    resize_bilinear,
+)
 from faceedge_train.liveness.golden_crops import golden
 from PIL import Image
 
@@ -51,3 +57,15 @@ def test_box_map_moves_and_scales_about_the_box_centre():
     assert m.apply((100, 100, 50, 50)) == (80.0, 77.5, 100.0, 75.0)
     crop = crop_for_network(np.zeros((200, 300, 3), np.uint8), (100, 50, 60, 60), 2.7, m)
     assert crop.shape == (80, 80, 3) and crop.dtype == np.uint8
+
+
+def test_the_shipped_manifest_records_this_crop():
+    manifest = json.loads((FIXTURES.parents[1] / "models" / "liveness" / "manifest.json").read_text())
+    m = manifest["crop"]["box_map"]
+    assert (m["centre_x"], m["centre_y"], m["width"], m["height"]) == (
+        BLAZEFACE_BOX_MAP.centre_x,
+        BLAZEFACE_BOX_MAP.centre_y,
+        BLAZEFACE_BOX_MAP.width,
+        BLAZEFACE_BOX_MAP.height,
+    )
+    assert manifest["crop"]["size"] == 80 and manifest["crop"]["kind"] == "detector-box"

@@ -38,6 +38,12 @@ class DetectorBoxMap:
         return cx - bw / 2, cy - bh / 2, bw, bh
 
 
+#: The publisher box from a BlazeFace short-range box: medians over 390 faces both detectors found (300 faces-dev
+#: test photos, 90 scene-clip frames; models/liveness/README.md, "Crop geometry"). Export writes it into the
+#: manifest, which is where the runtime reads it.
+BLAZEFACE_BOX_MAP = DetectorBoxMap(centre_x=0.0, centre_y=-0.03, width=1.03, height=1.05)
+
+
 def publisher_crop_rect(
     image_w: int, image_h: int, box: tuple[float, float, float, float], scale: float
 ) -> tuple[int, int, int, int]:

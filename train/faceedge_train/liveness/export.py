@@ -25,8 +25,8 @@ import torch
 from PIL import Image
 
 from ..tflite.runtime import run_tflite
+from .crop import BLAZEFACE_BOX_MAP
 from .export_float import build_float_graph
-from .measure_network import BOX_MAP
 from .minifasnet import INPUT_SIZE, LIVE_CLASS, load_minifasnet
 
 FIXTURES = Path(__file__).resolve().parents[3] / "test" / "fixtures" / "liveness"
@@ -93,10 +93,10 @@ def export(checkpoint: Path, scale: float, threshold: float, operating_point: di
             "size": INPUT_SIZE,
             "scale": scale,
             "box_map": {
-                "centre_x": BOX_MAP.centre_x,
-                "centre_y": BOX_MAP.centre_y,
-                "width": BOX_MAP.width,
-                "height": BOX_MAP.height,
+                "centre_x": BLAZEFACE_BOX_MAP.centre_x,
+                "centre_y": BLAZEFACE_BOX_MAP.centre_y,
+                "width": BLAZEFACE_BOX_MAP.width,
+                "height": BLAZEFACE_BOX_MAP.height,
             },
             "detector": "BlazeFace short range (@mediapipe/face_detection), src/inference/face-detector.ts",
         },

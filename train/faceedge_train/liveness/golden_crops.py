@@ -14,8 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .crop import DetectorBoxMap, crop_for_network, publisher_crop_rect
-from .measure_network import BOX_MAP
+from .crop import BLAZEFACE_BOX_MAP, DetectorBoxMap, crop_for_network, publisher_crop_rect
 
 ROOT = Path(__file__).resolve().parents[3]
 FIXTURES = ROOT / "test" / "fixtures" / "liveness"
@@ -37,7 +36,7 @@ CASES = (
 )
 
 
-def golden(box_map: DetectorBoxMap = BOX_MAP) -> dict:
+def golden(box_map: DetectorBoxMap = BLAZEFACE_BOX_MAP) -> dict:
     image = np.asarray(Image.open(SOURCE).convert("RGB"))
     cases = []
     for case in CASES:

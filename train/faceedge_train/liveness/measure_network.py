@@ -21,12 +21,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .crop import DetectorBoxMap, crop_for_network
+from .crop import BLAZEFACE_BOX_MAP, crop_for_network
 from .minifasnet import INPUT_SIZE, load_minifasnet
 from .tfjs_graph import TfjsGraph
 
-#: The publisher box from a BlazeFace short-range box, measured on 390 faces (models/liveness/README.md).
-BOX_MAP = DetectorBoxMap(centre_x=0.0, centre_y=-0.03, width=1.03, height=1.05)
 THRESHOLDS = (0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9)
 
 
@@ -39,7 +37,7 @@ def score_faces(
     out = [dict() for _ in boxes]
     fused = np.zeros((len(boxes), 3))
     for name, (model, scale) in models.items():
-        crops = np.stack([crop_for_network(image, box, scale, BOX_MAP, INPUT_SIZE) for box in boxes])
+        crops = np.stack([crop_for_network(image, box, scale, BLAZEFACE_BOX_MAP, INPUT_SIZE) for box in boxes])
         x = torch.from_numpy(crops).permute(0, 3, 1, 2).float()  # RGB, 0..255: the models take RGB (use_rgb_input)
         with torch.no_grad():
             p = torch.softmax(model(x), dim=1).numpy()
@@ -49,7 +47,7 @@ def score_faces(
     for i in range(len(boxes)):
         out[i]["fusion"] = float(fused[i, 1])
     for name, (graph, side, index) in others.items():
-        crops = np.stack([crop_for_network(image, box, 1.0, BOX_MAP, side) for box in boxes])
+        crops = np.stack([crop_for_network(image, box, 1.0, BLAZEFACE_BOX_MAP, side) for box in boxes])
         with torch.no_grad():
             p = graph(torch.from_numpy(crops).float() / 255).numpy()
         for i in range(len(boxes)):
