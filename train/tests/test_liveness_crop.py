@@ -60,7 +60,7 @@ def test_box_map_moves_and_scales_about_the_box_centre():
 
 
 def test_the_shipped_manifest_records_this_crop():
-    manifest = json.loads((FIXTURES.parents[1] / "models" / "liveness" / "manifest.json").read_text())
+    manifest = json.loads((FIXTURES.parents[2] / "models" / "liveness" / "manifest.json").read_text())
     m = manifest["crop"]["box_map"]
     assert (m["centre_x"], m["centre_y"], m["width"], m["height"]) == (
         BLAZEFACE_BOX_MAP.centre_x,
