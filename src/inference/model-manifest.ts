@@ -81,9 +81,17 @@ export const embeddingManifestSchema = modelManifestSchema.omit({ labels: true, 
       /** False-accept rate of `threshold` on the validation pairs it was chosen on (e.g. 0.001). */
       far: z.number().gt(0).lt(1),
       /** Where it was chosen: the pairs file and how many impostor pairs it holds. */
-      chosen_on: z.string().optional(),
+      chosen_on: z.string().nullish(),
     })
     .loose(),
+  /** Golden crops with the float embedding they must give (the int8 file within `min_cosine` of it). */
+  selftest: z
+    .array(
+      z
+        .object({ png_base64: z.string(), expected_embedding: z.array(z.number()), min_cosine: z.number().optional() })
+        .loose(),
+    )
+    .optional(),
 });
 
 export type EmbeddingManifest = z.infer<typeof embeddingManifestSchema>;
