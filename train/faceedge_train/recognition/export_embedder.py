@@ -103,9 +103,8 @@ def export(args) -> dict:
     cos = (emb_q * ref).sum(axis=1)
     if cos.min() < 0.98:
         raise SystemExit(f"int8 embeddings are off the float ones: cosine {cos.min():.4f}")
-    print(
-        f"[export] float max |diff| {np.abs(got_f - ref).max():.2e}; int8 cosine to float {cos.min():.4f}..{cos.max():.4f}"
-    )
+    diff = np.abs(got_f - ref).max()
+    print(f"[export] float max |diff| {diff:.2e}; int8 cosine to float {cos.min():.4f}..{cos.max():.4f}")
 
     def entry(dtype: str) -> dict:
         data = paths[dtype].read_bytes()
