@@ -14,6 +14,7 @@ import { registerGpioCommands } from './commands/gpio.js';
 import { registerModelCommands } from './commands/model.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerModelCalibrateCommand } from './commands/model-calibrate.js';
+import { registerFacesVerifyCommand } from './commands/faces-verify.js';
 import { packageVersion } from './package-version.js';
 
 // The one place the process environment is read; components get their slice of config.
@@ -31,6 +32,7 @@ registerModelCommands(program);
 registerModelCalibrateCommand(program.commands.find((c) => c.name() === 'model')!);
 registerGpioCommands(program, env);
 registerFleetCommands(program);
+registerFacesVerifyCommand(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -53,8 +53,51 @@ export const modelManifestSchema = z
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 
-export interface LoadedManifest {
-  readonly manifest: ModelManifest;
+/**
+ * The manifest of a face-embedding model (`task: "face-embedding"`): no labels; the embedding's size,
+ * the crop geometry it was trained on (required: a wrong crop silently ruins recognition), and the
+ * recognition threshold with the false-accept rate it was chosen for on validation pairs.
+ */
+export const embeddingManifestSchema = modelManifestSchema.omit({ labels: true, threshold: true }).extend({
+  task: z.literal('face-embedding'),
+  embedding: z
+    .object({
+      /** Length of the embedding vector. */
+      dimensions: z.number().int().positive(),
+      /** How two embeddings are compared; the embedder L2-normalizes, so cosine = dot product. */
+      similarity: z.literal('cosine'),
+    })
+    .loose(),
+  alignment: z.object({
+    size: z.number().int().positive(),
+    sideInEyeDistances: z.number().positive(),
+    centreBelowEyes: z.number(),
+    padding: z.enum(['edge', 'mirror']),
+  }),
+  recognition: z
+    .object({
+      /** Cosine similarity at or above which two faces are taken for the same person. */
+      threshold: z.number().gte(-1).lte(1),
+      /** False-accept rate of `threshold` on the validation pairs it was chosen on (e.g. 0.001). */
+      far: z.number().gt(0).lt(1),
+      /** Where it was chosen: the pairs file and how many impostor pairs it holds. */
+      chosen_on: z.string().nullish(),
+    })
+    .loose(),
+  /** Golden crops with the float embedding they must give (the int8 file within `min_cosine` of it). */
+  selftest: z
+    .array(
+      z
+        .object({ png_base64: z.string(), expected_embedding: z.array(z.number()), min_cosine: z.number().optional() })
+        .loose(),
+    )
+    .optional(),
+});
+
+export type EmbeddingManifest = z.infer<typeof embeddingManifestSchema>;
+
+export interface LoadedManifest<M = ModelManifest> {
+  readonly manifest: M;
   readonly path: string;
   /** The entry of `files` that describes the model file being loaded. */
   readonly file: z.infer<typeof fileEntry>;
@@ -65,12 +108,30 @@ export function manifestPathFor(modelPath: string): string {
   return join(dirname(modelPath), 'manifest.json');
 }
 
-/** Reads and validates the manifest and checks `modelBytes` against its sha256. */
-export async function loadManifestFor(
+/** Reads and validates a classifier's manifest and checks `modelBytes` against its sha256. */
+export function loadManifestFor(
   modelPath: string,
   modelBytes: Buffer,
   manifestPath = manifestPathFor(modelPath),
 ): Promise<LoadedManifest> {
+  return loadChecked(modelPath, modelBytes, manifestPath, modelManifestSchema);
+}
+
+/** The same for a face-embedding model's manifest (`embeddingManifestSchema`). */
+export function loadEmbeddingManifestFor(
+  modelPath: string,
+  modelBytes: Buffer,
+  manifestPath = manifestPathFor(modelPath),
+): Promise<LoadedManifest<EmbeddingManifest>> {
+  return loadChecked(modelPath, modelBytes, manifestPath, embeddingManifestSchema);
+}
+
+async function loadChecked<M extends { files: Record<string, z.infer<typeof fileEntry>> }>(
+  modelPath: string,
+  modelBytes: Buffer,
+  manifestPath: string,
+  schema: z.ZodType<M>,
+): Promise<LoadedManifest<M>> {
   let raw: unknown;
   try {
     raw = JSON.parse(await readFile(manifestPath, 'utf8'));
@@ -84,7 +145,7 @@ export async function loadManifestFor(
       },
     );
   }
-  const parsed = modelManifestSchema.safeParse(raw);
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
     throw new FaceedgeError('MODEL_INVALID', `invalid manifest ${manifestPath}: ${problems}`);

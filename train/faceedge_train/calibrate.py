@@ -20,11 +20,13 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
-from .fold import Layer, run_layers
+from .layers import Layer, run_layers
 
 METHODS = ("mse", "minmax")
 SAMPLES_PER_BATCH = 20_000  # values kept per tensor and batch for the MSE search
 CLIP_FACTORS = np.linspace(0.3, 1.0, 29)
+# Outputs whose range "mse" may clip: the feature maps. Heads (MEAN, FULLY_CONNECTED) keep min/max.
+CLIPPED_OPS = ("conv", "depthwise", "add", "mul", "prelu")
 
 
 def calibrate(
@@ -33,7 +35,7 @@ def calibrate(
     """(min, max) to quantize each activation tensor with; x batches: (N, 3, H, W) normalized input."""
     if method not in METHODS:
         raise ValueError(f"calibration method must be one of {METHODS}, got {method!r}")
-    clipped = {layer.output for layer in layers if layer.op in ("conv", "depthwise", "add")}
+    clipped = {layer.output for layer in layers if layer.op in CLIPPED_OPS}
     rng = np.random.default_rng(seed)
     ranges: dict[str, tuple[float, float]] = {}
     samples: dict[str, list[np.ndarray]] = {name: [] for name in clipped}

@@ -1,42 +1,19 @@
 """Fold BatchNorm into the convolutions of a `FaceClassifier` and describe it as a flat layer list.
 
-The list is what the TFLite writer and the quantizer consume: every layer names its input and
-output tensors, weights are float64 numpy arrays already in TFLite layout, and `run_layers`
-executes the list in PyTorch (for calibration and for checking the folding). Folding uses the
-BatchNorm running statistics, i.e. the model's eval-mode behaviour.
+The list (`layers.Layer`, the writer's op vocabulary) is what the TFLite writer and the quantizer
+consume: every layer names its input and output tensors, weights are float64 numpy arrays already
+in TFLite layout, and `run_layers` executes the list in PyTorch (for calibration and for checking
+the folding). Folding uses the BatchNorm running statistics, i.e. the model's eval-mode behaviour.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
-import torch
-import torch.nn.functional as F
 from torch import nn
 
+# The op vocabulary lives in layers.py; these names stay importable from here.
+from .layers import INPUT, Layer, run_layers, same_padding  # noqa: F401
 from .model import ConvBNAct, FaceClassifier, InvertedResidual
-
-INPUT = "input"
-
-
-@dataclass
-class Layer:
-    """One graph node.
-
-    op: "conv" (weight [O,kh,kw,I]), "depthwise" (weight [1,kh,kw,C]), "add", "mean" (spatial mean of
-    NHWC over H,W), "dense" (weight [O,I]), "logistic".
-    bias: float64 [O] for conv/depthwise/dense. stride: conv stride (SAME padding always).
-    relu6: ReLU6 fused into the conv output.
-    """
-
-    op: str
-    inputs: list[str]
-    output: str
-    weight: np.ndarray | None = None
-    bias: np.ndarray | None = None
-    stride: int = 1
-    relu6: bool = False
 
 
 def fold_conv_bn(block: ConvBNAct) -> tuple[np.ndarray, np.ndarray]:
@@ -102,46 +79,3 @@ def fold_model(model: FaceClassifier) -> list[Layer]:
     )
     layers.append(Layer("logistic", ["logit"], "prob"))
     return layers
-
-
-def same_padding(height: int, width: int, kernel_h: int, kernel_w: int, stride: int) -> tuple[int, int, int, int]:
-    """(left, right, top, bottom) that TensorFlow's SAME padding adds (the extra pixel goes after)."""
-
-    def one(size: int, k: int) -> tuple[int, int]:
-        out = -(-size // stride)
-        total = max((out - 1) * stride + k - size, 0)
-        return total // 2, total - total // 2
-
-    top, bottom = one(height, kernel_h)
-    left, right = one(width, kernel_w)
-    return left, right, top, bottom
-
-
-def run_layers(layers: list[Layer], x: torch.Tensor, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
-    """Execute the folded layers. x: (N, 3, H, W) normalized input. Returns every tensor by name
-    (NCHW for feature maps, (N, C) after the mean, (N, 1) for "logit" and "prob")."""
-    values: dict[str, torch.Tensor] = {INPUT: x.to(dtype)}
-    for layer in layers:
-        a = values[layer.inputs[0]]
-        if layer.op in ("conv", "depthwise"):
-            w = torch.from_numpy(layer.weight).to(dtype)
-            if layer.op == "conv":
-                w, groups = w.permute(0, 3, 1, 2), 1
-            else:
-                w, groups = w.permute(3, 0, 1, 2), w.shape[3]
-            a = F.pad(a, same_padding(a.shape[2], a.shape[3], w.shape[2], w.shape[3], layer.stride))
-            y = F.conv2d(a, w, torch.from_numpy(layer.bias).to(dtype), layer.stride, groups=groups)
-            values[layer.output] = F.relu6(y) if layer.relu6 else y
-        elif layer.op == "add":
-            values[layer.output] = a + values[layer.inputs[1]]
-        elif layer.op == "mean":
-            values[layer.output] = a.mean(dim=(2, 3))
-        elif layer.op == "dense":
-            values[layer.output] = F.linear(
-                a, torch.from_numpy(layer.weight).to(dtype), torch.from_numpy(layer.bias).to(dtype)
-            )
-        elif layer.op == "logistic":
-            values[layer.output] = torch.sigmoid(a)
-        else:
-            raise ValueError(f"unknown layer op {layer.op}")
-    return values

@@ -10,12 +10,13 @@ export function registerDatasetCommands(program: Command): void {
   dataset
     .command('prepare')
     .description(
-      'detect + align every face of a labeled folder ({train,val,test}/<class>/*.jpg) into 64x64 crops and a manifest',
+      'detect + align every face of a labeled folder ({train,val,test}/<class>/*.jpg) into crops (64x64 unless --size) and a manifest',
     )
     .argument('<src>', 'labeled image folder')
     .argument('<out>', 'output folder for crops and manifest.json')
     .option('--detector <model>', 'short | full', 'short')
     .option('--concurrency <n>', 'images in flight', '2')
+    .option('--size <px>', 'crop side in pixels (the model input)', String(DEFAULT_ALIGNMENT.size))
     .option('--side <eye-distances>', 'crop side in eye distances', String(DEFAULT_ALIGNMENT.sideInEyeDistances))
     .option(
       '--centre-below <eye-distances>',
@@ -39,6 +40,7 @@ export function registerDatasetCommands(program: Command): void {
         opts: {
           detector: DetectorModel;
           concurrency: string;
+          size: string;
           side: string;
           centreBelow: string;
           padding: CropPadding;
@@ -46,7 +48,7 @@ export function registerDatasetCommands(program: Command): void {
         },
       ) => {
         const alignment = {
-          size: DEFAULT_ALIGNMENT.size,
+          size: Number(opts.size),
           sideInEyeDistances: Number(opts.side),
           centreBelowEyes: Number(opts.centreBelow),
           padding: opts.padding,
@@ -56,6 +58,9 @@ export function registerDatasetCommands(program: Command): void {
             'USAGE',
             `--side must be > 0 and --centre-below a number (got ${opts.side}, ${opts.centreBelow})`,
           );
+        }
+        if (!Number.isInteger(alignment.size) || alignment.size < 8 || alignment.size > 512) {
+          throw new FaceedgeError('USAGE', `--size must be a whole number of pixels in 8..512 (got ${opts.size})`);
         }
         const detector = await FaceDetector.create({ model: opts.detector });
         try {

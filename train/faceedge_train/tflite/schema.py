@@ -1,5 +1,6 @@
 """The subset of the TFLite FlatBuffers schema (tensorflow/lite/schema/schema.fbs, schema version 3)
-that the faceedge classifier needs, as field slot numbers, enum values and table writers.
+that faceedge's networks need (the op vocabulary of `faceedge_train.layers`), as field slot
+numbers, enum values and table writers.
 
 Slot numbers are the field's position in the schema's table declaration; a union field takes two
 slots (its `_type` byte first, then the offset). Values are from schema.fbs as of TFLite 2.9.
@@ -38,9 +39,17 @@ class BuiltinOperator:
     CONV_2D = 3
     DEPTHWISE_CONV_2D = 4
     FULLY_CONNECTED = 9
+    L2_NORMALIZATION = 11
     LOGISTIC = 14
+    MAX_POOL_2D = 17
+    MUL = 18
+    RELU = 19
+    RELU6 = 21
     RESHAPE = 22
+    SOFTMAX = 25
+    PAD = 34
     MEAN = 40
+    PRELU = 54
     # Codes above this live only in OperatorCode.builtin_code; deprecated_builtin_code holds this.
     PLACEHOLDER_FOR_GREATER_OP_CODES = 127
 
@@ -53,8 +62,12 @@ class BuiltinOptions:
     DEPTHWISE_CONV_2D = 2
     POOL_2D = 5
     FULLY_CONNECTED = 8
+    SOFTMAX = 9
     ADD = 11
+    L2_NORM = 12
     RESHAPE = 17
+    MUL = 21
+    PAD = 22
     REDUCER = 27
 
 
@@ -130,8 +143,12 @@ OPTION_FIELDS: dict[int, dict[str, tuple[int, str, object]]] = {
         "weights_format": (1, "b", 0),
         "keep_num_dims": (2, "?", False),
     },
+    BuiltinOptions.SOFTMAX: {"beta": (0, "f", 0.0)},
     BuiltinOptions.ADD: {"fused_activation_function": (0, "b", 0)},
+    BuiltinOptions.L2_NORM: {"fused_activation_function": (0, "b", 0)},
     BuiltinOptions.RESHAPE: {},
+    BuiltinOptions.MUL: {"fused_activation_function": (0, "b", 0)},
+    BuiltinOptions.PAD: {},
     BuiltinOptions.REDUCER: {"keep_dims": (0, "?", False)},
 }
 
