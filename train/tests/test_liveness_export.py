@@ -1,4 +1,4 @@
-"""MiniFASNet's float32 TFLite export: the real runtime reproduces PyTorch; the export CLI's manifest."""
+"""MiniFASNet as the writer's layers and as float32 TFLite: both reproduce PyTorch; the export CLI's manifest."""
 
 import hashlib
 import json
@@ -8,9 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from faceedge_train.layers import run_layers
 from faceedge_train.liveness.export import export
-from faceedge_train.liveness.export_float import build_float_graph
 from faceedge_train.liveness.minifasnet import load_minifasnet
+from faceedge_train.liveness.minifasnet_layers import LOGITS, minifasnet_layers
+from faceedge_train.tflite.convert import build_graph
 from faceedge_train.tflite.runtime import run_tflite, unavailable_reason
 
 SOURCE = Path(__file__).resolve().parents[2] / "models" / "liveness" / "source"
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.skipif(unavailable_reason() is not None, reason=str(una
 def test_float_graph_runs_like_pytorch(tmp_path, name):
     model = load_minifasnet(SOURCE / name).use_rgb_input()
     path = tmp_path / "m.tflite"
-    path.write_bytes(build_float_graph(model).serialize())
+    path.write_bytes(build_graph(minifasnet_layers(model), input_size=80).serialize())
     x = np.random.default_rng(1).uniform(0, 255, (4, 80, 80, 3)).astype(np.float32)
     got, report = run_tflite(path, x)
     with torch.no_grad():
@@ -33,7 +35,17 @@ def test_float_graph_runs_like_pytorch(tmp_path, name):
 
 def test_a_bgr_model_is_refused():
     with pytest.raises(ValueError, match="RGB"):
-        build_float_graph(load_minifasnet(SOURCE / "2.7_80x80_MiniFASNetV2.pth"))
+        minifasnet_layers(load_minifasnet(SOURCE / "2.7_80x80_MiniFASNetV2.pth"))
+
+
+@pytest.mark.parametrize("name", ["2.7_80x80_MiniFASNetV2.pth", "4_0_0_80x80_MiniFASNetV1SE.pth"])
+def test_layer_list_means_the_network(name):
+    model = load_minifasnet(SOURCE / name).use_rgb_input()
+    x = torch.from_numpy(np.random.default_rng(2).uniform(0, 255, (3, 3, 80, 80)))
+    with torch.no_grad():
+        want = model(x.float()).double().numpy()
+    got = run_layers(minifasnet_layers(model), x, torch.float64)[LOGITS].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
 
 
 def test_export_writes_a_verified_manifest(tmp_path):

@@ -4,7 +4,8 @@
         --checkpoint ../models/liveness/source/2.7_80x80_MiniFASNetV2.pth --scale 2.7 \
         --threshold 0.5 --operating-point ../models/liveness/operating-point.json --out ../models/liveness
 
-The file is run in the real TFLite runtime on the golden crops and on random inputs before anything is
+The graph is the writer's (`faceedge_train.layers` -> `tflite.convert.build_graph`), float32. The file is run
+in the real TFLite runtime on the golden crops and on random inputs before anything is
 written; the export refuses (exit 1) when its logits differ from PyTorch's by more than 1e-3. The manifest
 (the contract of src/liveness/anti-spoof-manifest.ts) records the crop geometry, the threshold with its
 measured operating point, a self-test, sha256 and provenance.
@@ -24,10 +25,11 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..tflite.convert import build_graph
 from ..tflite.runtime import run_tflite
 from .crop import BLAZEFACE_BOX_MAP
-from .export_float import build_float_graph
 from .minifasnet import INPUT_SIZE, LIVE_CLASS, load_minifasnet
+from .minifasnet_layers import minifasnet_layers
 
 FIXTURES = Path(__file__).resolve().parents[3] / "test" / "fixtures" / "liveness"
 SELFTEST_CROPS = ("astronaut-v2.png", "astronaut-v1se.png", "corner-shrink-shift.png")
@@ -54,7 +56,8 @@ def export(checkpoint: Path, scale: float, threshold: float, operating_point: di
     if SOURCE["published_sha256"].get(checkpoint.name) != source_sha:
         raise ValueError(f"{checkpoint}: sha256 {source_sha} is not the published file's")
     model = load_minifasnet(checkpoint).use_rgb_input()
-    data = build_float_graph(model).serialize(f"faceedge {model_id} (MiniFASNet, Minivision, Apache-2.0)")
+    graph = build_graph(minifasnet_layers(model), input_size=INPUT_SIZE)
+    data = graph.serialize(f"faceedge {model_id} (MiniFASNet, Minivision, Apache-2.0)")
     crops = np.stack([np.asarray(Image.open(FIXTURES / name).convert("RGB")) for name in SELFTEST_CROPS])
     noise = np.random.default_rng(0).uniform(0, 255, (8, INPUT_SIZE, INPUT_SIZE, 3))
     inputs = np.concatenate([crops, noise]).astype(np.float32)

@@ -3,40 +3,21 @@
 
 Only the operations those graphs use are supported (Conv2D with fused BiasAdd/Relu, MaxPool, Relu, Reshape,
 MatMul with fused BiasAdd/Relu, Mul, Add/AddV2, Sigmoid, Softmax, Identity), NHWC as in TensorFlow; any
-other operation raises ValueError naming it. Weights stored as float16 (the `quantization` entry of the
-weights manifest) are widened to float32 as tfjs does.
+other operation raises ValueError naming it. The weights are read by `recognition.tfjs_weights` (float16
+shards widened as tfjs does). `recognition.tfjs_graph` lowers graphs to the writer's layers instead, for export;
+this runner only measures candidates, and runs graphs that lowering does not take (MaxPool, Sigmoid, Softmax).
 """
 
 from __future__ import annotations
 
 import base64
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-_NUMPY = {"float32": np.float32, "int32": np.int32, "float16": np.float16, "uint8": np.uint8, "uint16": np.uint16}
-
-
-def load_weights(model_json: Path) -> dict[str, np.ndarray]:
-    """Every weight of the manifest, by name, as float32/int32 arrays."""
-    spec = json.loads(model_json.read_text())
-    weights: dict[str, np.ndarray] = {}
-    for group in spec["weightsManifest"]:
-        data = b"".join((model_json.parent / p).read_bytes() for p in group["paths"])
-        offset = 0
-        for w in group["weights"]:
-            stored = w.get("quantization", {}).get("dtype", w["dtype"])
-            if stored not in ("float32", "int32", "float16"):
-                raise ValueError(f"{model_json}: weight {w['name']} stored as {stored}, not supported")
-            count = int(np.prod(w["shape"])) if w["shape"] else 1
-            size = count * np.dtype(_NUMPY[stored]).itemsize
-            arr = np.frombuffer(data, dtype=_NUMPY[stored], count=count, offset=offset).reshape(w["shape"])
-            weights[w["name"]] = arr.astype(_NUMPY[w["dtype"]])
-            offset += size
-    return weights
+from ..recognition.tfjs_weights import load_model_json
 
 
 def _attr(node: dict, name: str):
@@ -59,9 +40,9 @@ class TfjsGraph(torch.nn.Module):
     def __init__(self, model_json: str | Path):
         super().__init__()
         path = Path(model_json)
-        spec = json.loads(path.read_text())
+        spec, weights = load_model_json(path)
         self.nodes = spec["modelTopology"]["node"]
-        self.consts = {k: torch.from_numpy(v.copy()) for k, v in load_weights(path).items()}
+        self.consts = {k: torch.from_numpy(np.array(v)) for k, v in weights.items()}
         self.input_name = next(n["name"] for n in self.nodes if n["op"] == "Placeholder")
         self.output_name = "Identity"
         self.metadata = {k: v for k, v in spec.items() if k not in ("modelTopology", "weightsManifest")}
