@@ -46,7 +46,10 @@ export interface KeypointSample {
 export type PlanarMotionVerdict = 'live' | 'planar' | 'insufficient';
 
 export interface PlanarMotionOptions {
-  /** Samples (after thinning) needed for any verdict other than `insufficient`. Default 6. */
+  /**
+   * Samples (after thinning) needed for any verdict other than `insufficient`. Default 6: with the daemon
+   * analysing a confirmed track 5 times a second, a verdict needs about 1.2 s of track.
+   */
   readonly minSamples?: number;
   /** Samples closer than this to the previous kept one are skipped (consecutive frames repeat their noise), ms. Default 150. */
   readonly minSpacingMs?: number;
