@@ -1,7 +1,7 @@
 """Exports a published MiniFASNet checkpoint as faceedge's anti-spoofing model: float32 .tflite + manifest.json.
 
     cd train && /usr/bin/python3 -m faceedge_train.liveness.export \
-        --checkpoint ../models/liveness/source/2.7_80x80_MiniFASNetV2.pth --scale 2.7 \
+        --checkpoint ../data/liveness/minifasnet/2.7_80x80_MiniFASNetV2.pth --scale 2.7 \
         --threshold 0.5 --operating-point ../models/liveness/operating-point.json --out ../models/liveness
 
 The graph is the writer's (`faceedge_train.layers` -> `tflite.convert.build_graph`), float32. The file is run

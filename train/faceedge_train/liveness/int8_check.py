@@ -1,7 +1,7 @@
 """Would an int8 file keep the anti-spoofing operating point? Measures it instead of assuming.
 
     /usr/bin/python3 -m faceedge_train.liveness.int8_check \
-        --checkpoint ../models/liveness/source/4_0_0_80x80_MiniFASNetV1SE.pth --scale 4.0 \
+        --checkpoint ../data/liveness/minifasnet/4_0_0_80x80_MiniFASNetV1SE.pth --scale 4.0 \
         --calibration calibration-dets.jsonl --scores scores.jsonl
 
 The network's layer list is calibrated on the largest face of each image of `--calibration` (a dump of
