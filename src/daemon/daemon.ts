@@ -17,10 +17,10 @@ import { LiveView } from '../live-view/live-view.js';
 import { LiveViewRoutes } from '../live-view/live-view-routes.js';
 import { componentLogger } from '../observability/logger.js';
 import { DaemonMetrics } from '../observability/metrics.js';
-import { EmbeddedBroker } from '../outputs/embedded-broker.js';
-import type { BridgeInfo } from '../outputs/mqtt-payloads.js';
-import { MqttOutput } from '../outputs/mqtt-output.js';
-import { TrackJournal } from '../outputs/track-journal.js';
+import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import type { BridgeInfo } from '../mqtt/mqtt-payloads.js';
+import { MqttOutput } from '../mqtt/mqtt-output.js';
+import { TrackJournal } from '../pipeline/track-journal.js';
 import type { PipelineSink } from '../pipeline/pipeline.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { FaceDetector } from '../inference/face-detector.js';
@@ -33,7 +33,7 @@ import { modelRollbackHandler } from './model-rollback-command.js';
 import { ModelUpdates, servedFrom } from './model-updates.js';
 import { StatsReporter } from './stats-reporter.js';
 import { DaemonParts } from './daemon-parts.js';
-import type { BridgeHandler } from '../outputs/bridge-dispatcher.js';
+import type { BridgeHandler } from '../mqtt/bridge-dispatcher.js';
 
 export interface DaemonOptions {
   readonly config: FaceedgeConfig;

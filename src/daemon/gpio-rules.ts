@@ -12,7 +12,7 @@ import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../gpio/gp
 import { GpioBank } from '../gpio/gpio-bank.js';
 import type { GpioConfig } from '../gpio/gpio-config-schema.js';
 import { isFaceedgeError } from '../errors.js';
-import type { MqttOutput } from '../outputs/mqtt-output.js';
+import type { MqttOutput } from '../mqtt/mqtt-output.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
 import { describeAction, type RuleAction } from '../rules/rule-action.js';
 import { RuleRunner } from '../rules/rule-runner.js';

@@ -11,8 +11,8 @@ import {
   isHaBirth,
   type HaDiscoveryInput,
   type HaMessage,
-} from '../outputs/ha-discovery.js';
-import type { MqttOutput } from '../outputs/mqtt-output.js';
+} from '../mqtt/ha-discovery.js';
+import type { MqttOutput } from '../mqtt/mqtt-output.js';
 
 export interface HaAnnouncerOptions {
   readonly mqtt: Pick<MqttOutput, 'subscribe' | 'setRetained' | 'publish'>;

@@ -10,7 +10,7 @@
  */
 import { z } from 'zod';
 import { FaceedgeError } from '../errors.js';
-import type { BridgeHandler } from '../outputs/bridge-dispatcher.js';
+import type { BridgeHandler } from '../mqtt/bridge-dispatcher.js';
 import type { ModelUpdates } from './model-updates.js';
 
 export interface ServingModel {

@@ -8,7 +8,7 @@
  * `cleansession false` on both ends and the site broker's queue keep QoS 1 messages (events) through a
  * link or central outage; the boards' own outbox covers an outage of the site broker.
  */
-import { FleetTopics } from '../outputs/mqtt-topics.js';
+import { FleetTopics } from '../mqtt/mqtt-topics.js';
 
 export interface BridgeConfigOptions {
   /** Site name: the connection and remote client id are `faceedge-<site>`. */

@@ -7,8 +7,8 @@
  * - it reads only its own requests, model pushes and GPIO commands (and HA's birth message);
  * - the operator account reads and writes everything under the base topic (requests, pushes, status).
  */
-import { MqttTopics } from '../outputs/mqtt-topics.js';
-import { haDiscoveryTopic, haStatusTopic } from '../outputs/ha-discovery.js';
+import { MqttTopics } from '../mqtt/mqtt-topics.js';
+import { haDiscoveryTopic, haStatusTopic } from '../mqtt/ha-discovery.js';
 
 export interface AclOptions {
   /** Default `faceedge`. */

@@ -5,7 +5,7 @@
  * measured before the rollout. Rates come from the boards' own retained stats (fps, events_total), so
  * the gate costs the broker nothing extra.
  */
-import type { BridgeResponse } from '../outputs/bridge-dispatcher.js';
+import type { BridgeResponse } from '../mqtt/bridge-dispatcher.js';
 import type { FleetConnection } from './fleet-connection.js';
 import type { BoardRow } from './fleet-view.js';
 

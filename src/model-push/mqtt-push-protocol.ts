@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { MqttTopics } from '../outputs/mqtt-topics.js';
+import { MqttTopics } from '../mqtt/mqtt-topics.js';
 
 /** Default chunk size: 64 KiB of model bytes (≈ 87 KiB of base64 per message). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;

@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listSegments, readAckWatermark, readSegment, type OutboxEntry } from '../../src/outputs/outbox-files.js';
+import { listSegments, readAckWatermark, readSegment, type OutboxEntry } from '../../src/mqtt/outbox-files.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { httpGet, metricValue } from '../helpers/http-get.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';

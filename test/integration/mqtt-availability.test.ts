@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttOutput } from '../../src/outputs/mqtt-output.js';
+import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { spawnOutputChild } from '../helpers/spawn-output-child.js';

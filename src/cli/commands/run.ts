@@ -14,7 +14,7 @@ import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js'
 import { watchNpmLauncher } from '../../control/launcher-watch.js';
 import { createSdNotifier } from '../../control/sd-notify.js';
 import { componentLogger, createLogger } from '../../observability/logger.js';
-import { EventPrinter } from '../../outputs/event-printer.js';
+import { EventPrinter } from '../../mqtt/event-printer.js';
 
 interface RunFlags {
   config?: string;

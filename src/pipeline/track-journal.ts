@@ -15,7 +15,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { TrackEvent, TrackSnapshot } from '../pipeline/track-event.js';
+import type { TrackEvent, TrackSnapshot } from './track-event.js';
 
 interface CameraRecord {
   /** Highest track number published on this camera, in any run. */
