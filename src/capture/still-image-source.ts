@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FaceedgeError } from '../errors.js';
-import { decodeImage } from '../vision/decode-image.js';
+import { decodeImage } from './decode-image.js';
 import type { RgbImage } from './frame.js';
 import { PlaybackSource, type PlaybackOptions, type TimedImage } from './playback-source.js';
 import { DEFAULT_MAX_PIXELS } from './probe-image.js';

@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { ruleReferenceIssues } from '../rules/rule-references.js';
 import { rulesSchema } from '../rules/rules-schema.js';
-import { bool, topicPath } from './schema-helpers.js';
+import { bool, topicPath } from '../schema/schema-helpers.js';
 
 export const homeassistantSchema = z.strictObject({
   /** Publish the retained device-discovery message (and again when HA announces itself). Default true. */

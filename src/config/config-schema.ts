@@ -13,8 +13,8 @@ import { rulesSchema } from '../rules/rules-schema.js';
 import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
 import { BROKER_URL_PATTERN, brokerUrlProblem } from './broker-url.js';
 import { motionGateSchema } from './motion-gate-schema.js';
-import { cameraSourceSchema } from './camera-source-schema.js';
-import { bool, isObjectPayload, num, topicPath } from './schema-helpers.js';
+import { cameraSourceSchema } from '../capture/camera-source-schema.js';
+import { bool, isObjectPayload, num, topicPath } from '../schema/schema-helpers.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
 const TOPIC_SEGMENT = /^[A-Za-z0-9_-]+$/;

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MOTION_GATE, type MotionGateOptions } from '../pipeline/motion-gate.js';
-import { bool, num } from './schema-helpers.js';
+import { bool, num } from '../schema/schema-helpers.js';
 
 /** Source types that are live cameras; the others are files (played for tests, evaluation, demos). */
 export const LIVE_SOURCE_TYPES: readonly string[] = ['rpicam', 'v4l2', 'rtsp', 'mjpeg_process'];

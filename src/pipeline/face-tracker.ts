@@ -5,7 +5,7 @@
  * at most every `updateIntervalMs`, and `end` when it has been missing for too long. Never one
  * message per frame.
  */
-import { definedValues } from '../defined-values.js';
+import { definedValues } from '../schema/defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
 import { iou, matchScore, moveTrack, type TrackMotion } from './track-motion.js';

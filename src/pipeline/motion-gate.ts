@@ -19,7 +19,7 @@
  * detection (≈ 7 ms).
  */
 import type { RgbImage } from '../capture/frame.js';
-import { definedValues } from '../defined-values.js';
+import { definedValues } from '../schema/defined-values.js';
 import { greyThumbnail, type GreyImage } from '../vision/grey-thumbnail.js';
 
 export interface MotionGateOptions {

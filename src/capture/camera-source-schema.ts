@@ -4,7 +4,7 @@
  * (src/capture/create-frame-source.ts) takes this schema's output.
  */
 import { z } from 'zod';
-import { bool, coerceNumber, isObjectPayload, num } from './schema-helpers.js';
+import { bool, coerceNumber, isObjectPayload, num } from '../schema/schema-helpers.js';
 
 /** A file or folder path (or, for `video`, anything ffmpeg opens). */
 const filePath = z.string().min(1);
