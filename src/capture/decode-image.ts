@@ -5,8 +5,7 @@
 import sharp from 'sharp';
 import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage, type ImageHeader } from './probe-image.js';
 import { FaceedgeError } from '../errors.js';
-import type { RgbImage } from './frame.js';
-import type { PixelRect } from '../vision/face-regions.js';
+import type { PixelRect, RgbImage } from './frame.js';
 
 export interface DecodeOptions {
   /** Largest accepted width × height, checked from the header before decoding. Default 50 MP. */

@@ -27,6 +27,9 @@ export interface BackoffOptions {
   readonly factor?: number;
 }
 
+/** Default watchdog of a camera process, ms: a local camera (rpicam, V4L2, a command) silent this long is restarted. */
+export const DEFAULT_WATCHDOG_MS = 5000;
+
 /** Options of {@link ProcessMjpegSource}. */
 export interface ProcessMjpegSourceOptions extends CommonSourceOptions {
   /**
@@ -174,7 +177,7 @@ export class ProcessMjpegSource implements FrameSource {
 
   /** Feeds one child's stdout to the parser until it exits or the watchdog fires; says why it ended. */
   private async watch(child: ManagedChild): Promise<{ reason: string; gotFrame: boolean }> {
-    const watchdogMs = this.options.watchdogMs ?? 5000;
+    const watchdogMs = this.options.watchdogMs ?? DEFAULT_WATCHDOG_MS;
     let lastActivity = performance.now();
     let gotFrame = false;
     let silent = false;

@@ -278,7 +278,7 @@ export type MqttConfig = FaceedgeConfig['mqtt'];
 export type MqttTlsConfig = NonNullable<MqttConfig['tls']>;
 export type EmbeddedBrokerConfig = FaceedgeConfig['embedded_broker'];
 export type CameraConfig = FaceedgeConfig['cameras'][number];
-export type CameraSourceConfig = CameraConfig['source'];
+export type { CameraSourceConfig } from '../capture/camera-source-schema.js';
 export type DetectorConfig = FaceedgeConfig['detector'];
 export type ClassifierConfig = FaceedgeConfig['classifier'];
 export type TrackerConfig = FaceedgeConfig['tracker'];
