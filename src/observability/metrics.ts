@@ -4,8 +4,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-import { PIPELINE_STAGES, type Stage } from '../pipeline/pipeline.js';
-
 export interface DaemonMetricsOptions {
   /** Also export process metrics (CPU, memory, event-loop lag) with the `faceedge_` prefix. Default true. */
   readonly processMetrics?: boolean;
@@ -91,8 +89,11 @@ export class DaemonMetrics {
     this.framesDropped.inc({ camera }, n);
   }
 
-  /** Duration of one stage, in milliseconds (exported in seconds, the Prometheus unit). */
-  observeStage(stage: Stage, ms: number, camera = ''): void {
+  /**
+   * Duration of one stage, in milliseconds (exported in seconds, the Prometheus unit). The stage names are
+   * whatever the caller times (the pipeline's are `PIPELINE_STAGES`, src/pipeline/pipeline.ts).
+   */
+  observeStage(stage: string, ms: number, camera = ''): void {
     this.stageSeconds.observe({ stage, camera }, ms / 1000);
   }
 
