@@ -15,12 +15,13 @@ import { z } from 'zod';
 import { ruleReferenceIssues } from '../rules/rule-references.js';
 import { rulesSchema } from '../rules/rules-schema.js';
 import { bool, topicPath } from '../schema/schema-helpers.js';
+import { HA_DISCOVERY_PREFIX } from '../mqtt/mqtt-topics.js';
 
 export const homeassistantSchema = z.strictObject({
   /** Publish the retained device-discovery message (and again when HA announces itself). Default true. */
   enabled: bool().default(true),
   /** HA's MQTT discovery prefix. Default `homeassistant`. */
-  discovery_prefix: topicPath('discovery_prefix').default('homeassistant'),
+  discovery_prefix: topicPath('discovery_prefix').default(HA_DISCOVERY_PREFIX),
 });
 
 /** Where `deploy/install.sh` puts the signing key; also the `faceedge model` CLI's default. */

@@ -5,13 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import {
-  buildHaDiscovery,
-  haStatusTopic,
-  isHaBirth,
-  type HaDiscoveryInput,
-  type HaMessage,
-} from '../mqtt/ha-discovery.js';
+import { buildHaDiscovery, isHaBirth, type HaDiscoveryInput, type HaMessage } from '../mqtt/ha-discovery.js';
+import { HomeAssistantTopics } from '../mqtt/mqtt-topics.js';
 import type { MqttOutput } from '../mqtt/mqtt-output.js';
 
 export interface HaAnnouncerOptions {
@@ -44,15 +39,18 @@ export class HaAnnouncer {
 
   start(): void {
     this.refresh();
-    this.#unsubscribe = this.#o.mqtt.subscribe(haStatusTopic(this.#o.prefix), (topic, payload, retained) => {
-      // A retained birth is replayed on every subscribe: the connect already republished discovery.
-      if (retained || !isHaBirth(topic, payload, this.#o.prefix) || !this.#message) return;
-      const { topic: t, payload: body } = this.#message;
-      this.#o.mqtt.publish(t, body, { qos: 1, retain: true }).then(
-        () => this.#o.log.info({ topic: t }, 'Home Assistant restarted: discovery republished'),
-        (err: Error) => this.#o.log.warn({ err: err.message }, 'cannot republish Home Assistant discovery'),
-      );
-    });
+    this.#unsubscribe = this.#o.mqtt.subscribe(
+      new HomeAssistantTopics(this.#o.prefix).status,
+      (topic, payload, retained) => {
+        // A retained birth is replayed on every subscribe: the connect already republished discovery.
+        if (retained || !isHaBirth(topic, payload, this.#o.prefix) || !this.#message) return;
+        const { topic: t, payload: body } = this.#message;
+        this.#o.mqtt.publish(t, body, { qos: 1, retain: true }).then(
+          () => this.#o.log.info({ topic: t }, 'Home Assistant restarted: discovery republished'),
+          (err: Error) => this.#o.log.warn({ err: err.message }, 'cannot republish Home Assistant discovery'),
+        );
+      },
+    );
   }
 
   /** Rebuilds the message (after a change of what it describes) and publishes it if it changed. */

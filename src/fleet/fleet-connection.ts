@@ -86,7 +86,7 @@ export class FleetConnection {
         cause,
       });
     }
-    const fleet = new FleetConnection(client, new FleetTopics(o.baseTopic ?? 'faceedge'));
+    const fleet = new FleetConnection(client, new FleetTopics(o.baseTopic));
     await client.subscribeAsync(fleet.topics.statusFilters, { qos: 1 });
     return fleet;
   }

@@ -21,6 +21,7 @@ import { ModelStore } from '../../model-push/model-store.js';
 import { pushModelOverMqtt } from '../../model-push/mqtt-push-sender.js';
 import { openPackageSource } from '../../model-push/package-source.js';
 import { pushModelOverSsh } from '../../model-push/ssh-push.js';
+import { DEFAULT_BASE_TOPIC } from '../../mqtt/mqtt-topics.js';
 
 /** The systemd unit's StateDirectory + `/models`: what the daemon's `models.dir` defaults to there. */
 export const DEFAULT_MODELS_DIR = '/var/lib/faceedge/models';
@@ -171,7 +172,7 @@ export function registerModelCommands(program: Command): void {
     .description('send a package to a board: over SSH to [host], or over MQTT with --mqtt and --device')
     .option('--mqtt <url>', 'broker the board is connected to')
     .option('--device <id>', "the board's device id (faceedge/<id>/…)")
-    .option('--base-topic <topic>', 'MQTT base topic', 'faceedge')
+    .option('--base-topic <topic>', 'MQTT base topic', DEFAULT_BASE_TOPIC)
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--ssh-option <opt>', 'ssh/scp -o option, repeatable (e.g. Port=2222)', collect)
     .option('--ssh <cmd>', 'ssh client', 'ssh')
