@@ -26,12 +26,12 @@ import type { FaceClassifier } from '../inference/face-classifier.js';
 import { FaceDetector } from '../inference/face-detector.js';
 import { CameraRunner } from './camera-runner.js';
 import { loadServingClassifier, type ClassifierHolder } from './classifier-holder.js';
-import { GpioRules } from './gpio-rules.js';
-import { boardModel, HaAnnouncer } from './ha-announcer.js';
+import { GpioRules } from './parts/gpio-rules-part.js';
+import { boardModel, HaAnnouncer } from './parts/home-assistant-part.js';
 import { parseModelReloadRequest } from './model-reload-request.js';
 import { modelRollbackHandler } from './model-rollback-command.js';
 import { ModelUpdates, servedFrom } from './model-updates.js';
-import { StatsReporter } from './stats-reporter.js';
+import { StatsReporter } from './parts/stats-part.js';
 import { DaemonParts } from './daemon-parts.js';
 import type { BridgeHandler } from '../mqtt/bridge-dispatcher.js';
 

@@ -5,9 +5,9 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { buildHaDiscovery, isHaBirth, type HaDiscoveryInput, type HaMessage } from '../mqtt/ha-discovery.js';
-import { HomeAssistantTopics } from '../mqtt/mqtt-topics.js';
-import type { MqttOutput } from '../mqtt/mqtt-output.js';
+import { buildHaDiscovery, isHaBirth, type HaDiscoveryInput, type HaMessage } from '../../mqtt/ha-discovery.js';
+import { HomeAssistantTopics } from '../../mqtt/mqtt-topics.js';
+import type { MqttOutput } from '../../mqtt/mqtt-output.js';
 
 export interface HaAnnouncerOptions {
   readonly mqtt: Pick<MqttOutput, 'subscribe' | 'setRetained' | 'publish'>;

@@ -2,8 +2,8 @@
  * Publishes `faceedge/<dev>/stats` periodically: frames per second per camera and the mean time of
  * each pipeline stage over the period, from the cameras' own counters.
  */
-import type { StatsInput } from '../mqtt/mqtt-payloads.js';
-import type { CameraRunner } from './camera-runner.js';
+import type { StatsInput } from '../../mqtt/mqtt-payloads.js';
+import type { CameraRunner } from '../camera-runner.js';
 
 export interface StatsReporterOptions {
   readonly cameras: readonly CameraRunner[];

@@ -8,16 +8,16 @@
  *   sink.events → io.event(e);   …   await io.close();   // outputs safe, states published
  */
 import type { Logger } from 'pino';
-import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../gpio/gpio-mqtt.js';
-import { GpioBank } from '../gpio/gpio-bank.js';
-import type { GpioConfig } from '../gpio/gpio-config-schema.js';
-import { isFaceedgeError } from '../errors.js';
-import type { MqttOutput } from '../mqtt/mqtt-output.js';
-import type { TrackEvent } from '../pipeline/track-event.js';
-import { describeAction, type RuleAction } from '../rules/rule-action.js';
-import { RuleRunner } from '../rules/rule-runner.js';
-import { RulesEngine } from '../rules/rules-engine.js';
-import type { RuleConfig } from '../rules/rules-schema.js';
+import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../../gpio/gpio-mqtt.js';
+import { GpioBank } from '../../gpio/gpio-bank.js';
+import type { GpioConfig } from '../../gpio/gpio-config-schema.js';
+import { isFaceedgeError } from '../../errors.js';
+import type { MqttOutput } from '../../mqtt/mqtt-output.js';
+import type { TrackEvent } from '../../pipeline/track-event.js';
+import { describeAction, type RuleAction } from '../../rules/rule-action.js';
+import { RuleRunner } from '../../rules/rule-runner.js';
+import { RulesEngine } from '../../rules/rules-engine.js';
+import type { RuleConfig } from '../../rules/rules-schema.js';
 
 export interface GpioRulesOptions {
   readonly gpio: GpioConfig;
