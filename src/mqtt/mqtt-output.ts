@@ -1,23 +1,23 @@
 /**
  * The daemon's MQTT side (DESIGN.md contract): availability with a last will, retained bridge/info,
- * track events through the persistent outbox, retained face/capture states, stats, and
- * bridge requests answered by the BridgeDispatcher. Everything retained is republished on every
- * (re)connect, because a broker restarted without persistence has forgotten it.
+ * track events through the persistent outbox, retained face/capture states, and bridge requests answered
+ * by the BridgeDispatcher. Everything retained is republished on every (re)connect, because a broker
+ * restarted without persistence has forgotten it. Its counters (outbox depth, events stored, online since)
+ * are what the stats part reports (src/daemon/parts/stats-part.ts).
  *
  * The broker being down never blocks or fails the pipeline: events wait on disk, states are
- * remembered and sent on reconnect, stats are skipped.
+ * remembered and sent on reconnect, one-off messages are refused at once.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
-import { readCpuTemperatureC } from '../observability/cpu-temperature.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
 import { redactUrl } from '../observability/redact-url.js';
 import { BridgeDispatcher } from './bridge-dispatcher.js';
 import { BrokerConnection, type BrokerProblem } from './broker-connection.js';
 import { EventOutbox, type OutboxEntry } from './event-outbox.js';
 import { buildMqttClientOptions, type MqttConnectionConfig } from './mqtt-client-options.js';
-import type { BridgeInfo, StatsInput, StatsPayload } from './mqtt-payloads.js';
+import type { BridgeInfo } from './mqtt-payloads.js';
 import { MqttSubscriptions, type MqttMessageHandler } from './mqtt-subscriptions.js';
 import { MqttTopics } from './mqtt-topics.js';
 import { OutboxDrainer } from './outbox-drainer.js';
@@ -46,8 +46,6 @@ export interface MqttOutputOptions {
   /** Handlers of `bridge/request/<cmd>`. Default: a new, empty dispatcher (see `bridge`). */
   readonly dispatcher?: BridgeDispatcher;
   readonly metrics?: MqttOutputMetrics;
-  /** °C or null. Default: read /sys/class/thermal. */
-  readonly readCpuTemperature?: () => number | null;
   /** Events in flight without PUBACK. Default 16. */
   readonly maxInflight?: number;
   /** How long `stop()` waits for undelivered events and the `offline` message, ms. Default 2000. */
@@ -59,7 +57,7 @@ export class MqttOutput {
   /** Register request handlers here before or after start. */
   readonly bridge: BridgeDispatcher;
   private client: MqttClient | null = null;
-  /** Per camera: events stored since start and the wall time (s) of the last one, for `stats`. */
+  /** Per camera: events stored since start and the wall time (s) of the last one. */
   private readonly eventCounts = new Map<string, { total: number; last: number }>();
   /** Wall time (s) of the current connection, null while disconnected. */
   private connectedSince: number | null = null;
@@ -98,6 +96,16 @@ export class MqttOutput {
   /** Events stored and not yet acknowledged by the broker. */
   get queueDepth(): number {
     return this.outbox?.depth ?? 0;
+  }
+
+  /** Per camera: events stored in the outbox since start, and the wall clock (s since the epoch) of the last. */
+  get storedEvents(): ReadonlyMap<string, { readonly total: number; readonly last: number }> {
+    return this.eventCounts;
+  }
+
+  /** Wall clock (s since the epoch) at which the current connection started; null while disconnected. */
+  get onlineSince(): number | null {
+    return this.connectedSince;
   }
 
   /**
@@ -204,26 +212,6 @@ export class MqttOutput {
   /** `<cam>/status/capture` online/offline, retained; remembered and resent on reconnect. */
   setCaptureStatus(camera: string, online: boolean): void {
     this.setRetained(this.topics.captureStatus(camera), online ? 'online' : 'offline');
-  }
-
-  /**
-   * Publishes `stats` (QoS 0, retained so `faceedge fleet status` sees every board's last report at
-   * once) with CPU temperature, queue depth and the event counters; skipped while offline.
-   */
-  publishStats(stats: StatsInput): void {
-    const client = this.client;
-    if (!client?.connected) return;
-    const counts = [...this.eventCounts];
-    const payload: StatsPayload = {
-      ...stats,
-      cpu_temperature_c: (this.options.readCpuTemperature ?? readCpuTemperatureC)(),
-      queue_depth: this.queueDepth,
-      events_total: Object.fromEntries(counts.map(([camera, c]) => [camera, c.total])),
-      last_event_time: Object.fromEntries(counts.map(([camera, c]) => [camera, c.last])),
-      online_since: this.connectedSince,
-      time: Date.now() / 1000,
-    };
-    client.publish(this.topics.stats, JSON.stringify(payload), { qos: 0, retain: true });
   }
 
   /**

@@ -31,7 +31,6 @@ export function testMqttOutput(options: TestOutputOptions): MqttOutput {
     deviceId: 'pi',
     bridgeInfo: () => TEST_INFO,
     log: silentLogger(),
-    readCpuTemperature: () => 47.5,
     stopTimeoutMs: 1000,
     ...rest,
     mqtt: {

@@ -1,12 +1,15 @@
 /**
- * Keeps Home Assistant told about this board: the retained device-discovery message is (re)published on
- * every connect (MqttOutput resends retained state) and again whenever HA announces a restart with
- * `online` on `<prefix>/status`, since an HA without persisted discovery has forgotten the device.
+ * Keeps Home Assistant told about this board, as a part (with `homeassistant.enabled`): the retained
+ * device-discovery message is (re)published on every connect (MqttOutput resends retained state) and again
+ * whenever HA announces a restart with `online` on `<prefix>/status`, since an HA without persisted
+ * discovery has forgotten the device.
  */
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { buildHaDiscovery, isHaBirth, type HaDiscoveryInput, type HaMessage } from '../../mqtt/ha-discovery.js';
 import { HomeAssistantTopics } from '../../mqtt/mqtt-topics.js';
+import { definePart, type DaemonPart } from '../daemon-part.js';
+import { componentLogger } from '../../observability/logger.js';
 import type { MqttOutput } from '../../mqtt/mqtt-output.js';
 
 export interface HaAnnouncerOptions {
@@ -28,7 +31,7 @@ export function boardModel(path = '/proc/device-tree/model'): string | undefined
   }
 }
 
-export class HaAnnouncer {
+export class HaAnnouncer implements DaemonPart {
   readonly #o: HaAnnouncerOptions;
   #message: HaMessage | null = null;
   #unsubscribe: (() => void) | null = null;
@@ -64,3 +67,43 @@ export class HaAnnouncer {
     this.#unsubscribe = null;
   }
 }
+
+export const homeAssistantPart = definePart({
+  name: 'homeassistant',
+  slice: (config) =>
+    config.homeassistant.enabled
+      ? {
+          prefix: config.homeassistant.discovery_prefix,
+          baseTopic: config.mqtt.base_topic,
+          device: config.device,
+          cameras: config.cameras.map((c) => c.name),
+          gpio: config.gpio,
+        }
+      : null,
+  create: (slice, { services, log }) =>
+    new HaAnnouncer({
+      mqtt: services.mqtt,
+      prefix: slice.prefix,
+      log: componentLogger(log, 'homeassistant'),
+      describe: () => ({
+        baseTopic: slice.baseTopic,
+        deviceId: slice.device.id,
+        deviceName: slice.device.name,
+        version: services.version,
+        model: boardModel(),
+        cameras: slice.cameras,
+        classes: services.classifier.current.labels,
+        outputs: Object.entries(slice.gpio.outputs).map(([name, o]) => ({
+          name,
+          title: o.title,
+          lock: o.lock,
+          unlockMs: o.unlock_ms,
+        })),
+        inputs: Object.entries(slice.gpio.inputs).map(([name, i]) => ({
+          name,
+          title: i.title,
+          deviceClass: i.device_class,
+        })),
+      }),
+    }),
+});

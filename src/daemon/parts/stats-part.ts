@@ -1,9 +1,45 @@
 /**
- * Publishes `faceedge/<dev>/stats` periodically: frames per second per camera and the mean time of
- * each pipeline stage over the period, from the cameras' own counters.
+ * Publishes `faceedge/<dev>/stats` periodically, as a part: frames per second per camera and the mean time
+ * of each pipeline stage over the period, from the cameras' own counters; the classifier's delegate; the CPU
+ * temperature; and the MQTT connection's own figures (outbox depth, events stored, online since).
  */
-import type { StatsInput } from '../../mqtt/mqtt-payloads.js';
+import type { MqttOutput } from '../../mqtt/mqtt-output.js';
+import type { StatsInput, StatsPayload } from '../../mqtt/mqtt-payloads.js';
+import { readCpuTemperatureC } from '../../observability/cpu-temperature.js';
 import type { CameraRunner } from '../camera-runner.js';
+import { definePart, type DaemonPart } from '../daemon-part.js';
+
+/** What the stats read and publish through of the MQTT connection. */
+export type StatsConnection = Pick<
+  MqttOutput,
+  'connected' | 'queueDepth' | 'storedEvents' | 'onlineSince' | 'topics' | 'publish'
+>;
+
+/**
+ * Publishes `stats` (QoS 0, retained so that `faceedge fleet status` sees every board's last report at once):
+ * `stats` plus the CPU temperature, the outbox depth and the event counters. Skipped while the broker is
+ * away: the next period sends fresh figures.
+ * @param readCpuTemperature °C or null. Default: the kernel's thermal zones.
+ */
+export function publishStats(
+  mqtt: StatsConnection,
+  stats: StatsInput,
+  readCpuTemperature: () => number | null = readCpuTemperatureC,
+): void {
+  if (!mqtt.connected) return;
+  const counts = [...mqtt.storedEvents];
+  const payload: StatsPayload = {
+    ...stats,
+    cpu_temperature_c: readCpuTemperature(),
+    queue_depth: mqtt.queueDepth,
+    events_total: Object.fromEntries(counts.map(([camera, c]) => [camera, c.total])),
+    last_event_time: Object.fromEntries(counts.map(([camera, c]) => [camera, c.last])),
+    online_since: mqtt.onlineSince,
+    time: Date.now() / 1000,
+  };
+  // A report lost to a connection dropping right now is replaced by the next period's.
+  mqtt.publish(mqtt.topics.stats, JSON.stringify(payload), { qos: 0, retain: true }).catch(() => undefined);
+}
 
 export interface StatsReporterOptions {
   readonly cameras: readonly CameraRunner[];
@@ -13,7 +49,7 @@ export interface StatsReporterOptions {
   readonly intervalMs: number;
 }
 
-export class StatsReporter {
+export class StatsReporter implements DaemonPart {
   #timer: NodeJS.Timeout | null = null;
   #lastAt = performance.now();
   #lastFrames = new Map<string, number>();
@@ -54,3 +90,15 @@ export class StatsReporter {
     this.#timer = null;
   }
 }
+
+export const statsPart = definePart({
+  name: 'stats',
+  slice: (config) => ({ intervalMs: config.mqtt.stats_interval_s * 1000 }),
+  create: (slice, { services }) =>
+    new StatsReporter({
+      cameras: services.cameras.runners,
+      delegate: () => services.classifier.current.delegate.active,
+      publish: (stats) => publishStats(services.mqtt, stats),
+      intervalMs: slice.intervalMs,
+    }),
+});
