@@ -56,56 +56,67 @@ export class MqttOutput {
   readonly topics: MqttTopics;
   /** Register request handlers here before or after start. */
   readonly bridge: BridgeDispatcher;
-  private client: MqttClient | null = null;
+  #client: MqttClient | null = null;
   /** Per camera: events stored since start and the wall time (s) of the last one. */
-  private readonly eventCounts = new Map<string, { total: number; last: number }>();
+  readonly #eventCounts = new Map<string, { total: number; last: number }>();
   /** Wall time (s) of the current connection, null while disconnected. */
-  private connectedSince: number | null = null;
-  private outbox: EventOutbox | null = null;
-  private drainer: OutboxDrainer | null = null;
+  #connectedSince: number | null = null;
+  #outbox: EventOutbox | null = null;
+  #drainer: OutboxDrainer | null = null;
   /** Retained states (face, capture, GPIO, HA discovery) by topic, resent on every connect. */
-  private readonly retained = new Map<string, string>();
-  private readonly subscriptions: MqttSubscriptions;
-  private readonly connection: BrokerConnection;
+  readonly #retained = new Map<string, string>();
+  readonly #subscriptions: MqttSubscriptions;
+  readonly #connection: BrokerConnection;
   /** The broker URL without its password: the only spelling that is logged or put in an error. */
-  private readonly safeUrl: string;
-  private stopping: Promise<void> | null = null;
+  readonly #safeUrl: string;
+  #stopping: Promise<void> | null = null;
 
-  constructor(private readonly options: MqttOutputOptions) {
+  readonly #options: MqttOutputOptions;
+
+  constructor(options: MqttOutputOptions) {
+    this.#options = options;
     this.topics = new MqttTopics(options.mqtt.base_topic, options.deviceId);
     this.bridge = options.dispatcher ?? new BridgeDispatcher(options.log);
-    this.subscriptions = new MqttSubscriptions(options.log);
-    this.safeUrl = redactUrl(options.url);
-    this.connection = new BrokerConnection({
-      url: this.safeUrl,
+    this.#subscriptions = new MqttSubscriptions(options.log);
+    this.#safeUrl = redactUrl(options.url);
+    this.#connection = new BrokerConnection({
+      url: this.#safeUrl,
       reconnectPeriodMs: options.mqtt.reconnect_period_ms,
       log: options.log,
       queued: () => this.queueDepth,
     });
   }
 
+  /**
+   * The MQTT.js client, null before start: for tests that must cut the connection from inside the process.
+   * Publish through the methods below, which keep the outbox, the retained states and the subscriptions.
+   */
+  get client(): MqttClient | null {
+    return this.#client;
+  }
+
   get connected(): boolean {
-    return this.client?.connected ?? false;
+    return this.#client?.connected ?? false;
   }
 
   /** Why the broker is not connected (a refused login, an unreachable broker); null while connected. */
   get brokerProblem(): BrokerProblem | null {
-    return this.connected ? null : this.connection.problem;
+    return this.connected ? null : this.#connection.problem;
   }
 
   /** Events stored and not yet acknowledged by the broker. */
   get queueDepth(): number {
-    return this.outbox?.depth ?? 0;
+    return this.#outbox?.depth ?? 0;
   }
 
   /** Per camera: events stored in the outbox since start, and the wall clock (s since the epoch) of the last. */
   get storedEvents(): ReadonlyMap<string, { readonly total: number; readonly last: number }> {
-    return this.eventCounts;
+    return this.#eventCounts;
   }
 
   /** Wall clock (s since the epoch) at which the current connection started; null while disconnected. */
   get onlineSince(): number | null {
-    return this.connectedSince;
+    return this.#connectedSince;
   }
 
   /**
@@ -113,8 +124,8 @@ export class MqttOutput {
    * Throws FaceedgeError `MQTT_FAILED` for an unusable outbox directory, TLS file or URL.
    */
   async start(): Promise<void> {
-    if (this.client) return;
-    const { mqtt: cfg, log, metrics } = this.options;
+    if (this.#client) return;
+    const { mqtt: cfg, log, metrics } = this.#options;
     const outbox = EventOutbox.open({
       dir: cfg.outbox.dir,
       maxEvents: cfg.outbox.max_events,
@@ -124,49 +135,49 @@ export class MqttOutput {
     let client: MqttClient;
     try {
       const clientOptions = buildMqttClientOptions(cfg, { topic: this.topics.availability, payload: 'offline' });
-      client = mqtt.connect(this.options.url, clientOptions);
+      client = mqtt.connect(this.#options.url, clientOptions);
     } catch (err) {
       outbox.close();
       if (isFaceedgeError(err)) throw err;
-      throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${this.safeUrl}: ${(err as Error).message}`, {
+      throw new FaceedgeError('MQTT_FAILED', `cannot connect to ${this.#safeUrl}: ${(err as Error).message}`, {
         hint: 'check mqtt.url (mqtt://host:1883, mqtts://host:8883)',
         cause: err,
       });
     }
-    this.outbox = outbox;
-    this.client = client;
-    this.drainer = new OutboxDrainer({
+    this.#outbox = outbox;
+    this.#client = client;
+    this.#drainer = new OutboxDrainer({
       outbox,
       client,
       log,
-      maxInflight: this.options.maxInflight,
+      maxInflight: this.#options.maxInflight,
       onDepth: (d) => metrics?.setQueueDepth(d),
     });
     metrics?.setQueueDepth(outbox.depth);
-    client.on('connect', () => this.onConnect());
+    client.on('connect', () => this.#onConnect());
     client.on('close', () => {
-      this.connectedSince = null;
-      if (this.options.metrics) this.options.metrics.setBrokerConnected(false);
+      this.#connectedSince = null;
+      if (this.#options.metrics) this.#options.metrics.setBrokerConnected(false);
     });
-    this.connection.watch(client);
-    client.on('message', (topic, payload, packet) => this.onMessage(topic, payload, packet.retain));
-    log.info({ url: this.safeUrl, clientId: cfg.client_id, root: this.topics.root }, 'MQTT connecting');
+    this.#connection.watch(client);
+    client.on('message', (topic, payload, packet) => this.#onMessage(topic, payload, packet.retain));
+    log.info({ url: this.#safeUrl, clientId: cfg.client_id, root: this.topics.root }, 'MQTT connecting');
   }
 
   /** Resolves when connected; rejects with FaceedgeError `MQTT_FAILED` after `timeoutMs`. */
   waitConnected(timeoutMs = 10_000): Promise<void> {
-    const client = this.client;
+    const client = this.#client;
     if (!client) return Promise.reject(new FaceedgeError('MQTT_FAILED', 'MqttOutput is not started'));
     if (client.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         client.off('connect', onConnect);
-        const last = this.connection.lastError;
+        const last = this.#connection.lastError;
         reject(
           new FaceedgeError(
             'MQTT_FAILED',
-            `not connected to ${this.safeUrl} after ${timeoutMs} ms${last ? `: ${last}` : ''}`,
-            { hint: this.connection.problem?.hint },
+            `not connected to ${this.#safeUrl} after ${timeoutMs} ms${last ? `: ${last}` : ''}`,
+            { hint: this.#connection.problem?.hint },
           ),
         );
       }, timeoutMs);
@@ -183,24 +194,24 @@ export class MqttOutput {
    * stored entry, or null when the disk write failed (logged; the pipeline keeps running).
    */
   publishEvent(event: TrackEvent): OutboxEntry | null {
-    if (!this.outbox || this.stopping) return null;
+    if (!this.#outbox || this.#stopping) return null;
     // frame_timestamp_ms is this process's monotonic clock: meaningless to subscribers.
     const { frame_timestamp_ms: _monotonic, ...body } = event;
     let entry: OutboxEntry;
     try {
-      entry = this.outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
+      entry = this.#outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
     } catch (err) {
-      this.options.log.error(
+      this.#options.log.error(
         { ...errorLogFields(err), camera: event.after.camera, type: event.type },
         'cannot store event',
       );
       return null;
     }
-    this.options.metrics?.countEvent(event.after.camera, event.type);
-    const count = this.eventCounts.get(event.after.camera) ?? { total: 0, last: 0 };
-    this.eventCounts.set(event.after.camera, { total: count.total + 1, last: Date.now() / 1000 });
-    this.options.metrics?.setQueueDepth(this.outbox.depth);
-    this.drainer!.kick();
+    this.#options.metrics?.countEvent(event.after.camera, event.type);
+    const count = this.#eventCounts.get(event.after.camera) ?? { total: 0, last: 0 };
+    this.#eventCounts.set(event.after.camera, { total: count.total + 1, last: Date.now() / 1000 });
+    this.#options.metrics?.setQueueDepth(this.#outbox.depth);
+    this.#drainer!.kick();
     return entry;
   }
 
@@ -219,9 +230,9 @@ export class MqttOutput {
    * like the face and capture states. Setting the same payload again sends nothing.
    */
   setRetained(topic: string, payload: string): void {
-    if (this.retained.get(topic) === payload) return;
-    this.retained.set(topic, payload);
-    if (this.client?.connected && !this.stopping) this.client.publish(topic, payload, { qos: 1, retain: true });
+    if (this.#retained.get(topic) === payload) return;
+    this.#retained.set(topic, payload);
+    if (this.#client?.connected && !this.#stopping) this.#client.publish(topic, payload, { qos: 1, retain: true });
   }
 
   /**
@@ -233,8 +244,8 @@ export class MqttOutput {
     payload: string | Buffer,
     options: { qos?: 0 | 1; retain?: boolean } = {},
   ): Promise<void> {
-    const client = this.client;
-    if (!client?.connected || this.stopping)
+    const client = this.#client;
+    if (!client?.connected || this.#stopping)
       throw new FaceedgeError('MQTT_FAILED', `not connected to the broker: ${topic} was not published`);
     await client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
   }
@@ -244,18 +255,18 @@ export class MqttOutput {
    * Register before or after start. Returns the unsubscribe.
    */
   subscribe(filter: string, handler: MqttMessageHandler): () => void {
-    const { added, remove } = this.subscriptions.add(filter, handler);
-    if (added && this.client?.connected) this.sendSubscribe(this.client, filter);
+    const { added, remove } = this.#subscriptions.add(filter, handler);
+    if (added && this.#client?.connected) this.#sendSubscribe(this.#client, filter);
     return () => {
-      if (remove() && this.client?.connected) this.client.unsubscribe(filter);
+      if (remove() && this.#client?.connected) this.#client.unsubscribe(filter);
     };
   }
 
   /** Publishes bridge/info again (after a model reload or delegate change). */
   async republishInfo(): Promise<void> {
-    const client = this.client;
+    const client = this.#client;
     if (!client?.connected) return; // sent on the next connect anyway
-    await this.publishInfo(client);
+    await this.#publishInfo(client);
   }
 
   /**
@@ -263,16 +274,16 @@ export class MqttOutput {
    * Undelivered events stay in the outbox for the next start. Idempotent.
    */
   stop(): Promise<void> {
-    this.stopping ??= this.doStop();
-    return this.stopping;
+    this.#stopping ??= this.#doStop();
+    return this.#stopping;
   }
 
-  private async doStop(): Promise<void> {
-    const client = this.client;
+  async #doStop(): Promise<void> {
+    const client = this.#client;
     if (!client) return;
-    const timeoutMs = this.options.stopTimeoutMs ?? 2000;
-    if (client.connected) await this.drainer!.waitIdle(timeoutMs);
-    this.drainer!.stop();
+    const timeoutMs = this.#options.stopTimeoutMs ?? 2000;
+    if (client.connected) await this.#drainer!.waitIdle(timeoutMs);
+    this.#drainer!.stop();
     let clean = false;
     if (client.connected) {
       clean = await new Promise<boolean>((resolve) => {
@@ -286,50 +297,50 @@ export class MqttOutput {
     // A clean DISCONNECT needs nothing in flight; otherwise MQTT.js would wait for acks forever.
     const force = !clean || !client.connected || Object.keys(client.outgoing).length > 0;
     await client.endAsync(force);
-    this.outbox!.close();
-    this.options.metrics?.setBrokerConnected(false);
-    this.options.log.info({ undelivered: this.outbox!.depth }, 'MQTT stopped');
+    this.#outbox!.close();
+    this.#options.metrics?.setBrokerConnected(false);
+    this.#options.log.info({ undelivered: this.#outbox!.depth }, 'MQTT stopped');
   }
 
-  private onConnect(): void {
-    const client = this.client!;
-    this.connectedSince = Date.now() / 1000;
-    this.options.metrics?.setBrokerConnected(true);
-    this.options.log.info({ url: this.safeUrl, queued: this.queueDepth }, 'MQTT connected');
+  #onConnect(): void {
+    const client = this.#client!;
+    this.#connectedSince = Date.now() / 1000;
+    this.#options.metrics?.setBrokerConnected(true);
+    this.#options.log.info({ url: this.#safeUrl, queued: this.queueDepth }, 'MQTT connected');
     client.publish(this.topics.availability, 'online', { qos: 1, retain: true });
-    void this.publishInfo(client);
-    for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
-    this.sendSubscribe(client, this.topics.bridgeRequestFilter);
-    for (const filter of this.subscriptions.filters) this.sendSubscribe(client, filter);
-    this.drainer!.kick();
+    void this.#publishInfo(client);
+    for (const [topic, payload] of this.#retained) client.publish(topic, payload, { qos: 1, retain: true });
+    this.#sendSubscribe(client, this.topics.bridgeRequestFilter);
+    for (const filter of this.#subscriptions.filters) this.#sendSubscribe(client, filter);
+    this.#drainer!.kick();
   }
 
-  private sendSubscribe(client: MqttClient, filter: string): void {
+  #sendSubscribe(client: MqttClient, filter: string): void {
     client.subscribe(filter, { qos: 1 }, (err) => {
-      if (err) this.options.log.error({ err: err.message, filter }, 'cannot subscribe');
+      if (err) this.#options.log.error({ err: err.message, filter }, 'cannot subscribe');
     });
   }
 
-  private async publishInfo(client: MqttClient): Promise<void> {
+  async #publishInfo(client: MqttClient): Promise<void> {
     try {
-      const info = await this.options.bridgeInfo();
+      const info = await this.#options.bridgeInfo();
       client.publish(this.topics.bridgeInfo, JSON.stringify(info), { qos: 1, retain: true });
     } catch (err) {
-      this.options.log.error({ err }, 'cannot build bridge/info');
+      this.#options.log.error({ err }, 'cannot build bridge/info');
     }
   }
 
-  private onMessage(topic: string, payload: Buffer, retained: boolean): void {
-    this.subscriptions.dispatch(topic, payload, retained);
+  #onMessage(topic: string, payload: Buffer, retained: boolean): void {
+    this.#subscriptions.dispatch(topic, payload, retained);
     const command = this.topics.commandOf(topic);
     if (command === null) return;
     if (retained) {
       // A retained request would run again on every reconnect (a reload loop); requests are one-shot.
-      this.options.log.warn({ topic }, 'ignoring a retained bridge request');
+      this.#options.log.warn({ topic }, 'ignoring a retained bridge request');
       return;
     }
     void this.bridge.dispatch(command, payload).then((response) => {
-      this.client?.publish(this.topics.bridgeResponse(command), JSON.stringify(response), { qos: 1 });
+      this.#client?.publish(this.topics.bridgeResponse(command), JSON.stringify(response), { qos: 1 });
     });
   }
 }

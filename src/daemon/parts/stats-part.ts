@@ -54,12 +54,16 @@ export class StatsReporter implements DaemonPart {
   #lastAt = performance.now();
   #lastFrames = new Map<string, number>();
 
-  constructor(private readonly o: StatsReporterOptions) {}
+  readonly #o: StatsReporterOptions;
+
+  constructor(o: StatsReporterOptions) {
+    this.#o = o;
+  }
 
   start(): void {
     this.#lastAt = performance.now();
-    for (const c of this.o.cameras) this.#lastFrames.set(c.name, c.frames);
-    this.#timer = setInterval(() => this.o.publish(this.collect()), this.o.intervalMs);
+    for (const c of this.#o.cameras) this.#lastFrames.set(c.name, c.frames);
+    this.#timer = setInterval(() => this.#o.publish(this.collect()), this.#o.intervalMs);
     this.#timer.unref();
   }
 
@@ -70,7 +74,7 @@ export class StatsReporter implements DaemonPart {
     this.#lastAt = now;
     const fps: Record<string, number> = {};
     const totals: Record<string, { ms: number; n: number }> = {};
-    for (const c of this.o.cameras) {
+    for (const c of this.#o.cameras) {
       fps[c.name] = Math.round(((c.frames - (this.#lastFrames.get(c.name) ?? 0)) / seconds) * 10) / 10;
       this.#lastFrames.set(c.name, c.frames);
       for (const [stage, t] of Object.entries(c.takeStageTotals())) {
@@ -82,7 +86,7 @@ export class StatsReporter implements DaemonPart {
     const stages_ms = Object.fromEntries(
       Object.entries(totals).map(([stage, t]) => [stage, Math.round((t.ms / t.n) * 100) / 100]),
     );
-    return { fps, stages_ms, delegate: this.o.delegate() };
+    return { fps, stages_ms, delegate: this.#o.delegate() };
   }
 
   stop(): void {
