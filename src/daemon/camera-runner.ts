@@ -126,11 +126,10 @@ export class CameraRunner {
       // Recoverable by definition (a skipped frame or file, a camera process being restarted): the source carries on.
       error: (err) => o.log.warn({ code: err.code, err: err.message }, 'capture problem'),
     });
-    const end = sink.end!;
     return createFrameSource(
       { ...o.source, name: o.source.name ?? o.name },
       {
-        sink: { ...sink, end: () => (gate.forwardEnd ? end() : undefined) },
+        sink: { ...sink, end: () => (gate.forwardEnd ? sink.end?.() : undefined) },
       },
     );
   }

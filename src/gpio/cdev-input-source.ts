@@ -109,6 +109,7 @@ export class CdevInputSource implements RawInputSource {
     proc.once('close', (code, signal) => {
       if (this.#stopped) return;
       this.#options.onProblem?.(`gpiomon for ${line.chip}/${line.offset} exited (${signal ?? code}): ${stderr.trim()}`);
+      // #restart reports its own failures through onProblem and never rejects.
       this.#restartTimer = setTimeout(() => void this.#restart(), this.#options.restartDelayMs ?? 1000);
     });
   }

@@ -56,6 +56,7 @@ export class CdevLineDriver implements LineDriver {
     });
     createInterface({ input: proc.stdout! }).on('line', (line) => this.#onLine(line));
     this.#exited = new Promise((resolve) => proc.once('close', () => resolve()));
+    // #exited only resolves (on the holder's close), and #onExit fails the pending request instead of throwing.
     void this.#exited.then(() => this.#onExit());
   }
 

@@ -42,6 +42,7 @@ export class SysfsInputSource implements RawInputSource {
     // Lets other tools poll() the file; lines without an interrupt refuse it, which is fine here.
     await line.write('edge', 'both').catch(() => {});
     this.#last = await line.readValue();
+    // #poll reports a failed read through onProblem and never rejects; the next tick reads again.
     this.#timer = setInterval(() => void this.#poll(onLevel), this.#options.pollMs ?? 10);
     return this.#last;
   }

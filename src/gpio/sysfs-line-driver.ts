@@ -58,6 +58,7 @@ export class SysfsLineDriver implements LineDriver {
       if (text.startsWith('released ')) this.#confirmed = true;
     });
     this.#exited = new Promise((resolve) => guard.once('close', () => resolve()));
+    // #exited only resolves (on the guard's close); what follows reports the exit instead of throwing.
     void this.#exited.then(() => {
       if (this.#releasing) return;
       const error = new FaceedgeError('GPIO_FAILED', `the fail-safe guard of GPIO ${options.number} exited`);

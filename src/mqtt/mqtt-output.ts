@@ -52,17 +52,22 @@ export interface MqttOutputOptions {
   readonly stopTimeoutMs?: number;
 }
 
+interface Session {
+  readonly client: MqttClient;
+  readonly outbox: EventOutbox;
+  readonly drainer: OutboxDrainer;
+}
+
 export class MqttOutput {
   readonly topics: MqttTopics;
   /** Register request handlers here before or after start. */
   readonly bridge: BridgeDispatcher;
-  #client: MqttClient | null = null;
+  /** The client, the outbox and its drainer: all three exist from `start()` on, or none does. */
+  #session: Session | null = null;
   /** Per camera: events stored since start and the wall time (s) of the last one. */
   readonly #eventCounts = new Map<string, { total: number; last: number }>();
   /** Wall time (s) of the current connection, null while disconnected. */
   #connectedSince: number | null = null;
-  #outbox: EventOutbox | null = null;
-  #drainer: OutboxDrainer | null = null;
   /** Retained states (face, capture, GPIO, HA discovery) by topic, resent on every connect. */
   readonly #retained = new Map<string, string>();
   readonly #subscriptions: MqttSubscriptions;
@@ -92,11 +97,11 @@ export class MqttOutput {
    * Publish through the methods below, which keep the outbox, the retained states and the subscriptions.
    */
   get client(): MqttClient | null {
-    return this.#client;
+    return this.#session?.client ?? null;
   }
 
   get connected(): boolean {
-    return this.#client?.connected ?? false;
+    return this.#session?.client.connected ?? false;
   }
 
   /** Why the broker is not connected (a refused login, an unreachable broker); null while connected. */
@@ -106,7 +111,7 @@ export class MqttOutput {
 
   /** Events stored and not yet acknowledged by the broker. */
   get queueDepth(): number {
-    return this.#outbox?.depth ?? 0;
+    return this.#session?.outbox.depth ?? 0;
   }
 
   /** Per camera: events stored in the outbox since start, and the wall clock (s since the epoch) of the last. */
@@ -124,7 +129,7 @@ export class MqttOutput {
    * Throws FaceedgeError `MQTT_FAILED` for an unusable outbox directory, TLS file or URL.
    */
   async start(): Promise<void> {
-    if (this.#client) return;
+    if (this.#session) return;
     const { mqtt: cfg, log, metrics } = this.#options;
     const outbox = EventOutbox.open({
       dir: cfg.outbox.dir,
@@ -144,17 +149,17 @@ export class MqttOutput {
         cause: err,
       });
     }
-    this.#outbox = outbox;
-    this.#client = client;
-    this.#drainer = new OutboxDrainer({
+    const drainer = new OutboxDrainer({
       outbox,
       client,
       log,
       maxInflight: this.#options.maxInflight,
       onDepth: (d) => metrics?.setQueueDepth(d),
     });
+    const session: Session = { client, outbox, drainer };
+    this.#session = session;
     metrics?.setQueueDepth(outbox.depth);
-    client.on('connect', () => this.#onConnect());
+    client.on('connect', () => this.#onConnect(session));
     client.on('close', () => {
       this.#connectedSince = null;
       if (this.#options.metrics) this.#options.metrics.setBrokerConnected(false);
@@ -166,7 +171,7 @@ export class MqttOutput {
 
   /** Resolves when connected; rejects with FaceedgeError `MQTT_FAILED` after `timeoutMs`. */
   waitConnected(timeoutMs = 10_000): Promise<void> {
-    const client = this.#client;
+    const client = this.#session?.client;
     if (!client) return Promise.reject(new FaceedgeError('MQTT_FAILED', 'MqttOutput is not started'));
     if (client.connected) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -194,12 +199,13 @@ export class MqttOutput {
    * stored entry, or null when the disk write failed (logged; the pipeline keeps running).
    */
   publishEvent(event: TrackEvent): OutboxEntry | null {
-    if (!this.#outbox || this.#stopping) return null;
+    const session = this.#session;
+    if (!session || this.#stopping) return null;
     // frame_timestamp_ms is this process's monotonic clock: meaningless to subscribers.
     const { frame_timestamp_ms: _monotonic, ...body } = event;
     let entry: OutboxEntry;
     try {
-      entry = this.#outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
+      entry = session.outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);
     } catch (err) {
       this.#options.log.error(
         { ...errorLogFields(err), camera: event.after.camera, type: event.type },
@@ -210,8 +216,8 @@ export class MqttOutput {
     this.#options.metrics?.countEvent(event.after.camera, event.type);
     const count = this.#eventCounts.get(event.after.camera) ?? { total: 0, last: 0 };
     this.#eventCounts.set(event.after.camera, { total: count.total + 1, last: Date.now() / 1000 });
-    this.#options.metrics?.setQueueDepth(this.#outbox.depth);
-    this.#drainer!.kick();
+    this.#options.metrics?.setQueueDepth(session.outbox.depth);
+    session.drainer.kick();
     return entry;
   }
 
@@ -232,7 +238,8 @@ export class MqttOutput {
   setRetained(topic: string, payload: string): void {
     if (this.#retained.get(topic) === payload) return;
     this.#retained.set(topic, payload);
-    if (this.#client?.connected && !this.#stopping) this.#client.publish(topic, payload, { qos: 1, retain: true });
+    const client = this.#session?.client;
+    if (client?.connected && !this.#stopping) client.publish(topic, payload, { qos: 1, retain: true });
   }
 
   /**
@@ -244,7 +251,7 @@ export class MqttOutput {
     payload: string | Buffer,
     options: { qos?: 0 | 1; retain?: boolean } = {},
   ): Promise<void> {
-    const client = this.#client;
+    const client = this.#session?.client;
     if (!client?.connected || this.#stopping)
       throw new FaceedgeError('MQTT_FAILED', `not connected to the broker: ${topic} was not published`);
     await client.publishAsync(topic, payload, { qos: options.qos ?? 1, retain: options.retain ?? false });
@@ -256,15 +263,22 @@ export class MqttOutput {
    */
   subscribe(filter: string, handler: MqttMessageHandler): () => void {
     const { added, remove } = this.#subscriptions.add(filter, handler);
-    if (added && this.#client?.connected) this.#sendSubscribe(this.#client, filter);
+    const client = this.#connectedClient();
+    if (added && client) this.#sendSubscribe(client, filter);
     return () => {
-      if (remove() && this.#client?.connected) this.#client.unsubscribe(filter);
+      if (remove()) this.#connectedClient()?.unsubscribe(filter);
     };
+  }
+
+  /** The client while it is connected, else null. */
+  #connectedClient(): MqttClient | null {
+    const client = this.#session?.client;
+    return client?.connected ? client : null;
   }
 
   /** Publishes bridge/info again (after a model reload or delegate change). */
   async republishInfo(): Promise<void> {
-    const client = this.#client;
+    const client = this.#session?.client;
     if (!client?.connected) return; // sent on the next connect anyway
     await this.#publishInfo(client);
   }
@@ -279,11 +293,12 @@ export class MqttOutput {
   }
 
   async #doStop(): Promise<void> {
-    const client = this.#client;
-    if (!client) return;
+    const session = this.#session;
+    if (!session) return;
+    const { client, outbox, drainer } = session;
     const timeoutMs = this.#options.stopTimeoutMs ?? 2000;
-    if (client.connected) await this.#drainer!.waitIdle(timeoutMs);
-    this.#drainer!.stop();
+    if (client.connected) await drainer.waitIdle(timeoutMs);
+    drainer.stop();
     let clean = false;
     if (client.connected) {
       clean = await new Promise<boolean>((resolve) => {
@@ -297,22 +312,22 @@ export class MqttOutput {
     // A clean DISCONNECT needs nothing in flight; otherwise MQTT.js would wait for acks forever.
     const force = !clean || !client.connected || Object.keys(client.outgoing).length > 0;
     await client.endAsync(force);
-    this.#outbox!.close();
+    outbox.close();
     this.#options.metrics?.setBrokerConnected(false);
-    this.#options.log.info({ undelivered: this.#outbox!.depth }, 'MQTT stopped');
+    this.#options.log.info({ undelivered: outbox.depth }, 'MQTT stopped');
   }
 
-  #onConnect(): void {
-    const client = this.#client!;
+  #onConnect({ client, drainer }: Session): void {
     this.#connectedSince = Date.now() / 1000;
     this.#options.metrics?.setBrokerConnected(true);
     this.#options.log.info({ url: this.#safeUrl, queued: this.queueDepth }, 'MQTT connected');
     client.publish(this.topics.availability, 'online', { qos: 1, retain: true });
+    // #publishInfo logs its own failure and never rejects; the next connect sends bridge/info again.
     void this.#publishInfo(client);
     for (const [topic, payload] of this.#retained) client.publish(topic, payload, { qos: 1, retain: true });
     this.#sendSubscribe(client, this.topics.bridgeRequestFilter);
     for (const filter of this.#subscriptions.filters) this.#sendSubscribe(client, filter);
-    this.#drainer!.kick();
+    drainer.kick();
   }
 
   #sendSubscribe(client: MqttClient, filter: string): void {
@@ -339,8 +354,9 @@ export class MqttOutput {
       this.#options.log.warn({ topic }, 'ignoring a retained bridge request');
       return;
     }
+    // dispatch turns every outcome into a response and never rejects.
     void this.bridge.dispatch(command, payload).then((response) => {
-      this.#client?.publish(this.topics.bridgeResponse(command), JSON.stringify(response), { qos: 1 });
+      this.#session?.client.publish(this.topics.bridgeResponse(command), JSON.stringify(response), { qos: 1 });
     });
   }
 }

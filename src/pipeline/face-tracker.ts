@@ -205,7 +205,7 @@ export class FaceTracker {
       if (t.missed > 0) continue;
       if (!t.published) {
         if (t.frames >= this.#o.minFrames && t.classified > 0) events.push(this.#emit(t, 'new', nowMs, wallTimeMs));
-      } else if (this.#worthUpdate(t, nowMs)) {
+      } else if (this.#worthUpdate(t, t.published, nowMs)) {
         events.push(this.#emit(t, 'update', nowMs, wallTimeMs));
       }
     }
@@ -303,9 +303,9 @@ export class FaceTracker {
     };
   }
 
-  #worthUpdate(t: Track, nowMs: number): boolean {
+  /** Whether the published track `t`, last published as `prev`, has changed enough for an `update`. */
+  #worthUpdate(t: Track, prev: TrackSnapshot, nowMs: number): boolean {
     if (nowMs - t.publishedAtMs < this.#o.updateIntervalMs) return false;
-    const prev = t.published!;
     const next = this.#snapshot(t, false, 0);
     if (next.class !== prev.class) {
       // Hysteresis: a change to another real class waits until it is clear, and nothing else about the

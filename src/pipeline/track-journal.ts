@@ -93,7 +93,7 @@ export class TrackJournal {
       }
       record.open = {};
     }
-    events.sort((a, b) => a.before!.start_time - b.before!.start_time);
+    events.sort((a, b) => a.after.start_time - b.after.start_time);
     if (events.length > 0) this.#save();
     return events;
   }

@@ -9,6 +9,7 @@
  *   while the input is active plus `hold_ms` (run a camera, keep an output on). A camera or output held
  *   by several rules stays on while any of them holds.
  */
+import { FaceedgeError } from '../errors.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
 import type { RuleAction } from './rule-action.js';
 import { ruleId, type RuleConfig } from './rules-schema.js';
@@ -47,6 +48,15 @@ interface InputRule {
 /** Tracks remembered per rule for once_per_track; the oldest are forgotten past this. */
 const MAX_REMEMBERED_TRACKS = 1000;
 
+/**
+ * A key the rules schema guarantees for this kind of rule (`when` or `when_input`; an `output` wherever no
+ * `camera` is named: src/rules/rules-schema.ts). A rule without it here is a bug, named with the rule.
+ */
+function required<T>(rule: string, key: string, value: T | undefined): T {
+  if (value === undefined) throw new FaceedgeError('CONFIG_INVALID', `rule ${rule} has no ${key}`);
+  return value;
+}
+
 const asList = (value: string | readonly string[]): readonly string[] => (typeof value === 'string' ? [value] : value);
 
 export class RulesEngine {
@@ -75,7 +85,7 @@ export class RulesEngine {
         this.#inputRules.push({
           id,
           config,
-          input: config.when_input!,
+          input: required(id, 'when_input', config.when_input),
           mode: holds ? 'hold' : 'trigger',
           active: null,
           holding: false,
@@ -214,13 +224,16 @@ export class RulesEngine {
   #remember(rule: EventRule, trackId: string): void {
     rule.firedTracks.add(trackId);
     // A Set iterates in insertion order: drop the oldest when tracks end without an `end` event.
-    if (rule.firedTracks.size > MAX_REMEMBERED_TRACKS) rule.firedTracks.delete(rule.firedTracks.values().next().value!);
+    if (rule.firedTracks.size <= MAX_REMEMBERED_TRACKS) return;
+    const [oldest] = rule.firedTracks;
+    rule.firedTracks.delete(oldest);
   }
 
   #outputAction(rule: string, config: RuleConfig, reason: string, at: number): RuleAction {
-    const { output, pulse_ms: ms, state } = config.then;
-    if (ms !== undefined) return { kind: 'pulse', output: output!, ms, rule, reason, at };
-    return { kind: 'set', output: output!, on: state !== 'off', rule, reason, at };
+    const { pulse_ms: ms, state } = config.then;
+    const output = required(rule, 'then.output', config.then.output);
+    if (ms !== undefined) return { kind: 'pulse', output, ms, rule, reason, at };
+    return { kind: 'set', output, on: state !== 'off', rule, reason, at };
   }
 
   #targetOf(rule: InputRule): string {
@@ -246,7 +259,7 @@ export class RulesEngine {
       actions.push(
         camera !== undefined
           ? { kind: 'camera', camera, run: held, ...base }
-          : { kind: 'set', output: output!, on: held, ...base },
+          : { kind: 'set', output: required(rule.id, 'then.output', output), on: held, ...base },
       );
     }
     return actions;

@@ -18,7 +18,6 @@ import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
-import { waitUntil } from '../helpers/wait-until.js';
 import { expectSeqOrder, type EventMessage } from '../helpers/track-events.js';
 
 const classifier = testClassifierPath();

@@ -208,8 +208,9 @@ export function registerModelCommands(program: Command): void {
             baseTopic: f.baseTopic,
             chunkSize: chunkKib * 1024,
             onProgress: (p) => {
-              if (p.sent - last >= 16 || p.missing === 0)
-                ((last = p.sent), process.stderr.write(`\rsent ${p.sent} chunks, ${p.missing} to go   `));
+              if (p.sent - last < 16 && p.missing > 0) return;
+              last = p.sent;
+              process.stderr.write(`\rsent ${p.sent} chunks, ${p.missing} to go   `);
             },
           });
           process.stderr.write('\n');
