@@ -123,8 +123,10 @@ function cycles(graph: ReadonlyMap<string, readonly string[]>): string[][] {
 
 /** A readable name for a function-like node: `Class.method`, `function`, or `name` of `const name = () =>`. */
 function functionName(node: ts.Node): string {
-  const named = (n: ts.Node): string | undefined =>
-    'name' in n && n.name && ts.isIdentifier(n.name as ts.Node) ? (n.name as ts.Identifier).text : undefined;
+  const named = (n: ts.Node): string | undefined => {
+    const name = (n as { name?: ts.Node }).name;
+    return name && (ts.isIdentifier(name) || ts.isPrivateIdentifier(name)) ? name.text : undefined;
+  };
   const own = ts.isConstructorDeclaration(node) ? 'constructor' : named(node);
   const parent = node.parent;
   const holder =

@@ -33,7 +33,9 @@ export const modelsSchema = z.strictObject({
    * serves that instead of `classifier.model`. Default `<state_dir>/models`.
    */
   dir: z.string().min(1).optional(),
-  /** ed25519 public key (PEM) that pushed packages must be signed with. Default `/etc/faceedge/model-signing.pub.pem`. */
+  /**
+   * ed25519 public key (PEM) that pushed packages must be signed with. Default `/etc/faceedge/model-signing.pub.pem`.
+   */
   public_key: z.string().min(1).default(DEFAULT_PUBLIC_KEY),
   /** Refuse unsigned packages pushed over MQTT. Default true; false only on a development board. */
   require_signature: bool().default(true),

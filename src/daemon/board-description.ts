@@ -10,7 +10,10 @@ import type { HealthFacts } from '../observability/health-report.js';
 import type { DaemonServices } from './daemon-services.js';
 import { servedFrom } from './model-updates.js';
 
-/** The `bridge/info` payload: version, tags, the serving model and how it got there, delegates, cameras, options, config. */
+/**
+ * The `bridge/info` payload: version, tags, the serving model and how it got there, delegates, cameras, options,
+ * config.
+ */
 export function describeBridge(s: DaemonServices, config: FaceedgeConfig): BridgeInfo {
   const classifier = s.classifier.current;
   return {

@@ -24,7 +24,9 @@ export interface DaemonServices {
   /** Environment of helper processes (the libgpiod tools are found on its PATH). */
   readonly env: NodeJS.ProcessEnv;
   readonly metrics: DaemonMetrics;
-  /** The MQTT connection: publish, retained states, subscriptions. The MQTT part connects it first and closes it last. */
+  /**
+   * The MQTT connection: publish, retained states, subscriptions. The MQTT part connects it first and closes it last.
+   */
   readonly mqtt: MqttOutput;
   readonly detector: FaceDetector;
   /** The classifier serving now; `reload` swaps it (one swap at a time, told on the bus as `modelChanged`). */

@@ -1,7 +1,7 @@
 /**
  * Evaluates a classifier the way the board uses it: image → decode → detect → the face the photo is
- * about (`primaryFace`) → align → classify, over a folder with one subfolder per class. Images are processed one at a time
- * so the per-image and per-face timings are those of one uncontended pipeline.
+ * about (`primaryFace`) → align → classify, over a folder with one subfolder per class. Images are processed one
+ * at a time so the per-image and per-face timings are those of one uncontended pipeline.
  */
 import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';

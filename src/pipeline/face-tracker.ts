@@ -237,7 +237,10 @@ export class FaceTracker {
     });
   }
 
-  /** Which track each box continues (box index → track): greedy by best affinity first, good enough for the handful of faces a camera sees. */
+  /**
+   * Which track each box continues (box index → track): greedy by best affinity first, good enough for the handful of
+   * faces a camera sees.
+   */
   #match(boxes: readonly Box[], nowMs: number): Map<number, Track> {
     const pairs: { t: Track; i: number; score: number }[] = [];
     for (const t of this.#tracks) {
