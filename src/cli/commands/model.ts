@@ -59,7 +59,13 @@ export function registerModelCommands(program: Command): void {
   const model = program
     .command('model')
     .description('sign, install, roll back and push classifier packages (manifest.json + .tflite files)');
+  registerSigningCommands(model);
+  registerBoardCommands(model);
+  registerPushCommand(model);
+}
 
+/** `keygen`, `sign` and `verify`: the workstation signs what the boards trust. */
+function registerSigningCommands(model: Command): void {
   model
     .command('keygen')
     .description(
@@ -109,7 +115,10 @@ export function registerModelCommands(program: Command): void {
         `${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}`,
       );
     });
+}
 
+/** `install`, `rollback` and `list`: the model store of the board the command runs on. */
+function registerBoardCommands(model: Command): void {
   model
     .command('install <package>')
     .description('verify a package (folder or .tar.gz) and make it the serving model; the old one is kept for rollback')
@@ -166,7 +175,10 @@ export function registerModelCommands(program: Command): void {
         `current:  ${cur ? `${cur.name} (${cur.modelPath})` : 'none'}\nprevious: ${prev ? prev.name : 'none'}`,
       );
     });
+}
 
+/** `push`: a package from the workstation to a board, over SSH or MQTT. */
+function registerPushCommand(model: Command): void {
   model
     .command('push <dir> [host]')
     .description('send a package to a board: over SSH to [host], or over MQTT with --mqtt and --device')
