@@ -24,16 +24,19 @@ export interface FolderSourceOptions extends PlaybackOptions {
 export class FolderSource extends PlaybackSource {
   readonly name: string;
 
-  constructor(private readonly options: FolderSourceOptions) {
+  readonly #options: FolderSourceOptions;
+
+  constructor(options: FolderSourceOptions) {
     super(options);
+    this.#options = options;
     this.name = options.name ?? `folder:${basename(options.path)}`;
   }
 
   /** @throws FaceedgeError `SOURCE_FAILED` when the folder is missing or holds no image file. */
   protected async open(): Promise<void> {
-    const files = await this.list();
+    const files = await this.#list();
     if (files.length === 0) {
-      throw new FaceedgeError('SOURCE_FAILED', `folder ${this.options.path} holds no image file`, {
+      throw new FaceedgeError('SOURCE_FAILED', `folder ${this.#options.path} holds no image file`, {
         hint: `Put ${FOLDER_IMAGE_EXTENSIONS.join(', ')} files in it.`,
       });
     }
@@ -41,11 +44,11 @@ export class FolderSource extends PlaybackSource {
 
   /** Lists again on every pass, so files added while looping are picked up. */
   protected async *pass(signal: AbortSignal): AsyncIterable<TimedImage> {
-    const files = await this.list();
+    const files = await this.#list();
     for (const file of files) {
       if (signal.aborted) return;
       try {
-        await probeImage(file, { maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS });
+        await probeImage(file, { maxPixels: this.#options.maxPixels ?? DEFAULT_MAX_PIXELS });
         const data = await readFile(file);
         yield { image: { kind: 'encoded', data, origin: file }, delayMs: 1000 / DEFAULT_STILL_FPS };
       } catch (err) {
@@ -58,8 +61,8 @@ export class FolderSource extends PlaybackSource {
     }
   }
 
-  private async list(): Promise<string[]> {
-    const dir = this.options.path;
+  async #list(): Promise<string[]> {
+    const dir = this.#options.path;
     let names: string[];
     try {
       if (!(await stat(dir)).isDirectory()) throw new Error('not a directory');

@@ -19,16 +19,19 @@ export interface GifSourceOptions extends PlaybackOptions {
 
 export class GifSource extends PlaybackSource {
   readonly name: string;
-  private composer: GifComposer | null = null;
+  #composer: GifComposer | null = null;
 
-  constructor(private readonly options: GifSourceOptions) {
+  readonly #options: GifSourceOptions;
+
+  constructor(options: GifSourceOptions) {
     super(options);
+    this.#options = options;
     this.name = options.name ?? `gif:${basename(options.path)}`;
   }
 
   /** Canvas size and frame count, known after `start()`. */
   get info(): { width: number; height: number; frameCount: number } | null {
-    const c = this.composer;
+    const c = this.#composer;
     return c ? { width: c.width, height: c.height, frameCount: c.frameCount } : null;
   }
 
@@ -39,21 +42,25 @@ export class GifSource extends PlaybackSource {
   protected async open(): Promise<void> {
     let data: Buffer;
     try {
-      data = await readFile(this.options.path);
+      data = await readFile(this.#options.path);
     } catch (cause) {
-      throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read GIF ${this.options.path}: ${(cause as Error).message}`, {
-        hint: 'Check the source path in the configuration.',
-        cause,
-      });
+      throw new FaceedgeError(
+        'IMAGE_UNREADABLE',
+        `cannot read GIF ${this.#options.path}: ${(cause as Error).message}`,
+        {
+          hint: 'Check the source path in the configuration.',
+          cause,
+        },
+      );
     }
-    this.composer = GifComposer.fromBuffer(data, {
-      maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS,
-      origin: this.options.path,
+    this.#composer = GifComposer.fromBuffer(data, {
+      maxPixels: this.#options.maxPixels ?? DEFAULT_MAX_PIXELS,
+      origin: this.#options.path,
     });
     // The whole frames play; the cut one counts as skipped, reported once (not on every loop).
-    if (this.composer.truncation) {
+    if (this.#composer.truncation) {
       this.skip(
-        new FaceedgeError('IMAGE_UNREADABLE', this.composer.truncation, {
+        new FaceedgeError('IMAGE_UNREADABLE', this.#composer.truncation, {
           hint: 'Copy the file again; a GIF ends with a trailer byte after its last frame.',
         }),
       );
@@ -61,6 +68,6 @@ export class GifSource extends PlaybackSource {
   }
 
   protected async *pass(): AsyncIterable<TimedImage> {
-    yield* this.composer!.frames();
+    yield* this.#composer!.frames();
   }
 }

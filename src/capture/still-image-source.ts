@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FaceedgeError } from '../errors.js';
-import { decodeImage } from '../vision/decode-image.js';
+import { decodeImage } from './decode-image.js';
 import type { RgbImage } from './frame.js';
 import { PlaybackSource, type PlaybackOptions, type TimedImage } from './playback-source.js';
 import { DEFAULT_MAX_PIXELS } from './probe-image.js';
@@ -23,16 +23,19 @@ export interface StillImageSourceOptions extends PlaybackOptions {
 
 export class StillImageSource extends PlaybackSource {
   readonly name: string;
-  private image: RgbImage | null = null;
+  #image: RgbImage | null = null;
 
-  constructor(private readonly options: StillImageSourceOptions) {
+  readonly #options: StillImageSourceOptions;
+
+  constructor(options: StillImageSourceOptions) {
     super(options);
+    this.#options = options;
     this.name = options.name ?? `image:${basename(options.path)}`;
   }
 
   /** @throws FaceedgeError `IMAGE_UNREADABLE` or `IMAGE_TOO_LARGE`: with a single image there is nothing to skip to. */
   protected async open(): Promise<void> {
-    const { path } = this.options;
+    const { path } = this.#options;
     let data: Buffer;
     try {
       data = await readFile(path);
@@ -43,11 +46,11 @@ export class StillImageSource extends PlaybackSource {
       });
     }
     // The decoder checks the pixel limit on the header before it allocates any pixels.
-    this.image = await decodeImage(data, path, { maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS });
+    this.#image = await decodeImage(data, path, { maxPixels: this.#options.maxPixels ?? DEFAULT_MAX_PIXELS });
   }
 
   protected async *pass(): AsyncIterable<TimedImage> {
-    const image = this.image!;
+    const image = this.#image!;
     // A fresh copy per frame: consumers may draw on or keep a frame, and must not change the next one.
     yield {
       image: { ...image, data: Buffer.from(image.data) },

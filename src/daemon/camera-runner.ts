@@ -50,7 +50,10 @@ export class CameraRunner {
   #reportedDrops = 0;
   #done: Promise<void> | null = null;
 
-  constructor(private readonly o: CameraRunnerOptions) {
+  readonly #o: CameraRunnerOptions;
+
+  constructor(o: CameraRunnerOptions) {
+    this.#o = o;
     this.name = o.name;
     const log = o.log;
     this.#source = this.#newSource();
@@ -112,7 +115,7 @@ export class CameraRunner {
    * stopped for a pause: then the pipeline keeps waiting for the next source's frames.
    */
   #newSource(): FrameSource {
-    const { o } = this;
+    const o = this.#o;
     const gate = { forwardEnd: true };
     this.#gate = gate;
     const sink: FrameSink = this.slot.asSink({
@@ -123,11 +126,10 @@ export class CameraRunner {
       // Recoverable by definition (a skipped frame or file, a camera process being restarted): the source carries on.
       error: (err) => o.log.warn({ code: err.code, err: err.message }, 'capture problem'),
     });
-    const end = sink.end!;
     return createFrameSource(
       { ...o.source, name: o.source.name ?? o.name },
       {
-        sink: { ...sink, end: () => (gate.forwardEnd ? end() : undefined) },
+        sink: { ...sink, end: () => (gate.forwardEnd ? sink.end?.() : undefined) },
       },
     );
   }
@@ -157,7 +159,7 @@ export class CameraRunner {
 
   async #applyGate(): Promise<void> {
     if (!this.#started || this.#wantRunning === this.#sourceRunning || this.slot.isEnded) return;
-    const { log, onStatus } = this.o;
+    const { log, onStatus } = this.#o;
     if (!this.#wantRunning) {
       this.#gate.forwardEnd = false;
       this.#sourceRunning = false;
@@ -198,8 +200,8 @@ export class CameraRunner {
     this.#done = this.#pipeline.start();
     this.#started = true;
     if (!this.#wantRunning) {
-      this.o.onStatus({ state: 'offline', reason: 'paused by a rule', wallTimeMs: Date.now() });
-      this.o.log.info('capture paused until a rule runs it');
+      this.#o.onStatus({ state: 'offline', reason: 'paused by a rule', wallTimeMs: Date.now() });
+      this.#o.log.info('capture paused until a rule runs it');
       return;
     }
     try {

@@ -6,8 +6,8 @@
  *   const view = new FleetView(new FleetTopics('faceedge'));
  *   view.ingest(topic, payload);  …  view.boards();
  */
-import type { BridgeInfo, StatsPayload } from '../outputs/mqtt-payloads.js';
-import type { FleetTopics } from '../outputs/mqtt-topics.js';
+import type { BridgeInfo, StatsPayload } from '../mqtt/mqtt-payloads.js';
+import type { FleetTopics } from '../mqtt/mqtt-topics.js';
 
 /** One camera of a board, from `<cam>/status/capture` and the board's stats. */
 export interface CameraRow {

@@ -5,7 +5,7 @@
  * measured before the rollout. Rates come from the boards' own retained stats (fps, events_total), so
  * the gate costs the broker nothing extra.
  */
-import type { BridgeResponse } from '../outputs/bridge-dispatcher.js';
+import type { BridgeResponse } from '../mqtt/bridge-dispatcher.js';
 import type { FleetConnection } from './fleet-connection.js';
 import type { BoardRow } from './fleet-view.js';
 
@@ -46,17 +46,17 @@ export class RateMeter {
   readonly #samples = new Map<string, Sample[]>();
   #off: (() => void) | null = null;
 
-  constructor(
-    private readonly fleet: FleetConnection,
-    devices: readonly string[],
-  ) {
+  readonly #fleet: FleetConnection;
+
+  constructor(fleet: FleetConnection, devices: readonly string[]) {
+    this.#fleet = fleet;
     for (const d of devices) this.#samples.set(d, []);
   }
 
   start(): this {
-    this.#off = this.fleet.onChange((d) => {
+    this.#off = this.#fleet.onChange((d) => {
       const list = this.#samples.get(d);
-      const s = this.fleet.view.stats(d);
+      const s = this.#fleet.view.stats(d);
       if (!list || !s || typeof s.time !== 'number') return;
       if (list.length > 0 && list.at(-1)!.time >= s.time) return; // not a new report
       list.push({ time: s.time, fps: sum(s.fps), events: sum(s.events_total) });

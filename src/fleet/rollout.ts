@@ -132,35 +132,39 @@ async function openState(
 class Rollout {
   readonly #target: RolloutState['package'];
 
-  constructor(
-    private readonly o: RolloutOptions,
-    private readonly fleet: FleetConnection,
-    private readonly st: RolloutStateFile,
-    private readonly log: (line: string) => void,
-  ) {
+  readonly #o: RolloutOptions;
+  readonly #fleet: FleetConnection;
+  readonly #st: RolloutStateFile;
+  readonly #log: (line: string) => void;
+
+  constructor(o: RolloutOptions, fleet: FleetConnection, st: RolloutStateFile, log: (line: string) => void) {
     // The package as given now (a resumed rollout may name the same package by another path).
+    this.#o = o;
+    this.#fleet = fleet;
+    this.#st = st;
+    this.#log = log;
     this.#target = { ...st.state.package, dir: o.packageDir };
   }
 
   async run(): Promise<RolloutResult> {
-    const boards = this.st.state.boards;
-    const waves = this.st.state.waves;
+    const boards = this.#st.state.boards;
+    const waves = this.#st.state.waves;
     const open = waves.flat().filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
-    this.log(
+    this.#log(
       `rollout of ${this.#target.id} (${this.#target.sha256.slice(0, 12)}…): ${waves.length} waves, ${open.length} boards to do`,
     );
-    const baselineS = this.o.baselineS ?? this.o.soakS;
-    const baseline = new RateMeter(this.fleet, open).start();
-    this.log(`measuring frames and events for ${baselineS} s before the first push`);
+    const baselineS = this.#o.baselineS ?? this.#o.soakS;
+    const baseline = new RateMeter(this.#fleet, open).start();
+    this.#log(`measuring frames and events for ${baselineS} s before the first push`);
     await sleep(baselineS * 1000);
     baseline.stop();
     for (const [i, wave] of waves.entries()) {
       const todo = wave.filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
       if (todo.length === 0) continue;
-      this.log(
-        `wave ${i + 1}/${waves.length}${i === 0 && (this.o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`,
+      this.#log(
+        `wave ${i + 1}/${waves.length}${i === 0 && (this.#o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`,
       );
-      const pushFailures = (await mapWithLimit(todo, this.o.concurrency ?? 4, (d) => this.#push(d))).filter(
+      const pushFailures = (await mapWithLimit(todo, this.#o.concurrency ?? 4, (d) => this.#push(d))).filter(
         (r): r is string => r !== null,
       );
       if (pushFailures.length > 0) return this.#stop(`wave ${i + 1}: ${pushFailures.join('; ')}`);
@@ -169,48 +173,48 @@ class Rollout {
       const failure = await this.#soakAndGate(switched, baseline);
       if (failure) return this.#stop(`wave ${i + 1}: ${failure}`);
     }
-    await this.st.finish('completed');
-    this.log('rollout completed');
-    return { ok: true, state: this.st.state };
+    await this.#st.finish('completed');
+    this.#log('rollout completed');
+    return { ok: true, state: this.#st.state };
   }
 
   /** Pushes to one board; null when it switched (or was skipped), else why not. */
   async #push(device: string): Promise<string | null> {
-    const p = this.st.state.boards[device];
-    const row = this.fleet.view.board(device);
+    const p = this.#st.state.boards[device];
+    const row = this.#fleet.view.board(device);
     if (p.state === 'pending' && row?.model?.sha256 === this.#target.sha256) {
-      await this.st.board(device, 'skipped');
-      this.log(`${device}: already serves ${this.#target.sha256.slice(0, 12)}…, skipped`);
+      await this.#st.board(device, 'skipped');
+      this.#log(`${device}: already serves ${this.#target.sha256.slice(0, 12)}…, skipped`);
       return null;
     }
     if (row?.online !== true) {
-      await this.st.board(device, 'failed', { error: 'offline before the push' });
+      await this.#st.board(device, 'failed', { error: 'offline before the push' });
       return `${device}: offline before the push`;
     }
     if ((p.switched || p.state === 'pushing') && row.model?.sha256 === this.#target.sha256) {
       // Resumed after the workstation died between its push (or the push's answer) and its gate: the
       // board switched in this rollout; it needs the gate, not the bytes again.
-      await this.st.board(device, 'switched', { switched: true });
+      await this.#st.board(device, 'switched', { switched: true });
       return null;
     }
-    await this.st.board(device, 'pushing', { previous_sha256: p.previous_sha256 ?? row.model?.sha256 ?? null });
+    await this.#st.board(device, 'pushing', { previous_sha256: p.previous_sha256 ?? row.model?.sha256 ?? null });
     const abort = new AbortController();
-    const off = this.fleet.onChange((d) => {
-      if (d === device && this.fleet.view.board(d)?.online === false) abort.abort();
+    const off = this.#fleet.onChange((d) => {
+      if (d === device && this.#fleet.view.board(d)?.online === false) abort.abort();
     });
     try {
       const r = await pushModelOverMqtt({
         dir: this.#target.dir,
-        url: this.o.url,
+        url: this.#o.url,
         deviceId: device,
-        baseTopic: this.o.baseTopic,
-        chunkSize: this.o.chunkSize,
-        mqtt: operatorClientOptions(this.o.auth),
+        baseTopic: this.#o.baseTopic,
+        chunkSize: this.#o.chunkSize,
+        mqtt: operatorClientOptions(this.#o.auth),
         maxRounds: 3,
         signal: abort.signal,
       });
-      await this.st.board(device, 'switched', { switched: true, error: null });
-      this.log(`${device}: installed ${r.status.model?.version ?? ''} (${r.chunksSent}/${r.totalChunks} chunks sent)`);
+      await this.#st.board(device, 'switched', { switched: true, error: null });
+      this.#log(`${device}: installed ${r.status.model?.version ?? ''} (${r.chunksSent}/${r.totalChunks} chunks sent)`);
       return null;
     } catch (err) {
       const why = abort.signal.aborted
@@ -218,8 +222,8 @@ class Rollout {
         : isFaceedgeError(err)
           ? `${err.code}: ${err.message}`
           : String(err);
-      await this.st.board(device, 'failed', { error: why });
-      this.log(`${device}: FAILED ${why}`);
+      await this.#st.board(device, 'failed', { error: why });
+      this.#log(`${device}: FAILED ${why}`);
       return `${device}: ${why}`;
     } finally {
       off();
@@ -228,14 +232,14 @@ class Rollout {
 
   /** Soaks the switched boards, stopping early when one goes offline; then gates each. */
   async #soakAndGate(devices: readonly string[], baseline: RateMeter): Promise<string | null> {
-    const meter = new RateMeter(this.fleet, devices).start();
-    const until = Date.now() + this.o.soakS * 1000;
-    this.log(`soaking ${devices.length} boards for ${this.o.soakS} s`);
+    const meter = new RateMeter(this.#fleet, devices).start();
+    const until = Date.now() + this.#o.soakS * 1000;
+    this.#log(`soaking ${devices.length} boards for ${this.#o.soakS} s`);
     try {
       while (Date.now() < until) {
-        const down = devices.filter((d) => this.fleet.view.board(d)?.online === false);
+        const down = devices.filter((d) => this.#fleet.view.board(d)?.online === false);
         if (down.length > 0) {
-          for (const d of down) await this.st.board(d, 'failed', { error: 'went offline during the soak' });
+          for (const d of down) await this.#st.board(d, 'failed', { error: 'went offline during the soak' });
           return down.map((d) => `${d}: went offline during the soak`).join('; ');
         }
         await sleep(200);
@@ -244,64 +248,64 @@ class Rollout {
       meter.stop();
     }
     const verdicts = await mapWithLimit(devices, 16, async (d) => {
-      const health = await this.fleet.request(d, 'health_check', {}, 15_000).catch((e: unknown) => e as Error);
+      const health = await this.#fleet.request(d, 'health_check', {}, 15_000).catch((e: unknown) => e as Error);
       return {
         d,
         reasons: gateReasons({
           targetSha256: this.#target.sha256,
-          row: this.fleet.view.board(d),
+          row: this.#fleet.view.board(d),
           health,
           baseline: baseline.sample(d),
           soak: meter.sample(d),
-          thresholds: this.o.thresholds ?? DEFAULT_GATE,
+          thresholds: this.#o.thresholds ?? DEFAULT_GATE,
         }),
       };
     });
     const failed: string[] = [];
     for (const { d, reasons } of verdicts) {
-      if (reasons.length === 0) await this.st.board(d, 'healthy');
+      if (reasons.length === 0) await this.#st.board(d, 'healthy');
       else {
-        await this.st.board(d, 'failed', { error: reasons.join('; ') });
+        await this.#st.board(d, 'failed', { error: reasons.join('; ') });
         failed.push(`${d}: ${reasons.join('; ')}`);
       }
     }
-    this.log(failed.length === 0 ? `gate passed: ${devices.join(', ')}` : `gate FAILED: ${failed.join(' | ')}`);
+    this.#log(failed.length === 0 ? `gate passed: ${devices.join(', ')}` : `gate FAILED: ${failed.join(' | ')}`);
     return failed.length > 0 ? failed.join('; ') : null;
   }
 
   /** Rolls back every board this rollout switched, marks the rest untouched, and records the stop. */
   async #stop(reason: string): Promise<RolloutResult> {
-    this.log(`stopping the rollout: ${reason}`);
-    const boards = this.st.state.boards;
-    for (const [d, p] of Object.entries(boards)) if (p.state === 'pending') await this.st.board(d, 'untouched');
+    this.#log(`stopping the rollout: ${reason}`);
+    const boards = this.#st.state.boards;
+    for (const [d, p] of Object.entries(boards)) if (p.state === 'pending') await this.#st.board(d, 'untouched');
     const switched = Object.keys(boards).filter((d) => boards[d].switched && boards[d].state !== 'rolled-back');
-    await mapWithLimit(switched, this.o.concurrency ?? 4, async (d) => {
+    await mapWithLimit(switched, this.#o.concurrency ?? 4, async (d) => {
       const keep = boards[d].state === 'failed' ? `${boards[d].error}; ` : '';
-      if (this.fleet.view.board(d)?.online === false) {
-        await this.st.board(d, 'rollback-failed', {
+      if (this.#fleet.view.board(d)?.online === false) {
+        await this.#st.board(d, 'rollback-failed', {
           error: `${keep}offline: roll it back when it returns (faceedge model rollback on the board, or the model/rollback request)`,
         });
-        this.log(`${d}: offline, NOT rolled back`);
+        this.#log(`${d}: offline, NOT rolled back`);
         return;
       }
       try {
-        const r = await this.fleet.request(d, 'model/rollback', { if_sha256: this.#target.sha256 }, 60_000);
+        const r = await this.#fleet.request(d, 'model/rollback', { if_sha256: this.#target.sha256 }, 60_000);
         const data = r.data as { rolled_back?: boolean; model?: { sha256?: string } | null };
         if (r.status !== 'ok') throw new Error(r.error ?? 'refused');
         const now = data.model?.sha256;
         if (now === boards[d].previous_sha256 || (data.rolled_back === false && now !== this.#target.sha256)) {
-          await this.st.board(d, 'rolled-back', { error: keep ? keep.slice(0, -2) : null });
-          this.log(`${d}: rolled back to ${now?.slice(0, 12)}…`);
+          await this.#st.board(d, 'rolled-back', { error: keep ? keep.slice(0, -2) : null });
+          this.#log(`${d}: rolled back to ${now?.slice(0, 12)}…`);
         } else
           throw new Error(
             `serves ${now?.slice(0, 12)}… after the rollback, expected ${boards[d].previous_sha256?.slice(0, 12)}…`,
           );
       } catch (err) {
-        await this.st.board(d, 'rollback-failed', { error: `${keep}rollback: ${(err as Error).message}` });
-        this.log(`${d}: ROLLBACK FAILED ${(err as Error).message}`);
+        await this.#st.board(d, 'rollback-failed', { error: `${keep}rollback: ${(err as Error).message}` });
+        this.#log(`${d}: ROLLBACK FAILED ${(err as Error).message}`);
       }
     });
-    await this.st.finish('stopped', reason);
-    return { ok: false, state: this.st.state };
+    await this.#st.finish('stopped', reason);
+    return { ok: false, state: this.#st.state };
   }
 }

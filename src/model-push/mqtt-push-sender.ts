@@ -10,11 +10,11 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { redactUrl } from '../observability/redact-url.js';
 import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, type FaceedgeErrorCode } from '../errors.js';
+import { DEFAULT_BASE_TOPIC, MqttTopics, type ModelPushPart } from '../mqtt/mqtt-topics.js';
 import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, sha256Hex, verifyPackageFiles } from './model-package.js';
 import {
   DEFAULT_CHUNK_SIZE,
   fromRanges,
-  pushTopicPrefix,
   transferIdFor,
   type TransferPlan,
   type TransferStatus,
@@ -106,7 +106,8 @@ class StatusWaiter {
 export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttPushResult> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
   const payload = await loadPayload(options.dir, chunkSize);
-  const topic = `${pushTopicPrefix(options.baseTopic ?? 'faceedge', options.deviceId)}/${payload.id}`;
+  const board = new MqttTopics(options.baseTopic ?? DEFAULT_BASE_TOPIC, options.deviceId);
+  const topic = (part: ModelPushPart) => board.modelPushPart(payload.id, part);
   const answerMs = options.answerTimeoutMs ?? 15_000;
   let client: MqttClient;
   try {
@@ -118,7 +119,7 @@ export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttP
   }
   const waiter = new StatusWaiter();
   client.on('message', (t, msg) => {
-    if (t !== `${topic}/status`) return;
+    if (t !== topic('status')) return;
     try {
       waiter.push(JSON.parse(msg.toString('utf8')) as TransferStatus);
     } catch {
@@ -127,16 +128,16 @@ export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttP
   });
   let sent = 0;
   try {
-    await client.subscribeAsync(`${topic}/status`, { qos: 1 });
+    await client.subscribeAsync(topic('status'), { qos: 1 });
     for (let round = 0; round < (options.maxRounds ?? 5); round++) {
       waiter.clear();
-      await client.publishAsync(`${topic}/begin`, JSON.stringify(payload.plan), { qos: 1 });
+      await client.publishAsync(topic('begin'), JSON.stringify(payload.plan), { qos: 1 });
       const begun = await waitFor(waiter, ['receiving', 'failed'], answerMs, options.signal);
       if (!begun) continue; // no answer: ask again (the board may have been reconnecting)
       if (begun.state === 'failed') throw refused(begun);
       const missing = fromRanges(begun.missing ?? []);
       sent += await publishChunks(client, topic, payload, missing, options);
-      await client.publishAsync(`${topic}/commit`, '{}', { qos: 1 });
+      await client.publishAsync(topic('commit'), '{}', { qos: 1 });
       const outcome = await waitForOutcome(waiter, answerMs, options.signal);
       if (!outcome) continue;
       if (outcome.state === 'installed')
@@ -182,7 +183,7 @@ async function waitForOutcome(
 
 async function publishChunks(
   client: MqttClient,
-  topic: string,
+  topic: (part: ModelPushPart) => string,
   payload: Payload,
   chunks: number[],
   options: MqttPushOptions,
@@ -192,7 +193,7 @@ async function publishChunks(
   await mapWithLimit(chunks, options.window ?? 8, async (n) => {
     if (options.signal?.aborted) throw new FaceedgeError('MODEL_TRANSFER_FAILED', 'model push aborted');
     const data = payload.data.subarray(n * size, Math.min((n + 1) * size, payload.data.length));
-    await client.publishAsync(`${topic}/${n}`, data.toString('base64'), { qos: 1 });
+    await client.publishAsync(topic(n), data.toString('base64'), { qos: 1 });
     sent++;
     options.onProgress?.({ sent, missing: chunks.length - sent, total });
   });

@@ -12,18 +12,21 @@ export interface MjpegPart {
 
 export class MjpegClient {
   readonly parts: MjpegPart[] = [];
-  private buffered = Buffer.alloc(0);
-  private readonly waiters = new EventWaiters();
-  private ended = false;
+  #buffered = Buffer.alloc(0);
+  readonly #waiters = new EventWaiters();
+  #ended = false;
+
+  readonly #req: ClientRequest;
 
   private constructor(
-    private readonly req: ClientRequest,
+    req: ClientRequest,
     readonly response: IncomingMessage,
   ) {
-    response.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.#req = req;
+    response.on('data', (chunk: Buffer) => this.#onData(chunk));
     response.on('close', () => {
-      this.ended = true;
-      this.waiters.wake();
+      this.#ended = true;
+      this.#waiters.wake();
     });
   }
 
@@ -38,31 +41,31 @@ export class MjpegClient {
 
   /** Resolves once `count` pictures have arrived in total. */
   waitForParts(count: number, timeoutMs = 10_000): Promise<MjpegPart[]> {
-    return this.waiters.until(
+    return this.#waiters.until(
       () => (this.parts.length >= count ? this.parts : undefined),
       timeoutMs,
       () => `timed out waiting for ${count} MJPEG parts (have ${this.parts.length})`,
-      () => (this.ended ? `stream ended after ${this.parts.length} parts` : null),
+      () => (this.#ended ? `stream ended after ${this.parts.length} parts` : null),
     );
   }
 
   close(): void {
-    this.req.destroy();
+    this.#req.destroy();
   }
 
-  private onData(chunk: Buffer): void {
-    this.buffered = Buffer.concat([this.buffered, chunk]);
+  #onData(chunk: Buffer): void {
+    this.#buffered = Buffer.concat([this.#buffered, chunk]);
     for (;;) {
-      const headerEnd = this.buffered.indexOf('\r\n\r\n');
+      const headerEnd = this.#buffered.indexOf('\r\n\r\n');
       if (headerEnd < 0) return;
-      const header = this.buffered.subarray(0, headerEnd).toString('latin1');
+      const header = this.#buffered.subarray(0, headerEnd).toString('latin1');
       const length = Number(/content-length: (\d+)/i.exec(header)?.[1]);
       const seq = Number(/x-frame-seq: (\d+)/i.exec(header)?.[1]);
       const start = headerEnd + 4;
-      if (!Number.isFinite(length) || this.buffered.length < start + length + 2) return;
-      this.parts.push({ seq, jpeg: Buffer.from(this.buffered.subarray(start, start + length)) });
-      this.buffered = this.buffered.subarray(start + length + 2);
-      this.waiters.wake();
+      if (!Number.isFinite(length) || this.#buffered.length < start + length + 2) return;
+      this.parts.push({ seq, jpeg: Buffer.from(this.#buffered.subarray(start, start + length)) });
+      this.#buffered = this.#buffered.subarray(start + length + 2);
+      this.#waiters.wake();
     }
   }
 }

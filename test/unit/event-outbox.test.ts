@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
-import { EventOutbox } from '../../src/outputs/event-outbox.js';
-import { compactAckLog, readAckWatermark } from '../../src/outputs/outbox-files.js';
+import { EventOutbox } from '../../src/mqtt/event-outbox.js';
+import { compactAckLog, readAckWatermark } from '../../src/mqtt/outbox-files.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 const log = silentLogger();

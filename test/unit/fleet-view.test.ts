@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { isFaceedgeError } from '../../src/errors.js';
 import { FleetView } from '../../src/fleet/fleet-view.js';
-import { FleetTopics } from '../../src/outputs/mqtt-topics.js';
+import { FleetTopics } from '../../src/mqtt/mqtt-topics.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import { mosquittoBridgeConfig } from '../../fleet/bridge-config.js';
 import { writeFleetCredentials } from '../../fleet/fleet-credentials.js';
+import { DEFAULT_BASE_TOPIC, HA_DISCOVERY_PREFIX } from '../../mqtt/mqtt-topics.js';
 
 export function registerFleetSetupCommands(fleet: Command): void {
   fleet
@@ -20,8 +21,8 @@ export function registerFleetSetupCommands(fleet: Command): void {
     .option('--no-passwords', 'certificates only')
     .option('--server-name <host>', "with --certs: also issue the broker's certificate for this host name or IP")
     .option('--days <n>', 'certificate lifetime in days', '825')
-    .option('--base-topic <topic>', "the boards' mqtt.base_topic", 'faceedge')
-    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', 'homeassistant')
+    .option('--base-topic <topic>', "the boards' mqtt.base_topic", DEFAULT_BASE_TOPIC)
+    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', HA_DISCOVERY_PREFIX)
     .action(
       (
         devices: string[],
@@ -72,8 +73,8 @@ export function registerFleetSetupCommands(fleet: Command): void {
     .option('--cafile <pem>', 'CA of the central broker (TLS)')
     .option('--certfile <pem>', 'client certificate of the bridge (mutual TLS)')
     .option('--keyfile <pem>', 'its key')
-    .option('--base-topic <topic>', "the boards' mqtt.base_topic", 'faceedge')
-    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', 'homeassistant')
+    .option('--base-topic <topic>', "the boards' mqtt.base_topic", DEFAULT_BASE_TOPIC)
+    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', HA_DISCOVERY_PREFIX)
     .option('--restart-timeout <s>', 'first and largest reconnect wait of the bridge, seconds', '2,30')
     .action(
       (f: {

@@ -11,10 +11,10 @@ import { configSecrets } from '../../config/redact-config.js';
 import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
-import { watchNpmLauncher } from '../../control/launcher-watch.js';
-import { createSdNotifier } from '../../control/sd-notify.js';
+import { watchNpmLauncher } from '../../service/launcher-watch.js';
+import { createSdNotifier } from '../../service/sd-notify.js';
 import { componentLogger, createLogger } from '../../observability/logger.js';
-import { EventPrinter } from '../../outputs/event-printer.js';
+import { EventPrinter } from '../../mqtt/event-printer.js';
 
 interface RunFlags {
   config?: string;

@@ -21,77 +21,83 @@ export interface OutboxDrainerOptions {
 }
 
 export class OutboxDrainer {
-  private nextSeq = 0;
-  private readonly inflight = new Set<number>();
-  private stopped = false;
-  private idleWaiters: (() => void)[] = [];
+  #nextSeq = 0;
+  readonly #inflight = new Set<number>();
+  #stopped = false;
+  #idleWaiters: (() => void)[] = [];
 
-  constructor(private readonly options: OutboxDrainerOptions) {}
+  readonly #options: OutboxDrainerOptions;
+
+  constructor(options: OutboxDrainerOptions) {
+    this.#options = options;
+  }
 
   /** Events handed to MQTT.js and not yet acknowledged. */
   get inflightCount(): number {
-    return this.inflight.size;
+    return this.#inflight.size;
   }
 
   /** Sends what the window allows. Call after each append and on every (re)connect. */
   kick(): void {
-    const { outbox, client } = this.options;
-    const max = this.options.maxInflight ?? 16;
-    while (!this.stopped && client.connected && this.inflight.size < max) {
-      const batch = outbox.pendingFrom(this.nextSeq, max - this.inflight.size).filter((e) => !this.inflight.has(e.seq));
+    const { outbox, client } = this.#options;
+    const max = this.#options.maxInflight ?? 16;
+    while (!this.#stopped && client.connected && this.#inflight.size < max) {
+      const batch = outbox
+        .pendingFrom(this.#nextSeq, max - this.#inflight.size)
+        .filter((e) => !this.#inflight.has(e.seq));
       if (batch.length === 0) break;
       for (const entry of batch) {
-        this.inflight.add(entry.seq);
-        this.nextSeq = entry.seq + 1;
-        client.publish(entry.topic, JSON.stringify(entry.payload), { qos: 1 }, (err) => this.done(entry.seq, err));
+        this.#inflight.add(entry.seq);
+        this.#nextSeq = entry.seq + 1;
+        client.publish(entry.topic, JSON.stringify(entry.payload), { qos: 1 }, (err) => this.#done(entry.seq, err));
       }
     }
-    this.notifyIfIdle();
+    this.#notifyIfIdle();
   }
 
   /** Resolves once the outbox is empty and nothing is in flight, or after `timeoutMs`. */
   waitIdle(timeoutMs: number): Promise<boolean> {
-    if (this.isIdle()) return Promise.resolve(true);
+    if (this.#isIdle()) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
-        this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
+        this.#idleWaiters = this.#idleWaiters.filter((w) => w !== done);
         resolve(false);
       }, timeoutMs);
       const done = () => {
         clearTimeout(timer);
         resolve(true);
       };
-      this.idleWaiters.push(done);
+      this.#idleWaiters.push(done);
     });
   }
 
   /** Stops sending; callbacks that arrive later are ignored (their events stay in the outbox). */
   stop(): void {
-    this.stopped = true;
+    this.#stopped = true;
   }
 
-  private done(seq: number, err: Error | undefined): void {
-    this.inflight.delete(seq);
-    if (this.stopped) return;
+  #done(seq: number, err: Error | undefined): void {
+    this.#inflight.delete(seq);
+    if (this.#stopped) return;
     if (err) {
       // MQTT.js gave the message up (e.g. "Connection closed" while replaying its store): send it again.
-      this.options.log.warn({ seq, err: err.message }, 'event publish failed; will resend');
-      this.nextSeq = Math.min(this.nextSeq, seq);
+      this.#options.log.warn({ seq, err: err.message }, 'event publish failed; will resend');
+      this.#nextSeq = Math.min(this.#nextSeq, seq);
       return;
     }
-    this.options.outbox.ack(seq);
-    this.options.onDepth?.(this.options.outbox.depth);
+    this.#options.outbox.ack(seq);
+    this.#options.onDepth?.(this.#options.outbox.depth);
     this.kick();
   }
 
-  private isIdle(): boolean {
-    return this.inflight.size === 0 && this.options.outbox.depth === 0;
+  #isIdle(): boolean {
+    return this.#inflight.size === 0 && this.#options.outbox.depth === 0;
   }
 
-  private notifyIfIdle(): void {
-    if (!this.isIdle() || this.idleWaiters.length === 0) return;
-    const waiters = this.idleWaiters;
-    this.idleWaiters = [];
+  #notifyIfIdle(): void {
+    if (!this.#isIdle() || this.#idleWaiters.length === 0) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
     for (const w of waiters) w();
   }
 }

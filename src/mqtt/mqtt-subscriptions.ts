@@ -10,13 +10,17 @@ import { topicMatches } from './mqtt-topics.js';
 export type MqttMessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
 
 export class MqttSubscriptions {
-  private readonly handlers = new Map<string, Set<MqttMessageHandler>>();
+  readonly #handlers = new Map<string, Set<MqttMessageHandler>>();
 
-  constructor(private readonly log: Logger) {}
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
 
   /** Subscription filters with at least one handler. */
   get filters(): string[] {
-    return [...this.handlers.keys()];
+    return [...this.#handlers.keys()];
   }
 
   /**
@@ -24,17 +28,17 @@ export class MqttSubscriptions {
    * `remove()` returns true when that was the filter's last handler (the caller unsubscribes).
    */
   add(filter: string, handler: MqttMessageHandler): { added: boolean; remove: () => boolean } {
-    let set = this.handlers.get(filter);
+    let set = this.#handlers.get(filter);
     const added = set === undefined;
-    if (!set) this.handlers.set(filter, (set = new Set()));
+    if (!set) this.#handlers.set(filter, (set = new Set()));
     set.add(handler);
     const own = set;
     return {
       added,
       remove: () => {
         own.delete(handler);
-        if (own.size > 0 || this.handlers.get(filter) !== own) return false;
-        this.handlers.delete(filter);
+        if (own.size > 0 || this.#handlers.get(filter) !== own) return false;
+        this.#handlers.delete(filter);
         return true;
       },
     };
@@ -42,13 +46,13 @@ export class MqttSubscriptions {
 
   /** Calls every handler whose filter matches `topic`; a handler that throws is logged and the rest still run. */
   dispatch(topic: string, payload: Buffer, retained: boolean): void {
-    for (const [filter, set] of this.handlers) {
+    for (const [filter, set] of this.#handlers) {
       if (!topicMatches(filter, topic)) continue;
       for (const handler of set) {
         try {
           handler(topic, payload, retained);
         } catch (err) {
-          this.log.error({ err, topic }, 'MQTT message handler threw');
+          this.#log.error({ err, topic }, 'MQTT message handler threw');
         }
       }
     }

@@ -1,6 +1,6 @@
 /** The human-readable form of `faceedge fleet status`: one line per board, then a one-line summary. */
-import { formatTable } from '../cli/format-table.js';
-import type { BoardRow, CameraRow } from './fleet-view.js';
+import { formatTable } from './format-table.js';
+import type { BoardRow, CameraRow } from '../fleet/fleet-view.js';
 
 /** `3m ago`-style age of an ISO time relative to `nowMs`. */
 export function age(isoTime: string | null, nowMs: number): string {

@@ -1,23 +1,29 @@
 /**
- * The daemon's GPIO side: opens the configured lines (outputs in their fail-safe state), keeps the
- * retained `gpio/<name>/state` of every output and input, carries out `gpio/<name>/set` commands, and
+ * The daemon's GPIO side, as a part: opens the configured lines (outputs in their fail-safe state), keeps
+ * the retained `gpio/<name>/state` of every output and input, carries out `gpio/<name>/set` commands, and
  * runs the rules — track events and input values in; output pulses/sets and camera gating out, every
- * action logged (by the RuleRunner) and published on `rules/action`.
+ * action logged (by the RuleRunner), published on `rules/action` and told on the bus (`ruleAction`).
+ * Every line's state is told on the bus too (`gpioLine`), for the live view's board panel.
  *
- *   const io = await GpioRules.open({ gpio, rules, env, mqtt, setCameraRunning, log });
- *   sink.events → io.event(e);   …   await io.close();   // outputs safe, states published
+ * It starts before the cameras: outputs are safe and input-gated cameras paused before any frame.
+ *
+ *   const io = new GpioRules({ gpio, rules, env, mqtt, setCameraRunning, log });
+ *   await io.start();   io.event(e);   …   await io.close();   // outputs safe, states published
  */
 import type { Logger } from 'pino';
-import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../gpio/gpio-mqtt.js';
-import { GpioBank } from '../gpio/gpio-bank.js';
-import type { GpioConfig } from '../gpio/gpio-config-schema.js';
-import { isFaceedgeError } from '../errors.js';
-import type { MqttOutput } from '../outputs/mqtt-output.js';
-import type { TrackEvent } from '../pipeline/track-event.js';
-import { describeAction, type RuleAction } from '../rules/rule-action.js';
-import { RuleRunner } from '../rules/rule-runner.js';
-import { RulesEngine } from '../rules/rules-engine.js';
-import type { RuleConfig } from '../rules/rules-schema.js';
+import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../../gpio/gpio-mqtt.js';
+import { GpioBank } from '../../gpio/gpio-bank.js';
+import type { GpioConfig } from '../../gpio/gpio-config-schema.js';
+import { isFaceedgeError } from '../../errors.js';
+import type { MqttOutput } from '../../mqtt/mqtt-output.js';
+import type { TrackEvent } from '../../pipeline/track-event.js';
+import { describeAction, type RuleAction } from '../../rules/rule-action.js';
+import { RuleRunner } from '../../rules/rule-runner.js';
+import { RulesEngine } from '../../rules/rules-engine.js';
+import type { RuleConfig } from '../../rules/rules-schema.js';
+import type { GpioLineChange } from '../daemon-bus.js';
+import { definePart, type DaemonPart } from '../daemon-part.js';
+import { componentLogger } from '../../observability/logger.js';
 
 export interface GpioRulesOptions {
   readonly gpio: GpioConfig;
@@ -32,6 +38,8 @@ export interface GpioRulesOptions {
   readonly devDir?: string;
   /** Every action a rule took, as published on `rules/action` (the live view's "last actions"). */
   readonly onAction?: (payload: Record<string, unknown>) => void;
+  /** Every line once open, then each change of state. */
+  readonly onLine?: (line: GpioLineChange) => void;
 }
 
 /** The `rules/action` payload: what was done, by which rule, why, and when (Unix seconds). */
@@ -40,7 +48,7 @@ export function ruleActionPayload(action: RuleAction): Record<string, unknown> {
   return { ...rest, description: describeAction(action), time: Date.now() / 1000 };
 }
 
-export class GpioRules {
+export class GpioRules implements DaemonPart {
   readonly #o: GpioRulesOptions;
   readonly #runner: RuleRunner;
   #bank: GpioBank | null = null;
@@ -49,7 +57,7 @@ export class GpioRules {
   #unsubscribe: (() => void) | null = null;
   #closing: Promise<void> | null = null;
 
-  private constructor(options: GpioRulesOptions) {
+  constructor(options: GpioRulesOptions) {
     this.#o = options;
     const { mqtt, log } = options;
     this.#runner = new RuleRunner({
@@ -71,10 +79,12 @@ export class GpioRules {
    * Opens the lines and subscribes to the set commands. Input-gated cameras are paused before this
    * resolves (start the cameras afterwards). Throws the bank's typed error when a line cannot be opened.
    */
-  static async open(options: GpioRulesOptions): Promise<GpioRules> {
-    const io = new GpioRules(options);
-    await io.#open();
-    return io;
+  start(): Promise<void> {
+    return this.#open();
+  }
+
+  stop(): Promise<void> {
+    return this.close();
   }
 
   /** A track event from a pipeline. */
@@ -102,7 +112,7 @@ export class GpioRules {
   }
 
   async #open(): Promise<void> {
-    const { gpio, env, mqtt, log, devDir } = this.#o;
+    const { gpio, env, mqtt, log, devDir, onLine } = this.#o;
     const publishState = (name: string, on: boolean) =>
       mqtt.setRetained(mqtt.topics.gpioState(name), on ? 'ON' : 'OFF');
     this.#runner.start();
@@ -110,19 +120,30 @@ export class GpioRules {
       env,
       log,
       devDir,
-      onOutputState: publishState,
+      onOutputState: (name, on) => {
+        publishState(name, on);
+        if (this.#bank) onLine?.({ name, kind: 'output', on });
+      },
       onInputValue: (name, value, initial) => {
         publishState(name, value);
         if (this.#early) this.#early.push([name, value, initial]);
-        else this.#runner.input(name, value, initial);
+        else {
+          onLine?.({ name, kind: 'input', on: value });
+          this.#runner.input(name, value, initial);
+        }
       },
     });
     this.#bank = bank;
     // Outputs start at their safe state without a change event: announce it.
     for (const output of bank.outputs) publishState(output.name, output.state);
+    for (const line of this.lines().outputs) onLine?.({ ...line, kind: 'output' });
+    for (const line of this.lines().inputs) onLine?.({ ...line, kind: 'input' });
     const early = this.#early ?? [];
     this.#early = null;
-    for (const [name, value, initial] of early) this.#runner.input(name, value, initial);
+    for (const [name, value, initial] of early) {
+      onLine?.({ name, kind: 'input', on: value });
+      this.#runner.input(name, value, initial);
+    }
     if (bank.outputs.length > 0)
       this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained) =>
         this.#onSet(topic, payload, retained),
@@ -150,3 +171,24 @@ export class GpioRules {
     );
   }
 }
+
+export const gpioRulesPart = definePart({
+  name: 'gpio',
+  slice: (config) => ({ gpio: config.gpio, rules: config.rules }),
+  create: (slice, { bus, services, log }) => {
+    const io = new GpioRules({
+      ...slice,
+      env: services.env,
+      mqtt: services.mqtt,
+      log: componentLogger(log, 'gpio'),
+      // setRunning never rejects: a source that cannot resume is logged and reported offline there.
+      setCameraRunning: (name, run) => void services.cameras.setRunning(name, run),
+      onAction: (payload) => bus.emit('ruleAction', payload),
+      onLine: (line) => bus.emit('gpioLine', line),
+    });
+    bus.on('trackEvents', (_camera, events) => {
+      for (const event of events) io.event(event);
+    });
+    return io;
+  },
+});

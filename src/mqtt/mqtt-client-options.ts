@@ -33,7 +33,7 @@ function readPem(path: string, what: string): Buffer {
   } catch (err) {
     throw new FaceedgeError(
       'MQTT_FAILED',
-      `cannot read the MQTT TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? err}`,
+      `cannot read the MQTT TLS ${what} ${path}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
       {
         hint: `check mqtt.tls.${what} in the configuration`,
         cause: err,

@@ -42,18 +42,22 @@ function isTransaction(v: unknown): v is string | number {
 }
 
 export class BridgeDispatcher {
-  private readonly handlers = new Map<string, BridgeHandler>();
+  readonly #handlers = new Map<string, BridgeHandler>();
 
-  constructor(private readonly log: Logger) {}
+  readonly #log: Logger;
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
 
   /** Registers (or replaces) the handler of `command` (`health_check`, `options`, `model/reload`…). */
   register(command: string, handler: BridgeHandler): void {
-    this.handlers.set(command, handler);
+    this.#handlers.set(command, handler);
   }
 
   /** Commands with a handler, sorted. */
   get commands(): string[] {
-    return [...this.handlers.keys()].sort();
+    return [...this.#handlers.keys()].sort();
   }
 
   /** Runs the handler of `command` on a raw request body; never throws. */
@@ -66,8 +70,8 @@ export class BridgeDispatcher {
         params = JSON.parse(text) as unknown;
       } catch (err) {
         transaction = transactionFromText(text);
-        this.log.warn({ command, err: (err as Error).message }, 'malformed bridge request');
-        return this.error('REQUEST_INVALID', `malformed JSON in request body: ${(err as Error).message}`, transaction);
+        this.#log.warn({ command, err: (err as Error).message }, 'malformed bridge request');
+        return this.#error('REQUEST_INVALID', `malformed JSON in request body: ${(err as Error).message}`, transaction);
       }
     }
     if (typeof params === 'object' && params !== null && !Array.isArray(params) && 'transaction' in params) {
@@ -75,9 +79,9 @@ export class BridgeDispatcher {
       if (isTransaction(t)) transaction = t;
       params = rest;
     }
-    const handler = this.handlers.get(command);
+    const handler = this.#handlers.get(command);
     if (!handler) {
-      return this.error(
+      return this.#error(
         'REQUEST_INVALID',
         `unknown command "${command}"; known: ${this.commands.join(', ') || 'none'}`,
         transaction,
@@ -88,15 +92,15 @@ export class BridgeDispatcher {
       return { status: 'ok', data: data ?? {}, ...(transaction !== undefined ? { transaction } : {}) };
     } catch (err) {
       if (isFaceedgeError(err)) {
-        this.log.warn({ command, code: err.code, err: err.message }, 'bridge request failed');
-        return this.error(err.code, err.message, transaction);
+        this.#log.warn({ command, code: err.code, err: err.message }, 'bridge request failed');
+        return this.#error(err.code, err.message, transaction);
       }
-      this.log.error({ command, err }, 'bridge handler threw');
-      return this.error('INTERNAL', err instanceof Error ? err.message : String(err), transaction);
+      this.#log.error({ command, err }, 'bridge handler threw');
+      return this.#error('INTERNAL', err instanceof Error ? err.message : String(err), transaction);
     }
   }
 
-  private error(code: string, message: string, transaction: Transaction): BridgeResponse {
+  #error(code: string, message: string, transaction: Transaction): BridgeResponse {
     return { status: 'error', data: { code }, error: message, ...(transaction !== undefined ? { transaction } : {}) };
   }
 }

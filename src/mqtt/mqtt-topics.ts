@@ -1,4 +1,19 @@
-/** Every topic of the MQTT contract (DESIGN.md), built in one place from the base topic and device id. */
+/**
+ * Every topic of the MQTT contract (DESIGN.md), the boards' and the workstation's, built in one place: the
+ * daemon publishes and subscribes with `MqttTopics`, the model push's two ends address a transfer with it,
+ * `faceedge fleet` reads the boards through `FleetTopics`, Home Assistant discovery uses
+ * `HomeAssistantTopics`, and the bridge config and the broker ACL are written from the same functions, so
+ * none of them can drift from what a board really uses.
+ */
+
+/** `mqtt.base_topic` when the config names none, and the workstation commands' `--base-topic` default. */
+export const DEFAULT_BASE_TOPIC = 'faceedge';
+
+/** `homeassistant.discovery_prefix` when the config names none: Home Assistant's own default. */
+export const HA_DISCOVERY_PREFIX = 'homeassistant';
+
+/** The levels after a transfer id of a model push (src/model-push/mqtt-push-protocol.ts): a chunk is its number. */
+export type ModelPushPart = 'begin' | 'commit' | 'status' | number;
 
 /** True when `topic` matches the subscription `filter` (`+` one level, a final `#` any remaining levels). */
 export function topicMatches(filter: string, topic: string): boolean {
@@ -34,6 +49,11 @@ export class MqttTopics {
     return `${this.root}/bridge/info`;
   }
 
+  /** Everything the board publishes or is sent: the whole subtree (what its ACL lets it write). */
+  get subtree(): string {
+    return `${this.root}/#`;
+  }
+
   /** Subscription filter of every request. */
   get bridgeRequestFilter(): string {
     return `${this.root}/bridge/request/#`;
@@ -56,6 +76,11 @@ export class MqttTopics {
     return `${this.root}/bridge/response/${command}`;
   }
 
+  /** Filter matching every response. */
+  get bridgeResponseFilter(): string {
+    return `${this.root}/bridge/response/#`;
+  }
+
   /** Track events of one camera. */
   events(camera: string): string {
     return `${this.root}/${camera}/events`;
@@ -71,9 +96,19 @@ export class MqttTopics {
     return `${this.root}/${camera}/face`;
   }
 
+  /** Filter matching every camera's face state. */
+  get faceFilter(): string {
+    return `${this.root}/+/face`;
+  }
+
   /** `online`/`offline` of the camera's capture, retained. */
   captureStatus(camera: string): string {
     return `${this.root}/${camera}/status/capture`;
+  }
+
+  /** Filter matching every camera's capture status. */
+  get captureStatusFilter(): string {
+    return `${this.root}/+/status/capture`;
   }
 
   get stats(): string {
@@ -83,6 +118,34 @@ export class MqttTopics {
   /** Prefix of the chunked model push (`…/model/push/<transfer>/<part>`, src/model-push/mqtt-push-protocol.ts). */
   get modelPush(): string {
     return `${this.root}/model/push`;
+  }
+
+  /** One message of a model push: `begin`, chunk `<n>`, `commit` (to the board) or `status` (from it). */
+  modelPushPart(transfer: string, part: ModelPushPart): string {
+    return `${this.modelPush}/${transfer}/${part}`;
+  }
+
+  /** Filter matching every part of every transfer (what the board's receiver subscribes to). */
+  get modelPushFilter(): string {
+    return `${this.modelPush}/+/+`;
+  }
+
+  /** Filter matching every transfer's status (what the board answers). */
+  get modelPushStatusFilter(): string {
+    return `${this.modelPush}/+/status`;
+  }
+
+  /** The whole model-push subtree (what the board's ACL lets it read). */
+  get modelPushSubtree(): string {
+    return `${this.modelPush}/#`;
+  }
+
+  /** The transfer id and part level of a model-push topic of this board; null for any other topic. */
+  modelPushPartOf(topic: string): { readonly transfer: string; readonly part: string } | null {
+    const prefix = `${this.modelPush}/`;
+    if (!topic.startsWith(prefix)) return null;
+    const levels = topic.slice(prefix.length).split('/');
+    return levels.length === 2 ? { transfer: levels[0], part: levels[1] } : null;
   }
 
   /** What the rules did (one message per action, not retained). */
@@ -105,6 +168,11 @@ export class MqttTopics {
     return `${this.root}/gpio/+/set`;
   }
 
+  /** Filter matching every line's state. */
+  get gpioStateFilter(): string {
+    return `${this.root}/gpio/+/state`;
+  }
+
   /** The output named by a `…/gpio/<name>/set` topic of this device, or null for any other topic. */
   gpioNameOfSet(topic: string): string | null {
     const prefix = `${this.root}/gpio/`;
@@ -120,7 +188,12 @@ export class MqttTopics {
  */
 export class FleetTopics {
   /** @param baseTopic the boards' `mqtt.base_topic`, default `faceedge`. */
-  constructor(readonly baseTopic: string = 'faceedge') {}
+  constructor(readonly baseTopic: string = DEFAULT_BASE_TOPIC) {}
+
+  /** Every board's every topic (what an operator account may read and write). */
+  get subtree(): string {
+    return `${this.baseTopic}/#`;
+  }
 
   /** One board's topics. */
   device(deviceId: string): MqttTopics {
@@ -168,5 +241,31 @@ export class FleetTopics {
     if (!topic.startsWith(prefix)) return null;
     const [device, ...rest] = topic.slice(prefix.length).split('/');
     return device && rest.length > 0 ? { device, rest } : null;
+  }
+}
+
+/** Home Assistant's side of the contract: device discovery and HA's own status (its birth message). */
+export class HomeAssistantTopics {
+  /** @param prefix `homeassistant.discovery_prefix`, default `homeassistant`. */
+  constructor(readonly prefix: string = HA_DISCOVERY_PREFIX) {}
+
+  /** `<prefix>/device/<dev>/config`: one board's device discovery, retained. */
+  discovery(deviceId: string): string {
+    return `${this.prefix}/device/${deviceId}/config`;
+  }
+
+  /** Filter matching every board's device discovery. */
+  get discoveryFilter(): string {
+    return this.discovery('+');
+  }
+
+  /** Where HA announces itself (`online` after it starts). */
+  get status(): string {
+    return `${this.prefix}/status`;
+  }
+
+  /** Everything under the prefix (what an operator account may read). */
+  get subtree(): string {
+    return `${this.prefix}/#`;
   }
 }

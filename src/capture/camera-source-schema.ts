@@ -1,10 +1,14 @@
 /**
  * `cameras[].source`: the one definition of a camera source (files, GIFs, videos, MJPEG processes,
- * rpicam, V4L2, RTSP), with the capture layer's defaults written out. `createFrameSource`
- * (src/capture/create-frame-source.ts) takes this schema's output.
+ * rpicam, V4L2, RTSP). Its defaults are the capture layer's own constants, so the config and a source
+ * built without it cannot disagree. `createFrameSource` (src/capture/create-frame-source.ts) takes this
+ * schema's output; the config schema (src/config/config-schema.ts) puts it under `cameras[].source`.
  */
 import { z } from 'zod';
-import { bool, coerceNumber, isObjectPayload, num } from './schema-helpers.js';
+import { bool, coerceNumber, isObjectPayload, num } from '../schema/schema-helpers.js';
+import { RTSP_WATCHDOG_MS } from './ffmpeg-camera-source.js';
+import { DEFAULT_WATCHDOG_MS } from './process-mjpeg-source.js';
+import { DEFAULT_MAX_PIXELS } from './probe-image.js';
 
 /** A file or folder path (or, for `video`, anything ffmpeg opens). */
 const filePath = z.string().min(1);
@@ -15,7 +19,7 @@ const fileFps = num(z.number().min(0).max(1000)).optional();
 /** `false` = as fast as the pipeline takes frames (same as `fps: 0`). Default true. */
 const realtime = bool().default(true);
 /** Largest accepted image, width × height in pixels; bigger inputs are refused before decoding. Default 50 000 000. */
-const maxPixels = num(z.number().int().min(1)).default(50_000_000);
+const maxPixels = num(z.number().int().min(1)).default(DEFAULT_MAX_PIXELS);
 /** Seconds without a frame before a camera process is restarted (also the allowance for the first frame). */
 const watchdogS = (defaultS: number) => num(z.number().positive().max(3600)).default(defaultS);
 /** Requested frame side in pixels. */
@@ -42,7 +46,7 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
     type: z.literal('mjpeg_process'),
     command: z.string().min(1),
     args,
-    watchdog_s: watchdogS(5),
+    watchdog_s: watchdogS(DEFAULT_WATCHDOG_MS / 1000),
   }),
   /** Raspberry Pi camera through `rpicam-vid` (or `libcamera-vid` on older images). */
   z.strictObject({
@@ -58,7 +62,7 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
       )
       .default(0),
     args,
-    watchdog_s: watchdogS(5),
+    watchdog_s: watchdogS(DEFAULT_WATCHDOG_MS / 1000),
   }),
   /** A V4L2 device (USB webcam, CSI bridge) read by ffmpeg. */
   z.strictObject({
@@ -68,7 +72,7 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
     width: side().default(1280),
     height: side().default(720),
     fps: liveFps().default(15),
-    watchdog_s: watchdogS(5),
+    watchdog_s: watchdogS(DEFAULT_WATCHDOG_MS / 1000),
   }),
   /** An RTSP camera read by ffmpeg; credentials in the URL are masked in logs and bridge/info. */
   z
@@ -83,7 +87,7 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
       /** Resample to this rate. Default: the stream's rate. */
       fps: liveFps().optional(),
       /** Network cameras take longer to reconnect. Default 10. */
-      watchdog_s: watchdogS(10),
+      watchdog_s: watchdogS(RTSP_WATCHDOG_MS / 1000),
     })
     // ffmpeg scales only with both sides; one alone would be silently ignored, so it is refused.
     .refine((s) => (s.width === undefined) === (s.height === undefined), {
@@ -92,3 +96,6 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
       when: isObjectPayload,
     }),
 ]);
+
+/** A validated `cameras[].source`, defaults filled in. */
+export type CameraSourceConfig = z.infer<typeof cameraSourceSchema>;

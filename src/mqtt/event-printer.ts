@@ -64,25 +64,29 @@ export function formatEventLine(topic: string, payload: string): string {
 }
 
 export class EventPrinter {
-  private client: MqttClient | null = null;
+  #client: MqttClient | null = null;
 
-  constructor(private readonly options: EventPrinterOptions) {}
+  readonly #options: EventPrinterOptions;
+
+  constructor(options: EventPrinterOptions) {
+    this.#options = options;
+  }
 
   /** Connects and subscribes; resolves once the subscription is active. */
   async start(): Promise<void> {
-    if (this.client) return;
-    const topics = new MqttTopics(this.options.baseTopic, this.options.deviceId);
-    const write = this.options.write ?? ((line: string) => process.stdout.write(line + '\n'));
-    const client = await mqtt.connectAsync(this.options.url, {
+    if (this.#client) return;
+    const topics = new MqttTopics(this.#options.baseTopic, this.#options.deviceId);
+    const write = this.#options.write ?? ((line: string) => process.stdout.write(line + '\n'));
+    const client = await mqtt.connectAsync(this.#options.url, {
       clientId: `faceedge-printer-${process.pid}-${Math.random().toString(16).slice(2, 8)}`,
       reconnectPeriod: 1000,
-      ...this.options.connectOptions,
+      ...this.#options.connectOptions,
       // Our connect handler subscribes again; MQTT.js doing it too would double up.
       resubscribe: false,
     });
-    this.client = client;
+    this.#client = client;
     client.on('message', (topic, payload) => write(formatEventLine(topic, payload.toString('utf8'))));
-    client.on('error', (err) => this.options.log.warn({ err: err.message }, 'event printer MQTT error'));
+    client.on('error', (err) => this.#options.log.warn({ err: err.message }, 'event printer MQTT error'));
     // Subscribe again after each reconnect (clean session: the broker forgot us).
     client.on('connect', (connack) => {
       if (!connack.sessionPresent) client.subscribe(topics.eventsFilter, { qos: 1 });
@@ -92,8 +96,8 @@ export class EventPrinter {
 
   /** Disconnects. Idempotent. */
   async stop(): Promise<void> {
-    const client = this.client;
-    this.client = null;
+    const client = this.#client;
+    this.#client = null;
     if (client) await client.endAsync(true);
   }
 }

@@ -44,7 +44,11 @@ export class BrokerConnection {
   #lastLogged = '';
   #refusals = 0;
 
-  constructor(private readonly options: BrokerConnectionOptions) {}
+  readonly #options: BrokerConnectionOptions;
+
+  constructor(options: BrokerConnectionOptions) {
+    this.#options = options;
+  }
 
   /** Why the client is not connected; null while connected or before the first attempt failed. */
   get problem(): BrokerProblem | null {
@@ -58,16 +62,16 @@ export class BrokerConnection {
 
   /** Listens to `client`'s connection events; call once, before it connects. */
   watch(client: MqttClient): void {
-    const { log, url } = this.options;
+    const { log, url } = this.#options;
     client.on('connect', () => {
       this.#problem = null;
       this.#lastLogged = '';
       this.#refusals = 0;
-      client.options.reconnectPeriod = this.options.reconnectPeriodMs;
+      client.options.reconnectPeriod = this.#options.reconnectPeriodMs;
     });
     client.on('offline', () => {
       if (this.#problem?.kind !== 'login_refused')
-        log.warn({ url, queued: this.options.queued() }, 'MQTT broker unreachable; events are kept in the outbox');
+        log.warn({ url, queued: this.#options.queued() }, 'MQTT broker unreachable; events are kept in the outbox');
     });
     client.on('error', (err: Error & { code?: unknown }) => {
       const code = typeof err.code === 'number' ? err.code : null;
@@ -88,7 +92,7 @@ export class BrokerConnection {
         this.#refusals += 1;
         client.options.reconnectPeriod = Math.min(
           MAX_REFUSED_RETRY_MS,
-          this.options.reconnectPeriodMs * 2 ** (this.#refusals - 1),
+          this.#options.reconnectPeriodMs * 2 ** (this.#refusals - 1),
         );
       }
       // MQTT.js retries every reconnect period; log each distinct failure once, not every retry.

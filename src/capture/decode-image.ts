@@ -3,10 +3,9 @@
  * absurd sizes before decoding and flattening any alpha channel onto black.
  */
 import sharp from 'sharp';
-import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage, type ImageHeader } from '../capture/probe-image.js';
+import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage, type ImageHeader } from './probe-image.js';
 import { FaceedgeError } from '../errors.js';
-import type { RgbImage } from '../capture/frame.js';
-import type { PixelRect } from './face-regions.js';
+import type { PixelRect, RgbImage } from './frame.js';
 
 export interface DecodeOptions {
   /** Largest accepted width × height, checked from the header before decoding. Default 50 MP. */

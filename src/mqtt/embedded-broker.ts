@@ -18,39 +18,43 @@ export interface EmbeddedBrokerOptions {
 }
 
 export class EmbeddedBroker {
-  private broker: Aedes | null = null;
-  private server: Server | null = null;
-  private readonly sockets = new Set<Socket>();
-  private boundPort = 0;
+  #broker: Aedes | null = null;
+  #server: Server | null = null;
+  readonly #sockets = new Set<Socket>();
+  #boundPort = 0;
 
-  constructor(private readonly options: EmbeddedBrokerOptions) {}
+  readonly #options: EmbeddedBrokerOptions;
+
+  constructor(options: EmbeddedBrokerOptions) {
+    this.#options = options;
+  }
 
   /** The bound port (useful with port 0); 0 before start. */
   get port(): number {
-    return this.boundPort;
+    return this.#boundPort;
   }
 
   /** `mqtt://<host>:<port>` for clients; valid after start. */
   get url(): string {
-    const host = this.options.host ?? '127.0.0.1';
+    const host = this.#options.host ?? '127.0.0.1';
     // A wildcard listen address is not a connectable one.
     const connectHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-    return `mqtt://${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${this.boundPort}`;
+    return `mqtt://${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${this.#boundPort}`;
   }
 
   /** Starts the broker; throws FaceedgeError `MQTT_FAILED` when the port is taken. Returns the URL. */
   async start(): Promise<string> {
-    if (this.server) return this.url;
-    const host = this.options.host ?? '127.0.0.1';
-    const port = this.options.port ?? 1883;
+    if (this.#server) return this.url;
+    const host = this.#options.host ?? '127.0.0.1';
+    const port = this.#options.port ?? 1883;
     const broker = await Aedes.createBroker();
     const server = createServer((socket) => {
-      this.sockets.add(socket);
-      socket.once('close', () => this.sockets.delete(socket));
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
       broker.handle(socket);
     });
     broker.on('clientError', (client, err) =>
-      this.options.log.debug({ client: client.id, err: err.message }, 'embedded broker client error'),
+      this.#options.log.debug({ client: client.id, err: err.message }, 'embedded broker client error'),
     );
     try {
       await new Promise<void>((resolve, reject) => {
@@ -68,11 +72,11 @@ export class EmbeddedBroker {
         },
       );
     }
-    this.broker = broker;
-    this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
-    this.options.log.info(
-      { url: this.url, host, port: this.boundPort },
+    this.#broker = broker;
+    this.#server = server;
+    this.#boundPort = (server.address() as AddressInfo).port;
+    this.#options.log.info(
+      { url: this.url, host, port: this.#boundPort },
       'no mqtt.url configured: started the embedded MQTT broker',
     );
     return this.url;
@@ -80,15 +84,16 @@ export class EmbeddedBroker {
 
   /** Disconnects every client and stops listening. Idempotent. */
   async stop(): Promise<void> {
-    const { server, broker } = this;
+    const server = this.#server;
+    const broker = this.#broker;
     if (!server || !broker) return;
-    this.server = null;
-    this.broker = null;
-    for (const socket of this.sockets) socket.destroy();
+    this.#server = null;
+    this.#broker = null;
+    for (const socket of this.#sockets) socket.destroy();
     await Promise.all([
       new Promise<void>((resolve) => server.close(() => resolve())),
       new Promise<void>((resolve) => broker.close(() => resolve())),
     ]);
-    this.options.log.info('embedded MQTT broker stopped');
+    this.#options.log.info('embedded MQTT broker stopped');
   }
 }

@@ -12,7 +12,7 @@
  * HA forgets nothing it was told retained, but it announces restarts on `homeassistant/status`; the
  * message is republished when that says `online` ({@link isHaBirth}).
  */
-import { MqttTopics } from './mqtt-topics.js';
+import { HA_DISCOVERY_PREFIX, HomeAssistantTopics, MqttTopics } from './mqtt-topics.js';
 
 /** What the discovery message describes. */
 export interface HaDiscoveryInput {
@@ -65,27 +65,15 @@ export interface HaMessage {
   readonly qos: 0 | 1;
 }
 
-export const HA_DISCOVERY_PREFIX = 'homeassistant';
-
-/** `<prefix>/device/<dev>/config`. */
-export function haDiscoveryTopic(deviceId: string, prefix = HA_DISCOVERY_PREFIX): string {
-  return `${prefix}/device/${deviceId}/config`;
-}
-
-/** Where HA announces itself (`online` after it starts). */
-export function haStatusTopic(prefix = HA_DISCOVERY_PREFIX): string {
-  return `${prefix}/status`;
-}
-
 /** True when a message is HA's birth announcement, after which discovery must be sent again. */
 export function isHaBirth(topic: string, payload: string | Uint8Array, prefix = HA_DISCOVERY_PREFIX): boolean {
   const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
-  return topic === haStatusTopic(prefix) && text.trim() === 'online';
+  return topic === new HomeAssistantTopics(prefix).status && text.trim() === 'online';
 }
 
 /** Removes the device and its entities from HA (empty retained payload). */
 export function haRemovalMessage(deviceId: string, prefix = HA_DISCOVERY_PREFIX): HaMessage {
-  return { topic: haDiscoveryTopic(deviceId, prefix), payload: '', retain: true, qos: 1 };
+  return { topic: new HomeAssistantTopics(prefix).discovery(deviceId), payload: '', retain: true, qos: 1 };
 }
 
 /** The components (entities) of the device, keyed by component id. */
@@ -192,7 +180,7 @@ export function buildHaDiscovery(input: HaDiscoveryInput): HaMessage {
     cmps: haComponents(input),
   };
   return {
-    topic: haDiscoveryTopic(input.deviceId, input.discoveryPrefix),
+    topic: new HomeAssistantTopics(input.discoveryPrefix).discovery(input.deviceId),
     payload: JSON.stringify(payload),
     retain: true,
     qos: 1,

@@ -15,7 +15,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { Logger } from 'pino';
-import type { TrackEvent, TrackSnapshot } from '../pipeline/track-event.js';
+import type { TrackEvent, TrackSnapshot } from './track-event.js';
 
 interface CameraRecord {
   /** Highest track number published on this camera, in any run. */
@@ -93,7 +93,7 @@ export class TrackJournal {
       }
       record.open = {};
     }
-    events.sort((a, b) => a.before!.start_time - b.before!.start_time);
+    events.sort((a, b) => a.after.start_time - b.after.start_time);
     if (events.length > 0) this.#save();
     return events;
   }
