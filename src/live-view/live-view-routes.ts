@@ -26,12 +26,16 @@ export function liveViewStaticDir(): string {
   return join(packageRoot(), 'web', 'live-view');
 }
 
-/** The page's files: URL name → content type. Anything else under /live/ is 404. */
-const STATIC_FILES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'live-view.js': 'text/javascript; charset=utf-8',
-  'live-view.css': 'text/css; charset=utf-8',
-};
+/**
+ * The page's files: URL name → content type. Anything else under /live/ is 404. A Map, not an object
+ * literal: `name in {…}` is also true for `constructor`, `__proto__` or `toString`, inherited names
+ * that are no file.
+ */
+const STATIC_FILES: ReadonlyMap<string, string> = new Map([
+  ['index.html', 'text/html; charset=utf-8'],
+  ['live-view.js', 'text/javascript; charset=utf-8'],
+  ['live-view.css', 'text/css; charset=utf-8'],
+]);
 
 /** Sent with every live-view answer: no caching of camera pictures, nothing loaded from elsewhere. */
 const COMMON_HEADERS = {
@@ -86,7 +90,7 @@ export class LiveViewRoutes {
     }
     const rest = path.slice('/live/'.length);
     const camera = /^cameras\/([A-Za-z0-9_-]+)\/(stream\.mjpeg|frame\.jpg)$/.exec(rest);
-    if (rest === '' || rest in STATIC_FILES) await this.#static(req, res, rest === '' ? 'index.html' : rest);
+    if (rest === '' || STATIC_FILES.has(rest)) await this.#static(req, res, rest === '' ? 'index.html' : rest);
     else if (rest === 'events') this.#events(req, res);
     else if (rest === 'state')
       this.#json(req, res, { board: this.#o.live.state(), events: this.#o.live.recentEvents() });
@@ -102,7 +106,7 @@ export class LiveViewRoutes {
 
   async #static(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
     const body = await readFile(join(this.#o.staticDir ?? liveViewStaticDir(), name));
-    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': STATIC_FILES[name], 'content-length': body.length });
+    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': STATIC_FILES.get(name)!, 'content-length': body.length });
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 

@@ -303,6 +303,16 @@ describe('live view over HTTP', () => {
     expect((await get(port, '/elsewhere')).status).toBe(404);
   });
 
+  it('answers 404 for names an object inherits (constructor, __proto__, toString…), never 500', async () => {
+    const { port } = await serve();
+    for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__']) {
+      const answer = await get(port, `/live/${name}`);
+      expect(answer.status, name).toBe(404);
+      expect(answer.body, name).toContain('not found');
+    }
+    expect((await get(port, '/live/live-view.js')).status).toBe(200);
+  });
+
   const lanAddress = Object.values(networkInterfaces())
     .flat()
     .find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
