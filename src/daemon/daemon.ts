@@ -197,7 +197,7 @@ export class Daemon {
     }
     await this.#o.beforeCameras?.(this.brokerUrl);
     parts.started('cameras', this.#cameras, async (cameras) => void (await Promise.all(cameras.map((c) => c.stop()))));
-    for (const runner of this.#cameras) await this.#startCamera(runner, mqtt);
+    await Promise.all(this.#cameras.map((runner) => this.#startCamera(runner, mqtt))); // each on its own: one stuck start holds no other
     const stats = new StatsReporter({
       cameras: this.#cameras,
       delegate: () => this.#classifier!.current.delegate.active,
