@@ -20,6 +20,11 @@ export interface LoadConfigOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** CLI flag overrides as dotted paths (`{ 'mqtt.url': … }`); undefined values are ignored. */
   readonly flags?: Readonly<Record<string, unknown>>;
+  /**
+   * Defaults of this run as dotted paths, below everything else: each applies only where the file sets
+   * no value, and env and flags override it (the demo's live view port). Undefined values are ignored.
+   */
+  readonly defaults?: Readonly<Record<string, unknown>>;
   /** Host name used for the default device id. Default `os.hostname()`. */
   readonly hostname?: string;
 }
@@ -149,7 +154,17 @@ export function parseConfig(
   return deepFreeze(fillDerived(result.data, options.env ?? {}, options.hostname ?? osHostname()));
 }
 
-/** File + env + flags → frozen FaceedgeConfig. Throws ConfigInvalidError with every issue found. */
+/** True when `tree` has a value at `path`. */
+function hasValueAt(tree: unknown, path: readonly string[]): boolean {
+  let node = tree;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return false;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node !== undefined && node !== null;
+}
+
+/** Defaults + file + env + flags → frozen FaceedgeConfig. Throws ConfigInvalidError with every issue found. */
 export function loadConfig(options: LoadConfigOptions): FaceedgeConfig {
   const source = options.file ?? 'defaults';
   let tree: unknown = {};
@@ -158,6 +173,11 @@ export function loadConfig(options: LoadConfigOptions): FaceedgeConfig {
     if (read.issues.length > 0) throw new ConfigInvalidError(read.issues, source);
     tree = read.tree;
   }
-  const merged = applyOverrides(tree, [...envOverrides(options.env), ...flagOverrides(options.flags ?? {})]);
+  const defaults = flagOverrides(options.defaults ?? {}).filter((d) => !hasValueAt(tree, d.path));
+  const merged = applyOverrides(tree, [
+    ...defaults,
+    ...envOverrides(options.env),
+    ...flagOverrides(options.flags ?? {}),
+  ]);
   return parseConfig(merged, { env: options.env, hostname: options.hostname, source });
 }

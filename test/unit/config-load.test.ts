@@ -230,4 +230,13 @@ describe('loadConfig errors', () => {
     writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
     expect(checkConfig(big, {}).errors[0]).toMatch(/big\.yaml: it is \d+ bytes, more than 1048576/);
   });
+
+  it('run defaults apply only where the file sets nothing, and env and flags override them', () => {
+    const defaults = { 'http.port': 9464, 'http.host': '127.0.0.1' };
+    expect(loadConfig({ env: {}, defaults }).http).toMatchObject({ port: 9464, host: '127.0.0.1' });
+    const file = writeYaml('http: { port: 8080 }\n');
+    expect(loadConfig({ file, env: {}, defaults }).http).toMatchObject({ port: 8080, host: '127.0.0.1' });
+    expect(loadConfig({ env: { FACEEDGE_HTTP__PORT: '7000' }, defaults }).http.port).toBe(7000);
+    expect(loadConfig({ env: {}, defaults, flags: { 'http.port': '0' } }).http.port).toBe(0);
+  });
 });
