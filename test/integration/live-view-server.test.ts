@@ -14,6 +14,7 @@ import type { BoardFacts } from '../../src/live-view/board-state.js';
 import { LiveViewRoutes } from '../../src/live-view/live-view-routes.js';
 import { LiveView } from '../../src/live-view/live-view.js';
 import { MjpegResponse } from '../../src/live-view/mjpeg-response.js';
+import { DEFAULT_LIVE_FPS } from '../../src/live-view/overlay-feed.js';
 import { SseStream } from '../../src/live-view/sse-stream.js';
 import { HealthServer } from '../../src/observability/health-server.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -246,7 +247,7 @@ describe('live view over HTTP', () => {
   });
 
   it('shows a 12 fps camera at 12 pictures a second to a viewer (the old 100 ms limiter showed 6)', async () => {
-    const { live, port } = await serve({ maxFps: undefined });
+    const { live, port } = await serve({ maxFps: DEFAULT_LIVE_FPS });
     const rgb = frame(1).image as { data: Buffer; width: number; height: number };
     const jpeg = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
       .jpeg()
