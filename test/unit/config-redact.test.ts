@@ -16,7 +16,7 @@ describe('redactConfig', () => {
         FACEEDGE_HTTP__AUTH__USERNAME: 'viewer',
         FACEEDGE_HTTP__AUTH__PASSWORD: 'liveviewsecret',
         FACEEDGE_CAMERAS:
-          '[{"name":"gate","source":{"type":"video","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
+          '[{"name":"gate","source":{"type":"rtsp","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
       },
     });
     const safe = redactConfig(cfg);
