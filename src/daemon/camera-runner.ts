@@ -101,8 +101,9 @@ export class CameraRunner {
   }
 
   /**
-   * Warns about a frame the pipeline could not use, once per input: a file that comes round again (a
-   * looping folder) by its path, anything else (a camera's frame `cam#812`) by its message. Repeats are
+   * Warns about a frame the pipeline could not use, once per input, known by the frame's origin: a file of
+   * a looping folder comes round with the same path on every pass (one warning), a camera's frame
+   * (`cam#812`) never repeats (one each). Pixel frames have no origin and go by the message. Repeats are
    * logged at debug level.
    */
   #frameSkipped(frame: Frame, err: Error): void {
