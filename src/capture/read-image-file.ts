@@ -33,8 +33,8 @@ export interface ReadImageFileOptions {
   readonly hint?: string;
 }
 
-/** What a non-regular file is, in words. */
-function fileKind(info: Stats): string {
+/** What a non-regular file is, in words (`a FIFO (named pipe)`). */
+export function fileKind(info: Stats): string {
   if (info.isDirectory()) return 'a directory';
   if (info.isFIFO()) return 'a FIFO (named pipe)';
   if (info.isCharacterDevice()) return 'a character device';
@@ -48,7 +48,7 @@ function fileKind(info: Stats): string {
  * as UTF-8 and puts U+FFFD where bytes are not valid UTF-8; such a name no longer names the file, so
  * "no such file" would be misleading.
  */
-function openFailure(path: string, cause: unknown): string {
+export function openFailure(path: string, cause: unknown): string {
   const code = (cause as NodeJS.ErrnoException).code;
   if (code === 'ENOENT' && path.includes('\uFFFD'))
     return 'its name is not valid UTF-8 (shown with \uFFFD), so it cannot be opened by that name; rename the file';
