@@ -29,7 +29,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['capture', 'gpio', 'service'], // frames in; GPIO lines; running as a service (systemd, launcher)
   ['vision'], // decoding for detection, alignment, face geometry
   ['inference', 'pipeline'], // TFLite models; detect → classify → track
-  ['dataset', 'rules', 'mqtt'], // training crops; rules on events; the MQTT contract and connection
+  ['dataset', 'rules', 'mqtt', 'recognition', 'liveness'], // training crops; rules on events; MQTT; who, and is it live
   ['config', 'evaluation', 'live-view', 'model-push'], // the board's config; accuracy; the live view; model packages
   ['fleet'], // many boards on one broker
   ['daemon'], // the composition root of `faceedge run` and its parts

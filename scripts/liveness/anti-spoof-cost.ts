@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { FaceDetector } from '../../src/inference/face-detector.js';
 import { antiSpoofCrop } from '../../src/liveness/anti-spoof-crop.js';
 import { AntiSpoofNetwork } from '../../src/liveness/anti-spoof-network.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 
 const args = process.argv.slice(2);
 const flag = (name: string, fallback: string) => {

@@ -12,7 +12,7 @@
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaceDetector, type DetectorModel } from '../../src/inference/face-detector.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 
 const IMAGE = /\.(png|jpe?g|webp|bmp)$/i;
 

@@ -10,8 +10,18 @@ import { RTSP_WATCHDOG_MS } from './ffmpeg-camera-source.js';
 import { DEFAULT_WATCHDOG_MS } from './process-mjpeg-source.js';
 import { DEFAULT_MAX_PIXELS } from './probe-image.js';
 
-/** A file or folder path (or, for `video`, anything ffmpeg opens). */
-const filePath = z.string().min(1);
+/**
+ * A file or folder path on the board. A URL is refused here, with the source to use instead: it would
+ * otherwise fail only at start, as a missing file (`ENOENT`). A network camera is `rtsp`; a camera
+ * program that serves HTTP can be read by `mjpeg_process` (e.g. ffmpeg writing MJPEG to stdout).
+ */
+const filePath = z
+  .string()
+  .min(1)
+  .refine((p) => !/^[a-z][a-z0-9+.-]*:\/\//i.test(p), {
+    message:
+      'path must be a file on the board, not a URL: a network camera is type rtsp (rtsp://…), any other stream a mjpeg_process',
+  });
 /** Start over at the end. Default false: a file ends, and `faceedge run` exits once every source has ended. */
 const loop = bool().default(false);
 /** File playback rate in frames/s; 0 = as fast as the pipeline takes them; absent = the file's own speed. */
@@ -39,7 +49,7 @@ export const cameraSourceSchema = z.discriminatedUnion('type', [
   fileSource('folder'),
   /** An animated GIF; `fps` absent = the GIF's own frame delays. */
   fileSource('gif'),
-  /** A video file or URL decoded by ffmpeg; `fps` absent = native rate. */
+  /** A video file (mp4, mkv, avi… anything ffmpeg decodes) on the board; `fps` absent = native rate. */
   fileSource('video'),
   /** Any long-lived process writing MJPEG to stdout; restarted with backoff when it exits or stalls. */
   z.strictObject({

@@ -1,9 +1,18 @@
 /**
  * Decodes an encoded image (JPEG, PNG, WebP, GIF first frame…) into 8-bit RGB with sharp, refusing
  * absurd sizes before decoding and flattening any alpha channel onto black.
+ *
+ * Damaged data is refused, not decoded into garbage: libjpeg recovers from a corrupted scan by filling the
+ * rest of the picture with grey or smeared blocks and only warns ("Corrupt JPEG data: premature end of data
+ * segment"); decoded anyway, such a photo was "no face" in `classify` with exit status 0, and a crop of it
+ * would have been training data. So any decoder warning fails the decode (`failOn: 'warning'`), for every
+ * caller alike: camera frames, `classify`, `eval`, `dataset prepare`. Measured over the training and
+ * evaluation photos (README "Bad input"): no sound image is refused. A cut JPEG is recognised from its
+ * bytes first (probe-image.ts), so its message does not depend on libvips' shared error buffer.
  */
 import sharp from 'sharp';
-import { DEFAULT_MAX_PIXELS, libvipsReason, probeImage, type ImageHeader } from './probe-image.js';
+import { jpegIsTruncated } from './jpeg-header.js';
+import { DEFAULT_MAX_PIXELS, decoderReason, probeImage, truncatedJpegError, type ImageHeader } from './probe-image.js';
 import { FaceedgeError } from '../errors.js';
 import type { PixelRect, RgbImage } from './frame.js';
 
@@ -28,9 +37,10 @@ export interface DecodeOptions {
 /** @param origin names the image in error messages (file path, `stream#12`…). */
 export async function decodeImage(data: Buffer, origin: string, options: DecodeOptions = {}): Promise<RgbImage> {
   const maxPixels = options.maxPixels ?? DEFAULT_MAX_PIXELS;
-  if (!options.header) await probeImage(data, { maxPixels, origin });
+  const header = options.header ?? (await probeImage(data, { maxPixels, origin }));
+  if (header.format === 'jpeg' && jpegIsTruncated(data)) throw truncatedJpegError(origin);
   try {
-    let pipeline = sharp(data, { limitInputPixels: maxPixels, failOn: 'truncated' }).rotate(); // honour EXIF orientation: phones and some cameras store portrait shots sideways
+    let pipeline = sharp(data, { limitInputPixels: maxPixels, failOn: 'warning' }).rotate(); // honour EXIF orientation: phones and some cameras store portrait shots sideways
     if (options.region) pipeline = pipeline.extract(options.region);
     if (options.size)
       pipeline = pipeline.resize(options.size.width, options.size.height, { fit: 'fill', fastShrinkOnLoad: true });
@@ -42,6 +52,13 @@ export async function decodeImage(data: Buffer, origin: string, options: DecodeO
     if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
     return { kind: 'rgb', data: pixels, width: info.width, height: info.height };
   } catch (cause) {
-    throw new FaceedgeError('IMAGE_UNREADABLE', `${origin}: cannot decode (${libvipsReason(cause)})`, { cause });
+    throw new FaceedgeError(
+      'IMAGE_UNREADABLE',
+      `${origin}: corrupt image data, cannot decode (${decoderReason(cause)})`,
+      {
+        hint: 'The file or frame is damaged; copy it again, or check the camera and its cable.',
+        cause,
+      },
+    );
   }
 }

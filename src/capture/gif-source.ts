@@ -2,12 +2,12 @@
  * An animated GIF as a source: full composed RGB frames played at the GIF's own frame delays (or at `fps`,
  * or as fast as the consumer takes them), once or looping. The demo runs on this.
  */
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FaceedgeError } from '../errors.js';
 import { GifComposer } from './gif-composer.js';
 import { PlaybackSource, type PlaybackOptions, type TimedImage } from './playback-source.js';
 import { DEFAULT_MAX_PIXELS } from './probe-image.js';
+import { readImageFile } from './read-image-file.js';
 
 /** Options of {@link GifSource}. */
 export interface GifSourceOptions extends PlaybackOptions {
@@ -36,23 +36,15 @@ export class GifSource extends PlaybackSource {
   }
 
   /**
-   * @throws FaceedgeError `IMAGE_UNREADABLE` (missing, not a GIF, no whole frame) or `IMAGE_TOO_LARGE`.
+   * @throws FaceedgeError `IMAGE_UNREADABLE` (missing, not a regular file, not a GIF, no whole frame) or
+   *   `IMAGE_TOO_LARGE` (file size or canvas).
    * A truncated GIF opens: its whole frames play and the cut is reported to the sink as a skipped input.
    */
   protected async open(): Promise<void> {
-    let data: Buffer;
-    try {
-      data = await readFile(this.#options.path);
-    } catch (cause) {
-      throw new FaceedgeError(
-        'IMAGE_UNREADABLE',
-        `cannot read GIF ${this.#options.path}: ${(cause as Error).message}`,
-        {
-          hint: 'Check the source path in the configuration.',
-          cause,
-        },
-      );
-    }
+    const data = await readImageFile(this.#options.path, {
+      what: 'GIF',
+      hint: 'Check the source path in the configuration.',
+    });
     this.#composer = GifComposer.fromBuffer(data, {
       maxPixels: this.#options.maxPixels ?? DEFAULT_MAX_PIXELS,
       origin: this.#options.path,

@@ -72,9 +72,9 @@ export abstract class PlaybackSource implements FrameSource {
     return this.reporter.stats();
   }
 
-  /** Reports an input that was skipped (unreadable file…) and counts it. */
-  protected skip(error: FaceedgeError): void {
-    this.reporter.skip(error);
+  /** Counts an input that was skipped (unreadable file…) and, unless `report` is false, reports why. */
+  protected skip(error: FaceedgeError, options: { readonly report?: boolean } = {}): void {
+    this.reporter.skip(error, options);
   }
 
   async #doStart(signal?: AbortSignal): Promise<void> {

@@ -74,10 +74,13 @@ export class SourceReporter {
     this.#sink.status?.({ state, reason, wallTimeMs: this.#clock.wallNow() });
   }
 
-  /** Counts an input that was skipped and reports why. */
-  skip(error: FaceedgeError): void {
+  /**
+   * Counts an input that was skipped and reports why; `report: false` only counts it (the same input
+   * skipped again on a later loop, already reported).
+   */
+  skip(error: FaceedgeError, options: { readonly report?: boolean } = {}): void {
     this.#skipped++;
-    this.#sink.error?.(error);
+    if (options.report ?? true) this.#sink.error?.(error);
   }
 
   /** Reports a recoverable problem that did not cost an input (e.g. a restart of a camera process). */

@@ -2,13 +2,12 @@
  * One image file as a source: shown once, or repeated at `fps` when looping (a fixed test scene, the
  * snapshot of a door camera). The image is decoded once at start, since every frame is the same picture.
  */
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { FaceedgeError } from '../errors.js';
 import { decodeImage } from './decode-image.js';
 import type { RgbImage } from './frame.js';
 import { PlaybackSource, type PlaybackOptions, type TimedImage } from './playback-source.js';
 import { DEFAULT_MAX_PIXELS } from './probe-image.js';
+import { readImageFile } from './read-image-file.js';
 
 /** Frame rate of stills and folders when `fps` is unset: 1 frame per second. */
 export const DEFAULT_STILL_FPS = 1;
@@ -33,18 +32,13 @@ export class StillImageSource extends PlaybackSource {
     this.name = options.name ?? `image:${basename(options.path)}`;
   }
 
-  /** @throws FaceedgeError `IMAGE_UNREADABLE` or `IMAGE_TOO_LARGE`: with a single image there is nothing to skip to. */
+  /**
+   * @throws FaceedgeError `IMAGE_UNREADABLE` (missing, not a regular file, corrupt) or `IMAGE_TOO_LARGE` (file size
+   *   or pixels): with a single image there is nothing to skip to.
+   */
   protected async open(): Promise<void> {
     const { path } = this.#options;
-    let data: Buffer;
-    try {
-      data = await readFile(path);
-    } catch (cause) {
-      throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read image ${path}: ${(cause as Error).message}`, {
-        hint: 'Check the source path in the configuration.',
-        cause,
-      });
-    }
+    const data = await readImageFile(path, { hint: 'Check the source path in the configuration.' });
     // The decoder checks the pixel limit on the header before it allocates any pixels.
     this.#image = await decodeImage(data, path, { maxPixels: this.#options.maxPixels ?? DEFAULT_MAX_PIXELS });
   }

@@ -4,6 +4,7 @@
  * while the consumer is busy, so the pipe applies backpressure to ffmpeg instead of memory growing).
  */
 import { execFile } from 'node:child_process';
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +13,7 @@ import type { FrameSource, SourceStats } from './frame-source.js';
 import { ManagedChild } from './managed-child.js';
 import { isUnpaced, type PlaybackOptions } from './playback-source.js';
 import { assertPixelLimit, DEFAULT_MAX_PIXELS } from './probe-image.js';
+import { fileKind, openFailure } from './read-image-file.js';
 import { SourceReporter } from './source-reporter.js';
 
 const execFileAsync = promisify(execFile);
@@ -93,14 +95,20 @@ export class VideoFileSource implements FrameSource {
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
     if (signal?.aborted || this.#controller.signal.aborted) return;
     const { path } = this.#options;
+    // ffmpeg streams the file, so there is no size limit; a FIFO or a device is refused like for images.
+    let file: Stats;
     try {
-      if (!(await stat(path)).isFile()) throw new Error('not a file');
+      file = await stat(path);
     } catch (cause) {
-      throw new FaceedgeError('SOURCE_FAILED', `cannot read video ${path}: ${(cause as Error).message}`, {
+      throw new FaceedgeError('SOURCE_FAILED', `cannot read video ${path}: ${openFailure(path, cause)}`, {
         hint: 'Check the source path in the configuration.',
         cause,
       });
     }
+    if (!file.isFile())
+      throw new FaceedgeError('SOURCE_FAILED', `cannot read video ${path}: it is ${fileKind(file)}`, {
+        hint: 'A video source reads a file; a stream needs a camera source (mjpeg_process, v4l2, rtsp).',
+      });
     const info = await this.#probe();
     assertPixelLimit(info.width, info.height, this.#options.maxPixels ?? DEFAULT_MAX_PIXELS, path);
     this.#videoInfo = info;

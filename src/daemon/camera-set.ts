@@ -89,24 +89,27 @@ export class CameraSet {
   }
 
   /**
-   * Starts every camera, in config order, after `beforeStart`. A camera that cannot start (unreadable file,
-   * missing device) must not take the others down: its typed error is logged with its hint, told on the bus
-   * (`cameraFailed`), and it counts as ended. Anything but a FaceedgeError is a bug and fails the start.
+   * Starts every camera side by side, after `beforeStart`: one stuck source (a start is bounded, see
+   * CameraRunner.start) must not hold the others. A camera that cannot start (unreadable file, missing device)
+   * must not take the others down: its typed error is logged with its hint, told on the bus (`cameraFailed`),
+   * and it counts as ended. Anything but a FaceedgeError is a bug and fails the start.
    */
   async start(): Promise<void> {
     await this.#o.beforeStart?.();
-    for (const runner of this.runners) {
-      try {
-        await runner.start();
-      } catch (err) {
-        if (!isFaceedgeError(err)) throw err;
-        this.#failed.set(runner.name, err);
-        this.#o.bus.emit('cameraFailed', runner.name, err);
-        this.#o.log.error(
-          { camera: runner.name, code: err.code, err: err.message, hint: err.hint },
-          'camera failed to start; the other cameras keep running',
-        );
-      }
+    await Promise.all(this.runners.map((runner) => this.#start(runner)));
+  }
+
+  async #start(runner: CameraRunner): Promise<void> {
+    try {
+      await runner.start();
+    } catch (err) {
+      if (!isFaceedgeError(err)) throw err;
+      this.#failed.set(runner.name, err);
+      this.#o.bus.emit('cameraFailed', runner.name, err);
+      this.#o.log.error(
+        { camera: runner.name, code: err.code, err: err.message, hint: err.hint },
+        'camera failed to start; the other cameras keep running',
+      );
     }
   }
 

@@ -71,6 +71,8 @@ export class Daemon {
   /** Every started service and part, for stopping in reverse order. */
   readonly #parts = new DaemonParts();
   #services: DaemonServices | null = null;
+  /** The parts built by the last start, by name. */
+  #built = new Map<string, DaemonPart>();
   #started = false;
   #stopping: Promise<void> | null = null;
 
@@ -103,6 +105,7 @@ export class Daemon {
       const part = factory.build(config, { log, bus, services });
       return part ? [{ name: factory.name, part }] : [];
     });
+    this.#built = new Map(parts.map(({ name, part }) => [name, part]));
     // Every command is answerable from the first connect; one whose part is not up yet says so.
     for (const { part } of parts)
       for (const [command, handler] of Object.entries(part.commands ?? {}))
@@ -122,6 +125,15 @@ export class Daemon {
       },
       'faceedge running',
     );
+  }
+
+  /**
+   * The port of `/healthz`, `/metrics` and the live view (the HTTP part's, once listening: it starts before the
+   * cameras, so `beforeCameras` can print it); 0 while that part is off or not started.
+   */
+  get healthPort(): number {
+    const port = this.#built.get(httpPart.name)?.summary?.().health_port;
+    return typeof port === 'number' ? port : 0;
   }
 
   /** Resolves when every camera source has ended (never, for live cameras). */

@@ -3,8 +3,8 @@
  * about (`primaryFace`) → align → classify, over a folder with one subfolder per class. Images are processed one
  * at a time so the per-image and per-face timings are those of one uncontended pipeline.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { readImageFile } from '../capture/read-image-file.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { listLabeledImages, type LabeledImage } from '../dataset/labeled-folder.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
@@ -127,9 +127,15 @@ async function selectImages(root: string, labels: readonly string[], limit?: num
 }
 
 async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promise<ImageOutcome> {
-  const bytes = await readFile(image.path);
-  const started = performance.now();
   const base = { file: image.relative, truth: image.label };
+  let bytes: Buffer;
+  try {
+    bytes = await readImageFile(image.path);
+  } catch (err) {
+    if (!isFaceedgeError(err)) throw err;
+    return { ...base, status: 'unreadable', detail: err.message, msImage: 0 };
+  }
+  const started = performance.now();
   const elapsed = () => performance.now() - started;
   let decoded: DetectionImage;
   try {

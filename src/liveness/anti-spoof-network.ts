@@ -106,7 +106,7 @@ export class AntiSpoofNetwork {
     if (!ok) {
       throw new FaceedgeError(
         'MODEL_SHAPE_MISMATCH',
-        `${this.manifest.id}: input ${input?.dtype} [${input?.shape}] / output ${output?.dtype} [${output?.shape}], ` +
+        `${this.manifest.id}: input ${input?.dtype} [${input?.shape.join()}] / output ${output?.dtype} [${output?.shape.join()}], ` +
           `the manifest says float32 [1,${size},${size},3] / [1,${this.manifest.classes.length}]`,
       );
     }

@@ -68,6 +68,8 @@ export class EventOutbox {
   #ackLogBytes = 0;
   #dropped = 0;
   #droppedSinceWarn = 0;
+  /** Seq of the newest event dropped so far: what the next warning reports as `upToSeq`. */
+  #lastDroppedSeq = 0;
   #lastDropWarn = 0;
   /** Writes the summary of drops made since the last warning, at the end of the rate-limit window. */
   #dropWarnTimer: NodeJS.Timeout | null = null;
@@ -219,7 +221,7 @@ export class EventOutbox {
     const victims = this.#pending.slice(this.#head, this.#head + count);
     this.#head += victims.length;
     for (const v of victims) this.#ackedAhead.delete(v.seq);
-    this.#watermark = victims.at(-1)!.seq;
+    this.#watermark = this.#lastDroppedSeq = victims.at(-1)!.seq;
     this.#persistWatermark();
     this.#dropped += victims.length;
     this.#droppedSinceWarn += victims.length;
@@ -230,7 +232,11 @@ export class EventOutbox {
     else this.#dropWarnTimer ??= setTimeout(() => this.#warnDrops(), wait).unref();
   }
 
-  /** Logs the drops not reported yet (if any): `dropped` since the last warning, `droppedTotal` since open. */
+  /**
+   * Logs the drops not reported yet (if any): `dropped` since the last warning, `droppedTotal` since open,
+   * and `upToSeq`, the newest event dropped. Not the watermark: a warning written at the end of its window
+   * comes after acks that may have moved the watermark past the dropped events.
+   */
   #warnDrops(): void {
     if (this.#dropWarnTimer !== null) clearTimeout(this.#dropWarnTimer);
     this.#dropWarnTimer = null;
@@ -240,7 +246,7 @@ export class EventOutbox {
         dropped: this.#droppedSinceWarn,
         droppedTotal: this.#dropped,
         maxEvents: this.#options.maxEvents,
-        upToSeq: this.#watermark,
+        upToSeq: this.#lastDroppedSeq,
       },
       'event outbox full: dropped the oldest undelivered events',
     );

@@ -1,6 +1,7 @@
 /**
  * A minimal MJPEG (`multipart/x-mixed-replace`) viewer for tests: connects with node:http, splits the
- * stream into parts by their content-length, and lets a test wait for a number of pictures.
+ * stream into parts by their content-length (with each part's tracked faces, its `x-faceedge-tracks`
+ * header), and lets a test wait for a number of pictures.
  */
 import { request, type ClientRequest, type IncomingMessage } from 'node:http';
 import { EventWaiters } from './event-waiters.js';
@@ -8,6 +9,10 @@ import { EventWaiters } from './event-waiters.js';
 export interface MjpegPart {
   readonly seq: number;
   readonly jpeg: Buffer;
+  /** The part's `x-faceedge-tracks` header, parsed; null when it has none. */
+  readonly tracks: unknown[] | null;
+  /** When it arrived (performance.now()). */
+  readonly at: number;
 }
 
 export class MjpegClient {
@@ -61,9 +66,15 @@ export class MjpegClient {
       const header = this.#buffered.subarray(0, headerEnd).toString('latin1');
       const length = Number(/content-length: (\d+)/i.exec(header)?.[1]);
       const seq = Number(/x-frame-seq: (\d+)/i.exec(header)?.[1]);
+      const tracks = /^x-faceedge-tracks: (.*)$/im.exec(header)?.[1];
       const start = headerEnd + 4;
       if (!Number.isFinite(length) || this.#buffered.length < start + length + 2) return;
-      this.parts.push({ seq, jpeg: Buffer.from(this.#buffered.subarray(start, start + length)) });
+      this.parts.push({
+        seq,
+        jpeg: Buffer.from(this.#buffered.subarray(start, start + length)),
+        tracks: tracks === undefined ? null : (JSON.parse(tracks) as unknown[]),
+        at: performance.now(),
+      });
       this.#buffered = this.#buffered.subarray(start + length + 2);
       this.#waiters.wake();
     }

@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { antiSpoofCrop } from '../../src/liveness/anti-spoof-crop.js';
 import { AntiSpoofNetwork, softmax } from '../../src/liveness/anti-spoof-network.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 
 const ROOT = join(import.meta.dirname, '../..');
 const MODEL = join(ROOT, 'models/liveness/minifasnet-v1se-80_float32.tflite');

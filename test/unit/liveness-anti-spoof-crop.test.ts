@@ -13,7 +13,7 @@ import {
   publisherCropBounds,
   type AntiSpoofCropGeometry,
 } from '../../src/liveness/anti-spoof-crop.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/liveness');
 const golden = JSON.parse(readFileSync(join(FIXTURES, 'golden-crops.json'), 'utf8')) as {
