@@ -93,6 +93,13 @@ async function loadPayload(dir: string, chunkSize: number): Promise<Payload> {
 /** A round that did not end the push: why (to report, and to retry). */
 class RoundFailed extends Error {}
 
+/**
+ * A status, marked when it answers an earlier `begin`. The board answers requests in the order they
+ * came, so while begins are unanswered a `receiving` is theirs: after a commit it says nothing about
+ * that commit (a slow board's late answer), and is not taken for lost chunks.
+ */
+type Answer = TransferStatus & { readonly answersBegin?: boolean };
+
 /** A board's refusal that a new round can repair: a chunk corrupted on the way. */
 const RETRYABLE_REFUSALS = new Set(['MODEL_CHECKSUM_MISMATCH']);
 
@@ -110,18 +117,20 @@ export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttP
       cause,
     });
   }
-  const inbox = new StatusInbox(options.signal);
+  const inbox = new StatusInbox<Answer>(options.signal);
   let drops = 0;
   client.on('close', () => drops++);
+  const round = new PushRound(client, topic, payload, options, inbox, deadline);
   client.on('message', (t, msg) => {
     if (t !== `${topic}/status`) return;
+    let s: TransferStatus;
     try {
-      inbox.push(JSON.parse(msg.toString('utf8')) as TransferStatus);
+      s = JSON.parse(msg.toString('utf8')) as TransferStatus;
     } catch {
-      // not ours to judge: a malformed status is ignored and the round times out
+      return; // not ours to judge: a malformed status is ignored and the round times out
     }
+    inbox.push(round.received(s));
   });
-  const round = new PushRound(client, topic, payload, options, inbox, deadline);
   const retries: string[] = [];
   try {
     await round.bounded(client.subscribeAsync(`${topic}/status`, { qos: 1 }), 'subscribing to the status');
@@ -155,38 +164,68 @@ export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttP
 /** One begin → chunks → commit exchange; `run()` resolves with `installed`, throws RoundFailed to retry. */
 class PushRound {
   sent = 0;
-  readonly #answerMs: number;
+  /** When each unanswered begin was published, oldest first (see Answer). */
+  readonly #beginsAt: number[] = [];
+  /** When the last commit was published, until its `verifying` comes. */
+  #commitAt: number | null = null;
+  /** The slowest answer seen so far, ms: a board this slow gets twice as long before a round gives up. */
+  #slowestMs = 0;
 
   constructor(
     private readonly client: MqttClient,
     private readonly topic: string,
     private readonly payload: Payload,
     private readonly options: MqttPushOptions,
-    private readonly inbox: StatusInbox,
+    private readonly inbox: StatusInbox<Answer>,
     private readonly deadline: number,
-  ) {
-    this.#answerMs = options.answerTimeoutMs ?? 15_000;
+  ) {}
+
+  /** Marks a status that answers an earlier begin, and learns from it how slow the board answers. */
+  received(s: TransferStatus): Answer {
+    const now = Date.now();
+    if (s.state === 'receiving' && this.#beginsAt.length > 0) {
+      this.#slowestMs = Math.max(this.#slowestMs, now - this.#beginsAt.shift()!);
+      return { ...s, answersBegin: true };
+    }
+    if (s.state === 'verifying' && this.#commitAt !== null) {
+      this.#slowestMs = Math.max(this.#slowestMs, now - this.#commitAt);
+      this.#commitAt = null;
+    }
+    return s;
+  }
+
+  /** How long to wait for an answer to begin or commit, ms. */
+  get #answerMs(): number {
+    const configured = this.options.answerTimeoutMs ?? 15_000;
+    return Math.max(configured, Math.min(2 * this.#slowestMs, VERIFY_TIMEOUT_MS));
   }
 
   async run(): Promise<TransferStatus> {
-    const answerS = this.#answerMs / 1000;
+    const answerS = (ms: number) => `${Math.round(ms / 100) / 10} s`;
     // A late answer from an earlier round (the board was slow, not gone) is used instead of asking again.
     let begun = this.inbox.take();
     if (!begun) {
+      this.#beginsAt.push(Date.now());
       await this.bounded(
         this.client.publishAsync(`${this.topic}/begin`, JSON.stringify(this.payload.plan), { qos: 1 }),
         'publishing begin',
       );
       // `installed` ends the push whenever it comes, even as the answer to a later question.
-      begun = await this.#answer(['receiving', 'verifying'], this.#answerMs);
-      if (!begun) throw new RoundFailed(`no answer to begin within ${answerS} s`);
+      const waitMs = this.#answerMs;
+      begun = await this.#answer(['receiving', 'verifying'], waitMs);
+      if (!begun) throw new RoundFailed(`no answer to begin within ${answerS(waitMs)}`);
     }
     if (begun.state !== 'receiving') return this.#outcome(begun);
     const missing = fromRanges(begun.missing ?? []);
     this.sent += await this.bounded(this.#publishChunks(missing), `sending ${missing.length} chunks`);
+    this.#commitAt = Date.now();
     await this.bounded(this.client.publishAsync(`${this.topic}/commit`, '{}', { qos: 1 }), 'publishing commit');
-    const answer = await this.#answer(['receiving', 'verifying'], this.#answerMs);
-    if (!answer) throw new RoundFailed(`no answer to commit within ${answerS} s`);
+    const commitWaitMs = this.#answerMs;
+    const until = Date.now() + commitWaitMs;
+    let answer: Answer | null;
+    do answer = await this.#answer(['receiving', 'verifying'], until - Date.now());
+    while (answer?.answersBegin);
+    if (!answer) throw new RoundFailed(`no answer to commit within ${answerS(commitWaitMs)}`);
     if (answer.state === 'receiving') {
       const left = fromRanges(answer.missing ?? []).length;
       throw new RoundFailed(`after commit the board still missed ${left} of ${this.payload.plan.total_chunks} chunks`);
@@ -211,7 +250,7 @@ class PushRound {
   }
 
   /** The next status in `states`, or `installed`/`failed` (always); null after `timeoutMs` or at the deadline. */
-  #answer(states: TransferStatus['state'][], timeoutMs: number): Promise<TransferStatus | null> {
+  #answer(states: TransferStatus['state'][], timeoutMs: number): Promise<Answer | null> {
     return this.inbox.next(
       [...states, 'installed', 'failed'],
       Math.max(0, Math.min(timeoutMs, this.deadline - Date.now())),

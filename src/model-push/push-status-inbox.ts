@@ -6,8 +6,8 @@
 import { FaceedgeError } from '../errors.js';
 import type { TransferStatus } from './mqtt-push-protocol.js';
 
-export class StatusInbox {
-  #queue: TransferStatus[] = [];
+export class StatusInbox<S extends TransferStatus = TransferStatus> {
+  #queue: S[] = [];
   readonly #wakers = new Set<() => void>();
 
   /** @param signal aborts every wait with `MODEL_TRANSFER_FAILED` "model push aborted". */
@@ -15,7 +15,7 @@ export class StatusInbox {
     signal?.addEventListener('abort', () => this.#wakeAll(), { once: true });
   }
 
-  push(s: TransferStatus): void {
+  push(s: S): void {
     this.#queue.push(s);
     this.#wakeAll();
   }
@@ -28,7 +28,7 @@ export class StatusInbox {
    * Empties the queue without waiting: the `installed` or `failed` in it, else its newest status (the
    * board's latest word), else null.
    */
-  take(): TransferStatus | null {
+  take(): S | null {
     const queued = this.#queue;
     this.#queue = [];
     return queued.find((s) => s.state === 'installed' || s.state === 'failed') ?? queued.at(-1) ?? null;
@@ -38,7 +38,7 @@ export class StatusInbox {
    * The first queued status whose state is in `states` (earlier ones in other states are dropped), or
    * null when none comes within `timeoutMs`.
    */
-  async next(states: readonly TransferStatus['state'][], timeoutMs: number): Promise<TransferStatus | null> {
+  async next(states: readonly TransferStatus['state'][], timeoutMs: number): Promise<S | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       this.throwIfAborted();
