@@ -16,7 +16,7 @@ const row = (device: string, over: Partial<BoardRow> = {}): BoardRow => ({
   model: { id: 'm', sha256: SHA, installed: 'model-store', version: 'm-1' },
   delegate: { active: 'xnnpack', fallback_reason: null },
   tags: [],
-  cameras: [{ name: 'cam', capture: 'online', fps: 4, events_total: 10, last_event: null }],
+  cameras: [{ name: 'cam', capture: 'online', fps: 4, events_total: 10, last_event: null, stale: false }],
   ...over,
 });
 const usage = (fn: () => unknown) => {
@@ -92,7 +92,9 @@ describe('gateReasons', () => {
     expect(
       gateReasons({
         ...base,
-        row: row('a', { cameras: [{ name: 'cam', capture: 'offline', fps: 0, events_total: 0, last_event: null }] }),
+        row: row('a', {
+          cameras: [{ name: 'cam', capture: 'offline', fps: 0, events_total: 0, last_event: null, stale: false }],
+        }),
       }),
     ).toEqual(['camera cam: capture offline']);
     expect(gateReasons(after(rate(4, 10, 1.5, true)))).toEqual(['the daemon restarted during the soak']);
