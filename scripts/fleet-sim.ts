@@ -15,7 +15,7 @@
  * rejection, the time limit — the report is printed: pretty JSON, and with `--json` a last line
  * `{"ok",…,"boards","rollouts":[…],"events":{"received","lost","duplicates",…},"rss_mb":{…}}`. Exit
  * status 0 only when everything passed. Options: --boards N (default 22), --fps F (default 2),
- * --soak S (default 5), --limit-min M (hard stop, default 25).
+ * --soak S (default 5), --limit-min M (hard stop, default 45).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,7 @@ const JSON_LINE = args.includes('--json');
 const BOARDS = flag('--boards', 22);
 const FPS = flag('--fps', 2);
 const SOAK = flag('--soak', 5);
-const LIMIT_MIN = flag('--limit-min', 25);
+const LIMIT_MIN = flag('--limit-min', 45);
 
 const t0 = Date.now();
 const log = (line: string) => process.stderr.write(`[fleet-sim ${Math.round((Date.now() - t0) / 1000)}s] ${line}\n`);

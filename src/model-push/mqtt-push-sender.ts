@@ -94,11 +94,12 @@ async function loadPayload(dir: string, chunkSize: number): Promise<Payload> {
 class RoundFailed extends Error {}
 
 /**
- * A status, marked when it answers an earlier `begin`. The board answers requests in the order they
- * came, so while begins are unanswered a `receiving` is theirs: after a commit it says nothing about
- * that commit (a slow board's late answer), and is not taken for lost chunks.
+ * A status, marked when it answers a `begin`, and whether that was the last begin sent. The board
+ * answers requests in the order they came, so while begins are unanswered a `receiving` is theirs. A
+ * slow board's answer to an earlier round's begin is neither the answer to this round's begin (its
+ * transfer may have been installed and removed since) nor to a commit, so it is passed over.
  */
-type Answer = TransferStatus & { readonly answersBegin?: boolean };
+type Answer = TransferStatus & { readonly answersBegin?: boolean; readonly latest?: boolean };
 
 /** A board's refusal that a new round can repair: a chunk corrupted on the way. */
 const RETRYABLE_REFUSALS = new Set(['MODEL_CHECKSUM_MISMATCH']);
@@ -183,9 +184,10 @@ class PushRound {
   /** Marks a status that answers an earlier begin, and learns from it how slow the board answers. */
   received(s: TransferStatus): Answer {
     const now = Date.now();
-    if (s.state === 'receiving' && this.#beginsAt.length > 0) {
+    const toBegin = s.state === 'receiving' || (s.state === 'verifying' && this.#commitAt === null);
+    if (toBegin && this.#beginsAt.length > 0) {
       this.#slowestMs = Math.max(this.#slowestMs, now - this.#beginsAt.shift()!);
-      return { ...s, answersBegin: true };
+      return { ...s, answersBegin: true, latest: this.#beginsAt.length === 0 };
     }
     if (s.state === 'verifying' && this.#commitAt !== null) {
       this.#slowestMs = Math.max(this.#slowestMs, now - this.#commitAt);
@@ -202,19 +204,18 @@ class PushRound {
 
   async run(): Promise<TransferStatus> {
     const answerS = (ms: number) => `${Math.round(ms / 100) / 10} s`;
-    // A late answer from an earlier round (the board was slow, not gone) is used instead of asking again.
-    let begun = this.inbox.take();
-    if (!begun) {
-      this.#beginsAt.push(Date.now());
-      await this.bounded(
-        this.client.publishAsync(`${this.topic}/begin`, JSON.stringify(this.payload.plan), { qos: 1 }),
-        'publishing begin',
-      );
-      // `installed` ends the push whenever it comes, even as the answer to a later question.
-      const waitMs = this.#answerMs;
-      begun = await this.#answer(['receiving', 'verifying'], waitMs);
-      if (!begun) throw new RoundFailed(`no answer to begin within ${answerS(waitMs)}`);
-    }
+    this.#beginsAt.push(Date.now());
+    await this.bounded(
+      this.client.publishAsync(`${this.topic}/begin`, JSON.stringify(this.payload.plan), { qos: 1 }),
+      'publishing begin',
+    );
+    // Answers to earlier begins (a slow board catching up) pass; `installed` ends the push whenever it comes.
+    const waitMs = this.#answerMs;
+    const beginUntil = Date.now() + waitMs;
+    let begun: Answer | null;
+    do begun = await this.#answer(['receiving', 'verifying'], beginUntil - Date.now());
+    while (begun?.state === 'receiving' && !begun.latest);
+    if (!begun) throw new RoundFailed(`no answer to begin within ${answerS(waitMs)}`);
     if (begun.state !== 'receiving') return this.#outcome(begun);
     const missing = fromRanges(begun.missing ?? []);
     this.sent += await this.bounded(this.#publishChunks(missing), `sending ${missing.length} chunks`);

@@ -25,16 +25,6 @@ export class StatusInbox<S extends TransferStatus = TransferStatus> {
   }
 
   /**
-   * Empties the queue without waiting: the `installed` or `failed` in it, else its newest status (the
-   * board's latest word), else null.
-   */
-  take(): S | null {
-    const queued = this.#queue;
-    this.#queue = [];
-    return queued.find((s) => s.state === 'installed' || s.state === 'failed') ?? queued.at(-1) ?? null;
-  }
-
-  /**
    * The first queued status whose state is in `states` (earlier ones in other states are dropped), or
    * null when none comes within `timeoutMs`.
    */

@@ -11,8 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaceedgeError } from '../../src/errors.js';
 import { fleetStatus } from '../../src/fleet/fleet-status.js';
+import { runRollout } from '../../src/fleet/rollout.js';
 import type { RolloutState } from '../../src/fleet/rollout-state.js';
+import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { runFaceedge } from '../helpers/daemon-process.js';
 import { TestFleet } from '../helpers/fleet-boards.js';
 import { modelPackageSource, NO_MODEL_PACKAGE_REASON, sha256 } from '../helpers/model-package-fixture.js';
@@ -231,4 +234,41 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     expect(rerun.stderr).toMatch(/this rollout stopped earlier/);
     for (const d of fleet.boards.values()) expect(d.exitStatus).toBeNull();
   }, 240_000);
+
+  it('a board that switches and then fails to acknowledge is asked, found on the package and rolled back', async () => {
+    const shipped = sha256(fleet.shippedModel);
+    expect(await shaOf('b4')).toBe(shipped);
+    const pkg = fleet.floatPackage('fleet-v4');
+    let switchedSilently = false;
+    const r = await runRollout({
+      url: broker.url,
+      packageDir: pkg.dir,
+      selector: { devices: ['b4', 'b1'] },
+      canary: 1,
+      wave: 1,
+      soakS: 2,
+      baselineS: 2,
+      statePath: join(work, 'rollout-v4.json'),
+      thresholds: { minFrameRatio: 0.5, minEventRatio: 0, minBaselineEvents: 5 },
+      // The board installs the package for real; then its answer is lost on the way back.
+      push: async (o) => {
+        const done = await pushModelOverMqtt(o);
+        switchedSilently = done.status.state === 'installed';
+        throw new FaceedgeError('MODEL_TRANSFER_FAILED', `device ${o.deviceId}: the answer was lost`);
+      },
+    });
+    expect(switchedSilently).toBe(true);
+    expect(r.ok).toBe(false);
+    expect(r.state.stop_reason).toMatch(/^wave 1: b4: MODEL_TRANSFER_FAILED: device b4: the answer was lost$/);
+    expect(r.state.boards.b4).toMatchObject({
+      state: 'rolled-back',
+      switched: true,
+      push_started: true,
+      previous_sha256: shipped,
+      serving_at_stop: shipped,
+      error: expect.stringMatching(/the answer was lost/),
+    });
+    expect(r.state.boards.b1).toMatchObject({ state: 'untouched', push_started: false });
+    expect(await shaOf('b4')).toBe(shipped);
+  }, 180_000);
 });
