@@ -51,35 +51,39 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
   const status = async () => (await fleetStatus({ url: broker.url })).boards;
   const shaOf = async (device: string) => (await status()).find((b) => b.device === device)?.model?.sha256;
 
-  it('fleet status --json lists every board with state, version, model, tags and cameras', async () => {
-    const t0 = Date.now();
-    const boards = await status();
-    const ms = Date.now() - t0;
-    expect(ms, 'one status snapshot of five boards').toBeLessThan(5000);
-    expect(boards.map((b) => [b.device, b.online, b.tags])).toEqual([
-      ['a-wrongkey', true, ['yard']],
-      ['b1', true, ['lobby']],
-      ['b2', true, ['lobby']],
-      ['b3', true, ['lobby']],
-      ['b4', true, ['yard']],
-    ]);
-    const r = await runFaceedge(['fleet', 'status', '--mqtt', broker.url, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as { boards: Array<Record<string, unknown>> };
-    expect(doc.boards).toHaveLength(5);
-    expect(doc.boards[1]).toMatchObject({
-      device: 'b1',
-      online: true,
-      version: expect.any(String),
-      tags: ['lobby'],
-      model: { id: expect.any(String), sha256: sha256(fleet.shippedModel), installed: 'classifier.model' },
-      delegate: { active: 'xnnpack' },
-      cameras: [{ name: 'cam', capture: 'online' }],
-    });
-    const text = await runFaceedge(['fleet', 'status', '--mqtt', broker.url]);
-    expect(text.stdout).toMatch(/^b3 +online .* lobby +cam:online/m);
-    expect(text.stdout).toMatch(/5 boards, 5 online, 0 offline or unknown/);
-  });
+  it(
+    'fleet status --json lists every board with state, version, model, tags and cameras',
+    { timeout: 120_000 },
+    async () => {
+      const t0 = Date.now();
+      const boards = await status();
+      const ms = Date.now() - t0;
+      expect(ms, 'one status snapshot of five boards').toBeLessThan(5000);
+      expect(boards.map((b) => [b.device, b.online, b.tags])).toEqual([
+        ['a-wrongkey', true, ['yard']],
+        ['b1', true, ['lobby']],
+        ['b2', true, ['lobby']],
+        ['b3', true, ['lobby']],
+        ['b4', true, ['yard']],
+      ]);
+      const r = await runFaceedge(['fleet', 'status', '--mqtt', broker.url, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as { boards: Array<Record<string, unknown>> };
+      expect(doc.boards).toHaveLength(5);
+      expect(doc.boards[1]).toMatchObject({
+        device: 'b1',
+        online: true,
+        version: expect.any(String),
+        tags: ['lobby'],
+        model: { id: expect.any(String), sha256: sha256(fleet.shippedModel), installed: 'classifier.model' },
+        delegate: { active: 'xnnpack' },
+        cameras: [{ name: 'cam', capture: 'online' }],
+      });
+      const text = await runFaceedge(['fleet', 'status', '--mqtt', broker.url]);
+      expect(text.stdout).toMatch(/^b3 +online .* lobby +cam:online/m);
+      expect(text.stdout).toMatch(/5 boards, 5 online, 0 offline or unknown/);
+    },
+  );
 
   it('rolls a package out to a tag in gated waves, resumes after the workstation is killed, and is idempotent', async () => {
     const pkg = fleet.floatPackage('fleet-v2');
@@ -159,7 +163,7 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
       'skipped',
       'skipped',
     ]);
-  }, 300_000);
+  }, 600_000);
 
   it('a canary with the wrong signing key stops the rollout at the canary; the switched canary is rolled back, the rest untouched', async () => {
     const shipped = sha256(fleet.shippedModel);
@@ -236,14 +240,16 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
   }, 240_000);
 
   it('a board that switches and then fails to acknowledge is asked, found on the package and rolled back', async () => {
+    // A board of its own: the boards above carry the history of the rollouts before.
+    await fleet.start([{ id: 'c1', tags: ['fresh'] }]);
     const shipped = sha256(fleet.shippedModel);
-    expect(await shaOf('b4')).toBe(shipped);
+    expect(await shaOf('c1')).toBe(shipped);
     const pkg = fleet.floatPackage('fleet-v4');
     let switchedSilently = false;
     const r = await runRollout({
       url: broker.url,
       packageDir: pkg.dir,
-      selector: { devices: ['b4', 'b1'] },
+      selector: { devices: ['c1', 'b1'] },
       canary: 1,
       wave: 1,
       soakS: 2,
@@ -259,8 +265,8 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     });
     expect(switchedSilently).toBe(true);
     expect(r.ok).toBe(false);
-    expect(r.state.stop_reason).toMatch(/^wave 1: b4: MODEL_TRANSFER_FAILED: device b4: the answer was lost$/);
-    expect(r.state.boards.b4).toMatchObject({
+    expect(r.state.stop_reason).toMatch(/^wave 1: c1: MODEL_TRANSFER_FAILED: device c1: the answer was lost$/);
+    expect(r.state.boards.c1).toMatchObject({
       state: 'rolled-back',
       switched: true,
       push_started: true,
@@ -269,6 +275,6 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
       error: expect.stringMatching(/the answer was lost/),
     });
     expect(r.state.boards.b1).toMatchObject({ state: 'untouched', push_started: false });
-    expect(await shaOf('b4')).toBe(shipped);
-  }, 180_000);
+    expect(await shaOf('c1')).toBe(shipped);
+  }, 240_000);
 });
