@@ -22,6 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FleetConnection } from '../src/fleet/fleet-connection.js';
 import { fleetStatus } from '../src/fleet/fleet-status.js';
+import { FleetTopics } from '../src/outputs/mqtt-topics.js';
 import { type BoardSpec, TestFleet } from '../test/helpers/fleet-boards.js';
 import { modelPackageSource } from '../test/helpers/model-package-fixture.js';
 import { Mosquitto } from '../test/helpers/mosquitto.js';
@@ -189,13 +190,14 @@ try {
     );
   }, 2000);
   closers.push(async () => clearInterval(sampler));
-  const consumer = await MqttProbe.connect(b.url, ['faceedge/+/+/events'], {
+  const topics = new FleetTopics();
+  const consumer = await MqttProbe.connect(b.url, [topics.eventsFilter], {
     clientId: 'fleet-sim-consumer',
     clean: false,
   });
   closers.push(() => consumer.close());
   // Message sizes for docs/fleet.md's arithmetic (bytes of payload, as the broker forwards them).
-  const sizes = await MqttProbe.connect(b.url, ['faceedge/+/bridge/info', 'faceedge/+/stats']);
+  const sizes = await MqttProbe.connect(b.url, [topics.bridgeInfoFilter, topics.statsFilter]);
   closers.push(() => sizes.close());
 
   const sims: BoardSpec[] = Array.from({ length: BOARDS - 1 }, (_, i) => ({

@@ -102,7 +102,7 @@ async function rollBack(ctx: StopContext, d: string, keep: string): Promise<void
 async function askServing(fleet: FleetConnection, d: string): Promise<Serving> {
   if (fleet.view.board(d)?.online === false) return { error: 'offline' };
   try {
-    const r = await fleet.request(d, 'health_check', {}, 15_000);
+    const r = await fleet.request(d, 'health_check', {}, 30_000);
     if (r.status !== 'ok') return { error: `health_check error: ${r.error ?? 'unknown'}` };
     const model = (r.data as { model?: { sha256?: string } | null }).model;
     return { sha256: model?.sha256 ?? null };

@@ -236,7 +236,7 @@ class Rollout {
       await sleep(200);
     }
     const verdicts = await mapWithLimit(devices, 16, async (d) => {
-      const health = await this.fleet.request(d, 'health_check', {}, 15_000).catch((e: unknown) => e as Error);
+      const health = await this.fleet.request(d, 'health_check', {}, 30_000).catch((e: unknown) => e as Error);
       const before = this.st.state.boards[d].rates.before ?? NO_REPORTS;
       const after = this.#meter.window(d, this.#switchedAt.get(d) ?? until - this.o.soakS * 1000, Date.now(), true);
       const reasons = gateReasons({
