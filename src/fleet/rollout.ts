@@ -225,7 +225,8 @@ class Rollout {
 
   /** Soaks the switched boards, stopping early when one goes offline; then gates each against its own rates. */
   async #soakAndGate(devices: readonly string[]): Promise<string | null> {
-    const until = Date.now() + this.o.soakS * 1000;
+    const soakFrom = Date.now();
+    const until = soakFrom + this.o.soakS * 1000;
     this.log(`soaking ${devices.length} boards for ${this.o.soakS} s`);
     while (Date.now() < until) {
       const down = devices.filter((d) => this.fleet.view.board(d)?.online === false);
@@ -238,7 +239,9 @@ class Rollout {
     const verdicts = await mapWithLimit(devices, 16, async (d) => {
       const health = await this.fleet.request(d, 'health_check', {}, 30_000).catch((e: unknown) => e as Error);
       const before = this.st.state.boards[d].rates.before ?? NO_REPORTS;
-      const after = this.#meter.window(d, this.#switchedAt.get(d) ?? until - this.o.soakS * 1000, Date.now(), true);
+      // Over the soak, which starts once the wave's last push ended: while the others were still installing,
+      // the load was the rollout's own. Its first report is left out (it may straddle the last switch).
+      const after = this.#meter.window(d, Math.max(this.#switchedAt.get(d) ?? soakFrom, soakFrom), Date.now(), true);
       const reasons = gateReasons({
         targetSha256: this.#target.sha256,
         row: this.fleet.view.board(d),
