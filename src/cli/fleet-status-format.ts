@@ -14,7 +14,9 @@ export function age(isoTime: string | null, nowMs: number): string {
 
 function camera(c: CameraRow, nowMs: number): string {
   const fps = c.fps === null ? '?' : String(c.fps);
-  return `${c.name}:${c.capture ?? '?'} ${fps}fps last ${age(c.last_event, nowMs)}`;
+  // An offline board's last report is history: never show its camera as if it were running now.
+  const capture = c.stale ? `STALE (was ${c.capture ?? '?'})` : (c.capture ?? '?');
+  return `${c.name}:${capture} ${fps}fps last ${age(c.last_event, nowMs)}`;
 }
 
 export function formatFleetStatus(rows: readonly BoardRow[], nowMs = Date.now()): string {

@@ -100,6 +100,10 @@ export class ModelPushReceiver {
   }
 
   async #handle(id: string, part: string, payload: Buffer): Promise<void> {
+    // While a package is being verified (seconds, a minute on a busy board), a sender that asks again
+    // hears so at once instead of waiting behind the install, and keeps waiting for its outcome.
+    const verifying = this.#transfers.get(id)?.busy === true;
+    if (verifying && (part === 'begin' || part === 'commit')) return this.#status(id, { state: 'verifying' });
     if (part === 'begin') return this.#begin(id, payload);
     const transfer = this.#transfers.get(id) ?? (await this.#load(id));
     if (!transfer) return; // a chunk for a transfer we never saw begin for: the sender's begin will come

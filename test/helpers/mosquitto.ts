@@ -111,6 +111,17 @@ export class Mosquitto {
     return broker;
   }
 
+  /**
+   * Starts `mosquitto -c <configFile>` with the file exactly as given — no `user` line added, so a
+   * broker started as root drops to the `mosquitto` user as Debian's service does — and resolves once
+   * it accepts connections on `port` (one of the file's listeners).
+   */
+  static async startConfigured(configFile: string, port: number): Promise<Mosquitto> {
+    const broker = new Mosquitto(port, mkdtempSync(join(tmpdir(), 'faceedge-mosquitto-')), configFile);
+    await broker.#launch();
+    return broker;
+  }
+
   /** `mqtt://127.0.0.1:<port>` (`mqtts://` for a TLS broker is the caller's to build). */
   get url(): string {
     return `mqtt://127.0.0.1:${this.port}`;
