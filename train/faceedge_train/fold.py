@@ -68,8 +68,17 @@ def _conv_layer(block: ConvBNAct, name: str, source: str) -> Layer:
     raise ValueError(f"{name}: grouped convolution with groups={conv.groups} has no TFLite equivalent here")
 
 
+BINARY_OUTPUT = "prob"  # one sigmoid probability, of labels[1]
+LOGITS_OUTPUT = "logits"  # one logit per class: softmax (with the manifest's temperature) runs on the board
+
+
 def fold_model(model: FaceClassifier) -> list[Layer]:
-    """Describe `model` (in eval semantics) as folded layers, input tensor "input", output "prob"."""
+    """Describe `model` (in eval semantics) as folded layers, input tensor "input".
+
+    A one-logit model ends in "logit" -> LOGISTIC -> "prob" (the gender model's graph); a model with one
+    logit per class ends in its FULLY_CONNECTED layer's "logits" output. The softmax is left to the board:
+    it also applies the calibrated temperature there, and a quantized softmax would spend the int8
+    output's 256 steps on probabilities near 0 instead of on the logits' differences."""
     layers: list[Layer] = []
     current = INPUT
     for i, block in enumerate(model.features):
@@ -91,16 +100,18 @@ def fold_model(model: FaceClassifier) -> list[Layer]:
             raise TypeError(f"{name}: the export does not know {type(block).__name__}")
     layers.append(Layer("mean", [current], "mean"))
     fc: nn.Linear = model.classifier
+    binary = fc.out_features == 1
     layers.append(
         Layer(
             "dense",
             ["mean"],
-            "logit",
+            "logit" if binary else LOGITS_OUTPUT,
             fc.weight.detach().double().cpu().numpy().copy(),
             fc.bias.detach().double().cpu().numpy().copy(),
         )
     )
-    layers.append(Layer("logistic", ["logit"], "prob"))
+    if binary:
+        layers.append(Layer("logistic", ["logit"], BINARY_OUTPUT))
     return layers
 
 
@@ -119,7 +130,7 @@ def same_padding(height: int, width: int, kernel_h: int, kernel_w: int, stride: 
 
 def run_layers(layers: list[Layer], x: torch.Tensor, dtype: torch.dtype = torch.float32) -> dict[str, torch.Tensor]:
     """Execute the folded layers. x: (N, 3, H, W) normalized input. Returns every tensor by name
-    (NCHW for feature maps, (N, C) after the mean, (N, 1) for "logit" and "prob")."""
+    (NCHW for feature maps, (N, C) after the mean, (N, 1) for "logit" and "prob", (N, classes) for "logits")."""
     values: dict[str, torch.Tensor] = {INPUT: x.to(dtype)}
     for layer in layers:
         a = values[layer.inputs[0]]

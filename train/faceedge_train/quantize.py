@@ -1,7 +1,10 @@
 """Full-integer int8 post-training quantization of folded layers, per the TFLite quantization spec.
 
-- Weights: int8, symmetric per output channel (zero point 0, values in [-127, 127]); the channel
-  axis is 0 for CONV_2D / FULLY_CONNECTED filters and 3 for DEPTHWISE_CONV_2D filters.
+- Weights: int8, symmetric (zero point 0, values in [-127, 127]), per output channel for CONV_2D (axis
+  0) and DEPTHWISE_CONV_2D (axis 3) filters, per tensor (one scale) for FULLY_CONNECTED: TFLite 2.9's
+  FULLY_CONNECTED kernel reads its filter's single scale, and a filter with one scale per output reads as
+  scale 0 there (every output is then its zero point; measured with a 3-logit head, XNNPACK and the
+  builtin kernel alike). A one-logit head has one channel, so per channel and per tensor are the same.
 - Biases: int32, zero point 0, scale = input_scale * weight_scale[c].
 - Activations: int8 asymmetric per tensor, over the ranges `calibrate.calibrate` measured on
   calibration batches; every range is widened to contain 0 so that 0.0 (padding, ReLU) is exact.
@@ -58,12 +61,17 @@ def activation_params(lo: float, hi: float, min_scale: float = 0.0) -> QuantPara
 
 
 def quantize_weights(
-    weight: np.ndarray, axis: int, min_scale: np.ndarray | float = 0.0
+    weight: np.ndarray, axis: int, min_scale: np.ndarray | float = 0.0, per_channel: bool = True
 ) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric per-channel int8: returns (q int8 in [-127, 127], scale float64 per channel along `axis`).
 
-    scale = max|w_c| / 127, at least `min_scale` (per channel or scalar).
+    scale = max|w_c| / 127, at least `min_scale` (per channel or scalar). per_channel False: one scale
+    for the whole tensor (a length-1 array), max|w| / 127, at least the largest min_scale.
     """
+    if not per_channel:
+        max_abs = float(np.abs(weight).max())
+        scale = _f32(np.array([max(max_abs / 127.0 if max_abs > 0 else 1.0, float(np.max(min_scale)))]))
+        return np.clip(np.round(weight / scale[0]), -127, 127).astype(np.int8), scale
     moved = np.moveaxis(weight, axis, 0).reshape(weight.shape[axis], -1)
     max_abs = np.abs(moved).max(axis=1)
     scale = np.where(max_abs > 0, max_abs / 127.0, 1.0)  # all-zero channel: any scale is exact
@@ -103,7 +111,10 @@ def quantize_model(layers: list[Layer], ranges: dict[str, tuple[float, float]]) 
             s_in = acts[layer.inputs[0]].scale[0]
             # A tiny weight scale next to a large bias would overflow the int32 bias: floor it.
             wq, ws = quantize_weights(
-                layer.weight, _channel_axis(layer), min_scale=np.abs(layer.bias) / (s_in * (INT32_MAX // 2))
+                layer.weight,
+                _channel_axis(layer),
+                min_scale=np.abs(layer.bias) / (s_in * (INT32_MAX // 2)),
+                per_channel=layer.op != "dense" or layer.weight.shape[0] == 1,
             )
             lo, hi = ranges[layer.output]
             if layer.relu6:
@@ -129,13 +140,15 @@ def _fake_quant(x: torch.Tensor, p: QuantParams, lo_q: int = -128, hi_q: int = 1
 def simulate_int8(qmodel: QuantizedModel, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Float64 emulation of the int8 graph (dequantized weights, requantized activations).
 
-    x: (N, 3, H, W) normalized input. Returns (int8 output values (N,), dequantized probability (N,)).
+    x: (N, 3, H, W) normalized input. Returns (int8 output values, dequantized output), each (N,) for a
+    one-probability graph and (N, classes) for a logits graph.
     It rounds like the integer kernels up to their fixed-point multipliers, so it predicts the
     runtime's output within about one step; the runtime itself is the reference.
     """
     v = simulate_values(qmodel, x)
     name = qmodel.layers[-1].layer.output
-    out = v[name].reshape(-1)
+    out = v[name].reshape(len(x), -1)
+    out = out.reshape(-1) if out.shape[1] == 1 else out
     p = qmodel.activations[name]
     q = torch.round(out / p.scale[0]) + p.zero_point[0]
     return q.numpy().astype(np.int8), out.numpy()

@@ -1,0 +1,57 @@
+"""The export's proof that the written files compute what PyTorch computes, in the real TFLite runtime.
+
+Both files run on the self-test crops through the project's own TFLite binding (tflite/runtime.py): the
+float32 file must give PyTorch's probabilities within FLOAT_TOLERANCE; the int8 file must give its
+emulation's outputs (quantize.simulate_int8) within INT8_TOLERANCE_STEPS output steps, plus however far
+the emulation itself is from float.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics import softmax
+from .preprocess import float_input_nhwc, int8_input_nhwc
+from .tflite.runtime import run_tflite
+
+FLOAT_TOLERANCE = 1e-4  # max |TFLite float32 - PyTorch| probability accepted
+# The runtime may round an intermediate value differently from the emulation (fixed-point
+# multipliers); the network carries such a difference as far as it carries quantization noise,
+# so the accepted |runtime - emulation| is this many output steps plus |emulation - float|.
+# Wrong scales, zero points or layouts give differences far beyond that.
+INT8_TOLERANCE_STEPS = 3
+
+
+class ExportError(RuntimeError):
+    """The export cannot proceed or produced a model that does not match PyTorch."""
+
+
+def runtime_check_files(
+    paths: dict, golden: np.ndarray, reference: np.ndarray, emulated: np.ndarray, emulated_out, scale: float, log
+):
+    """Run both files on the self-test crops in the real TFLite runtime: the float file must give PyTorch's
+    probabilities within FLOAT_TOLERANCE, the int8 file its emulation's outputs within INT8_TOLERANCE_STEPS
+    steps plus the emulation's own distance from float. Returns (int8 outputs, "tflite-runtime")."""
+    binary = reference.ndim == 1
+    float_out, _ = run_tflite(paths["float32"], float_input_nhwc(golden))
+    float_out = float_out.reshape(reference.shape)
+    diff = float(
+        np.abs(float_out - reference).max() if binary else np.abs(softmax(float_out) - softmax(reference)).max()
+    )
+    if diff > FLOAT_TOLERANCE:
+        raise ExportError(f"float32 TFLite differs from PyTorch by {diff:.2e} (> {FLOAT_TOLERANCE})")
+    int8_out, _ = run_tflite(paths["int8"], int8_input_nhwc(golden))
+    int8_out = int8_out.reshape(emulated.shape)
+    steps = np.abs(int8_out.astype(int) - emulated.astype(int))
+    if binary:  # the output scale is the LOGISTIC's fixed 1/256
+        allowed = INT8_TOLERANCE_STEPS + np.ceil(np.abs(emulated_out - reference) * 256)
+    else:
+        allowed = INT8_TOLERANCE_STEPS + np.ceil(np.abs(emulated_out - reference) / scale)
+    if np.any(steps > allowed):
+        k = np.unravel_index(int(np.argmax(steps - allowed)), steps.shape)
+        raise ExportError(
+            f"int8 TFLite output is {steps[k]} steps off its emulation on self-test crop {k[0]} (> {int(allowed[k])})"
+        )
+    steps = int(steps.max())
+    log(f"[export] TFLite runtime check: float max |diff| {diff:.2e}, int8 within {steps} step(s) of emulation")
+    return int8_out, "tflite-runtime"
