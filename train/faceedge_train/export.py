@@ -37,18 +37,16 @@ from .checkpoint import load_checkpoint as _load_checkpoint
 from .checkpoint import model_from_checkpoint
 from .confidence import DEFAULT_TARGET
 from .data import DatasetError, crop_alignment, decode_files, list_split
-from .export_check import ExportError, runtime_check_files
+from .export_check import ExportError, golden_outputs
 from .export_head import binary_head, fit_on_val, multiclass_head
-from .fold import fold_model, run_layers
+from .fold import fold_model
 from .labels import GENDER, LabelSet, from_checkpoint
 from .manifest import manifest_problems
-from .metrics import softmax
 from .model import parameter_count
 from .preprocess import NORMALIZATION, to_model_input
-from .quantize import quantize_model, simulate_int8
-from .selftest import binary_cases, choose_cases, multiclass_cases
+from .quantize import quantize_model
+from .selftest import binary_cases, multiclass_cases
 from .tflite.convert import build_graph
-from .tflite.runtime import unavailable_reason
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
@@ -82,15 +80,6 @@ def draw(files: list, count: int, seed: int) -> list:
         return list(files)
     picks = np.sort(np.random.default_rng(seed).choice(len(files), size=count, replace=False))
     return [files[i] for i in picks]
-
-
-def float_outputs(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
-    """The PyTorch model's outputs as the float TFLite file gives them: the probability of labels[1] (N,)
-    for a one-logit model, the logits (N, classes) for one logit per class."""
-    with torch.no_grad():
-        out = [model(to_model_input(torch.from_numpy(images[i : i + batch]))) for i in range(0, len(images), batch)]
-    out = torch.cat(out)
-    return (torch.sigmoid(out) if out.ndim == 1 else out).numpy()
 
 
 def _file_entry(path: Path, graph, dtype: str) -> dict:
@@ -146,55 +135,30 @@ def export(
     qmodel = quantize_model(layers, calibrate(layers, batches, calibration_method, seed))
     log(f"[export] calibrated ({calibration_method}) on {len(files)} crops from {root / split}")
 
-    graphs = {
-        "float32": build_graph(layers, input_size=model.config.input_size),
-        "int8": build_graph(layers, qmodel, input_size=model.config.input_size),
-    }
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {}
-    for dtype, graph in graphs.items():
-        paths[dtype] = out / f"{name}_{dtype}.tflite"
-        tmp = paths[dtype].with_name(paths[dtype].name + ".tmp")
-        tmp.write_bytes(graph.serialize(f"{name} ({dtype}), faceedge_train.export"))
-        os.replace(tmp, paths[dtype])
-
-    chosen = choose_cases(float_outputs(model, images), [label for _, label in files], labels)
-    golden = images[chosen]
-    reference = float_outputs(model, golden, batch=len(golden))
-    with torch.no_grad():
-        x = to_model_input(torch.from_numpy(golden))
-        folded = run_layers(layers, x)[layers[-1].output].numpy()
-    folded = folded.reshape(-1) if labels.binary else folded
-    if np.abs(_comparable(folded, labels) - _comparable(reference, labels)).max() > 1e-5:
-        raise ExportError("BatchNorm folding changed the model's output")
-    int8_out, emulated = simulate_int8(qmodel, x)
-    source = "emulation"
-    reason = unavailable_reason() if runtime_check else "runtime check disabled"
+    graphs, paths = write_models(layers, qmodel, out, name, model.config.input_size)
+    golden = golden_outputs(model, layers, qmodel, images, files, labels, paths, runtime_check, log)
+    names = [labels.names[files[i][1]] for i in golden.chosen]
+    sources = [files[i][0] for i in golden.chosen]
     output_quant = qmodel.activations[layers[-1].output]
-    if reason is None:
-        int8_out, source = runtime_check_files(paths, golden, reference, int8_out, emulated, output_quant.scale[0], log)
-    else:
-        log(f"[export] not checked in the TFLite runtime ({reason}); self-test int8 values are emulated")
-    names = [labels.names[files[i][1]] for i in chosen]
-    sources = [files[i][0] for i in chosen]
     if labels.binary:
         head = binary_head(labels)
-        selftest = binary_cases(golden, names, sources, reference, int8_out, source)
+        selftest = binary_cases(golden.images, names, sources, golden.reference, golden.int8, golden.int8_from)
     else:
         conf_root = Path(confidence_root) if confidence_root is not None else root
-        confidence = fit_on_val(conf_root, labels, paths["int8"], qmodel, output_quant, reason is None, unsure_target)
+        runtime = golden.int8_from == "tflite-runtime"
+        confidence = fit_on_val(conf_root, labels, paths["int8"], qmodel, output_quant, runtime, unsure_target)
         log(f"[export] confidence on {conf_root / 'val'}: {json.dumps(confidence)}")
         head = multiclass_head(labels, confidence, str(conf_root.resolve()))
         selftest = multiclass_cases(
-            golden,
+            golden.images,
             names,
             sources,
-            reference,
-            int8_out,
+            golden.reference,
+            golden.int8,
             output_quant.scale[0],
             output_quant.zero_point[0],
             confidence["temperature"],
-            source,
+            golden.int8_from,
         )
 
     manifest = {
@@ -245,9 +209,20 @@ def export(
     return json.loads(text)
 
 
-def _comparable(outputs: np.ndarray, labels: LabelSet) -> np.ndarray:
-    """Outputs on the scale their tolerances are stated in: probabilities (sigmoid or softmax)."""
-    return outputs if labels.binary else softmax(outputs)
+def write_models(layers, qmodel, out: Path, name: str, input_size: int) -> tuple[dict, dict]:
+    """The float32 and int8 graphs written as `<name>_<dtype>.tflite` (atomically): (graphs, paths) by dtype."""
+    graphs = {
+        "float32": build_graph(layers, input_size=input_size),
+        "int8": build_graph(layers, qmodel, input_size=input_size),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for dtype, graph in graphs.items():
+        paths[dtype] = out / f"{name}_{dtype}.tflite"
+        tmp = paths[dtype].with_name(paths[dtype].name + ".tmp")
+        tmp.write_bytes(graph.serialize(f"{name} ({dtype}), faceedge_train.export"))
+        os.replace(tmp, paths[dtype])
+    return graphs, paths
 
 
 def trained_alignment(checkpoint: dict, calibration_root: Path) -> dict | None:

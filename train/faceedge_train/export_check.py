@@ -8,11 +8,18 @@ the emulation itself is from float.
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import dataclass
 
+import numpy as np
+import torch
+
+from .fold import run_layers
+from .labels import LabelSet
 from .metrics import softmax
-from .preprocess import float_input_nhwc, int8_input_nhwc
-from .tflite.runtime import run_tflite
+from .preprocess import float_input_nhwc, int8_input_nhwc, to_model_input
+from .quantize import simulate_int8
+from .selftest import choose_cases
+from .tflite.runtime import run_tflite, unavailable_reason
 
 FLOAT_TOLERANCE = 1e-4  # max |TFLite float32 - PyTorch| probability accepted
 # The runtime may round an intermediate value differently from the emulation (fixed-point
@@ -55,3 +62,51 @@ def runtime_check_files(
     steps = int(steps.max())
     log(f"[export] TFLite runtime check: float max |diff| {diff:.2e}, int8 within {steps} step(s) of emulation")
     return int8_out, "tflite-runtime"
+
+
+def float_outputs(model, images: np.ndarray, batch: int = 256) -> np.ndarray:
+    """The PyTorch model's outputs as the float TFLite file gives them: the probability of labels[1] (N,)
+    for a one-logit model, the logits (N, classes) for one logit per class."""
+    with torch.no_grad():
+        out = [model(to_model_input(torch.from_numpy(images[i : i + batch]))) for i in range(0, len(images), batch)]
+    out = torch.cat(out)
+    return (torch.sigmoid(out) if out.ndim == 1 else out).numpy()
+
+
+@dataclass
+class Golden:
+    """The self-test crops (`chosen`: indices into the calibration draw) and their outputs: PyTorch's
+    (`reference`: probability or logits) and the int8 file's (from the runtime where it ran)."""
+
+    chosen: list[int]
+    images: np.ndarray
+    reference: np.ndarray
+    int8: np.ndarray
+    int8_from: str
+
+
+def golden_outputs(model, layers, qmodel, images, files, labels: LabelSet, paths, runtime_check: bool, log) -> Golden:
+    """Choose the self-test crops and compute their outputs; checks that BatchNorm folding kept the model's
+    function and, where the TFLite runtime runs, that both files compute what PyTorch and the emulation do."""
+    chosen = choose_cases(float_outputs(model, images), [label for _, label in files], labels)
+    golden = images[chosen]
+    reference = float_outputs(model, golden, batch=len(golden))
+    with torch.no_grad():
+        x = to_model_input(torch.from_numpy(golden))
+        folded = run_layers(layers, x)[layers[-1].output].numpy()
+    folded = folded.reshape(-1) if labels.binary else folded
+    if np.abs(_comparable(folded, labels) - _comparable(reference, labels)).max() > 1e-5:
+        raise ExportError("BatchNorm folding changed the model's output")
+    int8_out, emulated = simulate_int8(qmodel, x)
+    reason = unavailable_reason() if runtime_check else "runtime check disabled"
+    if reason is not None:
+        log(f"[export] not checked in the TFLite runtime ({reason}); self-test int8 values are emulated")
+        return Golden(chosen, golden, reference, int8_out, "emulation")
+    scale = qmodel.activations[layers[-1].output].scale[0]
+    int8_out, source = runtime_check_files(paths, golden, reference, int8_out, emulated, scale, log)
+    return Golden(chosen, golden, reference, int8_out, source)
+
+
+def _comparable(outputs: np.ndarray, labels: LabelSet) -> np.ndarray:
+    """Outputs on the scale their tolerances are stated in: probabilities (sigmoid or softmax)."""
+    return outputs if labels.binary else softmax(outputs)

@@ -22,6 +22,7 @@ import os
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,14 +36,14 @@ import torch  # noqa: E402
 
 from .checkpoint import environment, save_checkpoint
 from .data import DatasetError
-from .distributed import init_distributed
+from .distributed import Distributed, init_distributed
 from .final_report import final_report
 from .interrupt import Stopped, StopRequest
 from .labels import LabelError
 from .loop import LoopState, TrainingLoop, restore_loop_state
 from .objective import Objective, class_weights
 from .progress import Progress, log
-from .run_data import load_run_data
+from .run_data import RunData, load_run_data
 from .run_record import RunRecord
 from .step import Stepper, amp_dtype
 from .train_args import parse_args
@@ -87,12 +88,20 @@ def prepare_run_folder(args: argparse.Namespace, is_main: bool) -> Path:
     return out
 
 
-def run(args: argparse.Namespace, stop: StopRequest | None = None) -> dict:
-    """Train as `args` says; returns the final checkpoint dict (also written to <out>/best.pt).
+@dataclass
+class RunContext:
+    """What every stage of one process's run needs: its place in a torchrun group, the run folder, the
+    progress stream, and the numeric settings of the device."""
 
-    stop: the SIGINT/SIGTERM handling the loop honours (main installs it; None: a run that no signal stops).
-    """
-    stop = stop or StopRequest()
+    ddp: Distributed
+    out: Path
+    progress: Progress
+    dtype: torch.dtype | None  # autocast dtype (CUDA) or None
+    memory_format: torch.memory_format
+
+
+def open_run(args: argparse.Namespace) -> RunContext:
+    """Join torchrun if started by it, check the run folder, seed every generator, set the device up."""
     ddp = init_distributed(args.device, pick_device)  # under torchrun: this rank's place; else a world of one
     ddp.check_batch(args.batch_size)
     out = prepare_run_folder(args, ddp.is_main)
@@ -100,27 +109,34 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> dict:
     if args.threads:
         torch.set_num_threads(args.threads)
     seed_everything(args.seed)
-    device = ddp.device
-    if device.type == "cuda":
+    if ddp.device.type == "cuda":
         torch.backends.cudnn.benchmark = not args.deterministic
         torch.backends.cudnn.deterministic = args.deterministic
-    dtype = amp_dtype(args.amp, device)
     memory_format = torch.channels_last if args.channels_last else torch.contiguous_format
+    return RunContext(ddp, out, progress, amp_dtype(args.amp, ddp.device), memory_format)
 
-    progress.event("stage", stage="data")
+
+def data_stage(args: argparse.Namespace, ctx: RunContext) -> RunData:
+    ctx.progress.event("stage", stage="data")
     t0 = time.time()
-    data = load_run_data(args, device)
+    data = load_run_data(args, ctx.ddp.device)
     log(f"data ready in {time.time() - t0:.1f} s")
-    progress.event(
+    sources = data.info["sources"]
+    ctx.progress.event(
         "data",
-        sources=[s["name"] for s in data.info["sources"]],
+        sources=[s["name"] for s in sources],
         counts=data.info["counts"],
-        dropped={s["name"]: s["dropped_faces"] for s in data.info["sources"]},
+        dropped={s["name"]: s["dropped_faces"] for s in sources},
     )
+    return data
 
-    progress.event("stage", stage="model")
+
+def model_stage(args: argparse.Namespace, ctx: RunContext, data: RunData, stop: StopRequest) -> TrainingLoop:
+    """The network, its objective and optimizer, restored from last.pt with --resume: the loop ready to run."""
+    ctx.progress.event("stage", stage="model")
+    ddp, device = ctx.ddp, ctx.ddp.device
     steps_per_epoch = max(1, len(data.train) // args.batch_size)  # drop the ragged last batch: BN needs samples
-    state = build_training_state(args, data.labels, ddp, steps_per_epoch, dtype, memory_format)
+    state = build_training_state(args, data.labels, ddp, steps_per_epoch, ctx.dtype, ctx.memory_format)
     weights = class_weights(data.train.labels, len(data.labels.names)).to(device) if args.balance else None
     objective = Objective(data.labels, args.label_smoothing, weights)
     stepper = Stepper(
@@ -131,88 +147,97 @@ def run(args: argparse.Namespace, stop: StopRequest | None = None) -> dict:
         state.ema,
         state.augmenter,
         device,
-        dtype,
-        memory_format,
-        objective,
+        amp=ctx.dtype,
+        memory_format=ctx.memory_format,
+        objective=objective,
     )
     select = selection_metric(args.select, data.labels)
     hyper = {k: v for k, v in vars(args).items() if k not in ("resume", "overwrite")}
     hyper.update(
         augment_config=state.augment_config.to_dict() if args.augment else None,
         steps_per_epoch=steps_per_epoch,
-        amp=str(dtype).replace("torch.", "") if dtype else "off",
+        amp=str(ctx.dtype).replace("torch.", "") if ctx.dtype else "off",
         parameters=state.parameters,
         distributed=ddp.describe(args.batch_size),
         select_metric=select,
     )
     at = LoopState()
     if args.resume:
-        last = torch.load(out / "last.pt", map_location="cpu", weights_only=False)
-        at = restore_loop_state(last, out, state, ddp, args.seed)
+        last = torch.load(ctx.out / "last.pt", map_location="cpu", weights_only=False)
+        at = restore_loop_state(last, ctx.out, state, ddp, args.seed)
         # last.pt's history is the truth: a crash between saving it and logging must not drop a line.
         if ddp.is_main:
-            (out / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in at.history))
+            (ctx.out / "history.jsonl").write_text("".join(json.dumps(r) + "\n" for r in at.history))
         log(f"resumed after epoch {at.start_epoch} (best val {select} {at.best_key[0]:.4f} at epoch {at.best_epoch})")
     env = environment(device)
     record = RunRecord(hyper, env, state.config, data.info, data.labels)
     log(f"{state.parameters} parameters, {steps_per_epoch} steps/epoch on {env['device_name']}, amp {hyper['amp']}")
-    progress.event(
-        "start",
-        run=str(out.resolve()),
-        labels=list(data.labels.names),
-        ordered=data.labels.ordered,
-        epochs=args.epochs,
-        steps_per_epoch=steps_per_epoch,
-        start_epoch=at.start_epoch,
-        start_step=at.partial["step"] if at.partial else 0,
-        resumed=bool(args.resume),
-        pid=os.getpid(),
-    )
-
-    progress.event("stage", stage="train")
     # The loop saves through this module's save_checkpoint, looked up at each call, so that a test (or
     # the torchrun resume harness) can intercept a save by patching faceedge_train.train.save_checkpoint.
-    loop = TrainingLoop(
+    return TrainingLoop(
         args,
         ddp,
-        out,
+        ctx.out,
         data,
         state,
         stepper,
         objective,
         record,
-        progress,
+        ctx.progress,
         stop,
         lambda path, ckpt: save_checkpoint(path, ckpt),
-        dtype,
-        memory_format,
+        ctx.dtype,
+        ctx.memory_format,
         select,
         steps_per_epoch,
         at,
     )
-    loop.run()
 
-    progress.event("stage", stage="final")
+
+def run(args: argparse.Namespace, stop: StopRequest | None = None) -> dict:
+    """Train as `args` says; returns the final checkpoint dict (also written to <out>/best.pt).
+
+    stop: the SIGINT/SIGTERM handling the loop honours (main installs it; None: a run that no signal stops).
+    """
+    ctx = open_run(args)
+    data = data_stage(args, ctx)
+    loop = model_stage(args, ctx, data, stop or StopRequest())
+    at = loop.at
+    ctx.progress.event(
+        "start",
+        run=str(ctx.out.resolve()),
+        labels=list(data.labels.names),
+        ordered=data.labels.ordered,
+        epochs=args.epochs,
+        steps_per_epoch=loop.steps_per_epoch,
+        start_epoch=at.start_epoch,
+        start_step=at.partial["step"] if at.partial else 0,
+        resumed=bool(args.resume),
+        pid=os.getpid(),
+    )
+    ctx.progress.event("stage", stage="train")
+    loop.run()
+    ctx.progress.event("stage", stage="final")
     final = final_report(
         at,
         data.held_out,
-        state.config,
+        loop.state.config,
         data.labels,
-        record,
-        ddp,
-        out,
+        loop.record,
+        ctx.ddp,
+        ctx.out,
         lambda path, ckpt: save_checkpoint(path, ckpt),
         args.eval_batch_size,
-        dtype,
-        memory_format,
+        ctx.dtype,
+        ctx.memory_format,
     )
-    progress.event(
+    ctx.progress.event(
         "done",
         best_epoch=at.best_epoch,
-        best=str((out / "best.pt").resolve()),
+        best=str((ctx.out / "best.pt").resolve()),
         metrics={split: _headline(m) for split, m in final["metrics"].items()},
     )
-    ddp.close()
+    ctx.ddp.close()
     return final
 
 

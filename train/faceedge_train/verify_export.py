@@ -29,7 +29,8 @@ import numpy as np
 import torch
 
 from .data import DatasetError, load_split
-from .export import float_outputs, load_checkpoint, model_from
+from .export import load_checkpoint, model_from
+from .export_check import float_outputs
 from .labels import from_checkpoint
 from .metrics import multiclass_metrics, softmax
 from .preprocess import float_input_nhwc, int8_input_nhwc
