@@ -5,11 +5,15 @@ right 70 % of the time. Dividing every logit by one temperature T > 1 (fitted to
 log-likelihood of the validation labels; T < 1 where it is under-confident) makes the softmax honest
 without changing which class wins (Guo et al., "On Calibration of Modern Neural Networks", 2017).
 
-With honest probabilities, the floor is where a guess stops being worth making: the largest top
-probability below which the validation predictions, taken together, are right less often than
-`target` (0.5: more often wrong than right). A face whose top probability is below the floor is reported
-as `unknown`. Both numbers go into the manifest (`temperature`, `unsure_floor`), with what they did on
-validation (`confidence_calibration`). Two-class models keep their decision threshold instead.
+The floor is where a guess stops being worth making: the top probability below which a prediction is
+right less often than `target` (0.5: more often wrong than right). How often a prediction of top
+probability p is right is read off the validation predictions themselves, by an isotonic (monotone
+non-decreasing) fit of correct/wrong on p, so it does not depend on the temperature being perfect. A face
+whose top probability is below the floor is reported as `unknown`. (A rule on the declined faces taken
+together, "right less often than target as a group", declined 73 % of the age model's validation faces,
+whose accuracy is 59 % overall: too strict a reading of "rather than guess".) Both numbers go into the
+manifest (`temperature`, `unsure_floor`), with what they did on validation (`confidence_calibration`).
+Two-class models keep their decision threshold instead.
 """
 
 from __future__ import annotations
@@ -52,24 +56,37 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, iterations: int = 80
     return float(math.exp((lo + hi) / 2))
 
 
+def isotonic(values: np.ndarray) -> np.ndarray:
+    """The non-decreasing sequence closest to `values` in squared error (pool adjacent violators)."""
+    means, sizes = [], []
+    for value in np.asarray(values, dtype=np.float64):
+        means.append(value)
+        sizes.append(1)
+        while len(means) > 1 and means[-2] > means[-1]:
+            size = sizes[-2] + sizes[-1]
+            means[-2:] = [(means[-2] * sizes[-2] + means[-1] * sizes[-1]) / size]
+            sizes[-2:] = [size]
+    return np.repeat(means, sizes)
+
+
 def unsure_floor(top: np.ndarray, correct: np.ndarray, target: float = DEFAULT_TARGET) -> float:
-    """The top-probability floor: midway between the largest group of least-confident predictions that is
-    right less often than `target` and the next prediction up; 0 when even the least confident one alone
-    is right often enough (the model is then never unsure)."""
+    """The top-probability floor below which a prediction is right less often than `target`, by an isotonic
+    fit of correctness on the top probability (equal probabilities pooled first, so a floor never splits
+    them): midway between the last distinct probability fitted below target and the first fitted at or above
+    it; 0 when even the least confident is right often enough, just above the largest when none is."""
     order = np.argsort(top, kind="mergesort")
     top, correct = np.asarray(top, dtype=np.float64)[order], np.asarray(correct, dtype=np.float64)[order]
-    running = np.cumsum(correct) / np.arange(1, len(top) + 1)
-    below = np.flatnonzero(running < target)
-    if len(below) == 0:
+    distinct, first = np.unique(top, return_index=True)
+    counts = np.diff(np.r_[first, len(top)])
+    pooled = np.add.reduceat(correct, first) / counts
+    fitted = isotonic(np.repeat(pooled, counts))[first]  # one value per distinct probability
+    reached = np.flatnonzero(fitted >= target)
+    if len(reached) == 0:
+        return float(np.nextafter(distinct[-1], 1.0))
+    k = int(reached[0])
+    if k == 0:
         return 0.0
-    k = int(below[-1])  # the k + 1 least confident, together, are right less often than target
-    while k >= 0 and k + 1 < len(top) and top[k] == top[k + 1]:
-        k -= 1  # a floor cannot split equal probabilities: leave all of them answered
-    if k < 0:
-        return 0.0
-    if k + 1 == len(top):
-        return float(np.nextafter(top[k], 1.0))  # every prediction is unsure
-    return float((top[k] + top[k + 1]) / 2)
+    return float((distinct[k - 1] + distinct[k]) / 2)
 
 
 def fit_confidence(logits: np.ndarray, labels: np.ndarray, target: float = DEFAULT_TARGET) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from faceedge_train.confidence import fit_confidence, fit_temperature, nll, unsure_floor
+from faceedge_train.confidence import fit_confidence, fit_temperature, isotonic, nll, unsure_floor
 from faceedge_train.metrics import expected_calibration_error, multiclass_metrics, softmax
 
 
@@ -33,17 +33,25 @@ def test_the_fitted_temperature_minimises_the_nll():
 
 
 def test_the_unsure_floor_on_known_inputs():
-    # The three least confident, together, are right 1 time in 3 (< 0.5); the four least 2 in 4 (not < 0.5).
     top = np.array([0.9, 0.2, 0.6, 0.3, 0.4])
-    correct = np.array([1, 0, 1, 0, 1])
-    assert unsure_floor(top, correct) == pytest.approx(0.5)  # midway between 0.4 and 0.6
-    assert unsure_floor(top, correct, target=0.55) == pytest.approx((0.6 + 0.9) / 2)  # 2 in 4 < 0.55
-    assert unsure_floor(top, correct, target=0.7) > 0.9  # all five together: 3 in 5 < 0.7
+    # In order of probability: wrong, wrong, right, right, right: guesses from 0.4 up are worth making.
+    assert unsure_floor(top, np.array([1, 0, 1, 0, 1])) == pytest.approx(0.35)  # midway between 0.3 and 0.4
+    assert unsure_floor(top, np.array([1, 0, 1, 0, 1]), target=0.9) == pytest.approx(0.35)
+    # right, wrong, wrong, right, right: the monotone fit pools the first three at 1/3, so 0.6 is the first
+    # probability right at least half the time.
+    assert unsure_floor(top, np.array([1, 1, 1, 0, 0])) == pytest.approx(0.5)
     assert unsure_floor(top, np.ones(5)) == 0.0  # always right: never unsure
     assert unsure_floor(top, np.zeros(5)) > 0.9  # always wrong: always unsure
-    # A floor never splits equal probabilities: all three 0.4s stay on the same side.
+    # A floor never splits equal probabilities: the three 0.4s, right once, are pooled at 1/3.
     tied = np.array([0.3, 0.4, 0.4, 0.4, 0.8])
+    assert unsure_floor(tied, np.array([0, 1, 0, 0, 1])) == pytest.approx(0.6)
     assert unsure_floor(tied, np.array([0, 0, 1, 1, 1])) == pytest.approx(0.35)
+
+
+def test_isotonic_fit_pools_adjacent_violators():
+    np.testing.assert_allclose(isotonic([0, 1, 0, 1, 1]), [0, 0.5, 0.5, 1, 1])
+    np.testing.assert_allclose(isotonic([1, 0, 0, 1]), [1 / 3, 1 / 3, 1 / 3, 1])
+    np.testing.assert_allclose(isotonic([0.1, 0.2, 0.3]), [0.1, 0.2, 0.3])
 
 
 def test_fit_confidence_reports_what_the_floor_does_on_validation():
