@@ -36,7 +36,7 @@ from .calibrate import METHODS, calibrate
 from .checkpoint import load_checkpoint as _load_checkpoint
 from .checkpoint import model_from_checkpoint
 from .confidence import DEFAULT_TARGET
-from .data import DatasetError, crop_alignment, decode_files, list_split
+from .data import DatasetError, decode_files, list_split
 from .export_check import ExportError, golden_outputs
 from .export_head import binary_head, fit_on_val, multiclass_head
 from .fold import fold_model
@@ -46,6 +46,7 @@ from .model import parameter_count
 from .preprocess import NORMALIZATION, to_model_input
 from .quantize import quantize_model
 from .selftest import binary_cases, multiclass_cases
+from .sources import crop_alignment
 from .tflite.convert import build_graph
 
 

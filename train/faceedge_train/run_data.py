@@ -16,21 +16,11 @@ from pathlib import Path
 import torch
 
 from .age_targets import age_targets
-from .data import (
-    DatasetError,
-    Source,
-    Split,
-    check_sources,
-    common_alignment,
-    concat_splits,
-    found_labels,
-    load_sources,
-    manifest_sha256,
-    skipped_faces,
-)
+from .data import DatasetError, Split, concat_splits, manifest_sha256
 from .groups import training_weights
 from .labels import LabelSet, resolve_labels
 from .progress import log
+from .sources import Source, check_sources, common_alignment, found_labels, load_sources, skipped_faces
 from .teacher import teacher_targets
 
 HELD_OUT = ("val", "test")
