@@ -3,13 +3,14 @@
  * the board's detector, export, verification and packaging. It proves the path, not accuracy: the labels are
  * `female`, `male` and `mono` (greyscale copies of other photos), ten short epochs.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
 import { REPO_ROOT, hasStackTrace, runCli } from '../helpers/run-cli.js';
 
 const FACES_DEV = join(REPO_ROOT, '../shared/data/faces-dev/train');
@@ -115,4 +116,38 @@ describe.skipIf(skip !== null)(`faceedge train on three labels (${skip ?? 'faces
     expect(r.stderr).toMatch(/the model is not shipped: test macro recall .* is not 99 points above chance/);
     expect(sha(join(out, 'manifest.json'))).toBe(before);
   }, 600_000);
+
+  it('Ctrl-C stops the training cleanly (exit 130), and the same command resumes it where it stopped', async () => {
+    const args = trainArgs();
+    args[args.indexOf('--work') + 1] = join(dir, 'work-stop');
+    args[args.indexOf('--out') + 1] = join(dir, 'models', 'stopped');
+    args[args.indexOf('--epochs') + 1] = '12';
+    const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+    const child = spawn(process.execPath, ['--import', loader, join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const stopped = new Promise<number | null>((resolve) => {
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        // Only this process gets the signal (as from `kill -INT`): it must pass it on to the engine.
+        if (/epoch 1: val/.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('close', (code) => resolve(code));
+    });
+    expect(await stopped, stderr).toBe(130);
+    expect(stderr).toMatch(/stopped by SIGINT at epoch \d+, step \d+/);
+    expect(stderr).toContain('run the same command again to resume');
+    expect(existsSync(join(dir, 'work-stop', 'run', 'last.pt'))).toBe(true);
+    expect(existsSync(join(dir, 'models', 'stopped'))).toBe(false);
+
+    const resumed = await runCli(args, { timeoutMs: 900_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resuming');
+    expect(resumed.stderr).toMatch(/resumed after epoch \d+/);
+    expect(resumed.stderr).toMatch(/epoch 12: val/);
+    expect(resumed.stderr).not.toMatch(/epoch 1: val/);
+    expect(existsSync(join(dir, 'models', 'stopped', 'manifest.json'))).toBe(true);
+  }, 900_000);
 });
