@@ -8,6 +8,27 @@ import { writeFleetCredentials } from '../../fleet/fleet-credentials.js';
 import { DEFAULT_BASE_TOPIC, HA_DISCOVERY_PREFIX } from '../../mqtt/mqtt-topics.js';
 
 export function registerFleetSetupCommands(fleet: Command): void {
+  registerCredentialsCommand(fleet);
+  registerBridgeConfigCommand(fleet);
+}
+
+interface CredentialsFlags {
+  out: string;
+  operator: string;
+  certs?: boolean;
+  passwords: boolean;
+  serverName?: string;
+  days: string;
+  baseTopic: string;
+  haPrefix: string;
+  brokerDir?: string;
+  brokerUser: string;
+  port: string;
+  tlsPort: string;
+  operatorPort?: string;
+}
+
+function registerCredentialsCommand(fleet: Command): void {
   fleet
     .command('credentials <devices...>')
     .description(
@@ -39,67 +60,52 @@ export function registerFleetSetupCommands(fleet: Command): void {
       '--operator-port <n>',
       `listener of the operator accounts (default ${BROKER_PORTS.operators}, ${BROKER_PORTS.operatorsTls} with --server-name)`,
     )
-    .action(
-      (
-        devices: string[],
-        f: {
-          out: string;
-          operator: string;
-          certs?: boolean;
-          passwords: boolean;
-          serverName?: string;
-          days: string;
-          baseTopic: string;
-          haPrefix: string;
-          brokerDir?: string;
-          brokerUser: string;
-          port: string;
-          tlsPort: string;
-          operatorPort?: string;
-        },
-      ) => {
-        const days = Number(f.days);
-        const port = (flag: string, v: string) => {
-          const n = Number(v);
-          if (!Number.isInteger(n) || n < 1 || n > 65535)
-            throw new FaceedgeError('USAGE', `${flag} must be a port number`);
-          return n;
-        };
-        const operatorPort = f.operatorPort === undefined ? undefined : port('--operator-port', f.operatorPort);
-        if (!Number.isInteger(days) || days < 1) throw new FaceedgeError('USAGE', '--days must be a whole number ≥ 1');
-        if (!f.passwords && !f.certs) throw new FaceedgeError('USAGE', '--no-passwords needs --certs');
-        const r = writeFleetCredentials({
-          devices,
-          out: f.out,
-          operator: f.operator,
-          passwords: f.passwords,
-          certs: f.certs,
-          serverName: f.serverName,
-          days,
-          baseTopic: f.baseTopic,
-          haPrefix: f.haPrefix,
-          brokerDir: f.brokerDir,
-          brokerUser: f.brokerUser,
-          ports: {
-            boards: port('--port', f.port),
-            boardsTls: port('--tls-port', f.tlsPort),
-            ...(operatorPort === undefined ? {} : { operators: operatorPort, operatorsTls: operatorPort }),
-          },
-        });
-        console.log(
-          `${f.out}: ${r.files.length} files for ${devices.length} boards and "${f.operator}" (${r.created.length} new: ${r.created.join(', ') || 'none'})`,
-        );
-        console.log(
-          `each board: mqtt.username = its device id, mqtt.password = passwords/<id>.txt${f.certs ? ' (or mqtt.tls.cert/key = certs/<id>.pem/.key, ca = ca.pem)' : ''}; operator: --username ${f.operator} --password-file passwords/${f.operator}.txt on the operator listener`,
-        );
-        console.log(
-          r.brokerOwner
-            ? `broker: ${f.out}/broker/ belongs to ${r.brokerOwner}; link its mosquitto.conf into /etc/mosquitto/conf.d/ and restart mosquitto`
-            : `broker: hand ${f.out}/broker/ to the broker's user where it runs (sudo chown -R ${f.brokerUser}: <dir>), then link its mosquitto.conf into /etc/mosquitto/conf.d/`,
-        );
-      },
-    );
+    .action((devices: string[], f: CredentialsFlags) => writeCredentials(devices, f));
+}
 
+/** `fleet credentials`: checks the flags, writes the files, and says what goes where. */
+function writeCredentials(devices: string[], f: CredentialsFlags): void {
+  const days = Number(f.days);
+  const port = (flag: string, v: string) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new FaceedgeError('USAGE', `${flag} must be a port number`);
+    return n;
+  };
+  const operatorPort = f.operatorPort === undefined ? undefined : port('--operator-port', f.operatorPort);
+  if (!Number.isInteger(days) || days < 1) throw new FaceedgeError('USAGE', '--days must be a whole number ≥ 1');
+  if (!f.passwords && !f.certs) throw new FaceedgeError('USAGE', '--no-passwords needs --certs');
+  const r = writeFleetCredentials({
+    devices,
+    out: f.out,
+    operator: f.operator,
+    passwords: f.passwords,
+    certs: f.certs,
+    serverName: f.serverName,
+    days,
+    baseTopic: f.baseTopic,
+    haPrefix: f.haPrefix,
+    brokerDir: f.brokerDir,
+    brokerUser: f.brokerUser,
+    ports: {
+      boards: port('--port', f.port),
+      boardsTls: port('--tls-port', f.tlsPort),
+      ...(operatorPort === undefined ? {} : { operators: operatorPort, operatorsTls: operatorPort }),
+    },
+  });
+  console.log(
+    `${f.out}: ${r.files.length} files for ${devices.length} boards and "${f.operator}" (${r.created.length} new: ${r.created.join(', ') || 'none'})`,
+  );
+  console.log(
+    `each board: mqtt.username = its device id, mqtt.password = passwords/<id>.txt${f.certs ? ' (or mqtt.tls.cert/key = certs/<id>.pem/.key, ca = ca.pem)' : ''}; operator: --username ${f.operator} --password-file passwords/${f.operator}.txt on the operator listener`,
+  );
+  console.log(
+    r.brokerOwner
+      ? `broker: ${f.out}/broker/ belongs to ${r.brokerOwner}; link its mosquitto.conf into /etc/mosquitto/conf.d/ and restart mosquitto`
+      : `broker: hand ${f.out}/broker/ to the broker's user where it runs (sudo chown -R ${f.brokerUser}: <dir>), then link its mosquitto.conf into /etc/mosquitto/conf.d/`,
+  );
+}
+
+function registerBridgeConfigCommand(fleet: Command): void {
   fleet
     .command('bridge-config')
     .description(
