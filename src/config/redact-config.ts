@@ -1,7 +1,7 @@
 /**
  * A copy of the configuration safe to log, print or publish on `bridge/info`: the MQTT password, the
- * live view's password (`http.auth`), the embedded broker's (`embedded_broker.auth`), the TLS private key path and any password embedded in the broker
- * URL or an RTSP camera URL are replaced by `REDACTED`.
+ * live view's password (`http.auth`), the embedded broker's (`embedded_broker.auth`), the TLS private key
+ * path and any password embedded in the broker URL or an RTSP camera URL are replaced by `REDACTED`.
  */
 import { REDACTED, redactUrl, urlPasswords } from '../observability/redact-url.js';
 import type { FaceedgeConfig } from './config-schema.js';
@@ -26,8 +26,8 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
 }
 
 /**
- * The secret values of `config` (the MQTT, embedded broker and live view passwords, passwords inside the broker and camera URLs), for
- * the log writer to remove wherever they would appear (`createLogger({ secrets })`).
+ * The secret values of `config` (the MQTT, embedded broker and live view passwords, passwords inside the
+ * broker and camera URLs), for the log writer to remove wherever they would appear (`createLogger({ secrets })`).
  */
 export function configSecrets(config: FaceedgeConfig): string[] {
   const secrets: string[] = [];

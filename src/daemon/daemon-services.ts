@@ -1,9 +1,9 @@
 /**
  * What the daemon's parts share, built before any part (src/daemon/start-services.ts): the broker in use,
  * the detector and the serving classifier (native models, loaded once for every camera), the MQTT
- * connection and its audit trail, the track journal, the run-time thresholds and the cameras. Services are never null: a part
- * gets them ready to use, and what needs starting (the MQTT connection, the cameras) is started by the part
- * whose job that is, in its turn.
+ * connection and its audit trail, the track journal, the run-time thresholds and the cameras. Services are
+ * never null: a part gets them ready to use, and what needs starting (the MQTT connection, the cameras) is
+ * started by the part whose job that is, in its turn.
  */
 import type { FaceDetector } from '../inference/face-detector.js';
 import type { AuditTrail } from '../mqtt/audit-trail.js';

@@ -1,8 +1,9 @@
 /**
  * The daemon's GPIO side, as a part: opens the configured lines (outputs in their fail-safe state), keeps
- * the retained `gpio/<name>/state` of every output and input, carries out `gpio/<name>/set` commands, and
- * audits each of them (src/mqtt/audit-trail.ts), and runs the rules — track events and input values in; output pulses/sets and camera gating out, every
- * action logged (by the RuleRunner), published on `rules/action` and told on the bus (`ruleAction`).
+ * the retained `gpio/<name>/state` of every output and input, carries out `gpio/<name>/set` commands
+ * (each one audited, carried out or refused: src/mqtt/audit-trail.ts), and runs the rules — track events and
+ * input values in; output pulses/sets and camera gating out, every action logged (by the RuleRunner),
+ * published on `rules/action` and told on the bus (`ruleAction`).
  * Every line's state is told on the bus too (`gpioLine`), for the live view's board panel.
  *
  * It starts before the cameras: outputs are safe and input-gated cameras paused before any frame.
