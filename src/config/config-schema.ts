@@ -17,6 +17,7 @@ import { cameraSourceSchema } from '../capture/camera-source-schema.js';
 import { bool, isObjectPayload, num, topicPath } from '../schema/schema-helpers.js';
 import { DEFAULT_BASE_TOPIC } from '../mqtt/mqtt-topics.js';
 import { isLoopbackHost } from '../mqtt/loopback-host.js';
+import { DEFAULT_HTTP_HOST } from '../observability/health-server.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
 const TOPIC_SEGMENT = /^[A-Za-z0-9_-]+$/;
@@ -222,8 +223,12 @@ export const trackerSchema = z.strictObject({
 });
 
 export const httpSchema = z.strictObject({
-  /** Listen address of `/healthz` and `/metrics`. Default `0.0.0.0` (Prometheus scrapes remotely). */
-  host: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Listen address of `/healthz`, `/metrics` and the live view. Default `127.0.0.1`: nothing is open to the
+   * network until asked for. Set `0.0.0.0` (or the board's LAN address) for a Prometheus on another host; the
+   * live view still answers remote clients only with `auth`.
+   */
+  host: z.string().min(1).default(DEFAULT_HTTP_HOST),
   /** TCP port; 0 disables the server. Default 9464. */
   port: port.default(9464),
   /**
