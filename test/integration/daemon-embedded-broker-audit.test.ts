@@ -6,6 +6,7 @@
  *   and the daemon itself (logged in) runs: online, answering requests;
  * - `bridge/request/options` gives one audit log line and one `audit` message naming the sender's client id;
  *   a refused (invalid) one is audited as refused; two clients sending at once are each credited with their own;
+ * - `model/reload` and `model/rollback` are audited;
  * - `gpio/<out>/set` is audited, carried out or refused.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -206,6 +207,22 @@ describe.skipIf(!classifier)(
       } finally {
         await Promise.all(others.map((p) => p.close()));
       }
+    });
+
+    it('audits model reload and rollback with the sender', async () => {
+      await probe.publish(`${ROOT}/bridge/request/model/reload`, '{}');
+      const reload = await audited((a) => a.action === 'bridge/model/reload', 'model/reload');
+      expect(reload).toMatchObject({
+        who: { client_id: 'probe-operator' },
+        outcome: 'accepted',
+        target: classifier,
+        detail: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/) },
+      });
+      // The store holds no installed model: nothing to roll back to, refused, and recorded as such.
+      await probe.publish(`${ROOT}/bridge/request/model/rollback`, '{}');
+      const rollback = await audited((a) => a.action === 'bridge/model/rollback', 'model/rollback');
+      expect(rollback).toMatchObject({ who: { client_id: 'probe-operator' }, outcome: 'refused' });
+      expect(rollback.detail.code).toMatch(/^[A-Z_]+$/);
     });
 
     it('audits GPIO set: carried out with the sender, malformed or unknown outputs refused', async () => {
