@@ -36,6 +36,28 @@ export interface EmbeddedBrokerOptions {
   readonly log: Logger;
 }
 
+/** Shortest interval between two "refused a login" lines about one remote address, ms: 60 s. */
+export const REFUSED_LOGIN_LOG_INTERVAL_MS = 60_000;
+
+/** Refusals per remote address since the last line about it; says when the next line is due. */
+class RefusalCounter {
+  readonly #byRemote = new Map<string, { lastLine: number; since: number }>();
+  constructor(readonly intervalMs: number) {}
+
+  /** Counts one refusal; returns how many there were since the last line when one is due now, else null. */
+  count(remote: string, now = Date.now()): number | null {
+    const entry = this.#byRemote.get(remote);
+    if (entry && now - entry.lastLine < this.intervalMs) {
+      entry.since += 1;
+      return null;
+    }
+    // Entries older than the interval say nothing any more: forgotten, so the map stays small.
+    for (const [key, e] of this.#byRemote) if (now - e.lastLine >= this.intervalMs) this.#byRemote.delete(key);
+    this.#byRemote.set(remote, { lastLine: now, since: 0 });
+    return (entry?.since ?? 0) + 1;
+  }
+}
+
 /** CONNACK return code 4, "bad user name or password" (aedes' AuthErrorCode, a const enum in its types). */
 const BAD_USERNAME_OR_PASSWORD = 4;
 
@@ -53,6 +75,7 @@ export class EmbeddedBroker {
   readonly #sockets = new Set<Socket>();
   /** The user name each connected client logged in with (null: none given). */
   readonly #usernames = new WeakMap<Client, string | null>();
+  readonly #refusals = new RefusalCounter(REFUSED_LOGIN_LOG_INTERVAL_MS);
   #boundPort = 0;
 
   readonly #options: EmbeddedBrokerOptions;
@@ -138,10 +161,14 @@ export class EmbeddedBroker {
       const userOk = sameSecret(username, auth.username);
       const passwordOk = sameSecret(password, auth.password);
       if (!(userOk && passwordOk)) {
-        this.#options.log.warn(
-          { client: client.id, username: username ?? null, remote: remoteOf(client) },
-          'embedded broker refused a login',
-        );
+        const remote = remoteOf(client);
+        const refused = this.#refusals.count(remote ?? 'unknown');
+        // One line per address a minute: a client guessing passwords must not flood the log.
+        if (refused !== null)
+          this.#options.log.warn(
+            { client: client.id, username: username ?? null, remote, refused_since_last_line: refused },
+            'embedded broker refused a login',
+          );
         const error = Object.assign(new Error('bad user name or password'), {
           returnCode: BAD_USERNAME_OR_PASSWORD,
         }) as AuthenticateError;

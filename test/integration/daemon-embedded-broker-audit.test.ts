@@ -144,13 +144,17 @@ describe.skipIf(!classifier)(
       await expect(
         connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, username: LOGIN.username, password: 'guess' }),
       ).rejects.toThrow(/Bad username or password|Not authorized/);
-      // Both refusals are logged (the log reaches the test a little after the CONNACK).
-      await probe.waitUntil(
-        () => daemon.logs.filter((l) => l.msg === 'embedded broker refused a login').length === 2,
-        5000,
-        'two refused-login lines',
-      );
+      // A client guessing: refused every time, logged once a minute per address (no log flood).
+      for (let i = 0; i < 10; i++)
+        await expect(
+          connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000, username: 'admin', password: `guess-${i}` }),
+        ).rejects.toThrow(/Bad username or password|Not authorized/);
+      const refusedLines = () => daemon.logs.filter((l) => l.msg === 'embedded broker refused a login');
+      // The log reaches the test a little after the CONNACK.
+      const first = await probe.waitUntil(() => refusedLines()[0], 5000, 'a refused-login line');
+      expect(first).toMatchObject({ level: 40, username: null, refused_since_last_line: 1 });
       expect(JSON.stringify(daemon.logs)).not.toContain(LOGIN.password);
+      expect(JSON.stringify(daemon.logs)).not.toContain('guess-');
       // The daemon's own client logged in: it is online and answers.
       expect((await probe.waitFor((m) => m.topic === `${ROOT}/availability`, 10_000, 'availability')).text).toBe(
         'online',
@@ -165,6 +169,8 @@ describe.skipIf(!classifier)(
       expect(JSON.parse(reply.text)).toMatchObject({ status: 'ok' });
       // health_check changes nothing: not audited.
       expect(audits().filter((a) => a.action === 'bridge/health_check')).toEqual([]);
+      // 12 refusals in well under a minute from one address: one line.
+      expect(refusedLines()).toHaveLength(1);
     });
 
     it('audits an options request once, in the log and on <dev>/audit, with the sender; a refused one as refused', async () => {
