@@ -34,11 +34,14 @@ describe('embedded broker config', () => {
         FACEEDGE_EMBEDDED_BROKER__HOST: '0.0.0.0',
         FACEEDGE_EMBEDDED_BROKER__AUTH__USERNAME: 'operator',
         FACEEDGE_EMBEDDED_BROKER__AUTH__PASSWORD: 'open-sesame',
+        FACEEDGE_HTTP__AUTH__USERNAME: 'installer',
+        FACEEDGE_HTTP__AUTH__PASSWORD: 'aim-the-camera',
       },
     });
     expect(cfg.embedded_broker.auth).toEqual({ username: 'operator', password: 'open-sesame' });
     expect(JSON.stringify(redactConfig(cfg))).not.toContain('open-sesame');
-    expect(configSecrets(cfg)).toContain('open-sesame');
+    // Both passwords are scrubbed from every log line (the live view's was missing from the list before).
+    expect(configSecrets(cfg)).toEqual(expect.arrayContaining(['open-sesame', 'aim-the-camera']));
     expect(
       issues({ FACEEDGE_EMBEDDED_BROKER__HOST: '0.0.0.0', FACEEDGE_EMBEDDED_BROKER__AUTH__USERNAME: 'operator' }),
     ).toEqual([expect.stringMatching(/^embedded_broker\.auth\.password: /)]);
