@@ -16,6 +16,8 @@ import { motionGateSchema } from './motion-gate-schema.js';
 import { cameraSourceSchema } from '../capture/camera-source-schema.js';
 import { bool, isObjectPayload, num, topicPath } from '../schema/schema-helpers.js';
 import { DEFAULT_BASE_TOPIC } from '../mqtt/mqtt-topics.js';
+import { isLoopbackHost } from '../mqtt/loopback-host.js';
+import { DEFAULT_HTTP_HOST } from '../observability/health-server.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
 const TOPIC_SEGMENT = /^[A-Za-z0-9_-]+$/;
@@ -112,12 +114,29 @@ export const mqttSchema = z
     when: isObjectPayload,
   });
 
-export const embeddedBrokerSchema = z.strictObject({
-  /** Listen address of the in-process broker (used only when `mqtt.url` is absent). Default loopback. */
-  host: z.string().min(1).default('127.0.0.1'),
-  /** TCP port; 0 picks any free port. Default 1883. */
-  port: port.default(1883),
-});
+export const embeddedBrokerSchema = z
+  .strictObject({
+    /**
+     * Listen address of the in-process broker (used only when `mqtt.url` is absent). Default loopback. Any
+     * other address (`0.0.0.0`, a LAN address, a host name) needs `auth`: the config is refused without it.
+     */
+    host: z.string().min(1).default('127.0.0.1'),
+    /** TCP port; 0 picks any free port. Default 1883. */
+    port: port.default(1883),
+    /**
+     * The one login every client of the embedded broker must give, the daemon's own included (checked in
+     * constant time); the password is a secret, never logged. Absent: no login, and the broker stays on loopback.
+     */
+    auth: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
+  })
+  .refine((b) => b.auth !== undefined || isLoopbackHost(b.host), {
+    message:
+      'an embedded broker on a non-loopback address without a login lets anyone on the network change this board ' +
+      '(options, GPIO outputs, models): set embedded_broker.auth {username, password}, ' +
+      'or keep embedded_broker.host on loopback (127.0.0.1), or use a broker with ACLs (mqtt.url)',
+    path: ['host'],
+    when: isObjectPayload,
+  });
 
 export const cameraSchema = z.strictObject({
   /** Topic level of this camera (`faceedge/<dev>/<name>/events`); unique. */
@@ -204,8 +223,12 @@ export const trackerSchema = z.strictObject({
 });
 
 export const httpSchema = z.strictObject({
-  /** Listen address of `/healthz` and `/metrics`. Default `0.0.0.0` (Prometheus scrapes remotely). */
-  host: z.string().min(1).default('0.0.0.0'),
+  /**
+   * Listen address of `/healthz`, `/metrics` and the live view. Default `127.0.0.1`: nothing is open to the
+   * network until asked for. Set `0.0.0.0` (or the board's LAN address) for a Prometheus on another host; the
+   * live view still answers remote clients only with `auth`.
+   */
+  host: z.string().min(1).default(DEFAULT_HTTP_HOST),
   /** TCP port; 0 disables the server. Default 9464. */
   port: port.default(9464),
   /**

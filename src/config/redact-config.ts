@@ -1,7 +1,7 @@
 /**
  * A copy of the configuration safe to log, print or publish on `bridge/info`: the MQTT password, the
- * live view's password (`http.auth`), the TLS private key path and any password embedded in the broker
- * URL or an RTSP camera URL are replaced by `REDACTED`.
+ * live view's password (`http.auth`), the embedded broker's (`embedded_broker.auth`), the TLS private key
+ * path and any password embedded in the broker URL or an RTSP camera URL are replaced by `REDACTED`.
  */
 import { REDACTED, redactUrl, urlPasswords } from '../observability/redact-url.js';
 import type { FaceedgeConfig } from './config-schema.js';
@@ -16,6 +16,7 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
   if (mqtt.url !== undefined) mqtt.url = redactUrl(mqtt.url);
   if (mqtt.tls?.key !== undefined) mqtt.tls.key = REDACTED;
   if (copy.http.auth !== undefined) copy.http.auth.password = REDACTED;
+  if (copy.embedded_broker.auth !== undefined) copy.embedded_broker.auth.password = REDACTED;
   // bridge/info publishes the config: a camera URL's password (rtsp://user:password@camera/stream) must
   // not reach every subscriber. File paths (no URLs: the schema refuses them there) are left as they are.
   for (const camera of copy.cameras as { source: Record<string, unknown> }[]) {
@@ -25,12 +26,14 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
 }
 
 /**
- * The secret values of `config` (the MQTT password, passwords inside the broker and camera URLs), for
- * the log writer to remove wherever they would appear (`createLogger({ secrets })`).
+ * The secret values of `config` (the MQTT, embedded broker and live view passwords, passwords inside the
+ * broker and camera URLs), for the log writer to remove wherever they would appear (`createLogger({ secrets })`).
  */
 export function configSecrets(config: FaceedgeConfig): string[] {
   const secrets: string[] = [];
   if (config.mqtt.password) secrets.push(config.mqtt.password);
+  if (config.embedded_broker.auth) secrets.push(config.embedded_broker.auth.password);
+  if (config.http.auth) secrets.push(config.http.auth.password);
   if (config.mqtt.url) secrets.push(...urlPasswords(config.mqtt.url));
   for (const camera of config.cameras) {
     const path = (camera.source as { path?: unknown }).path;

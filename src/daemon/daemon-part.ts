@@ -15,13 +15,16 @@
  */
 import type { Logger } from 'pino';
 import type { FaceedgeConfig } from '../config/config-schema.js';
-import type { BridgeHandler } from '../mqtt/bridge-dispatcher.js';
+import type { BridgeCommandSpec } from '../mqtt/bridge-dispatcher.js';
 import type { DaemonBus } from './daemon-bus.js';
 import type { DaemonServices } from './daemon-services.js';
 
 export interface DaemonPart {
-  /** `bridge/request/<command>` handlers, by command (`model/reload`, `options`…). Default none. */
-  readonly commands?: Readonly<Record<string, BridgeHandler>>;
+  /**
+   * `bridge/request/<command>` handlers, by command (`model/reload`, `options`…): each request is audited
+   * unless its command is `readOnly` (src/mqtt/bridge-dispatcher.ts). Default none.
+   */
+  readonly commands?: Readonly<Record<string, BridgeCommandSpec>>;
   /** Takes the part's resources; a typed error here stops the daemon's start (what started is stopped). */
   start?(): void | Promise<void>;
   /** Gives them back; called once, in reverse start order, also after a failed start of a later part. */

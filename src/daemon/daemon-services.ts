@@ -1,11 +1,12 @@
 /**
  * What the daemon's parts share, built before any part (src/daemon/start-services.ts): the broker in use,
  * the detector and the serving classifier (native models, loaded once for every camera), the MQTT
- * connection, the track journal, the run-time thresholds and the cameras. Services are never null: a part
- * gets them ready to use, and what needs starting (the MQTT connection, the cameras) is started by the part
- * whose job that is, in its turn.
+ * connection and its audit trail, the track journal, the run-time thresholds and the cameras. Services are
+ * never null: a part gets them ready to use, and what needs starting (the MQTT connection, the cameras) is
+ * started by the part whose job that is, in its turn.
  */
 import type { FaceDetector } from '../inference/face-detector.js';
+import type { AuditTrail } from '../mqtt/audit-trail.js';
 import type { MqttOutput } from '../mqtt/mqtt-output.js';
 import type { HealthFacts } from '../observability/health-report.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
@@ -28,6 +29,13 @@ export interface DaemonServices {
    * The MQTT connection: publish, retained states, subscriptions. The MQTT part connects it first and closes it last.
    */
   readonly mqtt: MqttOutput;
+  /**
+   * Where every request that changes the board is recorded, accepted or refused: a log line and an `audit`
+   * message (src/mqtt/audit-trail.ts). Bridge requests are recorded by the dispatcher; a part that takes
+   * requests on its own topics (GPIO set, model push, the gallery) records them with the origin its MQTT
+   * handler is given.
+   */
+  readonly audit: AuditTrail;
   readonly detector: FaceDetector;
   /** The classifier serving now; `reload` swaps it (one swap at a time, told on the bus as `modelChanged`). */
   readonly classifier: ClassifierHolder;

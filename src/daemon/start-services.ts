@@ -9,7 +9,10 @@ import type { Logger } from 'pino';
 import type { FaceedgeConfig } from '../config/config-schema.js';
 import { FaceDetector } from '../inference/face-detector.js';
 import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { AuditTrail } from '../mqtt/audit-trail.js';
 import { MqttOutput } from '../mqtt/mqtt-output.js';
+import { MqttTopics } from '../mqtt/mqtt-topics.js';
+import { EXTERNAL_BROKER_ORIGINS, PublisherLedger } from '../mqtt/request-origins.js';
 import { componentLogger } from '../observability/logger.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
 import { TrackJournal } from '../pipeline/track-journal.js';
@@ -37,7 +40,10 @@ export interface DaemonServiceOptions {
 /** Starts and builds the services; what it started is recorded in `parts`. */
 export async function startServices(o: DaemonServiceOptions, parts: DaemonParts): Promise<DaemonServices> {
   const { config, log, bus, beforeCameras } = o;
-  const brokerUrl = config.mqtt.url ?? (await startEmbeddedBroker(config, log, parts));
+  // Who sent each request: the embedded broker writes it down; an external broker's ACL decided and tells nobody.
+  const topics = new MqttTopics(config.mqtt.base_topic, config.device.id);
+  const ledger = config.mqtt.url === undefined ? new PublisherLedger() : null;
+  const brokerUrl = config.mqtt.url ?? (await startEmbeddedBroker(config, log, parts, ledger, topics));
   const detector = parts.started(
     'detector',
     await FaceDetector.create({
@@ -71,9 +77,17 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     log,
     beforeStart: beforeCameras ? () => beforeCameras(brokerUrl) : undefined,
   });
+  const audit: AuditTrail = new AuditTrail({
+    log: componentLogger(log, 'audit'),
+    topic: topics.audit,
+    publish: (topic, payload): Promise<void> => mqtt.publish(topic, payload, { qos: 1, retain: false }),
+  });
   const mqtt = new MqttOutput({
     url: brokerUrl,
-    mqtt: config.mqtt,
+    // The daemon logs in to its own embedded broker like any other client when that has a login.
+    mqtt: ledger ? { ...config.mqtt, ...config.embedded_broker.auth } : config.mqtt,
+    audit,
+    origins: ledger ?? EXTERNAL_BROKER_ORIGINS,
     deviceId: config.device.id,
     bridgeInfo: () => describeBridge(services, config),
     log: componentLogger(log, 'mqtt'),
@@ -86,6 +100,7 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     env: o.env,
     metrics: o.metrics,
     mqtt,
+    audit,
     detector,
     classifier,
     tuning,
@@ -96,12 +111,21 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
   return services;
 }
 
-async function startEmbeddedBroker(config: FaceedgeConfig, log: Logger, parts: DaemonParts): Promise<string> {
+async function startEmbeddedBroker(
+  config: FaceedgeConfig,
+  log: Logger,
+  parts: DaemonParts,
+  ledger: PublisherLedger | null,
+  topics: MqttTopics,
+): Promise<string> {
   log.info('no mqtt.url configured: starting the embedded MQTT broker');
   // EmbeddedBroker logs where it listens; a real deployment points mqtt.url at Mosquitto.
   const broker = new EmbeddedBroker({
     host: config.embedded_broker.host,
     port: config.embedded_broker.port,
+    auth: config.embedded_broker.auth,
+    ledger: ledger ?? undefined,
+    recordFilters: topics.requestFilters,
     log: componentLogger(log, 'broker'),
   });
   const url = await broker.start();

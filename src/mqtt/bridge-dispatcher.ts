@@ -1,7 +1,9 @@
 /**
  * `bridge/request/<cmd>` → `bridge/response/<cmd>`. The composition root registers one handler per
  * command; the dispatcher turns every outcome (result, thrown error, unknown command, malformed JSON)
- * into a response, so no request can take the daemon down.
+ * into a response, so no request can take the daemon down. Every request but those of a read-only command
+ * (`health_check`) is audited, accepted or refused (src/mqtt/audit-trail.ts): a new command is audited
+ * unless it says it changes nothing.
  *
  * Request body: a JSON object whose optional `transaction` (string or number) is echoed back and whose
  * other keys are the handler's parameters; an empty body means `{}`. Any other JSON value is passed
@@ -9,9 +11,29 @@
  */
 import type { Logger } from 'pino';
 import { isFaceedgeError } from '../errors.js';
+import type { AuditEntry, AuditTrail } from './audit-trail.js';
+import type { RequestOrigin } from './request-origins.js';
 
 /** Parameters in, response `data` out (plain JSON). May throw; FaceedgeError codes reach the caller. */
 export type BridgeHandler = (params: unknown) => unknown | Promise<unknown>;
+
+/** A command with what the audit needs to know about it. */
+export interface BridgeCommand {
+  readonly run: BridgeHandler;
+  /** Changes nothing on the board (`health_check`): not audited. Default false: every request is audited. */
+  readonly readOnly?: boolean;
+  /**
+   * What the audit record of an accepted request shows: what was changed (`target`) and how (`detail`), never
+   * secrets or biometric data. Default: the command as target, no detail.
+   */
+  readonly describe?: (params: unknown, result: unknown) => Pick<AuditEntry, 'target' | 'detail'>;
+}
+
+/** A plain handler (audited, with no detail) or a described command. */
+export type BridgeCommandSpec = BridgeHandler | BridgeCommand;
+
+/** Where a request came from when its sender is unknown (a caller without a broker: tests, the CLI). */
+const UNKNOWN_ORIGIN: RequestOrigin = { who: null, via: 'unknown' };
 
 export interface BridgeResponse {
   readonly status: 'ok' | 'error';
@@ -42,26 +64,48 @@ function isTransaction(v: unknown): v is string | number {
 }
 
 export class BridgeDispatcher {
-  readonly #handlers = new Map<string, BridgeHandler>();
+  readonly #commands = new Map<string, BridgeCommand>();
 
   readonly #log: Logger;
+  readonly #audit: AuditTrail | null;
 
-  constructor(log: Logger) {
+  /** @param audit where requests that change the board are recorded. Default: nowhere (tests of the dispatch). */
+  constructor(log: Logger, audit: AuditTrail | null = null) {
     this.#log = log;
+    this.#audit = audit;
   }
 
   /** Registers (or replaces) the handler of `command` (`health_check`, `options`, `model/reload`…). */
-  register(command: string, handler: BridgeHandler): void {
-    this.#handlers.set(command, handler);
+  register(command: string, spec: BridgeCommandSpec): void {
+    this.#commands.set(command, typeof spec === 'function' ? { run: spec } : spec);
   }
 
   /** Commands with a handler, sorted. */
   get commands(): string[] {
-    return [...this.#handlers.keys()].sort();
+    return [...this.#commands.keys()].sort();
   }
 
-  /** Runs the handler of `command` on a raw request body; never throws. */
-  async dispatch(command: string, body: Buffer | string): Promise<BridgeResponse> {
+  /**
+   * Runs the handler of `command` on a raw request body and audits the outcome (unless the command is
+   * read-only) as coming from `origin`; never throws.
+   */
+  async dispatch(
+    command: string,
+    body: Buffer | string,
+    origin: RequestOrigin = UNKNOWN_ORIGIN,
+  ): Promise<BridgeResponse> {
+    const spec = this.#commands.get(command);
+    const { response, described } = await this.#run(spec, command, body);
+    if (this.#audit && !spec?.readOnly) this.#audit.record(origin, auditEntry(command, response, described));
+    return response;
+  }
+
+  /** The response, and for an accepted request what its command says of it for the audit. */
+  async #run(
+    spec: BridgeCommand | undefined,
+    command: string,
+    body: Buffer | string,
+  ): Promise<{ response: BridgeResponse; described?: Pick<AuditEntry, 'target' | 'detail'> }> {
     const text = typeof body === 'string' ? body : body.toString('utf8');
     let params: unknown = {};
     let transaction: Transaction;
@@ -71,7 +115,13 @@ export class BridgeDispatcher {
       } catch (err) {
         transaction = transactionFromText(text);
         this.#log.warn({ command, err: (err as Error).message }, 'malformed bridge request');
-        return this.#error('REQUEST_INVALID', `malformed JSON in request body: ${(err as Error).message}`, transaction);
+        return {
+          response: this.#error(
+            'REQUEST_INVALID',
+            `malformed JSON in request body: ${(err as Error).message}`,
+            transaction,
+          ),
+        };
       }
     }
     if (typeof params === 'object' && params !== null && !Array.isArray(params) && 'transaction' in params) {
@@ -79,28 +129,60 @@ export class BridgeDispatcher {
       if (isTransaction(t)) transaction = t;
       params = rest;
     }
-    const handler = this.#handlers.get(command);
-    if (!handler) {
-      return this.#error(
-        'REQUEST_INVALID',
-        `unknown command "${command}"; known: ${this.commands.join(', ') || 'none'}`,
-        transaction,
-      );
+    if (!spec) {
+      const known = this.commands.join(', ') || 'none';
+      return { response: this.#error('REQUEST_INVALID', `unknown command "${command}"; known: ${known}`, transaction) };
     }
     try {
-      const data = await handler(params);
-      return { status: 'ok', data: data ?? {}, ...(transaction !== undefined ? { transaction } : {}) };
+      const data = await spec.run(params);
+      const response: BridgeResponse = {
+        status: 'ok',
+        data: data ?? {},
+        ...(transaction !== undefined ? { transaction } : {}),
+      };
+      return { response, described: this.#describe(spec, command, params, data) };
     } catch (err) {
       if (isFaceedgeError(err)) {
         this.#log.warn({ command, code: err.code, err: err.message }, 'bridge request failed');
-        return this.#error(err.code, err.message, transaction);
+        return { response: this.#error(err.code, err.message, transaction) };
       }
       this.#log.error({ command, err }, 'bridge handler threw');
-      return this.#error('INTERNAL', err instanceof Error ? err.message : String(err), transaction);
+      return { response: this.#error('INTERNAL', err instanceof Error ? err.message : String(err), transaction) };
+    }
+  }
+
+  /** What the command says of an accepted request; a describer that throws costs its detail, not the audit. */
+  #describe(spec: BridgeCommand, command: string, params: unknown, data: unknown) {
+    try {
+      return spec.describe?.(params, data);
+    } catch (err) {
+      this.#log.error({ command, err }, 'audit description of a bridge request threw');
+      return undefined;
     }
   }
 
   #error(code: string, message: string, transaction: Transaction): BridgeResponse {
     return { status: 'error', data: { code }, error: message, ...(transaction !== undefined ? { transaction } : {}) };
   }
+}
+
+/**
+ * The audit entry of a bridge request: `accepted` when the handler returned, `refused` for a typed error (an
+ * invalid or unknown request, a model that failed its checks), `failed` for an unexpected one.
+ */
+function auditEntry(
+  command: string,
+  response: BridgeResponse,
+  described: Pick<AuditEntry, 'target' | 'detail'> | undefined,
+): AuditEntry {
+  const action = `bridge/${command}`;
+  if (response.status === 'ok')
+    return { action, target: described?.target ?? command, outcome: 'accepted', detail: described?.detail };
+  const code = (response.data as { code: string }).code;
+  return {
+    action,
+    target: command,
+    outcome: code === 'INTERNAL' ? 'failed' : 'refused',
+    detail: { code, error: response.error },
+  };
 }

@@ -13,14 +13,16 @@ import type { Logger } from 'pino';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
 import { redactUrl } from '../observability/redact-url.js';
+import type { AuditTrail } from './audit-trail.js';
 import { BridgeDispatcher } from './bridge-dispatcher.js';
 import { BrokerConnection, type BrokerProblem } from './broker-connection.js';
 import { EventOutbox, type OutboxEntry } from './event-outbox.js';
 import { buildMqttClientOptions, type MqttConnectionConfig } from './mqtt-client-options.js';
 import type { BridgeInfo } from './mqtt-payloads.js';
 import { MqttSubscriptions, type MqttMessageHandler } from './mqtt-subscriptions.js';
-import { MqttTopics } from './mqtt-topics.js';
+import { MqttTopics, topicMatches } from './mqtt-topics.js';
 import { OutboxDrainer } from './outbox-drainer.js';
+import { EXTERNAL_BROKER_ORIGINS, type RequestOrigin, type RequestOrigins } from './request-origins.js';
 import { errorLogFields } from '../observability/error-log-fields.js';
 
 /** The metrics MqttOutput reports; DaemonMetrics implements them. */
@@ -43,8 +45,15 @@ export interface MqttOutputOptions {
   /** Called on every connect and by `republishInfo()`; may change over time (model reload). */
   readonly bridgeInfo: () => BridgeInfo | Promise<BridgeInfo>;
   readonly log: Logger;
-  /** Handlers of `bridge/request/<cmd>`. Default: a new, empty dispatcher (see `bridge`). */
+  /** Handlers of `bridge/request/<cmd>`. Default: a new, empty dispatcher auditing to `audit` (see `bridge`). */
   readonly dispatcher?: BridgeDispatcher;
+  /** Where requests that change the board are recorded (`bridge`, and handlers given an origin). Default: nowhere. */
+  readonly audit?: AuditTrail;
+  /**
+   * Who sent each request (`MqttTopics.requestFilters`): the embedded broker's ledger, or, by default, what an
+   * external broker tells (nobody: its ACL decided).
+   */
+  readonly origins?: RequestOrigins;
   readonly metrics?: MqttOutputMetrics;
   /** Events in flight without PUBACK. Default 16. */
   readonly maxInflight?: number;
@@ -81,7 +90,7 @@ export class MqttOutput {
   constructor(options: MqttOutputOptions) {
     this.#options = options;
     this.topics = new MqttTopics(options.mqtt.base_topic, options.deviceId);
-    this.bridge = options.dispatcher ?? new BridgeDispatcher(options.log);
+    this.bridge = options.dispatcher ?? new BridgeDispatcher(options.log, options.audit ?? null);
     this.#subscriptions = new MqttSubscriptions(options.log);
     this.#safeUrl = redactUrl(options.url);
     this.#connection = new BrokerConnection({
@@ -346,7 +355,8 @@ export class MqttOutput {
   }
 
   #onMessage(topic: string, payload: Buffer, retained: boolean): void {
-    this.#subscriptions.dispatch(topic, payload, retained);
+    const origin = this.#originOf(topic, payload);
+    this.#subscriptions.dispatch(topic, payload, retained, origin);
     const command = this.topics.commandOf(topic);
     if (command === null) return;
     if (retained) {
@@ -355,8 +365,14 @@ export class MqttOutput {
       return;
     }
     // dispatch turns every outcome into a response and never rejects.
-    void this.bridge.dispatch(command, payload).then((response) => {
+    void this.bridge.dispatch(command, payload, origin ?? undefined).then((response) => {
       this.#session?.client.publish(this.topics.bridgeResponse(command), JSON.stringify(response), { qos: 1 });
     });
+  }
+
+  /** Who sent a request (taken once from the broker's ledger, at receipt); null for any other message. */
+  #originOf(topic: string, payload: Buffer): RequestOrigin | null {
+    if (!this.topics.requestFilters.some((filter) => topicMatches(filter, topic))) return null;
+    return (this.#options.origins ?? EXTERNAL_BROKER_ORIGINS).take(topic, payload);
   }
 }

@@ -5,9 +5,18 @@
  */
 import type { Logger } from 'pino';
 import { topicMatches } from './mqtt-topics.js';
+import type { RequestOrigin } from './request-origins.js';
 
-/** A message on a subscribed topic; `retained` when the broker replayed a stored message. */
-export type MqttMessageHandler = (topic: string, payload: Buffer, retained: boolean) => void;
+/**
+ * A message on a subscribed topic; `retained` when the broker replayed a stored message. `origin`: who sent it,
+ * for a request topic (`MqttTopics.requestFilters`), to audit it with (src/mqtt/audit-trail.ts); null otherwise.
+ */
+export type MqttMessageHandler = (
+  topic: string,
+  payload: Buffer,
+  retained: boolean,
+  origin: RequestOrigin | null,
+) => void;
 
 export class MqttSubscriptions {
   readonly #handlers = new Map<string, Set<MqttMessageHandler>>();
@@ -45,12 +54,12 @@ export class MqttSubscriptions {
   }
 
   /** Calls every handler whose filter matches `topic`; a handler that throws is logged and the rest still run. */
-  dispatch(topic: string, payload: Buffer, retained: boolean): void {
+  dispatch(topic: string, payload: Buffer, retained: boolean, origin: RequestOrigin | null = null): void {
     for (const [filter, set] of this.#handlers) {
       if (!topicMatches(filter, topic)) continue;
       for (const handler of set) {
         try {
-          handler(topic, payload, retained);
+          handler(topic, payload, retained, origin);
         } catch (err) {
           this.#log.error({ err, topic }, 'MQTT message handler threw');
         }

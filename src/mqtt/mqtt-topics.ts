@@ -148,6 +148,27 @@ export class MqttTopics {
     return levels.length === 2 ? { transfer: levels[0], part: levels[1] } : null;
   }
 
+  /**
+   * The audit trail: one message per request that changes the board, accepted or refused (QoS 1, not
+   * retained; src/mqtt/audit-trail.ts).
+   */
+  get audit(): string {
+    return `${this.root}/audit`;
+  }
+
+  /**
+   * Every topic on which the board takes a request that changes it (bridge requests, GPIO commands, the
+   * begin and commit of a model push): the embedded broker writes down who published on these for the audit.
+   */
+  get requestFilters(): string[] {
+    return [
+      this.bridgeRequestFilter,
+      this.gpioSetFilter,
+      this.modelPushPart('+', 'begin'),
+      this.modelPushPart('+', 'commit'),
+    ];
+  }
+
   /** What the rules did (one message per action, not retained). */
   get rulesAction(): string {
     return `${this.root}/rules/action`;

@@ -14,8 +14,15 @@ export interface MetricsSource {
   metricsText(): Promise<string>;
 }
 
+/**
+ * Where `/healthz`, `/metrics` and the live view listen unless `http.host` says otherwise: loopback, so an
+ * unconfigured board opens nothing to the network (the rule the embedded broker follows too). A Prometheus on
+ * another host needs `http.host: 0.0.0.0` (README "HTTP: health, metrics, live view").
+ */
+export const DEFAULT_HTTP_HOST = '127.0.0.1';
+
 export interface HealthServerOptions {
-  /** Listen address. Default `0.0.0.0`. */
+  /** Listen address. Default {@link DEFAULT_HTTP_HOST} (loopback). */
   readonly host?: string;
   /** TCP port; 0 = any free port (see `port` after start). */
   readonly port: number;
@@ -56,7 +63,7 @@ export class HealthServer {
         res.end('internal error\n');
       });
     });
-    const host = this.#options.host ?? '0.0.0.0';
+    const host = this.#options.host ?? DEFAULT_HTTP_HOST;
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
         reject(

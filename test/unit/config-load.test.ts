@@ -35,7 +35,8 @@ describe('loadConfig defaults', () => {
       delegate_options: {},
     });
     expect(cfg.tracker.min_frames).toBe(3);
-    expect(cfg.http).toEqual({ host: '0.0.0.0', port: 9464, snapshots: false });
+    // Loopback: /healthz, /metrics and the live view are opened to the network only on request (http.host).
+    expect(cfg.http).toEqual({ host: '127.0.0.1', port: 9464, snapshots: false });
     expect(cfg.log.level).toBe('info');
     expect(cfg.state_dir).toBe('.faceedge');
   });

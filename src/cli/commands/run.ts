@@ -127,7 +127,15 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
         // The demo prints what a subscriber receives; it subscribes before the first frame.
         beforeCameras: flags.demo
           ? async (url) => {
-              printer = new EventPrinter({ url, baseTopic: config.mqtt.base_topic, deviceId: config.device.id, log });
+              // An embedded broker with a login asks it of the printer too.
+              const login = config.mqtt.url === undefined ? config.embedded_broker.auth : undefined;
+              printer = new EventPrinter({
+                url,
+                baseTopic: config.mqtt.base_topic,
+                deviceId: config.device.id,
+                log,
+                connectOptions: login ? { username: login.username, password: login.password } : undefined,
+              });
               await printer.start();
               console.log(
                 `faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`,

@@ -12,8 +12,12 @@ export const boardCommandsPart = definePart({
   slice: () => ({}),
   create: (_slice, { services }) => ({
     commands: {
-      health_check: () => evaluateHealth(services.health()),
-      options: (params) => services.tuning.apply(parseRuntimeOptionsPatch(params)),
+      health_check: { run: () => evaluateHealth(services.health()), readOnly: true },
+      // The audit shows the patch as sent (thresholds: nothing secret); a refused one shows why.
+      options: {
+        run: (params) => services.tuning.apply(parseRuntimeOptionsPatch(params)),
+        describe: (params) => ({ target: 'thresholds', detail: { set: params } }),
+      },
     },
   }),
 });

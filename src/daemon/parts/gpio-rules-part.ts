@@ -1,13 +1,14 @@
 /**
  * The daemon's GPIO side, as a part: opens the configured lines (outputs in their fail-safe state), keeps
- * the retained `gpio/<name>/state` of every output and input, carries out `gpio/<name>/set` commands, and
- * runs the rules — track events and input values in; output pulses/sets and camera gating out, every
- * action logged (by the RuleRunner), published on `rules/action` and told on the bus (`ruleAction`).
+ * the retained `gpio/<name>/state` of every output and input, carries out `gpio/<name>/set` commands
+ * (each one audited, carried out or refused: src/mqtt/audit-trail.ts), and runs the rules — track events and
+ * input values in; output pulses/sets and camera gating out, every action logged (by the RuleRunner),
+ * published on `rules/action` and told on the bus (`ruleAction`).
  * Every line's state is told on the bus too (`gpioLine`), for the live view's board panel.
  *
  * It starts before the cameras: outputs are safe and input-gated cameras paused before any frame.
  *
- *   const io = new GpioRules({ gpio, rules, env, mqtt, setCameraRunning, log });
+ *   const io = new GpioRules({ gpio, rules, env, mqtt, audit, setCameraRunning, log });
  *   await io.start();   io.event(e);   …   await io.close();   // outputs safe, states published
  */
 import type { Logger } from 'pino';
@@ -15,7 +16,9 @@ import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../../gpio
 import { GpioBank } from '../../gpio/gpio-bank.js';
 import type { GpioConfig } from '../../gpio/gpio-config-schema.js';
 import { isFaceedgeError } from '../../errors.js';
+import type { AuditOutcome, AuditTrail } from '../../mqtt/audit-trail.js';
 import type { MqttOutput } from '../../mqtt/mqtt-output.js';
+import type { RequestOrigin } from '../../mqtt/request-origins.js';
 import type { TrackEvent } from '../../pipeline/track-event.js';
 import { describeAction, type RuleAction } from '../../rules/rule-action.js';
 import { RuleRunner } from '../../rules/rule-runner.js';
@@ -31,6 +34,8 @@ export interface GpioRulesOptions {
   /** Environment of the libgpiod tools and line holders (PATH). */
   readonly env: NodeJS.ProcessEnv;
   readonly mqtt: Pick<MqttOutput, 'subscribe' | 'setRetained' | 'publish' | 'topics'>;
+  /** Where each `gpio/<name>/set` command is recorded, carried out or refused. */
+  readonly audit: Pick<AuditTrail, 'record'>;
   /** Runs or pauses a camera (input-gated cameras). */
   readonly setCameraRunning: (camera: string, run: boolean) => void;
   readonly log: Logger;
@@ -145,32 +150,50 @@ export class GpioRules implements DaemonPart {
       this.#runner.input(name, value, initial);
     }
     if (bank.outputs.length > 0)
-      this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained) =>
-        this.#onSet(topic, payload, retained),
+      this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained, origin) =>
+        this.#onSet(topic, payload, retained, origin),
       );
   }
 
-  #onSet(topic: string, payload: Buffer, retained: boolean): void {
-    const { log, mqtt } = this.#o;
+  /** A `gpio/<name>/set` command: carried out, or refused with a reason; audited either way. */
+  #onSet(topic: string, payload: Buffer, retained: boolean, origin: RequestOrigin | null): void {
+    const { log, mqtt, audit } = this.#o;
     const name = mqtt.topics.gpioNameOfSet(topic);
     if (name === null) return;
+    const record = (outcome: AuditOutcome, detail: Record<string, unknown>) =>
+      audit.record(origin ?? UNRECORDED, { action: 'gpio/set', target: name, outcome, detail });
     // A retained command would run again on every reconnect: a door unlocking after each broker restart.
-    if (retained) return void log.warn({ topic }, 'ignoring a retained GPIO command');
+    if (retained) {
+      log.warn({ topic }, 'ignoring a retained GPIO command');
+      return void record('refused', { reason: 'retained command (commands are one-shot)' });
+    }
     const output = this.#bank?.output(name);
-    if (!output) return void log.warn({ gpio: name }, 'GPIO command for an output that is not configured');
+    if (!output) {
+      log.warn({ gpio: name }, 'GPIO command for an output that is not configured');
+      return void record('refused', { reason: 'no such output' });
+    }
     let command: GpioCommand;
     try {
       command = parseGpioCommand(payload);
     } catch (err) {
       if (!isFaceedgeError(err)) throw err;
-      return void log.warn({ gpio: name, err: err.message }, 'malformed GPIO command ignored');
+      log.warn({ gpio: name, err: err.message }, 'malformed GPIO command ignored');
+      return void record('refused', { code: err.code, error: err.message });
     }
     log.info({ gpio: name, command }, 'GPIO command');
-    applyGpioCommand(output, command).catch((err: Error) =>
-      log.error({ gpio: name, err: err.message }, 'GPIO command failed'),
+    applyGpioCommand(output, command).then(
+      () => record('accepted', { command }),
+      (err: Error) => {
+        log.error({ gpio: name, err: err.message }, 'GPIO command failed');
+        const refused = isFaceedgeError(err) && err.code === 'REQUEST_INVALID';
+        record(refused ? 'refused' : 'failed', { command, error: err.message });
+      },
     );
   }
 }
+
+/** The origin of a command whose publisher is not known (the MQTT layer always gives one for a request topic). */
+const UNRECORDED: RequestOrigin = { who: null, via: 'unknown' };
 
 export const gpioRulesPart = definePart({
   name: 'gpio',
@@ -180,6 +203,7 @@ export const gpioRulesPart = definePart({
       ...slice,
       env: services.env,
       mqtt: services.mqtt,
+      audit: services.audit,
       log: componentLogger(log, 'gpio'),
       // setRunning never rejects: a source that cannot resume is logged and reported offline there.
       setCameraRunning: (name, run) => void services.cameras.setRunning(name, run),

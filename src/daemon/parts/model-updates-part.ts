@@ -7,7 +7,7 @@
  */
 import { FaceedgeError } from '../../errors.js';
 import { componentLogger } from '../../observability/logger.js';
-import type { BridgeHandler } from '../../mqtt/bridge-dispatcher.js';
+import type { BridgeCommandSpec } from '../../mqtt/bridge-dispatcher.js';
 import { definePart, type DaemonPart, type PartContext } from '../daemon-part.js';
 import { parseModelReloadRequest } from '../model-reload-request.js';
 import { modelRollbackHandler } from '../model-rollback-command.js';
@@ -22,7 +22,7 @@ interface ModelUpdatesSlice {
 }
 
 class ModelUpdatesPart implements DaemonPart {
-  readonly commands: Readonly<Record<string, BridgeHandler>>;
+  readonly commands: Readonly<Record<string, BridgeCommandSpec>>;
   readonly #updates: ModelUpdates;
   /** Set once the store is watched and the receiver attached; requests before that are refused. */
   #running = false;
@@ -40,18 +40,28 @@ class ModelUpdatesPart implements DaemonPart {
     });
     this.commands = {
       // Payload and checks: model-reload-request.ts (a named model is verified like an install).
-      'model/reload': async (params) => {
-        const target = parseModelReloadRequest(params);
-        if (!this.#running) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: the daemon is still starting');
-        await this.#updates.verifyReload(target);
-        const next = await classifier.reload(target.modelPath, target.manifestPath);
-        return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
+      'model/reload': {
+        run: async (params) => {
+          const target = parseModelReloadRequest(params);
+          if (!this.#running) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: the daemon is still starting');
+          await this.#updates.verifyReload(target);
+          const next = await classifier.reload(target.modelPath, target.manifestPath);
+          return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
+        },
+        describe: (_params, result) => {
+          const served = result as { id: string; path: string; sha256: string };
+          return { target: served.path, detail: { id: served.id, sha256: served.sha256 } };
+        },
       },
-      'model/rollback': modelRollbackHandler({
-        updates: () => (this.#running ? this.#updates : null),
-        serving: () => ({ id: classifier.current.id, sha256: classifier.current.sha256 }),
-        serveConfigured: async () => void (await classifier.reload(slice.configured.model, slice.configured.manifest)),
-      }),
+      'model/rollback': {
+        run: modelRollbackHandler({
+          updates: () => (this.#running ? this.#updates : null),
+          serving: () => ({ id: classifier.current.id, sha256: classifier.current.sha256 }),
+          serveConfigured: async () =>
+            void (await classifier.reload(slice.configured.model, slice.configured.manifest)),
+        }),
+        describe: (_params, result) => ({ target: 'serving model', detail: result as Record<string, unknown> }),
+      },
     };
   }
 
