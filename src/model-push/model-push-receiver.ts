@@ -100,6 +100,7 @@ export class ModelPushReceiver {
   readonly #o: ModelPushReceiverOptions;
   readonly #topics: MqttTopics;
   readonly #maxBytes: number;
+  readonly #budgetBytes: number;
   readonly #stallMs: number;
   /** The one transfer this board is receiving (or verifying), if any. */
   #active: Transfer | null = null;
@@ -110,7 +111,8 @@ export class ModelPushReceiver {
   constructor(options: ModelPushReceiverOptions) {
     this.#o = options;
     this.#topics = new MqttTopics(options.baseTopic ?? DEFAULT_BASE_TOPIC, options.deviceId);
-    this.#maxBytes = Math.min(options.maxBytes ?? MAX_PACKAGE_BYTES, options.budgetBytes ?? Infinity);
+    this.#maxBytes = options.maxBytes ?? MAX_PACKAGE_BYTES;
+    this.#budgetBytes = options.budgetBytes ?? this.#maxBytes;
     this.#stallMs = options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS;
   }
 
@@ -148,7 +150,9 @@ export class ModelPushReceiver {
     for (const { id, plan, bytes } of await this.#o.transfers.leftovers()) {
       // On disk: the planned bytes, plus the plan and at most one partly written chunk.
       const fits =
-        plan !== null && plan.total_bytes <= this.#maxBytes && bytes <= plan.total_bytes + plan.chunk_size + 65_536;
+        plan !== null &&
+        plan.total_bytes <= Math.min(this.#maxBytes, this.#budgetBytes) &&
+        bytes <= plan.total_bytes + plan.chunk_size + 65_536;
       if (this.#pushesOn && kept === null && fits) {
         kept = {
           id,
@@ -274,7 +278,7 @@ export class ModelPushReceiver {
   async #admit(transfer: Transfer, plan: TransferPlan): Promise<void> {
     try {
       const refusal = await admissionRefusal(this.#o.transfers, transfer.id, plan, {
-        budgetBytes: this.#o.budgetBytes ?? this.#maxBytes,
+        budgetBytes: this.#budgetBytes,
         reserveBytes: this.#o.reserveBytes,
         statfs: this.#o.statfs,
       });
