@@ -6,7 +6,7 @@
  * start and outcome, without package bytes.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectAsync, type MqttClient } from 'mqtt';
@@ -16,7 +16,8 @@ import { ModelPushReceiver, type ModelPushReceiverOptions } from '../../src/mode
 import { ModelStore } from '../../src/model-push/model-store.js';
 import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { TransferStore } from '../../src/model-push/transfer-store.js';
-import { copyModelPackage, modelPackageSource, signPackage } from '../helpers/model-package-fixture.js';
+import { copyModelPackage, modelPackageSource, readManifest, signPackage } from '../helpers/model-package-fixture.js';
+import { sha256Hex } from '../../src/model-push/model-package.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { RawPushSender, syntheticTransfer, type SyntheticTransfer } from '../helpers/raw-push.js';
 
@@ -281,6 +282,48 @@ describe('model push bounds', () => {
       await board.stop();
     }
   });
+
+  it.skipIf(!SOURCE)(
+    'a package that is not the model its begin claimed is refused before install, chunks deleted',
+    async () => {
+      const board = await startBoard(broker.url);
+      sender = await senderFor(board.deviceId);
+      const pkg = copyModelPackage(SOURCE!, join(work, 'pkg-claim'), 'really-this');
+      signPackage(pkg, privateKey);
+      const names = ['manifest.json', 'manifest.sig', ...Object.values(readManifest(pkg).files).map((f) => f.path)];
+      const parts = names.map((name) => ({ name, data: readFileSync(join(pkg, name)) }));
+      const data = Buffer.concat(parts.map((p) => p.data));
+      const chunkSize = 64 * 1024;
+      const t: SyntheticTransfer = {
+        id: 'c'.repeat(32),
+        data,
+        plan: {
+          files: parts.map((p) => ({ name: p.name, bytes: p.data.length, sha256: sha256Hex(p.data) })),
+          chunk_size: chunkSize,
+          total_bytes: data.length,
+          total_chunks: Math.ceil(data.length / chunkSize),
+          model: { id: 'innocent', version: 'innocent-000000000000' },
+        },
+      };
+      try {
+        await sender.begin(t);
+        await sender.next(t.id, 1);
+        await sender.chunks(t, range(t.plan.total_chunks));
+        await sender.commit(t);
+        await until('the outcome', () => sender.statuses(t.id).some((s) => s.state === 'failed'), 30_000);
+        expect(sender.statuses(t.id).at(-1)?.error).toMatchObject({
+          code: 'MODEL_INVALID',
+          message: expect.stringMatching(
+            /^the push claimed model innocent \(innocent-000000000000\), the package is really-this \(really-this-[0-9a-f]{12}\)$/,
+          ),
+        });
+        expect(board.stored()).toEqual([]);
+        expect(existsSync(join(board.dir, 'models/current'))).toBe(false);
+      } finally {
+        await board.stop();
+      }
+    },
+  );
 
   describe('leftovers after a restart', () => {
     /** Writes a transfer's plan and its first `chunks` chunks straight into the store, as a killed daemon left them. */
