@@ -12,9 +12,7 @@
  *   await receiver.attach();   …   await receiver.detach();
  */
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
-import { installStaged, type VerifyOptions } from './install-model.js';
-import { readModelPackage } from './model-package.js';
-import { versionName, type InstalledModel, type ModelStore } from './model-store.js';
+import { installTransfer, type TransferInstalled } from './transfer-install.js';
 import {
   DEFAULT_STALL_TIMEOUT_MS,
   MAX_CHUNK_SIZE,
@@ -24,62 +22,12 @@ import {
   type TransferPlan,
   type TransferStatus,
 } from './mqtt-push-protocol.js';
-import { admissionRefusal, type StatfsFn } from './transfer-admission.js';
-import type { TransferStore } from './transfer-store.js';
+import { admissionRefusal, busyError, pushesOffError, resumableLeftover } from './transfer-admission.js';
+import type { ModelPushReceiverOptions, TransferLogLine } from './push-receiver-options.js';
 import { DEFAULT_BASE_TOPIC, MqttTopics } from '../mqtt/mqtt-topics.js';
 import { errorLogFields } from '../observability/error-log-fields.js';
 
-/**
- * What the receiver needs from an MQTT connection: an MQTT.js client satisfies it, and so does the
- * daemon's adapter over its MqttOutput (src/daemon/push-client.ts), which keeps the subscription across
- * reconnects.
- */
-export interface PushClient {
-  subscribeAsync(filter: string, options: { qos: 1 }): Promise<unknown>;
-  unsubscribeAsync(filter: string): Promise<unknown>;
-  publishAsync(topic: string, payload: string, options: { qos: 1 }): Promise<unknown>;
-  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
-  removeListener(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
-}
-
-export interface ModelPushReceiverOptions {
-  readonly client: PushClient;
-  /** Default `faceedge`. */
-  readonly baseTopic?: string;
-  readonly deviceId: string;
-  readonly store: ModelStore;
-  readonly transfers: TransferStore;
-  /** Trusted keys, signature policy, self-test tolerances. With no trusted key every push is refused at `begin`. */
-  readonly verify: VerifyOptions;
-  /** Largest package accepted, bytes. Default `MAX_PACKAGE_BYTES` (64 MiB). */
-  readonly maxBytes?: number;
-  /** Most bytes the transfer store may hold, bytes. Default: one largest package (`maxBytes`). */
-  readonly budgetBytes?: number;
-  /** A transfer with no chunk for this long is abandoned and its chunks deleted, ms. Default 120 000. */
-  readonly stallTimeoutMs?: number;
-  /** Free space kept beyond a push's needs, bytes. Default 16 MiB. */
-  readonly reserveBytes?: number;
-  /** Measures the state directory's file system. Default node's `statfs`. */
-  readonly statfs?: StatfsFn;
-  /** Where the board looks for its signing key (`models.public_key`), for the hint of a refusal. */
-  readonly publicKeyPath?: string;
-  /** Called after a successful swap, before `installed` is published (the daemon reloads its classifier here). */
-  readonly onInstalled?: (model: InstalledModel) => Promise<void> | void;
-  readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
-}
-
-/** One log line about a transfer: structured for an audit trail; never package bytes or key material. */
-export interface TransferLogLine {
-  readonly transfer: string;
-  /** Claimed by the sender at `begin`; the installed model's own id and version at `installed`. */
-  readonly model: { readonly id: string; readonly version: string } | null;
-  /** Size of the package, bytes. */
-  readonly bytes: number;
-  readonly outcome: 'started' | 'installed' | 'failed' | 'abandoned' | 'refused';
-  /** The typed error of a refusal, failure or abandonment. */
-  readonly code?: string;
-  readonly [detail: string]: unknown;
-}
+export type { ModelPushReceiverOptions, PushClient, TransferLogLine } from './push-receiver-options.js';
 
 interface Transfer {
   readonly id: string;
@@ -146,25 +94,10 @@ export class ModelPushReceiver {
    * from now); every other one is deleted, all of them when pushes are off.
    */
   async #takeLeftovers(): Promise<void> {
-    let kept: Transfer | null = null;
-    for (const { id, plan, bytes } of await this.#o.transfers.leftovers()) {
-      // On disk: the planned bytes, plus the plan and at most one partly written chunk.
-      const fits =
-        plan !== null &&
-        plan.total_bytes <= Math.min(this.#maxBytes, this.#budgetBytes) &&
-        bytes <= plan.total_bytes + plan.chunk_size + 65_536;
-      if (this.#pushesOn && kept === null && fits) {
-        kept = {
-          id,
-          plan,
-          queue: Promise.resolve(),
-          state: 'receiving',
-          leftover: true,
-          announced: false,
-          lastActivityAt: Date.now(),
-        };
-        continue;
-      }
+    const leftovers = await this.#o.transfers.leftovers();
+    const keep = this.#pushesOn ? resumableLeftover(leftovers, Math.min(this.#maxBytes, this.#budgetBytes)) : null;
+    for (const { id, plan, bytes } of leftovers) {
+      if (id === keep?.id) continue;
       await this.#o.transfers.remove(id);
       const why = this.#pushesOn ? 'left over from before a restart' : 'left over; model pushes are off';
       this.#record(
@@ -172,7 +105,19 @@ export class ModelPushReceiver {
         new FaceedgeError('MODEL_TRANSFER_FAILED', `${why}: its chunks were deleted`),
       );
     }
-    if (kept) this.#activate(kept);
+    if (keep) {
+      const { id, plan } = keep;
+      const now = Date.now();
+      this.#activate({
+        id,
+        plan,
+        queue: Promise.resolve(),
+        state: 'receiving',
+        leftover: true,
+        announced: false,
+        lastActivityAt: now,
+      });
+    }
   }
 
   #route(topic: string, payload: Buffer): void {
@@ -220,20 +165,7 @@ export class ModelPushReceiver {
       const message = `bad begin message: ${(cause as Error).message}`;
       return this.#refuse(id, null, new FaceedgeError('REQUEST_INVALID', message, { cause }));
     }
-    if (!this.#pushesOn) {
-      const key = this.#o.publicKeyPath ?? 'models.public_key';
-      return this.#refuse(
-        id,
-        plan,
-        new FaceedgeError(
-          'MODEL_PUSH_DISABLED',
-          'model pushes are off on this board: no trusted signing key is configured',
-          {
-            hint: `create a key pair on the workstation (faceedge model keygen --out <prefix>), copy <prefix>.pub.pem to the board as ${key} (models.public_key), restart faceedge, then sign (faceedge model sign) and push again`,
-          },
-        ),
-      );
-    }
+    if (!this.#pushesOn) return this.#refuse(id, plan, pushesOffError(this.#o.publicKeyPath));
     if (plan.total_bytes > this.#maxBytes || plan.chunk_size > MAX_CHUNK_SIZE) {
       const message = `package of ${plan.total_bytes} bytes exceeds the ${this.#maxBytes}-byte limit`;
       return this.#refuse(id, plan, new FaceedgeError('REQUEST_INVALID', message));
@@ -245,15 +177,7 @@ export class ModelPushReceiver {
       active.leftover = false;
       return this.#enqueue(active, () => this.#admit(active, plan));
     }
-    if (active && !active.leftover) {
-      return this.#refuse(
-        id,
-        plan,
-        new FaceedgeError('MODEL_PUSH_BUSY', 'another model push is in progress on this board', {
-          hint: `push again once it has ended (a transfer with no chunk for ${Math.round(this.#stallMs / 1000)} s is abandoned)`,
-        }),
-      );
-    }
+    if (active && !active.leftover) return this.#refuse(id, plan, busyError(this.#stallMs));
     // Claimed before any await, so a second begin arriving meanwhile finds the board busy.
     const transfer: Transfer = {
       id,
@@ -334,49 +258,25 @@ export class ModelPushReceiver {
     if (missing.length > 0) return this.#publishProgress(transfer);
     transfer.state = 'verifying';
     await this.#status(id, { state: 'verifying', received: plan.total_chunks, total: plan.total_chunks });
-    const { store, transfers, verify } = this.#o;
-    let installed: TransferStatus;
+    let installed: TransferInstalled;
     try {
-      const staged = await store.stage();
-      try {
-        await transfers.assemble(id, plan, staged);
-        await checkClaim(staged, plan);
-      } catch (err) {
-        await store.discard(staged);
-        throw err;
-      }
-      const report = await installStaged(store, staged, verify);
-      const { current, previous, unchanged } = report.activation;
-      if (!unchanged) {
-        try {
-          await this.#o.onInstalled?.(current);
-        } catch (err) {
-          // The daemon could not serve it (e.g. its accelerator delegate refused the model): put the
-          // store back so `current` names what is really serving, and report the refusal.
-          await store.locked(() => store.swapToPrevious()).catch(() => undefined);
-          throw err;
-        }
-      }
-      const model = { id: current.manifest.id, version: current.name };
-      this.#record({
-        transfer: id,
-        model,
-        bytes: plan.total_bytes,
-        outcome: 'installed',
-        signed_by: report.signedBy,
-        unchanged,
-      });
-      installed = {
-        state: 'installed',
-        model: { ...model, signed_by: report.signedBy, previous: previous?.name ?? null, unchanged },
-      };
+      installed = await installTransfer(this.#o, id, plan);
     } catch (err) {
       return this.#end(transfer, 'failed', err);
     }
+    const { model } = installed.status;
+    this.#record({
+      transfer: id,
+      model: { id: model.id, version: model.version },
+      bytes: plan.total_bytes,
+      outcome: 'installed',
+      signed_by: installed.signedBy,
+      unchanged: model.unchanged,
+    });
     // The chunks have served their purpose; they are gone before the sender hears the outcome.
     this.#active = null;
-    await transfers.remove(id);
-    await this.#status(id, installed);
+    await this.#o.transfers.remove(id);
+    await this.#status(id, installed.status);
   }
 
   /**
@@ -460,17 +360,4 @@ export class ModelPushReceiver {
 
 function failedStatus(e: FaceedgeError): TransferStatus {
   return { state: 'failed', error: { code: e.code, message: e.message, ...(e.hint ? { hint: e.hint } : {}) } };
-}
-
-/** The model a `begin` claimed must be the one received: the log line said so. */
-async function checkClaim(staged: string, plan: TransferPlan): Promise<void> {
-  if (!plan.model) return;
-  const pkg = await readModelPackage(staged);
-  const version = versionName(pkg.manifest, pkg.manifestBytes);
-  if (pkg.manifest.id !== plan.model.id || version !== plan.model.version) {
-    throw new FaceedgeError(
-      'MODEL_INVALID',
-      `the push claimed model ${plan.model.id} (${plan.model.version}), the package is ${pkg.manifest.id} (${version})`,
-    );
-  }
 }
