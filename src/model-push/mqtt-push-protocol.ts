@@ -25,9 +25,12 @@
  * A refused, failed or abandoned transfer's chunks are deleted at once; so are an installed one's.
  *
  * After a restart, chunks left on disk are resumable only when they are one transfer's and within the
- * limits above: the most recently written leftover is kept (until it is resumed, another transfer
- * begins, or one stall timeout passes without a chunk), every other one is deleted; all are deleted
- * on a board where pushes are off.
+ * limits above: the newest leftover within them is kept (until it is resumed, another transfer begins,
+ * or one stall timeout passes without a chunk), every other one is deleted; all are deleted on a board
+ * where pushes are off.
+ *
+ * Compatibility: `begin`'s optional `model` (the claim) is new; a board from before it refuses a plan
+ * that carries it (its plan schema is strict), so update boards before the workstations that push.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';

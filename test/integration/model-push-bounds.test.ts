@@ -47,6 +47,8 @@ interface Board {
 type BoardOptions = Partial<Omit<ModelPushReceiverOptions, 'client' | 'deviceId' | 'store' | 'transfers' | 'log'>> & {
   readonly keys?: boolean;
   readonly dir?: string;
+  /** A store of the tests' own (a disk that fills up). */
+  readonly transferStore?: (root: string) => TransferStore;
   readonly deviceId?: string;
 };
 
@@ -54,7 +56,8 @@ async function startBoard(url: string, options: BoardOptions = {}): Promise<Boar
   const deviceId = options.deviceId ?? `bounds${boards++}`;
   const dir = options.dir ?? join(work, deviceId);
   const client: MqttClient = await connectAsync(url, { reconnectPeriod: 100 });
-  const transfers = new TransferStore(join(dir, 'model-transfers'));
+  const root = join(dir, 'model-transfers');
+  const transfers = options.transferStore?.(root) ?? new TransferStore(root);
   const logs: LogLine[] = [];
   const receiver = new ModelPushReceiver({
     verify: { trustedKeys: options.keys === false ? [] : [publicKey] },
@@ -146,6 +149,21 @@ describe('model push bounds', () => {
       expect(isFaceedgeError(err, 'MODEL_PUSH_DISABLED'), String(err)).toBe(true);
       expect((err as Error & { hint?: string }).hint).toMatch(/models\.public_key/);
       expect(board.stored()).toEqual([]);
+    } finally {
+      await board.stop();
+    }
+  });
+
+  it('five begins at once: exactly one is received, the others are refused busy', async () => {
+    const board = await startBoard(broker.url);
+    sender = await senderFor(board.deviceId);
+    const all = range(5).map((i) => syntheticTransfer(30_000 + i * 1000));
+    try {
+      await Promise.all(all.map((t) => sender.begin(t)));
+      const answers = await Promise.all(all.map((t) => sender.next(t.id, 1)));
+      expect(answers.filter((s) => s.state === 'receiving')).toHaveLength(1);
+      expect(answers.filter((s) => s.error?.code === 'MODEL_PUSH_BUSY')).toHaveLength(4);
+      expect(board.stored()).toHaveLength(1);
     } finally {
       await board.stop();
     }
@@ -324,6 +342,38 @@ describe('model push bounds', () => {
       }
     },
   );
+
+  it('a disk that fills up while receiving fails the transfer with MODEL_PUSH_NO_SPACE and deletes its chunks', async () => {
+    /** Stores two chunks, then the disk is full. */
+    class FillingStore extends TransferStore {
+      stored = 0;
+      override async putChunk(...args: Parameters<TransferStore['putChunk']>): Promise<void> {
+        if (this.stored++ >= 2)
+          throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+        return super.putChunk(...args);
+      }
+    }
+    const board = await startBoard(broker.url, { transferStore: (root) => new FillingStore(root) });
+    sender = await senderFor(board.deviceId);
+    const t = syntheticTransfer(100_000);
+    try {
+      await sender.begin(t);
+      await sender.next(t.id, 1);
+      await sender.chunks(t, range(t.plan.total_chunks));
+      const status = await sender.next(t.id, 2);
+      expect(status).toMatchObject({
+        state: 'failed',
+        error: { code: 'MODEL_PUSH_NO_SPACE', message: 'the disk filled up while receiving' },
+      });
+      expect(board.stored()).toEqual([]);
+      expect(board.linesOf(t.id).map((l) => [l.obj.outcome, l.obj.code])).toEqual([
+        ['started', undefined],
+        ['failed', 'MODEL_PUSH_NO_SPACE'],
+      ]);
+    } finally {
+      await board.stop();
+    }
+  });
 
   describe('leftovers after a restart', () => {
     /** Writes a transfer's plan and its first `chunks` chunks straight into the store, as a killed daemon left them. */

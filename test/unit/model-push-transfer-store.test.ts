@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { admissionRefusal, DEFAULT_RESERVE_BYTES } from '../../src/model-push/transfer-admission.js';
+import { admissionRefusal, DEFAULT_RESERVE_BYTES, resumableLeftover } from '../../src/model-push/transfer-admission.js';
 import { TransferStore } from '../../src/model-push/transfer-store.js';
 import { syntheticTransfer, type SyntheticTransfer } from '../helpers/raw-push.js';
 
@@ -101,5 +101,28 @@ describe('admissionRefusal', () => {
       throw Object.assign(new Error('EIO: i/o error, statfs'), { code: 'EIO' });
     };
     await expect(admissionRefusal(store, t.id, t.plan, { budgetBytes: MiB, statfs: failing })).rejects.toThrow(/EIO/);
+  });
+});
+
+describe('resumableLeftover', () => {
+  const t = syntheticTransfer(100_000);
+  const at = (bytes: number, plan = t.plan as typeof t.plan | null, id = t.id) => ({ id, plan, bytes, mtimeMs: 0 });
+
+  it('keeps the newest leftover whose plan is within the limit and whose files fit its plan', () => {
+    const big = syntheticTransfer(300_000);
+    const leftovers = [
+      at(10, big.plan, big.id),
+      at(10, null, 'a'.repeat(32)),
+      at(50_000),
+      at(20_000, t.plan, 'b'.repeat(32)),
+    ];
+    expect(resumableLeftover(leftovers, 200_000)?.id).toBe(t.id);
+    expect(resumableLeftover(leftovers, 50_000)).toBeNull();
+  });
+
+  it('refuses one holding more than its plan allows (chunks + plan + one partial chunk)', () => {
+    const allowed = t.plan.total_bytes + t.plan.chunk_size + 65_536;
+    expect(resumableLeftover([at(allowed)], 1e9)?.id).toBe(t.id);
+    expect(resumableLeftover([at(allowed + 1)], 1e9)).toBeNull();
   });
 });
