@@ -247,21 +247,21 @@ describe('model push bounds', () => {
   });
 
   it('a transfer with no chunk for the stall timeout is abandoned: chunks deleted, sender told, slot free', async () => {
-    const board = await startBoard(broker.url, { stallTimeoutMs: 600 });
+    const board = await startBoard(broker.url, { stallTimeoutMs: 1500 });
     sender = await senderFor(board.deviceId);
     const t = syntheticTransfer(100_000);
     try {
       await sender.begin(t);
       await sender.next(t.id, 1);
       // Chunks keep it alive past one timeout…
-      for (const n of range(4)) {
+      for (const n of range(7)) {
         await sender.chunks(t, [n]);
-        await sleep(250);
+        await sleep(300);
       }
       expect(board.stored()).toEqual([t.id]);
-      expect(readdirSync(join(board.transfers.root, t.id, 'chunks'))).toHaveLength(4);
+      expect(readdirSync(join(board.transfers.root, t.id, 'chunks'))).toHaveLength(7);
       // …silence abandons it.
-      const status = await sender.next(t.id, 2, 5_000);
+      const status = await sender.next(t.id, 2, 15_000);
       expect(status).toMatchObject({ state: 'failed', error: { code: 'MODEL_TRANSFER_FAILED' } });
       expect(status.error?.message).toMatch(/^abandoned: no chunk for \d+ s$/);
       expect(board.stored()).toEqual([]);
