@@ -26,6 +26,12 @@ export type FaceedgeErrorCode =
   | 'MODEL_SELFTEST_FAILED'
   | 'MODEL_TRANSFER_FAILED'
   | 'MODEL_NO_PREVIOUS'
+  /** A board with no trusted signing key accepts no model push over MQTT. */
+  | 'MODEL_PUSH_DISABLED'
+  /** Another model push is being received (one at a time). */
+  | 'MODEL_PUSH_BUSY'
+  /** The push would exceed the transfer store's byte budget or the free space of the state directory. */
+  | 'MODEL_PUSH_NO_SPACE'
   | 'ROLLOUT_STOPPED'
   | 'TRAINING_FAILED'
   | 'USAGE';

@@ -9,12 +9,13 @@
  *   dir: /var/lib/faceedge/models        # default <state_dir>/models
  *   public_key: /etc/faceedge/model-signing.pub.pem
  *   require_signature: true
+ *   push: { budget_bytes: 67108864, stall_timeout_s: 120 }   # MQTT pushes: defaults in src/model-push
  * ```
  */
 import { z } from 'zod';
 import { ruleReferenceIssues } from '../rules/rule-references.js';
 import { rulesSchema } from '../rules/rules-schema.js';
-import { bool, topicPath } from '../schema/schema-helpers.js';
+import { bool, num, topicPath } from '../schema/schema-helpers.js';
 import { HA_DISCOVERY_PREFIX } from '../mqtt/mqtt-topics.js';
 
 export const homeassistantSchema = z.strictObject({
@@ -39,6 +40,24 @@ export const modelsSchema = z.strictObject({
   public_key: z.string().min(1).default(DEFAULT_PUBLIC_KEY),
   /** Refuse unsigned packages pushed over MQTT. Default true; false only on a development board. */
   require_signature: bool().default(true),
+  /** Bounds of model pushes over MQTT (one transfer at a time; refused without `public_key`). */
+  push: z
+    .strictObject({
+      /**
+       * Most bytes the transfer store in `state_dir` may hold, 1 MiB to 1 GiB. Default: one largest
+       * package (64 MiB, `MAX_PACKAGE_BYTES`); a smaller budget also caps the package size.
+       */
+      budget_bytes: num(
+        z
+          .number()
+          .int()
+          .min(1024 * 1024)
+          .max(1024 * 1024 * 1024),
+      ).optional(),
+      /** A transfer with no chunk for this long is abandoned and its chunks deleted, s, 10 to 3600. Default 120. */
+      stall_timeout_s: num(z.number().int().min(10).max(3600)).optional(),
+    })
+    .prefault({}),
 });
 
 /** The part of zod's refinement context the check uses. */

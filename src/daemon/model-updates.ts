@@ -56,6 +56,8 @@ export async function currentStoredModel(dir: string): Promise<InstalledModel | 
   return new ModelStore(dir).current();
 }
 
+const secondsToMs = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
+
 export class ModelUpdates {
   readonly store: ModelStore;
   readonly #o: ModelUpdatesOptions;
@@ -86,6 +88,9 @@ export class ModelUpdates {
       store: this.store,
       transfers: new TransferStore(join(this.#o.stateDir, 'model-transfers')),
       verify: { trustedKeys: await this.#trustedKeysOnce(), requireSignature: this.#o.models.require_signature },
+      budgetBytes: this.#o.models.push.budget_bytes,
+      stallTimeoutMs: secondsToMs(this.#o.models.push.stall_timeout_s),
+      publicKeyPath: this.#o.models.public_key,
       // The watcher does the reload (it would notice the new link anyway); sync() hands its outcome back,
       // so a model the daemon cannot serve is rolled back and reported to the sender.
       onInstalled: () => watcher.sync(),
@@ -143,18 +148,18 @@ export class ModelUpdates {
   }
 
   /**
-   * The configured signing key. A board without one keeps running: every signed or required-signature
-   * push is then refused with MODEL_SIGNATURE_INVALID ("no trusted public key"), which the sender sees.
+   * The configured signing key. A board without one keeps running: every MQTT push is then refused at
+   * its `begin` with MODEL_PUSH_DISABLED (nothing is written), and a bridge reload of a signed or
+   * required-signature package with MODEL_SIGNATURE_INVALID ("no trusted public key").
    */
   async #trustedKeys(): Promise<KeyObject[]> {
     const { models, log } = this.#o;
     if (!existsSync(models.public_key)) {
       // info, not warn: most boards never receive a push; one that does gets a clear refusal instead.
-      if (models.require_signature)
-        log.info(
-          { public_key: models.public_key },
-          'no model signing key: model pushes over MQTT will be refused until it is installed (then restart)',
-        );
+      log.info(
+        { public_key: models.public_key },
+        'no model signing key: model pushes over MQTT are off until it is installed (then restart)',
+      );
       return [];
     }
     try {

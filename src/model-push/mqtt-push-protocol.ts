@@ -2,7 +2,7 @@
  * Model push over MQTT, shared by the sender (`faceedge model push --mqtt`) and the board's
  * ModelPushReceiver. Under `<base>/<dev>/model/push/<transfer id>/` (topics: `MqttTopics.modelPushPart`):
  *
- *   begin    sender → board  TransferPlan (JSON): files in stream order, chunk size, totals
+ *   begin    sender → board  TransferPlan (JSON): files in stream order, chunk size, totals, the model claimed
  *   <n>      sender → board  chunk n of the concatenated files, base64 text (n from 0)
  *   commit   sender → board  "everything sent": the board checks for gaps, then installs
  *   status   board → sender  TransferStatus (JSON): missing chunks, or the install's outcome
@@ -10,6 +10,27 @@
  * The transfer id is derived from the content (manifest + signature + chunk size), so pushing the
  * same package again — after a dropped connection, a killed sender or a rebooted board — resumes:
  * the board keeps received chunks on disk and `begin` answers with only what is still missing.
+ *
+ * What a board accepts (the receiver enforces it at `begin`, before a chunk is stored, and answers
+ * `failed` with the code):
+ * - pushes are off without a trusted signing key (`MODEL_PUSH_DISABLED`): nothing could vouch for the
+ *   package, so nothing of it is written;
+ * - one transfer at a time (`MODEL_PUSH_BUSY`); the same transfer id resumes;
+ * - at most `MAX_PACKAGE_BYTES` per package (`REQUEST_INVALID`), and the transfer store never holds more
+ *   than its byte budget (`MODEL_PUSH_NO_SPACE`, `models.push.budget_bytes`);
+ * - the state directory's file system must have room for the bytes still to come, the assembled copy and
+ *   a reserve (`MODEL_PUSH_NO_SPACE`, the figures in the message);
+ * - a transfer that gets no chunk for the stall timeout (`models.push.stall_timeout_s`, 120 s) is
+ *   abandoned (`MODEL_TRANSFER_FAILED`).
+ * A refused, failed or abandoned transfer's chunks are deleted at once; so are an installed one's.
+ *
+ * After a restart, chunks left on disk are resumable only when they are one transfer's and within the
+ * limits above: the newest leftover within them is kept (until it is resumed, another transfer begins,
+ * or one stall timeout passes without a chunk), every other one is deleted; all are deleted on a board
+ * where pushes are off.
+ *
+ * Compatibility: `begin`'s optional `model` (the claim) is new; a board from before it refuses a plan
+ * that carries it (its plan schema is strict), so update boards before the workstations that push.
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
@@ -17,6 +38,10 @@ import { z } from 'zod';
 /** Default chunk size: 64 KiB of model bytes (≈ 87 KiB of base64 per message). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 export const MAX_CHUNK_SIZE = 1024 * 1024;
+/** Largest package a board accepts, bytes: 64 MiB (the shipped int8+float package is under 2 MiB). */
+export const MAX_PACKAGE_BYTES = 64 * 1024 * 1024;
+/** A transfer with no chunk for this long is abandoned and its chunks deleted, ms. Default 120 s. */
+export const DEFAULT_STALL_TIMEOUT_MS = 120_000;
 const TRANSFER_ID = /^[0-9a-f]{32}$/;
 
 export function isTransferId(id: string): boolean {
@@ -49,6 +74,17 @@ export const transferPlanSchema = z
     chunk_size: z.number().int().min(1024).max(MAX_CHUNK_SIZE),
     total_bytes: z.number().int().min(1),
     total_chunks: z.number().int().min(1),
+    /**
+     * The model the sender says this is (`manifest.id`, and the store's version name for these manifest
+     * bytes), for the board's log line at `begin`. A claim only: the board checks it against the received
+     * manifest before installing. Optional, so a board still takes a plan from an older sender.
+     */
+    model: z
+      .strictObject({
+        id: z.string().min(1).max(200),
+        version: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
+      })
+      .optional(),
   })
   .refine(
     (p) => p.total_bytes === p.files.reduce((a, f) => a + f.bytes, 0),

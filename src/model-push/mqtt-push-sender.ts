@@ -22,6 +22,7 @@ import {
   type TransferPlan,
   type TransferStatus,
 } from './mqtt-push-protocol.js';
+import { versionName } from './model-store.js';
 import { StatusInbox } from './push-status-inbox.js';
 
 export interface MqttPushOptions {
@@ -86,6 +87,7 @@ async function loadPayload(dir: string, chunkSize: number): Promise<Payload> {
     chunk_size: chunkSize,
     total_bytes: data.length,
     total_chunks: Math.ceil(data.length / chunkSize),
+    model: { id: pkg.manifest.id, version: versionName(pkg.manifest, pkg.manifestBytes) },
   };
   return { plan, data, id: transferIdFor(pkg.manifestBytes, signature, chunkSize) };
 }

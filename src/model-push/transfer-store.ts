@@ -2,15 +2,27 @@
  * The board's record of MQTT transfers in progress: `<root>/<transfer id>/plan.json` and one file per
  * received chunk (`chunks/<n>`, written to a temporary name and renamed, so a crash never leaves a
  * short chunk that would count as received). Survives daemon restarts, which is what makes a push
- * resumable.
+ * resumable. What may be stored, and which leftovers a restart keeps, is the receiver's decision
+ * (mqtt-push-protocol.ts); this store only measures (`leftovers`, `storedBytes`) and deletes.
  */
 import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { FaceedgeError } from '../errors.js';
 import { chunkLength, isTransferId, transferPlanSchema, type TransferPlan } from './mqtt-push-protocol.js';
+
+/** A transfer found on disk (after a restart): its plan when readable, what it occupies, when it was last written. */
+export interface StoredTransfer {
+  readonly id: string;
+  /** Null when `plan.json` is missing or unreadable: such a leftover can only be deleted. */
+  readonly plan: TransferPlan | null;
+  /** Bytes of its files on disk (chunks, partial chunks, the plan). */
+  readonly bytes: number;
+  /** Last write to its chunks (or its folder), ms since the epoch. */
+  readonly mtimeMs: number;
+}
 
 export class TransferStore {
   constructor(readonly root: string) {}
@@ -104,17 +116,40 @@ export class TransferStore {
     await rm(this.#dir(id), { recursive: true, force: true });
   }
 
-  /** Transfers not touched for `maxAgeMs` (an abandoned push) are deleted; returns their ids. */
-  async pruneOlderThan(maxAgeMs: number, now = Date.now()): Promise<string[]> {
-    const removed: string[] = [];
+  /** Creates the root folder (so its file system can be measured before the first transfer). */
+  async ensureRoot(): Promise<void> {
+    await mkdir(this.root, { recursive: true });
+  }
+
+  /** Bytes transfer `id` occupies on disk (0 when it is unknown). */
+  async storedBytes(id: string): Promise<number> {
+    return folderBytes(this.#dir(id));
+  }
+
+  /**
+   * Every transfer folder in the store, newest first. Entries whose name is not a transfer id are not
+   * transfers (nothing here writes them) and are left alone.
+   */
+  async leftovers(): Promise<StoredTransfer[]> {
+    const found: StoredTransfer[] = [];
     for (const id of await readdir(this.root).catch(() => [] as string[])) {
       if (!isTransferId(id)) continue;
-      const info = await stat(join(this.root, id, 'chunks')).catch(() => null);
-      if (!info || now - info.mtimeMs > maxAgeMs) {
-        await this.remove(id);
-        removed.push(id);
-      }
+      const dir = join(this.root, id);
+      const info = (await stat(join(dir, 'chunks')).catch(() => null)) ?? (await stat(dir).catch(() => null));
+      const plan = await this.plan(id).catch(() => null);
+      found.push({ id, plan, bytes: await folderBytes(dir), mtimeMs: info?.mtimeMs ?? 0 });
     }
-    return removed;
+    return found.sort((a, b) => b.mtimeMs - a.mtimeMs);
   }
+}
+
+/** Sum of the sizes of the plain files under `dir` (links are not followed), 0 when it does not exist. */
+async function folderBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true }).catch(() => [])) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += await folderBytes(path);
+    else if (entry.isFile()) total += (await lstat(path).catch(() => null))?.size ?? 0;
+  }
+  return total;
 }

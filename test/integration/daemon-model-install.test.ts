@@ -6,7 +6,7 @@
  * corrupted package is refused and the serving model keeps classifying.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -240,8 +240,11 @@ describe.skipIf(!SOURCE)(`model updates reaching the running daemon (${SOURCE ??
       () => null,
       (e: unknown) => e as Error & { code?: string },
     );
-    expect(refused?.code).toBe('MODEL_SIGNATURE_INVALID');
-    expect(refused?.message).toMatch(/no trusted public key/);
+    expect(refused?.code).toBe('MODEL_PUSH_DISABLED');
+    expect(refused?.message).toMatch(/model pushes are off on this board: no trusted signing key/);
+    // Refused at begin: nothing of the package reached the board's state directory.
+    const transfers = join(work, 'state', 'model-transfers');
+    expect(existsSync(transfers) ? readdirSync(transfers) : []).toEqual([]);
     const h = await health();
     expect(h.model.id).toBe('faceedge-gender-float');
     expect(h.last_frame_age_ms.walk).toBeLessThan(MAX_FRAME_AGE_MS);

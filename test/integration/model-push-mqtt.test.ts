@@ -145,7 +145,7 @@ describe.skipIf(!SOURCE)(`model push over MQTT (${SOURCE ?? NO_MODEL_PACKAGE_REA
       expect(board.installed).toHaveLength(1);
       expect(readdirSync(board.transfers.root)).toEqual([]);
       // An expected refusal: logged with its code and message, not an Error object with a stack trace.
-      const refusal = warnings.find((w) => w.msg.startsWith('model push refused'));
+      const refusal = warnings.find((w) => w.msg.startsWith('model push failed'));
       expect(refusal?.obj).toMatchObject({
         code: 'MODEL_SIGNATURE_INVALID',
         err: expect.stringContaining('does not trust'),

@@ -29,6 +29,7 @@ describe('board configuration sections', () => {
       dir: '/var/lib/faceedge/models',
       public_key: '/etc/faceedge/model-signing.pub.pem',
       require_signature: true,
+      push: {},
     });
   });
 
