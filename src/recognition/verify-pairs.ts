@@ -64,7 +64,14 @@ export interface VerifyOptions {
 export interface VerifyResult extends VerificationSummary {
   /** Photos that could not be read or decoded (their pairs count as missing faces). */
   readonly unreadable: number;
-  readonly model: { readonly id: string; readonly sha256: string; readonly threshold: number; readonly far: number };
+  readonly model: {
+    readonly id: string;
+    readonly sha256: string;
+    readonly threshold: number;
+    readonly far: number;
+    /** Whether each photo was embedded together with its mirror image. */
+    readonly flip_average: boolean;
+  };
 }
 
 /** Embedding of the photo's primary face, or null when none was found or the photo is unreadable. */
@@ -118,6 +125,12 @@ export async function verifyPairs(csvPath: string, options: VerifyOptions): Prom
   return {
     ...summarizeVerification(scored),
     unreadable: results.filter((r) => r === 'unreadable').length,
-    model: { id: embedder.id, sha256: embedder.sha256, threshold: embedder.threshold, far: embedder.far },
+    model: {
+      id: embedder.id,
+      sha256: embedder.sha256,
+      threshold: embedder.threshold,
+      far: embedder.far,
+      flip_average: embedder.flipAverage,
+    },
   };
 }
