@@ -113,7 +113,7 @@ export async function measureLiveView(frames: Buffer[], durationS: number, deps:
     cpu_ms_per_frame_no_viewer: Math.round(mean(cpuMsPerFrame.none) * 1000) / 1000,
     cpu_ms_per_frame_one_viewer: Math.round(mean(cpuMsPerFrame.one) * 1000) / 1000,
     pictures_per_s: round1((feed.encodedCount - encodedBefore) / viewingS),
-    /** Share of those pictures that had faces drawn (the others were the camera's JPEG as it came). */
+    /** Share of those pictures with faces tracked in them (the page draws them; every picture is the camera's JPEG as it came). */
     pictures_with_faces: Math.round((withFaces / Math.max(1, feed.encodedCount - encodedBefore)) * 100) / 100,
     stream_kb_per_s: Math.round(bytes / 1024 / viewingS),
   };

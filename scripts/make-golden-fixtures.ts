@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import type { RgbImage } from '../src/capture/frame.js';
 import { alignFace, DEFAULT_ALIGNMENT } from '../src/vision/align-face.js';
-import { decodeImage } from '../src/vision/decode-image.js';
+import { decodeImage } from '../src/capture/decode-image.js';
 import type { DetectedFace } from '../src/vision/face.js';
 import { FaceDetector } from '../src/inference/face-detector.js';
 

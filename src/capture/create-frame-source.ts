@@ -2,8 +2,8 @@
  * Builds the configured frame source. The config keys are the ones of the `source:` section of the daemon
  * config (snake_case); validation of types and ranges belongs to the config schema, this only maps.
  */
-import type { CameraSourceConfig } from '../config/config-schema.js';
 import { FaceedgeError } from '../errors.js';
+import type { CameraSourceConfig } from './camera-source-schema.js';
 import { createRtspSource, createV4l2Source } from './ffmpeg-camera-source.js';
 import { FolderSource } from './folder-source.js';
 import type { FrameSink, FrameSource } from './frame-source.js';

@@ -43,9 +43,12 @@ export interface RtspSettings {
   readonly quality?: number;
 }
 
+/** Default watchdog of an RTSP camera, ms: network cameras take longer to reconnect than local ones. */
+export const RTSP_WATCHDOG_MS = 10_000;
+
 /** Process options shared by both camera kinds. */
 export interface FfmpegCameraOptions extends CommonSourceOptions {
-  /** Restart when no frame arrived for this long, ms. Default 5000 for V4L2, 10000 for RTSP (network reconnects are slower). */
+  /** Restart when no frame arrived for this long, ms. Default 5000 (`DEFAULT_WATCHDOG_MS`) for V4L2, 10000 for RTSP. */
   readonly watchdogMs?: number;
   readonly backoff?: BackoffOptions;
   /** ffmpeg program. Default `ffmpeg`. */
@@ -130,7 +133,7 @@ export function createRtspSource(options: FfmpegCameraOptions & RtspSettings): P
     sink: options.sink,
     name: options.name ?? redactUrl(options.url),
     command: { command: options.ffmpegPath ?? 'ffmpeg', args: buildRtspArgs(options) },
-    watchdogMs: options.watchdogMs ?? 10_000,
+    watchdogMs: options.watchdogMs ?? RTSP_WATCHDOG_MS,
     backoff: options.backoff,
     env: options.env,
     secrets,

@@ -11,6 +11,14 @@ export interface RgbImage {
   readonly height: number;
 }
 
+/** A rectangle of source pixels: columns [left, left + width), rows [top, top + height). */
+export interface PixelRect {
+  readonly left: number;
+  readonly top: number;
+  readonly width: number;
+  readonly height: number;
+}
+
 /** A compressed image exactly as the source delivered it (one JPEG of an MJPEG stream, a PNG file…). */
 export interface EncodedImage {
   readonly kind: 'encoded';

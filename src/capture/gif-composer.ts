@@ -36,16 +36,26 @@ const DISPOSE_BACKGROUND = 2;
 const DISPOSE_PREVIOUS = 3;
 
 export class GifComposer {
+  readonly #gif: ParsedGif;
+  readonly #blocks: ImageBlock[];
+  readonly #background: readonly [number, number, number];
+  readonly #origin: string;
+
   private constructor(
-    private readonly gif: ParsedGif,
-    private readonly blocks: ImageBlock[],
+    gif: ParsedGif,
+    blocks: ImageBlock[],
     readonly width: number,
     readonly height: number,
-    private readonly background: readonly [number, number, number],
-    private readonly origin: string,
+    background: readonly [number, number, number],
+    origin: string,
     /** Set when the file ends inside a frame's pixel data (a cut download or copy); that frame was dropped. */
     readonly truncation: string | null,
-  ) {}
+  ) {
+    this.#gif = gif;
+    this.#blocks = blocks;
+    this.#background = background;
+    this.#origin = origin;
+  }
 
   /**
    * Parses a GIF file's structure (no pixel decoding yet).
@@ -92,7 +102,7 @@ export class GifComposer {
 
   /** Number of image frames. */
   get frameCount(): number {
-    return this.blocks.length;
+    return this.#blocks.length;
   }
 
   /**
@@ -102,17 +112,17 @@ export class GifComposer {
   *frames(): Generator<GifFrame> {
     const { width, height } = this;
     const canvas = Buffer.alloc(width * height * 3);
-    fillRect(canvas, width, { left: 0, top: 0, width, height }, this.background);
+    fillRect(canvas, width, { left: 0, top: 0, width, height }, this.#background);
     let previous: { rect: Rect; disposal: number; saved: Buffer | null } | null = null;
 
-    for (let i = 0; i < this.blocks.length; i++) {
+    for (let i = 0; i < this.#blocks.length; i++) {
       let frame;
       try {
-        frame = decompressFrame(this.blocks[i] as never, this.gif.gct, false);
+        frame = decompressFrame(this.#blocks[i] as never, this.#gif.gct, false);
       } catch (cause) {
-        throw new FaceedgeError('IMAGE_UNREADABLE', `GIF ${this.origin} frame ${i} is corrupt`, { cause });
+        throw new FaceedgeError('IMAGE_UNREADABLE', `GIF ${this.#origin} frame ${i} is corrupt`, { cause });
       }
-      if (previous?.disposal === DISPOSE_BACKGROUND) fillRect(canvas, width, previous.rect, this.background);
+      if (previous?.disposal === DISPOSE_BACKGROUND) fillRect(canvas, width, previous.rect, this.#background);
       else if (previous?.disposal === DISPOSE_PREVIOUS && previous.saved) {
         putRect(canvas, width, previous.rect, previous.saved);
       }

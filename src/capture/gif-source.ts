@@ -2,12 +2,12 @@
  * An animated GIF as a source: full composed RGB frames played at the GIF's own frame delays (or at `fps`,
  * or as fast as the consumer takes them), once or looping. The demo runs on this.
  */
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { FaceedgeError } from '../errors.js';
 import { GifComposer } from './gif-composer.js';
 import { PlaybackSource, type PlaybackOptions, type TimedImage } from './playback-source.js';
 import { DEFAULT_MAX_PIXELS } from './probe-image.js';
+import { readImageFile } from './read-image-file.js';
 
 /** Options of {@link GifSource}. */
 export interface GifSourceOptions extends PlaybackOptions {
@@ -19,41 +19,40 @@ export interface GifSourceOptions extends PlaybackOptions {
 
 export class GifSource extends PlaybackSource {
   readonly name: string;
-  private composer: GifComposer | null = null;
+  #composer: GifComposer | null = null;
 
-  constructor(private readonly options: GifSourceOptions) {
+  readonly #options: GifSourceOptions;
+
+  constructor(options: GifSourceOptions) {
     super(options);
+    this.#options = options;
     this.name = options.name ?? `gif:${basename(options.path)}`;
   }
 
   /** Canvas size and frame count, known after `start()`. */
   get info(): { width: number; height: number; frameCount: number } | null {
-    const c = this.composer;
+    const c = this.#composer;
     return c ? { width: c.width, height: c.height, frameCount: c.frameCount } : null;
   }
 
   /**
-   * @throws FaceedgeError `IMAGE_UNREADABLE` (missing, not a GIF, no whole frame) or `IMAGE_TOO_LARGE`.
+   * @throws FaceedgeError `IMAGE_UNREADABLE` (missing, not a regular file, not a GIF, no whole frame) or
+   *   `IMAGE_TOO_LARGE` (file size or canvas).
    * A truncated GIF opens: its whole frames play and the cut is reported to the sink as a skipped input.
    */
   protected async open(): Promise<void> {
-    let data: Buffer;
-    try {
-      data = await readFile(this.options.path);
-    } catch (cause) {
-      throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read GIF ${this.options.path}: ${(cause as Error).message}`, {
-        hint: 'Check the source path in the configuration.',
-        cause,
-      });
-    }
-    this.composer = GifComposer.fromBuffer(data, {
-      maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS,
-      origin: this.options.path,
+    const data = await readImageFile(this.#options.path, {
+      what: 'GIF',
+      hint: 'Check the source path in the configuration.',
+    });
+    this.#composer = GifComposer.fromBuffer(data, {
+      maxPixels: this.#options.maxPixels ?? DEFAULT_MAX_PIXELS,
+      origin: this.#options.path,
     });
     // The whole frames play; the cut one counts as skipped, reported once (not on every loop).
-    if (this.composer.truncation) {
+    if (this.#composer.truncation) {
       this.skip(
-        new FaceedgeError('IMAGE_UNREADABLE', this.composer.truncation, {
+        new FaceedgeError('IMAGE_UNREADABLE', this.#composer.truncation, {
           hint: 'Copy the file again; a GIF ends with a trailer byte after its last frame.',
         }),
       );
@@ -61,6 +60,6 @@ export class GifSource extends PlaybackSource {
   }
 
   protected async *pass(): AsyncIterable<TimedImage> {
-    yield* this.composer!.frames();
+    yield* this.#composer!.frames();
   }
 }

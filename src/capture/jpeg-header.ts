@@ -56,6 +56,42 @@ export function parseJpegHeader(data: Buffer): JpegHeader | null {
   return null;
 }
 
+/** The end-of-image marker. */
+const END_OF_IMAGE = Buffer.from([0xff, 0xd9]);
+
+/**
+ * True when a JPEG is cut short: it has a scan (SOS) but no end-of-image marker (FF D9) after it. Entropy-
+ * coded data never holds FF D9 (an FF there is followed by 00 or a restart marker), so the last FF D9 of
+ * the buffer, searched from the end where it normally sits, is the end of the image. This settles
+ * truncation from the bytes alone: libvips says "premature end of JPEG image" too, but its message sits
+ * in one error buffer shared by every decode in flight, and with several cameras decoding at once it
+ * sometimes arrives empty ("Unknown error": 29 of 200 tries with three decodes beside the cut one).
+ * False for anything this parser cannot walk to a scan; libvips judges those.
+ */
+export function jpegIsTruncated(data: Buffer): boolean {
+  if (!looksLikeJpeg(data)) return false;
+  let at = 2;
+  while (at + 2 <= data.length) {
+    if (data[at] !== 0xff) return false;
+    const marker = data[at + 1];
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0xd8 || (marker >= 0xd0 && marker <= 0xd7) || marker === 0x01) {
+      at += 2;
+      continue;
+    }
+    if (marker === 0xd9) return false; // an image without a scan: not cut, just empty (libvips says so)
+    if (at + 4 > data.length) return true;
+    const segmentEnd = at + 2 + data.readUInt16BE(at + 2);
+    if (marker === 0xda) return data.lastIndexOf(END_OF_IMAGE) < segmentEnd;
+    if (segmentEnd > data.length) return true; // a header segment cut off
+    at = segmentEnd;
+  }
+  return true; // the data stops between header segments, before any scan
+}
+
 /**
  * The Orientation tag (0x0112) of IFD0 in an APP1 segment spanning [start, end), if it is EXIF and has
  * one with a valid value (1–8); undefined otherwise. libvips reports the same tag.

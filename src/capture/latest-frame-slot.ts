@@ -23,40 +23,40 @@ interface Waiter {
 }
 
 export class LatestFrameSlot {
-  private pending: Frame | null = null;
-  private ended = false;
-  private readonly waiters: Waiter[] = [];
-  private framesIn = 0;
-  private dropped = 0;
-  private taken = 0;
+  #pending: Frame | null = null;
+  #ended = false;
+  readonly #waiters: Waiter[] = [];
+  #framesIn = 0;
+  #dropped = 0;
+  #taken = 0;
   /** One shared promise per "a frame is pending" period, so callers that ignore it cannot pile up. */
-  private empty: { promise: Promise<void>; resolve(): void } | null = null;
+  #empty: { promise: Promise<void>; resolve(): void } | null = null;
 
   /** Offers a frame. An unconsumed pending frame is replaced and counted as dropped. Ignored after `end()`. */
   put(frame: Frame): void {
-    if (this.ended) return;
-    this.framesIn++;
-    const waiter = this.waiters.shift();
+    if (this.#ended) return;
+    this.#framesIn++;
+    const waiter = this.#waiters.shift();
     if (waiter) {
       waiter.cleanup();
-      this.taken++;
+      this.#taken++;
       waiter.resolve(frame);
       return;
     }
-    if (this.pending) this.dropped++;
-    this.pending = frame;
+    if (this.#pending) this.#dropped++;
+    this.#pending = frame;
   }
 
   /** Marks the end of the source: once the pending frame (if any) is taken, `next()` resolves with null. */
   end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    for (const waiter of this.waiters.splice(0)) {
+    if (this.#ended) return;
+    this.#ended = true;
+    for (const waiter of this.#waiters.splice(0)) {
       waiter.cleanup();
       waiter.resolve(null);
     }
     // Nobody will be waiting for space any more: a source blocked on whenEmpty() must not hang.
-    if (!this.pending) this.settleEmpty();
+    if (!this.#pending) this.#settleEmpty();
   }
 
   /**
@@ -64,19 +64,19 @@ export class LatestFrameSlot {
    * has ended and nothing is pending; rejects with `signal.reason` when `signal` aborts first.
    */
   next(signal?: AbortSignal): Promise<Frame | null> {
-    if (this.pending) {
-      const frame = this.pending;
-      this.pending = null;
-      this.taken++;
-      this.settleEmpty();
+    if (this.#pending) {
+      const frame = this.#pending;
+      this.#pending = null;
+      this.#taken++;
+      this.#settleEmpty();
       return Promise.resolve(frame);
     }
-    if (this.ended) return Promise.resolve(null);
+    if (this.#ended) return Promise.resolve(null);
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Frame | null>((resolve, reject) => {
       const onAbort = (): void => {
-        const at = this.waiters.indexOf(waiter);
-        if (at >= 0) this.waiters.splice(at, 1);
+        const at = this.#waiters.indexOf(waiter);
+        if (at >= 0) this.#waiters.splice(at, 1);
         reject(signal?.reason);
       };
       const waiter: Waiter = {
@@ -85,7 +85,7 @@ export class LatestFrameSlot {
         cleanup: () => signal?.removeEventListener('abort', onAbort),
       };
       signal?.addEventListener('abort', onAbort, { once: true });
-      this.waiters.push(waiter);
+      this.#waiters.push(waiter);
     });
   }
 
@@ -94,27 +94,27 @@ export class LatestFrameSlot {
    * one pending period gets the same promise, so ignoring it costs nothing.
    */
   whenEmpty(): Promise<void> {
-    if (!this.pending || this.ended) return Promise.resolve();
-    if (!this.empty) {
+    if (!this.#pending || this.#ended) return Promise.resolve();
+    if (!this.#empty) {
       let resolve!: () => void;
       const promise = new Promise<void>((r) => (resolve = r));
-      this.empty = { promise, resolve };
+      this.#empty = { promise, resolve };
     }
-    return this.empty.promise;
+    return this.#empty.promise;
   }
 
   /** True once the source has ended (no frame will be accepted any more). */
   get isEnded(): boolean {
-    return this.ended;
+    return this.#ended;
   }
 
   /** True while a frame waits to be taken. */
   get hasPending(): boolean {
-    return this.pending !== null;
+    return this.#pending !== null;
   }
 
   stats(): LatestFrameSlotStats {
-    return { frames_in: this.framesIn, dropped: this.dropped, taken: this.taken };
+    return { frames_in: this.#framesIn, dropped: this.#dropped, taken: this.#taken };
   }
 
   /**
@@ -136,9 +136,9 @@ export class LatestFrameSlot {
     };
   }
 
-  private settleEmpty(): void {
-    const empty = this.empty;
-    this.empty = null;
+  #settleEmpty(): void {
+    const empty = this.#empty;
+    this.#empty = null;
     empty?.resolve();
   }
 }

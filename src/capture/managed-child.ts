@@ -28,25 +28,27 @@ export interface ManagedChildOptions {
 export class ManagedChild {
   /** Settles when the process has exited and its stdout/stderr are closed. Never rejects. */
   readonly exited: Promise<ChildExit>;
-  private readonly tail: string[] = [];
-  private partialLine = '';
-  private exit: ChildExit | null = null;
+  readonly #tail: string[] = [];
+  #partialLine = '';
+  #exit: ChildExit | null = null;
 
-  private constructor(
-    private readonly proc: ChildProcess,
-    private readonly options: ManagedChildOptions,
-  ) {
+  readonly #proc: ChildProcess;
+  readonly #options: ManagedChildOptions;
+
+  private constructor(proc: ChildProcess, options: ManagedChildOptions) {
+    this.#proc = proc;
+    this.#options = options;
     this.exited = new Promise((resolve) => {
       proc.once('close', (code, signal) => {
-        this.flushStderr();
-        this.exit = { code, signal };
-        resolve(this.exit);
+        this.#flushStderr();
+        this.#exit = { code, signal };
+        resolve(this.#exit);
       });
     });
     // The leader is gone: take down anything it left in its group (a script's ffmpeg) so pipes close.
-    proc.once('exit', () => this.signalGroup('SIGKILL'));
+    proc.once('exit', () => this.#signalGroup('SIGKILL'));
     proc.stderr!.setEncoding('utf8');
-    proc.stderr!.on('data', (text: string) => this.onStderr(text));
+    proc.stderr!.on('data', (text: string) => this.#onStderr(text));
     // Errors after a successful spawn (EPIPE on kill races) must not become uncaught exceptions.
     proc.on('error', () => {});
     proc.stdout!.on('error', () => {});
@@ -73,21 +75,21 @@ export class ManagedChild {
   }
 
   get pid(): number {
-    return this.proc.pid!;
+    return this.#proc.pid!;
   }
 
   get stdout(): Readable {
-    return this.proc.stdout!;
+    return this.#proc.stdout!;
   }
 
   /** True once the process has exited and its pipes are closed. */
   get hasExited(): boolean {
-    return this.exit !== null;
+    return this.#exit !== null;
   }
 
   /** The last stderr lines, oldest first, secrets masked. */
   stderrTail(): readonly string[] {
-    return [...this.tail];
+    return [...this.#tail];
   }
 
   /**
@@ -95,48 +97,48 @@ export class ManagedChild {
    * it has not exited after `graceMs` (default 2000 ms). Resolves when it has exited.
    */
   async kill(graceMs = 2000): Promise<ChildExit> {
-    if (this.exit) return this.exit;
-    this.signalGroup('SIGTERM');
-    this.signalGroup('SIGCONT');
+    if (this.#exit) return this.#exit;
+    this.#signalGroup('SIGTERM');
+    this.#signalGroup('SIGCONT');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), graceMs)));
     const first = await Promise.race([this.exited, timedOut]);
     clearTimeout(timer);
-    if (first === 'timeout') this.signalGroup('SIGKILL');
+    if (first === 'timeout') this.#signalGroup('SIGKILL');
     return this.exited;
   }
 
-  private signalGroup(signal: NodeJS.Signals): void {
+  #signalGroup(signal: NodeJS.Signals): void {
     try {
-      process.kill(-this.proc.pid!, signal);
+      process.kill(-this.#proc.pid!, signal);
     } catch {
       // ESRCH: the group is already gone.
     }
   }
 
-  private onStderr(text: string): void {
-    const lines = (this.partialLine + text).split(/\r?\n|\r/);
-    this.partialLine = lines.pop() ?? '';
-    for (const line of lines) this.keep(line);
+  #onStderr(text: string): void {
+    const lines = (this.#partialLine + text).split(/\r?\n|\r/);
+    this.#partialLine = lines.pop() ?? '';
+    for (const line of lines) this.#keep(line);
     // A process that never ends a line must not grow this without bound.
-    if (this.partialLine.length > 4096) {
-      this.keep(this.partialLine);
-      this.partialLine = '';
+    if (this.#partialLine.length > 4096) {
+      this.#keep(this.#partialLine);
+      this.#partialLine = '';
     }
   }
 
-  private flushStderr(): void {
-    if (this.partialLine) this.keep(this.partialLine);
-    this.partialLine = '';
+  #flushStderr(): void {
+    if (this.#partialLine) this.#keep(this.#partialLine);
+    this.#partialLine = '';
   }
 
-  private keep(line: string): void {
+  #keep(line: string): void {
     let clean = line.trim();
     if (!clean) return;
-    for (const secret of this.options.secrets ?? []) if (secret) clean = clean.split(secret).join('***');
-    this.tail.push(clean);
-    this.options.onStderrLine?.(clean);
-    const max = this.options.stderrLines ?? 20;
-    if (this.tail.length > max) this.tail.splice(0, this.tail.length - max);
+    for (const secret of this.#options.secrets ?? []) if (secret) clean = clean.split(secret).join('***');
+    this.#tail.push(clean);
+    this.#options.onStderrLine?.(clean);
+    const max = this.#options.stderrLines ?? 20;
+    if (this.#tail.length > max) this.#tail.splice(0, this.#tail.length - max);
   }
 }

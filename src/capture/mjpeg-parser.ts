@@ -47,130 +47,133 @@ const SOI = Buffer.from([0xff, 0xd8]);
 const INITIAL_CAPACITY = 256 * 1024;
 
 export class MjpegParser {
-  private readonly maxFrameBytes: number;
+  readonly #maxFrameBytes: number;
   /** Pending bytes; while in a frame, the frame starts at offset 0. */
-  private buf = Buffer.alloc(INITIAL_CAPACITY);
-  private len = 0;
+  #buf = Buffer.alloc(INITIAL_CAPACITY);
+  #len = 0;
   /** Next offset to examine. */
-  private pos = 0;
-  private state = State.Seek;
+  #pos = 0;
+  #state = State.Seek;
   /** A scan (SOS) was seen in the current frame: an EOI without one is not an image. */
-  private sawScan = false;
-  private frames = 0;
-  private skipped = 0;
-  private garbageBytes = 0;
+  #sawScan = false;
+  #frames = 0;
+  #skipped = 0;
+  #garbageBytes = 0;
 
-  constructor(private readonly options: MjpegParserOptions = {}) {
-    this.maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MJPEG_FRAME_BYTES;
+  readonly #options: MjpegParserOptions;
+
+  constructor(options: MjpegParserOptions = {}) {
+    this.#options = options;
+    this.#maxFrameBytes = options.maxFrameBytes ?? DEFAULT_MAX_MJPEG_FRAME_BYTES;
   }
 
   /** Feeds the next chunk; returns the frames it completed, each a fresh Buffer holding SOI … EOI. */
   push(chunk: Buffer): Buffer[] {
-    this.append(chunk);
+    this.#append(chunk);
     const out: Buffer[] = [];
-    this.parse(out);
-    if (this.state !== State.Seek && this.len > this.maxFrameBytes) {
-      this.skip(`frame larger than ${this.maxFrameBytes} bytes without EOI`, this.len);
+    this.#parse(out);
+    if (this.#state !== State.Seek && this.#len > this.#maxFrameBytes) {
+      this.#skip(`frame larger than ${this.#maxFrameBytes} bytes without EOI`, this.#len);
     }
     return out;
   }
 
   /** The stream is over: a frame still in progress is truncated and counted as skipped. Resets the parser. */
   end(): void {
-    if (this.state !== State.Seek) this.skip('stream ended inside a frame', this.len);
-    this.garbageBytes += this.len;
-    this.len = 0;
-    this.pos = 0;
-    this.state = State.Seek;
+    if (this.#state !== State.Seek) this.#skip('stream ended inside a frame', this.#len);
+    this.#garbageBytes += this.#len;
+    this.#len = 0;
+    this.#pos = 0;
+    this.#state = State.Seek;
   }
 
   /** Bytes held while waiting for the rest of a frame; at most about `maxFrameBytes` plus one chunk. */
   get pendingBytes(): number {
-    return this.len;
+    return this.#len;
   }
 
   stats(): MjpegParserStats {
-    return { frames: this.frames, skipped: this.skipped, garbageBytes: this.garbageBytes };
+    return { frames: this.#frames, skipped: this.#skipped, garbageBytes: this.#garbageBytes };
   }
 
-  private parse(out: Buffer[]): void {
-    const buf = this.buf;
+  #parse(out: Buffer[]): void {
+    const buf = this.#buf;
     for (;;) {
-      const len = this.len;
-      if (this.state === State.Seek) {
-        const at = buf.subarray(0, len).indexOf(SOI, this.pos);
+      const len = this.#len;
+      if (this.#state === State.Seek) {
+        const at = buf.subarray(0, len).indexOf(SOI, this.#pos);
         if (at < 0) {
           // Keep a trailing FF: it may be the first half of an SOI split across chunks.
           const keep = len > 0 && buf[len - 1] === 0xff ? 1 : 0;
-          this.garbageBytes += len - keep;
-          this.drop(len - keep);
-          this.pos = 0;
+          this.#garbageBytes += len - keep;
+          this.#drop(len - keep);
+          this.#pos = 0;
           return;
         }
-        this.garbageBytes += at;
-        this.drop(at);
-        this.pos = 2;
-        this.sawScan = false;
-        this.state = State.Marker;
+        this.#garbageBytes += at;
+        this.#drop(at);
+        this.#pos = 2;
+        this.#sawScan = false;
+        this.#state = State.Marker;
         continue;
       }
 
-      if (this.state === State.Entropy) {
-        if (this.pos >= len) return;
-        const at = buf.subarray(0, len).indexOf(0xff, this.pos);
+      if (this.#state === State.Entropy) {
+        if (this.#pos >= len) return;
+        const at = buf.subarray(0, len).indexOf(0xff, this.#pos);
         if (at < 0 || at + 1 >= len) {
-          this.pos = at < 0 ? len : at;
+          this.#pos = at < 0 ? len : at;
           return;
         }
         const next = buf[at + 1];
         if (next === 0x00 || (next >= 0xd0 && next <= 0xd7))
-          this.pos = at + 2; // stuffed FF or RSTn
+          this.#pos = at + 2; // stuffed FF or RSTn
         else if (next === 0xff)
-          this.pos = at + 1; // fill byte
+          this.#pos = at + 1; // fill byte
         else {
-          this.pos = at;
-          this.state = State.Marker;
+          this.#pos = at;
+          this.#state = State.Marker;
         }
         continue;
       }
 
       // State.Marker
-      const pos = this.pos;
+      const pos = this.#pos;
       if (pos + 1 >= len) return;
       if (buf[pos] !== 0xff) {
-        this.resync(`expected a marker at byte ${pos}, found 0x${buf[pos].toString(16)}`);
+        this.#resync(`expected a marker at byte ${pos}, found 0x${buf[pos].toString(16)}`);
         continue;
       }
       const marker = buf[pos + 1];
       if (marker === 0xff) {
-        this.pos = pos + 1; // fill bytes may precede a marker
+        this.#pos = pos + 1; // fill bytes may precede a marker
       } else if (marker === 0xd8) {
         // A new image starts before this one ended: this one is truncated; the new one is kept.
-        this.skipped++;
-        this.options.onSkip?.('frame truncated (new SOI before EOI)');
-        this.drop(pos);
-        this.pos = 2;
-        this.sawScan = false;
+        this.#skipped++;
+        this.#options.onSkip?.('frame truncated (new SOI before EOI)');
+        this.#drop(pos);
+        this.#pos = 2;
+        this.#sawScan = false;
       } else if (marker === 0xd9) {
         const end = pos + 2;
-        if (this.sawScan) {
+        if (this.#sawScan) {
           out.push(Buffer.from(buf.subarray(0, end)));
-          this.frames++;
+          this.#frames++;
         } else {
-          this.skipped++;
-          this.options.onSkip?.('EOI before any scan data');
+          this.#skipped++;
+          this.#options.onSkip?.('EOI before any scan data');
         }
-        this.drop(end);
-        this.state = State.Seek;
+        this.#drop(end);
+        this.#state = State.Seek;
       } else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
-        this.pos = pos + 2; // markers without a length
+        this.#pos = pos + 2; // markers without a length
       } else if (marker === 0x00) {
-        this.resync('invalid marker FF 00 outside scan data');
+        this.#resync('invalid marker FF 00 outside scan data');
       } else {
         if (pos + 3 >= len) return;
         const length = buf.readUInt16BE(pos + 2);
         if (length < 2) {
-          this.resync(`marker 0x${marker.toString(16)} with invalid length ${length}`);
+          this.#resync(`marker 0x${marker.toString(16)} with invalid length ${length}`);
           continue;
         }
         const segmentEnd = pos + 2 + length;
@@ -184,18 +187,18 @@ export class MjpegParser {
           const soi = buf.subarray(pos + 2, Math.min(segmentEnd + 1, len)).indexOf(SOI);
           if (soi < 0 && segmentEnd >= len) return; // these segments are small: wait for all of it
           if (soi >= 0) {
-            this.skipped++;
-            this.options.onSkip?.('frame truncated (new SOI inside a header segment)');
-            this.drop(pos + 2 + soi);
-            this.pos = 2;
-            this.sawScan = false;
+            this.#skipped++;
+            this.#options.onSkip?.('frame truncated (new SOI inside a header segment)');
+            this.#drop(pos + 2 + soi);
+            this.#pos = 2;
+            this.#sawScan = false;
             continue;
           }
         }
-        this.pos = segmentEnd;
+        this.#pos = segmentEnd;
         if (marker === 0xda) {
-          this.sawScan = true;
-          this.state = State.Entropy;
+          this.#sawScan = true;
+          this.#state = State.Entropy;
         }
         // The segment may extend past the data so far; Marker waits until the byte after it arrives.
       }
@@ -203,39 +206,39 @@ export class MjpegParser {
   }
 
   /** Drops the broken frame's SOI and looks for the next SOI after it. */
-  private resync(reason: string): void {
-    this.skipped++;
-    this.options.onSkip?.(reason);
-    this.drop(2);
-    this.pos = 0;
-    this.state = State.Seek;
+  #resync(reason: string): void {
+    this.#skipped++;
+    this.#options.onSkip?.(reason);
+    this.#drop(2);
+    this.#pos = 0;
+    this.#state = State.Seek;
   }
 
   /** Drops the whole pending frame (it is too large), counting it as skipped. */
-  private skip(reason: string, bytes: number): void {
-    this.skipped++;
-    this.options.onSkip?.(reason);
-    this.drop(bytes);
-    this.pos = 0;
-    this.state = State.Seek;
+  #skip(reason: string, bytes: number): void {
+    this.#skipped++;
+    this.#options.onSkip?.(reason);
+    this.#drop(bytes);
+    this.#pos = 0;
+    this.#state = State.Seek;
   }
 
   /** Removes the first `n` pending bytes. */
-  private drop(n: number): void {
+  #drop(n: number): void {
     if (n <= 0) return;
-    this.buf.copyWithin(0, n, this.len);
-    this.len -= n;
-    this.pos = Math.max(0, this.pos - n);
+    this.#buf.copyWithin(0, n, this.#len);
+    this.#len -= n;
+    this.#pos = Math.max(0, this.#pos - n);
   }
 
-  private append(chunk: Buffer): void {
-    const needed = this.len + chunk.length;
-    if (needed > this.buf.length) {
-      const grown = Buffer.alloc(Math.max(needed, this.buf.length * 2));
-      this.buf.copy(grown, 0, 0, this.len);
-      this.buf = grown;
+  #append(chunk: Buffer): void {
+    const needed = this.#len + chunk.length;
+    if (needed > this.#buf.length) {
+      const grown = Buffer.alloc(Math.max(needed, this.#buf.length * 2));
+      this.#buf.copy(grown, 0, 0, this.#len);
+      this.#buf = grown;
     }
-    chunk.copy(this.buf, this.len);
-    this.len = needed;
+    chunk.copy(this.#buf, this.#len);
+    this.#len = needed;
   }
 }

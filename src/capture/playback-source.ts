@@ -40,11 +40,14 @@ export function isUnpaced(options: { fps?: number; realtime?: boolean }): boolea
 export abstract class PlaybackSource implements FrameSource {
   abstract readonly name: string;
   protected readonly reporter: SourceReporter;
-  private readonly controller = new AbortController();
-  private startPromise: Promise<void> | null = null;
-  private running: Promise<void> | null = null;
+  readonly #controller = new AbortController();
+  #startPromise: Promise<void> | null = null;
+  #running: Promise<void> | null = null;
 
-  constructor(private readonly playback: PlaybackOptions) {
+  readonly #playback: PlaybackOptions;
+
+  constructor(playback: PlaybackOptions) {
+    this.#playback = playback;
     this.reporter = new SourceReporter(playback.sink, playback.clock);
   }
 
@@ -55,13 +58,13 @@ export abstract class PlaybackSource implements FrameSource {
   protected abstract pass(signal: AbortSignal): AsyncIterable<TimedImage>;
 
   start(signal?: AbortSignal): Promise<void> {
-    this.startPromise ??= this.doStart(signal);
-    return this.startPromise;
+    this.#startPromise ??= this.#doStart(signal);
+    return this.#startPromise;
   }
 
   async stop(): Promise<void> {
-    this.controller.abort();
-    await this.running;
+    this.#controller.abort();
+    await this.#running;
     this.reporter.end('stopped');
   }
 
@@ -69,13 +72,13 @@ export abstract class PlaybackSource implements FrameSource {
     return this.reporter.stats();
   }
 
-  /** Reports an input that was skipped (unreadable file…) and counts it. */
-  protected skip(error: FaceedgeError): void {
-    this.reporter.skip(error);
+  /** Counts an input that was skipped (unreadable file…) and, unless `report` is false, reports why. */
+  protected skip(error: FaceedgeError, options: { readonly report?: boolean } = {}): void {
+    this.reporter.skip(error, options);
   }
 
-  private async doStart(signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted || this.controller.signal.aborted) {
+  async #doStart(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted || this.#controller.signal.aborted) {
       this.reporter.end('stopped');
       return;
     }
@@ -83,13 +86,13 @@ export abstract class PlaybackSource implements FrameSource {
     await this.open();
     this.reporter.started();
     this.reporter.status('online', `playing ${this.name}`);
-    this.running = this.play(this.controller.signal);
+    this.#running = this.#play(this.#controller.signal);
   }
 
-  private async play(signal: AbortSignal): Promise<void> {
-    const unpaced = isUnpaced(this.playback);
-    const fps = this.playback.fps;
-    const pacer = new FramePacer(this.playback.clock?.now);
+  async #play(signal: AbortSignal): Promise<void> {
+    const unpaced = isUnpaced(this.#playback);
+    const fps = this.#playback.fps;
+    const pacer = new FramePacer(this.#playback.clock?.now);
     let reason = 'ended';
     try {
       for (;;) {
@@ -107,7 +110,7 @@ export abstract class PlaybackSource implements FrameSource {
           reason = 'stopped';
           break;
         }
-        if (!this.playback.loop) break;
+        if (!this.#playback.loop) break;
         // A pass with no usable image would otherwise spin forever on a loop.
         if (produced === 0) {
           reason = 'no readable image to loop over';

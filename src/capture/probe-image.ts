@@ -4,7 +4,7 @@
  */
 import sharp, { type Metadata } from 'sharp';
 import { FaceedgeError } from '../errors.js';
-import { parseJpegHeader } from './jpeg-header.js';
+import { jpegIsTruncated, parseJpegHeader } from './jpeg-header.js';
 
 /** Default largest image accepted, in pixels (width × height): 50 megapixels. */
 export const DEFAULT_MAX_PIXELS = 50_000_000;
@@ -49,6 +49,38 @@ export function libvipsReason(cause: unknown): string {
 }
 
 /**
+ * sharp's own words around libvips' message, which say nothing about the image: the line it adds when a
+ * decoder warning is made an error (`failOn: 'warning'`, see decode-image.ts) and the text it uses when
+ * libvips' shared error buffer came back empty.
+ */
+const SHARP_FILLER = new Set(['Warning treated as error due to failOn setting', 'Unknown error']);
+
+/**
+ * Why libvips refused an image, for a message: {@link libvipsReason} without sharp's filler, or a plain
+ * statement when nothing else is left (libvips' error buffer is shared by every decode in flight, so a
+ * failure's text sometimes comes back empty).
+ */
+export function decoderReason(cause: unknown): string {
+  const reason = libvipsReason(cause)
+    .split('; ')
+    .filter((part) => !SHARP_FILLER.has(part))
+    .join('; ');
+  return reason === '' ? 'the decoder gave no detail' : reason;
+}
+
+/**
+ * The error for a JPEG that stops before its end-of-image marker (jpeg-header.ts `jpegIsTruncated`): one
+ * message wherever the cut image turns up, a camera source, a folder, `classify` or `eval`.
+ */
+export function truncatedJpegError(origin: string): FaceedgeError {
+  return new FaceedgeError(
+    'IMAGE_UNREADABLE',
+    `${origin}: premature end of JPEG image: the data stops before its end-of-image marker (cut short)`,
+    { hint: 'Copy the file again, or check what writes it; a JPEG ends with the bytes FF D9.' },
+  );
+}
+
+/**
  * Reads the header of an image file or buffer.
  * @throws FaceedgeError `IMAGE_UNREADABLE` when it is missing or not an image sharp can read,
  *   `IMAGE_TOO_LARGE` when width × height exceeds `maxPixels`.
@@ -62,12 +94,13 @@ export async function probeImage(input: Buffer | string, options: ProbeImageOpti
     assertPixelLimit(jpeg.width, jpeg.height, maxPixels, origin);
     return { ...jpeg, format: 'jpeg' };
   }
+  if (typeof input !== 'string' && jpegIsTruncated(input)) throw truncatedJpegError(origin);
   let meta: Metadata;
   try {
     // limitInputPixels: false here because the limit is checked below with a clearer error.
     meta = await sharp(input, { limitInputPixels: false }).metadata();
   } catch (cause) {
-    throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read image ${origin}: ${libvipsReason(cause)}`, {
+    throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read image ${origin}: ${decoderReason(cause)}`, {
       hint: 'Check that the file exists and is a JPEG, PNG, WebP, GIF or TIFF image.',
       cause,
     });

@@ -27,6 +27,9 @@ export interface BackoffOptions {
   readonly factor?: number;
 }
 
+/** Default watchdog of a camera process, ms: a local camera (rpicam, V4L2, a command) silent this long is restarted. */
+export const DEFAULT_WATCHDOG_MS = 5000;
+
 /** Options of {@link ProcessMjpegSource}. */
 export interface ProcessMjpegSourceOptions extends CommonSourceOptions {
   /**
@@ -57,27 +60,30 @@ export interface ProcessSourceStats extends SourceStats {
 
 export class ProcessMjpegSource implements FrameSource {
   readonly name: string;
-  private readonly reporter: SourceReporter;
-  private readonly parser: MjpegParser;
-  private readonly controller = new AbortController();
-  private child: ManagedChild | null = null;
-  private running: Promise<void> | null = null;
-  private startPromise: Promise<void> | null = null;
-  private restarts = 0;
+  readonly #reporter: SourceReporter;
+  readonly #parser: MjpegParser;
+  readonly #controller = new AbortController();
+  #child: ManagedChild | null = null;
+  #running: Promise<void> | null = null;
+  #startPromise: Promise<void> | null = null;
+  #restarts = 0;
 
-  constructor(private readonly options: ProcessMjpegSourceOptions) {
+  readonly #options: ProcessMjpegSourceOptions;
+
+  constructor(options: ProcessMjpegSourceOptions) {
+    this.#options = options;
     this.name = options.name ?? (typeof options.command === 'function' ? 'process' : options.command.command);
-    this.reporter = new SourceReporter(options.sink, options.clock);
-    this.parser = new MjpegParser({
+    this.#reporter = new SourceReporter(options.sink, options.clock);
+    this.#parser = new MjpegParser({
       maxFrameBytes: options.maxFrameBytes,
       onSkip: (reason) =>
-        this.reporter.skip(new FaceedgeError('IMAGE_UNREADABLE', `${this.name}: skipped a JPEG frame: ${reason}`)),
+        this.#reporter.skip(new FaceedgeError('IMAGE_UNREADABLE', `${this.name}: skipped a JPEG frame: ${reason}`)),
     });
   }
 
   /** Process id of the running child, for diagnostics; undefined between restarts. */
   get pid(): number | undefined {
-    return this.child && !this.child.hasExited ? this.child.pid : undefined;
+    return this.#child && !this.#child.hasExited ? this.#child.pid : undefined;
   }
 
   /**
@@ -86,29 +92,29 @@ export class ProcessMjpegSource implements FrameSource {
    *   the resolver throws, e.g. `CAMERA_NOT_FOUND`).
    */
   start(signal?: AbortSignal): Promise<void> {
-    this.startPromise ??= this.doStart(signal);
-    return this.startPromise;
+    this.#startPromise ??= this.#doStart(signal);
+    return this.#startPromise;
   }
 
   async stop(): Promise<void> {
-    this.controller.abort();
-    await this.child?.kill(this.options.killGraceMs);
-    await this.running;
-    this.reporter.end('stopped');
+    this.#controller.abort();
+    await this.#child?.kill(this.#options.killGraceMs);
+    await this.#running;
+    this.#reporter.end('stopped');
   }
 
   stats(): ProcessSourceStats {
-    return { ...this.reporter.stats(), restarts: this.restarts, parser: this.parser.stats() };
+    return { ...this.#reporter.stats(), restarts: this.#restarts, parser: this.#parser.stats() };
   }
 
-  private async doStart(signal?: AbortSignal): Promise<void> {
+  async #doStart(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
-    if (signal?.aborted || this.controller.signal.aborted) return;
-    const command = typeof this.options.command === 'function' ? await this.options.command() : this.options.command;
-    this.reporter.status('offline', `starting ${command.command}`);
+    if (signal?.aborted || this.#controller.signal.aborted) return;
+    const command = typeof this.#options.command === 'function' ? await this.#options.command() : this.#options.command;
+    this.#reporter.status('offline', `starting ${command.command}`);
     let first: ManagedChild;
     try {
-      first = await this.spawn(command);
+      first = await this.#spawn(command);
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       throw new FaceedgeError('SOURCE_FAILED', `cannot start ${command.command}: ${(err as Error).message}`, {
@@ -116,32 +122,32 @@ export class ProcessMjpegSource implements FrameSource {
         cause: err,
       });
     }
-    if (this.controller.signal.aborted) {
+    if (this.#controller.signal.aborted) {
       // stop() ran while we were spawning: it could not see this child.
-      await first.kill(this.options.killGraceMs);
+      await first.kill(this.#options.killGraceMs);
       return;
     }
-    this.running = this.supervise(command, first);
+    this.#running = this.#supervise(command, first);
   }
 
-  private spawn(command: ProcessCommand): Promise<ManagedChild> {
+  #spawn(command: ProcessCommand): Promise<ManagedChild> {
     return ManagedChild.spawn(command.command, command.args, {
-      env: this.options.env,
-      secrets: this.options.secrets,
+      env: this.#options.env,
+      secrets: this.#options.secrets,
     });
   }
 
   /** Runs the child, restarts it on exit or silence, until stopped. */
-  private async supervise(command: ProcessCommand, first: ManagedChild): Promise<void> {
-    const signal = this.controller.signal;
+  async #supervise(command: ProcessCommand, first: ManagedChild): Promise<void> {
+    const signal = this.#controller.signal;
     let failures = 0;
     let child: ManagedChild | null = first;
     while (!signal.aborted) {
       let reason: string;
       if (child) {
-        this.child = child;
-        this.reporter.started();
-        const run = await this.watch(child);
+        this.#child = child;
+        this.#reporter.started();
+        const run = await this.#watch(child);
         if (run.gotFrame) failures = 0;
         reason = run.reason;
       } else {
@@ -149,45 +155,45 @@ export class ProcessMjpegSource implements FrameSource {
       }
       if (signal.aborted) break;
       failures++;
-      const delay = this.backoffMs(failures);
-      this.reporter.status('offline', reason);
-      this.reporter.error(
+      const delay = this.#backoffMs(failures);
+      this.#reporter.status('offline', reason);
+      this.#reporter.error(
         new FaceedgeError('SOURCE_FAILED', `${this.name}: ${reason}; restarting in ${delay} ms`, {
           hint: 'Check the camera cable/URL and the program output above.',
         }),
       );
       if (!(await sleep(delay, signal))) break;
-      this.restarts++;
+      this.#restarts++;
       try {
-        child = await this.spawn(command);
+        child = await this.#spawn(command);
       } catch (err) {
         child = null;
-        this.reporter.error(
+        this.#reporter.error(
           isFaceedgeError(err) ? err : new FaceedgeError('SOURCE_FAILED', `${this.name}: ${(err as Error).message}`),
         );
       }
     }
     // A child spawned just as stop() ran was never watched: do not leave it running.
-    if (child && !child.hasExited) await child.kill(this.options.killGraceMs);
-    this.child = null;
+    if (child && !child.hasExited) await child.kill(this.#options.killGraceMs);
+    this.#child = null;
   }
 
   /** Feeds one child's stdout to the parser until it exits or the watchdog fires; says why it ended. */
-  private async watch(child: ManagedChild): Promise<{ reason: string; gotFrame: boolean }> {
-    const watchdogMs = this.options.watchdogMs ?? 5000;
+  async #watch(child: ManagedChild): Promise<{ reason: string; gotFrame: boolean }> {
+    const watchdogMs = this.#options.watchdogMs ?? DEFAULT_WATCHDOG_MS;
     let lastActivity = performance.now();
     let gotFrame = false;
     let silent = false;
     child.stdout.on('data', (chunk: Buffer) => {
-      if (this.controller.signal.aborted) return;
-      for (const jpeg of this.parser.push(chunk)) {
+      if (this.#controller.signal.aborted) return;
+      for (const jpeg of this.#parser.push(chunk)) {
         lastActivity = performance.now();
         if (!gotFrame) {
           gotFrame = true;
-          this.reporter.status('online', `receiving frames from ${child.pid}`);
+          this.#reporter.status('online', `receiving frames from ${child.pid}`);
         }
-        const seq = this.reporter.stats().framesOut;
-        void this.reporter.emit({ kind: 'encoded', data: jpeg, origin: `${this.name}#${seq}` });
+        const seq = this.#reporter.stats().framesOut;
+        void this.#reporter.emit({ kind: 'encoded', data: jpeg, origin: `${this.name}#${seq}` });
       }
     });
     // Checking a timestamp on an interval is cheaper than re-arming a timer on every frame.
@@ -195,14 +201,14 @@ export class ProcessMjpegSource implements FrameSource {
       () => {
         if (performance.now() - lastActivity < watchdogMs) return;
         silent = true;
-        void child.kill(this.options.killGraceMs);
+        void child.kill(this.#options.killGraceMs);
       },
       Math.min(1000, Math.max(50, watchdogMs / 4)),
     );
     const exit = await child.exited;
     clearInterval(watchdog);
     // A frame cut short by our own stop() is not a camera fault worth reporting.
-    if (!this.controller.signal.aborted) this.parser.end();
+    if (!this.#controller.signal.aborted) this.#parser.end();
     const last = child.stderrTail().at(-1);
     const how = exit.code !== null ? `exited with code ${exit.code}` : `was killed by ${exit.signal}`;
     const reason = silent
@@ -211,8 +217,8 @@ export class ProcessMjpegSource implements FrameSource {
     return { reason: last ? `${reason}: ${last}` : reason, gotFrame };
   }
 
-  private backoffMs(failures: number): number {
-    const { initialMs = 500, maxMs = 30_000, factor = 2 } = this.options.backoff ?? {};
+  #backoffMs(failures: number): number {
+    const { initialMs = 500, maxMs = 30_000, factor = 2 } = this.#options.backoff ?? {};
     return Math.min(maxMs, Math.round(initialMs * factor ** Math.max(0, failures - 1)));
   }
 }

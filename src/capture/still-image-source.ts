@@ -2,13 +2,12 @@
  * One image file as a source: shown once, or repeated at `fps` when looping (a fixed test scene, the
  * snapshot of a door camera). The image is decoded once at start, since every frame is the same picture.
  */
-import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { FaceedgeError } from '../errors.js';
-import { decodeImage } from '../vision/decode-image.js';
+import { decodeImage } from './decode-image.js';
 import type { RgbImage } from './frame.js';
 import { PlaybackSource, type PlaybackOptions, type TimedImage } from './playback-source.js';
 import { DEFAULT_MAX_PIXELS } from './probe-image.js';
+import { readImageFile } from './read-image-file.js';
 
 /** Frame rate of stills and folders when `fps` is unset: 1 frame per second. */
 export const DEFAULT_STILL_FPS = 1;
@@ -23,31 +22,29 @@ export interface StillImageSourceOptions extends PlaybackOptions {
 
 export class StillImageSource extends PlaybackSource {
   readonly name: string;
-  private image: RgbImage | null = null;
+  #image: RgbImage | null = null;
 
-  constructor(private readonly options: StillImageSourceOptions) {
+  readonly #options: StillImageSourceOptions;
+
+  constructor(options: StillImageSourceOptions) {
     super(options);
+    this.#options = options;
     this.name = options.name ?? `image:${basename(options.path)}`;
   }
 
-  /** @throws FaceedgeError `IMAGE_UNREADABLE` or `IMAGE_TOO_LARGE`: with a single image there is nothing to skip to. */
+  /**
+   * @throws FaceedgeError `IMAGE_UNREADABLE` (missing, not a regular file, corrupt) or `IMAGE_TOO_LARGE` (file size
+   *   or pixels): with a single image there is nothing to skip to.
+   */
   protected async open(): Promise<void> {
-    const { path } = this.options;
-    let data: Buffer;
-    try {
-      data = await readFile(path);
-    } catch (cause) {
-      throw new FaceedgeError('IMAGE_UNREADABLE', `cannot read image ${path}: ${(cause as Error).message}`, {
-        hint: 'Check the source path in the configuration.',
-        cause,
-      });
-    }
+    const { path } = this.#options;
+    const data = await readImageFile(path, { hint: 'Check the source path in the configuration.' });
     // The decoder checks the pixel limit on the header before it allocates any pixels.
-    this.image = await decodeImage(data, path, { maxPixels: this.options.maxPixels ?? DEFAULT_MAX_PIXELS });
+    this.#image = await decodeImage(data, path, { maxPixels: this.#options.maxPixels ?? DEFAULT_MAX_PIXELS });
   }
 
   protected async *pass(): AsyncIterable<TimedImage> {
-    const image = this.image!;
+    const image = this.#image!;
     // A fresh copy per frame: consumers may draw on or keep a frame, and must not change the next one.
     yield {
       image: { ...image, data: Buffer.from(image.data) },

@@ -4,6 +4,7 @@
  * while the consumer is busy, so the pipe applies backpressure to ffmpeg instead of memory growing).
  */
 import { execFile } from 'node:child_process';
+import type { Stats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +13,7 @@ import type { FrameSource, SourceStats } from './frame-source.js';
 import { ManagedChild } from './managed-child.js';
 import { isUnpaced, type PlaybackOptions } from './playback-source.js';
 import { assertPixelLimit, DEFAULT_MAX_PIXELS } from './probe-image.js';
+import { fileKind, openFailure } from './read-image-file.js';
 import { SourceReporter } from './source-reporter.js';
 
 const execFileAsync = promisify(execFile);
@@ -38,30 +40,33 @@ export interface VideoInfo {
 
 export class VideoFileSource implements FrameSource {
   readonly name: string;
-  private readonly reporter: SourceReporter;
-  private readonly controller = new AbortController();
-  private child: ManagedChild | null = null;
-  private running: Promise<void> | null = null;
-  private startPromise: Promise<void> | null = null;
-  private videoInfo: VideoInfo | null = null;
+  readonly #reporter: SourceReporter;
+  readonly #controller = new AbortController();
+  #child: ManagedChild | null = null;
+  #running: Promise<void> | null = null;
+  #startPromise: Promise<void> | null = null;
+  #videoInfo: VideoInfo | null = null;
   /** Set once ffmpeg reported damaged input: a looping file is reported once, not on every pass. */
-  private damageReported = false;
-  private damageLines: string[] = [];
-  private damageTimer: NodeJS.Timeout | null = null;
+  #damageReported = false;
+  #damageLines: string[] = [];
+  #damageTimer: NodeJS.Timeout | null = null;
 
-  constructor(private readonly options: VideoFileSourceOptions) {
+  readonly #options: VideoFileSourceOptions;
+
+  constructor(options: VideoFileSourceOptions) {
+    this.#options = options;
     this.name = options.name ?? `video:${basename(options.path)}`;
-    this.reporter = new SourceReporter(options.sink, options.clock);
+    this.#reporter = new SourceReporter(options.sink, options.clock);
   }
 
   /** Process id of the ffmpeg child while it runs, for diagnostics. */
   get pid(): number | undefined {
-    return this.child && !this.child.hasExited ? this.child.pid : undefined;
+    return this.#child && !this.#child.hasExited ? this.#child.pid : undefined;
   }
 
   /** Frame size, known after `start()`. */
   get info(): VideoInfo | null {
-    return this.videoInfo;
+    return this.#videoInfo;
   }
 
   /**
@@ -69,42 +74,48 @@ export class VideoFileSource implements FrameSource {
    * @throws FaceedgeError `SOURCE_FAILED` (missing file, no video stream, ffmpeg missing) or `IMAGE_TOO_LARGE`.
    */
   start(signal?: AbortSignal): Promise<void> {
-    this.startPromise ??= this.doStart(signal);
-    return this.startPromise;
+    this.#startPromise ??= this.#doStart(signal);
+    return this.#startPromise;
   }
 
   async stop(): Promise<void> {
-    this.controller.abort();
+    this.#controller.abort();
     // A paused stdout (consumer-paced) would hold the pipe open and the exit would never be seen.
-    this.child?.stdout.resume();
-    await this.child?.kill(this.options.killGraceMs);
-    await this.running;
-    this.reporter.end('stopped');
+    this.#child?.stdout.resume();
+    await this.#child?.kill(this.#options.killGraceMs);
+    await this.#running;
+    this.#reporter.end('stopped');
   }
 
   stats(): SourceStats {
-    return this.reporter.stats();
+    return this.#reporter.stats();
   }
 
-  private async doStart(signal?: AbortSignal): Promise<void> {
+  async #doStart(signal?: AbortSignal): Promise<void> {
     signal?.addEventListener('abort', () => void this.stop(), { once: true });
-    if (signal?.aborted || this.controller.signal.aborted) return;
-    const { path } = this.options;
+    if (signal?.aborted || this.#controller.signal.aborted) return;
+    const { path } = this.#options;
+    // ffmpeg streams the file, so there is no size limit; a FIFO or a device is refused like for images.
+    let file: Stats;
     try {
-      if (!(await stat(path)).isFile()) throw new Error('not a file');
+      file = await stat(path);
     } catch (cause) {
-      throw new FaceedgeError('SOURCE_FAILED', `cannot read video ${path}: ${(cause as Error).message}`, {
+      throw new FaceedgeError('SOURCE_FAILED', `cannot read video ${path}: ${openFailure(path, cause)}`, {
         hint: 'Check the source path in the configuration.',
         cause,
       });
     }
-    const info = await this.probe();
-    assertPixelLimit(info.width, info.height, this.options.maxPixels ?? DEFAULT_MAX_PIXELS, path);
-    this.videoInfo = info;
+    if (!file.isFile())
+      throw new FaceedgeError('SOURCE_FAILED', `cannot read video ${path}: it is ${fileKind(file)}`, {
+        hint: 'A video source reads a file; a stream needs a camera source (mjpeg_process, v4l2, rtsp).',
+      });
+    const info = await this.#probe();
+    assertPixelLimit(info.width, info.height, this.#options.maxPixels ?? DEFAULT_MAX_PIXELS, path);
+    this.#videoInfo = info;
     let child: ManagedChild;
     try {
-      child = await ManagedChild.spawn(this.options.ffmpegPath ?? 'ffmpeg', this.ffmpegArgs(), {
-        onStderrLine: (line) => this.onFfmpegError(line),
+      child = await ManagedChild.spawn(this.#options.ffmpegPath ?? 'ffmpeg', this.#ffmpegArgs(), {
+        onStderrLine: (line) => this.#onFfmpegError(line),
       });
     } catch (cause) {
       throw new FaceedgeError('SOURCE_FAILED', `cannot start ffmpeg: ${(cause as Error).message}`, {
@@ -112,11 +123,11 @@ export class VideoFileSource implements FrameSource {
         cause,
       });
     }
-    this.child = child;
-    this.reporter.started();
-    this.reporter.status('online', `playing ${path}`);
-    this.running = this.pump(child, info);
-    if (this.controller.signal.aborted) await child.kill(this.options.killGraceMs);
+    this.#child = child;
+    this.#reporter.started();
+    this.#reporter.status('online', `playing ${path}`);
+    this.#running = this.#pump(child, info);
+    if (this.#controller.signal.aborted) await child.kill(this.#options.killGraceMs);
   }
 
   /**
@@ -126,23 +137,23 @@ export class VideoFileSource implements FrameSource {
    * input, like a truncated GIF. The lines of one burst are read together (a cut first shows as a
    * broken packet, then as "partial file") before saying which it is.
    */
-  private onFfmpegError(line: string): void {
-    if (this.damageReported || this.controller.signal.aborted) return;
-    this.damageLines.push(line);
-    this.damageTimer ??= setTimeout(() => this.reportDamage(), 250).unref();
+  #onFfmpegError(line: string): void {
+    if (this.#damageReported || this.#controller.signal.aborted) return;
+    this.#damageLines.push(line);
+    this.#damageTimer ??= setTimeout(() => this.#reportDamage(), 250).unref();
   }
 
-  private reportDamage(): void {
-    if (this.damageTimer) clearTimeout(this.damageTimer);
-    this.damageTimer = null;
-    if (this.damageReported || this.damageLines.length === 0) return;
-    this.damageReported = true;
-    const cut = this.damageLines.find((l) => /partial file/i.test(l));
-    const detail = (cut ?? this.damageLines[0]!).replace(/^\[[^\]]*\]\s*/, '');
-    this.reporter.skip(
+  #reportDamage(): void {
+    if (this.#damageTimer) clearTimeout(this.#damageTimer);
+    this.#damageTimer = null;
+    if (this.#damageReported || this.#damageLines.length === 0) return;
+    this.#damageReported = true;
+    const cut = this.#damageLines.find((l) => /partial file/i.test(l));
+    const detail = (cut ?? this.#damageLines[0]!).replace(/^\[[^\]]*\]\s*/, '');
+    this.#reporter.skip(
       new FaceedgeError(
         'SOURCE_FAILED',
-        `${this.options.path} ${cut ? 'is truncated' : 'has damaged data'} (ffmpeg: "${detail}"): what ffmpeg can decode plays${this.options.loop ? ', in a loop' : ''}; reported once`,
+        `${this.#options.path} ${cut ? 'is truncated' : 'has damaged data'} (ffmpeg: "${detail}"): what ffmpeg can decode plays${this.#options.loop ? ', in a loop' : ''}; reported once`,
         {
           hint: cut ? 'Copy the file again: it ends before its last frame.' : 'Re-encode the file or copy it again.',
         },
@@ -150,10 +161,10 @@ export class VideoFileSource implements FrameSource {
     );
   }
 
-  private async probe(): Promise<VideoInfo> {
-    const { path } = this.options;
+  async #probe(): Promise<VideoInfo> {
+    const { path } = this.#options;
     try {
-      const { stdout } = await execFileAsync(this.options.ffprobePath ?? 'ffprobe', [
+      const { stdout } = await execFileAsync(this.#options.ffprobePath ?? 'ffprobe', [
         '-v',
         'error',
         '-select_streams',
@@ -176,9 +187,9 @@ export class VideoFileSource implements FrameSource {
     }
   }
 
-  private ffmpegArgs(): string[] {
-    const { fps, loop, path } = this.options;
-    const unpaced = isUnpaced(this.options);
+  #ffmpegArgs(): string[] {
+    const { fps, loop, path } = this.#options;
+    const unpaced = isUnpaced(this.#options);
     return [
       '-hide_banner',
       '-nostdin',
@@ -204,14 +215,14 @@ export class VideoFileSource implements FrameSource {
   }
 
   /** Cuts stdout into frames; ends the source when ffmpeg exits. */
-  private async pump(child: ManagedChild, info: VideoInfo): Promise<void> {
+  async #pump(child: ManagedChild, info: VideoInfo): Promise<void> {
     const frameBytes = info.width * info.height * 3;
-    const unpaced = isUnpaced(this.options);
+    const unpaced = isUnpaced(this.#options);
     let frame = Buffer.allocUnsafe(frameBytes);
     let filled = 0;
     const stdout = child.stdout;
     stdout.on('data', (chunk: Buffer) => {
-      if (this.controller.signal.aborted) return; // draining after stop()
+      if (this.#controller.signal.aborted) return; // draining after stop()
       let offset = 0;
       while (offset < chunk.length) {
         const n = Math.min(frameBytes - filled, chunk.length - offset);
@@ -219,10 +230,10 @@ export class VideoFileSource implements FrameSource {
         filled += n;
         offset += n;
         if (filled < frameBytes) break;
-        const ready = this.reporter.emit({ kind: 'rgb', data: frame, width: info.width, height: info.height });
+        const ready = this.#reporter.emit({ kind: 'rgb', data: frame, width: info.width, height: info.height });
         frame = Buffer.allocUnsafe(frameBytes);
         filled = 0;
-        if (unpaced && ready && !this.controller.signal.aborted) {
+        if (unpaced && ready && !this.#controller.signal.aborted) {
           // Backpressure: stop reading until the consumer took the frame; ffmpeg blocks on the full pipe.
           // The rest of this chunk is kept by unshifting it back into the stream.
           stdout.pause();
@@ -234,15 +245,15 @@ export class VideoFileSource implements FrameSource {
       }
     });
     const exit = await child.exited;
-    this.reportDamage();
-    if (this.controller.signal.aborted) return;
+    this.#reportDamage();
+    if (this.#controller.signal.aborted) return;
     if (exit.code === 0) {
-      this.reporter.end(`end of ${this.options.path}`);
+      this.#reporter.end(`end of ${this.#options.path}`);
       return;
     }
     const last = child.stderrTail().at(-1);
     const reason = `ffmpeg exited with code ${exit.code ?? exit.signal}${last ? `: ${last}` : ''}`;
-    this.reporter.error(new FaceedgeError('SOURCE_FAILED', `${this.name}: ${reason}`));
-    this.reporter.end(reason);
+    this.#reporter.error(new FaceedgeError('SOURCE_FAILED', `${this.name}: ${reason}`));
+    this.#reporter.end(reason);
   }
 }

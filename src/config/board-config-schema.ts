@@ -14,13 +14,14 @@
 import { z } from 'zod';
 import { ruleReferenceIssues } from '../rules/rule-references.js';
 import { rulesSchema } from '../rules/rules-schema.js';
-import { bool, topicPath } from './schema-helpers.js';
+import { bool, topicPath } from '../schema/schema-helpers.js';
+import { HA_DISCOVERY_PREFIX } from '../mqtt/mqtt-topics.js';
 
 export const homeassistantSchema = z.strictObject({
   /** Publish the retained device-discovery message (and again when HA announces itself). Default true. */
   enabled: bool().default(true),
   /** HA's MQTT discovery prefix. Default `homeassistant`. */
-  discovery_prefix: topicPath('discovery_prefix').default('homeassistant'),
+  discovery_prefix: topicPath('discovery_prefix').default(HA_DISCOVERY_PREFIX),
 });
 
 /** Where `deploy/install.sh` puts the signing key; also the `faceedge model` CLI's default. */
@@ -32,7 +33,9 @@ export const modelsSchema = z.strictObject({
    * serves that instead of `classifier.model`. Default `<state_dir>/models`.
    */
   dir: z.string().min(1).optional(),
-  /** ed25519 public key (PEM) that pushed packages must be signed with. Default `/etc/faceedge/model-signing.pub.pem`. */
+  /**
+   * ed25519 public key (PEM) that pushed packages must be signed with. Default `/etc/faceedge/model-signing.pub.pem`.
+   */
   public_key: z.string().min(1).default(DEFAULT_PUBLIC_KEY),
   /** Refuse unsigned packages pushed over MQTT. Default true; false only on a development board. */
   require_signature: bool().default(true),

@@ -13,8 +13,9 @@ import { rulesSchema } from '../rules/rules-schema.js';
 import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
 import { BROKER_URL_PATTERN, brokerUrlProblem } from './broker-url.js';
 import { motionGateSchema } from './motion-gate-schema.js';
-import { cameraSourceSchema } from './camera-source-schema.js';
-import { bool, isObjectPayload, num, topicPath } from './schema-helpers.js';
+import { cameraSourceSchema } from '../capture/camera-source-schema.js';
+import { bool, isObjectPayload, num, topicPath } from '../schema/schema-helpers.js';
+import { DEFAULT_BASE_TOPIC } from '../mqtt/mqtt-topics.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
 const TOPIC_SEGMENT = /^[A-Za-z0-9_-]+$/;
@@ -85,7 +86,7 @@ export const mqttSchema = z
       })
       .optional(),
     /** First topic level of every topic. Default `faceedge`. */
-    base_topic: baseTopic.default('faceedge'),
+    base_topic: baseTopic.default(DEFAULT_BASE_TOPIC),
     username: z.string().min(1).optional(),
     /** A secret, never logged. Requires `username`. */
     password: z.string().optional(),
@@ -278,7 +279,7 @@ export type MqttConfig = FaceedgeConfig['mqtt'];
 export type MqttTlsConfig = NonNullable<MqttConfig['tls']>;
 export type EmbeddedBrokerConfig = FaceedgeConfig['embedded_broker'];
 export type CameraConfig = FaceedgeConfig['cameras'][number];
-export type CameraSourceConfig = CameraConfig['source'];
+export type { CameraSourceConfig } from '../capture/camera-source-schema.js';
 export type DetectorConfig = FaceedgeConfig['detector'];
 export type ClassifierConfig = FaceedgeConfig['classifier'];
 export type TrackerConfig = FaceedgeConfig['tracker'];

@@ -4,7 +4,7 @@
  * frozen. The loader never touches `process.env`: the entry point passes the environment in, which is
  * the only place the daemon reads it.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { manifestPathFor } from '../inference/model-manifest.js';
@@ -20,18 +20,61 @@ export interface LoadConfigOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** CLI flag overrides as dotted paths (`{ 'mqtt.url': … }`); undefined values are ignored. */
   readonly flags?: Readonly<Record<string, unknown>>;
+  /**
+   * Defaults of this run as dotted paths, below everything else: each applies only where the file sets
+   * no value, and env and flags override it (the demo's live view port). Undefined values are ignored.
+   */
+  readonly defaults?: Readonly<Record<string, unknown>>;
   /** Host name used for the default device id. Default `os.hostname()`. */
   readonly hostname?: string;
 }
 
-/** Reads and parses a YAML file into a plain tree; YAML syntax errors come back as issues with line numbers. */
+/** Largest config file read, bytes: 1 MiB (a full board config with rules is a few KB). */
+export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+
+/**
+ * How far aliases may expand (yaml's `maxAliasCount`: per anchor, its uses × the alias nodes under it;
+ * 100 is yaml's own default, said here because the bound matters). Anchors shared between a few cameras
+ * stay far below; a "billion laughs" file (aliases of aliases of aliases) is refused at its first few
+ * expansions instead of growing a small file into gigabytes.
+ */
+export const MAX_CONFIG_ALIAS_EXPANSION = 100;
+
+/** Why `info` cannot be a config file, or null when it is a regular file of a sane size. */
+function configFileProblem(info: Stats): string | null {
+  if (!info.isFile()) return info.isDirectory() ? 'it is a directory' : 'it is not a regular file';
+  if (info.size > MAX_CONFIG_FILE_BYTES) return `it is ${info.size} bytes, more than ${MAX_CONFIG_FILE_BYTES}`;
+  return null;
+}
+
+/**
+ * The text of a config file: a regular file of at most {@link MAX_CONFIG_FILE_BYTES}, checked before it
+ * is opened (a FIFO would block the read for ever, /dev/zero fill memory) and again on the open descriptor.
+ */
+function readConfigText(file: string): string {
+  const before = configFileProblem(statSync(file));
+  if (before) throw new Error(before);
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  try {
+    const after = configFileProblem(fstatSync(fd));
+    if (after) throw new Error(after);
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Reads and parses a YAML file into a plain tree; YAML syntax errors come back as issues with line
+ * numbers, and so does whatever the file cannot be turned into (an alias bomb, an alias without anchor).
+ */
 export function readConfigFile(file: string): { tree: unknown; issues: ConfigIssue[] } {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readConfigText(file);
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? String(err);
-    return { tree: {}, issues: [{ path: '', message: `cannot read config file ${file}: ${code}` }] };
+    const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+    return { tree: {}, issues: [{ path: '', message: `cannot read config file ${file}: ${reason}` }] };
   }
   const doc = parseDocument(text);
   if (doc.errors.length > 0) {
@@ -44,7 +87,13 @@ export function readConfigFile(file: string): { tree: unknown; issues: ConfigIss
       })),
     };
   }
-  const tree = doc.toJS() as unknown;
+  let tree: unknown;
+  try {
+    tree = doc.toJS({ maxAliasCount: MAX_CONFIG_ALIAS_EXPANSION });
+  } catch (err) {
+    // yaml throws a ReferenceError for too many aliases and for an alias used before its anchor.
+    return { tree: {}, issues: [{ path: '', message: `${file}: YAML aliases: ${(err as Error).message}` }] };
+  }
   if (tree === null || tree === undefined) return { tree: {}, issues: [] };
   if (typeof tree !== 'object' || Array.isArray(tree)) {
     return { tree: {}, issues: [{ path: '', message: `${file}: the top level must be a mapping of sections` }] };
@@ -105,7 +154,17 @@ export function parseConfig(
   return deepFreeze(fillDerived(result.data, options.env ?? {}, options.hostname ?? osHostname()));
 }
 
-/** File + env + flags → frozen FaceedgeConfig. Throws ConfigInvalidError with every issue found. */
+/** True when `tree` has a value at `path`. */
+function hasValueAt(tree: unknown, path: readonly string[]): boolean {
+  let node = tree;
+  for (const key of path) {
+    if (typeof node !== 'object' || node === null || !Object.hasOwn(node, key)) return false;
+    node = (node as Record<string, unknown>)[key];
+  }
+  return node !== undefined && node !== null;
+}
+
+/** Defaults + file + env + flags → frozen FaceedgeConfig. Throws ConfigInvalidError with every issue found. */
 export function loadConfig(options: LoadConfigOptions): FaceedgeConfig {
   const source = options.file ?? 'defaults';
   let tree: unknown = {};
@@ -114,6 +173,11 @@ export function loadConfig(options: LoadConfigOptions): FaceedgeConfig {
     if (read.issues.length > 0) throw new ConfigInvalidError(read.issues, source);
     tree = read.tree;
   }
-  const merged = applyOverrides(tree, [...envOverrides(options.env), ...flagOverrides(options.flags ?? {})]);
+  const defaults = flagOverrides(options.defaults ?? {}).filter((d) => !hasValueAt(tree, d.path));
+  const merged = applyOverrides(tree, [
+    ...defaults,
+    ...envOverrides(options.env),
+    ...flagOverrides(options.flags ?? {}),
+  ]);
   return parseConfig(merged, { env: options.env, hostname: options.hostname, source });
 }

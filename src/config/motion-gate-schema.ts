@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 import { DEFAULT_MOTION_GATE, type MotionGateOptions } from '../pipeline/motion-gate.js';
-import { bool, num } from './schema-helpers.js';
+import { bool, num } from '../schema/schema-helpers.js';
 
 /** Source types that are live cameras; the others are files (played for tests, evaluation, demos). */
 export const LIVE_SOURCE_TYPES: readonly string[] = ['rpicam', 'v4l2', 'rtsp', 'mjpeg_process'];
@@ -26,11 +26,16 @@ export const motionGateSchema = z.strictObject({
   keepalive_ms: num(z.number().int().min(0).max(600_000)).default(DEFAULT_MOTION_GATE.keepaliveMs),
   /** Share by which the background moves towards each looked-at frame (0–1]. Default 0.05. */
   background_rate: num(z.number().gt(0).max(1)).default(DEFAULT_MOTION_GATE.backgroundRate),
-  /** While still and no face is tracked, one frame per this many ms is decoded at all; 0 = every frame. Default 333 (3/s). */
+  /**
+   * While still and no face is tracked, one frame per this many ms is decoded at all; 0 = every frame. Default 333
+   * (3/s).
+   */
   check_interval_ms: num(z.number().int().min(0).max(60_000)).default(DEFAULT_MOTION_GATE.checkIntervalMs),
   /** After motion, every frame is decoded and looked at for this long, ms. Default 1000. */
   hold_ms: num(z.number().int().min(0).max(600_000)).default(DEFAULT_MOTION_GATE.holdMs),
-  /** While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 200 (5/s). */
+  /**
+   * While every tracked face is confirmed, one frame per this many ms is analysed; 0 = every frame. Default 200 (5/s).
+   */
   tracked_interval_ms: num(z.number().int().min(0).max(10_000)).default(DEFAULT_MOTION_GATE.trackedIntervalMs),
 });
 

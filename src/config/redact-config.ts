@@ -16,8 +16,8 @@ export function redactConfig(config: FaceedgeConfig): FaceedgeConfig {
   if (mqtt.url !== undefined) mqtt.url = redactUrl(mqtt.url);
   if (mqtt.tls?.key !== undefined) mqtt.tls.key = REDACTED;
   if (copy.http.auth !== undefined) copy.http.auth.password = REDACTED;
-  // bridge/info publishes the config: a camera URL's password (rtsp://user:password@camera/stream,
-  // or a video URL) must not reach every subscriber. Plain file paths are left as they are.
+  // bridge/info publishes the config: a camera URL's password (rtsp://user:password@camera/stream) must
+  // not reach every subscriber. File paths (no URLs: the schema refuses them there) are left as they are.
   for (const camera of copy.cameras as { source: Record<string, unknown> }[]) {
     if (typeof camera.source.path === 'string') camera.source.path = redactUrl(camera.source.path);
   }

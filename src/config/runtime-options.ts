@@ -4,7 +4,7 @@
  * or the broker needs a restart (or `model/reload`).
  */
 import { z } from 'zod';
-import { definedValues } from '../defined-values.js';
+import { definedValues } from '../schema/defined-values.js';
 import { FaceedgeError } from '../errors.js';
 import { configIssuesFromZod, formatConfigIssue } from './config-issues.js';
 import { detectorSchema, trackerSchema, type DetectorConfig, type TrackerConfig } from './config-schema.js';

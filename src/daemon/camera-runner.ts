@@ -3,6 +3,7 @@
  * MQTT output and the metrics. Built by the daemon; knows nothing about configuration files.
  */
 import type { Logger } from 'pino';
+import { DEFAULT_SOURCE_START_TIMEOUT_MS, startWithin } from '../capture/bounded-start.js';
 import { createFrameSource, type FrameSourceConfig } from '../capture/create-frame-source.js';
 import type { Frame } from '../capture/frame.js';
 import type { FrameSink, FrameSource, SourceStatus } from '../capture/frame-source.js';
@@ -28,7 +29,12 @@ export interface CameraRunnerOptions {
   readonly onStatus: (status: SourceStatus) => void;
   /** A frame was fully processed (its events are out): the live view's feed. Must return quickly. */
   readonly onFrame?: (frame: Frame) => void;
+  /** How long the source may take to start before the camera counts as failed, ms. Default 30 000. */
+  readonly startTimeoutMs?: number;
 }
+
+/** Inputs remembered as "frame skipped" so each is warned once; past this many the memory starts over. */
+const MAX_REMEMBERED_SKIPS = 1000;
 
 export class CameraRunner {
   readonly name: string;
@@ -49,8 +55,15 @@ export class CameraRunner {
   #stageTotals: Record<string, { ms: number; n: number }> = {};
   #reportedDrops = 0;
   #done: Promise<void> | null = null;
+  /** Aborted by stop(): a source still starting gives up at once. */
+  readonly #stopping = new AbortController();
+  /** Inputs already warned as "frame skipped" (a looping folder's bad file fails again on every pass). */
+  readonly #skippedInputs = new Set<string>();
 
-  constructor(private readonly o: CameraRunnerOptions) {
+  readonly #o: CameraRunnerOptions;
+
+  constructor(o: CameraRunnerOptions) {
+    this.#o = o;
     this.name = o.name;
     const log = o.log;
     this.#source = this.#newSource();
@@ -85,9 +98,35 @@ export class CameraRunner {
             this.#reportedDrops = dropped;
           }
         },
-        frameError: (frame, err) => log.warn({ seq: frame.seq, err: err.message }, 'frame skipped'),
+        frameError: (frame, err) => this.#frameSkipped(frame, err),
       },
     });
+  }
+
+  /**
+   * Warns about a frame the pipeline could not use, once per input, known by the frame's origin: a file of
+   * a looping folder comes round with the same path on every pass (one warning), a camera's frame
+   * (`cam#812`) never repeats (one each). Pixel frames have no origin and go by the message. Repeats are
+   * logged at debug level.
+   */
+  #frameSkipped(frame: Frame, err: Error): void {
+    const input = frame.image.kind === 'encoded' ? frame.image.origin : err.message;
+    const repeat = this.#skippedInputs.has(input);
+    if (!repeat) {
+      if (this.#skippedInputs.size >= MAX_REMEMBERED_SKIPS) this.#skippedInputs.clear();
+      this.#skippedInputs.add(input);
+    }
+    this.#o.log[repeat ? 'debug' : 'warn']({ seq: frame.seq, err: err.message }, 'frame skipped');
+  }
+
+  /** Starts the current source within the start timeout; false when stop() came first. */
+  async #startSource(): Promise<boolean> {
+    const outcome = await startWithin(
+      this.#source,
+      this.#o.startTimeoutMs ?? DEFAULT_SOURCE_START_TIMEOUT_MS,
+      this.#stopping.signal,
+    );
+    return outcome === 'started';
   }
 
   /** The faces tracked in the last processed frame (drawn by the live view). */
@@ -112,7 +151,7 @@ export class CameraRunner {
    * stopped for a pause: then the pipeline keeps waiting for the next source's frames.
    */
   #newSource(): FrameSource {
-    const { o } = this;
+    const o = this.#o;
     const gate = { forwardEnd: true };
     this.#gate = gate;
     const sink: FrameSink = this.slot.asSink({
@@ -123,11 +162,10 @@ export class CameraRunner {
       // Recoverable by definition (a skipped frame or file, a camera process being restarted): the source carries on.
       error: (err) => o.log.warn({ code: err.code, err: err.message }, 'capture problem'),
     });
-    const end = sink.end!;
     return createFrameSource(
       { ...o.source, name: o.source.name ?? o.name },
       {
-        sink: { ...sink, end: () => (gate.forwardEnd ? end() : undefined) },
+        sink: { ...sink, end: () => (gate.forwardEnd ? sink.end?.() : undefined) },
       },
     );
   }
@@ -157,7 +195,7 @@ export class CameraRunner {
 
   async #applyGate(): Promise<void> {
     if (!this.#started || this.#wantRunning === this.#sourceRunning || this.slot.isEnded) return;
-    const { log, onStatus } = this.o;
+    const { log, onStatus } = this.#o;
     if (!this.#wantRunning) {
       this.#gate.forwardEnd = false;
       this.#sourceRunning = false;
@@ -169,7 +207,7 @@ export class CameraRunner {
     }
     this.#source = this.#newSource();
     try {
-      await this.#source.start();
+      if (!(await this.#startSource())) return;
       this.#sourceRunning = true;
       log.info('capture resumed');
     } catch (err) {
@@ -191,19 +229,20 @@ export class CameraRunner {
 
   /**
    * Starts the source and the pipeline; `done` settles when a finite source has been fully processed.
-   * When the source cannot start (missing or unreadable file, no camera), the pipeline is stopped again
-   * so `done` still settles, and the source's FaceedgeError is rethrown for the daemon to report.
+   * When the source cannot start (missing or unreadable file, no camera, no start within
+   * `startTimeoutMs`), the pipeline is stopped again so `done` still settles, and the source's
+   * FaceedgeError is rethrown for the daemon to report. A `stop()` meanwhile ends the wait at once.
    */
   async start(): Promise<void> {
     this.#done = this.#pipeline.start();
     this.#started = true;
     if (!this.#wantRunning) {
-      this.o.onStatus({ state: 'offline', reason: 'paused by a rule', wallTimeMs: Date.now() });
-      this.o.log.info('capture paused until a rule runs it');
+      this.#o.onStatus({ state: 'offline', reason: 'paused by a rule', wallTimeMs: Date.now() });
+      this.#o.log.info('capture paused until a rule runs it');
       return;
     }
     try {
-      await this.#source.start();
+      if (!(await this.#startSource())) return;
       this.#sourceRunning = true;
     } catch (err) {
       await this.stop();
@@ -219,6 +258,7 @@ export class CameraRunner {
 
   /** Stops capture, lets the frame in flight finish and publishes `end` for open tracks. Idempotent. */
   async stop(): Promise<void> {
+    this.#stopping.abort();
     this.#wantRunning = false;
     this.#started = false;
     await this.#gating;

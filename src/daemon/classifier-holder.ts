@@ -1,10 +1,13 @@
 /**
  * Holds the classifier the pipelines use and swaps it for `model/reload` without a gap: the new
  * model is loaded and verified beside the old one, then swapped between two frames; the old one is
- * closed once its in-flight inference finishes. A failed load leaves the old model serving.
+ * closed once its in-flight inference finishes. A failed load leaves the old model serving. Swaps run
+ * one at a time (a bridge reload, a rollback and a change in the model store may all ask at once), and
+ * each is announced through `onSwapped` once it is done.
  */
 import type { Logger } from 'pino';
 import type { FaceedgeConfig } from '../config/config-schema.js';
+import { SerialQueue } from '../concurrency/serial-queue.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { FaceClassifier } from '../inference/face-classifier.js';
 import type { DelegateSpec } from '../inference/delegate.js';
@@ -26,21 +29,27 @@ export function delegateFromConfig(name: string, options: Readonly<Record<string
   return { kind: 'external', library: name, options };
 }
 
+/** Called after every swap, with the classifier that serves from now on. */
+export type SwapListener = (classifier: FaceClassifier) => void;
+
 export class ClassifierHolder {
   #current: FaceClassifier;
   #settings: ClassifierSettings;
   readonly #log: Logger;
+  readonly #onSwapped: SwapListener | undefined;
+  readonly #swaps = new SerialQueue();
 
-  private constructor(classifier: FaceClassifier, settings: ClassifierSettings, log: Logger) {
+  private constructor(classifier: FaceClassifier, settings: ClassifierSettings, log: Logger, onSwapped?: SwapListener) {
     this.#current = classifier;
     this.#settings = settings;
     this.#log = log;
+    this.#onSwapped = onSwapped;
   }
 
-  static async create(settings: ClassifierSettings, log: Logger): Promise<ClassifierHolder> {
+  static async create(settings: ClassifierSettings, log: Logger, onSwapped?: SwapListener): Promise<ClassifierHolder> {
     const classifier = await FaceClassifier.create({ ...settings });
     log.info({ model: classifier.id, path: settings.modelPath, delegate: classifier.delegate }, 'classifier loaded');
-    return new ClassifierHolder(classifier, settings, log);
+    return new ClassifierHolder(classifier, settings, log, onSwapped);
   }
 
   get current(): FaceClassifier {
@@ -48,11 +57,15 @@ export class ClassifierHolder {
   }
 
   /**
-   * Loads `modelPath` (default: the configured one, re-read from disk) and swaps it in.
-   * Throws (typed) and keeps the current model when the new one does not load or verify, or when its
-   * labels differ from the running model's (`MODEL_SHAPE_MISMATCH`).
+   * Loads `modelPath` (default: the serving one, re-read from disk) and swaps it in, after any swap
+   * already asked for. Throws (typed) and keeps the current model when the new one does not load or
+   * verify, or when its labels differ from the running model's (`MODEL_SHAPE_MISMATCH`).
    */
-  async reload(modelPath = this.#settings.modelPath, manifestPath?: string): Promise<FaceClassifier> {
+  reload(modelPath?: string, manifestPath?: string): Promise<FaceClassifier> {
+    return this.#swaps.run(() => this.#reload(modelPath ?? this.#settings.modelPath, manifestPath));
+  }
+
+  async #reload(modelPath: string, manifestPath: string | undefined): Promise<FaceClassifier> {
     const settings = {
       ...this.#settings,
       modelPath,
@@ -77,6 +90,7 @@ export class ClassifierHolder {
     this.#settings = settings;
     this.#log.info({ from: previous.id, to: next.id, path: modelPath }, 'classifier swapped');
     await previous.close();
+    this.#onSwapped?.(next);
     return next;
   }
 
@@ -93,6 +107,7 @@ export class ClassifierHolder {
 export async function loadServingClassifier(
   config: Pick<FaceedgeConfig, 'classifier' | 'models'>,
   log: Logger,
+  onSwapped?: SwapListener,
 ): Promise<ClassifierHolder> {
   const settings = {
     threads: config.classifier.threads,
@@ -112,6 +127,7 @@ export async function loadServingClassifier(
       const holder = await ClassifierHolder.create(
         { ...settings, modelPath: stored.modelPath, manifestPath: stored.manifestPath },
         clog,
+        onSwapped,
       );
       log.info(
         { version: stored.name, dir: config.models.dir },
@@ -129,5 +145,6 @@ export async function loadServingClassifier(
   return ClassifierHolder.create(
     { ...settings, modelPath: config.classifier.model, manifestPath: config.classifier.manifest },
     clog,
+    onSwapped,
   );
 }

@@ -73,10 +73,11 @@ export async function verifyReloadTarget(
 ): Promise<VerifiedPackage | null> {
   if (!target.modelPath) return null;
   const dir = dirname(target.modelPath);
-  if (basename(target.manifestPath ?? MANIFEST_FILE) !== MANIFEST_FILE) {
+  const manifestName = basename(target.manifestPath ?? MANIFEST_FILE);
+  if (manifestName !== MANIFEST_FILE) {
     throw new FaceedgeError(
       'REQUEST_INVALID',
-      `model/reload: the manifest must be the package's ${MANIFEST_FILE}, not ${basename(target.manifestPath!)}`,
+      `model/reload: the manifest must be the package's ${MANIFEST_FILE}, not ${manifestName}`,
     );
   }
   const verified = await verifyModelPackage(dir, options);

@@ -9,8 +9,9 @@
  * was rolled back: `classifier.model` serves again).
  */
 import { z } from 'zod';
+import { SerialQueue } from '../concurrency/serial-queue.js';
 import { FaceedgeError } from '../errors.js';
-import type { BridgeHandler } from '../outputs/bridge-dispatcher.js';
+import type { BridgeHandler } from '../mqtt/bridge-dispatcher.js';
 import type { ModelUpdates } from './model-updates.js';
 
 export interface ServingModel {
@@ -36,12 +37,8 @@ const paramsSchema = z.strictObject({
 
 export function modelRollbackHandler(deps: ModelRollbackDeps): BridgeHandler {
   // One rollback at a time: the if_sha256 check and the swap must not interleave with another request's.
-  let queue: Promise<unknown> = Promise.resolve();
-  return (raw) => {
-    const run = queue.then(() => rollback(deps, raw));
-    queue = run.catch(() => undefined);
-    return run;
-  };
+  const queue = new SerialQueue();
+  return (raw) => queue.run(() => rollback(deps, raw));
 }
 
 async function rollback(deps: ModelRollbackDeps, raw: unknown) {

@@ -19,7 +19,7 @@ import { ModelPushReceiver } from '../model-push/model-push-receiver.js';
 import { ModelStore, type InstalledModel } from '../model-push/model-store.js';
 import { rollbackModel } from '../model-push/install-model.js';
 import { TransferStore } from '../model-push/transfer-store.js';
-import type { MqttOutput } from '../outputs/mqtt-output.js';
+import type { MqttOutput } from '../mqtt/mqtt-output.js';
 import { verifyReloadTarget, type ModelReloadTarget } from './model-reload-request.js';
 import { pushClientFor } from './push-client.js';
 

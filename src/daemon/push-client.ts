@@ -5,7 +5,7 @@
  * while the broker is away.
  */
 import type { PushClient } from '../model-push/model-push-receiver.js';
-import type { MqttOutput } from '../outputs/mqtt-output.js';
+import type { MqttOutput } from '../mqtt/mqtt-output.js';
 
 type Listener = (topic: string, payload: Buffer) => void;
 

@@ -3,9 +3,10 @@
  * writes 64×64 PNG crops with the same layout, plus a manifest that accounts for every image.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join, parse, resolve } from 'node:path';
 import sharp from 'sharp';
+import { readImageFile } from '../capture/read-image-file.js';
 import { isFaceedgeError } from '../errors.js';
 import {
   alignFace,
@@ -75,7 +76,7 @@ type Outcome = { written: string; sha: string; outside: number } | SkippedImage;
 async function prepareOne(image: LabeledImage, options: PrepareOptions): Promise<Outcome> {
   let decoded: DetectionImage;
   try {
-    decoded = await decodeForDetection(await readFile(image.path), image.relative, {
+    decoded = await decodeForDetection(await readImageFile(image.path), image.relative, {
       inputSize: options.detector.inputSize,
     });
   } catch (err) {

@@ -13,7 +13,10 @@ import type { Box } from '../vision/face.js';
  * probability is named after what it is the probability of: none depends on which class was decided.
  */
 export interface ClassifiedFace {
-  /** Face box in source pixels (top-left corner, size), rounded to 0.1 px (sub-pixel digits are noise from the 128-px detector input). */
+  /**
+   * Face box in source pixels (top-left corner, size), rounded to 0.1 px (sub-pixel digits are noise from the 128-px
+   * detector input).
+   */
   readonly box: Box;
   /** The detector's confidence that the box is a face, in [0, 1]; says nothing about the class. */
   readonly detection_score: number;
@@ -29,7 +32,9 @@ export interface ClassifiedFace {
    * threshold is not 0.5 (the shipped model's is 0.602: P(male) 0.55 is `female` with probability 0.45).
    */
   readonly class_probability: number;
-  /** The classifier's probability of every label of the model, by label (`{"female":0.12,"male":0.88}`); they sum to 1. */
+  /**
+   * The classifier's probability of every label of the model, by label (`{"female":0.12,"male":0.88}`); they sum to 1.
+   */
   readonly probabilities: Readonly<Record<string, number>>;
 }
 

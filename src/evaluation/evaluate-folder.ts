@@ -1,10 +1,10 @@
 /**
  * Evaluates a classifier the way the board uses it: image → decode → detect → the face the photo is
- * about (`primaryFace`) → align → classify, over a folder with one subfolder per class. Images are processed one at a time
- * so the per-image and per-face timings are those of one uncontended pipeline.
+ * about (`primaryFace`) → align → classify, over a folder with one subfolder per class. Images are processed one
+ * at a time so the per-image and per-face timings are those of one uncontended pipeline.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
+import { readImageFile } from '../capture/read-image-file.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { listLabeledImages, type LabeledImage } from '../dataset/labeled-folder.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
@@ -18,6 +18,7 @@ import {
 import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
+import type { ImageOutcome, ImageStatus } from './image-outcome.js';
 import {
   accuracy,
   classMetrics,
@@ -27,6 +28,9 @@ import {
   type ClassMetrics,
   type Confusion,
 } from './metrics.js';
+
+/** The per-image record, for callers that read it with the run's results. */
+export type { ImageOutcome, ImageStatus } from './image-outcome.js';
 
 /** What evaluation needs of a detector; `FaceDetector` is one. */
 export type EvalDetector = Pick<FaceDetector, 'detect' | 'model'> & { readonly inputSize?: number };
@@ -45,27 +49,6 @@ export interface EvaluateOptions {
   readonly limit?: number;
   /** Called with (0, total) once the images are listed, then after each image with the number done. */
   readonly onImage?: (done: number, total: number) => void;
-}
-
-export type ImageStatus = 'classified' | 'no face' | 'unreadable';
-
-export interface ImageOutcome {
-  /** Path relative to the evaluated folder, e.g. `male/000123.jpg`. */
-  readonly file: string;
-  readonly truth: string;
-  readonly status: ImageStatus;
-  /** Decided label (classified images only). */
-  readonly predicted?: string;
-  /** Another face was nearly as large; the most central one was classified. */
-  readonly crowded?: boolean;
-  /** Probability of the model's positive label (classified images only). */
-  readonly probability?: number;
-  /** Error message of an unreadable image. */
-  readonly detail?: string;
-  /** Decode → classify, milliseconds (file reading excluded). */
-  readonly msImage: number;
-  /** Classifier invoke (input fill + interpreter), milliseconds (classified images only). */
-  readonly msFace?: number;
 }
 
 /** The `faceedge eval --json` object. Ratios are null when their denominator is 0. */
@@ -144,9 +127,15 @@ async function selectImages(root: string, labels: readonly string[], limit?: num
 }
 
 async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promise<ImageOutcome> {
-  const bytes = await readFile(image.path);
-  const started = performance.now();
   const base = { file: image.relative, truth: image.label };
+  let bytes: Buffer;
+  try {
+    bytes = await readImageFile(image.path);
+  } catch (err) {
+    if (!isFaceedgeError(err)) throw err;
+    return { ...base, status: 'unreadable', detail: err.message, msImage: 0 };
+  }
+  const started = performance.now();
   const elapsed = () => performance.now() - started;
   let decoded: DetectionImage;
   try {

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { FaceedgeError } from '../errors.js';
-import type { ImageOutcome } from './evaluate-folder.js';
+import type { ImageOutcome } from './image-outcome.js';
 
 /** UTKFace's race codes. */
 export const RACE_NAMES: Readonly<Record<string, string>> = {

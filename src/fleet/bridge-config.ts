@@ -8,7 +8,7 @@
  * `cleansession false` on both ends and the site broker's queue keep QoS 1 messages (events) through a
  * link or central outage; the boards' own outbox covers an outage of the site broker.
  */
-import { FleetTopics } from '../outputs/mqtt-topics.js';
+import { FleetTopics, HomeAssistantTopics } from '../mqtt/mqtt-topics.js';
 
 export interface BridgeConfigOptions {
   /** Site name: the connection and remote client id are `faceedge-<site>`. */
@@ -32,8 +32,8 @@ export interface BridgeConfigOptions {
 
 export function mosquittoBridgeConfig(o: BridgeConfigOptions): string {
   if (!/^[A-Za-z0-9_-]+$/.test(o.site)) throw new Error(`site "${o.site}" must be letters, digits, "_" or "-"`);
-  const t = new FleetTopics(o.baseTopic ?? 'faceedge');
-  const b = t.device('+');
+  // Every board at once: `+` in the device level.
+  const b = new FleetTopics(o.baseTopic).device('+');
   const [first, max] = o.restartTimeoutS ?? [2, 30];
   const lines = [
     `# faceedge: site "${o.site}" bridged to the central broker ${o.central} (faceedge fleet bridge-config).`,
@@ -61,22 +61,22 @@ export function mosquittoBridgeConfig(o: BridgeConfigOptions): string {
     '# site -> central',
     `topic ${b.availability} out 1`,
     `topic ${b.bridgeInfo} out 1`,
-    `topic ${b.root}/bridge/response/# out 1`,
+    `topic ${b.bridgeResponseFilter} out 1`,
     `topic ${b.stats} out 1`,
-    `topic ${b.root}/+/events out 1`,
-    `topic ${b.root}/+/face out 1`,
-    `topic ${b.root}/+/status/capture out 1`,
-    `topic ${b.root}/gpio/+/state out 1`,
+    `topic ${b.eventsFilter} out 1`,
+    `topic ${b.faceFilter} out 1`,
+    `topic ${b.captureStatusFilter} out 1`,
+    `topic ${b.gpioStateFilter} out 1`,
     `topic ${b.rulesAction} out 1`,
-    `topic ${b.modelPush}/+/status out 1`,
+    `topic ${b.modelPushStatusFilter} out 1`,
   );
-  if (o.haPrefix !== null) lines.push(`topic ${o.haPrefix ?? 'homeassistant'}/device/+/config out 1`);
+  if (o.haPrefix !== null) lines.push(`topic ${new HomeAssistantTopics(o.haPrefix).discoveryFilter} out 1`);
   lines.push(
     '',
     '# central -> site',
-    `topic ${b.root}/bridge/request/# in 1`,
-    `topic ${b.modelPush}/+/+ in 1`,
-    `topic ${b.root}/gpio/+/set in 1`,
+    `topic ${b.bridgeRequestFilter} in 1`,
+    `topic ${b.modelPushFilter} in 1`,
+    `topic ${b.gpioSetFilter} in 1`,
     '',
     '# The site broker queues for the bridge while the centre is away: size it for the outage you expect',
     '# (events per second of the site × seconds), in the main config:  max_queued_messages 100000',

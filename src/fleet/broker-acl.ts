@@ -7,8 +7,7 @@
  * - it reads only its own requests, model pushes and GPIO commands (and HA's birth message);
  * - the operator account reads and writes everything under the base topic (requests, pushes, status).
  */
-import { MqttTopics } from '../outputs/mqtt-topics.js';
-import { haDiscoveryTopic, haStatusTopic } from '../outputs/ha-discovery.js';
+import { FleetTopics, HomeAssistantTopics, MqttTopics } from '../mqtt/mqtt-topics.js';
 
 export interface AclOptions {
   /** Default `faceedge`. */
@@ -21,30 +20,30 @@ export interface AclOptions {
 
 /** The ACL file text (Mosquitto `acl_file`). */
 export function mosquittoAcl(o: AclOptions = {}): string {
-  const base = o.baseTopic ?? 'faceedge';
-  const ha = o.haPrefix ?? 'homeassistant';
+  const fleet = new FleetTopics(o.baseTopic);
+  const ha = new HomeAssistantTopics(o.haPrefix);
   // Built with the contract's own topic builders, with Mosquitto's %u standing for the device id.
-  const board = new MqttTopics(base, '%u');
+  const board = new MqttTopics(fleet.baseTopic, '%u');
   const lines = [
     '# faceedge fleet ACL for Mosquitto (acl_file); written by `faceedge fleet credentials`.',
     "# A board's MQTT user name is its device id (or the CN of its client certificate, with",
     '# use_identity_as_username true). Anything not allowed here is denied.',
     '',
     '# Every board (%u = its user name = its device id):',
-    `pattern write ${board.root}/#`,
+    `pattern write ${board.subtree}`,
     `pattern read ${board.bridgeRequestFilter}`,
-    `pattern read ${board.modelPush}/#`,
-    `pattern read ${board.root}/gpio/+/set`,
-    `pattern write ${haDiscoveryTopic('%u', ha)}`,
-    `pattern read ${haStatusTopic(ha)}`,
+    `pattern read ${board.modelPushSubtree}`,
+    `pattern read ${board.gpioSetFilter}`,
+    `pattern write ${ha.discovery('%u')}`,
+    `pattern read ${ha.status}`,
     '',
   ];
   for (const op of o.operators ?? ['operator']) {
     lines.push(
       `# Operator: fleet status, requests, model pushes, event consumers.`,
       `user ${op}`,
-      `topic readwrite ${base}/#`,
-      `topic read ${ha}/#`,
+      `topic readwrite ${fleet.subtree}`,
+      `topic read ${ha.subtree}`,
       '',
     );
   }

@@ -11,8 +11,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { FaceedgeError } from '../errors.js';
-import type { BridgeResponse } from '../outputs/bridge-dispatcher.js';
-import { FleetTopics } from '../outputs/mqtt-topics.js';
+import type { BridgeResponse } from '../mqtt/bridge-dispatcher.js';
+import { FleetTopics } from '../mqtt/mqtt-topics.js';
 import { FleetView } from './fleet-view.js';
 
 /** Operator credentials for the broker (`faceedge fleet credentials` makes them). */
@@ -86,7 +86,7 @@ export class FleetConnection {
         cause,
       });
     }
-    const fleet = new FleetConnection(client, new FleetTopics(o.baseTopic ?? 'faceedge'));
+    const fleet = new FleetConnection(client, new FleetTopics(o.baseTopic));
     await client.subscribeAsync(fleet.topics.statusFilters, { qos: 1 });
     return fleet;
   }

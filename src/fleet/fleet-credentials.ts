@@ -2,13 +2,11 @@
  * `faceedge fleet credentials <devices…> --out <dir>`: one broker account per board and one for the
  * operator, as files an operator copies into place:
  *
- *   <out>/passwords/<id>.txt      the board's password (mqtt.password on the board; mode 0600)
- *   <out>/mosquitto.passwd        Mosquitto password_file of every account (hashed by mosquitto_passwd)
- *   <out>/mosquitto.acl           the ACL (broker-acl.ts)
- *   <out>/ca.pem, ca.key          the site CA (with --certs; reused when present)
- *   <out>/certs/<id>.pem, .key    client certificates, CN = device id (with --certs)
+ *   <out>/passwords/<id>.txt      each account's password (mqtt.password on the board; mode 0600)
+ *   <out>/ca.pem, ca.key          the site CA (with --certs; reused when present; the key stays here)
+ *   <out>/certs/<id>.pem, .key    board client certificates, CN = device id (with --certs)
  *   <out>/certs/server.pem, .key  the broker's certificate (with --certs --server-name)
- *   <out>/mosquitto.conf          a listener block using all of the above
+ *   <out>/broker/                 what the broker reads, owned by its user (broker-files.ts)
  *
  * Re-running with more devices keeps existing passwords and certificates: adding boards never
  * invalidates the boards already deployed.
@@ -19,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node
 import { isIP } from 'node:net';
 import { join, resolve } from 'node:path';
 import { FaceedgeError } from '../errors.js';
-import { mosquittoAcl } from './broker-acl.js';
+import { writeBrokerFiles, type BrokerPorts } from './broker-files.js';
 
 export interface FleetCredentialOptions {
   readonly devices: readonly string[];
@@ -36,6 +34,11 @@ export interface FleetCredentialOptions {
   readonly days?: number;
   readonly baseTopic?: string;
   readonly haPrefix?: string;
+  /** Where the broker will read `<out>/broker/` from (written into its mosquitto.conf). Default `<out>/broker`. */
+  readonly brokerDir?: string;
+  /** The user the broker drops to; `<out>/broker/` is handed to it when run as root. Default `mosquitto`. */
+  readonly brokerUser?: string;
+  readonly ports?: Partial<BrokerPorts>;
 }
 
 export interface FleetCredentials {
@@ -43,6 +46,8 @@ export interface FleetCredentials {
   readonly files: string[];
   /** Devices that got a new password or certificate (the others kept theirs). */
   readonly created: string[];
+  /** Owner of `<out>/broker/` (the broker's user), or null when this process could not hand it over. */
+  readonly brokerOwner: string | null;
 }
 
 const ID = /^[A-Za-z0-9_-]+$/;
@@ -78,35 +83,23 @@ export function writeFleetCredentials(o: FleetCredentialOptions): FleetCredentia
   if (accounts.includes(operator))
     throw new FaceedgeError('USAGE', `"${operator}" is the operator account; rename the device or pass --operator`);
   const out = resolve(o.out);
+  // The broker's user must be able to reach <out>/broker/: <out> itself is listable, its secrets are not.
+  if (!existsSync(out)) mkdirSync(out, { recursive: true, mode: 0o755 });
   mkdirSync(join(out, 'passwords'), { recursive: true, mode: 0o700 });
   const files: string[] = [];
   const created: string[] = [];
-  const all = [...accounts, operator];
-
-  if (o.passwords ?? true) {
-    const lines: string[] = [];
-    for (const user of all) {
-      const file = join(out, 'passwords', `${user}.txt`);
-      let password: string;
-      if (existsSync(file)) password = readFileSync(file, 'utf8').trim();
-      else {
-        password = randomBytes(18).toString('base64url');
-        writeFileSync(file, `${password}\n`, { mode: 0o600 });
-        if (user !== operator) created.push(user);
-      }
-      files.push(`passwords/${user}.txt`);
-      lines.push(`${user}:${password}`);
+  const passwords = new Map<string, string>();
+  for (const user of o.passwords === false ? [operator] : [...accounts, operator]) {
+    const file = join(out, 'passwords', `${user}.txt`);
+    let password: string;
+    if (existsSync(file)) password = readFileSync(file, 'utf8').trim();
+    else {
+      password = randomBytes(18).toString('base64url');
+      writeFileSync(file, `${password}\n`, { mode: 0o600 });
+      if (user !== operator) created.push(user);
     }
-    // Plain text first, hashed in place by mosquitto_passwd -U: one process for any number of boards.
-    const passwd = join(out, 'mosquitto.passwd');
-    writeFileSync(passwd, lines.join('\n') + '\n', { mode: 0o600 });
-    try {
-      run('mosquitto_passwd', ['-U', passwd], out);
-    } catch (err) {
-      rmSync(passwd, { force: true }); // never leave the plain-text version behind
-      throw err;
-    }
-    files.push('mosquitto.passwd');
+    files.push(`passwords/${user}.txt`);
+    passwords.set(user, password);
   }
 
   if (o.certs) {
@@ -168,52 +161,33 @@ export function writeFleetCredentials(o: FleetCredentialOptions): FleetCredentia
       rmSync(join(out, `${base}.ext`));
       return true;
     };
-    for (const user of all)
-      if (issue(user, user, 'extendedKeyUsage=clientAuth\n') && user !== operator && !created.includes(user))
-        created.push(user);
+    // Boards only: operators log in on their own listener with a password (broker-files.ts).
+    for (const user of accounts)
+      if (issue(user, user, 'extendedKeyUsage=clientAuth\n') && !created.includes(user)) created.push(user);
     if (o.serverName) {
       const san = isIP(o.serverName) ? `IP:${o.serverName}` : `DNS:${o.serverName}`;
       issue('server', o.serverName, `subjectAltName=${san}\nextendedKeyUsage=serverAuth\n`);
     }
   }
 
-  writeFileSync(
-    join(out, 'mosquitto.acl'),
-    mosquittoAcl({ baseTopic: o.baseTopic, haPrefix: o.haPrefix, operators: [operator] }),
-  );
-  files.push('mosquitto.acl');
-  writeFileSync(join(out, 'mosquitto.conf'), mosquittoListenerConfig(out, o));
-  files.push('mosquitto.conf');
-  return { files, created };
-}
-
-/** A Mosquitto config fragment using the written files (include it, or copy its lines). */
-function mosquittoListenerConfig(out: string, o: FleetCredentialOptions): string {
-  const lines = [
-    '# faceedge fleet broker settings, written by `faceedge fleet credentials`.',
-    'per_listener_settings false',
-    'allow_anonymous false',
-    `acl_file ${join(out, 'mosquitto.acl')}`,
-  ];
-  if (o.passwords ?? true)
-    lines.push(
-      `password_file ${join(out, 'mosquitto.passwd')}`,
-      '',
-      '# boards and operator with a password (use TLS on anything but a lab network)',
-      'listener 1883',
-    );
-  if (o.certs) {
-    lines.push(
-      '',
-      '# boards and operator with a client certificate: its CN is the user name the ACL sees',
-      'listener 8883',
-      `cafile ${join(out, 'ca.pem')}`,
-    );
-    if (o.serverName)
-      lines.push(`certfile ${join(out, 'certs/server.pem')}`, `keyfile ${join(out, 'certs/server.key')}`);
-    else
-      lines.push("# certfile / keyfile: the broker's own certificate (rerun with --server-name <host> to issue one)");
-    lines.push('require_certificate true', 'use_identity_as_username true');
-  }
-  return lines.join('\n') + '\n';
+  const broker = writeBrokerFiles({
+    dir: join(out, 'broker'),
+    brokerDir: o.brokerDir,
+    boards: o.passwords === false ? [] : accounts.map((d) => [d, passwords.get(d)!] as const),
+    operators: [[operator, passwords.get(operator)!]],
+    tls: o.certs
+      ? {
+          ca: join(out, 'ca.pem'),
+          ...(o.serverName
+            ? { serverCert: join(out, 'certs/server.pem'), serverKey: join(out, 'certs/server.key') }
+            : {}),
+        }
+      : undefined,
+    ports: o.ports,
+    brokerUser: o.brokerUser,
+    baseTopic: o.baseTopic,
+    haPrefix: o.haPrefix,
+  });
+  files.push(...broker.files.map((f) => `broker/${f}`));
+  return { files, created, brokerOwner: broker.owner };
 }

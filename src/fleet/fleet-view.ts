@@ -6,8 +6,8 @@
  *   const view = new FleetView(new FleetTopics('faceedge'));
  *   view.ingest(topic, payload);  …  view.boards();
  */
-import type { BridgeInfo, StatsPayload } from '../outputs/mqtt-payloads.js';
-import type { FleetTopics } from '../outputs/mqtt-topics.js';
+import type { BridgeInfo, StatsPayload } from '../mqtt/mqtt-payloads.js';
+import type { FleetTopics } from '../mqtt/mqtt-topics.js';
 
 /** One camera of a board, from `<cam>/status/capture` and the board's stats. */
 export interface CameraRow {
@@ -20,6 +20,11 @@ export interface CameraRow {
   readonly events_total: number | null;
   /** ISO time of the camera's last event; null when none (or no stats). */
   readonly last_event: string | null;
+  /**
+   * True while the board is not online (offline, or its availability unknown): `capture`, `fps` and
+   * `last_event` are then what it last reported, not what its camera does now.
+   */
+  readonly stale: boolean;
 }
 
 /** One row of `faceedge fleet status` (and the `--json` shape). */
@@ -170,6 +175,7 @@ export class FleetView {
       fps: stats?.fps?.[name] ?? null,
       events_total: stats ? (stats.events_total?.[name] ?? 0) : null,
       last_event: iso(stats?.last_event_time?.[name]),
+      stale: online !== true,
     }));
     return {
       device,

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { FaceedgeError } from '../errors.js';
+import type { RateSample } from './health-gate.js';
 
 /**
  * A board's progress: `pending` → `pushing` → `switched` (installed, in soak) → `healthy`; or `skipped`
@@ -30,6 +31,15 @@ export interface BoardProgress {
   previous_sha256: string | null;
   /** True once the board switched to the package in this rollout (it is rolled back when the rollout stops). */
   switched: boolean;
+  /**
+   * True once a push to it started: from then on it may serve the package even when the push failed
+   * (it switched, and its answer was lost), so a stopping rollout asks it and rolls it back if it did.
+   */
+  push_started: boolean;
+  /** Its own rates just before its push and from its switch to its gate (the gate's figures). */
+  rates: { before: RateSample | null; after: RateSample | null };
+  /** sha256 it answered to serve when the rollout stopped (null: not asked, or no answer). */
+  serving_at_stop: string | null;
   /** Why it failed / why it was not rolled back. */
   error: string | null;
   /** ISO time of the last change. */
@@ -51,8 +61,7 @@ export interface RolloutState {
 export function newRolloutState(pkg: RolloutState['package'], waves: readonly (readonly string[])[]): RolloutState {
   const now = new Date().toISOString();
   const boards: Record<string, BoardProgress> = {};
-  for (const d of waves.flat())
-    boards[d] = { state: 'pending', previous_sha256: null, switched: false, error: null, at: now };
+  for (const d of waves.flat()) boards[d] = newBoardProgress(now);
   return {
     format: 1,
     package: pkg,
@@ -62,6 +71,19 @@ export function newRolloutState(pkg: RolloutState['package'], waves: readonly (r
     started_at: now,
     updated_at: now,
     boards,
+  };
+}
+
+function newBoardProgress(at: string): BoardProgress {
+  return {
+    state: 'pending',
+    previous_sha256: null,
+    switched: false,
+    push_started: false,
+    rates: { before: null, after: null },
+    serving_at_stop: null,
+    error: null,
+    at,
   };
 }
 
@@ -80,6 +102,13 @@ export async function readRolloutState(path: string): Promise<RolloutState | nul
     const s = JSON.parse(text) as RolloutState;
     if (s.format !== 1 || !s.package?.sha256 || !Array.isArray(s.waves) || typeof s.boards !== 'object')
       throw new Error('not a faceedge rollout state');
+    // Files written before push_started existed: a board that got past `pending` may have been pushed.
+    for (const b of Object.values(s.boards)) {
+      const fresh = newBoardProgress(b.at);
+      b.push_started ??= b.switched || !['pending', 'skipped', 'untouched'].includes(b.state);
+      b.rates ??= fresh.rates;
+      b.serving_at_stop ??= null;
+    }
     return s;
   } catch (cause) {
     throw new FaceedgeError('USAGE', `${path} is not a readable rollout state: ${(cause as Error).message}`, {

@@ -1,19 +1,20 @@
 /**
  * `faceedge fleet push`: a staged rollout of one signed package over the existing chunked MQTT push.
  * Canary boards first, then waves; each wave soaks and must pass the health gate (health-gate.ts).
- * A refused package, a board that goes offline or fails the gate stops the rollout: every board this
- * rollout switched is sent `model/rollback` (guarded by the package's sha256, so it never rolls back
- * twice) and each board's outcome is reported. The boards' own checks (signature, sha256, self-test)
- * run on every install as before; the rollout only decides who gets the package and when to stop.
+ * A refused package, a failed push, a board that goes offline or fails the gate stops the rollout:
+ * every board of the rollout is asked which model it serves, and each one this rollout changed is sent
+ * `model/rollback` (rollout-stop.ts). The boards' own checks (signature, sha256, self-test) run on every
+ * install as before; the rollout only decides who gets the package and when to stop.
  */
 import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { readModelPackage, servingFile } from '../model-push/model-package.js';
 import { pushModelOverMqtt } from '../model-push/mqtt-push-sender.js';
 import { FleetConnection, operatorClientOptions, type FleetConnectionOptions } from './fleet-connection.js';
-import { DEFAULT_GATE, gateReasons, RateMeter, type GateThresholds } from './health-gate.js';
+import { DEFAULT_GATE, gateReasons, RateMeter, type GateThresholds, type RateSample } from './health-gate.js';
 import { planWaves, selectTargets, type TargetSelector } from './rollout-plan.js';
 import { newRolloutState, readRolloutState, RolloutStateFile, type RolloutState } from './rollout-state.js';
+import { stopRollout } from './rollout-stop.js';
 
 export interface RolloutOptions extends FleetConnectionOptions {
   readonly packageDir: string;
@@ -24,8 +25,10 @@ export interface RolloutOptions extends FleetConnectionOptions {
   readonly wave?: number;
   /** Seconds each wave runs on the new model before its gate. */
   readonly soakS: number;
-  /** Seconds of pre-rollout measurement (frames, events). Default `soakS`. */
+  /** Seconds of each board's own frames and events measured just before its push. Default `soakS`. */
   readonly baselineS?: number;
+  /** One board's push, every retry included, ends within this, seconds. Default 300. */
+  readonly pushTimeoutS?: number;
   /** Pushes in flight at once. Default 4. */
   readonly concurrency?: number;
   /** The state file (created, or resumed when it exists). */
@@ -35,6 +38,8 @@ export interface RolloutOptions extends FleetConnectionOptions {
   readonly chunkSize?: number;
   /** Progress lines (stderr in the CLI). */
   readonly log?: (line: string) => void;
+  /** The push to one board (default the chunked MQTT push); tests wrap it to inject faults. */
+  readonly push?: typeof pushModelOverMqtt;
 }
 
 export interface RolloutResult {
@@ -43,6 +48,7 @@ export interface RolloutResult {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const NO_REPORTS: RateSample = { fps: null, reports: 0, events: 0, eventsPerS: null, restarted: false };
 
 export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
   const log = o.log ?? (() => undefined);
@@ -54,46 +60,6 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
     const st = await openState(o, target, fleet);
     if (st.state.status !== 'running') return { ok: st.state.status === 'completed', state: st.state };
     return await new Rollout(o, fleet, st, log).run();
-  } finally {
-    await fleet.close();
-  }
-}
-
-/** One board in a `--dry-run` plan. */
-export interface PlannedBoard {
-  readonly device: string;
-  /** 1-based wave number (wave 1 is the canary when `canary` > 0). */
-  readonly wave: number;
-  readonly online: boolean | null;
-  readonly sha256: string | null;
-  /** `push`, `skip` (already serves the package) or `offline` (would stop the rollout). */
-  readonly action: 'push' | 'skip' | 'offline';
-}
-
-/** What `runRollout` would do now, without pushing or writing state (`faceedge fleet push --dry-run`). */
-export async function planRollout(
-  o: Omit<RolloutOptions, 'statePath' | 'soakS'>,
-): Promise<{ package: RolloutState['package']; boards: PlannedBoard[] }> {
-  const pkg = await readModelPackage(o.packageDir);
-  const target = { dir: o.packageDir, id: pkg.manifest.id, sha256: servingFile(pkg).sha256 };
-  const fleet = await FleetConnection.open(o);
-  try {
-    await fleet.settle();
-    const waves = planWaves(selectTargets(fleet.view.boards(), o.selector), o.canary ?? 1, o.wave ?? 10);
-    const boards = waves.flatMap((wave, i) =>
-      wave.map((device): PlannedBoard => {
-        const row = fleet.view.board(device);
-        const sha256 = row?.model?.sha256 ?? null;
-        return {
-          device,
-          wave: i + 1,
-          online: row?.online ?? null,
-          sha256,
-          action: sha256 === target.sha256 ? 'skip' : row?.online === true ? 'push' : 'offline',
-        };
-      }),
-    );
-    return { package: target, boards };
   } finally {
     await fleet.close();
   }
@@ -131,86 +97,121 @@ async function openState(
 
 class Rollout {
   readonly #target: RolloutState['package'];
+  readonly #meter: RateMeter;
+  /** Workstation time each board was seen switched in this run, ms. */
+  readonly #switchedAt = new Map<string, number>();
 
-  constructor(
-    private readonly o: RolloutOptions,
-    private readonly fleet: FleetConnection,
-    private readonly st: RolloutStateFile,
-    private readonly log: (line: string) => void,
-  ) {
+  readonly #o: RolloutOptions;
+  readonly #fleet: FleetConnection;
+  readonly #st: RolloutStateFile;
+  readonly #log: (line: string) => void;
+
+  constructor(o: RolloutOptions, fleet: FleetConnection, st: RolloutStateFile, log: (line: string) => void) {
     // The package as given now (a resumed rollout may name the same package by another path).
+    this.#o = o;
+    this.#fleet = fleet;
+    this.#st = st;
+    this.#log = log;
     this.#target = { ...st.state.package, dir: o.packageDir };
+    this.#meter = new RateMeter(fleet, Object.keys(st.state.boards));
   }
 
   async run(): Promise<RolloutResult> {
-    const boards = this.st.state.boards;
-    const waves = this.st.state.waves;
+    this.#meter.start();
+    try {
+      return await this.#run();
+    } catch (err) {
+      // Whatever went wrong on this side (a state file that cannot be written, a broker gone), the boards
+      // already changed must not be left behind.
+      const why = `the rollout failed: ${(err as Error).message}`;
+      await this.#stop(why).catch(() => undefined);
+      throw err;
+    } finally {
+      this.#meter.stop();
+    }
+  }
+
+  async #run(): Promise<RolloutResult> {
+    const boards = this.#st.state.boards;
+    const waves = this.#st.state.waves;
     const open = waves.flat().filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
-    this.log(
+    this.#log(
       `rollout of ${this.#target.id} (${this.#target.sha256.slice(0, 12)}…): ${waves.length} waves, ${open.length} boards to do`,
     );
-    const baselineS = this.o.baselineS ?? this.o.soakS;
-    const baseline = new RateMeter(this.fleet, open).start();
-    this.log(`measuring frames and events for ${baselineS} s before the first push`);
-    await sleep(baselineS * 1000);
-    baseline.stop();
+    const baselineS = this.#o.baselineS ?? this.#o.soakS;
+    if (open.length > 0) {
+      this.#log(`measuring each board's frames and events for ${baselineS} s before its push`);
+      await sleep(baselineS * 1000);
+    }
     for (const [i, wave] of waves.entries()) {
       const todo = wave.filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
       if (todo.length === 0) continue;
-      this.log(
-        `wave ${i + 1}/${waves.length}${i === 0 && (this.o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`,
+      this.#log(
+        `wave ${i + 1}/${waves.length}${i === 0 && (this.#o.canary ?? 1) > 0 ? ' (canary)' : ''}: ${todo.join(', ')}`,
       );
-      const pushFailures = (await mapWithLimit(todo, this.o.concurrency ?? 4, (d) => this.#push(d))).filter(
+      const pushFailures = (await mapWithLimit(todo, this.#o.concurrency ?? 4, (d) => this.#push(d))).filter(
         (r): r is string => r !== null,
       );
       if (pushFailures.length > 0) return this.#stop(`wave ${i + 1}: ${pushFailures.join('; ')}`);
       const switched = todo.filter((d) => boards[d].state === 'switched');
       if (switched.length === 0) continue;
-      const failure = await this.#soakAndGate(switched, baseline);
+      const failure = await this.#soakAndGate(switched);
       if (failure) return this.#stop(`wave ${i + 1}: ${failure}`);
     }
-    await this.st.finish('completed');
-    this.log('rollout completed');
-    return { ok: true, state: this.st.state };
+    await this.#st.finish('completed');
+    this.#log('rollout completed');
+    return { ok: true, state: this.#st.state };
   }
 
   /** Pushes to one board; null when it switched (or was skipped), else why not. */
   async #push(device: string): Promise<string | null> {
-    const p = this.st.state.boards[device];
-    const row = this.fleet.view.board(device);
+    const p = this.#st.state.boards[device];
+    const row = this.#fleet.view.board(device);
     if (p.state === 'pending' && row?.model?.sha256 === this.#target.sha256) {
-      await this.st.board(device, 'skipped');
-      this.log(`${device}: already serves ${this.#target.sha256.slice(0, 12)}…, skipped`);
+      await this.#st.board(device, 'skipped');
+      this.#log(`${device}: already serves ${this.#target.sha256.slice(0, 12)}…, skipped`);
       return null;
     }
     if (row?.online !== true) {
-      await this.st.board(device, 'failed', { error: 'offline before the push' });
+      await this.#st.board(device, 'failed', { error: 'offline before the push' });
       return `${device}: offline before the push`;
     }
     if ((p.switched || p.state === 'pushing') && row.model?.sha256 === this.#target.sha256) {
       // Resumed after the workstation died between its push (or the push's answer) and its gate: the
       // board switched in this rollout; it needs the gate, not the bytes again.
-      await this.st.board(device, 'switched', { switched: true });
+      this.#switchedAt.set(device, Date.now());
+      await this.#st.board(device, 'switched', { switched: true });
       return null;
     }
-    await this.st.board(device, 'pushing', { previous_sha256: p.previous_sha256 ?? row.model?.sha256 ?? null });
+    const now = Date.now();
+    const before = this.#meter.window(device, now - (this.#o.baselineS ?? this.#o.soakS) * 1000, now);
+    await this.#st.board(device, 'pushing', {
+      previous_sha256: p.previous_sha256 ?? row.model?.sha256 ?? null,
+      push_started: true,
+      rates: { before, after: null },
+    });
     const abort = new AbortController();
-    const off = this.fleet.onChange((d) => {
-      if (d === device && this.fleet.view.board(d)?.online === false) abort.abort();
+    const off = this.#fleet.onChange((d) => {
+      if (d === device && this.#fleet.view.board(d)?.online === false) abort.abort();
     });
     try {
-      const r = await pushModelOverMqtt({
+      const r = await (this.#o.push ?? pushModelOverMqtt)({
         dir: this.#target.dir,
-        url: this.o.url,
+        url: this.#o.url,
         deviceId: device,
-        baseTopic: this.o.baseTopic,
-        chunkSize: this.o.chunkSize,
-        mqtt: operatorClientOptions(this.o.auth),
-        maxRounds: 3,
+        baseTopic: this.#o.baseTopic,
+        chunkSize: this.#o.chunkSize,
+        mqtt: operatorClientOptions(this.#o.auth),
+        timeoutMs: (this.#o.pushTimeoutS ?? 300) * 1000,
         signal: abort.signal,
+        onRetry: ({ cause, waitMs }) => this.#log(`${device}: ${cause}; retrying in ${(waitMs / 1000).toFixed(1)} s`),
       });
-      await this.st.board(device, 'switched', { switched: true, error: null });
-      this.log(`${device}: installed ${r.status.model?.version ?? ''} (${r.chunksSent}/${r.totalChunks} chunks sent)`);
+      this.#switchedAt.set(device, Date.now());
+      await this.#st.board(device, 'switched', { switched: true, error: null });
+      const retried = r.rounds > 1 ? `, ${r.rounds} rounds` : '';
+      this.#log(
+        `${device}: installed ${r.status.model?.version ?? ''} (${r.chunksSent}/${r.totalChunks} chunks sent${retried})`,
+      );
       return null;
     } catch (err) {
       const why = abort.signal.aborted
@@ -218,90 +219,65 @@ class Rollout {
         : isFaceedgeError(err)
           ? `${err.code}: ${err.message}`
           : String(err);
-      await this.st.board(device, 'failed', { error: why });
-      this.log(`${device}: FAILED ${why}`);
+      await this.#st.board(device, 'failed', { error: why });
+      this.#log(`${device}: FAILED ${why}`);
       return `${device}: ${why}`;
     } finally {
       off();
     }
   }
 
-  /** Soaks the switched boards, stopping early when one goes offline; then gates each. */
-  async #soakAndGate(devices: readonly string[], baseline: RateMeter): Promise<string | null> {
-    const meter = new RateMeter(this.fleet, devices).start();
-    const until = Date.now() + this.o.soakS * 1000;
-    this.log(`soaking ${devices.length} boards for ${this.o.soakS} s`);
-    try {
-      while (Date.now() < until) {
-        const down = devices.filter((d) => this.fleet.view.board(d)?.online === false);
-        if (down.length > 0) {
-          for (const d of down) await this.st.board(d, 'failed', { error: 'went offline during the soak' });
-          return down.map((d) => `${d}: went offline during the soak`).join('; ');
-        }
-        await sleep(200);
+  /** Soaks the switched boards, stopping early when one goes offline; then gates each against its own rates. */
+  async #soakAndGate(devices: readonly string[]): Promise<string | null> {
+    const soakFrom = Date.now();
+    const until = soakFrom + this.#o.soakS * 1000;
+    this.#log(`soaking ${devices.length} boards for ${this.#o.soakS} s`);
+    while (Date.now() < until) {
+      const down = devices.filter((d) => this.#fleet.view.board(d)?.online === false);
+      if (down.length > 0) {
+        for (const d of down) await this.#st.board(d, 'failed', { error: 'went offline during the soak' });
+        return down.map((d) => `${d}: went offline during the soak`).join('; ');
       }
-    } finally {
-      meter.stop();
+      await sleep(200);
     }
     const verdicts = await mapWithLimit(devices, 16, async (d) => {
-      const health = await this.fleet.request(d, 'health_check', {}, 15_000).catch((e: unknown) => e as Error);
-      return {
-        d,
-        reasons: gateReasons({
-          targetSha256: this.#target.sha256,
-          row: this.fleet.view.board(d),
-          health,
-          baseline: baseline.sample(d),
-          soak: meter.sample(d),
-          thresholds: this.o.thresholds ?? DEFAULT_GATE,
-        }),
-      };
+      const health = await this.#fleet.request(d, 'health_check', {}, 30_000).catch((e: unknown) => e as Error);
+      const before = this.#st.state.boards[d].rates.before ?? NO_REPORTS;
+      // Over the soak, which starts once the wave's last push ended: while the others were still installing,
+      // the load was the rollout's own. Its first report is left out (it may straddle the last switch).
+      const after = this.#meter.window(d, Math.max(this.#switchedAt.get(d) ?? soakFrom, soakFrom), Date.now(), true);
+      const reasons = gateReasons({
+        targetSha256: this.#target.sha256,
+        row: this.#fleet.view.board(d),
+        health,
+        figures: { before, after },
+        thresholds: this.#o.thresholds ?? DEFAULT_GATE,
+      });
+      return { d, reasons, rates: { before, after } };
     });
     const failed: string[] = [];
-    for (const { d, reasons } of verdicts) {
-      if (reasons.length === 0) await this.st.board(d, 'healthy');
+    for (const { d, reasons, rates } of verdicts) {
+      if (reasons.length === 0) await this.#st.board(d, 'healthy', { rates });
       else {
-        await this.st.board(d, 'failed', { error: reasons.join('; ') });
+        await this.#st.board(d, 'failed', { error: reasons.join('; '), rates });
         failed.push(`${d}: ${reasons.join('; ')}`);
       }
     }
-    this.log(failed.length === 0 ? `gate passed: ${devices.join(', ')}` : `gate FAILED: ${failed.join(' | ')}`);
+    this.#log(failed.length === 0 ? `gate passed: ${devices.join(', ')}` : `gate FAILED: ${failed.join(' | ')}`);
     return failed.length > 0 ? failed.join('; ') : null;
   }
 
-  /** Rolls back every board this rollout switched, marks the rest untouched, and records the stop. */
   async #stop(reason: string): Promise<RolloutResult> {
-    this.log(`stopping the rollout: ${reason}`);
-    const boards = this.st.state.boards;
-    for (const [d, p] of Object.entries(boards)) if (p.state === 'pending') await this.st.board(d, 'untouched');
-    const switched = Object.keys(boards).filter((d) => boards[d].switched && boards[d].state !== 'rolled-back');
-    await mapWithLimit(switched, this.o.concurrency ?? 4, async (d) => {
-      const keep = boards[d].state === 'failed' ? `${boards[d].error}; ` : '';
-      if (this.fleet.view.board(d)?.online === false) {
-        await this.st.board(d, 'rollback-failed', {
-          error: `${keep}offline: roll it back when it returns (faceedge model rollback on the board, or the model/rollback request)`,
-        });
-        this.log(`${d}: offline, NOT rolled back`);
-        return;
-      }
-      try {
-        const r = await this.fleet.request(d, 'model/rollback', { if_sha256: this.#target.sha256 }, 60_000);
-        const data = r.data as { rolled_back?: boolean; model?: { sha256?: string } | null };
-        if (r.status !== 'ok') throw new Error(r.error ?? 'refused');
-        const now = data.model?.sha256;
-        if (now === boards[d].previous_sha256 || (data.rolled_back === false && now !== this.#target.sha256)) {
-          await this.st.board(d, 'rolled-back', { error: keep ? keep.slice(0, -2) : null });
-          this.log(`${d}: rolled back to ${now?.slice(0, 12)}…`);
-        } else
-          throw new Error(
-            `serves ${now?.slice(0, 12)}… after the rollback, expected ${boards[d].previous_sha256?.slice(0, 12)}…`,
-          );
-      } catch (err) {
-        await this.st.board(d, 'rollback-failed', { error: `${keep}rollback: ${(err as Error).message}` });
-        this.log(`${d}: ROLLBACK FAILED ${(err as Error).message}`);
-      }
-    });
-    await this.st.finish('stopped', reason);
-    return { ok: false, state: this.st.state };
+    await stopRollout(
+      {
+        fleet: this.#fleet,
+        st: this.#st,
+        target: this.#target,
+        concurrency: Math.max(this.#o.concurrency ?? 4, 8),
+        log: this.#log,
+      },
+      reason,
+    );
+    return { ok: false, state: this.#st.state };
   }
 }

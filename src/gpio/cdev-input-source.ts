@@ -54,24 +54,28 @@ kill "$r" 2>/dev/null
 exit "$s"`;
 
 export class CdevInputSource implements RawInputSource {
-  private proc: ChildProcess | null = null;
-  private stopped = false;
-  private restartTimer: NodeJS.Timeout | null = null;
-  private onLevel: ((value: boolean, timeMs: number) => void) | null = null;
+  #proc: ChildProcess | null = null;
+  #stopped = false;
+  #restartTimer: NodeJS.Timeout | null = null;
+  #onLevel: ((value: boolean, timeMs: number) => void) | null = null;
 
-  constructor(private readonly options: CdevInputOptions) {}
+  readonly #options: CdevInputOptions;
+
+  constructor(options: CdevInputOptions) {
+    this.#options = options;
+  }
 
   async start(onLevel: (value: boolean, timeMs: number) => void): Promise<boolean> {
-    this.onLevel = onLevel;
-    const initial = await this.read();
-    this.monitor();
+    this.#onLevel = onLevel;
+    const initial = await this.#read();
+    this.#monitor();
     return initial;
   }
 
   async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.restartTimer) clearTimeout(this.restartTimer);
-    const proc = this.proc;
+    this.#stopped = true;
+    if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    const proc = this.#proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
     proc.stdin?.end(); // the watchdog kills gpiomon at end of input
@@ -81,42 +85,43 @@ export class CdevInputSource implements RawInputSource {
     clearTimeout(timer);
   }
 
-  private async read(): Promise<boolean> {
-    const { tools, line, bias, env } = this.options;
+  async #read(): Promise<boolean> {
+    const { tools, line, bias, env } = this.#options;
     return parseGetOutput(await runTool('gpioget', getArgs(tools, line, bias), env));
   }
 
-  private monitor(): void {
-    const { tools, line, bias, env } = this.options;
+  #monitor(): void {
+    const { tools, line, bias, env } = this.#options;
     const proc = spawn('sh', ['-c', GPIOMON_WATCHDOG_SCRIPT, 'gpiomon', ...monitorArgs(tools, line, bias)], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env,
     });
     // A write to a watchdog that has exited must not throw (EPIPE): nothing is ever written anyway.
     proc.stdin!.on('error', () => undefined);
-    this.proc = proc;
+    this.#proc = proc;
     let stderr = '';
     proc.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-500)));
     proc.on('error', (err) => (stderr += err.message));
     createInterface({ input: proc.stdout! }).on('line', (text) => {
       const value = parseMonitorLine(tools, text);
-      if (value !== null && !this.stopped) this.onLevel?.(value, performance.now());
+      if (value !== null && !this.#stopped) this.#onLevel?.(value, performance.now());
     });
     proc.once('close', (code, signal) => {
-      if (this.stopped) return;
-      this.options.onProblem?.(`gpiomon for ${line.chip}/${line.offset} exited (${signal ?? code}): ${stderr.trim()}`);
-      this.restartTimer = setTimeout(() => void this.restart(), this.options.restartDelayMs ?? 1000);
+      if (this.#stopped) return;
+      this.#options.onProblem?.(`gpiomon for ${line.chip}/${line.offset} exited (${signal ?? code}): ${stderr.trim()}`);
+      // #restart reports its own failures through onProblem and never rejects.
+      this.#restartTimer = setTimeout(() => void this.#restart(), this.#options.restartDelayMs ?? 1000);
     });
   }
 
-  private async restart(): Promise<void> {
-    if (this.stopped) return;
+  async #restart(): Promise<void> {
+    if (this.#stopped) return;
     try {
-      const level = await this.read();
-      if (!this.stopped) this.onLevel?.(level, performance.now());
+      const level = await this.#read();
+      if (!this.#stopped) this.#onLevel?.(level, performance.now());
     } catch (err) {
-      this.options.onProblem?.((err as Error).message);
+      this.#options.onProblem?.((err as Error).message);
     }
-    if (!this.stopped) this.monitor();
+    if (!this.#stopped) this.#monitor();
   }
 }

@@ -32,29 +32,32 @@ interface PendingAck {
 }
 
 export class CdevLineDriver implements LineDriver {
-  private pending: PendingAck | null = null;
-  private readonly failureListeners: ((error: Error) => void)[] = [];
-  private readonly stderrTail: string[] = [];
-  private released = false;
-  private releasing: Promise<void> | null = null;
-  private releasedLine = false;
+  #pending: PendingAck | null = null;
+  readonly #failureListeners: ((error: Error) => void)[] = [];
+  readonly #stderrTail: string[] = [];
+  #released = false;
+  #releasing: Promise<void> | null = null;
+  #releasedLine = false;
   /** The last "error …" the holder reported. */
-  private holderError = '';
-  private readonly exited: Promise<void>;
+  #holderError = '';
+  readonly #exited: Promise<void>;
 
-  private constructor(
-    private readonly proc: ChildProcess,
-    private readonly options: CdevLineOptions,
-  ) {
+  readonly #proc: ChildProcess;
+  readonly #options: CdevLineOptions;
+
+  private constructor(proc: ChildProcess, options: CdevLineOptions) {
+    this.#proc = proc;
+    this.#options = options;
     proc.on('error', () => {});
     proc.stdin!.on('error', () => {});
     proc.stderr!.setEncoding('utf8').on('data', (text: string) => {
-      this.stderrTail.push(...text.split('\n').filter(Boolean));
-      this.stderrTail.splice(0, Math.max(0, this.stderrTail.length - 10));
+      this.#stderrTail.push(...text.split('\n').filter(Boolean));
+      this.#stderrTail.splice(0, Math.max(0, this.#stderrTail.length - 10));
     });
-    createInterface({ input: proc.stdout! }).on('line', (line) => this.onLine(line));
-    this.exited = new Promise((resolve) => proc.once('close', () => resolve()));
-    void this.exited.then(() => this.onExit());
+    createInterface({ input: proc.stdout! }).on('line', (line) => this.#onLine(line));
+    this.#exited = new Promise((resolve) => proc.once('close', () => resolve()));
+    // #exited only resolves (on the holder's close), and #onExit fails the pending request instead of throwing.
+    void this.#exited.then(() => this.#onExit());
   }
 
   /**
@@ -102,115 +105,115 @@ export class CdevLineDriver implements LineDriver {
     });
     const driver = new CdevLineDriver(proc, options);
     try {
-      await driver.expectAck(`held ${safe}`);
+      await driver.#expectAck(`held ${safe}`);
     } catch {
       // The holder runs its fail-safe and exits; wait for it so gpioset's stderr (the reason) is in.
       await driver.release().catch(() => {});
-      throw driver.failure(`could not take the line${driver.holderError ? `: ${driver.holderError}` : ''}`);
+      throw driver.#failure(`could not take the line${driver.#holderError ? `: ${driver.#holderError}` : ''}`);
     }
     return driver;
   }
 
   write(on: boolean): Promise<void> {
-    if (this.released) return Promise.reject(new FaceedgeError('GPIO_FAILED', 'gpio line already released'));
+    if (this.#released) return Promise.reject(new FaceedgeError('GPIO_FAILED', 'gpio line already released'));
     const value = on ? '1' : '0';
-    const ack = this.expectAck(`held ${value}`);
-    this.proc.stdin!.write(`${value}\n`);
+    const ack = this.#expectAck(`held ${value}`);
+    this.#proc.stdin!.write(`${value}\n`);
     return ack;
   }
 
   release(): Promise<void> {
-    if (this.releasing) return this.releasing;
-    this.released = true;
-    this.releasing = (async () => {
-      this.proc.stdin!.end();
+    if (this.#releasing) return this.#releasing;
+    this.#released = true;
+    this.#releasing = (async () => {
+      this.#proc.stdin!.end();
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<'timeout'>(
-        (resolve) => (timer = setTimeout(() => resolve('timeout'), this.ackTimeoutMs)),
+        (resolve) => (timer = setTimeout(() => resolve('timeout'), this.#ackTimeoutMs)),
       );
-      const outcome = await Promise.race([this.exited, timeout]);
+      const outcome = await Promise.race([this.#exited, timeout]);
       clearTimeout(timer);
       if (outcome === 'timeout') {
-        this.killGroup();
-        await this.exited;
+        this.#killGroup();
+        await this.#exited;
       }
-      if (!this.releasedLine) {
+      if (!this.#releasedLine) {
         throw new FaceedgeError(
           'GPIO_FAILED',
-          `gpio line ${this.options.line.chip}/${this.options.line.offset}: the safe state was not confirmed`,
+          `gpio line ${this.#options.line.chip}/${this.#options.line.offset}: the safe state was not confirmed`,
           {
-            hint: this.stderrTail.join('; ') || 'the holder ended without confirming',
+            hint: this.#stderrTail.join('; ') || 'the holder ended without confirming',
           },
         );
       }
     })();
-    return this.releasing;
+    return this.#releasing;
   }
 
   onFailure(listener: (error: Error) => void): void {
-    this.failureListeners.push(listener);
+    this.#failureListeners.push(listener);
   }
 
-  private get ackTimeoutMs(): number {
-    return this.options.ackTimeoutMs ?? 5000;
+  get #ackTimeoutMs(): number {
+    return this.#options.ackTimeoutMs ?? 5000;
   }
 
-  private expectAck(expect: string): Promise<void> {
+  #expectAck(expect: string): Promise<void> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.pending = null;
-        reject(this.failure(`no "${expect}" from the holder within ${this.ackTimeoutMs} ms`));
-      }, this.ackTimeoutMs);
-      this.pending = { expect, resolve, reject, timer };
+        this.#pending = null;
+        reject(this.#failure(`no "${expect}" from the holder within ${this.#ackTimeoutMs} ms`));
+      }, this.#ackTimeoutMs);
+      this.#pending = { expect, resolve, reject, timer };
     });
   }
 
-  private onLine(line: string): void {
+  #onLine(line: string): void {
     if (line.startsWith('released ')) {
-      this.releasedLine = true;
+      this.#releasedLine = true;
       return;
     }
-    if (line.startsWith('error ')) this.holderError = line.slice('error '.length);
-    const pending = this.pending;
+    if (line.startsWith('error ')) this.#holderError = line.slice('error '.length);
+    const pending = this.#pending;
     if (!pending) return;
     if (line === pending.expect) {
-      this.settle();
+      this.#settle();
       pending.resolve();
     } else if (line.startsWith('error ')) {
-      this.settle();
-      pending.reject(this.failure(line.slice('error '.length)));
+      this.#settle();
+      pending.reject(this.#failure(line.slice('error '.length)));
     }
   }
 
-  private onExit(): void {
-    const error = this.failure('the holder exited');
-    const pending = this.pending;
+  #onExit(): void {
+    const error = this.#failure('the holder exited');
+    const pending = this.#pending;
     if (pending) {
-      this.settle();
+      this.#settle();
       pending.reject(error);
     }
-    if (!this.released) {
-      this.released = true;
-      for (const listener of this.failureListeners) listener(error);
+    if (!this.#released) {
+      this.#released = true;
+      for (const listener of this.#failureListeners) listener(error);
     }
   }
 
-  private settle(): void {
-    if (this.pending) clearTimeout(this.pending.timer);
-    this.pending = null;
+  #settle(): void {
+    if (this.#pending) clearTimeout(this.#pending.timer);
+    this.#pending = null;
   }
 
-  private failure(what: string): FaceedgeError {
-    const { chip, offset } = this.options.line;
-    const stderr = this.stderrTail.join('; ');
+  #failure(what: string): FaceedgeError {
+    const { chip, offset } = this.#options.line;
+    const stderr = this.#stderrTail.join('; ');
     return new FaceedgeError('GPIO_FAILED', `gpio line ${chip}/${offset}: ${what}${stderr ? ` (${stderr})` : ''}`, {
       hint: 'another process may hold the line (gpioinfo shows its consumer), or the chip/offset is wrong',
     });
   }
 
-  private killGroup(): void {
+  #killGroup(): void {
     try {
-      process.kill(-this.proc.pid!, 'SIGKILL');
+      process.kill(-this.#proc.pid!, 'SIGKILL');
     } catch {
       // already gone
     }

@@ -5,66 +5,74 @@
  */
 
 export class Debouncer {
-  private stableValue: boolean | null = null;
-  private candidate: boolean | null = null;
-  private timer: NodeJS.Timeout | null = null;
+  #stableValue: boolean | null = null;
+  #candidate: boolean | null = null;
+  #timer: NodeJS.Timeout | null = null;
 
   /**
    * @param periodMs how long a level must hold before it is accepted, ms; 0 accepts every change at once.
    * @param onStable called with each newly accepted level and the monotonic time it was accepted.
    * @param now monotonic clock, ms (default `performance.now()`).
    */
+  readonly #periodMs: number;
+  readonly #onStable: (value: boolean, timeMs: number) => void;
+  readonly #now: () => number;
+
   constructor(
-    private readonly periodMs: number,
-    private readonly onStable: (value: boolean, timeMs: number) => void,
-    private readonly now: () => number = () => performance.now(),
-  ) {}
+    periodMs: number,
+    onStable: (value: boolean, timeMs: number) => void,
+    now: () => number = () => performance.now(),
+  ) {
+    this.#periodMs = periodMs;
+    this.#onStable = onStable;
+    this.#now = now;
+  }
 
   /** The accepted level; null before {@link reset}. */
   get value(): boolean | null {
-    return this.stableValue;
+    return this.#stableValue;
   }
 
   /** Sets the accepted level without an event (the level read at start). */
   reset(value: boolean): void {
     this.cancel();
-    this.stableValue = value;
+    this.#stableValue = value;
   }
 
   /** Feeds one raw level. */
   sample(value: boolean): void {
-    if (this.stableValue === null) {
-      this.stableValue = value;
+    if (this.#stableValue === null) {
+      this.#stableValue = value;
       return;
     }
-    if (value === this.stableValue) {
+    if (value === this.#stableValue) {
       // Bounced back before the period ended: the change never happened.
       this.cancel();
       return;
     }
-    if (this.periodMs <= 0) {
-      this.accept(value);
+    if (this.#periodMs <= 0) {
+      this.#accept(value);
       return;
     }
-    if (this.candidate === value && this.timer) return;
+    if (this.#candidate === value && this.#timer) return;
     this.cancel();
-    this.candidate = value;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.accept(value);
-    }, this.periodMs);
+    this.#candidate = value;
+    this.#timer = setTimeout(() => {
+      this.#timer = null;
+      this.#accept(value);
+    }, this.#periodMs);
   }
 
   /** Drops a pending change (on close). */
   cancel(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    this.candidate = null;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#candidate = null;
   }
 
-  private accept(value: boolean): void {
-    this.candidate = null;
-    this.stableValue = value;
-    this.onStable(value, this.now());
+  #accept(value: boolean): void {
+    this.#candidate = null;
+    this.#stableValue = value;
+    this.#onStable(value, this.#now());
   }
 }

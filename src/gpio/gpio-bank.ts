@@ -67,9 +67,9 @@ export async function selectGpioBackend(
 }
 
 export class GpioBank {
-  private readonly outputMap = new Map<string, GpioOutput>();
-  private readonly inputMap = new Map<string, GpioInput>();
-  private closing: Promise<void> | null = null;
+  readonly #outputMap = new Map<string, GpioOutput>();
+  readonly #inputMap = new Map<string, GpioInput>();
+  #closing: Promise<void> | null = null;
 
   private constructor(readonly backend: GpioBackendName) {}
 
@@ -85,7 +85,7 @@ export class GpioBank {
       const lines = backend === 'libgpiod' ? await cdevLines(config, deps) : await sysfsLines(config, deps);
       for (const [name, out] of Object.entries(config.outputs)) {
         const driver = await lines.output(name);
-        bank.outputMap.set(
+        bank.#outputMap.set(
           name,
           new LineOutput(name, driver, {
             safe: out.safe === 'on',
@@ -106,14 +106,14 @@ export class GpioBank {
           input.onChange((event) => onValue(name, event.value, false));
           onValue(name, input.value!, true);
         }
-        bank.inputMap.set(name, input);
+        bank.#inputMap.set(name, input);
       }
     } catch (err) {
       await bank.close().catch(() => {});
       throw err;
     }
     deps.log.info(
-      { backend, outputs: [...bank.outputMap.keys()], inputs: [...bank.inputMap.keys()] },
+      { backend, outputs: [...bank.#outputMap.keys()], inputs: [...bank.#inputMap.keys()] },
       'GPIO lines open',
     );
     return bank;
@@ -129,30 +129,30 @@ export class GpioBank {
   }
 
   output(name: string): GpioOutput | undefined {
-    return this.outputMap.get(name);
+    return this.#outputMap.get(name);
   }
 
   input(name: string): GpioInput | undefined {
-    return this.inputMap.get(name);
+    return this.#inputMap.get(name);
   }
 
   get outputs(): readonly GpioOutput[] {
-    return [...this.outputMap.values()];
+    return [...this.#outputMap.values()];
   }
 
   get inputs(): readonly GpioInput[] {
-    return [...this.inputMap.values()];
+    return [...this.#inputMap.values()];
   }
 
   /** Closes inputs, then puts every output in its safe state and releases it. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= (async () => {
-      await Promise.allSettled([...this.inputMap.values()].map((i) => i.close()));
-      const results = await Promise.allSettled([...this.outputMap.values()].map((o) => o.close()));
+    this.#closing ??= (async () => {
+      await Promise.allSettled([...this.#inputMap.values()].map((i) => i.close()));
+      const results = await Promise.allSettled([...this.#outputMap.values()].map((o) => o.close()));
       const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
       if (failed) throw failed.reason;
     })();
-    return this.closing;
+    return this.#closing;
   }
 }
 

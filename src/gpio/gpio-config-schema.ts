@@ -15,7 +15,7 @@
  * ```
  */
 import { z } from 'zod';
-import { bool, num } from '../config/schema-helpers.js';
+import { bool, num } from '../schema/schema-helpers.js';
 
 /** GPIO names are MQTT topic levels; checked in the section refinement so the message names the key. */
 const LINE_NAME = /^[A-Za-z0-9_-]+$/;

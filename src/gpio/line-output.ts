@@ -22,110 +22,115 @@ export const DEFAULT_MAX_PULSE_MS = 60_000;
 
 export class LineOutput implements GpioOutput {
   readonly safe: boolean;
-  private current: boolean;
-  private chain: Promise<unknown> = Promise.resolve();
-  private pulseTimer: NodeJS.Timeout | null = null;
-  private closed = false;
-  private closing: Promise<void> | null = null;
-  private failure: Error | null = null;
+  #current: boolean;
+  #chain: Promise<unknown> = Promise.resolve();
+  #pulseTimer: NodeJS.Timeout | null = null;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #failure: Error | null = null;
   /** Identifies the pulse whose countdown may still start; a newer pulse or a `set` replaces it. */
-  private pulseOwner: object | null = null;
-  private readonly maxPulseMs: number;
+  #pulseOwner: object | null = null;
+  readonly #maxPulseMs: number;
 
   /** @param driver a line already requested and driven to `options.safe`. */
+  readonly #driver: LineDriver;
+  readonly #options: LineOutputOptions;
+
   constructor(
     readonly name: string,
-    private readonly driver: LineDriver,
-    private readonly options: LineOutputOptions,
+    driver: LineDriver,
+    options: LineOutputOptions,
   ) {
+    this.#driver = driver;
+    this.#options = options;
     this.safe = options.safe;
-    this.current = options.safe;
-    this.maxPulseMs = options.maxPulseMs ?? DEFAULT_MAX_PULSE_MS;
+    this.#current = options.safe;
+    this.#maxPulseMs = options.maxPulseMs ?? DEFAULT_MAX_PULSE_MS;
     driver.onFailure((error) => {
-      this.failure = error;
-      this.cancelPulse();
+      this.#failure = error;
+      this.#cancelPulse();
       options.onFailure?.(name, error);
     });
   }
 
   get state(): boolean {
-    return this.current;
+    return this.#current;
   }
 
   set(on: boolean): Promise<void> {
-    const unusable = this.unusable();
+    const unusable = this.#unusable();
     if (unusable) return Promise.reject(unusable);
-    this.cancelPulse();
-    return this.enqueue(on);
+    this.#cancelPulse();
+    return this.#enqueue(on);
   }
 
   pulse(ms: number): Promise<void> {
-    const unusable = this.unusable();
+    const unusable = this.#unusable();
     if (unusable) return Promise.reject(unusable);
-    if (!Number.isInteger(ms) || ms <= 0 || ms > this.maxPulseMs) {
+    if (!Number.isInteger(ms) || ms <= 0 || ms > this.#maxPulseMs) {
       return Promise.reject(
         new FaceedgeError('REQUEST_INVALID', `gpio ${this.name}: pulse of ${ms} ms is out of range`, {
-          hint: `give a whole number of milliseconds from 1 to ${this.maxPulseMs} (max_pulse_ms)`,
+          hint: `give a whole number of milliseconds from 1 to ${this.#maxPulseMs} (max_pulse_ms)`,
         }),
       );
     }
-    this.cancelPulse();
-    const started = this.enqueue(true);
+    this.#cancelPulse();
+    const started = this.#enqueue(true);
     // The countdown starts when the line is really on, so a slow holder does not shorten the pulse.
     const timerOwner = {};
-    this.pulseOwner = timerOwner;
+    this.#pulseOwner = timerOwner;
     return started.then(() => {
-      if (this.pulseOwner !== timerOwner || this.closed) return;
-      this.pulseTimer = setTimeout(() => {
-        this.pulseTimer = null;
-        this.pulseOwner = null;
-        if (!this.closed && !this.failure) this.enqueue(false).catch(() => {});
+      if (this.#pulseOwner !== timerOwner || this.#closed) return;
+      this.#pulseTimer = setTimeout(() => {
+        this.#pulseTimer = null;
+        this.#pulseOwner = null;
+        if (!this.#closed && !this.#failure) this.#enqueue(false).catch(() => {});
       }, ms);
     });
   }
 
   close(): Promise<void> {
-    if (this.closed) return this.closing!;
-    this.closed = true;
-    this.cancelPulse();
+    if (this.#closed) return this.#closing!;
+    this.#closed = true;
+    this.#cancelPulse();
     // Queued changes finish first; then the driver drives the safe state and lets go of the line.
-    this.closing = this.chain
+    this.#closing = this.#chain
       .catch(() => {})
-      .then(() => this.driver.release())
+      .then(() => this.#driver.release())
       .then(() => {
-        this.current = this.safe;
-        this.options.onState?.(this.name, this.safe);
+        this.#current = this.safe;
+        this.#options.onState?.(this.name, this.safe);
       });
-    return this.closing;
+    return this.#closing;
   }
 
-  private enqueue(on: boolean): Promise<void> {
-    const run = this.chain
+  #enqueue(on: boolean): Promise<void> {
+    const run = this.#chain
       .catch(() => {})
       .then(async () => {
-        if (this.failure) throw this.failedError();
-        await this.driver.write(on);
-        this.current = on;
-        this.options.onState?.(this.name, on);
+        if (this.#failure) throw this.#failedError();
+        await this.#driver.write(on);
+        this.#current = on;
+        this.#options.onState?.(this.name, on);
       });
-    this.chain = run;
+    this.#chain = run;
     return run;
   }
 
-  private cancelPulse(): void {
-    this.pulseOwner = null;
-    if (this.pulseTimer) clearTimeout(this.pulseTimer);
-    this.pulseTimer = null;
+  #cancelPulse(): void {
+    this.#pulseOwner = null;
+    if (this.#pulseTimer) clearTimeout(this.#pulseTimer);
+    this.#pulseTimer = null;
   }
 
-  private unusable(): FaceedgeError | null {
-    if (this.closed) return new FaceedgeError('GPIO_FAILED', `gpio ${this.name} is closed`);
-    return this.failure ? this.failedError() : null;
+  #unusable(): FaceedgeError | null {
+    if (this.#closed) return new FaceedgeError('GPIO_FAILED', `gpio ${this.name} is closed`);
+    return this.#failure ? this.#failedError() : null;
   }
 
-  private failedError(): FaceedgeError {
-    return new FaceedgeError('GPIO_FAILED', `gpio ${this.name} failed: ${this.failure?.message}`, {
-      cause: this.failure,
+  #failedError(): FaceedgeError {
+    return new FaceedgeError('GPIO_FAILED', `gpio ${this.name} failed: ${this.#failure?.message}`, {
+      cause: this.#failure,
       hint: 'the line is no longer driven by faceedge; check the log for why its holder stopped',
     });
   }

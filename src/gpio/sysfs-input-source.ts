@@ -21,51 +21,56 @@ export interface SysfsInputOptions {
 }
 
 export class SysfsInputSource implements RawInputSource {
-  private line: SysfsLine | null = null;
-  private timer: NodeJS.Timeout | null = null;
-  private reading = false;
-  private last: boolean | null = null;
-  private stopped = false;
-  private lastProblem = '';
+  #line: SysfsLine | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #reading = false;
+  #last: boolean | null = null;
+  #stopped = false;
+  #lastProblem = '';
 
-  constructor(private readonly options: SysfsInputOptions) {}
+  readonly #options: SysfsInputOptions;
+
+  constructor(options: SysfsInputOptions) {
+    this.#options = options;
+  }
 
   async start(onLevel: (value: boolean, timeMs: number) => void): Promise<boolean> {
-    const line = await SysfsLine.export(this.options.root, this.options.number);
-    this.line = line;
-    await line.write('active_low', this.options.activeLow ? '1' : '0');
+    const line = await SysfsLine.export(this.#options.root, this.#options.number);
+    this.#line = line;
+    await line.write('active_low', this.#options.activeLow ? '1' : '0');
     await line.write('direction', 'in');
     // Lets other tools poll() the file; lines without an interrupt refuse it, which is fine here.
     await line.write('edge', 'both').catch(() => {});
-    this.last = await line.readValue();
-    this.timer = setInterval(() => void this.poll(onLevel), this.options.pollMs ?? 10);
-    return this.last;
+    this.#last = await line.readValue();
+    // #poll reports a failed read through onProblem and never rejects; the next tick reads again.
+    this.#timer = setInterval(() => void this.#poll(onLevel), this.#options.pollMs ?? 10);
+    return this.#last;
   }
 
   async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    if (this.timer) clearInterval(this.timer);
-    await this.line?.unexport();
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#timer) clearInterval(this.#timer);
+    await this.#line?.unexport();
   }
 
-  private async poll(onLevel: (value: boolean, timeMs: number) => void): Promise<void> {
-    if (this.reading || this.stopped || !this.line) return;
-    this.reading = true;
+  async #poll(onLevel: (value: boolean, timeMs: number) => void): Promise<void> {
+    if (this.#reading || this.#stopped || !this.#line) return;
+    this.#reading = true;
     try {
-      const value = await this.line.readValue();
-      if (!this.stopped && value !== this.last) {
-        this.last = value;
+      const value = await this.#line.readValue();
+      if (!this.#stopped && value !== this.#last) {
+        this.#last = value;
         onLevel(value, performance.now());
       }
-      this.lastProblem = '';
+      this.#lastProblem = '';
     } catch (err) {
       // Report a failing read once, not every 10 ms.
       const message = (err as Error).message;
-      if (message !== this.lastProblem) this.options.onProblem?.(message);
-      this.lastProblem = message;
+      if (message !== this.#lastProblem) this.#options.onProblem?.(message);
+      this.#lastProblem = message;
     } finally {
-      this.reading = false;
+      this.#reading = false;
     }
   }
 }

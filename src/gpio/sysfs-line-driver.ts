@@ -40,25 +40,29 @@ export interface SysfsLineOptions {
 }
 
 export class SysfsLineDriver implements LineDriver {
-  private readonly failureListeners: ((error: Error) => void)[] = [];
-  private releasing: Promise<void> | null = null;
-  private confirmed = false;
-  private readonly exited: Promise<void>;
+  readonly #failureListeners: ((error: Error) => void)[] = [];
+  #releasing: Promise<void> | null = null;
+  #confirmed = false;
+  readonly #exited: Promise<void>;
 
-  private constructor(
-    private readonly line: SysfsLine,
-    private readonly guard: ChildProcess,
-    private readonly options: SysfsLineOptions,
-  ) {
+  readonly #line: SysfsLine;
+  readonly #guard: ChildProcess;
+  readonly #options: SysfsLineOptions;
+
+  private constructor(line: SysfsLine, guard: ChildProcess, options: SysfsLineOptions) {
+    this.#line = line;
+    this.#guard = guard;
+    this.#options = options;
     guard.stdin!.on('error', () => {});
     createInterface({ input: guard.stdout! }).on('line', (text) => {
-      if (text.startsWith('released ')) this.confirmed = true;
+      if (text.startsWith('released ')) this.#confirmed = true;
     });
-    this.exited = new Promise((resolve) => guard.once('close', () => resolve()));
-    void this.exited.then(() => {
-      if (this.releasing) return;
+    this.#exited = new Promise((resolve) => guard.once('close', () => resolve()));
+    // #exited only resolves (on the guard's close); what follows reports the exit instead of throwing.
+    void this.#exited.then(() => {
+      if (this.#releasing) return;
       const error = new FaceedgeError('GPIO_FAILED', `the fail-safe guard of GPIO ${options.number} exited`);
-      for (const listener of this.failureListeners) listener(error);
+      for (const listener of this.#failureListeners) listener(error);
     });
   }
 
@@ -93,9 +97,9 @@ export class SysfsLineDriver implements LineDriver {
   }
 
   write(on: boolean): Promise<void> {
-    if (this.releasing)
-      return Promise.reject(new FaceedgeError('GPIO_FAILED', `GPIO ${this.options.number} already released`));
-    return this.line.write('value', on ? '1' : '0');
+    if (this.#releasing)
+      return Promise.reject(new FaceedgeError('GPIO_FAILED', `GPIO ${this.#options.number} already released`));
+    return this.#line.write('value', on ? '1' : '0');
   }
 
   /**
@@ -103,26 +107,26 @@ export class SysfsLineDriver implements LineDriver {
    * unexporting hands the pin back to the kernel, which may turn it into a floating input.
    */
   release(): Promise<void> {
-    if (this.releasing) return this.releasing;
-    this.releasing = (async () => {
-      await this.line.write('value', this.options.safe ? '1' : '0');
-      this.guard.stdin!.end();
+    if (this.#releasing) return this.#releasing;
+    this.#releasing = (async () => {
+      await this.#line.write('value', this.#options.safe ? '1' : '0');
+      this.#guard.stdin!.end();
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<void>((resolve) => (timer = setTimeout(resolve, 2000)));
-      await Promise.race([this.exited, late]);
+      await Promise.race([this.#exited, late]);
       clearTimeout(timer);
-      if (!this.confirmed) {
+      if (!this.#confirmed) {
         try {
-          process.kill(-this.guard.pid!, 'SIGKILL');
+          process.kill(-this.#guard.pid!, 'SIGKILL');
         } catch {
           // gone
         }
       }
     })();
-    return this.releasing;
+    return this.#releasing;
   }
 
   onFailure(listener: (error: Error) => void): void {
-    this.failureListeners.push(listener);
+    this.#failureListeners.push(listener);
   }
 }

@@ -87,7 +87,7 @@ export class SysfsLine {
    */
   static async export(root: string, number: number, waitMs = 2000): Promise<SysfsLine> {
     const line = new SysfsLine(root, number);
-    if (!(await line.writable('value'))) {
+    if (!(await line.#writable('value'))) {
       try {
         await writeFile(join(root, 'export'), String(number));
       } catch (err) {
@@ -101,7 +101,7 @@ export class SysfsLine {
       }
     }
     const deadline = performance.now() + waitMs;
-    while (!(await line.writable('value')) || !(await line.writable('direction'))) {
+    while (!(await line.#writable('value')) || !(await line.#writable('direction'))) {
       if (performance.now() > deadline) {
         throw new FaceedgeError(
           'GPIO_FAILED',
@@ -138,7 +138,7 @@ export class SysfsLine {
     await writeFile(join(this.root, 'unexport'), String(this.number)).catch(() => {});
   }
 
-  private async writable(attribute: string): Promise<boolean> {
+  async #writable(attribute: string): Promise<boolean> {
     try {
       await access(join(this.dir, attribute), constants.W_OK);
       return true;

@@ -146,7 +146,7 @@ export class TfliteModel {
       .then(async () => {
         this.#copyInputs(inputs);
         const status = await new Promise<number>((resolve, reject) => {
-          this.#lib.InterpreterInvoke.async(this.#interpreter, (err: unknown, res: number) =>
+          this.#lib.InterpreterInvoke.async(this.#interpreter, (err: Error | null, res: number) =>
             err ? reject(err) : resolve(res),
           );
         });

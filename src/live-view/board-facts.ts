@@ -2,7 +2,7 @@
  * Gathers the board panel's facts from the daemon's running components (read only, on each tick of
  * an open live-view page).
  */
-import { redactUrl } from '../config/redact-config.js';
+import { redactUrl } from '../observability/redact-url.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { readCpuTemperatureC } from '../observability/cpu-temperature.js';
 import type { BoardFacts, GpioLineState } from './board-state.js';

@@ -4,7 +4,7 @@
  * Decoding again costs ~1 ms at 480×270 and happens only for frames someone is watching.
  */
 import type { Frame, RgbImage } from '../capture/frame.js';
-import { decodeImage } from '../vision/decode-image.js';
+import { decodeImage } from '../capture/decode-image.js';
 
 /** Pixels of `frame` in a buffer owned by the caller. Rejects with `IMAGE_UNREADABLE` like the pipeline's decode. */
 export async function framePixels(frame: Frame): Promise<RgbImage> {

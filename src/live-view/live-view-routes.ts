@@ -4,10 +4,12 @@
  *   GET /live/                               the page (static files from `web/live-view/`, no build step)
  *   GET /live/events                         Server-Sent Events: `hello`, then `event` and `board`
  *   GET /live/state                          the board state and recent events, JSON
- *   GET /live/cameras/<camera>/stream.mjpeg  overlay stream (multipart/x-mixed-replace)
- *   GET /live/cameras/<camera>/frame.jpg     one overlay picture
+ *   GET /live/cameras/<camera>/stream.mjpeg  picture stream (multipart/x-mixed-replace), each part with its
+ *                                            tracked faces in the `x-faceedge-tracks` header
+ *   GET /live/cameras/<camera>/frame.jpg     one picture, the same header
+ *   GET /favicon.ico                         the page's icon (what browsers ask for; no credentials needed)
  *
- * Every route goes through liveViewAccess first (HTTP Basic with `http.auth`, else loopback only).
+ * Every /live route goes through liveViewAccess first (HTTP Basic with `http.auth`, else loopback only).
  * Only GET and HEAD exist: nothing here changes the daemon's state.
  */
 import { readFile } from 'node:fs/promises';
@@ -17,7 +19,7 @@ import type { Logger } from 'pino';
 import { packageRoot } from '../inference/shipped-model.js';
 import { liveViewAccess, type BasicAuthCredentials } from './live-view-access.js';
 import type { LiveView } from './live-view.js';
-import { MjpegResponse } from './mjpeg-response.js';
+import { MjpegResponse, TRACKS_HEADER } from './mjpeg-response.js';
 import type { OverlayPicture } from './overlay-feed.js';
 import { SseStream } from './sse-stream.js';
 
@@ -26,12 +28,20 @@ export function liveViewStaticDir(): string {
   return join(packageRoot(), 'web', 'live-view');
 }
 
-/** The page's files: URL name → content type. Anything else under /live/ is 404. */
-const STATIC_FILES: Record<string, string> = {
-  'index.html': 'text/html; charset=utf-8',
-  'live-view.js': 'text/javascript; charset=utf-8',
-  'live-view.css': 'text/css; charset=utf-8',
-};
+/**
+ * The page's files: URL name → content type. Anything else under /live/ is 404. A Map, not an object
+ * literal: `name in {…}` is also true for `constructor`, `__proto__` or `toString`, inherited names
+ * that are no file.
+ */
+const STATIC_FILES: ReadonlyMap<string, string> = new Map([
+  ['index.html', 'text/html; charset=utf-8'],
+  ['live-view.js', 'text/javascript; charset=utf-8'],
+  ['live-view.css', 'text/css; charset=utf-8'],
+  ['favicon.svg', 'image/svg+xml'],
+]);
+
+/** The icon at the site root, where browsers look for it: favicon.svg drawn at 32 px, as PNG in an ICO file. */
+const ROOT_ICON = { path: '/favicon.ico', file: 'favicon.ico', type: 'image/x-icon' } as const;
 
 /** Sent with every live-view answer: no caching of camera pictures, nothing loaded from elsewhere. */
 const COMMON_HEADERS = {
@@ -64,6 +74,11 @@ export class LiveViewRoutes {
   /** Answers `req` when its path belongs to the live view and returns true; false for any other path. */
   async handle(req: IncomingMessage, res: ServerResponse): Promise<boolean> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    // The icon says nothing about the board; browsers fetch it on their own, so it never asks for a password.
+    if (path === ROOT_ICON.path && (req.method === 'GET' || req.method === 'HEAD')) {
+      await this.#file(req, res, ROOT_ICON.file, ROOT_ICON.type, 'public, max-age=86400');
+      return true;
+    }
     if (path !== '/live' && !path.startsWith('/live/')) return false;
     const access = liveViewAccess(req, this.#o.auth);
     if (!access.allowed) {
@@ -86,7 +101,7 @@ export class LiveViewRoutes {
     }
     const rest = path.slice('/live/'.length);
     const camera = /^cameras\/([A-Za-z0-9_-]+)\/(stream\.mjpeg|frame\.jpg)$/.exec(rest);
-    if (rest === '' || rest in STATIC_FILES) await this.#static(req, res, rest === '' ? 'index.html' : rest);
+    if (rest === '' || STATIC_FILES.has(rest)) await this.#static(req, res, rest === '' ? 'index.html' : rest);
     else if (rest === 'events') this.#events(req, res);
     else if (rest === 'state')
       this.#json(req, res, { board: this.#o.live.state(), events: this.#o.live.recentEvents() });
@@ -100,9 +115,18 @@ export class LiveViewRoutes {
     return true;
   }
 
-  async #static(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+  #static(req: IncomingMessage, res: ServerResponse, name: string): Promise<void> {
+    return this.#file(req, res, name, STATIC_FILES.get(name)!);
+  }
+
+  async #file(req: IncomingMessage, res: ServerResponse, name: string, type: string, cache?: string): Promise<void> {
     const body = await readFile(join(this.#o.staticDir ?? liveViewStaticDir(), name));
-    res.writeHead(200, { ...COMMON_HEADERS, 'content-type': STATIC_FILES[name], 'content-length': body.length });
+    res.writeHead(200, {
+      ...COMMON_HEADERS,
+      ...(cache ? { 'cache-control': cache } : {}),
+      'content-type': type,
+      'content-length': body.length,
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   }
 
@@ -152,6 +176,7 @@ export class LiveViewRoutes {
       'content-type': 'image/jpeg',
       'content-length': picture.jpeg.length,
       'x-frame-seq': String(picture.seq),
+      [TRACKS_HEADER]: picture.tracksJson,
     });
     res.end(req.method === 'HEAD' ? undefined : picture.jpeg);
   }

@@ -42,12 +42,12 @@ export interface LiveViewOptions {
   readonly cameras: readonly LiveViewCamera[];
   /** Board-wide facts; called on each tick while a page is open. */
   readonly board: () => BoardFacts;
-  /** The serving classifier's labels, [first, second] (they pick the box colours); read per picture. */
+  /** The serving classifier's labels, [first, second] (their order picks the box colours); read per picture. */
   readonly labels: () => readonly string[];
   /** `http.snapshots`: face crops in events. */
   readonly snapshots: boolean;
   readonly log: Logger;
-  /** Overlay pictures per second per camera. Default 10. */
+  /** Most pictures per second per camera; a camera below it is shown at its own rate. Default 30. */
   readonly maxFps?: number;
   /** Period of `board` events, ms. Default 1000. */
   readonly tickMs?: number;

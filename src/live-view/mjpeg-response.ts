@@ -11,6 +11,12 @@ import type { OverlayPicture } from './overlay-feed.js';
 /** Part boundary of the multipart stream. */
 export const MJPEG_BOUNDARY = 'faceedge-frame';
 
+/**
+ * Header of each part (and of `frame.jpg`) with the faces tracked in that picture, as JSON: a list of
+ * {@link LiveTrack}. The page draws them over the picture; an MJPEG viewer that does not know it ignores it.
+ */
+export const TRACKS_HEADER = 'x-faceedge-tracks';
+
 export class MjpegResponse {
   readonly #res: ServerResponse;
   #pending: OverlayPicture | null = null;
@@ -61,7 +67,8 @@ export class MjpegResponse {
     const res = this.#res;
     res.cork();
     res.write(
-      `--${MJPEG_BOUNDARY}\r\ncontent-type: image/jpeg\r\ncontent-length: ${picture.jpeg.length}\r\nx-frame-seq: ${picture.seq}\r\n\r\n`,
+      `--${MJPEG_BOUNDARY}\r\ncontent-type: image/jpeg\r\ncontent-length: ${picture.jpeg.length}\r\n` +
+        `x-frame-seq: ${picture.seq}\r\n${TRACKS_HEADER}: ${picture.tracksJson}\r\n\r\n`,
     );
     // The shared buffer itself, not a copy: every viewer writes the same bytes.
     res.write(picture.jpeg);

@@ -41,7 +41,8 @@ export class CurrentModelWatcher {
       if (file === null || file === 'current') this.sync().catch(() => undefined);
     });
     this.#watcher.on('error', (err) => this.#o.log?.warn({ err }, 'model store watch failed; polling only'));
-    this.#timer = setInterval(() => this.sync().catch(() => undefined), this.#o.pollMs ?? 5000);
+    // sync logs a failed reload itself (the previous model keeps serving); a poll has nothing to add.
+    this.#timer = setInterval(() => void this.sync().catch(() => undefined), this.#o.pollMs ?? 5000);
     this.#timer.unref();
   }
 

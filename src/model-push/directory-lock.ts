@@ -5,7 +5,7 @@
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaceedgeError } from '../errors.js';
-import { processAlive } from '../control/process-alive.js';
+import { processAlive } from '../service/process-alive.js';
 
 async function ownerOf(lockDir: string): Promise<number | null> {
   const text = await readFile(join(lockDir, 'pid'), 'utf8').catch(() => '');

@@ -13,13 +13,13 @@ import { installStaged, type VerifyOptions } from './install-model.js';
 import type { InstalledModel, ModelStore } from './model-store.js';
 import {
   MAX_CHUNK_SIZE,
-  pushTopicPrefix,
   toRanges,
   transferPlanSchema,
   type TransferPlan,
   type TransferStatus,
 } from './mqtt-push-protocol.js';
 import type { TransferStore } from './transfer-store.js';
+import { DEFAULT_BASE_TOPIC, MqttTopics } from '../mqtt/mqtt-topics.js';
 import { errorLogFields } from '../observability/error-log-fields.js';
 
 /**
@@ -62,14 +62,14 @@ interface Transfer {
 
 export class ModelPushReceiver {
   readonly #o: ModelPushReceiverOptions;
-  readonly #prefix: string;
+  readonly #topics: MqttTopics;
   readonly #transfers = new Map<string, Transfer>();
   #attached = false;
   readonly #onMessage = (topic: string, payload: Buffer) => this.#route(topic, payload);
 
   constructor(options: ModelPushReceiverOptions) {
     this.#o = options;
-    this.#prefix = pushTopicPrefix(options.baseTopic ?? 'faceedge', options.deviceId);
+    this.#topics = new MqttTopics(options.baseTopic ?? DEFAULT_BASE_TOPIC, options.deviceId);
   }
 
   /** Subscribes to `<base>/<dev>/model/push/+/+` (QoS 1) and starts handling messages. Idempotent. */
@@ -79,27 +79,31 @@ export class ModelPushReceiver {
     const stale = await this.#o.transfers.pruneOlderThan(this.#o.staleAfterMs ?? 24 * 3600_000);
     if (stale.length > 0) this.#o.log?.info({ transfers: stale }, 'removed abandoned model transfers');
     this.#o.client.on('message', this.#onMessage);
-    await this.#o.client.subscribeAsync(`${this.#prefix}/+/+`, { qos: 1 });
+    await this.#o.client.subscribeAsync(this.#topics.modelPushFilter, { qos: 1 });
   }
 
   async detach(): Promise<void> {
     if (!this.#attached) return;
     this.#attached = false;
     this.#o.client.removeListener('message', this.#onMessage);
-    await this.#o.client.unsubscribeAsync(`${this.#prefix}/+/+`).catch(() => undefined);
+    await this.#o.client.unsubscribeAsync(this.#topics.modelPushFilter).catch(() => undefined);
     await Promise.all([...this.#transfers.values()].map((t) => t.queue));
   }
 
   #route(topic: string, payload: Buffer): void {
-    if (!topic.startsWith(this.#prefix + '/')) return;
-    const [id, part, ...rest] = topic.slice(this.#prefix.length + 1).split('/');
-    if (rest.length > 0 || part === 'status') return;
+    const parsed = this.#topics.modelPushPartOf(topic);
+    if (!parsed || parsed.part === 'status') return;
+    const { transfer: id, part } = parsed;
     this.#handle(id, part, payload).catch((err: unknown) => {
       this.#o.log?.warn({ ...errorLogFields(err), transfer: id, part }, 'model push message refused');
     });
   }
 
   async #handle(id: string, part: string, payload: Buffer): Promise<void> {
+    // While a package is being verified (seconds, a minute on a busy board), a sender that asks again
+    // hears so at once instead of waiting behind the install, and keeps waiting for its outcome.
+    const verifying = this.#transfers.get(id)?.busy === true;
+    if (verifying && (part === 'begin' || part === 'commit')) return this.#status(id, { state: 'verifying' });
     if (part === 'begin') return this.#begin(id, payload);
     const transfer = this.#transfers.get(id) ?? (await this.#load(id));
     if (!transfer) return; // a chunk for a transfer we never saw begin for: the sender's begin will come
@@ -233,6 +237,6 @@ export class ModelPushReceiver {
   }
 
   async #status(id: string, status: TransferStatus): Promise<void> {
-    await this.#o.client.publishAsync(`${this.#prefix}/${id}/status`, JSON.stringify(status), { qos: 1 });
+    await this.#o.client.publishAsync(this.#topics.modelPushPart(id, 'status'), JSON.stringify(status), { qos: 1 });
   }
 }

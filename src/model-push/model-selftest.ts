@@ -17,7 +17,9 @@ export interface SelfTestCase {
 }
 
 export interface SelfTestOptions {
-  /** Allowed |Δp| for int8 models. Default 2/256: two steps of the 1/256 output scale (kernels may round differently). */
+  /**
+   * Allowed |Δp| for int8 models. Default 2/256: two steps of the 1/256 output scale (kernels may round differently).
+   */
   readonly int8Tolerance?: number;
   /** Allowed |Δp| for float models. Default 1e-3. */
   readonly floatTolerance?: number;

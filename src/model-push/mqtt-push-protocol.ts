@@ -1,6 +1,6 @@
 /**
  * Model push over MQTT, shared by the sender (`faceedge model push --mqtt`) and the board's
- * ModelPushReceiver. Under `<base>/<dev>/model/push/<transfer id>/`:
+ * ModelPushReceiver. Under `<base>/<dev>/model/push/<transfer id>/` (topics: `MqttTopics.modelPushPart`):
  *
  *   begin    sender → board  TransferPlan (JSON): files in stream order, chunk size, totals
  *   <n>      sender → board  chunk n of the concatenated files, base64 text (n from 0)
@@ -13,16 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { MqttTopics } from '../outputs/mqtt-topics.js';
 
 /** Default chunk size: 64 KiB of model bytes (≈ 87 KiB of base64 per message). */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 export const MAX_CHUNK_SIZE = 1024 * 1024;
 const TRANSFER_ID = /^[0-9a-f]{32}$/;
-
-export function pushTopicPrefix(baseTopic: string, deviceId: string): string {
-  return new MqttTopics(baseTopic, deviceId).modelPush;
-}
 
 export function isTransferId(id: string): boolean {
   return TRANSFER_ID.test(id);

@@ -32,48 +32,52 @@ export interface HealthServerOptions {
 }
 
 export class HealthServer {
-  private server: Server | null = null;
-  private boundPort = 0;
+  #server: Server | null = null;
+  #boundPort = 0;
 
-  constructor(private readonly options: HealthServerOptions) {}
+  readonly #options: HealthServerOptions;
+
+  constructor(options: HealthServerOptions) {
+    this.#options = options;
+  }
 
   /** The port listened on (useful with port 0); 0 before start. */
   get port(): number {
-    return this.boundPort;
+    return this.#boundPort;
   }
 
   /** Starts listening. Throws FaceedgeError `USAGE` when the port cannot be bound. */
   async start(): Promise<void> {
-    if (this.server) return;
+    if (this.#server) return;
     const server = createServer((req, res) => {
-      this.handle(req, res).catch((err: unknown) => {
-        this.options.log.error({ err }, 'health server request failed');
+      this.#handle(req, res).catch((err: unknown) => {
+        this.#options.log.error({ err }, 'health server request failed');
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'text/plain' });
         res.end('internal error\n');
       });
     });
-    const host = this.options.host ?? '0.0.0.0';
+    const host = this.#options.host ?? '0.0.0.0';
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err) =>
         reject(
-          new FaceedgeError('USAGE', `cannot listen on ${host}:${this.options.port}: ${err.message}`, {
+          new FaceedgeError('USAGE', `cannot listen on ${host}:${this.#options.port}: ${err.message}`, {
             hint: 'set http.port to a free port, or 0 to disable the health server',
             cause: err,
           }),
         ),
       );
-      server.listen(this.options.port, host, () => resolve());
+      server.listen(this.#options.port, host, () => resolve());
     });
-    this.server = server;
-    this.boundPort = (server.address() as AddressInfo).port;
-    this.options.log.info({ host, port: this.boundPort }, 'health server listening (/healthz, /metrics)');
+    this.#server = server;
+    this.#boundPort = (server.address() as AddressInfo).port;
+    this.#options.log.info({ host, port: this.#boundPort }, 'health server listening (/healthz, /metrics)');
   }
 
   /** Stops listening and closes open connections. Idempotent. */
   async stop(): Promise<void> {
-    const server = this.server;
+    const server = this.#server;
     if (!server) return;
-    this.server = null;
+    this.#server = null;
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       // Keep-alive connections of a scraper would otherwise hold close() open.
@@ -81,10 +85,10 @@ export class HealthServer {
     });
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path !== '/healthz' && path !== '/metrics') {
-      if (this.options.routes && (await this.options.routes(req, res))) return;
+      if (this.#options.routes && (await this.#options.routes(req, res))) return;
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try /healthz or /metrics\n');
       return;
     }
@@ -93,14 +97,14 @@ export class HealthServer {
       return;
     }
     if (path === '/healthz') {
-      const report = evaluateHealth(this.options.health(), this.options.policy);
+      const report = evaluateHealth(this.#options.health(), this.#options.policy);
       const body = JSON.stringify(report);
       res.writeHead(report.ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(req.method === 'HEAD' ? undefined : body);
       return;
     }
-    const text = await this.options.metrics.metricsText();
-    res.writeHead(200, { 'content-type': this.options.metrics.contentType });
+    const text = await this.#options.metrics.metricsText();
+    res.writeHead(200, { 'content-type': this.#options.metrics.contentType });
     res.end(req.method === 'HEAD' ? undefined : text);
   }
 }

@@ -4,8 +4,6 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-import { PIPELINE_STAGES, type Stage } from '../pipeline/pipeline.js';
-
 export interface DaemonMetricsOptions {
   /** Also export process metrics (CPU, memory, event-loop lag) with the `faceedge_` prefix. Default true. */
   readonly processMetrics?: boolean;
@@ -19,105 +17,108 @@ export class DaemonMetrics {
   /** The registry `/metrics` serves. */
   readonly registry = new Registry();
 
-  private readonly framesIn: Counter<'camera'>;
-  private readonly framesDropped: Counter<'camera'>;
-  private readonly stageSeconds: Histogram<'stage' | 'camera'>;
-  private readonly faces: Counter<'camera'>;
-  private readonly events: Counter<'camera' | 'type'>;
-  private readonly queueDepth: Gauge;
-  private readonly outboxDropped: Counter;
-  private readonly brokerConnected: Gauge;
+  readonly #framesIn: Counter<'camera'>;
+  readonly #framesDropped: Counter<'camera'>;
+  readonly #stageSeconds: Histogram<'stage' | 'camera'>;
+  readonly #faces: Counter<'camera'>;
+  readonly #events: Counter<'camera' | 'type'>;
+  readonly #queueDepth: Gauge;
+  readonly #outboxDropped: Counter;
+  readonly #brokerConnected: Gauge;
 
   constructor(options: DaemonMetricsOptions = {}) {
     const registers = [this.registry];
-    this.framesIn = new Counter({
+    this.#framesIn = new Counter({
       name: 'faceedge_frames_total',
       help: 'Frames produced by each camera',
       labelNames: ['camera'],
       registers,
     });
-    this.framesDropped = new Counter({
+    this.#framesDropped = new Counter({
       name: 'faceedge_frames_dropped_total',
       help: 'Frames skipped because inference was busy (latest frame wins)',
       labelNames: ['camera'],
       registers,
     });
-    this.stageSeconds = new Histogram({
+    this.#stageSeconds = new Histogram({
       name: 'faceedge_stage_duration_seconds',
       help: 'Time spent per pipeline stage',
       labelNames: ['stage', 'camera'],
       buckets: [...(options.stageBuckets ?? DEFAULT_STAGE_BUCKETS)],
       registers,
     });
-    this.faces = new Counter({
+    this.#faces = new Counter({
       name: 'faceedge_faces_detected_total',
       help: 'Faces detected (per frame)',
       labelNames: ['camera'],
       registers,
     });
-    this.events = new Counter({
+    this.#events = new Counter({
       name: 'faceedge_events_total',
       help: 'Track events emitted, by type',
       labelNames: ['camera', 'type'],
       registers,
     });
-    this.queueDepth = new Gauge({
+    this.#queueDepth = new Gauge({
       name: 'faceedge_mqtt_queue_depth',
       help: 'Events in the outbox not yet acknowledged by the broker',
       registers,
     });
-    this.outboxDropped = new Counter({
+    this.#outboxDropped = new Counter({
       name: 'faceedge_mqtt_outbox_dropped_total',
       help: 'Undelivered events dropped because the outbox was full',
       registers,
     });
-    this.brokerConnected = new Gauge({
+    this.#brokerConnected = new Gauge({
       name: 'faceedge_mqtt_connected',
       help: '1 while connected to the MQTT broker',
       registers,
     });
-    this.brokerConnected.set(0);
-    this.queueDepth.set(0);
+    this.#brokerConnected.set(0);
+    this.#queueDepth.set(0);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'faceedge_' });
   }
 
   /** One frame produced by `camera`. */
   countFrame(camera: string): void {
-    this.framesIn.inc({ camera });
+    this.#framesIn.inc({ camera });
   }
 
   /** `n` frames of `camera` skipped (default 1). */
   countDroppedFrames(camera: string, n = 1): void {
-    this.framesDropped.inc({ camera }, n);
+    this.#framesDropped.inc({ camera }, n);
   }
 
-  /** Duration of one stage, in milliseconds (exported in seconds, the Prometheus unit). */
-  observeStage(stage: Stage, ms: number, camera = ''): void {
-    this.stageSeconds.observe({ stage, camera }, ms / 1000);
+  /**
+   * Duration of one stage, in milliseconds (exported in seconds, the Prometheus unit). The stage names are
+   * whatever the caller times (the pipeline's are `PIPELINE_STAGES`, src/pipeline/pipeline.ts).
+   */
+  observeStage(stage: string, ms: number, camera = ''): void {
+    this.#stageSeconds.observe({ stage, camera }, ms / 1000);
   }
 
   /** `n` faces detected in one frame of `camera`. */
   countFaces(camera: string, n: number): void {
-    if (n > 0) this.faces.inc({ camera }, n);
+    if (n > 0) this.#faces.inc({ camera }, n);
   }
 
   /** One track event of `type` from `camera`. */
   countEvent(camera: string, type: string): void {
-    this.events.inc({ camera, type });
+    this.#events.inc({ camera, type });
   }
 
   /** Events waiting in the outbox. */
   setQueueDepth(depth: number): void {
-    this.queueDepth.set(depth);
+    this.#queueDepth.set(depth);
   }
 
   /** `n` undelivered events dropped from a full outbox. */
   countOutboxDropped(n: number): void {
-    if (n > 0) this.outboxDropped.inc(n);
+    if (n > 0) this.#outboxDropped.inc(n);
   }
 
   setBrokerConnected(connected: boolean): void {
-    this.brokerConnected.set(connected ? 1 : 0);
+    this.#brokerConnected.set(connected ? 1 : 0);
   }
 
   /** Content-Type of `metricsText()`. */

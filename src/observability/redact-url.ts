@@ -36,7 +36,7 @@ export function urlPasswords(url: string): string[] {
   CREDENTIALS.lastIndex = 0;
   const found: string[] = [];
   for (const match of url.matchAll(CREDENTIALS)) {
-    const password = match[3]!;
+    const password = match[3];
     if (!password) continue;
     found.push(password);
     try {

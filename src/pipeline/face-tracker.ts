@@ -5,7 +5,7 @@
  * at most every `updateIntervalMs`, and `end` when it has been missing for too long. Never one
  * message per frame.
  */
-import { definedValues } from '../defined-values.js';
+import { definedValues } from '../schema/defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
 import { iou, matchScore, moveTrack, type TrackMotion } from './track-motion.js';
@@ -205,7 +205,7 @@ export class FaceTracker {
       if (t.missed > 0) continue;
       if (!t.published) {
         if (t.frames >= this.#o.minFrames && t.classified > 0) events.push(this.#emit(t, 'new', nowMs, wallTimeMs));
-      } else if (this.#worthUpdate(t, nowMs)) {
+      } else if (this.#worthUpdate(t, t.published, nowMs)) {
         events.push(this.#emit(t, 'update', nowMs, wallTimeMs));
       }
     }
@@ -237,7 +237,10 @@ export class FaceTracker {
     });
   }
 
-  /** Which track each box continues (box index → track): greedy by best affinity first, good enough for the handful of faces a camera sees. */
+  /**
+   * Which track each box continues (box index → track): greedy by best affinity first, good enough for the handful of
+   * faces a camera sees.
+   */
   #match(boxes: readonly Box[], nowMs: number): Map<number, Track> {
     const pairs: { t: Track; i: number; score: number }[] = [];
     for (const t of this.#tracks) {
@@ -303,9 +306,9 @@ export class FaceTracker {
     };
   }
 
-  #worthUpdate(t: Track, nowMs: number): boolean {
+  /** Whether the published track `t`, last published as `prev`, has changed enough for an `update`. */
+  #worthUpdate(t: Track, prev: TrackSnapshot, nowMs: number): boolean {
     if (nowMs - t.publishedAtMs < this.#o.updateIntervalMs) return false;
-    const prev = t.published!;
     const next = this.#snapshot(t, false, 0);
     if (next.class !== prev.class) {
       // Hysteresis: a change to another real class waits until it is clear, and nothing else about the

@@ -6,8 +6,8 @@
  * `keepaliveMs` so that a face that sits still is still found — unless the picture has not changed in any
  * thumbnail cell since the detector last looked at it: the detector would give the same answer on the same
  * picture, and a face that arrived, however small or slow, changed some cell (a re-check still runs every
- * {@link UNCHANGED_RECHECK_MS}, for detector settings or models changed at run time). While any track is open the detector runs
- * on every frame and the background is rebuilt afterwards. One gate per camera; not shared.
+ * {@link UNCHANGED_RECHECK_MS}, for detector settings or models changed at run time). While any track is open
+ * the detector runs on every frame and the background is rebuilt afterwards. One gate per camera; not shared.
  *
  * Decoding a JPEG costs about as much as detecting (its entropy decoding cannot be scaled down), so while
  * the scene is still the gate also looks at only one frame per `checkIntervalMs` ({@link wantsFrame}); the
@@ -19,7 +19,7 @@
  * detection (≈ 7 ms).
  */
 import type { RgbImage } from '../capture/frame.js';
-import { definedValues } from '../defined-values.js';
+import { definedValues } from '../schema/defined-values.js';
 import { greyThumbnail, type GreyImage } from '../vision/grey-thumbnail.js';
 
 export interface MotionGateOptions {
@@ -31,7 +31,9 @@ export interface MotionGateOptions {
   readonly keepaliveMs?: number;
   /** How fast the background follows the scene, per looked-at frame (0–1). Default 0.05. */
   readonly backgroundRate?: number;
-  /** While still and without tracks, one frame per this many ms is decoded and looked at. Default 333 (3 per second). */
+  /**
+   * While still and without tracks, one frame per this many ms is decoded and looked at. Default 333 (3 per second).
+   */
   readonly checkIntervalMs?: number;
   /** After motion, every frame is looked at for this long, ms. Default 1000. */
   readonly holdMs?: number;
@@ -124,7 +126,9 @@ export class MotionGate {
     return { detect: false, changed };
   }
 
-  /** Whether any thumbnail cell differs (beyond `threshold`, brightness compensated) from the last picture detected on. */
+  /**
+   * Whether any thumbnail cell differs (beyond `threshold`, brightness compensated) from the last picture detected on.
+   */
   #pictureChanged(thumb: GreyImage): boolean {
     const last = this.#detectedOn;
     return !last || last.length !== thumb.data.length || changedShare(thumb, last, this.options.threshold) > 0;
@@ -146,7 +150,10 @@ export class MotionGate {
   }
 }
 
-/** Share of pixels differing by more than `threshold` after matching the thumbnail's mean brightness to the background's. */
+/**
+ * Share of pixels differing by more than `threshold` after matching the thumbnail's mean brightness to the
+ * background's.
+ */
 export function changedShare(thumb: GreyImage, background: Float32Array, threshold: number): number {
   let sumT = 0;
   let sumB = 0;

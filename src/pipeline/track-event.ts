@@ -6,7 +6,9 @@ export type { Box };
 
 /** The state of one tracked face at a moment. */
 export interface TrackSnapshot {
-  /** Stable id for the life of the track, `<camera>-<n>`, unique across daemon runs on one state_dir (e.g. `door-17`). */
+  /**
+   * Stable id for the life of the track, `<camera>-<n>`, unique across daemon runs on one state_dir (e.g. `door-17`).
+   */
   readonly id: string;
   readonly camera: string;
   readonly box: Box;

@@ -25,45 +25,48 @@ export interface RuleRunnerDeps {
 }
 
 export class RuleRunner {
-  private timer: NodeJS.Timeout | null = null;
-  private stopped = false;
-  private readonly now: () => number;
+  #timer: NodeJS.Timeout | null = null;
+  #stopped = false;
+  readonly #now: () => number;
 
-  constructor(private readonly deps: RuleRunnerDeps) {
-    this.now = deps.now ?? (() => performance.now());
+  readonly #deps: RuleRunnerDeps;
+
+  constructor(deps: RuleRunnerDeps) {
+    this.#deps = deps;
+    this.#now = deps.now ?? (() => performance.now());
   }
 
   /** Applies the engine's start actions (gated cameras paused). */
   start(): void {
-    this.apply(this.deps.engine.start(this.now()));
+    this.#apply(this.#deps.engine.start(this.#now()));
   }
 
   /** A track event from the pipeline. */
   event(event: TrackEvent): void {
-    if (!this.stopped) this.apply(this.deps.engine.onEvent(event, this.now()));
+    if (!this.#stopped) this.#apply(this.#deps.engine.onEvent(event, this.#now()));
   }
 
   /** A GPIO input value (`initial` for the level read at start). */
   input(name: string, value: boolean, initial = false): void {
-    if (!this.stopped) this.apply(this.deps.engine.onInput(name, value, this.now(), initial));
+    if (!this.#stopped) this.#apply(this.#deps.engine.onInput(name, value, this.#now(), initial));
   }
 
   /** Stops scheduling; actions already started run on. Idempotent. */
   stop(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
   }
 
-  private apply(actions: readonly RuleAction[]): void {
+  #apply(actions: readonly RuleAction[]): void {
     for (const action of actions) {
-      this.deps.log.info({ rule: action.rule, action: action.kind }, describeAction(action));
+      this.#deps.log.info({ rule: action.rule, action: action.kind }, describeAction(action));
       if (action.kind === 'camera') {
-        this.deps.setCameraRunning(action.camera, action.run);
+        this.#deps.setCameraRunning(action.camera, action.run);
       } else {
-        const output = this.deps.output(action.output);
+        const output = this.#deps.output(action.output);
         if (!output) {
-          this.deps.log.error(
+          this.#deps.log.error(
             { rule: action.rule, output: action.output },
             'rule names an output that is not configured',
           );
@@ -71,28 +74,28 @@ export class RuleRunner {
         }
         const done = action.kind === 'pulse' ? output.pulse(action.ms) : output.set(action.on);
         done.catch((err: unknown) =>
-          this.deps.log.error(
+          this.#deps.log.error(
             { rule: action.rule, ...errorLogFields(err) },
             `rule action failed: ${describeAction(action)}`,
           ),
         );
       }
-      this.deps.onAction?.(action);
+      this.#deps.onAction?.(action);
     }
-    this.schedule();
+    this.#schedule();
   }
 
-  private schedule(): void {
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = null;
-    const deadline = this.deps.engine.nextDeadline();
-    if (deadline === null || this.stopped) return;
-    this.timer = setTimeout(
+  #schedule(): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = null;
+    const deadline = this.#deps.engine.nextDeadline();
+    if (deadline === null || this.#stopped) return;
+    this.#timer = setTimeout(
       () => {
-        this.timer = null;
-        if (!this.stopped) this.apply(this.deps.engine.tick(this.now()));
+        this.#timer = null;
+        if (!this.#stopped) this.#apply(this.#deps.engine.tick(this.#now()));
       },
-      Math.max(0, deadline - this.now()),
+      Math.max(0, deadline - this.#now()),
     );
   }
 }

@@ -9,6 +9,7 @@
  *   while the input is active plus `hold_ms` (run a camera, keep an output on). A camera or output held
  *   by several rules stays on while any of them holds.
  */
+import { FaceedgeError } from '../errors.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
 import type { RuleAction } from './rule-action.js';
 import { ruleId, type RuleConfig } from './rules-schema.js';
@@ -47,20 +48,29 @@ interface InputRule {
 /** Tracks remembered per rule for once_per_track; the oldest are forgotten past this. */
 const MAX_REMEMBERED_TRACKS = 1000;
 
+/**
+ * A key the rules schema guarantees for this kind of rule (`when` or `when_input`; an `output` wherever no
+ * `camera` is named: src/rules/rules-schema.ts). A rule without it here is a bug, named with the rule.
+ */
+function required<T>(rule: string, key: string, value: T | undefined): T {
+  if (value === undefined) throw new FaceedgeError('CONFIG_INVALID', `rule ${rule} has no ${key}`);
+  return value;
+}
+
 const asList = (value: string | readonly string[]): readonly string[] => (typeof value === 'string' ? [value] : value);
 
 export class RulesEngine {
-  private readonly eventRules: EventRule[] = [];
-  private readonly inputRules: InputRule[] = [];
+  readonly #eventRules: EventRule[] = [];
+  readonly #inputRules: InputRule[] = [];
   /** Last state announced per held target (`camera:door`, `output:led`). */
-  private readonly announced = new Map<string, boolean>();
+  readonly #announced = new Map<string, boolean>();
 
   /** @param rules the validated `rules:` section. */
   constructor(rules: readonly RuleConfig[]) {
     rules.forEach((config, index) => {
       const id = ruleId(config, index);
       if (config.when) {
-        this.eventRules.push({
+        this.#eventRules.push({
           id,
           config,
           when: config.when,
@@ -72,10 +82,10 @@ export class RulesEngine {
       } else {
         const holds =
           config.then.camera !== undefined || (config.then.pulse_ms === undefined && config.then.state === undefined);
-        this.inputRules.push({
+        this.#inputRules.push({
           id,
           config,
-          input: config.when_input!,
+          input: required(id, 'when_input', config.when_input),
           mode: holds ? 'hold' : 'trigger',
           active: null,
           holding: false,
@@ -90,7 +100,7 @@ export class RulesEngine {
 
   /** Cameras that run only while an input rule holds them. */
   get gatedCameras(): readonly string[] {
-    return [...new Set(this.inputRules.flatMap((r) => (r.config.then.camera ? [r.config.then.camera] : [])))];
+    return [...new Set(this.#inputRules.flatMap((r) => (r.config.then.camera ? [r.config.then.camera] : [])))];
   }
 
   /**
@@ -99,11 +109,11 @@ export class RulesEngine {
    */
   start(nowMs: number): RuleAction[] {
     const actions: RuleAction[] = [];
-    for (const rule of this.inputRules) {
+    for (const rule of this.#inputRules) {
       if (rule.mode !== 'hold') continue;
-      const key = this.targetOf(rule);
-      if (this.announced.has(key)) continue;
-      this.announced.set(key, false);
+      const key = this.#targetOf(rule);
+      if (this.#announced.has(key)) continue;
+      this.#announced.set(key, false);
       if (rule.config.then.camera) {
         actions.push({
           kind: 'camera',
@@ -122,17 +132,17 @@ export class RulesEngine {
   onEvent(event: TrackEvent, nowMs: number): RuleAction[] {
     const actions: RuleAction[] = [];
     const track = event.after;
-    for (const rule of this.eventRules) {
-      if (this.matches(rule.when, event)) {
+    for (const rule of this.#eventRules) {
+      if (this.#matches(rule.when, event)) {
         if (rule.config.once_per_track && rule.firedTracks.has(track.id)) continue;
         if (nowMs - rule.lastFired < rule.config.cooldown_ms) {
           rule.suppressed++;
         } else {
           rule.lastFired = nowMs;
           rule.fired++;
-          if (rule.config.once_per_track) this.remember(rule, track.id);
+          if (rule.config.once_per_track) this.#remember(rule, track.id);
           const reason = `${track.camera}: track ${track.id} ${track.class} ${track.score.toFixed(2)}, ${track.frames} frames (${event.type})`;
-          actions.push(this.outputAction(rule.id, rule.config, reason, nowMs));
+          actions.push(this.#outputAction(rule.id, rule.config, reason, nowMs));
         }
       }
       if (event.type === 'end') rule.firedTracks.delete(track.id);
@@ -147,7 +157,7 @@ export class RulesEngine {
   onInput(name: string, value: boolean, nowMs: number, initial = false): RuleAction[] {
     const actions: RuleAction[] = [];
     const changed: InputRule[] = [];
-    for (const rule of this.inputRules) {
+    for (const rule of this.#inputRules) {
       if (rule.input !== name) continue;
       const isActive = value === rule.config.active;
       const was = rule.active;
@@ -159,7 +169,7 @@ export class RulesEngine {
           } else {
             rule.lastFired = nowMs;
             rule.fired++;
-            actions.push(this.outputAction(rule.id, rule.config, `input ${name} active`, nowMs));
+            actions.push(this.#outputAction(rule.id, rule.config, `input ${name} active`, nowMs));
           }
         }
         continue;
@@ -175,34 +185,35 @@ export class RulesEngine {
     }
     return [
       ...actions,
-      ...this.announce(changed, nowMs, (rule) => `input ${rule.input} ${rule.active ? 'active' : 'inactive'}`),
+      ...this.#announce(changed, nowMs, (rule) => `input ${rule.input} ${rule.active ? 'active' : 'inactive'}`),
     ];
   }
 
   /** The passing of time: ends holds whose `hold_ms` ran out. */
   tick(nowMs: number): RuleAction[] {
-    const expired = this.inputRules.filter((r) => r.holdUntil !== null && r.holdUntil <= nowMs);
+    const expired = this.#inputRules.filter((r) => r.holdUntil !== null && r.holdUntil <= nowMs);
     for (const rule of expired) {
       rule.holding = false;
       rule.holdUntil = null;
     }
-    return this.announce(expired, nowMs, (rule) => `input ${rule.input} inactive for ${rule.config.hold_ms} ms`);
+    return this.#announce(expired, nowMs, (rule) => `input ${rule.input} inactive for ${rule.config.hold_ms} ms`);
   }
 
   /** When {@link tick} next has something to do (engine ms), or null: lets the caller sleep until then. */
   nextDeadline(): number | null {
-    const times = this.inputRules.flatMap((r) => (r.holdUntil === null ? [] : [r.holdUntil]));
+    const times = this.#inputRules.flatMap((r) => (r.holdUntil === null ? [] : [r.holdUntil]));
     return times.length > 0 ? Math.min(...times) : null;
   }
 
   /** Counts per rule id. */
   stats(): Record<string, RuleStats> {
     const out: Record<string, RuleStats> = {};
-    for (const r of [...this.eventRules, ...this.inputRules]) out[r.id] = { fired: r.fired, suppressed: r.suppressed };
+    for (const r of [...this.#eventRules, ...this.#inputRules])
+      out[r.id] = { fired: r.fired, suppressed: r.suppressed };
     return out;
   }
 
-  private matches(when: EventRule['when'], event: TrackEvent): boolean {
+  #matches(when: EventRule['when'], event: TrackEvent): boolean {
     const track = event.after;
     if (!when.events.includes(event.type)) return false;
     if (when.camera !== undefined && !asList(when.camera).includes(track.camera)) return false;
@@ -210,42 +221,45 @@ export class RulesEngine {
     return track.score >= when.min_score && track.frames >= when.min_frames;
   }
 
-  private remember(rule: EventRule, trackId: string): void {
+  #remember(rule: EventRule, trackId: string): void {
     rule.firedTracks.add(trackId);
     // A Set iterates in insertion order: drop the oldest when tracks end without an `end` event.
-    if (rule.firedTracks.size > MAX_REMEMBERED_TRACKS) rule.firedTracks.delete(rule.firedTracks.values().next().value!);
+    if (rule.firedTracks.size <= MAX_REMEMBERED_TRACKS) return;
+    const [oldest] = rule.firedTracks;
+    rule.firedTracks.delete(oldest);
   }
 
-  private outputAction(rule: string, config: RuleConfig, reason: string, at: number): RuleAction {
-    const { output, pulse_ms: ms, state } = config.then;
-    if (ms !== undefined) return { kind: 'pulse', output: output!, ms, rule, reason, at };
-    return { kind: 'set', output: output!, on: state !== 'off', rule, reason, at };
+  #outputAction(rule: string, config: RuleConfig, reason: string, at: number): RuleAction {
+    const { pulse_ms: ms, state } = config.then;
+    const output = required(rule, 'then.output', config.then.output);
+    if (ms !== undefined) return { kind: 'pulse', output, ms, rule, reason, at };
+    return { kind: 'set', output, on: state !== 'off', rule, reason, at };
   }
 
-  private targetOf(rule: InputRule): string {
+  #targetOf(rule: InputRule): string {
     return rule.config.then.camera !== undefined
       ? `camera:${rule.config.then.camera}`
       : `output:${rule.config.then.output}`;
   }
 
   /** Announces held targets whose combined state changed, blaming the first changed rule for each. */
-  private announce(changed: readonly InputRule[], nowMs: number, reasonOf: (rule: InputRule) => string): RuleAction[] {
+  #announce(changed: readonly InputRule[], nowMs: number, reasonOf: (rule: InputRule) => string): RuleAction[] {
     const actions: RuleAction[] = [];
     const done = new Set<string>();
     for (const rule of changed) {
-      const key = this.targetOf(rule);
+      const key = this.#targetOf(rule);
       if (done.has(key)) continue;
       done.add(key);
-      const held = this.inputRules.some((r) => r.mode === 'hold' && r.holding && this.targetOf(r) === key);
-      if (this.announced.get(key) === held) continue;
-      this.announced.set(key, held);
+      const held = this.#inputRules.some((r) => r.mode === 'hold' && r.holding && this.#targetOf(r) === key);
+      if (this.#announced.get(key) === held) continue;
+      this.#announced.set(key, held);
       rule.fired++;
       const base = { rule: rule.id, reason: reasonOf(rule), at: nowMs };
       const { camera, output } = rule.config.then;
       actions.push(
         camera !== undefined
           ? { kind: 'camera', camera, run: held, ...base }
-          : { kind: 'set', output: output!, on: held, ...base },
+          : { kind: 'set', output: required(rule.id, 'then.output', output), on: held, ...base },
       );
     }
     return actions;

@@ -22,7 +22,7 @@
  * ```
  */
 import { z } from 'zod';
-import { bool, num } from '../config/schema-helpers.js';
+import { bool, num } from '../schema/schema-helpers.js';
 
 const ID = /^[A-Za-z0-9_-]+$/;
 const name = z.string().regex(ID, 'must be a name made of letters, digits, "_" and "-"');

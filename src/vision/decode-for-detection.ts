@@ -14,7 +14,7 @@
 import type { RgbImage } from '../capture/frame.js';
 import { DEFAULT_MAX_PIXELS, probeImage, type ImageHeader } from '../capture/probe-image.js';
 import type { CropGeometry } from './align-face.js';
-import { decodeImage } from './decode-image.js';
+import { decodeImage } from '../capture/decode-image.js';
 import { regionForCrops, wholeFrame, type FrameRegion } from './face-regions.js';
 import type { DetectedFace, Point } from './face.js';
 import { computeLetterbox } from './letterbox.js';

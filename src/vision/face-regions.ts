@@ -5,7 +5,7 @@
  * of a full decode. The rectangle is chosen so that aligning inside it gives exactly the crop that
  * aligning in the full frame gives, padding included (test/unit/face-regions.test.ts).
  */
-import type { RgbImage } from '../capture/frame.js';
+import type { PixelRect, RgbImage } from '../capture/frame.js';
 import {
   DEFAULT_ALIGNMENT,
   resampleCrop,
@@ -13,14 +13,6 @@ import {
   type CropGeometry,
   type ImagePlacement,
 } from './align-face.js';
-
-/** A rectangle of source pixels: columns [left, left + width), rows [top, top + height). */
-export interface PixelRect {
-  readonly left: number;
-  readonly top: number;
-  readonly width: number;
-  readonly height: number;
-}
 
 /** Decoded pixels of part of a frame: `image` holds the frame's pixels from (`left`, `top`) on. */
 export interface FrameRegion extends ImagePlacement {

@@ -13,7 +13,7 @@
 import { readFile } from 'node:fs/promises';
 import { openClassifier } from '../../src/inference/shipped-model.js';
 import { alignFace } from '../../src/vision/align-face.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 import { FaceDetector, type DetectorModel } from '../../src/inference/face-detector.js';
 
 const DETECTOR_MODELS: readonly DetectorModel[] = ['short', 'full'];

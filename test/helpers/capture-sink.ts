@@ -18,30 +18,30 @@ export class RecordingSink implements FrameSink {
   readonly statuses: SourceStatus[] = [];
   readonly errors: FaceedgeError[] = [];
   endCount = 0;
-  private readonly listeners = new Set<() => void>();
+  readonly #listeners = new Set<() => void>();
 
   /** Return value of `frame()`, e.g. a promise to make an unpaced source wait. */
   onFrame: (frame: Frame) => void | Promise<void> = () => {};
 
   frame(frame: Frame): void | Promise<void> {
     this.frames.push(frame);
-    this.changed();
+    this.#changed();
     return this.onFrame(frame);
   }
 
   end(): void {
     this.endCount++;
-    this.changed();
+    this.#changed();
   }
 
   status(status: SourceStatus): void {
     this.statuses.push(status);
-    this.changed();
+    this.#changed();
   }
 
   error(error: FaceedgeError): void {
     this.errors.push(error);
-    this.changed();
+    this.#changed();
   }
 
   /** `online`/`offline` sequence so far. */
@@ -54,7 +54,7 @@ export class RecordingSink implements FrameSink {
     if (predicate()) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
-        this.listeners.delete(check);
+        this.#listeners.delete(check);
         reject(
           new Error(
             `timed out after ${timeoutMs} ms waiting for ${what}; states ${this.states.join('>')}, ` +
@@ -65,15 +65,15 @@ export class RecordingSink implements FrameSink {
       const check = (): void => {
         if (!predicate()) return;
         clearTimeout(timer);
-        this.listeners.delete(check);
+        this.#listeners.delete(check);
         resolve();
       };
-      this.listeners.add(check);
+      this.#listeners.add(check);
     });
   }
 
-  private changed(): void {
-    for (const listener of [...this.listeners]) listener();
+  #changed(): void {
+    for (const listener of [...this.#listeners]) listener();
   }
 }
 

@@ -72,23 +72,26 @@ export class DaemonProcess {
   readonly logs: LogEntry[] = [];
   /** Settles when the process has exited. */
   readonly exited: Promise<DaemonExit>;
-  private stderrText = '';
-  private partial = '';
-  private readonly waiters = new EventWaiters();
-  private exit: DaemonExit | null = null;
+  #stderrText = '';
+  #partial = '';
+  readonly #waiters = new EventWaiters();
+  #exit: DaemonExit | null = null;
+
+  readonly #child: ChildProcess;
 
   private constructor(
-    private readonly child: ChildProcess,
+    child: ChildProcess,
     /** The YAML file it was started with. */
     readonly configFile: string,
   ) {
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.onStdout(chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.stderrText += chunk));
+    this.#child = child;
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => this.#onStdout(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#stderrText += chunk));
     this.exited = new Promise((resolve) => {
       child.once('close', (code, signal) => {
-        this.exit = { code, signal };
-        this.waiters.wake();
-        resolve(this.exit);
+        this.#exit = { code, signal };
+        this.#waiters.wake();
+        resolve(this.#exit);
       });
     });
   }
@@ -118,32 +121,32 @@ export class DaemonProcess {
   }
 
   get pid(): number {
-    return this.child.pid!;
+    return this.#child.pid!;
   }
 
   /** Null while running. */
   get exitStatus(): DaemonExit | null {
-    return this.exit;
+    return this.#exit;
   }
 
   /** Everything written to stderr (the CLI's one-line errors; TFLite's banner). */
   get stderr(): string {
-    return this.stderrText;
+    return this.#stderrText;
   }
 
   /** Sends a signal (no-op once exited). */
   signal(signal: NodeJS.Signals): void {
-    if (this.exit === null) this.child.kill(signal);
+    if (this.#exit === null) this.#child.kill(signal);
   }
 
   /** Resolves with the first log entry (past or future) matching `match`; rejects on timeout or exit. */
   waitForLog(match: (entry: LogEntry) => boolean, timeoutMs = 20_000, what = 'log entry'): Promise<LogEntry> {
-    return this.waiters.until(
+    return this.#waiters.until(
       () => this.logs.find(match),
       timeoutMs,
       () => `timed out after ${timeoutMs} ms waiting for ${what}\n${this.describe()}`,
       () =>
-        this.exit === null ? null : `daemon exited (${JSON.stringify(this.exit)}) before ${what}\n${this.describe()}`,
+        this.#exit === null ? null : `daemon exited (${JSON.stringify(this.#exit)}) before ${what}\n${this.describe()}`,
     );
   }
 
@@ -161,13 +164,13 @@ export class DaemonProcess {
   /** The last log lines and stderr, for failure messages. */
   describe(lines = 15): string {
     const tail = this.logs.slice(-lines).map((l) => JSON.stringify(l).slice(0, 300));
-    return `--- last daemon logs ---\n${tail.join('\n')}\n--- stderr ---\n${this.stderrText.slice(-2000)}`;
+    return `--- last daemon logs ---\n${tail.join('\n')}\n--- stderr ---\n${this.#stderrText.slice(-2000)}`;
   }
 
-  private onStdout(chunk: string): void {
-    const text = this.partial + chunk;
+  #onStdout(chunk: string): void {
+    const text = this.#partial + chunk;
     const lines = text.split('\n');
-    this.partial = lines.pop()!;
+    this.#partial = lines.pop()!;
     for (const line of lines) {
       if (!line.startsWith('{')) continue;
       try {
@@ -176,7 +179,7 @@ export class DaemonProcess {
         // Not a log line (a stray print): ignored.
       }
     }
-    this.waiters.wake();
+    this.#waiters.wake();
   }
 }
 

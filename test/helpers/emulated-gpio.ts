@@ -52,7 +52,10 @@ export class EmulatedGpio {
   readonly dir: string;
   readonly binDir: string;
 
-  constructor(private readonly options: EmulatedGpioOptions) {
+  readonly #options: EmulatedGpioOptions;
+
+  constructor(options: EmulatedGpioOptions) {
+    this.#options = options;
     const root = mkdtempSync(join(tmpdir(), 'faceedge-gpiosim-'));
     this.dir = join(root, 'sim');
     this.binDir = join(root, 'bin');
@@ -73,12 +76,12 @@ export class EmulatedGpio {
       ...process.env,
       PATH: `${this.binDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
       FACEEDGE_GPIO_SIM: this.dir,
-      FACEEDGE_GPIO_SIM_VERSION: this.options.version,
-      FACEEDGE_GPIO_SIM_INTERACTIVE: this.options.interactive === false ? '0' : '1',
+      FACEEDGE_GPIO_SIM_VERSION: this.#options.version,
+      FACEEDGE_GPIO_SIM_INTERACTIVE: this.#options.interactive === false ? '0' : '1',
     };
   }
 
-  private lineDir(chip: string, offset: number): string {
+  #lineDir(chip: string, offset: number): string {
     const dir = join(this.dir, 'chips', chip, 'lines', String(offset));
     mkdirSync(dir, { recursive: true });
     return dir;
@@ -86,7 +89,7 @@ export class EmulatedGpio {
 
   /** Pid holding the line, or null when it is free (a dead holder means released). */
   holder(chip: string, offset: number): number | null {
-    const pid = Number(readOr(join(this.lineDir(chip, offset), 'holder'), '0'));
+    const pid = Number(readOr(join(this.#lineDir(chip, offset), 'holder'), '0'));
     return pid > 0 && pidAlive(pid) ? pid : null;
   }
 
@@ -102,17 +105,17 @@ export class EmulatedGpio {
   }
 
   consumer(chip: string, offset: number): string {
-    return readOr(join(this.lineDir(chip, offset), 'consumer'), '');
+    return readOr(join(this.#lineDir(chip, offset), 'consumer'), '');
   }
 
   /** The physical level on the line, as gpio-sim.bash's line_level computes it. */
   level(chip: string, offset: number): 0 | 1 {
-    const dir = this.lineDir(chip, offset);
+    const dir = this.#lineDir(chip, offset);
     const pull = readOr(join(dir, 'pull'), '0');
     const direction = readOr(join(dir, 'direction'), '');
     const value = readOr(join(dir, 'value'), '');
     if (direction === 'output' && value !== '') {
-      if (this.holder(chip, offset) !== null || (this.options.release ?? 'keep') === 'keep')
+      if (this.holder(chip, offset) !== null || (this.#options.release ?? 'keep') === 'keep')
         return value === '1' ? 1 : 0;
     }
     return pull === '1' ? 1 : 0;
@@ -120,7 +123,7 @@ export class EmulatedGpio {
 
   /** Sets the level the outside world puts on the line (what gpiomon reports as edges). */
   drive(chip: string, offset: number, level: 0 | 1): void {
-    const dir = this.lineDir(chip, offset);
+    const dir = this.#lineDir(chip, offset);
     writeFileSync(join(dir, 'pull'), `${level}\n`);
     const ns = BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor((performance.now() % 1) * 1e6));
     appendFileSync(join(dir, 'edges'), `${ns} ${level}\n`);
@@ -128,7 +131,7 @@ export class EmulatedGpio {
 
   /** The drive log of the line, oldest first. */
   log(chip: string, offset: number): LineLogEntry[] {
-    const text = readOr(join(this.lineDir(chip, offset), 'log'), '');
+    const text = readOr(join(this.#lineDir(chip, offset), 'log'), '');
     return text
       .split('\n')
       .filter(Boolean)

@@ -60,15 +60,21 @@ export function canConnect(port: number): Promise<boolean> {
 }
 
 export class Mosquitto {
-  private child: ChildProcess | null = null;
-  private output = '';
+  #child: ChildProcess | null = null;
+  #output = '';
+
+  readonly #dir: string;
+  readonly #configFile: string;
 
   private constructor(
     /** Loopback port, the same across restarts. */
     readonly port: number,
-    private readonly dir: string,
-    private readonly configFile: string,
-  ) {}
+    dir: string,
+    configFile: string,
+  ) {
+    this.#dir = dir;
+    this.#configFile = configFile;
+  }
 
   /** Starts a broker and resolves once it accepts connections. */
   static async start(options: MosquittoOptions = {}): Promise<Mosquitto> {
@@ -101,7 +107,18 @@ export class Mosquitto {
     const configFile = join(dir, 'mosquitto.conf');
     writeFileSync(configFile, lines.join('\n') + '\n');
     const broker = new Mosquitto(port, dir, configFile);
-    await broker.launch();
+    await broker.#launch();
+    return broker;
+  }
+
+  /**
+   * Starts `mosquitto -c <configFile>` with the file exactly as given — no `user` line added, so a
+   * broker started as root drops to the `mosquitto` user as Debian's service does — and resolves once
+   * it accepts connections on `port` (one of the file's listeners).
+   */
+  static async startConfigured(configFile: string, port: number): Promise<Mosquitto> {
+    const broker = new Mosquitto(port, mkdtempSync(join(tmpdir(), 'faceedge-mosquitto-')), configFile);
+    await broker.#launch();
     return broker;
   }
 
@@ -112,46 +129,46 @@ export class Mosquitto {
 
   /** Process id of the running broker (RSS measurements), null while stopped. */
   get pid(): number | null {
-    return this.child?.pid ?? null;
+    return this.#child?.pid ?? null;
   }
 
   get running(): boolean {
-    return this.child !== null;
+    return this.#child !== null;
   }
 
   /** Everything the broker wrote to stderr so far, for failure messages. */
   get log(): string {
-    return this.output;
+    return this.#output;
   }
 
-  private async launch(): Promise<void> {
-    const child = spawn(MOSQUITTO_BIN, ['-c', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.output += chunk));
+  async #launch(): Promise<void> {
+    const child = spawn(MOSQUITTO_BIN, ['-c', this.#configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (this.#output += chunk));
     let exited = false;
     child.once('exit', () => {
       exited = true;
-      if (this.child === child) this.child = null;
+      if (this.#child === child) this.#child = null;
     });
-    this.child = child;
+    this.#child = child;
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      if (exited) throw new Error(`mosquitto exited at start:\n${this.output}`);
+      if (exited) throw new Error(`mosquitto exited at start:\n${this.#output}`);
       if (await canConnect(this.port)) return;
       await new Promise((r) => setTimeout(r, 25));
     }
     child.kill('SIGKILL');
-    throw new Error(`mosquitto did not listen on ${this.port} within 10 s:\n${this.output}`);
+    throw new Error(`mosquitto did not listen on ${this.port} within 10 s:\n${this.#output}`);
   }
 
-  private async terminate(signal: NodeJS.Signals): Promise<void> {
-    const child = this.child;
+  async #terminate(signal: NodeJS.Signals): Promise<void> {
+    const child = this.#child;
     if (!child) return;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill(signal);
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
-    this.child = null;
+    this.#child = null;
   }
 
   /**
@@ -159,29 +176,29 @@ export class Mosquitto {
    * password file (SIGHUP), as an administrator fixing an account does; connected clients stay.
    */
   setUsers(users: Readonly<Record<string, string>>): void {
-    writePasswordFile(join(this.dir, 'passwd'), users);
-    this.child?.kill('SIGHUP');
+    writePasswordFile(join(this.#dir, 'passwd'), users);
+    this.#child?.kill('SIGHUP');
   }
 
   /** Graceful stop (SIGTERM; persistence is saved). Idempotent. */
   async stop(): Promise<void> {
-    await this.terminate('SIGTERM');
+    await this.#terminate('SIGTERM');
   }
 
   /** Abrupt stop (SIGKILL): nothing is saved, clients see their socket drop. */
   async kill(): Promise<void> {
-    await this.terminate('SIGKILL');
+    await this.#terminate('SIGKILL');
   }
 
   /** Starts again on the same port and config (after stop/kill; stops first if running). */
   async restart(): Promise<void> {
     await this.stop();
-    await this.launch();
+    await this.#launch();
   }
 
   /** Stops the broker and deletes its config and persistence. */
   async dispose(): Promise<void> {
     await this.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.#dir, { recursive: true, force: true });
   }
 }

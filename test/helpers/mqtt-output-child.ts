@@ -5,7 +5,7 @@
  *   node --import tsx test/helpers/mqtt-output-child.ts '{"url":…,"dir":…,"deviceId":…,"events":5,"waitConnected":true}'
  */
 import { silentLogger } from '../../src/observability/logger.js';
-import { MqttOutput } from '../../src/outputs/mqtt-output.js';
+import { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { makeTrackEvent } from './make-track-event.js';
 
 interface ChildArgs {

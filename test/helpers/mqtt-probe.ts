@@ -18,7 +18,7 @@ export interface ProbeMessage {
 
 export class MqttProbe {
   readonly messages: ProbeMessage[] = [];
-  private readonly waiters = new EventWaiters();
+  readonly #waiters = new EventWaiters();
 
   private constructor(readonly client: MqttClient) {
     client.on('message', (topic, payload, packet) => {
@@ -29,7 +29,7 @@ export class MqttProbe {
         qos: packet.qos,
         dup: packet.dup,
       });
-      this.waiters.wake();
+      this.#waiters.wake();
     });
   }
 
@@ -53,7 +53,7 @@ export class MqttProbe {
 
   /** Resolves once `check` returns a value other than undefined/false, re-checking on each message. */
   waitUntil<T>(check: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
-    return this.waiters.until(
+    return this.#waiters.until(
       check,
       timeoutMs,
       () =>

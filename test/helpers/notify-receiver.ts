@@ -35,10 +35,14 @@ export class NotifyReceiver {
   readonly received: NotifyDatagram[] = [];
   #waiters: Array<() => void> = [];
 
+  readonly #child: ChildProcess;
+
   private constructor(
     readonly address: string,
-    private readonly child: ChildProcess,
-  ) {}
+    child: ChildProcess,
+  ) {
+    this.#child = child;
+  }
 
   static start(address: string): Promise<NotifyReceiver> {
     const child = spawn(PYTHON, ['-c', RECEIVER, address], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -74,7 +78,7 @@ export class NotifyReceiver {
   }
 
   stop(): void {
-    this.child.removeAllListeners('exit');
-    this.child.kill('SIGKILL');
+    this.#child.removeAllListeners('exit');
+    this.#child.kill('SIGKILL');
   }
 }

@@ -15,8 +15,8 @@ export interface SysfsChipSpec {
 
 export class SysfsEmulator {
   readonly root: string;
-  private timer: NodeJS.Timeout | null = null;
-  private readonly seen = new Map<string, string>();
+  #timer: NodeJS.Timeout | null = null;
+  readonly #seen = new Map<string, string>();
 
   constructor(chips: readonly SysfsChipSpec[]) {
     this.root = join(mkdtempSync(join(tmpdir(), 'faceedge-sysfs-')), 'gpio');
@@ -34,13 +34,13 @@ export class SysfsEmulator {
 
   /** Starts playing the kernel (every 5 ms). */
   start(): this {
-    this.timer = setInterval(() => this.tick(), 5);
+    this.#timer = setInterval(() => this.#tick(), 5);
     return this;
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = null;
   }
 
   exported(number: number): boolean {
@@ -57,12 +57,12 @@ export class SysfsEmulator {
     writeFileSync(join(this.root, `gpio${number}`, 'value'), `${value}\n`);
   }
 
-  private tick(): void {
+  #tick(): void {
     for (const file of ['export', 'unexport'] as const) {
       const path = join(this.root, file);
       const stamp = `${statSync(path).mtimeMs}:${readFileSync(path, 'utf8')}`;
-      if (this.seen.get(file) === stamp) continue;
-      this.seen.set(file, stamp);
+      if (this.#seen.get(file) === stamp) continue;
+      this.#seen.set(file, stamp);
       const number = Number(readFileSync(path, 'utf8').trim());
       if (!Number.isInteger(number) || readFileSync(path, 'utf8').trim() === '') continue;
       const dir = join(this.root, `gpio${number}`);

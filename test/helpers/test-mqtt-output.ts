@@ -3,8 +3,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/observability/logger.js';
-import type { BridgeInfo } from '../../src/outputs/mqtt-payloads.js';
-import { MqttOutput, type MqttOutputOptions } from '../../src/outputs/mqtt-output.js';
+import type { BridgeInfo } from '../../src/mqtt/mqtt-payloads.js';
+import { MqttOutput, type MqttOutputOptions } from '../../src/mqtt/mqtt-output.js';
 
 export const TEST_INFO: BridgeInfo = {
   version: '0.0.0-test',
@@ -31,7 +31,6 @@ export function testMqttOutput(options: TestOutputOptions): MqttOutput {
     deviceId: 'pi',
     bridgeInfo: () => TEST_INFO,
     log: silentLogger(),
-    readCpuTemperature: () => 47.5,
     stopTimeoutMs: 1000,
     ...rest,
     mqtt: {

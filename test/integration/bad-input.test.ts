@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FaceedgeError, type FaceedgeErrorCode } from '../../src/errors.js';
 import { FaceClassifier } from '../../src/inference/face-classifier.js';
 import { TfliteModel } from '../../src/inference/tflite-model.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 import { FaceDetector, blazeFaceModelPath } from '../../src/inference/face-detector.js';
 import { hasStackTrace, REPO_ROOT, runCli } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';

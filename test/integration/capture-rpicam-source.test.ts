@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createFrameSource } from '../../src/capture/create-frame-source.js';
-import { cameraSourceSchema } from '../../src/config/camera-source-schema.js';
+import { cameraSourceSchema } from '../../src/capture/camera-source-schema.js';
 import { findExecutable } from '../../src/capture/find-executable.js';
 import type { FrameSource } from '../../src/capture/frame-source.js';
 import { RecordingSink } from '../helpers/capture-sink.js';

@@ -130,6 +130,15 @@ describe('VideoFileSource', () => {
     ).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
   });
 
+  it('refuses a FIFO, a device and a name that is not valid UTF-8 with what they are, not "not a file"', async () => {
+    const fifo = join(dir, 'camera.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const start = (path: string): Promise<void> => new VideoFileSource({ path, sink: new RecordingSink() }).start();
+    await expect(start(fifo)).rejects.toThrow(`cannot read video ${fifo}: it is a FIFO (named pipe)`);
+    await expect(start('/dev/zero')).rejects.toThrow('cannot read video /dev/zero: it is a character device');
+    await expect(start(join(dir, 'caf\uFFFD.mp4'))).rejects.toThrow(/its name is not valid UTF-8/);
+  });
+
   const hasMp4 = existsSync(SHARED_MP4);
   if (!hasMp4) console.warn(`skipping the real-mp4 test: ${SHARED_MP4} not found (shared data set absent)`);
   it.skipIf(!hasMp4)(

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { trainingHistory } from '../../src/evaluation/training-history.js';
 import { modelManifestSchema } from '../../src/inference/model-manifest.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
 import { FaceDetector } from '../../src/inference/face-detector.js';
 import { hasStackTrace, REPO_ROOT, runCli } from '../helpers/run-cli.js';

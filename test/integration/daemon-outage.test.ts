@@ -11,14 +11,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { listSegments, readAckWatermark, readSegment, type OutboxEntry } from '../../src/outputs/outbox-files.js';
+import { listSegments, readAckWatermark, readSegment, type OutboxEntry } from '../../src/mqtt/outbox-files.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { httpGet, metricValue } from '../helpers/http-get.js';
 import { freePort, Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
-import { waitUntil } from '../helpers/wait-until.js';
 import { expectSeqOrder, type EventMessage } from '../helpers/track-events.js';
 
 const classifier = testClassifierPath();

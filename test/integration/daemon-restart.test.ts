@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { trackNumber } from '../../src/outputs/track-journal.js';
+import { trackNumber } from '../../src/pipeline/track-journal.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fleetStatus } from '../../src/fleet/fleet-status.js';
 import { runRollout } from '../../src/fleet/rollout.js';
-import { FleetTopics } from '../../src/outputs/mqtt-topics.js';
+import { FleetTopics } from '../../src/mqtt/mqtt-topics.js';
 import { runFaceedge } from '../helpers/daemon-process.js';
 import { TestFleet } from '../helpers/fleet-boards.js';
 import { modelPackageSource, NO_MODEL_PACKAGE_REASON } from '../helpers/model-package-fixture.js';

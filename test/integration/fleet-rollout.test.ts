@@ -11,8 +11,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FaceedgeError } from '../../src/errors.js';
 import { fleetStatus } from '../../src/fleet/fleet-status.js';
+import { runRollout } from '../../src/fleet/rollout.js';
 import type { RolloutState } from '../../src/fleet/rollout-state.js';
+import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { runFaceedge } from '../helpers/daemon-process.js';
 import { TestFleet } from '../helpers/fleet-boards.js';
 import { modelPackageSource, NO_MODEL_PACKAGE_REASON, sha256 } from '../helpers/model-package-fixture.js';
@@ -48,35 +51,39 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
   const status = async () => (await fleetStatus({ url: broker.url })).boards;
   const shaOf = async (device: string) => (await status()).find((b) => b.device === device)?.model?.sha256;
 
-  it('fleet status --json lists every board with state, version, model, tags and cameras', async () => {
-    const t0 = Date.now();
-    const boards = await status();
-    const ms = Date.now() - t0;
-    expect(ms, 'one status snapshot of five boards').toBeLessThan(5000);
-    expect(boards.map((b) => [b.device, b.online, b.tags])).toEqual([
-      ['a-wrongkey', true, ['yard']],
-      ['b1', true, ['lobby']],
-      ['b2', true, ['lobby']],
-      ['b3', true, ['lobby']],
-      ['b4', true, ['yard']],
-    ]);
-    const r = await runFaceedge(['fleet', 'status', '--mqtt', broker.url, '--json']);
-    expect(r.code, r.stderr).toBe(0);
-    const doc = JSON.parse(r.stdout) as { boards: Array<Record<string, unknown>> };
-    expect(doc.boards).toHaveLength(5);
-    expect(doc.boards[1]).toMatchObject({
-      device: 'b1',
-      online: true,
-      version: expect.any(String),
-      tags: ['lobby'],
-      model: { id: expect.any(String), sha256: sha256(fleet.shippedModel), installed: 'classifier.model' },
-      delegate: { active: 'xnnpack' },
-      cameras: [{ name: 'cam', capture: 'online' }],
-    });
-    const text = await runFaceedge(['fleet', 'status', '--mqtt', broker.url]);
-    expect(text.stdout).toMatch(/^b3 +online .* lobby +cam:online/m);
-    expect(text.stdout).toMatch(/5 boards, 5 online, 0 offline or unknown/);
-  });
+  it(
+    'fleet status --json lists every board with state, version, model, tags and cameras',
+    { timeout: 120_000 },
+    async () => {
+      const t0 = Date.now();
+      const boards = await status();
+      const ms = Date.now() - t0;
+      expect(ms, 'one status snapshot of five boards').toBeLessThan(5000);
+      expect(boards.map((b) => [b.device, b.online, b.tags])).toEqual([
+        ['a-wrongkey', true, ['yard']],
+        ['b1', true, ['lobby']],
+        ['b2', true, ['lobby']],
+        ['b3', true, ['lobby']],
+        ['b4', true, ['yard']],
+      ]);
+      const r = await runFaceedge(['fleet', 'status', '--mqtt', broker.url, '--json']);
+      expect(r.code, r.stderr).toBe(0);
+      const doc = JSON.parse(r.stdout) as { boards: Array<Record<string, unknown>> };
+      expect(doc.boards).toHaveLength(5);
+      expect(doc.boards[1]).toMatchObject({
+        device: 'b1',
+        online: true,
+        version: expect.any(String),
+        tags: ['lobby'],
+        model: { id: expect.any(String), sha256: sha256(fleet.shippedModel), installed: 'classifier.model' },
+        delegate: { active: 'xnnpack' },
+        cameras: [{ name: 'cam', capture: 'online' }],
+      });
+      const text = await runFaceedge(['fleet', 'status', '--mqtt', broker.url]);
+      expect(text.stdout).toMatch(/^b3 +online .* lobby +cam:online/m);
+      expect(text.stdout).toMatch(/5 boards, 5 online, 0 offline or unknown/);
+    },
+  );
 
   it('rolls a package out to a tag in gated waves, resumes after the workstation is killed, and is idempotent', async () => {
     const pkg = fleet.floatPackage('fleet-v2');
@@ -156,7 +163,7 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
       'skipped',
       'skipped',
     ]);
-  }, 300_000);
+  }, 600_000);
 
   it('a canary with the wrong signing key stops the rollout at the canary; the switched canary is rolled back, the rest untouched', async () => {
     const shipped = sha256(fleet.shippedModel);
@@ -230,5 +237,44 @@ describe.skipIf(!SOURCE)(`fleet status and staged rollout (${SOURCE ?? NO_MODEL_
     expect(rerun.code).toBe(1);
     expect(rerun.stderr).toMatch(/this rollout stopped earlier/);
     for (const d of fleet.boards.values()) expect(d.exitStatus).toBeNull();
+  }, 240_000);
+
+  it('a board that switches and then fails to acknowledge is asked, found on the package and rolled back', async () => {
+    // A board of its own: the boards above carry the history of the rollouts before.
+    await fleet.start([{ id: 'c1', tags: ['fresh'] }]);
+    const shipped = sha256(fleet.shippedModel);
+    expect(await shaOf('c1')).toBe(shipped);
+    const pkg = fleet.floatPackage('fleet-v4');
+    let switchedSilently = false;
+    const r = await runRollout({
+      url: broker.url,
+      packageDir: pkg.dir,
+      selector: { devices: ['c1', 'b1'] },
+      canary: 1,
+      wave: 1,
+      soakS: 2,
+      baselineS: 2,
+      statePath: join(work, 'rollout-v4.json'),
+      thresholds: { minFrameRatio: 0.5, minEventRatio: 0, minBaselineEvents: 5 },
+      // The board installs the package for real; then its answer is lost on the way back.
+      push: async (o) => {
+        const done = await pushModelOverMqtt(o);
+        switchedSilently = done.status.state === 'installed';
+        throw new FaceedgeError('MODEL_TRANSFER_FAILED', `device ${o.deviceId}: the answer was lost`);
+      },
+    });
+    expect(switchedSilently).toBe(true);
+    expect(r.ok).toBe(false);
+    expect(r.state.stop_reason).toMatch(/^wave 1: c1: MODEL_TRANSFER_FAILED: device c1: the answer was lost$/);
+    expect(r.state.boards.c1).toMatchObject({
+      state: 'rolled-back',
+      switched: true,
+      push_started: true,
+      previous_sha256: shipped,
+      serving_at_stop: shipped,
+      error: expect.stringMatching(/the answer was lost/),
+    });
+    expect(r.state.boards.b1).toMatchObject({ state: 'untouched', push_started: false });
+    expect(await shaOf('c1')).toBe(shipped);
   }, 240_000);
 });

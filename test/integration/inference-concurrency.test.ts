@@ -11,7 +11,7 @@ import type { RgbImage } from '../../src/capture/frame.js';
 import { FaceClassifier, type Classification } from '../../src/inference/face-classifier.js';
 import { TfliteModel } from '../../src/inference/tflite-model.js';
 import { alignFace } from '../../src/vision/align-face.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
 import { blazeFaceModelPath, FaceDetector } from '../../src/inference/face-detector.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';

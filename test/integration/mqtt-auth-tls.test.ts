@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttOutput } from '../../src/outputs/mqtt-output.js';
+import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { makeTestCertificates, type TestCertificates } from '../helpers/test-certificates.js';

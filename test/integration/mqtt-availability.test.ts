@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { MqttOutput } from '../../src/outputs/mqtt-output.js';
+import { publishStats } from '../../src/daemon/parts/stats-part.js';
+import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { spawnOutputChild } from '../helpers/spawn-output-child.js';
@@ -63,7 +64,11 @@ describe('MQTT availability, bridge/info and retained states (real mosquitto)', 
     output.setFace('door', false);
     await late.waitFor((m) => m.topic === 'faceedge/pi/door/face' && m.text === 'OFF');
 
-    output.publishStats({ fps: { door: 9.5 }, stages_ms: { detect: 1.2, classify: 0.4 }, delegate: 'xnnpack' });
+    publishStats(
+      output,
+      { fps: { door: 9.5 }, stages_ms: { detect: 1.2, classify: 0.4 }, delegate: 'xnnpack' },
+      () => 47.5,
+    );
     const stats = JSON.parse((await late.waitFor((m) => m.topic === 'faceedge/pi/stats')).text);
     expect(stats).toMatchObject({
       fps: { door: 9.5 },

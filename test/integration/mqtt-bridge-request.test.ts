@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRuntimeOptionsPatch } from '../../src/config/runtime-options.js';
-import type { MqttOutput } from '../../src/outputs/mqtt-output.js';
+import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { testMqttOutput } from '../helpers/test-mqtt-output.js';

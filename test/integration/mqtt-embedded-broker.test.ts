@@ -1,9 +1,9 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
-import { EmbeddedBroker } from '../../src/outputs/embedded-broker.js';
-import { EventPrinter } from '../../src/outputs/event-printer.js';
-import type { MqttOutput } from '../../src/outputs/mqtt-output.js';
+import { EmbeddedBroker } from '../../src/mqtt/embedded-broker.js';
+import { EventPrinter } from '../../src/mqtt/event-printer.js';
+import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { makeTrackEvent } from '../helpers/make-track-event.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { testMqttOutput } from '../helpers/test-mqtt-output.js';

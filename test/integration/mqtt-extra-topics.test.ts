@@ -6,8 +6,8 @@
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
-import type { MqttOutput } from '../../src/outputs/mqtt-output.js';
-import { topicMatches } from '../../src/outputs/mqtt-topics.js';
+import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
+import { topicMatches } from '../../src/mqtt/mqtt-topics.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { testMqttOutput } from '../helpers/test-mqtt-output.js';

@@ -6,7 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DaemonMetrics } from '../../src/observability/metrics.js';
-import type { MqttOutput } from '../../src/outputs/mqtt-output.js';
+import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { makeTrackEvent } from '../helpers/make-track-event.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';

@@ -9,8 +9,8 @@ import {
   formatNotifyMessage,
   watchdogIntervalMs,
   type NotifyTransport,
-} from '../../src/control/sd-notify.js';
-import { encodeSockaddrUn } from '../../src/control/unix-datagram-socket.js';
+} from '../../src/service/sd-notify.js';
+import { encodeSockaddrUn } from '../../src/service/unix-datagram-socket.js';
 import { NotifyReceiver } from '../helpers/notify-receiver.js';
 
 const cleanups: Array<() => void> = [];

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { FaceedgeError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { BridgeDispatcher } from '../../src/outputs/bridge-dispatcher.js';
-import { formatEventLine } from '../../src/outputs/event-printer.js';
+import { BridgeDispatcher } from '../../src/mqtt/bridge-dispatcher.js';
+import { formatEventLine } from '../../src/mqtt/event-printer.js';
 
 describe('BridgeDispatcher', () => {
   const dispatcher = new BridgeDispatcher(silentLogger());

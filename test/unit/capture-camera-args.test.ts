@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFrameSource, type FrameSourceConfig } from '../../src/capture/create-frame-source.js';
-import { cameraSourceSchema } from '../../src/config/camera-source-schema.js';
+import { cameraSourceSchema } from '../../src/capture/camera-source-schema.js';
 import {
   buildRtspArgs,
   buildV4l2Args,

@@ -1,15 +1,35 @@
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { FolderSource } from '../../src/capture/folder-source.js';
+import { GifSource } from '../../src/capture/gif-source.js';
 import { probeImage } from '../../src/capture/probe-image.js';
 import { StillImageSource } from '../../src/capture/still-image-source.js';
 import { isFaceedgeError } from '../../src/errors.js';
 import { RecordingSink, SCENES } from '../helpers/capture-sink.js';
 
 const ASTRONAUT = join(SCENES, 'astronaut.png');
+
+/** A FIFO (named pipe) nobody writes to: a blocking open or read of it never returns. */
+function makeFifo(dir: string, name = 'camera.fifo'): string {
+  const path = join(dir, name);
+  execFileSync('mkfifo', [path]);
+  return path;
+}
+
+/** Settles with the promise's rejection, or with 'timeout' after `ms` (a hang is a failure, not a stuck test). */
+function rejectionWithin(promise: Promise<unknown>, ms: number): Promise<unknown> {
+  return Promise.race([
+    promise.then(
+      () => 'resolved',
+      (err: unknown) => err,
+    ),
+    new Promise((resolve) => setTimeout(() => resolve('timeout'), ms).unref()),
+  ]);
+}
 
 describe('probeImage', () => {
   it('reads size and format from the header and enforces the pixel limit', async () => {
@@ -73,6 +93,44 @@ describe('StillImageSource', () => {
     await expect(start(ASTRONAUT, 100_000)).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
     await expect(start(join(dir, 'fake.png'))).rejects.toMatchObject({ code: 'IMAGE_UNREADABLE' });
   });
+
+  it('refuses a FIFO, /dev/zero and a directory at once, without reading them (a FIFO blocked the daemon for ever)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faceedge-still-special-'));
+    const fifo = makeFifo(dir);
+    const rssBefore = process.memoryUsage().rss;
+    for (const [path, kind] of [
+      [fifo, 'a FIFO'],
+      ['/dev/zero', 'a character device'],
+      [dir, 'a directory'],
+    ] as const) {
+      const still = rejectionWithin(new StillImageSource({ path, sink: new RecordingSink() }).start(), 2000);
+      const gif = rejectionWithin(new GifSource({ path, sink: new RecordingSink() }).start(), 2000);
+      for (const err of [await still, await gif]) {
+        expect(isFaceedgeError(err, 'IMAGE_UNREADABLE'), `${path}: ${String(err)}`).toBe(true);
+        expect((err as Error).message).toContain(`${path}: it is ${kind}`);
+      }
+    }
+    // /dev/zero was never read: nothing near its old growth (1.5 GB in 9 s).
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 2 ** 20);
+  });
+
+  it('refuses a file over the size limit before reading it, and says so for a name that is not valid UTF-8', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faceedge-still-limit-'));
+    const big = join(dir, 'big.jpg');
+    writeFileSync(big, Buffer.alloc(2 * 2 ** 20));
+    const { readImageFile } = await import('../../src/capture/read-image-file.js');
+    await expect(readImageFile(big, { maxBytes: 2 ** 20 })).rejects.toSatisfy(
+      (err) => isFaceedgeError(err, 'IMAGE_TOO_LARGE') && /2\.0 MiB, more than the limit of 1\.0 MiB/.test(String(err)),
+    );
+    // What Node makes of a Latin-1 "é" in a command-line argument or a directory listing.
+    const lossy = join(dir, 'caf\uFFFD.jpg');
+    await expect(new StillImageSource({ path: lossy, sink: new RecordingSink() }).start()).rejects.toSatisfy(
+      (err) => isFaceedgeError(err, 'IMAGE_UNREADABLE') && /name is not valid UTF-8/.test(String(err)),
+    );
+    await expect(
+      new StillImageSource({ path: join(dir, 'missing.jpg'), sink: new RecordingSink() }).start(),
+    ).rejects.toThrow(/missing\.jpg: no such file/);
+  });
 });
 
 describe('FolderSource', () => {
@@ -122,6 +180,20 @@ describe('FolderSource', () => {
     await badSink.until(() => badSink.endCount === 1, 'end');
     expect(badSink.statuses.at(-1)?.reason).toBe('no readable image to loop over');
     expect(badSink.errors).toHaveLength(1);
+  });
+
+  it('reports each bad file once, not on every loop, counting every skip; a FIFO in the folder is skipped at once', async () => {
+    const dir = await makeFolder();
+    makeFifo(dir, 'img5.jpg');
+    const sink = new RecordingSink();
+    const source = new FolderSource({ path: dir, sink, fps: 0, loop: true, maxPixels: 5_000_000 });
+    await source.start();
+    // Four passes over the two good images.
+    await sink.until(() => sink.frames.length >= 8, '8 frames');
+    await source.stop();
+    expect(sink.errors.map((e) => e.message.match(/img\d+\.\w+/)?.[0])).toEqual(['img3.jpg', 'img4.png', 'img5.jpg']);
+    expect(sink.errors[2].message).toContain('it is a FIFO');
+    expect(source.stats().skipped).toBeGreaterThanOrEqual(3 * 4);
   });
 
   it('rejects start() for a missing or empty folder', async () => {

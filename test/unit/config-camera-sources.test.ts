@@ -113,4 +113,25 @@ describe('camera sources', () => {
     const issues = issuesOf(cameras({ type: 'v4l2', fps: 0 }, { type: 'rtsp', path: 'rtsp://h/s', fps: 0 }));
     expect([...issues.keys()].sort()).toEqual(['cameras.0.source.fps', 'cameras.1.source.fps']);
   });
+
+  it('a URL as the path of a file source is refused by the schema, naming the source to use instead', () => {
+    const issues = issuesOf(
+      cameras(
+        { type: 'video', path: 'http://cam.lan/clip.mp4' },
+        { type: 'video', path: 'rtsp://cam.lan/stream1' },
+        { type: 'image', path: 'https://cam.lan/snapshot.jpg' },
+        { type: 'gif', path: 'file:///srv/clip.gif' },
+      ),
+    );
+    expect([...issues.keys()]).toEqual([0, 1, 2, 3].map((i) => `cameras.${i}.source.path`));
+    for (const message of issues.values()) expect(message).toMatch(/not a URL: a network camera is type rtsp/);
+    // Paths that merely contain a colon stay paths.
+    const cfg = parseConfig(
+      cameras({ type: 'video', path: 'clips/12:30:00.mp4' }, { type: 'video', path: 'C:x.mp4' }),
+      {
+        hostname: 'pi',
+      },
+    );
+    expect(cfg.cameras.map((c) => (c.source as { path: string }).path)).toEqual(['clips/12:30:00.mp4', 'C:x.mp4']);
+  });
 });

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -171,5 +172,71 @@ describe('loadConfig errors', () => {
       'cannot read config file /nonexistent/faceedge.yaml: ENOENT',
     ]);
     expect(checkConfig(writeYaml('- a\n- b\n'), {}).errors[0]).toMatch(/top level must be a mapping/);
+  });
+
+  it('a YAML alias bomb is one clean config error, refused within its first expansions', () => {
+    // "Billion laughs": each level repeats the one before ten times; fully expanded, 10^9 strings.
+    const levels = ['a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]'];
+    for (let i = 1; i <= 9; i++)
+      levels.push(
+        `a${i}: &a${i} [${Array(10)
+          .fill(`*a${i - 1}`)
+          .join(', ')}]`,
+      );
+    const bomb = writeYaml(`${levels.join('\n')}\ncameras: *a9\n`);
+    const started = performance.now();
+    let thrown: unknown;
+    try {
+      loadConfig({ file: bomb, env: {} });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(performance.now() - started).toBeLessThan(2000);
+    expect(thrown).toBeInstanceOf(ConfigInvalidError);
+    expect((thrown as ConfigInvalidError).issues).toEqual([
+      { path: '', message: `${bomb}: YAML aliases: Excessive alias count indicates a resource exhaustion attack` },
+    ]);
+    expect(checkConfig(bomb, {}).errors).toHaveLength(1);
+    // An anchor shared by a few cameras, as people write configs, still loads.
+    const shared = loadConfig({
+      file: writeYaml(
+        [
+          'cameras:',
+          '  - name: a',
+          '    source: &src { type: rpicam, width: 640, height: 480 }',
+          '  - { name: b, source: *src }',
+          '  - { name: c, source: *src }',
+        ].join('\n'),
+      ),
+      env: {},
+    });
+    expect(shared.cameras.map((c) => [c.name, c.source.type])).toEqual([
+      ['a', 'rpicam'],
+      ['b', 'rpicam'],
+      ['c', 'rpicam'],
+    ]);
+  });
+
+  it('a config path that is a FIFO, a device or a directory is refused at once, without reading it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'faceedge-config-special-'));
+    const fifo = join(dir, 'faceedge.yaml');
+    execFileSync('mkfifo', [fifo]);
+    expect(checkConfig(fifo, {}).errors).toEqual([`cannot read config file ${fifo}: it is not a regular file`]);
+    expect(checkConfig('/dev/zero', {}).errors).toEqual([
+      'cannot read config file /dev/zero: it is not a regular file',
+    ]);
+    expect(checkConfig(dir, {}).errors).toEqual([`cannot read config file ${dir}: it is a directory`]);
+    const big = join(dir, 'big.yaml');
+    writeFileSync(big, `# ${'x'.repeat(2 * 1024 * 1024)}\n`);
+    expect(checkConfig(big, {}).errors[0]).toMatch(/big\.yaml: it is \d+ bytes, more than 1048576/);
+  });
+
+  it('run defaults apply only where the file sets nothing, and env and flags override them', () => {
+    const defaults = { 'http.port': 9464, 'http.host': '127.0.0.1' };
+    expect(loadConfig({ env: {}, defaults }).http).toMatchObject({ port: 9464, host: '127.0.0.1' });
+    const file = writeYaml('http: { port: 8080 }\n');
+    expect(loadConfig({ file, env: {}, defaults }).http).toMatchObject({ port: 8080, host: '127.0.0.1' });
+    expect(loadConfig({ env: { FACEEDGE_HTTP__PORT: '7000' }, defaults }).http.port).toBe(7000);
+    expect(loadConfig({ env: {}, defaults, flags: { 'http.port': '0' } }).http.port).toBe(0);
   });
 });

@@ -15,8 +15,7 @@ describe('redactConfig', () => {
         FACEEDGE_MQTT__TLS__KEY: '/etc/faceedge/client.key',
         FACEEDGE_HTTP__AUTH__USERNAME: 'viewer',
         FACEEDGE_HTTP__AUTH__PASSWORD: 'liveviewsecret',
-        FACEEDGE_CAMERAS:
-          '[{"name":"gate","source":{"type":"video","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
+        FACEEDGE_CAMERAS: '[{"name":"gate","source":{"type":"rtsp","path":"rtsp://admin:camsecret@10.0.0.5/stream1"}}]',
       },
     });
     const safe = redactConfig(cfg);

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
-import { EventOutbox } from '../../src/outputs/event-outbox.js';
-import { compactAckLog, readAckWatermark } from '../../src/outputs/outbox-files.js';
+import { EventOutbox } from '../../src/mqtt/event-outbox.js';
+import { compactAckLog, readAckWatermark } from '../../src/mqtt/outbox-files.js';
 import { waitUntil } from '../helpers/wait-until.js';
 
 const log = silentLogger();
@@ -118,6 +118,23 @@ describe('EventOutbox', () => {
     expect(all.at(-1)).toMatchObject({ dropped: 1, droppedTotal: 14 });
     expect(all.reduce((sum, w) => sum + w.dropped, 0)).toBe(14);
     expect(drops.reduce((a, b) => a + b, 0)).toBe(14);
+  });
+
+  it("the window's last warning names the newest dropped event (upToSeq), even after acks moved the watermark on", async () => {
+    const lines: { msg: string; dropped: number; upToSeq: number }[] = [];
+    const capture = createLogger({ destination: { write: (line: string) => void lines.push(JSON.parse(line)) } });
+    const outbox = EventOutbox.open({ dir: newDir(), maxEvents: 3, log: capture, dropWarnIntervalMs: 300 });
+    const warnings = () => lines.filter((l) => l.msg.startsWith('event outbox full'));
+    for (let i = 1; i <= 6; i++) outbox.append('t', { i });
+    // seq 1 dropped and warned at once; seq 2 and 3 dropped inside the window, warned at its end.
+    expect(warnings()).toEqual([expect.objectContaining({ dropped: 1, upToSeq: 1 })]);
+    // The broker comes back before the window ends: 4 and 5 are delivered, the watermark moves to 5.
+    outbox.ack(4);
+    outbox.ack(5);
+    expect(outbox.ackedWatermark).toBe(5);
+    await waitUntil(() => warnings().length === 2, 5000, 'the end-of-window warning');
+    expect(warnings()[1]).toMatchObject({ dropped: 2, upToSeq: 3 });
+    outbox.close();
   });
 
   it('rotates segments and deletes the delivered ones', () => {

@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { alignFace, cropGeometry, type CropPadding } from '../../src/vision/align-face.js';
 import { alignmentRegion, decodeForDetection } from '../../src/vision/decode-for-detection.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
 import { alignInRegion, regionForCrops } from '../../src/vision/face-regions.js';
 

@@ -1,7 +1,8 @@
 /** Rollout planning (targets, waves) and the health gate's verdicts, on plain data. */
 import { describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
-import { gateReasons, type GateInput, type RateSample } from '../../src/fleet/health-gate.js';
+import { gateReasons, RateMeter, type GateInput, type RateSample } from '../../src/fleet/health-gate.js';
+import type { StatsPayload } from '../../src/mqtt/mqtt-payloads.js';
 import type { BoardRow } from '../../src/fleet/fleet-view.js';
 import { planWaves, selectTargets } from '../../src/fleet/rollout-plan.js';
 
@@ -15,7 +16,7 @@ const row = (device: string, over: Partial<BoardRow> = {}): BoardRow => ({
   model: { id: 'm', sha256: SHA, installed: 'model-store', version: 'm-1' },
   delegate: { active: 'xnnpack', fallback_reason: null },
   tags: [],
-  cameras: [{ name: 'cam', capture: 'online', fps: 4, events_total: 10, last_event: null }],
+  cameras: [{ name: 'cam', capture: 'online', fps: 4, events_total: 10, last_event: null, stale: false }],
   ...over,
 });
 const usage = (fn: () => unknown) => {
@@ -56,6 +57,7 @@ describe('selectTargets / planWaves', () => {
 describe('gateReasons', () => {
   const rate = (fps: number | null, events: number, eventsPerS: number | null, restarted = false): RateSample => ({
     fps,
+    reports: fps === null ? 0 : 5,
     events,
     eventsPerS,
     restarted,
@@ -65,9 +67,9 @@ describe('gateReasons', () => {
     targetSha256: SHA,
     row: row('a'),
     health: healthy,
-    baseline: rate(4, 20, 2),
-    soak: rate(4, 10, 1.5),
+    figures: { before: rate(4, 20, 2), after: rate(4, 10, 1.5) },
   };
+  const after = (a: RateSample): GateInput => ({ ...base, figures: { ...base.figures, after: a } });
 
   it('passes a healthy board on the new model', () => {
     expect(gateReasons(base)).toEqual([]);
@@ -90,25 +92,90 @@ describe('gateReasons', () => {
     expect(
       gateReasons({
         ...base,
-        row: row('a', { cameras: [{ name: 'cam', capture: 'offline', fps: 0, events_total: 0, last_event: null }] }),
+        row: row('a', {
+          cameras: [{ name: 'cam', capture: 'offline', fps: 0, events_total: 0, last_event: null, stale: false }],
+        }),
       }),
     ).toEqual(['camera cam: capture offline']);
-    expect(gateReasons({ ...base, soak: rate(1.9, 10, 1.5) })).toEqual(['frames 1.9/s < 0.5 × 4.0/s before']);
-    expect(gateReasons({ ...base, soak: rate(null, 0, null) })).toEqual([
-      'no stats during the soak',
-      'events 0.00/s < 0.5 × 2.00/s before',
+    expect(gateReasons(after(rate(4, 10, 1.5, true)))).toEqual(['the daemon restarted during the soak']);
+  });
+  it('reports the measured figures when the frame or event rate fails', () => {
+    expect(gateReasons(after(rate(1.9, 10, 1.5)))).toEqual([
+      'frames 1.90/s after the switch (mean of 5 reports) < 0.5 × 4.00/s just before the push (5 reports)',
     ]);
-    expect(gateReasons({ ...base, soak: rate(4, 1, 0.5) })).toEqual(['events 0.50/s < 0.5 × 2.00/s before']);
-    expect(gateReasons({ ...base, soak: rate(4, 10, 1.5, true) })).toEqual(['the daemon restarted during the soak']);
+    expect(gateReasons(after(rate(null, 0, null)))).toEqual([
+      'no stats after the switch',
+      'events 0.00/s after the switch (0 events) < 0.5 × 2.00/s just before the push (20 events)',
+    ]);
+    expect(gateReasons(after(rate(4, 1, 0.5)))).toEqual([
+      'events 0.50/s after the switch (1 events) < 0.5 × 2.00/s just before the push (20 events)',
+    ]);
+  });
+  it('judges a board by its own rate: a slow board that stays slow passes, a fast one that halves fails', () => {
+    // The issue-21 case: 0.7 frames/s after the switch passes for a board that did 0.8 just before its
+    // push (the machine was busy for everyone), and fails for one that did 1.5.
+    expect(gateReasons({ ...base, figures: { before: rate(0.8, 0, null), after: rate(0.7, 0, null) } })).toEqual([]);
+    expect(gateReasons({ ...base, figures: { before: rate(1.5, 0, null), after: rate(0.7, 0, null) } })[0]).toMatch(
+      /^frames 0\.70\/s after the switch .* < 0\.5 × 1\.50\/s just before the push/,
+    );
   });
   it('does not gate events on too small a baseline, or when turned off', () => {
-    expect(gateReasons({ ...base, baseline: rate(4, 3, 0.3), soak: rate(4, 0, 0) })).toEqual([]);
+    expect(gateReasons({ ...base, figures: { before: rate(4, 3, 0.3), after: rate(4, 0, 0) } })).toEqual([]);
     expect(
       gateReasons({
-        ...base,
-        soak: rate(4, 0, 0),
+        ...after(rate(4, 0, 0)),
         thresholds: { minFrameRatio: 0.5, minEventRatio: 0, minBaselineEvents: 5 },
       }),
     ).toEqual([]);
+  });
+});
+
+describe('RateMeter windows', () => {
+  /** A stats source fed by hand: `report(d, time, fps, events)` as the board's stats arriving at `clock`. */
+  function source() {
+    const listeners = new Set<(d: string) => void>();
+    const last = new Map<string, StatsPayload>();
+    return {
+      onChange: (l: (d: string) => void) => (listeners.add(l), () => void listeners.delete(l)),
+      view: { stats: (d: string) => last.get(d) ?? null },
+      report(d: string, time: number, fps: number, events: number) {
+        last.set(d, { fps: { cam: fps }, events_total: { cam: events }, time } as unknown as StatsPayload);
+        for (const l of listeners) l(d);
+      },
+    };
+  }
+
+  it('measures each board just before its push and after its switch, dropping the report that straddles the switch', () => {
+    let clock = 0;
+    const src = source();
+    const meter = new RateMeter(src, ['a', 'b'], () => clock).start();
+    // Board a: 1.5 frames/s for a long time, then busy at 0.4 while the machine is loaded for everyone.
+    for (let t = 1; t <= 20; t++) ((clock = t * 1000), src.report('a', 1000 + t, t <= 10 ? 1.5 : 0.4, t));
+    src.report('a', 1020, 0.4, 20); // not a new report (same board time): ignored
+    const pushAt = 20_000;
+    const before = meter.window('a', pushAt - 5000, pushAt);
+    expect(before).toMatchObject({ fps: 0.4, reports: 5, events: 4, restarted: false });
+    expect(before.eventsPerS).toBeCloseTo(1);
+    // The switch at 21.5 s: the report at 22 s covers the load of the switch itself (0.1), then 0.4 again.
+    clock = 22_000;
+    src.report('a', 1022, 0.1, 22);
+    for (let t = 23; t <= 26; t++) ((clock = t * 1000), src.report('a', 1000 + t, 0.4, t));
+    const after = meter.window('a', 21_500, clock, true);
+    expect(after).toMatchObject({ fps: 0.4, reports: 4, events: 4 });
+    expect(meter.window('b', 0, clock)).toEqual({
+      fps: null,
+      reports: 0,
+      events: 0,
+      eventsPerS: null,
+      restarted: false,
+    });
+    // A counter that goes back: the daemon restarted.
+    clock = 27_000;
+    src.report('a', 1027, 0.4, 1);
+    expect(meter.window('a', 21_500, clock, true).restarted).toBe(true);
+    meter.stop();
+    clock = 28_000;
+    src.report('a', 1028, 9, 2);
+    expect(meter.window('a', 27_500, clock).reports).toBe(0); // stopped: nothing more recorded
   });
 });

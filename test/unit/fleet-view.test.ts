@@ -2,8 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load-config.js';
 import { isFaceedgeError } from '../../src/errors.js';
+import { formatFleetStatus } from '../../src/cli/fleet-status-format.js';
 import { FleetView } from '../../src/fleet/fleet-view.js';
-import { FleetTopics } from '../../src/outputs/mqtt-topics.js';
+import { FleetTopics } from '../../src/mqtt/mqtt-topics.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,8 +78,15 @@ describe('FleetView', () => {
       delegate: { active: 'xnnpack', fallback_reason: null },
       tags: ['lobby'],
       cameras: [
-        { name: 'door', capture: 'online', fps: 4.1, events_total: 7, last_event: new Date(T0 - 5000).toISOString() },
-        { name: 'yard', capture: 'offline', fps: 0, events_total: 0, last_event: null },
+        {
+          name: 'door',
+          capture: 'online',
+          fps: 4.1,
+          events_total: 7,
+          last_event: new Date(T0 - 5000).toISOString(),
+          stale: false,
+        },
+        { name: 'yard', capture: 'offline', fps: 0, events_total: 0, last_event: null, stale: false },
       ],
     });
     expect(v.board('b2')).toMatchObject({
@@ -93,6 +101,23 @@ describe('FleetView', () => {
     now = T0 + 1000;
     v.ingest('faceedge/b1/availability', 'offline', false);
     expect(v.board('b1')).toMatchObject({ online: false, since: new Date(T0 + 1000).toISOString() });
+  });
+
+  it("marks an offline board's cameras stale, in the rows and in the table", () => {
+    const v = new FleetView(new FleetTopics('faceedge'), () => T0);
+    v.ingest('faceedge/b1/availability', 'online', true);
+    v.ingest('faceedge/b1/bridge/info', info(), true);
+    v.ingest('faceedge/b1/door/status/capture', 'online', true);
+    v.ingest('faceedge/b1/stats', stats, true);
+    expect(v.board('b1')!.cameras.map((c) => c.stale)).toEqual([false, false]);
+    expect(formatFleetStatus(v.boards(), T0)).toMatch(/door:online 4\.1fps/);
+    // Its will: offline. What its cameras last said stays, marked as such.
+    v.ingest('faceedge/b1/availability', 'offline', false);
+    const door = v.board('b1')!.cameras[0];
+    expect(door).toMatchObject({ name: 'door', capture: 'online', fps: 4.1, stale: true });
+    const table = formatFleetStatus(v.boards(), T0);
+    expect(table).toMatch(/^b1 +OFFLINE .*door:STALE \(was online\) 4\.1fps/m);
+    expect(table).not.toMatch(/door:online/);
   });
 
   it('ignores malformed payloads and foreign topics without losing the other boards', () => {

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { fillClassifierInput } from '../../src/inference/preprocess.js';
 import type { TensorInfo } from '../../src/inference/tensor-info.js';
 import { alignFace, DEFAULT_ALIGNMENT } from '../../src/vision/align-face.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
 
 const GOLDEN = join(import.meta.dirname, '../fixtures/golden');

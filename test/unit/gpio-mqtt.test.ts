@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
 import { parseGpioCommand } from '../../src/gpio/gpio-mqtt.js';
-import { MqttTopics } from '../../src/outputs/mqtt-topics.js';
+import { MqttTopics } from '../../src/mqtt/mqtt-topics.js';
 
 describe('gpio set commands', () => {
   it('accepts ON/OFF in any case and their usual spellings', () => {

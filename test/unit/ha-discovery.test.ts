@@ -10,7 +10,7 @@ import {
   haRemovalMessage,
   isHaBirth,
   type HaDiscoveryInput,
-} from '../../src/outputs/ha-discovery.js';
+} from '../../src/mqtt/ha-discovery.js';
 
 const INPUT: HaDiscoveryInput = {
   baseTopic: 'faceedge',

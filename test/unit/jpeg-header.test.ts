@@ -4,7 +4,7 @@
  */
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { parseJpegHeader } from '../../src/capture/jpeg-header.js';
+import { jpegIsTruncated, parseJpegHeader } from '../../src/capture/jpeg-header.js';
 import { probeImage } from '../../src/capture/probe-image.js';
 
 async function libvipsHeader(data: Buffer) {
@@ -50,5 +50,32 @@ describe('parseJpegHeader', () => {
       probeImage(await picture(1280, 720).jpeg().toBuffer(), { maxPixels: 1280 * 720 - 1 }),
     ).rejects.toMatchObject({ code: 'IMAGE_TOO_LARGE' });
     expect(await probeImage(good)).toEqual({ width: 64, height: 48, format: 'jpeg' });
+  });
+});
+
+describe('jpegIsTruncated', () => {
+  it('agrees with libvips: true exactly where a decode reports a premature end, at every cut point', async () => {
+    const jpegs = [
+      await picture(320, 240).jpeg({ quality: 85 }).toBuffer(),
+      await picture(320, 240).jpeg({ progressive: true }).toBuffer(),
+      // With an EXIF block before the scan.
+      await picture(320, 240).withMetadata({ orientation: 6 }).jpeg().toBuffer(),
+    ];
+    for (const jpeg of jpegs) {
+      expect(jpegIsTruncated(jpeg)).toBe(false);
+      // Trailing padding after the end marker, as some cameras write, is not a cut.
+      expect(jpegIsTruncated(Buffer.concat([jpeg, Buffer.alloc(64)]))).toBe(false);
+      for (const fraction of [0.02, 0.1, 0.3, 0.5, 0.9, 0.99]) {
+        const cut = jpeg.subarray(0, Math.max(4, Math.floor(jpeg.length * fraction)));
+        expect(jpegIsTruncated(cut), `cut at ${cut.length} of ${jpeg.length}`).toBe(true);
+        await expect(sharp(cut, { failOn: 'truncated' }).raw().toBuffer()).rejects.toThrow();
+      }
+      expect(jpegIsTruncated(jpeg.subarray(0, jpeg.length - 1))).toBe(true);
+    }
+  });
+
+  it('leaves anything that is no JPEG to libvips (false)', async () => {
+    expect(jpegIsTruncated(Buffer.from('not an image'))).toBe(false);
+    expect(jpegIsTruncated(await picture(64, 48).png().toBuffer())).toBe(false);
   });
 });

@@ -12,7 +12,7 @@ import { FaceTracker } from '../../src/pipeline/face-tracker.js';
 import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
 import { alignFace } from '../../src/vision/align-face.js';
 import { decodeForDetection, toSourceFaces } from '../../src/vision/decode-for-detection.js';
-import { decodeImage } from '../../src/vision/decode-image.js';
+import { decodeImage } from '../../src/capture/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
 
 const FRAME_MS = 1000 / 15;

@@ -3,7 +3,7 @@ import type { MqttClient } from 'mqtt';
 import { describe, expect, it } from 'vitest';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { redactUrl, redactUrlsIn, secretScrubber, urlPasswords } from '../../src/observability/redact-url.js';
-import { BrokerConnection, MAX_REFUSED_RETRY_MS } from '../../src/outputs/broker-connection.js';
+import { BrokerConnection, MAX_REFUSED_RETRY_MS } from '../../src/mqtt/broker-connection.js';
 
 describe('redactUrl', () => {
   it('masks the password and keeps the user, host, port and path', () => {

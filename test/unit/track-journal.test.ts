@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/observability/logger.js';
-import { TrackJournal, trackNumber } from '../../src/outputs/track-journal.js';
+import { TrackJournal, trackNumber } from '../../src/pipeline/track-journal.js';
 import type { TrackEvent, TrackSnapshot } from '../../src/pipeline/track-event.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'faceedge-track-journal-'));

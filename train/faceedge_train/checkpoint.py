@@ -17,6 +17,7 @@ import os
 import platform
 import subprocess
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -109,23 +110,33 @@ def model_from_checkpoint(checkpoint: dict) -> FaceClassifier:
     return model.eval()
 
 
+HEAD = "classifier."  # the last layer's parameter names: its width is the number of classes
+
+
 def load_weights_into(model: FaceClassifier, path: str | os.PathLike) -> dict:
     """Load the checkpoint at `path`'s model weights into `model` (training's --init). The weights must
     have the same shapes (same width and last channels); strides and dropout hold no weights and may
-    differ. Returns {field: (checkpoint's, model's)} for the architecture fields that differ.
+    differ. A checkpoint with another number of classes gives everything but the last layer, which keeps
+    its fresh initialization (e.g. an age-band model started from the gender model's features).
+    Returns {field: (checkpoint's, model's)} for the architecture fields that differ.
     Raises ValueError when the file is missing or its weights do not fit."""
     if not Path(path).is_file():
         raise ValueError(f"--init {path} does not exist")
     checkpoint = load_checkpoint(path, required=("model_state", "model_config"))
     config = model.config.to_dict()
+    theirs = ModelConfig(**checkpoint["model_config"])
+    state = checkpoint["model_state"]
+    if theirs.outputs != model.config.outputs:  # another head: keep this model's own last layer
+        state = {**state, **{k: v for k, v in model.state_dict().items() if k.startswith(HEAD)}}
     try:
-        model.load_state_dict(checkpoint["model_state"])
+        model.load_state_dict(state)
     except RuntimeError as err:
         raise ValueError(
             f"--init {path} holds a {checkpoint['model_config']} model whose weights do not fit "
             f"this run's {config} (hint: pass the same --width and --last-channels)"
         ) from err
-    return {k: (v, config.get(k)) for k, v in checkpoint["model_config"].items() if config.get(k) != v}
+    theirs_dict, ours = asdict(theirs), asdict(model.config)
+    return {k: (v, ours[k]) for k, v in theirs_dict.items() if ours[k] != v}
 
 
 if __name__ == "__main__":  # python -m faceedge_train.checkpoint runs/x/best.pt: print the summary

@@ -1,9 +1,10 @@
 """Load a crops folder (`faceedge dataset prepare` output) into memory, with an .npz cache.
 
-Layout: `<root>/{train,val,test}/{female,male}/*.png`, every file a 64x64 RGB crop, plus
+Layout: `<root>/{train,val,test}/<label>/*.png`, every file a 64x64 RGB crop, plus
 `<root>/manifest.json` (counts, skipped files, detector/aligner provenance). A split is returned
-whole as a uint8 tensor (N, 64, 64, 3) HWC plus int64 labels (0 = female, 1 = male): 15k crops
-take 184 MB, small enough to keep on the training device and index batches from there.
+whole as a uint8 tensor (N, 64, 64, 3) HWC plus int64 labels, each the index of its class in the
+run's labels (labels.py; the gender model's: 0 = female, 1 = male): 15k crops take 184 MB, small
+enough to keep on the training device and index batches from there.
 
 Decoding 15k PNGs takes ~10 s on two cores, so the decoded arrays are cached in
 `<root>/.cache/<split>-<key>.npz`. The key hashes the manifest bytes and every file's relative
@@ -14,7 +15,6 @@ writing a split's cache deletes that split's older ones (decoding again costs ~3
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-LABELS = ("female", "male")
+from .labels import GENDER, label_folders
+
 SPLITS = ("train", "val", "test")
 IMAGE_SIZE = 64
 MANIFEST = "manifest.json"
@@ -42,19 +43,20 @@ class DatasetError(Exception):
 
 @dataclass
 class Split:
-    """One split in memory. images: uint8 (N, 64, 64, 3) RGB; labels: int64 (N,), 1 = male."""
+    """One split in memory. images: uint8 (N, 64, 64, 3) RGB; labels: int64 (N,), indices into label_names."""
 
     name: str
     images: torch.Tensor
     labels: torch.Tensor
     paths: list[str]
+    label_names: tuple[str, ...] = GENDER.names
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
 
     def class_counts(self) -> dict[str, int]:
-        counts = torch.bincount(self.labels, minlength=len(LABELS)).tolist()
-        return {label: int(c) for label, c in zip(LABELS, counts, strict=False)}
+        counts = torch.bincount(self.labels, minlength=len(self.label_names)).tolist()
+        return {label: int(c) for label, c in zip(self.label_names, counts, strict=True)}
 
 
 def manifest_sha256(root: str | os.PathLike) -> str | None:
@@ -65,27 +67,14 @@ def manifest_sha256(root: str | os.PathLike) -> str | None:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def crop_alignment(root: str | os.PathLike) -> dict | None:
-    """The crop geometry (`alignment`) that `faceedge dataset prepare` recorded in `<root>/manifest.json`.
-
-    None when the folder has no manifest or the manifest records none (hand-made or synthetic crops).
-    """
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        return None
-    try:
-        alignment = json.loads(path.read_text()).get("alignment")
-    except (ValueError, AttributeError) as err:
-        raise DatasetError(f"{path} is not a JSON object: {err}", "re-run `faceedge dataset prepare`") from err
-    return alignment if isinstance(alignment, dict) else None
-
-
-def list_split(root: str | os.PathLike, split: str, limit: int | None = None) -> list[tuple[str, int]]:
-    """Sorted (relative path, label index) pairs of one split.
+def list_split(
+    root: str | os.PathLike, split: str, limit: int | None = None, labels: tuple[str, ...] = GENDER.names
+) -> list[tuple[str, int]]:
+    """Sorted (relative path, label index) pairs of one split; `labels` are the run's classes in order.
 
     `limit` keeps at most that many files, spread evenly over each class's sorted list and
-    split between classes in proportion to their size, so a limited run sees both classes.
-    Raises DatasetError when the split folder is missing or holds no PNG.
+    split between classes in proportion to their size, so a limited run sees every class.
+    Raises DatasetError when the split folder is missing, holds no PNG, or has a folder that is not a label.
     """
     root = Path(root)
     split_dir = root / split
@@ -93,16 +82,22 @@ def list_split(root: str | os.PathLike, split: str, limit: int | None = None) ->
         raise DatasetError(
             f"split folder {split_dir} does not exist", "point --data at the folder made by `faceedge dataset prepare`"
         )
+    unknown = [name for name in label_folders(split_dir) if name not in labels]
+    if unknown:
+        raise DatasetError(
+            f"{split_dir} has folders that are not among the labels {', '.join(labels)}: {', '.join(unknown)}",
+            "every crops folder of a run must hold the same kind of labels",
+        )
     per_class: list[list[str]] = []
-    for label in LABELS:
+    for label in labels:
         class_dir = split_dir / label
         names = sorted(n for n in os.listdir(class_dir) if n.lower().endswith(".png")) if class_dir.is_dir() else []
         per_class.append([f"{split}/{label}/{n}" for n in names])
     total = sum(len(files) for files in per_class)
     if total == 0:
         raise DatasetError(
-            f"split {split_dir} has no .png crops in {'/ or '.join(LABELS)}/",
-            "expected <data>/<split>/{female,male}/*.png",
+            f"split {split_dir} has no .png crops in {'/ or '.join(labels)}/",
+            "expected <data>/<split>/<label>/*.png",
         )
     if limit is not None and limit < total:
         per_class = [_spread(files, round(limit * len(files) / total)) for files in per_class]
@@ -152,106 +147,40 @@ def decode_files(root: str | os.PathLike, files: list[tuple[str, int]], workers:
 
 
 def load_split(
-    root: str | os.PathLike, split: str, limit: int | None = None, use_cache: bool = True, workers: int = 2
+    root: str | os.PathLike,
+    split: str,
+    limit: int | None = None,
+    use_cache: bool = True,
+    workers: int = 2,
+    labels: tuple[str, ...] = GENDER.names,
 ) -> Split:
     """Load one split fully into memory (see module docstring for layout and cache).
 
     root: crops folder; split: "train" | "val" | "test"; limit: max images (None = all);
     use_cache: read/write `<root>/.cache/*.npz` (a read-only folder only skips the write);
-    workers: PNG decoding threads (default 2).
+    workers: PNG decoding threads (default 2); labels: the run's classes in output order.
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(
             f"crops folder {root} does not exist", "create it with `faceedge dataset prepare`, or pass --data"
         )
-    files = list_split(root, split, limit)
-    labels = np.array([label for _, label in files], dtype=np.int64)
+    files = list_split(root, split, limit, labels)
+    indices = np.array([label for _, label in files], dtype=np.int64)
     cache_path = root / CACHE_DIR / f"{split}-{cache_key(root, files)}.npz"
     images = None
     if use_cache and cache_path.is_file():
         try:
             with np.load(cache_path) as cached:
-                if np.array_equal(cached["labels"], labels):
+                if np.array_equal(cached["labels"], indices):
                     images = cached["images"]
         except (OSError, ValueError, KeyError) as err:  # a truncated or foreign file: rebuild it
             print(f"[data] ignoring unreadable cache {cache_path}: {err}", file=sys.stderr)
     if images is None:
         images = decode_files(root, files, workers)
         if use_cache:
-            _write_cache(cache_path, images, labels)
-    return Split(split, torch.from_numpy(images), torch.from_numpy(labels), [rel for rel, _ in files])
-
-
-@dataclass
-class Source:
-    """One crops folder of a multi-source run: its name (the folder's name) and the splits it has."""
-
-    name: str
-    root: Path
-    splits: dict[str, Split]
-    alignment: dict | None  # the crop geometry its manifest records (None: not recorded)
-
-
-def load_sources(roots: list[str | os.PathLike], limit: int | None = None, use_cache: bool = True) -> list[Source]:
-    """Load every split that each crops folder has (`celeba-extra` may hold only `train`).
-
-    Raises DatasetError when a folder is missing, two share a name, a folder holds no split at all,
-    two folders were cropped with different geometries (see `common_alignment`), or when no folder
-    has a train or a val split (a run needs both). The cheap checks come before any decoding.
-    """
-    roots = [Path(root) for root in roots]
-    present: dict[Path, list[str]] = {}
-    for root in roots:
-        if not root.is_dir():
-            raise DatasetError(
-                f"crops folder {root} does not exist", "create it with `faceedge dataset prepare`, or pass --data"
-            )
-        present[root] = [name for name in SPLITS if (root / name).is_dir()]
-        if not present[root]:
-            raise DatasetError(
-                f"crops folder {root} has none of the splits {', '.join(SPLITS)}",
-                "point --data at folders made by `faceedge dataset prepare`",
-            )
-    names = [root.name for root in roots]
-    if len(set(names)) != len(names):
-        raise DatasetError(
-            f"two --data folders share a name ({', '.join(names)})",
-            "sources are reported by folder name: give each a distinct one",
-        )
-    for needed in ("train", "val"):
-        if not any(needed in splits for splits in present.values()):
-            raise DatasetError(f"no --data folder has a {needed} split", f"add a folder with {needed}/{{female,male}}/")
-    alignments = {root.name: crop_alignment(root) for root in roots}
-    common_alignment(alignments)
-    # Only now the slow part: decoding every PNG.
-    return [
-        Source(
-            root.name,
-            root,
-            {name: load_split(root, name, limit, use_cache) for name in present[root]},
-            alignments[root.name],
-        )
-        for root in roots
-    ]
-
-
-def common_alignment(alignments: dict[str, dict | None]) -> dict | None:
-    """The one crop geometry of a run's sources (name -> recorded alignment), or None if none records one.
-
-    A model learns the framing of its crops, and the board aligns faces the way the manifest says, so
-    sources cropped differently (another --side or --centre-below) would train a model on one framing
-    and deploy it with another. Sources without a record (hand-made crops) are not held against it.
-    """
-    recorded = {name: a for name, a in alignments.items() if a is not None}
-    distinct = {json.dumps(a, sort_keys=True) for a in recorded.values()}
-    if len(distinct) > 1:
-        listed = "; ".join(f"{name}: {json.dumps(a, sort_keys=True)}" for name, a in recorded.items())
-        raise DatasetError(
-            f"the --data folders were cropped differently ({listed})",
-            "run `faceedge dataset prepare` on every source with the same --side, --centre-below and --padding",
-        )
-    return next(iter(recorded.values()), None)
+            _write_cache(cache_path, images, indices)
+    return Split(split, torch.from_numpy(images), torch.from_numpy(indices), [rel for rel, _ in files], tuple(labels))
 
 
 def concat_splits(name: str, splits: list[Split]) -> Split:
@@ -261,6 +190,7 @@ def concat_splits(name: str, splits: list[Split]) -> Split:
         torch.cat([s.images for s in splits]),
         torch.cat([s.labels for s in splits]),
         [p for s in splits for p in s.paths],
+        splits[0].label_names,
     )
 
 

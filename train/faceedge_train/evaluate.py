@@ -2,7 +2,8 @@
 
     python3 -m faceedge_train.evaluate --checkpoint runs/x/best.pt --data data/crops [--split test]
 
-prints the metrics (see metrics.binary_metrics) of a saved model on one split as JSON.
+prints the metrics (metrics.binary_metrics for two classes, metrics.multiclass_metrics for more) of a
+saved model on one split as JSON.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import Split, load_split
-from .metrics import binary_metrics
+from .labels import from_checkpoint
+from .metrics import binary_metrics, multiclass_metrics
 from .preprocess import to_model_input
 
 
@@ -30,7 +32,8 @@ def predict_logits(
     memory_format: torch.memory_format = torch.contiguous_format,
     flip: bool = False,
 ) -> np.ndarray:
-    """Logits (float64 numpy, (N,)) of uint8 (N, 64, 64, 3) crops, in eval mode.
+    """Logits (float64 numpy, (N,) for a one-logit model, else (N, classes)) of uint8 (N, 64, 64, 3) crops,
+    in eval mode.
 
     amp: CUDA autocast dtype or None; flip: mirror every crop left-right first (for flip TTA).
     """
@@ -54,8 +57,10 @@ def evaluate_model(
     amp: torch.dtype | None = None,
     memory_format: torch.memory_format = torch.contiguous_format,
     flip_tta: bool = False,
+    ordered: bool = False,
 ) -> dict:
-    """binary_metrics of `model` on `split`, plus `loss` (plain BCE, no smoothing or class weights).
+    """Metrics of `model` on `split` (binary_metrics for a one-logit model, multiclass_metrics otherwise,
+    with `ordered` for ordered labels), plus `loss` (plain BCE or cross-entropy: no smoothing or weights).
 
     flip_tta: also score the mirrored crops and report `tta_accuracy` (for information; the
     board runs one forward pass per face).
@@ -65,10 +70,14 @@ def evaluate_model(
         predict_logits(model, split.images, device, batch_size, amp, memory_format, flip=True) if flip_tta else None
     )
     labels = split.labels.numpy()
-    result = binary_metrics(labels, logits, flipped)
-    result["loss"] = float(
-        F.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(labels).double())
-    )
+    if logits.ndim == 1:
+        result = binary_metrics(labels, logits, flipped, split.label_names)
+        result["loss"] = float(
+            F.binary_cross_entropy_with_logits(torch.from_numpy(logits), torch.from_numpy(labels).double())
+        )
+        return result
+    result = multiclass_metrics(labels, logits, split.label_names, ordered, flipped)
+    result["loss"] = float(F.cross_entropy(torch.from_numpy(logits), torch.from_numpy(labels))) if len(labels) else None
     return result
 
 
@@ -83,9 +92,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--limit", type=int, default=None)
     args = p.parse_args(argv)
     device = torch.device(args.device)
-    model = model_from_checkpoint(load_checkpoint(args.checkpoint)).to(device)
-    split = load_split(args.data, args.split, args.limit)
-    print(json.dumps(evaluate_model(model, split, device, flip_tta=True), indent=2))
+    checkpoint = load_checkpoint(args.checkpoint)
+    labels = from_checkpoint(checkpoint)
+    model = model_from_checkpoint(checkpoint).to(device)
+    split = load_split(args.data, args.split, args.limit, labels=labels.names)
+    print(json.dumps(evaluate_model(model, split, device, flip_tta=True, ordered=labels.ordered), indent=2))
 
 
 if __name__ == "__main__":

@@ -45,8 +45,17 @@ def _conv_layer(block: ConvBNAct, name: str, source: str) -> Layer:
     raise ValueError(f"{name}: grouped convolution with groups={conv.groups} has no TFLite equivalent here")
 
 
+BINARY_OUTPUT = "prob"  # one sigmoid probability, of labels[1]
+LOGITS_OUTPUT = "logits"  # one logit per class: softmax (with the manifest's temperature) runs on the board
+
+
 def fold_model(model: FaceClassifier) -> list[Layer]:
-    """Describe `model` (in eval semantics) as folded layers, input tensor "input", output "prob"."""
+    """Describe `model` (in eval semantics) as folded layers, input tensor "input".
+
+    A one-logit model ends in "logit" -> LOGISTIC -> "prob" (the gender model's graph); a model with one
+    logit per class ends in its FULLY_CONNECTED layer's "logits" output. The softmax is left to the board:
+    it also applies the calibrated temperature there, and a quantized softmax would spend the int8
+    output's 256 steps on probabilities near 0 instead of on the logits' differences."""
     layers: list[Layer] = []
     current = INPUT
     for i, block in enumerate(model.features):
@@ -68,14 +77,16 @@ def fold_model(model: FaceClassifier) -> list[Layer]:
             raise TypeError(f"{name}: the export does not know {type(block).__name__}")
     layers.append(Layer("mean", [current], "mean"))
     fc: nn.Linear = model.classifier
+    binary = fc.out_features == 1
     layers.append(
         Layer(
             "dense",
             ["mean"],
-            "logit",
+            "logit" if binary else LOGITS_OUTPUT,
             fc.weight.detach().double().cpu().numpy().copy(),
             fc.bias.detach().double().cpu().numpy().copy(),
         )
     )
-    layers.append(Layer("logistic", ["logit"], "prob"))
+    if binary:
+        layers.append(Layer("logistic", ["logit"], BINARY_OUTPUT))
     return layers

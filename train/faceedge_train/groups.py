@@ -32,7 +32,7 @@ def age_band(age: int) -> str:
     return f"{low}-{low + 9}"
 
 
-def _photo_key(path: str) -> str:
+def photo_key(path: str) -> str:
     """A crop's or a photo's relative path without its extension: how the two are matched."""
     return str(PurePosixPath(path).with_suffix(""))
 
@@ -50,13 +50,13 @@ def crop_ages(crops_root: Path) -> dict[str, int]:
     with open(labels, newline="") as handle:
         for row in csv.DictReader(handle):
             if row.get("age", "").strip().isdigit():
-                ages[_photo_key(row["path"])] = int(row["age"])
+                ages[photo_key(row["path"])] = int(row["age"])
     return ages
 
 
 def crop_bands(paths: list[str], ages: dict[str, int]) -> list[str | None]:
     """Each crop's age band; None where its photo has no age."""
-    return [age_band(ages[key]) if (key := _photo_key(p)) in ages else None for p in paths]
+    return [age_band(ages[key]) if (key := photo_key(p)) in ages else None for p in paths]
 
 
 def band_weights(bands: list[str | None], strength: float, cap: float = 4.0) -> torch.Tensor:

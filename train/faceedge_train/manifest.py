@@ -10,6 +10,8 @@ import re
 
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 PADDINGS = ("edge", "mirror")
+MIN_LABELS, MAX_LABELS = 2, 50  # labels.py's limits
+OUTPUT_KINDS = ("sigmoid", "logits")
 
 
 def _number(value) -> bool:
@@ -26,11 +28,29 @@ def manifest_problems(manifest: dict) -> list[str]:
 
     need(isinstance(manifest.get("id"), str) and manifest["id"] != "", "id", "a non-empty string")
     labels = manifest.get("labels")
-    need(
-        isinstance(labels, list) and len(labels) == 2 and all(isinstance(x, str) for x in labels),
-        "labels",
-        "two strings [negative, positive]",
+    labels_ok = (
+        isinstance(labels, list)
+        and MIN_LABELS <= len(labels) <= MAX_LABELS
+        and all(isinstance(x, str) and x != "" for x in labels)
+        and len(set(labels)) == len(labels)
     )
+    need(labels_ok, "labels", f"{MIN_LABELS} to {MAX_LABELS} distinct non-empty strings, in output order")
+    output = manifest.get("output")
+    # No `output`: a manifest from before N classes, whose model is one sigmoid.
+    kind = output.get("kind") if isinstance(output, dict) else "sigmoid" if output is None else None
+    need(kind in OUTPUT_KINDS, "output.kind", f"one of {', '.join(OUTPUT_KINDS)}")
+    if labels_ok and kind == "sigmoid":
+        need(len(labels) == 2, "labels", "two strings [negative, positive] for a sigmoid output")
+    if labels_ok and kind == "logits":
+        need(len(labels) >= 3, "labels", "three or more for a logits output (two classes use one sigmoid)")
+        need(output.get("shape") == [1, len(labels)], "output.shape", f"[1, {len(labels)}]: one logit per label")
+        temperature = manifest.get("temperature")
+        need(_number(temperature) and temperature > 0, "temperature", "a positive number")
+        floor = manifest.get("unsure_floor")
+        need(_number(floor) and 0 <= floor < 1, "unsure_floor", "a number in [0, 1)")
+        need(manifest.get("threshold") is None, "threshold", "only for a sigmoid output")
+    if manifest.get("ordered") is not None:
+        need(isinstance(manifest["ordered"], bool), "ordered", "a boolean")
     inp = manifest.get("input")
     if not isinstance(inp, dict):
         problems.append("input: an object")
@@ -94,4 +114,16 @@ def manifest_problems(manifest: dict) -> list[str]:
             "selftest",
             "a list of {png_base64, expected_probability}",
         )
+        if kind == "logits" and labels_ok and isinstance(selftest, list):
+            need(
+                all(
+                    isinstance(c, dict)
+                    and isinstance(c.get("expected_logits"), list)
+                    and len(c["expected_logits"]) == len(labels)
+                    and all(_number(v) for v in c["expected_logits"])
+                    for c in selftest
+                ),
+                "selftest",
+                f"each case with expected_logits: {len(labels)} numbers",
+            )
     return problems

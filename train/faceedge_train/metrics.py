@@ -1,4 +1,5 @@
-"""Binary classification metrics in numpy (female = 0 = negative, male = 1 = positive).
+"""Classification metrics in numpy: binary (one logit; the gender model's female = 0 = negative, male = 1 =
+positive) and N classes (one logit per class).
 
 Kept free of torch so the TFLite evaluation can report the very same numbers for the exported
 model as training reports for the PyTorch one.
@@ -8,7 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .data import LABELS
+from .labels import GENDER
+
+ECE_BINS = 15  # equal-width bins of the top probability for the expected calibration error
 
 
 def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
@@ -31,8 +34,13 @@ def roc_auc(labels: np.ndarray, scores: np.ndarray) -> float | None:
     return float(u / (n_pos * n_neg))
 
 
-def binary_metrics(labels: np.ndarray, logits: np.ndarray, flipped_logits: np.ndarray | None = None) -> dict:
-    """Metrics at the 0.5 probability threshold (logit > 0 means male).
+def binary_metrics(
+    labels: np.ndarray,
+    logits: np.ndarray,
+    flipped_logits: np.ndarray | None = None,
+    label_names: tuple[str, ...] = GENDER.names,
+) -> dict:
+    """Metrics at the 0.5 probability threshold (logit > 0 means label_names[1], e.g. male).
 
     labels: (N,) 0/1; logits: (N,) float; flipped_logits: logits of the mirrored images, when
     given adds `tta_accuracy` (mean of both logits), reported for information only.
@@ -51,8 +59,8 @@ def binary_metrics(labels: np.ndarray, logits: np.ndarray, flipped_logits: np.nd
         return a / b if b else None
 
     per_class = {
-        LABELS[0]: {"precision": ratio(tn, tn + fn), "recall": ratio(tn, tn + fp), "support": tn + fp},
-        LABELS[1]: {"precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn), "support": tp + fn},
+        label_names[0]: {"precision": ratio(tn, tn + fn), "recall": ratio(tn, tn + fp), "support": tn + fp},
+        label_names[1]: {"precision": ratio(tp, tp + fp), "recall": ratio(tp, tp + fn), "support": tp + fn},
     }
     result = {
         "n": n,
@@ -64,4 +72,80 @@ def binary_metrics(labels: np.ndarray, logits: np.ndarray, flipped_logits: np.nd
     if flipped_logits is not None:
         tta = (logits + np.asarray(flipped_logits, dtype=np.float64)) / 2
         result["tta_accuracy"] = ratio(int(((tta > 0).astype(np.int64) == labels).sum()), n)
+    return result
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    """Row-wise softmax of (N, C) logits divided by `temperature` (float64)."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Top-label ECE: over equal-width bins of the top probability, the share-weighted mean of
+    |accuracy - mean top probability| (0 = every confidence is exactly how often it is right)."""
+    top = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == np.asarray(labels)
+    which = np.minimum((top * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in range(bins):
+        members = which == b
+        if members.any():
+            error += members.mean() * abs(correct[members].mean() - top[members].mean())
+    return float(error)
+
+
+def multiclass_metrics(
+    labels: np.ndarray,
+    logits: np.ndarray,
+    label_names: tuple[str, ...],
+    ordered: bool = False,
+    flipped_logits: np.ndarray | None = None,
+) -> dict:
+    """Metrics of (N, C) logits against int (N,) labels, the prediction being the argmax.
+
+    Returns n, accuracy, macro_recall (mean recall over the classes present), per_class precision/recall/
+    support, confusion (rows: true class, columns: predicted, in label order), ece (expected calibration
+    error of the softmax at temperature 1); for ordered labels also off_by_more_than_one (share of
+    predictions more than one class away) and mean_abs_step_error; with flipped_logits (mirrored crops)
+    tta_accuracy, for information.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    logits = np.asarray(logits, dtype=np.float64)
+    classes = len(label_names)
+    pred = logits.argmax(axis=1)
+    confusion = np.zeros((classes, classes), dtype=np.int64)
+    np.add.at(confusion, (labels, pred), 1)
+    n = len(labels)
+    support, predicted, hits = confusion.sum(axis=1), confusion.sum(axis=0), np.diag(confusion)
+
+    def ratio(a, b) -> float | None:
+        return float(a / b) if b else None
+
+    per_class = {
+        name: {
+            "precision": ratio(hits[k], predicted[k]),
+            "recall": ratio(hits[k], support[k]),
+            "support": int(support[k]),
+        }
+        for k, name in enumerate(label_names)
+    }
+    recalls = [c["recall"] for c in per_class.values() if c["recall"] is not None]
+    result = {
+        "n": n,
+        "accuracy": ratio(hits.sum(), n),
+        "macro_recall": float(np.mean(recalls)) if recalls else None,
+        "per_class": per_class,
+        "confusion": confusion.tolist(),
+        "ece": expected_calibration_error(labels, softmax(logits)) if n else None,
+    }
+    if ordered:
+        steps = np.abs(pred - labels)
+        result["off_by_more_than_one"] = ratio(int((steps > 1).sum()), n)
+        result["mean_abs_step_error"] = float(steps.mean()) if n else None
+    if flipped_logits is not None:
+        tta = (logits + np.asarray(flipped_logits, dtype=np.float64)) / 2
+        result["tta_accuracy"] = ratio(int((tta.argmax(axis=1) == labels).sum()), n)
     return result

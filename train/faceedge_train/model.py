@@ -3,7 +3,8 @@
 Every convolution pads like TensorFlow's SAME (for stride 2 on an even input: nothing before, one
 row/column after), so that the exported TFLite graph uses plain SAME padding and matches PyTorch
 bit for bit in float. The network is a plain chain of ConvBNAct / InvertedResidual blocks, a global
-average pool and one linear unit: the export walks exactly these module types.
+average pool and one linear layer (one logit for two classes, one per class for more): the export
+walks exactly these module types.
 """
 
 from __future__ import annotations
@@ -96,16 +97,29 @@ class ModelConfig:
     last_channels: int = 512
     dropout: float = 0.2
     input_size: int = 64
+    # Number of classes (labels.py): 2 is one sigmoid logit, more is one logit per class.
+    classes: int = 2
+
+    @property
+    def outputs(self) -> int:
+        """Width of the last layer: 1 for two classes (sigmoid), `classes` otherwise (softmax)."""
+        return 1 if self.classes == 2 else self.classes
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as a dict; `classes` only when it is not 2, so that a two-class checkpoint's or
+        manifest's model_config stays what code from before N classes reads (its ModelConfig(**d) refuses
+        unknown keys)."""
+        fields = asdict(self)
+        if self.classes == 2:
+            del fields["classes"]
+        return fields
 
 
 DEFAULT_MODEL_CONFIG = ModelConfig()  # frozen, so one shared default is safe
 
 
 class FaceClassifier(nn.Module):
-    """MobileNetV2-style backbone + global average pool + dropout + one logit (male > 0)."""
+    """MobileNetV2-style backbone + global average pool + dropout + a linear head of `config.outputs` logits."""
 
     def __init__(self, config: ModelConfig = DEFAULT_MODEL_CONFIG):
         super().__init__()
@@ -123,7 +137,9 @@ class FaceClassifier(nn.Module):
         blocks.append(ConvBNAct(in_ch, config.last_channels, 1, 1))
         self.features = nn.Sequential(*blocks)
         self.dropout = nn.Dropout(config.dropout)
-        self.classifier = nn.Linear(config.last_channels, 1)
+        if config.classes < 2:
+            raise ValueError(f"a classifier needs at least 2 classes, got {config.classes}")
+        self.classifier = nn.Linear(config.last_channels, config.outputs)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -138,10 +154,12 @@ class FaceClassifier(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward_logit(self, x: torch.Tensor) -> torch.Tensor:
-        """x: (N, 3, 64, 64) normalized to [-1, 1]. Returns (N,) logits; sigmoid > 0.5 means male."""
+        """x: (N, 3, 64, 64) normalized to [-1, 1]. Two classes: (N,) logits of labels[1] (sigmoid > 0.5
+        means labels[1], e.g. male); more: (N, classes) logits (softmax gives the probabilities)."""
         x = self.features(x)
         x = x.mean(dim=(2, 3))
-        return self.classifier(self.dropout(x)).squeeze(1)
+        logits = self.classifier(self.dropout(x))
+        return logits.squeeze(1) if self.config.outputs == 1 else logits
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_logit(x)

@@ -195,13 +195,15 @@ def _fake_quant(x: torch.Tensor, p: QuantParams, lo_q: int = -128, hi_q: int = 1
 def simulate_int8(qmodel: QuantizedModel, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Float64 emulation of the int8 graph (dequantized weights, requantized activations).
 
-    x: (N, 3, H, W) normalized input. Returns (int8 output values (N,), dequantized probability (N,)).
+    x: (N, 3, H, W) normalized input. Returns (int8 output values, dequantized output), each (N,) for a
+    one-probability graph and (N, classes) for a logits graph.
     It rounds like the integer kernels up to their fixed-point multipliers, so it predicts the
     runtime's output within about one step; the runtime itself is the reference.
     """
     v = simulate_values(qmodel, x)
     name = qmodel.layers[-1].layer.output
-    out = v[name].reshape(-1)
+    out = v[name].reshape(len(x), -1)
+    out = out.reshape(-1) if out.shape[1] == 1 else out
     p = qmodel.activations[name]
     q = torch.round(out / p.scale[0]) + p.zero_point[0]
     return q.numpy().astype(np.int8), out.numpy()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -15,6 +16,10 @@ from torch import nn
 
 from .augment import Augmenter
 from .ema import ModelEma
+from .preprocess import to_model_input
+
+if TYPE_CHECKING:  # objective.py imports bce_loss from here
+    from .objective import Objective
 
 
 def amp_dtype(choice: str, device: torch.device) -> torch.dtype | None:
@@ -80,9 +85,9 @@ def bce_loss(
 
 @dataclass
 class Stepper:
-    """Callable doing one step on a uint8 (N, 64, 64, 3) batch with float (N,) labels (and
-    optionally soft float (N,) targets to learn instead and float (N,) per-sample loss weights, see
-    bce_loss), all on the model's device:
+    """Callable doing one step on a uint8 (N, 64, 64, 3) batch with labels as `objective.label_tensor` gives
+    them (and optionally soft float (N,) targets to learn instead and float (N,) per-sample loss weights,
+    see bce_loss), all on the model's device:
     augment (or plain normalization), forward under autocast (CUDA), loss, backward, optimizer,
     schedule and EMA. Returns (loss, logits), detached, still on the device
     (reading them would stall a GPU every step)."""
@@ -96,8 +101,15 @@ class Stepper:
     device: torch.device
     amp: torch.dtype | None = None
     memory_format: torch.memory_format = torch.channels_last
-    smoothing: float = 0.1
-    class_weight: torch.Tensor | None = None
+    # The loss (objective.Objective). None: the two-class objective, smoothing 0.1, no class weights.
+    objective: Objective | None = None
+
+    def __post_init__(self) -> None:
+        if self.objective is None:
+            from .labels import GENDER
+            from .objective import Objective
+
+            self.objective = Objective(GENDER)
 
     def __call__(
         self,
@@ -106,16 +118,13 @@ class Stepper:
         targets: torch.Tensor | None = None,
         sample_weight: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        if self.augmenter is not None:
-            x = self.augmenter(images)
-        else:
-            x = (images.permute(0, 3, 1, 2).float() - 128) / 128
+        x = self.augmenter(images) if self.augmenter is not None else to_model_input(images)
         x = x.contiguous(memory_format=self.memory_format)
         with torch.autocast(
             device_type=self.device.type, dtype=self.amp or torch.bfloat16, enabled=self.amp is not None
         ):
             logits = self.model(x)
-        loss = bce_loss(logits, labels, self.smoothing, self.class_weight, targets, sample_weight)
+        loss = self.objective.loss(logits, labels, targets, sample_weight)
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)

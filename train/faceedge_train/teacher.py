@@ -21,7 +21,8 @@ from pathlib import PurePosixPath
 
 import torch
 
-from .data import LABELS, DatasetError, Split
+from .data import DatasetError, Split
+from .labels import GENDER
 
 
 @dataclass
@@ -52,7 +53,7 @@ def read_teacher_csv(path: str | os.PathLike) -> tuple[dict[tuple[str, str, str]
     for line_no, row in enumerate(csv.reader(raw.decode("utf-8").splitlines()), start=1):
         if not row:
             continue
-        if len(row) != 4 or row[1] not in LABELS:
+        if len(row) != 4 or row[1] not in GENDER.names:
             raise DatasetError(
                 f"{path}:{line_no}: expected split,label,file,p_male, got {row!r}",
                 "write it with train/teacher/label.ts",

@@ -1,6 +1,8 @@
-// The faceedge live view page: one EventSource for events and the board state, one MJPEG <img> per
-// camera. Plain browser JavaScript served as is (no build step, nothing loaded from elsewhere); every
-// value from the daemon goes into the page as text, never as HTML.
+// The faceedge live view page: one EventSource for events and the board state, and per camera one
+// picture stream read with fetch(), each picture drawn on a canvas with its tracked faces (the part's
+// x-faceedge-tracks header) drawn over it at the page's own text size. Plain browser JavaScript served as
+// is (no build step, nothing loaded from elsewhere); every value from the daemon goes into the page as
+// text, never as HTML.
 'use strict';
 
 const MAX_EVENTS = 100;
@@ -21,25 +23,198 @@ function badge(node, text, kind) {
     .join(' ')} ${kind}`.trim();
 }
 
-const cameraFigures = new Map();
+/** The box colours: CSS custom properties of live-view.css, the one place they are defined. */
+function colours() {
+  const style = getComputedStyle(document.documentElement);
+  const read = (name) => style.getPropertyValue(name).trim();
+  return {
+    first: read('--class-first'),
+    second: read('--class-second'),
+    tentative: read('--tentative'),
+    ink: read('--label-ink'),
+  };
+}
 
-function ensureCameras(names) {
-  for (const name of names) {
-    if (cameraFigures.has(name)) continue;
-    const figure = $('camera-template').content.firstElementChild.cloneNode(true);
-    figure.dataset.camera = name;
-    figure.querySelector('.name').textContent = name;
-    const img = figure.querySelector('img');
-    img.alt = `camera ${name} with the tracked faces drawn on it`;
-    img.src = `cameras/${encodeURIComponent(name)}/stream.mjpeg`;
-    $('cameras').append(figure);
-    cameraFigures.set(name, figure);
+/** The label over a face: track id, class and confidence; `?` until the track's `new` event is out. */
+function trackLabel(track) {
+  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%`;
+  return track.confirmed ? text : `${text} ?`;
+}
+
+const CRLF2 = [13, 10, 13, 10];
+
+/** Index of the blank line ending a part's headers in `bytes`, or -1. */
+function headersEnd(bytes) {
+  outer: for (let i = 0; i + 3 < bytes.length; i++) {
+    for (let k = 0; k < 4; k++) if (bytes[i + k] !== CRLF2[k]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/**
+ * Reads a multipart/x-mixed-replace stream and calls `onPart({ jpeg, headers })` for each picture. The
+ * server sends a content-length with every part, so no boundary has to be searched in the JPEG bytes.
+ */
+async function readParts(url, signal, onPart) {
+  const response = await fetch(url, { signal, cache: 'no-store' });
+  if (!response.ok || !response.body) throw new Error(`HTTP ${response.status}`);
+  const reader = response.body.getReader();
+  const text = new TextDecoder();
+  let buffer = new Uint8Array(0);
+  for (;;) {
+    for (;;) {
+      const end = headersEnd(buffer);
+      if (end < 0) break;
+      const headers = {};
+      for (const line of text.decode(buffer.subarray(0, end)).split('\r\n')) {
+        const colon = line.indexOf(':');
+        if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+      }
+      const length = Number(headers['content-length']);
+      if (!Number.isFinite(length)) throw new Error('picture stream part without content-length');
+      if (buffer.length < end + 4 + length) break;
+      onPart({ jpeg: buffer.slice(end + 4, end + 4 + length), headers });
+      buffer = buffer.subarray(end + 4 + length);
+    }
+    const { value, done } = await reader.read();
+    if (done) return;
+    const grown = new Uint8Array(buffer.length + value.length);
+    grown.set(buffer);
+    grown.set(value, buffer.length);
+    buffer = grown;
   }
 }
 
-function showCamera(camera) {
-  const figure = cameraFigures.get(camera.name);
-  if (!figure) return;
+/**
+ * One camera's picture: its stream, the newest decoded picture (older ones waiting to be decoded are
+ * replaced, never queued), drawn once per animation frame. `dataset.pictures` counts pictures drawn.
+ */
+class CameraView {
+  constructor(name, figure) {
+    this.name = name;
+    this.figure = figure;
+    this.canvas = figure.querySelector('canvas');
+    this.context = this.canvas.getContext('2d');
+    this.waiting = null; // a received part not decoded yet
+    this.decoding = false;
+    this.shown = null; // { bitmap, tracks } on the canvas or about to be
+    this.drawScheduled = false;
+    this.drawn = 0;
+    this.controller = null;
+    figure.dataset.pictures = '0';
+  }
+
+  /** (Re)opens the picture stream; a stream that ends or fails is opened again a second later. */
+  open() {
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    const url = `cameras/${encodeURIComponent(this.name)}/stream.mjpeg`;
+    const again = () => {
+      if (this.controller === controller) setTimeout(() => this.controller === controller && this.open(), 1000);
+    };
+    readParts(url, controller.signal, (part) => this.received(part)).then(again, again);
+  }
+
+  received(part) {
+    this.waiting = part;
+    if (!this.decoding) this.decodeNext();
+  }
+
+  async decodeNext() {
+    const part = this.waiting;
+    this.waiting = null;
+    if (!part) return;
+    this.decoding = true;
+    try {
+      const bitmap = await createImageBitmap(new Blob([part.jpeg], { type: 'image/jpeg' }));
+      let tracks = [];
+      try {
+        tracks = JSON.parse(part.headers['x-faceedge-tracks'] ?? '[]');
+      } catch {
+        // A picture without readable tracks is still worth showing.
+      }
+      this.shown?.bitmap.close();
+      this.shown = { bitmap, tracks };
+      if (!this.drawScheduled) {
+        this.drawScheduled = true;
+        requestAnimationFrame(() => this.draw());
+      }
+    } catch {
+      // A picture the browser cannot decode is skipped; the next one replaces it.
+    } finally {
+      this.decoding = false;
+      if (this.waiting) this.decodeNext();
+    }
+  }
+
+  /** Draws the picture at the canvas's size on screen, then each face's box and label at the page's text size. */
+  draw() {
+    this.drawScheduled = false;
+    const { bitmap, tracks } = this.shown;
+    const canvas = this.canvas;
+    const ratio = window.devicePixelRatio || 1;
+    canvas.style.aspectRatio = `${bitmap.width} / ${bitmap.height}`;
+    const width = Math.max(1, Math.round(canvas.clientWidth * ratio));
+    const height = Math.max(1, Math.round((width * bitmap.height) / bitmap.width));
+    if (canvas.width !== width || canvas.height !== height) {
+      canvas.width = width;
+      canvas.height = height;
+    }
+    const g = this.context;
+    g.drawImage(bitmap, 0, 0, width, height);
+    const scale = width / bitmap.width;
+    const palette = colours();
+    const fontPx = Math.round(13 * ratio);
+    const pad = Math.round(3 * ratio);
+    g.font = `600 ${fontPx}px system-ui, sans-serif`;
+    g.textBaseline = 'top';
+    g.lineWidth = Math.max(2, Math.round(2 * ratio));
+    for (const track of tracks) {
+      const colour = !track.confirmed ? palette.tentative : track.label_index === 1 ? palette.second : palette.first;
+      const x = track.box.x * scale;
+      const y = track.box.y * scale;
+      g.strokeStyle = colour;
+      g.strokeRect(x, y, track.box.width * scale, track.box.height * scale);
+      const label = trackLabel(track);
+      const labelWidth = g.measureText(label).width + 2 * pad;
+      const labelHeight = fontPx + 2 * pad;
+      // Above the box, or inside its top edge when the box touches the top of the picture.
+      const labelY = y - labelHeight >= 0 ? y - labelHeight : y;
+      const labelX = Math.min(Math.max(0, x), Math.max(0, width - labelWidth));
+      g.fillStyle = colour;
+      g.fillRect(labelX, labelY, labelWidth, labelHeight);
+      g.fillStyle = palette.ink;
+      g.fillText(label, labelX + pad, labelY + pad);
+    }
+    canvas.setAttribute('aria-label', `camera ${this.name}: ${tracks.length} face(s) tracked`);
+    this.drawn++;
+    this.figure.dataset.pictures = String(this.drawn);
+  }
+}
+
+const cameraViews = new Map();
+/** Pictures drawn per camera at the last board tick, for the pictures/s shown. */
+const drawnAtTick = new Map();
+
+function ensureCameras(names) {
+  for (const name of names) {
+    if (cameraViews.has(name)) continue;
+    const figure = $('camera-template').content.firstElementChild.cloneNode(true);
+    figure.dataset.camera = name;
+    figure.querySelector('.name').textContent = name;
+    $('cameras').append(figure);
+    const view = new CameraView(name, figure);
+    cameraViews.set(name, view);
+    view.open();
+  }
+}
+
+function showCamera(camera, time) {
+  const view = cameraViews.get(camera.name);
+  if (!view) return;
+  const figure = view.figure;
   const online = camera.capture.state === 'online';
   badge(
     figure.querySelector('.capture'),
@@ -48,6 +223,12 @@ function showCamera(camera) {
   );
   figure.querySelector('.paused').hidden = !camera.paused;
   figure.querySelector('.fps').textContent = `${camera.fps.toFixed(1)} fps`;
+  const last = drawnAtTick.get(camera.name);
+  if (last && time > last.time) {
+    const shown = ((view.drawn - last.drawn) * 1000) / (time - last.time);
+    figure.querySelector('.shown').textContent = `${shown.toFixed(1)} shown/s`;
+  }
+  drawnAtTick.set(camera.name, { drawn: view.drawn, time });
   figure.querySelector('.dropped').textContent = `${camera.dropped} dropped`;
 }
 
@@ -109,7 +290,7 @@ function showBoard(board) {
   }
   $('snapshots-note').textContent = board.snapshots ? '' : '(face pictures off: http.snapshots)';
   ensureCameras(board.cameras.map((c) => c.name));
-  for (const camera of board.cameras) showCamera(camera);
+  for (const camera of board.cameras) showCamera(camera, performance.now());
 }
 
 function showEvent(event) {
@@ -132,9 +313,8 @@ function connect() {
   const source = new EventSource('events');
   source.addEventListener('hello', (message) => {
     const hello = JSON.parse(message.data);
-    // After a reconnect (daemon restarted) the old MJPEG connections are gone: reopen them.
-    for (const [name, figure] of cameraFigures)
-      figure.querySelector('img').src = `cameras/${encodeURIComponent(name)}/stream.mjpeg?t=${Date.now()}`;
+    // After a reconnect (daemon restarted) the old picture streams are gone: reopen them.
+    for (const view of cameraViews.values()) view.open();
     ensureCameras(hello.cameras);
     showBoard(hello.board);
     $('events').replaceChildren();

@@ -3,8 +3,8 @@
  * same code the daemon runs. One image that cannot be read is reported on its own line and does
  * not stop the others; the command then fails as a whole (exit 1) once all have been tried.
  */
-import { readFile } from 'node:fs/promises';
 import { Option, type Command } from 'commander';
+import { readImageFile } from '../../capture/read-image-file.js';
 import { FaceedgeError, isFaceedgeError } from '../../errors.js';
 import { classifyFaces, type ClassifiedFace } from '../../evaluation/classify-faces.js';
 import { openClassifier } from '../../inference/shipped-model.js';
@@ -24,14 +24,6 @@ type ImageResult =
       readonly file: string;
       readonly error: { readonly code: string; readonly message: string; readonly hint?: string };
     };
-
-async function readImage(file: string): Promise<Buffer> {
-  try {
-    return await readFile(file);
-  } catch (cause) {
-    throw new FaceedgeError('IMAGE_UNREADABLE', `${file}: ${(cause as Error).message}`, { cause });
-  }
-}
 
 function tableRows(results: readonly ImageResult[]): string[][] {
   const rows = [['file', 'face', 'box x,y,w,h (px)', 'detection', 'p(class)', 'class']];
@@ -83,7 +75,9 @@ export function registerClassifyCommand(program: Command): void {
         for (const file of files) {
           let result: ImageResult;
           try {
-            const decoded = await decodeForDetection(await readImage(file), file, { inputSize: detector.inputSize });
+            const decoded = await decodeForDetection(await readImageFile(file), file, {
+              inputSize: detector.inputSize,
+            });
             result = { file, faces: await classifyFaces(decoded, detector, classifier) };
           } catch (err) {
             if (!isFaceedgeError(err)) throw err;

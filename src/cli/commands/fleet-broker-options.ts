@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import type { FleetConnectionOptions } from '../../fleet/fleet-connection.js';
+import { DEFAULT_BASE_TOPIC } from '../../mqtt/mqtt-topics.js';
 
 /** Flags every fleet command that talks to the broker shares. */
 export interface BrokerFlags {
@@ -19,7 +20,7 @@ export interface BrokerFlags {
 export function withBrokerOptions(cmd: Command): Command {
   return cmd
     .requiredOption('--mqtt <url>', "the fleet's broker (mqtt://, mqtts://)")
-    .option('--base-topic <topic>', "the boards' mqtt.base_topic", 'faceedge')
+    .option('--base-topic <topic>', "the boards' mqtt.base_topic", DEFAULT_BASE_TOPIC)
     .option('--username <name>', 'operator account on the broker')
     .option('--password-file <file>', 'file holding the operator password (kept off the command line)')
     .option('--ca <pem>', 'CA certificate of the broker (mqtts://)')

@@ -3,7 +3,8 @@ import type { Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import { DEFAULT_GATE } from '../../fleet/health-gate.js';
 import { readModelPackage, servingFile } from '../../model-push/model-package.js';
-import { planRollout, runRollout } from '../../fleet/rollout.js';
+import { planRollout } from '../../fleet/rollout-dry-run.js';
+import { runRollout } from '../../fleet/rollout.js';
 import type { RolloutState } from '../../fleet/rollout-state.js';
 import { formatTable } from '../format-table.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
@@ -17,6 +18,7 @@ interface PushFlags extends BrokerFlags {
   soak: string;
   baseline?: string;
   concurrency: string;
+  pushTimeout: string;
   state?: string;
   minFrameRatio: string;
   minEventRatio: string;
@@ -53,22 +55,22 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option('--canary <n>', 'boards in the first wave', '1')
     .option('--wave <m>', 'boards per later wave', '10')
     .option('--soak <s>', 'seconds each wave runs on the new model before its gate', '60')
-    .option('--baseline <s>', 'seconds of frame/event measurement before the first push (default: --soak)')
+    .option(
+      '--baseline <s>',
+      "seconds of each board's own frames and events measured just before its push (default: --soak)",
+    )
     .option('--concurrency <n>', 'pushes in flight at once', '4')
+    .option('--push-timeout <s>', "one board's push, its retries included, gives up after this many seconds", '300')
     .option(
       '--state <file>',
       'rollout state file (rerun the same command to resume); default ./faceedge-rollout-<sha256[:12]>.json',
     )
     .option(
       '--min-frame-ratio <r>',
-      'frames/s after vs before that a board must keep',
+      "a board's frames/s after its switch over its own frames/s just before its push must reach this",
       String(DEFAULT_GATE.minFrameRatio),
     )
-    .option(
-      '--min-event-ratio <r>',
-      'events/s after vs before that a board must keep (0: not gated)',
-      String(DEFAULT_GATE.minEventRatio),
-    )
+    .option('--min-event-ratio <r>', 'the same for events/s (0: not gated)', String(DEFAULT_GATE.minEventRatio))
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--json', 'print the final rollout state as JSON')
     .option('--dry-run', 'print the waves and what each board would get, then stop (nothing is pushed or written)')
@@ -110,6 +112,7 @@ export function registerFleetPushCommand(fleet: Command): void {
         soakS: number('--soak', f.soak, 0),
         baselineS: f.baseline === undefined ? undefined : number('--baseline', f.baseline, 0),
         concurrency: number('--concurrency', f.concurrency, 1),
+        pushTimeoutS: number('--push-timeout', f.pushTimeout, 1),
         statePath: f.state ?? `faceedge-rollout-${sha.slice(0, 12)}.json`,
         thresholds: {
           ...DEFAULT_GATE,

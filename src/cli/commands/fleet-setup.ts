@@ -3,7 +3,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import { mosquittoBridgeConfig } from '../../fleet/bridge-config.js';
+import { BROKER_PORTS } from '../../fleet/broker-files.js';
 import { writeFleetCredentials } from '../../fleet/fleet-credentials.js';
+import { DEFAULT_BASE_TOPIC, HA_DISCOVERY_PREFIX } from '../../mqtt/mqtt-topics.js';
 
 export function registerFleetSetupCommands(fleet: Command): void {
   fleet
@@ -20,8 +22,23 @@ export function registerFleetSetupCommands(fleet: Command): void {
     .option('--no-passwords', 'certificates only')
     .option('--server-name <host>', "with --certs: also issue the broker's certificate for this host name or IP")
     .option('--days <n>', 'certificate lifetime in days', '825')
-    .option('--base-topic <topic>', "the boards' mqtt.base_topic", 'faceedge')
-    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', 'homeassistant')
+    .option('--base-topic <topic>', "the boards' mqtt.base_topic", DEFAULT_BASE_TOPIC)
+    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', HA_DISCOVERY_PREFIX)
+    .option(
+      '--broker-dir <dir>',
+      'where the broker will read <out>/broker/ from (the paths in its mosquitto.conf); default <out>/broker',
+    )
+    .option(
+      '--broker-user <user>',
+      'the user Mosquitto drops to; <out>/broker/ is handed to it when run as root',
+      'mosquitto',
+    )
+    .option('--port <n>', 'listener of boards with a password', String(BROKER_PORTS.boards))
+    .option('--tls-port <n>', 'listener of boards with a client certificate', String(BROKER_PORTS.boardsTls))
+    .option(
+      '--operator-port <n>',
+      `listener of the operator accounts (default ${BROKER_PORTS.operators}, ${BROKER_PORTS.operatorsTls} with --server-name)`,
+    )
     .action(
       (
         devices: string[],
@@ -34,9 +51,21 @@ export function registerFleetSetupCommands(fleet: Command): void {
           days: string;
           baseTopic: string;
           haPrefix: string;
+          brokerDir?: string;
+          brokerUser: string;
+          port: string;
+          tlsPort: string;
+          operatorPort?: string;
         },
       ) => {
         const days = Number(f.days);
+        const port = (flag: string, v: string) => {
+          const n = Number(v);
+          if (!Number.isInteger(n) || n < 1 || n > 65535)
+            throw new FaceedgeError('USAGE', `${flag} must be a port number`);
+          return n;
+        };
+        const operatorPort = f.operatorPort === undefined ? undefined : port('--operator-port', f.operatorPort);
         if (!Number.isInteger(days) || days < 1) throw new FaceedgeError('USAGE', '--days must be a whole number ≥ 1');
         if (!f.passwords && !f.certs) throw new FaceedgeError('USAGE', '--no-passwords needs --certs');
         const r = writeFleetCredentials({
@@ -49,12 +78,24 @@ export function registerFleetSetupCommands(fleet: Command): void {
           days,
           baseTopic: f.baseTopic,
           haPrefix: f.haPrefix,
+          brokerDir: f.brokerDir,
+          brokerUser: f.brokerUser,
+          ports: {
+            boards: port('--port', f.port),
+            boardsTls: port('--tls-port', f.tlsPort),
+            ...(operatorPort === undefined ? {} : { operators: operatorPort, operatorsTls: operatorPort }),
+          },
         });
         console.log(
           `${f.out}: ${r.files.length} files for ${devices.length} boards and "${f.operator}" (${r.created.length} new: ${r.created.join(', ') || 'none'})`,
         );
         console.log(
-          `each board: mqtt.username = its device id, mqtt.password = passwords/<id>.txt${f.certs ? ' (or mqtt.tls.cert/key = certs/<id>.pem/.key, ca = ca.pem)' : ''}; broker: include mosquitto.conf`,
+          `each board: mqtt.username = its device id, mqtt.password = passwords/<id>.txt${f.certs ? ' (or mqtt.tls.cert/key = certs/<id>.pem/.key, ca = ca.pem)' : ''}; operator: --username ${f.operator} --password-file passwords/${f.operator}.txt on the operator listener`,
+        );
+        console.log(
+          r.brokerOwner
+            ? `broker: ${f.out}/broker/ belongs to ${r.brokerOwner}; link its mosquitto.conf into /etc/mosquitto/conf.d/ and restart mosquitto`
+            : `broker: hand ${f.out}/broker/ to the broker's user where it runs (sudo chown -R ${f.brokerUser}: <dir>), then link its mosquitto.conf into /etc/mosquitto/conf.d/`,
         );
       },
     );
@@ -72,8 +113,8 @@ export function registerFleetSetupCommands(fleet: Command): void {
     .option('--cafile <pem>', 'CA of the central broker (TLS)')
     .option('--certfile <pem>', 'client certificate of the bridge (mutual TLS)')
     .option('--keyfile <pem>', 'its key')
-    .option('--base-topic <topic>', "the boards' mqtt.base_topic", 'faceedge')
-    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', 'homeassistant')
+    .option('--base-topic <topic>', "the boards' mqtt.base_topic", DEFAULT_BASE_TOPIC)
+    .option('--ha-prefix <prefix>', 'Home Assistant discovery prefix', HA_DISCOVERY_PREFIX)
     .option('--restart-timeout <s>', 'first and largest reconnect wait of the bridge, seconds', '2,30')
     .action(
       (f: {

@@ -4,7 +4,7 @@
  * broker accounts and ACLs, `bridge-config` a site broker's bridge to the central one.
  */
 import type { Command } from 'commander';
-import { formatFleetStatus } from '../../fleet/fleet-status-format.js';
+import { formatFleetStatus } from '../fleet-status-format.js';
 import { fleetStatus, watchFleet } from '../../fleet/fleet-status.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
 import { registerFleetPushCommand } from './fleet-push.js';

@@ -21,6 +21,7 @@ import { ModelStore } from '../../model-push/model-store.js';
 import { pushModelOverMqtt } from '../../model-push/mqtt-push-sender.js';
 import { openPackageSource } from '../../model-push/package-source.js';
 import { pushModelOverSsh } from '../../model-push/ssh-push.js';
+import { DEFAULT_BASE_TOPIC } from '../../mqtt/mqtt-topics.js';
 
 /** The systemd unit's StateDirectory + `/models`: what the daemon's `models.dir` defaults to there. */
 export const DEFAULT_MODELS_DIR = '/var/lib/faceedge/models';
@@ -58,7 +59,13 @@ export function registerModelCommands(program: Command): void {
   const model = program
     .command('model')
     .description('sign, install, roll back and push classifier packages (manifest.json + .tflite files)');
+  registerSigningCommands(model);
+  registerBoardCommands(model);
+  registerPushCommand(model);
+}
 
+/** `keygen`, `sign` and `verify`: the workstation signs what the boards trust. */
+function registerSigningCommands(model: Command): void {
   model
     .command('keygen')
     .description(
@@ -108,7 +115,10 @@ export function registerModelCommands(program: Command): void {
         `${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}`,
       );
     });
+}
 
+/** `install`, `rollback` and `list`: the model store of the board the command runs on. */
+function registerBoardCommands(model: Command): void {
   model
     .command('install <package>')
     .description('verify a package (folder or .tar.gz) and make it the serving model; the old one is kept for rollback')
@@ -165,13 +175,16 @@ export function registerModelCommands(program: Command): void {
         `current:  ${cur ? `${cur.name} (${cur.modelPath})` : 'none'}\nprevious: ${prev ? prev.name : 'none'}`,
       );
     });
+}
 
+/** `push`: a package from the workstation to a board, over SSH or MQTT. */
+function registerPushCommand(model: Command): void {
   model
     .command('push <dir> [host]')
     .description('send a package to a board: over SSH to [host], or over MQTT with --mqtt and --device')
     .option('--mqtt <url>', 'broker the board is connected to')
     .option('--device <id>', "the board's device id (faceedge/<id>/…)")
-    .option('--base-topic <topic>', 'MQTT base topic', 'faceedge')
+    .option('--base-topic <topic>', 'MQTT base topic', DEFAULT_BASE_TOPIC)
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--ssh-option <opt>', 'ssh/scp -o option, repeatable (e.g. Port=2222)', collect)
     .option('--ssh <cmd>', 'ssh client', 'ssh')
@@ -207,8 +220,9 @@ export function registerModelCommands(program: Command): void {
             baseTopic: f.baseTopic,
             chunkSize: chunkKib * 1024,
             onProgress: (p) => {
-              if (p.sent - last >= 16 || p.missing === 0)
-                ((last = p.sent), process.stderr.write(`\rsent ${p.sent} chunks, ${p.missing} to go   `));
+              if (p.sent - last < 16 && p.missing > 0) return;
+              last = p.sent;
+              process.stderr.write(`\rsent ${p.sent} chunks, ${p.missing} to go   `);
             },
           });
           process.stderr.write('\n');

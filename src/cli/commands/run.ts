@@ -1,8 +1,10 @@
 /**
  * `faceedge run`: the daemon. `--demo` runs it on the bundled CC BY 4.0 scene clips with the
- * embedded broker and prints every event as a subscriber receives it.
+ * embedded broker, prints every event as a subscriber receives it, and serves the live view on
+ * loopback (its URL is printed).
  */
 import { existsSync, readdirSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import sharp from 'sharp';
@@ -11,10 +13,10 @@ import { configSecrets } from '../../config/redact-config.js';
 import { FaceedgeError } from '../../errors.js';
 import { Daemon } from '../../daemon/daemon.js';
 import { packageRoot, shippedModelPath } from '../../inference/shipped-model.js';
-import { watchNpmLauncher } from '../../control/launcher-watch.js';
-import { createSdNotifier } from '../../control/sd-notify.js';
+import { watchNpmLauncher } from '../../service/launcher-watch.js';
+import { createSdNotifier } from '../../service/sd-notify.js';
 import { componentLogger, createLogger } from '../../observability/logger.js';
-import { EventPrinter } from '../../outputs/event-printer.js';
+import { EventPrinter } from '../../mqtt/event-printer.js';
 
 interface RunFlags {
   config?: string;
@@ -23,6 +25,39 @@ interface RunFlags {
   mqttUrl?: string;
   httpPort?: string;
   logLevel?: string;
+}
+
+/** Port of the demo's live view when it is free; otherwise any free port is taken. */
+export const DEMO_LIVE_VIEW_PORT = 9464;
+
+/** `port` when nothing listens on it at `host`, else a free port the system picks. */
+async function freePortPreferring(host: string, port: number): Promise<number> {
+  const tryListen = (p: number) =>
+    new Promise<number | null>((resolve) => {
+      const server = createServer();
+      server.once('error', () => resolve(null));
+      server.listen(p, host, () => {
+        const bound = (server.address() as { port: number }).port;
+        server.close(() => resolve(bound));
+      });
+    });
+  return (await tryListen(port)) ?? (await tryListen(0)) ?? port;
+}
+
+/**
+ * What the demo sets unless the file, `FACEEDGE_*` or a flag says otherwise: the live view on loopback,
+ * so a newcomer sees the boxes and events in a browser at once. Loopback only: the page needs no
+ * password there, and the demo opens nothing to the network.
+ */
+async function demoDefaults(): Promise<Record<string, unknown>> {
+  const host = '127.0.0.1';
+  return { 'http.host': host, 'http.port': await freePortPreferring(host, DEMO_LIVE_VIEW_PORT) };
+}
+
+/** The live view's address for a browser on this machine (a wildcard listen address is reached at loopback). */
+export function liveViewUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return `http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}/live/`;
 }
 
 /** The demo: every GIF in demo/clips as one camera each, once (or looped), broker on any free port. */
@@ -38,7 +73,6 @@ function demoOverrides(loop: boolean, stateDir: string): Record<string, unknown>
     // The clips are CCTV-style: faces 20–60 px, several metres away — the full-range detector's job.
     'detector.model': 'full',
     'embedded_broker.port': 0,
-    'http.port': 0,
     state_dir: stateDir,
   };
 }
@@ -51,7 +85,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
     .option('--demo', 'run on the bundled scene clips with the embedded broker, printing each event')
     .option('--loop', 'with --demo: loop the clips until stopped')
     .option('--mqtt-url <url>', 'broker URL (overrides mqtt.url)')
-    .option('--http-port <port>', 'health/metrics port, 0 = off (overrides http.port)')
+    .option('--http-port <port>', 'health/metrics/live view port, 0 = off (overrides http.port)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: RunFlags) => {
       const overrides: Record<string, unknown> = {
@@ -61,7 +95,12 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
       };
       if (flags.demo)
         Object.assign(overrides, demoOverrides(Boolean(flags.loop), join(packageRoot(), '.faceedge-demo')));
-      const loaded = loadConfig({ file: flags.config, env, flags: overrides });
+      const loaded = loadConfig({
+        file: flags.config,
+        env,
+        flags: overrides,
+        defaults: flags.demo ? await demoDefaults() : undefined,
+      });
       // The default model path is relative to the package, wherever the daemon is started from.
       const config =
         !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
@@ -93,6 +132,11 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
               console.log(
                 `faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`,
               );
+              if (daemon.healthPort > 0)
+                console.log(
+                  `live view: ${liveViewUrl(config.http.host, daemon.healthPort)} ` +
+                    (flags.loop ? '(Ctrl-C stops)' : '(the clips end in seconds: --loop keeps them playing)'),
+                );
             }
           : undefined,
       });
@@ -136,6 +180,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
         throw err;
       }
       notify.ready(`serving ${config.cameras.length} camera(s)`);
+      if (daemon.healthPort > 0) log.info({ url: liveViewUrl(config.http.host, daemon.healthPort) }, 'live view');
       // A wedged event loop misses the ping and systemd restarts us; cameras have their own watchdogs.
       notify.startWatchdog(() => daemon.healthFacts().started);
       if (config.cameras.length === 0) log.warn('no cameras configured: the daemon only serves MQTT requests');

@@ -1,0 +1,110 @@
+/**
+ * Builds the services the parts share (src/daemon/daemon-services.ts): starts the broker (embedded when
+ * `mqtt.url` is absent), the detector and the serving classifier, each recorded in the daemon's part list so
+ * that they stop after every part; then builds, without starting, the MQTT connection, the track journal,
+ * the run-time thresholds and the cameras.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { FaceedgeConfig } from '../config/config-schema.js';
+import { FaceDetector } from '../inference/face-detector.js';
+import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
+import { MqttOutput } from '../mqtt/mqtt-output.js';
+import { componentLogger } from '../observability/logger.js';
+import type { DaemonMetrics } from '../observability/metrics.js';
+import { TrackJournal } from '../pipeline/track-journal.js';
+import { describeBridge, healthFacts } from './board-description.js';
+import { CameraSet } from './camera-set.js';
+import { loadServingClassifier } from './classifier-holder.js';
+import type { DaemonBus } from './daemon-bus.js';
+import type { DaemonParts } from './daemon-parts.js';
+import type { DaemonServices } from './daemon-services.js';
+import { RunTimeTuning } from './run-time-tuning.js';
+
+export interface DaemonServiceOptions {
+  readonly config: FaceedgeConfig;
+  readonly log: Logger;
+  readonly version: string;
+  readonly env: NodeJS.ProcessEnv;
+  readonly metrics: DaemonMetrics;
+  readonly bus: DaemonBus;
+  /** True once every part has started, until stop begins (health). */
+  readonly started: () => boolean;
+  /** Runs once the broker is known and before any camera starts. */
+  readonly beforeCameras?: (brokerUrl: string) => Promise<void>;
+}
+
+/** Starts and builds the services; what it started is recorded in `parts`. */
+export async function startServices(o: DaemonServiceOptions, parts: DaemonParts): Promise<DaemonServices> {
+  const { config, log, bus, beforeCameras } = o;
+  const brokerUrl = config.mqtt.url ?? (await startEmbeddedBroker(config, log, parts));
+  const detector = parts.started(
+    'detector',
+    await FaceDetector.create({
+      model: config.detector.model,
+      scoreThreshold: config.detector.score_threshold,
+      iouThreshold: config.detector.nms_iou,
+      threads: config.detector.threads ?? config.classifier.threads,
+    }),
+    (d) => d.close(),
+  );
+  const classifier = parts.started(
+    'classifier',
+    await loadServingClassifier(config, log, (next) => bus.emit('modelChanged', next)),
+    (c) => c.close(),
+  );
+  const tuning = new RunTimeTuning({ detector: config.detector, tracker: config.tracker }, bus);
+  bus.on('optionsChanged', (options) =>
+    detector.retune({ scoreThreshold: options.detector.score_threshold, iouThreshold: options.detector.nms_iou }),
+  );
+  // Tracks the last run left open end when MQTT starts (it may have crashed); ids continue after its last one.
+  const journal = TrackJournal.open(join(config.state_dir, 'tracks.json'), componentLogger(log, 'tracks'));
+  const cameras = new CameraSet({
+    cameras: config.cameras,
+    motionGate: config.motion_gate,
+    detector,
+    classifier,
+    tuning,
+    journal,
+    metrics: o.metrics,
+    bus,
+    log,
+    beforeStart: beforeCameras ? () => beforeCameras(brokerUrl) : undefined,
+  });
+  const mqtt = new MqttOutput({
+    url: brokerUrl,
+    mqtt: config.mqtt,
+    deviceId: config.device.id,
+    bridgeInfo: () => describeBridge(services, config),
+    log: componentLogger(log, 'mqtt'),
+    metrics: o.metrics,
+  });
+  const services: DaemonServices = {
+    version: o.version,
+    deviceId: config.device.id,
+    brokerUrl,
+    env: o.env,
+    metrics: o.metrics,
+    mqtt,
+    detector,
+    classifier,
+    tuning,
+    journal,
+    cameras,
+    health: () => healthFacts(services, o.started()),
+  };
+  return services;
+}
+
+async function startEmbeddedBroker(config: FaceedgeConfig, log: Logger, parts: DaemonParts): Promise<string> {
+  log.info('no mqtt.url configured: starting the embedded MQTT broker');
+  // EmbeddedBroker logs where it listens; a real deployment points mqtt.url at Mosquitto.
+  const broker = new EmbeddedBroker({
+    host: config.embedded_broker.host,
+    port: config.embedded_broker.port,
+    log: componentLogger(log, 'broker'),
+  });
+  const url = await broker.start();
+  parts.started('embedded broker', broker, (b) => b.stop());
+  return url;
+}

@@ -1,0 +1,46 @@
+/** `faceedge fleet push --dry-run`: what a rollout would do now, without pushing or writing state. */
+import { readModelPackage, servingFile } from '../model-push/model-package.js';
+import { FleetConnection } from './fleet-connection.js';
+import { planWaves, selectTargets } from './rollout-plan.js';
+import type { RolloutOptions } from './rollout.js';
+import type { RolloutState } from './rollout-state.js';
+
+/** One board in a `--dry-run` plan. */
+export interface PlannedBoard {
+  readonly device: string;
+  /** 1-based wave number (wave 1 is the canary when `canary` > 0). */
+  readonly wave: number;
+  readonly online: boolean | null;
+  readonly sha256: string | null;
+  /** `push`, `skip` (already serves the package) or `offline` (would stop the rollout). */
+  readonly action: 'push' | 'skip' | 'offline';
+}
+
+/** What `runRollout` would do now, without pushing or writing state (`faceedge fleet push --dry-run`). */
+export async function planRollout(
+  o: Omit<RolloutOptions, 'statePath' | 'soakS'>,
+): Promise<{ package: RolloutState['package']; boards: PlannedBoard[] }> {
+  const pkg = await readModelPackage(o.packageDir);
+  const target = { dir: o.packageDir, id: pkg.manifest.id, sha256: servingFile(pkg).sha256 };
+  const fleet = await FleetConnection.open(o);
+  try {
+    await fleet.settle();
+    const waves = planWaves(selectTargets(fleet.view.boards(), o.selector), o.canary ?? 1, o.wave ?? 10);
+    const boards = waves.flatMap((wave, i) =>
+      wave.map((device): PlannedBoard => {
+        const row = fleet.view.board(device);
+        const sha256 = row?.model?.sha256 ?? null;
+        return {
+          device,
+          wave: i + 1,
+          online: row?.online ?? null,
+          sha256,
+          action: sha256 === target.sha256 ? 'skip' : row?.online === true ? 'push' : 'offline',
+        };
+      }),
+    );
+    return { package: target, boards };
+  } finally {
+    await fleet.close();
+  }
+}

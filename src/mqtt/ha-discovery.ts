@@ -1,0 +1,188 @@
+/**
+ * Home Assistant MQTT device discovery: one retained message on `<prefix>/device/<dev>/config` that
+ * declares the whole board (HA ≥ 2024.11 device-based discovery): the device (`dev`), who published it
+ * (`o`), and every entity under `cmps`, each with a `p` (platform) and a `unique_id` (required there).
+ * Availability is shared at device level and follows `faceedge/<dev>/availability` (`online`/`offline`).
+ *
+ * Entities: per camera a face-present binary_sensor, the predicted class and its confidence (sensors
+ * reading the events topic JSON), an `event` entity for track events and a capture connectivity
+ * diagnostic; per GPIO output a switch, or a lock when declared one (locked = OFF); per GPIO input a
+ * binary_sensor (motion by default).
+ *
+ * HA forgets nothing it was told retained, but it announces restarts on `homeassistant/status`; the
+ * message is republished when that says `online` ({@link isHaBirth}).
+ */
+import { HA_DISCOVERY_PREFIX, HomeAssistantTopics, MqttTopics } from './mqtt-topics.js';
+
+/** What the discovery message describes. */
+export interface HaDiscoveryInput {
+  /** First topic level(s), `faceedge` by default in config. */
+  readonly baseTopic: string;
+  /** Board id (one topic level). */
+  readonly deviceId: string;
+  /** Human-readable board name. */
+  readonly deviceName: string;
+  /** faceedge version (`sw`). */
+  readonly version: string;
+  /** Board model (`mdl`), e.g. from /proc/device-tree/model. Default `faceedge edge camera`. */
+  readonly model?: string;
+  /** Camera names. */
+  readonly cameras: readonly string[];
+  /** Class labels of the loaded model (`female`, `male`): the class sensor becomes an enum. Optional. */
+  readonly classes?: readonly string[];
+  readonly outputs?: readonly HaOutput[];
+  readonly inputs?: readonly HaInput[];
+  /** HA discovery prefix. Default `homeassistant`. */
+  readonly discoveryPrefix?: string;
+  /** Support/documentation URL shown as the origin's link. Optional. */
+  readonly supportUrl?: string;
+}
+
+/** A GPIO output as HA should show it. */
+export interface HaOutput {
+  readonly name: string;
+  /** Friendly name; default the output name. */
+  readonly title?: string;
+  /** Show as a lock: OFF = locked. */
+  readonly lock?: boolean;
+  /** With `lock`: unlock pulses the output for this long (ms) instead of leaving it on. */
+  readonly unlockMs?: number;
+}
+
+/** A GPIO input as HA should show it. */
+export interface HaInput {
+  readonly name: string;
+  readonly title?: string;
+  /** binary_sensor device class. Default `motion`. */
+  readonly deviceClass?: string;
+}
+
+/** An MQTT message to publish. */
+export interface HaMessage {
+  readonly topic: string;
+  readonly payload: string;
+  readonly retain: boolean;
+  readonly qos: 0 | 1;
+}
+
+/** True when a message is HA's birth announcement, after which discovery must be sent again. */
+export function isHaBirth(topic: string, payload: string | Uint8Array, prefix = HA_DISCOVERY_PREFIX): boolean {
+  const text = typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8');
+  return topic === new HomeAssistantTopics(prefix).status && text.trim() === 'online';
+}
+
+/** Removes the device and its entities from HA (empty retained payload). */
+export function haRemovalMessage(deviceId: string, prefix = HA_DISCOVERY_PREFIX): HaMessage {
+  return { topic: new HomeAssistantTopics(prefix).discovery(deviceId), payload: '', retain: true, qos: 1 };
+}
+
+/** The components (entities) of the device, keyed by component id. */
+export function haComponents(input: HaDiscoveryInput): Record<string, Record<string, unknown>> {
+  const topics = new MqttTopics(input.baseTopic, input.deviceId);
+  const uid = (suffix: string) => `faceedge_${input.deviceId}_${suffix}`;
+  const cmps: Record<string, Record<string, unknown>> = {};
+  for (const cam of input.cameras) {
+    const events = topics.events(cam);
+    cmps[`${cam}_face`] = {
+      p: 'binary_sensor',
+      name: `${cam} face`,
+      unique_id: uid(`${cam}_face`),
+      state_topic: topics.face(cam),
+      payload_on: 'ON',
+      payload_off: 'OFF',
+      device_class: 'occupancy',
+    };
+    const classSensor: Record<string, unknown> = {
+      p: 'sensor',
+      name: `${cam} class`,
+      unique_id: uid(`${cam}_class`),
+      state_topic: events,
+      value_template: "{{ value_json.after['class'] }}",
+      icon: 'mdi:face-recognition',
+    };
+    if (input.classes && input.classes.length > 0)
+      Object.assign(classSensor, { device_class: 'enum', options: [...input.classes] });
+    cmps[`${cam}_class`] = classSensor;
+    cmps[`${cam}_confidence`] = {
+      p: 'sensor',
+      name: `${cam} confidence`,
+      unique_id: uid(`${cam}_confidence`),
+      state_topic: events,
+      value_template: '{{ (value_json.after.score * 100) | round(1) }}',
+      unit_of_measurement: '%',
+      state_class: 'measurement',
+      icon: 'mdi:percent',
+    };
+    cmps[`${cam}_track`] = {
+      p: 'event',
+      name: `${cam} track`,
+      unique_id: uid(`${cam}_track`),
+      state_topic: events,
+      event_types: ['new', 'update', 'end'],
+      // The event platform wants a JSON object with event_type; the rest become attributes.
+      value_template:
+        "{{ {'event_type': value_json.type, 'track': value_json.after.id, 'class': value_json.after['class'], 'score': value_json.after.score, 'frames': value_json.after.frames} | to_json }}",
+    };
+    cmps[`${cam}_capture`] = {
+      p: 'binary_sensor',
+      name: `${cam} capture`,
+      unique_id: uid(`${cam}_capture`),
+      state_topic: topics.captureStatus(cam),
+      payload_on: 'online',
+      payload_off: 'offline',
+      device_class: 'connectivity',
+      entity_category: 'diagnostic',
+    };
+  }
+  for (const out of input.outputs ?? []) {
+    const lineTopics = { command_topic: topics.gpioSet(out.name), state_topic: topics.gpioState(out.name) };
+    const base = { name: out.title ?? out.name, unique_id: uid(`gpio_${out.name}`), ...lineTopics };
+    cmps[`gpio_${out.name}`] = out.lock
+      ? {
+          p: 'lock',
+          ...base,
+          payload_lock: 'OFF',
+          payload_unlock: out.unlockMs ? JSON.stringify({ state: 'ON', pulse_ms: out.unlockMs }) : 'ON',
+          state_locked: 'OFF',
+          state_unlocked: 'ON',
+        }
+      : { p: 'switch', ...base, payload_on: 'ON', payload_off: 'OFF', state_on: 'ON', state_off: 'OFF' };
+  }
+  for (const inp of input.inputs ?? []) {
+    cmps[`gpio_${inp.name}`] = {
+      p: 'binary_sensor',
+      name: inp.title ?? inp.name,
+      unique_id: uid(`gpio_${inp.name}`),
+      state_topic: topics.gpioState(inp.name),
+      payload_on: 'ON',
+      payload_off: 'OFF',
+      device_class: inp.deviceClass ?? 'motion',
+    };
+  }
+  return cmps;
+}
+
+/** The discovery message: retained, QoS 1, compact JSON. */
+export function buildHaDiscovery(input: HaDiscoveryInput): HaMessage {
+  const payload = {
+    dev: {
+      ids: [`faceedge_${input.deviceId}`],
+      name: input.deviceName,
+      mf: 'faceedge',
+      mdl: input.model ?? 'faceedge edge camera',
+      sw: input.version,
+    },
+    o: { name: 'faceedge', sw: input.version, ...(input.supportUrl ? { url: input.supportUrl } : {}) },
+    availability_topic: new MqttTopics(input.baseTopic, input.deviceId).availability,
+    payload_available: 'online',
+    payload_not_available: 'offline',
+    qos: 1,
+    cmps: haComponents(input),
+  };
+  return {
+    topic: new HomeAssistantTopics(input.discoveryPrefix).discovery(input.deviceId),
+    payload: JSON.stringify(payload),
+    retain: true,
+    qos: 1,
+  };
+}

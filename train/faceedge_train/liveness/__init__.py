@@ -1,0 +1,1 @@
+"""Presentation-attack detection: published anti-spoofing networks rebuilt in PyTorch, checked against the originals."""
