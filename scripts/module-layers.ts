@@ -31,7 +31,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['inference', 'pipeline'], // TFLite models; detect → classify → track
   ['dataset', 'rules', 'mqtt', 'recognition', 'liveness'], // training crops; rules on events; MQTT; who, and is it live
   ['config', 'evaluation', 'live-view', 'model-push'], // the board's config; accuracy; the live view; model packages
-  ['fleet'], // many boards on one broker
+  ['fleet', 'training'], // many boards on one broker; the workstation's training command
   ['daemon'], // the composition root of `faceedge run` and its parts
   ['cli'], // the commands
 ];

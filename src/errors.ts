@@ -27,6 +27,7 @@ export type FaceedgeErrorCode =
   | 'MODEL_TRANSFER_FAILED'
   | 'MODEL_NO_PREVIOUS'
   | 'ROLLOUT_STOPPED'
+  | 'TRAINING_FAILED'
   | 'USAGE';
 
 export class FaceedgeError extends Error {

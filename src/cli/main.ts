@@ -15,6 +15,7 @@ import { registerModelCommands } from './commands/model.js';
 import { registerFleetCommands } from './commands/fleet.js';
 import { registerModelCalibrateCommand } from './commands/model-calibrate.js';
 import { registerFacesVerifyCommand } from './commands/faces-verify.js';
+import { registerTrainCommand } from './commands/train.js';
 import { packageVersion } from './package-version.js';
 
 // The one place the process environment is read; components get their slice of config.
@@ -33,6 +34,7 @@ registerModelCalibrateCommand(program.commands.find((c) => c.name() === 'model')
 registerGpioCommands(program, env);
 registerFleetCommands(program);
 registerFacesVerifyCommand(program);
+registerTrainCommand(program);
 
 try {
   await program.parseAsync(process.argv);

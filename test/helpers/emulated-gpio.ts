@@ -3,7 +3,7 @@
  * dir, a PATH folder holding the stand-in tools (so an installed libgpiod is never picked up), and reads
  * and drives lines the way the outside world would see them.
  */
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,8 +44,14 @@ function pidAlive(pid: number): boolean {
   }
 }
 
+/** The file's text, or `fallback` when it does not exist (also when it vanishes between a check and the read). */
 function readOr(path: string, fallback: string): string {
-  return existsSync(path) ? readFileSync(path, 'utf8').trim() : fallback;
+  try {
+    return readFileSync(path, 'utf8').trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return fallback;
+    throw err;
+  }
 }
 
 export class EmulatedGpio {

@@ -56,7 +56,12 @@ describe.skipIf(!classifier)(`faceedge run --demo and the live view (${classifie
     const page = await httpGet(port, '/live/');
     expect(page.status).toBe(200);
     expect(page.body).toContain('live-view.js');
-    const picture = await httpGet(port, '/live/cameras/demo1/frame.jpg');
+    // The URL is printed before the cameras start: until the first frame, a picture is 503 (none yet).
+    let picture = await httpGet(port, '/live/cameras/demo1/frame.jpg');
+    for (const until = Date.now() + 60_000; picture.status === 503 && Date.now() < until;) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      picture = await httpGet(port, '/live/cameras/demo1/frame.jpg');
+    }
     expect(picture.status).toBe(200);
     demo!.child.kill('SIGINT');
     expect(await demo!.exited, demo!.output()).toBe(0);

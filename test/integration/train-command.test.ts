@@ -1,0 +1,153 @@
+/**
+ * `faceedge train` end to end on a tiny three-label folder: real photos (faces-dev), the real engine (PyTorch),
+ * the board's detector, export, verification and packaging. It proves the path, not accuracy: the labels are
+ * `female`, `male` and `mono` (greyscale copies of other photos), ten short epochs.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pathToFileURL } from 'node:url';
+import { REPO_ROOT, hasStackTrace, runCli } from '../helpers/run-cli.js';
+
+const FACES_DEV = join(REPO_ROOT, '../shared/data/faces-dev/train');
+const PER_LABEL = 30;
+
+function torchPython(): string | null {
+  for (const python of ['/usr/bin/python3', 'python3']) {
+    if (spawnSync(python, ['-c', 'import torch'], { timeout: 60_000 }).status === 0) return python;
+  }
+  return null;
+}
+
+const python = torchPython();
+const skip = !existsSync(FACES_DEV)
+  ? `faces-dev is absent (${FACES_DEV})`
+  : python === null
+    ? 'no Python with torch (apt-get install python3-torch)'
+    : null;
+
+const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
+
+describe.skipIf(skip !== null)(`faceedge train on three labels (${skip ?? 'faces-dev, real engine'})`, () => {
+  let dir: string;
+  let photos: string;
+  const trainArgs = () => [
+    'train',
+    photos,
+    '--out',
+    join(dir, 'models', 'tiny3'),
+    '--work',
+    join(dir, 'work'),
+    '--python',
+    python ?? '',
+    '--epochs',
+    '10',
+    '--threads',
+    '2',
+    '--engine-arg=--stem-stride=2',
+    '--engine-arg=--batch-size=32',
+    '--min-gain',
+    '0',
+    '--max-int8-drop',
+    '100',
+  ];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'faceedge-train-'));
+    photos = join(dir, 'photos');
+    const female = readdirSync(join(FACES_DEV, 'female')).sort();
+    const male = readdirSync(join(FACES_DEV, 'male')).sort();
+    const copy = async (from: string, label: string, greyscale: boolean) => {
+      mkdirSync(join(photos, label), { recursive: true });
+      const image = sharp(from);
+      await (greyscale ? image.greyscale() : image)
+        .jpeg({ quality: 90 })
+        .toFile(join(photos, label, `${label}-${from.split('/').at(-1)}`));
+    };
+    for (const name of female.slice(0, PER_LABEL)) await copy(join(FACES_DEV, 'female', name), 'female', false);
+    for (const name of male.slice(0, PER_LABEL)) await copy(join(FACES_DEV, 'male', name), 'male', false);
+    // `mono`: greyscale copies of other photos of both genders, so the third label is learnable at once.
+    for (const name of female.slice(PER_LABEL, PER_LABEL + PER_LABEL / 2))
+      await copy(join(FACES_DEV, 'female', name), 'mono', true);
+    for (const name of male.slice(PER_LABEL, PER_LABEL + PER_LABEL / 2))
+      await copy(join(FACES_DEV, 'male', name), 'mono', true);
+  }, 120_000);
+
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('writes a verified three-label package and prints how to push it', async () => {
+    const r = await runCli(trainArgs(), { timeoutMs: 900_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    for (const stage of ['split', 'prepare', 'train', 'export', 'verify', 'package'])
+      expect(r.stderr).toMatch(new RegExp(`\\[\\d/6 ${stage}\\]`));
+    expect(r.stderr).toMatch(/epoch 10: val accuracy/);
+    const out = join(dir, 'models', 'tiny3');
+    const manifest = JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')) as {
+      id: string;
+      labels: string[];
+      files: Record<string, { path: string }>;
+    };
+    expect(manifest.id).toBe('tiny3');
+    expect(manifest.labels).toEqual(['female', 'male', 'mono']);
+    for (const f of Object.values(manifest.files)) expect(existsSync(join(out, f.path))).toBe(true);
+    const report = JSON.parse(readFileSync(join(dir, 'work', 'report.json'), 'utf8')) as {
+      runtime: { n: number; int8_accuracy: number };
+    };
+    expect(report.runtime.n).toBeGreaterThan(0);
+    expect(r.stdout).toContain(`faceedge model push ${out}`);
+    expect(r.stdout).toContain(`faceedge fleet push ${out}`);
+  }, 900_000);
+
+  it('run again: reuses the split, the crops and the run, and refuses to ship a model below the gate, keeping the old package', async () => {
+    const out = join(dir, 'models', 'tiny3');
+    const before = sha(join(out, 'manifest.json'));
+    const args = trainArgs();
+    args[args.indexOf('--min-gain') + 1] = '0.99';
+    const r = await runCli(args, { timeoutMs: 600_000 });
+    expect(r.code, r.stderr).toBe(1);
+    expect(hasStackTrace(r.stderr)).toBe(false);
+    expect(r.stderr).toContain('unchanged, reused');
+    expect(r.stderr).toContain('done before with the same settings');
+    expect(r.stderr).toMatch(/the model is not shipped: test macro recall .* is not 99 points above chance/);
+    expect(sha(join(out, 'manifest.json'))).toBe(before);
+  }, 600_000);
+
+  it('Ctrl-C stops the training cleanly (exit 130), and the same command resumes it where it stopped', async () => {
+    const args = trainArgs();
+    args[args.indexOf('--work') + 1] = join(dir, 'work-stop');
+    args[args.indexOf('--out') + 1] = join(dir, 'models', 'stopped');
+    args[args.indexOf('--epochs') + 1] = '12';
+    const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+    const child = spawn(process.execPath, ['--import', loader, join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    const stopped = new Promise<number | null>((resolve) => {
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+        stderr += chunk;
+        // Only this process gets the signal (as from `kill -INT`): it must pass it on to the engine.
+        if (/epoch 1: val/.test(stderr) && !child.killed) child.kill('SIGINT');
+      });
+      child.on('close', (code) => resolve(code));
+    });
+    expect(await stopped, stderr).toBe(130);
+    expect(stderr).toMatch(/stopped by SIGINT at epoch \d+, step \d+/);
+    expect(stderr).toContain('run the same command again to resume');
+    expect(existsSync(join(dir, 'work-stop', 'run', 'last.pt'))).toBe(true);
+    expect(existsSync(join(dir, 'models', 'stopped'))).toBe(false);
+
+    const resumed = await runCli(args, { timeoutMs: 900_000 });
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(resumed.stderr).toContain('resuming');
+    expect(resumed.stderr).toMatch(/resumed after epoch \d+/);
+    expect(resumed.stderr).toMatch(/epoch 12: val/);
+    expect(resumed.stderr).not.toMatch(/epoch 1: val/);
+    expect(existsSync(join(dir, 'models', 'stopped', 'manifest.json'))).toBe(true);
+  }, 900_000);
+});
