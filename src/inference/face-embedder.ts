@@ -12,6 +12,7 @@ import { alignFace, type CropAlignment } from '../vision/align-face.js';
 import type { DetectedFace } from '../vision/face.js';
 import type { DelegateSpec } from './delegate.js';
 import { loadEmbeddingManifestFor, type EmbeddingManifest } from './model-manifest.js';
+import { mirrorCrop } from './face-classifier.js';
 import { fillClassifierInput, NORMALIZATION } from './preprocess.js';
 import type { TensorInfo } from './tensor-info.js';
 import { TfliteModel, type DelegateStatus } from './tflite-model.js';
@@ -24,6 +25,12 @@ export interface FaceEmbedderOptions {
   readonly threads?: number;
   /** Default XNNPACK. */
   readonly delegate?: DelegateSpec;
+  /**
+   * Embed each crop together with its mirror image and average the two unit embeddings (twice the
+   * network cost). Default: the manifest's `test_time_flip` (false when absent): the threshold in the
+   * manifest was chosen with that setting, so override it only to measure.
+   */
+  readonly flipAverage?: boolean;
 }
 
 /** Cosine similarity of two L2-normalized embeddings (their dot product), in [−1, 1]. */
@@ -61,12 +68,21 @@ export class FaceEmbedder {
   readonly threshold: number;
   /** The false-accept rate `threshold` was chosen for on the validation pairs. */
   readonly far: number;
+  /** Whether each crop is embedded together with its mirror image (unit embeddings averaged). */
+  readonly flipAverage: boolean;
   #model: TfliteModel;
   #input: TensorInfo;
   #output: TensorInfo;
 
-  private constructor(modelPath: string, sha256: string, manifest: EmbeddingManifest, model: TfliteModel) {
+  private constructor(
+    modelPath: string,
+    sha256: string,
+    manifest: EmbeddingManifest,
+    model: TfliteModel,
+    flipAverage: boolean,
+  ) {
     this.modelPath = modelPath;
+    this.flipAverage = flipAverage;
     this.sha256 = sha256;
     this.manifest = manifest;
     this.#model = model;
@@ -105,7 +121,13 @@ export class FaceEmbedder {
         hint: 'a face embedder takes one NHWC RGB crop and returns one embedding vector',
       });
     }
-    return new FaceEmbedder(options.modelPath, file.sha256, manifest, model);
+    return new FaceEmbedder(
+      options.modelPath,
+      file.sha256,
+      manifest,
+      model,
+      options.flipAverage ?? manifest.test_time_flip ?? false,
+    );
   }
 
   get id(): string {
@@ -128,13 +150,15 @@ export class FaceEmbedder {
 
   /** Embedding of an already aligned crop (inputSize² × 3 RGB bytes). */
   async embedCrop(crop: Uint8Array): Promise<Float32Array> {
-    const [out] = await this.#model.run([this.#inputFor(crop)]);
-    return this.#read(out as ArrayLike<number>);
+    const outs = await Promise.all(this.#crops(crop).map((c) => this.#model.run([this.#inputFor(c)])));
+    return this.#combine(outs.map(([out]) => out as ArrayLike<number>));
   }
 
   /** Same on the calling thread (batch tools, not the daemon's event loop). */
   embedCropSync(crop: Uint8Array): Float32Array {
-    return this.#read(this.#model.runSync([this.#inputFor(crop)])[0] as ArrayLike<number>);
+    return this.#combine(
+      this.#crops(crop).map((c) => this.#model.runSync([this.#inputFor(c)])[0] as ArrayLike<number>),
+    );
   }
 
   async close(): Promise<void> {
@@ -152,6 +176,19 @@ export class FaceEmbedder {
           : new Uint8Array(n);
     fillClassifierInput(crop, this.#input, buffer, this.manifest.input.normalization ?? NORMALIZATION);
     return buffer;
+  }
+
+  #crops(crop: Uint8Array): Uint8Array[] {
+    return this.flipAverage ? [crop, mirrorCrop(crop, this.inputSize)] : [crop];
+  }
+
+  /** The unit embedding of one output, or the renormalized mean of the crop's and its mirror's unit embeddings. */
+  #combine(outputs: readonly ArrayLike<number>[]): Float32Array {
+    const units = outputs.map((out) => this.#read(out));
+    if (units.length === 1) return units[0];
+    const sum = new Float32Array(units[0].length);
+    for (const u of units) for (let i = 0; i < u.length; i++) sum[i] += u[i];
+    return l2Normalize(sum);
   }
 
   #read(out: ArrayLike<number>): Float32Array {

@@ -12,7 +12,8 @@ import { cosineSimilarity, type FaceEmbedder } from '../inference/face-embedder.
 import { decodeForDetection, detectFaces, fullResolutionImage } from '../vision/decode-for-detection.js';
 import { primaryFace } from '../vision/primary-face.js';
 import { mapWithLimit } from '../concurrency/map-with-limit.js';
-import { summarizeVerification, type ScoredPair, type VerificationSummary } from './verification-metrics.js';
+import { summarizeVerification, tarAtFar, type ScoredPair, type VerificationSummary } from './verification-metrics.js';
+import { pairGroup, summarizeGroups, type GroupSummary } from './verify-groups.js';
 
 export interface PairRow {
   readonly pathA: string;
@@ -59,12 +60,27 @@ export interface VerifyOptions {
   readonly concurrency?: number;
   /** Called after each photo with (done, total). */
   readonly onImage?: (done: number, total: number) => void;
+  /** Absolute photo path → group label (`readGroupLabels`): adds per-group figures to the result. */
+  readonly groups?: ReadonlyMap<string, string>;
 }
 
 export interface VerifyResult extends VerificationSummary {
   /** Photos that could not be read or decoded (their pairs count as missing faces). */
   readonly unreadable: number;
-  readonly model: { readonly id: string; readonly sha256: string; readonly threshold: number; readonly far: number };
+  readonly model: {
+    readonly id: string;
+    readonly sha256: string;
+    readonly threshold: number;
+    readonly far: number;
+    /** Whether each photo was embedded together with its mirror image. */
+    readonly flip_average: boolean;
+  };
+  /** The lowest thresholds whose false-accept rate over these pairs is at most 1 % and 0.1 %. */
+  readonly threshold_at_far: { readonly '0.01': number; readonly '0.001': number };
+  /** True- and false-accept rates over these pairs at the model's own threshold (`model.threshold`). */
+  readonly at_model_threshold: { readonly tar: number; readonly far: number };
+  /** Per-group figures at the model's threshold, when `groups` was given (see verify-groups.ts). */
+  readonly groups?: Record<string, GroupSummary>;
 }
 
 /** Embedding of the photo's primary face, or null when none was found or the photo is unreadable. */
@@ -114,10 +130,26 @@ export async function verifyPairs(csvPath: string, options: VerifyOptions): Prom
     const ok = a instanceof Float32Array && b instanceof Float32Array;
     return { same: r.same, fold: r.fold, score: ok ? cosineSimilarity(a, b) : null };
   });
-  const { embedder } = options;
+  const { embedder, groups } = options;
+  const accepted = (p: ScoredPair) => p.score !== null && p.score >= embedder.threshold;
+  const rate = (of: ScoredPair[]) => (of.length ? of.filter(accepted).length / of.length : 0);
   return {
     ...summarizeVerification(scored),
     unreadable: results.filter((r) => r === 'unreadable').length,
-    model: { id: embedder.id, sha256: embedder.sha256, threshold: embedder.threshold, far: embedder.far },
+    threshold_at_far: { '0.01': tarAtFar(scored, 0.01).threshold, '0.001': tarAtFar(scored, 0.001).threshold },
+    at_model_threshold: { tar: rate(scored.filter((p) => p.same)), far: rate(scored.filter((p) => !p.same)) },
+    ...(groups && {
+      groups: summarizeGroups(
+        scored.map((p, i) => ({ ...p, group: pairGroup(groups, rows[i].pathA, rows[i].pathB) })),
+        embedder.threshold,
+      ),
+    }),
+    model: {
+      id: embedder.id,
+      sha256: embedder.sha256,
+      threshold: embedder.threshold,
+      far: embedder.far,
+      flip_average: embedder.flipAverage,
+    },
   };
 }

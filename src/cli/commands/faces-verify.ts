@@ -4,6 +4,7 @@ import { Progress } from '../../dataset/progress.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { FaceEmbedder } from '../../inference/face-embedder.js';
 import { packageRoot } from '../../inference/shipped-model.js';
+import { readGroupLabels } from '../../recognition/verify-groups.js';
 import { verifyPairs } from '../../recognition/verify-pairs.js';
 
 /** The shipped face embedder: `models/face-embed/` at the package root (its own folder and manifest). */
@@ -27,11 +28,30 @@ export function registerFacesVerifyCommand(program: Command): void {
     .option('--model <path>', 'embedder .tflite (its manifest.json beside it)', shippedEmbedderPath())
     .addOption(new Option('--detector <model>', 'face detector').choices(['short', 'full']).default('short'))
     .option('--concurrency <n>', 'photos in flight', '2')
+    .option('--groups <labels.csv>', 'path,<label> per photo (e.g. image-gender.csv): figures per group as well')
+    .addOption(
+      new Option(
+        '--flip <mode>',
+        'embed each face with its mirror image too (default: the manifest’s test_time_flip)',
+      ).choices(['on', 'off']),
+    )
     .option('--json', 'print the result as one JSON object')
     .action(
-      async (csv: string, opts: { model: string; detector: DetectorModel; concurrency: string; json?: boolean }) => {
+      async (
+        csv: string,
+        opts: {
+          model: string;
+          detector: DetectorModel;
+          concurrency: string;
+          groups?: string;
+          flip?: 'on' | 'off';
+          json?: boolean;
+        },
+      ) => {
+        const groups = opts.groups ? await readGroupLabels(opts.groups) : undefined;
         const detector = await FaceDetector.create({ model: opts.detector });
-        const embedder = await FaceEmbedder.create({ modelPath: opts.model }).catch(async (err) => {
+        const flipAverage = opts.flip === undefined ? undefined : opts.flip === 'on';
+        const embedder = await FaceEmbedder.create({ modelPath: opts.model, flipAverage }).catch(async (err) => {
           await detector.close();
           throw err;
         });
@@ -41,6 +61,7 @@ export function registerFacesVerifyCommand(program: Command): void {
             detector,
             embedder,
             concurrency: Number(opts.concurrency),
+            groups,
             onImage: process.stderr.isTTY
               ? (done, total) => (done === 1 ? (progress = new Progress(total, 'verify')).tick() : progress?.tick())
               : undefined,
@@ -58,6 +79,15 @@ export function registerFacesVerifyCommand(program: Command): void {
           console.log(
             `best threshold ${result.threshold.toFixed(4)}  (the model's: ${result.model.threshold} for FAR ${result.model.far})`,
           );
+          const t = result.threshold_at_far;
+          console.log(`threshold for  FAR 1 % ${t['0.01'].toFixed(4)}   FAR 0.1 % ${t['0.001'].toFixed(4)}`);
+          const at = result.at_model_threshold;
+          console.log(`at the model's threshold: TAR ${pct(at.tar)}, FAR ${pct(at.far)}`);
+          for (const [group, g] of Object.entries(result.groups ?? {})) {
+            console.log(
+              `  ${group.padEnd(12)} ${String(g.pairs).padStart(5)} pairs  accuracy ${pct(g.accuracy)}  TAR ${pct(g.tar)}  FAR ${pct(g.far)}`,
+            );
+          }
         } finally {
           await embedder.close();
           await detector.close();
