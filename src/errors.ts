@@ -27,6 +27,13 @@ export type FaceedgeErrorCode =
   | 'MODEL_TRANSFER_FAILED'
   | 'MODEL_NO_PREVIOUS'
   | 'ROLLOUT_STOPPED'
+  | 'GALLERY_INVALID'
+  | 'GALLERY_KEY_INVALID'
+  | 'GALLERY_AUTH_FAILED'
+  | 'GALLERY_LIMIT'
+  | 'GALLERY_NAME_INVALID'
+  | 'GALLERY_PERSON_UNKNOWN'
+  | 'ENROLMENT_FAILED'
   | 'USAGE';
 
 export class FaceedgeError extends Error {
