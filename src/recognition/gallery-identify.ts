@@ -107,10 +107,11 @@ export async function* mapInOrder<T, R>(
   job: (item: T) => Promise<R>,
 ): AsyncGenerator<R> {
   const inFlight: Promise<R>[] = [];
+  const most = Number.isInteger(limit) && limit >= 1 ? limit : 1;
   try {
     for await (const item of items) {
       inFlight.push(job(item));
-      if (inFlight.length >= limit) yield await (inFlight.shift() as Promise<R>);
+      if (inFlight.length >= most) yield await (inFlight.shift() as Promise<R>);
     }
     while (inFlight.length > 0) yield await (inFlight.shift() as Promise<R>);
   } finally {

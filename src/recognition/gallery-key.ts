@@ -43,7 +43,10 @@ export async function readGalleryKey(path: string): Promise<GalleryKey> {
   );
 }
 
-/** Writes a new random key to `path` with mode 0600; refuses to replace an existing file (it would orphan a gallery). */
+/**
+ * Writes a new random key to `path` with mode 0600; refuses to replace an existing file (a gallery written
+ * under it could no longer be read).
+ */
 export async function writeGalleryKey(path: string): Promise<void> {
   let file;
   try {

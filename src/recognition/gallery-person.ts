@@ -82,9 +82,15 @@ export interface GalleryLimits {
   readonly maxPeople: number;
   /** Embeddings kept per person. Default 20 (a handful of photos per pose and light is plenty). */
   readonly maxEmbeddingsPerPerson: number;
-  /** Tombstones kept; beyond, the oldest are dropped (a merge with a gallery older than them may resurrect). Default 10,000. */
+  /**
+   * Tombstones kept; beyond, the oldest are dropped (merging a gallery older than a dropped removal would bring
+   * that person back). Default 10,000.
+   */
   readonly maxTombstones: number;
-  /** Largest gallery file, bytes. Default 32 MiB (2,000 people × 20 × 512-dimension float32 is 80 MiB; 128 dimensions, 20 MiB). */
+  /**
+   * Largest gallery file, bytes. Default 32 MiB: 2,000 people × 20 embeddings of 128 float32 is 20 MiB (of 512
+   * dimensions it would be 80 MiB, and the people bound is what gives first).
+   */
   readonly maxFileBytes: number;
 }
 

@@ -21,7 +21,7 @@ export interface PhotoQuality {
 
 /** Below this eye distance a face is too small to enrol: the aligner would upscale it more than 2.5×. Pixels. */
 export const MIN_ENROL_EYE_DISTANCE_PX = 20;
-/** Beyond this estimated head turn a face is too far from frontal to enrol (the door camera sees it frontal). Degrees. */
+/** Beyond this estimated head turn a face is too far from frontal to enrol (a door camera sees faces frontal). Degrees. */
 export const MAX_ENROL_YAW_DEG = 35;
 /** Below this sharpness a crop is reported as blurred (reported only: measured on faces-dev, the sharpest 99 % pass; see README). */
 export const LOW_SHARPNESS = 20;

@@ -51,6 +51,15 @@ export function withPhotoOptions(command: Command): Command {
     .addOption(new Option('--detector <model>', 'face detector').choices(['short', 'full']).default('short'));
 }
 
+/** `--concurrency` as a whole number from 1 to 64; USAGE otherwise. */
+export function parseConcurrency(raw: string): number {
+  const n = Number(raw);
+  if (!(Number.isInteger(n) && n >= 1 && n <= 64)) {
+    throw new FaceedgeError('USAGE', `--concurrency must be a whole number from 1 to 64, got ${raw}`);
+  }
+  return n;
+}
+
 export function galleryPath(flags: GalleryFlags, env: NodeJS.ProcessEnv): string {
   if (flags.gallery) return flags.gallery;
   if (flags.config) return join(loadConfig({ file: flags.config, env }).state_dir, GALLERY_FILE_NAME);

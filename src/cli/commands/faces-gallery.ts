@@ -6,7 +6,11 @@ import type { Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import { readGalleryKey, writeGalleryKey } from '../../recognition/gallery-key.js';
 import { mapInOrder, matchEmbedding } from '../../recognition/gallery-identify.js';
-import { LOW_SHARPNESS, type PhotoQuality } from '../../recognition/gallery-photo-quality.js';
+import {
+  LOW_SHARPNESS,
+  MIN_ENROL_EYE_DISTANCE_PX,
+  type PhotoQuality,
+} from '../../recognition/gallery-photo-quality.js';
 import { photoFace, photoFiles, type PhotoFace } from '../../recognition/gallery-photo.js';
 import { personKey, validPersonName } from '../../recognition/gallery-person.js';
 import { GalleryStore } from '../../recognition/gallery-store.js';
@@ -14,6 +18,7 @@ import { formatTable } from '../format-table.js';
 import {
   facesCommand,
   openGallery,
+  parseConcurrency,
   withGalleryOptions,
   withPhotoOptions,
   withPhotoTools,
@@ -34,6 +39,74 @@ function photoLine(p: PhotoFace): string {
   return `skip  ${p.file}  ${p.reason}${p.quality ? `; ${describeQuality(p.quality)}` : ''}`;
 }
 
+type AddFlags = GalleryFlags & PhotoFlags & { concurrency: string; json?: boolean };
+
+/** `faces add`: every photo through `photoFace`, one line each, then one enrolment of the usable ones. */
+async function addPerson(
+  rawName: string,
+  args: readonly string[],
+  flags: AddFlags,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  // A bad name fails before any model is loaded or photo read.
+  const name = validPersonName(rawName);
+  const key = personKey(name);
+  const concurrency = parseConcurrency(flags.concurrency);
+  await withPhotoTools(flags, async (tools) => {
+    const { embedder } = tools;
+    const store = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
+    const others = { ...store.contents, people: store.contents.people.filter((p) => personKey(p.name) !== key) };
+    const usable: Float32Array[] = [];
+    let seen = 0;
+    const photos = mapInOrder(photoFiles(args), concurrency, (file) => photoFace(file, tools, { purpose: 'enrol' }));
+    for await (const photo of photos) {
+      seen++;
+      const lookalike = photo.usable
+        ? matchEmbedding(others, photo.embedding, { threshold: LOOKS_LIKE_SOMEONE_ELSE, margin: 0 }).person
+        : null;
+      if (photo.usable) usable.push(photo.embedding);
+      if (flags.json) {
+        const { file, quality, box } = photo;
+        const reason = photo.usable ? {} : { reason: photo.reason };
+        console.log(
+          JSON.stringify({
+            file,
+            usable: photo.usable,
+            ...reason,
+            box,
+            quality,
+            ...(lookalike ? { looks_like: lookalike } : {}),
+          }),
+        );
+      } else {
+        console.log(photoLine(photo));
+        if (lookalike)
+          console.log(`      warning: this face looks like ${lookalike}, already enrolled: is it the right photo?`);
+      }
+    }
+    if (usable.length === 0) {
+      throw new FaceedgeError('ENROLMENT_FAILED', `no usable photo of ${name} among ${seen}: nobody was enrolled`, {
+        hint: `use sharp, frontal photos with one face, eyes at least ${MIN_ENROL_EYE_DISTANCE_PX} px apart`,
+      });
+    }
+    const after = await store.enrol(name, usable);
+    const person = after.people.find((p) => personKey(p.name) === key);
+    const summary = {
+      enrolled: person?.name ?? name,
+      photos: seen,
+      used: usable.length,
+      embeddings: person?.embeddings.length ?? usable.length,
+      gallery: store.path,
+      version: after.version,
+    };
+    console.log(
+      flags.json
+        ? JSON.stringify(summary)
+        : `enrolled ${summary.enrolled}: ${usable.length} of ${seen} photos (${summary.embeddings} embeddings in ${store.path}, version ${after.version})`,
+    );
+  });
+}
+
 export function registerFacesGalleryCommands(program: Command, env: NodeJS.ProcessEnv): void {
   const faces = facesCommand(program);
 
@@ -43,79 +116,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
     .argument('<photos...>', 'photos or folders of photos of that person only')
     .option('--concurrency <n>', 'photos in flight', '2')
     .option('--json', 'one JSON object per photo, then one for the enrolment')
-    .action(
-      async (
-        rawName: string,
-        args: string[],
-        flags: GalleryFlags & PhotoFlags & { concurrency: string; json?: boolean },
-      ) => {
-        // A bad name fails before any model is loaded or photo read.
-        const name = validPersonName(rawName);
-        const key = personKey(name);
-        await withPhotoTools(flags, async (tools) => {
-          const { embedder } = tools;
-          const store = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
-          const usable: Float32Array[] = [];
-          let seen = 0;
-          for await (const photo of mapInOrder(photoFiles(args), Number(flags.concurrency), (file) =>
-            photoFace(file, tools, { purpose: 'enrol' }),
-          )) {
-            seen++;
-            const others = {
-              ...store.contents,
-              people: store.contents.people.filter((p) => personKey(p.name) !== key),
-            };
-            const lookalike = photo.usable
-              ? matchEmbedding(others, photo.embedding, { threshold: LOOKS_LIKE_SOMEONE_ELSE, margin: 0 }).person
-              : null;
-            if (photo.usable) usable.push(photo.embedding);
-            if (flags.json) {
-              const { file, usable: ok, quality, box } = photo;
-              console.log(
-                JSON.stringify({
-                  file,
-                  usable: ok,
-                  ...(ok ? {} : { reason: photo.reason }),
-                  box,
-                  quality,
-                  ...(lookalike ? { looks_like: lookalike } : {}),
-                }),
-              );
-            } else {
-              console.log(photoLine(photo));
-              if (lookalike)
-                console.log(
-                  `      warning: this face looks like ${lookalike}, already enrolled: is it the right photo?`,
-                );
-            }
-          }
-          if (usable.length === 0) {
-            throw new FaceedgeError(
-              'ENROLMENT_FAILED',
-              `no usable photo of ${name} among ${seen}: nobody was enrolled`,
-              {
-                hint: 'use sharp, frontal photos with one face, eyes at least 20 px apart',
-              },
-            );
-          }
-          const after = await store.enrol(name, usable);
-          const person = after.people.find((p) => personKey(p.name) === key);
-          const summary = {
-            enrolled: person?.name ?? name,
-            photos: seen,
-            used: usable.length,
-            embeddings: person?.embeddings.length ?? usable.length,
-            gallery: store.path,
-            version: after.version,
-          };
-          console.log(
-            flags.json
-              ? JSON.stringify(summary)
-              : `enrolled ${summary.enrolled}: ${usable.length} of ${seen} photos (${summary.embeddings} embeddings in ${store.path}, version ${after.version})`,
-          );
-        });
-      },
-    );
+    .action((name: string, args: string[], flags: AddFlags) => addPerson(name, args, flags, env));
 
   withGalleryOptions(faces.command('list'))
     .description('the people in the gallery: name, embeddings, last change (never the embeddings themselves)')

@@ -10,6 +10,7 @@ import { photoFiles } from '../../recognition/gallery-photo.js';
 import {
   facesCommand,
   openGallery,
+  parseConcurrency,
   withGalleryOptions,
   withPhotoOptions,
   withPhotoTools,
@@ -51,10 +52,7 @@ export function registerFacesIdentifyCommand(program: Command, env: NodeJS.Proce
       const margin = Number(flags.margin);
       if (!(margin >= 0 && margin < 2))
         throw new FaceedgeError('USAGE', `--margin must be in [0, 2), got ${flags.margin}`);
-      const concurrency = Number(flags.concurrency);
-      if (!(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64)) {
-        throw new FaceedgeError('USAGE', `--concurrency must be a whole number from 1 to 64, got ${flags.concurrency}`);
-      }
+      const concurrency = parseConcurrency(flags.concurrency);
       await withPhotoTools(flags, async (tools) => {
         const { embedder } = tools;
         const store = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
