@@ -5,7 +5,12 @@
  */
 import type { Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
-import { DEFAULT_IDENTIFY_MARGIN, identifyPhotos, type IdentifyResult } from '../../recognition/gallery-identify.js';
+import {
+  DEFAULT_IDENTIFY_MARGIN,
+  identifyPhotos,
+  manifestMargin,
+  type IdentifyResult,
+} from '../../recognition/gallery-identify.js';
 import { photoFiles } from '../../recognition/gallery-photo.js';
 import {
   facesCommand,
@@ -30,7 +35,7 @@ async function writeLine(line: string): Promise<void> {
 }
 
 interface IdentifyFlags extends GalleryFlags, PhotoFlags {
-  readonly margin: string;
+  readonly margin?: string;
   readonly concurrency: string;
   readonly json?: boolean;
 }
@@ -43,15 +48,15 @@ export function registerFacesIdentifyCommand(program: Command, env: NodeJS.Proce
     .argument('<photos...>', 'photos, or folders of photos (searched recursively)')
     .option(
       '--margin <cosine>',
-      'lead over the second-best person a name needs (cosine similarity)',
-      String(DEFAULT_IDENTIFY_MARGIN),
+      `lead over the second-best person a name needs, cosine similarity (default: the manifest's recognition.margin, else ${DEFAULT_IDENTIFY_MARGIN})`,
     )
     .option('--concurrency <n>', 'photos in flight', '2')
     .option('--json', 'one JSON object per photo: {file, person, similarity, second_similarity, box} (+ error)')
     .action(async (args: string[], flags: IdentifyFlags) => {
-      const margin = Number(flags.margin);
-      if (!(margin >= 0 && margin < 2))
+      const margin = flags.margin === undefined ? undefined : Number(flags.margin);
+      if (margin !== undefined && !(margin >= 0 && margin < 2)) {
         throw new FaceedgeError('USAGE', `--margin must be in [0, 2), got ${flags.margin}`);
+      }
       const concurrency = parseConcurrency(flags.concurrency);
       await withPhotoTools(flags, async (tools) => {
         const { embedder } = tools;
@@ -65,7 +70,7 @@ export function registerFacesIdentifyCommand(program: Command, env: NodeJS.Proce
           tools,
           gallery: store.contents,
           threshold: embedder.threshold,
-          margin,
+          margin: margin ?? manifestMargin(embedder.manifest.recognition),
           concurrency,
         });
         for await (const result of results) await writeLine(flags.json ? JSON.stringify(result) : textLine(result));
