@@ -10,6 +10,7 @@ import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { FaceedgeError } from '../errors.js';
+import { processRuns } from './gallery-lock.js';
 
 /** Test seam: called between the temporary file's fsync and its rename (a crash there is what tests simulate). */
 export interface AtomicWriteHooks {
@@ -93,16 +94,6 @@ export async function removeOrphanedTemps(path: string): Promise<number> {
     );
   }
   return removed;
-}
-
-function processRuns(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 async function syncDir(dir: string): Promise<void> {

@@ -21,6 +21,7 @@ import {
   type GalleryModel,
 } from './gallery-contents.js';
 import { readGalleryFile, writeGalleryFile, type AtomicWriteHooks } from './gallery-file.js';
+import { withGalleryLock } from './gallery-lock.js';
 import { mergeGalleries } from './gallery-merge.js';
 import { DEFAULT_GALLERY_LIMITS, type GalleryLimits } from './gallery-person.js';
 
@@ -100,27 +101,27 @@ export class GalleryStore {
   }
 
   #change(apply: (gallery: GalleryContents) => GalleryContents): Promise<GalleryContents> {
-    return this.#queue.run(async () => {
-      // Read again: another process (a CLI beside the daemon) may have changed the file since.
-      const next = apply(await this.#read());
-      if (!next.model.id) {
-        throw new FaceedgeError(
-          'GALLERY_INVALID',
-          `${this.path} does not exist yet and no model was given to create it`,
-        );
-      }
-      const bytes = encodeGallery(next, this.#options.key);
-      if (bytes.length > this.limits.maxFileBytes) {
-        throw new FaceedgeError(
-          'GALLERY_LIMIT',
-          `the gallery would be ${bytes.length} bytes, more than the ${this.limits.maxFileBytes} allowed`,
-          { hint: 'remove people who no longer need access, or enrol fewer photos each' },
-        );
-      }
-      await writeGalleryFile(this.path, bytes, this.#options.hooks);
-      this.#contents = next;
-      return next;
-    });
+    // The queue orders this process's changes; the lock, those of other processes (a CLI beside the daemon).
+    return this.#queue.run(() => withGalleryLock(this.path, () => this.#changeLocked(apply)));
+  }
+
+  async #changeLocked(apply: (gallery: GalleryContents) => GalleryContents): Promise<GalleryContents> {
+    // Read again: another process may have changed the file since.
+    const next = apply(await this.#read());
+    if (!next.model.id) {
+      throw new FaceedgeError('GALLERY_INVALID', `${this.path} does not exist yet and no model was given to create it`);
+    }
+    const bytes = encodeGallery(next, this.#options.key);
+    if (bytes.length > this.limits.maxFileBytes) {
+      throw new FaceedgeError(
+        'GALLERY_LIMIT',
+        `the gallery would be ${bytes.length} bytes, more than the ${this.limits.maxFileBytes} allowed`,
+        { hint: 'remove people who no longer need access, or enrol fewer photos each' },
+      );
+    }
+    await writeGalleryFile(this.path, bytes, this.#options.hooks);
+    this.#contents = next;
+    return next;
   }
 
   async #read(): Promise<GalleryContents> {

@@ -36,6 +36,20 @@ async function rejectsWith(promise: Promise<unknown> | (() => unknown), code: Fa
   throw new Error(`expected ${code}, nothing was thrown`);
 }
 
+/** Runs a TypeScript module in a child Node (through tsx); resolves with how it ended and its stderr. */
+function runChild(script: string, args: string[]): Promise<{ signal: NodeJS.Signals | null; stderr: string }> {
+  const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', loader, script, ...args], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+    child.on('error', reject);
+    child.on('close', (_code, signal) => resolve({ signal, stderr }));
+  });
+}
+
 let dir: string;
 let keyPath: string;
 beforeEach(async () => {
@@ -264,6 +278,34 @@ describe('gallery writes', () => {
     expect(await readdir(dir)).toEqual(['g.gallery', 'gallery.key']);
   });
 
+  it('two processes enrolling into one gallery at once: the lock file keeps every enrolment', async () => {
+    const path = join(dir, 'g.gallery');
+    const script = join(dir, 'enrol.mts');
+    const storeUrl = pathToFileURL(join(REPO_ROOT, 'src/recognition/gallery-store.ts')).href;
+    await writeFile(
+      script,
+      `import { GalleryStore } from '${storeUrl}';
+       const [prefix, start] = process.argv.slice(2);
+       // Both children start enrolling at the same instant, whenever each finished loading.
+       await new Promise((resolve) => setTimeout(resolve, Number(start) - Date.now()));
+       for (let i = 0; i < 40; i++) {
+         const store = await GalleryStore.open({ path: ${JSON.stringify(path)}, key: null, model: ${JSON.stringify(MODEL)} });
+         const e = new Float32Array(8); e[i % 8] = 1;
+         await store.enrol(prefix + i, [e]);
+       }`,
+    );
+    const start = String(Date.now() + 4000);
+    const results = await Promise.all(['a', 'b'].map((prefix) => runChild(script, [prefix, start])));
+    expect(results).toEqual([
+      { signal: null, stderr: '' },
+      { signal: null, stderr: '' },
+    ]);
+    const back = await GalleryStore.open({ path, key: null, model: MODEL });
+    expect(back.list()).toHaveLength(80);
+    expect(back.contents.version).toBe(80);
+    expect(await readdir(dir)).not.toContain('g.gallery.lock');
+  });
+
   it('a process killed between write and rename: the old gallery reads whole; the next write removes the orphan', async () => {
     const path = join(dir, 'g.gallery');
     const key = await readGalleryKey(keyPath);
@@ -282,22 +324,13 @@ describe('gallery writes', () => {
        const e = new Float32Array(8); e[0] = 1;
        await store.enrol('Bob', [e]);`,
     );
-    const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-    const { signal, stderr } = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>(
-      (resolve, reject) => {
-        const child = spawn(process.execPath, ['--import', loader, script], { stdio: ['ignore', 'ignore', 'pipe'] });
-        let err = '';
-        child.stderr.setEncoding('utf8').on('data', (c: string) => (err += c));
-        child.on('error', reject);
-        child.on('close', (_code, sig) => resolve({ signal: sig, stderr: err }));
-      },
-    );
+    const { signal, stderr } = await runChild(script, []);
     expect({ signal, stderr }).toEqual({ signal: 'SIGKILL', stderr: '' });
     const names = await readdir(dir);
     expect(names.filter((n) => n.startsWith('.g.gallery.tmp-'))).toHaveLength(1); // the crash's orphan
     const back = await GalleryStore.open({ path, key, model: MODEL });
     expect(back.list().map((p) => p.name)).toEqual(['Alice']);
     await back.enrol('Carol', [unit(3)]);
-    expect((await readdir(dir)).sort()).toEqual(['crash.mts', 'g.gallery', 'gallery.key']);
+    expect((await readdir(dir)).sort()).toEqual(['crash.mts', 'g.gallery', 'gallery.key']); // lock taken over, then released
   });
 });
