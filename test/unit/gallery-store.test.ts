@@ -142,6 +142,25 @@ describe('gallery file: round trip, encryption, integrity', () => {
   });
 });
 
+describe('merging stores', () => {
+  it('a workstation’s plain gallery merges into the board’s encrypted one; its removals follow', async () => {
+    const key = await readGalleryKey(keyPath);
+    const board = await GalleryStore.open({ path: join(dir, 'board.gallery'), key, model: MODEL });
+    await board.enrol('Alice', [unit(1)]);
+    await board.enrol('Bob', [unit(2)]);
+    const desk = await GalleryStore.open({ path: join(dir, 'desk.gallery'), key: null, model: MODEL });
+    await desk.enrol('Carol', [unit(3)]);
+    await desk.enrol('Bob', [unit(4)]);
+    await desk.remove('Bob'); // removed on the desk after the board enrolled him
+    const merged = await board.merge(desk.contents);
+    expect(merged.people.map((p) => p.name)).toEqual(['Alice', 'Carol']);
+    const back = await GalleryStore.open({ path: join(dir, 'board.gallery'), key, model: MODEL });
+    expect(back.list().map((p) => p.name)).toEqual(['Alice', 'Carol']);
+    expect(back.contents.version).toBe(4); // above both (board 2, desk 3)
+    expect((await readFile(join(dir, 'board.gallery'))).includes('Carol')).toBe(false); // still encrypted
+  });
+});
+
 describe('gallery key file', () => {
   it('refuses a key readable by group or others, a wrong size, a missing file; accepts 64 hex digits', async () => {
     expect((await readGalleryKey(keyPath)).length).toBe(32);

@@ -76,6 +76,12 @@ export async function openGallery(
   model?: { id: string; dimensions: number },
 ): Promise<GalleryStore> {
   const path = galleryPath(flags, env);
+  if (!flags.gallery && !flags.key) {
+    // The board's own gallery (under state_dir) is never plain: plain galleries are for workstations and tests.
+    throw new FaceedgeError('GALLERY_KEY_INVALID', `the board's gallery ${path} is encrypted: give --key FILE`, {
+      hint: 'faceedge faces keygen FILE makes one; a plain gallery needs an explicit --gallery FILE',
+    });
+  }
   const key = flags.key ? await readGalleryKey(flags.key) : null;
   return GalleryStore.open({ path, key, model });
 }

@@ -102,7 +102,7 @@ async function addPerson(
     console.log(
       flags.json
         ? JSON.stringify(summary)
-        : `enrolled ${summary.enrolled}: ${usable.length} of ${seen} photos (${summary.embeddings} embeddings in ${store.path}, version ${after.version})`,
+        : `enrolled ${summary.enrolled}: ${usable.length} of ${seen} photos (${summary.embeddings} embedding${summary.embeddings === 1 ? '' : 's'} in ${store.path}, version ${after.version})`,
     );
   });
 }
