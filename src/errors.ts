@@ -34,6 +34,13 @@ export type FaceedgeErrorCode =
   | 'MODEL_PUSH_NO_SPACE'
   | 'ROLLOUT_STOPPED'
   | 'TRAINING_FAILED'
+  | 'GALLERY_INVALID'
+  | 'GALLERY_KEY_INVALID'
+  | 'GALLERY_AUTH_FAILED'
+  | 'GALLERY_LIMIT'
+  | 'GALLERY_NAME_INVALID'
+  | 'GALLERY_PERSON_UNKNOWN'
+  | 'ENROLMENT_FAILED'
   | 'USAGE';
 
 export class FaceedgeError extends Error {

@@ -16,6 +16,8 @@ import { registerFleetCommands } from './commands/fleet.js';
 import { registerModelCalibrateCommand } from './commands/model-calibrate.js';
 import { registerFacesVerifyCommand } from './commands/faces-verify.js';
 import { registerTrainCommand } from './commands/train.js';
+import { registerFacesGalleryCommands } from './commands/faces-gallery.js';
+import { registerFacesIdentifyCommand } from './commands/faces-identify.js';
 import { packageVersion } from './package-version.js';
 
 // The one place the process environment is read; components get their slice of config.
@@ -33,6 +35,8 @@ registerModelCommands(program);
 registerModelCalibrateCommand(program.commands.find((c) => c.name() === 'model')!);
 registerGpioCommands(program, env);
 registerFleetCommands(program);
+registerFacesGalleryCommands(program, env);
+registerFacesIdentifyCommand(program, env);
 registerFacesVerifyCommand(program);
 registerTrainCommand(program);
 
@@ -42,7 +46,9 @@ try {
   if (isFaceedgeError(err)) {
     // A message may quote a URL the user gave (mqtt://user:password@…): never echo its password.
     console.error(redactUrlsIn(`faceedge: ${err.message}${err.hint ? `\n  hint: ${err.hint}` : ''}`));
-    process.exit(err.code === 'USAGE' || err.code === 'CONFIG_INVALID' ? 2 : 1);
+    // 2: the input cannot work as given (usage, config, a name, photos none of which is usable); 1: it failed.
+    const inputError = ['USAGE', 'CONFIG_INVALID', 'GALLERY_NAME_INVALID', 'ENROLMENT_FAILED'].includes(err.code);
+    process.exit(inputError ? 2 : 1);
   }
   throw err;
 }
