@@ -19,7 +19,10 @@ import { ModelPushReceiver } from '../model-push/model-push-receiver.js';
 import { ModelStore, type InstalledModel } from '../model-push/model-store.js';
 import { rollbackModel } from '../model-push/install-model.js';
 import { TransferStore } from '../model-push/transfer-store.js';
+import type { TransferLogLine } from '../model-push/push-receiver-options.js';
+import type { AuditTrail } from '../mqtt/audit-trail.js';
 import type { MqttOutput } from '../mqtt/mqtt-output.js';
+import type { RequestOrigin } from '../mqtt/request-origins.js';
 import { verifyReloadTarget, type ModelReloadTarget } from './model-reload-request.js';
 import { pushClientFor } from './push-client.js';
 
@@ -33,6 +36,8 @@ export interface ModelUpdatesOptions {
   /** Loads and swaps in a newly current model; rejects (typed) to refuse it. */
   readonly reload: (model: InstalledModel) => Promise<void>;
   readonly log: Logger;
+  /** Where each push's outcome is recorded with the origin of its `begin` (src/mqtt/audit-trail.ts). */
+  readonly audit?: Pick<AuditTrail, 'record'>;
   /** Store poll period, ms (inotify does the quick part). Default 5000. */
   readonly pollMs?: number;
 }
@@ -57,6 +62,9 @@ export async function currentStoredModel(dir: string): Promise<InstalledModel | 
 }
 
 const secondsToMs = (s: number | undefined) => (s === undefined ? undefined : s * 1000);
+
+/** A push whose `begin` this run did not see (left over from before a restart). */
+const UNKNOWN_PUSH_ORIGIN: RequestOrigin = { who: null, via: 'unknown: begun before the daemon restarted' };
 
 export class ModelUpdates {
   readonly store: ModelStore;
@@ -95,6 +103,7 @@ export class ModelUpdates {
       // so a model the daemon cannot serve is rolled back and reported to the sender.
       onInstalled: () => watcher.sync(),
       log,
+      onRecord: (line, origin, err) => this.#auditPush(line, origin, err),
     });
     await this.#receiver.attach();
   }
@@ -172,5 +181,16 @@ export class ModelUpdates {
       );
       return [];
     }
+  }
+
+  /** A push's outcome in the audit trail (its start is only logged): installed, refused, failed or abandoned. */
+  #auditPush(line: TransferLogLine, origin: RequestOrigin | null, err?: FaceedgeError): void {
+    if (line.outcome === 'started' || !this.#o.audit) return;
+    this.#o.audit.record(origin ?? UNKNOWN_PUSH_ORIGIN, {
+      action: 'model/push',
+      target: line.transfer,
+      outcome: line.outcome === 'installed' ? 'accepted' : line.outcome === 'refused' ? 'refused' : 'failed',
+      detail: { model: line.model, bytes: line.bytes, result: line.outcome, ...(err ? { code: err.code } : {}) },
+    });
   }
 }

@@ -7,7 +7,9 @@
 import type { PushClient } from '../model-push/model-push-receiver.js';
 import type { MqttOutput } from '../mqtt/mqtt-output.js';
 
-type Listener = (topic: string, payload: Buffer) => void;
+import type { PushMessageListener } from '../model-push/push-receiver-options.js';
+
+type Listener = PushMessageListener;
 
 export function pushClientFor(mqtt: Pick<MqttOutput, 'subscribe' | 'publish'>): PushClient {
   const listeners = new Set<Listener>();
@@ -17,8 +19,8 @@ export function pushClientFor(mqtt: Pick<MqttOutput, 'subscribe' | 'publish'>): 
       if (unsubscribes.has(filter)) return;
       unsubscribes.set(
         filter,
-        mqtt.subscribe(filter, (topic, payload) => {
-          for (const listener of listeners) listener(topic, payload);
+        mqtt.subscribe(filter, (topic, payload, _retained, origin) => {
+          for (const listener of listeners) listener(topic, payload, undefined, origin ?? undefined);
         }),
       );
     },

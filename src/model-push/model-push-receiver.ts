@@ -11,6 +11,7 @@
  *     onInstalled: (m) => holder.reload(m.modelPath, m.manifestPath) });
  *   await receiver.attach();   …   await receiver.detach();
  */
+import type { RequestOrigin } from '../mqtt/request-origins.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { installTransfer, type TransferInstalled } from './transfer-install.js';
 import {
@@ -26,6 +27,9 @@ import { admissionRefusal, busyError, pushesOffError, resumableLeftover } from '
 import type { ModelPushReceiverOptions, TransferLogLine } from './push-receiver-options.js';
 import { DEFAULT_BASE_TOPIC, MqttTopics } from '../mqtt/mqtt-topics.js';
 import { errorLogFields } from '../observability/error-log-fields.js';
+
+/** Origins of `begin`s remembered, newest kept: one transfer runs at a time, refused ones come and go. */
+const MAX_ORIGINS = 16;
 
 export type { ModelPushReceiverOptions, PushClient, TransferLogLine } from './push-receiver-options.js';
 
@@ -54,7 +58,10 @@ export class ModelPushReceiver {
   #active: Transfer | null = null;
   #stallTimer: NodeJS.Timeout | null = null;
   #attached = false;
-  readonly #onMessage = (topic: string, payload: Buffer) => this.#route(topic, payload);
+  readonly #onMessage = (topic: string, payload: Buffer, _packet?: unknown, origin?: RequestOrigin) =>
+    this.#route(topic, payload, origin);
+  /** The origin of each recent transfer's `begin`, for its log lines' audit record (a few kept: MAX_ORIGINS). */
+  readonly #origins = new Map<string, RequestOrigin>();
 
   constructor(options: ModelPushReceiverOptions) {
     this.#o = options;
@@ -120,10 +127,15 @@ export class ModelPushReceiver {
     }
   }
 
-  #route(topic: string, payload: Buffer): void {
+  #route(topic: string, payload: Buffer, origin: RequestOrigin | undefined): void {
     const parsed = this.#topics.modelPushPartOf(topic);
     if (!parsed || parsed.part === 'status') return;
     const { transfer: id, part } = parsed;
+    if (part === 'begin' && origin !== undefined) {
+      this.#origins.delete(id); // re-inserted as the newest
+      this.#origins.set(id, origin);
+      for (const old of this.#origins.keys()) if (this.#origins.size > MAX_ORIGINS) this.#origins.delete(old);
+    }
     this.#handle(id, part, payload).catch((err: unknown) => {
       this.#o.log?.warn({ ...errorLogFields(err), transfer: id, part }, 'model push message refused');
     });
@@ -319,6 +331,7 @@ export class ModelPushReceiver {
    * one line each, info when started or installed, warn otherwise.
    */
   #record(line: TransferLogLine, err?: FaceedgeError): void {
+    this.#o.onRecord?.(line, this.#origins.get(line.transfer) ?? null, err);
     const fields = err ? { ...line, ...errorLogFields(err) } : line;
     if (line.outcome === 'started' || line.outcome === 'installed')
       this.#o.log?.info(fields, `model push ${line.outcome}`);

@@ -2,6 +2,8 @@
  * What a ModelPushReceiver is given (its connection, stores, keys and limits) and the shape of its log
  * lines, apart from the receiver so that its file holds the behaviour.
  */
+import type { FaceedgeError } from '../errors.js';
+import type { RequestOrigin } from '../mqtt/request-origins.js';
 import type { VerifyOptions } from './install-model.js';
 import type { InstalledModel, ModelStore } from './model-store.js';
 import type { StatfsFn } from './transfer-admission.js';
@@ -16,9 +18,15 @@ export interface PushClient {
   subscribeAsync(filter: string, options: { qos: 1 }): Promise<unknown>;
   unsubscribeAsync(filter: string): Promise<unknown>;
   publishAsync(topic: string, payload: string, options: { qos: 1 }): Promise<unknown>;
-  on(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
-  removeListener(event: 'message', listener: (topic: string, payload: Buffer) => void): unknown;
+  on(event: 'message', listener: PushMessageListener): unknown;
+  removeListener(event: 'message', listener: PushMessageListener): unknown;
 }
+
+/**
+ * A received message; `origin` is what the connection knows of its publisher (the daemon's adapter passes the
+ * embedded broker's record, src/mqtt/request-origins.ts). An MQTT.js client passes its packet third and no origin.
+ */
+export type PushMessageListener = (topic: string, payload: Buffer, packet?: unknown, origin?: RequestOrigin) => void;
 
 export interface ModelPushReceiverOptions {
   readonly client: PushClient;
@@ -44,6 +52,11 @@ export interface ModelPushReceiverOptions {
   /** Called after a successful swap, before `installed` is published (the daemon reloads its classifier here). */
   readonly onInstalled?: (model: InstalledModel) => Promise<void> | void;
   readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
+  /**
+   * Each log line, with the origin of the transfer's `begin` (null when unknown): the daemon records a push's
+   * outcome in its audit trail from here.
+   */
+  readonly onRecord?: (line: TransferLogLine, origin: RequestOrigin | null, err?: FaceedgeError) => void;
 }
 
 /** One log line about a transfer: structured for an audit trail; never package bytes or key material. */

@@ -12,9 +12,9 @@
  * request: never secrets, embeddings or face images (a caller that takes them says only what was done).
  *
  * Wired for: bridge requests other than read-only ones (`options`, `model/reload`, `model/rollback`: the bridge
- * dispatcher), GPIO `<out>/set` (the GPIO part). A new kind of request — the model push's outcome, the
- * coming gallery changes — calls `audit.record(origin, { action, target, outcome, detail })`, with the origin
- * that `MqttOutput` hands to its subscription handlers.
+ * dispatcher), GPIO `<out>/set` (the GPIO part), a model push's outcome (src/daemon/model-updates.ts, with its
+ * `begin`'s origin). A new kind of request — the coming gallery changes — calls `audit.record(origin, { action,
+ * target, outcome, detail })`, with the origin that `MqttOutput` hands to its subscription handlers.
  */
 import type { Logger } from 'pino';
 import type { RequestOrigin, RequestPublisher } from './request-origins.js';

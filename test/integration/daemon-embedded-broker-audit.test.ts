@@ -7,7 +7,8 @@
  * - `bridge/request/options` gives one audit log line and one `audit` message naming the sender's client id;
  *   a refused (invalid) one is audited as refused; two clients sending at once are each credited with their own;
  * - `model/reload` and `model/rollback` are audited;
- * - `gpio/<out>/set` is audited, carried out or refused.
+ * - `gpio/<out>/set` is audited, carried out or refused;
+ * - a model push's outcome is audited with the sender of its `begin`.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -229,6 +230,17 @@ describe.skipIf(!classifier)(
       const rollback = await audited((a) => a.action === 'bridge/model/rollback', 'model/rollback');
       expect(rollback).toMatchObject({ who: { client_id: 'probe-operator' }, outcome: 'refused' });
       expect(rollback.detail.code).toMatch(/^[A-Z_]+$/);
+    });
+
+    it('audits a model push with the sender of its begin (a malformed begin here: refused)', async () => {
+      await probe.publish(`${ROOT}/model/push/t0000001/begin`, '{}');
+      const push = await audited((a) => a.action === 'model/push', 'model push');
+      expect(push).toMatchObject({
+        who: { client_id: 'probe-operator', username: 'operator' },
+        outcome: 'refused',
+        target: 't0000001',
+        detail: { result: 'refused', code: 'REQUEST_INVALID' },
+      });
     });
 
     it('audits GPIO set: carried out with the sender, malformed or unknown outputs refused', async () => {

@@ -37,6 +37,7 @@ class ModelUpdatesPart implements DaemonPart {
       deviceId: services.deviceId,
       reload: async (m) => void (await classifier.reload(m.modelPath, m.manifestPath)),
       log: componentLogger(log, 'models'),
+      audit: services.audit,
     });
     this.commands = {
       // Payload and checks: model-reload-request.ts (a named model is verified like an install).
