@@ -17,7 +17,7 @@ import {
 } from '../vision/decode-for-detection.js';
 import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
-import { argmax, UNSURE_LABEL } from '../inference/classification.js';
+import { argmax, UNSURE_LABEL } from '../classification/classification.js';
 import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
 import type { ImageOutcome, ImageStatus } from './image-outcome.js';
 import {

@@ -14,7 +14,7 @@ import {
   toSoftmaxClassification,
   type Classification,
   type SoftmaxDecision,
-} from './classification.js';
+} from '../classification/classification.js';
 import { fillClassifierInput, NORMALIZATION, readScalarOutput } from './preprocess.js';
 import type { TensorInfo } from './tensor-info.js';
 import { TfliteModel, type DelegateStatus } from './tflite-model.js';

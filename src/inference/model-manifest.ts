@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { FaceedgeError } from '../errors.js';
-import { UNSURE_LABEL } from './classification.js';
+import { UNSURE_LABEL } from '../classification/classification.js';
 
 const fileEntry = z
   .object({

@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import { FaceedgeError } from '../errors.js';
 import type { DelegateSpec } from '../inference/delegate.js';
-import { argmax } from '../inference/classification.js';
+import { argmax } from '../classification/classification.js';
 import { FaceClassifier } from '../inference/face-classifier.js';
 
 export interface SelfTestCase {

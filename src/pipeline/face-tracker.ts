@@ -6,7 +6,7 @@
  * message per frame.
  */
 import { FaceedgeError } from '../errors.js';
-import { argmax, softmax, UNSURE_LABEL } from '../inference/classification.js';
+import { argmax, softmax, UNSURE_LABEL } from '../classification/classification.js';
 import { definedValues } from '../schema/defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
