@@ -19,7 +19,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { argmax, softmax } from '../../src/inference/classification.js';
+import { argmax, softmax } from '../../src/classification/classification.js';
 import { FaceClassifier } from '../../src/inference/face-classifier.js';
 import { runModelSelfTest } from '../../src/model-push/model-selftest.js';
 import { REPO_ROOT, runCli } from '../helpers/run-cli.js';
@@ -130,6 +130,12 @@ describe.skipIf(SKIP !== null)('a three-label model through the TypeScript side'
     await expect(runModelSelfTest(variant('broken', { selftest }), join(dir, 'broken/manifest.json'))).rejects.toThrow(
       /self-test case 0 gave logit of 0-12/,
     );
+  });
+
+  it('model calibrate refuses a model of three labels with the way it is calibrated instead', async () => {
+    const r = await runCli(['model', 'calibrate', int8(), dir], { timeoutMs: 120_000 });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/3 labels \(0-12, 13-19, 20\+\): a decision threshold is for two labels only/);
   });
 
   it('classify --json prints the probability of every label', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { toClassification, toSoftmaxClassification } from '../../src/inference/classification.js';
+import { toClassification, toSoftmaxClassification } from '../../src/classification/classification.js';
 import { FaceTracker, type FaceObservation } from '../../src/pipeline/face-tracker.js';
 
 const bands = ['0-12', '13-19', '20-29', '30-44', '45-59', '60+'];

@@ -36,6 +36,17 @@ export function registerModelCalibrateCommand(model: Command): void {
     .option('--write', 'store the threshold and its provenance in the manifest')
     .action(async (modelPath: string, dirs: string[], flags: CalibrateFlags) => {
       const classifier = await openClassifier(modelPath);
+      if (classifier.labels.length > 2) {
+        const labels = classifier.labels.join(', ');
+        await classifier.close();
+        throw new FaceedgeError(
+          'USAGE',
+          `${modelPath} has ${classifier.labels.length} labels (${labels}): a decision threshold is for two labels only`,
+          {
+            hint: 'a model of three or more labels is calibrated at export (faceedge_train.export fits its temperature and unsure_floor on validation); see train/README.md "Exporting three or more classes"',
+          },
+        );
+      }
       const samples = [];
       try {
         const detector = await FaceDetector.create({ model: 'short' });
