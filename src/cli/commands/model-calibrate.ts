@@ -24,7 +24,7 @@ export function registerModelCalibrateCommand(model: Command): void {
   model
     .command('calibrate')
     .description(
-      'choose the decision threshold on validation folders ({female,male}/*.jpg), each counting equally; --write stores it in manifest.json',
+      'choose the decision threshold of a two-label model on validation folders (<label>/*.jpg), each counting equally; --write stores it in manifest.json',
     )
     .argument('<model>', 'classifier .tflite with its manifest.json next to it')
     .argument('<dirs...>', 'validation folders (never the test folders)')
