@@ -27,7 +27,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['errors', 'schema', 'concurrency'], // typed errors; config-schema building blocks; bounded concurrency
   ['observability'], // logs, metrics, health, URL redaction
   ['capture', 'gpio', 'service'], // frames in; GPIO lines; running as a service (systemd, launcher)
-  ['vision'], // decoding for detection, alignment, face geometry
+  ['vision', 'classification'], // decoding for detection, alignment, face geometry; class probabilities and decisions
   ['inference', 'pipeline'], // TFLite models; detect → classify → track
   ['dataset', 'rules', 'mqtt', 'recognition', 'liveness'], // training crops; rules on events; MQTT; who, and is it live
   ['config', 'evaluation', 'live-view', 'model-push'], // the board's config; accuracy; the live view; model packages

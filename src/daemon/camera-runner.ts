@@ -17,7 +17,12 @@ export interface CameraRunnerOptions {
   readonly name: string;
   readonly source: FrameSourceConfig;
   readonly detector: Detector;
-  readonly classifier: () => Classifier & { readonly id: string; readonly labels: readonly string[] };
+  readonly classifier: () => Classifier & {
+    readonly id: string;
+    readonly labels: readonly string[];
+    /** Three or more labels: the model's unsure floor (FaceClassifier.unsureFloor). */
+    readonly unsureFloor?: number;
+  };
   readonly tracker: Omit<TrackerOptions, 'camera' | 'labels' | 'model'>;
   readonly minFacePx: number;
   /** Motion gating of this camera's detector; absent = the detector runs on every frame. */
@@ -68,7 +73,13 @@ export class CameraRunner {
     const log = o.log;
     this.#source = this.#newSource();
     const classifier = o.classifier();
-    this.#tracker = new FaceTracker({ ...o.tracker, camera: o.name, labels: classifier.labels, model: classifier.id });
+    this.#tracker = new FaceTracker({
+      ...o.tracker,
+      camera: o.name,
+      labels: classifier.labels,
+      model: classifier.id,
+      unsureFloor: classifier.unsureFloor,
+    });
     this.#pipeline = new Pipeline({
       camera: o.name,
       slot: this.slot,
@@ -217,8 +228,8 @@ export class CameraRunner {
   }
 
   /** Names the classifier that produces this camera's events from now on. */
-  setModel(id: string): void {
-    this.#tracker.setModel(id);
+  setModel(id: string, unsureFloor?: number): void {
+    this.#tracker.setModel(id, unsureFloor);
   }
 
   /** Applies new thresholds (run-time `options`) from the next frame on. */

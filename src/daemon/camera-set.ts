@@ -36,7 +36,7 @@ export interface CameraSetOptions {
 }
 
 /** The tracker's options from the `tracker` config (or its run-time values). */
-export function trackerOptions(t: TrackerConfig): Omit<TrackerOptions, 'camera' | 'labels' | 'model'> {
+export function trackerOptions(t: TrackerConfig): Omit<TrackerOptions, 'camera' | 'labels' | 'model' | 'unsureFloor'> {
   return {
     iouThreshold: t.iou_threshold,
     maxMissedFrames: t.max_missed_frames,
@@ -59,7 +59,7 @@ export class CameraSet {
     const { bus } = options;
     this.runners = options.cameras.map((camera) => this.#runner(camera));
     bus.on('modelChanged', (classifier) => {
-      for (const runner of this.runners) runner.setModel(classifier.id);
+      for (const runner of this.runners) runner.setModel(classifier.id, classifier.unsureFloor);
     });
     bus.on('optionsChanged', (o) => {
       for (const runner of this.runners) runner.retune(trackerOptions(o.tracker), o.detector.min_face_px);

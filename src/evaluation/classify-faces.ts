@@ -20,16 +20,20 @@ export interface ClassifiedFace {
   readonly box: Box;
   /** The detector's confidence that the box is a face, in [0, 1]; says nothing about the class. */
   readonly detection_score: number;
-  /** Decided label, e.g. `female`: `labels[1]` when its probability reaches the model's threshold. */
+  /**
+   * Decided label, e.g. `female`: two labels, `labels[1]` when its probability reaches the model's
+   * threshold; more, the most probable label, or `unknown` below the model's unsure floor.
+   */
   readonly class: string;
   /**
-   * Confidence of that decision in [0.5, 1] on the model's calibrated scale (0.5 at the threshold):
-   * the scale of events' `score`.
+   * Confidence of that decision: two labels in [0.5, 1] on the model's calibrated scale (0.5 at the
+   * threshold); more, the largest probability. The scale of events' `score`.
    */
   readonly confidence: number;
   /**
-   * The classifier's raw probability of `class`, in [0, 1]. Below 0.5 is possible when the model's
-   * threshold is not 0.5 (the shipped model's is 0.602: P(male) 0.55 is `female` with probability 0.45).
+   * The classifier's raw probability of `class`, in [0, 1] (for `unknown`: of the most likely label).
+   * Below 0.5 is possible when the model's threshold is not 0.5 (the shipped model's is 0.602: P(male)
+   * 0.55 is `female` with probability 0.45).
    */
   readonly class_probability: number;
   /**
@@ -53,8 +57,10 @@ export async function classifyFaces(
   const out: ClassifiedFace[] = [];
   for (const face of faces) {
     const result = await classifier.classify(alignFace(image, face, classifier.alignment));
-    // The model's one output is the probability of labels[1]; the other label has the rest.
-    const [negative, positive] = classifier.labels;
+    const probabilities = Object.fromEntries(classifier.labels.map((l, i) => [l, round4(result.probabilities[i])]));
+    // For `unknown` (below a model's unsure floor): the probability of the most likely label.
+    const labelIndex = classifier.labels.indexOf(result.label);
+    const classProbability = labelIndex >= 0 ? result.probabilities[labelIndex] : Math.max(...result.probabilities);
     out.push({
       box: {
         x: round1(face.box.x),
@@ -65,8 +71,8 @@ export async function classifyFaces(
       detection_score: round4(face.score),
       class: result.label,
       confidence: round4(result.confidence),
-      class_probability: round4(result.label === positive ? result.probability : 1 - result.probability),
-      probabilities: { [negative!]: round4(1 - result.probability), [positive!]: round4(result.probability) },
+      class_probability: round4(classProbability),
+      probabilities,
     });
   }
   return out;

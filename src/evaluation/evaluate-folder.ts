@@ -17,6 +17,7 @@ import {
 } from '../vision/decode-for-detection.js';
 import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
+import { argmax, UNSURE_LABEL } from '../classification/classification.js';
 import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
 import type { ImageOutcome, ImageStatus } from './image-outcome.js';
 import {
@@ -28,6 +29,13 @@ import {
   type ClassMetrics,
   type Confusion,
 } from './metrics.js';
+import {
+  expectedCalibrationError,
+  macroRecall,
+  offByMoreThanOne,
+  unsureReport,
+  type UnsureReport,
+} from './multiclass-metrics.js';
 
 /** The per-image record, for callers that read it with the run's results. */
 export type { ImageOutcome, ImageStatus } from './image-outcome.js';
@@ -67,8 +75,16 @@ export interface EvalSummary {
   readonly precision: Record<string, number | null>;
   /** confusion[true][predicted] over detected images. */
   readonly confusion: Confusion;
-  /** ROC AUC of the positive label's probability over detected images. */
+  /** ROC AUC of the positive label's probability over detected images (two labels; null for more). */
   readonly roc_auc: number | null;
+  /** Three or more labels: the mean of the per-class recalls (classes with images). */
+  readonly macro_recall?: number | null;
+  /** Three or more labels: expected calibration error of the decided label's probability (15 bins). */
+  readonly ece?: number | null;
+  /** Ordered labels (`ordered` in the manifest): share of faces predicted more than one step off. */
+  readonly off_by_more_than_one?: number | null;
+  /** Three or more labels: what the model's unsure floor leaves unanswered (`unknown` in events). */
+  readonly unsure?: UnsureReport;
   /** Median classifier invoke time per face, ms. */
   readonly ms_per_face: number | null;
   /** Median decode → classify time per decodable image, ms. */
@@ -92,8 +108,21 @@ export interface Evaluation {
   /** One entry per evaluated image, in folder order. */
   readonly images: readonly ImageOutcome[];
   readonly labels: readonly string[];
-  /** The positive label, whose probability the ROC curve thresholds. */
+  /** The positive label, whose probability the ROC curve thresholds (two labels). */
   readonly positiveLabel: string;
+  /** How the labels are decided and read, from the manifest (three or more labels). */
+  readonly decision: EvalDecision;
+}
+
+/** From the manifest: whether the labels are a scale, and the unsure floor (three or more labels). */
+export interface EvalDecision {
+  readonly ordered: boolean;
+  readonly unsureFloor: number;
+}
+
+/** The decision settings of `classifier`'s manifest. */
+export function evalDecision(classifier: Pick<EvalClassifier, 'manifest'>): EvalDecision {
+  return { ordered: classifier.manifest.ordered ?? false, unsureFloor: classifier.manifest.unsure_floor ?? 0 };
 }
 
 /** `count` items at evenly spaced positions of `items` (deterministic, not just the first names). */
@@ -151,10 +180,14 @@ async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promi
   const invoked = performance.now();
   const result = options.classifier.classifySync(crop);
   const msFace = performance.now() - invoked;
+  // Three or more labels: the argmax even below the unsure floor, so every face has a row in the confusion matrix.
+  const labels = options.classifier.labels;
+  const multiClass = labels.length > 2;
   return {
     ...base,
     status: 'classified',
-    predicted: result.label,
+    predicted: multiClass ? labels[argmax(result.probabilities)] : result.label,
+    ...(multiClass ? { unsure: result.label === UNSURE_LABEL } : {}),
     probability: result.probability,
     crowded: pick.crowded,
     msImage: elapsed(),
@@ -174,18 +207,23 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
     options.onImage?.(outcomes.length, images.length);
   }
   const groups = await readImageGroups(options.root);
-  return summarize(outcomes, labels, {
-    groups: groups ? groupReport(outcomes, labels, groups.source, groups.groups) : undefined,
-    detector: options.detector.model,
-    model: {
-      id: classifier.id,
-      path: resolve(classifier.modelPath),
-      sha256:
-        Object.values(classifier.manifest.files).find((f) => basename(f.path) === basename(classifier.modelPath))
-          ?.sha256 ?? null,
-      delegate: classifier.delegate.active,
+  return summarize(
+    outcomes,
+    labels,
+    {
+      groups: groups ? groupReport(outcomes, labels, groups.source, groups.groups) : undefined,
+      detector: options.detector.model,
+      model: {
+        id: classifier.id,
+        path: resolve(classifier.modelPath),
+        sha256:
+          Object.values(classifier.manifest.files).find((f) => basename(f.path) === basename(classifier.modelPath))
+            ?.sha256 ?? null,
+        delegate: classifier.delegate.active,
+      },
     },
-  });
+    evalDecision(classifier),
+  );
 }
 
 /** Microsecond resolution: finer digits are timer noise. */
@@ -196,6 +234,7 @@ export function summarize(
   outcomes: readonly ImageOutcome[],
   labels: readonly string[],
   about: Pick<EvalSummary, 'detector' | 'model' | 'groups'>,
+  decision: EvalDecision = { ordered: false, unsureFloor: 0 },
 ): Evaluation {
   const classified = outcomes.filter((o) => o.status === 'classified');
   const confusion = confusionMatrix(
@@ -216,11 +255,32 @@ export function summarize(
     recall: Object.fromEntries(labels.map((l) => [l, perClass[l].recall])),
     precision: Object.fromEntries(labels.map((l) => [l, perClass[l].precision])),
     confusion,
-    roc_auc: rocAuc(classified.map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }))),
+    roc_auc:
+      labels.length > 2
+        ? null
+        : rocAuc(classified.map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }))),
     ms_per_face: roundMs(median(classified.map((o) => o.msFace as number))),
     ms_per_image: roundMs(median(outcomes.filter((o) => o.status !== 'unreadable').map((o) => o.msImage))),
     undetected,
+    ...(labels.length > 2 ? multiClassFields(classified, labels, perClass, decision) : {}),
     ...about,
   };
-  return { summary, perClass, images: outcomes, labels, positiveLabel };
+  return { summary, perClass, images: outcomes, labels, positiveLabel, decision };
+}
+
+/** The summary fields of three or more labels, over the classified images. */
+function multiClassFields(
+  classified: readonly ImageOutcome[],
+  labels: readonly string[],
+  perClass: Record<string, ClassMetrics>,
+  decision: EvalDecision,
+): Pick<EvalSummary, 'macro_recall' | 'ece' | 'off_by_more_than_one' | 'unsure'> {
+  const samples = classified.map((o) => ({ confidence: o.probability as number, correct: o.predicted === o.truth }));
+  const pairs = classified.map((o) => ({ truth: o.truth, predicted: o.predicted as string }));
+  return {
+    macro_recall: macroRecall(perClass),
+    ece: expectedCalibrationError(samples),
+    ...(decision.ordered ? { off_by_more_than_one: offByMoreThanOne(labels, pairs) } : {}),
+    unsure: unsureReport(decision.unsureFloor, samples),
+  };
 }

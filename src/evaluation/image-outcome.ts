@@ -10,11 +10,19 @@ export interface ImageOutcome {
   readonly file: string;
   readonly truth: string;
   readonly status: ImageStatus;
-  /** Decided label (classified images only). */
+  /**
+   * Decided label (classified images only). Three or more labels: the most probable one, also where it
+   * is below the model's unsure floor (`unsure` says so), so the confusion matrix covers every face.
+   */
   readonly predicted?: string;
+  /** Three or more labels: the largest probability was below the model's unsure floor (events say `unknown`). */
+  readonly unsure?: boolean;
   /** Another face was nearly as large; the most central one was classified. */
   readonly crowded?: boolean;
-  /** Probability of the model's positive label (classified images only). */
+  /**
+   * Classified images only: two labels, the probability of the model's positive label; more, the
+   * probability of `predicted` (the largest).
+   */
   readonly probability?: number;
   /** Error message of an unreadable image. */
   readonly detail?: string;

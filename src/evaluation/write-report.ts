@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { ModelManifest } from '../inference/model-manifest.js';
 import { confusionMatrixSvg, groupAccuracySvg, learningCurvesSvg, rocSvg } from './charts.js';
 import type { GroupReport } from './group-metrics.js';
-import type { Evaluation } from './evaluate-folder.js';
+import type { EvalSummary, Evaluation } from './evaluate-folder.js';
 import type { ImageOutcome } from './image-outcome.js';
 import { rocCurve } from './metrics.js';
 import { svgToPng } from './svg-chart.js';
@@ -60,7 +60,9 @@ function markdown(
     `| several faces | ${summary.several_faces_classified}, classified the central one |`,
     `| accuracy (detected) | ${fmt(summary.accuracy)} |`,
     `| accuracy (all images, no face = wrong) | ${fmt(summary.accuracy_all)} |`,
-    `| ROC AUC (${evaluation.positiveLabel}) | ${fmt(summary.roc_auc)} |`,
+    ...(labels.length > 2
+      ? multiClassLines(summary)
+      : [`| ROC AUC (${evaluation.positiveLabel}) | ${fmt(summary.roc_auc)} |`]),
     `| classifier ms/face (median) | ${fmt(summary.ms_per_face, 3)} |`,
     `| whole path ms/image (median) | ${fmt(summary.ms_per_image, 1)} |`,
     '',
@@ -92,10 +94,28 @@ function markdown(
   list(
     'Misclassified',
     wrong,
-    (o) => `${o.truth} → ${o.predicted} (p(${evaluation.positiveLabel}) = ${fmt(o.probability ?? null, 3)})`,
+    (o) =>
+      `${o.truth} → ${o.predicted} (p(${labels.length > 2 ? o.predicted : evaluation.positiveLabel}) = ${fmt(o.probability ?? null, 3)})`,
   );
   list('Without a usable face', missed, (o) => (o.detail ? `${o.status}: ${o.detail}` : o.status));
   return `${lines.join('\n')}\n`;
+}
+
+/** The overview rows of three or more labels. */
+function multiClassLines(summary: EvalSummary): string[] {
+  const lines = [
+    `| macro recall (mean of the per-class recalls) | ${fmt(summary.macro_recall ?? null)} |`,
+    `| calibration error (ECE, 15 bins) | ${fmt(summary.ece ?? null)} |`,
+  ];
+  if (summary.off_by_more_than_one !== undefined) {
+    lines.push(`| off by more than one step | ${fmt(summary.off_by_more_than_one)} |`);
+  }
+  if (summary.unsure) {
+    lines.push(
+      `| answered at the unsure floor ${summary.unsure.floor} (else \`unknown\`) | ${fmt(summary.unsure.answered)}, accuracy there ${fmt(summary.unsure.accuracy_answered)} |`,
+    );
+  }
+  return lines;
 }
 
 /** The fairness table: accuracy and recall per age band and ethnicity group, and the worst group. */
@@ -146,7 +166,8 @@ export async function writeReport(evaluation: Evaluation, options: ReportOptions
   const samples = evaluation.images
     .filter((o) => o.status === 'classified')
     .map((o) => ({ score: o.probability as number, positive: o.truth === positiveLabel }));
-  await writeChart('roc.png', rocSvg(rocCurve(samples), summary.roc_auc, positiveLabel));
+  // A ROC curve thresholds one label's probability: it belongs to two labels only.
+  if (labels.length === 2) await writeChart('roc.png', rocSvg(rocCurve(samples), summary.roc_auc, positiveLabel));
   if (summary.groups) await writeChart('groups.png', groupAccuracySvg(summary.groups));
   const history = trainingHistory(options.manifest);
   // `faceedge_train.train --fold-val` learns from val too: its val curves are not held-out scores.

@@ -1,12 +1,20 @@
 /**
  * The 64×64 face classifier: a TFLite model (int8 or float) + its manifest, with the project's
- * preprocessing contract. One sigmoid output: the probability of `labels[1]`.
+ * preprocessing contract. Two labels: one sigmoid output, the probability of `labels[1]`, decided by the
+ * manifest's threshold. Three or more: one logit per label, decided by softmax(logits / temperature) and
+ * the unsure floor (src/inference/classification.ts).
  */
 import { readFile } from 'node:fs/promises';
 import { FaceedgeError } from '../errors.js';
 import { recordedAlignment, type CropAlignment } from '../vision/align-face.js';
 import type { DelegateSpec } from './delegate.js';
 import { loadManifestFor, type ModelManifest } from './model-manifest.js';
+import {
+  toClassification,
+  toSoftmaxClassification,
+  type Classification,
+  type SoftmaxDecision,
+} from '../classification/classification.js';
 import { fillClassifierInput, NORMALIZATION, readScalarOutput } from './preprocess.js';
 import type { TensorInfo } from './tensor-info.js';
 import { TfliteModel, type DelegateStatus } from './tflite-model.js';
@@ -26,35 +34,10 @@ export interface FaceClassifierOptions {
   readonly flipAverage?: boolean;
 }
 
-export interface Classification {
-  /** Decided label: `labels[1]` when `probability` ≥ the model's threshold, else `labels[0]`. */
-  readonly label: string;
-  /**
-   * Confidence of the decided label in [0.5, 1], on the model's calibrated scale: sigmoid(|logit|),
-   * so a face exactly at the decision threshold has 0.5 (equals `probability` or 1 − it when the
-   * threshold is 0.5).
-   */
-  readonly confidence: number;
-  /** The model's raw output: probability of `labels[1]` (e.g. male), in [0, 1]. */
-  readonly probability: number;
-  /**
-   * Decision log-odds of `labels[1]`: log(p / (1 − p)) − log(t / (1 − t)) for threshold t, clamped
-   * to ±12; 0 is the threshold. Averaged by the tracker.
-   */
-  readonly logit: number;
-}
+export { toClassification, type Classification };
 
-const LOGIT_LIMIT = 12;
 const logOdds = (p: number) => Math.log(p / (1 - p));
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
-/** The decision for a probability of `labels[1]` under a threshold (default 0.5). */
-export function toClassification(labels: readonly string[], probability: number, threshold = 0.5): Classification {
-  const p = Math.min(1, Math.max(0, probability));
-  const logit = Math.max(-LOGIT_LIMIT, Math.min(LOGIT_LIMIT, logOdds(p) - logOdds(threshold)));
-  const positive = logit >= 0;
-  return { label: labels[positive ? 1 : 0], confidence: sigmoid(Math.abs(logit)), probability: p, logit };
-}
 
 /** Mirrors an RGB crop left-right (size × size × 3, HWC). */
 export function mirrorCrop(crop: Uint8Array, size: number): Uint8Array {
@@ -80,8 +63,10 @@ export class FaceClassifier {
   readonly inputSize: number;
   /** How faces must be cropped for this model: the geometry its training crops were made with. */
   readonly alignment: CropAlignment;
-  /** Decision threshold on the probability of `labels[1]`: the manifest's `threshold` (default 0.5). */
+  /** Two labels: decision threshold on the probability of `labels[1]`, the manifest's `threshold` (default 0.5). */
   readonly threshold: number;
+  /** Three or more labels: the manifest's temperature and unsure floor (defaults 1 and 0). */
+  readonly softmax: Required<SoftmaxDecision>;
   /** Whether each crop is classified together with its mirror image (logits averaged). */
   readonly flipAverage: boolean;
   #model: TfliteModel;
@@ -97,6 +82,7 @@ export class FaceClassifier {
   ) {
     this.modelPath = modelPath;
     this.threshold = manifest.threshold ?? 0.5;
+    this.softmax = { temperature: manifest.temperature ?? 1, unsureFloor: manifest.unsure_floor ?? 0 };
     this.flipAverage = flipAverage;
     this.sha256 = sha256;
     this.manifest = manifest;
@@ -141,7 +127,7 @@ export class FaceClassifier {
     if (problem) {
       await model.close();
       throw new FaceedgeError('MODEL_SHAPE_MISMATCH', `${options.modelPath}: ${problem}`, {
-        hint: 'faceedge classifiers take one NHWC RGB crop and return one sigmoid probability',
+        hint: 'faceedge classifiers take one NHWC RGB crop and return one sigmoid probability (two labels) or one logit per label',
       });
     }
     return new FaceClassifier(
@@ -161,8 +147,26 @@ export class FaceClassifier {
     return this.manifest.labels;
   }
 
+  /**
+   * Below this confidence a face is `unknown`: three or more labels, the manifest's `unsure_floor`
+   * (default 0); two labels 0 (their unsure band is the tracker's `unsure_margin`).
+   */
+  get unsureFloor(): number {
+    return this.#multiClass ? this.softmax.unsureFloor : 0;
+  }
+
+  /** Whether the model has one logit per label (three or more labels) rather than one probability. */
+  get #multiClass(): boolean {
+    return this.manifest.labels.length > 2;
+  }
+
   get delegate(): DelegateStatus {
     return this.#model.delegate;
+  }
+
+  /** Dequantization scale of the output tensor (1 for float models). */
+  get outputScale(): number {
+    return this.#output.quantization?.scale ?? 1;
   }
 
   get inputDtype(): string {
@@ -182,8 +186,16 @@ export class FaceClassifier {
     return this.#decide(crops.map((c) => this.#model.runSync([this.#inputFor(c)])[0]));
   }
 
-  /** One output, or the logit average of the crop's and its mirror's, decided against the threshold. */
+  /**
+   * One output, or the logit average of the crop's and its mirror's, decided against the threshold (two
+   * labels) or by softmax, argmax and the unsure floor (three or more).
+   */
   #decide(outputs: readonly unknown[]): Classification {
+    if (this.#multiClass) {
+      const logits = outputs.map((out) => readVectorOutput(this.#output, out as ArrayLike<number>));
+      const mean = logits[0].map((_, i) => logits.reduce((sum, l) => sum + l[i], 0) / logits.length);
+      return toSoftmaxClassification(this.labels, mean, this.softmax);
+    }
     const probabilities = outputs.map((out) => readScalarOutput(this.#output, out as ArrayLike<number>));
     if (probabilities.length === 1) return toClassification(this.labels, probabilities[0], this.threshold);
     const clamp = (p: number) => Math.min(1 - 1e-7, Math.max(1e-7, p));
@@ -208,6 +220,15 @@ function checkSignature(model: TfliteModel, manifest: ModelManifest): string | n
   if (!['float32', 'int8', 'uint8'].includes(input.dtype))
     return `input dtype ${input.dtype} is not float32/int8/uint8`;
   const [output] = model.outputs;
-  if (output.shape.reduce((a, b) => a * b, 1) !== 1) return `output is ${output.shape.join('x')}, expected one value`;
+  const wantOutputs = manifest.labels.length > 2 ? manifest.labels.length : 1;
+  if (output.shape.reduce((a, b) => a * b, 1) !== wantOutputs) {
+    return `output is ${output.shape.join('x')}, expected ${wantOutputs === 1 ? 'one value' : `${wantOutputs} logits, one per label`}`;
+  }
   return null;
+}
+
+/** Every value of an output tensor, dequantized. */
+function readVectorOutput(output: TensorInfo, data: ArrayLike<number>): number[] {
+  const q = output.quantization;
+  return Array.from(data, (v) => (q ? q.scale * (v - q.zeroPoint) : v));
 }

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { z } from 'zod';
 import { FaceedgeError } from '../errors.js';
+import { UNSURE_LABEL } from '../classification/classification.js';
 
 const fileEntry = z
   .object({
@@ -17,10 +18,37 @@ const fileEntry = z
   })
   .loose();
 
-export const modelManifestSchema = z
+/** The most labels a classifier may have (the trainer refuses more). */
+export const MAX_LABELS = 50;
+
+const classifierManifestFields = z
   .object({
     id: z.string().min(1),
-    labels: z.array(z.string()).length(2),
+    /**
+     * The classes, in the order of the model's outputs: 2 to 50. Two labels: one output, the probability
+     * of `labels[1]`. Three or more: one logit per label. Never `unknown` (what an unsure face is called).
+     */
+    labels: z
+      .array(z.string().min(1))
+      .min(2)
+      .max(MAX_LABELS)
+      .refine((labels) => new Set(labels).size === labels.length, 'labels must be distinct')
+      .refine((labels) => !labels.includes(UNSURE_LABEL), `no label may be named "${UNSURE_LABEL}"`),
+    /** `classification` (N-class export) or `binary-classification` (two labels); informative. */
+    task: z.string().optional(),
+    /** The labels are a scale (age bands): `eval` then counts predictions off by more than one step. */
+    ordered: z.boolean().optional(),
+    /** What the model outputs: `{kind: "logits", activation: "softmax", shape: [1, N]}` for N ≥ 3 labels. */
+    output: z
+      .object({ kind: z.string(), activation: z.string().optional(), shape: z.array(z.number().int()).optional() })
+      .loose()
+      .optional(),
+    /** Three or more labels: logits are divided by it before the softmax (fitted on validation). Default 1. */
+    temperature: z.number().positive().optional(),
+    /** Three or more labels: a face whose largest probability is below it is `unknown`. Default 0. */
+    unsure_floor: z.number().gte(0).lt(1).optional(),
+    /** How `temperature` and `unsure_floor` were fitted (validation NLL, ECE, share answered); informative. */
+    confidence_calibration: z.object({}).loose().optional(),
     input: z
       .object({
         width: z.number().int().positive(),
@@ -47,9 +75,50 @@ export const modelManifestSchema = z
     threshold: z.number().gt(0).lt(1).optional(),
     /** Classify each face together with its mirror image by default (logits averaged). Default false. */
     test_time_flip: z.boolean().optional(),
-    selftest: z.array(z.object({ png_base64: z.string(), expected_probability: z.number() }).loose()).optional(),
+    /**
+     * Golden crops: the float model's probability of `labels[1]` (two labels) or of its label, and for
+     * three or more labels every label's probability and the int8 model's dequantized logits.
+     */
+    selftest: z
+      .array(
+        z
+          .object({
+            png_base64: z.string(),
+            expected_probability: z.number(),
+            expected_probabilities: z.array(z.number()).optional(),
+            expected_logits: z.array(z.number()).optional(),
+            expected_int8_logits: z.array(z.number()).optional(),
+          })
+          .loose(),
+      )
+      .optional(),
   })
   .loose();
+
+export const modelManifestSchema = classifierManifestFields.superRefine((m, ctx) => {
+  const n = m.labels.length;
+  if (n > 2 && m.threshold !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['threshold'],
+      message: `a threshold applies to two labels only; ${n} labels are decided by the largest probability and unsure_floor`,
+    });
+  }
+  const shape = m.output?.shape;
+  const outputs = shape?.reduce((a, b) => a * b, 1);
+  if (outputs !== undefined && outputs !== 1 && outputs !== n) {
+    ctx.addIssue({ code: 'custom', path: ['output', 'shape'], message: `${outputs} outputs for ${n} labels` });
+  }
+  for (const [i, c] of (m.selftest ?? []).entries()) {
+    if (c.expected_probabilities && c.expected_probabilities.length !== n) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['selftest', i, 'expected_probabilities'],
+        message: `${c.expected_probabilities.length} probabilities for ${n} labels`,
+      });
+    }
+  }
+});
 
 export type ModelManifest = z.infer<typeof modelManifestSchema>;
 
@@ -58,41 +127,54 @@ export type ModelManifest = z.infer<typeof modelManifestSchema>;
  * the crop geometry it was trained on (required: a wrong crop silently ruins recognition), and the
  * recognition threshold with the false-accept rate it was chosen for on validation pairs.
  */
-export const embeddingManifestSchema = modelManifestSchema.omit({ labels: true, threshold: true }).extend({
-  task: z.literal('face-embedding'),
-  embedding: z
-    .object({
-      /** Length of the embedding vector. */
-      dimensions: z.number().int().positive(),
-      /** How two embeddings are compared; the embedder L2-normalizes, so cosine = dot product. */
-      similarity: z.literal('cosine'),
-    })
-    .loose(),
-  alignment: z.object({
-    size: z.number().int().positive(),
-    sideInEyeDistances: z.number().positive(),
-    centreBelowEyes: z.number(),
-    padding: z.enum(['edge', 'mirror']),
-  }),
-  recognition: z
-    .object({
-      /** Cosine similarity at or above which two faces are taken for the same person. */
-      threshold: z.number().gte(-1).lte(1),
-      /** False-accept rate of `threshold` on the validation pairs it was chosen on (e.g. 0.001). */
-      far: z.number().gt(0).lt(1),
-      /** Where it was chosen: the pairs file and how many impostor pairs it holds. */
-      chosen_on: z.string().nullish(),
-    })
-    .loose(),
-  /** Golden crops with the float embedding they must give (the int8 file within `min_cosine` of it). */
-  selftest: z
-    .array(
-      z
-        .object({ png_base64: z.string(), expected_embedding: z.array(z.number()), min_cosine: z.number().optional() })
-        .loose(),
-    )
-    .optional(),
-});
+export const embeddingManifestSchema = classifierManifestFields
+  .omit({
+    labels: true,
+    threshold: true,
+    ordered: true,
+    temperature: true,
+    unsure_floor: true,
+    confidence_calibration: true,
+  })
+  .extend({
+    task: z.literal('face-embedding'),
+    embedding: z
+      .object({
+        /** Length of the embedding vector. */
+        dimensions: z.number().int().positive(),
+        /** How two embeddings are compared; the embedder L2-normalizes, so cosine = dot product. */
+        similarity: z.literal('cosine'),
+      })
+      .loose(),
+    alignment: z.object({
+      size: z.number().int().positive(),
+      sideInEyeDistances: z.number().positive(),
+      centreBelowEyes: z.number(),
+      padding: z.enum(['edge', 'mirror']),
+    }),
+    recognition: z
+      .object({
+        /** Cosine similarity at or above which two faces are taken for the same person. */
+        threshold: z.number().gte(-1).lte(1),
+        /** False-accept rate of `threshold` on the validation pairs it was chosen on (e.g. 0.001). */
+        far: z.number().gt(0).lt(1),
+        /** Where it was chosen: the pairs file and how many impostor pairs it holds. */
+        chosen_on: z.string().nullish(),
+      })
+      .loose(),
+    /** Golden crops with the float embedding they must give (the int8 file within `min_cosine` of it). */
+    selftest: z
+      .array(
+        z
+          .object({
+            png_base64: z.string(),
+            expected_embedding: z.array(z.number()),
+            min_cosine: z.number().optional(),
+          })
+          .loose(),
+      )
+      .optional(),
+  });
 
 export type EmbeddingManifest = z.infer<typeof embeddingManifestSchema>;
 

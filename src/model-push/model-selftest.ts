@@ -6,19 +6,25 @@
 import sharp from 'sharp';
 import { FaceedgeError } from '../errors.js';
 import type { DelegateSpec } from '../inference/delegate.js';
+import { argmax } from '../classification/classification.js';
 import { FaceClassifier } from '../inference/face-classifier.js';
 
 export interface SelfTestCase {
   readonly png_base64: string;
-  /** Float model's probability of `labels[1]`. */
+  /** Float model's probability of `labels[1]` (two labels). */
   readonly expected_probability: number;
-  /** int8 model's probability (dequantized output) where the exporter recorded it. */
+  /** int8 model's probability (dequantized output) where the exporter recorded it (two labels). */
   readonly expected_int8_probability?: number;
+  /** Three or more labels: the float model's probability of every label (softmax with the temperature). */
+  readonly expected_probabilities?: readonly number[];
+  /** Three or more labels: the int8 model's dequantized logits, as the exporter's TFLite runtime gave them. */
+  readonly expected_int8_logits?: readonly number[];
 }
 
 export interface SelfTestOptions {
   /**
-   * Allowed |Δp| for int8 models. Default 2/256: two steps of the 1/256 output scale (kernels may round differently).
+   * Allowed |Δp| for int8 models. Default 2/256: two steps of the 1/256 output scale (kernels may round
+   * differently). Three or more labels compare the int8 logits instead, within two steps of their scale.
    */
   readonly int8Tolerance?: number;
   /** Allowed |Δp| for float models. Default 1e-3. */
@@ -30,13 +36,22 @@ export interface SelfTestOptions {
 export interface SelfTestResult {
   readonly modelPath: string;
   readonly cases: number;
-  /** Largest |Δp| seen. */
+  /** Largest |Δp| seen (int8 models of three or more labels: largest |Δlogit|). */
   readonly maxError: number;
   readonly tolerance: number;
 }
 
 export const DEFAULT_INT8_TOLERANCE = 2 / 256;
 export const DEFAULT_FLOAT_TOLERANCE = 1e-3;
+
+/** An int8 model of three or more labels must give the exporter's logits within this many output steps. */
+export const INT8_LOGIT_STEPS = 2;
+
+/** What a case expects of this model: one probability (two labels), every probability or int8 logits. */
+function expectedValues(c: SelfTestCase, int8: boolean, multiClass: boolean): readonly number[] | undefined {
+  if (multiClass) return int8 ? c.expected_int8_logits : c.expected_probabilities;
+  return [int8 ? (c.expected_int8_probability ?? c.expected_probability) : c.expected_probability];
+}
 
 async function decodeCrop(pngBase64: string, size: number, index: number): Promise<Uint8Array> {
   try {
@@ -79,25 +94,33 @@ export async function runModelSelfTest(
       });
     }
     const int8 = classifier.inputDtype !== 'float32';
-    const tolerance = int8
-      ? (options.int8Tolerance ?? DEFAULT_INT8_TOLERANCE)
-      : (options.floatTolerance ?? DEFAULT_FLOAT_TOLERANCE);
+    const multiClass = classifier.labels.length > 2;
+    const tolerance = !int8
+      ? (options.floatTolerance ?? DEFAULT_FLOAT_TOLERANCE)
+      : multiClass
+        ? INT8_LOGIT_STEPS * classifier.outputScale
+        : (options.int8Tolerance ?? DEFAULT_INT8_TOLERANCE);
     let maxError = 0;
     for (const [i, c] of cases.entries()) {
-      const expected = int8 ? (c.expected_int8_probability ?? c.expected_probability) : c.expected_probability;
-      if (typeof expected !== 'number' || !Number.isFinite(expected)) {
+      const expected = expectedValues(c, int8, multiClass);
+      if (!expected || expected.some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
         throw new FaceedgeError(
           'MODEL_SELFTEST_FAILED',
-          `${modelPath}: self-test case ${i} has no expected probability`,
+          `${modelPath}: self-test case ${i} has no expected ${multiClass ? (int8 ? 'int8 logits' : 'probabilities') : 'probability'}`,
+          { hint: 'export the model with faceedge_train.export, which records them' },
         );
       }
-      const got = classifier.classifySync(await decodeCrop(c.png_base64, classifier.inputSize, i)).probability;
-      const error = Math.abs(got - expected);
+      const result = classifier.classifySync(await decodeCrop(c.png_base64, classifier.inputSize, i));
+      const got = multiClass ? ((int8 ? result.logits : result.probabilities) ?? []) : [result.probability];
+      const errors = expected.map((e, k) => Math.abs((got[k] ?? NaN) - e));
+      const worst = argmax(errors);
+      const error = errors[worst];
       maxError = Math.max(maxError, error);
       if (!(error <= tolerance)) {
+        const what = multiClass ? `${int8 ? 'logit' : 'p'} of ${classifier.labels[worst]}` : 'p';
         throw new FaceedgeError(
           'MODEL_SELFTEST_FAILED',
-          `${modelPath}: self-test case ${i} gave p=${got.toFixed(5)}, expected ${expected.toFixed(5)} (±${tolerance.toFixed(5)})`,
+          `${modelPath}: self-test case ${i} gave ${what}=${got[worst]?.toFixed(5)}, expected ${expected[worst].toFixed(5)} (±${tolerance.toFixed(5)})`,
           {
             hint: 'the model does not reproduce the outputs recorded at export: wrong file, broken conversion or an incompatible runtime',
           },

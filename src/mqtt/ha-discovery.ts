@@ -13,6 +13,7 @@
  * message is republished when that says `online` ({@link isHaBirth}).
  */
 import { HA_DISCOVERY_PREFIX, HomeAssistantTopics, MqttTopics } from './mqtt-topics.js';
+import { UNSURE_LABEL } from '../classification/classification.js';
 
 /** What the discovery message describes. */
 export interface HaDiscoveryInput {
@@ -30,6 +31,8 @@ export interface HaDiscoveryInput {
   readonly cameras: readonly string[];
   /** Class labels of the loaded model (`female`, `male`): the class sensor becomes an enum. Optional. */
   readonly classes?: readonly string[];
+  /** The model can say `unknown` (an unsure floor): it becomes one of the class sensor's options. Default false. */
+  readonly unsure?: boolean;
   readonly outputs?: readonly HaOutput[];
   readonly inputs?: readonly HaInput[];
   /** HA discovery prefix. Default `homeassistant`. */
@@ -101,7 +104,11 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
       icon: 'mdi:face-recognition',
     };
     if (input.classes && input.classes.length > 0)
-      Object.assign(classSensor, { device_class: 'enum', options: [...input.classes] });
+      Object.assign(classSensor, {
+        device_class: 'enum',
+        // Home Assistant refuses an enum state outside its options: `unknown` must be listed where it can occur.
+        options: [...input.classes, ...(input.unsure ? [UNSURE_LABEL] : [])],
+      });
     cmps[`${cam}_class`] = classSensor;
     cmps[`${cam}_confidence`] = {
       p: 'sensor',

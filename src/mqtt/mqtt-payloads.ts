@@ -5,8 +5,9 @@ export interface BridgeInfo {
   /** faceedge package version. */
   readonly version: string;
   /**
-   * The loaded classifier: manifest id, model file sha256, decision threshold on P(labels[1]), whether
-   * mirror-image averaging is on, and how it was installed; null while none is loaded.
+   * The loaded classifier: manifest id, model file sha256, decision threshold on P(labels[1]) (two labels;
+   * a model of three or more decides by its largest probability and reports the unused default 0.5),
+   * whether mirror-image averaging is on, and how it was installed; null while none is loaded.
    */
   readonly model: {
     readonly id: string;

@@ -5,6 +5,8 @@
  * at most every `updateIntervalMs`, and `end` when it has been missing for too long. Never one
  * message per frame.
  */
+import { FaceedgeError } from '../errors.js';
+import { argmax, softmax, UNSURE_LABEL } from '../classification/classification.js';
 import { definedValues } from '../schema/defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
@@ -15,8 +17,13 @@ export interface TrackerOptions {
   readonly camera: string;
   /** Number of the first track id (`<camera>-<firstId>`); the daemon continues after its last run's. Default 1. */
   readonly firstId?: number;
-  /** Labels of the classifier, [negative, positive]. */
+  /** Labels of the classifier, in its output order (two: [negative, positive]). */
   readonly labels: readonly string[];
+  /**
+   * Three or more labels: the model's unsure floor (manifest `unsure_floor`): a track whose largest
+   * probability is below it + `unsureMargin` is `unknown`. Ignored for two labels. Default 0.
+   */
+  readonly unsureFloor?: number;
   /** Model id put into snapshots. */
   readonly model: string;
   /** Minimum IoU to continue a track. Defaults of every option: TRACKER_DEFAULTS. */
@@ -67,7 +74,7 @@ export const TRACKER_DEFAULTS = {
 } as const;
 
 /** The class of a track whose confidence lies inside the unsure band. */
-export const UNSURE_CLASS = 'unknown';
+export const UNSURE_CLASS = UNSURE_LABEL;
 
 /** What the pipeline saw of one face in one frame. */
 export interface FaceObservation {
@@ -77,6 +84,11 @@ export interface FaceObservation {
    * null when the face was not classified in this frame ({@link FaceTracker.classificationDue} said no).
    */
   readonly logit: number | null;
+  /**
+   * The classification's per-label scores in log space (`Classification.scores`): required for three or
+   * more labels; absent for two, where `logit` stands for [0, logit].
+   */
+  readonly scores?: readonly number[] | null;
 }
 
 /** A track seen in the last frame (see {@link FaceTracker.visibleTracks}). */
@@ -92,16 +104,24 @@ interface Track extends TrackMotion {
   /** Observations that carried a classification, and the frame time of the last one. */
   classified: number;
   classifiedAtMs: number;
-  weightedLogitSum: number;
+  /** Size-weighted sums of the per-label scores (two labels: [0, Σ w·logit]). */
+  weightedScoreSums: number[];
   weightSum: number;
-  /** Best single-frame confidence for each class (calibrated: 0.5 at the threshold). */
-  topProbability: [number, number];
+  /** Best single-frame probability of each label (two labels: calibrated, 0.5 at the threshold). */
+  topProbability: number[];
   startTime: number;
   published: TrackSnapshot | null;
   publishedAtMs: number;
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+
+/** One frame's probability of each label from its scores: for two labels exactly today's sigmoid of the logit. */
+function probabilitiesOf(scores: readonly number[]): number[] {
+  if (scores.length !== 2) return softmax(scores);
+  const p = sigmoid(scores[1] - scores[0]);
+  return [1 - p, p];
+}
 
 export class FaceTracker {
   #o: Required<TrackerOptions>;
@@ -118,9 +138,12 @@ export class FaceTracker {
     this.#o = { ...this.#o, ...definedValues(options) };
   }
 
-  /** The model id put into snapshots from now on (after `model/reload`). */
-  setModel(model: string): void {
-    this.#o = { ...this.#o, model };
+  /**
+   * The model id put into snapshots from now on (after `model/reload`), and its unsure floor where it has
+   * one (a recalibrated model of the same labels).
+   */
+  setModel(model: string, unsureFloor?: number): void {
+    this.#o = { ...this.#o, model, ...definedValues({ unsureFloor }) };
   }
 
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */
@@ -185,9 +208,9 @@ export class FaceTracker {
         missed: 0,
         classified: 0,
         classifiedAtMs: -Infinity,
-        weightedLogitSum: 0,
+        weightedScoreSums: this.#o.labels.map(() => 0),
         weightSum: 0,
-        topProbability: [0, 0],
+        topProbability: this.#o.labels.map(() => 0),
         startTime: wallTimeMs / 1000,
         published: null,
         publishedAtMs: 0,
@@ -233,7 +256,7 @@ export class FaceTracker {
     return boxes.map((_, i) => {
       const t = matches.get(i);
       if (!t || t.classified < this.#o.minFrames || nowMs - t.classifiedAtMs >= this.#o.classifyIntervalMs) return true;
-      return this.#decision(t).confidence < 0.5 + this.#o.hysteresis;
+      return this.#decision(t).confidence < this.#clearFrom();
     });
   }
 
@@ -264,28 +287,57 @@ export class FaceTracker {
     moveTrack(t, o.box, nowMs, t.frames === 0);
     t.frames++;
     t.missed = 0;
-    if (o.logit === null) return;
+    const scores = o.scores ?? (o.logit === null ? null : [0, o.logit]);
+    if (scores === null) return;
+    if (scores.length !== this.#o.labels.length) {
+      throw new FaceedgeError(
+        'MODEL_SHAPE_MISMATCH',
+        `${scores.length} class scores for a tracker of ${this.#o.labels.length} labels`,
+      );
+    }
     t.classified++;
     t.classifiedAtMs = nowMs;
     // Bigger faces carry more pixels and deserve more say; sqrt keeps one close-up from dominating.
     const weight = Math.sqrt(o.box.width * o.box.height);
-    t.weightedLogitSum += weight * o.logit;
+    scores.forEach((s, i) => (t.weightedScoreSums[i] += weight * s));
     t.weightSum += weight;
-    const p = sigmoid(o.logit);
-    t.topProbability[1] = Math.max(t.topProbability[1], p);
-    t.topProbability[0] = Math.max(t.topProbability[0], 1 - p);
+    probabilitiesOf(scores).forEach((p, i) => (t.topProbability[i] = Math.max(t.topProbability[i], p)));
   }
 
   /**
-   * The track's class now: the side of the threshold its averaged decision logit is on, with the
-   * confidence of that side (never below 0.5), or `unknown` inside the unsure band.
+   * Confidence from which a track's class counts as clear (hysteresis for a class change, and the
+   * classification cadence): 0.5 + `hysteresis` for two labels; for more, the larger of the model's
+   * unsure floor and 1 / N (a uniform guess), + `hysteresis`.
    */
-  #decision(t: Track): { label: string; side: 0 | 1; confidence: number } {
-    // A track not yet classified (only possible for a caller that skipped classificationDue) is undecided.
-    const p = t.weightSum > 0 ? sigmoid(t.weightedLogitSum / t.weightSum) : 0.5;
-    const side = p >= 0.5 ? 1 : 0;
-    const confidence = side === 1 ? p : 1 - p;
-    return { label: confidence < 0.5 + this.#o.unsureMargin ? UNSURE_CLASS : this.#o.labels[side], side, confidence };
+  #clearFrom(): number {
+    const n = this.#o.labels.length;
+    const base = n === 2 ? 0.5 : Math.max(this.#o.unsureFloor ?? 0, 1 / n);
+    return base + this.#o.hysteresis;
+  }
+
+  /**
+   * The track's class now, from the softmax of its size-weighted mean scores. Two labels: the side of
+   * the threshold its averaged decision logit is on, with the confidence of that side (never below 0.5),
+   * or `unknown` inside the unsure band. More: the most probable label, `unknown` below the unsure floor
+   * + margin.
+   */
+  #decision(t: Track): { label: string; side: number; confidence: number } {
+    const n = this.#o.labels.length;
+    if (n === 2) {
+      // A track not yet classified (only possible for a caller that skipped classificationDue) is undecided.
+      const meanLogit = t.weightedScoreSums[1] / t.weightSum - t.weightedScoreSums[0] / t.weightSum;
+      const p = t.weightSum > 0 ? sigmoid(meanLogit) : 0.5;
+      const side = p >= 0.5 ? 1 : 0;
+      const confidence = side === 1 ? p : 1 - p;
+      const unsure = confidence < 0.5 + this.#o.unsureMargin;
+      return { label: unsure ? UNSURE_CLASS : this.#o.labels[side], side, confidence };
+    }
+    const probabilities =
+      t.weightSum > 0 ? softmax(t.weightedScoreSums.map((s) => s / t.weightSum)) : this.#o.labels.map(() => 1 / n);
+    const side = argmax(probabilities);
+    const confidence = probabilities[side];
+    const unsure = confidence < (this.#o.unsureFloor ?? 0) + this.#o.unsureMargin;
+    return { label: unsure ? UNSURE_CLASS : this.#o.labels[side], side, confidence };
   }
 
   #snapshot(t: Track, ended: boolean, wallTimeMs: number): TrackSnapshot {
@@ -313,7 +365,7 @@ export class FaceTracker {
     if (next.class !== prev.class) {
       // Hysteresis: a change to another real class waits until it is clear, and nothing else about the
       // track is published meanwhile (that update would carry the not-yet-clear class).
-      return next.class === UNSURE_CLASS || next.score >= 0.5 + this.#o.hysteresis;
+      return next.class === UNSURE_CLASS || next.score >= this.#clearFrom();
     }
     return Math.abs(next.score - prev.score) >= this.#o.scoreDelta || iou(prev.box, next.box) < 0.7;
   }

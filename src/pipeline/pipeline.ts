@@ -40,7 +40,8 @@ export interface Detector {
 export interface Classifier {
   /** Crop geometry the model expects. */
   readonly alignment: AlignOptions;
-  classify(crop: Uint8Array): Promise<{ logit: number }>;
+  /** `scores`: one per label in log space (`Classification.scores`); needed for three or more labels. */
+  classify(crop: Uint8Array): Promise<{ logit: number; scores?: readonly number[] }>;
 }
 
 /** Where a pipeline's results go (the MQTT publisher, the demo printer, a test recorder). */
@@ -268,7 +269,8 @@ export class Pipeline {
     const observations: FaceObservation[] = [];
     for (let i = 0; i < faces.length; i++) {
       const crop = crops[i];
-      observations.push({ box: faces[i].box, logit: crop ? (await classifier.classify(crop)).logit : null });
+      const result = crop ? await classifier.classify(crop) : null;
+      observations.push({ box: faces[i].box, logit: result?.logit ?? null, scores: result?.scores ?? null });
     }
     lap('classify');
     const events = tracker.update(observations, frame.timestampMs, frame.wallTimeMs);

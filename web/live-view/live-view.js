@@ -35,6 +35,17 @@ function colours() {
   };
 }
 
+/**
+ * A box's colour from its class's position in the model's labels: the page's two class colours for the
+ * first two labels (a two-label model looks as before), evenly spread hues for a third and later
+ * (age bands), the first colour for `unknown` (-1).
+ */
+function labelColour(palette, index) {
+  if (index <= 0) return palette.first;
+  if (index === 1) return palette.second;
+  return `hsl(${(index * 137.5) % 360} 65% 42%)`;
+}
+
 /** The label over a face: track id, class and confidence; `?` until the track's `new` event is out. */
 function trackLabel(track) {
   const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%`;
@@ -172,7 +183,7 @@ class CameraView {
     g.textBaseline = 'top';
     g.lineWidth = Math.max(2, Math.round(2 * ratio));
     for (const track of tracks) {
-      const colour = !track.confirmed ? palette.tentative : track.label_index === 1 ? palette.second : palette.first;
+      const colour = !track.confirmed ? palette.tentative : labelColour(palette, track.label_index);
       const x = track.box.x * scale;
       const y = track.box.y * scale;
       g.strokeStyle = colour;

@@ -6,7 +6,7 @@ import { basename, dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import { Progress } from '../../dataset/progress.js';
-import { evaluateFolder, summarize, type Evaluation } from '../../evaluation/evaluate-folder.js';
+import { evaluateFolder, summarize, type EvalSummary, type Evaluation } from '../../evaluation/evaluate-folder.js';
 import { writeReport } from '../../evaluation/write-report.js';
 import { openClassifier } from '../../inference/shipped-model.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
@@ -40,7 +40,7 @@ function readable(evaluation: Evaluation): string {
     ['several faces', `${s.several_faces_classified}, classified the central one`],
     ['accuracy (detected)', fmt(s.accuracy)],
     ['accuracy (all)', fmt(s.accuracy_all)],
-    [`ROC AUC (${evaluation.positiveLabel})`, fmt(s.roc_auc)],
+    ...(labels.length > 2 ? multiClassRows(s) : [[`ROC AUC (${evaluation.positiveLabel})`, fmt(s.roc_auc)]]),
     ['ms/face (classifier, median)', fmt(s.ms_per_face, 3)],
     ['ms/image (whole path, median)', fmt(s.ms_per_image, 1)],
     ['model', `${s.model.id} ${s.model.path} (${s.model.delegate})`],
@@ -59,12 +59,28 @@ function readable(evaluation: Evaluation): string {
   return `${overview}\n\n${classes}\n(→ columns: confusion matrix, rows = true class)`;
 }
 
+/** The overview rows of three or more labels (README "faceedge eval"). */
+function multiClassRows(s: EvalSummary): string[][] {
+  const rows = [
+    ['macro recall', fmt(s.macro_recall ?? null)],
+    ['calibration error (ECE)', fmt(s.ece ?? null)],
+  ];
+  if (s.off_by_more_than_one !== undefined) rows.push(['off by more than one step', fmt(s.off_by_more_than_one)]);
+  if (s.unsure) {
+    rows.push([
+      `answered (unsure floor ${s.unsure.floor})`,
+      `${fmt(s.unsure.answered)}, accuracy there ${fmt(s.unsure.accuracy_answered)}`,
+    ]);
+  }
+  return rows;
+}
+
 /** All folders' images as one evaluation (files prefixed by their folder so they stay distinct). */
 function totalOf(dirs: readonly string[], evaluations: readonly Evaluation[]): Evaluation {
   const [first] = evaluations;
   const outcomes = evaluations.flatMap((e, i) => e.images.map((o) => ({ ...o, file: `${dirs[i]}/${o.file}` })));
   const { detector, model } = first.summary;
-  return summarize(outcomes, first.labels, { detector, model });
+  return summarize(outcomes, first.labels, { detector, model }, first.decision);
 }
 
 /** Report subfolder names: each folder's last two path levels (`utkface/test`), made unique. */
@@ -77,7 +93,7 @@ export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
     .description(
-      'evaluate a classifier through detect → align → classify on <dir>/{female,male}/*.jpg (several folders: each, then the total)',
+      "evaluate a classifier through detect → align → classify on <dir>/<label>/*.jpg, one subfolder per label of the model's manifest (several folders: each, then the total)",
     )
     .argument('<dirs...>', 'folder(s) with one subfolder per class, named like the model labels')
     .option('--json', 'print one JSON object instead of tables')

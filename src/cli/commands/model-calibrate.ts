@@ -24,7 +24,7 @@ export function registerModelCalibrateCommand(model: Command): void {
   model
     .command('calibrate')
     .description(
-      'choose the decision threshold on validation folders ({female,male}/*.jpg), each counting equally; --write stores it in manifest.json',
+      'choose the decision threshold of a two-label model on validation folders (<label>/*.jpg), each counting equally; --write stores it in manifest.json',
     )
     .argument('<model>', 'classifier .tflite with its manifest.json next to it')
     .argument('<dirs...>', 'validation folders (never the test folders)')
@@ -36,6 +36,17 @@ export function registerModelCalibrateCommand(model: Command): void {
     .option('--write', 'store the threshold and its provenance in the manifest')
     .action(async (modelPath: string, dirs: string[], flags: CalibrateFlags) => {
       const classifier = await openClassifier(modelPath);
+      if (classifier.labels.length > 2) {
+        const labels = classifier.labels.join(', ');
+        await classifier.close();
+        throw new FaceedgeError(
+          'USAGE',
+          `${modelPath} has ${classifier.labels.length} labels (${labels}): a decision threshold is for two labels only`,
+          {
+            hint: 'a model of three or more labels is calibrated at export (faceedge_train.export fits its temperature and unsure_floor on validation); see train/README.md "Exporting three or more classes"',
+          },
+        );
+      }
       const samples = [];
       try {
         const detector = await FaceDetector.create({ model: 'short' });

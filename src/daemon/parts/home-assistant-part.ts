@@ -93,6 +93,7 @@ export const homeAssistantPart = definePart({
         model: boardModel(),
         cameras: slice.cameras,
         classes: services.classifier.current.labels,
+        unsure: services.classifier.current.unsureFloor > 0,
         outputs: Object.entries(slice.gpio.outputs).map(([name, o]) => ({
           name,
           title: o.title,
