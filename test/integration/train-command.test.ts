@@ -11,9 +11,14 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pathToFileURL } from 'node:url';
+import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT, hasStackTrace, runCli } from '../helpers/run-cli.js';
+import { eventsOn } from '../helpers/track-events.js';
 
 const FACES_DEV = join(REPO_ROOT, '../shared/data/faces-dev/train');
+const CLIP = join(REPO_ROOT, 'demo/clips/face-demographics-walking-and-pause.gif');
 const PER_LABEL = 30;
 
 function torchPython(): string | null {
@@ -102,6 +107,56 @@ describe.skipIf(skip !== null)(`faceedge train on three labels (${skip ?? 'faces
     expect(r.stdout).toContain(`faceedge model push ${out}`);
     expect(r.stdout).toContain(`faceedge fleet push ${out}`);
   }, 900_000);
+
+  it('the package on a board: eval reads its three labels, it installs signed into a store, and the daemon serving it publishes events with them', async () => {
+    const out = join(dir, 'models', 'tiny3');
+    const labels = ['female', 'male', 'mono'];
+    const evaluated = await runCli(
+      ['eval', join(dir, 'work', 'split-0', 'test'), '--model', join(out, 'tiny3_int8.tflite'), '--json'],
+      { timeoutMs: 300_000 },
+    );
+    expect(evaluated.code, evaluated.stderr).toBe(0);
+    const report = JSON.parse(evaluated.stdout) as { confusion?: number[][]; labels?: string[] };
+    expect(JSON.stringify(report)).toContain('"mono"');
+
+    const keys = join(dir, 'site-key');
+    expect((await runCli(['model', 'keygen', '--out', keys])).code).toBe(0);
+    expect((await runCli(['model', 'sign', out, '--key', `${keys}.key.pem`])).code).toBe(0);
+    const state = join(dir, 'state');
+    const installed = await runCli(
+      ['model', 'install', out, '--models-dir', join(state, 'models'), '--public-key', `${keys}.pub.pem`],
+      { timeoutMs: 300_000 },
+    );
+    expect(installed.code, installed.stderr).toBe(0);
+
+    const broker = await Mosquitto.start();
+    const root = `faceedge/${TEST_DEVICE}`;
+    const probe = await MqttProbe.connect(broker.url, [`${root}/#`]);
+    const shipped = join(REPO_ROOT, 'models', 'faceedge-gender_int8.tflite');
+    const daemon = DaemonProcess.start(
+      daemonConfig({
+        brokerUrl: broker.url,
+        stateDir: state,
+        cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
+        extra: { models: { public_key: `${keys}.pub.pem` } },
+      }),
+      { dir, classifier: shipped },
+    );
+    try {
+      await daemon.waitRunning(90_000);
+      expect(daemon.logs.some((l) => l.msg.startsWith('serving the model store'))).toBe(true);
+      const event = await probe.waitUntil(
+        () => eventsOn(probe.messages, `${root}/walk/events`).find((e) => e.after.model === 'tiny3'),
+        60_000,
+        'an event by tiny3',
+      );
+      expect([...labels, 'unknown']).toContain(event.after.class);
+    } finally {
+      await daemon.dispose();
+      await probe.close();
+      await broker.dispose();
+    }
+  }, 600_000);
 
   it('run again: reuses the split, the crops and the run, and refuses to ship a model below the gate, keeping the old package', async () => {
     const out = join(dir, 'models', 'tiny3');
