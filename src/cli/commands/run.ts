@@ -7,7 +7,9 @@ import { existsSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Command } from 'commander';
+import type { Logger } from 'pino';
 import sharp from 'sharp';
+import type { FaceedgeConfig } from '../../config/config-schema.js';
 import { loadConfig } from '../../config/load-config.js';
 import { configSecrets } from '../../config/redact-config.js';
 import { FaceedgeError } from '../../errors.js';
@@ -77,6 +79,51 @@ function demoOverrides(loop: boolean, stateDir: string): Record<string, unknown>
   };
 }
 
+/** The configuration `run` serves: file, environment and flags, the demo's clips, the package's own model. */
+async function runConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Promise<FaceedgeConfig> {
+  const overrides: Record<string, unknown> = {
+    'mqtt.url': flags.mqttUrl,
+    'http.port': flags.httpPort,
+    'log.level': flags.logLevel ?? (flags.demo ? 'warn' : undefined),
+  };
+  if (flags.demo) Object.assign(overrides, demoOverrides(Boolean(flags.loop), join(packageRoot(), '.faceedge-demo')));
+  const loaded = loadConfig({
+    file: flags.config,
+    env,
+    flags: overrides,
+    defaults: flags.demo ? await demoDefaults() : undefined,
+  });
+  // The default model path is relative to the package, wherever the daemon is started from.
+  return !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
+    ? {
+        ...loaded,
+        classifier: {
+          ...loaded.classifier,
+          model: shippedModelPath(),
+          manifest: join(packageRoot(), 'models', 'manifest.json'),
+        },
+      }
+    : loaded;
+}
+
+/** The demo prints what a subscriber receives: its printer subscribes before the first frame. */
+async function startDemoPrinter(config: FaceedgeConfig, url: string, log: Logger): Promise<EventPrinter> {
+  // An embedded broker with a login asks it of the printer too.
+  const login = config.mqtt.url === undefined ? config.embedded_broker.auth : undefined;
+  const printer = new EventPrinter({
+    url,
+    baseTopic: config.mqtt.base_topic,
+    deviceId: config.device.id,
+    log,
+    connectOptions: login ? { username: login.username, password: login.password } : undefined,
+  });
+  await printer.start();
+  console.log(
+    `faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`,
+  );
+  return printer;
+}
+
 export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, version: string): void {
   program
     .command('run')
@@ -88,31 +135,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
     .option('--http-port <port>', 'health/metrics/live view port, 0 = off (overrides http.port)')
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent')
     .action(async (flags: RunFlags) => {
-      const overrides: Record<string, unknown> = {
-        'mqtt.url': flags.mqttUrl,
-        'http.port': flags.httpPort,
-        'log.level': flags.logLevel ?? (flags.demo ? 'warn' : undefined),
-      };
-      if (flags.demo)
-        Object.assign(overrides, demoOverrides(Boolean(flags.loop), join(packageRoot(), '.faceedge-demo')));
-      const loaded = loadConfig({
-        file: flags.config,
-        env,
-        flags: overrides,
-        defaults: flags.demo ? await demoDefaults() : undefined,
-      });
-      // The default model path is relative to the package, wherever the daemon is started from.
-      const config =
-        !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
-          ? {
-              ...loaded,
-              classifier: {
-                ...loaded.classifier,
-                model: shippedModelPath(),
-                manifest: join(packageRoot(), 'models', 'manifest.json'),
-              },
-            }
-          : loaded;
+      const config = await runConfig(flags, env);
       const log = createLogger({ level: config.log.level, secrets: configSecrets(config) });
       // Every frame is a new image: libvips' operation cache only costs memory, and one libvips worker
       // per decode keeps the inference thread's core free on a 4-core board.
@@ -127,19 +150,7 @@ export function registerRunCommand(program: Command, env: NodeJS.ProcessEnv, ver
         // The demo prints what a subscriber receives; it subscribes before the first frame.
         beforeCameras: flags.demo
           ? async (url) => {
-              // An embedded broker with a login asks it of the printer too.
-              const login = config.mqtt.url === undefined ? config.embedded_broker.auth : undefined;
-              printer = new EventPrinter({
-                url,
-                baseTopic: config.mqtt.base_topic,
-                deviceId: config.device.id,
-                log,
-                connectOptions: login ? { username: login.username, password: login.password } : undefined,
-              });
-              await printer.start();
-              console.log(
-                `faceedge demo: ${config.cameras.length} clips, embedded broker ${url}, model ${config.classifier.model}`,
-              );
+              printer = await startDemoPrinter(config, url, log);
               if (daemon.healthPort > 0)
                 console.log(
                   `live view: ${liveViewUrl(config.http.host, daemon.healthPort)} ` +
