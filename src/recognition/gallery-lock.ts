@@ -4,8 +4,8 @@
  * in one process the store's SerialQueue already orders changes; across processes this lock does. A lock
  * whose process is gone (a crash) is taken over.
  */
-import { constants } from 'node:fs';
-import { open, readFile, stat, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { link, readFile, stat, unlink, writeFile } from 'node:fs/promises';
 import { FaceedgeError } from '../errors.js';
 
 /** How long a change waits for another process's change to finish. Default 10 s (a change takes milliseconds). */
@@ -21,26 +21,13 @@ export async function withGalleryLock<T>(
   const lockPath = `${path}.lock`;
   const deadline = Date.now() + waitMs;
   for (;;) {
-    try {
-      const file = await open(lockPath, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL, 0o600);
-      try {
-        await file.writeFile(String(process.pid));
-      } finally {
-        await file.close();
-      }
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') {
-        throw new FaceedgeError('GALLERY_INVALID', `cannot lock the gallery ${path}: ${(err as Error).message}`, {
-          cause: err,
-        });
-      }
-    }
+    if (await tryLock(lockPath, path)) break;
     const holder = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
-    const crashed = holder > 0 ? !processRuns(holder) : !(await justCreated(lockPath));
-    if (crashed) {
-      // Its holder is gone: take the lock over.
-      await unlink(lockPath).catch(() => undefined);
+    if (holder > 0 ? !processRuns(holder) : await unnamedAndOld(lockPath)) {
+      // Its holder is gone: take the lock over, unless another process took it over first (the file now
+      // names someone else: leave that one alone).
+      const still = Number((await readFile(lockPath, 'utf8').catch(() => '')).trim());
+      if (still === holder) await unlink(lockPath).catch(() => undefined);
       continue;
     }
     if (Date.now() > deadline) {
@@ -58,12 +45,33 @@ export async function withGalleryLock<T>(
 }
 
 /**
- * True for a lock file younger than a second: its creator may not have written its pid yet (the pid is
- * written just after the exclusive create), so an empty one is not yet a crashed holder's.
+ * Creates `<gallery>.lock` holding this process's pid, in one step: the pid is written to a file of this
+ * process's own first, which is then hard-linked to the lock's name (a link fails if the name exists). So a
+ * lock file always names its holder, and an empty one cannot be mistaken for a crashed holder's.
  */
-async function justCreated(lockPath: string): Promise<boolean> {
+async function tryLock(lockPath: string, path: string): Promise<boolean> {
+  const mine = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(mine, String(process.pid), { mode: 0o600, flag: 'wx' });
+    await link(mine, lockPath);
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new FaceedgeError('GALLERY_INVALID', `cannot lock the gallery ${path}: ${(err as Error).message}`, {
+      cause: err,
+    });
+  } finally {
+    await unlink(mine).catch(() => undefined);
+  }
+}
+
+/**
+ * A lock file that names no process (damaged: this code always writes the pid with the file) blocks nobody for
+ * longer than a default wait: older than GALLERY_LOCK_WAIT_MS, it is taken over.
+ */
+async function unnamedAndOld(lockPath: string): Promise<boolean> {
   const info = await stat(lockPath).catch(() => null);
-  return info !== null && Date.now() - info.mtimeMs < 1000;
+  return info !== null && Date.now() - info.mtimeMs > GALLERY_LOCK_WAIT_MS;
 }
 
 /** True while a process with this pid runs (EPERM: it runs as another user). */

@@ -323,7 +323,7 @@ describe('gallery writes', () => {
     expect(back.list()).toHaveLength(80);
     expect(back.contents.version).toBe(80);
     expect(await readdir(dir)).not.toContain('g.gallery.lock');
-  });
+  }, 120_000); // two child processes start, load the store and wait 4 s for a common start
 
   it('a process killed between write and rename: the old gallery reads whole; the next write removes the orphan', async () => {
     const path = join(dir, 'g.gallery');
