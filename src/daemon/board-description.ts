@@ -22,7 +22,11 @@ export function describeBridge(s: DaemonServices, config: FaceedgeConfig): Bridg
     model: {
       id: classifier.id,
       sha256: classifier.sha256,
+      labels: classifier.manifest.labels,
       threshold: classifier.threshold,
+      ...(classifier.manifest.labels.length > 2
+        ? { temperature: classifier.softmax.temperature, unsure_floor: classifier.softmax.unsureFloor }
+        : {}),
       flip_average: classifier.flipAverage,
       ...servedFrom(classifier.modelPath, config.models.dir),
     },

@@ -5,14 +5,21 @@ export interface BridgeInfo {
   /** faceedge package version. */
   readonly version: string;
   /**
-   * The loaded classifier: manifest id, model file sha256, decision threshold on P(labels[1]) (two labels;
-   * a model of three or more decides by its largest probability and reports the unused default 0.5),
-   * whether mirror-image averaging is on, and how it was installed; null while none is loaded.
+   * The loaded classifier: manifest id, model file sha256, its labels, decision threshold on P(labels[1]) (two
+   * labels; a model of three or more decides by its largest probability, with `temperature` and `unsure_floor`,
+   * and reports the unused default 0.5), whether mirror-image averaging is on, and how it was installed; null
+   * while none is loaded.
    */
   readonly model: {
     readonly id: string;
     readonly sha256: string;
+    /** The manifest's labels, in output order: what `class` in events can say (besides `unknown`). */
+    readonly labels: readonly string[];
     readonly threshold: number;
+    /** Three or more labels: logits are divided by it before the softmax. */
+    readonly temperature?: number;
+    /** Three or more labels: below this largest probability a face is `unknown`. */
+    readonly unsure_floor?: number;
     readonly flip_average: boolean;
     /** `model-store` (installed or pushed; `version` names the package) or `classifier.model`. */
     readonly installed?: 'model-store' | 'classifier.model';

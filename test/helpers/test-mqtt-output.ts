@@ -8,7 +8,13 @@ import { MqttOutput, type MqttOutputOptions } from '../../src/mqtt/mqtt-output.j
 
 export const TEST_INFO: BridgeInfo = {
   version: '0.0.0-test',
-  model: { id: 'faceedge-gender-test', sha256: 'ab'.repeat(32), threshold: 0.5, flip_average: false },
+  model: {
+    id: 'faceedge-gender-test',
+    sha256: 'ab'.repeat(32),
+    labels: ['female', 'male'],
+    threshold: 0.5,
+    flip_average: false,
+  },
   delegate: { active: 'xnnpack', fallback_reason: null },
   config: { device: { id: 'pi' } },
 };

@@ -207,6 +207,7 @@ describe.skipIf(!classifier)(`bridge requests to the real daemon (${classifier ?
       expect(JSON.parse(info.text).model).toMatchObject({
         id: manifest.id,
         sha256: sha256(model),
+        labels: manifest.labels,
         installed: 'classifier.model',
       });
     } finally {

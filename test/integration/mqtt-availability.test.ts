@@ -56,7 +56,13 @@ describe('MQTT availability, bridge/info and retained states (real mosquitto)', 
     // Changed info is republished on request (e.g. after a model reload).
     info = {
       ...TEST_INFO,
-      model: { id: 'faceedge-gender-v2', sha256: 'cd'.repeat(32), threshold: 0.42, flip_average: false },
+      model: {
+        id: 'faceedge-gender-v2',
+        sha256: 'cd'.repeat(32),
+        labels: ['female', 'male'],
+        threshold: 0.42,
+        flip_average: false,
+      },
     };
     await output.republishInfo();
     await late.waitFor((m) => m.topic === INFO && m.text.includes('faceedge-gender-v2'));

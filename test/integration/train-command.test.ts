@@ -151,6 +151,15 @@ describe.skipIf(skip !== null)(`faceedge train on three labels (${skip ?? 'faces
         'an event by tiny3',
       );
       expect([...labels, 'unknown']).toContain(event.after.class);
+      // bridge/info tells a subscriber which labels `class` can take, and how unsure a face may be.
+      const info = await probe.waitFor(
+        (m) =>
+          m.topic === `${root}/bridge/info` &&
+          (JSON.parse(m.text) as { model?: { id?: string } }).model?.id === 'tiny3',
+        30_000,
+        'bridge/info naming tiny3',
+      );
+      expect(JSON.parse(info.text).model).toMatchObject({ labels, unsure_floor: expect.any(Number) });
     } finally {
       await daemon.dispose();
       await probe.close();
