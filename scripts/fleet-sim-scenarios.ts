@@ -148,7 +148,10 @@ export function wrongKeyCanary(ctx: SimContext): Promise<ScenarioReport> {
       const before = await serving(ctx);
       const [other, ...rest] = ctx.sims.map((s) => s.id);
       const pkg = packageUnlike(ctx, 'sim-wrong-key', [before.get(ctx.odd.id) ?? null, before.get(other) ?? null]);
-      if (!r.check('both canaries serve another model before', pkg !== null)) return undefined;
+      // The odd board serves the float model and refuses everything, so this needs the first canary off int8:
+      // it is when the first scenario completed (a stopped first scenario leaves it on int8, and this one cannot run).
+      const canaries = `${ctx.odd.id} on ${short(before.get(ctx.odd.id))}, ${other} on ${short(before.get(other))}`;
+      if (!r.check('both canaries serve another model before', pkg !== null, canaries)) return undefined;
       const devices = [ctx.odd.id, other, ...rest];
       const res = await runRollout({ ...ctx.options('wrong-key.json'), packageDir: pkg!.dir, selector: { devices } });
       const s = res.state;

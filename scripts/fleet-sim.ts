@@ -15,7 +15,7 @@
  * rejection, the time limit — the report is printed: pretty JSON, and with `--json` a last line
  * `{"ok",…,"boards","rollouts":[…],"events":{"received","lost","duplicates",…},"rss_mb":{…}}`. Exit
  * status 0 only when everything passed. Options: --boards N (default 22), --fps F (default 2),
- * --soak S (default 5), --limit-min M (hard stop, default 45).
+ * --soak S (soak and baseline windows, default 15), --limit-min M (hard stop, default 45).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -44,7 +44,9 @@ const flag = (name: string, fallback: number) => {
 const JSON_LINE = args.includes('--json');
 const BOARDS = flag('--boards', 22);
 const FPS = flag('--fps', 2);
-const SOAK = flag('--soak', 5);
+// 15 s windows: at 2 frames/s and one stats report a second, the frame gate judges the mean of ~13 reports on
+// each side. 5 s windows (3 reports after the switch) failed a healthy board on a busy machine (issue 21).
+const SOAK = flag('--soak', 15);
 const LIMIT_MIN = flag('--limit-min', 45);
 
 const t0 = Date.now();

@@ -6,6 +6,8 @@
  * Boards that served the package before the rollout (`skipped`) are left alone.
  */
 import { mapWithLimit } from '../concurrency/map-with-limit.js';
+import { isFaceedgeError } from '../errors.js';
+import type { BridgeResponse } from '../mqtt/bridge-dispatcher.js';
 import type { FleetConnection } from './fleet-connection.js';
 import type { BoardProgress, RolloutState, RolloutStateFile } from './rollout-state.js';
 
@@ -17,6 +19,13 @@ export interface StopContext {
   /** Boards asked and rolled back at once. */
   readonly concurrency: number;
   readonly log: (line: string) => void;
+  /**
+   * Tries of each health_check and rollback that gets no answer (a loaded board may answer after the
+   * timeout; both are safe to repeat: the rollback is guarded by the package's sha256). Default 3.
+   */
+  readonly attempts?: number;
+  /** Pause before the second try, ms, doubled for each next one. Default 2000. */
+  readonly retryPauseMs?: number;
 }
 
 /** What a board answered it serves, or why there is no answer. */
@@ -46,7 +55,7 @@ function mayHaveChanged(p: BoardProgress): boolean {
 async function settleBoard(ctx: StopContext, d: string): Promise<void> {
   const { st, target, log } = ctx;
   const p = st.state.boards[d];
-  const serving = await askServing(ctx.fleet, d);
+  const serving = await askServing(ctx, d);
   const keep = p.state === 'failed' && p.error ? `${p.error}; ` : '';
   if ('error' in serving) {
     if (!mayHaveChanged(p)) return;
@@ -84,7 +93,7 @@ async function rollBack(ctx: StopContext, d: string, keep: string): Promise<void
   const p = st.state.boards[d];
   try {
     // Guarded by the sha256: a rollback that is retried (or raced) never undoes the one before it.
-    const r = await ctx.fleet.request(d, 'model/rollback', { if_sha256: target.sha256 }, 60_000);
+    const r = await requestAnswered(ctx, d, 'model/rollback', { if_sha256: target.sha256 }, 60_000);
     if (r.status !== 'ok') throw new Error(r.error ?? 'refused');
     const data = r.data as { rolled_back?: boolean; model?: { sha256?: string } | null };
     const now = data.model?.sha256 ?? null;
@@ -99,14 +108,42 @@ async function rollBack(ctx: StopContext, d: string, keep: string): Promise<void
 }
 
 /** The model `d` serves, from its own health_check (not its retained bridge/info, which may be old). */
-async function askServing(fleet: FleetConnection, d: string): Promise<Serving> {
-  if (fleet.view.board(d)?.online === false) return { error: 'offline' };
+async function askServing(ctx: StopContext, d: string): Promise<Serving> {
+  if (ctx.fleet.view.board(d)?.online === false) return { error: 'offline' };
   try {
-    const r = await fleet.request(d, 'health_check', {}, 30_000);
+    const r = await requestAnswered(ctx, d, 'health_check', {}, 30_000);
     if (r.status !== 'ok') return { error: `health_check error: ${r.error ?? 'unknown'}` };
     const model = (r.data as { model?: { sha256?: string } | null }).model;
     return { sha256: model?.sha256 ?? null };
   } catch (err) {
     return { error: `did not answer: ${(err as Error).message}` };
+  }
+}
+
+/**
+ * `fleet.request`, asked again (up to `attempts` tries, pausing 2, 4 … s) while the board gives no answer
+ * and is not seen offline: a board busy installing or reloading answers late, and one lost answer must
+ * not leave it switched. An answer, even an error, is returned at once.
+ */
+async function requestAnswered(
+  ctx: StopContext,
+  d: string,
+  command: string,
+  params: Record<string, unknown>,
+  timeoutMs: number,
+): Promise<BridgeResponse> {
+  const attempts = ctx.attempts ?? 3;
+  for (let i = 1; ; i++) {
+    try {
+      return await ctx.fleet.request(d, command, params, timeoutMs);
+    } catch (err) {
+      const noAnswer = isFaceedgeError(err, 'MQTT_FAILED');
+      if (!noAnswer || i >= attempts || ctx.fleet.view.board(d)?.online === false) throw err;
+      const pauseMs = (ctx.retryPauseMs ?? 2000) * 2 ** (i - 1);
+      ctx.log(
+        `${d}: ${(err as Error).message}; asking again in ${(pauseMs / 1000).toFixed(1)} s (${i + 1}/${attempts})`,
+      );
+      await new Promise((r) => setTimeout(r, pauseMs));
+    }
   }
 }

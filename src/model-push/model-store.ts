@@ -86,7 +86,7 @@ export class ModelStore {
 
   /**
    * Moves a verified staging folder to `versions/<name>` and points `current` at it (the old current
-   * becomes `previous`). Call inside `locked()`.
+   * becomes `previous`; with no current, there is no `previous` afterwards). Call inside `locked()`.
    */
   async activate(staged: string, name: string): Promise<Activation> {
     const before = await this.#target('current');
@@ -104,7 +104,11 @@ export class ModelStore {
     });
     await rename(staged, dest);
     await rm(trash, { recursive: true, force: true });
+    // With no current (a first install, or after retireCurrent() rolled back to `classifier.model`) the
+    // model this one replaces is the configured one: a `previous` left from before must go, or a rollback
+    // of this install would switch to that stale package instead of back to `classifier.model`.
     if (before) await this.#point('previous', before);
+    else await rm(join(this.root, 'previous'), { force: true });
     await this.#point('current', name);
     await this.#prune();
     return { current: (await this.current())!, previous: before ? await this.previous() : null, unchanged: false };

@@ -107,7 +107,7 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
     }
   });
 
-  it('model/rollback: refused without an installed model, guarded by if_sha256, back to classifier.model after a first install, and undone by a second', async () => {
+  it('model/rollback: refused without an installed model, guarded by if_sha256, back to classifier.model after a first install, undone by a second, and after a re-push back to classifier.model again', async () => {
     const shipped = sha256(fleet.shippedModel);
     const none = await ops.request(ID, 'model/rollback', {});
     expect(none).toMatchObject({ status: 'error', data: { code: 'MODEL_NO_PREVIOUS' } });
@@ -143,6 +143,13 @@ describe.skipIf(!SOURCE)(`board side of the fleet (${SOURCE ?? NO_MODEL_PACKAGE_
     const repushed = await pushModelOverMqtt({ dir: pkg.dir, url: broker.url, deviceId: ID });
     expect(repushed.status.state).toBe('installed');
     await untilServing(pkg.sha256, 'model-store');
+    // …and its rollback goes back to classifier.model, not to a `previous` left from the first install.
+    const rolledAgain = await ops.request(ID, 'model/rollback', { if_sha256: pkg.sha256 }, 60_000);
+    expect(rolledAgain).toMatchObject({
+      status: 'ok',
+      data: { rolled_back: true, source: 'configured', model: { sha256: shipped } },
+    });
+    await untilServing(shipped, 'classifier.model');
     expect(
       fleet
         .board(ID)

@@ -119,6 +119,19 @@ describe('gateReasons', () => {
       /^frames 0\.70\/s after the switch .* < 0\.5 × 1\.50\/s just before the push/,
     );
   });
+  it("over fleet-sim's 15 s windows: a model 3× slower trips the gate, the load of a busy machine does not", () => {
+    const frames = (fps: number): RateSample => ({ fps, reports: 13, events: 0, eventsPerS: null, restarted: false });
+    const judged = (before: number, afterFps: number) =>
+      gateReasons({ ...base, figures: { before: frames(before), after: frames(afterFps) } });
+    // A board that kept up with the 2 frames/s clip, on a model 3× slower that it cannot keep up with.
+    expect(judged(2, 2 / 3)[0]).toMatch(/^frames 0\.67\/s after the switch \(mean of 13 reports\) < 0\.5 × 2\.00\/s/);
+    // …and the same on a board already slowed by the machine's load (1.26 frames/s before, issue 21's run).
+    expect(judged(1.26, 1.26 / 3)).toHaveLength(1);
+    // A healthy board whose share of a busy machine dropped by a third between the windows passes.
+    expect(judged(1.26, 0.84)).toEqual([]);
+    // The tolerance is half the board's own rate: a model exactly 2× slower is at the limit and passes.
+    expect(judged(2, 1)).toEqual([]);
+  });
   it('does not gate events on too small a baseline, or when turned off', () => {
     expect(gateReasons({ ...base, figures: { before: rate(4, 3, 0.3), after: rate(4, 0, 0) } })).toEqual([]);
     expect(
