@@ -90,6 +90,7 @@ export async function runTrainPipeline(o: TrainPipelineOptions): Promise<TrainPi
   const exported = await exportStage(o, crops[0]);
   if (typeof exported !== 'string') return { outcome: 'stopped', signal: exported.signal };
   const report = await verifyStage(o, exported, crops[0]);
+  if ('signal' in report) return { outcome: 'stopped', signal: report.signal };
   const reportPath = join(o.work, 'report.json');
   await writeFile(reportPath, `${JSON.stringify(report, null, 2)}\n`);
   const signedBy = await packageStage(o, exported);
@@ -228,7 +229,11 @@ async function exportStage(o: TrainPipelineOptions, crops: string): Promise<stri
   return out;
 }
 
-async function verifyStage(o: TrainPipelineOptions, exported: string, crops: string): Promise<VerifyReport> {
+async function verifyStage(
+  o: TrainPipelineOptions,
+  exported: string,
+  crops: string,
+): Promise<VerifyReport | { signal: NodeJS.Signals }> {
   o.progress.stage('verify', 'both files against the checkpoint on the test split, then the package check');
   const outcome = await runEngineModule({
     engine: o.engine,
@@ -236,6 +241,7 @@ async function verifyStage(o: TrainPipelineOptions, exported: string, crops: str
     args: ['--model-dir', exported, '--data', crops, '--split', 'test'],
     onLine: (line, stream) => (stream === 'stderr' ? o.progress.line(`  ${line}`) : undefined),
   });
+  if (outcome.stoppedBy) return { signal: outcome.stoppedBy };
   if (outcome.code !== 0) throw engineFailed('verification', outcome);
   const runtime = JSON.parse(outcome.stdout.at(-1) ?? '{}') as VerifyReport['runtime'];
   const pkg = await verifyModelPackage(exported, { trustedKeys: [], requireSignature: false });
