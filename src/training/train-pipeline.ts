@@ -80,6 +80,18 @@ function engineFailed(stage: string, outcome: ModuleOutcome): FaceedgeError {
   );
 }
 
+/** The engine module's result: the JSON object its last stdout line holds. */
+function lastJsonLine(outcome: ModuleOutcome, module: string): unknown {
+  const line = outcome.stdout.at(-1) ?? '';
+  try {
+    return JSON.parse(line) as unknown;
+  } catch {
+    throw new FaceedgeError('TRAINING_FAILED', `faceedge_train.${module} ended without its JSON result`, {
+      hint: `its last line was ${JSON.stringify(line.slice(0, 200))}; is the engine (train/) from the same faceedge version?`,
+    });
+  }
+}
+
 export async function runTrainPipeline(o: TrainPipelineOptions): Promise<TrainPipelineResult> {
   await mkdir(o.work, { recursive: true });
   const splits = await splitStage(o);
@@ -110,7 +122,7 @@ async function splitStage(o: TrainPipelineOptions): Promise<{ dirs: string[] } |
     });
     if (outcome.stoppedBy) return { signal: outcome.stoppedBy };
     if (outcome.code !== 0) throw engineFailed(`splitting ${input}`, outcome);
-    const summary = JSON.parse(outcome.stdout.at(-1) ?? '{}') as { labels?: string[]; counts?: unknown };
+    const summary = lastJsonLine(outcome, 'splitting') as { labels?: string[]; counts?: unknown };
     o.progress.line(`  ${input}: labels ${JSON.stringify(summary.labels)}, ${JSON.stringify(summary.counts)}`);
     dirs.push(out);
   }
@@ -243,7 +255,7 @@ async function verifyStage(
   });
   if (outcome.stoppedBy) return { signal: outcome.stoppedBy };
   if (outcome.code !== 0) throw engineFailed('verification', outcome);
-  const runtime = JSON.parse(outcome.stdout.at(-1) ?? '{}') as VerifyReport['runtime'];
+  const runtime = lastJsonLine(outcome, 'verify_export') as VerifyReport['runtime'];
   const pkg = await verifyModelPackage(exported, { trustedKeys: [], requireSignature: false });
   const manifest = pkg.pkg.manifest as unknown as VerifyReport['manifest'];
   const report: VerifyReport = {
