@@ -72,7 +72,13 @@ export class CameraSet {
 
   /** Cameras whose source could not start, with the reason (a typed error). */
   get failed(): ReadonlyMap<string, FaceedgeError> {
-    return this.#failed;
+    // In config order: the cameras start side by side, so the order they failed in is chance.
+    const inOrder = new Map<string, FaceedgeError>();
+    for (const { name } of this.runners) {
+      const err = this.#failed.get(name);
+      if (err) inOrder.set(name, err);
+    }
+    return inOrder;
   }
 
   /** Settles when every camera's source has ended (never, for live cameras). */
