@@ -18,6 +18,7 @@ import { bool, isObjectPayload, num, topicPath } from '../schema/schema-helpers.
 import { DEFAULT_BASE_TOPIC } from '../mqtt/mqtt-topics.js';
 import { isLoopbackHost } from '../mqtt/loopback-host.js';
 import { DEFAULT_HTTP_HOST } from '../observability/health-server.js';
+import { recognitionSchema } from '../recognition/recognition-config-schema.js';
 
 /** A single MQTT topic level usable as an id: no `/`, no wildcards, no spaces. */
 const TOPIC_SEGMENT = /^[A-Za-z0-9_-]+$/;
@@ -265,6 +266,8 @@ export const configSchema = z
     rules: rulesSchema.default([]),
     homeassistant: homeassistantSchema.prefault({}),
     models: modelsSchema.prefault({}),
+    /** Known faces: recognize enrolled people (src/recognition/recognition-config-schema.ts). Default off. */
+    recognition: recognitionSchema.prefault({}),
     /** Writable directory for the outbox and other state. Default `$STATE_DIRECTORY` (systemd) or `./.faceedge`. */
     state_dir: z.string().min(1).optional(),
   })
@@ -294,6 +297,7 @@ export interface FaceedgeConfig {
   readonly rules: Cfg['rules'];
   readonly homeassistant: Cfg['homeassistant'];
   readonly models: Omit<Cfg['models'], 'dir'> & { readonly dir: string };
+  readonly recognition: Omit<Cfg['recognition'], 'gallery'> & { readonly gallery: string };
   readonly state_dir: string;
 }
 
@@ -310,3 +314,4 @@ export type HttpConfig = FaceedgeConfig['http'];
 export type LogConfig = FaceedgeConfig['log'];
 export type HomeAssistantConfig = FaceedgeConfig['homeassistant'];
 export type ModelsConfig = FaceedgeConfig['models'];
+export type RecognitionConfig = FaceedgeConfig['recognition'];

@@ -8,6 +8,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, type
 import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { manifestPathFor } from '../inference/model-manifest.js';
+import { GALLERY_FILE_NAME } from '../recognition/recognition-config-schema.js';
 import { parseDocument } from 'yaml';
 import { configSchema, type FaceedgeConfig, type ParsedConfig } from './config-schema.js';
 import { ConfigInvalidError, configIssuesFromZod, type ConfigIssue } from './config-issues.js';
@@ -136,6 +137,7 @@ function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname:
       manifest: cfg.classifier.manifest ?? manifestPathFor(cfg.classifier.model),
     },
     models: { ...cfg.models, dir: cfg.models.dir ?? join(stateDir, 'models') },
+    recognition: { ...cfg.recognition, gallery: cfg.recognition.gallery ?? join(stateDir, GALLERY_FILE_NAME) },
     state_dir: stateDir,
   };
 }

@@ -19,6 +19,7 @@ import type { FaceedgeError } from '../errors.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { errorLogFields } from '../observability/error-log-fields.js';
 import type { TrackEvent } from '../pipeline/track-event.js';
+import type { GalleryContents } from '../recognition/gallery-contents.js';
 
 /** A GPIO line's state as the GPIO part reports it; `on` is null for an input not read yet. */
 export interface GpioLineChange {
@@ -47,6 +48,11 @@ export interface DaemonEvents {
   modelChanged: [classifier: FaceClassifier];
   /** The run-time thresholds changed (bridge `options`). */
   optionsChanged: [options: RuntimeOptions];
+  /**
+   * The board's gallery of known faces changed (an enrolment, a removal, a pushed gallery): `contents` is the
+   * gallery as written. Whoever matches faces against it uses this value from now on.
+   */
+  galleryChanged: [contents: GalleryContents];
 }
 
 type Handler<K extends keyof DaemonEvents> = (...args: DaemonEvents[K]) => void;

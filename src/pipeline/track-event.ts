@@ -34,6 +34,31 @@ export interface TrackSnapshot {
   readonly end_time: number | null;
   /** Model id (manifest id) that classified this track. */
   readonly model: string;
+  /**
+   * Who the face is (issue 23 §3), when recognition is on: absent while the board does not recognize
+   * people, `null` name while the track is not (yet) matched to an enrolled person.
+   */
+  readonly person?: PersonMatch;
+  /** Whether the face is live (issue 23 §4), when recognition is on; absent otherwise. */
+  readonly liveness?: LivenessVerdict;
+}
+
+/** A track's match against the gallery: never an embedding, only the decision and its similarity. */
+export interface PersonMatch {
+  /** The enrolled person's name, or null for `unknown` (below the threshold, without the margin, or not yet embedded). */
+  readonly name: string | null;
+  /** Cosine similarity to the best enrolled person (the named one); null before any embedding or with an empty gallery. */
+  readonly similarity: number | null;
+}
+
+/**
+ * A track's presentation-attack verdict (src/liveness/liveness-decision.ts). Anything but `live` must be a
+ * refusal for a lock.
+ */
+export interface LivenessVerdict {
+  readonly outcome: 'live' | 'attack' | 'unknown';
+  /** Median P(live) of the passive network over the scored frames; null before any was scored. */
+  readonly score: number | null;
 }
 
 export interface TrackEvent {

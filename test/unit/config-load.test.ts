@@ -241,3 +241,23 @@ describe('loadConfig errors', () => {
     expect(loadConfig({ env: {}, defaults, flags: { 'http.port': '0' } }).http.port).toBe(0);
   });
 });
+
+describe('recognition section', () => {
+  it('is off by default, with the gallery under state_dir', () => {
+    const cfg = loadConfig({ env: {}, flags: { state_dir: '/var/lib/faceedge' }, hostname: 'pi' });
+    expect(cfg.recognition.enabled).toBe(false);
+    expect(cfg.recognition.gallery).toBe('/var/lib/faceedge/faces.gallery');
+    expect(cfg.recognition.embeddings_per_track).toBe(3);
+  });
+
+  it('refuses enabled without a key file: the board gallery is never plain', () => {
+    expect(() => loadConfig({ env: {}, flags: { 'recognition.enabled': true }, hostname: 'pi' })).toThrow(
+      /recognition\.key_file/,
+    );
+  });
+
+  it('takes a site false-accept rate only inside (0, 1)', () => {
+    expect(() => loadConfig({ env: {}, flags: { 'recognition.far': 0 }, hostname: 'pi' })).toThrow(/recognition\.far/);
+    expect(loadConfig({ env: {}, flags: { 'recognition.far': 0.0001 }, hostname: 'pi' }).recognition.far).toBe(0.0001);
+  });
+});

@@ -3,7 +3,6 @@
  * of the `--config` given), its key (`--key FILE`; none: a plain gallery), the embedder and detector for
  * the commands that look at photos, and the one `faces` command group they all hang under.
  */
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load-config.js';
 import { FaceedgeError } from '../../errors.js';
@@ -12,10 +11,8 @@ import { FaceEmbedder } from '../../inference/face-embedder.js';
 import { readGalleryKey } from '../../recognition/gallery-key.js';
 import { GalleryStore } from '../../recognition/gallery-store.js';
 import type { GalleryPhotoTools } from '../../recognition/gallery-photo.js';
+import { GALLERY_FILE_NAME } from '../../recognition/recognition-config-schema.js';
 import { shippedEmbedderPath } from './faces-verify.js';
-
-/** The gallery's file name under `state_dir`. */
-export const GALLERY_FILE_NAME = 'faces.gallery';
 
 export interface GalleryFlags {
   readonly gallery?: string;
@@ -62,7 +59,7 @@ export function parseConcurrency(raw: string): number {
 
 export function galleryPath(flags: GalleryFlags, env: NodeJS.ProcessEnv): string {
   if (flags.gallery) return flags.gallery;
-  if (flags.config) return join(loadConfig({ file: flags.config, env }).state_dir, GALLERY_FILE_NAME);
+  if (flags.config) return loadConfig({ file: flags.config, env }).recognition.gallery;
   throw new FaceedgeError(
     'USAGE',
     'which gallery? give --gallery FILE, or --config FILE for <state_dir>/faces.gallery',
