@@ -157,6 +157,14 @@ export class MqttTopics {
   }
 
   /**
+   * One message per lock decision of a person rule, not retained (src/rules/access-decision.ts): every refusal
+   * is an `access_denied` event, every grant an `access_granted`.
+   */
+  get access(): string {
+    return `${this.root}/access`;
+  }
+
+  /**
    * Every topic on which the board takes a request that changes it (bridge requests, GPIO commands, the
    * begin and commit of a model push): the embedded broker writes down who published on these for the audit.
    */

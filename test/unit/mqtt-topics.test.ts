@@ -16,6 +16,7 @@ const PUBLISHED = [
   board.captureStatus('door'),
   board.stats,
   board.rulesAction,
+  board.access,
   board.gpioState('lock'),
   board.modelPushPart(TRANSFER, 'status'),
   ha.discovery('pi'),
