@@ -48,7 +48,12 @@ export const ANY_KNOWN_PERSON = 'any-known';
  * An enrolled person's name as the gallery stores it (src/recognition/gallery-person.ts validates names at
  * enrolment; a rule naming someone not enrolled simply never matches). Up to 64 characters.
  */
-const personName = z.string().trim().min(1).max(64);
+const personName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .transform((n) => n.normalize('NFC'));
 
 /** The second factor of a person rule: a GPIO input active within `within_s` of the recognition, either order. */
 export const secondFactorSchema = z.strictObject({
