@@ -248,7 +248,9 @@ export class AccessEngine {
       rule.waiting.delete(subject.track);
       rule.granted++;
       if (rule.config.once_per_track) remember(rule.grantedTracks, subject.track, true);
-      this.#log(rule, out, { ...subject, outcome: 'granted', reason: 'granted', rule: rule.id, at: nowMs }, factor);
+      // Every opening is logged, also a track's second one (once_per_track: false).
+      const granted: AccessDecision = { ...subject, outcome: 'granted', reason: 'granted', rule: rule.id, at: nowMs };
+      this.#log(rule, out, granted, factor, true);
     }
   }
 
@@ -273,10 +275,16 @@ export class AccessEngine {
     if (this.#log(rule, out, decision, rule.when.second_factor)) rule.denied++;
   }
 
-  /** Adds `decision` unless the same outcome and reason was already logged for its track. */
-  #log(rule: PersonRule, out: AccessResult, decision: AccessDecision, factor: PersonCondition['second_factor']) {
+  /** Adds `decision` unless (not `always`) the same outcome and reason was already logged for its track. */
+  #log(
+    rule: PersonRule,
+    out: AccessResult,
+    decision: AccessDecision,
+    factor: PersonCondition['second_factor'],
+    always = false,
+  ): boolean {
     const key = `${decision.outcome}:${decision.reason}`;
-    if (rule.logged.get(decision.track) === key && decision.lockout === undefined) return false;
+    if (!always && rule.logged.get(decision.track) === key && decision.lockout === undefined) return false;
     remember(rule.logged, decision.track, key);
     const { lockout, ...rest } = decision;
     out.decisions.push({

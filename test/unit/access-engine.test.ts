@@ -131,6 +131,17 @@ describe('person rules: who opens', () => {
     expect(later.decisions).toMatchObject([{ outcome: 'granted', person: 'alice' }]);
   });
 
+  it('logs every opening of a track that may open more than once (once_per_track: false)', () => {
+    const engine = access([{ ...LOCK, once_per_track: false, cooldown_ms: 1000 }]);
+    const opened: number[] = [];
+    for (let t = 0; t <= 2500; t += 100) {
+      const r = engine.onEvent(face('update'), t);
+      expect(r.decisions.length).toBe(r.actions.length);
+      if (r.actions.length > 0) opened.push(t);
+    }
+    expect(opened).toEqual([0, 1000, 2000]);
+  });
+
   it('cuts grants to one per cooldown window', () => {
     const engine = access([{ ...LOCK, cooldown_ms: 10_000 }]);
     expect(engine.onEvent(face('new', { track: 'a' }), 0).actions).toHaveLength(1);
