@@ -7,6 +7,7 @@
  * - alice, live, then the button: the lock pulses once and ends locked; alice without the button: nothing;
  * - a photo of alice (liveness attack) and strangers: refused, then the door locks out, even for alice;
  * - closing the part mid-pulse leaves the lock locked and released;
+ * - on the sysfs backend, the button pressed before the recognition (the other order) opens it once;
  * - every decision is in the access log (0600) and on `<dev>/access`, the same records.
  */
 import { mkdtempSync, readFileSync, statSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { EmulatedGpio, waitUntil } from '../helpers/emulated-gpio.js';
 import { makeSnapshot } from '../helpers/make-track-event.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
+import { SysfsEmulator } from '../helpers/sysfs-emulator.js';
 import { testMqttOutput } from '../helpers/test-mqtt-output.js';
 
 const CHIP = 'gpiochip0';
@@ -170,5 +172,50 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
     await lock.close();
     expect(sim.level(CHIP, LOCK_LINE)).toBe(0);
     expect(sim.holder(CHIP, LOCK_LINE)).toBeNull();
+  }, 60_000);
+
+  it('sysfs: the button pressed shortly before the recognition opens once, and the pulse ends locked', async () => {
+    const emu = new SysfsEmulator([{ label: 'pinctrl-bcm2711', base: 512, ngpio: 58 }]).start();
+    const lockNumber = 512 + LOCK_LINE;
+    const buttonNumber = 512 + BUTTON_LINE;
+    const stateDir = mkdtempSync(join(tmpdir(), 'faceedge-lock-'));
+    const lock = new GpioRules({
+      gpio: gpioSchema.parse({ ...GPIO, backend: 'sysfs', sysfs_root: emu.root, chip: 'pinctrl-bcm2711' }),
+      rules: RULES,
+      access: ACCESS,
+      stateDir,
+      env: process.env,
+      mqtt,
+      audit: { record: () => ({}) as ReturnType<AuditTrail['record']> },
+      setCameraRunning: () => {},
+      log: silentLogger(),
+    });
+    try {
+      await lock.start();
+      const value = () => emu.attribute(lockNumber, 'value');
+      expect(value()).toBe('0');
+      emu.setValue(buttonNumber, 1);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      emu.setValue(buttonNumber, 0);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(value()).toBe('0');
+      const seen: string[] = [];
+      const watch = setInterval(() => seen.push(value()), 5);
+      lock.event(face('door-1', ALICE, LIVE));
+      await waitUntil(() => seen.includes('1'), 'the lock to open');
+      await waitUntil(() => value() === '0', 'the pulse to end locked');
+      clearInterval(watch);
+      // The same track again opens nothing.
+      lock.event(face('door-1', ALICE, LIVE));
+      await new Promise((resolve) => setTimeout(resolve, PULSE_MS));
+      expect(value()).toBe('0');
+      await lock.close();
+      expect(value()).toBe('0');
+      const logged = readFileSync(join(stateDir, 'access.log'), 'utf8').trim().split('\n');
+      expect(logged.map((l) => (JSON.parse(l) as AccessRecord).event)).toEqual(['access_granted']);
+    } finally {
+      await lock.close();
+      emu.stop();
+    }
   }, 60_000);
 });
