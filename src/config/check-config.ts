@@ -50,7 +50,8 @@ export function checkConfig(
   try {
     const config = loadConfig({ file: path, env });
     const issues = fileIssues(config);
-    const warnings = ruleWarnings(config.rules).map((w) =>
+    const locks = Object.entries(config.gpio.outputs).flatMap(([name, o]) => (o.lock ? [name] : []));
+    const warnings = ruleWarnings(config.rules, locks).map((w) =>
       formatConfigIssue({ path: ['rules', ...w.path].join('.'), message: w.message }),
     );
     if (issues.length > 0) return { ok: false, errors: issues.map(formatConfigIssue), issues, warnings };

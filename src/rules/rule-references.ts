@@ -71,17 +71,36 @@ function personRuleTargetIssues(rule: RuleConfig, i: number, id: string, targets
   return issues;
 }
 
-/** Valid settings that weaken a lock: one sentence each, with the rule's path. */
-export function ruleWarnings(rules: readonly RuleConfig[]): RuleReferenceIssue[] {
+/**
+ * Valid settings that weaken a lock: one sentence each, with the rule's path.
+ * @param lockOutputs the outputs configured `lock: true`.
+ */
+export function ruleWarnings(rules: readonly RuleConfig[], lockOutputs: readonly string[] = []): RuleReferenceIssue[] {
   const warnings: RuleReferenceIssue[] = [];
+  const warn = (path: (string | number)[], message: string) => warnings.push({ path, message });
   rules.forEach((rule, i) => {
-    if (rule.when?.person === undefined || requiresLive(rule.when)) return;
-    warnings.push({
-      path: [i, 'when', 'require_live'],
-      message:
-        `rule ${ruleId(rule, i)}: require_live is false: a printed photo or a phone screen showing an enrolled ` +
-        'person opens this lock',
-    });
+    const id = ruleId(rule, i);
+    const output = rule.then.output;
+    const opensLock = output !== undefined && lockOutputs.includes(output) && rule.then.state !== 'off';
+    if (rule.when?.person === undefined) {
+      if (opensLock)
+        warn(
+          [i, 'then', 'output'],
+          `rule ${id}: opens the lock "${output}" without knowing who is there (no when.person): ` +
+            'anyone who trips it opens the door',
+        );
+      return;
+    }
+    if (!requiresLive(rule.when))
+      warn(
+        [i, 'when', 'require_live'],
+        `rule ${id}: require_live is false: a printed photo or a phone screen showing an enrolled person opens this lock`,
+      );
+    if (rule.when.camera === undefined)
+      warn(
+        [i, 'when', 'camera'],
+        `rule ${id}: no camera named: a face seen at any camera of the board opens this lock`,
+      );
   });
   return warnings;
 }

@@ -109,4 +109,14 @@ describe('faceedge config check', () => {
     ]);
     expect(check([LOCK]).warnings).toEqual([]);
   });
+
+  it('warns about a person rule for any camera, and a lock opened by a rule that does not know who', () => {
+    const anyCamera = { ...LOCK, when: { person: 'alice' } };
+    const byClass = { id: 'old', when: { class: 'female' }, then: { output: 'lock', pulse_ms: 3000 } };
+    const relock = { id: 'relock', when: { camera: 'door' }, then: { output: 'lock', state: 'off' } };
+    expect(check([anyCamera, byClass, relock]).warnings).toEqual([
+      'rules.0.when.camera: rule front: no camera named: a face seen at any camera of the board opens this lock',
+      'rules.1.then.output: rule old: opens the lock "lock" without knowing who is there (no when.person): anyone who trips it opens the door',
+    ]);
+  });
 });

@@ -146,7 +146,8 @@ export class GpioRules implements DaemonPart {
 
   async #open(): Promise<void> {
     const { gpio, env, mqtt, log, devDir, onLine, rules } = this.#o;
-    for (const warning of ruleWarnings(rules)) log.warn({ rule: warning.path[0] }, warning.message);
+    const locks = Object.entries(gpio.outputs).flatMap(([name, o]) => (o.lock ? [name] : []));
+    for (const warning of ruleWarnings(rules, locks)) log.warn({ rule: warning.path[0] }, warning.message);
     const publishState = (name: string, on: boolean) =>
       mqtt.setRetained(mqtt.topics.gpioState(name), on ? 'ON' : 'OFF');
     this.#runner.start();
