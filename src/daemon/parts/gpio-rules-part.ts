@@ -18,7 +18,7 @@ import type { Logger } from 'pino';
 import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../../gpio/gpio-mqtt.js';
 import { GpioBank } from '../../gpio/gpio-bank.js';
 import type { GpioConfig } from '../../gpio/gpio-config-schema.js';
-import { isFaceedgeError } from '../../errors.js';
+import { FaceedgeError, isFaceedgeError } from '../../errors.js';
 import type { AuditOutcome, AuditTrail } from '../../mqtt/audit-trail.js';
 import type { MqttOutput } from '../../mqtt/mqtt-output.js';
 import type { RequestOrigin } from '../../mqtt/request-origins.js';
@@ -82,9 +82,7 @@ export class GpioRules implements DaemonPart {
     const { mqtt, log } = options;
     const access = options.access ?? accessSchema.parse({});
     this.#access = new AccessEngine(options.rules, access.lockout);
-    this.#accessLog = this.#access.active
-      ? new AccessLog(join(options.stateDir ?? '.', ACCESS_LOG_FILE_NAME), access.log, log)
-      : null;
+    this.#accessLog = this.#access.active ? new AccessLog(accessLogFile(options.stateDir), access.log, log) : null;
     this.#runner = new RuleRunner({
       engine: new RulesEngine(options.rules),
       access: this.#access,
@@ -230,6 +228,13 @@ export class GpioRules implements DaemonPart {
       },
     );
   }
+}
+
+/** `<stateDir>/access.log`; a lock without a place for its access log is a composition error, not a default. */
+function accessLogFile(stateDir: string | undefined): string {
+  if (stateDir === undefined)
+    throw new FaceedgeError('CONFIG_INVALID', 'person rules need a state_dir for their access log');
+  return join(stateDir, ACCESS_LOG_FILE_NAME);
 }
 
 /** The origin of a command whose publisher is not known (the MQTT layer always gives one for a request topic). */
