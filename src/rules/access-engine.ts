@@ -15,6 +15,7 @@ import { AccessLockout } from './access-lockout.js';
 import type { LockoutConfig } from './access-schema.js';
 import { personVerdict, type PersonCondition } from './person-verdict.js';
 import type { PulseAction } from './rule-action.js';
+import { InputLevels } from './input-levels.js';
 import { isPersonRule, trackMatches } from './rules-engine.js';
 import { ruleId, type RuleConfig } from './rules-schema.js';
 
@@ -60,12 +61,6 @@ interface PersonRule {
   suppressed: number;
 }
 
-interface InputLevel {
-  level: boolean;
-  /** When the input last left each level, engine ms. */
-  readonly leftAt: Map<boolean, number>;
-}
-
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.delete(key);
   map.set(key, value);
@@ -77,7 +72,7 @@ function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
 export class AccessEngine {
   readonly #rules: PersonRule[] = [];
   readonly #lockout: AccessLockout;
-  readonly #inputs = new Map<string, InputLevel>();
+  readonly #inputs = new InputLevels();
 
   /**
    * @param rules the validated `rules:` section (only its person rules are taken).
@@ -132,11 +127,7 @@ export class AccessEngine {
         else rule.open.delete(track.id);
       } else if (verdict.kind === 'denied') {
         rule.open.delete(track.id);
-        const { subject, reason, detail } = verdict;
-        const started = verdict.attempt ? this.#lockout.attempt(subject.camera, subject.track, nowMs) : null;
-        const lockout =
-          started === null ? undefined : { attempts: started, duration_s: this.#lockoutSeconds(subject, nowMs) };
-        this.#deny(rule, subject, reason, detail, nowMs, out, lockout);
+        this.#refuse(rule, verdict.subject, verdict.reason, verdict.detail, verdict.attempt, nowMs, out);
       } else {
         rule.open.delete(track.id);
         this.#grant(rule, [verdict.subject], nowMs, out, false);
@@ -148,14 +139,8 @@ export class AccessEngine {
   /** A value of GPIO input `name` (`initial`: the level read at start). */
   onInput(name: string, value: boolean, nowMs: number, initial = false): AccessResult {
     const out: AccessResult = { actions: [], decisions: [] };
-    const state = this.#inputs.get(name);
-    const was = state?.level;
-    if (!state) this.#inputs.set(name, { level: value, leftAt: new Map() });
-    else if (state.level !== value) {
-      state.leftAt.set(state.level, nowMs);
-      state.level = value;
-    }
-    if (initial || was === value) return out;
+    const changed = this.#inputs.set(name, value, nowMs);
+    if (initial || !changed) return out;
     for (const rule of this.#rules) {
       const factor = rule.when.second_factor;
       if (factor?.input !== name || value !== factor.active) continue;
@@ -223,7 +208,11 @@ export class AccessEngine {
       if (this.#lockout.lockedOut(subject.camera, nowMs)) {
         rule.waiting.delete(subject.track);
         this.#deny(rule, subject, 'lockout', 'the camera is locked out after repeated refused attempts', nowMs, out);
-      } else if (factor && !viaInput && !this.#inputActiveSince(factor, nowMs - factor.within_s * 1000)) {
+      } else if (
+        factor &&
+        !viaInput &&
+        !this.#inputs.wasSince(factor.input, factor.active, nowMs - factor.within_s * 1000)
+      ) {
         if (!rule.waiting.has(subject.track))
           remember(rule.waiting, subject.track, { subject, until: nowMs + factor.within_s * 1000 });
       } else open.push(subject);
@@ -252,6 +241,22 @@ export class AccessEngine {
       const granted: AccessDecision = { ...subject, outcome: 'granted', reason: 'granted', rule: rule.id, at: nowMs };
       this.#log(rule, out, granted, factor, true);
     }
+  }
+
+  /** A refusal; an `attempt` is counted towards the camera's lockout, and says so if it started one. */
+  #refuse(
+    rule: PersonRule,
+    subject: AccessSubject,
+    reason: AccessReason,
+    detail: string,
+    attempt: boolean,
+    nowMs: number,
+    out: AccessResult,
+  ): void {
+    const started = attempt ? this.#lockout.attempt(subject.camera, subject.track, nowMs) : null;
+    const lockout =
+      started === null ? undefined : { attempts: started, duration_s: this.#lockoutSeconds(subject, nowMs) };
+    this.#deny(rule, subject, reason, detail, nowMs, out, lockout);
   }
 
   #deny(
@@ -297,18 +302,12 @@ export class AccessEngine {
 
   #trackEnded(rule: PersonRule, track: string, nowMs: number, out: AccessResult): void {
     const open = rule.open.get(track);
-    if (open && !rule.logged.has(track)) this.#deny(rule, open.subject, open.reason, open.detail, nowMs, out);
+    // A face that never proved live while it stood there (a photo that does not read as `attack`) is an attempt.
+    if (open && !rule.logged.has(track))
+      this.#refuse(rule, open.subject, open.reason, open.detail, open.reason === 'not_live', nowMs, out);
     rule.open.delete(track);
     rule.logged.delete(track);
     rule.grantedTracks.delete(track);
     // A recognition waiting for its second factor outlives its track: the person may turn to the keypad.
-  }
-
-  #inputActiveSince(factor: NonNullable<PersonCondition['second_factor']>, sinceMs: number): boolean {
-    const state = this.#inputs.get(factor.input);
-    if (!state) return false;
-    if (state.level === factor.active) return true;
-    const left = state.leftAt.get(factor.active);
-    return left !== undefined && left >= sinceMs;
   }
 }

@@ -186,6 +186,24 @@ describe('lockout', () => {
     expect(engine.onEvent(face('new', { track: 't4' }), 62_000).actions).toHaveLength(1);
   });
 
+  it('counts a track that ended without ever proving live', () => {
+    const engine = access([LOCK], { attempts: 2 });
+    const unsure = (track: string) => ({ track, liveness: { outcome: 'unknown', score: 0.5 } as LivenessVerdict });
+    for (const track of ['t1', 't2']) {
+      engine.onEvent(face('new', unsure(track)), 0);
+      engine.onEvent(face('end', unsure(track)), 100);
+    }
+    expect(engine.lockouts(200)).toEqual({ door: 300_100 });
+  });
+
+  it('forgets an open verdict naming a removed person: nothing of them is logged when the track ends', () => {
+    const engine = access([LOCK]);
+    const unsure = { liveness: { outcome: 'unknown', score: 0.5 } as LivenessVerdict };
+    engine.onEvent(face('new', unsure), 0);
+    engine.forgetPeopleExcept(new Set(['bob']));
+    expect(engine.onEvent(face('end', unsure), 100)).toEqual({ actions: [], decisions: [] });
+  });
+
   it('does not count a known person the rule does not list', () => {
     const engine = access([LOCK], { attempts: 1 });
     engine.onEvent(face('new', { person: { name: 'mallory', similarity: 0.9 } }), 0);
