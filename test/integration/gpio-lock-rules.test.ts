@@ -97,6 +97,9 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       .log(CHIP, LOCK_LINE)
       .filter((e) => e.what !== 'release')
       .map((e) => e.what);
+  /** Waits until the part has read `on` from the button (the stand-ins and the debounce take their time under load). */
+  const buttonIs = (lock: GpioRules, on: boolean) =>
+    waitUntil(() => lock.lines().inputs.find((i) => i.name === 'button')?.on === on, `the button to read ${on}`);
   const published = () => probe.on(ACCESS_TOPIC).map((m) => JSON.parse(m.text) as AccessRecord);
 
   it('opens once for alice and the button, refuses a photo and strangers, locks out, and ends locked', async () => {
@@ -117,6 +120,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
     await waitUntil(() => drives(sim).length === 3 && sim.level(CHIP, LOCK_LINE) === 0, 'the pulse to end locked');
     expect(drives(sim)).toEqual(['0', '1', '0']);
     sim.drive(CHIP, BUTTON_LINE, 0);
+    await buttonIs(lock, false);
 
     // A photo of alice, then two strangers: refused; the third refusal locks the door out.
     lock.event(face('door-2', ALICE, { outcome: 'attack', score: 0.02 }));
@@ -124,7 +128,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
     lock.event(face('door-4', { name: null, similarity: 0.3 }, LIVE));
     // Alice with the button while locked out: refused, the line never moves.
     sim.drive(CHIP, BUTTON_LINE, 1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await buttonIs(lock, true);
     lock.event(face('door-5', ALICE, LIVE));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(drives(sim)).toEqual(['0', '1', '0']);
@@ -195,9 +199,9 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       const value = () => emu.attribute(lockNumber, 'value');
       expect(value()).toBe('0');
       emu.setValue(buttonNumber, 1);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await buttonIs(lock, true);
       emu.setValue(buttonNumber, 0);
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      await buttonIs(lock, false);
       expect(value()).toBe('0');
       const seen: string[] = [];
       const watch = setInterval(() => seen.push(value()), 5);
