@@ -200,7 +200,10 @@ export class AccessEngine {
     return ((this.#lockout.lockouts(nowMs)[subject.camera] ?? nowMs) - nowMs) / 1000;
   }
 
-  /** Opens for `subjects` (one pulse), unless their camera is locked out, the second factor is missing, or the rule cools down. */
+  /**
+   * Opens for `subjects` (one pulse), unless their camera is locked out, the second factor is missing, or the
+   * rule cools down.
+   */
   #grant(rule: PersonRule, subjects: readonly AccessSubject[], nowMs: number, out: AccessResult, viaInput: boolean) {
     const factor = rule.when.second_factor;
     const open: AccessSubject[] = [];

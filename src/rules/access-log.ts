@@ -1,6 +1,6 @@
 /**
  * The access log on the board: one JSON line per lock decision (src/rules/access-decision.ts) in
- * `<state_dir>/access.log`, mode 0600 (it names people), rotated by size — `access.log` → `access.log.1` → … —
+ * `<state_dir>/access.log`, mode 0600 (it names people), rotated by size (`access.log` → `access.log.1` → …)
  * keeping `files` files, so it can never fill the board's storage. Writes are serialized in call order; a write
  * that fails is logged and the next one tries again (a full disk must not stop the lock from locking).
  */

@@ -85,8 +85,8 @@ export const ruleConditionSchema = z.strictObject({
    */
   person: z.union([z.literal(ANY_KNOWN_PERSON), personName, z.array(personName).min(1)]).optional(),
   /**
-   * Person rules: the face must be judged live (liveness `live`). Default true ({@link DEFAULT_REQUIRE_LIVE}); false lets a photo of an
-   * enrolled person open the door, and `faceedge config check` warns about it.
+   * Person rules: the face must be judged live (liveness `live`). Default true ({@link DEFAULT_REQUIRE_LIVE});
+   * false lets a photo of an enrolled person open the door, and `faceedge config check` warns about it.
    */
   require_live: bool().optional(),
   /** Person rules: least cosine similarity of the match, on top of the recognizer's own threshold. Default: none. */
