@@ -132,7 +132,15 @@ const liveViewDeps = {
     (await run('live', frames, durationS, { live })).fps,
 };
 
-const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
+const stages: Record<Stage, number[]> = {
+  decode: [],
+  detect: [],
+  align: [],
+  classify: [],
+  track: [],
+  recognize: [],
+  publish: [],
+};
 
 /** One detector + classifier pair (the bench builds one per thread count). */
 interface Rig {
