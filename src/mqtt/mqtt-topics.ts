@@ -101,6 +101,14 @@ export class MqttTopics {
     return `${this.root}/+/face`;
   }
 
+  /**
+   * Who the camera sees, retained (issue 23): `{"person": name | "unknown" | "none", "similarity",
+   * "liveness", "track"}` (src/mqtt/person-state.ts).
+   */
+  person(camera: string): string {
+    return `${this.root}/${camera}/person`;
+  }
+
   /** `online`/`offline` of the camera's capture, retained. */
   captureStatus(camera: string): string {
     return `${this.root}/${camera}/status/capture`;
