@@ -9,6 +9,7 @@ import { CameraPersonState, NO_PERSON } from '../../src/mqtt/person-state.js';
 import { UNDECIDED_IDENTITY } from '../../src/pipeline/track-recognizer.js';
 import { recognitionThreshold } from '../../src/recognition/recognition-threshold.js';
 import { haComponents } from '../../src/mqtt/ha-discovery.js';
+import { liveTracks } from '../../src/live-view/overlay-feed.js';
 
 const seen = (x: number): FaceObservation => ({ box: { x, y: 50, width: 60, height: 60 }, logit: 2 });
 const ALICE = {
@@ -104,6 +105,20 @@ describe('<cam>/person', () => {
       state_topic: 'faceedge/d/door/person',
       value_template: '{{ value_json.person }}',
     });
+  });
+});
+
+describe('the live view', () => {
+  it('shows the name and liveness beside the box, and nothing of them with recognition off', () => {
+    for (const recognizing of [false, true]) {
+      const t = tracker(recognizing);
+      t.update([seen(100)], 0, 0);
+      t.update([seen(101)], 40, 40);
+      t.setIdentity('door-1', ALICE, 80, 80);
+      const [track] = liveTracks(t.visibleTracks(), ['f', 'm']);
+      if (recognizing) expect(track).toMatchObject({ person: 'alice', liveness: 'live' });
+      else expect(Object.keys(track)).toEqual(['id', 'class', 'score', 'confirmed', 'label_index', 'box']);
+    }
   });
 });
 
