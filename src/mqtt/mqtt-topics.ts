@@ -109,6 +109,11 @@ export class MqttTopics {
     return `${this.root}/${camera}/person`;
   }
 
+  /** Filter matching every camera's person state. */
+  get personFilter(): string {
+    return `${this.root}/+/person`;
+  }
+
   /** `online`/`offline` of the camera's capture, retained. */
   captureStatus(camera: string): string {
     return `${this.root}/${camera}/status/capture`;

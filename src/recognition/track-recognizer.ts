@@ -7,7 +7,7 @@
  * (`recognitionFrameScore`) and the best few kept, with their embedder crop and their liveness capture.
  * When the window is full (`windowFrames` frames, or `windowMs` after its first with enough kept), the best
  * `embeddingsPerTrack` are embedded, the best `max(embeddingsPerTrack, liveness.minFrames)` scored for
- * liveness, and the track's identity is decided. A name is final; `unknown` is retried at most
+ * liveness, and the track's identity is decided, off the frame loop (reported at the camera's next frame). A name is final; `unknown` is retried at most
  * `maxAttempts` times in all, each time only with frames clearly better than the last window's best (a
  * person walking up to the door is small and far at first). Everything is bounded: tracks, kept frames,
  * samples; a track's state goes at its end.
@@ -85,6 +85,8 @@ export interface TrackRecognizerOptions<C> {
   readonly onDecision?: (decision: TrackDecision) => void;
   /** Told once when `maxTracks` is reached. */
   readonly onFull?: (maxTracks: number) => void;
+  /** A decision failed (a model error, the models closed while stopping): the track stays as it was. */
+  readonly onError?: (error: unknown, trackId: string) => void;
 }
 
 /** One decision, for the log. */
@@ -129,7 +131,8 @@ interface TrackState<C> {
   final: boolean;
   /** The identity changed since the camera's last `observe` returned. */
   pending: boolean;
-  busy: boolean;
+  /** A decision (embedding, liveness scoring) is running for this track, off the frame loop. */
+  deciding: boolean;
 }
 
 export class GalleryTrackRecognizer<C> implements TrackRecognizer {
@@ -139,6 +142,8 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
   readonly #fullEyeDistancePx: number;
   #gallery: GalleryContents;
   readonly #tracks = new Map<string, TrackState<C>>();
+  /** Decisions running now (settled ones remove themselves). */
+  readonly #inFlight = new Set<Promise<void>>();
   #warnedFull = false;
 
   constructor(options: TrackRecognizerOptions<C>) {
@@ -181,13 +186,8 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
       if (!t) continue;
       t.samples.push({ timeMs: timestampMs, box: face.box, keypoints: face.keypoints });
       if (t.samples.length > MAX_SAMPLES) t.samples.shift();
-      if (t.final || t.busy) continue;
-      t.busy = true;
-      try {
-        await this.#consider(t, face, timestampMs, pixels);
-      } finally {
-        t.busy = false;
-      }
+      if (t.final || t.deciding) continue;
+      await this.#consider(t, face, timestampMs, pixels);
     }
     const changed = new Map<string, TrackIdentity>();
     for (const t of this.#tracks.values()) {
@@ -229,7 +229,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
       identity: UNDECIDED_IDENTITY,
       final: false,
       pending: false,
-      busy: false,
+      deciding: false,
     };
     this.#tracks.set(k, t);
     return t;
@@ -257,7 +257,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     // The first window waits for enough frames; a retry decides on whatever better frames came (its liveness
     // scores add to the earlier windows'), and starts over when none did.
     if (t.frames.size >= (t.attempts === 0 ? this.#keep : 1)) {
-      await this.#decide(t);
+      this.#startDecision(t);
       return;
     }
     if (t.attempts > 0 && t.frames.offered >= this.#windowFrames) {
@@ -266,8 +266,34 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     }
   }
 
+  /**
+   * Decides off the frame loop: embedding three crops takes a few times a frame's budget (see README), and
+   * the camera's frames (the other tracks, this one's keypoints) go on meanwhile. The result is reported at
+   * the camera's next `observe`. One decision per track at a time; a track that ends meanwhile is forgotten
+   * and its late result lands on a state nobody reads.
+   */
+  #startDecision(t: TrackState<C>): void {
+    t.deciding = true;
+    const decision = this.#decide(t)
+      .catch((err: unknown) => this.#o.onError?.(err, t.trackId))
+      .finally(() => {
+        t.deciding = false;
+        this.#inFlight.delete(decision);
+      });
+    this.#inFlight.add(decision);
+  }
+
+  /** Settles when no decision is running (tests, and a clean stop before the models close). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+  }
+
   async #decide(t: TrackState<C>): Promise<void> {
     const chosen = t.frames.best(this.#keep);
+    t.bar = t.frames.topScore * RETRY_GAIN;
+    t.frames.clear();
+    t.windowStartMs = null;
+    t.attempts++; // before the awaits: a failing model cannot make a track retry forever
     const embedded = this.#gallery.people.length > 0 ? chosen.slice(0, this.#o.embeddingsPerTrack) : [];
     const [embeddings, scores] = await Promise.all([
       Promise.all(embedded.map((f) => this.#o.embedder.embedCrop(f.value.crop))),
@@ -275,10 +301,6 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     ]);
     t.scores.push(...scores);
     if (t.scores.length > MAX_SCORES) t.scores.splice(0, t.scores.length - MAX_SCORES);
-    t.attempts++;
-    t.bar = t.frames.topScore * RETRY_GAIN;
-    t.frames.clear();
-    t.windowStartMs = null;
     // An empty gallery names nobody and needs no embedding (a board without enrolled people costs little).
     t.embedding = embeddings.length > 0 ? meanEmbedding(embeddings) : null;
     const person = t.embedding ? this.#match(t.embedding) : UNDECIDED_IDENTITY.person;

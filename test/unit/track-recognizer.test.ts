@@ -106,16 +106,35 @@ class StandIns {
   };
 }
 
-function recognizer(s: StandIns, people: Record<string, number>, extra = {}) {
-  return new GalleryTrackRecognizer({
+function options(s: StandIns, people: Record<string, number>) {
+  return {
     embedder: s.embedder,
     liveness: s.liveness,
     gallery: gallery(people),
     threshold: 0.9,
     margin: 0.02,
     embeddingsPerTrack: 3,
-    ...extra,
-  });
+  };
+}
+
+function recognizer(s: StandIns, people: Record<string, number>, extra = {}) {
+  return new GalleryTrackRecognizer({ ...options(s, people), ...extra });
+}
+
+/**
+ * One frame, then whatever its decision says once it has run: the recognizer decides off the frame loop and
+ * reports at the camera's next frame, so a test waits for it (`idle`) and asks again with no faces.
+ */
+async function settle(
+  r: GalleryTrackRecognizer<Uint8Array>,
+  camera: string,
+  faces: Parameters<GalleryTrackRecognizer<Uint8Array>['observe']>[1],
+  timeMs: number,
+  p: FramePixels,
+) {
+  const now = await r.observe(camera, faces, timeMs, p);
+  await r.idle();
+  return new Map([...now, ...(await r.observe(camera, [], timeMs, p))]);
 }
 
 describe('frame choice', () => {
@@ -148,7 +167,7 @@ describe('GalleryTrackRecognizer', () => {
     const sizes = [20, 45, 30, 50, 40];
     const decisions = [];
     for (const [i, eyes] of sizes.entries()) {
-      const out = await r.observe('door', [{ trackId: 'door-1', face: face(eyes) }], i * 66, pixels(1));
+      const out = await settle(r, 'door', [{ trackId: 'door-1', face: face(eyes) }], i * 66, pixels(1));
       decisions.push(out.get('door-1'));
     }
     // Decided at the fifth frame (the window: 3 kept + 2), not before.
@@ -159,7 +178,7 @@ describe('GalleryTrackRecognizer', () => {
     });
     expect(s.embedded).toHaveLength(3);
     for (let i = 5; i < 30; i++) {
-      const out = await r.observe('door', [{ trackId: 'door-1', face: face(60) }], i * 66, pixels(1));
+      const out = await settle(r, 'door', [{ trackId: 'door-1', face: face(60) }], i * 66, pixels(1));
       expect(out.size).toBe(0);
     }
     expect(s.embedded).toHaveLength(3); // a decided track costs nothing more
@@ -169,7 +188,7 @@ describe('GalleryTrackRecognizer', () => {
     const s = new StandIns();
     const r = recognizer(s, { alice: 1 }, { maxAttempts: 2 });
     let t = 0;
-    const see = (eyes: number) => r.observe('door', [{ trackId: 'door-1', face: face(eyes) }], (t += 66), pixels(3));
+    const see = (eyes: number) => settle(r, 'door', [{ trackId: 'door-1', face: face(eyes) }], (t += 66), pixels(3));
     const first = [];
     for (let i = 0; i < 5; i++) first.push(await see(20));
     expect(first[4].get('door-1')?.person).toEqual({ name: null, similarity: 0 });
@@ -190,7 +209,7 @@ describe('GalleryTrackRecognizer', () => {
     const r = recognizer(s, {});
     let last;
     for (let i = 0; i < 5; i++)
-      last = await r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1, 10));
+      last = await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1, 10));
     expect(last?.get('door-1')).toEqual({
       person: { name: null, similarity: null },
       liveness: { outcome: 'attack', score: 10 / 255 },
@@ -202,9 +221,9 @@ describe('GalleryTrackRecognizer', () => {
   it('a new gallery re-matches decided tracks: a removed person is nobody at the next frame', async () => {
     const s = new StandIns();
     const r = recognizer(s, { alice: 1 });
-    for (let i = 0; i < 5; i++) await r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    for (let i = 0; i < 5; i++) await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
     r.setGallery(gallery({ bob: 2 }));
-    const out = await r.observe('door', [], 400, pixels(1));
+    const out = await settle(r, 'door', [], 400, pixels(1));
     expect(out.get('door-1')?.person).toEqual({ name: null, similarity: 0 });
     expect(s.embedded).toHaveLength(3); // re-matched from the kept embedding, not embedded again
   });
@@ -220,7 +239,7 @@ describe('GalleryTrackRecognizer', () => {
           { trackId: `${camera}-2`, face: face(45) },
         ];
         // Both tracks of a camera show the same person here; the other camera another one.
-        const out = await r.observe(camera, faces, i * 66, pixels(person));
+        const out = await settle(r, camera, faces, i * 66, pixels(person));
         for (const [id, identity] of out) seen.set(id, identity.person.name);
       }
       return seen;
@@ -241,9 +260,39 @@ describe('GalleryTrackRecognizer', () => {
     const faces = ['a', 'b', 'c'].map((id) => ({ trackId: id, face: face(50) }));
     const decided = new Set<string>();
     for (let i = 0; i < 6; i++)
-      for (const id of (await r.observe('door', faces, i * 66, pixels(1))).keys()) decided.add(id);
+      for (const id of (await settle(r, 'door', faces, i * 66, pixels(1))).keys()) decided.add(id);
     expect([...decided].sort()).toEqual(['a', 'b']);
     expect(full).toBe(1);
+  });
+
+  it('decides off the frame loop: frames go on while the embedder runs, the result comes at a later frame', async () => {
+    const s = new StandIns();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = { ...s.embedder, embedCrop: async (c: Uint8Array) => (await gate, s.embedder.embedCrop(c)) };
+    const r = new GalleryTrackRecognizer({ ...options(s, { alice: 1 }), embedder: slow });
+    const frame = (i: number) => r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    for (let i = 0; i < 5; i++) expect((await frame(i)).size).toBe(0);
+    // The decision is running; later frames are not held up by it, and start no second one.
+    for (let i = 5; i < 8; i++) expect((await frame(i)).size).toBe(0);
+    release();
+    await r.idle();
+    expect((await frame(8)).get('door-1')?.person.name).toBe('alice');
+    expect(s.embedded).toHaveLength(3);
+  });
+
+  it('a failing model leaves the track undecided and is reported, without retrying every frame', async () => {
+    const s = new StandIns();
+    const errors: unknown[] = [];
+    const broken = { ...s.embedder, embedCrop: () => Promise.reject(new Error('model closed')) };
+    const r = new GalleryTrackRecognizer({
+      ...options(s, { alice: 1 }),
+      embedder: broken,
+      onError: (e) => errors.push(e),
+    });
+    for (let i = 0; i < 20; i++)
+      expect((await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1))).size).toBe(0);
+    expect(errors).toHaveLength(1); // later frames are no better than the failed window's: no new attempt
   });
 
   it('averages unit embeddings into a unit embedding', () => {

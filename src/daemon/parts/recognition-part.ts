@@ -69,6 +69,8 @@ class RecognitionPart implements DaemonPart {
       margin: models.margin,
       embeddingsPerTrack: recognition.embeddings_per_track,
       onDecision: (d) => this.#logDecision(d),
+      onError: (err, track) =>
+        this.#log.error({ err: (err as Error).message, track }, 'recognition of a track failed; it stays unknown'),
       onFull: (max) =>
         this.#log.warn({ max_tracks: max }, 'too many tracks to recognize at once: new ones stay unknown'),
     });
@@ -77,6 +79,8 @@ class RecognitionPart implements DaemonPart {
   }
 
   async stop(): Promise<void> {
+    // The cameras stopped first; decisions still running finish before their models close.
+    await this.#recognizer?.idle();
     await this.#models?.close();
     this.#models = null;
   }
