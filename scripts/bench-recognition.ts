@@ -1,7 +1,7 @@
 /**
  * The bench's `recognition` figure (issue 23 §3), also runnable alone:
  *
- *   tsx scripts/bench-recognition.ts [--seconds S] [--threads N] [--models-only]
+ *   tsx scripts/bench-recognition.ts [--seconds S] [--threads N] [--detector short|full] [--models-only]
  *
  * - `embed_ms`: one embedding as the daemon makes it (the shipped embedder, test-time flip as its manifest
  *   says: two inferences), on the clips' faces; `detect_ms` the detector on the same frames in the same run,
@@ -204,7 +204,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const args = process.argv.slice(2);
   const flag = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
   const threads = Number(flag('--threads') ?? 1);
-  const detector = await FaceDetector.create({ model: 'short', threads });
+  const detector = await FaceDetector.create({ model: flag('--detector') === 'full' ? 'full' : 'short', threads });
   const classifier = await FaceClassifier.create({ modelPath: shippedModelPath(), threads });
   const rig = await recognitionRig(detector, classifier, threads);
   const frames = await clipJpegs();
