@@ -167,7 +167,16 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
   setGallery(gallery: GalleryContents): void {
     this.#gallery = gallery;
     for (const t of this.#tracks.values()) {
-      if (!t.embedding) continue;
+      if (!t.embedding) {
+        // Decided against an empty gallery, so never embedded: decide again from its next frames (the first
+        // person enrolled may be the one in view, e.g. from the live view's "enrol this tracked face").
+        if (t.attempts > 0 && gallery.people.length > 0) {
+          t.final = false;
+          t.bar = 0;
+          t.attempts = Math.min(t.attempts, this.#maxAttempts - 1);
+        }
+        continue;
+      }
       const person = this.#match(t.embedding);
       if (person.name === t.identity.person.name && person.similarity === t.identity.person.similarity) continue;
       this.#decided(t, { ...t.identity, person }, 'gallery', 0, 0);

@@ -228,6 +228,18 @@ describe('GalleryTrackRecognizer', () => {
     expect(s.embedded).toHaveLength(3); // re-matched from the kept embedding, not embedded again
   });
 
+  it('a track decided against an empty gallery is decided again once someone is enrolled', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, {});
+    const see = (i: number) => settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    for (let i = 0; i < 5; i++) await see(i);
+    expect(s.embedded).toEqual([]);
+    r.setGallery(gallery({ alice: 1 }));
+    let named = null;
+    for (let i = 5; i < 12 && !named; i++) named = (await see(i)).get('door-1')?.person.name ?? null;
+    expect(named).toBe('alice');
+  });
+
   it('keeps concurrent tracks of two cameras apart', async () => {
     const s = new StandIns();
     const r = recognizer(s, { alice: 1, bob: 2 });
