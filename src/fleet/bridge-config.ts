@@ -66,6 +66,7 @@ export function mosquittoBridgeConfig(o: BridgeConfigOptions): string {
     `topic ${b.eventsFilter} out 1`,
     `topic ${b.faceFilter} out 1`,
     `topic ${b.captureStatusFilter} out 1`,
+    `topic ${b.personFilter} out 1`,
     `topic ${b.gpioStateFilter} out 1`,
     `topic ${b.rulesAction} out 1`,
     `topic ${b.access} out 1`,

@@ -101,6 +101,19 @@ export class MqttTopics {
     return `${this.root}/+/face`;
   }
 
+  /**
+   * Who the camera sees, retained (issue 23): `{"person": name | "unknown" | "none", "similarity",
+   * "liveness", "track"}` (src/mqtt/person-state.ts).
+   */
+  person(camera: string): string {
+    return `${this.root}/${camera}/person`;
+  }
+
+  /** Filter matching every camera's person state. */
+  get personFilter(): string {
+    return `${this.root}/+/person`;
+  }
+
   /** `online`/`offline` of the camera's capture, retained. */
   captureStatus(camera: string): string {
     return `${this.root}/${camera}/status/capture`;

@@ -14,6 +14,7 @@ const PUBLISHED = [
   board.events('door'),
   board.face('door'),
   board.captureStatus('door'),
+  board.person('door'),
   board.stats,
   board.rulesAction,
   board.access,
