@@ -11,6 +11,7 @@ import torch
 from faceedge_train.datasets.age_bands import AGE_BANDS
 from faceedge_train.heads import HeadConfig, head_logits, select_head, soft_age_targets, train_head
 from faceedge_train.heads_data import AGE_LABELS, HeadsDataError, build_task, read_records
+from faceedge_train.heads_export import export_head, head_layers
 from faceedge_train.heads_report import compare, main
 
 BAND_AGE = {"0-12": 8, "13-19": 16, "20-29": 25, "30-44": 37, "45-59": 52, "60+": 70}
@@ -162,3 +163,60 @@ def test_the_report_scores_heads_and_64x64_models_on_the_same_faces_per_group(tm
     assert set(gender["64x64 gender"]["source"]) == {"utkface", "faces-dev"}
     assert (out / "age-mlp.pt").is_file() and (out / "gender-logistic.pt").is_file()
     assert "### age: test" in capsys.readouterr().out
+
+
+def _numpy_forward(layers, x: np.ndarray) -> np.ndarray:
+    for layer in layers:
+        x = x @ layer.weight.T.astype(np.float64) + layer.bias
+        if layer.activation == "relu":
+            x = np.maximum(x, 0)
+    return x
+
+
+@pytest.mark.parametrize("kind", ["logistic", "mlp"])
+def test_the_exported_layers_fold_the_standardisation_and_compute_the_head(kind):
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(64, 16)).astype(np.float32) * 0.2 + 0.1
+    head = train_head(
+        HeadConfig(kind=kind, hidden=8, epochs=2, batch=16), x, (x[:, 0] > 0.1).astype(np.int64), ("a", "b"), False
+    )
+    layers = head_layers(head)
+    assert [layer.activation for layer in layers] == (["none"] if kind == "logistic" else ["relu", "none"])
+    np.testing.assert_allclose(_numpy_forward(layers, x.astype(np.float64)), head_logits(head, x), atol=1e-5)
+
+
+def test_an_exported_head_runs_in_the_tflite_runtime_with_a_manifest_that_names_its_embedder(tmp_path):
+    path = _write(tmp_path, _records(per_band=30, dims=128))
+    out = tmp_path / "report"
+    assert main(["--embeddings", str(path), "--out", str(out), "--epochs", "2", "--batch", "64", "--tasks", "age"]) == 0
+    embedder = tmp_path / "embedder.json"
+    embedder.write_text(
+        json.dumps(
+            {
+                "id": "faceedge-face-embed",
+                "embedding": {"dimensions": 128},
+                "test_time_flip": True,
+                "files": {"int8": {"sha256": "ab"}},
+            }
+        )
+    )
+    manifest = export_head(out / "age-mlp.pt", path, embedder, tmp_path / "export", "test-age-head")
+    assert manifest["labels"] == list(AGE_LABELS) and manifest["ordered"]
+    assert manifest["input"] == {
+        "kind": "face-embedding",
+        "embedder": {"id": "faceedge-face-embed", "sha256": "ab"},
+        "dimensions": 128,
+        "normalization": "l2",
+        "test_time_flip": True,
+    }
+    assert (tmp_path / "export" / "test-age-head_float32.tflite").stat().st_size == manifest["files"]["float32"][
+        "bytes"
+    ]
+    check = manifest["runtime_check"]
+    if check["runtime"] == "unavailable":
+        pytest.skip(check["reason"])
+    assert check["max_abs_diff"] < 1e-4 and check["argmax_agreement"] == 1.0
+    assert len(manifest["selftest"]) == 4 and len(manifest["selftest"][0]["expected_logits"]) == 5
+    with pytest.raises(ValueError, match="dimensions"):
+        embedder.write_text(json.dumps({"embedding": {"dimensions": 64}}))
+        export_head(out / "age-mlp.pt", path, embedder, tmp_path / "export2", "x")
