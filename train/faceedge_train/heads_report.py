@@ -76,6 +76,13 @@ def predictions(task: Task, split: TaskSplit, heads: dict[str, torch.nn.Module])
         probabilities = split.model_probabilities["age"]
         if probabilities.shape[1] == len(AGE_BANDS):
             out["64x64 age"] = (probabilities.argmax(axis=1), split.labels + AGE_BANDS.index(AGE_LABELS[0]), AGE_BANDS)
+            # both on the board: the mean of the head's and the 64x64 model's log-probabilities over the five
+            # 13+ bands (the 64x64 model's 0-12 share dropped, the rest renormalised)
+            adult = probabilities[:, AGE_BANDS.index(AGE_LABELS[0]) :]
+            adult_log = np.log(np.clip(adult / adult.sum(axis=1, keepdims=True), 1e-9, None))
+            for name, head in heads.items():
+                head_log = torch.log_softmax(torch.from_numpy(head_logits(head, split.embeddings)), dim=1).numpy()
+                out[f"{name} + 64x64"] = ((head_log + adult_log).argmax(axis=1), split.labels, task.label_names)
     if task.name == "gender" and "gender" in split.model_labels:
         decided = np.asarray([task.label_names.index(label) for label in split.model_labels["gender"]])
         out["64x64 gender"] = (decided, split.labels, task.label_names)

@@ -153,7 +153,7 @@ def test_the_report_scores_heads_and_64x64_models_on_the_same_faces_per_group(tm
     assert main(["--embeddings", str(path), "--out", str(out), "--epochs", "5", "--batch", "32"]) == 0
     report = json.loads((out / "report.json").read_text())
     age = report["age"]["test"]
-    assert set(age) == {"logistic head", "mlp head", "64x64 age"}
+    assert set(age) == {"logistic head", "mlp head", "64x64 age", "logistic head + 64x64", "mlp head + 64x64"}
     assert {r["all"]["n"] for r in age.values()} == {150}
     assert set(age["logistic head"]["ethnicity"]) == {"White", "Black", "Asian", "Indian", "Other"}
     assert age["64x64 age"]["all"]["accuracy"] == pytest.approx(30 / 150)  # always 20-29
