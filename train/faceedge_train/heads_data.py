@@ -8,6 +8,7 @@ head and a 64x64 model are scored on exactly the same faces; photos without one 
 
 Tasks (issue 24 §4):
 - `age`: UTKFace, ages 13 and up, the five bands 13-19 ... 60+ (the test set the anchor was measured on);
+- `age6`: UTKFace, all ages, the six bands 0-12 ... 60+ of the 64x64 age model (a head a board could ship);
 - `gender`: UTKFace 13+ (labels.csv's gender) and faces-dev (CelebA, the folder label), as the gender model.
 """
 
@@ -92,18 +93,20 @@ def _task_label(task: str, record: dict) -> str | None:
     groups = record.get("groups") or {}
     if task == "age":
         return record["label"] if record["source"] == UTKFACE and record["label"] in AGE_LABELS else None
+    if task == "age6":
+        return record["label"] if record["source"] == UTKFACE and record["label"] in AGE_BANDS else None
     if task == "gender":
         if record["source"] == FACES_DEV:
             return record["label"] if record["label"] in GENDER.names else None
         if record["source"] == UTKFACE and record["label"] in AGE_LABELS:
             return groups.get("gender") if groups.get("gender") in GENDER.names else None
         return None
-    raise HeadsDataError(f"unknown task {task!r} (age or gender)")
+    raise HeadsDataError(f"unknown task {task!r} (age, age6 or gender)")
 
 
 def build_task(task: str, records: list[dict]) -> Task:
     """The faces of `task` per split, deduplicated by (source, path) (a resumed run may repeat a photo)."""
-    label_names = AGE_LABELS if task == "age" else GENDER.names
+    label_names = {"age": AGE_LABELS, "age6": AGE_BANDS}.get(task, GENDER.names)
     seen: set[tuple[str, str]] = set()
     rows: dict[str, list[dict]] = {s: [] for s in SPLITS}
     dropped: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SPLITS}
@@ -138,7 +141,7 @@ def build_task(task: str, records: list[dict]) -> Task:
             model_labels={name: np.asarray([r["models"][name]["label"] for r in items]) for name in model_names},
             dropped=dropped[split],
         )
-    return Task(task, label_names, task == "age", splits)
+    return Task(task, label_names, task.startswith("age"), splits)
 
 
 def _age(record: dict) -> int:

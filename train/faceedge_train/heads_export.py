@@ -85,7 +85,7 @@ def export_head(head_path: Path, embeddings: Path, embedder_manifest: Path, out:
     embedder = json.loads(embedder_manifest.read_text())
     if embedder.get("embedding", {}).get("dimensions") != dims:
         raise ValueError(f"{embedder_manifest}: the embedder's dimensions are not the head's {dims}")
-    task = build_task("age" if saved["ordered"] else "gender", read_records(embeddings))
+    task = build_task(saved.get("task", "age" if saved["ordered"] else "gender"), read_records(embeddings))
     val = task.splits["val"]
     val_logits = head_logits(head, val.embeddings)
     confidence = fit_confidence(val_logits, val.labels)

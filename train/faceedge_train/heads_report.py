@@ -34,8 +34,9 @@ MIN_GROUP = 20  # groups with fewer test faces are listed but not compared
 def task_grid(task: str, epochs: int, batch: int = 256) -> list[HeadConfig]:
     """The configurations val chooses among, fixed before any test figure was seen."""
     base = HeadConfig(epochs=epochs, batch=batch)
-    targets = [{"smoothing": 0.1}, {"smoothing": 0.0, "age_sigma": 3.0}] if task == "age" else [{"smoothing": 0.1}]
-    balances = [True, False] if task == "age" else [True]
+    aged = task.startswith("age")
+    targets = [{"smoothing": 0.1}, {"smoothing": 0.0, "age_sigma": 3.0}] if aged else [{"smoothing": 0.1}]
+    balances = [True, False] if aged else [True]
     shapes = [{"kind": "logistic", "weight_decay": wd} for wd in (1e-4, 1e-2)]
     shapes += [
         {"kind": "mlp", "hidden": hidden, "dropout": 0.3, "weight_decay": wd}
@@ -60,6 +61,8 @@ def group_keys(task: str, split: TaskSplit) -> dict[str, np.ndarray]:
     """Per face, its group under each grouping of the report ('' where a face has none)."""
     race = np.asarray([RACE_NAMES.get(g.get("race", ""), "") for g in split.groups])
     keys = {"ethnicity": race, "gender": np.asarray([g.get("gender", "") for g in split.groups])}
+    if task == "age6":  # the 13+ faces on their own: the issue's test set and targets
+        keys["ages"] = np.where(split.labels > 0, "13+", "0-12")
     if task == "gender":
         ages = [band_of(int(a), AGE_BANDS) if a >= 0 else None for a in split.ages]
         keys = {"source": split.sources, "ethnicity": race, "age band": np.asarray([a or "" for a in ages])}
@@ -71,6 +74,13 @@ def predictions(task: Task, split: TaskSplit, heads: dict[str, torch.nn.Module])
     out = {}
     for name, head in heads.items():
         out[name] = (head_logits(head, split.embeddings).argmax(axis=1), split.labels, task.label_names)
+    if task.name == "age6" and "age" in split.model_probabilities:
+        probabilities = split.model_probabilities["age"]
+        out["64x64 age"] = (probabilities.argmax(axis=1), split.labels, task.label_names)
+        model_log = np.log(np.clip(probabilities, 1e-9, None))
+        for name, head in heads.items():
+            head_log = torch.log_softmax(torch.from_numpy(head_logits(head, split.embeddings)), dim=1).numpy()
+            out[f"{name} + 64x64"] = ((head_log + model_log).argmax(axis=1), split.labels, task.label_names)
     if task.name == "age" and "age" in split.model_probabilities:
         # the 64x64 model has six bands (0-12 too): scored in its own label space, as `faceedge eval` does
         probabilities = split.model_probabilities["age"]
@@ -137,7 +147,7 @@ def run_task(name: str, records: list[dict], out: Path, epochs: int, batch: int,
         started = time.monotonic()
         config, head, tried = select_head(
             [c for c in grid if c.kind == kind],
-            (train.embeddings, train.labels, train.ages if name == "age" else None),
+            (train.embeddings, train.labels, train.ages if task.ordered else None),
             (val.embeddings, val.labels),
             task.label_names,
             task.ordered,
@@ -149,7 +159,13 @@ def run_task(name: str, records: list[dict], out: Path, epochs: int, batch: int,
         records_by_kind[kind] = {"tried": tried, "seconds": round(time.monotonic() - started, 1)}
         params = sum(p.numel() for p in head.parameters())
         torch.save(
-            {"config": asdict(config), "labels": task.label_names, "ordered": task.ordered, "state": head.state_dict()},
+            {
+                "task": name,
+                "config": asdict(config),
+                "labels": task.label_names,
+                "ordered": task.ordered,
+                "state": head.state_dict(),
+            },
             out / f"{name}-{kind}.pt",
         )
         chosen[key]["parameters"] = params

@@ -220,3 +220,14 @@ def test_an_exported_head_runs_in_the_tflite_runtime_with_a_manifest_that_names_
     with pytest.raises(ValueError, match="dimensions"):
         embedder.write_text(json.dumps({"embedding": {"dimensions": 64}}))
         export_head(out / "age-mlp.pt", path, embedder, tmp_path / "export2", "x")
+
+
+def test_the_six_band_task_keeps_children_and_reports_the_13_plus_faces_on_their_own(tmp_path):
+    task = build_task("age6", read_records(_write(tmp_path, _records(per_band=5))))
+    assert task.label_names == AGE_BANDS and task.ordered
+    assert len(task.splits["test"]) == 30
+    result = compare(task, task.splits["test"], heads={})
+    # the 64x64 model always says 20-29: right on the 5 faces of 20-29, 25 faces aged 13 and up
+    assert result["64x64 age"]["ages"]["13+"]["n"] == 25
+    assert result["64x64 age"]["ages"]["13+"]["accuracy"] == pytest.approx(5 / 25)
+    assert result["64x64 age"]["ages"]["0-12"]["accuracy"] == 0
