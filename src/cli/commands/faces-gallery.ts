@@ -54,7 +54,7 @@ async function addPerson(
   const concurrency = parseConcurrency(flags.concurrency);
   await withPhotoTools(flags, async (tools) => {
     const { embedder } = tools;
-    const store = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
+    const { store } = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
     const others = { ...store.contents, people: store.contents.people.filter((p) => personKey(p.name) !== key) };
     const usable: Float32Array[] = [];
     let seen = 0;
@@ -122,7 +122,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
     .description('the people in the gallery: name, embeddings, last change (never the embeddings themselves)')
     .option('--json', 'one JSON object')
     .action(async (flags: GalleryFlags & { json?: boolean }) => {
-      const store = await openGallery(flags, env);
+      const { store, encrypted } = await openGallery(flags, env);
       const { contents } = store;
       if (flags.json) {
         console.log(
@@ -130,7 +130,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
             gallery: store.path,
             version: contents.version,
             model: contents.model,
-            encrypted: Boolean(flags.key),
+            encrypted,
             people: store.list(),
           }),
         );
@@ -138,7 +138,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
       }
       const people = store.list();
       console.log(
-        `${store.path}: ${people.length} people, version ${contents.version}, model ${contents.model.id || '—'}, ${flags.key ? 'encrypted' : 'plain'}`,
+        `${store.path}: ${people.length} people, version ${contents.version}, model ${contents.model.id || '—'}, ${encrypted ? 'encrypted' : 'plain'}`,
       );
       if (people.length > 0)
         console.log(
@@ -155,7 +155,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
     )
     .argument('<name>', 'the person')
     .action(async (name: string, flags: GalleryFlags) => {
-      const store = await openGallery(flags, env);
+      const { store } = await openGallery(flags, env);
       const after = await store.remove(name);
       console.log(
         `removed ${name.trim()}: ${after.people.length} people left in ${store.path} (version ${after.version})`,
@@ -175,7 +175,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
       });
       if (source.contents.version === 0)
         throw new FaceedgeError('GALLERY_INVALID', `${from} does not exist or is empty`);
-      const store = await openGallery(flags, env, source.contents.model);
+      const { store } = await openGallery(flags, env, source.contents.model);
       const after = await store.merge(source.contents);
       console.log(`merged ${from} into ${store.path}: ${after.people.length} people (version ${after.version})`);
     });
