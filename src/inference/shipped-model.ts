@@ -30,6 +30,11 @@ export function shippedModelPath(): string {
   return join(packageRoot(), 'models', SHIPPED_MODEL_FILE);
 }
 
+/** Absolute path of the shipped int8 face embedder (`<package root>/models/face-embed/…`, its manifest beside it). */
+export function shippedEmbedderPath(): string {
+  return join(packageRoot(), 'models', 'face-embed', 'faceedge-face-embed_int8.tflite');
+}
+
 /**
  * The classifier a command should load: `requested` (a user path, relative to the working
  * directory as usual on a command line) or else the shipped model.

@@ -1,16 +1,13 @@
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Progress } from '../../dataset/progress.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { FaceEmbedder } from '../../inference/face-embedder.js';
-import { packageRoot } from '../../inference/shipped-model.js';
+import { shippedEmbedderPath } from '../../inference/shipped-model.js';
 import { readGroupLabels } from '../../recognition/verify-groups.js';
 import { verifyPairs } from '../../recognition/verify-pairs.js';
 
-/** The shipped face embedder: `models/face-embed/` at the package root (its own folder and manifest). */
-export function shippedEmbedderPath(): string {
-  return join(packageRoot(), 'models', 'face-embed', 'faceedge-face-embed_int8.tflite');
-}
+/** The shipped face embedder (kept here for the commands that import it from this module). */
+export { shippedEmbedderPath };
 
 const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
 

@@ -1,0 +1,175 @@
+/**
+ * Enrolment over MQTT against the real daemon (issue 23 §2): `faces/add` with base64 photos (a CelebA face,
+ * a grey PNG with no face, bytes that are no image), `faces/list`, `faces/remove`, and the bounded refusals
+ * (too many photos, bad base64, a bad name). Each change lands in the board's encrypted gallery file, is
+ * audited with the name and counts but never the photos, and no photo is written anywhere under state_dir.
+ */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { writeGalleryKey, readGalleryKey } from '../../src/recognition/gallery-key.js';
+import { GalleryStore } from '../../src/recognition/gallery-store.js';
+import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { MqttProbe } from '../helpers/mqtt-probe.js';
+import { REPO_ROOT } from '../helpers/run-cli.js';
+import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
+
+const classifier = testClassifierPath();
+const EMBEDDER = join(REPO_ROOT, 'models/face-embed/faceedge-face-embed_int8.tflite');
+const PHOTOS = '/work/shared/data/faces-dev/test/female';
+const ANNA = join(PHOTOS, '10001_191146.jpg');
+const missing = !classifier
+  ? NO_CLASSIFIER_REASON
+  : !existsSync(EMBEDDER)
+    ? `the embedder ${EMBEDDER} is absent`
+    : !existsSync(ANNA)
+      ? `the faces-dev photos (${PHOTOS}) are absent`
+      : null;
+const ROOT = `faceedge/${TEST_DEVICE}`;
+const CLIP = join(REPO_ROOT, 'demo/clips/face-demographics-walking-and-pause.gif');
+
+interface BridgeResponse {
+  status: 'ok' | 'error';
+  data: Record<string, any>;
+  error?: string;
+}
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? filesUnder(join(dir, e.name)) : [join(dir, e.name)],
+  );
+}
+
+describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemon'})`, { timeout: 180_000 }, () => {
+  let dir: string;
+  let state: string;
+  let keyFile: string;
+  let broker: Mosquitto;
+  let probe: MqttProbe;
+  let daemon: DaemonProcess;
+  const anna = () => readFileSync(ANNA);
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'faceedge-enrolment-'));
+    state = join(dir, 'state');
+    keyFile = join(dir, 'gallery.key');
+    await writeGalleryKey(keyFile);
+    broker = await Mosquitto.start();
+    probe = await MqttProbe.connect(broker.url, [`${ROOT}/#`]);
+    const config = daemonConfig({
+      brokerUrl: broker.url,
+      stateDir: state,
+      // A looping clip: the daemon keeps running (a single image ends it).
+      cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
+      extra: { recognition: { enabled: true, key_file: keyFile, model: EMBEDDER } },
+    });
+    daemon = DaemonProcess.start(config, { dir, classifier: classifier! });
+    await daemon.waitRunning(60_000);
+  }, 120_000);
+  afterAll(async () => {
+    await daemon?.dispose();
+    await probe?.close();
+    await broker?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  async function request(command: string, body: unknown): Promise<BridgeResponse> {
+    const from = probe.messages.length;
+    const topic = `${ROOT}/bridge/response/${command}`;
+    await probe.publish(`${ROOT}/bridge/request/${command}`, JSON.stringify(body));
+    const reply = await probe.waitUntil(
+      () => probe.messages.slice(from).find((m) => m.topic === topic),
+      120_000,
+      `response on ${topic}`,
+    );
+    return JSON.parse(reply.text) as BridgeResponse;
+  }
+
+  const gallery = async () =>
+    (await GalleryStore.open({ path: join(state, 'faces.gallery'), key: await readGalleryKey(keyFile) })).contents;
+
+  it('faces/add enrols from the usable photos, reports each one, writes the encrypted gallery, audits without photos', async () => {
+    const sharp = (await import('sharp')).default;
+    const grey = await sharp({
+      create: { width: 160, height: 160, channels: 3, background: { r: 128, g: 128, b: 128 } },
+    })
+      .png()
+      .toBuffer();
+    const auditFrom = probe.messages.length;
+    const r = await request('faces/add', {
+      name: 'Anna Example',
+      photos: [anna().toString('base64'), grey.toString('base64'), Buffer.from('not an image').toString('base64')],
+      transaction: 7,
+    });
+    expect(r.status, r.error).toBe('ok');
+    expect(r.data).toMatchObject({ name: 'Anna Example', used: 1, embeddings: 1 });
+    const photos = r.data.photos as Record<string, any>[];
+    expect(photos.map((p) => [p.photo, p.usable])).toEqual([
+      ['photo 1', true],
+      ['photo 2', false],
+      ['photo 3', false],
+    ]);
+    expect(photos[0].quality.eye_distance_px).toBeGreaterThan(20);
+    expect(photos[1].reason).toBe('no face');
+    expect(JSON.stringify(r.data)).not.toMatch(/embedding"\s*:\s*\[/);
+
+    const contents = await gallery();
+    expect(contents.people.map((p) => [p.name, p.embeddings.length])).toEqual([['Anna Example', 1]]);
+    expect(statSync(join(state, 'faces.gallery')).mode & 0o777).toBe(0o600);
+    // The bus was told (galleryChanged), with the contents written.
+    expect(daemon.logs.some((l) => l.msg === 'gallery changed' && l.version === contents.version)).toBe(true);
+
+    const audit = await probe.waitUntil(
+      () => probe.messages.slice(auditFrom).find((m) => m.topic === `${ROOT}/audit` && m.text.includes('faces/add')),
+      10_000,
+      'the audit record',
+    );
+    expect(JSON.parse(audit.text)).toMatchObject({
+      action: 'bridge/faces/add',
+      target: 'Anna Example',
+      outcome: 'accepted',
+      detail: { photos: 3, used: 1 },
+    });
+    const photoPrefix = anna().toString('base64').slice(0, 40);
+    expect(audit.text).not.toContain(photoPrefix);
+    expect(daemon.logs.some((l) => JSON.stringify(l).includes(photoPrefix))).toBe(false);
+    // The photo is nowhere on disk: no file under state_dir holds its bytes.
+    const head = anna().subarray(0, 256);
+    for (const file of filesUnder(state)) expect(readFileSync(file).includes(head), file).toBe(false);
+  });
+
+  it('faces/list names and counts; faces/remove erases; both audited apart (list is read-only)', async () => {
+    const list = await request('faces/list', {});
+    expect(list.status).toBe('ok');
+    expect(list.data.people).toEqual([expect.objectContaining({ name: 'Anna Example', embeddings: 1 })]);
+    const removed = await request('faces/remove', { name: 'anna example' });
+    expect(removed.status, removed.error).toBe('ok');
+    expect((await gallery()).people).toEqual([]);
+    const again = await request('faces/remove', { name: 'Anna Example' });
+    expect(again).toMatchObject({ status: 'error', data: { code: 'GALLERY_PERSON_UNKNOWN' } });
+  });
+
+  it('refuses unbounded or malformed requests with typed codes, writes nothing, and keeps running', async () => {
+    const before = readFileSync(join(state, 'faces.gallery'));
+    const photo = anna().toString('base64');
+    const cases: [unknown, string][] = [
+      [{ name: 'Bea', photos: Array.from({ length: 9 }, () => photo) }, 'REQUEST_INVALID'],
+      [{ name: 'Bea', photos: ['@@not base64@@'] }, 'REQUEST_INVALID'],
+      [{ name: 'Bea', photos: ['A'.repeat(6 * 1024 * 1024)] }, 'REQUEST_INVALID'],
+      [{ name: 'Bea', photos: [] }, 'REQUEST_INVALID'],
+      [{ name: 'a/b#', photos: [photo] }, 'GALLERY_NAME_INVALID'],
+      [{ name: 'Bea', photos: [Buffer.from('nope').toString('base64')] }, 'ENROLMENT_FAILED'],
+      [[1, 2], 'REQUEST_INVALID'],
+    ];
+    for (const [body, code] of cases) {
+      const r = await request('faces/add', body);
+      expect(r, JSON.stringify(body).slice(0, 80)).toMatchObject({ status: 'error', data: { code } });
+      expect(r.error ?? '').not.toContain(photo.slice(0, 40));
+    }
+    expect(readFileSync(join(state, 'faces.gallery')).equals(before)).toBe(true);
+    expect((await request('faces/list', {})).status).toBe('ok');
+  });
+});
