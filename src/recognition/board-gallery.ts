@@ -156,6 +156,11 @@ export class BoardGallery {
     return after;
   }
 
+  /** The embedding model of the board's photo tools (loads them when not yet loaded). */
+  async model(): Promise<GalleryModel> {
+    return modelOf(await this.#o.tools());
+  }
+
   /** A store on the board's file; each change re-reads the file under its lock, so a fresh one is never stale. */
   #open(model?: GalleryModel): Promise<GalleryStore> {
     return GalleryStore.open({ path: this.#o.path, key: this.#o.key, model });

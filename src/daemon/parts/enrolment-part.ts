@@ -5,19 +5,61 @@
  * operator account may publish `bridge/request/faces/…` (src/fleet/broker-acl.ts). Each request is audited by
  * the bridge dispatcher (the name and the counts: never photos or embeddings); each change goes through the
  * board's gallery service, which tells it on the bus as `galleryChanged`.
+ *
+ * `faces/merge` takes a signed gallery package (src/model-push/gallery-package.ts, made by `faceedge faces
+ * package`): verified against `models.public_key`, merged, never replacing the board's gallery, and refused
+ * when older than what was merged from that source (src/model-push/gallery-push.ts).
  */
+import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  GALLERY_PUSH_FLOOR_FILE,
+  GalleryPushReceiver,
+  type GalleryPushOutcome,
+} from '../../model-push/gallery-push.js';
+import { readPublicKeys } from '../../model-push/model-signature.js';
+import { readGalleryKey } from '../../recognition/gallery-key.js';
 import type { EnrolmentOutcome } from '../../recognition/board-gallery.js';
 import { parseFacesAddRequest, parseFacesRemoveRequest } from '../../recognition/enrolment-request.js';
 import { FaceedgeError } from '../../errors.js';
 import { definePart } from '../daemon-part.js';
 
+interface EnrolmentSlice {
+  readonly stateDir: string;
+  /** `models.public_key`: the keys that sign models sign galleries too. */
+  readonly publicKey: string;
+  readonly keyFile: string | undefined;
+}
+
+/** The trusted signing keys, read per push (a key installed later counts); none when the file is absent. */
+async function trustedKeys(path: string): Promise<KeyObject[]> {
+  return existsSync(path) ? readPublicKeys([path]) : [];
+}
+
 export const enrolmentPart = definePart({
   name: 'enrolment',
-  slice: (config) => (config.recognition.enabled ? {} : null),
-  create: (_slice, { services }) => {
+  slice: (config): EnrolmentSlice | null =>
+    config.recognition.enabled
+      ? { stateDir: config.state_dir, publicKey: config.models.public_key, keyFile: config.recognition.key_file }
+      : null,
+  create: (slice, { services }) => {
     const gallery = () => {
       if (!services.gallery) throw new FaceedgeError('REQUEST_INVALID', 'recognition is off on this board');
       return services.gallery;
+    };
+    let pushes: GalleryPushReceiver | null = null;
+    const pushReceiver = async () => {
+      if (!slice.keyFile) throw new FaceedgeError('REQUEST_INVALID', 'recognition.key_file is not set');
+      const board = gallery();
+      pushes ??= new GalleryPushReceiver({
+        floorFile: join(slice.stateDir, GALLERY_PUSH_FLOOR_FILE),
+        trustedKeys: () => trustedKeys(slice.publicKey),
+        key: await readGalleryKey(slice.keyFile),
+        model: () => board.model(),
+        merge: (other, model) => board.merge(other, model),
+      });
+      return pushes;
     };
     return {
       commands: {
@@ -39,6 +81,14 @@ export const enrolmentPart = definePart({
           },
         },
         'faces/list': { run: () => gallery().list(), readOnly: true },
+        // A signed gallery package (`faceedge faces package`), merged into the board's gallery.
+        'faces/merge': {
+          run: async (params) => (await pushReceiver()).receive(params),
+          describe: (_params, result) => {
+            const { source, ...detail } = result as GalleryPushOutcome;
+            return { target: `gallery ${source}`, detail };
+          },
+        },
       },
     };
   },
