@@ -4,16 +4,17 @@
  * (too many photos, bad base64, a bad name). Each change lands in the board's encrypted gallery file, is
  * audited with the name and counts but never the photos, and no photo is written anywhere under state_dir.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSigningKeyPair } from '../../src/model-push/model-signature.js';
 import { writeGalleryKey, readGalleryKey } from '../../src/recognition/gallery-key.js';
 import { GalleryStore } from '../../src/recognition/gallery-store.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
-import { REPO_ROOT } from '../helpers/run-cli.js';
+import { REPO_ROOT, runCli } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
 
 const classifier = testClassifierPath();
@@ -43,6 +44,12 @@ function filesUnder(dir: string): string[] {
   );
 }
 
+const signer = generateSigningKeyPair();
+const EMBEDDER_MANIFEST = JSON.parse(readFileSync(join(REPO_ROOT, 'models/face-embed/manifest.json'), 'utf8')) as {
+  id: string;
+  embedding: { dimensions: number };
+};
+
 describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemon'})`, { timeout: 180_000 }, () => {
   let dir: string;
   let state: string;
@@ -57,6 +64,8 @@ describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemo
     state = join(dir, 'state');
     keyFile = join(dir, 'gallery.key');
     await writeGalleryKey(keyFile);
+    writeFileSync(join(dir, 'signing.pem'), signer.privateKeyPem, { mode: 0o600 });
+    writeFileSync(join(dir, 'signing.pub.pem'), signer.publicKeyPem);
     broker = await Mosquitto.start();
     probe = await MqttProbe.connect(broker.url, [`${ROOT}/#`]);
     const config = daemonConfig({
@@ -64,7 +73,10 @@ describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemo
       stateDir: state,
       // A looping clip: the daemon keeps running (a single image ends it).
       cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
-      extra: { recognition: { enabled: true, key_file: keyFile, model: EMBEDDER } },
+      extra: {
+        recognition: { enabled: true, key_file: keyFile, model: EMBEDDER },
+        models: { public_key: join(dir, 'signing.pub.pem') },
+      },
     });
     daemon = DaemonProcess.start(config, { dir, classifier: classifier! });
     await daemon.waitRunning(60_000);
@@ -171,5 +183,43 @@ describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemo
     }
     expect(readFileSync(join(state, 'faces.gallery')).equals(before)).toBe(true);
     expect((await request('faces/list', {})).status).toBe('ok');
+  });
+
+  it('faces/merge: a gallery signed by `faces package` is merged (the board keeps its own people); an older one is refused', async () => {
+    const model = { id: EMBEDDER_MANIFEST.id, dimensions: EMBEDDER_MANIFEST.embedding.dimensions };
+    const unit = (i: number) => Float32Array.from({ length: model.dimensions }, (_, j) => (j === i ? 1 : 0));
+    const site = join(dir, 'site.gallery');
+    const key = await readGalleryKey(keyFile);
+    const store = await GalleryStore.open({ path: site, key, model });
+    const board = await request('faces/add', { name: 'Board Person', photos: [anna().toString('base64')] });
+    expect(board.status, board.error).toBe('ok');
+    const pack = async (out: string) => {
+      const r = await runCli([
+        'faces',
+        'package',
+        site,
+        '--key',
+        keyFile,
+        '--sign-key',
+        join(dir, 'signing.pem'),
+        '--out',
+        out,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(out, 'utf8')) as Record<string, string>;
+    };
+    await store.enrol('Cleo', [unit(0)]);
+    const v1 = await pack(join(dir, 'v1.json'));
+    await store.enrol('Dora', [unit(1)]);
+    const v2 = await pack(join(dir, 'v2.json'));
+    const merged = await request('faces/merge', v2);
+    expect(merged.status, merged.error).toBe('ok');
+    expect(merged.data).toMatchObject({ source_version: 2, signed_by: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect((await gallery()).people.map((p) => p.name)).toEqual(['Board Person', 'Cleo', 'Dora']);
+    const rollback = await request('faces/merge', v1);
+    expect(rollback).toMatchObject({ status: 'error', data: { code: 'GALLERY_INVALID' } });
+    expect(rollback.error).toMatch(/already merged version 2/);
+    const audits = probe.messages.filter((m) => m.topic === `${ROOT}/audit` && m.text.includes('faces/merge'));
+    expect(audits.map((m) => (JSON.parse(m.text) as { outcome: string }).outcome)).toEqual(['accepted', 'refused']);
   });
 });

@@ -1,8 +1,11 @@
 /**
- * `faceedge faces add | list | remove | keygen | merge`: enrolling people into the gallery of known faces
+ * `faceedge faces add | list | remove | keygen | merge | package`: enrolling people into the gallery of known faces
  * and managing it (src/recognition/gallery-store.ts). Output never holds an embedding value.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { makeGalleryPackage, type GalleryManifest } from '../../model-push/gallery-package.js';
+import { loadPrivateKey } from '../../model-push/model-signature.js';
 import { FaceedgeError } from '../../errors.js';
 import { readGalleryKey, writeGalleryKey } from '../../recognition/gallery-key.js';
 import { mapInOrder, matchEmbedding } from '../../recognition/gallery-identify.js';
@@ -178,6 +181,28 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
       const { store } = await openGallery(flags, env, source.contents.model);
       const after = await store.merge(source.contents);
       console.log(`merged ${from} into ${store.path}: ${after.people.length} people (version ${after.version})`);
+    });
+
+  faces
+    .command('package')
+    .description(
+      'sign a gallery for the boards of a site (bridge faces/merge, `fleet push-gallery`): they verify it with models.public_key and merge it',
+    )
+    .argument('<gallery>', 'the gallery file (encrypted under the boards’ gallery key)')
+    .requiredOption('--key <file>', 'the gallery key: the one the boards use (recognition.key_file)')
+    .requiredOption('--sign-key <pem>', 'the model-signing private key (faceedge model keygen)')
+    .requiredOption('--out <file>', 'the package to write (JSON, mode 0600)')
+    .action(async (gallery: string, flags: { key: string; signKey: string; out: string }) => {
+      const pkg = makeGalleryPackage(
+        await readFile(gallery),
+        await readGalleryKey(flags.key),
+        loadPrivateKey(await readFile(flags.signKey), flags.signKey),
+      );
+      await writeFile(flags.out, JSON.stringify(pkg) + '\n', { mode: 0o600, flag: 'wx' });
+      const manifest = JSON.parse(Buffer.from(pkg.manifest, 'base64').toString('utf8')) as GalleryManifest;
+      console.log(
+        `wrote ${flags.out}: gallery ${manifest.gallery_id} version ${manifest.version} (${manifest.model.id}), signed`,
+      );
     });
 
   faces
