@@ -219,7 +219,21 @@ describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemo
     const rollback = await request('faces/merge', v1);
     expect(rollback).toMatchObject({ status: 'error', data: { code: 'GALLERY_INVALID' } });
     expect(rollback.error).toMatch(/already merged version 2/);
+    // The fleet path: `faceedge fleet push-gallery` sends the next version to the boards it selects.
+    await store.enrol('Erin', [unit(2)]);
+    await pack(join(dir, 'v3.json'));
+    const fleet = await runCli(
+      ['fleet', 'push-gallery', join(dir, 'v3.json'), '--devices', TEST_DEVICE, '--mqtt', broker.url],
+      { timeoutMs: 60_000 },
+    );
+    expect(fleet.code, fleet.stderr).toBe(0);
+    expect(fleet.stdout).toMatch(new RegExp(`${TEST_DEVICE}\\s+merged`));
+    expect((await gallery()).people.map((p) => p.name)).toEqual(['Board Person', 'Cleo', 'Dora', 'Erin']);
     const audits = probe.messages.filter((m) => m.topic === `${ROOT}/audit` && m.text.includes('faces/merge'));
-    expect(audits.map((m) => (JSON.parse(m.text) as { outcome: string }).outcome)).toEqual(['accepted', 'refused']);
+    expect(audits.map((m) => (JSON.parse(m.text) as { outcome: string }).outcome)).toEqual([
+      'accepted',
+      'refused',
+      'accepted',
+    ]);
   });
 });
