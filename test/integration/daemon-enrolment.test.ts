@@ -88,12 +88,29 @@ describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemo
     rmSync(dir, { recursive: true, force: true });
   });
 
+  let transactions = 0;
+  /** Publishes a request and returns its response (matched by transaction, so requests may overlap). */
   async function request(command: string, body: unknown): Promise<BridgeResponse> {
     const from = probe.messages.length;
     const topic = `${ROOT}/bridge/response/${command}`;
-    await probe.publish(`${ROOT}/bridge/request/${command}`, JSON.stringify(body));
+    const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
+    const transaction = isObject
+      ? ((body as { transaction?: unknown }).transaction ?? `t${++transactions}`)
+      : undefined;
+    await probe.publish(
+      `${ROOT}/bridge/request/${command}`,
+      JSON.stringify(isObject ? { ...body, transaction } : body),
+    );
     const reply = await probe.waitUntil(
-      () => probe.messages.slice(from).find((m) => m.topic === topic),
+      () =>
+        probe.messages
+          .slice(from)
+          .find(
+            (m) =>
+              m.topic === topic &&
+              (transaction === undefined ||
+                (JSON.parse(m.text) as BridgeResponse & { transaction?: unknown }).transaction === transaction),
+          ),
       120_000,
       `response on ${topic}`,
     );
@@ -235,5 +252,20 @@ describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemo
       'refused',
       'accepted',
     ]);
+  });
+
+  it('two enrolments at once are both kept: neither write loses the other’s person', async () => {
+    const photo = anna().toString('base64');
+    const [fay, gus] = await Promise.all([
+      request('faces/add', { name: 'Fay', photos: [photo] }),
+      request('faces/add', { name: 'Gus', photos: [photo] }),
+    ]);
+    expect([fay.status, gus.status], `${fay.error} ${gus.error}`).toEqual(['ok', 'ok']);
+    expect(fay.data.version).not.toBe(gus.data.version);
+    const names = (await gallery()).people.map((p) => p.name);
+    expect(names).toEqual(expect.arrayContaining(['Fay', 'Gus']));
+    // The same face under two names is flagged to whoever enrolled second.
+    const second = fay.data.version > gus.data.version ? fay : gus;
+    expect(second.data.photos[0].looks_like).toBeDefined();
   });
 });
