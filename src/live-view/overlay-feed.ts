@@ -33,6 +33,9 @@ export interface LiveTrack {
   /** Position of `class` in the serving model's labels (it picks the colour); -1 for `unknown`. */
   readonly label_index: number;
   readonly box: Box;
+  /** With recognition on: the name (null: nobody, or not decided yet) and the liveness outcome (issue 23). */
+  readonly person?: string | null;
+  readonly liveness?: 'live' | 'attack' | 'unknown';
 }
 
 /** A picture for the live view; immutable once published (viewers share the buffer). */
@@ -88,6 +91,8 @@ export function liveTracks(tracks: readonly VisibleTrack[], labels: readonly str
     confirmed: t.confirmed,
     label_index: labels.indexOf(t.class),
     box: { x: round1(t.box.x), y: round1(t.box.y), width: round1(t.box.width), height: round1(t.box.height) },
+    ...(t.person ? { person: t.person.name } : {}),
+    ...(t.liveness ? { liveness: t.liveness.outcome } : {}),
   }));
 }
 

@@ -46,9 +46,19 @@ function labelColour(palette, index) {
   return `hsl(${(index * 137.5) % 360} 65% 42%)`;
 }
 
-/** The label over a face: track id, class and confidence; `?` until the track's `new` event is out. */
+/**
+ * Who a recognized face is, for labels: the name (or `unknown`) and, unless live, its liveness outcome;
+ * empty where the board does not recognize people.
+ */
+function personText(person, liveness) {
+  if (person === undefined) return '';
+  const name = person ?? 'unknown';
+  return liveness && liveness !== 'live' ? ` ${name} (liveness ${liveness})` : ` ${name}`;
+}
+
+/** The label over a face: track id, class and confidence, the person; `?` until the track's `new` event is out. */
 function trackLabel(track) {
-  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%`;
+  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%${personText(track.person, track.liveness)}`;
   return track.confirmed ? text : `${text} ?`;
 }
 
@@ -314,7 +324,7 @@ function showEvent(event) {
     img.alt = `face of ${event.track.id}`;
     item.append(img);
   }
-  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}`;
+  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${personText(event.track.person?.name, event.track.liveness?.outcome)}`;
   item.append(el('span', text));
   if (event.type !== 'end') {
     // Clicking a face's event picks it for "Enrol a face".

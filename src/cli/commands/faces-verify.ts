@@ -6,7 +6,7 @@ import { shippedEmbedderPath } from '../../inference/shipped-model.js';
 import { readGroupLabels } from '../../recognition/verify-groups.js';
 import { verifyPairs } from '../../recognition/verify-pairs.js';
 
-/** The shipped face embedder (kept here for the commands that import it from this module). */
+/** Defined with the other shipped models (src/inference/shipped-model.ts); re-exported for its callers. */
 export { shippedEmbedderPath };
 
 const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
