@@ -175,8 +175,8 @@ describe.skipIf(missing !== null)('faceedge faces (gallery CLI)', { timeout: 300
       people: [{ name: 'Bea', embeddings: 1 }],
     });
     // The file really is under that key: another key cannot read it, and --key still overrides the config.
-    expect((await faces(['keygen', 'other.key'])).code).toBe(0);
-    const wrong = await faces(['list', ...keyed, '--key', 'other.key']);
+    expect((await faces(['keygen', 'keyed-other.key'])).code).toBe(0);
+    const wrong = await faces(['list', ...keyed, '--key', 'keyed-other.key']);
     expect(wrong.code).not.toBe(0);
     expect(hasStackTrace(wrong.stderr)).toBe(false);
     expect((await faces(['remove', 'bea', ...keyed])).code).toBe(0);
