@@ -6,6 +6,7 @@
  * started by the part whose job that is, in its turn.
  */
 import type { FaceDetector } from '../inference/face-detector.js';
+import type { BoardGallery } from '../recognition/board-gallery.js';
 import type { AuditTrail } from '../mqtt/audit-trail.js';
 import type { MqttOutput } from '../mqtt/mqtt-output.js';
 import type { HealthFacts } from '../observability/health-report.js';
@@ -39,6 +40,11 @@ export interface DaemonServices {
   readonly detector: FaceDetector;
   /** The classifier serving now; `reload` swaps it (one swap at a time, told on the bus as `modelChanged`). */
   readonly classifier: ClassifierHolder;
+  /**
+   * The board's gallery of known faces (src/daemon/board-gallery-service.ts): enrol, remove, list, merge, each
+   * change told on the bus as `galleryChanged`. Null while `recognition.enabled` is off.
+   */
+  readonly gallery: BoardGallery | null;
   /** The thresholds in force (bridge `options`). */
   readonly tuning: RunTimeTuning;
   /** What subscribers were told about tracks, across restarts (src/pipeline/track-journal.ts). */

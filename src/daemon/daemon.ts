@@ -20,6 +20,7 @@ import type { DaemonPart, PartFactory } from './daemon-part.js';
 import { DaemonParts } from './daemon-parts.js';
 import type { DaemonServices } from './daemon-services.js';
 import { startServices } from './start-services.js';
+import { enrolmentPart } from './parts/enrolment-part.js';
 import { boardCommandsPart } from './parts/board-commands-part.js';
 import { camerasPart } from './parts/cameras-part.js';
 import { gpioRulesPart } from './parts/gpio-rules-part.js';
@@ -41,6 +42,7 @@ export const DAEMON_PARTS: readonly PartFactory[] = [
   homeAssistantPart,
   modelUpdatesPart,
   boardCommandsPart,
+  enrolmentPart,
   httpPart,
   recognitionPart,
   camerasPart,

@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FaceedgeConfig } from '../config/config-schema.js';
+import { boardGalleryService } from './board-gallery-service.js';
 import { FaceDetector } from '../inference/face-detector.js';
 import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { AuditTrail } from '../mqtt/audit-trail.js';
@@ -59,6 +60,7 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     await loadServingClassifier(config, log, (next) => bus.emit('modelChanged', next)),
     (c) => c.close(),
   );
+  const gallery = await boardGalleryService(config, { bus, detector, log: componentLogger(log, 'gallery'), parts });
   const tuning = new RunTimeTuning({ detector: config.detector, tracker: config.tracker }, bus);
   bus.on('optionsChanged', (options) =>
     detector.retune({ scoreThreshold: options.detector.score_threshold, iouThreshold: options.detector.nms_iou }),
@@ -103,6 +105,7 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     audit,
     detector,
     classifier,
+    gallery,
     tuning,
     journal,
     cameras,

@@ -9,8 +9,11 @@
  *   GET /live/cameras/<camera>/frame.jpg     one picture, the same header
  *   GET /favicon.ico                         the page's icon (what browsers ask for; no credentials needed)
  *
+ *   GET /live/enrol/session, POST /live/enrol  "enrol this tracked face" (live-enrolment.ts: http.auth,
+ *                                            same origin and a CSRF token required)
+ *
  * Every /live route goes through liveViewAccess first (HTTP Basic with `http.auth`, else loopback only).
- * Only GET and HEAD exist: nothing here changes the daemon's state.
+ * Only GET and HEAD exist, but for the enrolment, the one route that changes the board.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -18,6 +21,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { packageRoot } from '../inference/shipped-model.js';
 import { liveViewAccess, type BasicAuthCredentials } from './live-view-access.js';
+import type { LiveEnrolment } from './live-enrolment.js';
 import type { LiveView } from './live-view.js';
 import { MjpegResponse, TRACKS_HEADER } from './mjpeg-response.js';
 import type { OverlayPicture } from './overlay-feed.js';
@@ -60,6 +64,8 @@ export interface LiveViewRoutesOptions {
   /** `http.auth`; absent = loopback clients only. */
   readonly auth?: BasicAuthCredentials;
   readonly log: Logger;
+  /** "Enrol this tracked face"; absent: its routes are 404. */
+  readonly enrolment?: LiveEnrolment;
   /** Where the page's files are. Default {@link liveViewStaticDir}. */
   readonly staticDir?: string;
 }
@@ -87,6 +93,15 @@ export class LiveViewRoutes {
         .end(access.message);
       if (access.status === 403)
         this.#o.log.debug({ remote: req.socket.remoteAddress }, 'live view refused to a non-loopback client');
+      return true;
+    }
+    const enrolment = this.#o.enrolment;
+    if (enrolment && path === '/live/enrol' && req.method === 'POST') {
+      await enrolment.enrol(req, res, COMMON_HEADERS);
+      return true;
+    }
+    if (enrolment && path === '/live/enrol/session' && req.method === 'GET') {
+      enrolment.session(res, COMMON_HEADERS);
       return true;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

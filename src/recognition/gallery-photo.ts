@@ -9,10 +9,17 @@ import { readdir, stat } from 'node:fs/promises';
 import { extname, join } from 'node:path';
 import { readImageFile } from '../capture/read-image-file.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
+import type { RgbImage } from '../capture/frame.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import type { FaceEmbedder } from '../inference/face-embedder.js';
 import type { Box, DetectedFace } from '../vision/face.js';
-import { decodeForDetection, detectFaces, fullResolutionImage } from '../vision/decode-for-detection.js';
+import {
+  decodeForDetection,
+  detectFaces,
+  fullResolutionImage,
+  rgbDetectionImage,
+  type DetectionImage,
+} from '../vision/decode-for-detection.js';
 import { primaryFace, type PrimaryFacePolicy } from '../vision/primary-face.js';
 import { enrolmentRefusal, photoQuality, type PhotoQuality } from './gallery-photo-quality.js';
 
@@ -58,20 +65,69 @@ export interface PhotoFaceOptions {
 
 /** The primary face of the photo at `file` and its embedding, or why there is none (never throws for a bad photo). */
 export async function photoFace(file: string, tools: GalleryPhotoTools, options: PhotoFaceOptions): Promise<PhotoFace> {
+  return unreadableAsSkipped(file, async () => photoFaceOfImage(await readImageFile(file), file, tools, options));
+}
+
+/**
+ * {@link photoFace} of a photo already in memory (an enrolment request's photo, never written to disk),
+ * `origin` naming it in messages; the decoder refuses more than `maxPixels` (default 50 MP) before decoding.
+ */
+export function photoFaceOfBytes(
+  data: Buffer,
+  origin: string,
+  tools: GalleryPhotoTools,
+  options: PhotoFaceOptions & { readonly maxPixels?: number },
+): Promise<PhotoFace> {
+  return unreadableAsSkipped(origin, () => photoFaceOfImage(data, origin, tools, options));
+}
+
+/** {@link photoFace} of decoded pixels (a region of a camera frame, for the live view's enrolment). */
+export function photoFaceOfPixels(
+  image: RgbImage,
+  origin: string,
+  tools: GalleryPhotoTools,
+  options: PhotoFaceOptions,
+): Promise<PhotoFace> {
+  return unreadableAsSkipped(origin, () => primaryPhotoFace(rgbDetectionImage(image), origin, tools, options));
+}
+
+async function photoFaceOfImage(
+  data: Buffer,
+  file: string,
+  tools: GalleryPhotoTools,
+  options: PhotoFaceOptions & { readonly maxPixels?: number },
+): Promise<PhotoFace> {
+  const decoded = await decodeForDetection(data, file, {
+    inputSize: tools.detector.inputSize,
+    maxPixels: options.maxPixels,
+  });
+  return primaryPhotoFace(decoded, file, tools, options);
+}
+
+async function primaryPhotoFace(
+  decoded: DetectionImage,
+  file: string,
+  tools: GalleryPhotoTools,
+  options: PhotoFaceOptions,
+): Promise<PhotoFace> {
   const policy: PrimaryFacePolicy = options.purpose === 'enrol' ? 'strict' : 'central';
+  const pick = primaryFace(await detectFaces(tools.detector, decoded), decoded.sourceWidth, decoded.sourceHeight, {
+    policy,
+  });
+  if (!pick.face) return { file, usable: false, reason: pick.reason, unreadable: false, box: null, quality: null };
+  const face: DetectedFace = pick.face;
+  const crop = tools.embedder.crop(await fullResolutionImage(decoded), face);
+  const quality = photoQuality(face, crop, tools.embedder.inputSize);
+  const box = roundBox(face.box);
+  const refusal = options.purpose === 'enrol' ? enrolmentRefusal(quality) : null;
+  if (refusal) return { file, usable: false, reason: refusal, unreadable: false, box, quality };
+  return { file, usable: true, box, quality, embedding: await tools.embedder.embedCrop(crop) };
+}
+
+/** A photo that cannot be read or decoded is a skipped photo, not an error; any other error is thrown. */
+async function unreadableAsSkipped(file: string, run: () => Promise<PhotoFace>): Promise<PhotoFace> {
   try {
-    const decoded = await decodeForDetection(await readImageFile(file), file, { inputSize: tools.detector.inputSize });
-    const pick = primaryFace(await detectFaces(tools.detector, decoded), decoded.sourceWidth, decoded.sourceHeight, {
-      policy,
-    });
-    if (!pick.face) return { file, usable: false, reason: pick.reason, unreadable: false, box: null, quality: null };
-    const face: DetectedFace = pick.face;
-    const crop = tools.embedder.crop(await fullResolutionImage(decoded), face);
-    const quality = photoQuality(face, crop, tools.embedder.inputSize);
-    const box = roundBox(face.box);
-    const refusal = options.purpose === 'enrol' ? enrolmentRefusal(quality) : null;
-    if (refusal) return { file, usable: false, reason: refusal, unreadable: false, box, quality };
-    return { file, usable: true, box, quality, embedding: await tools.embedder.embedCrop(crop) };
+    return await run();
   } catch (err) {
     if (!isFaceedgeError(err) || !['IMAGE_UNREADABLE', 'IMAGE_TOO_LARGE', 'IMAGE_TOO_SMALL'].includes(err.code))
       throw err;

@@ -161,4 +161,25 @@ describe.skipIf(missing !== null)('faceedge faces (gallery CLI)', { timeout: 300
     expect(neither.code).toBe(2);
     expect(neither.stderr).toMatch(/which gallery\?/);
   });
+
+  it('with --config and no --key the config’s recognition.key_file is the key; a wrong one is one clear error', async () => {
+    const state = join(dir, 'state-keyed');
+    await mkdir(state);
+    const keyed = ['--config', 'keyed.yml'];
+    expect((await faces(['keygen', 'keyed.key'])).code).toBe(0);
+    await writeFile(join(dir, 'keyed.yml'), `state_dir: ${state}\nrecognition:\n  key_file: keyed.key\n`);
+    const add = await faces(['add', 'Bea', `photos/bea/${BEA[0]}`, ...keyed, '--model', MODEL]);
+    expect(add.code, add.stderr).toBe(0);
+    expect(JSON.parse((await faces(['list', ...keyed, '--json'])).stdout)).toMatchObject({
+      encrypted: true,
+      people: [{ name: 'Bea', embeddings: 1 }],
+    });
+    // The file really is under that key: another key cannot read it, and --key still overrides the config.
+    expect((await faces(['keygen', 'keyed-other.key'])).code).toBe(0);
+    const wrong = await faces(['list', ...keyed, '--key', 'keyed-other.key']);
+    expect(wrong.code).not.toBe(0);
+    expect(hasStackTrace(wrong.stderr)).toBe(false);
+    expect((await faces(['remove', 'bea', ...keyed])).code).toBe(0);
+    expect(JSON.parse((await faces(['list', ...keyed, '--json'])).stdout)).toMatchObject({ people: [] });
+  });
 });

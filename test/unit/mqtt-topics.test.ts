@@ -11,6 +11,7 @@ const PUBLISHED = [
   board.availability,
   board.bridgeInfo,
   board.bridgeResponse('model/reload'),
+  board.bridgeResponse('faces/add'),
   board.events('door'),
   board.face('door'),
   board.captureStatus('door'),
@@ -67,6 +68,17 @@ describe('one topic module for the board, the bridge and the ACL', () => {
         readable.some((f) => topicMatches(f, topic)),
         topic,
       ).toBe(true);
+    // The gallery's requests are the operator's: a board reads them, and cannot send them, even to itself.
+    for (const topic of [board.bridgeRequest('faces/add'), board.bridgeRequest('faces/remove')]) {
+      expect(
+        writable.some((f) => topicMatches(f, topic)),
+        topic,
+      ).toBe(false);
+      expect(
+        readable.some((f) => topicMatches(f, topic)),
+        topic,
+      ).toBe(true);
+    }
     const neighbour = new MqttTopics('faceedge', 'pi2');
     for (const topic of [neighbour.events('door'), neighbour.availability, ha.discovery('pi2')])
       expect(

@@ -326,6 +326,15 @@ function showEvent(event) {
   }
   const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${personText(event.track.person?.name, event.track.liveness?.outcome)}`;
   item.append(el('span', text));
+  if (event.type !== 'end') {
+    // Clicking a face's event picks it for "Enrol a face".
+    item.title = 'pick this face to enrol';
+    item.addEventListener('click', () => {
+      $('enrol-camera').value = event.camera;
+      $('enrol-track').value = event.track.id;
+      $('enrol-name').focus();
+    });
+  }
   list.prepend(item);
   while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
 }
@@ -347,5 +356,36 @@ function connect() {
   // EventSource reconnects by itself (the daemon asks for 2 s); the badge says so meanwhile.
   source.addEventListener('error', () => badge($('connection'), 'reconnecting…', 'off'));
 }
+
+/**
+ * "Enrol this face": a session token first (GET enrol/session sets an HttpOnly cookie and returns the CSRF
+ * token the POST must carry), then the POST. The board answers with each photo's outcome, shown as text.
+ */
+async function enrol(form) {
+  const result = $('enrol-result');
+  result.textContent = 'enrolling…';
+  try {
+    const session = await fetch('enrol/session', { cache: 'no-store', credentials: 'same-origin' });
+    const { token, header, error } = await session.json();
+    if (!session.ok) throw new Error(error ?? `HTTP ${session.status}`);
+    const data = Object.fromEntries(new FormData(form));
+    const response = await fetch('enrol', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'content-type': 'application/json', [header]: token },
+      body: JSON.stringify({ camera: data.camera, track: data.track, name: data.name }),
+    });
+    const answer = await response.json();
+    if (!response.ok) throw new Error(answer.error ?? `HTTP ${response.status}`);
+    result.textContent = `enrolled ${answer.name}: ${answer.embeddings} embedding(s), gallery version ${answer.version}`;
+  } catch (err) {
+    result.textContent = `not enrolled: ${err.message}`;
+  }
+}
+
+$('enrol-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  void enrol(e.target);
+});
 
 connect();

@@ -1,6 +1,6 @@
 /**
  * What every gallery command shares: where the gallery is (`--gallery FILE`, else `<state_dir>/faces.gallery`
- * of the `--config` given), its key (`--key FILE`; none: a plain gallery), the embedder and detector for
+ * of the `--config` given), its key (`--key FILE`, else the config's `recognition.key_file`; none: a plain gallery), the embedder and detector for
  * the commands that look at photos, and the one `faces` command group they all hang under.
  */
 import { Option, type Command } from 'commander';
@@ -57,30 +57,44 @@ export function parseConcurrency(raw: string): number {
   return n;
 }
 
-export function galleryPath(flags: GalleryFlags, env: NodeJS.ProcessEnv): string {
-  if (flags.gallery) return flags.gallery;
-  if (flags.config) return loadConfig({ file: flags.config, env }).recognition.gallery;
-  throw new FaceedgeError(
-    'USAGE',
-    'which gallery? give --gallery FILE, or --config FILE for <state_dir>/faces.gallery',
-  );
+/** Where the flags put the gallery, and the key file it is read with (null: a plain gallery). */
+export interface GalleryLocation {
+  readonly path: string;
+  readonly keyFile: string | null;
 }
 
-/** Opens the gallery the flags name, checked against `model` when given. */
+/**
+ * The gallery the flags name: `--gallery`, else the `--config`'s `recognition.gallery`; its key: `--key`,
+ * else the `--config`'s `recognition.key_file` (the board's own key, so that an installer on the board
+ * needs no flag but `--config`). Throws USAGE when neither `--gallery` nor `--config` is given.
+ */
+export function galleryLocation(flags: GalleryFlags, env: NodeJS.ProcessEnv): GalleryLocation {
+  const recognition = flags.config ? loadConfig({ file: flags.config, env }).recognition : null;
+  const path = flags.gallery ?? recognition?.gallery;
+  if (!path) {
+    throw new FaceedgeError(
+      'USAGE',
+      'which gallery? give --gallery FILE, or --config FILE for <state_dir>/faces.gallery',
+    );
+  }
+  return { path, keyFile: flags.key ?? recognition?.key_file ?? null };
+}
+
+/** Opens the gallery the flags name (see {@link galleryLocation}), checked against `model` when given. */
 export async function openGallery(
   flags: GalleryFlags,
   env: NodeJS.ProcessEnv,
   model?: { id: string; dimensions: number },
-): Promise<GalleryStore> {
-  const path = galleryPath(flags, env);
-  if (!flags.gallery && !flags.key) {
+): Promise<{ store: GalleryStore; encrypted: boolean }> {
+  const { path, keyFile } = galleryLocation(flags, env);
+  if (!flags.gallery && !keyFile) {
     // The board's own gallery (under state_dir) is never plain: plain galleries are for workstations and tests.
     throw new FaceedgeError('GALLERY_KEY_INVALID', `the board's gallery ${path} is encrypted: give --key FILE`, {
-      hint: 'faceedge faces keygen FILE makes one; a plain gallery needs an explicit --gallery FILE',
+      hint: 'set recognition.key_file in the config (faceedge faces keygen FILE makes a key); a plain gallery needs an explicit --gallery FILE',
     });
   }
-  const key = flags.key ? await readGalleryKey(flags.key) : null;
-  return GalleryStore.open({ path, key, model });
+  const key = keyFile ? await readGalleryKey(keyFile) : null;
+  return { store: await GalleryStore.open({ path, key, model }), encrypted: key !== null };
 }
 
 /** Detector and embedder for photo commands; `use` runs with them and they are closed after. */

@@ -1,8 +1,11 @@
 /**
- * `faceedge faces add | list | remove | keygen | merge`: enrolling people into the gallery of known faces
+ * `faceedge faces add | list | remove | keygen | merge | package`: enrolling people into the gallery of known faces
  * and managing it (src/recognition/gallery-store.ts). Output never holds an embedding value.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import { makeGalleryPackage, type GalleryManifest } from '../../model-push/gallery-package.js';
+import { loadPrivateKey } from '../../model-push/model-signature.js';
 import { FaceedgeError } from '../../errors.js';
 import { readGalleryKey, writeGalleryKey } from '../../recognition/gallery-key.js';
 import { mapInOrder, matchEmbedding } from '../../recognition/gallery-identify.js';
@@ -54,7 +57,7 @@ async function addPerson(
   const concurrency = parseConcurrency(flags.concurrency);
   await withPhotoTools(flags, async (tools) => {
     const { embedder } = tools;
-    const store = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
+    const { store } = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
     const others = { ...store.contents, people: store.contents.people.filter((p) => personKey(p.name) !== key) };
     const usable: Float32Array[] = [];
     let seen = 0;
@@ -122,7 +125,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
     .description('the people in the gallery: name, embeddings, last change (never the embeddings themselves)')
     .option('--json', 'one JSON object')
     .action(async (flags: GalleryFlags & { json?: boolean }) => {
-      const store = await openGallery(flags, env);
+      const { store, encrypted } = await openGallery(flags, env);
       const { contents } = store;
       if (flags.json) {
         console.log(
@@ -130,7 +133,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
             gallery: store.path,
             version: contents.version,
             model: contents.model,
-            encrypted: Boolean(flags.key),
+            encrypted,
             people: store.list(),
           }),
         );
@@ -138,7 +141,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
       }
       const people = store.list();
       console.log(
-        `${store.path}: ${people.length} people, version ${contents.version}, model ${contents.model.id || '—'}, ${flags.key ? 'encrypted' : 'plain'}`,
+        `${store.path}: ${people.length} people, version ${contents.version}, model ${contents.model.id || '—'}, ${encrypted ? 'encrypted' : 'plain'}`,
       );
       if (people.length > 0)
         console.log(
@@ -155,7 +158,7 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
     )
     .argument('<name>', 'the person')
     .action(async (name: string, flags: GalleryFlags) => {
-      const store = await openGallery(flags, env);
+      const { store } = await openGallery(flags, env);
       const after = await store.remove(name);
       console.log(
         `removed ${name.trim()}: ${after.people.length} people left in ${store.path} (version ${after.version})`,
@@ -175,9 +178,31 @@ export function registerFacesGalleryCommands(program: Command, env: NodeJS.Proce
       });
       if (source.contents.version === 0)
         throw new FaceedgeError('GALLERY_INVALID', `${from} does not exist or is empty`);
-      const store = await openGallery(flags, env, source.contents.model);
+      const { store } = await openGallery(flags, env, source.contents.model);
       const after = await store.merge(source.contents);
       console.log(`merged ${from} into ${store.path}: ${after.people.length} people (version ${after.version})`);
+    });
+
+  faces
+    .command('package')
+    .description(
+      'sign a gallery for the boards of a site (bridge faces/merge, `fleet push-gallery`): they verify it with models.public_key and merge it',
+    )
+    .argument('<gallery>', 'the gallery file (encrypted under the boards’ gallery key)')
+    .requiredOption('--key <file>', 'the gallery key: the one the boards use (recognition.key_file)')
+    .requiredOption('--sign-key <pem>', 'the model-signing private key (faceedge model keygen)')
+    .requiredOption('--out <file>', 'the package to write (JSON, mode 0600)')
+    .action(async (gallery: string, flags: { key: string; signKey: string; out: string }) => {
+      const pkg = makeGalleryPackage(
+        await readFile(gallery),
+        await readGalleryKey(flags.key),
+        loadPrivateKey(await readFile(flags.signKey), flags.signKey),
+      );
+      await writeFile(flags.out, JSON.stringify(pkg) + '\n', { mode: 0o600, flag: 'wx' });
+      const manifest = JSON.parse(Buffer.from(pkg.manifest, 'base64').toString('utf8')) as GalleryManifest;
+      console.log(
+        `wrote ${flags.out}: gallery ${manifest.gallery_id} version ${manifest.version} (${manifest.model.id}), signed`,
+      );
     });
 
   faces

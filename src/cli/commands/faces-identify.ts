@@ -60,7 +60,7 @@ export function registerFacesIdentifyCommand(program: Command, env: NodeJS.Proce
       const concurrency = parseConcurrency(flags.concurrency);
       await withPhotoTools(flags, async (tools) => {
         const { embedder } = tools;
-        const store = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
+        const { store } = await openGallery(flags, env, { id: embedder.id, dimensions: embedder.dimensions });
         if (store.contents.people.length === 0) {
           throw new FaceedgeError('GALLERY_INVALID', `the gallery ${store.path} has nobody enrolled`, {
             hint: 'enrol people first: faceedge faces add <name> <photos…>',

@@ -8,6 +8,7 @@ import { formatFleetStatus } from '../fleet-status-format.js';
 import { fleetStatus, watchFleet } from '../../fleet/fleet-status.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
 import { registerFleetPushCommand } from './fleet-push.js';
+import { registerFleetPushGalleryCommand } from './fleet-push-gallery.js';
 import { registerFleetSetupCommands } from './fleet-setup.js';
 
 export function registerFleetCommands(program: Command): void {
@@ -45,5 +46,6 @@ export function registerFleetCommands(program: Command): void {
     });
 
   registerFleetPushCommand(fleet);
+  registerFleetPushGalleryCommand(fleet);
   registerFleetSetupCommands(fleet);
 }

@@ -6,6 +6,7 @@
  */
 import type { HttpConfig } from '../../config/config-schema.js';
 import { boardFacts } from '../../live-view/board-facts.js';
+import { LiveEnrolment } from '../../live-view/live-enrolment.js';
 import { LiveViewRoutes } from '../../live-view/live-view-routes.js';
 import { LiveView } from '../../live-view/live-view.js';
 import { HealthServer } from '../../observability/health-server.js';
@@ -55,7 +56,15 @@ class HttpPart implements DaemonPart {
     bus.on('frame', (camera, frame) => live.frame(camera, frame));
     bus.on('captureStatus', (camera, status) => live.captureStatus(camera, status));
     bus.on('ruleAction', (payload) => live.ruleAction(payload));
-    const routes = new LiveViewRoutes({ live, auth: http.auth, log: liveLog });
+    const enrolment = new LiveEnrolment({
+      gallery: services.gallery,
+      authConfigured: http.auth !== undefined,
+      tracks: (camera) => services.cameras.runners.find((c) => c.name === camera)?.visibleTracks(),
+      audit: (origin, entry) => services.audit.record(origin, entry),
+      log: liveLog,
+    });
+    if (services.gallery) bus.on('frame', (camera, frame) => enrolment.frame(camera, frame));
+    const routes = new LiveViewRoutes({ live, auth: http.auth, log: liveLog, enrolment });
     this.#server = new HealthServer({
       host: http.host,
       port: http.port,

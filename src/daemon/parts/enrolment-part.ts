@@ -1,0 +1,95 @@
+/**
+ * Enrolment on the board over MQTT (issue 23 §2): the gallery's bridge commands `faces/add` (a name and 1–8
+ * base64 photos), `faces/remove` and `faces/list`, answered on `bridge/response/faces/<cmd>` with each
+ * photo's quality and the outcome. Who may send them is the broker's business: under the fleet ACL only an
+ * operator account may publish `bridge/request/faces/…` (src/fleet/broker-acl.ts). Each request is audited by
+ * the bridge dispatcher (the name and the counts: never photos or embeddings); each change goes through the
+ * board's gallery service, which tells it on the bus as `galleryChanged`.
+ *
+ * `faces/merge` takes a signed gallery package (src/model-push/gallery-package.ts, made by `faceedge faces
+ * package`): verified against `models.public_key`, merged, never replacing the board's gallery, and refused
+ * when older than what was merged from that source (src/model-push/gallery-push.ts).
+ */
+import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  GALLERY_PUSH_FLOOR_FILE,
+  GalleryPushReceiver,
+  type GalleryPushOutcome,
+} from '../../model-push/gallery-push.js';
+import { readPublicKeys } from '../../model-push/model-signature.js';
+import { readGalleryKey } from '../../recognition/gallery-key.js';
+import type { EnrolmentOutcome } from '../../recognition/board-gallery.js';
+import { parseFacesAddRequest, parseFacesRemoveRequest } from '../../recognition/enrolment-request.js';
+import { FaceedgeError } from '../../errors.js';
+import { definePart } from '../daemon-part.js';
+
+interface EnrolmentSlice {
+  readonly stateDir: string;
+  /** `models.public_key`: the keys that sign models sign galleries too. */
+  readonly publicKey: string;
+  readonly keyFile: string | undefined;
+}
+
+/** The trusted signing keys, read per push (a key installed later counts); none when the file is absent. */
+async function trustedKeys(path: string): Promise<KeyObject[]> {
+  return existsSync(path) ? readPublicKeys([path]) : [];
+}
+
+export const enrolmentPart = definePart({
+  name: 'enrolment',
+  slice: (config): EnrolmentSlice | null =>
+    config.recognition.enabled
+      ? { stateDir: config.state_dir, publicKey: config.models.public_key, keyFile: config.recognition.key_file }
+      : null,
+  create: (slice, { services }) => {
+    const gallery = () => {
+      if (!services.gallery) throw new FaceedgeError('REQUEST_INVALID', 'recognition is off on this board');
+      return services.gallery;
+    };
+    let pushes: GalleryPushReceiver | null = null;
+    const pushReceiver = async () => {
+      if (!slice.keyFile) throw new FaceedgeError('REQUEST_INVALID', 'recognition.key_file is not set');
+      const board = gallery();
+      pushes ??= new GalleryPushReceiver({
+        floorFile: join(slice.stateDir, GALLERY_PUSH_FLOOR_FILE),
+        trustedKeys: () => trustedKeys(slice.publicKey),
+        key: await readGalleryKey(slice.keyFile),
+        model: () => board.model(),
+        merge: (other, model) => board.merge(other, model),
+      });
+      return pushes;
+    };
+    return {
+      commands: {
+        'faces/add': {
+          run: (params) => {
+            const request = parseFacesAddRequest(params, gallery().bounds);
+            return gallery().enrol(request.name, request.photos);
+          },
+          describe: (_params, result) => {
+            const r = result as EnrolmentOutcome;
+            return { target: r.name, detail: { photos: r.photos.length, used: r.used, version: r.version } };
+          },
+        },
+        'faces/remove': {
+          run: (params) => gallery().remove(parseFacesRemoveRequest(params).name),
+          describe: (_params, result) => {
+            const r = result as { removed: string; version: number };
+            return { target: r.removed, detail: { version: r.version } };
+          },
+        },
+        'faces/list': { run: () => gallery().list(), readOnly: true },
+        // A signed gallery package (`faceedge faces package`), merged into the board's gallery.
+        'faces/merge': {
+          run: async (params) => (await pushReceiver()).receive(params),
+          describe: (_params, result) => {
+            const { source, ...detail } = result as GalleryPushOutcome;
+            return { target: `gallery ${source}`, detail };
+          },
+        },
+      },
+    };
+  },
+});
