@@ -25,8 +25,8 @@ export interface ClassifiedFaces {
   readonly alignMs: number;
   /** Time each model spent classifying, ms, in the order of `classifiers`. */
   readonly classifyMs: number[];
-  /** Faces that at least one model classified. */
-  readonly classified: number;
+  /** Faces each model classified, in the order of `classifiers`. */
+  readonly classifiedBy: number[];
 }
 
 /** The key of a crop geometry: models whose keys match read the same pixels. */
@@ -62,6 +62,7 @@ export async function classifyFaces(
   );
   const alignMs = performance.now() - started;
   const classifyMs = classifiers.map(() => 0);
+  const classifiedBy = classifiers.map(() => 0);
   const results: FaceResults[] = [];
   for (let i = 0; i < faces.length; i++) {
     const perModel: FaceResults = [];
@@ -74,9 +75,9 @@ export async function classifyFaces(
       const t = performance.now();
       perModel.push(await classifiers[m].classify(crop));
       classifyMs[m] += performance.now() - t;
+      classifiedBy[m]++;
     }
     results.push(perModel);
   }
-  const classified = results.filter((r) => r.some((x) => x !== null)).length;
-  return { results, alignMs, classifyMs, classified };
+  return { results, alignMs, classifyMs, classifiedBy };
 }

@@ -54,7 +54,10 @@ export interface PipelineSink {
 /** Per-frame measurements, for metrics and the bench. */
 export interface PipelineObserver {
   stage?(stage: Stage, ms: number): void;
-  /** Time one model spent classifying in a frame, ms: `model` 0 is `classifier`, then `moreClassifiers`. */
+  /**
+   * Time one model spent classifying the faces of a frame, ms, in frames where it classified any: `model`
+   * 0 is `classifier`, then `moreClassifiers`.
+   */
   classify?(model: number, ms: number): void;
   /**
    * A frame was fully processed: `faces` counts the faces found in it, `classified` those of them
@@ -267,11 +270,11 @@ export class Pipeline {
       faces.map((f) => f.box),
       frame.timestampMs,
     );
-    const { results, alignMs, classifyMs } = await classifyFaces(decoded, faces, classifiers, due);
+    const { results, alignMs, classifyMs, classifiedBy } = await classifyFaces(decoded, faces, classifiers, due);
     observer?.stage?.('align', alignMs);
     t += alignMs; // classify: from the crops' end to now
     lap('classify');
-    classifyMs.forEach((ms, model) => observer?.classify?.(model, ms));
+    classifyMs.forEach((ms, model) => classifiedBy[model] > 0 && observer?.classify?.(model, ms));
     const observations: FaceObservation[] = faces.map((face, i) => {
       const [first, ...more] = results[i];
       const scoresOf = (r: (typeof more)[number]) => (r ? (r.scores ?? [0, r.logit]) : null);
@@ -286,7 +289,7 @@ export class Pipeline {
     lap('track');
     await this.#publish(events);
     lap('publish');
-    observer?.frame?.(frame, faces.length, results.filter((r) => r[0] !== null).length);
+    observer?.frame?.(frame, faces.length, classifiedBy[0]);
     return events;
   }
 
