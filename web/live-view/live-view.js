@@ -46,9 +46,20 @@ function labelColour(palette, index) {
   return `hsl(${(index * 137.5) % 360} 65% 42%)`;
 }
 
-/** The label over a face: track id, class and confidence; `?` until the track's `new` event is out. */
+/**
+ * What the models after the first say of a track (`classifiers:`): ` · age 30-44 81%` per model, in
+ * config order; '' with one model (its decision is the class already shown).
+ */
+function moreAttributes(track) {
+  return Object.entries(track.attributes ?? {})
+    .slice(1)
+    .map(([name, a]) => ` · ${name} ${a.label} ${Math.round(a.score * 100)}%`)
+    .join('');
+}
+
+/** The label over a face: track id, class and confidence, every further model's; `?` until its `new` event is out. */
 function trackLabel(track) {
-  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%`;
+  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%${moreAttributes(track)}`;
   return track.confirmed ? text : `${text} ?`;
 }
 
@@ -314,7 +325,7 @@ function showEvent(event) {
     img.alt = `face of ${event.track.id}`;
     item.append(img);
   }
-  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}`;
+  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${moreAttributes(event.track)}`;
   item.append(el('span', text));
   list.prepend(item);
   while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();
