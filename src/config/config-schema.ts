@@ -28,6 +28,9 @@ const topicSegment = (what: string) =>
 /** Base topic: one or more levels, no wildcards, no leading/trailing or empty levels. */
 const baseTopic = topicPath('base_topic');
 
+/** What the model store keeps in `models.dir` (src/model-push/model-store.ts), beside further models' stores. */
+const MODEL_STORE_ENTRIES = ['versions', 'current', 'previous'];
+
 /** Name of the model of a `classifier:` section without a `name` (the shipped model tells gender). */
 export const DEFAULT_CLASSIFIER_NAME = 'gender';
 
@@ -212,7 +215,10 @@ export const classifierSchema = z.strictObject({
  * of its own.
  */
 export const namedClassifierSchema = classifierSchema.extend({
-  name: topicSegment('classifier name'),
+  /** Unique; not a folder name of the first model's store (a further model's store is `models.dir/<name>`). */
+  name: topicSegment('classifier name').refine((name) => !MODEL_STORE_ENTRIES.includes(name), {
+    message: `a classifier may not be named ${MODEL_STORE_ENTRIES.join(', ')}: its model store would be one of the model store's own folders`,
+  }),
   /** TFLite classifier (required in a list). */
   model: z.string().min(1),
   /**

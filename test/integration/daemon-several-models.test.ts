@@ -3,19 +3,20 @@
  * shipped gender int8 model twice, under two names, the second on a slow cadence. Every event carries both
  * attributes, the first one equal to the top-level class and score; the second model classifies fewer
  * frames (its own interval; `/metrics` times its share of the classify stage apart); Home Assistant
- * discovery has its entities on every camera.
+ * discovery has its entities on every camera. `model/reload` and `model/rollback` address a model by name.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
+import { DaemonProcess, daemonConfig, runFaceedge, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { freePort } from '../helpers/free-port.js';
 import { httpGet, metricValue } from '../helpers/http-get.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import { eventsOn } from '../helpers/track-events.js';
+import { copyModelPackage } from '../helpers/model-package-fixture.js';
 
 const CLIP = join(REPO_ROOT, 'demo/clips/face-demographics-walking-and-pause.gif');
 const INT8 = join(REPO_ROOT, 'models/faceedge-gender_int8.tflite');
@@ -40,7 +41,9 @@ describe('a daemon with two models per face', () => {
       httpPort,
       cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
       extra: {
-        tracker: { update_interval_ms: 250 },
+        // The first model classifies every frame; the second one only a track's first frames and unclear ones.
+        tracker: { update_interval_ms: 250, classify_interval_ms: 0 },
+        models: { require_signature: false },
         classifiers: [
           { name: 'gender', model: INT8 },
           { name: 'gender_slow', model: INT8, interval_ms: 60_000 },
@@ -75,9 +78,9 @@ describe('a daemon with two models per face', () => {
     let body = '';
     const count = (stage: string) =>
       metricValue(body, `faceedge_stage_duration_seconds_count{stage="${stage}",camera="walk"}`);
-    // Long enough for a track to pass its first frames: 40 frames classified by the first model.
+    // Long enough for a track to pass its first frames: 60 frames classified by the first model.
     const deadline = Date.now() + 90_000;
-    while (((body = (await httpGet(httpPort, '/metrics')).body), !(count('classify.gender') >= 40))) {
+    while (((body = (await httpGet(httpPort, '/metrics')).body), !(count('classify.gender') >= 60))) {
       if (Date.now() > deadline) throw new Error(`the first model classified ${count('classify.gender')} frames`);
       await new Promise((r) => setTimeout(r, 500));
     }
@@ -86,9 +89,64 @@ describe('a daemon with two models per face', () => {
     expect(slow).toBeGreaterThan(0);
     // Every frame with a face runs the first model at least every 200 ms; the second one only while a
     // track is young or unclear.
-    expect(slow).toBeLessThan(first);
+    expect(slow, `classified: first ${first}, second ${slow}`).toBeLessThan(first);
     expect(count('classify')).toBeGreaterThanOrEqual(first);
   });
+
+  async function request(command: string, transaction: string, body: Record<string, unknown>) {
+    const from = probe.messages.length;
+    await probe.publish(`${ROOT}/bridge/request/${command}`, JSON.stringify({ transaction, ...body }));
+    const reply = await probe.waitUntil(
+      () =>
+        probe.messages
+          .slice(from)
+          .find(
+            (m) => m.topic === `${ROOT}/bridge/response/${command}` && JSON.parse(m.text).transaction === transaction,
+          ),
+      60_000,
+      `the response to ${transaction}`,
+    );
+    return JSON.parse(reply.text) as { status: string; data: Record<string, any>; error?: string };
+  }
+
+  it('reloads and rolls back a model by name, the first one without a name; an unknown name is refused', async () => {
+    const pkg = copyModelPackage(join(REPO_ROOT, 'models'), join(dir, 'slow-v2'), 'gender-slow-v2');
+    const second = await request('model/reload', 'second', {
+      name: 'gender_slow',
+      model: join(pkg, 'faceedge-gender_int8.tflite'),
+    });
+    expect(second).toMatchObject({ status: 'ok', data: { name: 'gender_slow', id: 'gender-slow-v2' } });
+    const first = await request('model/reload', 'first', {});
+    expect(first).toMatchObject({ status: 'ok', data: { name: 'gender', id: 'faceedge-gender' } });
+    // The first model's events still name the first model.
+    const after = eventsOn(probe.messages, EVENTS).length;
+    await probe.waitUntil(() => eventsOn(probe.messages, EVENTS).length > after, 60_000, 'an event after the reloads');
+    expect(eventsOn(probe.messages, EVENTS).at(-1)?.after.model).toBe('faceedge-gender');
+
+    // Its own store, models.dir/<name>: an install there (as an SSH push does it) serves it; a rollback retires it.
+    const store = join(dir, 'state', 'models', 'gender_slow');
+    const v3 = copyModelPackage(join(REPO_ROOT, 'models'), join(dir, 'slow-v3'), 'gender-slow-v3');
+    const install = await runFaceedge(['model', 'install', v3, '--models-dir', store, '--allow-unsigned']);
+    expect(install.code, install.stderr).toBe(0);
+    await daemon.waitForLog((l) => l.msg === 'classifier swapped' && l.to === 'gender-slow-v3', 30_000);
+    const firstBack = await request('model/rollback', 'first-back', {});
+    expect(firstBack).toMatchObject({ status: 'error', data: { code: 'MODEL_NO_PREVIOUS' } });
+    const back = await request('model/rollback', 'back', { name: 'gender_slow' });
+    expect(back).toMatchObject({
+      status: 'ok',
+      data: {
+        rolled_back: true,
+        from: { id: 'gender-slow-v3' },
+        model: { id: 'faceedge-gender' },
+        source: 'configured',
+      },
+    });
+    for (const command of ['model/reload', 'model/rollback']) {
+      const unknown = await request(command, `unknown-${command}`, { name: 'age' });
+      expect(unknown).toMatchObject({ status: 'error', data: { code: 'MODEL_NOT_FOUND' } });
+      expect(unknown.error).toContain('no model named "age"');
+    }
+  }, 120_000);
 
   it('announces the second model to Home Assistant: a label and a confidence sensor per camera', async () => {
     const discovery = await probe.waitFor(
