@@ -55,10 +55,10 @@ export interface PipelineSink {
 export interface PipelineObserver {
   stage?(stage: Stage, ms: number): void;
   /**
-   * Time one model spent classifying the faces of a frame, ms, in frames where it classified any: `model`
-   * 0 is `classifier`, then `moreClassifiers`.
+   * Time one model spent classifying the `faces` of a frame it classified (some), ms: `model` 0 is
+   * `classifier`, then `moreClassifiers`.
    */
-  classify?(model: number, ms: number): void;
+  classify?(model: number, ms: number, faces: number): void;
   /**
    * A frame was fully processed: `faces` counts the faces found in it, `classified` those of them
    * classified in this frame (tracked faces are re-classified at most every `tracker.classify_interval_ms`).
@@ -274,7 +274,7 @@ export class Pipeline {
     observer?.stage?.('align', alignMs);
     t += alignMs; // classify: from the crops' end to now
     lap('classify');
-    classifyMs.forEach((ms, model) => classifiedBy[model] > 0 && observer?.classify?.(model, ms));
+    classifyMs.forEach((ms, model) => classifiedBy[model] > 0 && observer?.classify?.(model, ms, classifiedBy[model]));
     const observations: FaceObservation[] = faces.map((face, i) => {
       const [first, ...more] = results[i];
       const scoresOf = (r: (typeof more)[number]) => (r ? (r.scores ?? [0, r.logit]) : null);

@@ -86,6 +86,16 @@ describe('classifiers configuration', () => {
     expect(problems({ classifiers: [{ name: 'age' }] })).toHaveLength(1);
     expect(problems({ classifiers: [{ name: 'age' }] })[0]).toMatch(/^classifiers\.0\.model: /);
     expect(problems({ classifiers: [] })).toEqual(['classifiers: classifiers: needs at least one model']);
+    expect(
+      problems({
+        classifiers: [
+          { name: 'g', model: 'a.tflite' },
+          { name: 'versions', model: 'b.tflite' },
+        ],
+      }),
+    ).toEqual([
+      "classifiers.1.name: a classifier may not be named versions, current, previous: its model store would be one of the model store's own folders",
+    ]);
     expect(problems({ classifiers: [{ name: 'a', model: 'a.tflite', cadence: 3 }] })[0]).toMatch(
       /^classifiers\.0\.cadence: /,
     );
