@@ -41,8 +41,9 @@ describe('a daemon with two models per face', () => {
       httpPort,
       cameras: [{ name: 'walk', source: { type: 'gif', path: CLIP, loop: true } }],
       extra: {
-        // The first model classifies every frame; the second one only a track's first frames and unclear ones.
-        tracker: { update_interval_ms: 250, classify_interval_ms: 0 },
+        // The first model classifies every frame; the second one only a track's first frames (and unclear
+        // faces, none with hysteresis 0: a two-label confidence is never below 0.5).
+        tracker: { update_interval_ms: 250, classify_interval_ms: 0, hysteresis: 0 },
         models: { require_signature: false },
         classifiers: [
           { name: 'gender', model: INT8 },
@@ -59,6 +60,19 @@ describe('a daemon with two models per face', () => {
     await probe?.close();
     await broker?.dispose();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('names every model in bridge/info, the first one also as model', async () => {
+    const info = await probe.waitFor((m) => m.topic === `${ROOT}/bridge/info`, 30_000, 'bridge/info');
+    const { model, models } = JSON.parse(info.text) as {
+      model: { id: string };
+      models: Array<Record<string, unknown>>;
+    };
+    expect(models.map((m) => [m.name, m.id, m.installed])).toEqual([
+      ['gender', 'faceedge-gender', 'classifier.model'],
+      ['gender_slow', 'faceedge-gender', 'classifier.model'],
+    ]);
+    expect(models[0]).toEqual({ name: 'gender', ...model });
   });
 
   it('publishes both attributes on every event, the first one as class and score', () => {
@@ -87,8 +101,7 @@ describe('a daemon with two models per face', () => {
     const first = count('classify.gender');
     const slow = count('classify.gender_slow');
     expect(slow).toBeGreaterThan(0);
-    // Every frame with a face runs the first model at least every 200 ms; the second one only while a
-    // track is young or unclear.
+    // Every frame with a face runs the first model; the second one only a track's first three frames.
     expect(slow, `classified: first ${first}, second ${slow}`).toBeLessThan(first);
     expect(count('classify')).toBeGreaterThanOrEqual(first);
   });
