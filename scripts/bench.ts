@@ -1,7 +1,9 @@
 /**
  * `npm run bench -- --json`: per-stage latency, end-to-end frames per second on the scene clips
  * (480×270) and on a 1280×720 frame, event latency (frame → subscriber), peak RSS, and the live view's
- * cost (`live_view`: 480×270 frames per second with one overlay-stream viewer vs none). One JSON object.
+ * cost (`live_view`: 480×270 frames per second with one overlay-stream viewer vs none), and `recognition`
+ * (scripts/bench-recognition.ts: ms per embedding against the detector, first frame → decision latency, fps with
+ * recognition on). One JSON object.
  *
  * Frames are fed as JPEGs (what an MJPEG camera delivers), as fast as the pipeline takes them,
  * through the real detector, classifier, tracker, outbox and an in-process MQTT broker.
@@ -42,6 +44,7 @@ import { readFile } from 'node:fs/promises';
 import type { LiveView } from '../src/live-view/live-view.js';
 import { measureLiveView } from './bench-live-view.js';
 import { emptySceneFrames } from './bench-scenes.js';
+import { measureRecognition, recognitionRig } from './bench-recognition.js';
 
 // As the daemon does: no libvips operation cache (every frame is new) and one libvips worker.
 sharp.cache(false);
@@ -138,7 +141,15 @@ const liveViewDeps = {
     (await run('live', frames, durationS, { live })).fps,
 };
 
-const stages: Record<Stage, number[]> = { decode: [], detect: [], align: [], classify: [], track: [], publish: [] };
+const stages: Record<Stage, number[]> = {
+  decode: [],
+  detect: [],
+  align: [],
+  classify: [],
+  track: [],
+  recognize: [],
+  publish: [],
+};
 
 /** One detector + classifier pair (the bench builds one per thread count). */
 interface Rig {
@@ -352,6 +363,12 @@ for (const jpeg of clips) {
 }
 const liveViewFaces = { ...(await measureLiveView(faceFrames, seconds, liveViewDeps)), frames: faceFrames.length };
 const hd = await clipFrames(1280, 720);
+// Recognition (issue 23): ms per embedding and anti-spoof score beside the detector's, first frame → decision
+// at 15 fps, fps at 480×270 with recognition on (scripts/bench-recognition.ts).
+const recognizing = await recognitionRig(detector, classifier, threads);
+const recognition = await measureRecognition(recognizing, clips, seconds);
+await recognizing.embedder.close();
+await recognizing.antiSpoof.close();
 const fps720 = (await run('hd', hd, seconds / 2)).fps;
 // The same without decode/inference overlap (builds that have the option; others run as above).
 const fps720Sequential = (await run('hd-seq', hd, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
@@ -432,6 +449,7 @@ const result = {
   fps_two_models: Math.round(fpsTwoModels * 10) / 10,
   detector_call_ms: summary(detectTotal),
   live_view: liveView,
+  recognition,
   live_view_faces_only: liveViewFaces,
   peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
   delegate: classifier.delegate.active,

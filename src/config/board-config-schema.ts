@@ -15,6 +15,7 @@
 import { z } from 'zod';
 import { ruleReferenceIssues } from '../rules/rule-references.js';
 import { rulesSchema } from '../rules/rules-schema.js';
+import { recognitionSchema } from '../recognition/recognition-config-schema.js';
 import { bool, num, topicPath } from '../schema/schema-helpers.js';
 import { HA_DISCOVERY_PREFIX } from '../mqtt/mqtt-topics.js';
 
@@ -88,13 +89,23 @@ export function ruleReferenceCheck(tree: unknown, ctx: IssueSink): void {
       : Array.isArray(tree.cameras)
         ? tree.cameras.flatMap((c) => (isRecord(c) && typeof c.name === 'string' ? [c.name] : []))
         : null;
+  const recognition = recognitionSchema.safeParse(tree.recognition ?? {});
   const issues = ruleReferenceIssues(rules.data, {
     outputs: outputs ?? [],
     inputs: inputs ?? [],
     cameras: cameras ?? [],
+    recognitionEnabled: recognition.success ? recognition.data.enabled : undefined,
+    safeOnOutputs: isRecord(gpio.outputs)
+      ? Object.entries(gpio.outputs).flatMap(([name, o]) => (isRecord(o) && o.safe === 'on' ? [name] : []))
+      : [],
   });
   for (const issue of issues) {
-    const kind = issue.path.includes('when_input') ? inputs : issue.path.includes('output') ? outputs : cameras;
+    if (issue.path.includes('person')) {
+      ctx.addIssue({ code: 'custom', path: ['rules', ...issue.path], message: issue.message });
+      continue;
+    }
+    const inputRef = issue.path.includes('when_input') || issue.path.includes('second_factor');
+    const kind = inputRef ? inputs : issue.path.includes('output') ? outputs : cameras;
     if (kind === null) continue;
     ctx.addIssue({ code: 'custom', path: ['rules', ...issue.path], message: issue.message });
   }

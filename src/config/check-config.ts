@@ -4,6 +4,7 @@ import { isFaceedgeError } from '../errors.js';
 import { ConfigInvalidError, formatConfigIssue, type ConfigIssue } from './config-issues.js';
 import type { FaceedgeConfig } from './config-schema.js';
 import { loadConfig } from './load-config.js';
+import { ruleWarnings } from '../rules/rule-references.js';
 
 /**
  * Files that `faceedge run` reads at start and refuses to start without: the MQTT TLS material. (Camera
@@ -32,6 +33,8 @@ export interface ConfigCheckResult {
   /** One `path: message` line per problem; empty when ok. */
   readonly errors: readonly string[];
   readonly issues: readonly ConfigIssue[];
+  /** Valid settings that weaken a lock (`rules.0.when.require_live: …`), printed loudly; empty when none. */
+  readonly warnings: readonly string[];
   /** The loaded configuration when ok (redact it before printing). */
   readonly config?: FaceedgeConfig;
 }
@@ -47,15 +50,19 @@ export function checkConfig(
   try {
     const config = loadConfig({ file: path, env });
     const issues = fileIssues(config);
-    if (issues.length > 0) return { ok: false, errors: issues.map(formatConfigIssue), issues };
-    return { ok: true, errors: [], issues: [], config };
+    const locks = Object.entries(config.gpio.outputs).flatMap(([name, o]) => (o.lock ? [name] : []));
+    const warnings = ruleWarnings(config.rules, locks).map((w) =>
+      formatConfigIssue({ path: ['rules', ...w.path].join('.'), message: w.message }),
+    );
+    if (issues.length > 0) return { ok: false, errors: issues.map(formatConfigIssue), issues, warnings };
+    return { ok: true, errors: [], issues: [], warnings, config };
   } catch (err) {
     if (err instanceof ConfigInvalidError) {
-      return { ok: false, errors: err.issues.map(formatConfigIssue), issues: err.issues };
+      return { ok: false, errors: err.issues.map(formatConfigIssue), issues: err.issues, warnings: [] };
     }
     if (isFaceedgeError(err)) {
       const issue = { path: '', message: err.message };
-      return { ok: false, errors: [formatConfigIssue(issue)], issues: [issue] };
+      return { ok: false, errors: [formatConfigIssue(issue)], issues: [issue], warnings: [] };
     }
     throw err;
   }

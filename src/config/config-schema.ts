@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { gpioSchema } from '../gpio/gpio-config-schema.js';
 import { TRACKER_DEFAULTS } from '../pipeline/face-tracker.js';
 import { rulesSchema } from '../rules/rules-schema.js';
+import { accessSchema } from '../rules/access-schema.js';
 import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-config-schema.js';
 import { BROKER_URL_PATTERN, brokerUrlProblem } from './broker-url.js';
 import { motionGateSchema } from './motion-gate-schema.js';
@@ -326,6 +327,8 @@ export const configSchema = z
     gpio: gpioSchema.prefault({}),
     /** Track events and GPIO inputs → output pulses and camera gating. Default: none. */
     rules: rulesSchema.default([]),
+    /** Person rules' lockout and access log (src/rules/access-schema.ts). */
+    access: accessSchema.prefault({}),
     homeassistant: homeassistantSchema.prefault({}),
     models: modelsSchema.prefault({}),
     /** Known faces: recognize enrolled people (src/recognition/recognition-config-schema.ts). Default off. */
@@ -360,6 +363,7 @@ export interface FaceedgeConfig {
   readonly log: Cfg['log'];
   readonly gpio: Cfg['gpio'];
   readonly rules: Cfg['rules'];
+  readonly access: Cfg['access'];
   readonly homeassistant: Cfg['homeassistant'];
   readonly models: Omit<Cfg['models'], 'dir'> & { readonly dir: string };
   readonly recognition: Omit<Cfg['recognition'], 'gallery'> & { readonly gallery: string };

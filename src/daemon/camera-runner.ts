@@ -12,6 +12,7 @@ import type { DaemonMetrics } from '../observability/metrics.js';
 import { FaceTracker, type TrackerOptions, type VisibleTrack } from '../pipeline/face-tracker.js';
 import type { MotionGateOptions } from '../pipeline/motion-gate.js';
 import { Pipeline, type Classifier, type Detector, type PipelineSink } from '../pipeline/pipeline.js';
+import type { TrackRecognizer } from '../pipeline/track-recognizer.js';
 
 export interface CameraRunnerOptions {
   readonly name: string;
@@ -239,6 +240,11 @@ export class CameraRunner {
       log.error({ err: (err as Error).message, code: (err as { code?: string }).code }, 'capture could not resume');
       onStatus({ state: 'offline', reason: `could not resume: ${(err as Error).message}`, wallTimeMs: Date.now() });
     }
+  }
+
+  /** Recognizes this camera's confirmed tracks (person, liveness in its events). Before `start`. */
+  setRecognizer(recognizer: TrackRecognizer): void {
+    this.#pipeline.setRecognizer(recognizer);
   }
 
   /** Names the classifier that produces this camera's events from now on. */

@@ -13,6 +13,7 @@ import { componentLogger } from '../observability/logger.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
 import type { TrackerOptions } from '../pipeline/face-tracker.js';
 import type { TrackJournal } from '../pipeline/track-journal.js';
+import type { TrackRecognizer } from '../pipeline/track-recognizer.js';
 import { CameraRunner } from './camera-runner.js';
 import type { ClassifierSet } from './classifier-set.js';
 import type { DaemonBus } from './daemon-bus.js';
@@ -122,6 +123,14 @@ export class CameraSet {
         'camera failed to start; the other cameras keep running',
       );
     }
+  }
+
+  /**
+   * Every camera recognizes its confirmed tracks through `recognizer` (the recognition part, before the
+   * cameras start): their events carry `person` and `liveness` from the first.
+   */
+  setRecognizer(recognizer: TrackRecognizer): void {
+    for (const runner of this.runners) runner.setRecognizer(recognizer);
   }
 
   /** Stops every camera: capture ends, frames in flight finish, open tracks get their `end`. */

@@ -27,6 +27,7 @@ import { homeAssistantPart } from './parts/home-assistant-part.js';
 import { httpPart } from './parts/http-part.js';
 import { modelUpdatesPart } from './parts/model-updates-part.js';
 import { mqttEventsPart } from './parts/mqtt-events-part.js';
+import { recognitionPart } from './parts/recognition-part.js';
 import { statsPart } from './parts/stats-part.js';
 
 /**
@@ -41,6 +42,7 @@ export const DAEMON_PARTS: readonly PartFactory[] = [
   modelUpdatesPart,
   boardCommandsPart,
   httpPart,
+  recognitionPart,
   camerasPart,
   statsPart,
 ];

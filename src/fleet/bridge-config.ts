@@ -3,7 +3,7 @@
  * boards are) to the central broker (where the operator, event consumers and other sites are).
  *
  * Out (site → central): everything a board publishes that the centre needs: availability, bridge/info,
- * stats, capture and face states, events, GPIO states, rule actions, request responses, model-push
+ * stats, capture and face states, events, GPIO states, rule actions, lock decisions, request responses, model-push
  * status and HA discovery. In (central → site): bridge requests and model-push messages. QoS 1 both ways,
  * `cleansession false` on both ends and the site broker's queue keep QoS 1 messages (events) through a
  * link or central outage; the boards' own outbox covers an outage of the site broker.
@@ -66,8 +66,10 @@ export function mosquittoBridgeConfig(o: BridgeConfigOptions): string {
     `topic ${b.eventsFilter} out 1`,
     `topic ${b.faceFilter} out 1`,
     `topic ${b.captureStatusFilter} out 1`,
+    `topic ${b.personFilter} out 1`,
     `topic ${b.gpioStateFilter} out 1`,
     `topic ${b.rulesAction} out 1`,
+    `topic ${b.access} out 1`,
     `topic ${b.modelPushStatusFilter} out 1`,
   );
   if (o.haPrefix !== null) lines.push(`topic ${new HomeAssistantTopics(o.haPrefix).discoveryFilter} out 1`);

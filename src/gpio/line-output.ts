@@ -84,7 +84,7 @@ export class LineOutput implements GpioOutput {
       this.#pulseTimer = setTimeout(() => {
         this.#pulseTimer = null;
         this.#pulseOwner = null;
-        if (!this.#closed && !this.#failure) this.#enqueue(false).catch(() => {});
+        if (!this.#closed && !this.#failure) this.#enqueue(false).catch((err: unknown) => this.#pulseEndFailed(err));
       }, ms);
     });
   }
@@ -115,6 +115,20 @@ export class LineOutput implements GpioOutput {
       });
     this.#chain = run;
     return run;
+  }
+
+  /**
+   * The write that ends a pulse failed: the line may still be on (a lock standing open). Take the fail-safe
+   * path — release drives the safe state and lets go — and report it; the output takes no more changes.
+   */
+  #pulseEndFailed(err: unknown): void {
+    const why = err instanceof Error ? err.message : String(err);
+    this.#options.onFailure?.(
+      this.name,
+      new Error(`the end of a pulse could not be driven (${why}); put in its safe state`, { cause: err }),
+    );
+    // A release that fails too is left to the line holder's own fail-safe (it drives safe as it exits).
+    this.close().catch(() => {});
   }
 
   #cancelPulse(): void {

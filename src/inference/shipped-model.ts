@@ -30,6 +30,16 @@ export function shippedModelPath(): string {
   return join(packageRoot(), 'models', SHIPPED_MODEL_FILE);
 }
 
+/** The shipped face embedder: `models/face-embed/` at the package root (its own folder and manifest). */
+export function shippedEmbedderPath(): string {
+  return join(packageRoot(), 'models', 'face-embed', 'faceedge-face-embed_int8.tflite');
+}
+
+/** The shipped anti-spoofing network (MiniFASNet): `models/liveness/` at the package root. */
+export function shippedAntiSpoofPath(): string {
+  return join(packageRoot(), 'models', 'liveness', 'minifasnet-v1se-80_float32.tflite');
+}
+
 /**
  * The classifier a command should load: `requested` (a user path, relative to the working
  * directory as usual on a command line) or else the shipped model.

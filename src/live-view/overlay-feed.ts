@@ -36,6 +36,9 @@ export interface LiveTrack {
   readonly box: Box;
   /** Every model's decision by name, the first model's first (as in events); absent on a tracker without names. */
   readonly attributes?: TrackSnapshot['attributes'];
+  /** With recognition on: the name (null: nobody, or not decided yet) and the liveness outcome (issue 23). */
+  readonly person?: string | null;
+  readonly liveness?: 'live' | 'attack' | 'unknown';
 }
 
 /** A picture for the live view; immutable once published (viewers share the buffer). */
@@ -92,6 +95,8 @@ export function liveTracks(tracks: readonly VisibleTrack[], labels: readonly str
     label_index: labels.indexOf(t.class),
     box: { x: round1(t.box.x), y: round1(t.box.y), width: round1(t.box.width), height: round1(t.box.height) },
     ...(t.attributes && { attributes: t.attributes }),
+    ...(t.person ? { person: t.person.name } : {}),
+    ...(t.liveness ? { liveness: t.liveness.outcome } : {}),
   }));
 }
 

@@ -25,3 +25,4 @@ export {
   type PlanarMotionResult,
   type PlanarMotionVerdict,
 } from './planar-motion.js';
+export { DEFAULT_LIVENESS_FRAMES, TrackLivenessCheck, type TrackLivenessOptions } from './track-liveness-check.js';

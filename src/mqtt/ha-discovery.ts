@@ -8,7 +8,7 @@
  * reading the events topic JSON), the same two for every further model (`attributes.<name>`), an `event`
  * entity for track events and a capture connectivity
  * diagnostic; per GPIO output a switch, or a lock when declared one (locked = OFF); per GPIO input a
- * binary_sensor (motion by default).
+ * binary_sensor (motion by default); with recognition on, per camera a person sensor (`<cam>/person`).
  *
  * HA forgets nothing it was told retained, but it announces restarts on `homeassistant/status`; the
  * message is republished when that says `online` ({@link isHaBirth}).
@@ -41,6 +41,8 @@ export interface HaDiscoveryInput {
   readonly attributes?: readonly HaAttribute[];
   readonly outputs?: readonly HaOutput[];
   readonly inputs?: readonly HaInput[];
+  /** The board recognizes enrolled people: a person sensor per camera (`<cam>/person`). Default false. */
+  readonly recognition?: boolean;
   /** HA discovery prefix. Default `homeassistant`. */
   readonly discoveryPrefix?: string;
   /** Support/documentation URL shown as the origin's link. Optional. */
@@ -142,6 +144,18 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
       value_template:
         "{{ {'event_type': value_json.type, 'track': value_json.after.id, 'class': value_json.after['class'], 'score': value_json.after.score, 'frames': value_json.after.frames} | to_json }}",
     };
+    if (input.recognition) {
+      // The state is the name, `unknown` or `none`; similarity, liveness and track are its attributes.
+      cmps[`${cam}_person`] = {
+        p: 'sensor',
+        name: `${cam} person`,
+        unique_id: uid(`${cam}_person`),
+        state_topic: topics.person(cam),
+        value_template: '{{ value_json.person }}',
+        json_attributes_topic: topics.person(cam),
+        icon: 'mdi:account-search',
+      };
+    }
     cmps[`${cam}_capture`] = {
       p: 'binary_sensor',
       name: `${cam} capture`,

@@ -101,6 +101,19 @@ export class MqttTopics {
     return `${this.root}/+/face`;
   }
 
+  /**
+   * Who the camera sees, retained (issue 23): `{"person": name | "unknown" | "none", "similarity",
+   * "liveness", "track"}` (src/mqtt/person-state.ts).
+   */
+  person(camera: string): string {
+    return `${this.root}/${camera}/person`;
+  }
+
+  /** Filter matching every camera's person state. */
+  get personFilter(): string {
+    return `${this.root}/+/person`;
+  }
+
   /** `online`/`offline` of the camera's capture, retained. */
   captureStatus(camera: string): string {
     return `${this.root}/${camera}/status/capture`;
@@ -154,6 +167,14 @@ export class MqttTopics {
    */
   get audit(): string {
     return `${this.root}/audit`;
+  }
+
+  /**
+   * One message per lock decision of a person rule, not retained (src/rules/access-decision.ts): every refusal
+   * is an `access_denied` event, every grant an `access_granted`.
+   */
+  get access(): string {
+    return `${this.root}/access`;
   }
 
   /**

@@ -12,6 +12,7 @@ import { definedValues } from '../schema/defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
 import { votedModels, type AttributeModel, type VotedModel } from './tracked-models.js';
+import { UNDECIDED_IDENTITY, type TrackIdentity } from './track-recognizer.js';
 import { iou, matchScore, moveTrack, type TrackMotion } from './track-motion.js';
 
 export interface TrackerOptions {
@@ -117,12 +118,25 @@ interface Track extends TrackMotion {
   startTime: number;
   published: TrackSnapshot | null;
   publishedAtMs: number;
+  /** Who the track is and whether it is live (recognition on; see {@link FaceTracker.recognizeIdentities}). */
+  identity: TrackIdentity;
+}
+
+/** A track that a face of the last frame continued or started (see {@link FaceTracker.lastFrameTracks}). */
+export interface ObservedTrack {
+  readonly id: string;
+  /** True once the track's `new` event has been published. */
+  readonly confirmed: boolean;
 }
 
 export class FaceTracker {
   #o: Required<TrackerOptions>;
   #tracks: Track[] = [];
   #nextId = 1;
+  /** Snapshots carry `person` and `liveness` (recognition on); off, they are as before issue 23. */
+  #recognizing = false;
+  /** The track each observation of the last `update` continued or started, in observation order. */
+  #lastFrame: Track[] = [];
 
   constructor(options: TrackerOptions) {
     this.#o = { ...TRACKER_DEFAULTS, ...definedValues(options) } as Required<TrackerOptions>;
@@ -152,6 +166,37 @@ export class FaceTracker {
 
   #models(): VotedModel[] {
     return votedModels(this.#o);
+  }
+
+  /**
+   * From now on, snapshots carry `person` and `liveness` (issue 23): undecided until {@link setIdentity}
+   * says otherwise. Call before the first frame; without it snapshots are exactly as before.
+   */
+  recognizeIdentities(): void {
+    this.#recognizing = true;
+  }
+
+  /**
+   * The track each observation of the last {@link update} went to, in the observations' order (every
+   * observation continues or starts one).
+   */
+  lastFrameTracks(): ObservedTrack[] {
+    return this.#lastFrame.map((t) => ({ id: t.id, confirmed: t.published !== null }));
+  }
+
+  /**
+   * Records what recognition decided about track `id`. A confirmed track whose published person or liveness
+   * differs gets an `update` at once (not held back by `updateIntervalMs`: a lock waits for it); a track not
+   * confirmed yet carries the identity in its `new`. Null when nothing is to be published (unknown or ended
+   * track, no change, recognition off).
+   */
+  setIdentity(id: string, identity: TrackIdentity, nowMs: number, wallTimeMs: number): TrackEvent | null {
+    const t = this.#tracks.find((track) => track.id === id);
+    if (!t || !this.#recognizing) return null;
+    t.identity = identity;
+    const prev = t.published;
+    if (!prev || (sameJson(prev.person, identity.person) && sameJson(prev.liveness, identity.liveness))) return null;
+    return this.#emit(t, 'update', nowMs, wallTimeMs);
   }
 
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */
@@ -197,10 +242,12 @@ export class FaceTracker {
       nowMs,
     );
     const matched = new Set<Track>();
+    const frameTracks: Track[] = [];
     observations.forEach((o, i) => {
       const t = matches.get(i);
       if (!t) return;
       matched.add(t);
+      frameTracks[i] = t;
       this.#observe(t, o, nowMs);
     });
     for (const t of this.#tracks) if (!matched.has(t)) t.missed++;
@@ -218,10 +265,13 @@ export class FaceTracker {
         startTime: wallTimeMs / 1000,
         published: null,
         publishedAtMs: 0,
+        identity: UNDECIDED_IDENTITY,
       };
       this.#observe(t, o, nowMs);
       this.#tracks.push(t);
+      frameTracks[i] = t;
     });
+    this.#lastFrame = frameTracks;
     const survivors: Track[] = [];
     for (const t of this.#tracks) {
       if (t.missed > this.#o.maxMissedFrames) {
@@ -245,6 +295,7 @@ export class FaceTracker {
   flush(nowMs: number, wallTimeMs: number): TrackEvent[] {
     const events = this.#tracks.filter((t) => t.published).map((t) => this.#emit(t, 'end', nowMs, wallTimeMs));
     this.#tracks = [];
+    this.#lastFrame = [];
     return events;
   }
 
@@ -345,6 +396,7 @@ export class FaceTracker {
       end_time: ended ? wallTimeMs / 1000 : null,
       model: this.#o.model,
       ...(attributes && { attributes }),
+      ...(this.#recognizing ? { person: t.identity.person, liveness: t.identity.liveness } : {}),
     };
   }
 
@@ -376,4 +428,9 @@ export class FaceTracker {
     t.publishedAtMs = nowMs;
     return event;
   }
+}
+
+/** Whether two small JSON-shaped values (a person match, a liveness verdict) are equal. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }

@@ -8,10 +8,11 @@ import type { Frame, RgbImage } from '../capture/frame.js';
 import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { probeImage } from '../capture/probe-image.js';
 import { isFaceedgeError } from '../errors.js';
-import type { AlignOptions } from '../vision/align-face.js';
+import { alignFace, type AlignOptions } from '../vision/align-face.js';
 import {
   decodeForDetection,
   detectFaces,
+  fullResolutionImage,
   rgbDetectionImage,
   type DetectionImage,
 } from '../vision/decode-for-detection.js';
@@ -20,9 +21,10 @@ import { classifyFaces } from './classify-faces.js';
 import type { FaceObservation, FaceTracker } from './face-tracker.js';
 import { MotionGate, type MotionGateOptions } from './motion-gate.js';
 import type { TrackEvent } from './track-event.js';
+import type { FramePixels, RecognitionFace, TrackRecognizer } from './track-recognizer.js';
 
 /** The stages of one frame, in order: timed per frame for metrics, stats and the bench. */
-export const PIPELINE_STAGES = ['decode', 'detect', 'align', 'classify', 'track', 'publish'] as const;
+export const PIPELINE_STAGES = ['decode', 'detect', 'align', 'classify', 'track', 'recognize', 'publish'] as const;
 export type Stage = (typeof PIPELINE_STAGES)[number];
 
 /** The parts of the detector the pipeline needs (FaceDetector implements it). */
@@ -94,6 +96,11 @@ export interface PipelineOptions {
   readonly fullDecode?: boolean;
   /** Decode the next frame while the current one is analysed (two frames in flight). Default true. */
   readonly overlapDecode?: boolean;
+  /**
+   * Who confirmed tracks are (issue 23): absent, no recognition and snapshots as before. The tracker must
+   * have been told (`FaceTracker.recognizeIdentities`); {@link Pipeline.setRecognizer} does both.
+   */
+  readonly recognizer?: TrackRecognizer;
 }
 
 /** A decoded frame and what decoding it cost, ms. */
@@ -113,6 +120,7 @@ export class Pipeline {
   #running: Promise<void> | null = null;
   #facePresent = false;
   readonly #gate: MotionGate | null;
+  #recognizer: TrackRecognizer | null = null;
   /** Faces narrower than this are ignored; adjustable at run time. */
   minFacePx: number;
 
@@ -120,6 +128,13 @@ export class Pipeline {
     this.#o = options;
     this.minFacePx = options.minFacePx ?? 24;
     this.#gate = options.motionGate ? new MotionGate(options.motionGate) : null;
+    if (options.recognizer) this.setRecognizer(options.recognizer);
+  }
+
+  /** Recognizes confirmed tracks from the next frame on, and puts `person`/`liveness` into snapshots. Before start. */
+  setRecognizer(recognizer: TrackRecognizer): void {
+    this.#recognizer = recognizer;
+    this.#o.tracker.recognizeIdentities();
   }
 
   /** Starts the loop; the returned promise settles when the source has ended and all events are out. */
@@ -287,14 +302,52 @@ export class Pipeline {
     });
     const events = tracker.update(observations, frame.timestampMs, frame.wallTimeMs);
     lap('track');
+    if (this.#recognizer) {
+      events.push(...(await this.#recognize(this.#recognizer, faces, decoded, frame)));
+      lap('recognize');
+    }
     await this.#publish(events);
     lap('publish');
     observer?.frame?.(frame, faces.length, classifiedBy[0]);
     return events;
   }
 
+  /**
+   * Hands the faces of confirmed tracks to the recognizer, with their frame's pixels decoded on demand, and
+   * turns the identities it decided into `update` events.
+   */
+  async #recognize(
+    recognizer: TrackRecognizer,
+    faces: readonly DetectedFace[],
+    decoded: DetectionImage,
+    frame: Frame,
+  ): Promise<TrackEvent[]> {
+    const { tracker, camera } = this.#o;
+    const tracks = tracker.lastFrameTracks();
+    const confirmed: RecognitionFace[] = [];
+    faces.forEach((face, i) => {
+      const track = tracks[i];
+      if (track?.confirmed) confirmed.push({ trackId: track.id, face });
+    });
+    if (confirmed.length === 0) return [];
+    let full: Promise<RgbImage> | null = null;
+    const image = () => (full ??= fullResolutionImage(decoded));
+    const pixels: FramePixels = {
+      image,
+      alignedCrop: async (face, alignment) => alignFace(await image(), face, alignment),
+    };
+    const decided = await recognizer.observe(camera, confirmed, frame.timestampMs, pixels);
+    const events: TrackEvent[] = [];
+    for (const [trackId, identity] of decided) {
+      const event = tracker.setIdentity(trackId, identity, frame.timestampMs, frame.wallTimeMs);
+      if (event) events.push(event);
+    }
+    return events;
+  }
+
   async #publish(events: readonly TrackEvent[]): Promise<void> {
     const { sink, camera, tracker } = this.#o;
+    for (const e of events) if (e.type === 'end') this.#recognizer?.forget(camera, e.after.id);
     if (events.length > 0) await sink.events(camera, events);
     const present = tracker.activeCount > 0;
     if (present !== this.#facePresent) {

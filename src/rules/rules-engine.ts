@@ -59,16 +59,29 @@ function required<T>(rule: string, key: string, value: T | undefined): T {
 
 const asList = (value: string | readonly string[]): readonly string[] => (typeof value === 'string' ? [value] : value);
 
+/** True when `event` meets the event-type, camera, class, score and frame conditions of `when`. */
+export function trackMatches(when: NonNullable<RuleConfig['when']>, event: TrackEvent): boolean {
+  const track = event.after;
+  if (!when.events.includes(event.type)) return false;
+  if (when.camera !== undefined && !asList(when.camera).includes(track.camera)) return false;
+  if (when.class !== 'any' && !asList(when.class).includes(track.class)) return false;
+  return track.score >= when.min_score && track.frames >= when.min_frames;
+}
+
+/** A person rule (`when.person`): decided by src/rules/access-engine.ts, not here. */
+export const isPersonRule = (rule: RuleConfig): boolean => rule.when?.person !== undefined;
+
 export class RulesEngine {
   readonly #eventRules: EventRule[] = [];
   readonly #inputRules: InputRule[] = [];
   /** Last state announced per held target (`camera:door`, `output:led`). */
   readonly #announced = new Map<string, boolean>();
 
-  /** @param rules the validated `rules:` section. */
+  /** @param rules the validated `rules:` section (its person rules are left to the AccessEngine). */
   constructor(rules: readonly RuleConfig[]) {
     rules.forEach((config, index) => {
       const id = ruleId(config, index);
+      if (isPersonRule(config)) return;
       if (config.when) {
         this.#eventRules.push({
           id,
@@ -133,7 +146,7 @@ export class RulesEngine {
     const actions: RuleAction[] = [];
     const track = event.after;
     for (const rule of this.#eventRules) {
-      if (this.#matches(rule.when, event)) {
+      if (trackMatches(rule.when, event)) {
         if (rule.config.once_per_track && rule.firedTracks.has(track.id)) continue;
         if (nowMs - rule.lastFired < rule.config.cooldown_ms) {
           rule.suppressed++;
@@ -211,14 +224,6 @@ export class RulesEngine {
     for (const r of [...this.#eventRules, ...this.#inputRules])
       out[r.id] = { fired: r.fired, suppressed: r.suppressed };
     return out;
-  }
-
-  #matches(when: EventRule['when'], event: TrackEvent): boolean {
-    const track = event.after;
-    if (!when.events.includes(event.type)) return false;
-    if (when.camera !== undefined && !asList(when.camera).includes(track.camera)) return false;
-    if (when.class !== 'any' && !asList(when.class).includes(track.class)) return false;
-    return track.score >= when.min_score && track.frames >= when.min_frames;
   }
 
   #remember(rule: EventRule, trackId: string): void {

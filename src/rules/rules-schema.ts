@@ -19,7 +19,17 @@
  *     when_input: button
  *     then: { output: chime, pulse_ms: 500 }
  *     cooldown_ms: 2000
+ *   - id: front-door                      # person rule (a lock): needs recognition.enabled
+ *     when:
+ *       camera: door
+ *       person: [alice, bob]              # or any-known; never matches an unknown face
+ *       min_similarity: 0.5               # optional, on top of the recognizer's own threshold
+ *       second_factor: { input: button, within_s: 10 }   # optional: the button too, either order
+ *     then: { gpio: door_lock, pulse_ms: 3000 }          # `gpio` is another spelling of `output`
  * ```
+ *
+ * A rule with `when.person` is a person rule: src/rules/access-engine.ts decides it (liveness, lockout,
+ * second factor, the access log); every other event rule is src/rules/rules-engine.ts's.
  */
 import { z } from 'zod';
 import { bool, num } from '../schema/schema-helpers.js';
@@ -27,6 +37,33 @@ import { bool, num } from '../schema/schema-helpers.js';
 const ID = /^[A-Za-z0-9_-]+$/;
 const name = z.string().regex(ID, 'must be a name made of letters, digits, "_" and "-"');
 const oneOrMany = z.union([name, z.array(name).min(1)]);
+
+/** `when.require_live` of a person rule that does not say: the face must be judged live. */
+export const DEFAULT_REQUIRE_LIVE = true;
+
+/** `when.person: any-known`: any enrolled person (a matched name), never `unknown`. */
+export const ANY_KNOWN_PERSON = 'any-known';
+
+/**
+ * An enrolled person's name as the gallery stores it (src/recognition/gallery-person.ts validates names at
+ * enrolment; a rule naming someone not enrolled simply never matches). Up to 64 characters.
+ */
+const personName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(64)
+  .transform((n) => n.normalize('NFC'));
+
+/** The second factor of a person rule: a GPIO input active within `within_s` of the recognition, either order. */
+export const secondFactorSchema = z.strictObject({
+  /** The GPIO input (a button, a keypad's relay contact, a PIR). */
+  input: name,
+  /** The input value that counts as active. Default true. */
+  active: bool().default(true),
+  /** Most seconds between the recognition and the input's activation, in either order, 1..600. Default 10. */
+  within_s: num(z.number().min(1).max(600)).default(10),
+});
 
 export const ruleConditionSchema = z.strictObject({
   /** Camera name(s) the event must come from. Default: any camera. */
@@ -42,11 +79,27 @@ export const ruleConditionSchema = z.strictObject({
     .array(z.enum(['new', 'update', 'end']))
     .min(1)
     .default(['new', 'update']),
+  /**
+   * Person rule: the enrolled person(s) the rule opens for, or `any-known`. Never matches `unknown`, a
+   * track not yet recognized, or a board without recognition (a config error).
+   */
+  person: z.union([z.literal(ANY_KNOWN_PERSON), personName, z.array(personName).min(1)]).optional(),
+  /**
+   * Person rules: the face must be judged live (liveness `live`). Default true ({@link DEFAULT_REQUIRE_LIVE});
+   * false lets a photo of an enrolled person open the door, and `faceedge config check` warns about it.
+   */
+  require_live: bool().optional(),
+  /** Person rules: least cosine similarity of the match, on top of the recognizer's own threshold. Default: none. */
+  min_similarity: num(z.number().min(-1).max(1)).optional(),
+  /** Person rules: a GPIO input that must also be active (default: none). */
+  second_factor: secondFactorSchema.optional(),
 });
 
-export const ruleThenSchema = z.strictObject({
+const ruleThenFields = z.strictObject({
   /** GPIO output to drive. */
   output: name.optional(),
+  /** Another spelling of `output` (the issue's `then: { gpio: lock, pulse_ms: 3000 }`); read as `output`. */
+  gpio: name.optional(),
   /** Pulse the output on for this long, ms. */
   pulse_ms: num(z.number().int().min(1).max(3_600_000)).optional(),
   /** Set the output on or off (instead of a pulse). */
@@ -54,6 +107,13 @@ export const ruleThenSchema = z.strictObject({
   /** Input rules only: the camera runs only while the rule holds. */
   camera: name.optional(),
 });
+
+/** `then:`, with `gpio` folded into `output` so that everything after the schema knows one spelling. */
+export const ruleThenSchema = ruleThenFields
+  .refine((then) => then.gpio === undefined || then.output === undefined, {
+    message: 'give output or gpio (two spellings of one key), not both',
+  })
+  .transform(({ gpio, ...then }) => ({ ...then, output: then.output ?? gpio }));
 
 export const ruleSchema = z
   .strictObject({
@@ -91,8 +151,26 @@ export const ruleSchema = z
       if (then.output !== undefined && then.pulse_ms === undefined && then.state === undefined) {
         issue(['then'], 'an event rule needs pulse_ms or state for its output');
       }
+      personRuleIssues(rule.when, then, issue);
     }
   });
+
+/** Person rules open a lock: only for a pulse (it always ends locked), and their own keys only with `person`. */
+function personRuleIssues(
+  when: z.output<typeof ruleConditionSchema>,
+  then: z.output<typeof ruleThenSchema>,
+  issue: (path: (string | number)[], message: string) => void,
+): void {
+  if (when.person === undefined) {
+    if (when.min_similarity !== undefined) issue(['when', 'min_similarity'], 'min_similarity needs person');
+    if (when.second_factor !== undefined) issue(['when', 'second_factor'], 'second_factor needs person');
+    if (when.require_live !== undefined) issue(['when', 'require_live'], 'require_live needs person');
+    return;
+  }
+  if (then.pulse_ms === undefined)
+    issue(['then'], 'a person rule opens a lock with pulse_ms (a pulse always ends locked), not state');
+  if (when.events.includes('end')) issue(['when', 'events'], "a person rule cannot fire on a track's end");
+}
 
 /** The list, with unique ids (explicit or default). */
 export const rulesSchema = z.array(ruleSchema).superRefine((rules, ctx) => {
@@ -106,6 +184,11 @@ export const rulesSchema = z.array(ruleSchema).superRefine((rules, ctx) => {
 });
 
 export type RuleConfig = z.output<typeof ruleSchema>;
+
+/** Whether person rule `when` requires a live face: its `require_live`, else {@link DEFAULT_REQUIRE_LIVE}. */
+export function requiresLive(when: Pick<NonNullable<RuleConfig['when']>, 'require_live'>): boolean {
+  return when.require_live ?? DEFAULT_REQUIRE_LIVE;
+}
 
 /** The id a rule is known by: its `id`, else `rule-<position, 1-based>`. */
 export function ruleId(rule: Pick<RuleConfig, 'id'>, index: number): string {

@@ -57,9 +57,19 @@ function moreAttributes(track) {
     .join('');
 }
 
-/** The label over a face: track id, class and confidence, every further model's; `?` until its `new` event is out. */
+/**
+ * Who a recognized face is, for labels: the name (or `unknown`) and, unless live, its liveness outcome;
+ * empty where the board does not recognize people.
+ */
+function personText(person, liveness) {
+  if (person === undefined) return '';
+  const name = person ?? 'unknown';
+  return liveness && liveness !== 'live' ? ` ${name} (liveness ${liveness})` : ` ${name}`;
+}
+
+/** The label over a face: track id, class and confidence, every further model's, the person; `?` until its `new` event is out. */
 function trackLabel(track) {
-  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%${moreAttributes(track)}`;
+  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%${moreAttributes(track)}${personText(track.person, track.liveness)}`;
   return track.confirmed ? text : `${text} ?`;
 }
 
@@ -325,7 +335,7 @@ function showEvent(event) {
     img.alt = `face of ${event.track.id}`;
     item.append(img);
   }
-  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${moreAttributes(event.track)}`;
+  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${moreAttributes(event.track)}${personText(event.track.person?.name, event.track.liveness?.outcome)}`;
   item.append(el('span', text));
   list.prepend(item);
   while (list.children.length > MAX_EVENTS) list.lastElementChild.remove();

@@ -13,6 +13,7 @@ export function registerConfigCommands(program: Command, env: NodeJS.ProcessEnv)
     .option('--print', 'print the resulting configuration (secrets redacted)')
     .action((file: string | undefined, opts: { print?: boolean }) => {
       const result = checkConfig(file, env);
+      for (const warning of result.warnings) console.error(`WARNING: ${warning}`);
       if (!result.ok) {
         throw new FaceedgeError(
           'CONFIG_INVALID',

@@ -1,16 +1,13 @@
-import { join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { Progress } from '../../dataset/progress.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { FaceEmbedder } from '../../inference/face-embedder.js';
-import { packageRoot } from '../../inference/shipped-model.js';
+import { shippedEmbedderPath } from '../../inference/shipped-model.js';
 import { readGroupLabels } from '../../recognition/verify-groups.js';
 import { verifyPairs } from '../../recognition/verify-pairs.js';
 
-/** The shipped face embedder: `models/face-embed/` at the package root (its own folder and manifest). */
-export function shippedEmbedderPath(): string {
-  return join(packageRoot(), 'models', 'face-embed', 'faceedge-face-embed_int8.tflite');
-}
+/** Defined with the other shipped models (src/inference/shipped-model.ts); re-exported for its callers. */
+export { shippedEmbedderPath };
 
 const pct = (v: number) => `${(100 * v).toFixed(2)} %`;
 

@@ -5,6 +5,9 @@
  * input values in; output pulses/sets and camera gating out, every action logged (by the RuleRunner),
  * published on `rules/action` and told on the bus (`ruleAction`).
  * Every line's state is told on the bus too (`gpioLine`), for the live view's board panel.
+ * The person rules (locks) run in the same runner: each decision is written to the access log
+ * (`<state_dir>/access.log`, src/rules/access-log.ts) and published on `<dev>/access`; when the gallery changes,
+ * verdicts still naming a removed person are forgotten.
  *
  * It starts before the cameras: outputs are safe and input-gated cameras paused before any frame.
  *
@@ -15,7 +18,7 @@ import type { Logger } from 'pino';
 import { applyGpioCommand, parseGpioCommand, type GpioCommand } from '../../gpio/gpio-mqtt.js';
 import { GpioBank } from '../../gpio/gpio-bank.js';
 import type { GpioConfig } from '../../gpio/gpio-config-schema.js';
-import { isFaceedgeError } from '../../errors.js';
+import { FaceedgeError, isFaceedgeError } from '../../errors.js';
 import type { AuditOutcome, AuditTrail } from '../../mqtt/audit-trail.js';
 import type { MqttOutput } from '../../mqtt/mqtt-output.js';
 import type { RequestOrigin } from '../../mqtt/request-origins.js';
@@ -27,10 +30,20 @@ import type { RuleConfig } from '../../rules/rules-schema.js';
 import type { GpioLineChange } from '../daemon-bus.js';
 import { definePart, type DaemonPart } from '../daemon-part.js';
 import { componentLogger } from '../../observability/logger.js';
+import { join } from 'node:path';
+import { accessRecord, type AccessDecision } from '../../rules/access-decision.js';
+import { AccessEngine } from '../../rules/access-engine.js';
+import { AccessLog } from '../../rules/access-log.js';
+import { ACCESS_LOG_FILE_NAME, accessSchema, type AccessConfig } from '../../rules/access-schema.js';
+import { ruleWarnings } from '../../rules/rule-references.js';
 
 export interface GpioRulesOptions {
   readonly gpio: GpioConfig;
   readonly rules: readonly RuleConfig[];
+  /** The person rules' lockout and access log. Default: the `access:` defaults. */
+  readonly access?: AccessConfig;
+  /** Where the access log is kept (`<dir>/access.log`); needed when the rules have a person rule. */
+  readonly stateDir?: string;
   /** Environment of the libgpiod tools and line holders (PATH). */
   readonly env: NodeJS.ProcessEnv;
   readonly mqtt: Pick<MqttOutput, 'subscribe' | 'setRetained' | 'publish' | 'topics'>;
@@ -56,6 +69,8 @@ export function ruleActionPayload(action: RuleAction): Record<string, unknown> {
 export class GpioRules implements DaemonPart {
   readonly #o: GpioRulesOptions;
   readonly #runner: RuleRunner;
+  readonly #access: AccessEngine;
+  readonly #accessLog: AccessLog | null;
   #bank: GpioBank | null = null;
   /** Input values read while the bank was opening, replayed to the rules once outputs exist. */
   #early: [string, boolean, boolean][] | null = [];
@@ -65,8 +80,13 @@ export class GpioRules implements DaemonPart {
   constructor(options: GpioRulesOptions) {
     this.#o = options;
     const { mqtt, log } = options;
+    const access = options.access ?? accessSchema.parse({});
+    this.#access = new AccessEngine(options.rules, access.lockout);
+    this.#accessLog = this.#access.active ? new AccessLog(accessLogFile(options.stateDir), access.log, log) : null;
     this.#runner = new RuleRunner({
       engine: new RulesEngine(options.rules),
+      access: this.#access,
+      onDecision: (decision) => this.#recordDecision(decision),
       output: (name) => this.#bank?.output(name),
       setCameraRunning: options.setCameraRunning,
       onAction: (action) => {
@@ -97,6 +117,11 @@ export class GpioRules implements DaemonPart {
     this.#runner.event(event);
   }
 
+  /** The gallery now holds exactly these people: forget what the locks remember of anyone else. */
+  galleryChanged(enrolled: ReadonlySet<string>): void {
+    this.#access.forgetPeopleExcept(enrolled);
+  }
+
   /** Every configured output and input with its current state (null: an input not read yet). */
   lines(): { outputs: { name: string; on: boolean }[]; inputs: { name: string; on: boolean | null }[] } {
     const bank = this.#bank;
@@ -112,12 +137,15 @@ export class GpioRules implements DaemonPart {
       this.#runner.stop();
       this.#unsubscribe?.();
       await this.#bank?.close();
+      await this.#accessLog?.flush();
     })();
     return this.#closing;
   }
 
   async #open(): Promise<void> {
-    const { gpio, env, mqtt, log, devDir, onLine } = this.#o;
+    const { gpio, env, mqtt, log, devDir, onLine, rules } = this.#o;
+    const locks = Object.entries(gpio.outputs).flatMap(([name, o]) => (o.lock ? [name] : []));
+    for (const warning of ruleWarnings(rules, locks)) log.warn({ rule: warning.path[0] }, warning.message);
     const publishState = (name: string, on: boolean) =>
       mqtt.setRetained(mqtt.topics.gpioState(name), on ? 'ON' : 'OFF');
     this.#runner.start();
@@ -153,6 +181,16 @@ export class GpioRules implements DaemonPart {
       this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained, origin) =>
         this.#onSet(topic, payload, retained, origin),
       );
+  }
+
+  /** One lock decision: to the access log and `<dev>/access` (the runner has logged it). */
+  #recordDecision(decision: AccessDecision): void {
+    const { mqtt, log } = this.#o;
+    const record = accessRecord(decision);
+    void this.#accessLog?.write(record); // never rejects: a failed write is logged by the access log
+    mqtt.publish(mqtt.topics.access, JSON.stringify(record), { qos: 1 }).catch((err: Error) => {
+      log.warn({ rule: decision.rule, err: err.message }, 'lock decision not published (it is in the access log)');
+    });
   }
 
   /** A `gpio/<name>/set` command: carried out, or refused with a reason; audited either way. */
@@ -192,12 +230,19 @@ export class GpioRules implements DaemonPart {
   }
 }
 
+/** `<stateDir>/access.log`; a lock without a place for its access log is a composition error, not a default. */
+function accessLogFile(stateDir: string | undefined): string {
+  if (stateDir === undefined)
+    throw new FaceedgeError('CONFIG_INVALID', 'person rules need a state_dir for their access log');
+  return join(stateDir, ACCESS_LOG_FILE_NAME);
+}
+
 /** The origin of a command whose publisher is not known (the MQTT layer always gives one for a request topic). */
 const UNRECORDED: RequestOrigin = { who: null, via: 'unknown' };
 
 export const gpioRulesPart = definePart({
   name: 'gpio',
-  slice: (config) => ({ gpio: config.gpio, rules: config.rules }),
+  slice: (config) => ({ gpio: config.gpio, rules: config.rules, access: config.access, stateDir: config.state_dir }),
   create: (slice, { bus, services, log }) => {
     const io = new GpioRules({
       ...slice,
@@ -213,6 +258,7 @@ export const gpioRulesPart = definePart({
     bus.on('trackEvents', (_camera, events) => {
       for (const event of events) io.event(event);
     });
+    bus.on('galleryChanged', (contents) => io.galleryChanged(new Set(contents.people.map((p) => p.name))));
     return io;
   },
 });

@@ -78,6 +78,7 @@ export const homeAssistantPart = definePart({
           device: config.device,
           cameras: config.cameras.map((c) => c.name),
           gpio: config.gpio,
+          recognition: config.recognition.enabled,
         }
       : null,
   create: (slice, { services, log }) =>
@@ -92,6 +93,7 @@ export const homeAssistantPart = definePart({
         version: services.version,
         model: boardModel(),
         cameras: slice.cameras,
+        recognition: slice.recognition,
         classes: services.classifier.current.labels,
         unsure: services.classifier.current.unsureFloor > 0,
         attributes: services.classifiers.more.map((m) => ({

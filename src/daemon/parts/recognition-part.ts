@@ -1,0 +1,138 @@
+/**
+ * Known faces on the board, as a part (with `recognition.enabled`; issue 23 §3, §4): loads the embedder, the
+ * anti-spoofing network and the board's encrypted gallery, plugs one recognizer into every camera (its
+ * confirmed tracks' events carry `person` and `liveness`), follows the gallery as it changes
+ * (`galleryChanged`), and keeps each camera's retained `<cam>/person` (src/mqtt/person-state.ts).
+ *
+ * Starts before the cameras. Logs each decision with names and numbers only: never an embedding, never a crop.
+ */
+import type { Logger } from 'pino';
+import type { RecognitionConfig } from '../../config/config-schema.js';
+import { TrackLivenessCheck } from '../../liveness/track-liveness-check.js';
+import { CameraPersonState, NO_PERSON, type PersonState } from '../../mqtt/person-state.js';
+import { componentLogger } from '../../observability/logger.js';
+import { GalleryTrackRecognizer, type TrackDecision } from '../../recognition/track-recognizer.js';
+import type { DaemonBus } from '../daemon-bus.js';
+import { definePart, type DaemonPart } from '../daemon-part.js';
+import type { DaemonServices } from '../daemon-services.js';
+import { loadRecognition, type RecognitionModels } from '../recognition-loader.js';
+
+interface RecognitionSlice {
+  readonly recognition: RecognitionConfig;
+  readonly cameras: readonly string[];
+  readonly threads: number;
+}
+
+class RecognitionPart implements DaemonPart {
+  readonly #slice: RecognitionSlice;
+  readonly #services: DaemonServices;
+  readonly #log: Logger;
+  readonly #people = new Map<string, CameraPersonState>();
+  #models: RecognitionModels | null = null;
+  #recognizer: GalleryTrackRecognizer<Uint8Array> | null = null;
+
+  constructor(slice: RecognitionSlice, bus: DaemonBus, services: DaemonServices, log: Logger) {
+    this.#slice = slice;
+    this.#services = services;
+    this.#log = log;
+    for (const camera of slice.cameras) this.#people.set(camera, new CameraPersonState());
+    bus.on('galleryChanged', (contents) => {
+      const models = this.#models;
+      if (!models || !this.#recognizer) return;
+      const { id, dimensions } = models.embedder;
+      if (contents.model.id !== id || contents.model.dimensions !== dimensions) {
+        this.#log.error(
+          { gallery_model: contents.model.id, model: id },
+          'a gallery of another embedder was announced: ignored, the previous gallery stays in use',
+        );
+        return;
+      }
+      this.#recognizer.setGallery(contents);
+      this.#log.info({ people: contents.people.length, version: contents.version }, 'gallery changed');
+    });
+    bus.on('trackEvents', (camera, events) => {
+      const changed = this.#people.get(camera)?.apply(events);
+      if (changed) this.#publish(camera, changed);
+    });
+  }
+
+  async start(): Promise<void> {
+    const { recognition, threads } = this.#slice;
+    const models = await loadRecognition(recognition, { threads });
+    this.#models = models;
+    const liveness = new TrackLivenessCheck({ network: models.antiSpoof });
+    this.#recognizer = new GalleryTrackRecognizer({
+      embedder: models.embedder,
+      liveness,
+      gallery: models.gallery,
+      threshold: models.threshold.threshold,
+      margin: models.margin,
+      embeddingsPerTrack: recognition.embeddings_per_track,
+      onDecision: (d) => this.#logDecision(d),
+      onError: (err, track) =>
+        this.#log.error({ err: (err as Error).message, track }, 'recognition of a track failed; it stays unknown'),
+      onFull: (max) =>
+        this.#log.warn({ max_tracks: max }, 'too many tracks to recognize at once: new ones stay unknown'),
+    });
+    this.#services.cameras.setRecognizer(this.#recognizer);
+    for (const camera of this.#slice.cameras) this.#publish(camera, NO_PERSON);
+  }
+
+  async stop(): Promise<void> {
+    // The cameras stopped first; decisions still running finish before their models close.
+    await this.#recognizer?.idle();
+    await this.#models?.close();
+    this.#models = null;
+  }
+
+  summary(): Record<string, unknown> {
+    const m = this.#models;
+    if (!m) return {};
+    return {
+      recognition: {
+        model: m.embedder.id,
+        threshold: m.threshold.threshold,
+        far: m.threshold.far,
+        margin: m.margin,
+        people: m.gallery.people.length,
+        liveness_model: m.antiSpoof.manifest.id,
+      },
+    };
+  }
+
+  #publish(camera: string, state: PersonState): void {
+    this.#services.mqtt.setRetained(this.#services.mqtt.topics.person(camera), JSON.stringify(state));
+  }
+
+  #logDecision(d: TrackDecision): void {
+    this.#log.info(
+      {
+        camera: d.camera,
+        track: d.trackId,
+        person: d.identity.person.name,
+        similarity: d.identity.person.similarity,
+        liveness: d.identity.liveness.outcome,
+        liveness_score: d.identity.liveness.score,
+        attempt: d.attempt,
+        embedded: d.embedded,
+        liveness_frames: d.livenessFrames,
+        cause: d.cause,
+      },
+      'track recognized',
+    );
+  }
+}
+
+export const recognitionPart = definePart({
+  name: 'recognition',
+  slice: (config): RecognitionSlice | null =>
+    config.recognition.enabled
+      ? {
+          recognition: config.recognition,
+          cameras: config.cameras.map((c) => c.name),
+          threads: config.classifier.threads,
+        }
+      : null,
+  create: (slice, { bus, services, log }) =>
+    new RecognitionPart(slice, bus, services, componentLogger(log, 'recognition')),
+});

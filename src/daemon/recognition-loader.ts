@@ -1,0 +1,78 @@
+/**
+ * What recognition needs at start, loaded and checked (the recognition part, src/daemon/parts/): the
+ * embedder and its threshold for the site's false-accept rate, the anti-spoofing network, and the board's
+ * encrypted gallery. A missing gallery is an empty one (everyone is `unknown` until someone is enrolled); a
+ * gallery that cannot be decrypted, or belongs to another embedder, stops the start with a clear error.
+ */
+import { FaceedgeError, isFaceedgeError } from '../errors.js';
+import { FaceEmbedder } from '../inference/face-embedder.js';
+import { shippedAntiSpoofPath, shippedEmbedderPath } from '../inference/shipped-model.js';
+import { AntiSpoofNetwork } from '../liveness/anti-spoof-network.js';
+import type { GalleryContents } from '../recognition/gallery-contents.js';
+import { manifestMargin } from '../recognition/gallery-identify.js';
+import { readGalleryKey } from '../recognition/gallery-key.js';
+import { GalleryStore } from '../recognition/gallery-store.js';
+import { recognitionThreshold, type MeasuredThreshold } from '../recognition/recognition-threshold.js';
+import type { RecognitionConfig } from '../config/config-schema.js';
+
+export interface RecognitionModels {
+  readonly embedder: FaceEmbedder;
+  readonly antiSpoof: AntiSpoofNetwork;
+  /** The threshold in force and the false-accept rate it was measured for. */
+  readonly threshold: MeasuredThreshold;
+  readonly margin: number;
+  readonly gallery: GalleryContents;
+  close(): Promise<void>;
+}
+
+/** Loads everything or nothing: what was loaded before a failure is closed again. */
+export async function loadRecognition(
+  config: RecognitionConfig,
+  options: { readonly threads?: number } = {},
+): Promise<RecognitionModels> {
+  const opened: { close(): Promise<void> }[] = [];
+  const closeAll = () => Promise.all(opened.map((m) => m.close())).then(() => undefined);
+  try {
+    const embedder = await FaceEmbedder.create({
+      modelPath: config.model ?? shippedEmbedderPath(),
+      threads: options.threads,
+    });
+    opened.push(embedder);
+    // Before the other loads: a `far` no threshold was measured for is a config error, said first.
+    const threshold = recognitionThreshold(embedder.manifest.recognition, config.far);
+    const antiSpoof = await AntiSpoofNetwork.create({ modelPath: shippedAntiSpoofPath(), threads: options.threads });
+    opened.push(antiSpoof);
+    const gallery = await openBoardGallery(config, { id: embedder.id, dimensions: embedder.dimensions });
+    return {
+      embedder,
+      antiSpoof,
+      threshold,
+      margin: config.margin ?? manifestMargin(embedder.manifest.recognition),
+      gallery,
+      close: closeAll,
+    };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+async function openBoardGallery(
+  config: RecognitionConfig,
+  model: { id: string; dimensions: number },
+): Promise<GalleryContents> {
+  if (config.key_file === undefined) {
+    // The config schema refuses this already; kept for a caller that built the config by hand.
+    throw new FaceedgeError('CONFIG_INVALID', 'recognition.enabled needs recognition.key_file');
+  }
+  const key = await readGalleryKey(config.key_file);
+  try {
+    return (await GalleryStore.open({ path: config.gallery, key, model })).contents;
+  } catch (err) {
+    if (!isFaceedgeError(err)) throw err;
+    throw new FaceedgeError(err.code, `recognition cannot start: ${err.message}`, {
+      hint: err.hint ?? 'check recognition.key_file and recognition.gallery',
+      cause: err,
+    });
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * Recognition in the real daemon against real Mosquitto (issue 23 §3): two faces-dev people are enrolled
+ * into an encrypted gallery made here (`writeGalleryKey` + `GalleryStore`, embeddings from the shipped
+ * embedder as `faces add` makes them); camera `door` shows the other photo of one of them, camera `gate` a
+ * stranger's photo. The events must name the enrolled person on `door` and nobody on `gate`, with liveness,
+ * and the retained `<cam>/person` must say the same. With recognition off, events carry neither field and
+ * no `<cam>/person` is published; a gallery the key cannot open stops the start with a clear error.
+ *
+ * The people are chosen so that the test is about the daemon, not the model's accuracy: the enrolled
+ * person's two photos are measured here to match above the threshold, the stranger to stay well below it.
+ * Skips, saying why, where faces-dev is absent.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cosineSimilarity, FaceEmbedder } from '../../src/inference/face-embedder.js';
+import { FaceDetector } from '../../src/inference/face-detector.js';
+import { shippedEmbedderPath } from '../../src/inference/shipped-model.js';
+import { readGalleryKey, writeGalleryKey } from '../../src/recognition/gallery-key.js';
+import { photoFace } from '../../src/recognition/gallery-photo.js';
+import { GalleryStore } from '../../src/recognition/gallery-store.js';
+import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
+import { Mosquitto } from '../helpers/mosquitto.js';
+import { MqttProbe } from '../helpers/mqtt-probe.js';
+import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
+
+const classifier = testClassifierPath();
+const FACES_DEV = process.env.FACEEDGE_FACES_DEV ?? '/work/shared/data/faces-dev';
+const VAL = join(FACES_DEV, 'val', 'female');
+const NO_FACES_DEV = existsSync(VAL) ? null : `faces-dev not found at ${VAL} (set FACEEDGE_FACES_DEV)`;
+const skip = NO_FACES_DEV ?? (classifier ? null : NO_CLASSIFIER_REASON);
+
+interface Snapshot {
+  id: string;
+  camera: string;
+  person?: { name: string | null; similarity: number | null };
+  liveness?: { outcome: string; score: number | null };
+}
+interface Event {
+  type: string;
+  after: Snapshot;
+}
+
+/** faces-dev/val photos by identity (`<identity>_<celeba id>.jpg`), identities with two photos, sorted. */
+function people(): [string, string[]][] {
+  const byId = new Map<string, string[]>();
+  for (const name of readdirSync(VAL).sort()) {
+    const id = name.split('_')[0];
+    byId.set(id, [...(byId.get(id) ?? []), join(VAL, name)]);
+  }
+  return [...byId].filter(([, photos]) => photos.length >= 2);
+}
+
+describe.skipIf(skip !== null)(`recognition in the daemon (${skip ?? 'faces-dev and a classifier present'})`, () => {
+  let dir: string;
+  let broker: Mosquitto;
+  let keyFile: string;
+  let galleryFile: string;
+  let enrolled: string;
+  let doorPhoto: string;
+  let strangerPhoto: string;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'faceedge-recognition-'));
+    broker = await Mosquitto.start();
+    const embedder = await FaceEmbedder.create({ modelPath: shippedEmbedderPath() });
+    const detector = await FaceDetector.create({ model: 'short' });
+    try {
+      const tools = { detector, embedder };
+      const embed = async (file: string) => {
+        const face = await photoFace(file, tools, { purpose: 'enrol' });
+        return face.usable ? face.embedding : null;
+      };
+      // The first identities whose photos are both usable: [id, photos, embeddings].
+      const usable: [string, string[], Float32Array[]][] = [];
+      for (const [id, photos] of people()) {
+        const e = await Promise.all(photos.slice(0, 2).map(embed));
+        if (e[0] && e[1]) usable.push([id, photos.slice(0, 2), [e[0], e[1]]]);
+        if (usable.length >= 12) break;
+      }
+      const { threshold } = embedder;
+      // Enrolled person: their two photos match clearly; the other enrolled person: anyone else.
+      const a = usable.find(([, , [x, y]]) => cosineSimilarity(x, y) >= threshold + 0.01);
+      if (!a) throw new Error('no faces-dev person whose two photos match above the threshold');
+      const b = usable.find((p) => p !== a);
+      if (!b) throw new Error('too few usable faces-dev people');
+      const enrolledEmbeddings = [a[2][0], ...b[2]];
+      const stranger = usable.find(
+        (p) => p !== a && p !== b && enrolledEmbeddings.every((e) => cosineSimilarity(e, p[2][0]) < threshold - 0.05),
+      );
+      if (!stranger) throw new Error('no faces-dev stranger clearly below the threshold');
+      enrolled = `person-${a[0]}`;
+      doorPhoto = a[1][1];
+      strangerPhoto = stranger[1][0];
+      keyFile = join(dir, 'gallery.key');
+      galleryFile = join(dir, 'state', 'faces.gallery');
+      await writeGalleryKey(keyFile);
+      mkdirSync(join(dir, 'state'));
+      const store = await GalleryStore.open({
+        path: galleryFile,
+        key: await readGalleryKey(keyFile),
+        model: { id: embedder.id, dimensions: embedder.dimensions },
+      });
+      await store.enrol(enrolled, [a[2][0]]);
+      await store.enrol(`person-${b[0]}`, b[2]);
+    } finally {
+      await embedder.close();
+      await detector.close();
+    }
+  }, 180_000);
+
+  afterAll(async () => {
+    await broker?.dispose();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  function config(recognition: Record<string, unknown>, state = join(dir, 'state')) {
+    return daemonConfig({
+      brokerUrl: broker.url,
+      stateDir: state,
+      cameras: [
+        { name: 'door', source: { type: 'image', path: doorPhoto, loop: true, fps: 5 } },
+        { name: 'gate', source: { type: 'image', path: strangerPhoto, loop: true, fps: 5 } },
+      ],
+      extra: { detector: { model: 'short' }, recognition },
+    });
+  }
+
+  it('names the enrolled person on one camera and nobody on the other, in events and <cam>/person', async () => {
+    const root = `faceedge/${TEST_DEVICE}`;
+    const probe = await MqttProbe.connect(broker.url, [`${root}/+/events`, `${root}/+/person`]);
+    const daemon = DaemonProcess.start(config({ enabled: true, key_file: keyFile }), { dir, classifier: classifier! });
+    try {
+      await daemon.waitRunning(90_000);
+      const events = () =>
+        probe.messages.filter((m) => m.topic.endsWith('/events')).map((m) => JSON.parse(m.text) as Event);
+      const named = (camera: string) =>
+        events().find((e) => e.after.camera === camera && e.after.person?.similarity !== null && e.after.person);
+      const door = await probe.waitUntil(() => named('door'), 60_000, 'a decided event on door');
+      const gate = await probe.waitUntil(() => named('gate'), 60_000, 'a decided event on gate');
+      expect(door.after.person?.name).toBe(enrolled);
+      expect(door.after.person?.similarity).toBeGreaterThan(0.9);
+      expect(gate.after.person?.name).toBeNull();
+      expect(gate.after.person?.similarity).toBeLessThan(0.95);
+      for (const e of [door, gate]) expect(['live', 'attack', 'unknown']).toContain(e.after.liveness?.outcome);
+      // Every event of a recognizing board carries both fields, the `new` too (undecided there).
+      for (const e of events()) expect(e.after.person && e.after.liveness, JSON.stringify(e)).toBeTruthy();
+      // The decision is published as an `update` of a confirmed track, not a new track.
+      expect(door.type).toBe('update');
+
+      const person = (camera: string) =>
+        probe.on(`${root}/${camera}/person`).map((m) => JSON.parse(m.text) as { person: string; track: string | null });
+      await probe.waitUntil(() => person('door').some((p) => p.person === enrolled), 10_000, 'door/person named');
+      await probe.waitUntil(() => person('gate').some((p) => p.person === 'unknown'), 10_000, 'gate/person unknown');
+      expect(person('door').at(-1)).toMatchObject({ person: enrolled, track: door.after.id });
+      // No embedding ever leaves the board: payloads hold names and numbers, never a vector.
+      for (const m of probe.messages) expect(m.text).not.toMatch(/\[(-?\d+\.\d+,){16,}/);
+      // Nor reaches the log.
+      for (const l of daemon.logs) expect(JSON.stringify(l)).not.toMatch(/\[(-?\d+\.\d+,){16,}/);
+      expect(daemon.logs.some((l) => l.msg === 'track recognized' && l.person === enrolled)).toBe(true);
+
+      daemon.signal('SIGTERM');
+      expect((await daemon.exited).code).toBe(0);
+      // Stopped: every track ended, nobody is in view; the retained state says so to a late subscriber.
+      const late = await MqttProbe.connect(broker.url, [`${root}/door/person`]);
+      try {
+        const retained = await late.waitFor((m) => m.retain, 10_000, 'retained door/person');
+        expect(JSON.parse(retained.text)).toMatchObject({ person: 'none', track: null });
+      } finally {
+        await late.close();
+      }
+    } finally {
+      await daemon.dispose();
+      await probe.close();
+    }
+  }, 240_000);
+
+  it('with recognition off, events carry no person or liveness and no <cam>/person is published', async () => {
+    const root = `faceedge/${TEST_DEVICE}`;
+    const state = join(dir, 'state-off');
+    const probe = await MqttProbe.connect(broker.url, [`${root}/+/events`, `${root}/+/person`]);
+    const daemon = DaemonProcess.start(config({ enabled: false }, state), { dir, classifier: classifier! });
+    try {
+      await daemon.waitRunning(90_000);
+      await probe.waitUntil(
+        () => probe.messages.filter((m) => m.topic.endsWith('/events') && !m.retain).length >= 2,
+        60_000,
+        'events of both cameras',
+      );
+      // Stale retained states of the earlier run are not this run's: only messages published now count.
+      const live = probe.messages.filter((m) => !m.retain);
+      for (const m of live.filter((x) => x.topic.endsWith('/events'))) {
+        const after = (JSON.parse(m.text) as Event).after as unknown as Record<string, unknown>;
+        expect(Object.keys(after)).not.toContain('person');
+        expect(Object.keys(after)).not.toContain('liveness');
+      }
+      expect(live.filter((m) => m.topic.endsWith('/person'))).toEqual([]);
+    } finally {
+      await daemon.dispose();
+      await probe.close();
+    }
+  }, 240_000);
+
+  it('a gallery its key cannot open stops the start with a clear error', async () => {
+    const wrongKey = join(dir, 'wrong.key');
+    await writeGalleryKey(wrongKey);
+    const daemon = DaemonProcess.start(config({ enabled: true, key_file: wrongKey }), {
+      dir,
+      classifier: classifier!,
+      file: 'wrong-key.yaml',
+    });
+    try {
+      const exit = await daemon.exited;
+      expect(exit.code).not.toBe(0);
+      expect(daemon.stderr + JSON.stringify(daemon.logs)).toMatch(/recognition cannot start: .*wrong key/);
+    } finally {
+      await daemon.dispose();
+    }
+  }, 120_000);
+
+  it('an unmeasured recognition.far is refused at start', async () => {
+    const daemon = DaemonProcess.start(config({ enabled: true, key_file: keyFile, far: 1e-7 }), {
+      dir,
+      classifier: classifier!,
+      file: 'far.yaml',
+    });
+    try {
+      expect((await daemon.exited).code).not.toBe(0);
+      expect(daemon.stderr + JSON.stringify(daemon.logs)).toMatch(/recognition\.far 1e-7.*no threshold measured/);
+    } finally {
+      await daemon.dispose();
+    }
+  }, 120_000);
+});

@@ -1,0 +1,306 @@
+/**
+ * The person rules (locks) with synthetic track events carrying the recognition contract (`person`,
+ * `liveness`): every refusal path, lockout, the second factor in both orders, two cameras at once.
+ */
+import { describe, expect, it } from 'vitest';
+import type { LivenessVerdict, PersonMatch, TrackEvent } from '../../src/pipeline/track-event.js';
+import { makeSnapshot } from '../helpers/make-track-event.js';
+import { AccessEngine } from '../../src/rules/access-engine.js';
+import { accessSchema } from '../../src/rules/access-schema.js';
+import { RulesEngine } from '../../src/rules/rules-engine.js';
+import { rulesSchema } from '../../src/rules/rules-schema.js';
+
+interface Face {
+  camera?: string;
+  track?: string;
+  person?: PersonMatch | undefined;
+  liveness?: LivenessVerdict | undefined;
+  frames?: number;
+}
+
+const ALICE: PersonMatch = { name: 'alice', similarity: 0.82 };
+const STRANGER: PersonMatch = { name: null, similarity: 0.31 };
+const LIVE: LivenessVerdict = { outcome: 'live', score: 0.97 };
+const ATTACK: LivenessVerdict = { outcome: 'attack', score: 0.04 };
+
+function face(type: TrackEvent['type'], f: Face = {}): TrackEvent {
+  const camera = f.camera ?? 'door';
+  const snap = { ...makeSnapshot(camera, f.track ?? `${camera}-1`, 1, type === 'end'), frames: f.frames ?? 5 };
+  const after = {
+    ...snap,
+    ...('person' in f ? (f.person ? { person: f.person } : {}) : { person: ALICE }),
+    ...('liveness' in f ? (f.liveness ? { liveness: f.liveness } : {}) : { liveness: LIVE }),
+  };
+  return { type, before: type === 'new' ? null : after, after };
+}
+
+const LOCK = {
+  id: 'front',
+  when: { camera: 'door', person: ['alice', 'bob'] },
+  then: { gpio: 'lock', pulse_ms: 3000 },
+};
+
+function access(rules: unknown[], lockout: object = {}) {
+  return new AccessEngine(rulesSchema.parse(rules), accessSchema.parse({ lockout }).lockout);
+}
+
+describe('person rules: who opens', () => {
+  it('opens for a listed, live person: one pulse, one granted decision with the contract fields', () => {
+    const engine = access([LOCK]);
+    const { actions, decisions } = engine.onEvent(face('new'), 1000);
+    expect(actions).toEqual([
+      { kind: 'pulse', output: 'lock', ms: 3000, rule: 'front', reason: 'door: alice recognized', at: 1000 },
+    ]);
+    expect(decisions).toEqual([
+      {
+        outcome: 'granted',
+        reason: 'granted',
+        rule: 'front',
+        camera: 'door',
+        track: 'door-1',
+        person: 'alice',
+        similarity: 0.82,
+        liveness: 'live',
+        liveness_score: 0.97,
+        at: 1000,
+      },
+    ]);
+    // Once per track: the track's next 100 updates open nothing and log nothing.
+    for (let i = 0; i < 100; i++)
+      expect(engine.onEvent(face('update'), 2000 + i)).toEqual({ actions: [], decisions: [] });
+  });
+
+  it('any-known opens for any matched name, never for unknown', () => {
+    const engine = access([{ ...LOCK, when: { person: 'any-known' } }]);
+    expect(engine.onEvent(face('new', { person: { name: 'carol', similarity: 0.7 } }), 0).actions).toHaveLength(1);
+    expect(engine.onEvent(face('new', { track: 'door-2', person: STRANGER }), 0).actions).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown face', { person: STRANGER }, 'unknown', null],
+    ['a failed liveness check', { liveness: ATTACK }, 'not_live', 'alice'],
+    ['a person the rule does not list', { person: { name: 'mallory', similarity: 0.9 } }, 'not_permitted', 'mallory'],
+    ['a malformed similarity', { person: { name: 'alice', similarity: Number.NaN } }, 'error', null],
+    ['a malformed liveness', { liveness: { outcome: 'maybe', score: 1 } as unknown as LivenessVerdict }, 'error', null],
+  ])('refuses %s, logged once per track', (_what, f: Face, reason, person) => {
+    const engine = access([LOCK]);
+    const first = engine.onEvent(face('new', f), 0);
+    expect(first.actions).toEqual([]);
+    expect(first.decisions).toMatchObject([{ outcome: 'denied', reason, person, rule: 'front', track: 'door-1' }]);
+    expect(engine.onEvent(face('update', f), 10)).toEqual({ actions: [], decisions: [] });
+  });
+
+  it('refuses a similarity under min_similarity', () => {
+    const engine = access([{ ...LOCK, when: { ...LOCK.when, min_similarity: 0.9 } }]);
+    expect(engine.onEvent(face('new'), 0).decisions).toMatchObject([{ reason: 'low_similarity', person: 'alice' }]);
+  });
+
+  it('waits while the track is not embedded or liveness is unconcluded, and logs what held it back at the end', () => {
+    const engine = access([LOCK]);
+    const notYet = { person: { name: null, similarity: null } };
+    expect(engine.onEvent(face('new', notYet), 0)).toEqual({ actions: [], decisions: [] });
+    // Never embedded: no decision was taken, nothing is logged.
+    expect(engine.onEvent(face('end', notYet), 100)).toEqual({ actions: [], decisions: [] });
+
+    const unsure = { track: 'door-2', liveness: { outcome: 'unknown', score: 0.6 } as LivenessVerdict };
+    expect(engine.onEvent(face('new', unsure), 200)).toEqual({ actions: [], decisions: [] });
+    expect(engine.onEvent(face('end', unsure), 300).decisions).toMatchObject([
+      { outcome: 'denied', reason: 'not_live', person: 'alice', track: 'door-2' },
+    ]);
+  });
+
+  it('a missing recognition field never opens and is logged as an error when the track ends', () => {
+    const engine = access([LOCK]);
+    const bare = { person: undefined, liveness: undefined };
+    expect(engine.onEvent(face('new', bare), 0)).toEqual({ actions: [], decisions: [] });
+    expect(engine.onEvent(face('end', bare), 50).decisions).toMatchObject([{ reason: 'error', person: null }]);
+    const noLiveness = { track: 'door-3', liveness: undefined };
+    expect(engine.onEvent(face('new', noLiveness), 60).actions).toEqual([]);
+  });
+
+  it('require_live: false opens for a photo (the site chose so)', () => {
+    const engine = access([{ ...LOCK, when: { ...LOCK.when, require_live: false } }]);
+    expect(engine.onEvent(face('new', { liveness: ATTACK }), 0).actions).toHaveLength(1);
+  });
+
+  it('opens once a track first refused as unknown is recognized, logging both decisions', () => {
+    const engine = access([LOCK]);
+    expect(engine.onEvent(face('new', { person: STRANGER }), 0).decisions).toMatchObject([{ reason: 'unknown' }]);
+    const later = engine.onEvent(face('update'), 500);
+    expect(later.actions).toHaveLength(1);
+    expect(later.decisions).toMatchObject([{ outcome: 'granted', person: 'alice' }]);
+  });
+
+  it('logs every opening of a track that may open more than once (once_per_track: false)', () => {
+    const engine = access([{ ...LOCK, once_per_track: false, cooldown_ms: 1000 }]);
+    const opened: number[] = [];
+    for (let t = 0; t <= 2500; t += 100) {
+      const r = engine.onEvent(face('update'), t);
+      expect(r.decisions.length).toBe(r.actions.length);
+      if (r.actions.length > 0) opened.push(t);
+    }
+    expect(opened).toEqual([0, 1000, 2000]);
+  });
+
+  it('cuts grants to one per cooldown window', () => {
+    const engine = access([{ ...LOCK, cooldown_ms: 10_000 }]);
+    expect(engine.onEvent(face('new', { track: 'a' }), 0).actions).toHaveLength(1);
+    expect(engine.onEvent(face('new', { track: 'b' }), 5000).actions).toEqual([]);
+    expect(engine.onEvent(face('update', { track: 'b' }), 10_000).actions).toHaveLength(1);
+    expect(engine.stats().front).toEqual({ granted: 2, denied: 0, suppressed: 1 });
+  });
+
+  it('leaves person rules out of the RulesEngine (no pulse from the class-based path)', () => {
+    const rules = new RulesEngine(rulesSchema.parse([LOCK]));
+    expect(rules.onEvent(face('new', { person: STRANGER }), 0)).toEqual([]);
+    expect(rules.stats()).toEqual({});
+  });
+});
+
+describe('lockout', () => {
+  const LOCKOUT = { attempts: 3, window_s: 60, duration_s: 300 };
+
+  it('shuts the camera after repeated unknown or spoofed attempts, even for an enrolled person, then reopens', () => {
+    const engine = access([LOCK], LOCKOUT);
+    expect(engine.onEvent(face('new', { track: 't1', person: STRANGER }), 0).decisions[0].lockout).toBeUndefined();
+    // The same track again is not a second attempt.
+    engine.onEvent(face('update', { track: 't1', person: { name: null, similarity: 0.2 } }), 100);
+    engine.onEvent(face('new', { track: 't2', liveness: ATTACK }), 1000);
+    const third = engine.onEvent(face('new', { track: 't3', person: STRANGER }), 2000);
+    expect(third.decisions).toMatchObject([
+      { outcome: 'denied', reason: 'unknown', lockout: { attempts: 3, duration_s: 300 } },
+    ]);
+    const alice = engine.onEvent(face('new', { track: 't4' }), 3000);
+    expect(alice.actions).toEqual([]);
+    expect(alice.decisions).toMatchObject([{ outcome: 'denied', reason: 'lockout', person: 'alice' }]);
+    expect(engine.lockouts(3000)).toEqual({ door: 302_000 });
+    expect(engine.onEvent(face('new', { track: 't5' }), 302_000).actions).toHaveLength(1);
+  });
+
+  it('forgets attempts older than the window', () => {
+    const engine = access([LOCK], LOCKOUT);
+    engine.onEvent(face('new', { track: 't1', person: STRANGER }), 0);
+    engine.onEvent(face('new', { track: 't2', person: STRANGER }), 30_000);
+    engine.onEvent(face('new', { track: 't3', person: STRANGER }), 61_000);
+    expect(engine.lockouts(61_000)).toEqual({});
+    expect(engine.onEvent(face('new', { track: 't4' }), 62_000).actions).toHaveLength(1);
+  });
+
+  it('counts a track that ended without ever proving live', () => {
+    const engine = access([LOCK], { attempts: 2 });
+    const unsure = (track: string) => ({ track, liveness: { outcome: 'unknown', score: 0.5 } as LivenessVerdict });
+    for (const track of ['t1', 't2']) {
+      engine.onEvent(face('new', unsure(track)), 0);
+      engine.onEvent(face('end', unsure(track)), 100);
+    }
+    expect(engine.lockouts(200)).toEqual({ door: 300_100 });
+  });
+
+  it('forgets an open verdict naming a removed person: nothing of them is logged when the track ends', () => {
+    const engine = access([LOCK]);
+    const unsure = { liveness: { outcome: 'unknown', score: 0.5 } as LivenessVerdict };
+    engine.onEvent(face('new', unsure), 0);
+    engine.forgetPeopleExcept(new Set(['bob']));
+    expect(engine.onEvent(face('end', unsure), 100)).toEqual({ actions: [], decisions: [] });
+  });
+
+  it('does not count a known person the rule does not list', () => {
+    const engine = access([LOCK], { attempts: 1 });
+    engine.onEvent(face('new', { person: { name: 'mallory', similarity: 0.9 } }), 0);
+    expect(engine.lockouts(0)).toEqual({});
+  });
+
+  it('keeps two cameras apart under interleaved events', () => {
+    const engine = access([{ ...LOCK, when: { person: 'any-known' } }], LOCKOUT);
+    const granted: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      // The porch sees a stranger on every step; the door sees a new enrolled face every third step.
+      engine.onEvent(face('new', { camera: 'porch', track: `porch-${i}`, person: STRANGER }), i * 100);
+      if (i % 3 === 0) {
+        const r = engine.onEvent(face('new', { camera: 'door', track: `door-${i}` }), i * 100 + 50);
+        granted.push(...r.decisions.filter((d) => d.outcome === 'granted').map((d) => d.track));
+      }
+    }
+    expect(Object.keys(engine.lockouts(3000))).toEqual(['porch']);
+    expect(granted).toEqual([
+      'door-0',
+      'door-3',
+      'door-6',
+      'door-9',
+      'door-12',
+      'door-15',
+      'door-18',
+      'door-21',
+      'door-24',
+      'door-27',
+    ]);
+    const porchAlice = engine.onEvent(face('new', { camera: 'porch', track: 'porch-alice' }), 3100);
+    expect(porchAlice.decisions).toMatchObject([{ reason: 'lockout', camera: 'porch' }]);
+  });
+});
+
+describe('second factor', () => {
+  const WITH_BUTTON = { ...LOCK, when: { ...LOCK.when, second_factor: { input: 'button', within_s: 10 } } };
+
+  it('opens when the button was pressed within the window before the recognition', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    expect(engine.onInput('button', true, 1000)).toEqual({ actions: [], decisions: [] });
+    engine.onInput('button', false, 1200);
+    const r = engine.onEvent(face('new'), 9000);
+    expect(r.actions).toHaveLength(1);
+    expect(r.decisions).toMatchObject([{ outcome: 'granted', second_factor: 'button' }]);
+  });
+
+  it('does not open for a press older than the window', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    engine.onInput('button', true, 1000);
+    engine.onInput('button', false, 1200);
+    expect(engine.onEvent(face('new'), 11_300).actions).toEqual([]);
+  });
+
+  it('opens when the button comes within the window after the recognition, even after the track ended', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    expect(engine.onEvent(face('new'), 20_000)).toEqual({ actions: [], decisions: [] });
+    expect(engine.nextDeadline()).toBe(30_001);
+    engine.onEvent(face('end'), 22_000);
+    const r = engine.onInput('button', true, 29_000);
+    expect(r.actions).toMatchObject([{ kind: 'pulse', output: 'lock', reason: 'door: alice recognized and button' }]);
+    expect(r.decisions).toMatchObject([{ outcome: 'granted', person: 'alice', second_factor: 'button' }]);
+    expect(engine.nextDeadline()).toBeNull();
+  });
+
+  it('refuses with no_second_factor once the window passes, and a late press opens nothing', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onEvent(face('new'), 0);
+    expect(engine.tick(10_000)).toEqual({ actions: [], decisions: [] });
+    expect(engine.tick(10_001).decisions).toMatchObject([{ outcome: 'denied', reason: 'no_second_factor' }]);
+    expect(engine.onInput('button', true, 10_500)).toEqual({ actions: [], decisions: [] });
+  });
+
+  it('a press during a lockout opens nothing', () => {
+    const engine = access([WITH_BUTTON], { attempts: 1 });
+    engine.onEvent(face('new', { track: 'alice' }), 0);
+    engine.onEvent(face('new', { track: 'x', person: STRANGER }), 100);
+    const r = engine.onInput('button', true, 200);
+    expect(r.actions).toEqual([]);
+    expect(r.decisions).toMatchObject([{ reason: 'lockout', person: 'alice' }]);
+  });
+
+  it('a recognition that turns unknown stops waiting', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onEvent(face('new'), 0);
+    engine.onEvent(face('update', { person: STRANGER }), 100);
+    expect(engine.onInput('button', true, 200).actions).toEqual([]);
+  });
+
+  it('forgets a removed person waiting for the second factor', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onEvent(face('new'), 0);
+    engine.forgetPeopleExcept(new Set(['bob']));
+    expect(engine.onInput('button', true, 100)).toEqual({ actions: [], decisions: [] });
+    expect(engine.tick(20_000)).toEqual({ actions: [], decisions: [] });
+  });
+});

@@ -1,0 +1,315 @@
+/**
+ * The per-track recognizer (src/recognition/track-recognizer.ts) with stand-in models whose outputs are
+ * known: the "embedder" maps a crop's first byte (the person shown) to that person's unit vector, the
+ * liveness check scores a crop's second byte. What is tested is the recognizer's own logic: which frames
+ * are chosen, when a track is decided, that a decision is fixed (no re-embedding), retries of `unknown`,
+ * gallery changes, bounds, and concurrent tracks on two cameras.
+ */
+import { describe, expect, it } from 'vitest';
+import type { GalleryContents } from '../../src/recognition/gallery-contents.js';
+import { BestFrames } from '../../src/recognition/best-frames.js';
+import { recognitionFrameScore, photoQuality } from '../../src/recognition/gallery-photo-quality.js';
+import {
+  GalleryTrackRecognizer,
+  meanEmbedding,
+  type TrackFaceSample,
+  type TrackLivenessCheck,
+} from '../../src/recognition/track-recognizer.js';
+import type { FramePixels } from '../../src/pipeline/track-recognizer.js';
+import type { DetectedFace } from '../../src/vision/face.js';
+import type { LivenessVerdict } from '../../src/pipeline/track-event.js';
+
+const SIDE = 150;
+const ALIGNMENT = { size: SIDE, sideInEyeDistances: 3, centreBelowEyes: 0.3, padding: 'mirror' } as const;
+const DIMS = 4;
+
+/** Person i's embedding: the i-th axis. */
+function axis(i: number): Float32Array {
+  const e = new Float32Array(DIMS);
+  e[i] = 1;
+  return e;
+}
+
+function gallery(people: Record<string, number>): GalleryContents {
+  return {
+    galleryId: 'g',
+    model: { id: 'stand-in', dimensions: DIMS },
+    version: 1,
+    people: Object.entries(people).map(([name, i]) => ({
+      name,
+      embeddings: [axis(i)],
+      changed: { at: 0, by: 'g' },
+    })),
+    tombstones: [],
+  };
+}
+
+/** A frontal face with eyes `eyes` px apart; `yaw` shifts the nose sideways (eye distances). */
+function face(eyes: number, yaw = 0): DetectedFace {
+  const x = 100;
+  const y = 100;
+  return {
+    box: { x: x - eyes, y: y - eyes, width: 3 * eyes, height: 3 * eyes },
+    keypoints: {
+      rightEye: { x, y },
+      leftEye: { x: x + eyes, y },
+      noseTip: { x: x + eyes / 2 + yaw * eyes, y: y + 0.6 * eyes },
+      mouth: { x: x + eyes / 2, y: y + 1.1 * eyes },
+      rightEar: { x: x - eyes / 2, y },
+      leftEar: { x: x + 1.5 * eyes, y },
+    },
+    score: 0.9,
+  };
+}
+
+/** A crop showing `person`, with liveness byte `live` (0–255) and a checkerboard of `contrast`. */
+function crop(person: number, live: number, contrast = 80): Uint8Array {
+  const c = new Uint8Array(SIDE * SIDE * 3);
+  for (let i = 0; i < SIDE * SIDE; i++) {
+    const v = 100 + (((i % SIDE) + Math.floor(i / SIDE)) % 2 ? contrast : 0);
+    c.fill(v, 3 * i, 3 * i + 3);
+  }
+  c[0] = person;
+  c[1] = live;
+  return c;
+}
+
+function pixels(person: number, live = 250, contrast = 80): FramePixels {
+  return {
+    alignedCrop: () => Promise.resolve(crop(person, live, contrast)),
+    image: () => Promise.reject(new Error('the stand-in liveness check needs no frame')),
+  };
+}
+
+class StandIns {
+  embedded: number[] = [];
+  scored = 0;
+  readonly embedder = {
+    alignment: ALIGNMENT,
+    embedCrop: async (c: Uint8Array) => {
+      await new Promise((r) => setTimeout(r, 1 + (c[0] % 3))); // out-of-order completion across cameras
+      this.embedded.push(c[0]);
+      return axis(c[0]);
+    },
+  };
+  readonly liveness: TrackLivenessCheck<Uint8Array> = {
+    minFrames: 3,
+    capture: (_face, p) => p.alignedCrop(face(40), ALIGNMENT),
+    score: (c) => {
+      this.scored++;
+      return Promise.resolve(c[1] / 255);
+    },
+    decide: (scores: readonly number[], _samples: readonly TrackFaceSample[]): LivenessVerdict => {
+      const m = [...scores].sort((a, b) => a - b)[scores.length >> 1];
+      return { outcome: scores.length < 3 ? 'unknown' : m >= 0.5 ? 'live' : 'attack', score: m };
+    },
+  };
+}
+
+function options(s: StandIns, people: Record<string, number>) {
+  return {
+    embedder: s.embedder,
+    liveness: s.liveness,
+    gallery: gallery(people),
+    threshold: 0.9,
+    margin: 0.02,
+    embeddingsPerTrack: 3,
+  };
+}
+
+function recognizer(s: StandIns, people: Record<string, number>, extra = {}) {
+  return new GalleryTrackRecognizer({ ...options(s, people), ...extra });
+}
+
+/**
+ * One frame, then whatever its decision says once it has run: the recognizer decides off the frame loop and
+ * reports at the camera's next frame, so a test waits for it (`idle`) and asks again with no faces.
+ */
+async function settle(
+  r: GalleryTrackRecognizer<Uint8Array>,
+  camera: string,
+  faces: Parameters<GalleryTrackRecognizer<Uint8Array>['observe']>[1],
+  timeMs: number,
+  p: FramePixels,
+) {
+  const now = await r.observe(camera, faces, timeMs, p);
+  await r.idle();
+  return new Map([...now, ...(await r.observe(camera, [], timeMs, p))]);
+}
+
+describe('frame choice', () => {
+  const sharp = crop(0, 0, 80);
+  const blurred = crop(0, 0, 2);
+  it('prefers bigger, sharper, more frontal faces', () => {
+    const score = (f: DetectedFace, c: Uint8Array) => recognitionFrameScore(photoQuality(f, c, SIDE), 50);
+    expect(score(face(50), sharp)).toBeGreaterThan(score(face(20), sharp));
+    expect(score(face(50), sharp)).toBeGreaterThan(score(face(50), blurred));
+    expect(score(face(50), sharp)).toBeGreaterThan(score(face(50, 0.3), sharp));
+    // Size stops counting once the crop is not upscaled.
+    expect(score(face(80), sharp)).toBeCloseTo(score(face(50), sharp), 6);
+  });
+
+  it('keeps only the best frames, in bounded memory', () => {
+    const best = new BestFrames<number>(3);
+    [0.2, 0.9, 0.1, 0.5, 0.7, 0.3].forEach((score, i) => best.offer({ score, timeMs: i, value: i }));
+    expect(best.size).toBe(3);
+    expect(best.offered).toBe(6);
+    expect(best.best().map((f) => f.value)).toEqual([1, 4, 3]);
+    expect(best.wouldKeep(0.4)).toBe(false);
+    expect(best.wouldKeep(0.6)).toBe(true);
+  });
+});
+
+describe('GalleryTrackRecognizer', () => {
+  it('decides a track once from its best frames, and does not embed it again', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, { alice: 1, bob: 2 });
+    const sizes = [20, 45, 30, 50, 40];
+    const decisions = [];
+    for (const [i, eyes] of sizes.entries()) {
+      const out = await settle(r, 'door', [{ trackId: 'door-1', face: face(eyes) }], i * 66, pixels(1));
+      decisions.push(out.get('door-1'));
+    }
+    // Decided at the fifth frame (the window: 3 kept + 2), not before.
+    expect(decisions.slice(0, 4)).toEqual([undefined, undefined, undefined, undefined]);
+    expect(decisions[4]).toEqual({
+      person: { name: 'alice', similarity: 1 },
+      liveness: { outcome: 'live', score: 250 / 255 },
+    });
+    expect(s.embedded).toHaveLength(3);
+    for (let i = 5; i < 30; i++) {
+      const out = await settle(r, 'door', [{ trackId: 'door-1', face: face(60) }], i * 66, pixels(1));
+      expect(out.size).toBe(0);
+    }
+    expect(s.embedded).toHaveLength(3); // a decided track costs nothing more
+  });
+
+  it('names nobody below the threshold, retries only with clearly better frames, at most maxAttempts times', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, { alice: 1 }, { maxAttempts: 2 });
+    let t = 0;
+    const see = (eyes: number) => settle(r, 'door', [{ trackId: 'door-1', face: face(eyes) }], (t += 66), pixels(3));
+    const first = [];
+    for (let i = 0; i < 5; i++) first.push(await see(20));
+    expect(first[4].get('door-1')?.person).toEqual({ name: null, similarity: 0 });
+    expect(s.embedded).toHaveLength(3);
+    // Frames no better than the first window's best start no new decision.
+    for (let i = 0; i < 10; i++) expect((await see(20)).size).toBe(0);
+    expect(s.embedded).toHaveLength(3);
+    // Clearly better frames do: a second decision, and that is the last one allowed.
+    for (let i = 0; i < 5; i++) await see(50);
+    expect(s.embedded.length).toBeGreaterThan(3);
+    const after = s.embedded.length;
+    for (let i = 0; i < 10; i++) await see(60);
+    expect(s.embedded).toHaveLength(after);
+  });
+
+  it('an empty gallery names nobody without embedding, and liveness is still decided', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, {});
+    let last;
+    for (let i = 0; i < 5; i++)
+      last = await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1, 10));
+    expect(last?.get('door-1')).toEqual({
+      person: { name: null, similarity: null },
+      liveness: { outcome: 'attack', score: 10 / 255 },
+    });
+    expect(s.embedded).toEqual([]);
+    expect(s.scored).toBe(3);
+  });
+
+  it('a new gallery re-matches decided tracks: a removed person is nobody at the next frame', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, { alice: 1 });
+    for (let i = 0; i < 5; i++) await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    r.setGallery(gallery({ bob: 2 }));
+    const out = await settle(r, 'door', [], 400, pixels(1));
+    expect(out.get('door-1')?.person).toEqual({ name: null, similarity: 0 });
+    expect(s.embedded).toHaveLength(3); // re-matched from the kept embedding, not embedded again
+  });
+
+  it('a track decided against an empty gallery is decided again once someone is enrolled', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, {});
+    const see = (i: number) => settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    for (let i = 0; i < 5; i++) await see(i);
+    expect(s.embedded).toEqual([]);
+    r.setGallery(gallery({ alice: 1 }));
+    let named = null;
+    for (let i = 5; i < 12 && !named; i++) named = (await see(i)).get('door-1')?.person.name ?? null;
+    expect(named).toBe('alice');
+  });
+
+  it('keeps concurrent tracks of two cameras apart', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, { alice: 1, bob: 2 });
+    const run = async (camera: string, person: number) => {
+      const seen = new Map<string, string | null>();
+      for (let i = 0; i < 6; i++) {
+        const faces = [
+          { trackId: `${camera}-1`, face: face(50) },
+          { trackId: `${camera}-2`, face: face(45) },
+        ];
+        // Both tracks of a camera show the same person here; the other camera another one.
+        const out = await settle(r, camera, faces, i * 66, pixels(person));
+        for (const [id, identity] of out) seen.set(id, identity.person.name);
+      }
+      return seen;
+    };
+    const [door, gate] = await Promise.all([run('door', 1), run('gate', 2)]);
+    expect(Object.fromEntries(door)).toEqual({ 'door-1': 'alice', 'door-2': 'alice' });
+    expect(Object.fromEntries(gate)).toEqual({ 'gate-1': 'bob', 'gate-2': 'bob' });
+    expect(r.trackCount).toBe(4);
+    r.forget('door', 'door-1');
+    r.forget('gate', 'gate-1');
+    expect(r.trackCount).toBe(2);
+  });
+
+  it('follows at most maxTracks tracks; the others stay undecided', async () => {
+    const s = new StandIns();
+    let full = 0;
+    const r = recognizer(s, { alice: 1 }, { maxTracks: 2, onFull: () => full++ });
+    const faces = ['a', 'b', 'c'].map((id) => ({ trackId: id, face: face(50) }));
+    const decided = new Set<string>();
+    for (let i = 0; i < 6; i++)
+      for (const id of (await settle(r, 'door', faces, i * 66, pixels(1))).keys()) decided.add(id);
+    expect([...decided].sort()).toEqual(['a', 'b']);
+    expect(full).toBe(1);
+  });
+
+  it('decides off the frame loop: frames go on while the embedder runs, the result comes at a later frame', async () => {
+    const s = new StandIns();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slow = { ...s.embedder, embedCrop: async (c: Uint8Array) => (await gate, s.embedder.embedCrop(c)) };
+    const r = new GalleryTrackRecognizer({ ...options(s, { alice: 1 }), embedder: slow });
+    const frame = (i: number) => r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    for (let i = 0; i < 5; i++) expect((await frame(i)).size).toBe(0);
+    // The decision is running; later frames are not held up by it, and start no second one.
+    for (let i = 5; i < 8; i++) expect((await frame(i)).size).toBe(0);
+    release();
+    await r.idle();
+    expect((await frame(8)).get('door-1')?.person.name).toBe('alice');
+    expect(s.embedded).toHaveLength(3);
+  });
+
+  it('a failing model leaves the track undecided and is reported, without retrying every frame', async () => {
+    const s = new StandIns();
+    const errors: unknown[] = [];
+    const broken = { ...s.embedder, embedCrop: () => Promise.reject(new Error('model closed')) };
+    const r = new GalleryTrackRecognizer({
+      ...options(s, { alice: 1 }),
+      embedder: broken,
+      onError: (e) => errors.push(e),
+    });
+    for (let i = 0; i < 20; i++)
+      expect((await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1))).size).toBe(0);
+    expect(errors).toHaveLength(1); // later frames are no better than the failed window's: no new attempt
+  });
+
+  it('averages unit embeddings into a unit embedding', () => {
+    const m = meanEmbedding([axis(0), axis(1)]);
+    expect(Math.hypot(...m)).toBeCloseTo(1, 6);
+    expect(m[0]).toBeCloseTo(Math.SQRT1_2, 6);
+  });
+});
