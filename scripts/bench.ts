@@ -15,7 +15,13 @@
  * the build has it). `fps_1280x720_by_threads` is the unpaced 1280×720 figure with 1 and 2 inference threads,
  * `fps_1280x720_two_cameras` the sum over two unpaced 1280×720 cameras sharing one detector and classifier.
  *
+ * `classify_per_model_ms` is the classify stage per face for each of two models per face (issue 24 §3): the
+ * serving model and `--second-model` (default: the shipped int8 model again, on its own 1000 ms cadence,
+ * `--second-interval-ms`), run on the scene clips together; `fps_two_models` their frames per second, to set
+ * beside `fps_480x270` and the detector's `detector_call_ms`.
+ *
  *   tsx scripts/bench.ts [--json] [--model path] [--detector short|full] [--threads N] [--seconds S]
+ *                        [--second-model path] [--second-interval-ms N]
  */
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -178,7 +184,12 @@ interface RunOptions {
   readonly warmupS?: number;
   /** A live view fed every processed frame, as the daemon feeds it. */
   readonly live?: LiveView;
+  /** A second model per face (`classifiers:`), on its own cadence; its and the first's classify times per face recorded. */
+  readonly second?: { readonly classifier: FaceClassifier; readonly intervalMs: number };
 }
+
+/** Classify time per face of each model in the two-model run (`classify_per_model_ms`). */
+const perModelClassify: [number[], number[]] = [[], []];
 
 /**
  * Runs the pipeline over `frames` (looped) for `durationS`; returns processed frames per second and the
@@ -194,12 +205,17 @@ async function run(
   const { record = false, paceFps = 0, rig = { detector, classifier }, warmupS = 0, live } = options;
   let faceFrames = 0;
   const slot = new LatestFrameSlot();
+  const second = options.second;
   const tracker = new FaceTracker({
     camera,
     labels: rig.classifier.labels,
     model: rig.classifier.id,
     minFrames: 2,
     updateIntervalMs: 500,
+    ...(second && {
+      attributeName: 'first',
+      moreModels: [{ name: 'second', labels: second.classifier.labels, classifyIntervalMs: second.intervalMs }],
+    }),
   });
   liveTracker = tracker;
   let processed = 0;
@@ -210,6 +226,7 @@ async function run(
     slot,
     detector: rig.detector,
     classifier: () => rig.classifier,
+    ...(second && { moreClassifiers: () => [second.classifier] }),
     tracker,
     log: silentLogger(),
     minFacePx: 20,
@@ -230,6 +247,7 @@ async function run(
         if (s === 'align' || s === 'classify') perFrame[s] = ms;
         else stages[s].push(ms);
       },
+      classify: (model, ms, faces) => void (second && perModelClassify[model]?.push(ms / faces)),
       frame: (f, faces, classified = faces) => {
         live?.frame(camera, f);
         processed++;
@@ -355,6 +373,13 @@ const fps720 = (await run('hd', hd, seconds / 2)).fps;
 // The same without decode/inference overlap (builds that have the option; others run as above).
 const fps720Sequential = (await run('hd-seq', hd, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
 const fps480Sequential = (await run('clips-seq', clips, seconds / 2, { pipeline: { overlapDecode: false } })).fps;
+// Two models per face on the scene clips: the classify stage of each, per face.
+const secondModel = await FaceClassifier.create({ modelPath: resolveModelPath(flag('--second-model')), threads });
+const secondIntervalMs = Number(flag('--second-interval-ms') ?? 1000);
+const fpsTwoModels = (
+  await run('two-models', clips, seconds / 2, { second: { classifier: secondModel, intervalMs: secondIntervalMs } })
+).fps;
+await secondModel.close();
 // Two 1280×720 cameras sharing the detector and classifier, unpaced: frames per second over both.
 const twoCameras = await Promise.all([
   run('hd-a', hd, seconds / 2),
@@ -417,6 +442,11 @@ const result = {
   event_latency_ms: summary(pacedLatency),
   stages_ms: Object.fromEntries(Object.entries(stages).map(([k, v]) => [k, summary(v)])),
   classifier_invoke_ms: summary(classifyInvoke),
+  classify_per_model_ms: {
+    [classifier.id]: summary(perModelClassify[0]),
+    second: { ...summary(perModelClassify[1]), interval_ms: secondIntervalMs },
+  },
+  fps_two_models: Math.round(fpsTwoModels * 10) / 10,
   detector_call_ms: summary(detectTotal),
   live_view: liveView,
   recognition,

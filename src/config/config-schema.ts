@@ -29,6 +29,12 @@ const topicSegment = (what: string) =>
 /** Base topic: one or more levels, no wildcards, no leading/trailing or empty levels. */
 const baseTopic = topicPath('base_topic');
 
+/** What the model store keeps in `models.dir` (src/model-push/model-store.ts), beside further models' stores. */
+const MODEL_STORE_ENTRIES = ['versions', 'current', 'previous'];
+
+/** Name of the model of a `classifier:` section without a `name` (the shipped model tells gender). */
+export const DEFAULT_CLASSIFIER_NAME = 'gender';
+
 const port = num(z.number().int().min(0).max(65535));
 
 export const deviceSchema = z.strictObject({
@@ -198,7 +204,60 @@ export const classifierSchema = z.strictObject({
    * Default: what the model's manifest says (`test_time_flip`, off when absent).
    */
   flip_average: bool().optional(),
+  /**
+   * Name of the model's attribute in events (`attributes.<name>`), Home Assistant entities and model
+   * commands; a topic level. Default `gender` (the shipped model's attribute).
+   */
+  name: topicSegment('classifier name').optional(),
 });
+
+/**
+ * One model of the `classifiers:` list: `classifier:`'s fields, a required `name` and `model`, and a cadence
+ * of its own.
+ */
+export const namedClassifierSchema = classifierSchema.extend({
+  /** Unique; not a folder name of the first model's store (a further model's store is `models.dir/<name>`). */
+  name: topicSegment('classifier name').refine((name) => !MODEL_STORE_ENTRIES.includes(name), {
+    message: `a classifier may not be named ${MODEL_STORE_ENTRIES.join(', ')}: its model store would be one of the model store's own folders`,
+  }),
+  /** TFLite classifier (required in a list). */
+  model: z.string().min(1),
+  /**
+   * A tracked face whose class for this model is clear is classified again at most once per this many ms
+   * (as `tracker.classify_interval_ms` does for the first model, which ignores this). Default:
+   * `tracker.classify_interval_ms`.
+   */
+  interval_ms: num(z.number().int().min(0).max(60_000)).optional(),
+});
+
+/** Several models per face; names are unique (they are topic levels and attribute keys). */
+export const classifiersSchema = z
+  .array(namedClassifierSchema)
+  .min(1, 'classifiers: needs at least one model')
+  .superRefine(
+    (models, ctx) => {
+      const seen = new Map<string, number>();
+      (models as unknown[]).forEach((model, i) => {
+        const name = (model as { name?: unknown } | null)?.name;
+        if (typeof name !== 'string') return;
+        const first = seen.get(name);
+        if (first === undefined) seen.set(name, i);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: [i, 'name'],
+            message: `duplicate classifier name "${name}" (also classifiers.${first}.name)`,
+          });
+      });
+      if ((models[0] as { interval_ms?: unknown } | undefined)?.interval_ms !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: [0, 'interval_ms'],
+          message: 'the first classifier follows tracker.classify_interval_ms: set that instead',
+        });
+    },
+    { when: (payload) => Array.isArray(payload.value) },
+  );
 
 export const trackerSchema = z.strictObject({
   /** IoU with a track's last box needed to continue that track. Default 0.3. */
@@ -255,7 +314,10 @@ export const configSchema = z
     embedded_broker: embeddedBrokerSchema.prefault({}),
     cameras: camerasSchema.default([]),
     detector: detectorSchema.prefault({}),
+    /** The face classifier; one model. For several, `classifiers:` instead (not both). */
     classifier: classifierSchema.prefault({}),
+    /** Several models per face, each with its own name and cadence; the first one's class is the event's `class`. */
+    classifiers: classifiersSchema.optional(),
     tracker: trackerSchema.prefault({}),
     /** Skip the face detector on still frames while no face is tracked (live cameras by default). */
     motion_gate: motionGateSchema.prefault({}),
@@ -291,7 +353,10 @@ export interface FaceedgeConfig {
   readonly embedded_broker: Cfg['embedded_broker'];
   readonly cameras: Cfg['cameras'];
   readonly detector: Cfg['detector'];
+  /** The first model of `classifiers` (what a board with one model reads; `name` as written). */
   readonly classifier: Omit<Cfg['classifier'], 'manifest'> & { readonly manifest: string };
+  /** Every model, in config order: `classifiers:`, or `classifier:` as a list of one. */
+  readonly classifiers: readonly ResolvedClassifierConfig[];
   readonly tracker: Cfg['tracker'];
   readonly motion_gate: Cfg['motion_gate'];
   readonly http: Cfg['http'];
@@ -312,6 +377,16 @@ export type EmbeddedBrokerConfig = FaceedgeConfig['embedded_broker'];
 export type CameraConfig = FaceedgeConfig['cameras'][number];
 export type { CameraSourceConfig } from '../capture/camera-source-schema.js';
 export type DetectorConfig = FaceedgeConfig['detector'];
+/** One model, with its manifest path and cadence filled in. */
+export type ResolvedClassifierConfig = Omit<Cfg['classifier'], 'manifest' | 'name'> & {
+  readonly name: string;
+  readonly manifest: string;
+  /**
+   * This model's classify interval, ms; undefined for the first model, which follows
+   * `tracker.classify_interval_ms` (also when that is retuned at run time).
+   */
+  readonly interval_ms?: number;
+};
 export type ClassifierConfig = FaceedgeConfig['classifier'];
 export type TrackerConfig = FaceedgeConfig['tracker'];
 export type HttpConfig = FaceedgeConfig['http'];

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { manifestPathFor } from '../inference/model-manifest.js';
 import { GALLERY_FILE_NAME } from '../recognition/recognition-config-schema.js';
 import { parseDocument } from 'yaml';
-import { configSchema, type FaceedgeConfig, type ParsedConfig } from './config-schema.js';
+import { configSchema, DEFAULT_CLASSIFIER_NAME, type FaceedgeConfig, type ParsedConfig } from './config-schema.js';
 import { ConfigInvalidError, configIssuesFromZod, type ConfigIssue } from './config-issues.js';
 import { applyOverrides, envOverrides, flagOverrides } from './config-overrides.js';
 
@@ -124,6 +124,10 @@ function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname:
   const id = cfg.device.id ?? deviceIdFromHostname(hostname);
   // systemd's StateDirectory= exports STATE_DIRECTORY (colon-separated when several are declared).
   const stateDir = cfg.state_dir ?? env.STATE_DIRECTORY?.split(':')[0] ?? '.faceedge';
+  const classifier = { ...cfg.classifier, manifest: cfg.classifier.manifest ?? manifestPathFor(cfg.classifier.model) };
+  const classifiers = cfg.classifiers?.map((c) => ({ ...c, manifest: c.manifest ?? manifestPathFor(c.model) })) ?? [
+    { ...classifier, name: classifier.name ?? DEFAULT_CLASSIFIER_NAME },
+  ];
   return {
     ...cfg,
     device: { id, name: cfg.device.name ?? id, tags: cfg.device.tags },
@@ -132,10 +136,8 @@ function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname:
       client_id: cfg.mqtt.client_id ?? `faceedge-${id}`,
       outbox: { ...cfg.mqtt.outbox, dir: cfg.mqtt.outbox.dir ?? join(stateDir, 'outbox') },
     },
-    classifier: {
-      ...cfg.classifier,
-      manifest: cfg.classifier.manifest ?? manifestPathFor(cfg.classifier.model),
-    },
+    classifier: cfg.classifiers ? classifiers[0] : classifier,
+    classifiers,
     models: { ...cfg.models, dir: cfg.models.dir ?? join(stateDir, 'models') },
     recognition: { ...cfg.recognition, gallery: cfg.recognition.gallery ?? join(stateDir, GALLERY_FILE_NAME) },
     state_dir: stateDir,
@@ -151,8 +153,14 @@ export function parseConfig(
   options: { env?: LoadConfigOptions['env']; hostname?: string; source?: string } = {},
 ): FaceedgeConfig {
   const result = configSchema.safeParse(tree);
-  if (!result.success)
-    throw new ConfigInvalidError(configIssuesFromZod(result.error.issues), options.source ?? 'config');
+  const issues: ConfigIssue[] = result.success ? [] : [...configIssuesFromZod(result.error.issues)];
+  // `classifier:` always has a value after parsing (its defaults), so both sections are told apart here.
+  if (hasValueAt(tree, ['classifier']) && hasValueAt(tree, ['classifiers']))
+    issues.push({
+      path: 'classifier',
+      message: 'set either classifier: (one model) or classifiers: (a list), not both; move its settings into the list',
+    });
+  if (!result.success || issues.length > 0) throw new ConfigInvalidError(issues, options.source ?? 'config');
   return deepFreeze(fillDerived(result.data, options.env ?? {}, options.hostname ?? osHostname()));
 }
 

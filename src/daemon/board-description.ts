@@ -5,10 +5,26 @@
  */
 import type { FaceedgeConfig } from '../config/config-schema.js';
 import { redactConfig } from '../config/redact-config.js';
+import type { FaceClassifier } from '../inference/face-classifier.js';
 import type { BridgeInfo } from '../mqtt/mqtt-payloads.js';
 import type { HealthFacts } from '../observability/health-report.js';
 import type { DaemonServices } from './daemon-services.js';
 import { servedFrom } from './model-updates.js';
+
+/** What `bridge/info` says of one serving model: id, sha256, labels and decision, and how it got there. */
+function modelFacts(classifier: FaceClassifier, storeDir: string): NonNullable<BridgeInfo['model']> {
+  return {
+    id: classifier.id,
+    sha256: classifier.sha256,
+    labels: classifier.manifest.labels,
+    threshold: classifier.threshold,
+    ...(classifier.manifest.labels.length > 2
+      ? { temperature: classifier.softmax.temperature, unsure_floor: classifier.softmax.unsureFloor }
+      : {}),
+    flip_average: classifier.flipAverage,
+    ...servedFrom(classifier.modelPath, storeDir),
+  };
+}
 
 /**
  * The `bridge/info` payload: version, tags, the serving model and how it got there, delegates, cameras, options,
@@ -19,17 +35,9 @@ export function describeBridge(s: DaemonServices, config: FaceedgeConfig): Bridg
   return {
     version: s.version,
     tags: config.device.tags,
-    model: {
-      id: classifier.id,
-      sha256: classifier.sha256,
-      labels: classifier.manifest.labels,
-      threshold: classifier.threshold,
-      ...(classifier.manifest.labels.length > 2
-        ? { temperature: classifier.softmax.temperature, unsure_floor: classifier.softmax.unsureFloor }
-        : {}),
-      flip_average: classifier.flipAverage,
-      ...servedFrom(classifier.modelPath, config.models.dir),
-    },
+    model: modelFacts(classifier, config.models.dir),
+    // Every model per face by name (`classifiers:`), the first one first (it is `model`), each from its own store.
+    models: s.classifiers.models.map((m) => ({ name: m.name, ...modelFacts(m.holder.current, m.storeDir) })),
     delegate: { active: classifier.delegate.active, fallback_reason: classifier.delegate.fallbackReason ?? null },
     detector: { model: config.detector.model, delegate: s.detector.delegate.active },
     cameras: s.cameras.names,

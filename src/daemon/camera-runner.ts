@@ -24,7 +24,15 @@ export interface CameraRunnerOptions {
     /** Three or more labels: the model's unsure floor (FaceClassifier.unsureFloor). */
     readonly unsureFloor?: number;
   };
-  readonly tracker: Omit<TrackerOptions, 'camera' | 'labels' | 'model'>;
+  /** The first model's name: events then carry `attributes` (issue 24 §3). Absent: no attributes. */
+  readonly attributeName?: string;
+  /** Further models per face, each on its own cadence (default: the tracker's). Default none. */
+  readonly moreModels?: readonly {
+    readonly name: string;
+    readonly intervalMs?: number;
+    readonly classifier: CameraRunnerOptions['classifier'];
+  }[];
+  readonly tracker: Omit<TrackerOptions, 'camera' | 'labels' | 'model' | 'attributeName' | 'moreModels'>;
   readonly minFacePx: number;
   /** Motion gating of this camera's detector; absent = the detector runs on every frame. */
   readonly motionGate?: MotionGateOptions;
@@ -80,24 +88,26 @@ export class CameraRunner {
       labels: classifier.labels,
       model: classifier.id,
       unsureFloor: classifier.unsureFloor,
+      attributeName: o.attributeName,
+      moreModels: o.moreModels?.map((m) => {
+        const { labels, unsureFloor } = m.classifier();
+        return { name: m.name, labels, unsureFloor, classifyIntervalMs: m.intervalMs };
+      }),
     });
+    const modelNames = [o.attributeName ?? 'first', ...(o.moreModels ?? []).map((m) => m.name)];
     this.#pipeline = new Pipeline({
       camera: o.name,
       slot: this.slot,
       detector: o.detector,
       classifier: o.classifier,
+      moreClassifiers: o.moreModels && (() => (o.moreModels ?? []).map((m) => m.classifier())),
       tracker: this.#tracker,
       sink: o.sink,
       log,
       minFacePx: o.minFacePx,
       motionGate: o.motionGate,
       observer: {
-        stage: (stage, ms) => {
-          o.metrics.observeStage(stage, ms, o.name);
-          const acc = (this.#stageTotals[stage] ??= { ms: 0, n: 0 });
-          acc.ms += ms;
-          acc.n++;
-        },
+        stage: (stage, ms) => this.#observeStage(stage, ms),
         frame: (frame, faces) => {
           o.onFrame?.(frame);
           this.lastFrameAt = performance.now();
@@ -111,6 +121,10 @@ export class CameraRunner {
           }
         },
         frameError: (frame, err) => this.#frameSkipped(frame, err),
+        // Several models: each one's share of the classify stage, as stage `classify.<name>`.
+        classify: o.moreModels?.length
+          ? (model, ms) => this.#observeStage(`classify.${modelNames[model]}`, ms)
+          : undefined,
       },
     });
   }
@@ -236,6 +250,19 @@ export class CameraRunner {
   /** Names the classifier that produces this camera's events from now on. */
   setModel(id: string, unsureFloor?: number): void {
     this.#tracker.setModel(id, unsureFloor);
+  }
+
+  /** Times a stage of one frame: the metrics, and the totals `stats` reads. */
+  #observeStage(stage: string, ms: number): void {
+    this.#o.metrics.observeStage(stage, ms, this.name);
+    const acc = (this.#stageTotals[stage] ??= { ms: 0, n: 0 });
+    acc.ms += ms;
+    acc.n++;
+  }
+
+  /** A further model was swapped (same labels): its unsure floor from now on. */
+  setAttributeModel(name: string, unsureFloor: number | undefined): void {
+    this.#tracker.setAttributeModel(name, unsureFloor ?? 0);
   }
 
   /** Applies new thresholds (run-time `options`) from the next frame on. */

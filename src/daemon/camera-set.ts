@@ -15,7 +15,7 @@ import type { TrackerOptions } from '../pipeline/face-tracker.js';
 import type { TrackJournal } from '../pipeline/track-journal.js';
 import type { TrackRecognizer } from '../pipeline/track-recognizer.js';
 import { CameraRunner } from './camera-runner.js';
-import type { ClassifierHolder } from './classifier-holder.js';
+import type { ClassifierSet } from './classifier-set.js';
 import type { DaemonBus } from './daemon-bus.js';
 import type { RunTimeTuning } from './run-time-tuning.js';
 
@@ -23,7 +23,8 @@ export interface CameraSetOptions {
   readonly cameras: readonly CameraConfig[];
   readonly motionGate: FaceedgeConfig['motion_gate'];
   readonly detector: FaceDetector;
-  readonly classifier: ClassifierHolder;
+  /** Every model per face; the first one's decision is the event's `class`. */
+  readonly classifiers: ClassifierSet;
   /** The tracker thresholds and minimum face size in force (they change at run time). */
   readonly tuning: RunTimeTuning;
   /** Track numbers continue after the highest one the journal has seen per camera. */
@@ -61,6 +62,10 @@ export class CameraSet {
     this.runners = options.cameras.map((camera) => this.#runner(camera));
     bus.on('modelChanged', (classifier) => {
       for (const runner of this.runners) runner.setModel(classifier.id, classifier.unsureFloor);
+    });
+    bus.on('classifierChanged', (name, classifier) => {
+      if (name === options.classifiers.first.name) return; // modelChanged above
+      for (const runner of this.runners) runner.setAttributeModel(name, classifier.unsureFloor);
     });
     bus.on('optionsChanged', (o) => {
       for (const runner of this.runners) runner.retune(trackerOptions(o.tracker), o.detector.min_face_px);
@@ -140,7 +145,13 @@ export class CameraSet {
       name,
       source: camera.source,
       detector: this.#o.detector,
-      classifier: () => this.#o.classifier.current,
+      classifier: () => this.#o.classifiers.first.holder.current,
+      attributeName: this.#o.classifiers.first.name,
+      moreModels: this.#o.classifiers.more.map((m) => ({
+        name: m.name,
+        intervalMs: m.intervalMs,
+        classifier: () => m.holder.current,
+      })),
       motionGate: motionGateFor(this.#o.motionGate, camera.source.type),
       tracker: { ...trackerOptions(tuning.current.tracker), firstId: this.#o.journal.firstNumber(name) },
       minFacePx: tuning.current.detector.min_face_px,

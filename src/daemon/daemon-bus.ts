@@ -46,6 +46,8 @@ export interface DaemonEvents {
   gpioLine: [line: GpioLineChange];
   /** Another classifier serves now (model reload, rollback, a new model in the store). */
   modelChanged: [classifier: FaceClassifier];
+  /** The model named `name` (`classifiers:`, the first one included) was swapped for `classifier`. */
+  classifierChanged: [name: string, classifier: FaceClassifier];
   /** The run-time thresholds changed (bridge `options`). */
   optionsChanged: [options: RuntimeOptions];
   /**

@@ -14,6 +14,7 @@ import type { DaemonMetrics } from '../observability/metrics.js';
 import type { TrackJournal } from '../pipeline/track-journal.js';
 import type { CameraSet } from './camera-set.js';
 import type { ClassifierHolder } from './classifier-holder.js';
+import type { ClassifierSet } from './classifier-set.js';
 import type { RunTimeTuning } from './run-time-tuning.js';
 
 export interface DaemonServices {
@@ -45,6 +46,11 @@ export interface DaemonServices {
    * change told on the bus as `galleryChanged`. Null while `recognition.enabled` is off.
    */
   readonly gallery: BoardGallery | null;
+  /**
+   * Every model per face by name (`classifiers:`), the first being `classifier`; each swaps on its own,
+   * told on the bus as `classifierChanged` (and `modelChanged` for the first).
+   */
+  readonly classifiers: ClassifierSet;
   /** The thresholds in force (bridge `options`). */
   readonly tuning: RunTimeTuning;
   /** What subscribers were told about tracks, across restarts (src/pipeline/track-journal.ts). */

@@ -9,6 +9,7 @@
  * - `model`: path of a `.tflite` on the board, inside its package folder (beside its `manifest.json`,
  *   which lists it). Absent: the serving model's file is loaded again from disk.
  * - `manifest`: that package's `manifest.json`, when named explicitly; it must be in the model's folder.
+ * - `name`: which model (`classifiers[].name`), when the board has several; absent: the first.
  * - `transaction`: echoed in the response (handled by the bridge dispatcher).
  */
 import { basename, dirname, join, resolve } from 'node:path';
@@ -22,9 +23,11 @@ export interface ModelReloadTarget {
   readonly modelPath?: string;
   /** Absolute path of its manifest (`<model's folder>/manifest.json` when the request names none). */
   readonly manifestPath?: string;
+  /** Which model (`classifiers[].name`); undefined = the first. */
+  readonly name?: string;
 }
 
-const KEYS = new Set(['model', 'manifest']);
+const KEYS = new Set(['model', 'manifest', 'name']);
 
 /** Checks the request's shape; REQUEST_INVALID names the offending key. */
 export function parseModelReloadRequest(params: unknown): ModelReloadTarget {
@@ -35,18 +38,21 @@ export function parseModelReloadRequest(params: unknown): ModelReloadTarget {
     if (!KEYS.has(key))
       throw new FaceedgeError(
         'REQUEST_INVALID',
-        `model/reload: unknown key "${key}" (known: model, manifest, transaction)`,
+        `model/reload: unknown key "${key}" (known: model, manifest, name, transaction)`,
       );
   }
   for (const key of KEYS) {
     if (body[key] !== undefined && (typeof body[key] !== 'string' || body[key] === '')) {
-      throw new FaceedgeError('REQUEST_INVALID', `model/reload: "${key}" must be a path (a non-empty string)`);
+      throw new FaceedgeError(
+        'REQUEST_INVALID',
+        `model/reload: "${key}" must be ${key === 'name' ? "a model's name" : 'a path'} (a non-empty string)`,
+      );
     }
   }
   if (body.model === undefined) {
     if (body.manifest !== undefined)
       throw new FaceedgeError('REQUEST_INVALID', 'model/reload: "manifest" needs "model"');
-    return {};
+    return body.name === undefined ? {} : { name: body.name as string };
   }
   const modelPath = resolve(body.model as string);
   const manifestPath = resolve((body.manifest as string | undefined) ?? join(dirname(modelPath), MANIFEST_FILE));
@@ -59,7 +65,7 @@ export function parseModelReloadRequest(params: unknown): ModelReloadTarget {
       },
     );
   }
-  return { modelPath, manifestPath };
+  return { modelPath, manifestPath, ...(body.name !== undefined && { name: body.name as string }) };
 }
 
 /**

@@ -7,6 +7,9 @@
  * rollback would undo the first). Response data: `{ rolled_back, from, model, source }`, where `source`
  * is `previous` (the store's previous package, re-checked) or `configured` (the board's first install
  * was rolled back: `classifier.model` serves again).
+ *
+ * With several models per face (`classifiers:`), `{ "name": "<model>" }` picks the model (its own store);
+ * absent: the first model, as before. Deps are called with that name (undefined: the first).
  */
 import { z } from 'zod';
 import { SerialQueue } from '../concurrency/serial-queue.js';
@@ -21,11 +24,11 @@ export interface ServingModel {
 
 export interface ModelRollbackDeps {
   /** Null until model updates have started. */
-  readonly updates: () => Pick<ModelUpdates, 'rollback'> | null;
-  /** The model the daemon serves now. */
-  readonly serving: () => ServingModel | null;
-  /** Loads the configured `classifier.model` (when the store has no model left to serve). */
-  readonly serveConfigured: () => Promise<void>;
+  readonly updates: (name?: string) => Pick<ModelUpdates, 'rollback'> | null;
+  /** The model the daemon serves now (as `name`). */
+  readonly serving: (name?: string) => ServingModel | null;
+  /** Loads the configured `classifier.model` (of `name`) (when the store has no model left to serve). */
+  readonly serveConfigured: (name?: string) => Promise<void>;
 }
 
 const paramsSchema = z.strictObject({
@@ -33,6 +36,8 @@ const paramsSchema = z.strictObject({
     .string()
     .regex(/^[0-9a-f]{64}$/)
     .optional(),
+  /** Which model (`classifiers[].name`); default the first. */
+  name: z.string().min(1).optional(),
 });
 
 export function modelRollbackHandler(deps: ModelRollbackDeps): BridgeHandler {
@@ -52,12 +57,13 @@ async function rollback(deps: ModelRollbackDeps, raw: unknown) {
       },
     );
   }
-  const updates = deps.updates();
+  const name = parsed.data.name;
+  const updates = deps.updates(name);
   if (!updates)
     throw new FaceedgeError('MODEL_INVALID', 'model updates are not running yet', {
       hint: 'retry once the daemon is up',
     });
-  const from = deps.serving();
+  const from = deps.serving(name);
   const want = parsed.data.if_sha256;
   if (want !== undefined && from?.sha256 !== want) {
     return {
@@ -69,6 +75,6 @@ async function rollback(deps: ModelRollbackDeps, raw: unknown) {
     };
   }
   const source = await updates.rollback();
-  if (source === 'configured') await deps.serveConfigured();
-  return { rolled_back: true, from, model: deps.serving(), source };
+  if (source === 'configured') await deps.serveConfigured(name);
+  return { rolled_back: true, from, model: deps.serving(name), source };
 }

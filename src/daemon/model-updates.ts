@@ -40,6 +40,11 @@ export interface ModelUpdatesOptions {
   readonly audit?: Pick<AuditTrail, 'record'>;
   /** Store poll period, ms (inotify does the quick part). Default 5000. */
   readonly pollMs?: number;
+  /**
+   * Attach the MQTT push receiver (one per board: pushes install into the first model's store). False for
+   * the stores of further models (`models.dir/<name>`), which are only watched. Default true.
+   */
+  readonly receivePushes?: boolean;
 }
 
 /**
@@ -88,6 +93,7 @@ export class ModelUpdates {
       log,
     });
     await this.#watcher.start();
+    if (this.#o.receivePushes === false) return;
     const watcher = this.#watcher;
     this.#receiver = new ModelPushReceiver({
       client: pushClientFor(this.#o.mqtt),

@@ -19,7 +19,7 @@ import type { DaemonMetrics } from '../observability/metrics.js';
 import { TrackJournal } from '../pipeline/track-journal.js';
 import { describeBridge, healthFacts } from './board-description.js';
 import { CameraSet } from './camera-set.js';
-import { loadServingClassifier } from './classifier-holder.js';
+import { loadClassifierSet } from './classifier-set.js';
 import type { DaemonBus } from './daemon-bus.js';
 import type { DaemonParts } from './daemon-parts.js';
 import type { DaemonServices } from './daemon-services.js';
@@ -55,11 +55,15 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     }),
     (d) => d.close(),
   );
-  const classifier = parts.started(
+  const classifiers = parts.started(
     'classifier',
-    await loadServingClassifier(config, log, (next) => bus.emit('modelChanged', next)),
+    await loadClassifierSet(config, log, (name, next, first) => {
+      if (first) bus.emit('modelChanged', next);
+      bus.emit('classifierChanged', name, next);
+    }),
     (c) => c.close(),
   );
+  const classifier = classifiers.first.holder;
   const gallery = await boardGalleryService(config, { bus, detector, log: componentLogger(log, 'gallery'), parts });
   const tuning = new RunTimeTuning({ detector: config.detector, tracker: config.tracker }, bus);
   bus.on('optionsChanged', (options) =>
@@ -71,7 +75,7 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     cameras: config.cameras,
     motionGate: config.motion_gate,
     detector,
-    classifier,
+    classifiers,
     tuning,
     journal,
     metrics: o.metrics,
@@ -106,6 +110,7 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     detector,
     classifier,
     gallery,
+    classifiers,
     tuning,
     journal,
     cameras,

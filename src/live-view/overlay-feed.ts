@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { looksLikeJpeg } from '../capture/jpeg-header.js';
 import type { Frame } from '../capture/frame.js';
 import type { VisibleTrack } from '../pipeline/face-tracker.js';
+import type { TrackSnapshot } from '../pipeline/track-event.js';
 import type { Box } from '../vision/face.js';
 import { framePixels } from './frame-pixels.js';
 
@@ -33,6 +34,8 @@ export interface LiveTrack {
   /** Position of `class` in the serving model's labels (it picks the colour); -1 for `unknown`. */
   readonly label_index: number;
   readonly box: Box;
+  /** Every model's decision by name, the first model's first (as in events); absent on a tracker without names. */
+  readonly attributes?: TrackSnapshot['attributes'];
   /** With recognition on: the name (null: nobody, or not decided yet) and the liveness outcome (issue 23). */
   readonly person?: string | null;
   readonly liveness?: 'live' | 'attack' | 'unknown';
@@ -91,6 +94,7 @@ export function liveTracks(tracks: readonly VisibleTrack[], labels: readonly str
     confirmed: t.confirmed,
     label_index: labels.indexOf(t.class),
     box: { x: round1(t.box.x), y: round1(t.box.y), width: round1(t.box.width), height: round1(t.box.height) },
+    ...(t.attributes && { attributes: t.attributes }),
     ...(t.person ? { person: t.person.name } : {}),
     ...(t.liveness ? { liveness: t.liveness.outcome } : {}),
   }));

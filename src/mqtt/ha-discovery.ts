@@ -5,7 +5,8 @@
  * Availability is shared at device level and follows `faceedge/<dev>/availability` (`online`/`offline`).
  *
  * Entities: per camera a face-present binary_sensor, the predicted class and its confidence (sensors
- * reading the events topic JSON), an `event` entity for track events and a capture connectivity
+ * reading the events topic JSON), the same two for every further model (`attributes.<name>`), an `event`
+ * entity for track events and a capture connectivity
  * diagnostic; per GPIO output a switch, or a lock when declared one (locked = OFF); per GPIO input a
  * binary_sensor (motion by default); with recognition on, per camera a person sensor (`<cam>/person`).
  *
@@ -33,6 +34,11 @@ export interface HaDiscoveryInput {
   readonly classes?: readonly string[];
   /** The model can say `unknown` (an unsure floor): it becomes one of the class sensor's options. Default false. */
   readonly unsure?: boolean;
+  /**
+   * The models after the first (`classifiers:`, issue 24 §3): each gets, per camera, a sensor of its label
+   * and one of its confidence, read from the event's `attributes.<name>`. Default none.
+   */
+  readonly attributes?: readonly HaAttribute[];
   readonly outputs?: readonly HaOutput[];
   readonly inputs?: readonly HaInput[];
   /** The board recognizes enrolled people: a person sensor per camera (`<cam>/person`). Default false. */
@@ -41,6 +47,16 @@ export interface HaDiscoveryInput {
   readonly discoveryPrefix?: string;
   /** Support/documentation URL shown as the origin's link. Optional. */
   readonly supportUrl?: string;
+}
+
+/** A further model's attribute as HA should show it. */
+export interface HaAttribute {
+  /** The model's name (`attributes.<name>`; a topic level, so safe in ids and templates). */
+  readonly name: string;
+  /** Its labels: the sensor becomes an enum of them. */
+  readonly classes: readonly string[];
+  /** It can say `unknown`. Default false. */
+  readonly unsure?: boolean;
 }
 
 /** A GPIO output as HA should show it. */
@@ -105,13 +121,9 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
       value_template: "{{ value_json.after['class'] }}",
       icon: 'mdi:face-recognition',
     };
-    if (input.classes && input.classes.length > 0)
-      Object.assign(classSensor, {
-        device_class: 'enum',
-        // Home Assistant refuses an enum state outside its options: `unknown` must be listed where it can occur.
-        options: [...input.classes, ...(input.unsure ? [UNSURE_LABEL] : [])],
-      });
+    if (input.classes && input.classes.length > 0) Object.assign(classSensor, enumOf(input.classes, input.unsure));
     cmps[`${cam}_class`] = classSensor;
+    for (const attribute of input.attributes ?? []) Object.assign(cmps, attributeSensors(cam, events, attribute, uid));
     cmps[`${cam}_confidence`] = {
       p: 'sensor',
       name: `${cam} confidence`,
@@ -181,6 +193,44 @@ export function haComponents(input: HaDiscoveryInput): Record<string, Record<str
     };
   }
   return cmps;
+}
+
+/** An enum sensor's settings for `classes`. */
+function enumOf(classes: readonly string[], unsure = false): Record<string, unknown> {
+  // Home Assistant refuses an enum state outside its options: `unknown` must be listed where it can occur.
+  return { device_class: 'enum', options: [...classes, ...(unsure ? [UNSURE_LABEL] : [])] };
+}
+
+/** A further model's two sensors on one camera: its label and its confidence (ids prefixed `attr_`, never a camera's own). */
+function attributeSensors(
+  cam: string,
+  events: string,
+  attribute: HaAttribute,
+  uid: (suffix: string) => string,
+): Record<string, Record<string, unknown>> {
+  const id = `${cam}_attr_${attribute.name}`;
+  const value = `value_json.after.attributes['${attribute.name}']`;
+  return {
+    [id]: {
+      p: 'sensor',
+      name: `${cam} ${attribute.name}`,
+      unique_id: uid(id),
+      state_topic: events,
+      value_template: `{{ ${value}.label }}`,
+      icon: 'mdi:face-recognition',
+      ...enumOf(attribute.classes, attribute.unsure),
+    },
+    [`${id}_confidence`]: {
+      p: 'sensor',
+      name: `${cam} ${attribute.name} confidence`,
+      unique_id: uid(`${id}_confidence`),
+      state_topic: events,
+      value_template: `{{ (${value}.score * 100) | round(1) }}`,
+      unit_of_measurement: '%',
+      state_class: 'measurement',
+      icon: 'mdi:percent',
+    },
+  };
 }
 
 /** The discovery message: retained, QoS 1, compact JSON. */

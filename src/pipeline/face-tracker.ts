@@ -6,10 +6,12 @@
  * message per frame.
  */
 import { FaceedgeError } from '../errors.js';
-import { argmax, softmax, UNSURE_LABEL } from '../classification/classification.js';
+import { UNSURE_LABEL } from '../classification/classification.js';
+import { clearConfidence, LabelVote } from '../classification/label-vote.js';
 import { definedValues } from '../schema/defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
+import { votedModels, type AttributeModel, type VotedModel } from './tracked-models.js';
 import { UNDECIDED_IDENTITY, type TrackIdentity } from './track-recognizer.js';
 import { iou, matchScore, moveTrack, type TrackMotion } from './track-motion.js';
 
@@ -56,6 +58,13 @@ export interface TrackerOptions {
    * 0 = every frame. Default 200.
    */
   readonly classifyIntervalMs?: number;
+  /**
+   * Name of the model of `labels` as an attribute (issue 24 §3): snapshots then carry `attributes` with
+   * every model's decision. Absent: no `attributes` (and no `moreModels`).
+   */
+  readonly attributeName?: string;
+  /** Further models voted on each track beside the first, each on its own cadence. Default none. */
+  readonly moreModels?: readonly AttributeModel[];
 }
 
 /**
@@ -90,6 +99,8 @@ export interface FaceObservation {
    * more labels; absent for two, where `logit` stands for [0, logit].
    */
   readonly scores?: readonly number[] | null;
+  /** Scores of each further model (`moreModels` order); null where that model did not classify this frame. */
+  readonly more?: readonly (readonly number[] | null)[];
 }
 
 /** A track seen in the last frame (see {@link FaceTracker.visibleTracks}). */
@@ -102,14 +113,8 @@ interface Track extends TrackMotion {
   readonly id: string;
   frames: number;
   missed: number;
-  /** Observations that carried a classification, and the frame time of the last one. */
-  classified: number;
-  classifiedAtMs: number;
-  /** Size-weighted sums of the per-label scores (two labels: [0, Σ w·logit]). */
-  weightedScoreSums: number[];
-  weightSum: number;
-  /** Best single-frame probability of each label (two labels: calibrated, 0.5 at the threshold). */
-  topProbability: number[];
+  /** One vote per model: the first model's, then `moreModels`'. */
+  readonly votes: LabelVote[];
   startTime: number;
   published: TrackSnapshot | null;
   publishedAtMs: number;
@@ -124,15 +129,6 @@ export interface ObservedTrack {
   readonly confirmed: boolean;
 }
 
-const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-
-/** One frame's probability of each label from its scores: for two labels exactly today's sigmoid of the logit. */
-function probabilitiesOf(scores: readonly number[]): number[] {
-  if (scores.length !== 2) return softmax(scores);
-  const p = sigmoid(scores[1] - scores[0]);
-  return [1 - p, p];
-}
-
 export class FaceTracker {
   #o: Required<TrackerOptions>;
   #tracks: Track[] = [];
@@ -145,6 +141,8 @@ export class FaceTracker {
   constructor(options: TrackerOptions) {
     this.#o = { ...TRACKER_DEFAULTS, ...definedValues(options) } as Required<TrackerOptions>;
     this.#nextId = this.#o.firstId;
+    if (options.moreModels?.length && options.attributeName === undefined)
+      throw new FaceedgeError('CONFIG_INVALID', 'a tracker of several models needs the first one named');
   }
 
   /** Changes thresholds at run time (the `options` bridge command); identity options stay. */
@@ -158,6 +156,16 @@ export class FaceTracker {
    */
   setModel(model: string, unsureFloor?: number): void {
     this.#o = { ...this.#o, model, ...definedValues({ unsureFloor }) };
+  }
+
+  /** A further model was reloaded: its unsure floor from now on (same labels). */
+  setAttributeModel(name: string, unsureFloor: number): void {
+    const more = this.#o.moreModels ?? [];
+    this.#o = { ...this.#o, moreModels: more.map((m) => (m.name === name ? { ...m, unsureFloor } : m)) };
+  }
+
+  #models(): VotedModel[] {
+    return votedModels(this.#o);
   }
 
   /**
@@ -253,11 +261,7 @@ export class FaceTracker {
         vy: 0,
         frames: 0,
         missed: 0,
-        classified: 0,
-        classifiedAtMs: -Infinity,
-        weightedScoreSums: this.#o.labels.map(() => 0),
-        weightSum: 0,
-        topProbability: this.#o.labels.map(() => 0),
+        votes: this.#models().map((m) => new LabelVote(m.rules.labels.length)),
         startTime: wallTimeMs / 1000,
         published: null,
         publishedAtMs: 0,
@@ -277,7 +281,8 @@ export class FaceTracker {
       survivors.push(t);
       if (t.missed > 0) continue;
       if (!t.published) {
-        if (t.frames >= this.#o.minFrames && t.classified > 0) events.push(this.#emit(t, 'new', nowMs, wallTimeMs));
+        if (t.frames >= this.#o.minFrames && t.votes[0].classified > 0)
+          events.push(this.#emit(t, 'new', nowMs, wallTimeMs));
       } else if (this.#worthUpdate(t, t.published, nowMs)) {
         events.push(this.#emit(t, 'update', nowMs, wallTimeMs));
       }
@@ -303,11 +308,23 @@ export class FaceTracker {
    * the same boxes, so the answers hold for the `update` call of that frame.
    */
   classificationDue(boxes: readonly Box[], nowMs: number): boolean[] {
+    return this.classificationsDue(boxes, nowMs).map((due) => due[0]);
+  }
+
+  /**
+   * {@link classificationDue} for every model: per box, per model (the first, then `moreModels`), whether
+   * that model should classify the face in the coming frame, each on its own interval.
+   */
+  classificationsDue(boxes: readonly Box[], nowMs: number): boolean[][] {
     const matches = this.#match(boxes, nowMs);
+    const models = this.#models();
     return boxes.map((_, i) => {
       const t = matches.get(i);
-      if (!t || t.classified < this.#o.minFrames || nowMs - t.classifiedAtMs >= this.#o.classifyIntervalMs) return true;
-      return this.#decision(t).confidence < this.#clearFrom();
+      return models.map((m, k) => {
+        const vote = t?.votes[k];
+        if (!vote || vote.classified < this.#o.minFrames || nowMs - vote.classifiedAtMs >= m.intervalMs) return true;
+        return vote.decision(m.rules).confidence < clearConfidence(m.rules);
+      });
     });
   }
 
@@ -338,74 +355,47 @@ export class FaceTracker {
     moveTrack(t, o.box, nowMs, t.frames === 0);
     t.frames++;
     t.missed = 0;
-    const scores = o.scores ?? (o.logit === null ? null : [0, o.logit]);
-    if (scores === null) return;
-    if (scores.length !== this.#o.labels.length) {
-      throw new FaceedgeError(
-        'MODEL_SHAPE_MISMATCH',
-        `${scores.length} class scores for a tracker of ${this.#o.labels.length} labels`,
-      );
-    }
-    t.classified++;
-    t.classifiedAtMs = nowMs;
+    const first = o.scores ?? (o.logit === null ? null : [0, o.logit]);
     // Bigger faces carry more pixels and deserve more say; sqrt keeps one close-up from dominating.
     const weight = Math.sqrt(o.box.width * o.box.height);
-    scores.forEach((s, i) => (t.weightedScoreSums[i] += weight * s));
-    t.weightSum += weight;
-    probabilitiesOf(scores).forEach((p, i) => (t.topProbability[i] = Math.max(t.topProbability[i], p)));
-  }
-
-  /**
-   * Confidence from which a track's class counts as clear (hysteresis for a class change, and the
-   * classification cadence): 0.5 + `hysteresis` for two labels; for more, the larger of the model's
-   * unsure floor and 1 / N (a uniform guess), + `hysteresis`.
-   */
-  #clearFrom(): number {
-    const n = this.#o.labels.length;
-    const base = n === 2 ? 0.5 : Math.max(this.#o.unsureFloor ?? 0, 1 / n);
-    return base + this.#o.hysteresis;
-  }
-
-  /**
-   * The track's class now, from the softmax of its size-weighted mean scores. Two labels: the side of
-   * the threshold its averaged decision logit is on, with the confidence of that side (never below 0.5),
-   * or `unknown` inside the unsure band. More: the most probable label, `unknown` below the unsure floor
-   * + margin.
-   */
-  #decision(t: Track): { label: string; side: number; confidence: number } {
-    const n = this.#o.labels.length;
-    if (n === 2) {
-      // A track not yet classified (only possible for a caller that skipped classificationDue) is undecided.
-      const meanLogit = t.weightedScoreSums[1] / t.weightSum - t.weightedScoreSums[0] / t.weightSum;
-      const p = t.weightSum > 0 ? sigmoid(meanLogit) : 0.5;
-      const side = p >= 0.5 ? 1 : 0;
-      const confidence = side === 1 ? p : 1 - p;
-      const unsure = confidence < 0.5 + this.#o.unsureMargin;
-      return { label: unsure ? UNSURE_CLASS : this.#o.labels[side], side, confidence };
-    }
-    const probabilities =
-      t.weightSum > 0 ? softmax(t.weightedScoreSums.map((s) => s / t.weightSum)) : this.#o.labels.map(() => 1 / n);
-    const side = argmax(probabilities);
-    const confidence = probabilities[side];
-    const unsure = confidence < (this.#o.unsureFloor ?? 0) + this.#o.unsureMargin;
-    return { label: unsure ? UNSURE_CLASS : this.#o.labels[side], side, confidence };
+    this.#models().forEach((m, k) => {
+      const scores = k === 0 ? first : (o.more?.[k - 1] ?? null);
+      if (scores === null) return;
+      if (scores.length !== m.rules.labels.length) {
+        throw new FaceedgeError(
+          'MODEL_SHAPE_MISMATCH',
+          `${scores.length} class scores for a tracker of ${m.rules.labels.length} labels`,
+        );
+      }
+      t.votes[k].add(scores, weight, nowMs);
+    });
   }
 
   #snapshot(t: Track, ended: boolean, wallTimeMs: number): TrackSnapshot {
-    const { label, side, confidence } = this.#decision(t);
+    const models = this.#models();
+    const decisions = models.map((m, k) => t.votes[k].decision(m.rules));
+    const { label, side, confidence } = decisions[0];
     const round = (v: number) => Math.round(v * 10) / 10;
+    const score = (c: number) => Math.round(c * 1000) / 1000;
+    const attributes =
+      this.#o.attributeName === undefined
+        ? undefined
+        : Object.fromEntries(
+            models.map((m, k) => [m.name, { label: decisions[k].label, score: score(decisions[k].confidence) }]),
+          );
     return {
       id: t.id,
       camera: this.#o.camera,
       box: { x: round(t.box.x), y: round(t.box.y), width: round(t.box.width), height: round(t.box.height) },
       face_area: Math.round(t.box.width * t.box.height),
       class: label,
-      score: Math.round(confidence * 1000) / 1000,
-      top_score: Math.round(t.topProbability[side] * 1000) / 1000,
+      score: score(confidence),
+      top_score: score(t.votes[0].topProbability(side)),
       frames: t.frames,
       start_time: t.startTime,
       end_time: ended ? wallTimeMs / 1000 : null,
       model: this.#o.model,
+      ...(attributes && { attributes }),
       ...(this.#recognizing ? { person: t.identity.person, liveness: t.identity.liveness } : {}),
     };
   }
@@ -414,12 +404,21 @@ export class FaceTracker {
   #worthUpdate(t: Track, prev: TrackSnapshot, nowMs: number): boolean {
     if (nowMs - t.publishedAtMs < this.#o.updateIntervalMs) return false;
     const next = this.#snapshot(t, false, 0);
-    if (next.class !== prev.class) {
+    const models = this.#models();
+    // Each model's published decision: the first one's is `class` and `score`.
+    const [was, now] = [prev, next].map((s) =>
+      models.map((m, k) => (k === 0 ? { label: s.class, score: s.score } : s.attributes?.[m.name ?? ''])),
+    );
+    let changed = false;
+    for (const [k, m] of models.entries()) {
+      const [a, b] = [was[k], now[k]];
+      if (!a || !b) continue;
       // Hysteresis: a change to another real class waits until it is clear, and nothing else about the
       // track is published meanwhile (that update would carry the not-yet-clear class).
-      return next.class === UNSURE_CLASS || next.score >= this.#clearFrom();
+      if (b.label !== a.label && b.label !== UNSURE_CLASS && b.score < clearConfidence(m.rules)) return false;
+      changed ||= b.label !== a.label || Math.abs(b.score - a.score) >= this.#o.scoreDelta;
     }
-    return Math.abs(next.score - prev.score) >= this.#o.scoreDelta || iou(prev.box, next.box) < 0.7;
+    return changed || iou(prev.box, next.box) < 0.7;
   }
 
   #emit(t: Track, type: TrackEvent['type'], nowMs: number, wallTimeMs: number): TrackEvent {

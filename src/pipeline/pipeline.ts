@@ -8,17 +8,16 @@ import type { Frame, RgbImage } from '../capture/frame.js';
 import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { probeImage } from '../capture/probe-image.js';
 import { isFaceedgeError } from '../errors.js';
-import { alignFace, cropGeometry, type AlignOptions, type CropGeometry } from '../vision/align-face.js';
+import { alignFace, type AlignOptions } from '../vision/align-face.js';
 import {
-  alignmentRegion,
   decodeForDetection,
   detectFaces,
   fullResolutionImage,
   rgbDetectionImage,
   type DetectionImage,
 } from '../vision/decode-for-detection.js';
-import { alignInRegion } from '../vision/face-regions.js';
 import type { DetectedFace } from '../vision/face.js';
+import { classifyFaces } from './classify-faces.js';
 import type { FaceObservation, FaceTracker } from './face-tracker.js';
 import { MotionGate, type MotionGateOptions } from './motion-gate.js';
 import type { TrackEvent } from './track-event.js';
@@ -58,6 +57,11 @@ export interface PipelineSink {
 export interface PipelineObserver {
   stage?(stage: Stage, ms: number): void;
   /**
+   * Time one model spent classifying the `faces` of a frame it classified (some), ms: `model` 0 is
+   * `classifier`, then `moreClassifiers`.
+   */
+  classify?(model: number, ms: number, faces: number): void;
+  /**
    * A frame was fully processed: `faces` counts the faces found in it, `classified` those of them
    * classified in this frame (tracked faces are re-classified at most every `tracker.classify_interval_ms`).
    */
@@ -72,6 +76,11 @@ export interface PipelineOptions {
   readonly detector: Detector;
   /** Current classifier; a function so `model/reload` can swap it between frames. */
   readonly classifier: () => Classifier;
+  /**
+   * Further models per face (issue 24 §3), in the tracker's `moreModels` order; a function for the same
+   * reason. Default none.
+   */
+  readonly moreClassifiers?: () => readonly Classifier[];
   readonly tracker: FaceTracker;
   readonly sink: PipelineSink;
   readonly log: Logger;
@@ -269,25 +278,28 @@ export class Pipeline {
     }
     const faces = (await detectFaces(detector, decoded)).filter((f) => f.box.width >= this.minFacePx);
     lap('detect');
-    const classifier = this.#o.classifier();
-    // Only the faces the tracker wants classified in this frame are cropped, from a full-resolution
-    // decode of just the rectangle their crops read (the whole frame when it was decoded in full).
-    const due = tracker.classificationDue(
+    // Only the faces the tracker wants classified in this frame are cropped (once per crop geometry), from
+    // a full-resolution decode of just the rectangle their crops read (the whole frame when decoded in full).
+    const classifiers = [this.#o.classifier(), ...(this.#o.moreClassifiers?.() ?? [])];
+    const due = tracker.classificationsDue(
       faces.map((f) => f.box),
       frame.timestampMs,
     );
-    const geometries = faces.map((f, i) => (due[i] ? cropGeometry(f, classifier.alignment) : null));
-    const wanted = geometries.filter((g): g is CropGeometry => g !== null);
-    const region = wanted.length > 0 ? await alignmentRegion(decoded, wanted) : null;
-    const crops = geometries.map((g) => (g && region ? alignInRegion(region, g, classifier.alignment) : null));
-    lap('align');
-    const observations: FaceObservation[] = [];
-    for (let i = 0; i < faces.length; i++) {
-      const crop = crops[i];
-      const result = crop ? await classifier.classify(crop) : null;
-      observations.push({ box: faces[i].box, logit: result?.logit ?? null, scores: result?.scores ?? null });
-    }
+    const { results, alignMs, classifyMs, classifiedBy } = await classifyFaces(decoded, faces, classifiers, due);
+    observer?.stage?.('align', alignMs);
+    t += alignMs; // classify: from the crops' end to now
     lap('classify');
+    classifyMs.forEach((ms, model) => classifiedBy[model] > 0 && observer?.classify?.(model, ms, classifiedBy[model]));
+    const observations: FaceObservation[] = faces.map((face, i) => {
+      const [first, ...more] = results[i];
+      const scoresOf = (r: (typeof more)[number]) => (r ? (r.scores ?? [0, r.logit]) : null);
+      return {
+        box: face.box,
+        logit: first?.logit ?? null,
+        scores: first?.scores ?? null,
+        ...(more.length > 0 && { more: more.map(scoresOf) }),
+      };
+    });
     const events = tracker.update(observations, frame.timestampMs, frame.wallTimeMs);
     lap('track');
     if (this.#recognizer) {
@@ -296,7 +308,7 @@ export class Pipeline {
     }
     await this.#publish(events);
     lap('publish');
-    observer?.frame?.(frame, faces.length, wanted.length);
+    observer?.frame?.(frame, faces.length, classifiedBy[0]);
     return events;
   }
 

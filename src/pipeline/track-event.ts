@@ -35,12 +35,25 @@ export interface TrackSnapshot {
   /** Model id (manifest id) that classified this track. */
   readonly model: string;
   /**
+   * What every configured model (`classifiers:`, issue 24 §3) says of the face, by model name; the first
+   * model's entry repeats `class` and `score`. Present on every event of a daemon.
+   */
+  readonly attributes?: Readonly<Record<string, AttributeValue>>;
+  /**
    * Who the face is (issue 23 §3), when recognition is on: absent while the board does not recognize
    * people, `null` name while the track is not (yet) matched to an enrolled person.
    */
   readonly person?: PersonMatch;
   /** Whether the face is live (issue 23 §4), when recognition is on; absent otherwise. */
   readonly liveness?: LivenessVerdict;
+}
+
+/** One model's decision on a track: as `class` and `score` are for the first model. */
+export interface AttributeValue {
+  /** The decided label, or `unknown` inside the unsure band. */
+  readonly label: string;
+  /** Confidence of that label over the track so far, in [0, 1] (two labels: in [0.5, 1]). */
+  readonly score: number;
 }
 
 /** A track's match against the gallery: never an embedding, only the decision and its similarity. */

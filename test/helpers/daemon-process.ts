@@ -98,13 +98,14 @@ export class DaemonProcess {
 
   /**
    * Writes `config` as YAML into `dir` and starts `faceedge run --config` on it.
-   * @param classifier the .tflite model, passed as `FACEEDGE_CLASSIFIER__MODEL` (the env path operators use).
+   * @param classifier the .tflite model, passed as `FACEEDGE_CLASSIFIER__MODEL` (the env path operators use);
+   *   absent for a config with a `classifiers:` list.
    * @param env added to the clean environment (e.g. the GPIO stand-ins' PATH and FACEEDGE_GPIO_SIM*).
    * @param built run `dist/src/cli/main.js` (after `npm run build`) instead of the sources through tsx.
    */
   static start(
     config: Record<string, unknown>,
-    options: { dir: string; classifier: string; file?: string; env?: NodeJS.ProcessEnv; built?: boolean },
+    options: { dir: string; classifier?: string; file?: string; env?: NodeJS.ProcessEnv; built?: boolean },
   ): DaemonProcess {
     const configFile = join(options.dir, options.file ?? 'faceedge.yaml');
     writeFileSync(configFile, stringify(config));
@@ -114,7 +115,12 @@ export class DaemonProcess {
       : ['--import', TSX_LOADER, join(REPO_ROOT, 'src/cli/main.ts')];
     const child = spawn(process.execPath, [...entry, 'run', '--config', configFile], {
       cwd: REPO_ROOT,
-      env: { ...daemonEnv(), ...options.env, FACEEDGE_CLASSIFIER__MODEL: options.classifier },
+      env: {
+        ...daemonEnv(),
+        ...options.env,
+        // Absent: the config's own classifiers: list serves (the env variable would be a second classifier section).
+        ...(options.classifier !== undefined && { FACEEDGE_CLASSIFIER__MODEL: options.classifier }),
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     return new DaemonProcess(child, configFile);

@@ -47,6 +47,17 @@ function labelColour(palette, index) {
 }
 
 /**
+ * What the models after the first say of a track (`classifiers:`): ` · age 30-44 81%` per model, in
+ * config order; '' with one model (its decision is the class already shown).
+ */
+function moreAttributes(track) {
+  return Object.entries(track.attributes ?? {})
+    .slice(1)
+    .map(([name, a]) => ` · ${name} ${a.label} ${Math.round(a.score * 100)}%`)
+    .join('');
+}
+
+/**
  * Who a recognized face is, for labels: the name (or `unknown`) and, unless live, its liveness outcome;
  * empty where the board does not recognize people.
  */
@@ -56,9 +67,9 @@ function personText(person, liveness) {
   return liveness && liveness !== 'live' ? ` ${name} (liveness ${liveness})` : ` ${name}`;
 }
 
-/** The label over a face: track id, class and confidence, the person; `?` until the track's `new` event is out. */
+/** The label over a face: track id, class and confidence, every further model's, the person; `?` until its `new` event is out. */
 function trackLabel(track) {
-  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%${personText(track.person, track.liveness)}`;
+  const text = `${track.id} ${track.class} ${Math.round(track.score * 100)}%${moreAttributes(track)}${personText(track.person, track.liveness)}`;
   return track.confirmed ? text : `${text} ?`;
 }
 
@@ -324,7 +335,7 @@ function showEvent(event) {
     img.alt = `face of ${event.track.id}`;
     item.append(img);
   }
-  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${personText(event.track.person?.name, event.track.liveness?.outcome)}`;
+  const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${moreAttributes(event.track)}${personText(event.track.person?.name, event.track.liveness?.outcome)}`;
   item.append(el('span', text));
   if (event.type !== 'end') {
     // Clicking a face's event picks it for "Enrol a face".

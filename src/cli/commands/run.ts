@@ -94,16 +94,11 @@ async function runConfig(flags: RunFlags, env: NodeJS.ProcessEnv): Promise<Facee
     defaults: flags.demo ? await demoDefaults() : undefined,
   });
   // The default model path is relative to the package, wherever the daemon is started from.
-  return !existsSync(loaded.classifier.model) && loaded.classifier.model === 'models/faceedge-gender_int8.tflite'
-    ? {
-        ...loaded,
-        classifier: {
-          ...loaded.classifier,
-          model: shippedModelPath(),
-          manifest: join(packageRoot(), 'models', 'manifest.json'),
-        },
-      }
-    : loaded;
+  const packaged = <C extends { model: string; manifest: string }>(c: C): C =>
+    !existsSync(c.model) && c.model === 'models/faceedge-gender_int8.tflite'
+      ? { ...c, model: shippedModelPath(), manifest: join(packageRoot(), 'models', 'manifest.json') }
+      : c;
+  return { ...loaded, classifier: packaged(loaded.classifier), classifiers: loaded.classifiers.map(packaged) };
 }
 
 /** The demo prints what a subscriber receives: its printer subscribes before the first frame. */

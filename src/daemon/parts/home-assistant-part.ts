@@ -96,6 +96,11 @@ export const homeAssistantPart = definePart({
         recognition: slice.recognition,
         classes: services.classifier.current.labels,
         unsure: services.classifier.current.unsureFloor > 0,
+        attributes: services.classifiers.more.map((m) => ({
+          name: m.name,
+          classes: m.holder.current.labels,
+          unsure: m.holder.current.unsureFloor > 0,
+        })),
         outputs: Object.entries(slice.gpio.outputs).map(([name, o]) => ({
           name,
           title: o.title,

@@ -4,6 +4,10 @@
  * commands `model/reload` (a named package verified like an install, src/daemon/model-reload-request.ts) and
  * `model/rollback` (src/daemon/model-rollback-command.ts). Every path swaps the serving classifier through
  * the one holder, one swap at a time; a model that fails to load leaves the old one serving.
+ *
+ * Several models per face (`classifiers:`): each model has its own store (src/daemon/classifier-set.ts),
+ * watched on its own; `model/reload` and `model/rollback` take the model's `name` (default: the first).
+ * MQTT pushes install into the first model's store.
  */
 import { FaceedgeError } from '../../errors.js';
 import { componentLogger } from '../../observability/logger.js';
@@ -17,37 +21,44 @@ interface ModelUpdatesSlice {
   readonly models: ModelUpdatesOptions['models'];
   readonly stateDir: string;
   readonly baseTopic: string;
-  /** `classifier.model` / `classifier.manifest`: what serves again when the store's only model is rolled back. */
-  readonly configured: { readonly model: string; readonly manifest?: string };
 }
 
 class ModelUpdatesPart implements DaemonPart {
   readonly commands: Readonly<Record<string, BridgeCommandSpec>>;
-  readonly #updates: ModelUpdates;
+  /** One per model, by name; the first one's also receives MQTT pushes. */
+  readonly #updates: ReadonlyMap<string, ModelUpdates>;
   /** Set once the store is watched and the receiver attached; requests before that are refused. */
   #running = false;
 
   constructor(slice: ModelUpdatesSlice, { services, log }: PartContext) {
-    const { classifier } = services;
-    this.#updates = new ModelUpdates({
-      models: slice.models,
-      stateDir: slice.stateDir,
-      mqtt: services.mqtt,
-      baseTopic: slice.baseTopic,
-      deviceId: services.deviceId,
-      reload: async (m) => void (await classifier.reload(m.modelPath, m.manifestPath)),
-      log: componentLogger(log, 'models'),
-      audit: services.audit,
-    });
+    const { classifiers } = services;
+    this.#updates = new Map(
+      classifiers.models.map((model, index) => [
+        model.name,
+        new ModelUpdates({
+          models: { ...slice.models, dir: model.storeDir },
+          stateDir: slice.stateDir,
+          mqtt: services.mqtt,
+          baseTopic: slice.baseTopic,
+          deviceId: services.deviceId,
+          reload: async (m) => void (await model.holder.reload(m.modelPath, m.manifestPath)),
+          log: componentLogger(log, 'models', index === 0 ? {} : { model: model.name }),
+          audit: services.audit,
+          receivePushes: index === 0,
+        }),
+      ]),
+    );
+    const updatesOf = (name: string | undefined) => this.#updates.get(classifiers.byName(name).name) ?? null;
     this.commands = {
       // Payload and checks: model-reload-request.ts (a named model is verified like an install).
       'model/reload': {
         run: async (params) => {
           const target = parseModelReloadRequest(params);
+          const model = classifiers.byName(target.name);
           if (!this.#running) throw new FaceedgeError('REQUEST_INVALID', 'model/reload: the daemon is still starting');
-          await this.#updates.verifyReload(target);
-          const next = await classifier.reload(target.modelPath, target.manifestPath);
-          return { id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
+          await updatesOf(model.name)?.verifyReload(target);
+          const next = await model.holder.reload(target.modelPath, target.manifestPath);
+          return { name: model.name, id: next.id, path: next.modelPath, sha256: next.sha256, delegate: next.delegate };
         },
         describe: (_params, result) => {
           const served = result as { id: string; path: string; sha256: string };
@@ -56,10 +67,15 @@ class ModelUpdatesPart implements DaemonPart {
       },
       'model/rollback': {
         run: modelRollbackHandler({
-          updates: () => (this.#running ? this.#updates : null),
-          serving: () => ({ id: classifier.current.id, sha256: classifier.current.sha256 }),
-          serveConfigured: async () =>
-            void (await classifier.reload(slice.configured.model, slice.configured.manifest)),
+          updates: (name) => (this.#running ? updatesOf(name) : null),
+          serving: (name) => {
+            const { current } = classifiers.byName(name).holder;
+            return { id: current.id, sha256: current.sha256 };
+          },
+          serveConfigured: async (name) => {
+            const { holder, configured } = classifiers.byName(name);
+            await holder.reload(configured.model, configured.manifest);
+          },
         }),
         describe: (_params, result) => ({ target: 'serving model', detail: result as Record<string, unknown> }),
       },
@@ -67,12 +83,12 @@ class ModelUpdatesPart implements DaemonPart {
   }
 
   async start(): Promise<void> {
-    await this.#updates.start();
+    for (const updates of this.#updates.values()) await updates.start();
     this.#running = true;
   }
 
-  stop(): Promise<void> {
-    return this.#updates.stop();
+  async stop(): Promise<void> {
+    await Promise.all([...this.#updates.values()].map((u) => u.stop()));
   }
 }
 
@@ -82,7 +98,6 @@ export const modelUpdatesPart = definePart({
     models: config.models,
     stateDir: config.state_dir,
     baseTopic: config.mqtt.base_topic,
-    configured: { model: config.classifier.model, manifest: config.classifier.manifest },
   }),
   create: (slice, context) => new ModelUpdatesPart(slice, context),
 });

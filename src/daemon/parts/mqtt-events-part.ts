@@ -29,7 +29,8 @@ class MqttEventsPart implements DaemonPart {
     bus.on('captureStatus', (camera, status) => mqtt.setCaptureStatus(camera, status.state === 'online'));
     bus.on('cameraFailed', (camera) => mqtt.setCaptureStatus(camera, false));
     // republishInfo never rejects (a failure is logged), and bridge/info is sent again on every connect.
-    bus.on('modelChanged', () => void mqtt.republishInfo());
+    // Any model's swap (the first one's included) changes bridge/info's `model` or `models`.
+    bus.on('classifierChanged', () => void mqtt.republishInfo());
     bus.on('optionsChanged', () => void mqtt.republishInfo());
   }
 

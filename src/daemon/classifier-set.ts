@@ -1,0 +1,115 @@
+/**
+ * The board's face models by name (issue 24 §3, `classifiers:`): one ClassifierHolder each, in config
+ * order, the first one being the model whose decision is an event's `class`. Each model has its own
+ * model store (history, previous, self-test): the first one's is `models.dir` itself, where a board with
+ * one model has always kept it, so existing boards keep their history; every further model's is
+ * `models.dir/<name>`.
+ */
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import type { FaceedgeConfig, ResolvedClassifierConfig } from '../config/config-schema.js';
+import { FaceedgeError } from '../errors.js';
+import type { FaceClassifier } from '../inference/face-classifier.js';
+import { loadServingClassifier, type ClassifierHolder } from './classifier-holder.js';
+
+/** One configured model: its name, what serves it, its cadence and its store. */
+export interface NamedClassifier {
+  /** Its name (`attributes.<name>`, the model commands' `name`). */
+  readonly name: string;
+  readonly holder: ClassifierHolder;
+  /** Its classify interval, ms; undefined for the first model (`tracker.classify_interval_ms`). */
+  readonly intervalMs: number | undefined;
+  /** Its model store folder. */
+  readonly storeDir: string;
+  /** `classifiers[i].model` / `.manifest`: what serves again when its store's only model is rolled back. */
+  readonly configured: { readonly model: string; readonly manifest: string };
+}
+
+/** The model store folder of the `index`-th model named `name`: `models.dir` for the first, else `models.dir/<name>`. */
+export function modelStoreDir(modelsDir: string, index: number, name: string): string {
+  return index === 0 ? modelsDir : join(modelsDir, name);
+}
+
+export class ClassifierSet {
+  /** Every model, in config order (never empty). */
+  readonly models: readonly NamedClassifier[];
+
+  constructor(models: readonly NamedClassifier[]) {
+    if (models.length === 0) throw new FaceedgeError('CONFIG_INVALID', 'a board needs at least one classifier');
+    this.models = models;
+  }
+
+  /** The first model: its decision is the event's `class`. */
+  get first(): NamedClassifier {
+    return this.models[0];
+  }
+
+  /** The models after the first, in config order. */
+  get more(): readonly NamedClassifier[] {
+    return this.models.slice(1);
+  }
+
+  /**
+   * The model named `name`; absent: the first (so commands without a name keep working). Throws
+   * `MODEL_NOT_FOUND` (typed, with the names there are) for a name the board does not have.
+   */
+  byName(name: string | undefined): NamedClassifier {
+    if (name === undefined) return this.first;
+    const found = this.models.find((m) => m.name === name);
+    if (!found)
+      throw new FaceedgeError('MODEL_NOT_FOUND', `this board has no model named "${name}"`, {
+        hint: `its models: ${this.models.map((m) => m.name).join(', ')}`,
+      });
+    return found;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.models.map((m) => m.holder.close()));
+  }
+}
+
+/** Called after a model's swap with its name, whether it is the first, and the classifier now serving. */
+export type NamedSwapListener = (name: string, classifier: FaceClassifier, first: boolean) => void;
+
+/**
+ * Loads every configured model, each from its store's current model when it has one (see
+ * loadServingClassifier), one after another (each model's worker thread starts with it). A model that
+ * does not load at all fails the start, closing those already loaded.
+ */
+export async function loadClassifierSet(
+  config: Pick<FaceedgeConfig, 'classifiers' | 'models'>,
+  log: Logger,
+  onSwapped: NamedSwapListener,
+): Promise<ClassifierSet> {
+  const models: NamedClassifier[] = [];
+  try {
+    for (const [index, c] of config.classifiers.entries()) {
+      const storeDir = modelStoreDir(config.models.dir, index, c.name);
+      const holder = await loadServingClassifier(
+        { classifier: c, models: { ...config.models, dir: storeDir } },
+        index === 0 ? log : log.child({ model: c.name }),
+        (next) => onSwapped(c.name, next, index === 0),
+      );
+      models.push(namedClassifier(c, index, holder, storeDir));
+    }
+  } catch (err) {
+    await Promise.all(models.map((m) => m.holder.close()));
+    throw err;
+  }
+  return new ClassifierSet(models);
+}
+
+function namedClassifier(
+  c: ResolvedClassifierConfig,
+  index: number,
+  holder: ClassifierHolder,
+  storeDir: string,
+): NamedClassifier {
+  return {
+    name: c.name,
+    holder,
+    intervalMs: index === 0 ? undefined : c.interval_ms,
+    storeDir,
+    configured: { model: c.model, manifest: c.manifest },
+  };
+}
