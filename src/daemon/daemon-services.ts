@@ -13,6 +13,7 @@ import type { HealthFacts } from '../observability/health-report.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
 import type { TrackJournal } from '../pipeline/track-journal.js';
 import type { CameraSet } from './camera-set.js';
+import type { SharedEmbedder } from './shared-embedder.js';
 import type { ClassifierHolder } from './classifier-holder.js';
 import type { ClassifierSet } from './classifier-set.js';
 import type { RunTimeTuning } from './run-time-tuning.js';
@@ -46,6 +47,11 @@ export interface DaemonServices {
    * change told on the bus as `galleryChanged`. Null while `recognition.enabled` is off.
    */
   readonly gallery: BoardGallery | null;
+  /**
+   * The board's one face embedder (src/daemon/shared-embedder.ts), loaded on first use: recognition and
+   * enrolment share it. Null while `recognition.enabled` is off.
+   */
+  readonly embedder: SharedEmbedder | null;
   /**
    * Every model per face by name (`classifiers:`), the first being `classifier`; each swaps on its own,
    * told on the bus as `classifierChanged` (and `modelChanged` for the first).

@@ -5,8 +5,8 @@
  * gallery that cannot be decrypted, or belongs to another embedder, stops the start with a clear error.
  */
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
-import { FaceEmbedder } from '../inference/face-embedder.js';
-import { shippedAntiSpoofPath, shippedEmbedderPath } from '../inference/shipped-model.js';
+import type { FaceEmbedder } from '../inference/face-embedder.js';
+import { shippedAntiSpoofPath } from '../inference/shipped-model.js';
 import { AntiSpoofNetwork } from '../liveness/anti-spoof-network.js';
 import type { GalleryContents } from '../recognition/gallery-contents.js';
 import { manifestMargin } from '../recognition/gallery-identify.js';
@@ -22,22 +22,23 @@ export interface RecognitionModels {
   readonly threshold: MeasuredThreshold;
   readonly margin: number;
   readonly gallery: GalleryContents;
+  /** Closes what the loader opened (the anti-spoofing network); the shared embedder stays open. */
   close(): Promise<void>;
 }
 
 /** Loads everything or nothing: what was loaded before a failure is closed again. */
 export async function loadRecognition(
   config: RecognitionConfig,
-  options: { readonly threads?: number } = {},
+  options: {
+    /** The board's embedder (src/daemon/shared-embedder.ts): used, never closed here. */
+    readonly embedder: FaceEmbedder;
+    readonly threads?: number;
+  },
 ): Promise<RecognitionModels> {
   const opened: { close(): Promise<void> }[] = [];
   const closeAll = () => Promise.all(opened.map((m) => m.close())).then(() => undefined);
   try {
-    const embedder = await FaceEmbedder.create({
-      modelPath: config.model ?? shippedEmbedderPath(),
-      threads: options.threads,
-    });
-    opened.push(embedder);
+    const { embedder } = options;
     // Before the other loads: a `far` no threshold was measured for is a config error, said first.
     const threshold = recognitionThreshold(embedder.manifest.recognition, config.far);
     const antiSpoof = await AntiSpoofNetwork.create({ modelPath: shippedAntiSpoofPath(), threads: options.threads });

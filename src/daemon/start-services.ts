@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FaceedgeConfig } from '../config/config-schema.js';
 import { boardGalleryService } from './board-gallery-service.js';
+import { SharedEmbedder } from './shared-embedder.js';
+import { shippedEmbedderPath } from '../inference/shipped-model.js';
 import { FaceDetector } from '../inference/face-detector.js';
 import { EmbeddedBroker } from '../mqtt/embedded-broker.js';
 import { AuditTrail } from '../mqtt/audit-trail.js';
@@ -64,7 +66,14 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     (c) => c.close(),
   );
   const classifier = classifiers.first.holder;
-  const gallery = await boardGalleryService(config, { bus, detector, log: componentLogger(log, 'gallery'), parts });
+  const embedder = config.recognition.enabled
+    ? parts.started(
+        'embedder',
+        new SharedEmbedder(config.recognition.model ?? shippedEmbedderPath(), config.classifier.threads),
+        (e) => e.close(),
+      )
+    : null;
+  const gallery = await boardGalleryService(config, { bus, detector, embedder, log: componentLogger(log, 'gallery') });
   const tuning = new RunTimeTuning({ detector: config.detector, tracker: config.tracker }, bus);
   bus.on('optionsChanged', (options) =>
     detector.retune({ scoreThreshold: options.detector.score_threshold, iouThreshold: options.detector.nms_iou }),
@@ -109,6 +118,7 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     audit,
     detector,
     classifier,
+    embedder,
     gallery,
     classifiers,
     tuning,

@@ -48,7 +48,8 @@ class RecognitionPart implements DaemonPart {
         return;
       }
       this.#recognizer.setGallery(contents);
-      this.#log.info({ people: contents.people.length, version: contents.version }, 'gallery changed');
+      // The gallery service logs the change itself; here only that recognition follows it.
+      this.#log.debug({ version: contents.version }, 'recognizing against the changed gallery');
     });
     bus.on('trackEvents', (camera, events) => {
       const changed = this.#people.get(camera)?.apply(events);
@@ -58,7 +59,9 @@ class RecognitionPart implements DaemonPart {
 
   async start(): Promise<void> {
     const { recognition, threads } = this.#slice;
-    const models = await loadRecognition(recognition, { threads });
+    const shared = this.#services.embedder;
+    if (!shared) throw new Error('recognition is on but the daemon built no embedder');
+    const models = await loadRecognition(recognition, { threads, embedder: await shared.get() });
     this.#models = models;
     const liveness = new TrackLivenessCheck({ network: models.antiSpoof });
     this.#recognizer = new GalleryTrackRecognizer({
