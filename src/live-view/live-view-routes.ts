@@ -13,7 +13,7 @@
  *                                            same origin and a CSRF token required)
  *
  * Every /live route goes through liveViewAccess first (HTTP Basic with `http.auth`, else loopback only).
- * Only GET and HEAD exist, but for the enrolment, the one route that changes the board.
+ * Every route is GET or HEAD except the enrolment (POST), the one route that changes the board.
  */
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';

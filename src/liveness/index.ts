@@ -12,6 +12,7 @@ export { antiSpoofCrop, type AntiSpoofCropGeometry } from './anti-spoof-crop.js'
 export { cropGeometryOf, loadAntiSpoofManifest, type AntiSpoofManifest } from './anti-spoof-manifest.js';
 export { AntiSpoofNetwork, type AntiSpoofNetworkOptions, type AntiSpoofScore } from './anti-spoof-network.js';
 export {
+  DEFAULT_LIVENESS_FRAMES,
   decideLiveness,
   type LivenessDecision,
   type LivenessOutcome,
@@ -25,4 +26,4 @@ export {
   type PlanarMotionResult,
   type PlanarMotionVerdict,
 } from './planar-motion.js';
-export { DEFAULT_LIVENESS_FRAMES, TrackLivenessCheck, type TrackLivenessOptions } from './track-liveness-check.js';
+export { TrackLivenessCheck, type TrackLivenessOptions } from './track-liveness-check.js';

@@ -16,12 +16,15 @@
  */
 import type { PlanarMotionResult } from './planar-motion.js';
 
+/** Scored frames a track needs before any outcome but `unknown` (at 15 fps, a new track's first 200 ms). */
+export const DEFAULT_LIVENESS_FRAMES = 3;
+
 export type LivenessOutcome = 'live' | 'attack' | 'unknown';
 
 export interface LivenessPolicy {
   /** P(live) threshold of the network (its manifest's `threshold`). */
   readonly threshold: number;
-  /** Scored frames needed for any outcome but `unknown`. Default 3 (a new track's first frames at 15 fps: 200 ms). */
+  /** Scored frames needed for any outcome but `unknown`. Default {@link DEFAULT_LIVENESS_FRAMES}. */
   readonly minPassiveFrames?: number;
   /**
    * Also require temporal `live` (the head turned or nodded in view). Default false: with the scene clips,
@@ -53,7 +56,7 @@ export function decideLiveness(
   temporal: PlanarMotionResult | null,
   policy: LivenessPolicy,
 ): LivenessDecision {
-  const minFrames = policy.minPassiveFrames ?? 3;
+  const minFrames = policy.minPassiveFrames ?? DEFAULT_LIVENESS_FRAMES;
   const scores = passive.filter((p) => Number.isFinite(p));
   const passiveMedian = scores.length > 0 ? median(scores) : null;
   if (passiveMedian === null || scores.length < minFrames) {

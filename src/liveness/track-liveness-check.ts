@@ -9,11 +9,8 @@ import type { FramePixels } from '../pipeline/track-recognizer.js';
 import type { DetectedFace } from '../vision/face.js';
 import { antiSpoofCrop } from './anti-spoof-crop.js';
 import type { AntiSpoofNetwork } from './anti-spoof-network.js';
-import { decideLiveness, type LivenessPolicy } from './liveness-decision.js';
+import { DEFAULT_LIVENESS_FRAMES, decideLiveness, type LivenessPolicy } from './liveness-decision.js';
 import { planarMotionEvidence, type KeypointSample, type PlanarMotionOptions } from './planar-motion.js';
-
-/** Scored frames a verdict needs by default (`LivenessPolicy.minPassiveFrames`'s default). */
-export const DEFAULT_LIVENESS_FRAMES = 3;
 
 export interface TrackLivenessOptions {
   readonly network: Pick<AntiSpoofNetwork, 'crop' | 'threshold' | 'scoreCrop'>;
