@@ -317,7 +317,8 @@ describe('GalleryTrackRecognizer', () => {
 /**
  * Where a door's first-frame → decision time goes (issue 23 §5), with stand-in models that cost what the
  * README's measured p50s say, scaled down 10× (one embedding with its flip 88 ms → 8.8 ms, one anti-spoof score
- * 20 ms → 2 ms), on one queue as the real interpreters' worker threads serialize their calls. Frames come at
+ * 20 ms → 2 ms), each model on its own queue as each real interpreter serializes its invokes (two models may run
+ * side by side on libuv's worker threads, cores allowing). Frames come at
  * 15 fps; the tracker confirms a track at its 3rd frame (`tracker.min_frames`), and only then does the
  * recognizer see it. No benchmark: the frame counts are exact, the decision's time is the stand-ins' sum.
  */
@@ -328,17 +329,17 @@ describe('first frame → decision', () => {
   const SCORE_MS = 2;
 
   function timedStandIns() {
-    let queue = Promise.resolve();
+    const queues = { embed: Promise.resolve(), score: Promise.resolve() };
     const calls: { what: 'embed' | 'score'; frame: number; startMs: number; endMs: number }[] = [];
     const state = { frame: 0 };
     const serial = <T>(what: 'embed' | 'score', ms: number, value: T): Promise<T> => {
-      const run = queue.then(async () => {
+      const run = queues[what].then(async () => {
         const startMs = performance.now();
         await new Promise((r) => setTimeout(r, ms));
         calls.push({ what, frame: state.frame, startMs, endMs: performance.now() });
         return value;
       });
-      queue = run.then(() => undefined);
+      queues[what] = run.then(() => undefined);
       return run;
     };
     const s = new StandIns();
@@ -368,8 +369,11 @@ describe('first frame → decision', () => {
     const { startFrame, decideMs, calls } = await doorLatency({});
     expect(startFrame + 1).toBe(7); // frames are counted from 0: the 7th frame, 6 frame intervals = 400 ms
     expect(calls.map((c) => c.what).sort()).toEqual(['embed', 'embed', 'embed', 'score', 'score', 'score']);
-    // On one queue the decision costs the sum of its calls: 3 × 88 + 3 × 20 ms ≈ 324 ms at the real p50s.
-    expect(decideMs).toBeGreaterThanOrEqual(3 * EMBED_MS + 3 * SCORE_MS - 1);
+    // The embeddings queue behind each other: at least 3 × 88 ms at the real p50s (3 × 88 + 3 × 20 = 324 ms when
+    // the two models share one free core).
+    expect(decideMs).toBeGreaterThanOrEqual(3 * EMBED_MS - 1);
+    const embeds = calls.filter((c) => c.what === 'embed').sort((a, b) => a.startMs - b.startMs);
+    for (let i = 1; i < embeds.length; i++) expect(embeds[i].startMs).toBeGreaterThanOrEqual(embeds[i - 1].endMs - 0.5);
   });
 
   it('with a window of just the frames it keeps, decides two frames (133 ms) sooner from the same 3 embeddings', async () => {
