@@ -235,7 +235,7 @@ describe.skipIf(skip !== null)(`the door end to end (${skip ?? 'faces-dev and a 
         ],
       },
     });
-    const probe = await MqttProbe.connect(broker.url, [ACCESS_TOPIC]);
+    const probe = await MqttProbe.connect(broker.url, [ACCESS_TOPIC, `${ROOT}/door/events`, `${ROOT}/door/person`]);
     const daemon = DaemonProcess.start(config, { dir, classifier: classifier!, env: gpioEnv, file: `${name}.yaml` });
     try {
       await daemon.waitRunning(120_000);
@@ -261,8 +261,23 @@ describe.skipIf(skip !== null)(`the door end to end (${skip ?? 'faces-dev and a 
         .map((l) => JSON.parse(l) as AccessRecord & Record<string, unknown>);
       expect(statSync(logFile).mode & 0o777).toBe(0o600);
       const access = probe.on(ACCESS_TOPIC).map((m) => JSON.parse(m.text) as AccessRecord & Record<string, unknown>);
+      // Everything this run published about the face: its events' snapshots and the retained `door/person`.
+      const aboutTheFace = probe.messages
+        .filter((m) => !m.retain && m.topic !== ACCESS_TOPIC)
+        .flatMap((m) => {
+          const p = JSON.parse(m.text) as { after?: { person?: unknown }; similarity?: unknown };
+          return m.topic.endsWith('/events') ? [p.after?.person] : [p];
+        });
       const all = drives();
-      return { record, logged, access, drives: all, pulses: all.filter((d) => d === '1').length, logs: daemon.logs };
+      return {
+        record,
+        logged,
+        access,
+        published: aboutTheFace,
+        drives: all,
+        pulses: all.filter((d) => d === '1').length,
+        logs: daemon.logs,
+      };
     } finally {
       await daemon.dispose();
       await probe.close();
@@ -285,9 +300,10 @@ describe.skipIf(skip !== null)(`the door end to end (${skip ?? 'faces-dev and a 
     expect(run.drives.at(-1)).toBe('0');
     expect(run.logged).toEqual(run.access);
     expect(run.logged.map((r) => r.event)).toEqual(['access_granted']);
+    expect(run.record.similarity).toBeGreaterThan(0.9); // a named person's similarity may leave the board
   }, 420_000);
 
-  it('a stranger does not open it: denied as unknown, with no similarity on <dev>/access', async () => {
+  it('a stranger does not open it: denied as unknown; no similarity of that face on access, events or person', async () => {
     const run = await atTheDoor('stranger', chosen.stranger);
     expect(run.record).toMatchObject({ event: 'access_denied', reason: 'unknown', person: null, camera: 'door' });
     expect(
@@ -297,6 +313,8 @@ describe.skipIf(skip !== null)(`the door end to end (${skip ?? 'faces-dev and a 
     // The board's own log (0600) keeps the similarity; what leaves the board does not carry it.
     expect(typeof run.logged[0].similarity).toBe('number');
     for (const r of run.access) expect(r.similarity).toBeNull();
+    expect(run.published.length).toBeGreaterThan(0);
+    for (const p of run.published) expect(p, 'events and door/person').toMatchObject({ similarity: null });
   }, 420_000);
 
   it.skipIf(NO_RENDERER !== null)(
