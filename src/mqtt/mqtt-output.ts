@@ -11,7 +11,7 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
-import type { TrackEvent } from '../pipeline/track-event.js';
+import { disclosedSnapshot, type TrackEvent } from '../pipeline/track-event.js';
 import { redactUrl } from '../observability/redact-url.js';
 import type { AuditTrail } from './audit-trail.js';
 import { BridgeDispatcher } from './bridge-dispatcher.js';
@@ -211,7 +211,13 @@ export class MqttOutput {
     const session = this.#session;
     if (!session || this.#stopping) return null;
     // frame_timestamp_ms is this process's monotonic clock: meaningless to subscribers.
-    const { frame_timestamp_ms: _monotonic, ...body } = event;
+    const { frame_timestamp_ms: _monotonic, ...rest } = event;
+    // An unmatched face's similarity stays on the board (disclosedSimilarity says why).
+    const body = {
+      ...rest,
+      before: rest.before && disclosedSnapshot(rest.before),
+      after: disclosedSnapshot(rest.after),
+    };
     let entry: OutboxEntry;
     try {
       entry = session.outbox.append(this.topics.events(event.after.camera), body as unknown as Record<string, unknown>);

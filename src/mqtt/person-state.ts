@@ -2,7 +2,7 @@
  * The retained `<cam>/person` state (issue 23 §3): who the camera sees, from its track events.
  *
  * Payload (JSON, retained, QoS 1):
- *   {"person": "alice" | "unknown" | "none", "similarity": 0.972 | null,
+ *   {"person": "alice" | "unknown" | "none", "similarity": 0.972 (a named person's only) | null,
  *    "liveness": "live" | "attack" | "unknown" | null, "track": "door-17" | null}
  *
  * - `person` is the name of the latest decision among the camera's open tracks, `unknown` when that decision
@@ -12,7 +12,7 @@
  *   lock rules read the events, which carry both (`person`, `liveness`).
  * Never an embedding; names only.
  */
-import type { TrackEvent, TrackSnapshot } from '../pipeline/track-event.js';
+import { disclosedSimilarity, type TrackEvent, type TrackSnapshot } from '../pipeline/track-event.js';
 
 export interface PersonState {
   readonly person: string;
@@ -33,7 +33,8 @@ function decided(s: TrackSnapshot): boolean {
 function stateOf(s: TrackSnapshot): PersonState {
   return {
     person: s.person?.name ?? 'unknown',
-    similarity: s.person?.similarity ?? null,
+    // An unmatched face's similarity stays on the board (disclosedSimilarity says why).
+    similarity: disclosedSimilarity(s.person?.name ?? null, s.person?.similarity ?? null),
     liveness: s.liveness?.outcome ?? null,
     track: s.id,
   };

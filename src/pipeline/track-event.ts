@@ -60,8 +60,30 @@ export interface AttributeValue {
 export interface PersonMatch {
   /** The enrolled person's name, or null for `unknown` (below the threshold, without the margin, or not yet embedded). */
   readonly name: string | null;
-  /** Cosine similarity to the best enrolled person (the named one); null before any embedding or with an empty gallery. */
+  /**
+   * Cosine similarity to the best enrolled person (the named one); null before any embedding or with an empty
+   * gallery. Leaves the board only with a name ({@link disclosedSimilarity}).
+   */
   readonly similarity: number | null;
+}
+
+/**
+ * The similarity that may leave the board with a match (events, `<cam>/person`, `<dev>/access`): the named
+ * person's, never that of a face that matched nobody. Whoever reads MQTT could otherwise adjust a presentation
+ * (a print, a mask, make-up, a morph) try by try towards the threshold, reading how close each came. Inside the
+ * board the similarity stays (a decided `unknown` is told from an undecided track by it), and the board's own
+ * access log (0600) keeps it. The one rule for every payload that leaves the board.
+ */
+export function disclosedSimilarity(name: string | null, similarity: number | null): number | null {
+  return name === null ? null : similarity;
+}
+
+/** `snapshot` as it may leave the board: an unmatched face's similarity withheld ({@link disclosedSimilarity}). */
+export function disclosedSnapshot(snapshot: TrackSnapshot): TrackSnapshot {
+  const { person } = snapshot;
+  if (person === undefined || disclosedSimilarity(person.name, person.similarity) === person.similarity)
+    return snapshot;
+  return { ...snapshot, person: { name: person.name, similarity: null } };
 }
 
 /**

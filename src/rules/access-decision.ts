@@ -3,7 +3,7 @@
  * `<dev>/access` publishes: who (a matched name, never an embedding or an image), when, camera, similarity,
  * liveness, rule, outcome and why. One definition, used by the log file, MQTT and the daemon's log line.
  */
-import type { LivenessVerdict } from '../pipeline/track-event.js';
+import { disclosedSimilarity, type LivenessVerdict } from '../pipeline/track-event.js';
 
 /**
  * Why a person rule was granted or refused:
@@ -26,7 +26,10 @@ export interface AccessSubject {
   readonly track: string;
   /** The matched enrolled person; null when unknown (a name appears only when the person is matched). */
   readonly person: string | null;
-  /** Cosine similarity of the match (of the best candidate when unknown); null when none was computed. */
+  /**
+   * Cosine similarity of the match (of the best candidate when unknown, in the access log only); null when none
+   * was computed, and on `<dev>/access` when unknown ({@link publishedAccessRecord}).
+   */
   readonly similarity: number | null;
   readonly liveness: LivenessVerdict['outcome'] | null;
   /** The liveness check's score (median P(live)); null before any frame was scored. */
@@ -62,6 +65,15 @@ export interface AccessRecord extends Omit<AccessDecision, 'at'> {
 export function accessRecord(decision: AccessDecision, timeS = Date.now() / 1000): AccessRecord {
   const { at: _monotonic, ...rest } = decision;
   return { event: decision.outcome === 'granted' ? 'access_granted' : 'access_denied', time: timeS, ...rest };
+}
+
+/**
+ * The `<dev>/access` message of `record`: the same record, less the similarity of a face that matched nobody
+ * (disclosedSimilarity says why); the access log (0600, on the board) keeps the whole record.
+ */
+export function publishedAccessRecord(record: AccessRecord): AccessRecord {
+  const similarity = disclosedSimilarity(record.person, record.similarity);
+  return similarity === record.similarity ? record : { ...record, similarity };
 }
 
 /** One log line of a decision: `front-door: alice at door granted (similarity 0.81, live)`. */

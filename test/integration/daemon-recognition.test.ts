@@ -135,24 +135,30 @@ describe.skipIf(skip !== null)(`recognition in the daemon (${skip ?? 'faces-dev 
       await daemon.waitRunning(90_000);
       const events = () =>
         probe.messages.filter((m) => m.topic.endsWith('/events')).map((m) => JSON.parse(m.text) as Event);
-      const named = (camera: string) =>
-        events().find((e) => e.after.camera === camera && e.after.person?.similarity !== null && e.after.person);
-      const door = await probe.waitUntil(() => named('door'), 60_000, 'a decided event on door');
-      const gate = await probe.waitUntil(() => named('gate'), 60_000, 'a decided event on gate');
+      const door = await probe.waitUntil(
+        () => events().find((e) => e.after.camera === 'door' && e.after.person?.name),
+        60_000,
+        'a decided event on door',
+      );
       expect(door.after.person?.name).toBe(enrolled);
       expect(door.after.person?.similarity).toBeGreaterThan(0.9);
-      expect(gate.after.person?.name).toBeNull();
-      expect(gate.after.person?.similarity).toBeLessThan(0.95);
-      for (const e of [door, gate]) expect(['live', 'attack', 'unknown']).toContain(e.after.liveness?.outcome);
+      expect(['live', 'attack', 'unknown']).toContain(door.after.liveness?.outcome);
       // Every event of a recognizing board carries both fields, the `new` too (undecided there).
       for (const e of events()) expect(e.after.person && e.after.liveness, JSON.stringify(e)).toBeTruthy();
       // The decision is published as an `update` of a confirmed track, not a new track.
       expect(door.type).toBe('update');
 
       const person = (camera: string) =>
-        probe.on(`${root}/${camera}/person`).map((m) => JSON.parse(m.text) as { person: string; track: string | null });
+        probe
+          .on(`${root}/${camera}/person`)
+          .map((m) => JSON.parse(m.text) as { person: string; similarity: number | null; track: string | null });
       await probe.waitUntil(() => person('door').some((p) => p.person === enrolled), 10_000, 'door/person named');
-      await probe.waitUntil(() => person('gate').some((p) => p.person === 'unknown'), 10_000, 'gate/person unknown');
+      await probe.waitUntil(() => person('gate').some((p) => p.person === 'unknown'), 60_000, 'gate/person unknown');
+      // Decided, and nobody: no similarity of that face leaves the board (events nor <cam>/person).
+      const gate = events().filter((e) => e.after.camera === 'gate');
+      expect(gate.length).toBeGreaterThan(0);
+      for (const e of gate) expect(e.after.person).toEqual({ name: null, similarity: null });
+      for (const p of person('gate')) expect(p).toMatchObject({ similarity: null });
       expect(person('door').at(-1)).toMatchObject({ person: enrolled, track: door.after.id });
       // No embedding ever leaves the board: payloads hold names and numbers, never a vector.
       for (const m of probe.messages) expect(m.text).not.toMatch(/\[(-?\d+\.\d+,){16,}/);

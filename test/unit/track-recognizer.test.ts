@@ -313,3 +313,72 @@ describe('GalleryTrackRecognizer', () => {
     expect(m[0]).toBeCloseTo(Math.SQRT1_2, 6);
   });
 });
+
+/**
+ * Where a door's first-frame → decision time goes (issue 23 §5), with stand-in models that cost what the
+ * README's measured p50s say, scaled down 10× (one embedding with its flip 88 ms → 8.8 ms, one anti-spoof score
+ * 20 ms → 2 ms), each model on its own queue as each real interpreter serializes its invokes (two models may run
+ * side by side on libuv's worker threads, cores allowing). Frames come at
+ * 15 fps; the tracker confirms a track at its 3rd frame (`tracker.min_frames`), and only then does the
+ * recognizer see it. No benchmark: the frame counts are exact, the decision's time is the stand-ins' sum.
+ */
+describe('first frame → decision', () => {
+  const FRAME_MS = 1000 / 15;
+  const CONFIRM_FRAMES = 3;
+  const EMBED_MS = 8.8;
+  const SCORE_MS = 2;
+
+  function timedStandIns() {
+    const queues = { embed: Promise.resolve(), score: Promise.resolve() };
+    const calls: { what: 'embed' | 'score'; frame: number; startMs: number; endMs: number }[] = [];
+    const state = { frame: 0 };
+    const serial = <T>(what: 'embed' | 'score', ms: number, value: T): Promise<T> => {
+      const run = queues[what].then(async () => {
+        const startMs = performance.now();
+        await new Promise((r) => setTimeout(r, ms));
+        calls.push({ what, frame: state.frame, startMs, endMs: performance.now() });
+        return value;
+      });
+      queues[what] = run.then(() => undefined);
+      return run;
+    };
+    const s = new StandIns();
+    const embedder = { alignment: ALIGNMENT, embedCrop: (c: Uint8Array) => serial('embed', EMBED_MS, axis(c[0])) };
+    const liveness = { ...s.liveness, score: (c: Uint8Array) => serial('score', SCORE_MS, c[1] / 255) };
+    return { embedder, liveness, calls, state };
+  }
+
+  /** Frames of one face (the enrolled person) until the decision is reported; its detection frame and timings. */
+  async function doorLatency(extra: { windowFrames?: number }) {
+    const t = timedStandIns();
+    const r = new GalleryTrackRecognizer({ ...options(new StandIns(), { alice: 1 }), ...t, ...extra });
+    for (let frame = CONFIRM_FRAMES - 1; frame < 40; frame++) {
+      // Frame `frame` counted from 0: the tracker hands the track over at its 3rd (index 2).
+      t.state.frame = frame;
+      const submitted = performance.now();
+      const out = await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], frame * FRAME_MS, pixels(1));
+      if (out.get('door-1')?.person.name === 'alice') {
+        const decideMs = performance.now() - submitted;
+        return { startFrame: Math.min(...t.calls.map((c) => c.frame)), decideMs, calls: t.calls };
+      }
+    }
+    throw new Error('never decided');
+  }
+
+  it('decides at the 7th frame (3 to confirm, a window of 5): 400 ms of frames before 3 embeddings and 3 scores', async () => {
+    const { startFrame, decideMs, calls } = await doorLatency({});
+    expect(startFrame + 1).toBe(7); // frames are counted from 0: the 7th frame, 6 frame intervals = 400 ms
+    expect(calls.map((c) => c.what).sort()).toEqual(['embed', 'embed', 'embed', 'score', 'score', 'score']);
+    // The embeddings queue behind each other: at least 3 × 88 ms at the real p50s (3 × 88 + 3 × 20 = 324 ms when
+    // the two models share one free core).
+    expect(decideMs).toBeGreaterThanOrEqual(3 * EMBED_MS - 1);
+    const embeds = calls.filter((c) => c.what === 'embed').sort((a, b) => a.startMs - b.startMs);
+    for (let i = 1; i < embeds.length; i++) expect(embeds[i].startMs).toBeGreaterThanOrEqual(embeds[i - 1].endMs - 0.5);
+  });
+
+  it('with a window of just the frames it keeps, decides two frames (133 ms) sooner from the same 3 embeddings', async () => {
+    const { startFrame, calls } = await doorLatency({ windowFrames: 3 });
+    expect(startFrame + 1).toBe(5);
+    expect(calls.filter((c) => c.what === 'embed')).toHaveLength(3); // still the mean of 3
+  });
+});

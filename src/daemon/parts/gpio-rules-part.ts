@@ -31,7 +31,7 @@ import type { GpioLineChange } from '../daemon-bus.js';
 import { definePart, type DaemonPart } from '../daemon-part.js';
 import { componentLogger } from '../../observability/logger.js';
 import { join } from 'node:path';
-import { accessRecord, type AccessDecision } from '../../rules/access-decision.js';
+import { accessRecord, publishedAccessRecord, type AccessDecision } from '../../rules/access-decision.js';
 import { AccessEngine } from '../../rules/access-engine.js';
 import { AccessLog } from '../../rules/access-log.js';
 import { ACCESS_LOG_FILE_NAME, accessSchema, type AccessConfig } from '../../rules/access-schema.js';
@@ -183,12 +183,12 @@ export class GpioRules implements DaemonPart {
       );
   }
 
-  /** One lock decision: to the access log and `<dev>/access` (the runner has logged it). */
+  /** One lock decision: whole to the access log, to `<dev>/access` less an unknown face's similarity (logged by the runner). */
   #recordDecision(decision: AccessDecision): void {
     const { mqtt, log } = this.#o;
     const record = accessRecord(decision);
     void this.#accessLog?.write(record); // never rejects: a failed write is logged by the access log
-    mqtt.publish(mqtt.topics.access, JSON.stringify(record), { qos: 1 }).catch((err: Error) => {
+    mqtt.publish(mqtt.topics.access, JSON.stringify(publishedAccessRecord(record)), { qos: 1 }).catch((err: Error) => {
       log.warn({ rule: decision.rule, err: err.message }, 'lock decision not published (it is in the access log)');
     });
   }
