@@ -78,12 +78,31 @@ export function disclosedSimilarity(name: string | null, similarity: number | nu
   return name === null ? null : similarity;
 }
 
-/** `snapshot` as it may leave the board: an unmatched face's similarity withheld ({@link disclosedSimilarity}). */
+/**
+ * The liveness score that may leave the board: a `live` face's only. The P(live) of a refused or undecided face
+ * would tell whoever reads MQTT how close a print or a screen came to passing, try by try, as the similarity
+ * would ({@link disclosedSimilarity}); the board's own access log keeps it.
+ */
+export function disclosedLivenessScore(
+  outcome: LivenessVerdict['outcome'] | null,
+  score: number | null,
+): number | null {
+  return outcome === 'live' ? score : null;
+}
+
+/** `snapshot` as it may leave the board: what a failed match or check scored withheld (see above). */
 export function disclosedSnapshot(snapshot: TrackSnapshot): TrackSnapshot {
-  const { person } = snapshot;
-  if (person === undefined || disclosedSimilarity(person.name, person.similarity) === person.similarity)
-    return snapshot;
-  return { ...snapshot, person: { name: person.name, similarity: null } };
+  const { person, liveness } = snapshot;
+  const hideSimilarity =
+    person !== undefined && disclosedSimilarity(person.name, person.similarity) !== person.similarity;
+  const hideLiveness =
+    liveness !== undefined && disclosedLivenessScore(liveness.outcome, liveness.score) !== liveness.score;
+  if (!hideSimilarity && !hideLiveness) return snapshot;
+  return {
+    ...snapshot,
+    ...(person && hideSimilarity ? { person: { name: person.name, similarity: null } } : {}),
+    ...(liveness && hideLiveness ? { liveness: { outcome: liveness.outcome, score: null } } : {}),
+  };
 }
 
 /**

@@ -3,7 +3,7 @@
  * `<dev>/access` publishes: who (a matched name, never an embedding or an image), when, camera, similarity,
  * liveness, rule, outcome and why. One definition, used by the log file, MQTT and the daemon's log line.
  */
-import { disclosedSimilarity, type LivenessVerdict } from '../pipeline/track-event.js';
+import { disclosedLivenessScore, disclosedSimilarity, type LivenessVerdict } from '../pipeline/track-event.js';
 
 /**
  * Why a person rule was granted or refused:
@@ -68,12 +68,14 @@ export function accessRecord(decision: AccessDecision, timeS = Date.now() / 1000
 }
 
 /**
- * The `<dev>/access` message of `record`: the same record, less the similarity of a face that matched nobody
- * (disclosedSimilarity says why); the access log (0600, on the board) keeps the whole record.
+ * The `<dev>/access` message of `record`: the same record, less the similarity of a face that matched nobody and
+ * the liveness score of a face not judged live (disclosedSimilarity, disclosedLivenessScore say why); the access log (0600, on the board) keeps the whole record.
  */
 export function publishedAccessRecord(record: AccessRecord): AccessRecord {
   const similarity = disclosedSimilarity(record.person, record.similarity);
-  return similarity === record.similarity ? record : { ...record, similarity };
+  const liveness_score = disclosedLivenessScore(record.liveness, record.liveness_score);
+  if (similarity === record.similarity && liveness_score === record.liveness_score) return record;
+  return { ...record, similarity, liveness_score };
 }
 
 /** One log line of a decision: `front-door: alice at door granted (similarity 0.81, live)`. */

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { CameraPersonState } from '../../src/mqtt/person-state.js';
 import {
+  disclosedLivenessScore,
   disclosedSimilarity,
   disclosedSnapshot,
   type PersonMatch,
@@ -40,6 +41,32 @@ describe('the rule', () => {
     expect(disclosedSnapshot(alice)).toBe(alice);
     const off = makeSnapshot('door', 'door-3');
     expect(disclosedSnapshot(off)).toBe(off); // recognition off: nothing to withhold, no field added
+  });
+});
+
+describe('the liveness score', () => {
+  it('leaves the board only for a face judged live: a refused print’s P(live) would show how close it came', () => {
+    expect(disclosedLivenessScore('live', 0.93)).toBe(0.93);
+    expect(disclosedLivenessScore('attack', 0.31)).toBeNull();
+    expect(disclosedLivenessScore('unknown', 0.62)).toBeNull();
+    const print = { ...event('door-5', ALICE).after, liveness: { outcome: 'attack', score: 0.31 } as const };
+    expect(disclosedSnapshot(print)).toEqual({ ...print, liveness: { outcome: 'attack', score: null } });
+    const record = accessRecord(
+      {
+        camera: 'door',
+        track: 'door-5',
+        person: 'alice',
+        similarity: 0.97,
+        liveness: 'attack',
+        liveness_score: 0.31,
+        outcome: 'denied',
+        reason: 'not_live',
+        rule: 'front-door',
+        at: 1,
+      },
+      1_800_000_000,
+    );
+    expect(publishedAccessRecord(record)).toEqual({ ...record, liveness_score: null });
   });
 });
 
