@@ -5,13 +5,14 @@
  * the first model's store (today's commands keep working); a name the board does not have is refused at
  * `begin` with MODEL_NOT_FOUND before any byte is stored.
  */
-import { generateKeyPairSync } from 'node:crypto';
+import { createHash, generateKeyPairSync } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
 import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
+import { transferIdFor } from '../../src/model-push/mqtt-push-protocol.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import {
   copyModelPackage,
@@ -92,6 +93,17 @@ describe.skipIf(!SOURCE)(`MQTT pushes by model name (${SOURCE ?? NO_MODEL_PACKAG
     expect(versions(join(modelsDir, 'versions'))).toEqual([r.status.model?.version]);
     expect(versions(join(modelsDir, 'second', 'versions'))).toHaveLength(1);
   }, 180_000);
+
+  it('keeps the transfer id of an unnamed push, and gives each named model its own', () => {
+    const manifest = Buffer.from('{"id":"m"}');
+    const unnamed = transferIdFor(manifest, null, 65_536);
+    // The id a sender from before model names computed: sha256(manifest ‖ signature ‖ chunk size), 32 hex digits.
+    expect(unnamed).toBe(createHash('sha256').update(manifest).update('65536').digest('hex').slice(0, 32));
+    expect(
+      new Set([unnamed, transferIdFor(manifest, null, 65_536, 'age'), transferIdFor(manifest, null, 65_536, 'mood')])
+        .size,
+    ).toBe(3);
+  });
 
   it('refuses a name the board does not have at begin, storing nothing', async () => {
     let thrown: unknown;
