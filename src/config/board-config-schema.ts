@@ -73,8 +73,9 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * the whole (possibly partly invalid) tree so these are reported in the same pass as every other
  * problem; a section that is itself malformed is not used as the list of known names, so one mistake
  * is not reported twice.
+ * @param models the configured models' names; absent (a malformed `classifiers:`): not checked.
  */
-export function ruleReferenceCheck(tree: unknown, ctx: IssueSink): void {
+export function ruleReferenceCheck(tree: unknown, ctx: IssueSink, models?: readonly string[]): void {
   if (!isRecord(tree)) return;
   const rules = rulesSchema.safeParse(tree.rules ?? []);
   if (!rules.success || rules.data.length === 0) return;
@@ -98,9 +99,15 @@ export function ruleReferenceCheck(tree: unknown, ctx: IssueSink): void {
     safeOnOutputs: isRecord(gpio.outputs)
       ? Object.entries(gpio.outputs).flatMap(([name, o]) => (isRecord(o) && o.safe === 'on' ? [name] : []))
       : [],
+    lockOutputs: isRecord(gpio.outputs)
+      ? Object.entries(gpio.outputs).flatMap(([name, o]) =>
+          isRecord(o) && bool().safeParse(o.lock).data === true ? [name] : [],
+        )
+      : [],
+    models,
   });
   for (const issue of issues) {
-    if (issue.path.includes('person')) {
+    if (issue.path.includes('person') || issue.path.includes('attributes')) {
       ctx.addIssue({ code: 'custom', path: ['rules', ...issue.path], message: issue.message });
       continue;
     }

@@ -336,8 +336,21 @@ export const configSchema = z
     /** Writable directory for the outbox and other state. Default `$STATE_DIRECTORY` (systemd) or `./.faceedge`. */
     state_dir: z.string().min(1).optional(),
   })
-  // Rules naming outputs, inputs or cameras that do not exist, reported with every other problem.
-  .superRefine((tree, ctx) => ruleReferenceCheck(tree, ctx), { when: isObjectPayload });
+  // Rules naming outputs, inputs, cameras or models that do not exist, reported with every other problem.
+  .superRefine((tree, ctx) => ruleReferenceCheck(tree, ctx, configuredModelNames(tree)), { when: isObjectPayload });
+
+/**
+ * The models' names of a (possibly partly invalid) tree: `classifiers[].name`, else `classifier.name` or
+ * its default; undefined when those sections are themselves malformed (their own issues say why).
+ */
+function configuredModelNames(tree: Record<string, unknown>): readonly string[] | undefined {
+  if (tree.classifiers !== undefined) {
+    const list = classifiersSchema.safeParse(tree.classifiers);
+    return list.success ? list.data.map((c) => c.name) : undefined;
+  }
+  const single = classifierSchema.safeParse(tree.classifier ?? {});
+  return single.success ? [single.data.name ?? DEFAULT_CLASSIFIER_NAME] : undefined;
+}
 
 /** The configuration as parsed, before derived defaults. */
 export type ParsedConfig = z.output<typeof configSchema>;

@@ -19,7 +19,7 @@ import { ModelPushReceiver } from '../model-push/model-push-receiver.js';
 import { ModelStore, type InstalledModel } from '../model-push/model-store.js';
 import { rollbackModel } from '../model-push/install-model.js';
 import { TransferStore } from '../model-push/transfer-store.js';
-import type { TransferLogLine } from '../model-push/push-receiver-options.js';
+import type { PushTarget, TransferLogLine } from '../model-push/push-receiver-options.js';
 import type { AuditTrail } from '../mqtt/audit-trail.js';
 import type { MqttOutput } from '../mqtt/mqtt-output.js';
 import type { RequestOrigin } from '../mqtt/request-origins.js';
@@ -41,10 +41,16 @@ export interface ModelUpdatesOptions {
   /** Store poll period, ms (inotify does the quick part). Default 5000. */
   readonly pollMs?: number;
   /**
-   * Attach the MQTT push receiver (one per board: pushes install into the first model's store). False for
-   * the stores of further models (`models.dir/<name>`), which are only watched. Default true.
+   * Attach the MQTT push receiver (one per board, the first model's: a push without a name installs into
+   * its store, one naming another model into that model's through `pushTargetNamed`). False for the stores of
+   * further models (`models.dir/<name>`). Default true.
    */
   readonly receivePushes?: boolean;
+  /**
+   * With `receivePushes`: where a push naming a model (`begin`'s `name`) installs; throws `MODEL_NOT_FOUND`
+   * for a name the board does not have. Absent: only pushes without a name are taken.
+   */
+  readonly pushTargetNamed?: (name: string) => PushTarget;
 }
 
 /**
@@ -108,10 +114,21 @@ export class ModelUpdates {
       // The watcher does the reload (it would notice the new link anyway); sync() hands its outcome back,
       // so a model the daemon cannot serve is rolled back and reported to the sender.
       onInstalled: () => watcher.sync(),
+      modelNamed: this.#o.pushTargetNamed,
       log,
       onRecord: (line, origin, err) => this.#auditPush(line, origin, err),
     });
     await this.#receiver.attach();
+  }
+
+  /**
+   * Where an MQTT push for this model installs: this store, then a reload through this store's watcher
+   * (whose outcome the sender hears). Throws while the updates are not running.
+   */
+  get pushTarget(): PushTarget {
+    const watcher = this.#watcher;
+    if (!watcher) throw new FaceedgeError('MODEL_INVALID', 'model updates are not running');
+    return { store: this.store, onInstalled: () => watcher.sync() };
   }
 
   /**

@@ -22,6 +22,7 @@ import { TrackJournal } from '../pipeline/track-journal.js';
 import { describeBridge, healthFacts } from './board-description.js';
 import { CameraSet } from './camera-set.js';
 import { loadClassifierSet } from './classifier-set.js';
+import { assertRuleAttributes } from '../rules/rule-attributes.js';
 import type { DaemonBus } from './daemon-bus.js';
 import type { DaemonParts } from './daemon-parts.js';
 import type { DaemonServices } from './daemon-services.js';
@@ -66,6 +67,11 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     (c) => c.close(),
   );
   const classifier = classifiers.first.holder;
+  // A rule on a label no model has could never fire: refuse to start (labels come from the manifests).
+  assertRuleAttributes(
+    config.rules,
+    classifiers.models.map((m) => ({ name: m.name, labels: m.holder.current.labels })),
+  );
   const embedder = config.recognition.enabled
     ? parts.started(
         'embedder',

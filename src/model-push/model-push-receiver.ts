@@ -24,7 +24,7 @@ import {
   type TransferStatus,
 } from './mqtt-push-protocol.js';
 import { admissionRefusal, busyError, pushesOffError, resumableLeftover } from './transfer-admission.js';
-import type { ModelPushReceiverOptions, TransferLogLine } from './push-receiver-options.js';
+import type { ModelPushReceiverOptions, PushTarget, TransferLogLine } from './push-receiver-options.js';
 import { DEFAULT_BASE_TOPIC, MqttTopics } from '../mqtt/mqtt-topics.js';
 import { errorLogFields } from '../observability/error-log-fields.js';
 
@@ -178,6 +178,12 @@ export class ModelPushReceiver {
       return this.#refuse(id, null, new FaceedgeError('REQUEST_INVALID', message, { cause }));
     }
     if (!this.#pushesOn) return this.#refuse(id, plan, pushesOffError(this.#o.publicKeyPath));
+    try {
+      this.#targetOf(plan); // a model the board does not have: refused before a chunk is stored
+    } catch (err) {
+      if (!isFaceedgeError(err)) throw err;
+      return this.#refuse(id, plan, err);
+    }
     if (plan.total_bytes > this.#maxBytes || plan.chunk_size > MAX_CHUNK_SIZE) {
       const message = `package of ${plan.total_bytes} bytes exceeds the ${this.#maxBytes}-byte limit`;
       return this.#refuse(id, plan, new FaceedgeError('REQUEST_INVALID', message));
@@ -272,7 +278,7 @@ export class ModelPushReceiver {
     await this.#status(id, { state: 'verifying', received: plan.total_chunks, total: plan.total_chunks });
     let installed: TransferInstalled;
     try {
-      installed = await installTransfer(this.#o, id, plan);
+      installed = await installTransfer({ ...this.#o, ...this.#targetOf(plan) }, id, plan);
     } catch (err) {
       return this.#end(transfer, 'failed', err);
     }
@@ -322,8 +328,16 @@ export class ModelPushReceiver {
     await this.#status(id, failedStatus(e));
   }
 
+  /** The store (and reload) of the model `plan` names; the first model's without a name. */
+  #targetOf(plan: TransferPlan): PushTarget {
+    if (plan.name === undefined) return { store: this.#o.store, onInstalled: this.#o.onInstalled };
+    if (!this.#o.modelNamed) throw new FaceedgeError('MODEL_NOT_FOUND', `this board has no model named "${plan.name}"`);
+    return this.#o.modelNamed(plan.name);
+  }
+
   #lineFor(id: string, plan: TransferPlan, outcome: TransferLogLine['outcome'] = 'started'): TransferLogLine {
-    return { transfer: id, model: plan.model ?? null, bytes: plan.total_bytes, outcome };
+    const line = { transfer: id, model: plan.model ?? null, bytes: plan.total_bytes, outcome };
+    return plan.name === undefined ? line : { ...line, name: plan.name };
   }
 
   /**

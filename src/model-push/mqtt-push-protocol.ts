@@ -48,14 +48,22 @@ export function isTransferId(id: string): boolean {
   return TRANSFER_ID.test(id);
 }
 
-/** Content-derived id: the same package and chunk size always map to the same transfer. */
-export function transferIdFor(manifestBytes: Buffer, signatureBytes: Buffer | null, chunkSize: number): string {
-  return createHash('sha256')
+/**
+ * Content-derived id: the same package and chunk size (for the same named model) always map to the same
+ * transfer. Without a name the id is what it was before models had names.
+ */
+export function transferIdFor(
+  manifestBytes: Buffer,
+  signatureBytes: Buffer | null,
+  chunkSize: number,
+  modelName?: string,
+): string {
+  const hash = createHash('sha256')
     .update(manifestBytes)
     .update(signatureBytes ?? Buffer.alloc(0))
-    .update(String(chunkSize))
-    .digest('hex')
-    .slice(0, 32);
+    .update(String(chunkSize));
+  if (modelName !== undefined) hash.update(`\0model:${modelName}`);
+  return hash.digest('hex').slice(0, 32);
 }
 
 export const transferFileSchema = z.strictObject({
@@ -84,6 +92,15 @@ export const transferPlanSchema = z
         id: z.string().min(1).max(200),
         version: z.string().regex(/^[A-Za-z0-9._-]{1,100}$/),
       })
+      .optional(),
+    /**
+     * Which of the board's models (`classifiers[].name`) this package is for; absent: the first model. A
+     * board without a model of that name refuses the `begin` (`MODEL_NOT_FOUND`) before storing a byte.
+     * Optional and sent only when named, so pushes to the first model still reach boards from before it.
+     */
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,100}$/, 'a model name is letters, digits, "_" and "-"')
       .optional(),
   })
   .refine(

@@ -29,6 +29,8 @@ export interface MqttPushOptions {
   readonly dir: string;
   readonly url: string;
   readonly deviceId: string;
+  /** The board's model to install into (`classifiers[].name`). Default: its first model. */
+  readonly name?: string;
   /** Default `faceedge`. */
   readonly baseTopic?: string;
   /** Bytes of package per chunk. Default 64 KiB. */
@@ -74,7 +76,7 @@ interface Payload {
 const MAX_RETRY_DELAY_MS = 15_000;
 const VERIFY_TIMEOUT_MS = 120_000;
 
-async function loadPayload(dir: string, chunkSize: number): Promise<Payload> {
+async function loadPayload(dir: string, chunkSize: number, name: string | undefined): Promise<Payload> {
   const pkg = await readModelPackage(dir);
   await verifyPackageFiles(pkg); // refuse locally what the board would refuse anyway
   const signature = await readFile(join(dir, SIGNATURE_FILE)).catch(() => null);
@@ -88,8 +90,10 @@ async function loadPayload(dir: string, chunkSize: number): Promise<Payload> {
     total_bytes: data.length,
     total_chunks: Math.ceil(data.length / chunkSize),
     model: { id: pkg.manifest.id, version: versionName(pkg.manifest, pkg.manifestBytes) },
+    // Sent only when named: a board from before model names refuses a plan carrying it.
+    ...(name === undefined ? {} : { name }),
   };
-  return { plan, data, id: transferIdFor(pkg.manifestBytes, signature, chunkSize) };
+  return { plan, data, id: transferIdFor(pkg.manifestBytes, signature, chunkSize, name) };
 }
 
 /** A round that did not end the push: why (to report, and to retry). */
@@ -108,7 +112,7 @@ const RETRYABLE_REFUSALS = new Set(['MODEL_CHECKSUM_MISMATCH']);
 
 export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttPushResult> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const payload = await loadPayload(options.dir, chunkSize);
+  const payload = await loadPayload(options.dir, chunkSize, options.name);
   const board = new MqttTopics(options.baseTopic ?? DEFAULT_BASE_TOPIC, options.deviceId);
   const topic = (part: ModelPushPart) => board.modelPushPart(payload.id, part);
   const deadline = Date.now() + (options.timeoutMs ?? 300_000);

@@ -33,7 +33,14 @@ export interface ModelPushReceiverOptions {
   /** Default `faceedge`. */
   readonly baseTopic?: string;
   readonly deviceId: string;
+  /** The first model's store (a plan without `name`). */
   readonly store: ModelStore;
+  /**
+   * The store and reload of the model a plan names (`plan.name`); throws `MODEL_NOT_FOUND` (typed) for a name
+   * the board does not have, and the `begin` is refused before anything is stored. Absent: every named plan
+   * is refused.
+   */
+  readonly modelNamed?: (name: string) => PushTarget;
   readonly transfers: TransferStore;
   /** Trusted keys, signature policy, self-test tolerances. With no trusted key every push is refused at `begin`. */
   readonly verify: VerifyOptions;
@@ -57,6 +64,12 @@ export interface ModelPushReceiverOptions {
    * outcome in its audit trail from here.
    */
   readonly onRecord?: (line: TransferLogLine, origin: RequestOrigin | null, err?: FaceedgeError) => void;
+}
+
+/** Where a push for one model installs: its store, and the daemon's reload of that model. */
+export interface PushTarget {
+  readonly store: ModelStore;
+  readonly onInstalled?: (model: InstalledModel) => Promise<void> | void;
 }
 
 /** One log line about a transfer: structured for an audit trail; never package bytes or key material. */

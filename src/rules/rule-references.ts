@@ -1,7 +1,8 @@
 /**
  * Cross-section checks of the `rules:` config: every output, input and camera a rule names must exist
- * in `gpio:` / `cameras:`; a person rule needs `recognition.enabled` and a lock output whose safe state is
- * off (locked). Kept apart from the rules schema because it needs the other sections; the config schema's
+ * in `gpio:` / `cameras:`, every model a rule's `when.attributes` names in `classifiers:`; a person rule needs
+ * `recognition.enabled` and a lock output whose safe state is off (locked); no rule that drives a lock output
+ * asks for attributes (an age band or a gender is no proof of who is there). Kept apart from the rules schema because it needs the other sections; the config schema's
  * top-level refinement calls it and reports the issues with the others. {@link ruleWarnings} lists what is
  * valid but weakens a lock (`faceedge config check` and the daemon's start print it).
  */
@@ -16,6 +17,10 @@ export interface RuleTargets {
   readonly recognitionEnabled?: boolean;
   /** Outputs whose safe state is on: a person rule's lock must not be one of them. */
   readonly safeOnOutputs?: readonly string[];
+  /** Outputs configured `lock: true`: no rule on attributes may drive one. Absent: not checked. */
+  readonly lockOutputs?: readonly string[];
+  /** The configured models' names (`classifiers[].name`), which `when.attributes` may name. Absent: not checked. */
+  readonly models?: readonly string[];
 }
 
 /** One problem, with its path inside `rules`. */
@@ -43,6 +48,7 @@ export function ruleReferenceIssues(rules: readonly RuleConfig[], targets: RuleT
     if (factor !== undefined)
       check([i, 'when', 'second_factor', 'input'], 'GPIO input', factor.input, targets.inputs, id);
     if (rule.when?.person !== undefined) issues.push(...personRuleTargetIssues(rule, i, id, targets));
+    if (rule.when?.attributes !== undefined) issues.push(...attributeRuleTargetIssues(rule, i, id, targets));
     const cameras = rule.when?.camera;
     if (cameras !== undefined) {
       for (const camera of typeof cameras === 'string' ? [cameras] : cameras)
@@ -67,6 +73,33 @@ function personRuleTargetIssues(rule: RuleConfig, i: number, id: string, targets
       message:
         `rule ${id}: the lock output "${output}" has safe: on, so it would stand open at start, stop and crash; ` +
         'a lock is locked when off (wire a power-to-lock maglock with active_low: true)',
+    });
+  return issues;
+}
+
+/** A rule on attributes naming a model that is not configured, or driving a lock. */
+function attributeRuleTargetIssues(
+  rule: RuleConfig,
+  i: number,
+  id: string,
+  targets: RuleTargets,
+): RuleReferenceIssue[] {
+  const issues: RuleReferenceIssue[] = [];
+  const { models, lockOutputs } = targets;
+  for (const model of Object.keys(rule.when?.attributes ?? {})) {
+    if (models === undefined || models.includes(model)) continue;
+    issues.push({
+      path: [i, 'when', 'attributes', model],
+      message: `rule ${id}: unknown model "${model}" (models: ${models.join(', ') || 'none configured'})`,
+    });
+  }
+  const output = rule.then.output;
+  if (output !== undefined && lockOutputs?.includes(output))
+    issues.push({
+      path: [i, 'when', 'attributes'],
+      message:
+        `rule ${id}: drives the lock "${output}" on attributes: an age band or a gender must never gate access ` +
+        '(the model cards say so); open a lock with a person rule (when.person)',
     });
   return issues;
 }

@@ -59,13 +59,30 @@ function required<T>(rule: string, key: string, value: T | undefined): T {
 
 const asList = (value: string | readonly string[]): readonly string[] => (typeof value === 'string' ? [value] : value);
 
-/** True when `event` meets the event-type, camera, class, score and frame conditions of `when`. */
+/**
+ * True when `event` meets the event-type, camera, class, score, frame and attribute conditions of `when`.
+ * A model the track has no decision of yet (no `attributes.<model>`) does not match.
+ */
 export function trackMatches(when: NonNullable<RuleConfig['when']>, event: TrackEvent): boolean {
   const track = event.after;
   if (!when.events.includes(event.type)) return false;
   if (when.camera !== undefined && !asList(when.camera).includes(track.camera)) return false;
   if (when.class !== 'any' && !asList(when.class).includes(track.class)) return false;
-  return track.score >= when.min_score && track.frames >= when.min_frames;
+  if (track.score < when.min_score || track.frames < when.min_frames) return false;
+  return Object.entries(when.attributes ?? {}).every(([model, wanted]) => {
+    const decided = track.attributes?.[model];
+    return decided !== undefined && wanted.label.includes(decided.label) && decided.score >= wanted.min_score;
+  });
+}
+
+/** The attributes `when` asked for, as the track has them: `, age 13-19 0.81` (empty without attributes). */
+function attributeReason(when: NonNullable<RuleConfig['when']>, track: TrackEvent['after']): string {
+  return Object.keys(when.attributes ?? {})
+    .map((model) => {
+      const decided = track.attributes?.[model];
+      return decided ? `, ${model} ${decided.label} ${decided.score.toFixed(2)}` : '';
+    })
+    .join('');
 }
 
 /** A person rule (`when.person`): decided by src/rules/access-engine.ts, not here. */
@@ -154,7 +171,7 @@ export class RulesEngine {
           rule.lastFired = nowMs;
           rule.fired++;
           if (rule.config.once_per_track) this.#remember(rule, track.id);
-          const reason = `${track.camera}: track ${track.id} ${track.class} ${track.score.toFixed(2)}, ${track.frames} frames (${event.type})`;
+          const reason = `${track.camera}: track ${track.id} ${track.class} ${track.score.toFixed(2)}, ${track.frames} frames${attributeReason(rule.when, track)} (${event.type})`;
           actions.push(this.#outputAction(rule.id, rule.config, reason, nowMs));
         }
       }

@@ -7,6 +7,9 @@
  *     when: { camera: door, class: [female, male], min_score: 0.9, min_frames: 3 }
  *     then: { output: door_lock, pulse_ms: 3000 }
  *     cooldown_ms: 10000                  # at most one action per 10 s
+ *   - id: teen-at-door                    # event rule on another model's label (`classifiers:`)
+ *     when: { camera: door, attributes: { age: ['13-19'] } }   # or { age: { label: ['13-19'], min_score: 0.7 } }
+ *     then: { output: chime, pulse_ms: 500 }
  *   - id: door-camera-on-motion           # input rule: run the camera while pir is active, plus 20 s
  *     when_input: pir
  *     then: { camera: door }
@@ -55,6 +58,36 @@ const personName = z
   .max(64)
   .transform((n) => n.normalize('NFC'));
 
+/**
+ * A label of a model as its manifest names it (`female`, `13-19`, `60+`), or `unknown` (inside the model's
+ * unsure band). Checked against the model's manifest at start (src/rules/rule-references.ts).
+ */
+const labelName = z.string().trim().min(1).max(64);
+const oneOrManyLabels = z.union([labelName, z.array(labelName).min(1)]);
+const asLabelList = (labels: string | string[]): readonly string[] => (typeof labels === 'string' ? [labels] : labels);
+
+/**
+ * One model's condition in `when.attributes`: the label(s) it must have decided, written alone
+ * (`age: ['13-19', '20-29']`) or with a least score (`age: { label: '13-19', min_score: 0.7 }`). Both read as
+ * `{ label: [...], min_score }`.
+ */
+export const attributeConditionSchema = z.union([
+  oneOrManyLabels.transform((label) => ({ label: asLabelList(label), min_score: 0 })),
+  z
+    .strictObject({
+      /** Label(s) of the model, any of which matches. */
+      label: oneOrManyLabels,
+      /** Least score of that model's decision (`attributes.<model>.score`), 0..1. Default 0. */
+      min_score: num(z.number().min(0).max(1)).default(0),
+    })
+    .transform(({ label, min_score }) => ({ label: asLabelList(label), min_score })),
+]);
+
+/** `when.attributes`: by model name (`classifiers[].name`), every one of which must match. */
+const attributesSchema = z
+  .record(name, attributeConditionSchema)
+  .refine((models) => Object.keys(models).length > 0, { message: 'attributes needs at least one model' });
+
 /** The second factor of a person rule: a GPIO input active within `within_s` of the recognition, either order. */
 export const secondFactorSchema = z.strictObject({
   /** The GPIO input (a button, a keypad's relay contact, a PIR). */
@@ -68,12 +101,17 @@ export const secondFactorSchema = z.strictObject({
 export const ruleConditionSchema = z.strictObject({
   /** Camera name(s) the event must come from. Default: any camera. */
   camera: oneOrMany.optional(),
-  /** Class label(s) of the track, or `any` (default). */
+  /** Class label(s) of the track (the first model's decision), or `any` (default). */
   class: z.union([z.literal('any'), oneOrMany]).default('any'),
   /** Minimum track confidence `after.score`, 0..1. Default 0. */
   min_score: num(z.number().min(0).max(1)).default(0),
   /** Minimum frames the track was seen in (`after.frames`). Default 1. */
   min_frames: num(z.number().int().min(1)).default(1),
+  /**
+   * Labels of any configured model, by model name (`attributes: { age: ['13-19'] }`); all must match.
+   * Never on a rule that drives a lock: an attribute (an age band, a gender) is no proof of who is there.
+   */
+  attributes: attributesSchema.optional(),
   /** Event types that can trigger: default `[new, update]` (a track can qualify as it gathers frames). */
   events: z
     .array(z.enum(['new', 'update', 'end']))
@@ -167,6 +205,11 @@ function personRuleIssues(
     if (when.require_live !== undefined) issue(['when', 'require_live'], 'require_live needs person');
     return;
   }
+  if (when.attributes !== undefined)
+    issue(
+      ['when', 'attributes'],
+      'a person rule cannot ask for attributes: an age band or a gender must never gate access',
+    );
   if (then.pulse_ms === undefined)
     issue(['then'], 'a person rule opens a lock with pulse_ms (a pulse always ends locked), not state');
   if (when.events.includes('end')) issue(['when', 'events'], "a person rule cannot fire on a track's end");

@@ -185,6 +185,7 @@ function registerPushCommand(model: Command): void {
     .option('--mqtt <url>', 'broker the board is connected to')
     .option('--device <id>', "the board's device id (faceedge/<id>/…)")
     .option('--base-topic <topic>', 'MQTT base topic', DEFAULT_BASE_TOPIC)
+    .option('--name <model>', "MQTT: the board's model to install into (classifiers[].name; default: its first)")
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--ssh-option <opt>', 'ssh/scp -o option, repeatable (e.g. Port=2222)', collect)
     .option('--ssh <cmd>', 'ssh client', 'ssh')
@@ -199,6 +200,7 @@ function registerPushCommand(model: Command): void {
           mqtt?: string;
           device?: string;
           baseTopic: string;
+          name?: string;
           chunkKib: string;
           sshOption?: string[];
           ssh: string;
@@ -217,6 +219,7 @@ function registerPushCommand(model: Command): void {
             dir,
             url: f.mqtt,
             deviceId: f.device,
+            name: f.name,
             baseTopic: f.baseTopic,
             chunkSize: chunkKib * 1024,
             onProgress: (p) => {
@@ -233,6 +236,10 @@ function registerPushCommand(model: Command): void {
           return;
         }
         if (!host) throw new FaceedgeError('USAGE', 'model push needs a <host> (SSH) or --mqtt <url> --device <id>');
+        if (f.name !== undefined)
+          throw new FaceedgeError('USAGE', '--name is for --mqtt pushes', {
+            hint: "over SSH, name the model's store: --remote-models-dir <models.dir>/<name> (the first model's is models.dir)",
+          });
         const { report } = await pushModelOverSsh({
           dir,
           host,

@@ -7,7 +7,7 @@
  *
  * Several models per face (`classifiers:`): each model has its own store (src/daemon/classifier-set.ts),
  * watched on its own; `model/reload` and `model/rollback` take the model's `name` (default: the first).
- * MQTT pushes install into the first model's store.
+ * MQTT pushes name the model too (`begin`'s `name`, default the first) and install into its store.
  */
 import { FaceedgeError } from '../../errors.js';
 import { componentLogger } from '../../observability/logger.js';
@@ -16,6 +16,7 @@ import { definePart, type DaemonPart, type PartContext } from '../daemon-part.js
 import { parseModelReloadRequest } from '../model-reload-request.js';
 import { modelRollbackHandler } from '../model-rollback-command.js';
 import { ModelUpdates, type ModelUpdatesOptions } from '../model-updates.js';
+import type { PushTarget } from '../../model-push/push-receiver-options.js';
 
 interface ModelUpdatesSlice {
   readonly models: ModelUpdatesOptions['models'];
@@ -45,6 +46,8 @@ class ModelUpdatesPart implements DaemonPart {
           log: componentLogger(log, 'models', index === 0 ? {} : { model: model.name }),
           audit: services.audit,
           receivePushes: index === 0,
+          // A push naming a model installs into that model's own store, with its own self-test and history.
+          pushTargetNamed: (name) => this.#pushTarget(classifiers.byName(name).name),
         }),
       ]),
     );
@@ -82,8 +85,15 @@ class ModelUpdatesPart implements DaemonPart {
     };
   }
 
+  #pushTarget(name: string): PushTarget {
+    const updates = this.#updates.get(name);
+    if (!updates) throw new FaceedgeError('MODEL_NOT_FOUND', `this board has no model named "${name}"`);
+    return updates.pushTarget;
+  }
+
   async start(): Promise<void> {
-    for (const updates of this.#updates.values()) await updates.start();
+    // The first model's last: its push receiver finds every other model's store watched from its first message.
+    for (const updates of [...this.#updates.values()].reverse()) await updates.start();
     this.#running = true;
   }
 
