@@ -70,6 +70,15 @@ describe('person rules: who opens', () => {
       expect(engine.onEvent(face('update'), 2000 + i)).toEqual({ actions: [], decisions: [] });
   });
 
+  it('compares names as the gallery does: a rule naming alice opens for enrolled Alice, not for Alicia', () => {
+    const engine = access([LOCK]);
+    const alice = engine.onEvent(face('new', { person: { name: 'Alice', similarity: 0.8 } }), 0);
+    expect(alice.actions).toHaveLength(1);
+    expect(alice.decisions).toMatchObject([{ outcome: 'granted', person: 'Alice' }]);
+    const other = engine.onEvent(face('new', { track: 'door-2', person: { name: 'Alicia', similarity: 0.8 } }), 0);
+    expect(other.decisions).toMatchObject([{ outcome: 'denied', reason: 'not_permitted' }]);
+  });
+
   it('any-known opens for any matched name, never for unknown', () => {
     const engine = access([{ ...LOCK, when: { person: 'any-known' } }]);
     expect(engine.onEvent(face('new', { person: { name: 'carol', similarity: 0.7 } }), 0).actions).toHaveLength(1);
