@@ -2,14 +2,16 @@
  * The person rules (locks): pure and synchronous like the RulesEngine, told about track events, input values
  * and the passing of time, answering with pulses and lock decisions. A person rule opens only for a matched,
  * permitted, live face (src/rules/person-verdict.ts), at a camera not locked out (src/rules/access-lockout.ts),
- * with its second factor active within `within_s` in either order, at most once per track and per cooldown.
+ * with its second factor active within `within_s` in either order, at most once per track and per cooldown,
+ * and only for a person the gallery holds now (told by {@link AccessEngine.galleryChanged}): a track event
+ * still naming someone removed since it was recognized opens nothing.
  *
  * Decisions are logged once per track and reason: a track that is refused as `unknown` and later recognized is
  * logged twice (denied, then granted); one that stays unknown for 500 frames, once. A track that ends while its
  * verdict is still open (liveness never concluded) is logged with what held it back; a track never embedded is
  * not a decision and is not logged.
  */
-import type { TrackEvent } from '../pipeline/track-event.js';
+import { personKey, type TrackEvent } from '../pipeline/track-event.js';
 import type { AccessDecision, AccessReason, AccessSubject } from './access-decision.js';
 import { AccessLockout } from './access-lockout.js';
 import type { LockoutConfig } from './access-schema.js';
@@ -61,6 +63,12 @@ interface PersonRule {
   suppressed: number;
 }
 
+/** Who the gallery holds, as {@link personKey}s, and the gallery version that said so. */
+interface Enrolled {
+  readonly version: number;
+  readonly keys: ReadonlySet<string>;
+}
+
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.delete(key);
   map.set(key, value);
@@ -73,6 +81,8 @@ export class AccessEngine {
   readonly #rules: PersonRule[] = [];
   readonly #lockout: AccessLockout;
   readonly #inputs = new InputLevels();
+  /** Null until the first gallery is announced: until then no match opens (a lock fails secure). */
+  #enrolled: Enrolled | null = null;
 
   /**
    * @param rules the validated `rules:` section (only its person rules are taken).
@@ -173,14 +183,17 @@ export class AccessEngine {
   }
 
   /**
-   * The gallery changed: forget every waiting or open verdict naming someone no longer enrolled, so that no
-   * later grant or log entry carries a removed person's name.
+   * The gallery holds exactly `people` (names) at `version`: from now on a match opens only for one of them,
+   * and every waiting or open verdict naming anyone else is forgotten, so that no later grant or log entry
+   * carries a removed person's name. An announcement older than the one in force is ignored (the daemon's
+   * start announcement racing a change made meanwhile).
    */
-  forgetPeopleExcept(enrolled: ReadonlySet<string>): void {
-    const gone = (s: AccessSubject) => s.person !== null && !enrolled.has(s.person);
+  galleryChanged(version: number, people: Iterable<string>): void {
+    if (this.#enrolled && version < this.#enrolled.version) return;
+    this.#enrolled = { version, keys: new Set([...people].map(personKey)) };
     for (const rule of this.#rules) {
-      for (const [track, w] of rule.waiting) if (gone(w.subject)) rule.waiting.delete(track);
-      for (const [track, o] of rule.open) if (gone(o.subject)) rule.open.delete(track);
+      for (const [track, w] of rule.waiting) if (!this.#mayOpen(w.subject)) rule.waiting.delete(track);
+      for (const [track, o] of rule.open) if (!this.#mayOpen(o.subject)) rule.open.delete(track);
     }
   }
 
@@ -196,6 +209,11 @@ export class AccessEngine {
     return this.#lockout.lockouts(nowMs);
   }
 
+  /** False for a named subject the gallery does not hold now (or before any gallery was announced). */
+  #mayOpen(subject: AccessSubject): boolean {
+    return subject.person === null || (this.#enrolled?.keys.has(personKey(subject.person)) ?? false);
+  }
+
   #lockoutSeconds(subject: AccessSubject, nowMs: number): number {
     return ((this.#lockout.lockouts(nowMs)[subject.camera] ?? nowMs) - nowMs) / 1000;
   }
@@ -208,7 +226,11 @@ export class AccessEngine {
     const factor = rule.when.second_factor;
     const open: AccessSubject[] = [];
     for (const subject of subjects) {
-      if (this.#lockout.lockedOut(subject.camera, nowMs)) {
+      if (!this.#mayOpen(subject)) {
+        rule.waiting.delete(subject.track);
+        const detail = this.#enrolled ? 'no longer in the gallery' : 'the lock has not been told who is enrolled yet';
+        this.#deny(rule, subject, 'not_enrolled', detail, nowMs, out);
+      } else if (this.#lockout.lockedOut(subject.camera, nowMs)) {
         rule.waiting.delete(subject.track);
         this.#deny(rule, subject, 'lockout', 'the camera is locked out after repeated refused attempts', nowMs, out);
       } else if (

@@ -78,7 +78,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
 
   function openLock(sim: EmulatedGpio, stateDir: string): GpioRules {
     const log = silentLogger();
-    return new GpioRules({
+    const lock = new GpioRules({
       gpio: GPIO,
       rules: RULES,
       access: ACCESS,
@@ -89,6 +89,8 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       setCameraRunning: () => {},
       log,
     });
+    lock.galleryChanged(1, ['alice']); // what the recognition part announces at start
+    return lock;
   }
 
   const newSim = () => new EmulatedGpio({ version: '2.1.3', chips: [{ name: CHIP, label: 'pinctrl-rp1', lines: 54 }] });
@@ -170,6 +172,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       setCameraRunning: () => {},
       log: silentLogger(),
     });
+    lock.galleryChanged(1, ['alice']);
     await lock.start();
     lock.event(face('door-9', ALICE, LIVE));
     await waitUntil(() => sim.level(CHIP, LOCK_LINE) === 1, 'the lock to open');
@@ -194,6 +197,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       setCameraRunning: () => {},
       log: silentLogger(),
     });
+    lock.galleryChanged(1, ['alice']);
     try {
       await lock.start();
       const value = () => emu.attribute(lockNumber, 'value');

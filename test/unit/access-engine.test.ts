@@ -40,8 +40,13 @@ const LOCK = {
   then: { gpio: 'lock', pulse_ms: 3000 },
 };
 
-function access(rules: unknown[], lockout: object = {}) {
-  return new AccessEngine(rulesSchema.parse(rules), accessSchema.parse({ lockout }).lockout);
+/** People the gallery holds in these tests (version 1), unless a test announces otherwise. */
+const ENROLLED = ['alice', 'bob', 'carol'];
+
+function access(rules: unknown[], lockout: object = {}, enrolled: readonly string[] | null = ENROLLED) {
+  const engine = new AccessEngine(rulesSchema.parse(rules), accessSchema.parse({ lockout }).lockout);
+  if (enrolled) engine.galleryChanged(1, enrolled);
+  return engine;
 }
 
 describe('person rules: who opens', () => {
@@ -209,7 +214,7 @@ describe('lockout', () => {
     const engine = access([LOCK]);
     const unsure = { liveness: { outcome: 'unknown', score: 0.5 } as LivenessVerdict };
     engine.onEvent(face('new', unsure), 0);
-    engine.forgetPeopleExcept(new Set(['bob']));
+    engine.galleryChanged(2, ['bob', 'carol']);
     expect(engine.onEvent(face('end', unsure), 100)).toEqual({ actions: [], decisions: [] });
   });
 
@@ -308,8 +313,59 @@ describe('second factor', () => {
   it('forgets a removed person waiting for the second factor', () => {
     const engine = access([WITH_BUTTON]);
     engine.onEvent(face('new'), 0);
-    engine.forgetPeopleExcept(new Set(['bob']));
+    engine.galleryChanged(2, ['bob', 'carol']);
     expect(engine.onInput('button', true, 100)).toEqual({ actions: [], decisions: [] });
     expect(engine.tick(20_000)).toEqual({ actions: [], decisions: [] });
+  });
+});
+
+describe('only people the gallery holds now', () => {
+  const BOB: PersonMatch = { name: 'bob', similarity: 0.8 };
+  const WITH_BUTTON = { ...LOCK, when: { ...LOCK.when, second_factor: { input: 'button', within_s: 10 } } };
+
+  it("the reviewer's case: Bob waits for the button, is removed, the button is pressed, a stale update names him", () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    expect(engine.onEvent(face('new', { person: BOB }), 1000).actions).toEqual([]); // waiting for the button
+    engine.galleryChanged(2, ['alice', 'carol']);
+    expect(engine.onInput('button', true, 2000).actions).toEqual([]);
+    const stale = engine.onEvent(face('update', { person: BOB }), 2100);
+    expect(stale.actions).toEqual([]);
+    expect(stale.decisions).toMatchObject([{ outcome: 'denied', reason: 'not_enrolled', person: 'bob' }]);
+    // Logged once for the track, however many stale updates follow.
+    expect(engine.onEvent(face('update', { person: BOB }), 2200)).toEqual({ actions: [], decisions: [] });
+    expect(engine.stats()).toEqual({ front: { granted: 0, denied: 1, suppressed: 0 } });
+  });
+
+  it('after a grant suppressed by the cooldown, and with once_per_track: false, a removed person opens nothing', () => {
+    for (const rule of [
+      { ...LOCK, cooldown_ms: 60_000 },
+      { ...LOCK, once_per_track: false },
+    ]) {
+      const engine = access([rule]);
+      expect(engine.onEvent(face('new', { track: 'a', person: BOB }), 0).actions).toHaveLength(1);
+      engine.onEvent(face('new', { track: 'b', person: BOB }), 100); // suppressed by the cooldown, or a 2nd track
+      engine.galleryChanged(2, ['alice']);
+      expect(engine.onEvent(face('update', { track: 'a', person: BOB }), 120_000).actions).toEqual([]);
+      const r = engine.onEvent(face('update', { track: 'b', person: BOB }), 120_000);
+      expect(r.actions).toEqual([]);
+      expect(r.decisions).toMatchObject([{ reason: 'not_enrolled' }]);
+    }
+  });
+
+  it('opens for no one before the lock is told who is enrolled (fails secure), then for the enrolled', () => {
+    const engine = access([LOCK], {}, null);
+    const r = engine.onEvent(face('new'), 0);
+    expect(r.actions).toEqual([]);
+    expect(r.decisions).toMatchObject([{ reason: 'not_enrolled', detail: expect.stringContaining('not been told') }]);
+    engine.galleryChanged(0, ['Alice']); // the gallery keys names as personKey does
+    expect(engine.onEvent(face('update'), 100).actions).toHaveLength(1);
+  });
+
+  it('ignores an announcement older than the one in force (the start announcement racing a change)', () => {
+    const engine = access([LOCK], {}, null);
+    engine.galleryChanged(5, ['carol']);
+    engine.galleryChanged(4, ['alice', 'carol']);
+    expect(engine.onEvent(face('new'), 0).decisions).toMatchObject([{ reason: 'not_enrolled' }]);
   });
 });

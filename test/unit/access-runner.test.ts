@@ -23,9 +23,11 @@ const alice = (track: string): TrackEvent => {
 function runnerWith(rules: unknown[], lock: GpioOutput | undefined) {
   const config = rulesSchema.parse(rules);
   const decisions: AccessDecision[] = [];
+  const access = new AccessEngine(config, accessSchema.parse({}).lockout);
+  access.galleryChanged(1, ['alice']);
   const runner = new RuleRunner({
     engine: new RulesEngine(config),
-    access: new AccessEngine(config, accessSchema.parse({}).lockout),
+    access,
     output: (name) => (name === 'lock' ? lock : undefined),
     setCameraRunning: () => {},
     onDecision: (d) => decisions.push(d),
