@@ -25,6 +25,19 @@ import { ruleId, type RuleConfig } from './rules-schema.js';
 export interface AccessResult {
   readonly actions: PulseAction[];
   readonly decisions: AccessDecision[];
+  /** Second-factor inputs found held active past their window (present only when there are some): log each. */
+  readonly faults?: InputFault[];
+}
+
+/**
+ * A second-factor input active for longer than its rule's `within_s` (a stuck button, a wedged contact, or
+ * one active since start): it does not count until it is released and pressed again. Reported once per
+ * holding.
+ */
+export interface InputFault {
+  readonly input: string;
+  /** How long it has been held, s. */
+  readonly held_s: number;
 }
 
 /** Counts of one person rule. */
@@ -81,6 +94,8 @@ export class AccessEngine {
   readonly #rules: PersonRule[] = [];
   readonly #lockout: AccessLockout;
   readonly #inputs = new InputLevels();
+  /** Per input, the start (engine ms) of the holding already reported as a fault. */
+  readonly #faulted = new Map<string, number>();
   /** Null until the first gallery is announced: until then no match opens (a lock fails secure). */
   #enrolled: Enrolled | null = null;
 
@@ -149,7 +164,7 @@ export class AccessEngine {
   /** A value of GPIO input `name` (`initial`: the level read at start). */
   onInput(name: string, value: boolean, nowMs: number, initial = false): AccessResult {
     const out: AccessResult = { actions: [], decisions: [] };
-    const changed = this.#inputs.set(name, value, nowMs);
+    const changed = this.#inputs.set(name, value, nowMs, initial);
     if (initial || !changed) return out;
     for (const rule of this.#rules) {
       const factor = rule.when.second_factor;
@@ -160,9 +175,13 @@ export class AccessEngine {
     return out;
   }
 
-  /** The passing of time: recognitions whose second factor did not come in time are refused. */
+  /**
+   * The passing of time: recognitions whose second factor did not come in time are refused, and inputs held
+   * active past their window are reported (once per holding).
+   */
   tick(nowMs: number): AccessResult {
-    const out: AccessResult = { actions: [], decisions: [] };
+    const faults = this.#heldTooLong(nowMs);
+    const out: AccessResult = { actions: [], decisions: [], ...(faults.length > 0 ? { faults } : {}) };
     for (const rule of this.#rules) {
       for (const [track, waiting] of rule.waiting) {
         if (waiting.until >= nowMs) continue;
@@ -177,9 +196,28 @@ export class AccessEngine {
   /** When {@link tick} next has something to do (engine ms), or null. */
   nextDeadline(): number | null {
     let next: number | null = null;
-    for (const rule of this.#rules)
-      for (const w of rule.waiting.values()) if (next === null || w.until + 1 < next) next = w.until + 1;
+    const at = (t: number) => (next = next === null ? t : Math.min(next, t));
+    for (const rule of this.#rules) {
+      for (const w of rule.waiting.values()) at(w.until + 1);
+      const factor = rule.when.second_factor;
+      const held = factor ? this.#inputs.heldSince(factor.input, factor.active) : null;
+      if (factor && held !== null && this.#faulted.get(factor.input) !== held) at(held + factor.within_s * 1000 + 1);
+    }
     return next;
+  }
+
+  /** Second-factor inputs held active past their rule's window and not reported yet for this holding. */
+  #heldTooLong(nowMs: number): InputFault[] {
+    const faults: InputFault[] = [];
+    for (const rule of this.#rules) {
+      const factor = rule.when.second_factor;
+      const held = factor ? this.#inputs.heldSince(factor.input, factor.active) : null;
+      if (!factor || held === null || nowMs - held <= factor.within_s * 1000) continue;
+      if (this.#faulted.get(factor.input) === held) continue;
+      this.#faulted.set(factor.input, held);
+      faults.push({ input: factor.input, held_s: (nowMs - held) / 1000 });
+    }
+    return faults;
   }
 
   /**
@@ -236,7 +274,7 @@ export class AccessEngine {
       } else if (
         factor &&
         !viaInput &&
-        !this.#inputs.wasSince(factor.input, factor.active, nowMs - factor.within_s * 1000)
+        !this.#inputs.becameSince(factor.input, factor.active, nowMs - factor.within_s * 1000)
       ) {
         if (!rule.waiting.has(subject.track))
           remember(rule.waiting, subject.track, { subject, until: nowMs + factor.within_s * 1000 });

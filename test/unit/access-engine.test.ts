@@ -283,7 +283,45 @@ describe('second factor', () => {
     const r = engine.onInput('button', true, 29_000);
     expect(r.actions).toMatchObject([{ kind: 'pulse', output: 'lock', reason: 'door: alice recognized and button' }]);
     expect(r.decisions).toMatchObject([{ outcome: 'granted', person: 'alice', second_factor: 'button' }]);
+    expect(engine.nextDeadline()).toBe(39_001); // when a button still held is reported stuck
+    engine.onInput('button', false, 29_500);
     expect(engine.nextDeadline()).toBeNull();
+  });
+
+  it('a button active since start (stuck at boot) never counts: Bob recognized an hour later is refused', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', true, 0, true);
+    expect(engine.onEvent(face('new', { person: { name: 'bob', similarity: 0.8 } }), 3_600_000).actions).toEqual([]);
+    const r = engine.tick(3_610_001);
+    expect(r.actions).toEqual([]);
+    expect(r.decisions).toMatchObject([{ reason: 'no_second_factor', person: 'bob' }]);
+  });
+
+  it('a button active since start is reported once as a fault', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', true, 0, true);
+    expect(engine.nextDeadline()).toBe(10_001);
+    expect(engine.tick(10_001).faults).toEqual([{ input: 'button', held_s: 10.001 }]);
+    expect(engine.tick(20_000)).toEqual({ actions: [], decisions: [] }); // once per holding
+    expect(engine.nextDeadline()).toBeNull();
+  });
+
+  it('a press within the window before the recognition counts, also while still held', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    engine.onInput('button', true, 1000);
+    expect(engine.onEvent(face('new'), 9000).actions).toHaveLength(1);
+  });
+
+  it('a button held longer than the window refuses, is reported once, and counts again once pressed anew', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    engine.onInput('button', true, 1000);
+    expect(engine.tick(11_001).faults).toEqual([{ input: 'button', held_s: 10.001 }]);
+    const late = engine.onEvent(face('new'), 12_000);
+    expect(late.actions).toEqual([]); // waiting: the holding is no press
+    engine.onInput('button', false, 13_000);
+    expect(engine.onInput('button', true, 14_000).actions).toHaveLength(1); // a real press within the window
   });
 
   it('refuses with no_second_factor once the window passes, and a late press opens nothing', () => {
@@ -315,6 +353,7 @@ describe('second factor', () => {
     engine.onEvent(face('new'), 0);
     engine.galleryChanged(2, ['bob', 'carol']);
     expect(engine.onInput('button', true, 100)).toEqual({ actions: [], decisions: [] });
+    engine.onInput('button', false, 200);
     expect(engine.tick(20_000)).toEqual({ actions: [], decisions: [] });
   });
 });
