@@ -56,6 +56,15 @@ export interface AttributeValue {
   readonly score: number;
 }
 
+/**
+ * The identity of a person's name: two names with the same key are the same person ("Alice" and "alice").
+ * The gallery keys its people by it and the locks compare names with it; it lives beside {@link PersonMatch}
+ * so that both sides import the one definition.
+ */
+export function personKey(name: string): string {
+  return name.normalize('NFC').toLocaleLowerCase('und');
+}
+
 /** A track's match against the gallery: never an embedding, only the decision and its similarity. */
 export interface PersonMatch {
   /** The enrolled person's name, or null for `unknown` (below the threshold, without the margin, or not yet embedded). */

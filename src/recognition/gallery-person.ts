@@ -34,10 +34,8 @@ export function validPersonName(raw: string): string {
   return name;
 }
 
-/** The identity of a name: two names with the same key are the same person ("Alice" and "alice"). */
-export function personKey(name: string): string {
-  return name.normalize('NFC').toLocaleLowerCase('und');
-}
+/** The identity of a name, defined beside the track's person contract (the locks compare names with it too). */
+export { personKey } from '../pipeline/track-event.js';
 
 /**
  * When, and by which gallery, a person was last changed. Stamps order the versions of one person:

@@ -11,13 +11,23 @@ import { disclosedLivenessScore, disclosedSimilarity, type LivenessVerdict } fro
  * - `unknown`: the face matched no enrolled person;
  * - `not_live`: the liveness check said `attack`, or never reached `live` while the track lasted;
  * - `not_permitted`: an enrolled person this rule does not open for;
+ * - `not_enrolled`: a match naming someone the gallery does not hold now (removed since the track was
+ *   recognized), or made before the lock was told who is enrolled;
  * - `low_similarity`: below the rule's `min_similarity`;
  * - `lockout`: the camera is locked out after repeated refused attempts;
  * - `no_second_factor`: the rule's input was not active within its window;
  * - `error`: a malformed or missing recognition result, or the lock output failed.
  */
 export type AccessReason =
-  'granted' | 'unknown' | 'not_live' | 'not_permitted' | 'low_similarity' | 'lockout' | 'no_second_factor' | 'error';
+  | 'granted'
+  | 'unknown'
+  | 'not_live'
+  | 'not_permitted'
+  | 'not_enrolled'
+  | 'low_similarity'
+  | 'lockout'
+  | 'no_second_factor'
+  | 'error';
 
 /** What the rule saw of the face: the contract fields of the track's snapshot, nothing more. */
 export interface AccessSubject {

@@ -2,14 +2,16 @@
  * The person rules (locks): pure and synchronous like the RulesEngine, told about track events, input values
  * and the passing of time, answering with pulses and lock decisions. A person rule opens only for a matched,
  * permitted, live face (src/rules/person-verdict.ts), at a camera not locked out (src/rules/access-lockout.ts),
- * with its second factor active within `within_s` in either order, at most once per track and per cooldown.
+ * with its second factor active within `within_s` in either order, at most once per track and per cooldown,
+ * and only for a person the gallery holds now (told by {@link AccessEngine.galleryChanged}): a track event
+ * still naming someone removed since it was recognized opens nothing.
  *
  * Decisions are logged once per track and reason: a track that is refused as `unknown` and later recognized is
  * logged twice (denied, then granted); one that stays unknown for 500 frames, once. A track that ends while its
  * verdict is still open (liveness never concluded) is logged with what held it back; a track never embedded is
  * not a decision and is not logged.
  */
-import type { TrackEvent } from '../pipeline/track-event.js';
+import { personKey, type TrackEvent } from '../pipeline/track-event.js';
 import type { AccessDecision, AccessReason, AccessSubject } from './access-decision.js';
 import { AccessLockout } from './access-lockout.js';
 import type { LockoutConfig } from './access-schema.js';
@@ -23,6 +25,19 @@ import { ruleId, type RuleConfig } from './rules-schema.js';
 export interface AccessResult {
   readonly actions: PulseAction[];
   readonly decisions: AccessDecision[];
+  /** Second-factor inputs found held active past their window (present only when there are some): log each. */
+  readonly faults?: InputFault[];
+}
+
+/**
+ * A second-factor input active for longer than its rule's `within_s` (a stuck button, a wedged contact, or
+ * one active since start): it does not count until it is released and pressed again. Reported once per
+ * holding.
+ */
+export interface InputFault {
+  readonly input: string;
+  /** How long it has been held, s. */
+  readonly held_s: number;
 }
 
 /** Counts of one person rule. */
@@ -61,6 +76,12 @@ interface PersonRule {
   suppressed: number;
 }
 
+/** Who the gallery holds, as {@link personKey}s, and the gallery version that said so. */
+interface Enrolled {
+  readonly version: number;
+  readonly keys: ReadonlySet<string>;
+}
+
 function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
   map.delete(key);
   map.set(key, value);
@@ -73,6 +94,10 @@ export class AccessEngine {
   readonly #rules: PersonRule[] = [];
   readonly #lockout: AccessLockout;
   readonly #inputs = new InputLevels();
+  /** Per input, the start (engine ms) of the holding already reported as a fault. */
+  readonly #faulted = new Map<string, number>();
+  /** Null until the first gallery is announced: until then no match opens (a lock fails secure). */
+  #enrolled: Enrolled | null = null;
 
   /**
    * @param rules the validated `rules:` section (only its person rules are taken).
@@ -139,7 +164,7 @@ export class AccessEngine {
   /** A value of GPIO input `name` (`initial`: the level read at start). */
   onInput(name: string, value: boolean, nowMs: number, initial = false): AccessResult {
     const out: AccessResult = { actions: [], decisions: [] };
-    const changed = this.#inputs.set(name, value, nowMs);
+    const changed = this.#inputs.set(name, value, nowMs, initial);
     if (initial || !changed) return out;
     for (const rule of this.#rules) {
       const factor = rule.when.second_factor;
@@ -150,9 +175,13 @@ export class AccessEngine {
     return out;
   }
 
-  /** The passing of time: recognitions whose second factor did not come in time are refused. */
+  /**
+   * The passing of time: recognitions whose second factor did not come in time are refused, and inputs held
+   * active past their window are reported (once per holding).
+   */
   tick(nowMs: number): AccessResult {
-    const out: AccessResult = { actions: [], decisions: [] };
+    const faults = this.#heldTooLong(nowMs);
+    const out: AccessResult = { actions: [], decisions: [], ...(faults.length > 0 ? { faults } : {}) };
     for (const rule of this.#rules) {
       for (const [track, waiting] of rule.waiting) {
         if (waiting.until >= nowMs) continue;
@@ -167,20 +196,42 @@ export class AccessEngine {
   /** When {@link tick} next has something to do (engine ms), or null. */
   nextDeadline(): number | null {
     let next: number | null = null;
-    for (const rule of this.#rules)
-      for (const w of rule.waiting.values()) if (next === null || w.until + 1 < next) next = w.until + 1;
+    const at = (t: number) => (next = next === null ? t : Math.min(next, t));
+    for (const rule of this.#rules) {
+      for (const w of rule.waiting.values()) at(w.until + 1);
+      const factor = rule.when.second_factor;
+      const held = factor ? this.#inputs.heldSince(factor.input, factor.active) : null;
+      if (factor && held !== null && this.#faulted.get(factor.input) !== held) at(held + factor.within_s * 1000 + 1);
+    }
     return next;
   }
 
-  /**
-   * The gallery changed: forget every waiting or open verdict naming someone no longer enrolled, so that no
-   * later grant or log entry carries a removed person's name.
-   */
-  forgetPeopleExcept(enrolled: ReadonlySet<string>): void {
-    const gone = (s: AccessSubject) => s.person !== null && !enrolled.has(s.person);
+  /** Second-factor inputs held active past their rule's window and not reported yet for this holding. */
+  #heldTooLong(nowMs: number): InputFault[] {
+    const faults: InputFault[] = [];
     for (const rule of this.#rules) {
-      for (const [track, w] of rule.waiting) if (gone(w.subject)) rule.waiting.delete(track);
-      for (const [track, o] of rule.open) if (gone(o.subject)) rule.open.delete(track);
+      const factor = rule.when.second_factor;
+      const held = factor ? this.#inputs.heldSince(factor.input, factor.active) : null;
+      if (!factor || held === null || nowMs - held <= factor.within_s * 1000) continue;
+      if (this.#faulted.get(factor.input) === held) continue;
+      this.#faulted.set(factor.input, held);
+      faults.push({ input: factor.input, held_s: (nowMs - held) / 1000 });
+    }
+    return faults;
+  }
+
+  /**
+   * The gallery holds exactly `people` (names) at `version`: from now on a match opens only for one of them,
+   * and every waiting or open verdict naming anyone else is forgotten, so that no later grant or log entry
+   * carries a removed person's name. An announcement older than the one in force is ignored (the daemon's
+   * start announcement racing a change made meanwhile).
+   */
+  galleryChanged(version: number, people: Iterable<string>): void {
+    if (this.#enrolled && version < this.#enrolled.version) return;
+    this.#enrolled = { version, keys: new Set([...people].map(personKey)) };
+    for (const rule of this.#rules) {
+      for (const [track, w] of rule.waiting) if (!this.#mayOpen(w.subject)) rule.waiting.delete(track);
+      for (const [track, o] of rule.open) if (!this.#mayOpen(o.subject)) rule.open.delete(track);
     }
   }
 
@@ -196,6 +247,11 @@ export class AccessEngine {
     return this.#lockout.lockouts(nowMs);
   }
 
+  /** False for a named subject the gallery does not hold now (or before any gallery was announced). */
+  #mayOpen(subject: AccessSubject): boolean {
+    return subject.person === null || (this.#enrolled?.keys.has(personKey(subject.person)) ?? false);
+  }
+
   #lockoutSeconds(subject: AccessSubject, nowMs: number): number {
     return ((this.#lockout.lockouts(nowMs)[subject.camera] ?? nowMs) - nowMs) / 1000;
   }
@@ -208,13 +264,17 @@ export class AccessEngine {
     const factor = rule.when.second_factor;
     const open: AccessSubject[] = [];
     for (const subject of subjects) {
-      if (this.#lockout.lockedOut(subject.camera, nowMs)) {
+      if (!this.#mayOpen(subject)) {
+        rule.waiting.delete(subject.track);
+        const detail = this.#enrolled ? 'no longer in the gallery' : 'the lock has not been told who is enrolled yet';
+        this.#deny(rule, subject, 'not_enrolled', detail, nowMs, out);
+      } else if (this.#lockout.lockedOut(subject.camera, nowMs)) {
         rule.waiting.delete(subject.track);
         this.#deny(rule, subject, 'lockout', 'the camera is locked out after repeated refused attempts', nowMs, out);
       } else if (
         factor &&
         !viaInput &&
-        !this.#inputs.wasSince(factor.input, factor.active, nowMs - factor.within_s * 1000)
+        !this.#inputs.becameSince(factor.input, factor.active, nowMs - factor.within_s * 1000)
       ) {
         if (!rule.waiting.has(subject.track))
           remember(rule.waiting, subject.track, { subject, until: nowMs + factor.within_s * 1000 });

@@ -3,7 +3,7 @@
  * refusal (with whether it counts as an attempt towards a lockout), or "not yet" (the recognizer or the
  * liveness check has not concluded). Pure; anything it cannot read is a refusal with reason `error`.
  */
-import type { TrackSnapshot } from '../pipeline/track-event.js';
+import { personKey, type TrackSnapshot } from '../pipeline/track-event.js';
 import type { AccessReason, AccessSubject } from './access-decision.js';
 import { ANY_KNOWN_PERSON, requiresLive, type RuleConfig } from './rules-schema.js';
 
@@ -107,7 +107,9 @@ export function personVerdict(when: PersonCondition, track: TrackSnapshot): Pers
     if (subject.liveness === 'attack') return denied('not_live', 'liveness attack', true);
     if (subject.liveness !== 'live') return pending('not_live', 'liveness not concluded');
   }
-  const allowed = when.person === ANY_KNOWN_PERSON || [when.person ?? []].flat().includes(subject.person);
+  // Names are compared as the gallery keys them: a rule naming `alice` opens for enrolled `Alice`.
+  const key = personKey(subject.person);
+  const allowed = when.person === ANY_KNOWN_PERSON || [when.person ?? []].flat().some((n) => personKey(n) === key);
   if (!allowed) return denied('not_permitted', `${subject.person} is not on this rule`);
   if (when.min_similarity !== undefined && (subject.similarity ?? -Infinity) < when.min_similarity)
     return denied('low_similarity', `similarity below ${when.min_similarity}`);

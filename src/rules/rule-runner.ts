@@ -75,6 +75,11 @@ export class RuleRunner {
 
   #apply(actions: readonly RuleAction[], access?: AccessResult): void {
     const decisions = access?.decisions ?? [];
+    for (const fault of access?.faults ?? [])
+      this.#deps.log.warn(
+        { input: fault.input, held_s: fault.held_s },
+        'second-factor input active for longer than its window (a stuck button or a wedged contact): it counts only once released and pressed again',
+      );
     /** Rules whose output could not even be started: their grants are refusals (error). */
     const notDriven = new Map<string, string>();
     for (const action of [...actions, ...(access?.actions ?? [])]) {

@@ -79,7 +79,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
 
   function openLock(sim: EmulatedGpio, stateDir: string): GpioRules {
     const log = silentLogger();
-    return new GpioRules({
+    const lock = new GpioRules({
       gpio: GPIO,
       rules: RULES,
       access: ACCESS,
@@ -90,6 +90,8 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       setCameraRunning: () => {},
       log,
     });
+    lock.galleryChanged(1, ['alice']); // what the recognition part announces at start
+    return lock;
   }
 
   const newSim = () => new EmulatedGpio({ version: '2.1.3', chips: [{ name: CHIP, label: 'pinctrl-rp1', lines: 54 }] });
@@ -178,6 +180,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       setCameraRunning: () => {},
       log: silentLogger(),
     });
+    lock.galleryChanged(1, ['alice']);
     await lock.start();
     lock.event(face('door-9', ALICE, LIVE));
     await waitUntil(() => sim.level(CHIP, LOCK_LINE) === 1, 'the lock to open');
@@ -202,6 +205,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
       setCameraRunning: () => {},
       log: silentLogger(),
     });
+    lock.galleryChanged(1, ['alice']);
     try {
       await lock.start();
       const value = () => emu.attribute(lockNumber, 'value');

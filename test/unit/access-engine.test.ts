@@ -40,8 +40,13 @@ const LOCK = {
   then: { gpio: 'lock', pulse_ms: 3000 },
 };
 
-function access(rules: unknown[], lockout: object = {}) {
-  return new AccessEngine(rulesSchema.parse(rules), accessSchema.parse({ lockout }).lockout);
+/** People the gallery holds in these tests (version 1), unless a test announces otherwise. */
+const ENROLLED = ['alice', 'bob', 'carol'];
+
+function access(rules: unknown[], lockout: object = {}, enrolled: readonly string[] | null = ENROLLED) {
+  const engine = new AccessEngine(rulesSchema.parse(rules), accessSchema.parse({ lockout }).lockout);
+  if (enrolled) engine.galleryChanged(1, enrolled);
+  return engine;
 }
 
 describe('person rules: who opens', () => {
@@ -68,6 +73,15 @@ describe('person rules: who opens', () => {
     // Once per track: the track's next 100 updates open nothing and log nothing.
     for (let i = 0; i < 100; i++)
       expect(engine.onEvent(face('update'), 2000 + i)).toEqual({ actions: [], decisions: [] });
+  });
+
+  it('compares names as the gallery does: a rule naming alice opens for enrolled Alice, not for Alicia', () => {
+    const engine = access([LOCK]);
+    const alice = engine.onEvent(face('new', { person: { name: 'Alice', similarity: 0.8 } }), 0);
+    expect(alice.actions).toHaveLength(1);
+    expect(alice.decisions).toMatchObject([{ outcome: 'granted', person: 'Alice' }]);
+    const other = engine.onEvent(face('new', { track: 'door-2', person: { name: 'Alicia', similarity: 0.8 } }), 0);
+    expect(other.decisions).toMatchObject([{ outcome: 'denied', reason: 'not_permitted' }]);
   });
 
   it('any-known opens for any matched name, never for unknown', () => {
@@ -200,7 +214,7 @@ describe('lockout', () => {
     const engine = access([LOCK]);
     const unsure = { liveness: { outcome: 'unknown', score: 0.5 } as LivenessVerdict };
     engine.onEvent(face('new', unsure), 0);
-    engine.forgetPeopleExcept(new Set(['bob']));
+    engine.galleryChanged(2, ['bob', 'carol']);
     expect(engine.onEvent(face('end', unsure), 100)).toEqual({ actions: [], decisions: [] });
   });
 
@@ -269,7 +283,45 @@ describe('second factor', () => {
     const r = engine.onInput('button', true, 29_000);
     expect(r.actions).toMatchObject([{ kind: 'pulse', output: 'lock', reason: 'door: alice recognized and button' }]);
     expect(r.decisions).toMatchObject([{ outcome: 'granted', person: 'alice', second_factor: 'button' }]);
+    expect(engine.nextDeadline()).toBe(39_001); // when a button still held is reported stuck
+    engine.onInput('button', false, 29_500);
     expect(engine.nextDeadline()).toBeNull();
+  });
+
+  it('a button active since start (stuck at boot) never counts: Bob recognized an hour later is refused', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', true, 0, true);
+    expect(engine.onEvent(face('new', { person: { name: 'bob', similarity: 0.8 } }), 3_600_000).actions).toEqual([]);
+    const r = engine.tick(3_610_001);
+    expect(r.actions).toEqual([]);
+    expect(r.decisions).toMatchObject([{ reason: 'no_second_factor', person: 'bob' }]);
+  });
+
+  it('a button active since start is reported once as a fault', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', true, 0, true);
+    expect(engine.nextDeadline()).toBe(10_001);
+    expect(engine.tick(10_001).faults).toEqual([{ input: 'button', held_s: 10.001 }]);
+    expect(engine.tick(20_000)).toEqual({ actions: [], decisions: [] }); // once per holding
+    expect(engine.nextDeadline()).toBeNull();
+  });
+
+  it('a press within the window before the recognition counts, also while still held', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    engine.onInput('button', true, 1000);
+    expect(engine.onEvent(face('new'), 9000).actions).toHaveLength(1);
+  });
+
+  it('a button held longer than the window refuses, is reported once, and counts again once pressed anew', () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    engine.onInput('button', true, 1000);
+    expect(engine.tick(11_001).faults).toEqual([{ input: 'button', held_s: 10.001 }]);
+    const late = engine.onEvent(face('new'), 12_000);
+    expect(late.actions).toEqual([]); // waiting: the holding is no press
+    engine.onInput('button', false, 13_000);
+    expect(engine.onInput('button', true, 14_000).actions).toHaveLength(1); // a real press within the window
   });
 
   it('refuses with no_second_factor once the window passes, and a late press opens nothing', () => {
@@ -299,8 +351,60 @@ describe('second factor', () => {
   it('forgets a removed person waiting for the second factor', () => {
     const engine = access([WITH_BUTTON]);
     engine.onEvent(face('new'), 0);
-    engine.forgetPeopleExcept(new Set(['bob']));
+    engine.galleryChanged(2, ['bob', 'carol']);
     expect(engine.onInput('button', true, 100)).toEqual({ actions: [], decisions: [] });
+    engine.onInput('button', false, 200);
     expect(engine.tick(20_000)).toEqual({ actions: [], decisions: [] });
+  });
+});
+
+describe('only people the gallery holds now', () => {
+  const BOB: PersonMatch = { name: 'bob', similarity: 0.8 };
+  const WITH_BUTTON = { ...LOCK, when: { ...LOCK.when, second_factor: { input: 'button', within_s: 10 } } };
+
+  it("the reviewer's case: Bob waits for the button, is removed, the button is pressed, a stale update names him", () => {
+    const engine = access([WITH_BUTTON]);
+    engine.onInput('button', false, 0, true);
+    expect(engine.onEvent(face('new', { person: BOB }), 1000).actions).toEqual([]); // waiting for the button
+    engine.galleryChanged(2, ['alice', 'carol']);
+    expect(engine.onInput('button', true, 2000).actions).toEqual([]);
+    const stale = engine.onEvent(face('update', { person: BOB }), 2100);
+    expect(stale.actions).toEqual([]);
+    expect(stale.decisions).toMatchObject([{ outcome: 'denied', reason: 'not_enrolled', person: 'bob' }]);
+    // Logged once for the track, however many stale updates follow.
+    expect(engine.onEvent(face('update', { person: BOB }), 2200)).toEqual({ actions: [], decisions: [] });
+    expect(engine.stats()).toEqual({ front: { granted: 0, denied: 1, suppressed: 0 } });
+  });
+
+  it('after a grant suppressed by the cooldown, and with once_per_track: false, a removed person opens nothing', () => {
+    for (const rule of [
+      { ...LOCK, cooldown_ms: 60_000 },
+      { ...LOCK, once_per_track: false },
+    ]) {
+      const engine = access([rule]);
+      expect(engine.onEvent(face('new', { track: 'a', person: BOB }), 0).actions).toHaveLength(1);
+      engine.onEvent(face('new', { track: 'b', person: BOB }), 100); // suppressed by the cooldown, or a 2nd track
+      engine.galleryChanged(2, ['alice']);
+      expect(engine.onEvent(face('update', { track: 'a', person: BOB }), 120_000).actions).toEqual([]);
+      const r = engine.onEvent(face('update', { track: 'b', person: BOB }), 120_000);
+      expect(r.actions).toEqual([]);
+      expect(r.decisions).toMatchObject([{ reason: 'not_enrolled' }]);
+    }
+  });
+
+  it('opens for no one before the lock is told who is enrolled (fails secure), then for the enrolled', () => {
+    const engine = access([LOCK], {}, null);
+    const r = engine.onEvent(face('new'), 0);
+    expect(r.actions).toEqual([]);
+    expect(r.decisions).toMatchObject([{ reason: 'not_enrolled', detail: expect.stringContaining('not been told') }]);
+    engine.galleryChanged(0, ['Alice']); // the gallery keys names as personKey does
+    expect(engine.onEvent(face('update'), 100).actions).toHaveLength(1);
+  });
+
+  it('ignores an announcement older than the one in force (the start announcement racing a change)', () => {
+    const engine = access([LOCK], {}, null);
+    engine.galleryChanged(5, ['carol']);
+    engine.galleryChanged(4, ['alice', 'carol']);
+    expect(engine.onEvent(face('new'), 0).decisions).toMatchObject([{ reason: 'not_enrolled' }]);
   });
 });

@@ -1,4 +1,5 @@
 /** RuleRunner with person rules: pulses reach the lock, decisions are reported, a failed pulse is a refusal. */
+import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { GpioOutput } from '../../src/gpio/gpio-types.js';
 import { silentLogger } from '../../src/observability/logger.js';
@@ -20,16 +21,18 @@ const alice = (track: string): TrackEvent => {
   return { type: 'new', before: null, after };
 };
 
-function runnerWith(rules: unknown[], lock: GpioOutput | undefined) {
+function runnerWith(rules: unknown[], lock: GpioOutput | undefined, log = silentLogger()) {
   const config = rulesSchema.parse(rules);
   const decisions: AccessDecision[] = [];
+  const access = new AccessEngine(config, accessSchema.parse({}).lockout);
+  access.galleryChanged(1, ['alice']);
   const runner = new RuleRunner({
     engine: new RulesEngine(config),
-    access: new AccessEngine(config, accessSchema.parse({}).lockout),
+    access,
     output: (name) => (name === 'lock' ? lock : undefined),
     setCameraRunning: () => {},
     onDecision: (d) => decisions.push(d),
-    log: silentLogger(),
+    log,
     now: () => Date.now(),
   });
   return { runner, decisions };
@@ -90,5 +93,20 @@ describe('RuleRunner with person rules', () => {
     expect(decisions).toEqual([]);
     await vi.advanceTimersByTimeAsync(10);
     expect(decisions).toMatchObject([{ outcome: 'denied', reason: 'no_second_factor', second_factor: 'button' }]);
+  });
+
+  it('logs a second-factor input held past its window once, as a warning', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void lines.push(JSON.parse(line)) });
+    const { runner } = runnerWith(
+      [{ ...LOCK, when: { person: 'alice', second_factor: { input: 'button', within_s: 5 } } }],
+      lockOutput(async () => {}),
+      log,
+    );
+    runner.input('button', true, true); // active since start
+    await vi.advanceTimersByTimeAsync(60_000);
+    expect(lines.filter((l) => l.input === 'button')).toMatchObject([
+      { level: 40, held_s: 5.001, msg: expect.stringContaining('stuck button') },
+    ]);
   });
 });

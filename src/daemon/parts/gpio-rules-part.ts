@@ -6,8 +6,8 @@
  * published on `rules/action` and told on the bus (`ruleAction`).
  * Every line's state is told on the bus too (`gpioLine`), for the live view's board panel.
  * The person rules (locks) run in the same runner: each decision is written to the access log
- * (`<state_dir>/access.log`, src/rules/access-log.ts) and published on `<dev>/access`; when the gallery changes,
- * verdicts still naming a removed person are forgotten.
+ * (`<state_dir>/access.log`, src/rules/access-log.ts) and published on `<dev>/access`. They open only for
+ * people the gallery holds now (`galleryChanged`, announced once at start by the recognition part).
  *
  * It starts before the cameras: outputs are safe and input-gated cameras paused before any frame.
  *
@@ -117,9 +117,12 @@ export class GpioRules implements DaemonPart {
     this.#runner.event(event);
   }
 
-  /** The gallery now holds exactly these people: forget what the locks remember of anyone else. */
-  galleryChanged(enrolled: ReadonlySet<string>): void {
-    this.#access.forgetPeopleExcept(enrolled);
+  /**
+   * The gallery now holds exactly `people` (names) at `version`: the locks open for no one else and forget
+   * what they remember of anyone else. Until the first call no person rule opens.
+   */
+  galleryChanged(version: number, people: readonly string[]): void {
+    this.#access.galleryChanged(version, people);
   }
 
   /** Every configured output and input with its current state (null: an input not read yet). */
@@ -258,7 +261,12 @@ export const gpioRulesPart = definePart({
     bus.on('trackEvents', (_camera, events) => {
       for (const event of events) io.event(event);
     });
-    bus.on('galleryChanged', (contents) => io.galleryChanged(new Set(contents.people.map((p) => p.name))));
+    bus.on('galleryChanged', (contents) =>
+      io.galleryChanged(
+        contents.version,
+        contents.people.map((p) => p.name),
+      ),
+    );
     return io;
   },
 });

@@ -27,6 +27,7 @@ class RecognitionPart implements DaemonPart {
   readonly #slice: RecognitionSlice;
   readonly #services: DaemonServices;
   readonly #log: Logger;
+  readonly #bus: DaemonBus;
   readonly #people = new Map<string, CameraPersonState>();
   #models: RecognitionModels | null = null;
   #recognizer: GalleryTrackRecognizer<Uint8Array> | null = null;
@@ -35,6 +36,7 @@ class RecognitionPart implements DaemonPart {
     this.#slice = slice;
     this.#services = services;
     this.#log = log;
+    this.#bus = bus;
     for (const camera of slice.cameras) this.#people.set(camera, new CameraPersonState());
     bus.on('galleryChanged', (contents) => {
       const models = this.#models;
@@ -78,6 +80,7 @@ class RecognitionPart implements DaemonPart {
         this.#log.warn({ max_tracks: max }, 'too many tracks to recognize at once: new ones stay unknown'),
     });
     this.#services.cameras.setRecognizer(this.#recognizer);
+    this.#bus.emit('galleryChanged', models.gallery); // the starting set, for the locks (they open for no one before)
     for (const camera of this.#slice.cameras) this.#publish(camera, NO_PERSON);
   }
 
