@@ -17,6 +17,9 @@
  * The face is cut from the camera's latest processed frame (the track's box with a margin), detected again
  * and embedded in memory; the picture is dropped after, never stored. Every attempt past authentication is
  * audited (who: the http.auth user and the client's address; what: the name and the track, never pixels).
+ * The audit records only what was validated (a name that passed validPersonName, a camera and a track id
+ * bounded to {@link MAX_ID_LENGTH}); header text an attacker chose (`Origin`) is recorded escaped and cut to
+ * {@link MAX_AUDITED_HEADER_CHARS}, so a request cannot forge or flood audit lines.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,6 +30,7 @@ import type { AuditEntry } from '../mqtt/audit-trail.js';
 import type { RequestOrigin } from '../mqtt/request-origins.js';
 import type { VisibleTrack } from '../pipeline/face-tracker.js';
 import type { BoardGallery } from '../recognition/board-gallery.js';
+import { validPersonName } from '../recognition/gallery-person.js';
 import { framePixels } from './frame-pixels.js';
 import { parseBasicAuth } from './live-view-access.js';
 
@@ -36,6 +40,10 @@ export const MAX_ENROL_BODY_BYTES = 4096;
 export const ENROL_SESSION_COOKIE = 'faceedge_session';
 /** The header that carries the CSRF token. */
 export const CSRF_HEADER = 'x-faceedge-csrf';
+/** Longest camera name or track id accepted in a request, characters. */
+const MAX_ID_LENGTH = 64;
+/** Longest piece of a request header recorded in the audit, characters (JSON-escaped, then cut). */
+export const MAX_AUDITED_HEADER_CHARS = 120;
 /** Margin added around a track's box on each side, as a share of its larger side: the detector needs context. */
 const CROP_MARGIN = 0.6;
 
@@ -135,9 +143,10 @@ export class LiveEnrolment {
     } catch {
       return 'the Origin header is not a URL';
     }
-    if (originHost !== host) return `the request comes from another site (${originHeader})`;
+    if (originHost !== host) return `the request comes from another site (${auditedText(originHeader)})`;
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin') return `the browser says the request is ${String(site)}`;
+    if (site !== undefined && site !== 'same-origin')
+      return `the browser says the request is ${auditedText(String(site))}`;
     const session = cookie(req.headers.cookie, ENROL_SESSION_COOKIE);
     const token = req.headers[CSRF_HEADER];
     if (!session || typeof token !== 'string') return 'the request has no session or CSRF token';
@@ -185,7 +194,31 @@ function parseEnrolBody(text: string): EnrolRequest {
   const { camera, track, name } = v;
   if (typeof camera !== 'string' || typeof track !== 'string' || typeof name !== 'string')
     throw new FaceedgeError('REQUEST_INVALID', 'the body needs "camera", "track" and "name", strings');
-  return { camera, track, name };
+  if (!isShortId(camera) || !isShortId(track))
+    throw new FaceedgeError(
+      'REQUEST_INVALID',
+      `"camera" and "track" are 1–${MAX_ID_LENGTH} printable characters without spaces`,
+    );
+  // A refused name is not repeated: its error says only why (the attacker's text stays out of the audit).
+  let valid: string;
+  try {
+    valid = validPersonName(name);
+  } catch (err) {
+    if (!isFaceedgeError(err)) throw err;
+    throw new FaceedgeError(err.code, 'the name is not a valid name', { hint: err.hint });
+  }
+  return { camera, track, name: valid };
+}
+
+/** A camera name or track id as the board makes them: short, printable ASCII, no spaces. */
+function isShortId(text: string): boolean {
+  return text.length > 0 && text.length <= MAX_ID_LENGTH && /^[\x21-\x7e]+$/.test(text);
+}
+
+/** Header text fit for the audit: JSON-escaped (no control characters, no line breaks), then cut. */
+function auditedText(text: string): string {
+  const escaped = JSON.stringify(text);
+  return escaped.length <= MAX_AUDITED_HEADER_CHARS ? escaped : `${escaped.slice(0, MAX_AUDITED_HEADER_CHARS)}…`;
 }
 
 /** A body refused before it is parsed, with its HTTP status (413 too large, 415 not JSON). */

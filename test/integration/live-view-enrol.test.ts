@@ -215,6 +215,35 @@ describe.skipIf(missing !== null)(
       expect(form.status).toBe(415);
     });
 
+    it('audits only validated text: a refused name is not recorded, a long Origin is escaped and cut', async () => {
+      const s = await serve(AUTH);
+      const { cookie, token } = await s.session();
+      const good = { authorization: basic(), origin: s.origin, cookie, [CSRF_HEADER]: token };
+      const forged = `${'x'.repeat(900)}","outcome":"accepted`;
+      const from = audits.length;
+      const bad = await s.enrol(good, { camera: 'door', track: 'door-7', name: forged });
+      expect(bad.status).toBe(400);
+      expect(bad.body.code).toBe('GALLERY_NAME_INVALID');
+      const longTrack = await s.enrol(good, { camera: 'door', track: 't'.repeat(500), name: 'Bea' });
+      expect(longTrack.status).toBe(400);
+      const evil = `http://evil.example/${'a'.repeat(3000)}`;
+      expect((await s.enrol({ ...good, origin: evil })).status).toBe(403);
+      const recorded = audits.slice(from);
+      expect(recorded.map((a) => [a.entry.target, a.entry.outcome])).toEqual([
+        ['gallery', 'refused'],
+        ['gallery', 'refused'],
+        ['gallery', 'refused'],
+      ]);
+      for (const { entry } of recorded) {
+        const text = JSON.stringify(entry);
+        expect(text).not.toContain('xxxxxxxx');
+        expect(text).not.toContain('tttttttt');
+        expect(text.length).toBeLessThan(400);
+      }
+      expect(String(recorded[2].entry.detail?.reason)).toMatch(/another site \("http:\/\/evil\.example\/a+…\)$/);
+      expect(galleryBytes()).toBeNull();
+    });
+
     it('a good request enrols the tracked face: the gallery file changes, audited with the name, no picture on disk', async () => {
       const s = await serve(AUTH);
       const { cookie, token } = await s.session();
