@@ -8,6 +8,8 @@
  * face (cross-site request forgery) and nobody can without the board's password:
  * - `http.auth` is set (403 otherwise: loopback-only access is fine for watching, not for changing who opens
  *   the door) and the request carries its credentials (401, checked by the live view's access rule first);
+ * - the user is in `http.enrol_users` (403 otherwise; none listed, the default: enrolling is off), since
+ *   watching the live view and adding a face that opens the lock are not the same trust;
  * - `Origin` is present and names the host the request was sent to (`Host`), and `Sec-Fetch-Site`, when the
  *   browser sends it, is `same-origin` (403);
  * - the `x-faceedge-csrf` header holds the token of the request's session cookie (403): an HMAC of the
@@ -52,6 +54,8 @@ export interface LiveEnrolmentOptions {
   readonly gallery: BoardGallery | null;
   /** Whether `http.auth` is set: without it the route refuses everything. */
   readonly authConfigured: boolean;
+  /** `http.enrol_users`: the logins allowed to enrol; empty: enrolling from the live view is off. */
+  readonly enrolUsers: readonly string[];
   /** The tracks `camera` shows now; undefined for an unknown camera. */
   readonly tracks: (camera: string) => readonly VisibleTrack[] | undefined;
   /** Records an audit entry (AuditTrail.record). */
@@ -93,6 +97,11 @@ export class LiveEnrolment {
       },
       via: 'live view (http.auth)',
     };
+    if (!this.#o.enrolUsers.includes(origin.who?.username ?? '')) {
+      const reason = 'this login may watch but not enrol: it is not in http.enrol_users';
+      this.#o.audit(origin, { action: 'live/enrol', target: 'gallery', outcome: 'refused', detail: { reason } });
+      return answer(res, headers, { status: 403, body: { code: 'REQUEST_FORBIDDEN', error: reason } });
+    }
     const forgery = this.#forgery(req);
     if (forgery) {
       this.#o.audit(origin, {
