@@ -41,6 +41,8 @@ export type FaceedgeErrorCode =
   | 'GALLERY_NAME_INVALID'
   | 'GALLERY_PERSON_UNKNOWN'
   | 'ENROLMENT_FAILED'
+  /** One enrolment runs and one waits on the board; a third at once is refused (retry later). */
+  | 'ENROLMENT_BUSY'
   | 'USAGE';
 
 export class FaceedgeError extends Error {

@@ -297,6 +297,11 @@ export const httpSchema = z.strictObject({
    * logged. Absent: the live view answers loopback clients only. `/healthz` and `/metrics` never ask.
    */
   auth: z.strictObject({ username: z.string().min(1), password: z.string().min(1) }).optional(),
+  /**
+   * The `http.auth` user names allowed to enrol a face from the live view ("enrol this face" adds someone who
+   * may open the lock). Default none: enrolling from the live view is off, the live view only watches.
+   */
+  enrol_users: z.array(z.string().min(1)).max(16).default([]),
   /** Face crops in the live view's events. Default false: no face image leaves the board. */
   snapshots: bool().default(false),
 });

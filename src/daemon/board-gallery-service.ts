@@ -5,6 +5,7 @@
  * told on the bus as `galleryChanged`. Its photo tools are the daemon's detector and the board's one embedder
  * (src/daemon/shared-embedder.ts), the recognition part's.
  */
+import { recognitionKeyFile } from '../recognition/recognition-config-schema.js';
 import type { Logger } from 'pino';
 import type { FaceedgeConfig } from '../config/config-schema.js';
 import type { FaceDetector } from '../inference/face-detector.js';
@@ -26,9 +27,7 @@ export async function boardGalleryService(
 ): Promise<BoardGallery | null> {
   const recognition = config.recognition;
   if (!recognition.enabled) return null;
-  if (!recognition.key_file)
-    throw new FaceedgeError('CONFIG_INVALID', 'recognition.enabled needs recognition.key_file');
-  const key = await readGalleryKey(recognition.key_file);
+  const key = await readGalleryKey(recognitionKeyFile(recognition));
   const embedder = o.embedder;
   if (!embedder) throw new FaceedgeError('CONFIG_INVALID', 'recognition.enabled needs the board embedder');
   return new BoardGallery({

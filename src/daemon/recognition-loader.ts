@@ -4,6 +4,7 @@
  * encrypted gallery. A missing gallery is an empty one (everyone is `unknown` until someone is enrolled); a
  * gallery that cannot be decrypted, or belongs to another embedder, stops the start with a clear error.
  */
+import { recognitionKeyFile } from '../recognition/recognition-config-schema.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import type { FaceEmbedder } from '../inference/face-embedder.js';
 import { shippedAntiSpoofPath } from '../inference/shipped-model.js';
@@ -62,11 +63,7 @@ async function openBoardGallery(
   config: RecognitionConfig,
   model: { id: string; dimensions: number },
 ): Promise<GalleryContents> {
-  if (config.key_file === undefined) {
-    // The config schema refuses this already; kept for a caller that built the config by hand.
-    throw new FaceedgeError('CONFIG_INVALID', 'recognition.enabled needs recognition.key_file');
-  }
-  const key = await readGalleryKey(config.key_file);
+  const key = await readGalleryKey(recognitionKeyFile(config));
   try {
     return (await GalleryStore.open({ path: config.gallery, key, model })).contents;
   } catch (err) {

@@ -4,6 +4,7 @@
  * that they stop after every part; then builds, without starting, the MQTT connection, the track journal,
  * the run-time thresholds and the cameras.
  */
+import { MAX_MQTT_PACKET_BYTES } from './mqtt-packet-limit.js';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FaceedgeConfig } from '../config/config-schema.js';
@@ -150,6 +151,7 @@ async function startEmbeddedBroker(
     auth: config.embedded_broker.auth,
     ledger: ledger ?? undefined,
     recordFilters: topics.requestFilters,
+    maxPacketBytes: MAX_MQTT_PACKET_BYTES,
     log: componentLogger(log, 'broker'),
   });
   const url = await broker.start();

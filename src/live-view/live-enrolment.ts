@@ -8,6 +8,8 @@
  * face (cross-site request forgery) and nobody can without the board's password:
  * - `http.auth` is set (403 otherwise: loopback-only access is fine for watching, not for changing who opens
  *   the door) and the request carries its credentials (401, checked by the live view's access rule first);
+ * - the user is in `http.enrol_users` (403 otherwise; none listed, the default: enrolling is off), since
+ *   watching the live view and adding a face that opens the lock are not the same trust;
  * - `Origin` is present and names the host the request was sent to (`Host`), and `Sec-Fetch-Site`, when the
  *   browser sends it, is `same-origin` (403);
  * - the `x-faceedge-csrf` header holds the token of the request's session cookie (403): an HMAC of the
@@ -17,6 +19,9 @@
  * The face is cut from the camera's latest processed frame (the track's box with a margin), detected again
  * and embedded in memory; the picture is dropped after, never stored. Every attempt past authentication is
  * audited (who: the http.auth user and the client's address; what: the name and the track, never pixels).
+ * The audit records only what was validated (a name that passed validPersonName, a camera and a track id
+ * bounded to {@link MAX_ID_LENGTH}); header text an attacker chose (`Origin`) is recorded escaped and cut to
+ * {@link MAX_AUDITED_HEADER_CHARS}, so a request cannot forge or flood audit lines.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -27,6 +32,7 @@ import type { AuditEntry } from '../mqtt/audit-trail.js';
 import type { RequestOrigin } from '../mqtt/request-origins.js';
 import type { VisibleTrack } from '../pipeline/face-tracker.js';
 import type { BoardGallery } from '../recognition/board-gallery.js';
+import { validPersonName } from '../recognition/gallery-person.js';
 import { framePixels } from './frame-pixels.js';
 import { parseBasicAuth } from './live-view-access.js';
 
@@ -36,6 +42,10 @@ export const MAX_ENROL_BODY_BYTES = 4096;
 export const ENROL_SESSION_COOKIE = 'faceedge_session';
 /** The header that carries the CSRF token. */
 export const CSRF_HEADER = 'x-faceedge-csrf';
+/** Longest camera name or track id accepted in a request, characters. */
+const MAX_ID_LENGTH = 64;
+/** Longest piece of a request header recorded in the audit, characters (JSON-escaped, then cut). */
+export const MAX_AUDITED_HEADER_CHARS = 120;
 /** Margin added around a track's box on each side, as a share of its larger side: the detector needs context. */
 const CROP_MARGIN = 0.6;
 
@@ -44,6 +54,8 @@ export interface LiveEnrolmentOptions {
   readonly gallery: BoardGallery | null;
   /** Whether `http.auth` is set: without it the route refuses everything. */
   readonly authConfigured: boolean;
+  /** `http.enrol_users`: the logins allowed to enrol; empty: enrolling from the live view is off. */
+  readonly enrolUsers: readonly string[];
   /** The tracks `camera` shows now; undefined for an unknown camera. */
   readonly tracks: (camera: string) => readonly VisibleTrack[] | undefined;
   /** Records an audit entry (AuditTrail.record). */
@@ -85,6 +97,11 @@ export class LiveEnrolment {
       },
       via: 'live view (http.auth)',
     };
+    if (!this.#o.enrolUsers.includes(origin.who?.username ?? '')) {
+      const reason = 'this login may watch but not enrol: it is not in http.enrol_users';
+      this.#o.audit(origin, { action: 'live/enrol', target: 'gallery', outcome: 'refused', detail: { reason } });
+      return answer(res, headers, { status: 403, body: { code: 'REQUEST_FORBIDDEN', error: reason } });
+    }
     const forgery = this.#forgery(req);
     if (forgery) {
       this.#o.audit(origin, {
@@ -135,9 +152,10 @@ export class LiveEnrolment {
     } catch {
       return 'the Origin header is not a URL';
     }
-    if (originHost !== host) return `the request comes from another site (${originHeader})`;
+    if (originHost !== host) return `the request comes from another site (${auditedText(originHeader)})`;
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin') return `the browser says the request is ${String(site)}`;
+    if (site !== undefined && site !== 'same-origin')
+      return `the browser says the request is ${auditedText(String(site))}`;
     const session = cookie(req.headers.cookie, ENROL_SESSION_COOKIE);
     const token = req.headers[CSRF_HEADER];
     if (!session || typeof token !== 'string') return 'the request has no session or CSRF token';
@@ -185,7 +203,31 @@ function parseEnrolBody(text: string): EnrolRequest {
   const { camera, track, name } = v;
   if (typeof camera !== 'string' || typeof track !== 'string' || typeof name !== 'string')
     throw new FaceedgeError('REQUEST_INVALID', 'the body needs "camera", "track" and "name", strings');
-  return { camera, track, name };
+  if (!isShortId(camera) || !isShortId(track))
+    throw new FaceedgeError(
+      'REQUEST_INVALID',
+      `"camera" and "track" are 1–${MAX_ID_LENGTH} printable characters without spaces`,
+    );
+  // A refused name is not repeated: its error says only why (the attacker's text stays out of the audit).
+  let valid: string;
+  try {
+    valid = validPersonName(name);
+  } catch (err) {
+    if (!isFaceedgeError(err)) throw err;
+    throw new FaceedgeError(err.code, 'the name is not a valid name', { hint: err.hint });
+  }
+  return { camera, track, name: valid };
+}
+
+/** A camera name or track id as the board makes them: short, printable ASCII, no spaces. */
+function isShortId(text: string): boolean {
+  return text.length > 0 && text.length <= MAX_ID_LENGTH && /^[\x21-\x7e]+$/.test(text);
+}
+
+/** Header text fit for the audit: JSON-escaped (no control characters, no line breaks), then cut. */
+function auditedText(text: string): string {
+  const escaped = JSON.stringify(text);
+  return escaped.length <= MAX_AUDITED_HEADER_CHARS ? escaped : `${escaped.slice(0, MAX_AUDITED_HEADER_CHARS)}…`;
 }
 
 /** A body refused before it is parsed, with its HTTP status (413 too large, 415 not JSON). */

@@ -10,9 +10,16 @@
  * is refused: an attacker who kept an old signed gallery, in which a since-removed person was still
  * enrolled, cannot bring them back. The same version again is accepted (merging is idempotent: nothing
  * changes). Pushes are handled one at a time, so two cannot pass the floor check together.
+ *
+ * The floor is raised **before** the merge: if the merge then fails, the floor only refuses versions older
+ * than the one that failed, which a successful merge would have refused too, and a retry of the same version
+ * is still accepted. The other order could leave a merged gallery with its floor not raised, re-opening the
+ * rollback. A damaged floor file (not JSON, or a value that is not a version number) refuses every push
+ * (fail secure): reading it as "no floor" would accept any old package.
  */
 import type { KeyObject } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
+import { z } from 'zod';
 import { SerialQueue } from '../concurrency/serial-queue.js';
 import { FaceedgeError } from '../errors.js';
 import type { GalleryKey } from '../recognition/gallery-codec.js';
@@ -21,6 +28,10 @@ import { verifyGalleryPackage } from './gallery-package.js';
 
 /** File name of the floor under state_dir. */
 export const GALLERY_PUSH_FLOOR_FILE = 'gallery-push-floor.json';
+
+/** The floor file: source gallery id → highest version merged. */
+const galleryPushFloorSchema = z.record(z.string(), z.number().int().nonnegative());
+type GalleryPushFloor = z.infer<typeof galleryPushFloorSchema>;
 
 export interface GalleryPushOptions {
   /** `<state_dir>/gallery-push-floor.json`. */
@@ -86,8 +97,8 @@ export class GalleryPushReceiver {
           { hint: 'push the newest version of that gallery' },
         );
       }
-      const after = await this.#o.merge(pkg.contents, model);
       await this.#writeFloor({ ...floor, [source]: Math.max(merged, pkg.manifest.version) });
+      const after = await this.#o.merge(pkg.contents, model);
       return {
         source,
         source_version: pkg.manifest.version,
@@ -98,7 +109,7 @@ export class GalleryPushReceiver {
     });
   }
 
-  async #readFloor(): Promise<Record<string, number>> {
+  async #readFloor(): Promise<GalleryPushFloor> {
     let text: string;
     try {
       text = await readFile(this.#o.floorFile, 'utf8');
@@ -106,16 +117,25 @@ export class GalleryPushReceiver {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
       throw err;
     }
-    const parsed = JSON.parse(text) as unknown;
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    const floor = galleryPushFloorSchema.safeParse(parsed);
+    if (!floor.success)
       throw new FaceedgeError(
         'GALLERY_INVALID',
         `${this.#o.floorFile} is damaged: gallery pushes are refused until it is fixed`,
+        {
+          hint: 'restore it from a backup (a JSON object of gallery id → version merged); deleting it lifts the rollback protection',
+        },
       );
-    return parsed as Record<string, number>;
+    return floor.data;
   }
 
-  async #writeFloor(floor: Record<string, number>): Promise<void> {
+  async #writeFloor(floor: GalleryPushFloor): Promise<void> {
     const tmp = `${this.#o.floorFile}.tmp-${process.pid}`;
     await writeFile(tmp, JSON.stringify(floor) + '\n', { mode: 0o600 });
     await rename(tmp, this.#o.floorFile);

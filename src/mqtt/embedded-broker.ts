@@ -12,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { FaceedgeError } from '../errors.js';
+import { PacketSizeGuard } from './mqtt-packet-guard.js';
 import { topicMatches } from './mqtt-topics.js';
 import type { PublisherLedger } from './request-origins.js';
 
@@ -33,6 +34,11 @@ export interface EmbeddedBrokerOptions {
   readonly ledger?: PublisherLedger;
   /** Topic filters of the requests whose publisher the ledger keeps (`MqttTopics.requestFilters`). */
   readonly recordFilters?: readonly string[];
+  /**
+   * Largest packet a client may send, bytes; a connection whose next packet declares more is closed before
+   * the packet is read (src/mqtt/mqtt-packet-guard.ts). Default: no bound beyond the protocol's 256 MB.
+   */
+  readonly maxPacketBytes?: number;
   readonly log: Logger;
 }
 
@@ -111,10 +117,20 @@ export class EmbeddedBroker {
         done(null);
       },
     });
+    const { maxPacketBytes } = this.#options;
     const server = createServer((socket) => {
       this.#sockets.add(socket);
       socket.once('close', () => this.#sockets.delete(socket));
-      broker.handle(socket);
+      if (maxPacketBytes === undefined) return broker.handle(socket);
+      const remote = socket.remoteAddress ?? null;
+      broker.handle(
+        new PacketSizeGuard(socket, maxPacketBytes, (declared) =>
+          this.#options.log.warn(
+            { remote, declared_bytes: declared, max_packet_bytes: maxPacketBytes },
+            'embedded broker closed a connection: its packet is larger than allowed',
+          ),
+        ),
+      );
     });
     broker.on('clientError', (client, err) =>
       this.#options.log.debug({ client: client.id, err: err.message }, 'embedded broker client error'),

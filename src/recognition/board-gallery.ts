@@ -7,7 +7,9 @@
  * Photos never touch the disk: they are decoded from the request's bytes, embedded and dropped; only the
  * embeddings of the usable ones are written. One enrolment runs at a time (a SerialQueue): each may decode
  * several photos of up to {@link ENROLMENT_BOUNDS}`.maxPixels`, and two at once would double that memory on
- * a board. The photo tools (detector, embedder) are asked for only when a photo is to be looked at, so a
+ * a board. At most {@link MAX_ENROLMENTS_ADMITTED} are admitted at once (one running, one waiting); another
+ * is refused with ENROLMENT_BUSY, so requests cannot pile up. A request's photos arrive as base64 text and
+ * are decoded to bytes, then pixels, only when their turn comes: a waiting request holds its message alone. The photo tools (detector, embedder) are asked for only when a photo is to be looked at, so a
  * board that is never asked to enrol never loads an embedder for it.
  */
 import { SerialQueue } from '../concurrency/serial-queue.js';
@@ -34,12 +36,20 @@ export interface EnrolmentBounds {
 
 export const ENROLMENT_BOUNDS: EnrolmentBounds = { maxPhotos: 8, maxPhotoBytes: 4 * 1024 * 1024, maxPixels: 16e6 };
 
+/** Enrolments admitted at once: one running and one waiting. A third is refused with ENROLMENT_BUSY. */
+export const MAX_ENROLMENTS_ADMITTED = 2;
+
 /** An enrolment photo looking this much like someone else already enrolled is flagged (as `faces add` does). */
 export const LOOKS_LIKE_SOMEONE_ELSE = 0.95;
 
-/** One photo of an enrolment request, in memory: its encoded bytes, or pixels (a camera frame's region). */
+/**
+ * One photo of an enrolment request, in memory: its encoded bytes, its encoded bytes as base64 text (an MQTT
+ * request's, checked to be base64 and decoded in the enrolment's turn), or pixels (a camera frame's region).
+ */
 export type EnrolmentPhoto =
-  { readonly origin: string; readonly data: Buffer } | { readonly origin: string; readonly pixels: RgbImage };
+  | { readonly origin: string; readonly data: Buffer }
+  | { readonly origin: string; readonly base64: string }
+  | { readonly origin: string; readonly pixels: RgbImage };
 
 /** What an enrolment says of one photo: never its pixels or its embedding. */
 export interface EnrolmentPhotoReport {
@@ -83,6 +93,8 @@ export class BoardGallery {
   readonly bounds: EnrolmentBounds;
   readonly #o: BoardGalleryOptions;
   readonly #enrolments = new SerialQueue();
+  /** Enrolments running or waiting in #enrolments. */
+  #admitted = 0;
 
   constructor(options: BoardGalleryOptions) {
     this.#o = options;
@@ -93,41 +105,56 @@ export class BoardGallery {
    * Enrols `rawName` from `photos`: each photo's primary face (the strict rule of `faces add`: no face, two
    * competing faces or a poor face skip it), then one change of the gallery with the usable ones. Throws
    * GALLERY_NAME_INVALID (before any photo is looked at), REQUEST_INVALID (no photo, too many, too large)
-   * and ENROLMENT_FAILED when no photo was usable (nothing is written).
+   * ENROLMENT_BUSY when {@link MAX_ENROLMENTS_ADMITTED} are already admitted, and ENROLMENT_FAILED when no
+   * photo was usable (nothing is written).
    */
   async enrol(rawName: string, photos: readonly EnrolmentPhoto[]): Promise<EnrolmentOutcome> {
     const name = validPersonName(rawName);
     this.#checkBounds(photos);
-    return this.#enrolments.run(async () => {
-      const tools = await this.#o.tools();
-      const store = await this.#open(modelOf(tools));
-      const key = personKey(name);
-      const others = { ...store.contents, people: store.contents.people.filter((p) => personKey(p.name) !== key) };
-      const reports: EnrolmentPhotoReport[] = [];
-      const usable: Float32Array[] = [];
-      for (const photo of photos) {
-        const face = await this.#face(photo, tools);
-        if (face.usable) usable.push(face.embedding);
-        reports.push(report(face, others));
-      }
-      if (usable.length === 0) {
-        throw new FaceedgeError(
-          'ENROLMENT_FAILED',
-          `no usable photo of ${name} among ${photos.length}: nobody was enrolled`,
-          { hint: `use sharp, frontal photos with one face, eyes at least ${MIN_ENROL_EYE_DISTANCE_PX} px apart` },
-        );
-      }
-      const after = await store.enrol(name, usable);
-      this.#o.onChange(after);
-      const person = after.people.find((p) => personKey(p.name) === key);
-      return {
-        name: person?.name ?? name,
-        photos: reports,
-        used: usable.length,
-        embeddings: person?.embeddings.length ?? usable.length,
-        version: after.version,
-      };
-    });
+    if (this.#admitted >= MAX_ENROLMENTS_ADMITTED) {
+      throw new FaceedgeError(
+        'ENROLMENT_BUSY',
+        `${this.#admitted} enrolments are running or waiting on this board: this one is refused`,
+        { hint: 'send it again once the others are answered' },
+      );
+    }
+    this.#admitted += 1;
+    try {
+      return await this.#enrolments.run(() => this.#enrolNow(name, photos));
+    } finally {
+      this.#admitted -= 1;
+    }
+  }
+
+  async #enrolNow(name: string, photos: readonly EnrolmentPhoto[]): Promise<EnrolmentOutcome> {
+    const tools = await this.#o.tools();
+    const store = await this.#open(modelOf(tools));
+    const key = personKey(name);
+    const others = { ...store.contents, people: store.contents.people.filter((p) => personKey(p.name) !== key) };
+    const reports: EnrolmentPhotoReport[] = [];
+    const usable: Float32Array[] = [];
+    for (const photo of photos) {
+      const face = await this.#face(photo, tools);
+      if (face.usable) usable.push(face.embedding);
+      reports.push(report(face, others));
+    }
+    if (usable.length === 0) {
+      throw new FaceedgeError(
+        'ENROLMENT_FAILED',
+        `no usable photo of ${name} among ${photos.length}: nobody was enrolled`,
+        { hint: `use sharp, frontal photos with one face, eyes at least ${MIN_ENROL_EYE_DISTANCE_PX} px apart` },
+      );
+    }
+    const after = await store.enrol(name, usable);
+    this.#o.onChange(after);
+    const person = after.people.find((p) => personKey(p.name) === key);
+    return {
+      name: person?.name ?? name,
+      photos: reports,
+      used: usable.length,
+      embeddings: person?.embeddings.length ?? usable.length,
+      version: after.version,
+    };
   }
 
   /** Removes `rawName` (a tombstone stays, for merges). Throws GALLERY_PERSON_UNKNOWN when nobody is enrolled so. */
@@ -175,10 +202,12 @@ export class BoardGallery {
       });
     }
     for (const photo of photos) {
-      if ('data' in photo && photo.data.length > maxPhotoBytes) {
+      const bytes =
+        'data' in photo ? photo.data.length : 'base64' in photo ? Math.floor((photo.base64.length * 3) / 4) : 0;
+      if (bytes > maxPhotoBytes) {
         throw new FaceedgeError(
           'REQUEST_INVALID',
-          `${photo.origin} is ${photo.data.length} bytes; a photo may be at most ${maxPhotoBytes}`,
+          `${photo.origin} is ${bytes} bytes; a photo may be at most ${maxPhotoBytes}`,
           { hint: 'scale the photo down: a face needs a few hundred pixels, not a full-size picture' },
         );
       }
@@ -186,8 +215,9 @@ export class BoardGallery {
   }
 
   #face(photo: EnrolmentPhoto, tools: GalleryPhotoTools): Promise<PhotoFace> {
-    if ('data' in photo)
-      return photoFaceOfBytes(photo.data, photo.origin, tools, { purpose: 'enrol', maxPixels: this.bounds.maxPixels });
+    const limits = { purpose: 'enrol', maxPixels: this.bounds.maxPixels } as const;
+    if ('data' in photo) return photoFaceOfBytes(photo.data, photo.origin, tools, limits);
+    if ('base64' in photo) return photoFaceOfBytes(Buffer.from(photo.base64, 'base64'), photo.origin, tools, limits);
     const { width, height } = photo.pixels;
     if (width * height > this.bounds.maxPixels)
       throw new FaceedgeError('REQUEST_INVALID', `${photo.origin} is ${width}×${height} pixels, more than allowed`);

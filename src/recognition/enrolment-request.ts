@@ -53,7 +53,8 @@ export function parseFacesAddRequest(params: unknown, bounds: EnrolmentBounds = 
       );
     }
     if (!BASE64.test(photo)) throw new FaceedgeError('REQUEST_INVALID', `${origin} is not valid base64`);
-    return { origin, data: Buffer.from(photo, 'base64') };
+    // Decoded in the enrolment's turn (BoardGallery), not here: a waiting request holds only its message.
+    return { origin, base64: photo };
   });
   return { name, photos: decoded };
 }

@@ -4,10 +4,16 @@
  * when an installer has made a gallery key and enrolled someone.
  */
 import { z } from 'zod';
+import { FaceedgeError } from '../errors.js';
 import { bool, isObjectPayload, num } from '../schema/schema-helpers.js';
 
 /** The gallery's file name under `state_dir` (the board's gallery; `faces --config` finds it there too). */
 export const GALLERY_FILE_NAME = 'faces.gallery';
+
+/** The one rule that an enabled recognition needs a key file, as the config check words it. */
+const KEY_FILE_REQUIRED =
+  'recognition.enabled needs recognition.key_file: the board keeps its gallery encrypted ' +
+  '(faceedge faces keygen FILE makes a key)';
 
 /** Best frames of a track that are embedded and matched, at most. */
 export const DEFAULT_EMBEDDINGS_PER_TRACK = 3;
@@ -37,12 +43,20 @@ export const recognitionSchema = z
     model: z.string().min(1).optional(),
   })
   .refine((r) => !r.enabled || r.key_file !== undefined, {
-    message:
-      'recognition.enabled needs recognition.key_file: the board keeps its gallery encrypted ' +
-      '(faceedge faces keygen FILE makes a key)',
+    message: KEY_FILE_REQUIRED,
     path: ['key_file'],
     when: isObjectPayload,
   });
 
 export type RecognitionConfigInput = z.input<typeof recognitionSchema>;
 export type ParsedRecognitionConfig = z.output<typeof recognitionSchema>;
+
+/**
+ * The gallery key file of an enabled `recognition` section. The config check (above) already refuses an
+ * enabled section without one, so this throws only for a section built by hand: CONFIG_INVALID, with the
+ * config check's words. Every user of the key reads it here instead of checking again.
+ */
+export function recognitionKeyFile(recognition: { readonly key_file?: string }): string {
+  if (recognition.key_file === undefined) throw new FaceedgeError('CONFIG_INVALID', KEY_FILE_REQUIRED);
+  return recognition.key_file;
+}

@@ -111,7 +111,7 @@ describe.skipIf(missing !== null)(
       rmSync(dir, { recursive: true, force: true });
     });
 
-    async function serve(auth?: typeof AUTH) {
+    async function serve(auth?: typeof AUTH, enrolUsers: readonly string[] = [AUTH.username]) {
       const gallery = new BoardGallery({
         path: galleryPath,
         key: await readGalleryKey(join(dir, 'gallery.key')),
@@ -135,6 +135,7 @@ describe.skipIf(missing !== null)(
       const enrolment = new LiveEnrolment({
         gallery,
         authConfigured: auth !== undefined,
+        enrolUsers,
         tracks: (name) => (name === 'door' ? camera.visibleTracks() : undefined),
         audit: (origin, entry) => audits.push({ origin, entry }),
         log: silentLogger(),
@@ -213,6 +214,46 @@ describe.skipIf(missing !== null)(
         'name=x',
       );
       expect(form.status).toBe(415);
+    });
+
+    it('a login not in http.enrol_users may watch but not enrol (403, audited, nothing written)', async () => {
+      const s = await serve(AUTH, []);
+      const { cookie, token } = await s.session();
+      const from = audits.length;
+      const r = await s.enrol({ authorization: basic(), origin: s.origin, cookie, [CSRF_HEADER]: token });
+      expect(r.status).toBe(403);
+      expect(r.body.error).toMatch(/http\.enrol_users/);
+      expect(audits.slice(from).map((a) => [a.entry.target, a.entry.outcome])).toEqual([['gallery', 'refused']]);
+      expect(galleryBytes()).toBeNull();
+    });
+
+    it('audits only validated text: a refused name is not recorded, a long Origin is escaped and cut', async () => {
+      const s = await serve(AUTH);
+      const { cookie, token } = await s.session();
+      const good = { authorization: basic(), origin: s.origin, cookie, [CSRF_HEADER]: token };
+      const forged = `${'x'.repeat(900)}","outcome":"accepted`;
+      const from = audits.length;
+      const bad = await s.enrol(good, { camera: 'door', track: 'door-7', name: forged });
+      expect(bad.status).toBe(400);
+      expect(bad.body.code).toBe('GALLERY_NAME_INVALID');
+      const longTrack = await s.enrol(good, { camera: 'door', track: 't'.repeat(500), name: 'Bea' });
+      expect(longTrack.status).toBe(400);
+      const evil = `http://evil.example/${'a'.repeat(3000)}`;
+      expect((await s.enrol({ ...good, origin: evil })).status).toBe(403);
+      const recorded = audits.slice(from);
+      expect(recorded.map((a) => [a.entry.target, a.entry.outcome])).toEqual([
+        ['gallery', 'refused'],
+        ['gallery', 'refused'],
+        ['gallery', 'refused'],
+      ]);
+      for (const { entry } of recorded) {
+        const text = JSON.stringify(entry);
+        expect(text).not.toContain('xxxxxxxx');
+        expect(text).not.toContain('tttttttt');
+        expect(text.length).toBeLessThan(400);
+      }
+      expect(String(recorded[2].entry.detail?.reason)).toMatch(/another site \("http:\/\/evil\.example\/a+…\)$/);
+      expect(galleryBytes()).toBeNull();
     });
 
     it('a good request enrols the tracked face: the gallery file changes, audited with the name, no picture on disk', async () => {

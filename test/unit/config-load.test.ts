@@ -36,7 +36,7 @@ describe('loadConfig defaults', () => {
     });
     expect(cfg.tracker.min_frames).toBe(3);
     // Loopback: /healthz, /metrics and the live view are opened to the network only on request (http.host).
-    expect(cfg.http).toEqual({ host: '127.0.0.1', port: 9464, snapshots: false });
+    expect(cfg.http).toEqual({ host: '127.0.0.1', port: 9464, enrol_users: [], snapshots: false });
     expect(cfg.log.level).toBe('info');
     expect(cfg.state_dir).toBe('.faceedge');
   });

@@ -14,10 +14,10 @@ const code = (f: () => unknown) => {
 };
 
 describe('faces/add and faces/remove parameters', () => {
-  it('decodes base64 photos in order and names them by position', () => {
+  it('keeps checked base64 photos in order and names them by position', () => {
     const r = parseFacesAddRequest({ name: 'Alice', photos: ['aGVsbG8=', 'd29ybGQ'] });
     expect(r.name).toBe('Alice');
-    expect(r.photos.map((p) => [p.origin, 'data' in p ? p.data.toString() : null])).toEqual([
+    expect(r.photos.map((p) => [p.origin, 'base64' in p ? Buffer.from(p.base64, 'base64').toString() : null])).toEqual([
       ['photo 1', 'hello'],
       ['photo 2', 'world'],
     ]);

@@ -4,7 +4,7 @@
  * merged (the anti-rollback floor), and otherwise merged into the board's gallery, never replacing it.
  * Real files, real AES-256-GCM galleries, real Ed25519 signatures; embeddings are synthetic unit vectors.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -123,4 +123,44 @@ describe('gallery push: verify, merge, anti-rollback floor', () => {
     const late = await Promise.allSettled([receiver.receive(v2), receiver.receive(v1)]);
     expect(late.map((r) => r.status)).toEqual(['fulfilled', 'rejected']);
   });
+
+  it('a damaged floor file refuses every push with GALLERY_INVALID (not JSON, or a version that is not a number)', async () => {
+    const v1 = await workstation((s) => s.enrol('Alice', [unit(0)]));
+    await receiver.receive(v1);
+    const v2 = await workstation((s) => s.remove('Alice'));
+    await receiver.receive(v2);
+    const floorFile = join(dir, GALLERY_PUSH_FLOOR_FILE);
+    const source = Object.keys(JSON.parse(readFileSync(floorFile, 'utf8')) as object)[0];
+    writeFileSync(floorFile, '{"broken');
+    expect(await refusal(receiver.receive(v1))).toMatch(/^GALLERY_INVALID: .*damaged/);
+    // A string compares false with `<`: read as a floor it would let the older v1 (Alice back) through.
+    writeFileSync(floorFile, JSON.stringify({ [source]: '2' }));
+    expect(await refusal(receiver.receive(v1))).toMatch(/^GALLERY_INVALID: .*damaged/);
+    expect(await boardPeople()).toEqual(['Bob']);
+  });
+
+  it('the floor is raised before the merge: a failed merge leaves no gallery merged under an old floor', async () => {
+    const failing = new GalleryPushReceiver({
+      floorFile: join(dir, GALLERY_PUSH_FLOOR_FILE),
+      trustedKeys: () => Promise.resolve([loadPublicKey(signer.publicKeyPem)]),
+      key: siteKey,
+      model: () => Promise.resolve(MODEL),
+      merge: () => Promise.reject(new Error('disk full')),
+    });
+    const v1 = await workstation((s) => s.enrol('Alice', [unit(0)]));
+    const v2 = await workstation((s) => s.remove('Alice'));
+    await receiver.receive(v1);
+    expect(await refusal(failing.receive(v2))).toMatch(/disk full/);
+    expect(JSON.parse(readFileSync(join(dir, GALLERY_PUSH_FLOOR_FILE), 'utf8'))).toEqual({
+      [packageSource(v2)]: 2,
+    });
+    // The retry of the same version is accepted; only the older one is refused.
+    expect((await receiver.receive(v2)).source_version).toBe(2);
+    expect(await refusal(receiver.receive(v1))).toMatch(/^GALLERY_INVALID: .*already merged version 2/);
+  });
 });
+
+/** The source gallery id in a package's manifest. */
+function packageSource(pkg: { manifest: string }): string {
+  return (JSON.parse(Buffer.from(pkg.manifest, 'base64').toString()) as { gallery_id: string }).gallery_id;
+}

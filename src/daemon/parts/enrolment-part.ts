@@ -22,6 +22,7 @@ import { readPublicKeys } from '../../model-push/model-signature.js';
 import { readGalleryKey } from '../../recognition/gallery-key.js';
 import type { EnrolmentOutcome } from '../../recognition/board-gallery.js';
 import { parseFacesAddRequest, parseFacesRemoveRequest } from '../../recognition/enrolment-request.js';
+import { recognitionKeyFile } from '../../recognition/recognition-config-schema.js';
 import { FaceedgeError } from '../../errors.js';
 import { definePart } from '../daemon-part.js';
 
@@ -29,7 +30,7 @@ interface EnrolmentSlice {
   readonly stateDir: string;
   /** `models.public_key`: the keys that sign models sign galleries too. */
   readonly publicKey: string;
-  readonly keyFile: string | undefined;
+  readonly keyFile: string;
 }
 
 /** The trusted signing keys, read per push (a key installed later counts); none when the file is absent. */
@@ -41,7 +42,11 @@ export const enrolmentPart = definePart({
   name: 'enrolment',
   slice: (config): EnrolmentSlice | null =>
     config.recognition.enabled
-      ? { stateDir: config.state_dir, publicKey: config.models.public_key, keyFile: config.recognition.key_file }
+      ? {
+          stateDir: config.state_dir,
+          publicKey: config.models.public_key,
+          keyFile: recognitionKeyFile(config.recognition),
+        }
       : null,
   create: (slice, { services }) => {
     const gallery = () => {
@@ -50,7 +55,6 @@ export const enrolmentPart = definePart({
     };
     let pushes: GalleryPushReceiver | null = null;
     const pushReceiver = async () => {
-      if (!slice.keyFile) throw new FaceedgeError('REQUEST_INVALID', 'recognition.key_file is not set');
       const board = gallery();
       pushes ??= new GalleryPushReceiver({
         floorFile: join(slice.stateDir, GALLERY_PUSH_FLOOR_FILE),

@@ -59,6 +59,7 @@ class HttpPart implements DaemonPart {
     const enrolment = new LiveEnrolment({
       gallery: services.gallery,
       authConfigured: http.auth !== undefined,
+      enrolUsers: http.enrol_users,
       tracks: (camera) => services.cameras.runners.find((c) => c.name === camera)?.visibleTracks(),
       audit: (origin, entry) => services.audit.record(origin, entry),
       log: liveLog,
