@@ -189,7 +189,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     faces: readonly RecognitionFace[],
     timestampMs: number,
     pixels: FramePixels,
-  ): Promise<ReadonlyMap<string, TrackIdentity>> {
+  ): Promise<void> {
     for (const { trackId, face } of faces) {
       const t = this.#state(camera, trackId);
       if (!t) continue;
@@ -198,6 +198,9 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
       if (t.final || t.deciding) continue;
       await this.#consider(t, face, timestampMs, pixels);
     }
+  }
+
+  takeChanges(camera: string): ReadonlyMap<string, TrackIdentity> {
     const changed = new Map<string, TrackIdentity>();
     for (const t of this.#tracks.values()) {
       if (t.camera !== camera || !t.pending) continue;
@@ -209,6 +212,12 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
 
   forget(camera: string, trackId: string): void {
     this.#tracks.delete(key(camera, trackId));
+    // There is room again: the next time it fills up is worth a warning of its own.
+    if (this.#tracks.size < this.#maxTracks) this.#warnedFull = false;
+  }
+
+  get #maxTracks(): number {
+    return this.#o.maxTracks ?? 32;
   }
 
   get #maxAttempts(): number {
@@ -219,7 +228,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     const k = key(camera, trackId);
     const known = this.#tracks.get(k);
     if (known) return known;
-    const max = this.#o.maxTracks ?? 32;
+    const max = this.#maxTracks;
     if (this.#tracks.size >= max) {
       if (!this.#warnedFull) this.#o.onFull?.(max);
       this.#warnedFull = true;

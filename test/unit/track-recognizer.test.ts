@@ -122,8 +122,8 @@ function recognizer(s: StandIns, people: Record<string, number>, extra = {}) {
 }
 
 /**
- * One frame, then whatever its decision says once it has run: the recognizer decides off the frame loop and
- * reports at the camera's next frame, so a test waits for it (`idle`) and asks again with no faces.
+ * One frame, then whatever its decision says once it has run: the recognizer decides off the frame loop, so a
+ * test waits for it (`idle`) before taking the changes.
  */
 async function settle(
   r: GalleryTrackRecognizer<Uint8Array>,
@@ -132,9 +132,9 @@ async function settle(
   timeMs: number,
   p: FramePixels,
 ) {
-  const now = await r.observe(camera, faces, timeMs, p);
+  await r.observe(camera, faces, timeMs, p);
   await r.idle();
-  return new Map([...now, ...(await r.observe(camera, [], timeMs, p))]);
+  return r.takeChanges(camera);
 }
 
 describe('frame choice', () => {
@@ -277,13 +277,37 @@ describe('GalleryTrackRecognizer', () => {
     expect(full).toBe(1);
   });
 
+  it('once an ended track makes room, a new track is followed, and filling up again is told again', async () => {
+    const s = new StandIns();
+    let full = 0;
+    const r = recognizer(s, { alice: 1 }, { maxTracks: 2, onFull: () => full++ });
+    const see = (ids: string[]) =>
+      settle(
+        r,
+        'door',
+        ids.map((id) => ({ trackId: id, face: face(50) })),
+        0,
+        pixels(1),
+      );
+    await see(['a', 'b', 'c']);
+    expect(full).toBe(1);
+    r.forget('door', 'a');
+    await see(['b', 'c']);
+    expect(r.trackCount).toBe(2);
+    await see(['b', 'c', 'd']);
+    expect(full).toBe(2);
+  });
+
   it('decides off the frame loop: frames go on while the embedder runs, the result comes at a later frame', async () => {
     const s = new StandIns();
     let release = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
     const slow = { ...s.embedder, embedCrop: async (c: Uint8Array) => (await gate, s.embedder.embedCrop(c)) };
     const r = new GalleryTrackRecognizer({ ...options(s, { alice: 1 }), embedder: slow });
-    const frame = (i: number) => r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    const frame = async (i: number) => {
+      await r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+      return r.takeChanges('door');
+    };
     for (let i = 0; i < 5; i++) expect((await frame(i)).size).toBe(0);
     // The decision is running; later frames are not held up by it, and start no second one.
     for (let i = 5; i < 8; i++) expect((await frame(i)).size).toBe(0);
