@@ -240,6 +240,28 @@ describe('GalleryTrackRecognizer', () => {
     expect(named).toBe('alice');
   });
 
+  it('the first enrolment made while a decision against the empty gallery runs is not lost', async () => {
+    const s = new StandIns();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowLiveness = { ...s.liveness, score: async (c: Uint8Array) => (await gate, s.liveness.score(c)) };
+    const r = new GalleryTrackRecognizer({ ...options(s, {}), liveness: slowLiveness });
+    const see = async (i: number) => {
+      await r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+      return r.takeChanges('door');
+    };
+    for (let i = 0; i < 5; i++) await see(i); // the decision against the empty gallery is running
+    r.setGallery(gallery({ alice: 1 }));
+    release();
+    await r.idle();
+    let named = null;
+    for (let i = 5; i < 14 && !named; i++) {
+      named = (await see(i)).get('door-1')?.person.name ?? null;
+      await r.idle();
+    }
+    expect(named).toBe('alice');
+  });
+
   it('keeps concurrent tracks of two cameras apart', async () => {
     const s = new StandIns();
     const r = recognizer(s, { alice: 1, bob: 2 });
