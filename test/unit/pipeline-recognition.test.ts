@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
 import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { FaceTracker } from '../../src/pipeline/face-tracker.js';
 import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
 import type { TrackEvent } from '../../src/pipeline/track-event.js';
@@ -167,7 +167,7 @@ function shifted(dx: number): DetectedFace {
  * A pipeline whose face is present while `present()` says so, moving back and forth by a third of its width
  * every frame: the tracker publishes an `update` of its own at every frame.
  */
-function scripted(recognizer: TrackRecognizer, present: () => boolean) {
+function scripted(recognizer: TrackRecognizer, present: () => boolean, log = silentLogger(), observer = {}) {
   const events: TrackEvent[] = [];
   let n = 0;
   const detector: Detector = { detect: () => Promise.resolve(present() ? [shifted(n++ % 2 ? -8 : 8)] : []) };
@@ -186,7 +186,8 @@ function scripted(recognizer: TrackRecognizer, present: () => boolean) {
     slot: new LatestFrameSlot(),
     detector,
     classifier: () => classifier,
-    log: silentLogger(),
+    log,
+    observer,
     tracker,
     recognizer,
     sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
@@ -239,7 +240,10 @@ describe('Pipeline: a failing recognizer', () => {
     const r = new VerdictRecognizer();
     r.failWith = new Error('crop failed');
     let present = true;
-    const { events, pipeline } = scripted(r, () => present);
+    const lines: string[] = [];
+    const log = createLogger({ level: 'error', destination: { write: (line: string) => void lines.push(line) } });
+    let counted = 0;
+    const { events, pipeline } = scripted(r, () => present, log, { recognitionError: () => counted++ });
     for (let i = 0; i < 5; i++) await pipeline.processFrame(frame());
     present = false;
     for (let i = 0; i < 3; i++) await pipeline.processFrame(frame());
@@ -247,5 +251,8 @@ describe('Pipeline: a failing recognizer', () => {
     expect(types[0]).toBe('new');
     expect(types.at(-1)).toBe('end');
     expect(r.forgotten).toEqual(['porch-1']);
+    // Every failed frame is counted; the kind of error is logged once.
+    expect(counted).toBe(3); // frames 3–5: the confirmed track's
+    expect(lines.filter((l) => l.includes('recognition of a frame failed'))).toHaveLength(1);
   });
 });
