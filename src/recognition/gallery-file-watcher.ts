@@ -12,6 +12,21 @@ import { basename, dirname } from 'node:path';
 import type { GalleryContents } from './gallery-contents.js';
 import { withGalleryLock } from './gallery-lock.js';
 
+/** Which gallery is in use: its id and version. */
+export interface GalleryVersion {
+  readonly galleryId: string;
+  readonly version: number;
+}
+
+/**
+ * Whether announced `contents` are newer than the gallery `inUse`: a higher version of it, or another gallery
+ * (a file replaced by a new one starts its versions again). A watcher also reads the daemon's own writes,
+ * already followed: those are not newer.
+ */
+export function isNewerGallery(contents: GalleryVersion, inUse: GalleryVersion): boolean {
+  return contents.galleryId !== inUse.galleryId || contents.version > inUse.version;
+}
+
 export interface GalleryFileWatcherOptions {
   /** The gallery file (`recognition.gallery`). */
   readonly path: string;

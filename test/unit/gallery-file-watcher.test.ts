@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { GalleryContents } from '../../src/recognition/gallery-contents.js';
-import { GalleryFileWatcher } from '../../src/recognition/gallery-file-watcher.js';
+import { GalleryFileWatcher, isNewerGallery } from '../../src/recognition/gallery-file-watcher.js';
 import { GalleryStore } from '../../src/recognition/gallery-store.js';
 
 const MODEL = { id: 'stand-in', dimensions: 4 };
@@ -77,5 +77,15 @@ describe('GalleryFileWatcher', () => {
     const { seen } = await watching(50);
     await new Promise((r) => setTimeout(r, 400));
     expect(seen).toEqual([]);
+  });
+});
+
+describe('isNewerGallery', () => {
+  it('a higher version of the gallery in use, or another gallery, is newer; the same or an older version is not', () => {
+    const inUse = { galleryId: 'g', version: 5 };
+    expect(isNewerGallery({ galleryId: 'g', version: 6 }, inUse)).toBe(true);
+    expect(isNewerGallery({ galleryId: 'g', version: 5 }, inUse)).toBe(false);
+    expect(isNewerGallery({ galleryId: 'g', version: 4 }, inUse)).toBe(false);
+    expect(isNewerGallery({ galleryId: 'h', version: 1 }, inUse)).toBe(true);
   });
 });

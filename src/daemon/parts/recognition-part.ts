@@ -16,7 +16,7 @@ import { TrackLivenessCheck } from '../../liveness/track-liveness-check.js';
 import { CameraPersonState, NO_PERSON, type PersonState } from '../../mqtt/person-state.js';
 import { componentLogger } from '../../observability/logger.js';
 import type { GalleryContents } from '../../recognition/gallery-contents.js';
-import { GalleryFileWatcher } from '../../recognition/gallery-file-watcher.js';
+import { GalleryFileWatcher, isNewerGallery, type GalleryVersion } from '../../recognition/gallery-file-watcher.js';
 import { readGalleryKey } from '../../recognition/gallery-key.js';
 import { GalleryStore } from '../../recognition/gallery-store.js';
 import { GalleryTrackRecognizer, type TrackDecision } from '../../recognition/track-recognizer.js';
@@ -40,7 +40,7 @@ class RecognitionPart implements DaemonPart {
   #recognizer: GalleryTrackRecognizer<Uint8Array> | null = null;
   #watcher: GalleryFileWatcher | null = null;
   /** Id and version of the gallery in use. */
-  #inUse = { galleryId: '', version: 0 };
+  #inUse: GalleryVersion = { galleryId: '', version: 0 };
   readonly #bus: DaemonBus;
 
   constructor(slice: RecognitionSlice, bus: DaemonBus, services: DaemonServices, log: Logger) {
@@ -60,7 +60,7 @@ class RecognitionPart implements DaemonPart {
   #follow(contents: GalleryContents): void {
     const models = this.#models;
     if (!models || !this.#recognizer) return;
-    if (!this.#newer(contents)) {
+    if (!isNewerGallery(contents, this.#inUse)) {
       this.#log.debug(
         { version: contents.version, in_use: this.#inUse.version },
         'an announced gallery is not newer than the one in use: ignored',
@@ -107,14 +107,6 @@ class RecognitionPart implements DaemonPart {
     for (const camera of this.#slice.cameras) this.#publish(camera, NO_PERSON);
   }
 
-  /**
-   * Whether `contents` are newer than the gallery in use: a higher version of it, or another gallery (a file
-   * replaced by a new one starts its versions again).
-   */
-  #newer(contents: GalleryContents): boolean {
-    return contents.galleryId !== this.#inUse.galleryId || contents.version > this.#inUse.version;
-  }
-
   /** Follows changes of the gallery file made by other processes (see the file's comment). */
   async #watchGallery(models: RecognitionModels): Promise<void> {
     const { recognition } = this.#slice;
@@ -125,7 +117,7 @@ class RecognitionPart implements DaemonPart {
       path: recognition.gallery,
       read: async () => (await GalleryStore.open({ path: recognition.gallery, key, model })).contents,
       onChange: (contents) => {
-        if (!this.#newer(contents)) return; // this daemon's own change, already followed
+        if (!isNewerGallery(contents, this.#inUse)) return; // this daemon's own change, already followed
         this.#log.info(
           { version: contents.version, people: contents.people.length },
           'the gallery file was changed by another process',
