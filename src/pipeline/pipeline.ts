@@ -68,6 +68,8 @@ export interface PipelineObserver {
   frame?(frame: Frame, faces: number, classified: number): void;
   /** A frame could not be used (undecodable…); the loop goes on. */
   frameError?(frame: Frame, error: Error): void;
+  /** Recognition failed for a frame (its tracker events still went out). */
+  recognitionError?(error: Error): void;
 }
 
 export interface PipelineOptions {
@@ -121,6 +123,8 @@ export class Pipeline {
   #facePresent = false;
   readonly #gate: MotionGate | null;
   #recognizer: TrackRecognizer | null = null;
+  /** Kinds of recognition errors already logged (each is logged once; the observer counts every one). */
+  readonly #recognitionErrorKinds = new Set<string>();
   /** Faces narrower than this are ignored; adjustable at run time. */
   minFacePx: number;
 
@@ -225,7 +229,10 @@ export class Pipeline {
 
   async #endOpenTracks(): Promise<void> {
     const waiters = this.#endTracksWaiters.splice(0);
-    await this.#publish(this.#o.tracker.flush(performance.now(), Date.now()));
+    const now = { timestampMs: performance.now(), wallTimeMs: Date.now() };
+    const events = this.#applyIdentities(now);
+    events.push(...this.#o.tracker.flush(now.timestampMs, now.wallTimeMs));
+    await this.#publish(events);
     for (const resolve of waiters) resolve();
   }
 
@@ -259,8 +266,10 @@ export class Pipeline {
   async #analyse(frame: Frame, prepared: Decoded | null): Promise<TrackEvent[]> {
     const { detector, tracker, observer } = this.#o;
     if (!prepared) {
+      const identities = this.#applyIdentities(frame);
+      await this.#publish(identities);
       observer?.frame?.(frame, 0, 0);
-      return [];
+      return identities;
     }
     const { decoded, ms: decodeMs } = prepared;
     let t = performance.now();
@@ -273,8 +282,10 @@ export class Pipeline {
     const gate = this.#gate?.decide(decoded.image, tracker.trackCount > 0, frame.timestampMs);
     lap('decode', decodeMs);
     if (gate && !gate.detect) {
+      const identities = this.#applyIdentities(frame);
+      await this.#publish(identities);
       observer?.frame?.(frame, 0, 0);
-      return [];
+      return identities;
     }
     const faces = (await detectFaces(detector, decoded)).filter((f) => f.box.width >= this.minFacePx);
     lap('detect');
@@ -300,10 +311,14 @@ export class Pipeline {
         ...(more.length > 0 && { more: more.map(scoresOf) }),
       };
     });
-    const events = tracker.update(observations, frame.timestampMs, frame.wallTimeMs);
+    // Identities decided since the last frame go into the tracker first (no await in between), so the
+    // tracker's own events of this frame carry them.
+    const events = this.#applyIdentities(frame);
+    events.push(...tracker.update(observations, frame.timestampMs, frame.wallTimeMs));
     lap('track');
     if (this.#recognizer) {
-      events.push(...(await this.#recognize(this.#recognizer, faces, decoded, frame)));
+      await this.#recognize(this.#recognizer, faces, decoded, frame);
+      events.push(...this.#applyIdentities(frame));
       lap('recognize');
     }
     await this.#publish(events);
@@ -313,15 +328,16 @@ export class Pipeline {
   }
 
   /**
-   * Hands the faces of confirmed tracks to the recognizer, with their frame's pixels decoded on demand, and
-   * turns the identities it decided into `update` events.
+   * Hands the faces of confirmed tracks to the recognizer, with their frame's pixels decoded on demand. A
+   * failure (a broken crop, a model error) is reported once per kind and costs only this frame's recognition:
+   * the tracker's events of the frame, `end`s included, still go out.
    */
   async #recognize(
     recognizer: TrackRecognizer,
     faces: readonly DetectedFace[],
     decoded: DetectionImage,
     frame: Frame,
-  ): Promise<TrackEvent[]> {
+  ): Promise<void> {
     const { tracker, camera } = this.#o;
     const tracks = tracker.lastFrameTracks();
     const confirmed: RecognitionFace[] = [];
@@ -329,17 +345,33 @@ export class Pipeline {
       const track = tracks[i];
       if (track?.confirmed) confirmed.push({ trackId: track.id, face });
     });
-    if (confirmed.length === 0) return [];
+    if (confirmed.length === 0) return;
     let full: Promise<RgbImage> | null = null;
     const image = () => (full ??= fullResolutionImage(decoded));
     const pixels: FramePixels = {
       image,
       alignedCrop: async (face, alignment) => alignFace(await image(), face, alignment),
     };
-    const decided = await recognizer.observe(camera, confirmed, frame.timestampMs, pixels);
+    try {
+      await recognizer.observe(camera, confirmed, frame.timestampMs, pixels);
+    } catch (err) {
+      const kind = isFaceedgeError(err) ? err.code : err instanceof Error ? err.name : typeof err;
+      this.#o.observer?.recognitionError?.(err as Error);
+      if (this.#recognitionErrorKinds.has(kind)) return;
+      this.#recognitionErrorKinds.add(kind);
+      this.#o.log.error({ err, seq: frame.seq }, 'recognition of a frame failed; its events go out without it');
+    }
+  }
+
+  /**
+   * Puts the identities the recognizer decided since it was last asked into the tracker, and returns the
+   * `update` events they make. Called on every frame (with faces or not) and before tracks end.
+   */
+  #applyIdentities(frame: { timestampMs: number; wallTimeMs: number }): TrackEvent[] {
     const events: TrackEvent[] = [];
-    for (const [trackId, identity] of decided) {
-      const event = tracker.setIdentity(trackId, identity, frame.timestampMs, frame.wallTimeMs);
+    if (!this.#recognizer) return events;
+    for (const [trackId, identity] of this.#recognizer.takeChanges(this.#o.camera)) {
+      const event = this.#o.tracker.setIdentity(trackId, identity, frame.timestampMs, frame.wallTimeMs);
       if (event) events.push(event);
     }
     return events;

@@ -47,15 +47,16 @@ export interface FramePixels {
 export interface TrackRecognizer {
   /**
    * Sees one frame's faces of confirmed tracks of `camera` (every frame they are in: a decided track costs a
-   * map lookup). Resolves with the identities that changed since the last call for this camera, by track id:
-   * a track's first decision, or a new gallery's verdict on it. `timestampMs` is the frame's monotonic time.
+   * map lookup). Decisions finish off the frame loop; {@link takeChanges} hands them out. `timestampMs` is the
+   * frame's monotonic time.
    */
-  observe(
-    camera: string,
-    faces: readonly RecognitionFace[],
-    timestampMs: number,
-    pixels: FramePixels,
-  ): Promise<ReadonlyMap<string, TrackIdentity>>;
+  observe(camera: string, faces: readonly RecognitionFace[], timestampMs: number, pixels: FramePixels): Promise<void>;
+  /**
+   * The identities of `camera`'s tracks that changed since the last call, by track id (a track's decision, or a
+   * new gallery's verdict on it), each handed out once. The pipeline applies them before it builds a frame's
+   * events, so no event built after a decision carries the older person.
+   */
+  takeChanges(camera: string): ReadonlyMap<string, TrackIdentity>;
   /** The track ended: forget everything about it (its crops, its embedding). */
   forget(camera: string, trackId: string): void;
 }

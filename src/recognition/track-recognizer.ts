@@ -141,6 +141,8 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
   readonly #windowFrames: number;
   readonly #fullEyeDistancePx: number;
   #gallery: GalleryContents;
+  /** Counts `setGallery` calls: a decision that started under an older one may have missed a change. */
+  #galleryGeneration = 0;
   readonly #tracks = new Map<string, TrackState<C>>();
   /** Decisions running now (settled ones remove themselves). */
   readonly #inFlight = new Set<Promise<void>>();
@@ -166,15 +168,13 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
    */
   setGallery(gallery: GalleryContents): void {
     this.#gallery = gallery;
+    this.#galleryGeneration++;
     for (const t of this.#tracks.values()) {
       if (!t.embedding) {
         // Decided against an empty gallery, so never embedded: decide again from its next frames (the first
-        // person enrolled may be the one in view, e.g. from the live view's "enrol this tracked face").
-        if (t.attempts > 0 && gallery.people.length > 0) {
-          t.final = false;
-          t.bar = 0;
-          t.attempts = Math.min(t.attempts, this.#maxAttempts - 1);
-        }
+        // person enrolled may be the one in view, e.g. from the live view's "enrol this tracked face"). A
+        // decision running now is handled when it finishes (#decide).
+        if (t.attempts > 0) this.#reopenIfEnrolled(t);
         continue;
       }
       const person = this.#match(t.embedding);
@@ -189,7 +189,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     faces: readonly RecognitionFace[],
     timestampMs: number,
     pixels: FramePixels,
-  ): Promise<ReadonlyMap<string, TrackIdentity>> {
+  ): Promise<void> {
     for (const { trackId, face } of faces) {
       const t = this.#state(camera, trackId);
       if (!t) continue;
@@ -198,6 +198,9 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
       if (t.final || t.deciding) continue;
       await this.#consider(t, face, timestampMs, pixels);
     }
+  }
+
+  takeChanges(camera: string): ReadonlyMap<string, TrackIdentity> {
     const changed = new Map<string, TrackIdentity>();
     for (const t of this.#tracks.values()) {
       if (t.camera !== camera || !t.pending) continue;
@@ -209,6 +212,12 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
 
   forget(camera: string, trackId: string): void {
     this.#tracks.delete(key(camera, trackId));
+    // There is room again: the next time it fills up is worth a warning of its own.
+    if (this.#tracks.size < this.#maxTracks) this.#warnedFull = false;
+  }
+
+  get #maxTracks(): number {
+    return this.#o.maxTracks ?? 32;
   }
 
   get #maxAttempts(): number {
@@ -219,7 +228,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     const k = key(camera, trackId);
     const known = this.#tracks.get(k);
     if (known) return known;
-    const max = this.#o.maxTracks ?? 32;
+    const max = this.#maxTracks;
     if (this.#tracks.size >= max) {
       if (!this.#warnedFull) this.#o.onFull?.(max);
       this.#warnedFull = true;
@@ -297,7 +306,16 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
+  /** A track never embedded is decided again from its next frames once the gallery has someone in it. */
+  #reopenIfEnrolled(t: TrackState<C>): void {
+    if (this.#gallery.people.length === 0) return;
+    t.final = false;
+    t.bar = 0;
+    t.attempts = Math.min(t.attempts, this.#maxAttempts - 1);
+  }
+
   async #decide(t: TrackState<C>): Promise<void> {
+    const generation = this.#galleryGeneration;
     const chosen = t.frames.best(this.#keep);
     t.bar = t.frames.topScore * RETRY_GAIN;
     t.frames.clear();
@@ -315,6 +333,10 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     const person = t.embedding ? this.#match(t.embedding) : UNDECIDED_IDENTITY.person;
     const liveness = this.#o.liveness.decide(t.scores, t.samples);
     t.final = person.name !== null || t.attempts >= this.#maxAttempts || embeddings.length === 0;
+    // Matched against the gallery of now, but embedded (or not) for the one of its start: a track that was not
+    // embedded because the gallery was empty then, and has people now, is not final (the first enrolment,
+    // made while this decision ran, must not be lost).
+    if (generation !== this.#galleryGeneration && embeddings.length === 0) this.#reopenIfEnrolled(t);
     this.#decided(t, { person, liveness }, 'frames', embedded.length, chosen.length);
   }
 

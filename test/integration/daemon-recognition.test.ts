@@ -166,6 +166,23 @@ describe.skipIf(skip !== null)(`recognition in the daemon (${skip ?? 'faces-dev 
       for (const l of daemon.logs) expect(JSON.stringify(l)).not.toMatch(/\[(-?\d+\.\d+,){16,}/);
       expect(daemon.logs.some((l) => l.msg === 'track recognized' && l.person === enrolled)).toBe(true);
 
+      // `faces remove` beside the daemon (another process's store on the same file): the open track on door
+      // becomes nobody without a restart, and no later event names the removed person.
+      const removedAt = events().length;
+      const cli = await GalleryStore.open({ path: galleryFile, key: await readGalleryKey(keyFile) });
+      await cli.remove(enrolled);
+      const later = () =>
+        events()
+          .slice(removedAt)
+          .filter((e) => e.after.camera === 'door');
+      await probe.waitUntil(
+        () => later().find((e) => e.after.person?.name === null),
+        15_000,
+        'door nobody after removal',
+      );
+      for (const e of later()) expect(e.after.person?.name).toBeNull();
+      expect(daemon.logs.some((l) => l.msg === 'the gallery file was changed by another process')).toBe(true);
+
       daemon.signal('SIGTERM');
       expect((await daemon.exited).code).toBe(0);
       // Stopped: every track ended, nobody is in view; the retained state says so to a late subscriber.

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
 import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import { FaceTracker } from '../../src/pipeline/face-tracker.js';
 import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
 import type { TrackEvent } from '../../src/pipeline/track-event.js';
@@ -40,6 +40,7 @@ const frame = (): Frame => ({
 class StandInRecognizer implements TrackRecognizer {
   seen: { camera: string; faces: RecognitionFace[]; cropBytes: number }[] = [];
   forgotten: string[] = [];
+  #changes = new Map<string, TrackIdentity>();
   async observe(
     camera: string,
     faces: readonly RecognitionFace[],
@@ -54,7 +55,12 @@ class StandInRecognizer implements TrackRecognizer {
     });
     this.seen.push({ camera, faces: [...faces], cropBytes: crop.length });
     // Decides at the second frame it is shown.
-    return new Map(this.seen.length === 2 ? [[faces[0].trackId, ALICE]] : []);
+    if (this.seen.length === 2) this.#changes.set(faces[0].trackId, ALICE);
+  }
+  takeChanges(): ReadonlyMap<string, TrackIdentity> {
+    const changes = this.#changes;
+    this.#changes = new Map();
+    return changes;
   }
   forget(_camera: string, trackId: string): void {
     this.forgotten.push(trackId);
@@ -115,5 +121,138 @@ describe('Pipeline with a recognizer', () => {
     const events = await run(undefined, 6);
     expect(events.map((e) => e.type)).toEqual(['new', 'end']);
     for (const e of events) expect(Object.keys(e.after)).not.toContain('person');
+  });
+});
+
+/** A recognizer whose verdicts the test hands out (as a gallery change does), between frames. */
+class VerdictRecognizer implements TrackRecognizer {
+  #changes = new Map<string, TrackIdentity>();
+  failWith: Error | null = null;
+  forgotten: string[] = [];
+  verdict(trackId: string, identity: TrackIdentity): void {
+    this.#changes.set(trackId, identity);
+  }
+  observe(): Promise<void> {
+    return this.failWith ? Promise.reject(this.failWith) : Promise.resolve();
+  }
+  takeChanges(): ReadonlyMap<string, TrackIdentity> {
+    const changes = this.#changes;
+    this.#changes = new Map();
+    return changes;
+  }
+  forget(_camera: string, trackId: string): void {
+    this.forgotten.push(trackId);
+  }
+}
+
+/** `FACE` moved `dx` pixels to the right. */
+function shifted(dx: number): DetectedFace {
+  const k = FACE.keypoints;
+  const move = (p: { x: number; y: number }) => ({ x: p.x + dx, y: p.y });
+  return {
+    ...FACE,
+    box: { ...FACE.box, x: FACE.box.x + dx },
+    keypoints: {
+      rightEye: move(k.rightEye),
+      leftEye: move(k.leftEye),
+      noseTip: move(k.noseTip),
+      mouth: move(k.mouth),
+      rightEar: move(k.rightEar),
+      leftEar: move(k.leftEar),
+    },
+  };
+}
+
+/**
+ * A pipeline whose face is present while `present()` says so, moving back and forth by a third of its width
+ * every frame: the tracker publishes an `update` of its own at every frame.
+ */
+function scripted(recognizer: TrackRecognizer, present: () => boolean, log = silentLogger(), observer = {}) {
+  const events: TrackEvent[] = [];
+  let n = 0;
+  const detector: Detector = { detect: () => Promise.resolve(present() ? [shifted(n++ % 2 ? -8 : 8)] : []) };
+  const classifier: Classifier = { alignment: { size: 64 }, classify: () => Promise.resolve({ logit: 2 }) };
+  const tracker = new FaceTracker({
+    camera: 'porch',
+    labels: ['female', 'male'],
+    model: 'm',
+    minFrames: 3,
+    maxMissedFrames: 1,
+    updateIntervalMs: 0,
+    classifyIntervalMs: 0,
+  });
+  const pipeline = new Pipeline({
+    camera: 'porch',
+    slot: new LatestFrameSlot(),
+    detector,
+    classifier: () => classifier,
+    log,
+    observer,
+    tracker,
+    recognizer,
+    sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
+  });
+  return { events, pipeline };
+}
+
+const NOBODY: TrackIdentity = { ...ALICE, person: { name: null, similarity: 0.2 } };
+
+describe('Pipeline: identities reach every event after they are decided', () => {
+  it('a removal while the face is in view: no later event, tracker updates included, names the removed person', async () => {
+    const r = new VerdictRecognizer();
+    let present = true;
+    const { events, pipeline } = scripted(r, () => present);
+    for (let i = 0; i < 4; i++) await pipeline.processFrame(frame());
+    r.verdict('porch-1', ALICE);
+    for (let i = 0; i < 3; i++) await pipeline.processFrame(frame());
+    expect(events.at(-1)?.after.person?.name).toBe('alice');
+    r.verdict('porch-1', NOBODY); // the gallery lost alice
+    const removedAt = events.length;
+    for (let i = 0; i < 3; i++) await pipeline.processFrame(frame());
+    present = false;
+    for (let i = 0; i < 3; i++) await pipeline.processFrame(frame());
+    const after = events.slice(removedAt);
+    expect(after.filter((e) => e.type === 'update').length).toBeGreaterThan(1); // the tracker's own updates too
+    expect(after.at(-1)?.type).toBe('end');
+    for (const e of after) expect(e.after.person?.name).toBeNull();
+  });
+
+  it('a removal while the face is out of view: the track ends as nobody', async () => {
+    const r = new VerdictRecognizer();
+    let present = true;
+    const { events, pipeline } = scripted(r, () => present);
+    for (let i = 0; i < 4; i++) await pipeline.processFrame(frame());
+    r.verdict('porch-1', ALICE);
+    await pipeline.processFrame(frame());
+    present = false;
+    await pipeline.processFrame(frame()); // missed once: the track is still open
+    r.verdict('porch-1', NOBODY);
+    const removedAt = events.length;
+    for (let i = 0; i < 3; i++) await pipeline.processFrame(frame());
+    const after = events.slice(removedAt);
+    expect(after.map((e) => e.type)).toEqual(['update', 'end']);
+    for (const e of after) expect(e.after.person?.name).toBeNull();
+  });
+});
+
+describe('Pipeline: a failing recognizer', () => {
+  it("costs only the frame's recognition: the tracker's events, `end` included, go out, and the recognizer forgets the track", async () => {
+    const r = new VerdictRecognizer();
+    r.failWith = new Error('crop failed');
+    let present = true;
+    const lines: string[] = [];
+    const log = createLogger({ level: 'error', destination: { write: (line: string) => void lines.push(line) } });
+    let counted = 0;
+    const { events, pipeline } = scripted(r, () => present, log, { recognitionError: () => counted++ });
+    for (let i = 0; i < 5; i++) await pipeline.processFrame(frame());
+    present = false;
+    for (let i = 0; i < 3; i++) await pipeline.processFrame(frame());
+    const types = events.map((e) => e.type);
+    expect(types[0]).toBe('new');
+    expect(types.at(-1)).toBe('end');
+    expect(r.forgotten).toEqual(['porch-1']);
+    // Every failed frame is counted; the kind of error is logged once.
+    expect(counted).toBe(3); // frames 3–5: the confirmed track's
+    expect(lines.filter((l) => l.includes('recognition of a frame failed'))).toHaveLength(1);
   });
 });

@@ -122,8 +122,8 @@ function recognizer(s: StandIns, people: Record<string, number>, extra = {}) {
 }
 
 /**
- * One frame, then whatever its decision says once it has run: the recognizer decides off the frame loop and
- * reports at the camera's next frame, so a test waits for it (`idle`) and asks again with no faces.
+ * One frame, then whatever its decision says once it has run: the recognizer decides off the frame loop, so a
+ * test waits for it (`idle`) before taking the changes.
  */
 async function settle(
   r: GalleryTrackRecognizer<Uint8Array>,
@@ -132,9 +132,9 @@ async function settle(
   timeMs: number,
   p: FramePixels,
 ) {
-  const now = await r.observe(camera, faces, timeMs, p);
+  await r.observe(camera, faces, timeMs, p);
   await r.idle();
-  return new Map([...now, ...(await r.observe(camera, [], timeMs, p))]);
+  return r.takeChanges(camera);
 }
 
 describe('frame choice', () => {
@@ -240,6 +240,28 @@ describe('GalleryTrackRecognizer', () => {
     expect(named).toBe('alice');
   });
 
+  it('the first enrolment made while a decision against the empty gallery runs is not lost', async () => {
+    const s = new StandIns();
+    let release = () => {};
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowLiveness = { ...s.liveness, score: async (c: Uint8Array) => (await gate, s.liveness.score(c)) };
+    const r = new GalleryTrackRecognizer({ ...options(s, {}), liveness: slowLiveness });
+    const see = async (i: number) => {
+      await r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+      return r.takeChanges('door');
+    };
+    for (let i = 0; i < 5; i++) await see(i); // the decision against the empty gallery is running
+    r.setGallery(gallery({ alice: 1 }));
+    release();
+    await r.idle();
+    let named = null;
+    for (let i = 5; i < 14 && !named; i++) {
+      named = (await see(i)).get('door-1')?.person.name ?? null;
+      await r.idle();
+    }
+    expect(named).toBe('alice');
+  });
+
   it('keeps concurrent tracks of two cameras apart', async () => {
     const s = new StandIns();
     const r = recognizer(s, { alice: 1, bob: 2 });
@@ -277,13 +299,37 @@ describe('GalleryTrackRecognizer', () => {
     expect(full).toBe(1);
   });
 
+  it('once an ended track makes room, a new track is followed, and filling up again is told again', async () => {
+    const s = new StandIns();
+    let full = 0;
+    const r = recognizer(s, { alice: 1 }, { maxTracks: 2, onFull: () => full++ });
+    const see = (ids: string[]) =>
+      settle(
+        r,
+        'door',
+        ids.map((id) => ({ trackId: id, face: face(50) })),
+        0,
+        pixels(1),
+      );
+    await see(['a', 'b', 'c']);
+    expect(full).toBe(1);
+    r.forget('door', 'a');
+    await see(['b', 'c']);
+    expect(r.trackCount).toBe(2);
+    await see(['b', 'c', 'd']);
+    expect(full).toBe(2);
+  });
+
   it('decides off the frame loop: frames go on while the embedder runs, the result comes at a later frame', async () => {
     const s = new StandIns();
     let release = () => {};
     const gate = new Promise<void>((resolve) => (release = resolve));
     const slow = { ...s.embedder, embedCrop: async (c: Uint8Array) => (await gate, s.embedder.embedCrop(c)) };
     const r = new GalleryTrackRecognizer({ ...options(s, { alice: 1 }), embedder: slow });
-    const frame = (i: number) => r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    const frame = async (i: number) => {
+      await r.observe('door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+      return r.takeChanges('door');
+    };
     for (let i = 0; i < 5; i++) expect((await frame(i)).size).toBe(0);
     // The decision is running; later frames are not held up by it, and start no second one.
     for (let i = 5; i < 8; i++) expect((await frame(i)).size).toBe(0);

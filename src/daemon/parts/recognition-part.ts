@@ -4,6 +4,10 @@
  * confirmed tracks' events carry `person` and `liveness`), follows the gallery as it changes
  * (`galleryChanged`), and keeps each camera's retained `<cam>/person` (src/mqtt/person-state.ts).
  *
+ * It is also the one that watches the gallery file (src/recognition/gallery-file-watcher.ts), for changes made
+ * beside the daemon (`faces add` / `faces remove`): a newer version read from the file is told on the bus as
+ * `galleryChanged`, like the daemon's own changes. Announced contents not newer than those in use are ignored.
+ *
  * Starts before the cameras. Logs each decision with names and numbers only: never an embedding, never a crop.
  */
 import type { Logger } from 'pino';
@@ -11,6 +15,10 @@ import type { RecognitionConfig } from '../../config/config-schema.js';
 import { TrackLivenessCheck } from '../../liveness/track-liveness-check.js';
 import { CameraPersonState, NO_PERSON, type PersonState } from '../../mqtt/person-state.js';
 import { componentLogger } from '../../observability/logger.js';
+import type { GalleryContents } from '../../recognition/gallery-contents.js';
+import { GalleryFileWatcher, isNewerGallery, type GalleryVersion } from '../../recognition/gallery-file-watcher.js';
+import { readGalleryKey } from '../../recognition/gallery-key.js';
+import { GalleryStore } from '../../recognition/gallery-store.js';
 import { GalleryTrackRecognizer, type TrackDecision } from '../../recognition/track-recognizer.js';
 import type { DaemonBus } from '../daemon-bus.js';
 import { definePart, type DaemonPart } from '../daemon-part.js';
@@ -31,32 +39,48 @@ class RecognitionPart implements DaemonPart {
   readonly #people = new Map<string, CameraPersonState>();
   #models: RecognitionModels | null = null;
   #recognizer: GalleryTrackRecognizer<Uint8Array> | null = null;
+  #watcher: GalleryFileWatcher | null = null;
+  /** Id and version of the gallery in use. */
+  #inUse: GalleryVersion = { galleryId: '', version: 0 };
+  readonly #bus: DaemonBus;
 
   constructor(slice: RecognitionSlice, bus: DaemonBus, services: DaemonServices, log: Logger) {
     this.#slice = slice;
+    this.#bus = bus;
     this.#services = services;
     this.#log = log;
     this.#bus = bus;
     for (const camera of slice.cameras) this.#people.set(camera, new CameraPersonState());
-    bus.on('galleryChanged', (contents) => {
-      const models = this.#models;
-      if (!models || !this.#recognizer) return;
-      const { id, dimensions } = models.embedder;
-      if (contents.model.id !== id || contents.model.dimensions !== dimensions) {
-        this.#log.error(
-          { gallery_model: contents.model.id, model: id },
-          'a gallery of another embedder was announced: ignored, the previous gallery stays in use',
-        );
-        return;
-      }
-      this.#recognizer.setGallery(contents);
-      // The gallery service logs the change itself; here only that recognition follows it.
-      this.#log.debug({ version: contents.version }, 'recognizing against the changed gallery');
-    });
+    bus.on('galleryChanged', (contents) => this.#follow(contents));
     bus.on('trackEvents', (camera, events) => {
       const changed = this.#people.get(camera)?.apply(events);
       if (changed) this.#publish(camera, changed);
     });
+  }
+
+  /** Recognizes against `contents` from now on, when they are newer than the gallery in use and of its model. */
+  #follow(contents: GalleryContents): void {
+    const models = this.#models;
+    if (!models || !this.#recognizer) return;
+    if (!isNewerGallery(contents, this.#inUse)) {
+      this.#log.debug(
+        { version: contents.version, in_use: this.#inUse.version },
+        'an announced gallery is not newer than the one in use: ignored',
+      );
+      return;
+    }
+    const { id, dimensions } = models.embedder;
+    if (contents.model.id !== id || contents.model.dimensions !== dimensions) {
+      this.#log.error(
+        { gallery_model: contents.model.id, model: id },
+        'a gallery of another embedder was announced: ignored, the previous gallery stays in use',
+      );
+      return;
+    }
+    this.#recognizer.setGallery(contents);
+    this.#inUse = { galleryId: contents.galleryId, version: contents.version };
+    // The gallery service logs the change itself; here only that recognition follows it.
+    this.#log.debug({ version: contents.version }, 'recognizing against the changed gallery');
   }
 
   async start(): Promise<void> {
@@ -79,12 +103,41 @@ class RecognitionPart implements DaemonPart {
       onFull: (max) =>
         this.#log.warn({ max_tracks: max }, 'too many tracks to recognize at once: new ones stay unknown'),
     });
+    this.#inUse = { galleryId: models.gallery.galleryId, version: models.gallery.version };
+    await this.#watchGallery(models);
     this.#services.cameras.setRecognizer(this.#recognizer);
     this.#bus.emit('galleryChanged', models.gallery); // the starting set, for the locks (they open for no one before)
     for (const camera of this.#slice.cameras) this.#publish(camera, NO_PERSON);
   }
 
+  /** Follows changes of the gallery file made by other processes (see the file's comment). */
+  async #watchGallery(models: RecognitionModels): Promise<void> {
+    const { recognition } = this.#slice;
+    if (!recognition.key_file) return; // the config schema requires it with recognition on
+    const key = await readGalleryKey(recognition.key_file);
+    const model = { id: models.embedder.id, dimensions: models.embedder.dimensions };
+    this.#watcher = new GalleryFileWatcher({
+      path: recognition.gallery,
+      read: async () => (await GalleryStore.open({ path: recognition.gallery, key, model })).contents,
+      onChange: (contents) => {
+        if (!isNewerGallery(contents, this.#inUse)) return; // this daemon's own change, already followed
+        this.#log.info(
+          { version: contents.version, people: contents.people.length },
+          'the gallery file was changed by another process',
+        );
+        this.#bus.emit('galleryChanged', contents);
+      },
+      onError: (err) =>
+        this.#log.error(
+          { err: (err as Error).message },
+          'the changed gallery file cannot be read: the previous gallery stays in use',
+        ),
+    });
+    await this.#watcher.start();
+  }
+
   async stop(): Promise<void> {
+    await this.#watcher?.stop();
     // The cameras stopped first; decisions still running finish before their models close.
     await this.#recognizer?.idle();
     await this.#models?.close();
