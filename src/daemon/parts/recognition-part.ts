@@ -19,6 +19,7 @@ import type { GalleryContents } from '../../recognition/gallery-contents.js';
 import { GalleryFileWatcher, isNewerGallery, type GalleryVersion } from '../../recognition/gallery-file-watcher.js';
 import { readGalleryKey } from '../../recognition/gallery-key.js';
 import { GalleryStore } from '../../recognition/gallery-store.js';
+import { recognitionKeyFile } from '../../recognition/recognition-config-schema.js';
 import { GalleryTrackRecognizer, type TrackDecision } from '../../recognition/track-recognizer.js';
 import type { DaemonBus } from '../daemon-bus.js';
 import { definePart, type DaemonPart } from '../daemon-part.js';
@@ -42,14 +43,12 @@ class RecognitionPart implements DaemonPart {
   #watcher: GalleryFileWatcher | null = null;
   /** Id and version of the gallery in use. */
   #inUse: GalleryVersion = { galleryId: '', version: 0 };
-  readonly #bus: DaemonBus;
 
   constructor(slice: RecognitionSlice, bus: DaemonBus, services: DaemonServices, log: Logger) {
     this.#slice = slice;
     this.#bus = bus;
     this.#services = services;
     this.#log = log;
-    this.#bus = bus;
     for (const camera of slice.cameras) this.#people.set(camera, new CameraPersonState());
     bus.on('galleryChanged', (contents) => this.#follow(contents));
     bus.on('trackEvents', (camera, events) => {
@@ -113,8 +112,7 @@ class RecognitionPart implements DaemonPart {
   /** Follows changes of the gallery file made by other processes (see the file's comment). */
   async #watchGallery(models: RecognitionModels): Promise<void> {
     const { recognition } = this.#slice;
-    if (!recognition.key_file) return; // the config schema requires it with recognition on
-    const key = await readGalleryKey(recognition.key_file);
+    const key = await readGalleryKey(recognitionKeyFile(recognition));
     const model = { id: models.embedder.id, dimensions: models.embedder.dimensions };
     this.#watcher = new GalleryFileWatcher({
       path: recognition.gallery,
