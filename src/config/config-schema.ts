@@ -153,27 +153,35 @@ export const cameraSchema = z.strictObject({
 });
 
 /**
+ * Reports every item of `items` whose `name` an earlier item already has (`duplicate <what> name "x" (also
+ * <section>.<i>.name)`). Items are read loosely: the check runs even when another item is invalid, so a
+ * duplicate is reported in the same pass as every other problem.
+ */
+function reportDuplicateNames(items: readonly unknown[], ctx: z.RefinementCtx, what: string, section: string): void {
+  const seen = new Map<string, number>();
+  items.forEach((item, i) => {
+    const name = (item as { name?: unknown } | null)?.name;
+    if (typeof name !== 'string') return;
+    const first = seen.get(name);
+    if (first === undefined) seen.set(name, i);
+    else
+      ctx.addIssue({
+        code: 'custom',
+        path: [i, 'name'],
+        message: `duplicate ${what} name "${name}" (also ${section}.${first}.name)`,
+      });
+  });
+}
+
+/**
  * Camera names must be unique. The check runs even when another camera is invalid (`when`), so a
  * duplicate is reported in the same pass as every other problem.
  */
-export const camerasSchema = z.array(cameraSchema).superRefine(
-  (cameras, ctx) => {
-    const seen = new Map<string, number>();
-    (cameras as unknown[]).forEach((cam, i) => {
-      const name = (cam as { name?: unknown } | null)?.name;
-      if (typeof name !== 'string') return;
-      const first = seen.get(name);
-      if (first === undefined) seen.set(name, i);
-      else
-        ctx.addIssue({
-          code: 'custom',
-          path: [i, 'name'],
-          message: `duplicate camera name "${name}" (also cameras.${first}.name)`,
-        });
-    });
-  },
-  { when: (payload) => Array.isArray(payload.value) },
-);
+export const camerasSchema = z
+  .array(cameraSchema)
+  .superRefine((cameras, ctx) => reportDuplicateNames(cameras, ctx, 'camera', 'cameras'), {
+    when: (payload) => Array.isArray(payload.value),
+  });
 
 export const detectorSchema = z.strictObject({
   /** BlazeFace variant: `short` (faces within ~2 m, 128×128) or `full` (up to ~5 m). Default `short`. */
@@ -236,19 +244,7 @@ export const classifiersSchema = z
   .min(1, 'classifiers: needs at least one model')
   .superRefine(
     (models, ctx) => {
-      const seen = new Map<string, number>();
-      (models as unknown[]).forEach((model, i) => {
-        const name = (model as { name?: unknown } | null)?.name;
-        if (typeof name !== 'string') return;
-        const first = seen.get(name);
-        if (first === undefined) seen.set(name, i);
-        else
-          ctx.addIssue({
-            code: 'custom',
-            path: [i, 'name'],
-            message: `duplicate classifier name "${name}" (also classifiers.${first}.name)`,
-          });
-      });
+      reportDuplicateNames(models, ctx, 'classifier', 'classifiers');
       if ((models[0] as { interval_ms?: unknown } | undefined)?.interval_ms !== undefined)
         ctx.addIssue({
           code: 'custom',
