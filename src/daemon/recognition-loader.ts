@@ -23,6 +23,8 @@ export interface RecognitionModels {
   readonly threshold: MeasuredThreshold;
   readonly margin: number;
   readonly gallery: GalleryContents;
+  /** Reads the board's gallery file again, as it is now (the file watcher's read; same key and model check). */
+  readonly readGallery: () => Promise<GalleryContents>;
   /** Closes what the loader opened (the anti-spoofing network); the shared embedder stays open. */
   close(): Promise<void>;
 }
@@ -44,13 +46,17 @@ export async function loadRecognition(
     const threshold = recognitionThreshold(embedder.manifest.recognition, config.far);
     const antiSpoof = await AntiSpoofNetwork.create({ modelPath: shippedAntiSpoofPath(), threads: options.threads });
     opened.push(antiSpoof);
-    const gallery = await openBoardGallery(config, { id: embedder.id, dimensions: embedder.dimensions });
+    const key = await readGalleryKey(recognitionKeyFile(config));
+    const model = { id: embedder.id, dimensions: embedder.dimensions };
+    const readGallery = async () => (await GalleryStore.open({ path: config.gallery, key, model })).contents;
+    const gallery = await readStartingGallery(readGallery);
     return {
       embedder,
       antiSpoof,
       threshold,
       margin: config.margin ?? manifestMargin(embedder.manifest.recognition),
       gallery,
+      readGallery,
       close: closeAll,
     };
   } catch (err) {
@@ -59,13 +65,10 @@ export async function loadRecognition(
   }
 }
 
-async function openBoardGallery(
-  config: RecognitionConfig,
-  model: { id: string; dimensions: number },
-): Promise<GalleryContents> {
-  const key = await readGalleryKey(recognitionKeyFile(config));
+/** The gallery at start: a file that cannot be read stops the start, its error saying so. */
+async function readStartingGallery(read: () => Promise<GalleryContents>): Promise<GalleryContents> {
   try {
-    return (await GalleryStore.open({ path: config.gallery, key, model })).contents;
+    return await read();
   } catch (err) {
     if (!isFaceedgeError(err)) throw err;
     throw new FaceedgeError(err.code, `recognition cannot start: ${err.message}`, {

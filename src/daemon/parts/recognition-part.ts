@@ -17,9 +17,6 @@ import { CameraPersonState, NO_PERSON, type PersonState } from '../../mqtt/perso
 import { componentLogger } from '../../observability/logger.js';
 import type { GalleryContents } from '../../recognition/gallery-contents.js';
 import { GalleryFileWatcher, isNewerGallery, type GalleryVersion } from '../../recognition/gallery-file-watcher.js';
-import { readGalleryKey } from '../../recognition/gallery-key.js';
-import { GalleryStore } from '../../recognition/gallery-store.js';
-import { recognitionKeyFile } from '../../recognition/recognition-config-schema.js';
 import { GalleryTrackRecognizer, type TrackDecision } from '../../recognition/track-recognizer.js';
 import type { DaemonBus } from '../daemon-bus.js';
 import { definePart, type DaemonPart } from '../daemon-part.js';
@@ -111,12 +108,9 @@ class RecognitionPart implements DaemonPart {
 
   /** Follows changes of the gallery file made by other processes (see the file's comment). */
   async #watchGallery(models: RecognitionModels): Promise<void> {
-    const { recognition } = this.#slice;
-    const key = await readGalleryKey(recognitionKeyFile(recognition));
-    const model = { id: models.embedder.id, dimensions: models.embedder.dimensions };
     this.#watcher = new GalleryFileWatcher({
-      path: recognition.gallery,
-      read: async () => (await GalleryStore.open({ path: recognition.gallery, key, model })).contents,
+      path: this.#slice.recognition.gallery,
+      read: models.readGallery,
       onChange: (contents) => {
         if (!isNewerGallery(contents, this.#inUse)) return; // this daemon's own change, already followed
         this.#log.info(
