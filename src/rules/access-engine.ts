@@ -101,10 +101,11 @@ export class AccessEngine {
 
   /**
    * @param rules the validated `rules:` section (only its person rules are taken).
-   * @param lockout the `access.lockout` settings.
+   * @param lockout the `access.lockout` settings, or a lockout made with them (one whose state is kept across
+   *   restarts: src/rules/lockout-store.ts).
    */
-  constructor(rules: readonly RuleConfig[], lockout: LockoutConfig) {
-    this.#lockout = new AccessLockout(lockout);
+  constructor(rules: readonly RuleConfig[], lockout: LockoutConfig | AccessLockout) {
+    this.#lockout = lockout instanceof AccessLockout ? lockout : new AccessLockout(lockout);
     rules.forEach((config, index) => {
       if (!isPersonRule(config) || !config.when) return;
       const { output, pulse_ms: pulseMs } = config.then;
