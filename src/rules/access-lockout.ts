@@ -5,8 +5,8 @@
  *
  * The state that matters to an attacker (the attempts in the window, the lockouts) is handed to `onChange`
  * after every change, so that it can be kept across a restart (src/rules/lockout-store.ts), and is taken back
- * with {@link AccessLockout.restore}. Which tracks were counted is not kept: track ids start again after a
- * restart, and a new track is a new attempt.
+ * with {@link AccessLockout.restore}. Which tracks were counted is not kept: a track of the new run is a new
+ * attempt (a track the last run left open is ended at start, not seen again).
  */
 import type { LockoutConfig } from './access-schema.js';
 

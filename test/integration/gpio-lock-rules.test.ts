@@ -181,7 +181,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
     lock.event(stranger('door-2'));
     await buttonIs(lock, false); // a GpioBank closed before its input's first read can hang (seen under load)
     await lock.close();
-    // Run 2: track ids start again; a third stranger is the third attempt, and locks the door out.
+    // Run 2: a third stranger (even under a track id seen before) is the third attempt, and locks the door out.
     lock = openLock(sim, stateDir);
     await lock.start();
     lock.event(stranger('door-1'));
