@@ -3,7 +3,8 @@
  * one `BoardGallery` on `recognition.gallery` under `recognition.key_file`, shared by every way the gallery
  * changes on the board (the enrolment part's bridge commands, the live view's "enrol this face"), each change
  * told on the bus as `galleryChanged`. Its photo tools are the daemon's detector and the board's one embedder
- * (src/daemon/shared-embedder.ts), the recognition part's.
+ * (src/daemon/shared-embedder.ts), the recognition part's. It reads the key once, here: recognition reads the
+ * file through it (`BoardGallery.read`) and a gallery push opens its package with its key (`BoardGallery.key`).
  */
 import { recognitionKeyFile } from '../recognition/recognition-config-schema.js';
 import type { Logger } from 'pino';

@@ -2,17 +2,17 @@
  * What recognition needs at start, loaded and checked (the recognition part, src/daemon/parts/): the
  * embedder and its threshold for the site's false-accept rate, the anti-spoofing network, and the board's
  * encrypted gallery. A missing gallery is an empty one (everyone is `unknown` until someone is enrolled); a
- * gallery that cannot be decrypted, or belongs to another embedder, stops the start with a clear error.
+ * gallery that cannot be decrypted, or belongs to another embedder, stops the start with a clear error. The
+ * gallery is read through the board's gallery service (src/daemon/board-gallery-service.ts), the one holder of
+ * its key: the loader never reads the key file.
  */
-import { recognitionKeyFile } from '../recognition/recognition-config-schema.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import type { FaceEmbedder } from '../inference/face-embedder.js';
 import { shippedAntiSpoofPath } from '../inference/shipped-model.js';
 import { AntiSpoofNetwork } from '../liveness/anti-spoof-network.js';
 import type { GalleryContents } from '../recognition/gallery-contents.js';
 import { manifestMargin } from '../recognition/gallery-identify.js';
-import { readGalleryKey } from '../recognition/gallery-key.js';
-import { GalleryStore } from '../recognition/gallery-store.js';
+import type { BoardGallery } from '../recognition/board-gallery.js';
 import { recognitionThreshold, type MeasuredThreshold } from '../recognition/recognition-threshold.js';
 import type { RecognitionConfig } from '../config/config-schema.js';
 
@@ -35,6 +35,8 @@ export async function loadRecognition(
   options: {
     /** The board's embedder (src/daemon/shared-embedder.ts): used, never closed here. */
     readonly embedder: FaceEmbedder;
+    /** The board's gallery (`services.gallery`): the file is read through it, with its key. */
+    readonly gallery: BoardGallery;
     readonly threads?: number;
   },
 ): Promise<RecognitionModels> {
@@ -46,9 +48,8 @@ export async function loadRecognition(
     const threshold = recognitionThreshold(embedder.manifest.recognition, config.far);
     const antiSpoof = await AntiSpoofNetwork.create({ modelPath: shippedAntiSpoofPath(), threads: options.threads });
     opened.push(antiSpoof);
-    const key = await readGalleryKey(recognitionKeyFile(config));
     const model = { id: embedder.id, dimensions: embedder.dimensions };
-    const readGallery = async () => (await GalleryStore.open({ path: config.gallery, key, model })).contents;
+    const readGallery = () => options.gallery.read(model);
     const gallery = await readStartingGallery(readGallery);
     return {
       embedder,

@@ -4,6 +4,10 @@
  * change writes through a `GalleryStore` on the board's file (atomic, 0600, encrypted, one change at a time
  * across processes) and then hands the contents written to `onChange` (the daemon's `galleryChanged`).
  *
+ * It is the board's one holder of the gallery key (read once, at start, by the daemon's gallery service):
+ * recognition reads the file through {@link BoardGallery.read}, a gallery push opens its package with
+ * {@link BoardGallery.key}, so no other part reads the key file or keeps a store of its own on the file.
+ *
  * Photos never touch the disk: they are decoded from the request's bytes, embedded and dropped; only the
  * embeddings of the usable ones are written. One enrolment runs at a time (a SerialQueue): each may decode
  * several photos of up to {@link ENROLMENT_BOUNDS}`.maxPixels`, and two at once would double that memory on
@@ -181,6 +185,25 @@ export class BoardGallery {
     const after = await (await this.#open(model)).merge(other);
     this.#o.onChange(after);
     return after;
+  }
+
+  /**
+   * The gallery as the board's file holds it now (an empty one of `model` when there is no file yet), decrypted
+   * with the board's key and refused with GALLERY_INVALID when its embeddings are of another model than
+   * `model`. Recognition's reads, at start and when the file changes: it takes no lock, so a caller may hold
+   * the gallery lock around it (the file watcher does); the file is replaced atomically, so a read sees it
+   * whole, before or after any change.
+   */
+  async read(model: GalleryModel): Promise<GalleryContents> {
+    return (await this.#open(model)).contents;
+  }
+
+  /**
+   * The board's gallery key, read once at start: for what must open data sealed for this board (a gallery push's
+   * package). Never logged, never sent.
+   */
+  get key(): GalleryKey {
+    return this.#o.key;
   }
 
   /** The embedding model of the board's photo tools (loads them when not yet loaded). */

@@ -14,6 +14,7 @@ import { GalleryStore } from '../../src/recognition/gallery-store.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
+import { readTestGallery } from '../helpers/faces-dev-gallery.js';
 import { REPO_ROOT, runCli } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
 
@@ -117,8 +118,7 @@ describe.skipIf(missing !== null)(`enrolment over MQTT (${missing ?? 'real daemo
     return JSON.parse(reply.text) as BridgeResponse;
   }
 
-  const gallery = async () =>
-    (await GalleryStore.open({ path: join(state, 'faces.gallery'), key: await readGalleryKey(keyFile) })).contents;
+  const gallery = () => readTestGallery(join(state, 'faces.gallery'), keyFile);
 
   it('faces/add enrols from the usable photos, reports each one, writes the encrypted gallery, audits without photos', async () => {
     const sharp = (await import('sharp')).default;

@@ -10,25 +10,21 @@
  * person's two photos are measured here to match above the threshold, the stranger to stay well below it.
  * Skips, saying why, where faces-dev is absent.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cosineSimilarity, FaceEmbedder } from '../../src/inference/face-embedder.js';
 import { FaceDetector } from '../../src/inference/face-detector.js';
 import { shippedEmbedderPath } from '../../src/inference/shipped-model.js';
-import { readGalleryKey, writeGalleryKey } from '../../src/recognition/gallery-key.js';
-import { photoFace } from '../../src/recognition/gallery-photo.js';
-import { GalleryStore } from '../../src/recognition/gallery-store.js';
+import { writeGalleryKey } from '../../src/recognition/gallery-key.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
+import { NO_FACES_DEV, openTestGallery, usablePeople, writeTestGallery } from '../helpers/faces-dev-gallery.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
 
 const classifier = testClassifierPath();
-const FACES_DEV = process.env.FACEEDGE_FACES_DEV ?? '/work/shared/data/faces-dev';
-const VAL = join(FACES_DEV, 'val', 'female');
-const NO_FACES_DEV = existsSync(VAL) ? null : `faces-dev not found at ${VAL} (set FACEEDGE_FACES_DEV)`;
 const skip = NO_FACES_DEV ?? (classifier ? null : NO_CLASSIFIER_REASON);
 
 interface Snapshot {
@@ -40,16 +36,6 @@ interface Snapshot {
 interface Event {
   type: string;
   after: Snapshot;
-}
-
-/** faces-dev/val photos by identity (`<identity>_<celeba id>.jpg`), identities with two photos, sorted. */
-function people(): [string, string[]][] {
-  const byId = new Map<string, string[]>();
-  for (const name of readdirSync(VAL).sort()) {
-    const id = name.split('_')[0];
-    byId.set(id, [...(byId.get(id) ?? []), join(VAL, name)]);
-  }
-  return [...byId].filter(([, photos]) => photos.length >= 2);
 }
 
 describe.skipIf(skip !== null)(`recognition in the daemon (${skip ?? 'faces-dev and a classifier present'})`, () => {
@@ -67,18 +53,8 @@ describe.skipIf(skip !== null)(`recognition in the daemon (${skip ?? 'faces-dev 
     const embedder = await FaceEmbedder.create({ modelPath: shippedEmbedderPath() });
     const detector = await FaceDetector.create({ model: 'short' });
     try {
-      const tools = { detector, embedder };
-      const embed = async (file: string) => {
-        const face = await photoFace(file, tools, { purpose: 'enrol' });
-        return face.usable ? face.embedding : null;
-      };
       // The first identities whose photos are both usable: [id, photos, embeddings].
-      const usable: [string, string[], Float32Array[]][] = [];
-      for (const [id, photos] of people()) {
-        const e = await Promise.all(photos.slice(0, 2).map(embed));
-        if (e[0] && e[1]) usable.push([id, photos.slice(0, 2), [e[0], e[1]]]);
-        if (usable.length >= 12) break;
-      }
+      const usable = await usablePeople({ detector, embedder });
       const { threshold } = embedder;
       // Enrolled person: their two photos match clearly; the other enrolled person: anyone else.
       const a = usable.find(([, , [x, y]]) => cosineSimilarity(x, y) >= threshold + 0.01);
@@ -95,15 +71,16 @@ describe.skipIf(skip !== null)(`recognition in the daemon (${skip ?? 'faces-dev 
       strangerPhoto = stranger[1][0];
       keyFile = join(dir, 'gallery.key');
       galleryFile = join(dir, 'state', 'faces.gallery');
-      await writeGalleryKey(keyFile);
       mkdirSync(join(dir, 'state'));
-      const store = await GalleryStore.open({
-        path: galleryFile,
-        key: await readGalleryKey(keyFile),
+      await writeTestGallery({
+        keyFile,
+        galleryFile,
         model: { id: embedder.id, dimensions: embedder.dimensions },
+        people: [
+          [enrolled, [a[2][0]]],
+          [`person-${b[0]}`, b[2]],
+        ],
       });
-      await store.enrol(enrolled, [a[2][0]]);
-      await store.enrol(`person-${b[0]}`, b[2]);
     } finally {
       await embedder.close();
       await detector.close();
@@ -169,7 +146,7 @@ describe.skipIf(skip !== null)(`recognition in the daemon (${skip ?? 'faces-dev 
       // `faces remove` beside the daemon (another process's store on the same file): the open track on door
       // becomes nobody without a restart, and no later event names the removed person.
       const removedAt = events().length;
-      const cli = await GalleryStore.open({ path: galleryFile, key: await readGalleryKey(keyFile) });
+      const cli = await openTestGallery(galleryFile, keyFile);
       await cli.remove(enrolled);
       const later = () =>
         events()

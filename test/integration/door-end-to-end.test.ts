@@ -16,7 +16,7 @@
  * polled with generous timeouts (the machine is loaded). Skips, saying why, where faces-dev is absent.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -26,21 +26,17 @@ import { cosineSimilarity, FaceEmbedder } from '../../src/inference/face-embedde
 import { FaceDetector } from '../../src/inference/face-detector.js';
 import { shippedEmbedderPath } from '../../src/inference/shipped-model.js';
 import { AntiSpoofNetwork } from '../../src/liveness/anti-spoof-network.js';
-import { readGalleryKey, writeGalleryKey } from '../../src/recognition/gallery-key.js';
 import { photoFace } from '../../src/recognition/gallery-photo.js';
-import { GalleryStore } from '../../src/recognition/gallery-store.js';
 import type { AccessRecord } from '../../src/rules/access-decision.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { EmulatedGpio, waitUntil } from '../helpers/emulated-gpio.js';
+import { NO_FACES_DEV, usablePeople, writeTestGallery } from '../helpers/faces-dev-gallery.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
 import { REPO_ROOT } from '../helpers/run-cli.js';
 import { NO_CLASSIFIER_REASON, testClassifierPath } from '../helpers/test-classifier.js';
 
 const classifier = testClassifierPath();
-const FACES_DEV = process.env.FACEEDGE_FACES_DEV ?? '/work/shared/data/faces-dev';
-const VAL = join(FACES_DEV, 'val', 'female');
-const NO_FACES_DEV = existsSync(VAL) ? null : `faces-dev not found at ${VAL} (set FACEEDGE_FACES_DEV)`;
 const skip = NO_FACES_DEV ?? (classifier ? null : NO_CLASSIFIER_REASON);
 
 /** The project's stand-in renderer runs on Debian's Python with numpy and Pillow (common.md). */
@@ -70,16 +66,6 @@ const ATTACKS = [
   { folder: 'print-held', what: 'a halftone print held at arm’s length (edges and room in view)', detected: '87.0 %' },
   { folder: 'screen-held', what: 'a photo on an LCD with its bezel and the room in view', detected: '99.0 %' },
 ] as const;
-
-/** faces-dev/val photos by identity (`<identity>_<celeba id>.jpg`), identities with two photos, sorted. */
-function people(): [string, string[]][] {
-  const byId = new Map<string, string[]>();
-  for (const name of readdirSync(VAL).sort()) {
-    const id = name.split('_')[0];
-    byId.set(id, [...(byId.get(id) ?? []), join(VAL, name)]);
-  }
-  return [...byId].filter(([, photos]) => photos.length >= 2);
-}
 
 /** Renders the attack stand-ins of `photos` (attack_renders.py, seed 0) into `out`. */
 function renderAttacks(photos: readonly string[], out: string): void {
@@ -118,22 +104,13 @@ describe.skipIf(skip !== null)(`the door end to end (${skip ?? 'faces-dev and a 
       modelPath: join(REPO_ROOT, 'models/liveness/minifasnet-v1se-80_float32.tflite'),
     });
     try {
-      const embed = async (file: string) => {
-        const face = await photoFace(file, { detector, embedder }, { purpose: 'enrol' });
-        return face.usable ? face.embedding : null;
-      };
       /** P(live) of the largest face in `file`, as the daemon's crop sees it; null when no face is found. */
       const live = async (file: string) => {
         const image = await decodeImage(await readFile(file), basename(file));
         const [face] = await detector.detect(image);
         return face ? (await network.score(image, face.box)).live : null;
       };
-      const usable: [string, string[], Float32Array[]][] = [];
-      for (const [id, photos] of people()) {
-        const e = await Promise.all(photos.slice(0, 2).map(embed));
-        if (e[0] && e[1]) usable.push([id, photos.slice(0, 2), [e[0], e[1]]]);
-        if (usable.length >= 12) break;
-      }
+      const usable = await usablePeople({ detector, embedder });
       const { threshold } = embedder;
       const measured: Record<string, number> = {};
       const candidates: (typeof usable)[number][] = [];
@@ -179,13 +156,12 @@ describe.skipIf(skip !== null)(`the door end to end (${skip ?? 'faces-dev and a 
 
       keyFile = join(dir, 'gallery.key');
       galleryFile = join(dir, 'faces.gallery');
-      await writeGalleryKey(keyFile);
-      const store = await GalleryStore.open({
-        path: galleryFile,
-        key: await readGalleryKey(keyFile),
+      await writeTestGallery({
+        keyFile,
+        galleryFile,
         model: { id: embedder.id, dimensions: embedder.dimensions },
+        people: [[chosen.enrolled, [person[2][0]]]],
       });
-      await store.enrol(chosen.enrolled, [person[2][0]]);
     } finally {
       await embedder.close();
       await detector.close();

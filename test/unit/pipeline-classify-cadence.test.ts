@@ -6,14 +6,12 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
-import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { FaceTracker } from '../../src/pipeline/face-tracker.js';
-import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
+import type { Classifier, Detector } from '../../src/pipeline/pipeline.js';
 import { alignFace } from '../../src/vision/align-face.js';
 import { decodeForDetection, toSourceFaces } from '../../src/vision/decode-for-detection.js';
 import { decodeImage } from '../../src/capture/decode-image.js';
 import type { DetectedFace } from '../../src/vision/face.js';
+import { standInPipeline } from '../helpers/pipeline-stand-ins.js';
 
 const FRAME_MS = 1000 / 15;
 const noise = Buffer.alloc(1280 * 720 * 3);
@@ -42,15 +40,7 @@ async function run(frames: number, classifyIntervalMs?: number) {
     alignment: { size: 64, padding: 'mirror' },
     classify: async (crop) => (crops.push(Buffer.from(crop)), { logit: 1 }),
   };
-  const pipeline = new Pipeline({
-    camera: 'door',
-    slot: new LatestFrameSlot(),
-    detector,
-    classifier: () => classifier,
-    log: silentLogger(),
-    tracker: new FaceTracker({ camera: 'door', labels: ['female', 'male'], model: 'm', classifyIntervalMs }),
-    sink: { events: () => undefined, facePresence: () => undefined },
-  });
+  const { pipeline } = standInPipeline({ detector, classifier, tracker: { classifyIntervalMs } });
   const events = [];
   for (let seq = 0; seq < frames; seq++) {
     const frame: Frame = {

@@ -5,60 +5,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
-import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { FaceTracker } from '../../src/pipeline/face-tracker.js';
-import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
-import type { TrackEvent } from '../../src/pipeline/track-event.js';
-import type { DetectedFace } from '../../src/vision/face.js';
-
-const W = 96;
-const FACE: DetectedFace = {
-  box: { x: 24, y: 24, width: 48, height: 48 },
-  keypoints: {
-    rightEye: { x: 40, y: 40 },
-    leftEye: { x: 56, y: 40 },
-    noseTip: { x: 48, y: 50 },
-    mouth: { x: 48, y: 60 },
-    rightEar: { x: 28, y: 44 },
-    leftEar: { x: 68, y: 44 },
-  },
-  score: 0.9,
-};
+import type { Detector } from '../../src/pipeline/pipeline.js';
+import { CENTRED_FACE as FACE, greyFrame, standInPipeline } from '../helpers/pipeline-stand-ins.js';
+import { waitUntil as until } from '../helpers/wait-until.js';
 
 let seq = 0;
-const frame = (): Frame => ({
-  seq: seq++,
-  timestampMs: performance.now(),
-  wallTimeMs: Date.now(),
-  image: { kind: 'rgb', data: Buffer.alloc(W * W * 3, 128), width: W, height: W },
-});
+const frame = (): Frame => greyFrame(seq++, performance.now(), Date.now());
 
 function setup() {
-  const events: TrackEvent[] = [];
-  const slot = new LatestFrameSlot();
   let detections = 0;
   const detector: Detector = { detect: async () => (detections++, [FACE]) };
-  const classifier: Classifier = { alignment: { size: 64 }, classify: async () => ({ logit: 2 }) };
-  const pipeline = new Pipeline({
-    camera: 'porch',
-    slot,
-    detector,
-    classifier: () => classifier,
-    log: silentLogger(),
-    tracker: new FaceTracker({ camera: 'porch', labels: ['female', 'male'], model: 'm', minFrames: 1 }),
-    sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
-  });
+  const { events, slot, pipeline } = standInPipeline({ camera: 'porch', detector, tracker: { minFrames: 1 } });
   return { events, slot, pipeline, detections: () => detections };
 }
-
-const until = async (check: () => boolean) => {
-  const end = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 describe('Pipeline.endTracks', () => {
   it('ends open tracks after the frames already captured, keeps the loop running, and a later frame starts a new track', async () => {

@@ -6,13 +6,11 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
-import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
 import { isFaceedgeError } from '../../src/errors.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { FaceTracker } from '../../src/pipeline/face-tracker.js';
 import { DEFAULT_MOTION_GATE } from '../../src/pipeline/motion-gate.js';
-import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
+import type { Detector } from '../../src/pipeline/pipeline.js';
 import type { DetectedFace } from '../../src/vision/face.js';
+import { fixedClassifier, standInPipeline } from '../helpers/pipeline-stand-ins.js';
 
 const FRAME_MS = 1000 / 15;
 const still = await sharp({ create: { width: 1280, height: 720, channels: 3, background: '#7a6f60' } })
@@ -42,17 +40,7 @@ function setup(faceFrom: number) {
   let detections = 0;
   let seq = 0;
   const detector: Detector = { inputSize: 128, detect: async () => (detections++, seq >= faceFrom ? [FACE] : []) };
-  const classifier: Classifier = { alignment: { size: 64 }, classify: async () => ({ logit: 1 }) };
-  const pipeline = new Pipeline({
-    camera: 'door',
-    slot: new LatestFrameSlot(),
-    detector,
-    classifier: () => classifier,
-    log: silentLogger(),
-    tracker: new FaceTracker({ camera: 'door', labels: ['female', 'male'], model: 'm' }),
-    sink: { events: () => undefined, facePresence: () => undefined },
-    motionGate: DEFAULT_MOTION_GATE,
-  });
+  const { pipeline } = standInPipeline({ detector, classifier: fixedClassifier(1), motionGate: DEFAULT_MOTION_GATE });
   const feed = (data = seq >= faceFrom ? occupied : still) => {
     const frame: Frame = {
       seq,

@@ -5,61 +5,31 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
-import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
 import { toSoftmaxClassification } from '../../src/classification/classification.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { FaceTracker } from '../../src/pipeline/face-tracker.js';
-import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
+import type { Classifier, Detector } from '../../src/pipeline/pipeline.js';
 import type { TrackEvent } from '../../src/pipeline/track-event.js';
-import type { DetectedFace } from '../../src/vision/face.js';
+import { CENTRED_FACE as FACE, greyFrame, standInPipeline } from '../helpers/pipeline-stand-ins.js';
+import { waitUntil } from '../helpers/wait-until.js';
 
-const W = 96;
 const BANDS = ['0-12', '13-19', '20-29', '30-44', '45-59', '60+'];
-const FACE: DetectedFace = {
-  box: { x: 24, y: 24, width: 48, height: 48 },
-  keypoints: {
-    rightEye: { x: 40, y: 40 },
-    leftEye: { x: 56, y: 40 },
-    noseTip: { x: 48, y: 50 },
-    mouth: { x: 48, y: 60 },
-    rightEar: { x: 28, y: 44 },
-    leftEar: { x: 68, y: 44 },
-  },
-  score: 0.9,
-};
 
 let seq = 0;
-const frame = (): Frame => ({
-  seq: seq++,
-  timestampMs: performance.now(),
-  wallTimeMs: Date.now(),
-  image: { kind: 'rgb', data: Buffer.alloc(W * W * 3, 128), width: W, height: W },
-});
+const frame = (): Frame => greyFrame(seq++, performance.now(), Date.now());
 
 async function firstEvent(logits: number[], unsureFloor: number): Promise<TrackEvent> {
-  const events: TrackEvent[] = [];
-  const slot = new LatestFrameSlot();
   const detector: Detector = { detect: async () => [FACE] };
   const classifier: Classifier = {
     alignment: { size: 64 },
     classify: async () => toSoftmaxClassification(BANDS, logits, { unsureFloor }),
   };
-  const pipeline = new Pipeline({
-    camera: 'door',
-    slot,
+  const { pipeline, slot, events } = standInPipeline({
     detector,
-    classifier: () => classifier,
-    log: silentLogger(),
-    tracker: new FaceTracker({ camera: 'door', labels: BANDS, model: 'age', minFrames: 1, unsureFloor }),
-    sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
+    classifier,
+    tracker: { labels: BANDS, model: 'age', minFrames: 1, unsureFloor },
   });
   const done = pipeline.start();
   slot.put(frame());
-  const end = Date.now() + 5000;
-  while (events.length === 0) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  await waitUntil(() => events.length > 0, 5000, 'the first event');
   await pipeline.stop();
   await done;
   return events[0];

@@ -7,10 +7,9 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
-import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
-import { silentLogger } from '../../src/observability/logger.js';
-import { FaceTracker } from '../../src/pipeline/face-tracker.js';
-import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
+import type { Detector } from '../../src/pipeline/pipeline.js';
+import { fixedClassifier, standInPipeline } from '../helpers/pipeline-stand-ins.js';
+import { waitUntil as until } from '../helpers/wait-until.js';
 
 const jpeg = await sharp({ create: { width: 640, height: 360, channels: 3, background: '#808080' } })
   .jpeg()
@@ -22,16 +21,7 @@ const frame = (seq: number, data = jpeg): Frame => ({
   image: { kind: 'encoded', data, origin: `f#${seq}` },
 });
 
-const until = async (check: () => boolean) => {
-  const end = Date.now() + 5000;
-  while (!check()) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
-
 function setup() {
-  const slot = new LatestFrameSlot();
   const analysed: number[] = [];
   const errors: { seq: number; code?: string }[] = [];
   /** Release functions of detect calls in progress; detect resolves only when the test says so. */
@@ -48,15 +38,10 @@ function setup() {
       return [];
     },
   };
-  const classifier: Classifier = { alignment: { size: 64 }, classify: async () => ({ logit: 0 }) };
-  const pipeline = new Pipeline({
+  const { pipeline, slot } = standInPipeline({
     camera: 'cam',
-    slot,
     detector,
-    classifier: () => classifier,
-    log: silentLogger(),
-    tracker: new FaceTracker({ camera: 'cam', labels: ['female', 'male'], model: 'm' }),
-    sink: { events: () => undefined, facePresence: () => undefined },
+    classifier: fixedClassifier(0),
     observer: {
       frame: (f) => void analysed.push(f.seq),
       frameError: (f, err) => void errors.push({ seq: f.seq, code: (err as { code?: string }).code }),

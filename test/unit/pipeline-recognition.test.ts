@@ -6,36 +6,19 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
-import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
-import { FaceTracker } from '../../src/pipeline/face-tracker.js';
-import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
-import type { TrackEvent } from '../../src/pipeline/track-event.js';
+import type { Detector } from '../../src/pipeline/pipeline.js';
 import type { RecognitionFace, TrackIdentity, TrackRecognizer } from '../../src/pipeline/track-recognizer.js';
 import type { DetectedFace } from '../../src/vision/face.js';
+import { CENTRED_FACE as FACE, greyFrame, standInPipeline } from '../helpers/pipeline-stand-ins.js';
 
-const W = 96;
-const FACE: DetectedFace = {
-  box: { x: 24, y: 24, width: 48, height: 48 },
-  keypoints: {
-    rightEye: { x: 40, y: 40 },
-    leftEye: { x: 56, y: 40 },
-    noseTip: { x: 48, y: 50 },
-    mouth: { x: 48, y: 60 },
-    rightEar: { x: 28, y: 44 },
-    leftEar: { x: 68, y: 44 },
-  },
-  score: 0.9,
-};
 const ALICE: TrackIdentity = { person: { name: 'alice', similarity: 0.97 }, liveness: { outcome: 'live', score: 0.9 } };
 
 let seq = 0;
-const frame = (): Frame => ({
-  seq: seq++,
-  timestampMs: seq * 66,
-  wallTimeMs: 1_000_000 + seq * 66,
-  image: { kind: 'rgb', data: Buffer.alloc(W * W * 3, 128), width: W, height: W },
-});
+const frame = (): Frame => {
+  seq++;
+  return greyFrame(seq - 1, seq * 66, 1_000_000 + seq * 66);
+};
 
 class StandInRecognizer implements TrackRecognizer {
   seen: { camera: string; faces: RecognitionFace[]; cropBytes: number }[] = [];
@@ -68,29 +51,14 @@ class StandInRecognizer implements TrackRecognizer {
 }
 
 async function run(recognizer: TrackRecognizer | undefined, frames: number) {
-  const events: TrackEvent[] = [];
-  const slot = new LatestFrameSlot();
   // The face is in the first `frames` frames, then gone: its track ends two frames later.
   let detections = 0;
   const detector: Detector = { detect: () => Promise.resolve(detections++ < frames ? [FACE] : []) };
-  const classifier: Classifier = { alignment: { size: 64 }, classify: () => Promise.resolve({ logit: 2 }) };
-  const tracker = new FaceTracker({
+  const { pipeline, events } = standInPipeline({
     camera: 'porch',
-    labels: ['female', 'male'],
-    model: 'm',
-    minFrames: 3,
-    maxMissedFrames: 1,
-    updateIntervalMs: 60_000,
-  });
-  const pipeline = new Pipeline({
-    camera: 'porch',
-    slot,
     detector,
-    classifier: () => classifier,
-    log: silentLogger(),
-    tracker,
+    tracker: { minFrames: 3, maxMissedFrames: 1, updateIntervalMs: 60_000 },
     recognizer,
-    sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
   });
   for (let i = 0; i < frames + 2; i++) await pipeline.processFrame(frame());
   return events;
@@ -168,29 +136,15 @@ function shifted(dx: number): DetectedFace {
  * every frame: the tracker publishes an `update` of its own at every frame.
  */
 function scripted(recognizer: TrackRecognizer, present: () => boolean, log = silentLogger(), observer = {}) {
-  const events: TrackEvent[] = [];
   let n = 0;
   const detector: Detector = { detect: () => Promise.resolve(present() ? [shifted(n++ % 2 ? -8 : 8)] : []) };
-  const classifier: Classifier = { alignment: { size: 64 }, classify: () => Promise.resolve({ logit: 2 }) };
-  const tracker = new FaceTracker({
+  const { events, pipeline } = standInPipeline({
     camera: 'porch',
-    labels: ['female', 'male'],
-    model: 'm',
-    minFrames: 3,
-    maxMissedFrames: 1,
-    updateIntervalMs: 0,
-    classifyIntervalMs: 0,
-  });
-  const pipeline = new Pipeline({
-    camera: 'porch',
-    slot: new LatestFrameSlot(),
     detector,
-    classifier: () => classifier,
     log,
     observer,
-    tracker,
+    tracker: { minFrames: 3, maxMissedFrames: 1, updateIntervalMs: 0, classifyIntervalMs: 0 },
     recognizer,
-    sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
   });
   return { events, pipeline };
 }

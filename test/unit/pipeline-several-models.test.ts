@@ -5,18 +5,15 @@
  * Fakes of our own Detector/Classifier interfaces; the real tracker, slot and classification contract.
  */
 import { describe, expect, it } from 'vitest';
-import type { Frame } from '../../src/capture/frame.js';
-import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
 import { toClassification, toSoftmaxClassification } from '../../src/classification/classification.js';
-import { silentLogger } from '../../src/observability/logger.js';
 import { FaceTracker, type FaceObservation } from '../../src/pipeline/face-tracker.js';
-import { Pipeline, type Classifier, type Detector } from '../../src/pipeline/pipeline.js';
+import type { Classifier, Detector } from '../../src/pipeline/pipeline.js';
 import type { TrackEvent } from '../../src/pipeline/track-event.js';
-import type { DetectedFace } from '../../src/vision/face.js';
+import { CENTRED_FACE as FACE, FRAME_SIDE as W, greyFrame, standInPipeline } from '../helpers/pipeline-stand-ins.js';
 
 const GENDER = ['female', 'male'];
 const AGE = ['13-19', '20-29', '30-44'];
-const BOX = { x: 24, y: 24, width: 48, height: 48 };
+const BOX = FACE.box;
 const male = toClassification(GENDER, 0.9);
 const adult = (logits: number[]) => toSoftmaxClassification(AGE, logits).scores;
 
@@ -106,20 +103,6 @@ describe('a tracker of two models', () => {
   });
 });
 
-const W = 96;
-const FACE: DetectedFace = {
-  box: BOX,
-  keypoints: {
-    rightEye: { x: 40, y: 40 },
-    leftEye: { x: 56, y: 40 },
-    noseTip: { x: 48, y: 50 },
-    mouth: { x: 48, y: 60 },
-    rightEar: { x: 28, y: 44 },
-    leftEar: { x: 68, y: 44 },
-  },
-  score: 0.9,
-};
-
 describe('a pipeline of three models', () => {
   it('hands each model its own geometry’s crop (one crop per geometry) and every result to the tracker', async () => {
     // A gradient, so crops of different geometries differ.
@@ -137,17 +120,12 @@ describe('a pipeline of three models', () => {
     const gender = fake('gender', 64, () => male);
     const age = fake('age', 64, () => toSoftmaxClassification(AGE, [0, 0, 5]));
     const glasses = fake('glasses', 32, () => toClassification(['no', 'yes'], 0.2));
-    const events: TrackEvent[] = [];
     const classifyMs: number[][] = [];
-    const slot = new LatestFrameSlot();
     const detector: Detector = { detect: async () => [FACE] };
-    const pipeline = new Pipeline({
-      camera: 'door',
-      slot,
+    const { pipeline } = standInPipeline({
       detector,
-      classifier: () => gender,
+      classifier: gender,
       moreClassifiers: () => [age, glasses],
-      log: silentLogger(),
       tracker: new FaceTracker({
         camera: 'door',
         labels: GENDER,
@@ -159,16 +137,9 @@ describe('a pipeline of three models', () => {
           { name: 'glasses', labels: ['no', 'yes'] },
         ],
       }),
-      sink: { events: (_c, e) => void events.push(...e), facePresence: () => undefined },
       observer: { classify: (model, ms) => (classifyMs[model] ??= []).push(ms) },
     });
-    const frame: Frame = {
-      seq: 1,
-      timestampMs: 0,
-      wallTimeMs: 1000,
-      image: { kind: 'rgb', data, width: W, height: W },
-    };
-    const [event] = await pipeline.processFrame(frame);
+    const [event] = await pipeline.processFrame(greyFrame(1, 0, 1000, data));
     expect(crops.gender).toHaveLength(1);
     expect(crops.age[0]).toBe(crops.gender[0]); // the same crop, not a copy: made once
     expect(crops.glasses[0]).toHaveLength(32 * 32 * 3);

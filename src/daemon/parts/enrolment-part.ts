@@ -4,7 +4,8 @@
  * photo's quality and the outcome. Who may send them is the broker's business: under the fleet ACL only an
  * operator account may publish `bridge/request/faces/…` (src/fleet/broker-acl.ts). Each request is audited by
  * the bridge dispatcher (the name and the counts: never photos or embeddings); each change goes through the
- * board's gallery service, which tells it on the bus as `galleryChanged`.
+ * board's gallery service, which tells it on the bus as `galleryChanged` and holds the gallery key (a push's
+ * package is opened with it: this part never reads the key file).
  *
  * `faces/merge` takes a signed gallery package (src/model-push/gallery-package.ts, made by `faceedge faces
  * package`): verified against `models.public_key`, merged, never replacing the board's gallery, and refused
@@ -20,10 +21,8 @@ import {
   type GalleryPushOutcome,
 } from '../../model-push/gallery-push.js';
 import { readPublicKeys } from '../../model-push/model-signature.js';
-import { readGalleryKey } from '../../recognition/gallery-key.js';
 import type { EnrolmentOutcome } from '../../recognition/board-gallery.js';
 import { parseFacesAddRequest, parseFacesRemoveRequest } from '../../recognition/enrolment-request.js';
-import { recognitionKeyFile } from '../../recognition/recognition-config-schema.js';
 import { FaceedgeError } from '../../errors.js';
 import { definePart } from '../daemon-part.js';
 
@@ -31,7 +30,6 @@ interface EnrolmentSlice {
   readonly stateDir: string;
   /** `models.public_key`: the keys that sign models sign galleries too. */
   readonly publicKey: string;
-  readonly keyFile: string;
 }
 
 /** The trusted signing keys, read per push (a key installed later counts); none when the file is absent. */
@@ -42,25 +40,19 @@ async function trustedKeys(path: string): Promise<KeyObject[]> {
 export const enrolmentPart = definePart({
   name: 'enrolment',
   slice: (config): EnrolmentSlice | null =>
-    config.recognition.enabled
-      ? {
-          stateDir: config.state_dir,
-          publicKey: config.models.public_key,
-          keyFile: recognitionKeyFile(config.recognition),
-        }
-      : null,
+    config.recognition.enabled ? { stateDir: config.state_dir, publicKey: config.models.public_key } : null,
   create: (slice, { services }) => {
     const gallery = () => {
       if (!services.gallery) throw new FaceedgeError('REQUEST_INVALID', 'recognition is off on this board');
       return services.gallery;
     };
     let pushes: GalleryPushReceiver | null = null;
-    const pushReceiver = async () => {
+    const pushReceiver = () => {
       const board = gallery();
       pushes ??= new GalleryPushReceiver({
         floorFile: join(slice.stateDir, GALLERY_PUSH_FLOOR_FILE),
         trustedKeys: () => trustedKeys(slice.publicKey),
-        key: await readGalleryKey(slice.keyFile),
+        key: board.key, // read once, by the gallery service
         model: () => board.model(),
         merge: (other, model) => board.merge(other, model),
       });
@@ -90,7 +82,7 @@ export const enrolmentPart = definePart({
         // A signed gallery package (`faceedge faces package`), merged into the board's gallery.
         'faces/merge': {
           maxBodyBytes: FACES_MERGE_REQUEST_BYTES,
-          run: async (params) => (await pushReceiver()).receive(params),
+          run: (params) => pushReceiver().receive(params),
           describe: (_params, result) => {
             const { source, ...detail } = result as GalleryPushOutcome;
             return { target: `gallery ${source}`, detail };

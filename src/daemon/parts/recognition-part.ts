@@ -81,9 +81,9 @@ class RecognitionPart implements DaemonPart {
 
   async start(): Promise<void> {
     const { recognition, threads } = this.#slice;
-    const shared = this.#services.embedder;
-    if (!shared) throw new Error('recognition is on but the daemon built no embedder');
-    const models = await loadRecognition(recognition, { threads, embedder: await shared.get() });
+    const { embedder: shared, gallery } = this.#services;
+    if (!shared || !gallery) throw new Error('recognition is on but the daemon built no embedder or gallery');
+    const models = await loadRecognition(recognition, { threads, embedder: await shared.get(), gallery });
     this.#models = models;
     const liveness = new TrackLivenessCheck({ network: models.antiSpoof });
     this.#recognizer = new GalleryTrackRecognizer({
