@@ -61,3 +61,16 @@ export class FaceedgeError extends Error {
 export function isFaceedgeError(err: unknown, code?: FaceedgeErrorCode): err is FaceedgeError {
   return err instanceof FaceedgeError && (code === undefined || err.code === code);
 }
+
+/**
+ * Refuses a request payload larger than `maxBytes` before it is parsed: a JSON.parse of megabytes blocks the
+ * event loop and holds several copies of the text, and with an external broker nothing smaller than the
+ * broker's own packet limit stops it on the way. Throws REQUEST_INVALID naming the size and the bound.
+ * @param what the request as the error names it (`bridge request options`, `GPIO command`).
+ */
+export function checkRequestSize(what: string, bytes: number, maxBytes: number): void {
+  if (bytes <= maxBytes) return;
+  throw new FaceedgeError('REQUEST_INVALID', `${what} of ${bytes} bytes is over its bound of ${maxBytes} bytes`, {
+    hint: 'refused before it was read; send a smaller request',
+  });
+}

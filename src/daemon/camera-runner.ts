@@ -8,6 +8,7 @@ import { createFrameSource, type FrameSourceConfig } from '../capture/create-fra
 import type { Frame } from '../capture/frame.js';
 import type { FrameSink, FrameSource, SourceStatus } from '../capture/frame-source.js';
 import { LatestFrameSlot } from '../capture/latest-frame-slot.js';
+import { isFaceedgeError } from '../errors.js';
 import type { DaemonMetrics } from '../observability/metrics.js';
 import { FaceTracker, type TrackerOptions, type VisibleTrack } from '../pipeline/face-tracker.js';
 import type { MotionGateOptions } from '../pipeline/motion-gate.js';
@@ -66,6 +67,7 @@ export class CameraRunner {
   #pipeline: Pipeline;
   #tracker: FaceTracker;
   #frames = 0;
+  #recognitionErrors = 0;
   #stageTotals: Record<string, { ms: number; n: number }> = {};
   #reportedDrops = 0;
   #done: Promise<void> | null = null;
@@ -121,6 +123,11 @@ export class CameraRunner {
           }
         },
         frameError: (frame, err) => this.#frameSkipped(frame, err),
+        // The pipeline logs each kind once; every failed frame is counted here (metrics, stats).
+        recognitionError: (err) => {
+          this.#recognitionErrors++;
+          o.metrics.countRecognitionError(o.name, isFaceedgeError(err) ? err.code : err.name);
+        },
         // Several models: each one's share of the classify stage, as stage `classify.<name>`.
         classify: o.moreModels?.length
           ? (model, ms) => this.#observeStage(`classify.${modelNames[model]}`, ms)
@@ -163,6 +170,11 @@ export class CameraRunner {
   /** Frames processed so far. */
   get frames(): number {
     return this.#frames;
+  }
+
+  /** Frames whose recognition failed so far. */
+  get recognitionErrors(): number {
+    return this.#recognitionErrors;
   }
 
   /** Per-stage time totals since the last call (for the stats topic); resets them. */

@@ -114,6 +114,9 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     bridgeInfo: () => describeBridge(services, config),
     log: componentLogger(log, 'mqtt'),
     metrics: o.metrics,
+    // An external broker may hold a peer's huge retained message on a topic we subscribe to: MQTT 5 lets the
+    // daemon say what it takes. The embedded broker bounds every packet as it arrives (and speaks 3.1.1 only).
+    maxIncomingPacketBytes: ledger ? undefined : MAX_MQTT_PACKET_BYTES,
   });
   const services: DaemonServices = {
     version: o.version,

@@ -3,7 +3,7 @@
  * asks for (the topics themselves are built by MqttTopics, with every other topic). The daemon wires
  * them to a {@link GpioBank}; nothing here touches a client or a line.
  */
-import { FaceedgeError } from '../errors.js';
+import { checkRequestSize, FaceedgeError } from '../errors.js';
 import type { GpioOutput } from './gpio-types.js';
 
 /** What a `set` payload asks for. */
@@ -18,6 +18,9 @@ function invalid(text: string, why: string): FaceedgeError {
   });
 }
 
+/** Largest `gpio/<name>/set` payload, bytes: `{"state":"OFF","pulse_ms":3000}` is 32. Checked before parsing. */
+export const MAX_GPIO_COMMAND_BYTES = 1024;
+
 /**
  * Parses a `set` payload: `ON`/`OFF` (any case; also 1/0, true/false), or JSON
  * `{"state":"ON"|"OFF"}`, `{"state":"ON","pulse_ms":3000}` or `{"pulse_ms":3000}` (on for that long,
@@ -25,6 +28,11 @@ function invalid(text: string, why: string): FaceedgeError {
  * @throws FaceedgeError REQUEST_INVALID for anything else.
  */
 export function parseGpioCommand(payload: string | Uint8Array): GpioCommand {
+  checkRequestSize(
+    'GPIO command',
+    typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length,
+    MAX_GPIO_COMMAND_BYTES,
+  );
   const text = (typeof payload === 'string' ? payload : Buffer.from(payload).toString('utf8')).trim();
   const word = WORDS[text.toLowerCase()];
   if (word !== undefined) return { kind: 'set', on: word };

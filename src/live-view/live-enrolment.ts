@@ -36,6 +36,8 @@ import { validPersonName } from '../recognition/gallery-person.js';
 import { framePixels } from './frame-pixels.js';
 import { parseBasicAuth } from './live-view-access.js';
 
+/** Why a login not listed in `http.enrol_users` is refused. */
+const NOT_AN_ENROL_USER = 'this login may watch but not enrol: it is not in http.enrol_users';
 /** Largest accepted request body, bytes. */
 export const MAX_ENROL_BODY_BYTES = 4096;
 /** The session cookie's name. */
@@ -79,12 +81,27 @@ export class LiveEnrolment {
     this.#latest.set(camera, frame);
   }
 
-  /** Answers `GET /live/enrol/session` (the caller has checked the live view's access). */
-  session(res: ServerResponse, headers: Record<string, string>): void {
-    if (!this.#o.authConfigured) return answer(res, headers, refusedWithoutAuth());
+  /**
+   * Answers `GET /live/enrol/session` (the caller has checked the live view's access): for a login that may
+   * enrol, a session cookie and `{enrol: true, token, header}`; otherwise 403 `{enrol: false, error}` and no
+   * cookie. The page asks this once at load and shows "enrol this face" only on `enrol: true`.
+   */
+  session(req: IncomingMessage, res: ServerResponse, headers: Record<string, string>): void {
+    const refused = this.#mayNotEnrol(parseBasicAuth(req.headers.authorization)?.username ?? null);
+    if (refused) return answer(res, headers, { status: 403, body: { ...refused.body, enrol: false } });
     const id = randomBytes(24).toString('base64url');
     res.setHeader('set-cookie', `${ENROL_SESSION_COOKIE}=${id}; Path=/live/; HttpOnly; SameSite=Strict; Max-Age=43200`);
-    answer(res, headers, { status: 200, body: { token: this.#token(id), header: CSRF_HEADER } });
+    answer(res, headers, { status: 200, body: { enrol: true, token: this.#token(id), header: CSRF_HEADER } });
+  }
+
+  /** Why `username` may not enrol from the live view (no http.auth, not in http.enrol_users, recognition off), or null. */
+  #mayNotEnrol(username: string | null): Answer | null {
+    if (!this.#o.authConfigured) return refusedWithoutAuth();
+    if (!this.#o.enrolUsers.includes(username ?? ''))
+      return { status: 403, body: { code: 'REQUEST_FORBIDDEN', error: NOT_AN_ENROL_USER } };
+    if (!this.#o.gallery)
+      return { status: 403, body: { code: 'REQUEST_FORBIDDEN', error: 'recognition is off on this board' } };
+    return null;
   }
 
   /** Answers `POST /live/enrol` (the caller has checked the live view's access: credentials when configured). */
@@ -98,7 +115,7 @@ export class LiveEnrolment {
       via: 'live view (http.auth)',
     };
     if (!this.#o.enrolUsers.includes(origin.who?.username ?? '')) {
-      const reason = 'this login may watch but not enrol: it is not in http.enrol_users';
+      const reason = NOT_AN_ENROL_USER;
       this.#o.audit(origin, { action: 'live/enrol', target: 'gallery', outcome: 'refused', detail: { reason } });
       return answer(res, headers, { status: 403, body: { code: 'REQUEST_FORBIDDEN', error: reason } });
     }

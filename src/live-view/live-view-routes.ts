@@ -101,7 +101,7 @@ export class LiveViewRoutes {
       return true;
     }
     if (enrolment && path === '/live/enrol/session' && req.method === 'GET') {
-      enrolment.session(res, COMMON_HEADERS);
+      enrolment.session(req, res, COMMON_HEADERS);
       return true;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {

@@ -12,11 +12,12 @@
  *   await receiver.attach();   …   await receiver.detach();
  */
 import type { RequestOrigin } from '../mqtt/request-origins.js';
-import { FaceedgeError, isFaceedgeError } from '../errors.js';
+import { checkRequestSize, FaceedgeError, isFaceedgeError } from '../errors.js';
 import { installTransfer, type TransferInstalled } from './transfer-install.js';
 import {
   DEFAULT_STALL_TIMEOUT_MS,
   MAX_CHUNK_SIZE,
+  MAX_PUSH_BEGIN_BYTES,
   MAX_PACKAGE_BYTES,
   toRanges,
   transferPlanSchema,
@@ -172,6 +173,7 @@ export class ModelPushReceiver {
   async #begin(id: string, payload: Buffer): Promise<void> {
     let plan: TransferPlan;
     try {
+      checkRequestSize('model push begin', payload.length, MAX_PUSH_BEGIN_BYTES);
       plan = transferPlanSchema.parse(JSON.parse(payload.toString('utf8')));
     } catch (cause) {
       const message = `bad begin message: ${(cause as Error).message}`;

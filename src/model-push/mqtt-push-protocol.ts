@@ -75,6 +75,9 @@ export const transferFileSchema = z.strictObject({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
 
+/** Largest `begin` message (a TransferPlan), bytes: 64 KiB, checked before it is parsed. */
+export const MAX_PUSH_BEGIN_BYTES = 64 * 1024;
+
 export const transferPlanSchema = z
   .strictObject({
     /** Files in stream order; `manifest.json` first. */

@@ -10,7 +10,7 @@
  * to the handler as is.
  */
 import type { Logger } from 'pino';
-import { isFaceedgeError } from '../errors.js';
+import { checkRequestSize, isFaceedgeError } from '../errors.js';
 import type { AuditEntry, AuditTrail } from './audit-trail.js';
 import type { RequestOrigin } from './request-origins.js';
 
@@ -27,7 +27,20 @@ export interface BridgeCommand {
    * secrets or biometric data. Default: the command as target, no detail.
    */
   readonly describe?: (params: unknown, result: unknown) => Pick<AuditEntry, 'target' | 'detail'>;
+  /**
+   * Largest request body this command takes, bytes; a larger one is refused (`REQUEST_INVALID`) before it is
+   * parsed. Default {@link DEFAULT_BRIDGE_REQUEST_BYTES}.
+   */
+  readonly maxBodyBytes?: number;
 }
+
+/**
+ * Largest body of a bridge request whose command states no bound of its own (options, model reload…: a few
+ * hundred bytes in practice), and of a request for an unknown command, bytes: 64 KiB.
+ */
+export const DEFAULT_BRIDGE_REQUEST_BYTES = 64 * 1024;
+/** Bytes of an oversized body searched for its `transaction`, so that the refusal still reaches its sender. */
+const TRANSACTION_SEARCH_BYTES = 4096;
 
 /** A plain handler (audited, with no detail) or a described command. */
 export type BridgeCommandSpec = BridgeHandler | BridgeCommand;
@@ -106,6 +119,16 @@ export class BridgeDispatcher {
     command: string,
     body: Buffer | string,
   ): Promise<{ response: BridgeResponse; described?: Pick<AuditEntry, 'target' | 'detail'> }> {
+    const bytes = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
+    try {
+      checkRequestSize(`bridge request ${command}`, bytes, spec?.maxBodyBytes ?? DEFAULT_BRIDGE_REQUEST_BYTES);
+    } catch (err) {
+      if (!isFaceedgeError(err)) throw err;
+      const head =
+        typeof body === 'string' ? body.slice(0, TRANSACTION_SEARCH_BYTES) : body.subarray(0, TRANSACTION_SEARCH_BYTES);
+      this.#log.warn({ command, bytes }, 'oversized bridge request refused');
+      return { response: this.#error(err.code, err.message, transactionFromText(head.toString())) };
+    }
     const text = typeof body === 'string' ? body : body.toString('utf8');
     let params: unknown = {};
     let transaction: Transaction;

@@ -45,8 +45,16 @@ function readPem(path: string, what: string): Buffer {
 /**
  * Options for `mqtt.connect(url, options)`. The will is QoS 1 and retained so a subscriber that
  * arrives after a crash still sees `offline`. Throws FaceedgeError `MQTT_FAILED` when a TLS file is unreadable.
+ * @param maxIncomingPacketBytes the largest packet the broker may send this client, bytes: the client then
+ *   speaks MQTT 5 and says so in its CONNECT (`maximumPacketSize`, MQTT 5 §3.1.2.11.4), and the broker drops
+ *   a larger message for it instead of delivering it (a peer's huge retained message on a topic the daemon
+ *   subscribes to). MQTT 3.1.1 has no such field: without it the client speaks 3.1.1 and takes any size.
  */
-export function buildMqttClientOptions(config: MqttConnectionConfig, will: LastWill): IClientOptions {
+export function buildMqttClientOptions(
+  config: MqttConnectionConfig,
+  will: LastWill,
+  maxIncomingPacketBytes?: number,
+): IClientOptions {
   const options: IClientOptions = {
     clientId: config.client_id,
     keepalive: config.keepalive,
@@ -61,6 +69,10 @@ export function buildMqttClientOptions(config: MqttConnectionConfig, will: LastW
     reconnectOnConnackError: true,
     will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
   };
+  if (maxIncomingPacketBytes !== undefined) {
+    options.protocolVersion = 5;
+    options.properties = { maximumPacketSize: maxIncomingPacketBytes };
+  }
   if (config.username !== undefined) options.username = config.username;
   if (config.password !== undefined) options.password = config.password;
   const tls = config.tls;

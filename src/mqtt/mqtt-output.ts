@@ -59,6 +59,12 @@ export interface MqttOutputOptions {
   readonly maxInflight?: number;
   /** How long `stop()` waits for undelivered events and the `offline` message, ms. Default 2000. */
   readonly stopTimeoutMs?: number;
+  /**
+   * The largest packet the broker may send the daemon, bytes (MQTT 5 `maximumPacketSize`: the client then
+   * speaks MQTT 5). For an external broker, which may hold a peer's huge retained message; absent: MQTT 3.1.1,
+   * no bound (the embedded broker, which bounds every packet as it arrives).
+   */
+  readonly maxIncomingPacketBytes?: number;
 }
 
 interface Session {
@@ -148,7 +154,8 @@ export class MqttOutput {
     });
     let client: MqttClient;
     try {
-      const clientOptions = buildMqttClientOptions(cfg, { topic: this.topics.availability, payload: 'offline' });
+      const will = { topic: this.topics.availability, payload: 'offline' };
+      const clientOptions = buildMqttClientOptions(cfg, will, this.#options.maxIncomingPacketBytes);
       client = mqtt.connect(this.#options.url, clientOptions);
     } catch (err) {
       outbox.close();

@@ -46,6 +46,8 @@ export interface StatsInput {
   readonly stages_ms: Readonly<Record<string, number>>;
   /** Active classifier delegate. */
   readonly delegate: string;
+  /** Per camera: frames whose recognition failed since the daemon started (0 without recognition). */
+  readonly recognition_errors_total?: Readonly<Record<string, number>>;
   readonly [key: string]: unknown;
 }
 

@@ -25,6 +25,7 @@ export class DaemonMetrics {
   readonly #queueDepth: Gauge;
   readonly #outboxDropped: Counter;
   readonly #brokerConnected: Gauge;
+  readonly #recognitionErrors: Counter<'camera' | 'kind'>;
 
   constructor(options: DaemonMetricsOptions = {}) {
     const registers = [this.registry];
@@ -74,6 +75,12 @@ export class DaemonMetrics {
       help: '1 while connected to the MQTT broker',
       registers,
     });
+    this.#recognitionErrors = new Counter({
+      name: 'faceedge_recognition_errors_total',
+      help: 'Frames whose recognition failed (their events went out without it), by error kind',
+      labelNames: ['camera', 'kind'],
+      registers,
+    });
     this.#brokerConnected.set(0);
     this.#queueDepth.set(0);
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'faceedge_' });
@@ -105,6 +112,14 @@ export class DaemonMetrics {
   /** One track event of `type` from `camera`. */
   countEvent(camera: string, type: string): void {
     this.#events.inc({ camera, type });
+  }
+
+  /**
+   * Recognition of one frame of `camera` failed. `kind`: the FaceedgeError code, or the error's class name
+   * (a bounded set: the log names the kind once, this counts every frame).
+   */
+  countRecognitionError(camera: string, kind: string): void {
+    this.#recognitionErrors.inc({ camera, kind });
   }
 
   /** Events waiting in the outbox. */

@@ -15,11 +15,12 @@ import { personKey, type TrackEvent } from '../pipeline/track-event.js';
 import type { AccessDecision, AccessReason, AccessSubject } from './access-decision.js';
 import { AccessLockout } from './access-lockout.js';
 import type { LockoutConfig } from './access-schema.js';
+import { personRules, remember, type AccessRuleStats, type PersonRule } from './person-rule.js';
 import { personVerdict, type PersonCondition } from './person-verdict.js';
 import type { PulseAction } from './rule-action.js';
-import { InputLevels } from './input-levels.js';
-import { isPersonRule, trackMatches } from './rules-engine.js';
-import { ruleId, type RuleConfig } from './rules-schema.js';
+import { InputLevels, type InputFault } from './input-levels.js';
+import { trackMatches } from './rules-engine.js';
+import type { RuleConfig } from './rules-schema.js';
 
 /** What the engine asks for: pulses of lock outputs, and the decisions to log and publish. */
 export interface AccessResult {
@@ -29,103 +30,27 @@ export interface AccessResult {
   readonly faults?: InputFault[];
 }
 
-/**
- * A second-factor input active for longer than its rule's `within_s` (a stuck button, a wedged contact, or
- * one active since start): it does not count until it is released and pressed again. Reported once per
- * holding.
- */
-export interface InputFault {
-  readonly input: string;
-  /** How long it has been held, s. */
-  readonly held_s: number;
-}
-
-/** Counts of one person rule. */
-export interface AccessRuleStats {
-  readonly granted: number;
-  readonly denied: number;
-  /** Grants dropped because the rule was cooling down (the door had just been opened). */
-  readonly suppressed: number;
-}
-
-/** Per-track entries remembered per rule; the oldest are forgotten past this (tracks that never ended). */
-const MAX_TRACKS = 1000;
-
-interface Waiting {
-  readonly subject: AccessSubject;
-  /** Engine ms until which the second factor may still come. */
-  readonly until: number;
-}
-
-interface PersonRule {
-  readonly id: string;
-  readonly config: RuleConfig;
-  readonly when: PersonCondition;
-  readonly output: string;
-  readonly pulseMs: number;
-  lastFired: number;
-  readonly grantedTracks: Map<string, true>;
-  /** The last decision logged per track (`denied:unknown`), so that a reason is logged once per track. */
-  readonly logged: Map<string, string>;
-  /** Open verdicts per track: what to log if the track ends before they conclude. */
-  readonly open: Map<string, { subject: AccessSubject; reason: AccessReason; detail: string }>;
-  /** Recognized tracks waiting for the second factor. */
-  readonly waiting: Map<string, Waiting>;
-  granted: number;
-  denied: number;
-  suppressed: number;
-}
-
 /** Who the gallery holds, as {@link personKey}s, and the gallery version that said so. */
 interface Enrolled {
   readonly version: number;
   readonly keys: ReadonlySet<string>;
 }
 
-function remember<K, V>(map: Map<K, V>, key: K, value: V): void {
-  map.delete(key);
-  map.set(key, value);
-  if (map.size <= MAX_TRACKS) return;
-  const [oldest] = map.keys();
-  map.delete(oldest);
-}
-
 export class AccessEngine {
-  readonly #rules: PersonRule[] = [];
+  readonly #rules: PersonRule[];
   readonly #lockout: AccessLockout;
   readonly #inputs = new InputLevels();
-  /** Per input, the start (engine ms) of the holding already reported as a fault. */
-  readonly #faulted = new Map<string, number>();
   /** Null until the first gallery is announced: until then no match opens (a lock fails secure). */
   #enrolled: Enrolled | null = null;
 
   /**
    * @param rules the validated `rules:` section (only its person rules are taken).
-   * @param lockout the `access.lockout` settings.
+   * @param lockout the `access.lockout` settings, or a lockout made with them (one whose state is kept across
+   *   restarts: src/rules/lockout-store.ts).
    */
-  constructor(rules: readonly RuleConfig[], lockout: LockoutConfig) {
-    this.#lockout = new AccessLockout(lockout);
-    rules.forEach((config, index) => {
-      if (!isPersonRule(config) || !config.when) return;
-      const { output, pulse_ms: pulseMs } = config.then;
-      // The rules schema requires both of a person rule: a rule without them is a bug, not a site's choice.
-      if (output === undefined || pulseMs === undefined) throw new Error(`person rule ${index} without a pulse`);
-      this.#rules.push({
-        id: ruleId(config, index),
-        config,
-        when: config.when,
-        output,
-        pulseMs,
-        lastFired: -Infinity,
-        grantedTracks: new Map(),
-        logged: new Map(),
-        open: new Map(),
-        waiting: new Map(),
-        granted: 0,
-        denied: 0,
-        suppressed: 0,
-      });
-    });
+  constructor(rules: readonly RuleConfig[], lockout: LockoutConfig | AccessLockout) {
+    this.#lockout = lockout instanceof AccessLockout ? lockout : new AccessLockout(lockout);
+    this.#rules = personRules(rules);
   }
 
   /** True when the config has person rules. */
@@ -180,7 +105,8 @@ export class AccessEngine {
    * active past their window are reported (once per holding).
    */
   tick(nowMs: number): AccessResult {
-    const faults = this.#heldTooLong(nowMs);
+    const watched = this.#rules.flatMap((rule) => rule.when.second_factor ?? []);
+    const faults = this.#inputs.heldTooLong(watched, nowMs);
     const out: AccessResult = { actions: [], decisions: [], ...(faults.length > 0 ? { faults } : {}) };
     for (const rule of this.#rules) {
       for (const [track, waiting] of rule.waiting) {
@@ -200,24 +126,10 @@ export class AccessEngine {
     for (const rule of this.#rules) {
       for (const w of rule.waiting.values()) at(w.until + 1);
       const factor = rule.when.second_factor;
-      const held = factor ? this.#inputs.heldSince(factor.input, factor.active) : null;
-      if (factor && held !== null && this.#faulted.get(factor.input) !== held) at(held + factor.within_s * 1000 + 1);
+      const fault = factor ? this.#inputs.faultDeadline(factor) : null;
+      if (fault !== null) at(fault);
     }
     return next;
-  }
-
-  /** Second-factor inputs held active past their rule's window and not reported yet for this holding. */
-  #heldTooLong(nowMs: number): InputFault[] {
-    const faults: InputFault[] = [];
-    for (const rule of this.#rules) {
-      const factor = rule.when.second_factor;
-      const held = factor ? this.#inputs.heldSince(factor.input, factor.active) : null;
-      if (!factor || held === null || nowMs - held <= factor.within_s * 1000) continue;
-      if (this.#faulted.get(factor.input) === held) continue;
-      this.#faulted.set(factor.input, held);
-      faults.push({ input: factor.input, held_s: (nowMs - held) / 1000 });
-    }
-    return faults;
   }
 
   /**

@@ -6,12 +6,15 @@
  *
  * - alice, live, then the button: the lock pulses once and ends locked; alice without the button: nothing;
  * - a photo of alice (liveness attack) and strangers: refused, then the door locks out, even for alice;
+ * - the attempts counted and a lockout outlive a restart (the part rebuilt from the same state_dir), and a
+ *   damaged lockout state locks every camera out (fail-secure);
  * - closing the part mid-pulse leaves the lock locked and released;
  * - on the sysfs backend, the button pressed before the recognition (the other order) opens it once;
  * - every decision is in the access log (0600) and on `<dev>/access`, the same records (an unknown face's
  *   similarity in the log only).
  */
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { pino } from 'pino';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -77,8 +80,7 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
     await broker?.dispose();
   });
 
-  function openLock(sim: EmulatedGpio, stateDir: string): GpioRules {
-    const log = silentLogger();
+  function openLock(sim: EmulatedGpio, stateDir: string, log = silentLogger()): GpioRules {
     const lock = new GpioRules({
       gpio: GPIO,
       rules: RULES,
@@ -165,6 +167,74 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
         .slice(before + 2, before + 4)
         .map((r) => r.similarity),
     ).toEqual([null, null]);
+  }, 60_000);
+
+  it('keeps the attempts and a lockout across restarts (the part rebuilt from the same state_dir)', async () => {
+    let sim = newSim();
+    sim.drive(CHIP, BUTTON_LINE, 0);
+    const stateDir = mkdtempSync(join(tmpdir(), 'faceedge-lock-'));
+    const stranger = (track: string) => face(track, { name: null, similarity: 0.2 }, LIVE);
+    // Run 1: two strangers, one short of the lockout; then the board is power-cycled.
+    let lock = openLock(sim, stateDir);
+    await lock.start();
+    lock.event(stranger('door-1'));
+    lock.event(stranger('door-2'));
+    await buttonIs(lock, false); // a GpioBank closed before its input's first read can hang (seen under load)
+    await lock.close();
+    // Run 2: a third stranger (even under a track id seen before) is the third attempt, and locks the door out.
+    lock = openLock(sim, stateDir);
+    await lock.start();
+    lock.event(stranger('door-1'));
+    await buttonIs(lock, false);
+    await lock.close();
+    const state = join(stateDir, 'access-lockout.json');
+    expect(statSync(state).mode & 0o777).toBe(0o600);
+    // Run 3 (another board's lines, the same state_dir): alice, live, with the button: refused.
+    sim = newSim();
+    sim.drive(CHIP, BUTTON_LINE, 0);
+    lock = openLock(sim, stateDir);
+    await lock.start();
+    await buttonIs(lock, false);
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the line monitor starts after the first read
+    sim.drive(CHIP, BUTTON_LINE, 1);
+    await buttonIs(lock, true);
+    lock.event(face('door-2', ALICE, LIVE));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await lock.close();
+    expect(drives(sim)).not.toContain('1');
+    const logged = readFileSync(join(stateDir, 'access.log'), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AccessRecord);
+    expect(logged.map((r) => [r.reason, r.track, r.lockout?.attempts])).toEqual([
+      ['unknown', 'door-1', undefined],
+      ['unknown', 'door-2', undefined],
+      ['unknown', 'door-1', 3],
+      ['lockout', 'door-2', undefined],
+    ]);
+  }, 60_000);
+
+  it('a damaged lockout state locks every camera out, says so once, and stays so after another restart', async () => {
+    const sim = newSim();
+    sim.drive(CHIP, BUTTON_LINE, 1);
+    const stateDir = mkdtempSync(join(tmpdir(), 'faceedge-lock-'));
+    writeFileSync(join(stateDir, 'access-lockout.json'), '{"version":1,"saved_at":"yesterday"');
+    const lines: string[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void lines.push(line) });
+    for (const track of ['door-1', 'door-2']) {
+      const lock = openLock(sim, stateDir, log);
+      await lock.start();
+      await buttonIs(lock, true);
+      lock.event(face(track, ALICE, LIVE));
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      await lock.close();
+    }
+    expect(drives(sim)).not.toContain('1');
+    const damaged = lines.filter((l) => l.includes('lockout state of the last run is damaged'));
+    expect(damaged).toHaveLength(1);
+    expect(JSON.parse(damaged[0])).toMatchObject({ level: 50, reason: 'not JSON' });
+    const logged = readFileSync(join(stateDir, 'access.log'), 'utf8').trim().split('\n');
+    expect(logged.map((l) => (JSON.parse(l) as AccessRecord).reason)).toEqual(['lockout', 'lockout']);
   }, 60_000);
 
   it('a pulse cut short by closing the part ends locked and released', async () => {

@@ -4,7 +4,8 @@
  * snapshots on; without credentials the page is refused with 401, with them it draws boxes and labels over
  * the faces of the picture stream, shows the camera's pictures at the camera's own rate (measured as the
  * browser draws them), a growing events list with face crops, the model's sha256 in the board panel and
- * the icon. A screenshot goes to `test-output/live-view/`.
+ * the icon; "Enrol a face" only where the session route says this login may enrol. A screenshot goes to
+ * `test-output/live-view/`.
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -160,6 +161,28 @@ describe('live view in headless Chromium', () => {
     await camera.screenshot({ path: join(OUTPUT_DIR, 'camera.png') });
     await context.close();
   }, 120_000);
+
+  it('hides "Enrol a face" unless the session route says this login may enrol', async () => {
+    const context = await launch({ httpCredentials: AUTH });
+    // This board has http.auth but lists nobody in http.enrol_users: the session route refuses, the form stays hidden.
+    const page = context.pages()[0]!;
+    const session = page.waitForResponse((r) => r.url().endsWith('/live/enrol/session'));
+    await page.goto(`http://127.0.0.1:${port}/live/`);
+    expect((await session).status()).toBe(403);
+    expect(await page.locator('#enrol').isHidden()).toBe(true);
+    // The same page where the board answers enrol: true (a login in http.enrol_users): shown.
+    const allowed = await context.newPage();
+    await allowed.route('**/live/enrol/session', (route) =>
+      route.fulfill({
+        status: 200,
+        contentType: 'application/json',
+        body: JSON.stringify({ enrol: true, token: 't', header: 'x-faceedge-csrf' }),
+      }),
+    );
+    await allowed.goto(`http://127.0.0.1:${port}/live/`);
+    await expect.poll(() => allowed.locator('#enrol').isVisible(), { timeout: 10_000 }).toBe(true);
+    await context.close();
+  }, 60_000);
 
   it("shows the camera's 12 pictures a second as the browser draws them, not 6", async () => {
     const context = await launch({ httpCredentials: AUTH });

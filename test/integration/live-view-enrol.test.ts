@@ -216,11 +216,24 @@ describe.skipIf(missing !== null)(
       expect(form.status).toBe(415);
     });
 
+    it('the session route tells the page whether this login may enrol (the page shows the button on enrol: true only)', async () => {
+      const sessionOf = async (port: number, headers: Record<string, string>) => {
+        const r = await call(port, 'GET', '/live/enrol/session', headers);
+        return [r.status, r.body.enrol, r.headers['set-cookie'] === undefined ? 'no cookie' : 'cookie'];
+      };
+      const listed = await serve(AUTH);
+      expect(await sessionOf(listed.port, { authorization: basic() })).toEqual([200, true, 'cookie']);
+      const unlisted = await serve(AUTH, []);
+      expect(await sessionOf(unlisted.port, { authorization: basic() })).toEqual([403, false, 'no cookie']);
+      const open = await serve();
+      expect(await sessionOf(open.port, {})).toEqual([403, false, 'no cookie']);
+    });
+
     it('a login not in http.enrol_users may watch but not enrol (403, audited, nothing written)', async () => {
       const s = await serve(AUTH, []);
-      const { cookie, token } = await s.session();
       const from = audits.length;
-      const r = await s.enrol({ authorization: basic(), origin: s.origin, cookie, [CSRF_HEADER]: token });
+      // No session is handed to it; a request made without one is refused for the login first.
+      const r = await s.enrol({ authorization: basic(), origin: s.origin });
       expect(r.status).toBe(403);
       expect(r.body.error).toMatch(/http\.enrol_users/);
       expect(audits.slice(from).map((a) => [a.entry.target, a.entry.outcome])).toEqual([['gallery', 'refused']]);

@@ -18,6 +18,7 @@ import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
 import { TransferStore } from '../../src/model-push/transfer-store.js';
 import { copyModelPackage, modelPackageSource, readManifest, signPackage } from '../helpers/model-package-fixture.js';
 import { sha256Hex } from '../../src/model-push/model-package.js';
+import { MAX_PUSH_BEGIN_BYTES } from '../../src/model-push/mqtt-push-protocol.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { RawPushSender, syntheticTransfer, type SyntheticTransfer } from '../helpers/raw-push.js';
 
@@ -132,6 +133,24 @@ describe('model push bounds', () => {
       expect(board.linesOf(t.id).map((l) => [l.level, l.obj.outcome, l.obj.code])).toEqual([
         ['warn', 'refused', 'MODEL_PUSH_DISABLED'],
       ]);
+    } finally {
+      await board.stop();
+    }
+  });
+
+  it('a begin message over its bound is refused before it is parsed, and nothing is written', async () => {
+    const board = await startBoard(broker.url);
+    sender = await senderFor(board.deviceId);
+    const t = syntheticTransfer(100_000);
+    // A plan padded past the bound with files that would each be valid: the size alone refuses it.
+    const padded = { ...t, plan: { ...t.plan, files: Array(4000).fill(t.plan.files[0]) } };
+    expect(JSON.stringify(padded.plan).length).toBeGreaterThan(MAX_PUSH_BEGIN_BYTES);
+    try {
+      await sender.begin(padded);
+      const status = await sender.next(t.id, 1);
+      expect(status).toMatchObject({ state: 'failed', error: { code: 'REQUEST_INVALID' } });
+      expect(status.error?.message).toMatch(/model push begin of \d+ bytes is over its bound of 65536 bytes/);
+      expect(board.stored()).toEqual([]);
     } finally {
       await board.stop();
     }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRuntimeOptionsPatch } from '../../src/config/runtime-options.js';
+import { DEFAULT_BRIDGE_REQUEST_BYTES } from '../../src/mqtt/bridge-dispatcher.js';
 import type { MqttOutput } from '../../src/mqtt/mqtt-output.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
@@ -71,6 +72,18 @@ describe('bridge request/response (real mosquitto)', () => {
       transaction: 3,
     });
     expect(scoreThreshold).toBe(0.7);
+  });
+
+  it('refuses a request over its bound before parsing it, through an external broker, and keeps serving', async () => {
+    // 1 MiB of valid JSON: well within Mosquitto's own packet limit, far over the options command's bound.
+    const huge = JSON.stringify({ transaction: 'big-1', detector: { score_threshold: 0.6 }, pad: 'x'.repeat(1 << 20) });
+    const refused = await ask('options', huge);
+    expect(refused).toMatchObject({ status: 'error', data: { code: 'REQUEST_INVALID' }, transaction: 'big-1' });
+    expect(refused.error).toBe(
+      `bridge request options of ${huge.length} bytes is over its bound of ${DEFAULT_BRIDGE_REQUEST_BYTES} bytes`,
+    );
+    expect(scoreThreshold).not.toBe(0.6);
+    expect(await ask('health_check', '{"transaction":"after"}')).toMatchObject({ status: 'ok', transaction: 'after' });
   });
 
   it('answers an unknown command, malformed JSON and a throwing handler with errors, and keeps serving', async () => {

@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FaceedgeError } from '../../src/errors.js';
 import { silentLogger } from '../../src/observability/logger.js';
-import { BridgeDispatcher } from '../../src/mqtt/bridge-dispatcher.js';
+import { BridgeDispatcher, DEFAULT_BRIDGE_REQUEST_BYTES } from '../../src/mqtt/bridge-dispatcher.js';
 import { formatEventLine } from '../../src/mqtt/event-printer.js';
 
 describe('BridgeDispatcher', () => {
@@ -22,6 +22,39 @@ describe('BridgeDispatcher', () => {
     });
     expect(await dispatcher.dispatch('echo', Buffer.from(''))).toEqual({ status: 'ok', data: { got: {} } });
     expect(await dispatcher.dispatch('echo', '"plain"')).toEqual({ status: 'ok', data: { got: 'plain' } });
+  });
+
+  it("refuses a body over its command's bound before parsing it: the default, or the bound the command states", async () => {
+    const calls: unknown[] = [];
+    const bounded = new BridgeDispatcher(silentLogger());
+    bounded.register('small', (params) => void calls.push(params));
+    bounded.register('big', { run: (params) => void calls.push(params), maxBodyBytes: 200_000 });
+    const body = (bytes: number) => {
+      const head = '{"transaction":"t-1","pad":"';
+      return `${head}${'x'.repeat(bytes - head.length - 2)}"}`;
+    };
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      const over = await bounded.dispatch('small', Buffer.from(body(DEFAULT_BRIDGE_REQUEST_BYTES + 1)));
+      expect(over).toEqual({
+        status: 'error',
+        data: { code: 'REQUEST_INVALID' },
+        error: `bridge request small of ${DEFAULT_BRIDGE_REQUEST_BYTES + 1} bytes is over its bound of ${DEFAULT_BRIDGE_REQUEST_BYTES} bytes`,
+        transaction: 't-1',
+      });
+      expect((await bounded.dispatch('big', body(200_001))).error).toContain('over its bound of 200000 bytes');
+      expect((await bounded.dispatch('unknown', body(DEFAULT_BRIDGE_REQUEST_BYTES + 1))).error).toContain(
+        'over its bound',
+      );
+      // Only the transaction's few bytes were looked at: the bodies themselves were never parsed.
+      expect(parse.mock.calls.every(([text]) => String(text).length < 100)).toBe(true);
+      expect(calls).toEqual([]);
+    } finally {
+      parse.mockRestore();
+    }
+    expect((await bounded.dispatch('small', body(DEFAULT_BRIDGE_REQUEST_BYTES))).status).toBe('ok');
+    expect((await bounded.dispatch('big', body(200_000))).status).toBe('ok');
+    expect(calls).toHaveLength(2);
   });
 
   it('answers unknown commands, malformed JSON and throwing handlers with errors', async () => {

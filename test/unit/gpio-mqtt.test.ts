@@ -1,10 +1,28 @@
 /** gpio/<name>/set payloads and the retained state message. */
 import { describe, expect, it } from 'vitest';
 import { isFaceedgeError } from '../../src/errors.js';
-import { parseGpioCommand } from '../../src/gpio/gpio-mqtt.js';
+import { MAX_GPIO_COMMAND_BYTES, parseGpioCommand } from '../../src/gpio/gpio-mqtt.js';
 import { MqttTopics } from '../../src/mqtt/mqtt-topics.js';
 
 describe('gpio set commands', () => {
+  it('refuses a payload over its bound before reading it, and names no part of it', () => {
+    const padded = `{"state":"ON","pad":"${'x'.repeat(MAX_GPIO_COMMAND_BYTES)}"}`;
+    let error: unknown;
+    try {
+      parseGpioCommand(Buffer.from(padded));
+    } catch (err) {
+      error = err;
+    }
+    expect(isFaceedgeError(error, 'REQUEST_INVALID')).toBe(true);
+    expect((error as Error).message).toBe(
+      `GPIO command of ${padded.length} bytes is over its bound of ${MAX_GPIO_COMMAND_BYTES} bytes`,
+    );
+    expect(parseGpioCommand(`{"state":"ON"}${' '.repeat(MAX_GPIO_COMMAND_BYTES - 14)}`)).toEqual({
+      kind: 'set',
+      on: true,
+    });
+  });
+
   it('accepts ON/OFF in any case and their usual spellings', () => {
     expect(parseGpioCommand('ON')).toEqual({ kind: 'set', on: true });
     expect(parseGpioCommand(' off \n')).toEqual({ kind: 'set', on: false });

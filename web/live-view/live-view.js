@@ -7,6 +7,8 @@
 
 const MAX_EVENTS = 100;
 const $ = (id) => document.getElementById(id);
+/** Whether this login may enrol (learnWhetherEnrolling): false until the board says otherwise. */
+let mayEnrol = false;
 
 function el(tag, text, className) {
   const node = document.createElement(tag);
@@ -337,7 +339,7 @@ function showEvent(event) {
   }
   const text = `${new Date(event.time).toLocaleTimeString()} ${event.camera} ${event.type.toUpperCase()} ${event.track.id} ${event.track.class} ${event.track.score.toFixed(2)}${moreAttributes(event.track)}${personText(event.track.person?.name, event.track.liveness?.outcome)}`;
   item.append(el('span', text));
-  if (event.type !== 'end') {
+  if (event.type !== 'end' && mayEnrol) {
     // Clicking a face's event picks it for "Enrol a face".
     item.title = 'pick this face to enrol';
     item.addEventListener('click', () => {
@@ -393,6 +395,23 @@ async function enrol(form) {
     result.textContent = `not enrolled: ${err.message}`;
   }
 }
+
+/**
+ * Whether this login may enrol from here: the board says so at GET enrol/session (enrol: true only with
+ * http.auth, a login in http.enrol_users and recognition on). The page never guesses: until the answer, and on
+ * any refusal or failure, "Enrol a face" stays hidden.
+ */
+async function learnWhetherEnrolling() {
+  try {
+    const response = await fetch('enrol/session', { cache: 'no-store', credentials: 'same-origin' });
+    const answer = response.ok ? await response.json() : null;
+    mayEnrol = answer?.enrol === true;
+  } catch {
+    mayEnrol = false;
+  }
+  $('enrol').hidden = !mayEnrol;
+}
+void learnWhetherEnrolling();
 
 $('enrol-form').addEventListener('submit', (e) => {
   e.preventDefault();

@@ -11,6 +11,7 @@
  * package`): verified against `models.public_key`, merged, never replacing the board's gallery, and refused
  * when older than what was merged from that source (src/model-push/gallery-push.ts).
  */
+import { FACES_ADD_REQUEST_BYTES, FACES_MERGE_REQUEST_BYTES } from '../mqtt-packet-limit.js';
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,6 +61,7 @@ export const enrolmentPart = definePart({
     return {
       commands: {
         'faces/add': {
+          maxBodyBytes: FACES_ADD_REQUEST_BYTES,
           run: (params) => {
             const request = parseFacesAddRequest(params, gallery().bounds);
             return gallery().enrol(request.name, request.photos);
@@ -79,6 +81,7 @@ export const enrolmentPart = definePart({
         'faces/list': { run: () => gallery().list(), readOnly: true },
         // A signed gallery package (`faceedge faces package`), merged into the board's gallery.
         'faces/merge': {
+          maxBodyBytes: FACES_MERGE_REQUEST_BYTES,
           run: (params) => pushReceiver().receive(params),
           describe: (_params, result) => {
             const { source, ...detail } = result as GalleryPushOutcome;

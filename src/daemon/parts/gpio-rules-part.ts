@@ -33,6 +33,8 @@ import { componentLogger } from '../../observability/logger.js';
 import { join } from 'node:path';
 import { accessRecord, publishedAccessRecord, type AccessDecision } from '../../rules/access-decision.js';
 import { AccessEngine } from '../../rules/access-engine.js';
+import { AccessLockout } from '../../rules/access-lockout.js';
+import { LOCKOUT_FILE_NAME, LockoutStore } from '../../rules/lockout-store.js';
 import { AccessLog } from '../../rules/access-log.js';
 import { ACCESS_LOG_FILE_NAME, accessSchema, type AccessConfig } from '../../rules/access-schema.js';
 import { ruleWarnings } from '../../rules/rule-references.js';
@@ -71,6 +73,9 @@ export class GpioRules implements DaemonPart {
   readonly #runner: RuleRunner;
   readonly #access: AccessEngine;
   readonly #accessLog: AccessLog | null;
+  /** The lockout kept across restarts (with person rules only); read at start, written on every change. */
+  readonly #lockoutStore: LockoutStore | null;
+  readonly #lockout: AccessLockout;
   #bank: GpioBank | null = null;
   /** Input values read while the bank was opening, replayed to the rules once outputs exist. */
   #early: [string, boolean, boolean][] | null = [];
@@ -81,8 +86,11 @@ export class GpioRules implements DaemonPart {
     this.#o = options;
     const { mqtt, log } = options;
     const access = options.access ?? accessSchema.parse({});
-    this.#access = new AccessEngine(options.rules, access.lockout);
-    this.#accessLog = this.#access.active ? new AccessLog(accessLogFile(options.stateDir), access.log, log) : null;
+    this.#lockout = new AccessLockout(access.lockout, (state) => this.#lockoutStore?.save(state));
+    this.#access = new AccessEngine(options.rules, this.#lockout);
+    const stateDir = this.#access.active ? personRulesStateDir(options.stateDir) : null;
+    this.#accessLog = stateDir === null ? null : new AccessLog(join(stateDir, ACCESS_LOG_FILE_NAME), access.log, log);
+    this.#lockoutStore = stateDir === null ? null : new LockoutStore(join(stateDir, LOCKOUT_FILE_NAME), log);
     this.#runner = new RuleRunner({
       engine: new RulesEngine(options.rules),
       access: this.#access,
@@ -141,6 +149,7 @@ export class GpioRules implements DaemonPart {
       this.#unsubscribe?.();
       await this.#bank?.close();
       await this.#accessLog?.flush();
+      await this.#lockoutStore?.flush();
     })();
     return this.#closing;
   }
@@ -149,6 +158,7 @@ export class GpioRules implements DaemonPart {
     const { gpio, env, mqtt, log, devDir, onLine, rules } = this.#o;
     const locks = Object.entries(gpio.outputs).flatMap(([name, o]) => (o.lock ? [name] : []));
     for (const warning of ruleWarnings(rules, locks)) log.warn({ rule: warning.path[0] }, warning.message);
+    await this.#restoreLockout();
     const publishState = (name: string, on: boolean) =>
       mqtt.setRetained(mqtt.topics.gpioState(name), on ? 'ON' : 'OFF');
     this.#runner.start();
@@ -184,6 +194,21 @@ export class GpioRules implements DaemonPart {
       this.#unsubscribe = mqtt.subscribe(mqtt.topics.gpioSetFilter, (topic, payload, retained, origin) =>
         this.#onSet(topic, payload, retained, origin),
       );
+  }
+
+  /**
+   * Takes back the lockout of the last run (attempts counted, cameras shut), before any event can reach the
+   * rules. A damaged file shuts every camera for `duration_s`: a lock that cannot tell what it knew fails secure.
+   */
+  async #restoreLockout(): Promise<void> {
+    const loaded = await this.#lockoutStore?.load();
+    if (loaded?.kind === 'restored') this.#lockout.restore(loaded.snapshot, loaded.nowMs);
+    if (loaded?.kind !== 'damaged') return;
+    this.#o.log.error(
+      { file: LOCKOUT_FILE_NAME, reason: loaded.reason },
+      'the lockout state of the last run is damaged: every camera is locked out for access.lockout.duration_s (fail-secure)',
+    );
+    this.#lockout.lockEveryCamera(loaded.nowMs);
   }
 
   /** One lock decision: whole to the access log, to `<dev>/access` less an unknown face's similarity (logged by the runner). */
@@ -233,11 +258,11 @@ export class GpioRules implements DaemonPart {
   }
 }
 
-/** `<stateDir>/access.log`; a lock without a place for its access log is a composition error, not a default. */
-function accessLogFile(stateDir: string | undefined): string {
+/** Where the access log and the lockout are kept; a lock without one is a composition error, not a default. */
+function personRulesStateDir(stateDir: string | undefined): string {
   if (stateDir === undefined)
-    throw new FaceedgeError('CONFIG_INVALID', 'person rules need a state_dir for their access log');
-  return join(stateDir, ACCESS_LOG_FILE_NAME);
+    throw new FaceedgeError('CONFIG_INVALID', 'person rules need a state_dir for their access log and lockout');
+  return stateDir;
 }
 
 /** The origin of a command whose publisher is not known (the MQTT layer always gives one for a request topic). */

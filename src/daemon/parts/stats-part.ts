@@ -86,7 +86,8 @@ export class StatsReporter implements DaemonPart {
     const stages_ms = Object.fromEntries(
       Object.entries(totals).map(([stage, t]) => [stage, Math.round((t.ms / t.n) * 100) / 100]),
     );
-    return { fps, stages_ms, delegate: this.#o.delegate() };
+    const recognitionErrors = Object.fromEntries(this.#o.cameras.map((c) => [c.name, c.recognitionErrors]));
+    return { fps, stages_ms, delegate: this.#o.delegate(), recognition_errors_total: recognitionErrors };
   }
 
   stop(): void {
