@@ -2,6 +2,7 @@
  * `faceedge eval <dir>`: accuracy of a classifier through the whole board path (detector, aligner,
  * int8 model) on a folder of labeled photos, optionally with a report folder of charts and lists.
  */
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
@@ -11,6 +12,7 @@ import { writeReport } from '../../evaluation/write-report.js';
 import { openClassifier } from '../../inference/shipped-model.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { formatTable } from '../format-table.js';
+import { anchorTables, compareRuns, loadAnchors, type LoadedAnchor } from './eval-anchor.js';
 
 interface EvalFlags {
   readonly json?: boolean;
@@ -19,7 +21,12 @@ interface EvalFlags {
   readonly report?: string | true;
   readonly detector: DetectorModel;
   readonly limit?: string;
+  /** One anchor file per folder (`train/teacher/age.ts`); repeatable. */
+  readonly anchor: string[];
+  readonly anchorName?: string;
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 function parseLimit(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -107,11 +114,22 @@ export function registerEvalCommand(program: Command): void {
     )
     .addOption(new Option('--detector <model>', 'BlazeFace model').choices(['short', 'full']).default('short'))
     .option('--limit <n>', 'evaluate at most n images, spread over the classes')
+    .option(
+      '--anchor <csv>',
+      "age-band models: another estimator's ages for the folder's images (file,age; train/teacher/age.ts), scored beside the model on the same images; one per folder, repeatable",
+      collect,
+      [],
+    )
+    .option('--anchor-name <name>', "the anchor's name in the report, e.g. human-3.3.6 (default: the file's name)")
     .action(async (dirs: string[], flags: EvalFlags) => {
       const limit = parseLimit(flags.limit);
       const classifier = await openClassifier(flags.model);
       const evaluations: Evaluation[] = [];
+      let anchors: LoadedAnchor[] = [];
       try {
+        // Checked before the run: a wrong anchor file fails in a second, not after an hour of evaluation.
+        if (flags.anchor.length > 0)
+          anchors = await loadAnchors(dirs, flags.anchor, { name: flags.anchorName, labels: classifier.labels, limit });
         const detector = await FaceDetector.create({ model: flags.detector });
         try {
           for (const dir of dirs) {
@@ -137,31 +155,53 @@ export function registerEvalCommand(program: Command): void {
         await classifier.close();
       }
       const total = dirs.length > 1 ? totalOf(dirs, evaluations) : null;
+      const compared = anchors.length > 0 ? await compareRuns(dirs, evaluations, anchors) : null;
+      // `summary.anchor` in --json: the anchor's figures beside the model's (absent without --anchor).
+      const withAnchor = (summary: EvalSummary, i: number | 'total') => {
+        const anchor = i === 'total' ? compared?.total : compared?.folders[i];
+        return anchor ? { ...summary, anchor } : summary;
+      };
+      const anchorText = (i: number | 'total') => {
+        const anchor = i === 'total' ? compared?.total : compared?.folders[i];
+        return anchor ? `\n\n${anchorTables(anchor, classifier.labels)}` : '';
+      };
       if (flags.json) {
         console.log(
           JSON.stringify(
             total
-              ? { folders: dirs.map((dir, i) => ({ dir, summary: evaluations[i].summary })), total: total.summary }
-              : evaluations[0].summary,
+              ? {
+                  folders: dirs.map((dir, i) => ({ dir, summary: withAnchor(evaluations[i].summary, i) })),
+                  total: withAnchor(total.summary, 'total'),
+                }
+              : withAnchor(evaluations[0].summary, 0),
           ),
         );
       } else {
         console.log(
-          dirs.map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}`).join('\n\n'),
+          dirs
+            .map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}${anchorText(i)}`)
+            .join('\n\n'),
         );
-        if (total) console.log(`\n== total (${dirs.length} folders)\n${readable(total)}`);
+        if (total) console.log(`\n== total (${dirs.length} folders)\n${readable(total)}${anchorText('total')}`);
       }
       if (flags.report) {
         const reportDir = flags.report === true ? join(dirname(classifier.modelPath), 'report') : flags.report;
         const names = uniqueNames(dirs);
         for (const [i, dir] of dirs.entries()) {
+          const folderReport = dirs.length > 1 ? join(reportDir, names[i]) : reportDir;
           const written = await writeReport(evaluations[i], {
-            dir: dirs.length > 1 ? join(reportDir, names[i]) : reportDir,
+            dir: folderReport,
             manifest: classifier.manifest,
             dataset: dir,
           });
           for (const note of written.notes) console.error(`note: ${note}`);
-          console.error(`report: ${written.files.join(', ')}`);
+          const files = [...written.files];
+          const anchor = compared?.folders[i];
+          if (anchor) {
+            files.push(join(folderReport, 'anchor.json'));
+            await writeFile(files[files.length - 1], `${JSON.stringify(anchor, null, 2)}\n`);
+          }
+          console.error(`report: ${files.join(', ')}`);
         }
       }
     });
