@@ -73,8 +73,23 @@ describe.skipIf(skip !== null)(`faceedge eval --anchor (${skip ?? 'UTKFace test 
       csv,
       ['file,age', ...files.map((f, i) => `${f},${i === 0 ? '' : (years.get(f) ?? 0) + 0.4}`)].join('\n'),
     );
+    // Outside the folder: a report inside it would be a class folder of the next run.
+    const report = `${dir}-report`;
+    temps.push(report);
     const r = await runCli(
-      ['eval', dir, '--json', '--model', AGE_MODEL, '--anchor', csv, '--anchor-name', 'human-3.3.6'],
+      [
+        'eval',
+        dir,
+        '--json',
+        '--model',
+        AGE_MODEL,
+        '--anchor',
+        csv,
+        '--anchor-name',
+        'human-3.3.6',
+        '--report',
+        report,
+      ],
       { timeoutMs: 180_000 },
     );
     expect(r.code, r.stderr).toBe(0);
@@ -97,11 +112,13 @@ describe.skipIf(skip !== null)(`faceedge eval --anchor (${skip ?? 'UTKFace test 
     expect(compared.model.n).toBe(summary.n);
     expect(compared.model.accuracy).toBeCloseTo(summary.accuracy_all);
     expect(compared.groups?.anchor.age.map((g) => g.group)).toEqual(compared.groups?.model.age.map((g) => g.group));
+    // --report keeps the comparison beside the report files.
+    expect(JSON.parse(readFileSync(join(report, 'anchor.json'), 'utf8'))).toEqual(compared);
 
     const text = await runCli(['eval', dir, '--model', AGE_MODEL, '--anchor', csv, '--anchor-name', 'human-3.3.6'], {
       timeoutMs: 180_000,
     });
-    expect(text.code).toBe(0);
+    expect(text.code, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/same images, same run\s+model\s+anchor human-3\.3\.6/);
     expect(text.stdout).toMatch(/band accuracy\s+\d+\.\d %\s+88\.9 %/);
     expect(text.stdout).toMatch(/no face \(counted as wrong\)\s+\d+\s+1/);

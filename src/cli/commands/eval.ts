@@ -12,6 +12,8 @@ import { writeReport } from '../../evaluation/write-report.js';
 import { openClassifier } from '../../inference/shipped-model.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { formatTable } from '../format-table.js';
+import type { AnchorComparison } from '../../evaluation/anchor-comparison.js';
+import type { ModelManifest } from '../../inference/model-manifest.js';
 import { anchorTables, compareRuns, loadAnchors, type LoadedAnchor } from './eval-anchor.js';
 
 interface EvalFlags {
@@ -96,6 +98,60 @@ function uniqueNames(dirs: readonly string[]): string[] {
   return names.map((n, i) => (names.indexOf(n) === i ? n : `${n}-${i + 1}`));
 }
 
+/** What one `eval` produced: each folder's evaluation, the total of several, and the anchor comparisons. */
+interface EvalRun {
+  readonly dirs: readonly string[];
+  readonly evaluations: readonly Evaluation[];
+  readonly total: Evaluation | null;
+  readonly compared: { readonly folders: AnchorComparison[]; readonly total: AnchorComparison | null } | null;
+}
+
+const anchorOf = (run: EvalRun, i: number | 'total') =>
+  i === 'total' ? run.compared?.total : run.compared?.folders[i];
+
+/** The `--json` object; `summary.anchor` holds the anchor's figures beside the model's (absent without --anchor). */
+function runJson(run: EvalRun): unknown {
+  const withAnchor = (summary: EvalSummary, i: number | 'total') => {
+    const anchor = anchorOf(run, i);
+    return anchor ? { ...summary, anchor } : summary;
+  };
+  if (!run.total) return withAnchor(run.evaluations[0].summary, 0);
+  return {
+    folders: run.dirs.map((dir, i) => ({ dir, summary: withAnchor(run.evaluations[i].summary, i) })),
+    total: withAnchor(run.total.summary, 'total'),
+  };
+}
+
+/** The tables: each folder (with its anchor's beside it), then the total of several. */
+function runText(run: EvalRun, labels: readonly string[]): string {
+  const anchorText = (i: number | 'total') => {
+    const anchor = anchorOf(run, i);
+    return anchor ? `\n\n${anchorTables(anchor, labels)}` : '';
+  };
+  const { dirs, evaluations, total } = run;
+  const folders = dirs
+    .map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}${anchorText(i)}`)
+    .join('\n\n');
+  return total ? `${folders}\n\n== total (${dirs.length} folders)\n${readable(total)}${anchorText('total')}` : folders;
+}
+
+/** `--report`: each folder's report files, with `anchor.json` beside them when an anchor was compared. */
+async function writeReports(run: EvalRun, reportDir: string, manifest: ModelManifest): Promise<void> {
+  const names = uniqueNames(run.dirs);
+  for (const [i, dir] of run.dirs.entries()) {
+    const folderReport = run.dirs.length > 1 ? join(reportDir, names[i]) : reportDir;
+    const written = await writeReport(run.evaluations[i], { dir: folderReport, manifest, dataset: dir });
+    for (const note of written.notes) console.error(`note: ${note}`);
+    const files = [...written.files];
+    const anchor = anchorOf(run, i);
+    if (anchor) {
+      files.push(join(folderReport, 'anchor.json'));
+      await writeFile(files[files.length - 1], `${JSON.stringify(anchor, null, 2)}\n`);
+    }
+    console.error(`report: ${files.join(', ')}`);
+  }
+}
+
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
@@ -156,53 +212,11 @@ export function registerEvalCommand(program: Command): void {
       }
       const total = dirs.length > 1 ? totalOf(dirs, evaluations) : null;
       const compared = anchors.length > 0 ? await compareRuns(dirs, evaluations, anchors) : null;
-      // `summary.anchor` in --json: the anchor's figures beside the model's (absent without --anchor).
-      const withAnchor = (summary: EvalSummary, i: number | 'total') => {
-        const anchor = i === 'total' ? compared?.total : compared?.folders[i];
-        return anchor ? { ...summary, anchor } : summary;
-      };
-      const anchorText = (i: number | 'total') => {
-        const anchor = i === 'total' ? compared?.total : compared?.folders[i];
-        return anchor ? `\n\n${anchorTables(anchor, classifier.labels)}` : '';
-      };
-      if (flags.json) {
-        console.log(
-          JSON.stringify(
-            total
-              ? {
-                  folders: dirs.map((dir, i) => ({ dir, summary: withAnchor(evaluations[i].summary, i) })),
-                  total: withAnchor(total.summary, 'total'),
-                }
-              : withAnchor(evaluations[0].summary, 0),
-          ),
-        );
-      } else {
-        console.log(
-          dirs
-            .map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}${anchorText(i)}`)
-            .join('\n\n'),
-        );
-        if (total) console.log(`\n== total (${dirs.length} folders)\n${readable(total)}${anchorText('total')}`);
-      }
+      const run: EvalRun = { dirs, evaluations, total, compared };
+      console.log(flags.json ? JSON.stringify(runJson(run)) : runText(run, classifier.labels));
       if (flags.report) {
         const reportDir = flags.report === true ? join(dirname(classifier.modelPath), 'report') : flags.report;
-        const names = uniqueNames(dirs);
-        for (const [i, dir] of dirs.entries()) {
-          const folderReport = dirs.length > 1 ? join(reportDir, names[i]) : reportDir;
-          const written = await writeReport(evaluations[i], {
-            dir: folderReport,
-            manifest: classifier.manifest,
-            dataset: dir,
-          });
-          for (const note of written.notes) console.error(`note: ${note}`);
-          const files = [...written.files];
-          const anchor = compared?.folders[i];
-          if (anchor) {
-            files.push(join(folderReport, 'anchor.json'));
-            await writeFile(files[files.length - 1], `${JSON.stringify(anchor, null, 2)}\n`);
-          }
-          console.error(`report: ${files.join(', ')}`);
-        }
+        await writeReports(run, reportDir, classifier.manifest);
       }
     });
 }
