@@ -63,5 +63,10 @@ export function healthFacts(s: DaemonServices, started: boolean): HealthFacts {
     ),
     paused_cameras: cameras.filter((c) => c.paused).map((c) => c.name),
     model: { id: classifier.id, sha256: classifier.sha256, delegate: classifier.delegate.active },
+    models: s.classifiers.models.map((m) => ({
+      name: m.name,
+      id: m.holder.current.id,
+      sha256: m.holder.current.sha256,
+    })),
   };
 }

@@ -34,6 +34,8 @@ export function ageBand(age: number): string {
 /** What a labels.csv row says about one image beyond its class. */
 export interface ImageGroups {
   readonly age?: string;
+  /** The age in years itself, where the CSV gives one (an anchor's age error is measured against it). */
+  readonly years?: number;
   readonly race?: string;
 }
 
@@ -102,6 +104,7 @@ export async function readImageGroups(
     const race = raceCol >= 0 ? row[raceCol] : undefined;
     groups.set(path.slice(found.prefix.length), {
       age: ageCol >= 0 ? ageBand(age) : undefined,
+      years: ageCol >= 0 ? age : undefined,
       // A few UTKFace names carry no race code: their row says so rather than forming a nameless group.
       race: race === undefined ? undefined : (RACE_NAMES[race] ?? (race === '' ? UNKNOWN_GROUP : race)),
     });

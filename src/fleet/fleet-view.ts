@@ -27,6 +27,28 @@ export interface CameraRow {
   readonly stale: boolean;
 }
 
+/** A model a board serves, from its bridge/info. */
+export interface ServedModel {
+  readonly id: string;
+  readonly sha256: string;
+  readonly installed: string | null;
+  readonly version: string | null;
+}
+
+/** One of a board's models per face (`classifiers[].name`). */
+export interface NamedModel extends ServedModel {
+  readonly name: string;
+}
+
+/**
+ * The model of `row` that `name` addresses, as model push and rollback address it: the named one, or the first
+ * (`model`) without a name. Null when the board reports no such model.
+ */
+export function modelOf(row: BoardRow | null | undefined, name?: string): ServedModel | null {
+  if (!row) return null;
+  return name === undefined ? row.model : (row.models.find((m) => m.name === name) ?? null);
+}
+
 /** One row of `faceedge fleet status` (and the `--json` shape). */
 export interface BoardRow {
   readonly device: string;
@@ -40,12 +62,12 @@ export interface BoardRow {
   /** ISO time of its last stats message. */
   readonly last_seen: string | null;
   readonly version: string | null;
-  readonly model: {
-    readonly id: string;
-    readonly sha256: string;
-    readonly installed: string | null;
-    readonly version: string | null;
-  } | null;
+  readonly model: ServedModel | null;
+  /**
+   * Every model per face by name (`classifiers:`), the first one first, from bridge/info `models`; empty for a
+   * board from before model names.
+   */
+  readonly models: readonly NamedModel[];
   readonly delegate: { readonly active: string; readonly fallback_reason: string | null } | null;
   readonly tags: readonly string[];
   readonly cameras: readonly CameraRow[];
@@ -70,6 +92,16 @@ function parseJson<T>(payload: Buffer | string): T | null {
   } catch {
     return null;
   }
+}
+
+/** bridge/info `models`, keeping the well-formed entries (one malformed entry must not hide the others). */
+function namedModels(list: readonly unknown[]): NamedModel[] {
+  return list.flatMap((m) => {
+    const e = m as Partial<Record<keyof NamedModel, unknown>> | null;
+    if (typeof e?.name !== 'string' || typeof e.id !== 'string' || typeof e.sha256 !== 'string') return [];
+    const text = (v: unknown) => (typeof v === 'string' ? v : null);
+    return [{ name: e.name, id: e.id, sha256: e.sha256, installed: text(e.installed), version: text(e.version) }];
+  });
 }
 
 export class FleetView {
@@ -191,6 +223,7 @@ export class FleetView {
             version: info.model.version ?? null,
           }
         : null,
+      models: Array.isArray(info?.models) ? namedModels(info.models) : [],
       delegate: info?.delegate
         ? { active: info.delegate.active, fallback_reason: info.delegate.fallback_reason ?? null }
         : null,

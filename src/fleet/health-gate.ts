@@ -1,6 +1,7 @@
 /**
  * A rollout wave's health gate: after the soak, a board passes when it is online, serves the new model
- * (bridge/info and its own health_check agree on the sha256), health_check is ready with no reasons,
+ * (bridge/info and its own health_check agree on the sha256 of the model the rollout addresses: the named one
+ * with `fleet push --name`, else the first), health_check is ready with no reasons,
  * every camera's capture is online, and frames and events still flow at ≥ a fraction of the board's own
  * rate measured just before its push. Rates come from the boards' own retained stats (fps, events_total),
  * so the gate costs the broker nothing extra; each board is compared with itself, over windows a few
@@ -8,7 +9,7 @@
  */
 import type { BridgeResponse } from '../mqtt/bridge-dispatcher.js';
 import type { FleetConnection } from './fleet-connection.js';
-import type { BoardRow, FleetView } from './fleet-view.js';
+import { modelOf, type BoardRow, type FleetView } from './fleet-view.js';
 
 /** What a RateMeter reads: a FleetConnection's change events and its view's last stats per board. */
 export interface StatsSource {
@@ -120,8 +121,26 @@ function summarise(list: readonly Report[], skip: number): RateSample {
   };
 }
 
+/** What a board's health_check answer says of its models: the first as `model`, all by name as `models`. */
+interface HealthModels {
+  readonly model?: { readonly sha256?: string } | null;
+  readonly models?: readonly { readonly name?: string; readonly sha256?: string }[];
+}
+
+/**
+ * The sha256 of the model `name` addresses (the first without a name) in a health_check answer's data; undefined
+ * when the board reports no such model (a board from before model names reports no `models`).
+ */
+export function healthServes(data: unknown, name?: string): string | undefined {
+  const h = (data ?? {}) as HealthModels;
+  if (name === undefined) return h.model?.sha256;
+  return Array.isArray(h.models) ? h.models.find((m) => m.name === name)?.sha256 : undefined;
+}
+
 export interface GateInput {
   readonly targetSha256: string;
+  /** The model the rollout addresses (`classifiers[].name`); absent: the board's first model. */
+  readonly modelName?: string;
   /** The board's row after the soak. */
   readonly row: BoardRow | null;
   /** Its answer to health_check, or the error of asking. */
@@ -140,14 +159,17 @@ export function gateReasons(g: GateInput): string[] {
   const reasons: string[] = [];
   const short = (sha: string | undefined) => (sha ? `${sha.slice(0, 12)}…` : 'none');
   if (g.row?.online !== true) reasons.push('offline');
-  if (g.row?.model?.sha256 !== g.targetSha256)
-    reasons.push(`bridge/info names model ${short(g.row?.model?.sha256)}, not ${short(g.targetSha256)}`);
+  const which = g.modelName === undefined ? 'model' : `model "${g.modelName}"`;
+  const named = modelOf(g.row, g.modelName)?.sha256;
+  if (named !== g.targetSha256)
+    reasons.push(`bridge/info names ${which} ${short(named)}, not ${short(g.targetSha256)}`);
   if (g.health instanceof Error) reasons.push(`health_check: ${g.health.message}`);
   else if (g.health.status !== 'ok') reasons.push(`health_check error: ${g.health.error ?? 'unknown'}`);
   else {
-    const h = g.health.data as { ready?: boolean; reasons?: string[]; model?: { sha256?: string } | null };
+    const h = g.health.data as { ready?: boolean; reasons?: string[] };
     if (h.ready !== true) reasons.push(`not ready: ${(h.reasons ?? []).join('; ') || 'no reason given'}`);
-    if (h.model?.sha256 !== g.targetSha256) reasons.push(`health_check serves ${short(h.model?.sha256)}`);
+    const serves = healthServes(g.health.data, g.modelName);
+    if (serves !== g.targetSha256) reasons.push(`health_check serves ${which} ${short(serves)}`);
   }
   for (const c of g.row?.cameras ?? []) if (c.capture === 'offline') reasons.push(`camera ${c.name}: capture offline`);
   if (after.restarted) reasons.push('the daemon restarted during the soak');

@@ -1,7 +1,8 @@
 /** `faceedge fleet push --dry-run`: what a rollout would do now, without pushing or writing state. */
 import { readModelPackage, servingFile } from '../model-push/model-package.js';
 import { FleetConnection } from './fleet-connection.js';
-import { planWaves, selectTargets } from './rollout-plan.js';
+import { modelOf } from './fleet-view.js';
+import { planWaves, requireNamedModel, selectTargets } from './rollout-plan.js';
 import type { RolloutOptions } from './rollout.js';
 import type { RolloutState } from './rollout-state.js';
 
@@ -11,6 +12,7 @@ export interface PlannedBoard {
   /** 1-based wave number (wave 1 is the canary when `canary` > 0). */
   readonly wave: number;
   readonly online: boolean | null;
+  /** sha256 of the model the rollout addresses (the named one, else the first), as its bridge/info says. */
   readonly sha256: string | null;
   /** `push`, `skip` (already serves the package) or `offline` (would stop the rollout). */
   readonly action: 'push' | 'skip' | 'offline';
@@ -21,15 +23,22 @@ export async function planRollout(
   o: Omit<RolloutOptions, 'statePath' | 'soakS'>,
 ): Promise<{ package: RolloutState['package']; boards: PlannedBoard[] }> {
   const pkg = await readModelPackage(o.packageDir);
-  const target = { dir: o.packageDir, id: pkg.manifest.id, sha256: servingFile(pkg).sha256 };
+  const target = {
+    dir: o.packageDir,
+    id: pkg.manifest.id,
+    sha256: servingFile(pkg).sha256,
+    ...(o.name === undefined ? {} : { name: o.name }),
+  };
   const fleet = await FleetConnection.open(o);
   try {
     await fleet.settle();
-    const waves = planWaves(selectTargets(fleet.view.boards(), o.selector), o.canary ?? 1, o.wave ?? 10);
+    const devices = selectTargets(fleet.view.boards(), o.selector);
+    requireNamedModel(fleet.view.boards(), devices, o.name);
+    const waves = planWaves(devices, o.canary ?? 1, o.wave ?? 10);
     const boards = waves.flatMap((wave, i) =>
       wave.map((device): PlannedBoard => {
         const row = fleet.view.board(device);
-        const sha256 = row?.model?.sha256 ?? null;
+        const sha256 = modelOf(row, o.name)?.sha256 ?? null;
         return {
           device,
           wave: i + 1,

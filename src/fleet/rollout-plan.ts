@@ -1,6 +1,6 @@
 /** Which boards a rollout targets and in which waves: a canary first, then waves of a fixed size. */
 import { FaceedgeError } from '../errors.js';
-import type { BoardRow } from './fleet-view.js';
+import { modelOf, type BoardRow } from './fleet-view.js';
 
 /** Exactly one of the three. */
 export interface TargetSelector {
@@ -42,4 +42,25 @@ export function planWaves(devices: readonly string[], canary: number, wave: numb
   if (canary > 0) waves.push(devices.slice(0, canary));
   for (let i = Math.min(canary, devices.length); i < devices.length; i += wave) waves.push(devices.slice(i, i + wave));
   return waves.filter((w) => w.length > 0);
+}
+
+/**
+ * With `fleet push --name`: every selected board must report a model of that name in its bridge/info, else
+ * USAGE naming them. A typo in the name, or a board configured without that model (or from before model names),
+ * must stop the rollout before any push rather than be refused board by board.
+ */
+export function requireNamedModel(boards: readonly BoardRow[], devices: readonly string[], name?: string): void {
+  if (name === undefined) return;
+  const lacking = devices.filter(
+    (d) =>
+      modelOf(
+        boards.find((b) => b.device === d),
+        name,
+      ) === null,
+  );
+  if (lacking.length > 0) {
+    throw new FaceedgeError('USAGE', `no model named "${name}" on ${lacking.join(', ')}`, {
+      hint: "fleet status --json lists each board's models by name (classifiers[].name in its config)",
+    });
+  }
 }

@@ -46,10 +46,22 @@ export interface BoardProgress {
   at: string;
 }
 
+/** What a rollout pushes, and to which of each board's models. */
+export interface RolloutPackage {
+  readonly dir: string;
+  readonly id: string;
+  readonly sha256: string;
+  /** The model per face it replaces (`classifiers[].name`); absent: each board's first model. */
+  readonly name?: string;
+}
+
 export interface RolloutState {
   readonly format: 1;
-  /** The package: its folder, manifest id and the sha256 of the file the boards will serve. */
-  readonly package: { readonly dir: string; readonly id: string; readonly sha256: string };
+  /**
+   * The package: its folder, manifest id and the sha256 of the file the boards will serve, and the board model it
+   * goes to (`name`, `fleet push --name`; absent: the first model, as in state files from before model names).
+   */
+  readonly package: RolloutPackage;
   readonly waves: readonly (readonly string[])[];
   status: 'running' | 'completed' | 'stopped';
   stop_reason: string | null;

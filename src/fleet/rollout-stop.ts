@@ -9,13 +9,15 @@ import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { isFaceedgeError } from '../errors.js';
 import type { BridgeResponse } from '../mqtt/bridge-dispatcher.js';
 import type { FleetConnection } from './fleet-connection.js';
-import type { BoardProgress, RolloutState, RolloutStateFile } from './rollout-state.js';
+import { modelOf } from './fleet-view.js';
+import { healthServes } from './health-gate.js';
+import type { BoardProgress, RolloutPackage, RolloutStateFile } from './rollout-state.js';
 
 export interface StopContext {
   readonly fleet: FleetConnection;
   readonly st: RolloutStateFile;
-  /** The package being rolled out. */
-  readonly target: RolloutState['package'];
+  /** The package being rolled out, and the model it addresses (`name`; absent: the first). */
+  readonly target: RolloutPackage;
   /** Boards asked and rolled back at once. */
   readonly concurrency: number;
   readonly log: (line: string) => void;
@@ -59,7 +61,7 @@ async function settleBoard(ctx: StopContext, d: string): Promise<void> {
   const keep = p.state === 'failed' && p.error ? `${p.error}; ` : '';
   if ('error' in serving) {
     if (!mayHaveChanged(p)) return;
-    const lastKnown = ctx.fleet.view.board(d)?.model?.sha256 ?? null;
+    const lastKnown = modelOf(ctx.fleet.view.board(d), target.name)?.sha256 ?? null;
     if (p.switched || lastKnown === target.sha256 || lastKnown === null) {
       await st.board(d, 'rollback-failed', {
         error: `${keep}${serving.error}; its last bridge/info names ${short(lastKnown)}: ${RETURN_HINT}`,
@@ -93,7 +95,14 @@ async function rollBack(ctx: StopContext, d: string, keep: string): Promise<void
   const p = st.state.boards[d];
   try {
     // Guarded by the sha256: a rollback that is retried (or raced) never undoes the one before it.
-    const r = await requestAnswered(ctx, d, 'model/rollback', { if_sha256: target.sha256 }, 60_000);
+    // By name: only the model this rollout pushed goes back; the board's other models are not touched.
+    const r = await requestAnswered(
+      ctx,
+      d,
+      'model/rollback',
+      { if_sha256: target.sha256, ...(target.name === undefined ? {} : { name: target.name }) },
+      60_000,
+    );
     if (r.status !== 'ok') throw new Error(r.error ?? 'refused');
     const data = r.data as { rolled_back?: boolean; model?: { sha256?: string } | null };
     const now = data.model?.sha256 ?? null;
@@ -107,14 +116,16 @@ async function rollBack(ctx: StopContext, d: string, keep: string): Promise<void
   }
 }
 
-/** The model `d` serves, from its own health_check (not its retained bridge/info, which may be old). */
+/**
+ * The model `d` serves in the place the rollout addresses (the named model, else the first), from its own
+ * health_check (not its retained bridge/info, which may be old).
+ */
 async function askServing(ctx: StopContext, d: string): Promise<Serving> {
   if (ctx.fleet.view.board(d)?.online === false) return { error: 'offline' };
   try {
     const r = await requestAnswered(ctx, d, 'health_check', {}, 30_000);
     if (r.status !== 'ok') return { error: `health_check error: ${r.error ?? 'unknown'}` };
-    const model = (r.data as { model?: { sha256?: string } | null }).model;
-    return { sha256: model?.sha256 ?? null };
+    return { sha256: healthServes(r.data, ctx.target.name) ?? null };
   } catch (err) {
     return { error: `did not answer: ${(err as Error).message}` };
   }

@@ -11,13 +11,25 @@ import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { readModelPackage, servingFile } from '../model-push/model-package.js';
 import { pushModelOverMqtt } from '../model-push/mqtt-push-sender.js';
 import { FleetConnection, operatorClientOptions, type FleetConnectionOptions } from './fleet-connection.js';
+import { modelOf } from './fleet-view.js';
 import { DEFAULT_GATE, gateReasons, RateMeter, type GateThresholds, type RateSample } from './health-gate.js';
-import { planWaves, selectTargets, type TargetSelector } from './rollout-plan.js';
-import { newRolloutState, readRolloutState, RolloutStateFile, type RolloutState } from './rollout-state.js';
+import { planWaves, requireNamedModel, selectTargets, type TargetSelector } from './rollout-plan.js';
+import {
+  newRolloutState,
+  readRolloutState,
+  RolloutStateFile,
+  type RolloutPackage,
+  type RolloutState,
+} from './rollout-state.js';
 import { stopRollout } from './rollout-stop.js';
 
 export interface RolloutOptions extends FleetConnectionOptions {
   readonly packageDir: string;
+  /**
+   * The board model the package replaces (`classifiers[].name`): pushed into that model's store, gated on that
+   * model's sha256 and rolled back by name. Absent: each board's first model.
+   */
+  readonly name?: string;
   readonly selector: TargetSelector;
   /** Boards in the first wave. Default 1. */
   readonly canary?: number;
@@ -53,7 +65,12 @@ const NO_REPORTS: RateSample = { fps: null, reports: 0, events: 0, eventsPerS: n
 export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
   const log = o.log ?? (() => undefined);
   const pkg = await readModelPackage(o.packageDir);
-  const target = { dir: o.packageDir, id: pkg.manifest.id, sha256: servingFile(pkg).sha256 };
+  const target: RolloutPackage = {
+    dir: o.packageDir,
+    id: pkg.manifest.id,
+    sha256: servingFile(pkg).sha256,
+    ...(o.name === undefined ? {} : { name: o.name }),
+  };
   const fleet = await FleetConnection.open(o);
   try {
     await fleet.settle();
@@ -65,11 +82,7 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
   }
 }
 
-async function openState(
-  o: RolloutOptions,
-  target: RolloutState['package'],
-  fleet: FleetConnection,
-): Promise<RolloutStateFile> {
+async function openState(o: RolloutOptions, target: RolloutPackage, fleet: FleetConnection): Promise<RolloutStateFile> {
   const existing = await readRolloutState(o.statePath);
   if (existing) {
     if (existing.package.sha256 !== target.sha256) {
@@ -77,6 +90,16 @@ async function openState(
         'USAGE',
         `${o.statePath} belongs to a rollout of ${existing.package.id} (${existing.package.sha256.slice(0, 12)}…), not ${target.id}`,
         { hint: 'pass another --state file' },
+      );
+    }
+    // Resumed with another --name (or none), it would gate and roll back another model than it pushed.
+    if (existing.package.name !== target.name) {
+      throw new FaceedgeError(
+        'USAGE',
+        `${o.statePath} belongs to a rollout to ${modelLabel(existing.package.name)}, not to ${modelLabel(target.name)}`,
+        {
+          hint: `rerun with ${existing.package.name === undefined ? 'no --name' : `--name ${existing.package.name}`}, or pass another --state file`,
+        },
       );
     }
     if (existing.status === 'stopped') {
@@ -87,6 +110,7 @@ async function openState(
     return new RolloutStateFile(o.statePath, existing);
   }
   const devices = selectTargets(fleet.view.boards(), o.selector);
+  requireNamedModel(fleet.view.boards(), devices, target.name);
   const st = new RolloutStateFile(
     o.statePath,
     newRolloutState(target, planWaves(devices, o.canary ?? 1, o.wave ?? 10)),
@@ -95,8 +119,12 @@ async function openState(
   return st;
 }
 
+/** How a log line or an error names the model a rollout addresses. */
+export const modelLabel = (name: string | undefined): string =>
+  name === undefined ? 'the first model' : `the model "${name}"`;
+
 class Rollout {
-  readonly #target: RolloutState['package'];
+  readonly #target: RolloutPackage;
   readonly #meter: RateMeter;
   /** Workstation time each board was seen switched in this run, ms. */
   readonly #switchedAt = new Map<string, number>();
@@ -136,7 +164,7 @@ class Rollout {
     const waves = this.#st.state.waves;
     const open = waves.flat().filter((d) => !['healthy', 'skipped'].includes(boards[d].state));
     this.#log(
-      `rollout of ${this.#target.id} (${this.#target.sha256.slice(0, 12)}…): ${waves.length} waves, ${open.length} boards to do`,
+      `rollout of ${this.#target.id} (${this.#target.sha256.slice(0, 12)}…) to ${modelLabel(this.#target.name)}: ${waves.length} waves, ${open.length} boards to do`,
     );
     const baselineS = this.#o.baselineS ?? this.#o.soakS;
     if (open.length > 0) {
@@ -167,7 +195,8 @@ class Rollout {
   async #push(device: string): Promise<string | null> {
     const p = this.#st.state.boards[device];
     const row = this.#fleet.view.board(device);
-    if (p.state === 'pending' && row?.model?.sha256 === this.#target.sha256) {
+    const serves = modelOf(row, this.#target.name)?.sha256;
+    if (p.state === 'pending' && serves === this.#target.sha256) {
       await this.#st.board(device, 'skipped');
       this.#log(`${device}: already serves ${this.#target.sha256.slice(0, 12)}…, skipped`);
       return null;
@@ -176,7 +205,7 @@ class Rollout {
       await this.#st.board(device, 'failed', { error: 'offline before the push' });
       return `${device}: offline before the push`;
     }
-    if ((p.switched || p.state === 'pushing') && row.model?.sha256 === this.#target.sha256) {
+    if ((p.switched || p.state === 'pushing') && serves === this.#target.sha256) {
       // Resumed after the workstation died between its push (or the push's answer) and its gate: the
       // board switched in this rollout; it needs the gate, not the bytes again.
       this.#switchedAt.set(device, Date.now());
@@ -186,7 +215,7 @@ class Rollout {
     const now = Date.now();
     const before = this.#meter.window(device, now - (this.#o.baselineS ?? this.#o.soakS) * 1000, now);
     await this.#st.board(device, 'pushing', {
-      previous_sha256: p.previous_sha256 ?? row.model?.sha256 ?? null,
+      previous_sha256: p.previous_sha256 ?? serves ?? null,
       push_started: true,
       rates: { before, after: null },
     });
@@ -199,6 +228,7 @@ class Rollout {
         dir: this.#target.dir,
         url: this.#o.url,
         deviceId: device,
+        name: this.#target.name,
         baseTopic: this.#o.baseTopic,
         chunkSize: this.#o.chunkSize,
         mqtt: operatorClientOptions(this.#o.auth),
@@ -248,6 +278,7 @@ class Rollout {
       const after = this.#meter.window(d, Math.max(this.#switchedAt.get(d) ?? soakFrom, soakFrom), Date.now(), true);
       const reasons = gateReasons({
         targetSha256: this.#target.sha256,
+        modelName: this.#target.name,
         row: this.#fleet.view.board(d),
         health,
         figures: { before, after },

@@ -19,6 +19,11 @@ export interface HealthFacts {
   readonly paused_cameras?: readonly string[];
   /** The loaded classifier, null while none is loaded. */
   readonly model: { readonly id: string; readonly sha256: string; readonly delegate: string } | null;
+  /**
+   * Every model per face by name (`classifiers:`), the first one first: what `faceedge fleet push --name` gates
+   * and rolls back on. Absent from boards before model names.
+   */
+  readonly models?: readonly { readonly name: string; readonly id: string; readonly sha256: string }[];
 }
 
 export interface HealthReport extends HealthFacts {

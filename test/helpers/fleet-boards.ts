@@ -22,6 +22,8 @@ export interface BoardSpec {
   readonly publicKeyPem?: string;
   /** Its `classifier.model` (default the shipped int8 model). */
   readonly classifier?: string;
+  /** Several models per face (`classifiers:`) instead of `classifier.model`. */
+  readonly classifiers?: readonly { readonly name: string; readonly model: string; readonly interval_ms?: number }[];
   /** Merged into its `mqtt` section (username/password, tls). */
   readonly mqtt?: Record<string, unknown>;
 }
@@ -83,11 +85,13 @@ export class TestFleet {
           models: { public_key: spec.publicKeyPem ?? this.publicKeyPem },
           mqtt: { stats_interval_s: 1, ...spec.mqtt },
           log: { level: 'info' },
+          ...(spec.classifiers ? { classifiers: spec.classifiers } : {}),
         },
       });
       const daemon = DaemonProcess.start(
         { ...base, device: { id: spec.id, tags: [...(spec.tags ?? [])] } },
-        { dir, classifier: spec.classifier ?? this.shippedModel, built: this.built },
+        // With a classifiers: list, no FACEEDGE_CLASSIFIER__MODEL (it would be a second classifier section).
+        { dir, classifier: spec.classifiers ? undefined : (spec.classifier ?? this.shippedModel), built: this.built },
       );
       this.boards.set(spec.id, daemon);
       return daemon;

@@ -4,7 +4,7 @@ import { isFaceedgeError } from '../../src/errors.js';
 import { gateReasons, RateMeter, type GateInput, type RateSample } from '../../src/fleet/health-gate.js';
 import type { StatsPayload } from '../../src/mqtt/mqtt-payloads.js';
 import type { BoardRow } from '../../src/fleet/fleet-view.js';
-import { planWaves, selectTargets } from '../../src/fleet/rollout-plan.js';
+import { planWaves, requireNamedModel, selectTargets } from '../../src/fleet/rollout-plan.js';
 
 const SHA = 'b'.repeat(64);
 const row = (device: string, over: Partial<BoardRow> = {}): BoardRow => ({
@@ -14,6 +14,7 @@ const row = (device: string, over: Partial<BoardRow> = {}): BoardRow => ({
   last_seen: null,
   version: '0.1.0',
   model: { id: 'm', sha256: SHA, installed: 'model-store', version: 'm-1' },
+  models: [],
   delegate: { active: 'xnnpack', fallback_reason: null },
   tags: [],
   cameras: [{ name: 'cam', capture: 'online', fps: 4, events_total: 10, last_event: null, stale: false }],
@@ -190,5 +191,63 @@ describe('RateMeter windows', () => {
     clock = 28_000;
     src.report('a', 1028, 9, 2);
     expect(meter.window('a', 27_500, clock).reports).toBe(0); // stopped: nothing more recorded
+  });
+});
+
+describe('a rollout addressed to one model by name (fleet push --name)', () => {
+  const OTHER = 'c'.repeat(64);
+  const named = (name: string, sha256: string) => ({ name, id: name, sha256, installed: 'model-store', version: null });
+  // The first model serves OTHER, the "age" model the package (SHA): the gate must read "age", not the first.
+  const twoModels = (device: string, ageSha = SHA) =>
+    row(device, {
+      model: { id: 'gender', sha256: OTHER, installed: null, version: null },
+      models: [named('gender', OTHER), named('age', ageSha)],
+    });
+  const health = (ageSha: string) => ({
+    status: 'ok' as const,
+    data: {
+      ready: true,
+      reasons: [],
+      model: { sha256: OTHER },
+      models: [
+        { name: 'gender', sha256: OTHER },
+        { name: 'age', sha256: ageSha },
+      ],
+    },
+  });
+  const rates = { fps: 4, reports: 5, events: 0, eventsPerS: null, restarted: false };
+  const input = (r: BoardRow, h: ReturnType<typeof health>): GateInput => ({
+    targetSha256: SHA,
+    modelName: 'age',
+    row: r,
+    health: h,
+    figures: { before: rates, after: rates },
+  });
+
+  it("gates on the named model's sha256 in bridge/info and health_check, not the first model's", () => {
+    expect(gateReasons(input(twoModels('a'), health(SHA)))).toEqual([]);
+    expect(gateReasons(input(twoModels('a', OTHER), health(OTHER)))).toEqual([
+      'bridge/info names model "age" cccccccccccc…, not bbbbbbbbbbbb…',
+      'health_check serves model "age" cccccccccccc…',
+    ]);
+    // Without a name the first model is judged, as before: here it is not the package.
+    expect(gateReasons({ ...input(twoModels('a'), health(SHA)), modelName: undefined })).toHaveLength(2);
+    // A board from before model names reports no models: the named model cannot be confirmed.
+    expect(
+      gateReasons(
+        input(row('a', { models: [] }), {
+          status: 'ok',
+          data: { ready: true, reasons: [], model: { sha256: SHA } },
+        } as never),
+      ),
+    ).toEqual(['bridge/info names model "age" none, not bbbbbbbbbbbb…', 'health_check serves model "age" none']);
+  });
+
+  it('refuses to plan a rollout to boards that have no model of that name', () => {
+    const boards = [twoModels('a'), row('b'), twoModels('c')];
+    expect(() => requireNamedModel(boards, ['a', 'c'], 'age')).not.toThrow();
+    expect(() => requireNamedModel(boards, ['a', 'b'], undefined)).not.toThrow();
+    expect(usage(() => requireNamedModel(boards, ['a', 'b', 'c'], 'age'))).toMatch(/no model named "age" on b$/);
+    expect(usage(() => requireNamedModel(boards, ['a', 'c'], 'agee'))).toMatch(/no model named "agee" on a, c/);
   });
 });

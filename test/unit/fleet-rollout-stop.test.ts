@@ -92,3 +92,43 @@ describe('stopRollout', () => {
     expect(asked.filter((a) => a.endsWith('model/rollback'))).toHaveLength(3);
   });
 });
+
+describe('stopRollout of a rollout addressed by name', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'faceedge-stop-named-'));
+  });
+  afterEach(() => rm(dir, { recursive: true, force: true }));
+
+  it('reads the named model in health_check and rolls back only it, by name', async () => {
+    // The board's first model serves NEW too (it got the same package earlier, outside this rollout): a rollback
+    // without the name would move the first model.
+    const serving = { first: NEW, age: NEW };
+    const requests: Array<{ command: string; params: Record<string, unknown> }> = [];
+    const fleet = {
+      view: { board: () => ({ device: 'b1', online: true, model: { sha256: serving.first }, models: [] }) },
+      async request(_d: string, command: string, params: Record<string, unknown>): Promise<BridgeResponse> {
+        requests.push({ command, params });
+        const models = [
+          { name: 'first', sha256: serving.first },
+          { name: 'age', sha256: serving.age },
+        ];
+        if (command === 'health_check') return { status: 'ok', data: { ready: true, model: models[0], models } };
+        const key = params.name === 'age' ? 'age' : 'first';
+        if (params.if_sha256 !== serving[key]) return { status: 'ok', data: { rolled_back: false } };
+        serving[key] = OLD;
+        return { status: 'ok', data: { rolled_back: true, model: { sha256: OLD } } };
+      },
+    } as unknown as FleetConnection;
+    const st = new RolloutStateFile(
+      join(dir, 'state.json'),
+      newRolloutState({ dir, id: 'pkg', sha256: NEW, name: 'age' }, [['b1']]),
+    );
+    await st.board('b1', 'healthy', { switched: true, push_started: true, previous_sha256: OLD });
+    await stopRollout({ fleet, st, target: st.state.package, concurrency: 4, log: () => {}, retryPauseMs: 1 }, 'x');
+    expect(requests.map((r) => r.command)).toEqual(['health_check', 'model/rollback']);
+    expect(requests[1].params).toEqual({ if_sha256: NEW, name: 'age' });
+    expect(serving).toEqual({ first: NEW, age: OLD });
+    expect(st.state.boards.b1).toMatchObject({ state: 'rolled-back', serving_at_stop: OLD });
+  });
+});

@@ -40,6 +40,12 @@ describe('FleetView', () => {
     JSON.stringify({
       version: '0.1.0',
       model: { id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc' },
+      // Every model per face by name; a malformed entry is dropped without hiding the others.
+      models: [
+        { name: 'gender', id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc', labels: [] },
+        { name: 'age', id: 'a1', sha256: 'c'.repeat(64), installed: 'classifier.model' },
+        { name: 'broken', sha256: 42 },
+      ],
       delegate: { active: 'xnnpack', fallback_reason: null },
       cameras: ['door', 'yard'],
       tags: ['lobby'],
@@ -75,6 +81,10 @@ describe('FleetView', () => {
       last_seen: new Date(T0).toISOString(),
       version: '0.1.0',
       model: { id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc' },
+      models: [
+        { name: 'gender', id: 'm1', sha256: 'a'.repeat(64), installed: 'model-store', version: 'm1-abc' },
+        { name: 'age', id: 'a1', sha256: 'c'.repeat(64), installed: 'classifier.model', version: null },
+      ],
       delegate: { active: 'xnnpack', fallback_reason: null },
       tags: ['lobby'],
       cameras: [

@@ -94,7 +94,8 @@ describe('per-group accuracy', () => {
   it("finds labels.csv one folder up and keys it by the evaluated folder's paths", async () => {
     const found = await readImageGroups(join(root, 'test'));
     expect(found?.source).toBe(join(root, 'labels.csv'));
-    expect(found?.groups.get('female/c.png')).toEqual({ age: '60+', race: 'White' });
+    // The band, and the age itself (an anchor's error in years is measured against it).
+    expect(found?.groups.get('female/c.png')).toEqual({ age: '60+', years: 64, race: 'White' });
     expect(found?.groups.has('zz.png')).toBe(false);
     expect(await readImageGroups(join(root, 'nowhere', 'deeper'))).toBeNull();
   });

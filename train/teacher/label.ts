@@ -14,16 +14,9 @@
  * in the runtime, not in CI, and nothing of the teacher ships in models/.
  */
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import sharp from 'sharp';
 import { listLabeledImages } from '../../src/dataset/labeled-folder.js';
-
-const here = path.dirname(fileURLToPath(import.meta.url));
-const requireHere = createRequire(import.meta.url);
-const humanDir = path.join(here, 'node_modules', '@vladmandic', 'human');
-const wasmDir = path.join(here, 'node_modules', '@tensorflow', 'tfjs-backend-wasm', 'dist');
+import { loadTeacher, parseShard } from './human-teacher.js';
 
 interface Options {
   dataset: string;
@@ -36,63 +29,15 @@ interface Options {
 function parseArgs(argv: string[]): Options {
   const positional: string[] = [];
   let splits = ['train', 'val'];
-  let shard = 0;
-  let shards = 1;
+  let shard = { shard: 0, shards: 1 };
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === '--splits') splits = argv[++i].split(',');
-    else if (argv[i] === '--shard') {
-      const match = /^(\d+)\/(\d+)$/.exec(argv[++i] ?? '');
-      if (!match || Number(match[1]) >= Number(match[2])) throw new Error('--shard wants i/n with i < n, e.g. 0/2');
-      shard = Number(match[1]);
-      shards = Number(match[2]);
-    } else positional.push(argv[i]);
+    else if (argv[i] === '--shard') shard = parseShard(argv[++i]);
+    else positional.push(argv[i]);
   }
   if (positional.length !== 2)
     throw new Error('usage: label.ts <dataset> <out.csv> [--splits train,val] [--shard i/n]');
-  return { dataset: positional[0], out: positional[1], splits, shard, shards };
-}
-
-/** Node's fetch has no file:// scheme; tfjs loads models and its .wasm through fetch. */
-function allowFileFetch(): void {
-  const networkFetch = globalThis.fetch;
-  globalThis.fetch = async (input: string | URL | Request, init?: RequestInit) => {
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (!url.startsWith('file://')) return networkFetch(input, init);
-    const type = url.endsWith('.wasm') ? 'application/wasm' : 'application/octet-stream';
-    return new Response(readFileSync(new URL(url)), { headers: { 'content-type': type } });
-  };
-}
-
-async function loadTeacher() {
-  allowFileFetch();
-  const { Human } = requireHere(path.join(humanDir, 'dist', 'human.node-wasm.js'));
-  const tf = requireHere(path.join(here, 'node_modules', '@tensorflow', 'tfjs-core'));
-  const human = new Human({
-    backend: 'wasm',
-    debug: false,
-    modelBasePath: pathToFileURL(path.join(humanDir, 'models')).href + '/',
-    wasmPath: pathToFileURL(wasmDir).href + '/',
-    face: {
-      enabled: true,
-      detector: { rotation: true, maxDetected: 1 },
-      mesh: { enabled: true }, // faceres crops from the mesh; without it the teacher is less accurate
-      iris: { enabled: false },
-      // minConfidence 0: always report a gender so every detected face gets a probability
-      description: { enabled: true, minConfidence: 0 },
-      emotion: { enabled: false },
-      antispoof: { enabled: false },
-      liveness: { enabled: false },
-    },
-    body: { enabled: false },
-    hand: { enabled: false },
-    object: { enabled: false },
-    gesture: { enabled: false },
-    segmentation: { enabled: false },
-    filter: { enabled: false },
-  });
-  await human.load();
-  await human.warmup();
-  return { human, tf };
+  return { dataset: positional[0], out: positional[1], splits, ...shard };
 }
 
 /** Human reports gender plus genderScore = 2|p - 0.5| (truncated to 0.01); turn that back into P(male). */
@@ -117,18 +62,14 @@ async function main(): Promise<void> {
   const done = alreadyLabelled(options.out);
   const work = (await listLabeledImages(options.dataset)).filter((image) => options.splits.includes(image.split));
   const mine = work.filter((image, i) => i % options.shards === options.shard && !done.has(image.relative));
-  const { human, tf } = await loadTeacher();
+  const teacher = await loadTeacher();
   const started = Date.now();
   let noFace = 0;
   for (const [i, item] of mine.entries()) {
     let pMale: number | undefined;
     const file = path.basename(item.path);
     try {
-      const { data, info } = await sharp(item.path).removeAlpha().raw().toBuffer({ resolveWithObject: true });
-      const image = tf.tensor3d(new Uint8Array(data), [info.height, info.width, 3], 'int32');
-      const result = await human.detect(image);
-      image.dispose();
-      pMale = probabilityMale(result.face[0]);
+      pMale = probabilityMale((await teacher.faces(item.path))[0]);
     } catch (error) {
       console.error(`${item.relative}: ${(error as Error).message}`);
     }

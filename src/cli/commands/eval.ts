@@ -2,6 +2,7 @@
  * `faceedge eval <dir>`: accuracy of a classifier through the whole board path (detector, aligner,
  * int8 model) on a folder of labeled photos, optionally with a report folder of charts and lists.
  */
+import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
@@ -11,6 +12,9 @@ import { writeReport } from '../../evaluation/write-report.js';
 import { openClassifier } from '../../inference/shipped-model.js';
 import { FaceDetector, type DetectorModel } from '../../inference/face-detector.js';
 import { formatTable } from '../format-table.js';
+import type { AnchorComparison } from '../../evaluation/anchor-comparison.js';
+import type { ModelManifest } from '../../inference/model-manifest.js';
+import { anchorTables, compareRuns, loadAnchors, type LoadedAnchor } from './eval-anchor.js';
 
 interface EvalFlags {
   readonly json?: boolean;
@@ -19,7 +23,12 @@ interface EvalFlags {
   readonly report?: string | true;
   readonly detector: DetectorModel;
   readonly limit?: string;
+  /** One anchor file per folder (`train/teacher/age.ts`); repeatable. */
+  readonly anchor: string[];
+  readonly anchorName?: string;
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 function parseLimit(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -89,6 +98,60 @@ function uniqueNames(dirs: readonly string[]): string[] {
   return names.map((n, i) => (names.indexOf(n) === i ? n : `${n}-${i + 1}`));
 }
 
+/** What one `eval` produced: each folder's evaluation, the total of several, and the anchor comparisons. */
+interface EvalRun {
+  readonly dirs: readonly string[];
+  readonly evaluations: readonly Evaluation[];
+  readonly total: Evaluation | null;
+  readonly compared: { readonly folders: AnchorComparison[]; readonly total: AnchorComparison | null } | null;
+}
+
+const anchorOf = (run: EvalRun, i: number | 'total') =>
+  i === 'total' ? run.compared?.total : run.compared?.folders[i];
+
+/** The `--json` object; `summary.anchor` holds the anchor's figures beside the model's (absent without --anchor). */
+function runJson(run: EvalRun): unknown {
+  const withAnchor = (summary: EvalSummary, i: number | 'total') => {
+    const anchor = anchorOf(run, i);
+    return anchor ? { ...summary, anchor } : summary;
+  };
+  if (!run.total) return withAnchor(run.evaluations[0].summary, 0);
+  return {
+    folders: run.dirs.map((dir, i) => ({ dir, summary: withAnchor(run.evaluations[i].summary, i) })),
+    total: withAnchor(run.total.summary, 'total'),
+  };
+}
+
+/** The tables: each folder (with its anchor's beside it), then the total of several. */
+function runText(run: EvalRun, labels: readonly string[]): string {
+  const anchorText = (i: number | 'total') => {
+    const anchor = anchorOf(run, i);
+    return anchor ? `\n\n${anchorTables(anchor, labels)}` : '';
+  };
+  const { dirs, evaluations, total } = run;
+  const folders = dirs
+    .map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}${anchorText(i)}`)
+    .join('\n\n');
+  return total ? `${folders}\n\n== total (${dirs.length} folders)\n${readable(total)}${anchorText('total')}` : folders;
+}
+
+/** `--report`: each folder's report files, with `anchor.json` beside them when an anchor was compared. */
+async function writeReports(run: EvalRun, reportDir: string, manifest: ModelManifest): Promise<void> {
+  const names = uniqueNames(run.dirs);
+  for (const [i, dir] of run.dirs.entries()) {
+    const folderReport = run.dirs.length > 1 ? join(reportDir, names[i]) : reportDir;
+    const written = await writeReport(run.evaluations[i], { dir: folderReport, manifest, dataset: dir });
+    for (const note of written.notes) console.error(`note: ${note}`);
+    const files = [...written.files];
+    const anchor = anchorOf(run, i);
+    if (anchor) {
+      files.push(join(folderReport, 'anchor.json'));
+      await writeFile(files[files.length - 1], `${JSON.stringify(anchor, null, 2)}\n`);
+    }
+    console.error(`report: ${files.join(', ')}`);
+  }
+}
+
 export function registerEvalCommand(program: Command): void {
   program
     .command('eval')
@@ -107,11 +170,22 @@ export function registerEvalCommand(program: Command): void {
     )
     .addOption(new Option('--detector <model>', 'BlazeFace model').choices(['short', 'full']).default('short'))
     .option('--limit <n>', 'evaluate at most n images, spread over the classes')
+    .option(
+      '--anchor <csv>',
+      "age-band models: another estimator's ages for the folder's images (file,age; train/teacher/age.ts), scored beside the model on the same images; one per folder, repeatable",
+      collect,
+      [],
+    )
+    .option('--anchor-name <name>', "the anchor's name in the report, e.g. human-3.3.6 (default: the file's name)")
     .action(async (dirs: string[], flags: EvalFlags) => {
       const limit = parseLimit(flags.limit);
       const classifier = await openClassifier(flags.model);
       const evaluations: Evaluation[] = [];
+      let anchors: LoadedAnchor[] = [];
       try {
+        // Checked before the run: a wrong anchor file fails in a second, not after an hour of evaluation.
+        if (flags.anchor.length > 0)
+          anchors = await loadAnchors(dirs, flags.anchor, { name: flags.anchorName, labels: classifier.labels, limit });
         const detector = await FaceDetector.create({ model: flags.detector });
         try {
           for (const dir of dirs) {
@@ -137,32 +211,12 @@ export function registerEvalCommand(program: Command): void {
         await classifier.close();
       }
       const total = dirs.length > 1 ? totalOf(dirs, evaluations) : null;
-      if (flags.json) {
-        console.log(
-          JSON.stringify(
-            total
-              ? { folders: dirs.map((dir, i) => ({ dir, summary: evaluations[i].summary })), total: total.summary }
-              : evaluations[0].summary,
-          ),
-        );
-      } else {
-        console.log(
-          dirs.map((dir, i) => `${dirs.length > 1 ? `== ${dir}\n` : ''}${readable(evaluations[i])}`).join('\n\n'),
-        );
-        if (total) console.log(`\n== total (${dirs.length} folders)\n${readable(total)}`);
-      }
+      const compared = anchors.length > 0 ? await compareRuns(dirs, evaluations, anchors) : null;
+      const run: EvalRun = { dirs, evaluations, total, compared };
+      console.log(flags.json ? JSON.stringify(runJson(run)) : runText(run, classifier.labels));
       if (flags.report) {
         const reportDir = flags.report === true ? join(dirname(classifier.modelPath), 'report') : flags.report;
-        const names = uniqueNames(dirs);
-        for (const [i, dir] of dirs.entries()) {
-          const written = await writeReport(evaluations[i], {
-            dir: dirs.length > 1 ? join(reportDir, names[i]) : reportDir,
-            manifest: classifier.manifest,
-            dataset: dir,
-          });
-          for (const note of written.notes) console.error(`note: ${note}`);
-          console.error(`report: ${written.files.join(', ')}`);
-        }
+        await writeReports(run, reportDir, classifier.manifest);
       }
     });
 }

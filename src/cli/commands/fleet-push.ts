@@ -10,6 +10,7 @@ import { formatTable } from '../format-table.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
 
 interface PushFlags extends BrokerFlags {
+  name?: string;
   tag?: string;
   devices?: string;
   all?: boolean;
@@ -49,6 +50,10 @@ export function registerFleetPushCommand(fleet: Command): void {
     .description(
       'roll a signed model package out in waves: canary first, each wave gated on health over a soak; a failed gate stops and rolls back',
     )
+    .option(
+      '--name <model>',
+      "the board model the package replaces (classifiers[].name): pushed, gated and rolled back by name (default: each board's first model)",
+    )
     .option('--tag <tag>', 'boards whose device.tags include <tag>')
     .option('--devices <ids>', 'comma-separated device ids')
     .option('--all', 'every board on the broker')
@@ -63,7 +68,7 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option('--push-timeout <s>', "one board's push, its retries included, gives up after this many seconds", '300')
     .option(
       '--state <file>',
-      'rollout state file (rerun the same command to resume); default ./faceedge-rollout-<sha256[:12]>.json',
+      'rollout state file (rerun the same command to resume); default ./faceedge-rollout-[<name>-]<sha256[:12]>.json',
     )
     .option(
       '--min-frame-ratio <r>',
@@ -84,6 +89,7 @@ export function registerFleetPushCommand(fleet: Command): void {
         const plan = await planRollout({
           ...connectionOptions(f),
           packageDir: dir,
+          name: f.name,
           selector: { tag: f.tag, devices, all: f.all },
           canary: number('--canary', f.canary, 0),
           wave: number('--wave', f.wave, 1),
@@ -106,6 +112,7 @@ export function registerFleetPushCommand(fleet: Command): void {
       const result = await runRollout({
         ...connectionOptions(f),
         packageDir: dir,
+        name: f.name,
         selector: { tag: f.tag, devices, all: f.all },
         canary: number('--canary', f.canary, 0),
         wave: number('--wave', f.wave, 1),
@@ -113,7 +120,8 @@ export function registerFleetPushCommand(fleet: Command): void {
         baselineS: f.baseline === undefined ? undefined : number('--baseline', f.baseline, 0),
         concurrency: number('--concurrency', f.concurrency, 1),
         pushTimeoutS: number('--push-timeout', f.pushTimeout, 1),
-        statePath: f.state ?? `faceedge-rollout-${sha.slice(0, 12)}.json`,
+        // One state per model and package: a rollout of the same package to another model is another rollout.
+        statePath: f.state ?? `faceedge-rollout-${f.name === undefined ? '' : `${f.name}-`}${sha.slice(0, 12)}.json`,
         thresholds: {
           ...DEFAULT_GATE,
           minFrameRatio: number('--min-frame-ratio', f.minFrameRatio, 0),
