@@ -11,6 +11,7 @@ import { clearConfidence, LabelVote } from '../classification/label-vote.js';
 import { definedValues } from '../schema/defined-values.js';
 import type { TrackingState } from './motion-gate.js';
 import type { Box, TrackEvent, TrackSnapshot } from './track-event.js';
+import type { PairingRules } from '../classification/paired-decision.js';
 import { votedModels, type AttributeModel, type VotedModel } from './tracked-models.js';
 import { UNDECIDED_IDENTITY, type TrackIdentity } from './track-recognizer.js';
 import { iou, matchScore, moveTrack, type TrackMotion } from './track-motion.js';
@@ -65,6 +66,8 @@ export interface TrackerOptions {
   readonly attributeName?: string;
   /** Further models voted on each track beside the first, each on its own cadence. Default none. */
   readonly moreModels?: readonly AttributeModel[];
+  /** The first model has a head on the face embedding: how the pair decides (see AttributeModel.pairing). */
+  readonly pairing?: PairingRules;
 }
 
 /**
@@ -197,6 +200,18 @@ export class FaceTracker {
     const prev = t.published;
     if (!prev || (sameJson(prev.person, identity.person) && sameJson(prev.liveness, identity.liveness))) return null;
     return this.#emit(t, 'update', nowMs, wallTimeMs);
+  }
+
+  /**
+   * The head on the embedding of the model named `name` has a value for track `id` (its log-probabilities,
+   * one per label): that model's decision of the track is the pair's from now on (src/classification/
+   * paired-decision.ts), published with the track's next event. Ignored for a track that has ended or a
+   * model without pairing.
+   */
+  pairTrack(id: string, name: string, headLogProbabilities: readonly number[]): void {
+    const t = this.#tracks.find((track) => track.id === id);
+    const k = this.#models().findIndex((m) => m.name === name && m.rules.pairing);
+    if (t && k >= 0) t.votes[k].pair(headLogProbabilities);
   }
 
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */
@@ -381,7 +396,10 @@ export class FaceTracker {
       this.#o.attributeName === undefined
         ? undefined
         : Object.fromEntries(
-            models.map((m, k) => [m.name, { label: decisions[k].label, score: score(decisions[k].confidence) }]),
+            models.map((m, k) => {
+              const { label: attributeLabel, confidence: c, source } = decisions[k];
+              return [m.name, { label: attributeLabel, score: score(c), ...(source && { source }) }];
+            }),
           );
     return {
       id: t.id,
