@@ -70,7 +70,7 @@ export class ClassifierSet {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.models.flatMap((m) => [m.holder.close(), m.head?.close()]));
+    await Promise.all(this.models.flatMap((m) => [m.holder.close(), ...(m.head ? [m.head.close()] : [])]));
   }
 }
 
@@ -106,7 +106,7 @@ export async function loadClassifierSet(
       models.push(namedClassifier(c, index, holder, storeDir, head));
     }
   } catch (err) {
-    await Promise.all(models.flatMap((m) => [m.holder.close(), m.head?.close()]));
+    await Promise.all(models.flatMap((m) => [m.holder.close(), ...(m.head ? [m.head.close()] : [])]));
     throw err;
   }
   return new ClassifierSet(models);
