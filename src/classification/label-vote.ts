@@ -1,9 +1,12 @@
 /**
  * One model's vote over the frames of one tracked face: the size-weighted mean of the per-frame scores
  * (`Classification.scores`), the best single-frame probability of each label, and the decision with its
- * unsure band. A track holds one vote per model (issue 24 §3); the tracker decides when frames count.
+ * unsure band. A track holds one vote per model (issue 24 §3); the tracker decides when frames count. A model
+ * shipped as a pair with a head on the face embedding is decided together with the head's value for the track
+ * once it has one (src/classification/paired-decision.ts).
  */
 import { argmax, softmax, UNSURE_LABEL } from './classification.js';
+import { pairedDecision, pairedProbabilities, type DecisionSource, type PairingRules } from './paired-decision.js';
 
 /** How a vote decides: the model's labels and the tracker's thresholds (these may change at run time). */
 export interface VoteRules {
@@ -15,6 +18,8 @@ export interface VoteRules {
   readonly hysteresis: number;
   /** Unsure band above 0.5 (two labels) or above the unsure floor (more) (see TrackerOptions.unsureMargin). */
   readonly unsureMargin: number;
+  /** The model has a head on the embedding: how the pair decides once the track has the head's value. */
+  readonly pairing?: PairingRules;
 }
 
 /** A vote's decision now. */
@@ -25,6 +30,8 @@ export interface VoteDecision {
   readonly side: number;
   /** Probability of that label, in [0, 1] (two labels: never below 0.5). */
   readonly confidence: number;
+  /** A paired model (`rules.pairing`): whether the pair decided, or the image model alone. Else absent. */
+  readonly source?: DecisionSource;
 }
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
@@ -56,6 +63,8 @@ export class LabelVote {
   #weightSum = 0;
   /** Best single-frame probability of each label (two labels: calibrated, 0.5 at the threshold). */
   readonly #topProbability: number[];
+  /** The head's log-probabilities for this track (a paired model, recognition on), once it has them. */
+  #head: readonly number[] | null = null;
 
   /** A vote over `labels` labels with no frame yet. */
   constructor(labels: number) {
@@ -72,6 +81,16 @@ export class LabelVote {
     probabilitiesOf(scores).forEach((p, i) => (this.#topProbability[i] = Math.max(this.#topProbability[i], p)));
   }
 
+  /**
+   * The head's log-probabilities for this track (its embedding's, one per label): from now on a paired model
+   * is decided by the pair. A later value (a new embedding of the track) replaces it.
+   */
+  pair(headLogProbabilities: readonly number[]): void {
+    if (headLogProbabilities.length !== this.#topProbability.length)
+      throw new RangeError(`${headLogProbabilities.length} head values for a vote of ${this.#topProbability.length}`);
+    this.#head = [...headLogProbabilities];
+  }
+
   /** Best single-frame probability of label `side` so far. */
   topProbability(side: number): number {
     return this.#topProbability[side];
@@ -84,6 +103,25 @@ export class LabelVote {
    * margin. Undecided (0.5, or uniform) before any frame.
    */
   decision(rules: VoteRules): VoteDecision {
+    const alone = this.#imageDecision(rules);
+    if (!rules.pairing) return alone;
+    if (!this.#head || this.#weightSum === 0) return { ...alone, source: 'image' };
+    const probabilities = pairedProbabilities(this.#imageProbabilities(), this.#head, rules.pairing.temperature);
+    return {
+      ...pairedDecision(rules.labels, probabilities, rules.pairing, rules.unsureMargin),
+      source: 'image+embedding',
+    };
+  }
+
+  /** The image model's probability of each label over the track's frames (at least one frame). */
+  #imageProbabilities(): number[] {
+    const sums = this.#weightedScoreSums;
+    if (sums.length !== 2) return softmax(sums.map((s) => s / this.#weightSum));
+    const p = sigmoid(sums[1] / this.#weightSum - sums[0] / this.#weightSum);
+    return [1 - p, p];
+  }
+
+  #imageDecision(rules: VoteRules): VoteDecision {
     const n = rules.labels.length;
     const sums = this.#weightedScoreSums;
     const weightSum = this.#weightSum;

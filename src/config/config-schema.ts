@@ -236,6 +236,14 @@ export const namedClassifierSchema = classifierSchema.extend({
    * `tracker.classify_interval_ms`.
    */
   interval_ms: num(z.number().int().min(0).max(60_000)).optional(),
+  /**
+   * A head on the face embedding shipped as a pair with `model` (float32 TFLite; models/age/README.md): where
+   * recognition runs, a track's class is decided by both models once the track is embedded. Same labels as
+   * `model`, trained on the running embedder's embeddings (checked at start). Default none.
+   */
+  head: z.string().min(1).optional(),
+  /** The head's manifest. Default: `manifest.json` in the head's folder. */
+  head_manifest: z.string().min(1).optional(),
 });
 
 /** Several models per face; names are unique (they are topic levels and attribute keys). */
@@ -245,6 +253,10 @@ export const classifiersSchema = z
   .superRefine(
     (models, ctx) => {
       reportDuplicateNames(models, ctx, 'classifier', 'classifiers');
+      models.forEach((m, i) => {
+        if (m.head_manifest !== undefined && m.head === undefined)
+          ctx.addIssue({ code: 'custom', path: [i, 'head_manifest'], message: 'head_manifest needs head' });
+      });
       if ((models[0] as { interval_ms?: unknown } | undefined)?.interval_ms !== undefined)
         ctx.addIssue({
           code: 'custom',
@@ -400,6 +412,8 @@ export type ResolvedClassifierConfig = Omit<Cfg['classifier'], 'manifest' | 'nam
    * `tracker.classify_interval_ms` (also when that is retuned at run time).
    */
   readonly interval_ms?: number;
+  /** Its head on the face embedding, with the head's manifest path filled in; absent without `head:`. */
+  readonly head?: { readonly model: string; readonly manifest: string };
 };
 export type ClassifierConfig = FaceedgeConfig['classifier'];
 export type TrackerConfig = FaceedgeConfig['tracker'];

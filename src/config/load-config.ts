@@ -125,9 +125,11 @@ function fillDerived(cfg: ParsedConfig, env: LoadConfigOptions['env'], hostname:
   // systemd's StateDirectory= exports STATE_DIRECTORY (colon-separated when several are declared).
   const stateDir = cfg.state_dir ?? env.STATE_DIRECTORY?.split(':')[0] ?? '.faceedge';
   const classifier = { ...cfg.classifier, manifest: cfg.classifier.manifest ?? manifestPathFor(cfg.classifier.model) };
-  const classifiers = cfg.classifiers?.map((c) => ({ ...c, manifest: c.manifest ?? manifestPathFor(c.model) })) ?? [
-    { ...classifier, name: classifier.name ?? DEFAULT_CLASSIFIER_NAME },
-  ];
+  const classifiers = cfg.classifiers?.map(({ head, head_manifest, ...c }) => ({
+    ...c,
+    manifest: c.manifest ?? manifestPathFor(c.model),
+    ...(head !== undefined && { head: { model: head, manifest: head_manifest ?? manifestPathFor(head) } }),
+  })) ?? [{ ...classifier, name: classifier.name ?? DEFAULT_CLASSIFIER_NAME }];
   return {
     ...cfg,
     device: { id, name: cfg.device.name ?? id, tags: cfg.device.tags },

@@ -13,6 +13,7 @@ import type { DaemonMetrics } from '../observability/metrics.js';
 import { FaceTracker, type TrackerOptions, type VisibleTrack } from '../pipeline/face-tracker.js';
 import type { MotionGateOptions } from '../pipeline/motion-gate.js';
 import { Pipeline, type Classifier, type Detector, type PipelineSink } from '../pipeline/pipeline.js';
+import type { PairingRules } from '../classification/paired-decision.js';
 import type { TrackRecognizer } from '../pipeline/track-recognizer.js';
 
 export interface CameraRunnerOptions {
@@ -32,6 +33,8 @@ export interface CameraRunnerOptions {
     readonly name: string;
     readonly intervalMs?: number;
     readonly classifier: CameraRunnerOptions['classifier'];
+    /** It has a head on the embedding: how the pair decides (src/classification/paired-decision.ts). */
+    readonly pairing?: PairingRules;
   }[];
   readonly tracker: Omit<TrackerOptions, 'camera' | 'labels' | 'model' | 'attributeName' | 'moreModels'>;
   readonly minFacePx: number;
@@ -93,7 +96,7 @@ export class CameraRunner {
       attributeName: o.attributeName,
       moreModels: o.moreModels?.map((m) => {
         const { labels, unsureFloor } = m.classifier();
-        return { name: m.name, labels, unsureFloor, classifyIntervalMs: m.intervalMs };
+        return { name: m.name, labels, unsureFloor, classifyIntervalMs: m.intervalMs, pairing: m.pairing };
       }),
     });
     const modelNames = [o.attributeName ?? 'first', ...(o.moreModels ?? []).map((m) => m.name)];

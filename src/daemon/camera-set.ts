@@ -151,9 +151,14 @@ export class CameraSet {
         name: m.name,
         intervalMs: m.intervalMs,
         classifier: () => m.holder.current,
+        ...(m.head?.pairing && { pairing: m.head.pairing }),
       })),
       motionGate: motionGateFor(this.#o.motionGate, camera.source.type),
-      tracker: { ...trackerOptions(tuning.current.tracker), firstId: this.#o.journal.firstNumber(name) },
+      tracker: {
+        ...trackerOptions(tuning.current.tracker),
+        firstId: this.#o.journal.firstNumber(name),
+        pairing: this.#o.classifiers.first.head?.pairing ?? undefined,
+      },
       minFacePx: tuning.current.detector.min_face_px,
       sink: {
         events: (cam, events) => bus.emit('trackEvents', cam, events),

@@ -3,12 +3,16 @@
  * order, the first one being the model whose decision is an event's `class`. Each model has its own
  * model store (history, previous, self-test): the first one's is `models.dir` itself, where a board with
  * one model has always kept it, so existing boards keep their history; every further model's is
- * `models.dir/<name>`.
+ * `models.dir/<name>`. A model may have a head on the face embedding (`head:`, issue 24 §4): loaded and
+ * self-tested here with its model, its labels checked against the model's; it runs only where recognition
+ * runs (src/daemon/track-heads.ts), which checks it against the running embedder.
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FaceedgeConfig, ResolvedClassifierConfig } from '../config/config-schema.js';
 import { FaceedgeError } from '../errors.js';
+import { assertSameLabels } from '../classification/paired-decision.js';
+import { EmbeddingHead } from '../inference/embedding-head.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
 import { loadServingClassifier, type ClassifierHolder } from './classifier-holder.js';
 
@@ -23,6 +27,8 @@ export interface NamedClassifier {
   readonly storeDir: string;
   /** `classifiers[i].model` / `.manifest`: what serves again when its store's only model is rolled back. */
   readonly configured: { readonly model: string; readonly manifest: string };
+  /** Its head on the face embedding (`classifiers[i].head`), same labels; null without one. */
+  readonly head: EmbeddingHead | null;
 }
 
 /** The model store folder of the `index`-th model named `name`: `models.dir` for the first, else `models.dir/<name>`. */
@@ -64,7 +70,7 @@ export class ClassifierSet {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.models.map((m) => m.holder.close()));
+    await Promise.all(this.models.flatMap((m) => [m.holder.close(), ...(m.head ? [m.head.close()] : [])]));
   }
 }
 
@@ -90,13 +96,38 @@ export async function loadClassifierSet(
         index === 0 ? log : log.child({ model: c.name }),
         (next) => onSwapped(c.name, next, index === 0),
       );
-      models.push(namedClassifier(c, index, holder, storeDir));
+      let head: EmbeddingHead | null = null;
+      try {
+        head = c.head ? await loadHead(c, holder.current.labels, log) : null;
+      } catch (err) {
+        await holder.close();
+        throw err;
+      }
+      models.push(namedClassifier(c, index, holder, storeDir, head));
     }
   } catch (err) {
-    await Promise.all(models.map((m) => m.holder.close()));
+    await Promise.all(models.flatMap((m) => [m.holder.close(), ...(m.head ? [m.head.close()] : [])]));
     throw err;
   }
   return new ClassifierSet(models);
+}
+
+/** Loads `c.head` and checks its labels are the model's (`MODEL_INVALID` otherwise, a start error). */
+async function loadHead(c: ResolvedClassifierConfig, labels: readonly string[], log: Logger): Promise<EmbeddingHead> {
+  const { model, manifest } = c.head ?? { model: '', manifest: '' };
+  const head = await EmbeddingHead.create({ modelPath: model, manifestPath: manifest, threads: 1 });
+  try {
+    assertSameLabels(labels, head.labels, `classifier ${c.name}`);
+    if (!head.pairing)
+      throw new FaceedgeError('MODEL_INVALID', `head ${model} has no combination for a pair`, {
+        hint: 'export it with faceedge_train.heads_export --pair-with <the model manifest>',
+      });
+  } catch (err) {
+    await head.close();
+    throw err;
+  }
+  log.info({ model: c.name, head: head.id, path: model, embedder: head.manifest.input.embedder.id }, 'head loaded');
+  return head;
 }
 
 function namedClassifier(
@@ -104,6 +135,7 @@ function namedClassifier(
   index: number,
   holder: ClassifierHolder,
   storeDir: string,
+  head: EmbeddingHead | null,
 ): NamedClassifier {
   return {
     name: c.name,
@@ -111,5 +143,6 @@ function namedClassifier(
     intervalMs: index === 0 ? undefined : c.interval_ms,
     storeDir,
     configured: { model: c.model, manifest: c.manifest },
+    head,
   };
 }

@@ -21,7 +21,7 @@ const fileEntry = z
 /** The most labels a classifier may have (the trainer refuses more). */
 export const MAX_LABELS = 50;
 
-const classifierManifestFields = z
+export const classifierManifestFields = z
   .object({
     id: z.string().min(1),
     /**
@@ -208,7 +208,7 @@ export function loadEmbeddingManifestFor(
   return loadChecked(modelPath, modelBytes, manifestPath, embeddingManifestSchema);
 }
 
-async function loadChecked<M extends { files: Record<string, z.infer<typeof fileEntry>> }>(
+export async function loadChecked<M extends { files: Record<string, z.infer<typeof fileEntry>> }>(
   modelPath: string,
   modelBytes: Buffer,
   manifestPath: string,

@@ -108,6 +108,18 @@ export class FaceTracker {
     return this.#emit(t, 'update', nowMs, wallTimeMs);
   }
 
+  /**
+   * The head on the embedding of the model named `name` has a value for track `id` (its log-probabilities,
+   * one per label): that model's decision of the track is the pair's from now on (src/classification/
+   * paired-decision.ts), published with the track's next event. Ignored for a track that has ended or a
+   * model without pairing.
+   */
+  pairTrack(id: string, name: string, headLogProbabilities: readonly number[]): void {
+    const t = this.#tracks.find((track) => track.id === id);
+    const k = this.#models().findIndex((m) => m.name === name && m.rules.pairing);
+    if (t && k >= 0) t.votes[k].pair(headLogProbabilities);
+  }
+
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */
   get activeCount(): number {
     return this.#tracks.filter((t) => t.published).length;

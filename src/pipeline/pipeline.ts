@@ -370,6 +370,9 @@ export class Pipeline {
   #applyIdentities(frame: { timestampMs: number; wallTimeMs: number }): TrackEvent[] {
     const events: TrackEvent[] = [];
     if (!this.#recognizer) return events;
+    // Head values first: an identity's `update` then carries the pair's decision too.
+    for (const [trackId, values] of this.#recognizer.takeHeadValues?.(this.#o.camera) ?? [])
+      for (const [name, logProbabilities] of values) this.#o.tracker.pairTrack(trackId, name, logProbabilities);
     for (const [trackId, identity] of this.#recognizer.takeChanges(this.#o.camera)) {
       const event = this.#o.tracker.setIdentity(trackId, identity, frame.timestampMs, frame.wallTimeMs);
       if (event) events.push(event);

@@ -1,5 +1,6 @@
 /** Event payloads of the MQTT contract (`faceedge/<dev>/<cam>/events`); see DESIGN.md. */
 
+import type { DecisionSource } from '../classification/paired-decision.js';
 import type { Box } from '../vision/face.js';
 
 export type { Box };
@@ -54,6 +55,11 @@ export interface AttributeValue {
   readonly label: string;
   /** Confidence of that label over the track so far, in [0, 1] (two labels: in [0.5, 1]). */
   readonly score: number;
+  /**
+   * A model shipped with a head on the face embedding (models/age/): `image+embedding` when both decided
+   * (recognition on, the track embedded), `image` when the image model alone did. Absent for other models.
+   */
+  readonly source?: DecisionSource;
 }
 
 /**

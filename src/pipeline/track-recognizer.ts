@@ -57,6 +57,12 @@ export interface TrackRecognizer {
    * events, so no event built after a decision carries the older person.
    */
   takeChanges(camera: string): ReadonlyMap<string, TrackIdentity>;
+  /**
+   * What heads on the face embedding said of `camera`'s tracks since the last call (issue 24 §4): by track id,
+   * by model name, the head's log-probabilities (one per label), each handed out once. Optional: a recognizer
+   * without heads has none. The pipeline hands them to the tracker (`FaceTracker.pairTrack`) with the identities.
+   */
+  takeHeadValues?(camera: string): ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
   /** The track ended: forget everything about it (its crops, its embedding). */
   forget(camera: string, trackId: string): void;
 }

@@ -38,7 +38,10 @@ export function trackSnapshot(t: TrackedFace, ctx: SnapshotContext, ended: boole
     ctx.attributeName === undefined
       ? undefined
       : Object.fromEntries(
-          models.map((m, k) => [m.name, { label: decisions[k].label, score: score(decisions[k].confidence) }]),
+          models.map((m, k) => {
+            const { label: attributeLabel, confidence: c, source } = decisions[k];
+            return [m.name, { label: attributeLabel, score: score(c), ...(source && { source }) }];
+          }),
         );
   return {
     id: t.id,

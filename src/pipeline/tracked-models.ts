@@ -4,6 +4,7 @@
  * classification cadence, all under the tracker's hysteresis and unsure margin.
  */
 import type { VoteRules } from '../classification/label-vote.js';
+import type { PairingRules } from '../classification/paired-decision.js';
 
 /** A further model of a tracker (see TrackerOptions.moreModels). */
 export interface AttributeModel {
@@ -14,6 +15,8 @@ export interface AttributeModel {
   readonly unsureFloor?: number;
   /** Its classification interval, ms. Default: the tracker's `classifyIntervalMs`. */
   readonly classifyIntervalMs?: number;
+  /** It has a head on the face embedding: how the pair decides a track the head has a value for. Default none. */
+  readonly pairing?: PairingRules;
 }
 
 /** A model as the tracker votes it now: its name (undefined: the first model, unnamed), rules and cadence. */
@@ -31,20 +34,23 @@ export interface TrackedModelOptions {
   readonly unsureMargin: number;
   readonly classifyIntervalMs: number;
   readonly attributeName?: string;
+  /** The first model's pairing with a head (see AttributeModel.pairing). */
+  readonly pairing?: PairingRules;
   readonly moreModels?: readonly AttributeModel[];
 }
 
 /** Every model the tracker votes, the first one first, with the rules as they stand now. */
 export function votedModels(o: TrackedModelOptions): VotedModel[] {
   const { hysteresis, unsureMargin } = o;
-  const first: AttributeModel | { name: undefined; labels: readonly string[]; unsureFloor?: number } = {
+  const first: Omit<AttributeModel, 'name'> & { name: string | undefined } = {
     name: o.attributeName,
     labels: o.labels,
     unsureFloor: o.unsureFloor,
+    pairing: o.pairing,
   };
   return [first, ...(o.moreModels ?? [])].map((m, i) => ({
     name: m.name,
-    rules: { labels: m.labels, unsureFloor: m.unsureFloor, hysteresis, unsureMargin },
+    rules: { labels: m.labels, unsureFloor: m.unsureFloor, hysteresis, unsureMargin, pairing: m.pairing },
     intervalMs: (i > 0 ? (m as AttributeModel).classifyIntervalMs : undefined) ?? o.classifyIntervalMs,
   }));
 }

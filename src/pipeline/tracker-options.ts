@@ -4,6 +4,7 @@
  * here are the one definition the config schema's `tracker:` section also uses.
  */
 import type { AttributeModel } from './tracked-models.js';
+import type { PairingRules } from '../classification/paired-decision.js';
 
 export interface TrackerOptions {
   /** Camera name; prefixes track ids. */
@@ -55,6 +56,8 @@ export interface TrackerOptions {
   readonly attributeName?: string;
   /** Further models voted on each track beside the first, each on its own cadence. Default none. */
   readonly moreModels?: readonly AttributeModel[];
+  /** The first model has a head on the face embedding: how the pair decides (see AttributeModel.pairing). */
+  readonly pairing?: PairingRules;
 }
 
 /**

@@ -83,6 +83,12 @@ export interface TrackRecognizerOptions<C> {
   readonly maxAttempts?: number;
   /** Told each decision (names and numbers only, never an embedding): the daemon logs it. */
   readonly onDecision?: (decision: TrackDecision) => void;
+  /**
+   * Told each new mean embedding of a track (a decision that embedded frames), for the heads on the embedding
+   * (issue 24 §4: age where recognition runs, no second embedding). Biometric data: never log it or keep it
+   * beyond the track. Synchronous; what it starts runs off the decision.
+   */
+  readonly onEmbedding?: (camera: string, trackId: string, embedding: Float32Array) => void;
   /** Told once when `maxTracks` is reached. */
   readonly onFull?: (maxTracks: number) => void;
   /** A decision failed (a model error, the models closed while stopping): the track stays as it was. */
@@ -330,6 +336,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
     if (t.scores.length > MAX_SCORES) t.scores.splice(0, t.scores.length - MAX_SCORES);
     // An empty gallery names nobody and needs no embedding (a board without enrolled people costs little).
     t.embedding = embeddings.length > 0 ? meanEmbedding(embeddings) : null;
+    if (t.embedding) this.#o.onEmbedding?.(t.camera, t.trackId, t.embedding);
     const person = t.embedding ? this.#match(t.embedding) : UNDECIDED_IDENTITY.person;
     const liveness = this.#o.liveness.decide(t.scores, t.samples);
     t.final = person.name !== null || t.attempts >= this.#maxAttempts || embeddings.length === 0;

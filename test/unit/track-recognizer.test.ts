@@ -428,3 +428,17 @@ describe('first frame → decision', () => {
     expect(calls.filter((c) => c.what === 'embed')).toHaveLength(3); // still the mean of 3
   });
 });
+
+describe('GalleryTrackRecognizer onEmbedding (the heads’ hand-over, issue 24 §4)', () => {
+  it('tells each decision’s mean embedding with its camera and track, and nothing for an empty gallery', async () => {
+    const told: [string, string, number[]][] = [];
+    const onEmbedding = (camera: string, track: string, e: Float32Array) => told.push([camera, track, [...e]]);
+    const s = new StandIns();
+    const r = recognizer(s, { alice: 1 }, { onEmbedding });
+    for (let i = 0; i < 5; i++) await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], i * 66, pixels(1));
+    expect(told).toEqual([['door', 'door-1', [...meanEmbedding(s.embedded.map(() => axis(1)))]]]);
+    const empty = recognizer(new StandIns(), {}, { onEmbedding });
+    for (let i = 0; i < 5; i++) await settle(empty, 'gate', [{ trackId: 'gate-1', face: face(50) }], i * 66, pixels(1));
+    expect(told).toHaveLength(1); // not embedded: nothing to tell
+  });
+});

@@ -13,6 +13,13 @@ Like the 64x64 N-class models, softmax at the manifest's `temperature` and the `
 val logits, `confidence.fit_confidence`) run on the board. The file is checked in the TFLite runtime against
 the PyTorch head on every val embedding; the self-test inputs are seeded random unit vectors, so the manifest
 holds no one's biometric data.
+
+With `--pair-with <64x64 manifest>` (an age head is shipped as a pair with the 64x64 age model, see
+models/age/README.md) the manifest also gets `combination`: the board decides a track from the mean of the two
+models' log-probabilities (each at its own manifest temperature; the 64x64 one clamped at -12 as the board's
+track vote clamps it), softmax at the combination's own `temperature`, `unknown` below its `unsure_floor`, both
+fitted here on the val faces of the embeddings file, whose `models.<pair-key>.probabilities` are that 64x64
+model's on the same detected faces. The labels of the two models must be identical, in the same order.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from .tflite.convert import build_graph
 from .tflite.runtime import RuntimeUnavailable, run_tflite
 
 SELFTEST_INPUTS = 4
+LOG_PROBABILITY_FLOOR = -12.0  # the board's track vote clamps a frame's log-probability here (LOGIT_LIMIT)
 MAX_RUNTIME_DIFF = 1e-4  # float32 TFLite against PyTorch, logits
 
 
@@ -78,7 +86,59 @@ def selftest_inputs(dims: int, count: int = SELFTEST_INPUTS, seed: int = 24) -> 
     return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
 
 
-def export_head(head_path: Path, embeddings: Path, embedder_manifest: Path, out: Path, name: str) -> dict:
+def log_softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def combined_scores(image_probabilities: np.ndarray, head_logits_: np.ndarray, head_temperature: float) -> np.ndarray:
+    """The pair's scores before its temperature: the mean of the 64x64 model's log-probabilities (clamped at
+    the board's floor, renormalised) and the head's log-softmax at its temperature. Mirrors
+    src/classification/paired-decision.ts."""
+    image = np.maximum(np.log(np.clip(image_probabilities, 1e-300, None)), LOG_PROBABILITY_FLOOR)
+    return (log_softmax(image) + log_softmax(head_logits_, head_temperature)) / 2
+
+
+def fit_combination(
+    pair_manifest: Path,
+    pair_key: str,
+    labels: tuple[str, ...],
+    ordered: bool,
+    val,
+    val_logits: np.ndarray,
+    head_t: float,
+) -> dict:
+    """`combination` of the manifest: the pair's temperature and unsure floor fitted on val, and its val scores."""
+    pair = json.loads(pair_manifest.read_text())
+    if tuple(pair.get("labels", ())) != labels:
+        raise ValueError(f"{pair_manifest}: labels {pair.get('labels')} are not the head's {list(labels)} (same order)")
+    if pair_key not in val.model_probabilities:
+        raise ValueError(f"the embeddings file has no 64x64 model {pair_key!r} on the val faces (--pair-key)")
+    scores = combined_scores(val.model_probabilities[pair_key], val_logits, head_t)
+    confidence = fit_confidence(scores, val.labels)
+    metrics = multiclass_metrics(val.labels, scores / confidence["temperature"], labels, ordered)
+    files = pair.get("files") or {}
+    int8 = files.get("int8") or next(iter(files.values()), {})
+    return {
+        "rule": "mean-log-probabilities",
+        "with": {"id": pair.get("id"), "sha256": int8.get("sha256"), "labels": list(labels)},
+        "temperature": confidence["temperature"],
+        "unsure_floor": confidence["unsure_floor"],
+        "confidence_calibration": {**confidence, "split": "val"},
+        "val": {k: metrics[k] for k in ("n", "accuracy", "macro_recall", "off_by_more_than_one") if k in metrics},
+    }
+
+
+def export_head(
+    head_path: Path,
+    embeddings: Path,
+    embedder_manifest: Path,
+    out: Path,
+    name: str,
+    pair_with: Path | None = None,
+    pair_key: str = "age",
+) -> dict:
     head, saved = load_head(head_path)
     labels = tuple(saved["labels"])
     dims = int(head.mean.shape[0])
@@ -115,6 +175,11 @@ def export_head(head_path: Path, embeddings: Path, embedder_manifest: Path, out:
     except RuntimeUnavailable as err:
         check["reason"] = str(err)
     val_metrics = multiclass_metrics(val.labels, val_logits, labels, saved["ordered"])
+    combination = (
+        fit_combination(pair_with, pair_key, labels, bool(saved["ordered"]), val, val_logits, confidence["temperature"])
+        if pair_with
+        else None
+    )
     manifest = {
         "id": name,
         "task": "classification",
@@ -146,6 +211,7 @@ def export_head(head_path: Path, embeddings: Path, embedder_manifest: Path, out:
             k: val_metrics[k] for k in ("n", "accuracy", "macro_recall", "off_by_more_than_one") if k in val_metrics
         },
         "runtime_check": check,
+        **({"combination": combination} if combination else {}),
         "selftest": [
             {"embedding": [round(float(v), 7) for v in x], "expected_logits": [round(float(v), 6) for v in y]}
             for x, y in zip(tests, expected, strict=True)
@@ -171,9 +237,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embedder", type=Path, default=Path("models/face-embed/manifest.json"))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--name", required=True)
+    parser.add_argument(
+        "--pair-with", type=Path, help="manifest of the 64x64 model the head is shipped with: fit `combination`"
+    )
+    parser.add_argument(
+        "--pair-key", default="age", help="that model's name under `models` in the embeddings file (default age)"
+    )
     args = parser.parse_args(argv)
-    manifest = export_head(args.head, args.embeddings, args.embedder, args.out, args.name)
-    print(json.dumps({k: manifest[k] for k in ("id", "labels", "temperature", "unsure_floor", "val", "runtime_check")}))
+    manifest = export_head(
+        args.head, args.embeddings, args.embedder, args.out, args.name, args.pair_with, args.pair_key
+    )
+    keys = ("id", "labels", "temperature", "unsure_floor", "val", "runtime_check", "combination")
+    summary = {k: manifest[k] for k in keys if k in manifest}
+    summary.get("combination", {}).pop("confidence_calibration", None)
+    print(json.dumps(summary))
     return 0
 
 

@@ -11,7 +11,7 @@ import torch
 from faceedge_train.datasets.age_bands import AGE_BANDS
 from faceedge_train.heads import HeadConfig, head_logits, select_head, soft_age_targets, train_head
 from faceedge_train.heads_data import AGE_LABELS, HeadsDataError, build_task, read_records
-from faceedge_train.heads_export import export_head, head_layers
+from faceedge_train.heads_export import combined_scores, export_head, head_layers
 from faceedge_train.heads_report import compare, main
 
 BAND_AGE = {"0-12": 8, "13-19": 16, "20-29": 25, "30-44": 37, "45-59": 52, "60+": 70}
@@ -231,3 +231,34 @@ def test_the_six_band_task_keeps_children_and_reports_the_13_plus_faces_on_their
     assert result["64x64 age"]["ages"]["13+"]["n"] == 25
     assert result["64x64 age"]["ages"]["13+"]["accuracy"] == pytest.approx(5 / 25)
     assert result["64x64 age"]["ages"]["0-12"]["accuracy"] == 0
+
+
+def test_the_pair_mean_of_log_probabilities_is_renormalised_and_clamped_like_the_board():
+    image = np.array([[0.0, 0.5, 0.5]])  # a zero probability: the board's vote clamps its log at -12
+    head = np.log(np.array([[0.2, 0.2, 0.6]]))
+    scores = combined_scores(image, head, 1.0)
+    image_log = np.array([-12.0, np.log(0.5), np.log(0.5)])
+    image_log = image_log - np.log(np.exp(image_log).sum())
+    expected = (image_log + np.log([0.2, 0.2, 0.6])) / 2
+    np.testing.assert_allclose(scores[0], expected, atol=1e-12)
+
+
+def test_a_paired_head_export_fits_the_combination_on_val_and_refuses_other_labels(tmp_path):
+    path = _write(tmp_path, _records(per_band=30, dims=128))
+    out = tmp_path / "report"
+    assert (
+        main(["--embeddings", str(path), "--out", str(out), "--epochs", "2", "--batch", "64", "--tasks", "age6"]) == 0
+    )
+    embedder = tmp_path / "embedder.json"
+    embedder.write_text(json.dumps({"id": "e", "embedding": {"dimensions": 128}, "files": {"int8": {"sha256": "ab"}}}))
+    pair = tmp_path / "age.json"
+    pair.write_text(json.dumps({"id": "faceedge-age", "labels": list(AGE_BANDS), "files": {"int8": {"sha256": "cd"}}}))
+    manifest = export_head(out / "age6-mlp.pt", path, embedder, tmp_path / "export", "h", pair_with=pair)
+    combination = manifest["combination"]
+    assert combination["rule"] == "mean-log-probabilities"
+    assert combination["with"] == {"id": "faceedge-age", "sha256": "cd", "labels": list(AGE_BANDS)}
+    assert combination["temperature"] > 0 and 0 <= combination["unsure_floor"] < 1
+    assert combination["val"]["n"] == len(AGE_BANDS) * 30
+    pair.write_text(json.dumps({"id": "x", "labels": list(reversed(AGE_BANDS)), "files": {}}))
+    with pytest.raises(ValueError, match="same order"):
+        export_head(out / "age6-mlp.pt", path, embedder, tmp_path / "export2", "h", pair_with=pair)

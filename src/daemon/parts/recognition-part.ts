@@ -8,6 +8,10 @@
  * beside the daemon (`faces add` / `faces remove`): a newer version read from the file is told on the bus as
  * `galleryChanged`, like the daemon's own changes. Announced contents not newer than those in use are ignored.
  *
+ * Where a classifier has a head on the face embedding (`classifiers[].head`, issue 24 §4), the heads read each
+ * track's mean embedding as the recognizer makes it (src/daemon/track-heads.ts); a head trained on another
+ * embedder stops the start.
+ *
  * Starts before the cameras. Logs each decision with names and numbers only: never an embedding, never a crop.
  */
 import type { Logger } from 'pino';
@@ -22,6 +26,7 @@ import type { DaemonBus } from '../daemon-bus.js';
 import { definePart, type DaemonPart } from '../daemon-part.js';
 import type { DaemonServices } from '../daemon-services.js';
 import { loadRecognition, type RecognitionModels } from '../recognition-loader.js';
+import { TrackHeads } from '../track-heads.js';
 
 interface RecognitionSlice {
   readonly recognition: RecognitionConfig;
@@ -37,6 +42,7 @@ class RecognitionPart implements DaemonPart {
   readonly #people = new Map<string, CameraPersonState>();
   #models: RecognitionModels | null = null;
   #recognizer: GalleryTrackRecognizer<Uint8Array> | null = null;
+  #heads: TrackHeads | null = null;
   #watcher: GalleryFileWatcher | null = null;
   /** Id and version of the gallery in use. */
   #inUse: GalleryVersion = { galleryId: '', version: 0 };
@@ -84,7 +90,15 @@ class RecognitionPart implements DaemonPart {
     const { embedder: shared, gallery } = this.#services;
     if (!shared || !gallery) throw new Error('recognition is on but the daemon built no embedder or gallery');
     const models = await loadRecognition(recognition, { threads, embedder: await shared.get(), gallery });
+    const heads = TrackHeads.of(this.#services.classifiers, this.#log);
+    try {
+      heads?.checkEmbedder(models.embedder);
+    } catch (err) {
+      await models.close(); // a failed start is not stopped: close what it opened
+      throw err;
+    }
     this.#models = models;
+    this.#heads = heads;
     const liveness = new TrackLivenessCheck({ network: models.antiSpoof });
     this.#recognizer = new GalleryTrackRecognizer({
       embedder: models.embedder,
@@ -93,6 +107,7 @@ class RecognitionPart implements DaemonPart {
       threshold: models.threshold.threshold,
       margin: models.margin,
       embeddingsPerTrack: recognition.embeddings_per_track,
+      onEmbedding: heads ? (camera, track, embedding) => heads.observe(camera, track, embedding) : undefined,
       onDecision: (d) => this.#logDecision(d),
       onError: (err, track) =>
         this.#log.error({ err: (err as Error).message, track }, 'recognition of a track failed; it stays unknown'),
@@ -101,7 +116,7 @@ class RecognitionPart implements DaemonPart {
     });
     this.#inUse = { galleryId: models.gallery.galleryId, version: models.gallery.version };
     await this.#watchGallery(models);
-    this.#services.cameras.setRecognizer(this.#recognizer);
+    this.#services.cameras.setRecognizer(heads ? heads.around(this.#recognizer) : this.#recognizer);
     this.#bus.emit('galleryChanged', models.gallery); // the starting set, for the locks (they open for no one before)
     for (const camera of this.#slice.cameras) this.#publish(camera, NO_PERSON);
   }
@@ -132,6 +147,7 @@ class RecognitionPart implements DaemonPart {
     await this.#watcher?.stop();
     // The cameras stopped first; decisions still running finish before their models close.
     await this.#recognizer?.idle();
+    await this.#heads?.idle();
     await this.#models?.close();
     this.#models = null;
   }

@@ -1,0 +1,105 @@
+/**
+ * The heads on the face embedding, run where recognition runs (issue 24 §4): each time the recognizer has a
+ * new mean embedding of a track (`TrackRecognizerOptions.onEmbedding`), every configured head reads it, off the
+ * frame loop, and its log-probabilities wait here until the track's camera takes them at its next frame
+ * (`TrackRecognizer.takeHeadValues`, which the pipeline hands to its tracker). No second embedding is made, and
+ * no embedding is kept: a head's value is one probability per label.
+ */
+import type { Logger } from 'pino';
+import type { EmbeddingHead, RunningEmbedder } from '../inference/embedding-head.js';
+import type { TrackRecognizer } from '../pipeline/track-recognizer.js';
+import type { ClassifierSet } from './classifier-set.js';
+
+/** One model's head: the model's name (its attribute) and the head. */
+export interface NamedHead {
+  readonly name: string;
+  readonly head: EmbeddingHead;
+}
+
+type HeadValues = Map<string, Map<string, readonly number[]>>;
+
+export class TrackHeads {
+  readonly #heads: readonly NamedHead[];
+  readonly #log: Logger;
+  /** Per camera, per track, per model: the latest head values not yet taken. */
+  readonly #pending = new Map<string, HeadValues>();
+  readonly #inFlight = new Set<Promise<void>>();
+  /** Kinds of head failures already logged (each once). */
+  readonly #failed = new Set<string>();
+
+  constructor(heads: readonly NamedHead[], log: Logger) {
+    this.#heads = heads;
+    this.#log = log;
+  }
+
+  /** The heads of `classifiers`' models; null when none has one. */
+  static of(classifiers: ClassifierSet, log: Logger): TrackHeads | null {
+    const heads = classifiers.models.flatMap((m) => (m.head ? [{ name: m.name, head: m.head }] : []));
+    return heads.length > 0 ? new TrackHeads(heads, log) : null;
+  }
+
+  /** Throws `MODEL_INVALID` for the first head not trained on `embedder`'s embeddings (a start error). */
+  checkEmbedder(embedder: RunningEmbedder): void {
+    for (const { head } of this.#heads) head.checkEmbedder(embedder);
+  }
+
+  /** A new mean embedding of a track: every head reads it, off the caller (see the file's comment). */
+  observe(camera: string, trackId: string, embedding: Float32Array): void {
+    for (const { name, head } of this.#heads) {
+      const run = head
+        .logProbabilities(embedding)
+        .then((values) => this.#store(camera, trackId, name, values))
+        .catch((err: unknown) => this.#failure(name, err))
+        .finally(() => this.#inFlight.delete(run));
+      this.#inFlight.add(run);
+    }
+  }
+
+  /** The head values of `camera`'s tracks since the last call, each handed out once. */
+  take(camera: string): ReadonlyMap<string, ReadonlyMap<string, readonly number[]>> {
+    const values = this.#pending.get(camera);
+    this.#pending.delete(camera);
+    return values ?? new Map<string, ReadonlyMap<string, readonly number[]>>();
+  }
+
+  /** The track ended: a value not taken yet is dropped. */
+  forget(camera: string, trackId: string): void {
+    this.#pending.get(camera)?.delete(trackId);
+  }
+
+  /** Settles when no head is running (a clean stop before the models close). */
+  async idle(): Promise<void> {
+    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+  }
+
+  /** `recognizer` with these heads' values handed out beside its identities. */
+  around(recognizer: TrackRecognizer): TrackRecognizer {
+    return {
+      observe: (camera, faces, timestampMs, pixels) => recognizer.observe(camera, faces, timestampMs, pixels),
+      takeChanges: (camera) => recognizer.takeChanges(camera),
+      takeHeadValues: (camera) => this.take(camera),
+      forget: (camera, trackId) => {
+        recognizer.forget(camera, trackId);
+        this.forget(camera, trackId);
+      },
+    };
+  }
+
+  #store(camera: string, trackId: string, name: string, values: readonly number[]): void {
+    let byTrack = this.#pending.get(camera);
+    if (!byTrack) this.#pending.set(camera, (byTrack = new Map()));
+    let byModel = byTrack.get(trackId);
+    if (!byModel) byTrack.set(trackId, (byModel = new Map()));
+    byModel.set(name, values);
+  }
+
+  /** A head failed on one embedding: the track keeps its image model's decision; logged once per model. */
+  #failure(name: string, err: unknown): void {
+    if (this.#failed.has(name)) return;
+    this.#failed.add(name);
+    this.#log.error(
+      { model: name, err: (err as Error).message },
+      'a head on the embedding failed; the track keeps the image model alone',
+    );
+  }
+}

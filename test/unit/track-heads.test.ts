@@ -1,0 +1,85 @@
+/**
+ * The heads' hand-over (src/daemon/track-heads.ts): every head reads each new track embedding off the caller,
+ * and the values wait per camera until taken once; many tracks of several cameras at once, answers in any order.
+ */
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { EmbeddingHead } from '../../src/inference/embedding-head.js';
+import type { TrackRecognizer } from '../../src/pipeline/track-recognizer.js';
+import { TrackHeads } from '../../src/daemon/track-heads.js';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A head whose log-probabilities are [embedding[0], embedding[1]], answered after a random delay. */
+function fakeHead(fail = false): EmbeddingHead {
+  return {
+    logProbabilities: async (e: Float32Array) => {
+      await sleep(Math.random() * 20);
+      if (fail) throw new Error('invoke failed');
+      return [e[0], e[1]];
+    },
+  } as unknown as EmbeddingHead;
+}
+
+describe('TrackHeads', () => {
+  it('hands every head’s value of every track out once, per camera, whatever order the heads answer in', async () => {
+    const heads = new TrackHeads(
+      [
+        { name: 'age', head: fakeHead() },
+        { name: 'mood', head: fakeHead() },
+      ],
+      pino({ level: 'silent' }),
+    );
+    for (let i = 0; i < 20; i++) heads.observe(i % 2 ? 'door' : 'gate', `t${i}`, Float32Array.from([i, -i]));
+    await heads.idle();
+    const door = heads.take('door');
+    expect([...door.keys()].sort()).toEqual(['t1', 't11', 't13', 't15', 't17', 't19', 't3', 't5', 't7', 't9']);
+    expect(door.get('t7')).toEqual(
+      new Map([
+        ['age', [7, -7]],
+        ['mood', [7, -7]],
+      ]),
+    );
+    expect(heads.take('door').size).toBe(0); // taken once
+    expect(heads.take('gate').size).toBe(10);
+  });
+
+  it('keeps only the latest value of a track, and drops a forgotten track’s untaken value', async () => {
+    const heads = new TrackHeads([{ name: 'age', head: fakeHead() }], pino({ level: 'silent' }));
+    heads.observe('door', 't1', Float32Array.from([1, 1]));
+    await heads.idle();
+    heads.observe('door', 't1', Float32Array.from([2, 2]));
+    heads.observe('door', 't2', Float32Array.from([3, 3]));
+    await heads.idle();
+    heads.forget('door', 't2');
+    expect(heads.take('door')).toEqual(new Map([['t1', new Map([['age', [2, 2]]])]]));
+  });
+
+  it('wraps a recognizer: its identities as before, the heads’ values beside them, forget reaching both', async () => {
+    const forgotten: string[] = [];
+    const inner: TrackRecognizer = {
+      observe: () => Promise.resolve(),
+      takeChanges: () => new Map(),
+      forget: (_camera, id) => forgotten.push(id),
+    };
+    const heads = new TrackHeads([{ name: 'age', head: fakeHead() }], pino({ level: 'silent' }));
+    const wrapped = heads.around(inner);
+    heads.observe('door', 't1', Float32Array.from([1, 0]));
+    await heads.idle();
+    wrapped.forget('door', 't1');
+    expect(forgotten).toEqual(['t1']);
+    expect(wrapped.takeHeadValues?.('door').size).toBe(0);
+  });
+
+  it('a failing head costs only its value: the track keeps the image model, logged once', async () => {
+    const lines: string[] = [];
+    const log = pino({ level: 'error' }, { write: (l: string) => lines.push(l) });
+    const heads = new TrackHeads([{ name: 'age', head: fakeHead(true) }], log);
+    heads.observe('door', 't1', Float32Array.from([1, 0]));
+    heads.observe('door', 't2', Float32Array.from([1, 0]));
+    await heads.idle();
+    expect(heads.take('door').size).toBe(0);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/a head on the embedding failed/);
+  });
+});
