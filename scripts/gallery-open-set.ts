@@ -101,7 +101,10 @@ console.log(
   `faces found: ${enrolled.length} of ${probes.filter((r) => r.role === 'probe').length} probes, ${strangers.length} of ${probes.filter((r) => r.role === 'stranger').length} strangers`,
 );
 console.log('threshold margin  right  wrong-name  strangers-accepted');
-for (const threshold of [0.9, 0.93, 0.94, 0.95, 0.953, 0.96]) {
+// A fixed grid, plus the threshold the embedder's manifest ships with (chosen on pairs for its stated FAR).
+const shipped = Number(embedder.manifest.recognition.threshold);
+const thresholds = [...new Set([0.9, 0.92, 0.93, 0.94, 0.95, 0.96, 0.97, 0.98, shipped])].sort((a, b) => a - b);
+for (const threshold of thresholds) {
   for (const margin of [0, 0.01, 0.02, 0.03, 0.05]) {
     const named = (s: (typeof scored)[number]) => s.similarity >= threshold && s.similarity - s.second >= margin;
     const right = enrolled.filter((s) => named(s) && s.nearest === s.truth).length / enrolled.length;

@@ -126,7 +126,7 @@ def export(args) -> dict:
         }
 
     manifest = {
-        "id": args.name,
+        "id": args.id or args.name,
         "task": "face-embedding",
         "input": {
             "width": size,
@@ -143,7 +143,12 @@ def export(args) -> dict:
             "centreBelowEyes": args.centre_below,
             "padding": "mirror",
         },
-        "recognition": {"threshold": args.threshold, "far": args.far, "chosen_on": args.chosen_on},
+        "recognition": {
+            "threshold": args.threshold,
+            "far": args.far,
+            "chosen_on": args.chosen_on,
+            **({"margin": args.margin, "margin_chosen_on": args.margin_chosen_on} if args.margin is not None else {}),
+        },
         "files": {dtype: entry(dtype) for dtype in paths if dtype in shipped},
         "test_time_flip": args.test_time_flip,
         "provenance": spec["provenance"],
@@ -173,12 +178,27 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--calibration", required=True)
     p.add_argument("--calibration-count", type=int, default=300)
     p.add_argument("--out", required=True)
-    p.add_argument("--name", default="faceedge-face-embed")
+    p.add_argument("--name", default="faceedge-face-embed", help="file name stem of the .tflite files")
+    p.add_argument(
+        "--id",
+        default=None,
+        help=(
+            "manifest id (default: --name). Galleries are bound to it: give a new id whenever the embeddings change "
+            "(weights, alignment, flip), so that a gallery enrolled with the old ones is refused, not mismatched"
+        ),
+    )
     p.add_argument("--side", type=float, required=True)
     p.add_argument("--centre-below", type=float, required=True)
     p.add_argument("--threshold", type=float, default=0.9)
     p.add_argument("--far", type=float, default=0.001)
     p.add_argument("--chosen-on", default=None)
+    p.add_argument(
+        "--margin",
+        type=float,
+        default=None,
+        help="recognition.margin: the lead over the second-best person a match needs (default: the runtime's)",
+    )
+    p.add_argument("--margin-chosen-on", default=None, help="how the margin was measured (kept in the manifest)")
     p.add_argument(
         "--test-time-flip",
         action="store_true",
