@@ -227,6 +227,16 @@ describe('GalleryTrackRecognizer', () => {
     expect((await settle(r, 'door', [{ trackId: 'door-1', face: face(50) }], 4 * 66, pixels(1, 250, 1))).size).toBe(1);
   });
 
+  it('the sharpness floor applies only to crops that are not upscaled (their Laplacian measures the upscaling)', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, { alice: 1 });
+    // 30 px between the eyes, under the crop's 50: upscaled, so a flat crop still counts as good.
+    let out;
+    for (let i = 0; i < 3; i++)
+      out = await settle(r, 'door', [{ trackId: 'door-1', face: face(30) }], i * 66, pixels(1, 250, 1));
+    expect(out?.get('door-1')?.person.name).toBe('alice');
+  });
+
   it('a track that ends before its decision is forgotten, its work in flight included', async () => {
     const s = new StandIns();
     let release = () => {};
