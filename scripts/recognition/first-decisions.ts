@@ -44,6 +44,9 @@ import { clipJpegs, recognitionRig, type RecognitionRig } from '../bench-recogni
 
 const RULES: readonly WindowClose[] = ['good-frames', 'full-window'];
 
+/** The hook's work, counted over a run (per-frame work against per-decision work). */
+const work = { frames: 0, crops: 0, fullImages: 0, embeddings: 0, livenessScores: 0 };
+
 interface FirstDecision {
   readonly name: string | null;
   /** The track's frame (1 = its first handed to recognition) whose window closed. */
@@ -71,9 +74,18 @@ async function firstDecisions(
 ): Promise<Map<string, FirstDecision>> {
   const seen = new Map<string, number>();
   const first = new Map<string, FirstDecision>();
+  const liveness = new TrackLivenessCheck({ network: rig.antiSpoof });
   const recognizer = new GalleryTrackRecognizer({
-    embedder: rig.embedder,
-    liveness: new TrackLivenessCheck({ network: rig.antiSpoof }),
+    embedder: {
+      alignment: rig.embedder.alignment,
+      embedCrop: (crop) => (work.embeddings++, rig.embedder.embedCrop(crop)),
+    },
+    liveness: {
+      minFrames: liveness.minFrames,
+      capture: (face, pixels) => liveness.capture(face, pixels),
+      score: (crop) => (work.livenessScores++, liveness.score(crop)),
+      decide: (scores, samples) => liveness.decide(scores, samples),
+    },
     gallery,
     ...match,
     embeddingsPerTrack: DEFAULT_EMBEDDINGS_PER_TRACK,
@@ -85,9 +97,13 @@ async function firstDecisions(
     onError: (err) => console.error('decision failed:', err),
   });
   const counting = {
-    observe: (...args: Parameters<typeof recognizer.observe>) => {
-      for (const f of args[1]) seen.set(f.trackId, (seen.get(f.trackId) ?? 0) + 1);
-      return recognizer.observe(...args);
+    observe: (...[camera, faces, timeMs, pixels]: Parameters<typeof recognizer.observe>) => {
+      for (const f of faces) seen.set(f.trackId, (seen.get(f.trackId) ?? 0) + 1);
+      work.frames += faces.length;
+      return recognizer.observe(camera, faces, timeMs, {
+        alignedCrop: (face, alignment) => (work.crops++, pixels.alignedCrop(face, alignment)),
+        image: () => (work.fullImages++, pixels.image()),
+      });
     },
     takeChanges: (camera: string) => recognizer.takeChanges(camera),
     forget: (camera: string, id: string) => recognizer.forget(camera, id),
@@ -161,9 +177,10 @@ async function facesDev(rig: RecognitionRig, peopleCount: number, strangerCount:
     if (!enrolled.has(`person-${id}`)) probes.push({ file: photos[0], person: null });
   }
   const gallery = galleryOf(rig, enrolled);
-  const out: Record<string, { enrolled: Tally; strangers: Tally; frames: Tally }> = {};
+  const out: Record<string, { enrolled: Tally; strangers: Tally; frames: Tally; work?: Tally }> = {};
   for (const rule of RULES) {
     const r = (out[rule] = { enrolled: {}, strangers: {}, frames: {} } as (typeof out)[string]);
+    Object.assign(work, { frames: 0, crops: 0, fullImages: 0, embeddings: 0, livenessScores: 0 });
     for (const probe of probes) {
       // A still shown for 12 frames (0.8 s at 15 fps), as the door test's camera shows it.
       const decisions = await firstDecisions(
@@ -181,6 +198,7 @@ async function facesDev(rig: RecognitionRig, peopleCount: number, strangerCount:
       if (probe.person) bump(r.enrolled, d.name === probe.person ? 'right' : d.name === null ? 'unknown' : 'wrong');
       else bump(r.strangers, d.name === null ? 'unknown' : 'named');
     }
+    r.work = { ...work };
   }
   return { people: enrolled.size, strangers: probes.length - enrolled.size, ...out };
 }
@@ -200,6 +218,7 @@ async function headPose(rig: RecognitionRig) {
   const out: Record<string, Record<string, Tally>> = {};
   for (const rule of RULES) {
     const r: Record<string, Tally> = (out[rule] = { enrolled: {}, strangers: {}, frames: {} });
+    Object.assign(work, { frames: 0, crops: 0, fullImages: 0, embeddings: 0, livenessScores: 0 });
     for (const who of refs.keys()) {
       const decisions = await firstDecisions(
         rig,
@@ -214,6 +233,7 @@ async function headPose(rig: RecognitionRig) {
         else bump(r.strangers, d.name === null ? 'unknown' : 'named');
       }
     }
+    r.work = { ...work };
   }
   return { tracks: labels.size, frames: probe.length, ...out };
 }
