@@ -26,16 +26,12 @@ import {
 } from '../pipeline/track-recognizer.js';
 import type { GalleryContents } from './gallery-contents.js';
 import { matchEmbedding } from './gallery-identify.js';
+import { InFlightWork } from './in-flight-work.js';
 import type { TrackDecision, TrackFaceSample, TrackRecognizerOptions } from './track-recognizer-options.js';
 import { TrackWindow, type WindowFrame } from './track-window.js';
 
-export type {
-  TrackDecision,
-  TrackEmbedder,
-  TrackFaceSample,
-  TrackLivenessCheck,
-  TrackRecognizerOptions,
-} from './track-recognizer-options.js';
+/** For the daemon's log of decisions (src/daemon/parts/recognition-part.ts). */
+export type { TrackDecision } from './track-recognizer-options.js';
 
 /** Keypoint samples kept per track (the temporal check uses at most 24, 150 ms apart). */
 const MAX_SAMPLES = 48;
@@ -67,8 +63,8 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
   /** Counts `setGallery` calls: a decision that started under an older one may have missed a change. */
   #galleryGeneration = 0;
   readonly #tracks = new Map<string, TrackState<C>>();
-  /** Decisions and models' work on kept frames running now (settled ones remove themselves). */
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Decisions and models' work on kept frames running now. */
+  readonly #inFlight = new InFlightWork();
   /** Who to tell, per camera, that it has changes to take. */
   readonly #listeners = new Map<string, Set<() => void>>();
   #warnedFull = false;
@@ -196,27 +192,17 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
    * window's next frames do not wait for them, the decision does.
    */
   #startWork(window: TrackWindow<C>, frame: WindowFrame<C>): void {
-    frame.live ??= this.#run(this.#o.liveness.score(frame.capture));
+    frame.live ??= this.#score(frame);
     const started = window.frames.filter((f) => f.embedding !== null).length;
     if (this.#gallery.people.length > 0 && started < this.#o.embeddingsPerTrack) frame.embedding ??= this.#embed(frame);
   }
 
-  #embed(frame: WindowFrame<C>): Promise<Float32Array> {
-    return this.#run(this.#o.embedder.embedCrop(frame.crop));
+  #score(frame: WindowFrame<C>): Promise<number> {
+    return this.#inFlight.track(this.#o.liveness.score(frame.capture));
   }
 
-  /**
-   * Counts `work` as running until it settles ({@link idle}), and marks its failure handled here: a frame's work
-   * fails its decision when awaited there, or nobody's when the track ended first.
-   */
-  #run<T>(work: Promise<T>): Promise<T> {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#inFlight.add(settled);
-    void settled.then(() => this.#inFlight.delete(settled)); // `settled` cannot reject
-    return work;
+  #embed(frame: WindowFrame<C>): Promise<Float32Array> {
+    return this.#inFlight.track(this.#o.embedder.embedCrop(frame.crop));
   }
 
   /**
@@ -227,18 +213,16 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
    */
   #startDecision(t: TrackState<C>): void {
     t.deciding = true;
-    const decision = this.#decide(t)
-      .catch((err: unknown) => this.#o.onError?.(err, t.trackId))
-      .finally(() => {
-        t.deciding = false;
-        this.#inFlight.delete(decision);
-      });
-    this.#inFlight.add(decision);
+    void this.#inFlight.track(
+      this.#decide(t)
+        .catch((err: unknown) => this.#o.onError?.(err, t.trackId))
+        .finally(() => (t.deciding = false)),
+    ); // cannot reject: its errors go to onError
   }
 
-  /** Settles when no decision is running (tests, and a clean stop before the models close). */
-  async idle(): Promise<void> {
-    while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
+  /** Settles when no model work is running (tests, and a clean stop before the models close). */
+  idle(): Promise<void> {
+    return this.#inFlight.idle();
   }
 
   /** A track never embedded is decided again from its next frames once the gallery has someone in it. */
@@ -263,7 +247,7 @@ export class GalleryTrackRecognizer<C> implements TrackRecognizer {
         : [];
     const [embeddings, scores] = await Promise.all([
       Promise.all(embedded.map((f) => (f.embedding ??= this.#embed(f)))),
-      Promise.all(chosen.map((f) => (f.live ??= this.#run(this.#o.liveness.score(f.capture))))),
+      Promise.all(chosen.map((f) => (f.live ??= this.#score(f)))),
     ]);
     t.scores.push(...scores);
     if (t.scores.length > MAX_SCORES) t.scores.splice(0, t.scores.length - MAX_SCORES);

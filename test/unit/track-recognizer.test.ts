@@ -9,12 +9,8 @@ import { describe, expect, it } from 'vitest';
 import type { GalleryContents } from '../../src/recognition/gallery-contents.js';
 import { BestFrames } from '../../src/recognition/best-frames.js';
 import { recognitionFrameScore, photoQuality } from '../../src/recognition/gallery-photo-quality.js';
-import {
-  GalleryTrackRecognizer,
-  meanEmbedding,
-  type TrackFaceSample,
-  type TrackLivenessCheck,
-} from '../../src/recognition/track-recognizer.js';
+import { GalleryTrackRecognizer, meanEmbedding } from '../../src/recognition/track-recognizer.js';
+import type { TrackFaceSample, TrackLivenessCheck } from '../../src/recognition/track-recognizer-options.js';
 import type { FramePixels } from '../../src/pipeline/track-recognizer.js';
 import type { DetectedFace } from '../../src/vision/face.js';
 import type { LivenessVerdict } from '../../src/pipeline/track-event.js';
