@@ -89,8 +89,15 @@ export class TrackWindow<C> {
   readonly #goodFrames = new WeakSet<WindowFrame<C>>();
   /** Windows taken so far: the first waits for `keep` frames, a retry decides on whatever better came. */
   #taken = 0;
-  /** Score a frame must beat to enter a retry window. */
+  /**
+   * Size × frontality a frame must beat to enter a retry window: the last window's best by {@link RETRY_GAIN}.
+   * Geometry only, known before any pixel is read, so that the frames of a track waiting for a retry (a
+   * stranger, for as long as it stays) cost no crop; measured by scripts/recognition/first-decisions.ts, a
+   * bar on the whole score cropped 382 of 600 frames of faces-dev stills to refuse nearly all of them.
+   */
   #bar = 0;
+  /** The best size × frontality kept in this window. */
+  #topGeometry = 0;
 
   constructor(options: TrackWindowOptions<C>) {
     this.#o = options;
@@ -118,20 +125,22 @@ export class TrackWindow<C> {
       const crop = await pixels.alignedCrop(face, alignment);
       const quality = photoQuality(face, crop, alignment.size);
       const score = recognitionFrameScore(quality, this.#fullEyeDistancePx);
-      if (score <= this.#bar || !this.#frames.wouldKeep(score)) this.#frames.skip();
-      else
+      if (!this.#frames.wouldKeep(score)) this.#frames.skip();
+      else {
+        this.#topGeometry = Math.max(this.#topGeometry, bound);
         await this.#keep(face, pixels, crop, score, timeMs, isGoodRecognitionFrame(quality, this.#fullEyeDistancePx));
+      }
     }
     return this.#closed(timeMs);
   }
 
   /**
    * The frames of the closed window, best first, and a new window: a retry's frames must beat this one's best
-   * by {@link RETRY_GAIN}.
+   * size × frontality by {@link RETRY_GAIN}.
    */
   take(): WindowFrame<C>[] {
     const chosen = this.frames.slice();
-    this.#bar = this.#frames.topScore * RETRY_GAIN;
+    this.#bar = this.#topGeometry * RETRY_GAIN;
     this.#taken++;
     this.#reset();
     return chosen;
@@ -192,6 +201,7 @@ export class TrackWindow<C> {
   }
 
   #reset(): void {
+    this.#topGeometry = 0;
     this.#frames.clear();
     this.#startMs = null;
     this.#good = 0;

@@ -314,6 +314,24 @@ describe('GalleryTrackRecognizer', () => {
     expect(s.embedded).toHaveLength(after);
   });
 
+  it('a track waiting for a retry costs no crop for frames no bigger or more frontal than its last window', async () => {
+    const s = new StandIns();
+    const r = recognizer(s, { alice: 1 });
+    let crops = 0;
+    // A stranger's slightly soft crops (sharpness below the score's saturation): the whole score of a frame is
+    // under its size × frontality, which alone bounds it before any pixel is read.
+    const counted: FramePixels = {
+      alignedCrop: (f, a) => (crops++, pixels(3, 250, 3).alignedCrop(f, a)),
+      image: () => pixels(3).image(),
+    };
+    for (let i = 0; i < 3; i++) await settle(r, 'door', [{ trackId: 'door-1', face: face(20) }], i * 66, counted);
+    expect(r.takeChanges('door').size).toBe(0);
+    const afterFirst = crops;
+    for (let i = 3; i < 20; i++) await settle(r, 'door', [{ trackId: 'door-1', face: face(20) }], i * 66, counted);
+    expect(crops).toBe(afterFirst);
+    expect(s.embedded).toHaveLength(3);
+  });
+
   it('an empty gallery names nobody without embedding, and liveness is still decided', async () => {
     const s = new StandIns();
     const r = recognizer(s, {});
