@@ -92,8 +92,8 @@ export class TrackWindow<C> {
   /**
    * Size × frontality a frame must beat to enter a retry window: the last window's best by {@link RETRY_GAIN}.
    * Geometry only, known before any pixel is read, so that the frames of a track waiting for a retry (a
-   * stranger, for as long as it stays) cost no crop; measured by scripts/recognition/first-decisions.ts, a
-   * bar on the whole score cropped 382 of 600 frames of faces-dev stills to refuse nearly all of them.
+   * stranger, for as long as it stays) cost no crop: with a bar on the whole score, 116 of the head-pose clip's
+   * 216 track-frames were cropped, most to be refused; 16 are now (scripts/recognition/first-decisions.ts).
    */
   #bar = 0;
   /** The best size × frontality kept in this window. */
