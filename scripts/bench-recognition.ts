@@ -114,6 +114,7 @@ async function runPipeline(
     threshold: rig.embedder.threshold,
     margin: 0.02,
     embeddingsPerTrack: DEFAULT_EMBEDDINGS_PER_TRACK,
+    onDecision: (d) => void (decisions += d.cause === 'frames' ? 1 : 0),
     // A decision that fails must show in the figure, not vanish (the latency would be measured on nothing).
     onError: (err) => errors.push(err instanceof Error ? err.message : String(err)),
   });
@@ -123,6 +124,7 @@ async function runPipeline(
   const errors: string[] = [];
   const decided = new Set<string>();
   let processed = 0;
+  let decisions = 0;
   let eventCount = 0;
   const onEvents = (events: readonly TrackEvent[]) => {
     const now = Date.now();
@@ -166,7 +168,7 @@ async function runPipeline(
   const elapsed = (performance.now() - started) / 1000;
   slot.end();
   await done;
-  return { fps: processed / elapsed, latency, errors, tracks: decided.size, events: eventCount };
+  return { fps: processed / elapsed, latency, errors, tracks: decided.size, events: eventCount, decisions };
 }
 
 /**
@@ -184,9 +186,12 @@ export async function measureRecognition(rig: RecognitionRig, frames: readonly B
   const paced = await runPipeline(rig, await doorClipJpegs(), seconds, 15);
   // On and off alternate, twice each, so that a change of the machine's load between them shows in both.
   const fps = { on: [] as number[], off: [] as number[] };
+  let decisions = 0;
   for (let i = 0; i < 2; i++) {
     fps.off.push((await runPipeline(rig, frames, seconds / 4, 0, false)).fps);
-    fps.on.push((await runPipeline(rig, frames, seconds / 4, 0, true)).fps);
+    const on = await runPipeline(rig, frames, seconds / 4, 0, true);
+    fps.on.push(on.fps);
+    decisions += on.decisions;
   }
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const round1 = (v: number) => Math.round(v * 10) / 10;
@@ -203,7 +208,7 @@ export async function measureRecognition(rig: RecognitionRig, frames: readonly B
     fps_480x270: round1(mean(fps.on)),
     fps_480x270_recognition_off: round1(mean(fps.off)),
     fps_on_to_off: Math.round((mean(fps.on) / mean(fps.off)) * 100) / 100,
-    fps_runs: { on: fps.on.map(round1), off: fps.off.map(round1) },
+    fps_runs: { on: fps.on.map(round1), off: fps.off.map(round1), decisions },
     embedder: { id: rig.embedder.id, flip_average: rig.embedder.flipAverage, delegate: rig.embedder.delegate.active },
   };
 }
