@@ -10,7 +10,8 @@
  * - `decision_latency_ms`: from a track's first frame (its `start_time`) to the event that first carries its
  *   decision, on the head-pose test clip (`doorClipJpegs`) fed at 15 fps like a camera (gallery: one enrolled stand-in, so that every track
  *   is embedded);
- * - `fps_480x270`: frames per second on the clips, unpaced, with recognition on.
+ * - `fps_480x270`: frames per second on the clips, unpaced, with recognition on; `fps_480x270_recognition_off`
+ *   the same pipeline without it, alternated with it in the same run, and `fps_on_to_off` their ratio.
  */
 import { randomUUID } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -95,8 +96,17 @@ export async function modelTimes(rig: RecognitionRig, frames: readonly Buffer[],
   return { embed, detect, antiSpoof };
 }
 
-/** Runs a recognizing pipeline over `frames` (looped) for `seconds`; `paceFps` 0 = as fast as it goes. */
-async function runPipeline(rig: RecognitionRig, frames: readonly Buffer[], seconds: number, paceFps: number) {
+/**
+ * Runs a pipeline over `frames` (looped) for `seconds`; `paceFps` 0 = as fast as it goes. `recognize` false: the
+ * same pipeline without a recognizer (the fps baseline of the same run).
+ */
+async function runPipeline(
+  rig: RecognitionRig,
+  frames: readonly Buffer[],
+  seconds: number,
+  paceFps: number,
+  recognize = true,
+) {
   const recognizer = new GalleryTrackRecognizer({
     embedder: rig.embedder,
     liveness: new TrackLivenessCheck({ network: rig.antiSpoof }),
@@ -104,6 +114,7 @@ async function runPipeline(rig: RecognitionRig, frames: readonly Buffer[], secon
     threshold: rig.embedder.threshold,
     margin: 0.02,
     embeddingsPerTrack: DEFAULT_EMBEDDINGS_PER_TRACK,
+    onDecision: (d) => void (decisions += d.cause === 'frames' ? 1 : 0),
     // A decision that fails must show in the figure, not vanish (the latency would be measured on nothing).
     onError: (err) => errors.push(err instanceof Error ? err.message : String(err)),
   });
@@ -113,6 +124,7 @@ async function runPipeline(rig: RecognitionRig, frames: readonly Buffer[], secon
   const errors: string[] = [];
   const decided = new Set<string>();
   let processed = 0;
+  let decisions = 0;
   let eventCount = 0;
   const onEvents = (events: readonly TrackEvent[]) => {
     const now = Date.now();
@@ -133,7 +145,7 @@ async function runPipeline(rig: RecognitionRig, frames: readonly Buffer[], secon
     tracker,
     log: silentLogger(),
     minFacePx: 20,
-    recognizer,
+    ...(recognize && { recognizer }),
     sink: { events: (_c, events) => onEvents(events), facePresence: () => undefined },
     observer: { frame: () => void processed++ },
   });
@@ -156,7 +168,7 @@ async function runPipeline(rig: RecognitionRig, frames: readonly Buffer[], secon
   const elapsed = (performance.now() - started) / 1000;
   slot.end();
   await done;
-  return { fps: processed / elapsed, latency, errors, tracks: decided.size, events: eventCount };
+  return { fps: processed / elapsed, latency, errors, tracks: decided.size, events: eventCount, decisions };
 }
 
 /**
@@ -172,7 +184,17 @@ export function doorClipJpegs(): Promise<Buffer[]> {
 export async function measureRecognition(rig: RecognitionRig, frames: readonly Buffer[], seconds: number) {
   const times = await modelTimes(rig, frames);
   const paced = await runPipeline(rig, await doorClipJpegs(), seconds, 15);
-  const unpaced = await runPipeline(rig, frames, seconds / 2, 0);
+  // On and off alternate, twice each, so that a change of the machine's load between them shows in both.
+  const fps = { on: [] as number[], off: [] as number[] };
+  let decisions = 0;
+  for (let i = 0; i < 2; i++) {
+    fps.off.push((await runPipeline(rig, frames, seconds / 4, 0, false)).fps);
+    const on = await runPipeline(rig, frames, seconds / 4, 0, true);
+    fps.on.push(on.fps);
+    decisions += on.decisions;
+  }
+  const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
+  const round1 = (v: number) => Math.round(v * 10) / 10;
   const embed = summary(times.embed);
   const detect = summary(times.detect);
   return {
@@ -183,7 +205,10 @@ export async function measureRecognition(rig: RecognitionRig, frames: readonly B
     decision_latency_ms: summary(paced.latency),
     decision_errors: [...new Set(paced.errors)].slice(0, 3),
     paced_events: paced.events,
-    fps_480x270: Math.round(unpaced.fps * 10) / 10,
+    fps_480x270: round1(mean(fps.on)),
+    fps_480x270_recognition_off: round1(mean(fps.off)),
+    fps_on_to_off: Math.round((mean(fps.on) / mean(fps.off)) * 100) / 100,
+    fps_runs: { on: fps.on.map(round1), off: fps.off.map(round1), decisions },
     embedder: { id: rig.embedder.id, flip_average: rig.embedder.flipAverage, delegate: rig.embedder.delegate.active },
   };
 }

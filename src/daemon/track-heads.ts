@@ -74,7 +74,10 @@ export class TrackHeads {
 
   /** `recognizer` with these heads' values handed out beside its identities. */
   around(recognizer: TrackRecognizer): TrackRecognizer {
+    // Decisions made between frames still wake the camera's loop through the wrapper.
+    const watchChanges = recognizer.watchChanges?.bind(recognizer);
     return {
+      ...(watchChanges && { watchChanges }),
       observe: (camera, faces, timestampMs, pixels) => recognizer.observe(camera, faces, timestampMs, pixels),
       takeChanges: (camera) => recognizer.takeChanges(camera),
       takeHeadValues: (camera) => this.take(camera),

@@ -8,11 +8,10 @@ import type { Frame, RgbImage } from '../capture/frame.js';
 import type { LatestFrameSlot } from '../capture/latest-frame-slot.js';
 import { probeImage } from '../capture/probe-image.js';
 import { isFaceedgeError } from '../errors.js';
-import { alignFace, type AlignOptions } from '../vision/align-face.js';
+import type { AlignOptions } from '../vision/align-face.js';
 import {
   decodeForDetection,
   detectFaces,
-  fullResolutionImage,
   rgbDetectionImage,
   type DetectionImage,
 } from '../vision/decode-for-detection.js';
@@ -20,8 +19,9 @@ import type { DetectedFace } from '../vision/face.js';
 import { classifyFaces } from './classify-faces.js';
 import type { FaceObservation, FaceTracker } from './face-tracker.js';
 import { MotionGate, type MotionGateOptions } from './motion-gate.js';
+import { PipelineRecognition } from './pipeline-recognition.js';
 import type { TrackEvent } from './track-event.js';
-import type { FramePixels, RecognitionFace, TrackRecognizer } from './track-recognizer.js';
+import type { TrackRecognizer } from './track-recognizer.js';
 
 /** The stages of one frame, in order: timed per frame for metrics, stats and the bench. */
 export const PIPELINE_STAGES = ['decode', 'detect', 'align', 'classify', 'track', 'recognize', 'publish'] as const;
@@ -122,9 +122,10 @@ export class Pipeline {
   #running: Promise<void> | null = null;
   #facePresent = false;
   readonly #gate: MotionGate | null;
-  #recognizer: TrackRecognizer | null = null;
-  /** Kinds of recognition errors already logged (each is logged once; the observer counts every one). */
-  readonly #recognitionErrorKinds = new Set<string>();
+  #recognition: PipelineRecognition | null = null;
+  #unwatchRecognition: () => void = () => undefined;
+  /** The last frame's clock, to date events published between frames on the frames' own clock. */
+  #lastFrame = { timestampMs: 0, wallTimeMs: 0, atMs: 0 };
   /** Faces narrower than this are ignored; adjustable at run time. */
   minFacePx: number;
 
@@ -135,10 +136,21 @@ export class Pipeline {
     if (options.recognizer) this.setRecognizer(options.recognizer);
   }
 
-  /** Recognizes confirmed tracks from the next frame on, and puts `person`/`liveness` into snapshots. Before start. */
+  /**
+   * Recognizes confirmed tracks from the next frame on, and puts `person`/`liveness` into snapshots. Before start.
+   * A decision made between frames is published at once, by the loop (see {@link #publishIdentities}).
+   */
   setRecognizer(recognizer: TrackRecognizer): void {
-    this.#recognizer = recognizer;
-    this.#o.tracker.recognizeIdentities();
+    const { camera, tracker, log, observer } = this.#o;
+    this.#unwatchRecognition();
+    this.#recognition = new PipelineRecognition({
+      camera,
+      recognizer,
+      tracker,
+      log,
+      onError: (err) => observer?.recognitionError?.(err),
+    });
+    this.#unwatchRecognition = this.#recognition.watch(() => this.#wakeForIdentities());
   }
 
   /** Starts the loop; the returned promise settles when the source has ended and all events are out. */
@@ -180,7 +192,8 @@ export class Pipeline {
       if (taken === 'aborted') {
         if (this.#stopped) break;
         this.#wait = new AbortController();
-        await this.#endOpenTracks();
+        if (this.#endTracksWaiters.length > 0) await this.#endOpenTracks();
+        else await this.#publishIdentities();
         next = this.#take();
         continue;
       }
@@ -201,7 +214,25 @@ export class Pipeline {
     }
     // The loop only ends while waiting, so no frame is left half-taken.
     this.#ended = true;
+    this.#unwatchRecognition();
     await this.#endOpenTracks();
+  }
+
+  /**
+   * The recognizer has a decision for this camera: the loop is woken (as `endTracks` wakes it) and publishes it
+   * between frames, or, busy with a frame, publishes it with that frame's events. Only the loop touches the
+   * tracker and the sink, so this cannot race a frame.
+   */
+  #wakeForIdentities(): void {
+    if (this.#ended || this.#stopped) return;
+    this.#wait.abort(new Error('identities decided'));
+  }
+
+  /** Publishes the identities decided since the last frame, dated on the frames' clock. */
+  async #publishIdentities(): Promise<void> {
+    const elapsed = performance.now() - this.#lastFrame.atMs;
+    const at = { timestampMs: this.#lastFrame.timestampMs + elapsed, wallTimeMs: this.#lastFrame.wallTimeMs + elapsed };
+    await this.#publish(this.#applyIdentities(at));
   }
 
   /**
@@ -265,6 +296,7 @@ export class Pipeline {
   /** Everything after decoding: motion gate, detect, align, classify, track, publish. */
   async #analyse(frame: Frame, prepared: Decoded | null): Promise<TrackEvent[]> {
     const { detector, tracker, observer } = this.#o;
+    this.#lastFrame = { timestampMs: frame.timestampMs, wallTimeMs: frame.wallTimeMs, atMs: performance.now() };
     if (!prepared) {
       const identities = this.#applyIdentities(frame);
       await this.#publish(identities);
@@ -316,8 +348,8 @@ export class Pipeline {
     const events = this.#applyIdentities(frame);
     events.push(...tracker.update(observations, frame.timestampMs, frame.wallTimeMs));
     lap('track');
-    if (this.#recognizer) {
-      await this.#recognize(this.#recognizer, faces, decoded, frame);
+    if (this.#recognition) {
+      await this.#recognition.observe(faces, decoded, frame);
       events.push(...this.#applyIdentities(frame));
       lap('recognize');
     }
@@ -327,62 +359,14 @@ export class Pipeline {
     return events;
   }
 
-  /**
-   * Hands the faces of confirmed tracks to the recognizer, with their frame's pixels decoded on demand. A
-   * failure (a broken crop, a model error) is reported once per kind and costs only this frame's recognition:
-   * the tracker's events of the frame, `end`s included, still go out.
-   */
-  async #recognize(
-    recognizer: TrackRecognizer,
-    faces: readonly DetectedFace[],
-    decoded: DetectionImage,
-    frame: Frame,
-  ): Promise<void> {
-    const { tracker, camera } = this.#o;
-    const tracks = tracker.lastFrameTracks();
-    const confirmed: RecognitionFace[] = [];
-    faces.forEach((face, i) => {
-      const track = tracks[i];
-      if (track?.confirmed) confirmed.push({ trackId: track.id, face });
-    });
-    if (confirmed.length === 0) return;
-    let full: Promise<RgbImage> | null = null;
-    const image = () => (full ??= fullResolutionImage(decoded));
-    const pixels: FramePixels = {
-      image,
-      alignedCrop: async (face, alignment) => alignFace(await image(), face, alignment),
-    };
-    try {
-      await recognizer.observe(camera, confirmed, frame.timestampMs, pixels);
-    } catch (err) {
-      const kind = isFaceedgeError(err) ? err.code : err instanceof Error ? err.name : typeof err;
-      this.#o.observer?.recognitionError?.(err as Error);
-      if (this.#recognitionErrorKinds.has(kind)) return;
-      this.#recognitionErrorKinds.add(kind);
-      this.#o.log.error({ err, seq: frame.seq }, 'recognition of a frame failed; its events go out without it');
-    }
-  }
-
-  /**
-   * Puts the identities the recognizer decided since it was last asked into the tracker, and returns the
-   * `update` events they make. Called on every frame (with faces or not) and before tracks end.
-   */
-  #applyIdentities(frame: { timestampMs: number; wallTimeMs: number }): TrackEvent[] {
-    const events: TrackEvent[] = [];
-    if (!this.#recognizer) return events;
-    // Head values first: an identity's `update` then carries the pair's decision too.
-    for (const [trackId, values] of this.#recognizer.takeHeadValues?.(this.#o.camera) ?? [])
-      for (const [name, logProbabilities] of values) this.#o.tracker.pairTrack(trackId, name, logProbabilities);
-    for (const [trackId, identity] of this.#recognizer.takeChanges(this.#o.camera)) {
-      const event = this.#o.tracker.setIdentity(trackId, identity, frame.timestampMs, frame.wallTimeMs);
-      if (event) events.push(event);
-    }
-    return events;
+  /** The identities decided since the last call, as `update` events (none without recognition). */
+  #applyIdentities(at: { timestampMs: number; wallTimeMs: number }): TrackEvent[] {
+    return this.#recognition?.applyIdentities(at) ?? [];
   }
 
   async #publish(events: readonly TrackEvent[]): Promise<void> {
     const { sink, camera, tracker } = this.#o;
-    for (const e of events) if (e.type === 'end') this.#recognizer?.forget(camera, e.after.id);
+    this.#recognition?.forgetEnded(events);
     if (events.length > 0) await sink.events(camera, events);
     const present = tracker.activeCount > 0;
     if (present !== this.#facePresent) {

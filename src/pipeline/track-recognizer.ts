@@ -63,6 +63,13 @@ export interface TrackRecognizer {
    * without heads has none. The pipeline hands them to the tracker (`FaceTracker.pairTrack`) with the identities.
    */
   takeHeadValues?(camera: string): ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
+  /**
+   * Calls `listener` whenever `camera` has changes to take (a decision finished off the frame loop, a new
+   * gallery's verdict), so that the pipeline publishes them between frames instead of at the camera's next
+   * frame (up to a frame interval sooner: 67 ms at 15 fps). The listener only schedules; it must not take the
+   * changes itself. Returns the unsubscribe. Optional: without it, changes are taken at each frame.
+   */
+  watchChanges?(camera: string, listener: () => void): () => void;
   /** The track ended: forget everything about it (its crops, its embedding). */
   forget(camera: string, trackId: string): void;
 }

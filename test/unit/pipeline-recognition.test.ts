@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Frame } from '../../src/capture/frame.js';
+import { LatestFrameSlot } from '../../src/capture/latest-frame-slot.js';
 import { createLogger, silentLogger } from '../../src/observability/logger.js';
 import type { Detector } from '../../src/pipeline/pipeline.js';
 import type { RecognitionFace, TrackIdentity, TrackRecognizer } from '../../src/pipeline/track-recognizer.js';
@@ -135,11 +136,18 @@ function shifted(dx: number): DetectedFace {
  * A pipeline whose face is present while `present()` says so, moving back and forth by a third of its width
  * every frame: the tracker publishes an `update` of its own at every frame.
  */
-function scripted(recognizer: TrackRecognizer, present: () => boolean, log = silentLogger(), observer = {}) {
+function scripted(
+  recognizer: TrackRecognizer,
+  present: () => boolean,
+  log = silentLogger(),
+  observer = {},
+  slot = new LatestFrameSlot(),
+) {
   let n = 0;
   const detector: Detector = { detect: () => Promise.resolve(present() ? [shifted(n++ % 2 ? -8 : 8)] : []) };
   const { events, pipeline } = standInPipeline({
     camera: 'porch',
+    slot,
     detector,
     log,
     observer,
@@ -208,5 +216,55 @@ describe('Pipeline: a failing recognizer', () => {
     // Every failed frame is counted; the kind of error is logged once.
     expect(counted).toBe(3); // frames 3–5: the confirmed track's
     expect(lines.filter((l) => l.includes('recognition of a frame failed'))).toHaveLength(1);
+  });
+});
+
+/** A recognizer that tells the pipeline when it has decided, as GalleryTrackRecognizer does off the frame loop. */
+class WatchedRecognizer extends VerdictRecognizer {
+  readonly #listeners = new Set<() => void>();
+  watchChanges(_camera: string, listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+  decide(trackId: string, identity: TrackIdentity): void {
+    this.verdict(trackId, identity);
+    for (const listener of this.#listeners) listener();
+  }
+}
+
+/** Resolves once `done()` holds; fails after 5 s. */
+async function until(done: () => boolean): Promise<void> {
+  const started = Date.now();
+  while (!done()) {
+    if (Date.now() - started > 5000) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+describe('Pipeline: a decision made between frames', () => {
+  it('is published at once by the running loop, not at the next frame, and a removal after it too', async () => {
+    const r = new WatchedRecognizer();
+    const slot = new LatestFrameSlot();
+    let frames = 0;
+    const { events, pipeline } = scripted(r, () => true, silentLogger(), { frame: () => frames++ }, slot);
+    const running = pipeline.start();
+    for (let i = 0; i < 4; i++) {
+      slot.put(frame());
+      await until(() => frames === i + 1);
+    }
+    expect(events.map((e) => e.type)).toEqual(['new', 'update']);
+    r.decide('porch-1', ALICE); // no frame comes now: the camera's next one may be 67 ms away
+    await until(() => events.length === 3);
+    expect(events[2]).toMatchObject({ type: 'update', after: { person: { name: 'alice' } } });
+    r.decide('porch-1', NOBODY); // the gallery lost alice, still between frames
+    await until(() => events.length === 4);
+    expect(events[3].after.person?.name).toBeNull();
+    slot.put(frame());
+    await until(() => frames === 5);
+    slot.end();
+    await running;
+    for (const e of events.slice(3)) expect(e.after.person?.name).toBeNull();
+    expect(events.at(-1)?.type).toBe('end');
+    expect(frames).toBe(5);
   });
 });

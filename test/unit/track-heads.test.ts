@@ -71,6 +71,24 @@ describe('TrackHeads', () => {
     expect(wrapped.takeHeadValues?.('door').size).toBe(0);
   });
 
+  it('the wrapper still wakes the camera: watchChanges reaches the recognizer it wraps', () => {
+    const watched: string[] = [];
+    const inner: TrackRecognizer = {
+      observe: () => Promise.resolve(),
+      takeChanges: () => new Map(),
+      forget: () => undefined,
+      watchChanges: (camera) => {
+        watched.push(camera);
+        return () => undefined;
+      },
+    };
+    const heads = new TrackHeads([{ name: 'age', head: fakeHead() }], pino({ level: 'silent' }));
+    const wrapped = heads.around(inner);
+    expect(wrapped.watchChanges).toBeTypeOf('function');
+    wrapped.watchChanges?.('door', () => undefined);
+    expect(watched).toEqual(['door']);
+  });
+
   it('a failing head costs only its value: the track keeps the image model, logged once', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'error' }, { write: (l: string) => lines.push(l) });
