@@ -19,6 +19,7 @@ import { primaryFace } from '../vision/primary-face.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { argmax, UNSURE_LABEL } from '../classification/classification.js';
 import { groupReport, readImageGroups, type GroupReport } from './group-metrics.js';
+import { pairAbout, pairedOutcome, type EvalPair, type PairAbout } from './paired-eval.js';
 import type { ImageOutcome, ImageStatus } from './image-outcome.js';
 import {
   accuracy,
@@ -55,6 +56,11 @@ export interface EvaluateOptions {
   readonly classifier: EvalClassifier;
   /** At most this many images, spread evenly over each class in proportion to its size. Default all. */
   readonly limit?: number;
+  /**
+   * The model ships as a pair with this head on the face embedding (`paired-eval.ts`): the evaluation scores the
+   * pair, and `alone` the image model by itself on the same faces.
+   */
+  readonly pair?: EvalPair;
   /** Called with (0, total) once the images are listed, then after each image with the number done. */
   readonly onImage?: (done: number, total: number) => void;
 }
@@ -93,6 +99,8 @@ export interface EvalSummary {
   readonly undetected: Record<Exclude<ImageStatus, 'classified'>, number>;
   /** Accuracy per age band and ethnicity group, when the folder has a labels.csv with age/race. */
   readonly groups?: GroupReport;
+  /** `--head`: the head and embedder paired with the model; the figures are the pair's. */
+  readonly pair?: PairAbout;
   readonly detector: string;
   readonly model: {
     readonly id: string;
@@ -112,6 +120,8 @@ export interface Evaluation {
   readonly positiveLabel: string;
   /** How the labels are decided and read, from the manifest (three or more labels). */
   readonly decision: EvalDecision;
+  /** With a pair: the image model alone on the same faces of the same run, scored by the same code. */
+  readonly alone?: Evaluation;
 }
 
 /** From the manifest: whether the labels are a scale, and the unsure floor (three or more labels). */
@@ -155,14 +165,22 @@ async function selectImages(root: string, labels: readonly string[], limit?: num
   return byClass.flatMap((group, i) => spread(group, counts[i]));
 }
 
-async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promise<ImageOutcome> {
+/** One image's outcome for the image model, and for the pair where there is one. */
+interface Outcomes {
+  readonly alone: ImageOutcome;
+  readonly pair: ImageOutcome;
+}
+
+const same = (outcome: ImageOutcome): Outcomes => ({ alone: outcome, pair: outcome });
+
+async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promise<Outcomes> {
   const base = { file: image.relative, truth: image.label };
   let bytes: Buffer;
   try {
     bytes = await readImageFile(image.path);
   } catch (err) {
     if (!isFaceedgeError(err)) throw err;
-    return { ...base, status: 'unreadable', detail: err.message, msImage: 0 };
+    return same({ ...base, status: 'unreadable', detail: err.message, msImage: 0 });
   }
   const started = performance.now();
   const elapsed = () => performance.now() - started;
@@ -172,18 +190,19 @@ async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promi
     decoded = await decodeForDetection(bytes, image.relative, { inputSize: options.detector.inputSize });
   } catch (err) {
     if (!isFaceedgeError(err)) throw err;
-    return { ...base, status: 'unreadable', detail: err.message, msImage: elapsed() };
+    return same({ ...base, status: 'unreadable', detail: err.message, msImage: elapsed() });
   }
   const pick = primaryFace(await detectFaces(options.detector, decoded), decoded.sourceWidth, decoded.sourceHeight);
-  if (!pick.face) return { ...base, status: 'no face', msImage: elapsed() };
-  const crop = alignFace(await fullResolutionImage(decoded), pick.face, options.classifier.alignment);
+  if (!pick.face) return same({ ...base, status: 'no face', msImage: elapsed() });
+  const full = await fullResolutionImage(decoded);
+  const crop = alignFace(full, pick.face, options.classifier.alignment);
   const invoked = performance.now();
   const result = options.classifier.classifySync(crop);
   const msFace = performance.now() - invoked;
   // Three or more labels: the argmax even below the unsure floor, so every face has a row in the confusion matrix.
   const labels = options.classifier.labels;
   const multiClass = labels.length > 2;
-  return {
+  const alone: ImageOutcome = {
     ...base,
     status: 'classified',
     predicted: multiClass ? labels[argmax(result.probabilities)] : result.label,
@@ -193,6 +212,9 @@ async function evaluateOne(image: LabeledImage, options: EvaluateOptions): Promi
     msImage: elapsed(),
     msFace,
   };
+  if (!options.pair) return same(alone);
+  const face = { image: full, face: pick.face, imageProbabilities: result.probabilities };
+  return { alone, pair: await pairedOutcome(options.pair, labels, alone, face) };
 }
 
 /** Runs the evaluation. Throws DATASET_INVALID for an empty/split/mislabeled folder. */
@@ -200,30 +222,36 @@ export async function evaluateFolder(options: EvaluateOptions): Promise<Evaluati
   const { classifier } = options;
   const labels = classifier.labels;
   const images = await selectImages(options.root, labels, options.limit);
-  const outcomes: ImageOutcome[] = [];
+  const outcomes: Outcomes[] = [];
   options.onImage?.(0, images.length);
   for (const image of images) {
     outcomes.push(await evaluateOne(image, options));
     options.onImage?.(outcomes.length, images.length);
   }
   const groups = await readImageGroups(options.root);
-  return summarize(
-    outcomes,
-    labels,
-    {
-      groups: groups ? groupReport(outcomes, labels, groups.source, groups.groups) : undefined,
-      detector: options.detector.model,
-      model: {
-        id: classifier.id,
-        path: resolve(classifier.modelPath),
-        sha256:
-          Object.values(classifier.manifest.files).find((f) => basename(f.path) === basename(classifier.modelPath))
-            ?.sha256 ?? null,
-        delegate: classifier.delegate.active,
+  const scored = (side: readonly ImageOutcome[], pair?: EvalPair) =>
+    summarize(
+      side,
+      labels,
+      {
+        groups: groups ? groupReport(side, labels, groups.source, groups.groups) : undefined,
+        ...(pair ? { pair: pairAbout(pair) } : {}),
+        detector: options.detector.model,
+        model: {
+          id: classifier.id,
+          path: resolve(classifier.modelPath),
+          sha256:
+            Object.values(classifier.manifest.files).find((f) => basename(f.path) === basename(classifier.modelPath))
+              ?.sha256 ?? null,
+          delegate: classifier.delegate.active,
+        },
       },
-    },
-    evalDecision(classifier),
-  );
+      pair ? { ...evalDecision(classifier), unsureFloor: pair.rules.unsureFloor } : evalDecision(classifier),
+    );
+  const alone = scored(outcomes.map((o) => o.alone));
+  if (!options.pair) return alone;
+  const paired = outcomes.map((o) => o.pair);
+  return { ...scored(paired, options.pair), alone };
 }
 
 /** Microsecond resolution: finer digits are timer noise. */
@@ -233,7 +261,7 @@ const roundMs = (ms: number | null): number | null => (ms === null ? null : Math
 export function summarize(
   outcomes: readonly ImageOutcome[],
   labels: readonly string[],
-  about: Pick<EvalSummary, 'detector' | 'model' | 'groups'>,
+  about: Pick<EvalSummary, 'detector' | 'model' | 'groups' | 'pair'>,
   decision: EvalDecision = { ordered: false, unsureFloor: 0 },
 ): Evaluation {
   const classified = outcomes.filter((o) => o.status === 'classified');

@@ -50,6 +50,11 @@ function markdown(
     `# Evaluation of ${summary.model.id}`,
     '',
     `- model: \`${summary.model.path}\` (sha256 \`${summary.model.sha256 ?? 'unknown'}\`, delegate ${summary.model.delegate})`,
+    ...(summary.pair
+      ? [
+          `- as a pair with head \`${summary.pair.head.path}\` (sha256 \`${summary.pair.head.sha256}\`) on the embedding of ${summary.pair.embedder.id} (test-time flip ${summary.pair.embedder.test_time_flip ? 'on' : 'off'}), temperature ${summary.pair.temperature}, unsure floor ${summary.pair.unsure_floor}; the image model alone: \`image-model-alone/\``,
+        ]
+      : []),
     `- dataset: \`${options.dataset}\`, ${summary.n} images, detector ${summary.detector}`,
     `- created: ${new Date().toISOString()}`,
     '',

@@ -16,7 +16,7 @@ import {
   type SideFigures,
 } from '../../evaluation/anchor-comparison.js';
 import type { Evaluation } from '../../evaluation/evaluate-folder.js';
-import type { GroupRow } from '../../evaluation/group-metrics.js';
+import type { GroupReport, GroupRow } from '../../evaluation/group-metrics.js';
 import { readImageGroups } from '../../evaluation/group-metrics.js';
 import { formatTable } from '../format-table.js';
 
@@ -102,42 +102,58 @@ export async function compareRuns(
 
 const percent = (v: number | null): string => (v === null ? 'n/a' : `${(v * 100).toFixed(1)} %`);
 
-/** The side-by-side tables: overall figures, recall per band, and per group where labels.csv gives groups. */
-export function anchorTables(comparison: AnchorComparison, labels: readonly string[]): string {
-  const { model, anchor, name } = comparison;
-  const row = (metric: string, pick: (s: SideFigures) => string) => [metric, pick(model), pick(anchor)];
+/** One model's comparison with the anchor, under the name its column has (`model`, `pair`, `64×64 alone`). */
+export interface NamedComparison {
+  readonly title: string;
+  readonly comparison: AnchorComparison;
+}
+
+/**
+ * The side-by-side tables: overall figures, recall per band, and per group where labels.csv gives groups; one column
+ * per model (the pair and the image model alone, with `--head`), then the anchor's (the same in every comparison).
+ */
+export function anchorTables(models: readonly NamedComparison[], labels: readonly string[]): string {
+  const [{ comparison: first }] = models;
+  const { anchor, name } = first;
+  const row = (metric: string, pick: (s: SideFigures) => string) => [
+    metric,
+    ...models.map((m) => pick(m.comparison.model)),
+    pick(anchor),
+  ];
   const overall = formatTable([
-    ['same images, same run', 'model', `anchor ${name}`],
+    ['same images, same run', ...models.map((m) => m.title), `anchor ${name}`],
     row('images', (s) => String(s.n)),
     row('no face (counted as wrong)', (s) => String(s.no_face)),
     row('band accuracy', (s) => percent(s.accuracy)),
     row('macro recall', (s) => percent(s.macro_recall)),
-    ...(model.off_by_more_than_one === null
+    ...(first.model.off_by_more_than_one === null
       ? []
       : [row('off by more than one band', (s) => percent(s.off_by_more_than_one))]),
-    ...labels.filter((l) => model.recall[l] !== null).map((l) => row(`recall ${l}`, (s) => percent(s.recall[l]))),
+    ...labels.filter((l) => first.model.recall[l] !== null).map((l) => row(`recall ${l}`, (s) => percent(s.recall[l]))),
     [
       'mean absolute error, years',
-      'n/a (bands)',
-      comparison.anchor_mae_years === null ? 'n/a' : comparison.anchor_mae_years.toFixed(1),
+      ...models.map(() => 'n/a (bands)'),
+      first.anchor_mae_years === null ? 'n/a' : first.anchor_mae_years.toFixed(1),
     ],
   ]);
-  if (!comparison.groups) return `${overall}\n(anchor: ${comparison.source})`;
-  const { model: ours, anchor: theirs } = comparison.groups;
-  const groupTable = (kind: string, mine: readonly GroupRow[], other: readonly GroupRow[]) =>
+  if (!first.groups) return `${overall}\n(anchor: ${first.source})`;
+  const { anchor: theirs, model: reference } = first.groups;
+  const accuracyOf = (rows: readonly GroupRow[] | undefined, group: string) =>
+    percent(rows?.find((o) => o.group === group)?.accuracy ?? null);
+  const groupTable = (kind: string, pick: (g: GroupReport) => readonly GroupRow[]) =>
     formatTable([
-      [kind, 'n', 'model accuracy', `${name} accuracy`],
-      ...mine.map((r) => [
+      [kind, 'n', ...models.map((m) => `${m.title} accuracy`), `${name} accuracy`],
+      ...pick(reference).map((r) => [
         r.group,
         String(r.n),
-        percent(r.accuracy),
-        percent(other.find((o) => o.group === r.group)?.accuracy ?? null),
+        ...models.map((m) => accuracyOf(m.comparison.groups && pick(m.comparison.groups.model), r.group)),
+        accuracyOf(pick(theirs), r.group),
       ]),
     ]);
   return [
     overall,
-    groupTable('age group', ours.age, theirs.age),
-    groupTable('ethnicity', ours.race, theirs.race),
-    `(anchor: ${comparison.source}; groups: ${ours.source})`,
+    groupTable('age group', (g) => g.age),
+    groupTable('ethnicity', (g) => g.race),
+    `(anchor: ${first.source}; groups: ${reference.source})`,
   ].join('\n\n');
 }
