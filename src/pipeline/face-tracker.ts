@@ -111,13 +111,27 @@ export class FaceTracker {
   /**
    * The head on the embedding of the model named `name` has a value for track `id` (its log-probabilities,
    * one per label): that model's decision of the track is the pair's from now on (src/classification/
-   * paired-decision.ts), published with the track's next event. Ignored for a track that has ended or a
-   * model without pairing.
+   * paired-decision.ts). A confirmed track whose published label or source of that model changes gets an
+   * `update` at once (the head answers between frames; a person walking through may get no other update);
+   * else it goes out with the track's next event. Null for a track that has ended, a model without pairing,
+   * or no change.
    */
-  pairTrack(id: string, name: string, headLogProbabilities: readonly number[]): void {
+  pairTrack(
+    id: string,
+    name: string,
+    headLogProbabilities: readonly number[],
+    nowMs: number,
+    wallTimeMs: number,
+  ): TrackEvent | null {
     const t = this.#tracks.find((track) => track.id === id);
     const k = this.#models().findIndex((m) => m.name === name && m.rules.pairing);
-    if (t && k >= 0) t.votes[k].pair(headLogProbabilities);
+    if (!t || k < 0) return null;
+    t.votes[k].pair(headLogProbabilities);
+    const was = t.published?.attributes?.[name];
+    if (!was) return null;
+    const now = trackSnapshot(t, this.#snapshotContext(), false, wallTimeMs).attributes?.[name];
+    if (now && now.label === was.label && now.source === was.source) return null;
+    return this.#emit(t, 'update', nowMs, wallTimeMs);
   }
 
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */

@@ -105,11 +105,19 @@ describe('FaceTracker with a paired attribute', () => {
       age: { label: '20-29', score: expect.any(Number), source: 'image' },
     });
     const id = first[0].after.id;
-    t.pairTrack(id, 'gender', logSoftmax([0, 5])); // no pairing for gender: ignored
-    t.pairTrack('door-99', 'age', logSoftmax([0, 0, 0, 6, 0, 0])); // an ended track: ignored
-    t.pairTrack(id, 'age', logSoftmax([-4, -2, 0, 4, 0, -3]));
-    const next = t.update([seen(102)], 80, 1_080);
-    expect(next).toHaveLength(1);
+    expect(t.pairTrack(id, 'gender', logSoftmax([0, 5]), 60, 1_060)).toBeNull(); // no pairing for gender: ignored
+    expect(t.pairTrack('door-99', 'age', logSoftmax([0, 0, 0, 6, 0, 0]), 60, 1_060)).toBeNull(); // an ended track
+    // Published at once, between frames, not only with the track's next event.
+    const paired = t.pairTrack(id, 'age', logSoftmax([-4, -2, 0, 4, 0, -3]), 60, 1_060);
+    expect(paired).toMatchObject({ type: 'update', frame_timestamp_ms: 60 });
+    expect(paired?.after.attributes?.age).toEqual({
+      label: '30-44',
+      score: expect.any(Number),
+      source: 'image+embedding',
+    });
+    expect(t.pairTrack(id, 'age', logSoftmax([-4, -2, 0, 4, 0, -3]), 70, 1_070)).toBeNull(); // no change
+    expect(t.update([seen(102)], 80, 1_080)).toHaveLength(0); // already published
+    const next = t.flush(120, 1_120);
     expect(next[0].after.attributes?.age).toEqual({
       label: '30-44',
       score: expect.any(Number),
