@@ -9,6 +9,7 @@
  * `tracked-face.ts`, what is published of it `track-snapshot.ts`, its options and defaults
  * `tracker-options.ts`.
  */
+import type { PairingRules } from '../classification/paired-decision.js';
 import { FaceedgeError } from '../errors.js';
 import { clearConfidence } from '../classification/label-vote.js';
 import { definedValues } from '../schema/defined-values.js';
@@ -60,17 +61,19 @@ export class FaceTracker {
   }
 
   /**
-   * The model id put into snapshots from now on (after `model/reload`), and its unsure floor where it has
-   * one (a recalibrated model of the same labels).
+   * The model id put into snapshots from now on (after `model/reload`), its unsure floor where it has one (a
+   * recalibrated model of the same labels), and its pairing with a head where it has one (whether the pair's
+   * calibration was fitted with this model: `PairingRules.imageOnly`).
    */
-  setModel(model: string, unsureFloor?: number): void {
-    this.#o = { ...this.#o, model, ...definedValues({ unsureFloor }) };
+  setModel(model: string, unsureFloor?: number, pairing?: PairingRules): void {
+    this.#o = { ...this.#o, model, ...definedValues({ unsureFloor, pairing }) };
   }
 
-  /** A further model was reloaded: its unsure floor from now on (same labels). */
-  setAttributeModel(name: string, unsureFloor: number): void {
+  /** A further model was reloaded: its unsure floor and its pairing (as for {@link setModel}) from now on. */
+  setAttributeModel(name: string, unsureFloor: number, pairing?: PairingRules): void {
     const more = this.#o.moreModels ?? [];
-    this.#o = { ...this.#o, moreModels: more.map((m) => (m.name === name ? { ...m, unsureFloor } : m)) };
+    const swapped = (m: (typeof more)[number]) => ({ ...m, unsureFloor, ...definedValues({ pairing }) });
+    this.#o = { ...this.#o, moreModels: more.map((m) => (m.name === name ? swapped(m) : m)) };
   }
 
   #models(): VotedModel[] {
