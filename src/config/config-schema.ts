@@ -15,7 +15,7 @@ import { homeassistantSchema, modelsSchema, ruleReferenceCheck } from './board-c
 import { BROKER_URL_PATTERN, brokerUrlProblem } from './broker-url.js';
 import { motionGateSchema } from './motion-gate-schema.js';
 import { cameraSourceSchema } from '../capture/camera-source-schema.js';
-import { bool, isObjectPayload, num, topicPath } from '../schema/schema-helpers.js';
+import { bool, coerceNumber, isObjectPayload, num, topicPath } from '../schema/schema-helpers.js';
 import { DEFAULT_BASE_TOPIC } from '../mqtt/mqtt-topics.js';
 import { isLoopbackHost } from '../mqtt/loopback-host.js';
 import { DEFAULT_HTTP_HOST } from '../observability/health-server.js';
@@ -107,6 +107,13 @@ export const mqttSchema = z
     keepalive: num(z.number().int().min(1).max(65535)).default(30),
     /** Delay between reconnect attempts in ms. Default 2000. */
     reconnect_period_ms: num(z.number().int().min(100)).default(2000),
+    /**
+     * MQTT version spoken to an external broker (`mqtt.url`): 5 (MQTT 5, which lets the daemon tell the broker
+     * the largest packet it takes) or 4 (MQTT 3.1.1, for a broker that speaks only that: Mosquitto 1.5, Azure
+     * IoT Hub's device endpoint). Each request is bounded before it is parsed either way. The embedded broker
+     * always speaks 3.1.1. Default 5.
+     */
+    protocol_version: z.preprocess(coerceNumber, z.union([z.literal(5), z.literal(4)])).default(5),
     /** Period of the retained `stats` message (fps, events, last event per camera), seconds. Default 10. */
     stats_interval_s: num(z.number().min(0.2).max(3600)).default(10),
     outbox: outboxSchema.prefault({}),

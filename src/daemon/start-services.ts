@@ -115,7 +115,8 @@ export async function startServices(o: DaemonServiceOptions, parts: DaemonParts)
     log: componentLogger(log, 'mqtt'),
     metrics: o.metrics,
     // An external broker may hold a peer's huge retained message on a topic we subscribe to: MQTT 5 lets the
-    // daemon say what it takes. The embedded broker bounds every packet as it arrives (and speaks 3.1.1 only).
+    // daemon say what it takes (unless mqtt.protocol_version is 4, for a 3.1.1-only broker: then requests are
+    // still bounded before parsing). The embedded broker bounds every packet as it arrives (and speaks 3.1.1 only).
     maxIncomingPacketBytes: ledger ? undefined : MAX_MQTT_PACKET_BYTES,
   });
   const services: DaemonServices = {

@@ -26,6 +26,19 @@ export interface BrokerProblem {
 /** MQTT 3.1.1 return codes 4, 5 and MQTT 5 reason codes 134, 135: the credentials were refused. */
 const LOGIN_REFUSED_CODES = new Set([4, 5, 134, 135]);
 
+/**
+ * MQTT 3.1.1 return code 1 ("unacceptable protocol version", what a 3.1.1-only broker answers an MQTT 5 CONNECT)
+ * and MQTT 5 reason code 0x84 ("unsupported protocol version").
+ */
+const PROTOCOL_REFUSED_CODES = new Set([1, 0x84]);
+
+/** What to change when the broker refuses the MQTT version the client spoke (`protocolVersion`, MQTT.js's). */
+function protocolHint(protocolVersion: number | undefined): string {
+  return protocolVersion === 5
+    ? 'the broker does not speak MQTT 5: set mqtt.protocol_version: 4 (MQTT 3.1.1; the daemon then cannot tell it the largest packet it takes, and still bounds each request before parsing it), or upgrade the broker'
+    : 'the broker refused MQTT 3.1.1: set mqtt.protocol_version: 5';
+}
+
 /** Longest wait between two refused logins, ms. */
 export const MAX_REFUSED_RETRY_MS = 60_000;
 
@@ -76,8 +89,10 @@ export class BrokerConnection {
     client.on('error', (err: Error & { code?: unknown }) => {
       const code = typeof err.code === 'number' ? err.code : null;
       const refused = code !== null && /^Connection refused/.test(err.message);
-      const problem: BrokerProblem =
-        refused && LOGIN_REFUSED_CODES.has(code)
+      const protocolRefused = refused && PROTOCOL_REFUSED_CODES.has(code);
+      const problem: BrokerProblem = protocolRefused
+        ? { kind: 'refused', message: err.message, hint: protocolHint(client.options.protocolVersion) }
+        : refused && LOGIN_REFUSED_CODES.has(code)
           ? {
               kind: 'login_refused',
               message: err.message,
@@ -98,7 +113,12 @@ export class BrokerConnection {
       // MQTT.js retries every reconnect period; log each distinct failure once, not every retry.
       if (err.message === this.#lastLogged) return;
       this.#lastLogged = err.message;
-      if (problem.kind === 'login_refused') {
+      if (protocolRefused) {
+        log.error(
+          { url, code, err: err.message, hint: problem.hint, protocol_version: client.options.protocolVersion },
+          'MQTT broker refused the protocol version: change mqtt.protocol_version; retrying with backoff',
+        );
+      } else if (problem.kind === 'login_refused') {
         log.error(
           { url, code, err: err.message, hint: problem.hint, retry_max_ms: MAX_REFUSED_RETRY_MS },
           'MQTT broker refused the login: check mqtt.username and mqtt.password; retrying with backoff',

@@ -14,6 +14,11 @@ export interface MqttConnectionConfig {
   /** Seconds. */
   readonly keepalive: number;
   readonly reconnect_period_ms: number;
+  /**
+   * `mqtt.protocol_version`: 4 keeps MQTT 3.1.1 even where `maxIncomingPacketBytes` would ask for MQTT 5 (a
+   * broker that refuses MQTT 5). Default 5.
+   */
+  readonly protocol_version?: 4 | 5;
   readonly tls?: {
     readonly ca?: string;
     readonly cert?: string;
@@ -48,7 +53,8 @@ function readPem(path: string, what: string): Buffer {
  * @param maxIncomingPacketBytes the largest packet the broker may send this client, bytes: the client then
  *   speaks MQTT 5 and says so in its CONNECT (`maximumPacketSize`, MQTT 5 §3.1.2.11.4), and the broker drops
  *   a larger message for it instead of delivering it (a peer's huge retained message on a topic the daemon
- *   subscribes to). MQTT 3.1.1 has no such field: without it the client speaks 3.1.1 and takes any size.
+ *   subscribes to). MQTT 3.1.1 has no such field: without it, or with `protocol_version` 4, the client speaks
+ *   3.1.1 and the broker sends any size (each request is still bounded before it is parsed).
  */
 export function buildMqttClientOptions(
   config: MqttConnectionConfig,
@@ -69,7 +75,7 @@ export function buildMqttClientOptions(
     reconnectOnConnackError: true,
     will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
   };
-  if (maxIncomingPacketBytes !== undefined) {
+  if (maxIncomingPacketBytes !== undefined && config.protocol_version !== 4) {
     options.protocolVersion = 5;
     options.properties = { maximumPacketSize: maxIncomingPacketBytes };
   }

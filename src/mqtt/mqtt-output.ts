@@ -30,6 +30,8 @@ export interface MqttOutputMetrics {
   setQueueDepth(depth: number): void;
   setBrokerConnected(connected: boolean): void;
   countOutboxDropped(count: number): void;
+  /** One event the broker refused for good (MQTT 5 PUBACK reason), by reason name. */
+  countOutboxRefused(reason: string): void;
   countEvent(camera: string, type: string): void;
 }
 
@@ -81,6 +83,8 @@ export class MqttOutput {
   #session: Session | null = null;
   /** Per camera: events stored since start and the wall time (s) of the last one. */
   readonly #eventCounts = new Map<string, { total: number; last: number }>();
+  /** Events the broker refused for good since start, by reason (`PERMANENT_PUBACK_REFUSALS`). */
+  readonly #refusedEvents = new Map<string, number>();
   /** Wall time (s) of the current connection, null while disconnected. */
   #connectedSince: number | null = null;
   /** Retained states (face, capture, GPIO, HA discovery) by topic, resent on every connect. */
@@ -134,6 +138,11 @@ export class MqttOutput {
     return this.#eventCounts;
   }
 
+  /** Events the broker refused for good (MQTT 5 PUBACK) and that were dropped since start, by reason. */
+  get refusedEvents(): ReadonlyMap<string, number> {
+    return this.#refusedEvents;
+  }
+
   /** Wall clock (s since the epoch) at which the current connection started; null while disconnected. */
   get onlineSince(): number | null {
     return this.#connectedSince;
@@ -171,6 +180,10 @@ export class MqttOutput {
       log,
       maxInflight: this.#options.maxInflight,
       onDepth: (d) => metrics?.setQueueDepth(d),
+      onRefused: (reason) => {
+        this.#refusedEvents.set(reason, (this.#refusedEvents.get(reason) ?? 0) + 1);
+        metrics?.countOutboxRefused(reason);
+      },
     });
     const session: Session = { client, outbox, drainer };
     this.#session = session;

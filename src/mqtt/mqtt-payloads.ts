@@ -57,6 +57,8 @@ export interface StatsPayload extends StatsInput {
   readonly cpu_temperature_c: number | null;
   /** Events waiting in the outbox. */
   readonly queue_depth: number;
+  /** Events the broker refused for good (MQTT 5 PUBACK reason) and that were dropped since start, by reason (absent from boards older than this field). */
+  readonly events_refused_total?: Readonly<Record<string, number>>;
   /** Per camera: events produced since the daemon started (a rate is the difference of two reports). */
   readonly events_total: Readonly<Record<string, number>>;
   /** Per camera: wall clock of the last event, seconds since the Unix epoch (cameras without one are absent). */

@@ -10,6 +10,18 @@ import type { MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import type { EventOutbox } from './event-outbox.js';
 
+/**
+ * MQTT 5 PUBACK reason codes that refuse this message for good, by name (MQTT 5 §3.4.2.1): resending the same
+ * event to the same topic gets the same answer, so it is dropped and counted instead of blocking every later
+ * event. Quota exceeded (0x97), server busy (0x89) and a lost connection heal by waiting and are retried.
+ */
+export const PERMANENT_PUBACK_REFUSALS: ReadonlyMap<number, string> = new Map([
+  [0x87, 'not_authorized'],
+  [0x90, 'topic_name_invalid'],
+  [0x95, 'packet_too_large'],
+  [0x99, 'payload_format_invalid'],
+]);
+
 export interface OutboxDrainerOptions {
   readonly outbox: EventOutbox;
   readonly client: MqttClient;
@@ -18,6 +30,11 @@ export interface OutboxDrainerOptions {
   readonly maxInflight?: number;
   /** Called after every acknowledgement with the new outbox depth (for the queue-depth gauge). */
   readonly onDepth?: (depth: number) => void;
+  /**
+   * Called for an event the broker refused for good (`PERMANENT_PUBACK_REFUSALS`), with the refusal's name;
+   * the event has been removed from the outbox.
+   */
+  readonly onRefused?: (reason: string) => void;
 }
 
 export class OutboxDrainer {
@@ -25,6 +42,8 @@ export class OutboxDrainer {
   readonly #inflight = new Set<number>();
   #stopped = false;
   #idleWaiters: (() => void)[] = [];
+  /** Refusal reasons already logged: one error per kind, not one per event (a denied topic refuses them all). */
+  readonly #loggedRefusals = new Set<string>();
 
   readonly #options: OutboxDrainerOptions;
 
@@ -76,9 +95,14 @@ export class OutboxDrainer {
     this.#stopped = true;
   }
 
-  #done(seq: number, err: Error | undefined): void {
+  #done(seq: number, err: (Error & { code?: unknown }) | undefined): void {
     this.#inflight.delete(seq);
     if (this.#stopped) return;
+    const refusal = err && typeof err.code === 'number' ? PERMANENT_PUBACK_REFUSALS.get(err.code) : undefined;
+    if (err && refusal !== undefined) {
+      this.#drop(seq, refusal, err);
+      return;
+    }
     if (err) {
       // MQTT.js gave the message up (e.g. "Connection closed" while replaying its store): send it again.
       this.#options.log.warn({ seq, err: err.message }, 'event publish failed; will resend');
@@ -87,6 +111,22 @@ export class OutboxDrainer {
     }
     this.#options.outbox.ack(seq);
     this.#options.onDepth?.(this.#options.outbox.depth);
+    this.kick();
+  }
+
+  #drop(seq: number, reason: string, err: Error & { code?: unknown }): void {
+    const { outbox, log } = this.#options;
+    const topic = outbox.pendingFrom(seq, 1).find((e) => e.seq === seq)?.topic;
+    if (!this.#loggedRefusals.has(reason)) {
+      this.#loggedRefusals.add(reason);
+      log.error(
+        { seq, topic, code: err.code, reason, err: err.message },
+        'the broker refused an event for good (MQTT 5 PUBACK reason code): dropping it and counting the others',
+      );
+    }
+    outbox.ack(seq);
+    this.#options.onRefused?.(reason);
+    this.#options.onDepth?.(outbox.depth);
     this.kick();
   }
 

@@ -24,6 +24,7 @@ export class DaemonMetrics {
   readonly #events: Counter<'camera' | 'type'>;
   readonly #queueDepth: Gauge;
   readonly #outboxDropped: Counter;
+  readonly #outboxRefused: Counter;
   readonly #brokerConnected: Gauge;
   readonly #recognitionErrors: Counter<'camera' | 'kind'>;
 
@@ -68,6 +69,12 @@ export class DaemonMetrics {
     this.#outboxDropped = new Counter({
       name: 'faceedge_mqtt_outbox_dropped_total',
       help: 'Undelivered events dropped because the outbox was full',
+      registers,
+    });
+    this.#outboxRefused = new Counter({
+      name: 'faceedge_mqtt_outbox_refused_total',
+      help: 'Events the broker refused for good (MQTT 5 PUBACK reason code) and that were dropped, by reason',
+      labelNames: ['reason'],
       registers,
     });
     this.#brokerConnected = new Gauge({
@@ -130,6 +137,11 @@ export class DaemonMetrics {
   /** `n` undelivered events dropped from a full outbox. */
   countOutboxDropped(n: number): void {
     if (n > 0) this.#outboxDropped.inc(n);
+  }
+
+  /** One event the broker refused for good and that was dropped (`reason`: `not_authorized`, …). */
+  countOutboxRefused(reason: string): void {
+    this.#outboxRefused.inc({ reason });
   }
 
   setBrokerConnected(connected: boolean): void {

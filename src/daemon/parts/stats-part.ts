@@ -12,7 +12,7 @@ import { definePart, type DaemonPart } from '../daemon-part.js';
 /** What the stats read and publish through of the MQTT connection. */
 export type StatsConnection = Pick<
   MqttOutput,
-  'connected' | 'queueDepth' | 'storedEvents' | 'onlineSince' | 'topics' | 'publish'
+  'connected' | 'queueDepth' | 'refusedEvents' | 'storedEvents' | 'onlineSince' | 'topics' | 'publish'
 >;
 
 /**
@@ -32,6 +32,7 @@ export function publishStats(
     ...stats,
     cpu_temperature_c: readCpuTemperature(),
     queue_depth: mqtt.queueDepth,
+    events_refused_total: Object.fromEntries(mqtt.refusedEvents),
     events_total: Object.fromEntries(counts.map(([camera, c]) => [camera, c.total])),
     last_event_time: Object.fromEntries(counts.map(([camera, c]) => [camera, c.last])),
     online_since: mqtt.onlineSince,
