@@ -105,7 +105,7 @@ export class LabelVote {
   decision(rules: VoteRules): VoteDecision {
     const alone = this.#imageDecision(rules);
     if (!rules.pairing) return alone;
-    if (!this.#head || this.#weightSum === 0) return { ...alone, source: 'image' };
+    if (!this.#head || this.#weightSum === 0 || rules.pairing.imageOnly) return { ...alone, source: 'image' };
     const probabilities = pairedProbabilities(this.#imageProbabilities(), this.#head, rules.pairing.temperature);
     return {
       ...pairedDecision(rules.labels, probabilities, rules.pairing, rules.unsureMargin),

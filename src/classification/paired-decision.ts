@@ -15,6 +15,11 @@ export interface PairingRules {
   readonly temperature: number;
   /** Below this largest probability the pair's label is `unknown` (fitted on validation). */
   readonly unsureFloor: number;
+  /**
+   * The image model serving is not the one the pair was fitted with (its sha256, manifest `combination.with`):
+   * the calibration means nothing for it, so the image model decides alone (`source: image`). Default false.
+   */
+  readonly imageOnly?: boolean;
 }
 
 /** Which model(s) decided an attribute: both (`image+embedding`), or the image model alone. */

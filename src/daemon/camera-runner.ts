@@ -263,8 +263,8 @@ export class CameraRunner {
   }
 
   /** Names the classifier that produces this camera's events from now on. */
-  setModel(id: string, unsureFloor?: number): void {
-    this.#tracker.setModel(id, unsureFloor);
+  setModel(id: string, unsureFloor?: number, pairing?: PairingRules): void {
+    this.#tracker.setModel(id, unsureFloor, pairing);
   }
 
   /** Times a stage of one frame: the metrics, and the totals `stats` reads. */
@@ -275,9 +275,9 @@ export class CameraRunner {
     acc.n++;
   }
 
-  /** A further model was swapped (same labels): its unsure floor from now on. */
-  setAttributeModel(name: string, unsureFloor: number | undefined): void {
-    this.#tracker.setAttributeModel(name, unsureFloor ?? 0);
+  /** A further model was swapped (same labels): its unsure floor and its pairing with a head from now on. */
+  setAttributeModel(name: string, unsureFloor: number | undefined, pairing?: PairingRules): void {
+    this.#tracker.setAttributeModel(name, unsureFloor ?? 0, pairing);
   }
 
   /** Applies new thresholds (run-time `options`) from the next frame on. */

@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import type { CameraConfig, FaceedgeConfig, TrackerConfig } from '../config/config-schema.js';
 import { motionGateFor } from '../config/motion-gate-schema.js';
+import type { PairingRules } from '../classification/paired-decision.js';
 import { isFaceedgeError, type FaceedgeError } from '../errors.js';
 import type { FaceDetector } from '../inference/face-detector.js';
 import { componentLogger } from '../observability/logger.js';
@@ -15,7 +16,7 @@ import type { TrackerOptions } from '../pipeline/face-tracker.js';
 import type { TrackJournal } from '../pipeline/track-journal.js';
 import type { TrackRecognizer } from '../pipeline/track-recognizer.js';
 import { CameraRunner } from './camera-runner.js';
-import type { ClassifierSet } from './classifier-set.js';
+import { warnUnpaired, type ClassifierSet, type NamedClassifier } from './classifier-set.js';
 import type { DaemonBus } from './daemon-bus.js';
 import type { RunTimeTuning } from './run-time-tuning.js';
 
@@ -61,15 +62,28 @@ export class CameraSet {
     const { bus } = options;
     this.runners = options.cameras.map((camera) => this.#runner(camera));
     bus.on('modelChanged', (classifier) => {
-      for (const runner of this.runners) runner.setModel(classifier.id, classifier.unsureFloor);
+      const pairing = this.#pairingAfterSwap(options.classifiers.first, classifier.sha256);
+      for (const runner of this.runners) runner.setModel(classifier.id, classifier.unsureFloor, pairing);
     });
     bus.on('classifierChanged', (name, classifier) => {
       if (name === options.classifiers.first.name) return; // modelChanged above
-      for (const runner of this.runners) runner.setAttributeModel(name, classifier.unsureFloor);
+      const pairing = this.#pairingAfterSwap(options.classifiers.byName(name), classifier.sha256);
+      for (const runner of this.runners) runner.setAttributeModel(name, classifier.unsureFloor, pairing);
     });
     bus.on('optionsChanged', (o) => {
       for (const runner of this.runners) runner.retune(trackerOptions(o.tracker), o.detector.min_face_px);
     });
+  }
+
+  /**
+   * The pairing of `model`'s head beside the image model now serving (push, reload, rollback: every swap comes
+   * here once, for all cameras): the pair's calibration holds only beside the model file it was fitted with;
+   * beside another, the image model decides alone, warned once per swap. Undefined for a model without a head.
+   */
+  #pairingAfterSwap(model: NamedClassifier, imageModelSha256: string): PairingRules | undefined {
+    const pairing = model.head?.pairingFor(imageModelSha256) ?? undefined;
+    if (pairing?.imageOnly) warnUnpaired(this.#o.log, model, imageModelSha256);
+    return pairing;
   }
 
   get names(): string[] {
@@ -151,13 +165,14 @@ export class CameraSet {
         name: m.name,
         intervalMs: m.intervalMs,
         classifier: () => m.holder.current,
-        ...(m.head?.pairing && { pairing: m.head.pairing }),
+        ...(m.head?.pairing && { pairing: m.head.pairingFor(m.holder.current.sha256) ?? undefined }),
       })),
       motionGate: motionGateFor(this.#o.motionGate, camera.source.type),
       tracker: {
         ...trackerOptions(tuning.current.tracker),
         firstId: this.#o.journal.firstNumber(name),
-        pairing: this.#o.classifiers.first.head?.pairing ?? undefined,
+        pairing:
+          this.#o.classifiers.first.head?.pairingFor(this.#o.classifiers.first.holder.current.sha256) ?? undefined,
       },
       minFacePx: tuning.current.detector.min_face_px,
       sink: {

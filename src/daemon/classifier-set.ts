@@ -99,6 +99,8 @@ export async function loadClassifierSet(
       let head: EmbeddingHead | null = null;
       try {
         head = c.head ? await loadHead(c, holder.current.labels, log) : null;
+        if (head?.pairingFor(holder.current.sha256)?.imageOnly)
+          warnUnpaired(log, { name: c.name, head }, holder.current.sha256);
       } catch (err) {
         await holder.close();
         throw err;
@@ -128,6 +130,26 @@ async function loadHead(c: ResolvedClassifierConfig, labels: readonly string[], 
   }
   log.info({ model: c.name, head: head.id, path: model, embedder: head.manifest.input.embedder.id }, 'head loaded');
   return head;
+}
+
+/**
+ * Warns that `model`'s pair is off beside the image model `imageModelSha256` (not the one its calibration was
+ * fitted with): once at load, and once per swap (src/daemon/camera-set.ts).
+ */
+export function warnUnpaired(
+  log: Logger,
+  model: Pick<NamedClassifier, 'name' | 'head'>,
+  imageModelSha256: string,
+): void {
+  log.warn(
+    {
+      model: model.name,
+      head: model.head?.id,
+      sha256: imageModelSha256.slice(0, 12),
+      pairedWith: model.head?.manifest.combination?.with?.sha256?.slice(0, 12) ?? null,
+    },
+    'the image model is not the one its head was paired with: it decides alone (source image) until the pair is re-exported for it',
+  );
 }
 
 function namedClassifier(

@@ -1,9 +1,11 @@
 /**
  * The heads on the face embedding, run where recognition runs (issue 24 §4): each time the recognizer has a
  * new mean embedding of a track (`TrackRecognizerOptions.onEmbedding`), every configured head reads it, off the
- * frame loop, and its log-probabilities wait here until the track's camera takes them at its next frame
- * (`TrackRecognizer.takeHeadValues`, which the pipeline hands to its tracker). No second embedding is made, and
- * no embedding is kept: a head's value is one probability per label.
+ * frame loop, and its log-probabilities wait here until the track's camera takes them
+ * (`TrackRecognizer.takeHeadValues`, which the pipeline hands to its tracker). A head's answer comes after the
+ * decision that made the embedding already woke the camera, so it wakes the camera again (`watchChanges`): the
+ * pair is published between frames, not at the track's next update (which a person walking through may never
+ * get). No second embedding is made, and no embedding is kept: a head's value is one probability per label.
  */
 import type { Logger } from 'pino';
 import type { EmbeddingHead, RunningEmbedder } from '../inference/embedding-head.js';
@@ -26,6 +28,8 @@ export class TrackHeads {
   readonly #inFlight = new Set<Promise<void>>();
   /** Kinds of head failures already logged (each once). */
   readonly #failed = new Set<string>();
+  /** Per camera: who is woken when a head value for it arrives (the camera's loop). */
+  readonly #listeners = new Map<string, Set<() => void>>();
 
   constructor(heads: readonly NamedHead[], log: Logger) {
     this.#heads = heads;
@@ -72,12 +76,28 @@ export class TrackHeads {
     while (this.#inFlight.size > 0) await Promise.all(this.#inFlight);
   }
 
-  /** `recognizer` with these heads' values handed out beside its identities. */
+  /** Calls `listener` each time a head value for `camera` arrives; returns the unsubscribe. */
+  watchValues(camera: string, listener: () => void): () => void {
+    let listeners = this.#listeners.get(camera);
+    if (!listeners) this.#listeners.set(camera, (listeners = new Set()));
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  /**
+   * `recognizer` with these heads' values handed out beside its identities. Its `watchChanges` wakes the camera
+   * for the recognizer's decisions and for the heads' values alike.
+   */
   around(recognizer: TrackRecognizer): TrackRecognizer {
-    // Decisions made between frames still wake the camera's loop through the wrapper.
-    const watchChanges = recognizer.watchChanges?.bind(recognizer);
     return {
-      ...(watchChanges && { watchChanges }),
+      watchChanges: (camera, listener) => {
+        const unwatchRecognizer = recognizer.watchChanges?.(camera, listener);
+        const unwatchHeads = this.watchValues(camera, listener);
+        return () => {
+          unwatchRecognizer?.();
+          unwatchHeads();
+        };
+      },
       observe: (camera, faces, timestampMs, pixels) => recognizer.observe(camera, faces, timestampMs, pixels),
       takeChanges: (camera) => recognizer.takeChanges(camera),
       takeHeadValues: (camera) => this.take(camera),
@@ -94,6 +114,7 @@ export class TrackHeads {
     let byModel = byTrack.get(trackId);
     if (!byModel) byTrack.set(trackId, (byModel = new Map()));
     byModel.set(name, values);
+    for (const listener of this.#listeners.get(camera) ?? []) listener();
   }
 
   /** A head failed on one embedding: the track keeps its image model's decision; logged once per model. */

@@ -26,7 +26,10 @@ export const faceEmbeddingInputSchema = z
 export const combinationSchema = z
   .object({
     rule: z.literal('mean-log-probabilities'),
-    /** The image model it was fitted with (informative: a pair is checked by its labels). */
+    /**
+     * The image model it was fitted with: the pair decides only beside that model file (its sha256, compared at
+     * load and at every swap, `EmbeddingHead.pairingFor`); beside another, the image model decides alone.
+     */
     with: z.object({ id: z.string().nullish(), sha256: z.string().nullish() }).loose().optional(),
     temperature: z.number().positive(),
     unsure_floor: z.number().gte(0).lt(1),

@@ -99,6 +99,18 @@ export class EmbeddingHead {
   }
 
   /**
+   * The pairing beside the image model file `imageModelSha256`: {@link pairing}, `imageOnly` unless that file is
+   * the one the pair was fitted with (`combination.with.sha256`; a manifest without it cannot be checked, so it
+   * counts as another). Another model's probabilities make the fitted temperature and floor meaningless.
+   */
+  pairingFor(imageModelSha256: string): PairingRules | null {
+    const pairing = this.pairing;
+    if (!pairing) return null;
+    const fittedWith = this.manifest.combination?.with?.sha256;
+    return fittedWith === imageModelSha256 ? pairing : { ...pairing, imageOnly: true };
+  }
+
+  /**
    * Throws `MODEL_INVALID` (a start error) unless `embedder` is the one the head was trained on: same model
    * file (sha256), same test-time flip, same size. Another embedder's embeddings mean nothing to the head.
    */

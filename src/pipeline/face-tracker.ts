@@ -9,6 +9,7 @@
  * `tracked-face.ts`, what is published of it `track-snapshot.ts`, its options and defaults
  * `tracker-options.ts`.
  */
+import type { PairingRules } from '../classification/paired-decision.js';
 import { FaceedgeError } from '../errors.js';
 import { clearConfidence } from '../classification/label-vote.js';
 import { definedValues } from '../schema/defined-values.js';
@@ -60,17 +61,19 @@ export class FaceTracker {
   }
 
   /**
-   * The model id put into snapshots from now on (after `model/reload`), and its unsure floor where it has
-   * one (a recalibrated model of the same labels).
+   * The model id put into snapshots from now on (after `model/reload`), its unsure floor where it has one (a
+   * recalibrated model of the same labels), and its pairing with a head where it has one (whether the pair's
+   * calibration was fitted with this model: `PairingRules.imageOnly`).
    */
-  setModel(model: string, unsureFloor?: number): void {
-    this.#o = { ...this.#o, model, ...definedValues({ unsureFloor }) };
+  setModel(model: string, unsureFloor?: number, pairing?: PairingRules): void {
+    this.#o = { ...this.#o, model, ...definedValues({ unsureFloor, pairing }) };
   }
 
-  /** A further model was reloaded: its unsure floor from now on (same labels). */
-  setAttributeModel(name: string, unsureFloor: number): void {
+  /** A further model was reloaded: its unsure floor and its pairing (as for {@link setModel}) from now on. */
+  setAttributeModel(name: string, unsureFloor: number, pairing?: PairingRules): void {
     const more = this.#o.moreModels ?? [];
-    this.#o = { ...this.#o, moreModels: more.map((m) => (m.name === name ? { ...m, unsureFloor } : m)) };
+    const swapped = (m: (typeof more)[number]) => ({ ...m, unsureFloor, ...definedValues({ pairing }) });
+    this.#o = { ...this.#o, moreModels: more.map((m) => (m.name === name ? swapped(m) : m)) };
   }
 
   #models(): VotedModel[] {
@@ -111,13 +114,27 @@ export class FaceTracker {
   /**
    * The head on the embedding of the model named `name` has a value for track `id` (its log-probabilities,
    * one per label): that model's decision of the track is the pair's from now on (src/classification/
-   * paired-decision.ts), published with the track's next event. Ignored for a track that has ended or a
-   * model without pairing.
+   * paired-decision.ts). A confirmed track whose published label or source of that model changes gets an
+   * `update` at once (the head answers between frames; a person walking through may get no other update);
+   * else it goes out with the track's next event. Null for a track that has ended, a model without pairing,
+   * or no change.
    */
-  pairTrack(id: string, name: string, headLogProbabilities: readonly number[]): void {
+  pairTrack(
+    id: string,
+    name: string,
+    headLogProbabilities: readonly number[],
+    nowMs: number,
+    wallTimeMs: number,
+  ): TrackEvent | null {
     const t = this.#tracks.find((track) => track.id === id);
     const k = this.#models().findIndex((m) => m.name === name && m.rules.pairing);
-    if (t && k >= 0) t.votes[k].pair(headLogProbabilities);
+    if (!t || k < 0) return null;
+    t.votes[k].pair(headLogProbabilities);
+    const was = t.published?.attributes?.[name];
+    if (!was) return null;
+    const now = trackSnapshot(t, this.#snapshotContext(), false, wallTimeMs).attributes?.[name];
+    if (now && now.label === was.label && now.source === was.source) return null;
+    return this.#emit(t, 'update', nowMs, wallTimeMs);
   }
 
   /** Live tracks that have been reported (for `<cam>/face` ON/OFF). */

@@ -84,9 +84,13 @@ export class PipelineRecognition {
    */
   applyIdentities(at: { timestampMs: number; wallTimeMs: number }): TrackEvent[] {
     const events: TrackEvent[] = [];
-    // Head values first: an identity's `update` then carries the pair's decision too.
+    // Head values first (they may arrive between frames, waking the loop as decisions do): a pair that changes a
+    // track's published label or source is an `update` of its own, and an identity's `update` carries it too.
     for (const [trackId, values] of this.#o.recognizer.takeHeadValues?.(this.#o.camera) ?? [])
-      for (const [name, logProbabilities] of values) this.#o.tracker.pairTrack(trackId, name, logProbabilities);
+      for (const [name, logProbabilities] of values) {
+        const event = this.#o.tracker.pairTrack(trackId, name, logProbabilities, at.timestampMs, at.wallTimeMs);
+        if (event) events.push(event);
+      }
     for (const [trackId, identity] of this.#o.recognizer.takeChanges(this.#o.camera)) {
       const event = this.#o.tracker.setIdentity(trackId, identity, at.timestampMs, at.wallTimeMs);
       if (event) events.push(event);

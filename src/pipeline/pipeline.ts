@@ -124,8 +124,11 @@ export class Pipeline {
   readonly #gate: MotionGate | null;
   #recognition: PipelineRecognition | null = null;
   #unwatchRecognition: () => void = () => undefined;
-  /** The last frame's clock, to date events published between frames on the frames' own clock. */
-  #lastFrame = { timestampMs: 0, wallTimeMs: 0, atMs: 0 };
+  /**
+   * The last analysed frame's own time: events published between frames are dated with it (the newest evidence
+   * their decision used), so no event is ever dated after the next frame's.
+   */
+  #lastFrame: Frame | null = null;
   /** Faces narrower than this are ignored; adjustable at run time. */
   minFacePx: number;
 
@@ -192,8 +195,7 @@ export class Pipeline {
       if (taken === 'aborted') {
         if (this.#stopped) break;
         this.#wait = new AbortController();
-        if (this.#endTracksWaiters.length > 0) await this.#endOpenTracks();
-        else await this.#publishIdentities();
+        await this.#betweenFrames();
         next = this.#take();
         continue;
       }
@@ -228,10 +230,25 @@ export class Pipeline {
     this.#wait.abort(new Error('identities decided'));
   }
 
-  /** Publishes the identities decided since the last frame, dated on the frames' clock. */
+  /**
+   * The loop was woken between frames: ends the open tracks for endTracks() callers, or publishes the identities
+   * decided since the last frame. A throw here (a sink, the tracker) is reported as a frame's would be, against
+   * the last frame, and the loop goes on: it must never stop the camera.
+   */
+  async #betweenFrames(): Promise<void> {
+    try {
+      if (this.#endTracksWaiters.length > 0) await this.#endOpenTracks();
+      else await this.#publishIdentities();
+    } catch (err) {
+      const frame = this.#lastFrame;
+      if (frame) this.#o.observer?.frameError?.(frame, err as Error);
+      if (!isFaceedgeError(err)) this.#o.log.error({ err, seq: frame?.seq }, 'publishing between frames failed');
+    }
+  }
+
+  /** Publishes the identities decided since the last frame, dated with that frame's time (see #lastFrame). */
   async #publishIdentities(): Promise<void> {
-    const elapsed = performance.now() - this.#lastFrame.atMs;
-    const at = { timestampMs: this.#lastFrame.timestampMs + elapsed, wallTimeMs: this.#lastFrame.wallTimeMs + elapsed };
+    const at = this.#lastFrame ?? { timestampMs: 0, wallTimeMs: 0 };
     await this.#publish(this.#applyIdentities(at));
   }
 
@@ -260,11 +277,15 @@ export class Pipeline {
 
   async #endOpenTracks(): Promise<void> {
     const waiters = this.#endTracksWaiters.splice(0);
-    const now = { timestampMs: performance.now(), wallTimeMs: Date.now() };
-    const events = this.#applyIdentities(now);
-    events.push(...this.#o.tracker.flush(now.timestampMs, now.wallTimeMs));
-    await this.#publish(events);
-    for (const resolve of waiters) resolve();
+    try {
+      const now = { timestampMs: performance.now(), wallTimeMs: Date.now() };
+      const events = this.#applyIdentities(now);
+      events.push(...this.#o.tracker.flush(now.timestampMs, now.wallTimeMs));
+      await this.#publish(events);
+    } finally {
+      // Even when publishing failed: the tracks are ended, and no caller waits forever.
+      for (const resolve of waiters) resolve();
+    }
   }
 
   /** Runs one frame through every stage. Exposed for tests and the bench. */
@@ -296,7 +317,7 @@ export class Pipeline {
   /** Everything after decoding: motion gate, detect, align, classify, track, publish. */
   async #analyse(frame: Frame, prepared: Decoded | null): Promise<TrackEvent[]> {
     const { detector, tracker, observer } = this.#o;
-    this.#lastFrame = { timestampMs: frame.timestampMs, wallTimeMs: frame.wallTimeMs, atMs: performance.now() };
+    this.#lastFrame = frame;
     if (!prepared) {
       const identities = this.#applyIdentities(frame);
       await this.#publish(identities);

@@ -65,7 +65,7 @@ export interface TrackRecognizer {
   takeHeadValues?(camera: string): ReadonlyMap<string, ReadonlyMap<string, readonly number[]>>;
   /**
    * Calls `listener` whenever `camera` has changes to take (a decision finished off the frame loop, a new
-   * gallery's verdict), so that the pipeline publishes them between frames instead of at the camera's next
+   * gallery's verdict, a head's value), so that the pipeline publishes them between frames instead of at the camera's next
    * frame (up to a frame interval sooner: 67 ms at 15 fps). The listener only schedules; it must not take the
    * changes itself. Returns the unsubscribe. Optional: without it, changes are taken at each frame.
    */

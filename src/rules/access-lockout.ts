@@ -98,18 +98,30 @@ export class AccessLockout {
   }
 
   /**
-   * Takes back a state kept before a restart, mapped to engine ms. A lockout never ends later than a full
-   * `duration_s` from `nowMs` (a clock that went back cannot lock a door for ever), and attempts from the
-   * future count as made now.
+   * Takes back a state kept before a restart, mapped to engine ms, merged with what was counted since this run
+   * began (attempts counted while the file was being read are kept, never overwritten; a lockout of either
+   * holds). A lockout never ends later than a full `duration_s` from `nowMs` (a clock that went back cannot
+   * lock a door for ever), and attempts from the future count as made now. Merged attempts that reach
+   * `attempts` within the window lock the camera out, as the last of them would have.
    */
   restore(snapshot: LockoutSnapshot, nowMs: number): void {
     const latest = nowMs + this.#config.duration_s * 1000;
+    const windowStart = nowMs - this.#config.window_s * 1000;
+    // First: attempts made while every camera is locked out start no lockout of their own (as in attempt()).
+    this.#allLockedUntil = Math.max(this.#allLockedUntil, Math.min(snapshot.allLockedUntil ?? -Infinity, latest));
     for (const [camera, saved] of Object.entries(snapshot.cameras)) {
       const state = this.#camera(camera);
-      state.times = saved.attempts.map((t) => Math.min(t, nowMs)).slice(-this.#config.attempts);
-      state.lockedUntil = Math.min(saved.lockedUntil ?? -Infinity, latest);
+      const restored = saved.attempts.map((t) => Math.min(t, nowMs));
+      state.times = [...restored, ...state.times]
+        .filter((t) => t > windowStart)
+        .sort((a, b) => a - b)
+        .slice(-this.#config.attempts);
+      state.lockedUntil = Math.max(state.lockedUntil, Math.min(saved.lockedUntil ?? -Infinity, latest));
+      if (!this.lockedOut(camera, nowMs) && state.times.length >= this.#config.attempts) {
+        state.lockedUntil = Math.min((state.times.at(-1) ?? nowMs) + this.#config.duration_s * 1000, latest);
+        state.times = [];
+      }
     }
-    this.#allLockedUntil = Math.min(snapshot.allLockedUntil ?? -Infinity, latest);
     this.#onChange?.(this.snapshot(nowMs));
   }
 

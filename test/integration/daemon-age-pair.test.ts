@@ -190,6 +190,28 @@ describe.skipIf(skip !== null)(`the age pair in the daemon (${skip ?? 'faces-dev
     return { model: join(folder, 'faceedge-age-head_float32.tflite'), manifest: join(folder, 'manifest.json') };
   }
 
+  it('a head paired with another image model (a retrained age model): the image model decides alone, warned', async () => {
+    const head = editedHead('other-image-model', (m) => (m.combination.with.sha256 = 'cd'.repeat(32)));
+    const probe = await MqttProbe.connect(broker.url, [`${ROOT}/door/events`]);
+    const daemon = DaemonProcess.start(config({ enabled: true, key_file: keyFile }, head, join(dir, 'state')), {
+      dir,
+      file: 'other-image-model.yaml',
+    });
+    try {
+      await daemon.waitRunning(90_000);
+      // The track is embedded (its identity decided: a second event), and the head has had its value since.
+      await probe.waitUntil(() => events(probe).length >= 2, 90_000, 'the identity update');
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      for (const e of events(probe)) expect(e.after.attributes?.age?.source).toBe('image');
+      const warned = daemon.logs.filter((l) => String(l.msg).includes('is not the one its head was paired with'));
+      expect(warned).toHaveLength(1);
+      expect(warned[0]).toMatchObject({ model: 'age', pairedWith: 'cdcdcdcdcdcd' });
+    } finally {
+      await daemon.dispose();
+      await probe.close();
+    }
+  }, 240_000);
+
   it('a head pinned to another embedder is refused at start', async () => {
     const head = editedHead('other-embedder', (m) => (m.input.embedder.sha256 = 'ab'.repeat(32)));
     const daemon = DaemonProcess.start(config({ enabled: true, key_file: keyFile }, head, join(dir, 'state')), {

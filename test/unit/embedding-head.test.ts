@@ -40,6 +40,25 @@ describe('EmbeddingHead', () => {
     }
   });
 
+  it('pairs only beside the image model file it was fitted with (combination.with.sha256), else image only', async () => {
+    const fitted = manifest().combination.with.sha256 as string;
+    const pairing = {
+      temperature: manifest().combination.temperature,
+      unsureFloor: manifest().combination.unsure_floor,
+    };
+    const head = await EmbeddingHead.create({ modelPath: HEAD });
+    const unpinned = await EmbeddingHead.create(edited('unpinned', (m) => delete m.combination.with));
+    try {
+      expect(head.pairingFor(fitted)).toEqual(pairing);
+      // A retrained model of the same labels (another file): the fitted temperature and floor mean nothing for it.
+      expect(head.pairingFor('0'.repeat(64))).toEqual({ ...pairing, imageOnly: true });
+      expect(unpinned.pairingFor(fitted)).toEqual({ ...pairing, imageOnly: true }); // cannot be checked
+    } finally {
+      await head.close();
+      await unpinned.close();
+    }
+  });
+
   it('fails its self-test when the manifest’s golden logits are not what the file computes', async () => {
     const options = edited('tampered', (m) => (m.selftest[1].expected_logits[2] += 0.01));
     await expect(EmbeddingHead.create(options)).rejects.toMatchObject({ code: 'MODEL_SELFTEST_FAILED' });

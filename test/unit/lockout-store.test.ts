@@ -112,3 +112,29 @@ describe('LockoutStore', () => {
     expect(back.snapshot(20).cameras).toEqual(lockout.snapshot(20).cameras);
   });
 });
+
+describe('AccessLockout.restore', () => {
+  it('merges the restored attempts with those counted while the file was read, never overwriting them', () => {
+    const lockout = new AccessLockout(CONFIG);
+    lockout.attempt('door', 'new-run-1', 5_000); // counted while #restoreLockout still read the file
+    lockout.restore({ cameras: { door: { attempts: [4_000] }, gate: { attempts: [4_500] } } }, 5_100);
+    expect(lockout.snapshot(5_100).cameras).toEqual({
+      door: { attempts: [4_000, 5_000] },
+      gate: { attempts: [4_500] },
+    });
+    // One more refused face at the door is the third within the window: locked out, as without the restart.
+    expect(lockout.attempt('door', 'new-run-2', 5_200)).toBe(3);
+  });
+
+  it('locks out when the merged attempts reach the limit, and keeps a lockout started meanwhile', () => {
+    const lockout = new AccessLockout(CONFIG);
+    lockout.attempt('door', 'a', 5_000);
+    lockout.restore({ cameras: { door: { attempts: [3_000, 4_000] } } }, 5_100);
+    expect(lockout.lockedOut('door', 5_100)).toBe(true);
+    const gate = new AccessLockout(CONFIG);
+    for (const track of ['a', 'b', 'c']) gate.attempt('gate', track, 5_000); // locked out meanwhile
+    gate.restore({ cameras: { gate: { attempts: [4_000] } } }, 5_100);
+    expect(gate.lockedOut('gate', 5_100)).toBe(true);
+    expect(gate.lockouts(5_100)).toEqual({ gate: 305_000 });
+  });
+});

@@ -78,6 +78,17 @@ describe('a vote of a paired model', () => {
   });
 });
 
+describe('LabelVote beside an image model its pair was not fitted with', () => {
+  it('decides from the image model alone (source image), even with the head’s value', () => {
+    const v = new LabelVote(bands.length);
+    v.add(toSoftmaxClassification(bands, [0, 0, 2, 1.5, 0, 0]).scores, 1, 0);
+    v.pair(logSoftmax([-4, -2, 0, 4, 0, -3]));
+    expect(v.decision(rules)).toMatchObject({ label: '30-44', source: 'image+embedding' });
+    const alone = v.decision({ ...rules, pairing: undefined });
+    expect(v.decision({ ...rules, pairing: { ...pairing, imageOnly: true } })).toEqual({ ...alone, source: 'image' });
+  });
+});
+
 describe('FaceTracker with a paired attribute', () => {
   const seen = (x: number): FaceObservation => {
     const gender = toSoftmaxClassification(['female', 'male'], [0, 3]);
@@ -105,11 +116,33 @@ describe('FaceTracker with a paired attribute', () => {
       age: { label: '20-29', score: expect.any(Number), source: 'image' },
     });
     const id = first[0].after.id;
-    t.pairTrack(id, 'gender', logSoftmax([0, 5])); // no pairing for gender: ignored
-    t.pairTrack('door-99', 'age', logSoftmax([0, 0, 0, 6, 0, 0])); // an ended track: ignored
-    t.pairTrack(id, 'age', logSoftmax([-4, -2, 0, 4, 0, -3]));
-    const next = t.update([seen(102)], 80, 1_080);
-    expect(next).toHaveLength(1);
+    expect(t.pairTrack(id, 'gender', logSoftmax([0, 5]), 60, 1_060)).toBeNull(); // no pairing for gender: ignored
+    expect(t.pairTrack('door-99', 'age', logSoftmax([0, 0, 0, 6, 0, 0]), 60, 1_060)).toBeNull(); // an ended track
+    // Published at once, between frames, not only with the track's next event.
+    const paired = t.pairTrack(id, 'age', logSoftmax([-4, -2, 0, 4, 0, -3]), 60, 1_060);
+    expect(paired).toMatchObject({ type: 'update', frame_timestamp_ms: 60 });
+    expect(paired?.after.attributes?.age).toEqual({
+      label: '30-44',
+      score: expect.any(Number),
+      source: 'image+embedding',
+    });
+    expect(t.pairTrack(id, 'age', logSoftmax([-4, -2, 0, 4, 0, -3]), 70, 1_070)).toBeNull(); // no change
+    expect(t.update([seen(102)], 80, 1_080)).toHaveLength(0); // already published
+    // A swap to an image model the pair was not fitted with (a retrained model, same labels): image alone.
+    const swapped = new FaceTracker({
+      camera: 'door',
+      labels: ['female', 'male'],
+      model: 'gender',
+      attributeName: 'gender',
+      minFrames: 2,
+      updateIntervalMs: 0,
+      moreModels: [{ name: 'age', labels: bands, unsureFloor: 0.3, pairing }],
+    });
+    const [opened] = [0, 1].flatMap((i) => swapped.update([seen(100 + i)], i * 40, 1_000 + i * 40));
+    swapped.setAttributeModel('age', 0.3, { ...pairing, imageOnly: true });
+    expect(swapped.pairTrack(opened.after.id, 'age', logSoftmax([-4, -2, 0, 4, 0, -3]), 60, 1_060)).toBeNull();
+    expect(swapped.flush(70, 1_070)[0].after.attributes?.age).toMatchObject({ label: '20-29', source: 'image' });
+    const next = t.flush(120, 1_120);
     expect(next[0].after.attributes?.age).toEqual({
       label: '30-44',
       score: expect.any(Number),

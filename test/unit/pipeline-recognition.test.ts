@@ -268,3 +268,66 @@ describe('Pipeline: a decision made between frames', () => {
     expect(frames).toBe(5);
   });
 });
+
+describe('Pipeline: publishing between frames', () => {
+  it('dates an event with the last frame: never after the next frame, so timestamps never go backwards', async () => {
+    const r = new WatchedRecognizer();
+    const slot = new LatestFrameSlot();
+    const seen: Frame[] = [];
+    const { events, pipeline } = scripted(r, () => true, silentLogger(), { frame: (f: Frame) => seen.push(f) }, slot);
+    const running = pipeline.start();
+    for (let i = 0; i < 4; i++) {
+      slot.put(frame());
+      await until(() => seen.length === i + 1);
+    }
+    // Longer than the frames' spacing (66 ms): an event dated "last frame + time since" would pass the next frame.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const before = events.length;
+    r.decide('porch-1', ALICE);
+    await until(() => events.length === before + 1);
+    slot.put(frame());
+    await until(() => seen.length === 5);
+    slot.end();
+    await running;
+    const between = events[before];
+    expect(between.after.person?.name).toBe('alice');
+    expect(between.frame_timestamp_ms).toBe(seen[3].timestampMs);
+    expect(between.frame_timestamp_ms).toBeLessThanOrEqual(seen[4].timestampMs);
+    const frameTimes = events.slice(0, before + 1).map((e) => e.frame_timestamp_ms ?? -1);
+    expect(frameTimes).toEqual([...frameTimes].sort((a, b) => a - b));
+  });
+
+  it('a throw there is reported as a frame error and the camera keeps running', async () => {
+    class ThrowsOnce extends WatchedRecognizer {
+      throwNext = false;
+      override takeChanges(): ReadonlyMap<string, TrackIdentity> {
+        if (this.throwNext) {
+          this.throwNext = false;
+          throw new Error('takeChanges failed');
+        }
+        return super.takeChanges();
+      }
+    }
+    const r = new ThrowsOnce();
+    const slot = new LatestFrameSlot();
+    let frames = 0;
+    const errors: Error[] = [];
+    const observer = { frame: () => frames++, frameError: (_f: Frame, err: Error) => errors.push(err) };
+    const { events, pipeline } = scripted(r, () => true, silentLogger(), observer, slot);
+    const running = pipeline.start();
+    for (let i = 0; i < 4; i++) {
+      slot.put(frame());
+      await until(() => frames === i + 1);
+    }
+    r.throwNext = true;
+    r.decide('porch-1', ALICE); // wakes the loop, whose takeChanges throws
+    await until(() => errors.length === 1);
+    expect(errors[0].message).toBe('takeChanges failed');
+    slot.put(frame());
+    await until(() => frames === 5);
+    expect(events.some((e) => e.after.person?.name === 'alice')).toBe(true); // the next frame took it
+    slot.end();
+    await running;
+    expect(events.at(-1)?.type).toBe('end');
+  });
+});

@@ -89,6 +89,37 @@ describe('TrackHeads', () => {
     expect(watched).toEqual(['door']);
   });
 
+  it('the wrapper wakes the camera when a head value for it arrives, after the decision did; unwatching stops both', async () => {
+    let innerListeners = 0;
+    const inner: TrackRecognizer = {
+      observe: () => Promise.resolve(),
+      takeChanges: () => new Map(),
+      forget: () => undefined,
+      watchChanges: () => {
+        innerListeners++;
+        return () => innerListeners--;
+      },
+    };
+    const heads = new TrackHeads([{ name: 'age', head: fakeHead() }], pino({ level: 'silent' }));
+    const wrapped = heads.around(inner);
+    let woken = 0;
+    const unwatch = wrapped.watchChanges?.('door', () => woken++);
+    expect(innerListeners).toBe(1);
+    heads.observe('gate', 't1', Float32Array.from([1, 0])); // another camera's track
+    await heads.idle();
+    expect(woken).toBe(0);
+    heads.observe('door', 't2', Float32Array.from([1, 0]));
+    expect(woken).toBe(0); // the head answers off the caller
+    await heads.idle();
+    expect(woken).toBe(1);
+    expect(wrapped.takeHeadValues?.('door').get('t2')).toEqual(new Map([['age', [1, 0]]]));
+    unwatch?.();
+    expect(innerListeners).toBe(0);
+    heads.observe('door', 't2', Float32Array.from([2, 0]));
+    await heads.idle();
+    expect(woken).toBe(1);
+  });
+
   it('a failing head costs only its value: the track keeps the image model, logged once', async () => {
     const lines: string[] = [];
     const log = pino({ level: 'error' }, { write: (l: string) => lines.push(l) });
