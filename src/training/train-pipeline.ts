@@ -22,7 +22,7 @@ import { prepareDataset } from '../dataset/prepare-dataset.js';
 import { FaceedgeError } from '../errors.js';
 import { FaceDetector, type DetectorModel } from '../inference/face-detector.js';
 import { verifyModelPackage } from '../model-push/install-model.js';
-import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage } from '../model-push/model-package.js';
+import { MANIFEST_FILE, SIGNATURE_FILE } from '../model-push/model-package.js';
 import { loadPrivateKey, signManifest } from '../model-push/model-signature.js';
 import type { CropAlignment } from '../vision/align-face.js';
 import { runEngineModule, type ModuleOutcome, type PythonEngine } from './python-engine.js';
@@ -302,8 +302,8 @@ export async function packageStage(
       }),
       keyPath,
     );
-    const pkg = await readModelPackage(staging);
-    const signature = signManifest(pkg.manifestBytes, key);
+    // the manifest's bytes as they are: the 64×64 package was checked by the verify stage, a head by its export
+    const signature = signManifest(await readFile(join(staging, MANIFEST_FILE)), key);
     await writeFile(join(staging, SIGNATURE_FILE), signature);
     signedBy = (JSON.parse(signature) as { key_id: string }).key_id;
   }

@@ -7,13 +7,27 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddingHead } from '../../src/inference/embedding-head.js';
 import { FaceEmbedder } from '../../src/inference/face-embedder.js';
 import { shippedEmbedderPath } from '../../src/inference/shipped-model.js';
+import {
+  generateSigningKeyPair,
+  loadPublicKey,
+  verifyManifestSignature,
+} from '../../src/model-push/model-signature.js';
 import { REPO_ROOT, hasStackTrace, runCli } from '../helpers/run-cli.js';
 
 const UTKFACE = join(REPO_ROOT, 'data/utkface-age');
@@ -67,11 +81,15 @@ describe.skipIf(skip !== null)(`faceedge train --on-embedding (${skip ?? 'UTKFac
     '2',
     '--min-per-label',
     '2',
-    '--no-sign',
+    '--key',
+    join(dir, 'signing.key.pem'),
   ];
 
   beforeAll(() => {
     dir = mkdtempSync(join(tmpdir(), 'faceedge-train-head-'));
+    const key = generateSigningKeyPair();
+    writeFileSync(join(dir, 'signing.key.pem'), key.privateKeyPem);
+    writeFileSync(join(dir, 'signing.pub.pem'), key.publicKeyPem);
     for (const [split, count] of Object.entries(PER_SPLIT))
       for (const label of labels) {
         const from = join(UTKFACE, split, label);
@@ -111,7 +129,14 @@ describe.skipIf(skip !== null)(`faceedge train --on-embedding (${skip ?? 'UTKFac
     expect(report.test.head.n).toBeGreaterThan(0);
     expect(report.test.pair.n).toBe(report.test.head.n);
     expect(report.test.head.off_by_more_than_one).toBeGreaterThanOrEqual(0);
-    expect(r.stdout).toContain(`faceedge model push ${out}`);
+    // signed as the 64×64 packages are; installed by naming it on the classifier entry (`head:`)
+    const signedBy = verifyManifestSignature(
+      readFileSync(join(out, 'manifest.json')),
+      readFileSync(join(out, 'manifest.sig')),
+      [loadPublicKey(readFileSync(join(dir, 'signing.pub.pem')))],
+    );
+    expect(r.stderr).toContain(`signed by key ${signedBy}`);
+    expect(r.stdout).toContain(`head: ${join(out, file.path)}`);
 
     const head = await EmbeddingHead.create({ modelPath: join(out, file.path) });
     const embedder = await FaceEmbedder.create({ modelPath: shippedEmbedderPath() });

@@ -57,7 +57,7 @@ export function checkTrainMode(f: TrainFlags, given: (option: string) => boolean
   const unused = NOT_ON_EMBEDDING.filter(given).map(flag);
   if (unused.length > 0)
     throw new FaceedgeError('USAGE', `--on-embedding does not use ${unused.join(', ')}`, {
-      hint: 'a head on the face embedding trains in seconds on a CPU from the embedder, not from a checkpoint; drop those options',
+      hint: 'a head on the face embedding trains in seconds on a CPU, from the embedder; drop those options',
     });
 }
 
@@ -203,6 +203,16 @@ export function registerTrainCommand(program: Command): void {
       progress.line(
         `model ${name}: ${result.out} (${result.signedBy ? `signed by key ${result.signedBy}` : 'unsigned: the boards refuse it until it is signed'}), report ${result.reportPath}`,
       );
+      if (f.onEmbedding) {
+        // a head is not a 64×64 package: `model push` does not install it; a classifier entry names it
+        console.log(
+          [
+            `copy it to the board:  scp -r ${result.out} <user@board>:<faceedge folder>/${result.out}`,
+            `and name it on the classifier entry it pairs with:  head: ${join(result.out, `${name}_float32.tflite`)}`,
+          ].join('\n'),
+        );
+        return;
+      }
       console.log(
         [
           'push it to one board:  faceedge model push ' +
