@@ -144,82 +144,83 @@ export function registerTrainCommand(program: Command): void {
       '--pair-with <manifest>',
       'with --on-embedding: the 64×64 model manifest the head is shipped with (same labels): fit and report the pair',
     )
-    .action(async (dirs: string[], f: TrainFlags, command: Command) => {
-      checkTrainMode(f, (option) => command.getOptionValueSource(option) === 'cli');
-      if (f.pairWith !== undefined) checkPairWith(f.pairWith);
-      for (const dir of dirs)
-        if (!existsSync(dir))
-          throw new FaceedgeError('USAGE', `${dir}: no such folder`, { hint: 'give labelled photo folders' });
-      const name = f.name ?? basename(resolve(f.out));
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
-        throw new FaceedgeError('USAGE', `model name ${JSON.stringify(name)} is not a plain file name`, {
-          hint: 'letters, digits, ".", "_" and "-", at most 64 characters (--name)',
-        });
-      const key = f.sign ? (f.key ?? (existsSync(WORKSTATION_KEY) ? WORKSTATION_KEY : null)) : null;
-      const progress = new TrainProgress(
-        { write: (text) => process.stderr.write(text), interactive: process.stderr.isTTY === true },
-        f.onEmbedding ? EMBEDDING_HEAD_STAGES : undefined,
-      );
-      const engine = findPythonEngine(f.python);
-      progress.line(`engine: ${engine.python}, torch ${engine.torch}${engine.cuda ? ', CUDA' : ', CPU only'}`);
-      const common = {
-        inputs: dirs,
-        out: f.out,
-        name,
-        work: f.work ?? join('runs', name),
-        engine,
-        seed: wholeNumber('--seed', f.seed, 0, 2 ** 31 - 1),
-        minPerLabel: wholeNumber('--min-per-label', f.minPerLabel, 1, 1_000_000),
-        detector: f.detector,
-        key,
-        progress,
-      };
-      const result = f.onEmbedding
-        ? await runEmbeddingHeadPipeline({
-            ...common,
-            embedderPath: shippedEmbedderPath(),
-            pairWith: f.pairWith ?? null,
-            headArgs: headArgs(f),
-            ordered: f.ordered === true,
-          })
-        : await runTrainPipeline({
-            ...common,
-            trainArgs: trainArgs(f),
-            init: f.init ?? null,
-            processes: wholeNumber('--processes', f.processes, 1, 64),
-            alignment: DEFAULT_ALIGNMENT,
-            overwrite: f.overwrite === true,
-            gate: {
-              minGainOverChance: fraction('--min-gain', f.minGain, 1),
-              maxInt8DropPoints: fraction('--max-int8-drop', f.maxInt8Drop, 100),
-            },
-            progress,
-          });
-      if (result.outcome === 'stopped') {
-        progress.line(`stopped (${result.signal}); run the same command again to resume where it stopped`);
-        process.exitCode = result.signal === 'SIGINT' ? 130 : 143;
-        return;
-      }
-      progress.line(
-        `model ${name}: ${result.out} (${result.signedBy ? `signed by key ${result.signedBy}` : 'unsigned: the boards refuse it until it is signed'}), report ${result.reportPath}`,
-      );
-      if (f.onEmbedding) {
-        // a head is not a 64×64 package: `model push` does not install it; a classifier entry names it
-        console.log(
-          [
-            `copy it to the board:  scp -r ${result.out} <user@board>:<faceedge folder>/${result.out}`,
-            `and name it on the classifier entry it pairs with:  head: ${join(result.out, `${name}_float32.tflite`)}`,
-          ].join('\n'),
-        );
-        return;
-      }
-      console.log(
-        [
-          'push it to one board:  faceedge model push ' +
-            result.out +
-            ' <user@board>   (or --mqtt <url> --device <id>)',
-          'or roll it out:        faceedge fleet push ' + result.out + ' --tag <tag>',
-        ].join('\n'),
-      );
+    .action((dirs: string[], f: TrainFlags, command: Command) => train(dirs, f, command));
+}
+
+/** The command's action: checks, then one of the two pipelines, then how to install what it wrote. */
+async function train(dirs: string[], f: TrainFlags, command: Command): Promise<void> {
+  checkTrainMode(f, (option) => command.getOptionValueSource(option) === 'cli');
+  if (f.pairWith !== undefined) checkPairWith(f.pairWith);
+  for (const dir of dirs)
+    if (!existsSync(dir))
+      throw new FaceedgeError('USAGE', `${dir}: no such folder`, { hint: 'give labelled photo folders' });
+  const name = f.name ?? basename(resolve(f.out));
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+    throw new FaceedgeError('USAGE', `model name ${JSON.stringify(name)} is not a plain file name`, {
+      hint: 'letters, digits, ".", "_" and "-", at most 64 characters (--name)',
     });
+  const key = f.sign ? (f.key ?? (existsSync(WORKSTATION_KEY) ? WORKSTATION_KEY : null)) : null;
+  const progress = new TrainProgress(
+    { write: (text) => process.stderr.write(text), interactive: process.stderr.isTTY === true },
+    f.onEmbedding ? EMBEDDING_HEAD_STAGES : undefined,
+  );
+  const engine = findPythonEngine(f.python);
+  progress.line(`engine: ${engine.python}, torch ${engine.torch}${engine.cuda ? ', CUDA' : ', CPU only'}`);
+  const common = {
+    inputs: dirs,
+    out: f.out,
+    name,
+    work: f.work ?? join('runs', name),
+    engine,
+    seed: wholeNumber('--seed', f.seed, 0, 2 ** 31 - 1),
+    minPerLabel: wholeNumber('--min-per-label', f.minPerLabel, 1, 1_000_000),
+    detector: f.detector,
+    key,
+    progress,
+  };
+  const result = f.onEmbedding
+    ? await runEmbeddingHeadPipeline({
+        ...common,
+        embedderPath: shippedEmbedderPath(),
+        pairWith: f.pairWith ?? null,
+        headArgs: headArgs(f),
+        ordered: f.ordered === true,
+      })
+    : await runTrainPipeline({
+        ...common,
+        trainArgs: trainArgs(f),
+        init: f.init ?? null,
+        processes: wholeNumber('--processes', f.processes, 1, 64),
+        alignment: DEFAULT_ALIGNMENT,
+        overwrite: f.overwrite === true,
+        gate: {
+          minGainOverChance: fraction('--min-gain', f.minGain, 1),
+          maxInt8DropPoints: fraction('--max-int8-drop', f.maxInt8Drop, 100),
+        },
+        progress,
+      });
+  if (result.outcome === 'stopped') {
+    progress.line(`stopped (${result.signal}); run the same command again to resume where it stopped`);
+    process.exitCode = result.signal === 'SIGINT' ? 130 : 143;
+    return;
+  }
+  progress.line(
+    `model ${name}: ${result.out} (${result.signedBy ? `signed by key ${result.signedBy}` : 'unsigned: the boards refuse it until it is signed'}), report ${result.reportPath}`,
+  );
+  if (f.onEmbedding) {
+    // a head is not a 64×64 package: `model push` does not install it; a classifier entry names it
+    console.log(
+      [
+        `copy it to the board:  scp -r ${result.out} <user@board>:<faceedge folder>/${result.out}`,
+        `and name it on the classifier entry it pairs with:  head: ${join(result.out, `${name}_float32.tflite`)}`,
+      ].join('\n'),
+    );
+    return;
+  }
+  console.log(
+    [
+      'push it to one board:  faceedge model push ' + result.out + ' <user@board>   (or --mqtt <url> --device <id>)',
+      'or roll it out:        faceedge fleet push ' + result.out + ' --tag <tag>',
+    ].join('\n'),
+  );
 }
