@@ -204,6 +204,9 @@ async function embedStage(o: EmbeddingHeadPipelineOptions, splits: readonly stri
       onPhoto: (written, todo) => {
         const seconds = (Date.now() - t0) / 1000;
         o.progress.bar(written / todo, (seconds / written) * (todo - written), `${written}/${todo} photos`);
+        // a log (no terminal) gets a line now and then instead of the bar
+        if (!o.progress.interactive && written % 500 === 0)
+          o.progress.line(`  ${written}/${todo} photos, ${(written / seconds).toFixed(1)} photos/s`);
       },
     });
     o.progress.line(`  ${total} photos embedded (the file stays in the work folder: embeddings are biometric)`);
