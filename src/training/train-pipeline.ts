@@ -22,7 +22,7 @@ import { prepareDataset } from '../dataset/prepare-dataset.js';
 import { FaceedgeError } from '../errors.js';
 import { FaceDetector, type DetectorModel } from '../inference/face-detector.js';
 import { verifyModelPackage } from '../model-push/install-model.js';
-import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage } from '../model-push/model-package.js';
+import { MANIFEST_FILE, SIGNATURE_FILE } from '../model-push/model-package.js';
 import { loadPrivateKey, signManifest } from '../model-push/model-signature.js';
 import type { CropAlignment } from '../vision/align-face.js';
 import { runEngineModule, type ModuleOutcome, type PythonEngine } from './python-engine.js';
@@ -72,7 +72,7 @@ export type TrainPipelineResult =
     };
 
 /** Why a stage's engine run failed: the engine printed the details (one line per problem) before. */
-function engineFailed(stage: string, outcome: ModuleOutcome): FaceedgeError {
+export function engineFailed(stage: string, outcome: ModuleOutcome): FaceedgeError {
   return new FaceedgeError(
     outcome.code === 2 ? 'USAGE' : 'TRAINING_FAILED',
     `${stage} failed (exit ${outcome.code}); the lines above say why`,
@@ -81,7 +81,7 @@ function engineFailed(stage: string, outcome: ModuleOutcome): FaceedgeError {
 }
 
 /** The engine module's result: the JSON object its last stdout line holds. */
-function lastJsonLine(outcome: ModuleOutcome, module: string): unknown {
+export function lastJsonLine(outcome: ModuleOutcome, module: string): unknown {
   const line = outcome.stdout.at(-1) ?? '';
   try {
     return JSON.parse(line) as unknown;
@@ -109,7 +109,10 @@ export async function runTrainPipeline(o: TrainPipelineOptions): Promise<TrainPi
   return { outcome: 'packaged', out: o.out, signedBy, report, reportPath };
 }
 
-async function splitStage(o: TrainPipelineOptions): Promise<{ dirs: string[] } | { signal: NodeJS.Signals }> {
+/** The split stage, shared with `faceedge train --on-embedding`: one split folder per input. */
+export async function splitStage(
+  o: Pick<TrainPipelineOptions, 'inputs' | 'work' | 'engine' | 'seed' | 'minPerLabel' | 'progress'>,
+): Promise<{ dirs: string[] } | { signal: NodeJS.Signals }> {
   o.progress.stage('split', `${o.inputs.length} photo folder(s)`);
   const dirs: string[] = [];
   for (const [i, input] of o.inputs.entries()) {
@@ -276,7 +279,10 @@ async function verifyStage(
 }
 
 /** Copies the verified export into `out` in one rename and signs it there; returns the signing key's id. */
-async function packageStage(o: TrainPipelineOptions, exported: string): Promise<string | null> {
+export async function packageStage(
+  o: Pick<TrainPipelineOptions, 'out' | 'key' | 'progress'>,
+  exported: string,
+): Promise<string | null> {
   o.progress.stage('package', o.key ? `signed with ${o.key} into ${o.out}` : `unsigned into ${o.out}`);
   if (existsSync(o.out) && readdirSync(o.out).length > 0 && !existsSync(join(o.out, MANIFEST_FILE)))
     throw new FaceedgeError('USAGE', `${o.out} exists and is not a model package`, {
@@ -296,8 +302,8 @@ async function packageStage(o: TrainPipelineOptions, exported: string): Promise<
       }),
       keyPath,
     );
-    const pkg = await readModelPackage(staging);
-    const signature = signManifest(pkg.manifestBytes, key);
+    // the manifest's bytes as they are: the 64×64 package was checked by the verify stage, a head by its export
+    const signature = signManifest(await readFile(join(staging, MANIFEST_FILE)), key);
     await writeFile(join(staging, SIGNATURE_FILE), signature);
     signedBy = (JSON.parse(signature) as { key_id: string }).key_id;
   }

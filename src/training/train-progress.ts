@@ -4,9 +4,12 @@
  * written: one per stage and one per epoch, so a log stays readable.
  */
 
-export type TrainStage = 'split' | 'prepare' | 'train' | 'export' | 'verify' | 'package';
+export type TrainStage = 'split' | 'prepare' | 'train' | 'export' | 'verify' | 'package' | 'embed' | 'heads' | 'report';
 
 export const TRAIN_STAGES: readonly TrainStage[] = ['split', 'prepare', 'train', 'export', 'verify', 'package'];
+
+/** The stages of `faceedge train --on-embedding` (src/training/embedding-head-pipeline.ts). */
+export const EMBEDDING_HEAD_STAGES: readonly TrainStage[] = ['split', 'embed', 'heads', 'export', 'report', 'package'];
 
 export interface ProgressSink {
   write(text: string): void;
@@ -48,9 +51,12 @@ export class TrainProgress {
   readonly #sink: ProgressSink;
   #stage: TrainStage | null = null;
   #barShown = false;
+  readonly #stages: readonly TrainStage[];
 
-  constructor(sink: ProgressSink) {
+  /** `stages`: the run's stages in order, for the `[n/N stage]` lines (default {@link TRAIN_STAGES}). */
+  constructor(sink: ProgressSink, stages: readonly TrainStage[] = TRAIN_STAGES) {
     this.#sink = sink;
+    this.#stages = stages;
   }
 
   /** Whether the display is a terminal (tools with their own progress lines show them only there). */
@@ -61,7 +67,7 @@ export class TrainProgress {
   /** A new stage: `[2/6 prepare] <what>`. */
   stage(stage: TrainStage, what: string): void {
     this.#stage = stage;
-    this.line(`[${TRAIN_STAGES.indexOf(stage) + 1}/${TRAIN_STAGES.length} ${stage}] ${what}`);
+    this.line(`[${this.#stages.indexOf(stage) + 1}/${this.#stages.length} ${stage}] ${what}`);
   }
 
   /** A whole line (erasing the bar first on a terminal). */

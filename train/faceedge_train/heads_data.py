@@ -104,9 +104,18 @@ def _task_label(task: str, record: dict) -> str | None:
     raise HeadsDataError(f"unknown task {task!r} (age, age6 or gender)")
 
 
-def build_task(task: str, records: list[dict]) -> Task:
-    """The faces of `task` per split, deduplicated by (source, path) (a resumed run may repeat a photo)."""
-    label_names = {"age": AGE_LABELS, "age6": AGE_BANDS}.get(task, GENDER.names)
+FOLDERS = "folders"  # the task of `faceedge train --on-embedding`: each photo's folder label
+
+
+def build_task(task: str, records: list[dict], labels: tuple[str, ...] | None = None, ordered: bool = False) -> Task:
+    """The faces of `task` per split, deduplicated by (source, path) (a resumed run may repeat a photo). The
+    `folders` task takes its label names (in output order) and `ordered` from the caller."""
+    if task == FOLDERS:
+        if not labels:
+            raise HeadsDataError("the folders task needs its label names")
+        label_names = tuple(labels)
+    else:
+        label_names = {"age": AGE_LABELS, "age6": AGE_BANDS}.get(task, GENDER.names)
     seen: set[tuple[str, str]] = set()
     rows: dict[str, list[dict]] = {s: [] for s in SPLITS}
     dropped: dict[str, dict[str, dict[str, int]]] = {s: {} for s in SPLITS}
@@ -115,7 +124,10 @@ def build_task(task: str, records: list[dict]) -> Task:
         if key in seen or record.get("split") not in rows:
             continue
         seen.add(key)
-        label = _task_label(task, record)
+        if task == FOLDERS:
+            label = record["label"] if record["label"] in label_names else None
+        else:
+            label = _task_label(task, record)
         if label is None:
             continue
         if record.get("status") != "ok":
@@ -141,7 +153,7 @@ def build_task(task: str, records: list[dict]) -> Task:
             model_labels={name: np.asarray([r["models"][name]["label"] for r in items]) for name in model_names},
             dropped=dropped[split],
         )
-    return Task(task, label_names, task.startswith("age"), splits)
+    return Task(task, label_names, ordered if task == FOLDERS else task.startswith("age"), splits)
 
 
 def _age(record: dict) -> int:

@@ -145,7 +145,12 @@ def export_head(
     embedder = json.loads(embedder_manifest.read_text())
     if embedder.get("embedding", {}).get("dimensions") != dims:
         raise ValueError(f"{embedder_manifest}: the embedder's dimensions are not the head's {dims}")
-    task = build_task(saved.get("task", "age" if saved["ordered"] else "gender"), read_records(embeddings))
+    task = build_task(
+        saved.get("task", "age" if saved["ordered"] else "gender"),
+        read_records(embeddings),
+        labels,
+        bool(saved["ordered"]),
+    )
     val = task.splits["val"]
     val_logits = head_logits(head, val.embeddings)
     confidence = fit_confidence(val_logits, val.labels)

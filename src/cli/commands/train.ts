@@ -3,10 +3,12 @@ import { basename, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import type { DetectorModel } from '../../inference/face-detector.js';
+import { shippedEmbedderPath } from '../../inference/shipped-model.js';
+import { checkPairWith, runEmbeddingHeadPipeline } from '../../training/embedding-head-pipeline.js';
 import { findPythonEngine } from '../../training/python-engine.js';
 import { DEFAULT_QUALITY_GATE } from '../../training/quality-gate.js';
 import { runTrainPipeline } from '../../training/train-pipeline.js';
-import { TrainProgress } from '../../training/train-progress.js';
+import { EMBEDDING_HEAD_STAGES, TrainProgress } from '../../training/train-progress.js';
 import { DEFAULT_ALIGNMENT } from '../../vision/align-face.js';
 
 /** `faceedge model keygen`'s default private key, used to sign when present and no --key is given. */
@@ -33,6 +35,40 @@ interface TrainFlags {
   overwrite?: boolean;
   minGain: string;
   maxInt8Drop: string;
+  onEmbedding?: boolean;
+  pairWith?: string;
+}
+
+/** Options of the 64×64 path that `--on-embedding` does not use: named, so a user is not silently ignored. */
+const NOT_ON_EMBEDDING = ['init', 'processes', 'engineArg', 'device', 'minGain', 'maxInt8Drop', 'overwrite'] as const;
+
+/**
+ * Refuses a combination the command cannot honour, in one line: `--on-embedding` with an option of the
+ * 64×64 path given on the command line, or `--pair-with` without `--on-embedding`.
+ * `given(option)` says whether the user set it (not a default).
+ */
+export function checkTrainMode(f: TrainFlags, given: (option: string) => boolean): void {
+  if (!f.onEmbedding) {
+    if (f.pairWith !== undefined)
+      throw new FaceedgeError('USAGE', '--pair-with needs --on-embedding (it pairs a head on the face embedding)');
+    return;
+  }
+  const flag = (o: string) => `--${o.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  const unused = NOT_ON_EMBEDDING.filter(given).map(flag);
+  if (unused.length > 0)
+    throw new FaceedgeError('USAGE', `--on-embedding does not use ${unused.join(', ')}`, {
+      hint: 'a head on the face embedding trains in seconds on a CPU, from the embedder; drop those options',
+    });
+}
+
+/** The `heads_folders train` options this command names itself. */
+function headArgs(f: TrainFlags): string[] {
+  const args: string[] = [];
+  if (f.epochs !== undefined) args.push('--epochs', String(wholeNumber('--epochs', f.epochs, 1, 10_000)));
+  if (f.labels !== undefined) args.push('--labels', f.labels);
+  if (f.ordered) args.push('--ordered');
+  if (f.threads !== undefined) args.push('--threads', String(wholeNumber('--threads', f.threads, 1, 1024)));
+  return [...args, '--seed', String(wholeNumber('--seed', f.seed, 0, 2 ** 31 - 1))];
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -100,36 +136,62 @@ export function registerTrainCommand(program: Command): void {
       'refuse a model whose int8 file loses more accuracy than this',
       String(DEFAULT_QUALITY_GATE.maxInt8DropPoints),
     )
-    .action(async (dirs: string[], f: TrainFlags) => {
-      for (const dir of dirs)
-        if (!existsSync(dir))
-          throw new FaceedgeError('USAGE', `${dir}: no such folder`, { hint: 'give labelled photo folders' });
-      const name = f.name ?? basename(resolve(f.out));
-      if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
-        throw new FaceedgeError('USAGE', `model name ${JSON.stringify(name)} is not a plain file name`, {
-          hint: 'letters, digits, ".", "_" and "-", at most 64 characters (--name)',
-        });
-      const key = f.sign ? (f.key ?? (existsSync(WORKSTATION_KEY) ? WORKSTATION_KEY : null)) : null;
-      const progress = new TrainProgress({
-        write: (text) => process.stderr.write(text),
-        interactive: process.stderr.isTTY === true,
-      });
-      const engine = findPythonEngine(f.python);
-      progress.line(`engine: ${engine.python}, torch ${engine.torch}${engine.cuda ? ', CUDA' : ', CPU only'}`);
-      const result = await runTrainPipeline({
-        inputs: dirs,
-        out: f.out,
-        name,
-        work: f.work ?? join('runs', name),
-        engine,
+    .option(
+      '--on-embedding',
+      'train a small head on the shipped face embedding instead (seconds on a CPU; runs where recognition runs)',
+    )
+    .option(
+      '--pair-with <manifest>',
+      'with --on-embedding: the 64×64 model manifest the head is shipped with (same labels): fit and report the pair',
+    )
+    .action((dirs: string[], f: TrainFlags, command: Command) => train(dirs, f, command));
+}
+
+/** The command's action: checks, then one of the two pipelines, then how to install what it wrote. */
+async function train(dirs: string[], f: TrainFlags, command: Command): Promise<void> {
+  checkTrainMode(f, (option) => command.getOptionValueSource(option) === 'cli');
+  if (f.pairWith !== undefined) checkPairWith(f.pairWith);
+  for (const dir of dirs)
+    if (!existsSync(dir))
+      throw new FaceedgeError('USAGE', `${dir}: no such folder`, { hint: 'give labelled photo folders' });
+  const name = f.name ?? basename(resolve(f.out));
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name))
+    throw new FaceedgeError('USAGE', `model name ${JSON.stringify(name)} is not a plain file name`, {
+      hint: 'letters, digits, ".", "_" and "-", at most 64 characters (--name)',
+    });
+  const key = f.sign ? (f.key ?? (existsSync(WORKSTATION_KEY) ? WORKSTATION_KEY : null)) : null;
+  const progress = new TrainProgress(
+    { write: (text) => process.stderr.write(text), interactive: process.stderr.isTTY === true },
+    f.onEmbedding ? EMBEDDING_HEAD_STAGES : undefined,
+  );
+  const engine = findPythonEngine(f.python);
+  progress.line(`engine: ${engine.python}, torch ${engine.torch}${engine.cuda ? ', CUDA' : ', CPU only'}`);
+  const common = {
+    inputs: dirs,
+    out: f.out,
+    name,
+    work: f.work ?? join('runs', name),
+    engine,
+    seed: wholeNumber('--seed', f.seed, 0, 2 ** 31 - 1),
+    minPerLabel: wholeNumber('--min-per-label', f.minPerLabel, 1, 1_000_000),
+    detector: f.detector,
+    key,
+    progress,
+  };
+  const result = f.onEmbedding
+    ? await runEmbeddingHeadPipeline({
+        ...common,
+        embedderPath: shippedEmbedderPath(),
+        pairWith: f.pairWith ?? null,
+        headArgs: headArgs(f),
+        ordered: f.ordered === true,
+      })
+    : await runTrainPipeline({
+        ...common,
         trainArgs: trainArgs(f),
         init: f.init ?? null,
         processes: wholeNumber('--processes', f.processes, 1, 64),
-        seed: wholeNumber('--seed', f.seed, 0, 2 ** 31 - 1),
-        minPerLabel: wholeNumber('--min-per-label', f.minPerLabel, 1, 1_000_000),
-        detector: f.detector,
         alignment: DEFAULT_ALIGNMENT,
-        key,
         overwrite: f.overwrite === true,
         gate: {
           minGainOverChance: fraction('--min-gain', f.minGain, 1),
@@ -137,21 +199,28 @@ export function registerTrainCommand(program: Command): void {
         },
         progress,
       });
-      if (result.outcome === 'stopped') {
-        progress.line(`stopped (${result.signal}); run the same command again to resume where it stopped`);
-        process.exitCode = result.signal === 'SIGINT' ? 130 : 143;
-        return;
-      }
-      progress.line(
-        `model ${name}: ${result.out} (${result.signedBy ? `signed by key ${result.signedBy}` : 'unsigned: the boards refuse it until it is signed'}), report ${result.reportPath}`,
-      );
-      console.log(
-        [
-          'push it to one board:  faceedge model push ' +
-            result.out +
-            ' <user@board>   (or --mqtt <url> --device <id>)',
-          'or roll it out:        faceedge fleet push ' + result.out + ' --tag <tag>',
-        ].join('\n'),
-      );
-    });
+  if (result.outcome === 'stopped') {
+    progress.line(`stopped (${result.signal}); run the same command again to resume where it stopped`);
+    process.exitCode = result.signal === 'SIGINT' ? 130 : 143;
+    return;
+  }
+  progress.line(
+    `model ${name}: ${result.out} (${result.signedBy ? `signed by key ${result.signedBy}` : 'unsigned: the boards refuse it until it is signed'}), report ${result.reportPath}`,
+  );
+  if (f.onEmbedding) {
+    // a head is not a 64×64 package: `model push` does not install it; a classifier entry names it
+    console.log(
+      [
+        `copy it to the board:  scp -r ${result.out} <user@board>:<faceedge folder>/${result.out}`,
+        `and name it on the classifier entry it pairs with:  head: ${join(result.out, `${name}_float32.tflite`)}`,
+      ].join('\n'),
+    );
+    return;
+  }
+  console.log(
+    [
+      'push it to one board:  faceedge model push ' + result.out + ' <user@board>   (or --mqtt <url> --device <id>)',
+      'or roll it out:        faceedge fleet push ' + result.out + ' --tag <tag>',
+    ].join('\n'),
+  );
 }
