@@ -93,6 +93,7 @@ describe.skipIf(missing !== null)(`the gallery's one owner (${missing ?? 'real m
     const services = {
       embedder,
       gallery,
+      classifiers: { models: [] }, // no model with a head on the embedding
       cameras: {
         setRecognizer: (r: TrackRecognizer) => {
           const recognizer = r as GalleryTrackRecognizer<Uint8Array>;
