@@ -15,21 +15,9 @@ import { silentLogger } from '../../src/observability/logger.js';
 import { DaemonMetrics } from '../../src/observability/metrics.js';
 import type { Classifier, Detector } from '../../src/pipeline/pipeline.js';
 import type { TrackIdentity, TrackRecognizer } from '../../src/pipeline/track-recognizer.js';
-import type { DetectedFace } from '../../src/vision/face.js';
+import { CENTRED_FACE as FACE } from '../helpers/pipeline-stand-ins.js';
 
 const IMAGE = fileURLToPath(new URL('../fixtures/scenes/astronaut.png', import.meta.url));
-const FACE: DetectedFace = {
-  box: { x: 24, y: 24, width: 48, height: 48 },
-  keypoints: {
-    rightEye: { x: 40, y: 40 },
-    leftEye: { x: 56, y: 40 },
-    noseTip: { x: 48, y: 50 },
-    mouth: { x: 48, y: 60 },
-    rightEar: { x: 28, y: 44 },
-    leftEar: { x: 68, y: 44 },
-  },
-  score: 0.9,
-};
 
 class FailingRecognizer implements TrackRecognizer {
   calls = 0;
