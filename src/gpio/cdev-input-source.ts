@@ -40,7 +40,9 @@ export interface CdevInputOptions {
 /**
  * Runs `gpiomon "$@"` and exits with its status; kills it when stdin reaches end of input (the daemon is
  * gone, or stop() closed it) or on SIGTERM/SIGINT/SIGHUP. The reader gets stdin as fd 3 because an
- * asynchronous list's own stdin is /dev/null in a non-interactive shell.
+ * asynchronous list's own stdin is /dev/null in a non-interactive shell. A trapped signal ends the first
+ * `wait` at once, with gpiomon signalled but maybe not gone yet: the second `wait` lets the watchdog exit
+ * only once gpiomon has (and with it its hold on the line), so stop() resolving means the line is free.
  */
 export const GPIOMON_WATCHDOG_SCRIPT = `exec 3<&0
 gpiomon "$@" </dev/null &
@@ -50,6 +52,7 @@ r=$!
 trap 'kill "$m" 2>/dev/null' TERM INT HUP
 wait "$m"
 s=$?
+wait "$m" 2>/dev/null
 kill "$r" 2>/dev/null
 exit "$s"`;
 
@@ -57,6 +60,8 @@ export class CdevInputSource implements RawInputSource {
   #proc: ChildProcess | null = null;
   #stopped = false;
   #restartTimer: NodeJS.Timeout | null = null;
+  /** A restart under way (its gpioget holds the line while it reads); stop() waits for it. */
+  #restarting: Promise<void> | null = null;
   #onLevel: ((value: boolean, timeMs: number) => void) | null = null;
 
   readonly #options: CdevInputOptions;
@@ -75,6 +80,8 @@ export class CdevInputSource implements RawInputSource {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#restartTimer) clearTimeout(this.#restartTimer);
+    // A restart's gpioget may hold the line right now: the line is free only once it has exited.
+    if (this.#restarting) await this.#restarting;
     const proc = this.#proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
@@ -109,8 +116,11 @@ export class CdevInputSource implements RawInputSource {
     proc.once('close', (code, signal) => {
       if (this.#stopped) return;
       this.#options.onProblem?.(`gpiomon for ${line.chip}/${line.offset} exited (${signal ?? code}): ${stderr.trim()}`);
-      // #restart reports its own failures through onProblem and never rejects.
-      this.#restartTimer = setTimeout(() => void this.#restart(), this.#options.restartDelayMs ?? 1000);
+      this.#restartTimer = setTimeout(() => {
+        this.#restartTimer = null;
+        // #restart reports its own failures through onProblem and never rejects; stop() awaits it.
+        this.#restarting = this.#restart().finally(() => (this.#restarting = null));
+      }, this.#options.restartDelayMs ?? 1000);
     });
   }
 

@@ -3,7 +3,16 @@
  * dir, a PATH folder holding the stand-in tools (so an installed libgpiod is never picked up), and reads
  * and drives lines the way the outside world would see them.
  */
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,6 +83,36 @@ export class EmulatedGpio {
       writeFileSync(join(chipDir, 'ngpio'), `${chip.lines}\n`);
     }
     writeFileSync(join(this.dir, 'release'), `${options.release ?? 'keep'}\n`);
+  }
+
+  /**
+   * Waits until no process works on these chips any more, then deletes them. A line holder outlives a
+   * killed daemon on purpose (its fail-safe drives the safe value after the daemon is gone), so deleting
+   * the folder at once races the holder's last writes (ENOTEMPTY). Rejects after `timeoutMs`, naming them.
+   */
+  async remove(timeoutMs = 15_000): Promise<void> {
+    await waitUntil(() => this.users().length === 0, `the processes using ${this.dir} to end`, timeoutMs).catch(
+      (err: Error) => {
+        throw new Error(`${err.message}: ${this.users().join(', ')}`);
+      },
+    );
+    rmSync(dirname(this.dir), { recursive: true, force: true });
+  }
+
+  /** Live processes whose environment names these chips (`pid program`): the stand-ins and their holders. */
+  users(): string[] {
+    const marker = `FACEEDGE_GPIO_SIM=${this.dir}\0`;
+    const found: string[] = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry) || !pidAlive(Number(entry))) continue;
+      try {
+        if (`${readFileSync(`/proc/${entry}/environ`, 'latin1')}\0`.includes(marker))
+          found.push(`${entry} ${readFileSync(`/proc/${entry}/comm`, 'utf8').trim()}`);
+      } catch {
+        // Gone between the listing and the read, or not ours to read.
+      }
+    }
+    return found;
   }
 
   /** Environment for faceedge and its children: the stand-ins first on PATH. */

@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { DaemonProcess, daemonConfig } from '../helpers/daemon-process.js';
 import { EmulatedGpio } from '../helpers/emulated-gpio.js';
@@ -71,7 +71,7 @@ describe('the daemon checks rules on attributes against the manifests at start',
       ]),
     );
     daemon = DaemonProcess.start(board(join(dir, 'state'), ['female', 'male', 'unknown']), { dir, env });
-    onTestFinished(() => rmSync(dirname(sim.dir), { recursive: true, force: true }));
+    onTestFinished(() => sim.remove());
     await daemon.waitRunning(90_000);
     const fired = await daemon.waitForLog((l) => l.msg.startsWith('rule ask-second: pulse chime'), 90_000, 'the rule');
     // The reason names the second model's decision: `, second female 0.93 (new)`.

@@ -5,6 +5,8 @@
 #   FACEEDGE_GPIO_SIM              directory of the emulated chips (required)
 #   FACEEDGE_GPIO_SIM_VERSION      libgpiod version imitated: 1.x (v1 syntax) or 2.x (v2); default 2.1.3
 #   FACEEDGE_GPIO_SIM_INTERACTIVE  0 imitates a v2 gpioset built without libedit (no -i); default 1
+#   FACEEDGE_GPIO_SIM_GET_HOLD_S   seconds gpioget keeps the line requested after reading it, as a slow,
+#                                  loaded board's may (tests of who waits for the line to be free); default 0
 #
 # Layout under $FACEEDGE_GPIO_SIM:
 #   release                    what a released output line does: keep (drives its last value on, as the
