@@ -6,10 +6,13 @@
  *
  * One JSON line per photo: `{source, split, label, path, status, groups?, embedding?, models?}`; status is
  * `ok`, `no face` or `unreadable`. The file is appended to and resumed: photos already written are skipped.
+ * A stop (`stop`, on Ctrl-C) ends after the photo in hand, with every line whole; a line cut short by a harder
+ * end (a kill, a power cut) is cut off at the next run before anything is appended, so the file never holds a
+ * broken line for the engine to choke on.
  * Embeddings are biometric data: the file stays where the caller put it and nothing of it is logged.
  */
 import { createWriteStream, existsSync } from 'node:fs';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, truncate } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { readImageFile } from '../capture/read-image-file.js';
 import { listLabeledImages, type LabeledImage } from '../dataset/labeled-folder.js';
@@ -36,6 +39,15 @@ export interface EmbedLabelledFacesOptions {
   readonly every?: number;
   /** Called after each photo written this run with the running count (no embedding, no path). */
   readonly onPhoto?: (written: number, total: number) => void;
+  /** Aborted: stop after the photo in hand (the run then says `stopped`). */
+  readonly stop?: AbortSignal;
+}
+
+/** What a run did: photos written now, photos the sources hold in all, and whether `stop` ended it early. */
+export interface EmbedLabelledFacesResult {
+  readonly written: number;
+  readonly total: number;
+  readonly stopped: boolean;
 }
 
 /** A labels.csv's extra columns per relative path (`path,label,...`); empty when the folder has none. */
@@ -58,18 +70,28 @@ async function readGroups(root: string): Promise<Map<string, Record<string, stri
   return groups;
 }
 
-/** `source\tpath` of every photo already in the output, so a resumed run skips them. */
+/**
+ * `source\tpath` of every photo already in the output, so a resumed run skips them. A last line without its
+ * newline was cut short mid-write: it is cut off the file here (that photo is simply done again), so the next
+ * line appended does not glue onto it.
+ */
 async function alreadyDone(out: string): Promise<Set<string>> {
   if (!existsSync(out)) return new Set();
+  const text = await readFile(out, 'utf8');
+  const whole = text.endsWith('\n') ? text : text.slice(0, text.lastIndexOf('\n') + 1);
+  if (whole.length < text.length) await truncate(out, Buffer.byteLength(whole));
   const done = new Set<string>();
-  for (const line of (await readFile(out, 'utf8')).split('\n')) {
+  for (const [i, line] of whole.split('\n').entries()) {
     if (!line.trim()) continue;
+    let r: { source: string; path: string };
     try {
-      const r = JSON.parse(line) as { source: string; path: string };
-      done.add(`${r.source}\t${r.path}`);
+      r = JSON.parse(line) as { source: string; path: string };
     } catch {
-      // a line cut short by a stop mid-write: that photo is simply done again
+      throw new FaceedgeError('DATASET_INVALID', `${out} line ${i + 1} is not a whole record`, {
+        hint: 'delete the file (its photos are embedded again on the next run)',
+      });
     }
+    done.add(`${r.source}\t${r.path}`);
   }
   return done;
 }
@@ -100,7 +122,7 @@ async function embedPhoto(o: EmbedLabelledFacesOptions, image: LabeledImage): Pr
  * Appends every photo of the sources not yet in `out`; returns how many were written this run and how many
  * the sources hold in all (after `splits` and `every`).
  */
-export async function embedLabelledFaces(o: EmbedLabelledFacesOptions): Promise<{ written: number; total: number }> {
+export async function embedLabelledFaces(o: EmbedLabelledFacesOptions): Promise<EmbedLabelledFacesResult> {
   const splits = o.splits ?? new Set(['train', 'val', 'test']);
   const every = o.every ?? 1;
   const done = await alreadyDone(o.out);
@@ -116,6 +138,7 @@ export async function embedLabelledFaces(o: EmbedLabelledFacesOptions): Promise<
   let written = 0;
   try {
     for (const { source, image, groups } of todo) {
+      if (o.stop?.aborted) return { written, total: listed.length, stopped: true };
       const record = await embedPhoto(o, image);
       const line = { source, split: image.split, label: image.label, path: image.relative, ...record };
       const extra = groups.get(image.relative);
@@ -127,5 +150,5 @@ export async function embedLabelledFaces(o: EmbedLabelledFacesOptions): Promise<
   } finally {
     await new Promise<void>((r) => sink.end(r));
   }
-  return { written, total: listed.length };
+  return { written, total: listed.length, stopped: false };
 }

@@ -82,6 +82,7 @@ export async function runEmbeddingHeadPipeline(o: EmbeddingHeadPipelineOptions):
   const splits = await splitStage(o);
   if ('signal' in splits) return { outcome: 'stopped', signal: splits.signal };
   const embeddings = await embedStage(o, splits.dirs);
+  if (typeof embeddings !== 'string') return { outcome: 'stopped', signal: embeddings.signal };
   o.progress.stage('heads', 'the head grid trained on train, the head chosen on val');
   const heads = await engineStep(o, 'heads_folders', [
     'train',
@@ -164,7 +165,14 @@ async function embeddingsKey(o: EmbeddingHeadPipelineOptions, splits: readonly s
   return hash.update(JSON.stringify({ detector: o.detector })).digest('hex');
 }
 
-async function embedStage(o: EmbeddingHeadPipelineOptions, splits: readonly string[]): Promise<string> {
+/**
+ * Embeds the split photos into `<work>/embeddings.jsonl`, or reuses it when its inputs are unchanged. Ctrl-C
+ * (or SIGTERM) meanwhile stops it after the photo in hand, with the file whole: the next run resumes it.
+ */
+async function embedStage(
+  o: EmbeddingHeadPipelineOptions,
+  splits: readonly string[],
+): Promise<string | { signal: NodeJS.Signals }> {
   const out = join(o.work, 'embeddings.jsonl');
   const started = join(o.work, 'embeddings.key');
   const done = join(o.work, 'embeddings.done');
@@ -179,8 +187,17 @@ async function embedStage(o: EmbeddingHeadPipelineOptions, splits: readonly stri
     await writeFile(started, key);
   }
   o.progress.stage('embed', `faces found by the board's detector (${o.detector}) and embedded into ${out}`);
+  const stopper = new AbortController();
+  let stoppedBy: NodeJS.Signals | null = null;
+  const onSignal = (signal: NodeJS.Signals) => {
+    stoppedBy ??= signal;
+    stopper.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   const detector = await FaceDetector.create({ model: o.detector });
   const closers: { close(): Promise<void> }[] = [detector];
+  let stopped = false;
   try {
     const embedder = await FaceEmbedder.create({ modelPath: o.embedderPath });
     closers.push(embedder);
@@ -195,7 +212,7 @@ async function embedStage(o: EmbeddingHeadPipelineOptions, splits: readonly stri
       classifiers.push([PAIR_KEY, classifier]);
     }
     const t0 = Date.now();
-    const { total } = await embedLabelledFaces({
+    const run = await embedLabelledFaces({
       sources: splits.map((dir) => [dir.split('/').at(-1) ?? dir, dir] as const),
       out,
       detector,
@@ -208,12 +225,19 @@ async function embedStage(o: EmbeddingHeadPipelineOptions, splits: readonly stri
         if (!o.progress.interactive && written % 500 === 0)
           o.progress.line(`  ${written}/${todo} photos, ${(written / seconds).toFixed(1)} photos/s`);
       },
+      stop: stopper.signal,
     });
-    o.progress.line(`  ${total} photos embedded (the file stays in the work folder: embeddings are biometric)`);
+    stopped = run.stopped;
+    if (!stopped)
+      o.progress.line(`  ${run.total} photos embedded (the file stays in the work folder: embeddings are biometric)`);
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     for (const c of closers.reverse()) await c.close();
   }
-  await writeFile(done, key);
+  if (!stopped) await writeFile(done, key);
+  // A signal that came once the last photo was in still stops the run here (the file is whole and marked done).
+  if (stoppedBy !== null) return { signal: stoppedBy };
   return out;
 }
 
