@@ -169,6 +169,18 @@ describe('the lock: person rules on emulated GPIO lines, a real broker, the acce
     ).toEqual([null, null]);
   }, 60_000);
 
+  it('closed while its lines are still opening, closes them: the lock safe, nothing left holding a line', async () => {
+    const sim = newSim();
+    const lock = openLock(sim, mkdtempSync(join(tmpdir(), 'faceedge-lock-')));
+    const started = lock.start();
+    await lock.close(); // a stop right after start, before the input's first read
+    await started;
+    expect(sim.holder(CHIP, LOCK_LINE)).toBeNull();
+    expect(sim.holder(CHIP, BUTTON_LINE)).toBeNull();
+    expect(sim.level(CHIP, LOCK_LINE)).toBe(0);
+    await sim.remove();
+  });
+
   it('keeps the attempts and a lockout across restarts (the part rebuilt from the same state_dir)', async () => {
     let sim = newSim();
     sim.drive(CHIP, BUTTON_LINE, 0);

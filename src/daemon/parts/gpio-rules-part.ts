@@ -80,6 +80,8 @@ export class GpioRules implements DaemonPart {
   /** Input values read while the bank was opening, replayed to the rules once outputs exist. */
   #early: [string, boolean, boolean][] | null = [];
   #unsubscribe: (() => void) | null = null;
+  /** The opening of the lines, once started: close() waits for it, so a bank opened late is closed too. */
+  #opening: Promise<void> | null = null;
   #closing: Promise<void> | null = null;
 
   constructor(options: GpioRulesOptions) {
@@ -113,7 +115,8 @@ export class GpioRules implements DaemonPart {
    * resolves (start the cameras afterwards). Throws the bank's typed error when a line cannot be opened.
    */
   start(): Promise<void> {
-    return this.#open();
+    this.#opening ??= this.#open();
+    return this.#opening;
   }
 
   stop(): Promise<void> {
@@ -142,9 +145,15 @@ export class GpioRules implements DaemonPart {
     };
   }
 
-  /** Stops the rules, the set commands, and puts every output in its safe state (published). Idempotent. */
+  /**
+   * Stops the rules, the set commands, and puts every output in its safe state (published). Idempotent. Called
+   * while the lines are still opening (a stop right after start), it waits for them and closes them: otherwise
+   * the bank would finish opening after the close and hold its lines, gpiomon and holders, with no owner.
+   */
   close(): Promise<void> {
     this.#closing ??= (async () => {
+      // A failed opening closed what it had opened (GpioBank.open) and was reported by start().
+      await this.#opening?.catch(() => undefined);
       this.#runner.stop();
       this.#unsubscribe?.();
       await this.#bank?.close();
