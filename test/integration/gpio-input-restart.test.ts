@@ -13,7 +13,7 @@ const CHIP = 'gpiochip0';
 const OFFSET = 6;
 
 describe.each(['1.6.3', '2.1.3'])('an input on libgpiod %s', (version) => {
-  async function startInput(env: Record<string, string> = {}) {
+  async function startInput(env: Record<string, string> = {}, restartDelayMs = 50) {
     const sim = new EmulatedGpio({ version, chips: [{ name: CHIP, label: 'pinctrl-rp1', lines: 54 }] });
     onTestFinished(() => sim.remove());
     const simEnv = { ...sim.env(), ...env };
@@ -25,7 +25,7 @@ describe.each(['1.6.3', '2.1.3'])('an input on libgpiod %s', (version) => {
       line: { chip: CHIP, offset: OFFSET, activeLow: false, consumer: 'faceedge-test' },
       bias: 'as-is',
       env: simEnv,
-      restartDelayMs: 50,
+      restartDelayMs,
       onProblem: (message) => problems.push(message),
     });
     onTestFinished(() => source.stop());
@@ -35,17 +35,17 @@ describe.each(['1.6.3', '2.1.3'])('an input on libgpiod %s', (version) => {
   }
 
   it('restarts a gpiomon that died, reporting why, and reports a change made while it was down', async () => {
-    const { sim, initial, problems, levels } = await startInput();
+    const { sim, initial, problems, levels } = await startInput({}, 500);
     expect(initial).toBe(false);
     const first = sim.holder(CHIP, OFFSET)!;
     process.kill(first, 'SIGKILL');
-    sim.drive(CHIP, OFFSET, 1); // while nobody watches
-    await waitUntil(
-      () => sim.holderProgram(CHIP, OFFSET) === 'gpiomon' && sim.holder(CHIP, OFFSET) !== first,
-      'a new gpiomon',
-      10_000,
-    );
+    // The report comes once the watchdog has ended (gpiomon reaped): only then is `first` surely gone, so the
+    // gpiomon holding the line after it is a new one (a check reading the holder twice races the kill).
+    await waitUntil(() => problems.length > 0, "gpiomon's end to be reported", 10_000);
     expect(problems.join('\n')).toMatch(/gpiomon for gpiochip0\/6 exited \(137\)/); // 128 + SIGKILL, through the watchdog
+    sim.drive(CHIP, OFFSET, 1); // while nobody watches (the restart waits 500 ms): only its read can see it
+    await waitUntil(() => sim.holderProgram(CHIP, OFFSET) === 'gpiomon', 'a new gpiomon', 10_000);
+    expect(sim.holder(CHIP, OFFSET)).not.toBe(first);
     await waitUntil(() => levels.includes(true), 'the level read again at the restart', 5000);
   });
 
