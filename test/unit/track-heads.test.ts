@@ -6,19 +6,20 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EmbeddingHead } from '../../src/inference/embedding-head.js';
 import type { TrackRecognizer } from '../../src/pipeline/track-recognizer.js';
-import { TrackHeads } from '../../src/daemon/track-heads.js';
+import { TrackHeads, type NamedHead } from '../../src/daemon/track-heads.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A head whose log-probabilities are [embedding[0], embedding[1]], answered after a random delay. */
-function fakeHead(fail = false): EmbeddingHead {
-  return {
+/** A head whose log-probabilities are [embedding[0], embedding[1]], answered after a random delay (and its owner). */
+function fakeHead(fail = false): NamedHead['head'] {
+  const current = {
     logProbabilities: async (e: Float32Array) => {
       await sleep(Math.random() * 20);
       if (fail) throw new Error('invoke failed');
       return [e[0], e[1]];
     },
   } as unknown as EmbeddingHead;
+  return { current, use: (fn) => fn(current) };
 }
 
 describe('TrackHeads', () => {
