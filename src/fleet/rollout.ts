@@ -30,6 +30,12 @@ export interface RolloutOptions extends FleetConnectionOptions {
    * model's sha256 and rolled back by name. Absent: each board's first model.
    */
   readonly name?: string;
+  /**
+   * The head package pushed with the image model as one pair (src/model-push/push-payload.ts; default
+   * `<packageDir>/head` where there is one). The gate and the skip compare the image model's sha256: a board
+   * already serving that image model is skipped, its head included (push a head alone with `model push`).
+   */
+  readonly head?: string;
   readonly selector: TargetSelector;
   /** Boards in the first wave. Default 1. */
   readonly canary?: number;
@@ -226,6 +232,7 @@ class Rollout {
     try {
       const r = await (this.#o.push ?? pushModelOverMqtt)({
         dir: this.#target.dir,
+        head: this.#o.head,
         url: this.#o.url,
         deviceId: device,
         name: this.#target.name,

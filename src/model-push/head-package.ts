@@ -57,6 +57,17 @@ export function hasHead(dir: string): boolean {
   return existsSync(join(dir, HEAD_FOLDER, MANIFEST_FILE));
 }
 
+/** Whether `dir` holds a head package (its manifest reads a face embedding), not an image model's. */
+export async function isHeadPackage(dir: string): Promise<boolean> {
+  const text = await readFile(join(dir, MANIFEST_FILE), 'utf8').catch(() => null);
+  if (text === null) return false;
+  try {
+    return (JSON.parse(text) as { input?: { kind?: unknown } }).input?.kind === 'face-embedding';
+  } catch {
+    return false;
+  }
+}
+
 /** Reads `dir/manifest.json` as a head manifest (does not touch the `.tflite`); typed MODEL_INVALID on a problem. */
 export async function readHeadPackage(dir: string): Promise<HeadPackage> {
   let manifestBytes: Buffer;

@@ -84,12 +84,18 @@ async function verifyPairedHead(pkg: ModelPackage, options: VerifyOptions): Prom
   return { id: (await readHeadPackage(join(pkg.dir, HEAD_FOLDER))).manifest.id, signedBy };
 }
 
+/** The store's version name of a package (with its head's manifest, for a pair). */
+export async function packageVersion(pkg: ModelPackage): Promise<string> {
+  const head = hasHead(pkg.dir) ? (await readHeadPackage(join(pkg.dir, HEAD_FOLDER))).manifestBytes : undefined;
+  return versionName(pkg.manifest, pkg.manifestBytes, head);
+}
+
 /** Verifies a folder already inside the store's staging area and activates it; discards it on failure. */
 export async function installStaged(store: ModelStore, staged: string, options: VerifyOptions): Promise<InstallReport> {
   return store.locked(async () => {
     try {
       const verified = await verifyModelPackage(staged, options);
-      const activation = await store.activate(staged, versionName(verified.pkg.manifest, verified.pkg.manifestBytes));
+      const activation = await store.activate(staged, await packageVersion(verified.pkg));
       return { ...verified, activation };
     } catch (err) {
       await store.discard(staged);

@@ -40,13 +40,23 @@ export interface Activation {
   readonly unchanged: boolean;
 }
 
-/** `versions/` folder name for a package: its id (made path-safe) and a prefix of its manifest hash. */
-export function versionName(manifest: Pick<ModelManifest, 'id'>, manifestBytes: Buffer): string {
+/**
+ * `versions/` folder name for a package: its id (made path-safe) and a prefix of its manifest hash; for a pair,
+ * of its manifest and its head's (`headManifestBytes`), so the same image model with another head is another version.
+ */
+export function versionName(
+  manifest: Pick<ModelManifest, 'id'>,
+  manifestBytes: Buffer,
+  headManifestBytes?: Buffer,
+): string {
   const id = manifest.id
     .replace(/[^A-Za-z0-9._-]+/g, '_')
     .replace(/^\.+/, '_')
     .slice(0, 80);
-  return `${id}-${sha256Hex(manifestBytes).slice(0, 12)}`;
+  const hashed = headManifestBytes
+    ? Buffer.concat([manifestBytes, Buffer.from('\0head:'), headManifestBytes])
+    : manifestBytes;
+  return `${id}-${sha256Hex(hashed).slice(0, 12)}`;
 }
 
 export class ModelStore {

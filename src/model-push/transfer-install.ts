@@ -10,7 +10,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaceedgeError } from '../errors.js';
 import { HEAD_FOLDER, readHeadPackage, type HeadRules } from './head-package.js';
-import { copyPackage, installStaged, type VerifyOptions } from './install-model.js';
+import { copyPackage, installStaged, packageVersion, type VerifyOptions } from './install-model.js';
 import { readModelPackage } from './model-package.js';
 import { versionName, type InstalledModel, type ModelStore } from './model-store.js';
 import { HEAD_PREFIX, type TransferPlan, type TransferStatus } from './mqtt-push-protocol.js';
@@ -85,13 +85,18 @@ async function besideServingModel(store: ModelStore, staged: string): Promise<vo
 /** The model a `begin` claimed (and the board logged) must be the one received (a head alone: the head). */
 async function checkClaim(staged: string, plan: TransferPlan, headAlone: boolean): Promise<void> {
   if (!plan.model) return;
-  const dir = headAlone ? join(staged, HEAD_FOLDER) : staged;
-  const pkg = headAlone ? await readHeadPackage(dir) : await readModelPackage(dir);
-  const version = versionName(pkg.manifest, pkg.manifestBytes);
-  if (pkg.manifest.id !== plan.model.id || version !== plan.model.version) {
+  let id: string, version: string;
+  if (headAlone) {
+    const head = await readHeadPackage(join(staged, HEAD_FOLDER));
+    [id, version] = [head.manifest.id, versionName(head.manifest, head.manifestBytes)];
+  } else {
+    const pkg = await readModelPackage(staged);
+    [id, version] = [pkg.manifest.id, await packageVersion(pkg)];
+  }
+  if (id !== plan.model.id || version !== plan.model.version) {
     throw new FaceedgeError(
       'MODEL_INVALID',
-      `the push claimed model ${plan.model.id} (${plan.model.version}), the package is ${pkg.manifest.id} (${version})`,
+      `the push claimed model ${plan.model.id} (${plan.model.version}), the package is ${id} (${version})`,
     );
   }
 }

@@ -14,7 +14,7 @@ export const AGE_DIR = join(REPO_ROOT, 'models/age');
 export const AGE_HEAD_DIR = join(AGE_DIR, 'head');
 export const EMBEDDER_DIR = join(REPO_ROOT, 'models/face-embed');
 
-type Json = Record<string, unknown> & { files: Record<string, { path: string }> };
+type Json = Record<string, unknown> & { files: Record<string, { path: string } & Record<string, unknown>> };
 const read = (path: string) => JSON.parse(readFileSync(path, 'utf8')) as Json;
 
 /** Why the age pair tests cannot run here, or null. */

@@ -11,6 +11,7 @@ import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-
 
 interface PushFlags extends BrokerFlags {
   name?: string;
+  head?: string;
   tag?: string;
   devices?: string;
   all?: boolean;
@@ -53,6 +54,10 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option(
       '--name <model>',
       "the board model the package replaces (classifiers[].name): pushed, gated and rolled back by name (default: each board's first model)",
+    )
+    .option(
+      '--head <dir>',
+      "the head package on the face embedding to push with the image model, as one pair (default <dir>/head if present); a board's rollback by name takes both back",
     )
     .option('--tag <tag>', 'boards whose device.tags include <tag>')
     .option('--devices <ids>', 'comma-separated device ids')
@@ -113,6 +118,7 @@ export function registerFleetPushCommand(fleet: Command): void {
         ...connectionOptions(f),
         packageDir: dir,
         name: f.name,
+        head: f.head,
         selector: { tag: f.tag, devices, all: f.all },
         canary: number('--canary', f.canary, 0),
         wave: number('--wave', f.wave, 1),
