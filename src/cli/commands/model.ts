@@ -114,7 +114,7 @@ function registerSigningCommands(model: Command): void {
     .action(async (dir: string, flags: TrustFlags) => {
       const v = await verifyModelPackage(dir, await trustOptions(flags));
       console.log(
-        `${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}`,
+        `${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}${v.head ? `; head ${v.head.id} ok (labels, pairing, self-test), signed by ${v.head.signedBy ?? '(unsigned)'}` : ''}`,
       );
     });
 }
@@ -177,8 +177,9 @@ function registerBoardCommands(model: Command): void {
     .action(async (flags: { modelsDir: string }) => {
       const store = new ModelStore(flags.modelsDir);
       const [cur, prev] = [await store.current(), await store.previous()];
+      const head = (m: typeof cur) => (m?.head ? ` with head ${m.head.modelPath}` : '');
       console.log(
-        `current:  ${cur ? `${cur.name} (${cur.modelPath})` : 'none'}\nprevious: ${prev ? prev.name : 'none'}`,
+        `current:  ${cur ? `${cur.name} (${cur.modelPath})${head(cur)}` : 'none'}\nprevious: ${prev ? `${prev.name}${head(prev)}` : 'none'}`,
       );
     });
 }
