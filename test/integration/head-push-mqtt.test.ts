@@ -4,7 +4,8 @@
  * at run time (`head swapped`, then the image model); a head alone is installed beside the serving image model;
  * the bridge's `model/rollback` by name takes back what was pushed together. Refused, with the serving pair left
  * as it was: a head pushed to a model without a head slot (at `begin`, nothing stored), an unsigned head, a head
- * paired with another image model, and a pair larger than the board's transfer budget.
+ * paired with another image model, a head pinned to another embedder than the board runs (recognition is on), and
+ * a pair larger than the board's transfer budget.
  */
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
@@ -13,6 +14,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../src/model-push/model-package.js';
 import { pushModelOverMqtt } from '../../src/model-push/mqtt-push-sender.js';
+import { writeGalleryKey } from '../../src/recognition/gallery-key.js';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import {
   AGE_DIR,
@@ -36,6 +38,7 @@ describe.skipIf(missing !== null)(`pushing the age pair over MQTT (${missing ?? 
   const work = mkdtempSync(join(tmpdir(), 'faceedge-head-push-'));
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const pubPem = join(work, 'model-signing.pub.pem');
+  const keyFile = join(work, 'gallery.key');
   const ageStore = join(work, 'state', 'models', 'age');
   const transfers = join(work, 'state', 'model-transfers');
   let broker: Mosquitto;
@@ -57,6 +60,7 @@ describe.skipIf(missing !== null)(`pushing the age pair over MQTT (${missing ?? 
 
   beforeAll(async () => {
     writeFileSync(pubPem, publicKey.export({ type: 'spki', format: 'pem' }));
+    await writeGalleryKey(keyFile);
     broker = await Mosquitto.start();
     probe = await MqttProbe.connect(broker.url, [`${ROOT}/bridge/#`]);
     const config = daemonConfig({
@@ -66,6 +70,8 @@ describe.skipIf(missing !== null)(`pushing the age pair over MQTT (${missing ?? 
       extra: {
         tracker: { update_interval_ms: 250 },
         models: { public_key: pubPem, push: { budget_bytes: BUDGET } },
+        // Recognition on: the board runs the embedder, so a head is checked against its pin at install.
+        recognition: { enabled: true, key_file: keyFile },
         classifiers: [
           { name: 'gender', model: join(REPO_ROOT, 'models/faceedge-gender_int8.tflite') },
           {
@@ -147,7 +153,7 @@ describe.skipIf(missing !== null)(`pushing the age pair over MQTT (${missing ?? 
     expect(existsSync(join(work, 'state', 'models', 'versions'))).toBe(false);
   }, 180_000);
 
-  it('refuses an unsigned head and a head paired with another image model, the pair keeps serving', async () => {
+  it('refuses an unsigned head, a head paired with another image model and one pinned to another embedder', async () => {
     const before = current();
     expect(await refusal(agePairPackage(fresh(), privateKey, undefined, null), 'age')).toMatch(
       /MODEL_SIGNATURE_INVALID|no manifest.sig/,
@@ -156,6 +162,11 @@ describe.skipIf(missing !== null)(`pushing the age pair over MQTT (${missing ?? 
       (m.combination as { with: { sha256: string } }).with.sha256 = 'ab'.repeat(32);
     });
     expect(await refusal(other, 'age')).toMatch(/paired with image model abababababab/);
+    // Pinned to another embedder than the one this board runs (its test-time flip off, the board's on).
+    const flipOff = agePairPackage(fresh(), privateKey, (m) => {
+      (m.input as { test_time_flip: boolean }).test_time_flip = false;
+    });
+    expect(await refusal(flipOff, 'age')).toMatch(/does not fit the running embedder.*test-time flip/);
     expect(current()).toBe(before);
   }, 240_000);
 
