@@ -2,7 +2,7 @@
  * The model commands with a pair (issue 24 §3), as a site integrator runs them: `model verify` checks the head
  * beside its image model, `model install --head` installs both as one version and `model list` shows the head,
  * `model rollback` takes both back, and `model push` over SSH refuses a head (it travels over MQTT only) with the
- * command to use instead. The shipped age pair, signed with a test key.
+ * command to use instead, and `fleet push` of a head package says to push the image model with `--head`. The shipped age pair, signed with a test key.
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -63,5 +63,11 @@ describe.skipIf(missing !== null)(`model commands with a pair (${missing ?? 'mod
     expect(hasStackTrace(ssh.stderr)).toBe(false);
     expect(ssh.stderr).toMatch(/a head on the embedding travels over MQTT only/);
     expect(ssh.stderr).toMatch(/--mqtt <url> --device <id> --name <model>/);
+
+    // A fleet push takes the image model (with --head), not a head package: refused before connecting.
+    const fleet = await runCli(['fleet', 'push', head, '--mqtt', 'mqtt://127.0.0.1:9', '--devices', 'p1']);
+    expect(fleet.code).not.toBe(0);
+    expect(hasStackTrace(fleet.stderr)).toBe(false);
+    expect(fleet.stderr).toMatch(/is a head package: a fleet push takes the image model's/);
   }, 180_000);
 });

@@ -7,6 +7,7 @@ import { planRollout } from '../../fleet/rollout-dry-run.js';
 import { runRollout } from '../../fleet/rollout.js';
 import type { RolloutState } from '../../fleet/rollout-state.js';
 import { formatTable } from '../format-table.js';
+import { isHeadPackage } from '../../model-push/head-package.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
 
 interface PushFlags extends BrokerFlags {
@@ -85,6 +86,10 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option('--json', 'print the final rollout state as JSON')
     .option('--dry-run', 'print the waves and what each board would get, then stop (nothing is pushed or written)')
     .action(async (dir: string, f: PushFlags) => {
+      if (await isHeadPackage(dir))
+        throw new FaceedgeError('USAGE', `${dir} is a head package: a fleet push takes the image model's`, {
+          hint: `faceedge fleet push <image model pkg> --head ${dir} --name <model> (the pair, one version on each board)`,
+        });
       const sha = servingFile(await readModelPackage(dir)).sha256;
       const devices = f.devices
         ?.split(',')
