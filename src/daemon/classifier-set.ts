@@ -5,7 +5,9 @@
  * one model has always kept it, so existing boards keep their history; every further model's is
  * `models.dir/<name>`. A model may have a head on the face embedding (`head:`, issue 24 §4): loaded and
  * self-tested here with its model, its labels checked against the model's; it runs only where recognition
- * runs (src/daemon/track-heads.ts), which checks it against the running embedder.
+ * runs (src/daemon/track-heads.ts), which checks it against the running embedder. A pair pushed into the model's
+ * store (`versions/…/head/`, src/model-push/head-package.ts) serves its head instead of the configured one; the
+ * head swaps at run time through its owner (src/daemon/head-holder.ts, src/daemon/pair-reload.ts).
  */
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,7 +16,10 @@ import { FaceedgeError } from '../errors.js';
 import { assertSameLabels } from '../classification/paired-decision.js';
 import { EmbeddingHead } from '../inference/embedding-head.js';
 import type { FaceClassifier } from '../inference/face-classifier.js';
+import { ModelStore } from '../model-push/model-store.js';
+import type { InstalledHead } from '../model-push/head-package.js';
 import { loadServingClassifier, type ClassifierHolder } from './classifier-holder.js';
+import { HeadHolder } from './head-holder.js';
 
 /** One configured model: its name, what serves it, its cadence and its store. */
 export interface NamedClassifier {
@@ -26,9 +31,11 @@ export interface NamedClassifier {
   /** Its model store folder. */
   readonly storeDir: string;
   /** `classifiers[i].model` / `.manifest`: what serves again when its store's only model is rolled back. */
-  readonly configured: { readonly model: string; readonly manifest: string };
-  /** Its head on the face embedding (`classifiers[i].head`), same labels; null without one. */
+  readonly configured: { readonly model: string; readonly manifest: string; readonly head: InstalledHead | null };
+  /** The head serving now (`heads.current`), same labels; null without a head slot. */
   readonly head: EmbeddingHead | null;
+  /** The owner of its head (swapped with a pushed pair or a rollback); null without a head slot (`head:`). */
+  readonly heads: HeadHolder | null;
 }
 
 /** The model store folder of the `index`-th model named `name`: `models.dir` for the first, else `models.dir/<name>`. */
@@ -70,7 +77,7 @@ export class ClassifierSet {
   }
 
   async close(): Promise<void> {
-    await Promise.all(this.models.flatMap((m) => [m.holder.close(), ...(m.head ? [m.head.close()] : [])]));
+    await Promise.all(this.models.flatMap((m) => [m.holder.close(), ...(m.heads ? [m.heads.close()] : [])]));
   }
 }
 
@@ -97,29 +104,50 @@ export async function loadClassifierSet(
         (next) => onSwapped(c.name, next, index === 0),
       );
       let head: EmbeddingHead | null = null;
+      let headPaths: InstalledHead | null = null;
       try {
-        head = c.head ? await loadHead(c, holder.current.labels, log) : null;
+        // The store's pair serves its own head (it was installed with the image model now serving).
+        const stored = c.head ? ((await new ModelStore(storeDir).current())?.head ?? null) : null;
+        const configured = c.head ? { modelPath: c.head.model, manifestPath: c.head.manifest } : null;
+        headPaths = stored ?? configured;
+        head = headPaths ? await loadHead(c.name, headPaths, holder.current.labels, log) : null;
         if (head?.pairingFor(holder.current.sha256)?.imageOnly)
           warnUnpaired(log, { name: c.name, head }, holder.current.sha256);
       } catch (err) {
         await holder.close();
         throw err;
       }
-      models.push(namedClassifier(c, index, holder, storeDir, head));
+      models.push(
+        namedClassifier(
+          c,
+          index,
+          holder,
+          storeDir,
+          head && headPaths && new HeadHolder(head, headPaths, { model: c.name, log }),
+        ),
+      );
     }
   } catch (err) {
-    await Promise.all(models.flatMap((m) => [m.holder.close(), ...(m.head ? [m.head.close()] : [])]));
+    await Promise.all(models.flatMap((m) => [m.holder.close(), ...(m.heads ? [m.heads.close()] : [])]));
     throw err;
   }
   return new ClassifierSet(models);
 }
 
-/** Loads `c.head` and checks its labels are the model's (`MODEL_INVALID` otherwise, a start error). */
-async function loadHead(c: ResolvedClassifierConfig, labels: readonly string[], log: Logger): Promise<EmbeddingHead> {
-  const { model, manifest } = c.head ?? { model: '', manifest: '' };
+/**
+ * Loads the head at `paths` (self-tested) and checks its labels are the model's and it has a pairing
+ * (`MODEL_INVALID` otherwise: a start error, or a refused swap).
+ */
+export async function loadHead(
+  name: string,
+  paths: InstalledHead,
+  labels: readonly string[],
+  log: Logger,
+): Promise<EmbeddingHead> {
+  const { modelPath: model, manifestPath: manifest } = paths;
   const head = await EmbeddingHead.create({ modelPath: model, manifestPath: manifest, threads: 1 });
   try {
-    assertSameLabels(labels, head.labels, `classifier ${c.name}`);
+    assertSameLabels(labels, head.labels, `classifier ${name}`);
     if (!head.pairing)
       throw new FaceedgeError('MODEL_INVALID', `head ${model} has no combination for a pair`, {
         hint: 'export it with faceedge_train.heads_export --pair-with <the model manifest>',
@@ -128,7 +156,7 @@ async function loadHead(c: ResolvedClassifierConfig, labels: readonly string[], 
     await head.close();
     throw err;
   }
-  log.info({ model: c.name, head: head.id, path: model, embedder: head.manifest.input.embedder.id }, 'head loaded');
+  log.info({ model: name, head: head.id, path: model, embedder: head.manifest.input.embedder.id }, 'head loaded');
   return head;
 }
 
@@ -157,14 +185,18 @@ function namedClassifier(
   index: number,
   holder: ClassifierHolder,
   storeDir: string,
-  head: EmbeddingHead | null,
+  heads: HeadHolder | null,
 ): NamedClassifier {
+  const head = c.head ? { modelPath: c.head.model, manifestPath: c.head.manifest } : null;
   return {
     name: c.name,
     holder,
     intervalMs: index === 0 ? undefined : c.interval_ms,
     storeDir,
-    configured: { model: c.model, manifest: c.manifest },
-    head,
+    configured: { model: c.model, manifest: c.manifest, head },
+    get head() {
+      return heads?.current ?? null;
+    },
+    heads,
   };
 }

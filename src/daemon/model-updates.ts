@@ -20,6 +20,7 @@ import { ModelStore, type InstalledModel } from '../model-push/model-store.js';
 import { rollbackModel } from '../model-push/install-model.js';
 import { TransferStore } from '../model-push/transfer-store.js';
 import type { PushTarget, TransferLogLine } from '../model-push/push-receiver-options.js';
+import type { HeadRules } from '../model-push/head-package.js';
 import type { AuditTrail } from '../mqtt/audit-trail.js';
 import type { MqttOutput } from '../mqtt/mqtt-output.js';
 import type { RequestOrigin } from '../mqtt/request-origins.js';
@@ -51,6 +52,8 @@ export interface ModelUpdatesOptions {
    * for a name the board does not have. Absent: only pushes without a name are taken.
    */
   readonly pushTargetNamed?: (name: string) => PushTarget;
+  /** This model's head slot (`classifiers[].head`) and the board's embedder; absent: no slot, a head is refused. */
+  readonly head?: HeadRules;
 }
 
 /**
@@ -114,6 +117,7 @@ export class ModelUpdates {
       // The watcher does the reload (it would notice the new link anyway); sync() hands its outcome back,
       // so a model the daemon cannot serve is rolled back and reported to the sender.
       onInstalled: () => watcher.sync(),
+      head: this.#o.head,
       modelNamed: this.#o.pushTargetNamed,
       log,
       onRecord: (line, origin, err) => this.#auditPush(line, origin, err),
@@ -128,7 +132,7 @@ export class ModelUpdates {
   get pushTarget(): PushTarget {
     const watcher = this.#watcher;
     if (!watcher) throw new FaceedgeError('MODEL_INVALID', 'model updates are not running');
-    return { store: this.store, onInstalled: () => watcher.sync() };
+    return { store: this.store, onInstalled: () => watcher.sync(), head: this.#o.head };
   }
 
   /**

@@ -6,16 +6,24 @@
  * decision that made the embedding already woke the camera, so it wakes the camera again (`watchChanges`): the
  * pair is published between frames, not at the track's next update (which a person walking through may never
  * get). No second embedding is made, and no embedding is kept: a head's value is one probability per label.
+ * Each run borrows its model's head from the head's owner (src/daemon/head-holder.ts), so a pushed pair or a
+ * rollback swaps it while tracks are being embedded: runs begun before the swap finish on the old head.
  */
 import type { Logger } from 'pino';
 import type { EmbeddingHead, RunningEmbedder } from '../inference/embedding-head.js';
 import type { TrackRecognizer } from '../pipeline/track-recognizer.js';
 import type { ClassifierSet } from './classifier-set.js';
+import type { HeadHolder } from './head-holder.js';
 
-/** One model's head: the model's name (its attribute) and the head. */
+/** One model's head: the model's name (its attribute) and the owner of the head serving it. */
 export interface NamedHead {
   readonly name: string;
-  readonly head: EmbeddingHead;
+  readonly head: Pick<HeadHolder, 'use' | 'current'>;
+  /**
+   * Whether `head` is paired with the image model serving now (default: always). A value of a head that is not
+   * (during a pair's swap: the new head beside the old image model for a moment) is not handed out.
+   */
+  readonly paired?: (head: EmbeddingHead) => boolean;
 }
 
 type HeadValues = Map<string, Map<string, readonly number[]>>;
@@ -38,21 +46,32 @@ export class TrackHeads {
 
   /** The heads of `classifiers`' models; null when none has one. */
   static of(classifiers: ClassifierSet, log: Logger): TrackHeads | null {
-    const heads = classifiers.models.flatMap((m) => (m.head ? [{ name: m.name, head: m.head }] : []));
+    const heads = classifiers.models.flatMap((m) =>
+      m.heads
+        ? [{ name: m.name, head: m.heads, paired: (h: EmbeddingHead) => pairedWithServing(h, m.holder.current.sha256) }]
+        : [],
+    );
     return heads.length > 0 ? new TrackHeads(heads, log) : null;
   }
 
   /** Throws `MODEL_INVALID` for the first head not trained on `embedder`'s embeddings (a start error). */
   checkEmbedder(embedder: RunningEmbedder): void {
-    for (const { head } of this.#heads) head.checkEmbedder(embedder);
+    for (const { head } of this.#heads) head.current.checkEmbedder(embedder);
   }
 
   /** A new mean embedding of a track: every head reads it, off the caller (see the file's comment). */
   observe(camera: string, trackId: string, embedding: Float32Array): void {
-    for (const { name, head } of this.#heads) {
+    for (const { name, head, paired = () => true } of this.#heads) {
       const run = head
-        .logProbabilities(embedding)
-        .then((values) => this.#store(camera, trackId, name, values))
+        .use(async (current) => {
+          if (!paired(current)) return null;
+          const values = await current.logProbabilities(embedding);
+          // Swapped meanwhile (a pushed pair, a rollback): this head's values no longer belong with the image model.
+          return current === head.current && paired(current) ? values : null;
+        })
+        .then((values) => {
+          if (values) this.#store(camera, trackId, name, values);
+        })
         .catch((err: unknown) => this.#failure(name, err))
         .finally(() => this.#inFlight.delete(run));
       this.#inFlight.add(run);
@@ -126,4 +145,9 @@ export class TrackHeads {
       'a head on the embedding failed; the track keeps the image model alone',
     );
   }
+}
+
+/** A head's values count beside the image model file `imageModelSha256` only where its pair was fitted with it. */
+function pairedWithServing(head: EmbeddingHead, imageModelSha256: string): boolean {
+  return head.pairingFor(imageModelSha256)?.imageOnly !== true;
 }

@@ -10,6 +10,7 @@ import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { readModelPackage, servingFile } from '../model-push/model-package.js';
 import { pushModelOverMqtt } from '../model-push/mqtt-push-sender.js';
+import { hasHead } from '../model-push/head-package.js';
 import { FleetConnection, operatorClientOptions, type FleetConnectionOptions } from './fleet-connection.js';
 import { modelOf } from './fleet-view.js';
 import { DEFAULT_GATE, gateReasons, RateMeter, type GateThresholds, type RateSample } from './health-gate.js';
@@ -30,6 +31,12 @@ export interface RolloutOptions extends FleetConnectionOptions {
    * model's sha256 and rolled back by name. Absent: each board's first model.
    */
   readonly name?: string;
+  /**
+   * The head package pushed with the image model as one pair (src/model-push/push-payload.ts; default
+   * `<packageDir>/head` where there is one). The gate compares the image model's sha256; a board already serving
+   * it is pushed to anyway (its head may differ) and skipped when it answers `unchanged` (it has this very pair).
+   */
+  readonly head?: string;
   readonly selector: TargetSelector;
   /** Boards in the first wave. Default 1. */
   readonly canary?: number;
@@ -133,6 +140,8 @@ class Rollout {
   readonly #fleet: FleetConnection;
   readonly #st: RolloutStateFile;
   readonly #log: (line: string) => void;
+  /** The push carries a head (`--head`, or `<dir>/head`). */
+  readonly #carriesHead: boolean;
 
   constructor(o: RolloutOptions, fleet: FleetConnection, st: RolloutStateFile, log: (line: string) => void) {
     // The package as given now (a resumed rollout may name the same package by another path).
@@ -141,6 +150,7 @@ class Rollout {
     this.#st = st;
     this.#log = log;
     this.#target = { ...st.state.package, dir: o.packageDir };
+    this.#carriesHead = o.head !== undefined || hasHead(o.packageDir);
     this.#meter = new RateMeter(fleet, Object.keys(st.state.boards));
   }
 
@@ -196,7 +206,8 @@ class Rollout {
     const p = this.#st.state.boards[device];
     const row = this.#fleet.view.board(device);
     const serves = modelOf(row, this.#target.name)?.sha256;
-    if (p.state === 'pending' && serves === this.#target.sha256) {
+    // A pair may bring another head with the image model a board serves: only the board can tell (`unchanged`).
+    if (p.state === 'pending' && serves === this.#target.sha256 && !this.#carriesHead) {
       await this.#st.board(device, 'skipped');
       this.#log(`${device}: already serves ${this.#target.sha256.slice(0, 12)}…, skipped`);
       return null;
@@ -226,6 +237,7 @@ class Rollout {
     try {
       const r = await (this.#o.push ?? pushModelOverMqtt)({
         dir: this.#target.dir,
+        head: this.#o.head,
         url: this.#o.url,
         deviceId: device,
         name: this.#target.name,
@@ -236,6 +248,11 @@ class Rollout {
         signal: abort.signal,
         onRetry: ({ cause, waitMs }) => this.#log(`${device}: ${cause}; retrying in ${(waitMs / 1000).toFixed(1)} s`),
       });
+      if (r.status.model?.unchanged) {
+        await this.#st.board(device, 'skipped'); // nothing switched: nothing to gate, nothing to roll back
+        this.#log(`${device}: already serves ${r.status.model.version}, skipped`);
+        return null;
+      }
       this.#switchedAt.set(device, Date.now());
       await this.#st.board(device, 'switched', { switched: true, error: null });
       const retried = r.rounds > 1 ? `, ${r.rounds} rounds` : '';

@@ -24,6 +24,7 @@ import {
   type TransferPlan,
   type TransferStatus,
 } from './mqtt-push-protocol.js';
+import { refuseHeadWithoutSlot } from './head-admission.js';
 import { admissionRefusal, busyError, pushesOffError, resumableLeftover } from './transfer-admission.js';
 import type { ModelPushReceiverOptions, PushTarget, TransferLogLine } from './push-receiver-options.js';
 import { DEFAULT_BASE_TOPIC, MqttTopics } from '../mqtt/mqtt-topics.js';
@@ -181,7 +182,8 @@ export class ModelPushReceiver {
     }
     if (!this.#pushesOn) return this.#refuse(id, plan, pushesOffError(this.#o.publicKeyPath));
     try {
-      this.#targetOf(plan); // a model the board does not have: refused before a chunk is stored
+      // A model the board does not have, or a head for a model without a head slot: refused before a chunk is stored.
+      refuseHeadWithoutSlot(plan, this.#targetOf(plan));
     } catch (err) {
       if (!isFaceedgeError(err)) throw err;
       return this.#refuse(id, plan, err);
@@ -332,7 +334,7 @@ export class ModelPushReceiver {
 
   /** The store (and reload) of the model `plan` names; the first model's without a name. */
   #targetOf(plan: TransferPlan): PushTarget {
-    if (plan.name === undefined) return { store: this.#o.store, onInstalled: this.#o.onInstalled };
+    if (plan.name === undefined) return { store: this.#o.store, onInstalled: this.#o.onInstalled, head: this.#o.head };
     if (!this.#o.modelNamed) throw new FaceedgeError('MODEL_NOT_FOUND', `this board has no model named "${plan.name}"`);
     return this.#o.modelNamed(plan.name);
   }

@@ -2,12 +2,14 @@
  * The board's model folder (default /var/lib/faceedge/models):
  *
  *   versions/<id>-<manifest sha256[:12]>/   one verified package per folder, never modified in place
+ *     head/                                  its head on the face embedding, for a pair (head-package.ts)
  *   current  -> versions/…                  what the daemon serves
  *   previous -> versions/…                  what `faceedge model rollback` goes back to
  *   .staging/<random>/                      packages being copied and checked
  *
  * The links are replaced by rename(2), so a reader (the daemon, a concurrent CLI) sees the old or
- * the new model, never a missing or half-written one. Only current and previous are kept.
+ * the new model, never a missing or half-written one. Only current and previous are kept. A pair's head lives
+ * in its image model's version folder, so it has the same history: a switch or rollback moves both.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, readlink, rename, rm, symlink } from 'node:fs/promises';
@@ -16,6 +18,7 @@ import { FaceedgeError } from '../errors.js';
 import type { ModelManifest } from '../inference/model-manifest.js';
 import { MANIFEST_FILE, parsePackageManifest, servingFile, sha256Hex } from './model-package.js';
 import { withDirectoryLock } from './directory-lock.js';
+import { installedHead, type InstalledHead } from './head-package.js';
 
 export interface InstalledModel {
   /** Folder name under `versions/`. */
@@ -25,6 +28,8 @@ export interface InstalledModel {
   /** The file the daemon loads (int8 when the package has one). */
   readonly modelPath: string;
   readonly manifestPath: string;
+  /** The head installed with it (a pair package's `head/`), null without one. */
+  readonly head: InstalledHead | null;
 }
 
 export interface Activation {
@@ -35,13 +40,23 @@ export interface Activation {
   readonly unchanged: boolean;
 }
 
-/** `versions/` folder name for a package: its id (made path-safe) and a prefix of its manifest hash. */
-export function versionName(manifest: ModelManifest, manifestBytes: Buffer): string {
+/**
+ * `versions/` folder name for a package: its id (made path-safe) and a prefix of its manifest hash; for a pair,
+ * of its manifest and its head's (`headManifestBytes`), so the same image model with another head is another version.
+ */
+export function versionName(
+  manifest: Pick<ModelManifest, 'id'>,
+  manifestBytes: Buffer,
+  headManifestBytes?: Buffer,
+): string {
   const id = manifest.id
     .replace(/[^A-Za-z0-9._-]+/g, '_')
     .replace(/^\.+/, '_')
     .slice(0, 80);
-  return `${id}-${sha256Hex(manifestBytes).slice(0, 12)}`;
+  const hashed = headManifestBytes
+    ? Buffer.concat([manifestBytes, Buffer.from('\0head:'), headManifestBytes])
+    : manifestBytes;
+  return `${id}-${sha256Hex(hashed).slice(0, 12)}`;
 }
 
 export class ModelStore {
@@ -168,6 +183,7 @@ export class ModelStore {
       manifest,
       modelPath: join(dir, servingFile({ files }).name),
       manifestPath: join(dir, MANIFEST_FILE),
+      head: await installedHead(dir),
     };
   }
 

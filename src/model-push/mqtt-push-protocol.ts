@@ -29,6 +29,11 @@
  * or one stall timeout passes without a chunk), every other one is deleted; all are deleted on a board
  * where pushes are off.
  *
+ * A pair (issue 24 §3: an image model and its head on the face embedding, src/model-push/head-package.ts) is one
+ * transfer: the head's package files follow the model's, named `head/manifest.json`, `head/manifest.sig` and
+ * `head/<file>`, and the board installs both as one version. A head alone (`head/…` files only, retrained for the
+ * image model the board serves) is installed as a new version of the serving model with that head.
+ *
  * Compatibility: `begin`'s optional `model` (the claim) is new; a board from before it refuses a plan
  * that carries it (its plan schema is strict), so update boards before the workstations that push.
  */
@@ -57,20 +62,27 @@ export function transferIdFor(
   signatureBytes: Buffer | null,
   chunkSize: number,
   modelName?: string,
+  /** A pair's or a lone head's manifest and signature bytes (a push with a head is another transfer). */
+  headBytes?: Buffer,
 ): string {
   const hash = createHash('sha256')
     .update(manifestBytes)
     .update(signatureBytes ?? Buffer.alloc(0))
     .update(String(chunkSize));
   if (modelName !== undefined) hash.update(`\0model:${modelName}`);
+  if (headBytes !== undefined) hash.update('\0head:').update(headBytes);
   return hash.digest('hex').slice(0, 32);
 }
 
+/** Prefix of a head's files in a transfer (its folder in the package, HEAD_FOLDER). */
+export const HEAD_PREFIX = 'head/';
+
 export const transferFileSchema = z.strictObject({
+  /** A plain file name, or one in the head's folder (`head/<plain name>`). */
   name: z
     .string()
-    .regex(/^[A-Za-z0-9._-]{1,200}$/)
-    .refine((n) => n !== '.' && n !== '..', 'not a file name'),
+    .regex(/^(head\/)?[A-Za-z0-9._-]{1,200}$/)
+    .refine((n) => !['.', '..'].includes(n.replace(HEAD_PREFIX, '')), 'not a file name'),
   bytes: z.number().int().min(0),
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 });
@@ -80,7 +92,7 @@ export const MAX_PUSH_BEGIN_BYTES = 64 * 1024;
 
 export const transferPlanSchema = z
   .strictObject({
-    /** Files in stream order; `manifest.json` first. */
+    /** Files in stream order; `manifest.json` first (a head alone: `head/manifest.json`). */
     files: z.array(transferFileSchema).min(1),
     chunk_size: z.number().int().min(1024).max(MAX_CHUNK_SIZE),
     total_bytes: z.number().int().min(1),
@@ -114,7 +126,20 @@ export const transferPlanSchema = z
     (p) => p.total_chunks === Math.ceil(p.total_bytes / p.chunk_size),
     'total_chunks does not match total_bytes / chunk_size',
   )
-  .refine((p) => p.files[0]?.name === 'manifest.json', 'the first file must be manifest.json')
+  .refine(
+    (p) => p.files[0]?.name === 'manifest.json' || p.files[0]?.name === `${HEAD_PREFIX}manifest.json`,
+    'the first file must be manifest.json (or head/manifest.json for a head alone)',
+  )
+  .refine(
+    (p) =>
+      !p.files.some((f) => f.name.startsWith(HEAD_PREFIX)) ||
+      p.files.some((f) => f.name === `${HEAD_PREFIX}manifest.json`),
+    'head files without head/manifest.json',
+  )
+  .refine(
+    (p) => p.files[0]?.name === 'manifest.json' || p.files.every((f) => f.name.startsWith(HEAD_PREFIX)),
+    'a head alone carries only head/ files',
+  )
   .refine((p) => new Set(p.files.map((f) => f.name)).size === p.files.length, 'a file is listed twice');
 export type TransferPlan = z.infer<typeof transferPlanSchema>;
 
@@ -133,6 +158,8 @@ export interface TransferStatus {
     signed_by: string | null;
     previous: string | null;
     unchanged: boolean;
+    /** The head serving with it (a pair), null without one; absent from boards before pairs were pushed. */
+    head?: { id: string; signed_by: string | null } | null;
   };
   /** With `failed`: the typed error that refused the package (the old model keeps serving). */
   readonly error?: { code: string; message: string; hint?: string };

@@ -7,22 +7,13 @@
  * growing pause (1 s, 2 s, 4 s … at most 15 s), all inside one time bound (`timeoutMs`); giving up
  * names the cause of every failed round.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { DEFAULT_BASE_TOPIC, MqttTopics, type ModelPushPart } from '../mqtt/mqtt-topics.js';
 import { redactUrl } from '../observability/redact-url.js';
 import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, type FaceedgeErrorCode } from '../errors.js';
-import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, sha256Hex, verifyPackageFiles } from './model-package.js';
-import {
-  DEFAULT_CHUNK_SIZE,
-  fromRanges,
-  transferIdFor,
-  type TransferPlan,
-  type TransferStatus,
-} from './mqtt-push-protocol.js';
-import { versionName } from './model-store.js';
+import { DEFAULT_CHUNK_SIZE, fromRanges, type TransferStatus } from './mqtt-push-protocol.js';
+import { loadPayload, type Payload } from './push-payload.js';
 import { StatusInbox } from './push-status-inbox.js';
 
 export interface MqttPushOptions {
@@ -31,6 +22,11 @@ export interface MqttPushOptions {
   readonly deviceId: string;
   /** The board's model to install into (`classifiers[].name`). Default: its first model. */
   readonly name?: string;
+  /**
+   * A head package to send with the image model in `dir`, as one pair (src/model-push/push-payload.ts); also
+   * taken from `dir/head/` where there is one. A head package as `dir` is pushed alone.
+   */
+  readonly head?: string;
   /** Default `faceedge`. */
   readonly baseTopic?: string;
   /** Bytes of package per chunk. Default 64 KiB. */
@@ -67,34 +63,8 @@ export interface MqttPushResult {
   readonly retries: readonly string[];
 }
 
-interface Payload {
-  readonly plan: TransferPlan;
-  readonly data: Buffer;
-  readonly id: string;
-}
-
 const MAX_RETRY_DELAY_MS = 15_000;
 const VERIFY_TIMEOUT_MS = 120_000;
-
-async function loadPayload(dir: string, chunkSize: number, name: string | undefined): Promise<Payload> {
-  const pkg = await readModelPackage(dir);
-  await verifyPackageFiles(pkg); // refuse locally what the board would refuse anyway
-  const signature = await readFile(join(dir, SIGNATURE_FILE)).catch(() => null);
-  const parts: Array<{ name: string; data: Buffer }> = [{ name: MANIFEST_FILE, data: pkg.manifestBytes }];
-  if (signature) parts.push({ name: SIGNATURE_FILE, data: signature });
-  for (const f of pkg.files) parts.push({ name: f.name, data: await readFile(join(dir, f.name)) });
-  const data = Buffer.concat(parts.map((p) => p.data));
-  const plan: TransferPlan = {
-    files: parts.map((p) => ({ name: p.name, bytes: p.data.length, sha256: sha256Hex(p.data) })),
-    chunk_size: chunkSize,
-    total_bytes: data.length,
-    total_chunks: Math.ceil(data.length / chunkSize),
-    model: { id: pkg.manifest.id, version: versionName(pkg.manifest, pkg.manifestBytes) },
-    // Sent only when named: a board from before model names refuses a plan carrying it.
-    ...(name === undefined ? {} : { name }),
-  };
-  return { plan, data, id: transferIdFor(pkg.manifestBytes, signature, chunkSize, name) };
-}
 
 /** A round that did not end the push: why (to report, and to retry). */
 class RoundFailed extends Error {}
@@ -112,7 +82,7 @@ const RETRYABLE_REFUSALS = new Set(['MODEL_CHECKSUM_MISMATCH']);
 
 export async function pushModelOverMqtt(options: MqttPushOptions): Promise<MqttPushResult> {
   const chunkSize = options.chunkSize ?? DEFAULT_CHUNK_SIZE;
-  const payload = await loadPayload(options.dir, chunkSize, options.name);
+  const payload = await loadPayload(options.dir, chunkSize, options.name, options.head);
   const board = new MqttTopics(options.baseTopic ?? DEFAULT_BASE_TOPIC, options.deviceId);
   const topic = (part: ModelPushPart) => board.modelPushPart(payload.id, part);
   const deadline = Date.now() + (options.timeoutMs ?? 300_000);

@@ -4,6 +4,7 @@
  */
 import type { FaceedgeError } from '../errors.js';
 import type { RequestOrigin } from '../mqtt/request-origins.js';
+import type { HeadRules } from './head-package.js';
 import type { VerifyOptions } from './install-model.js';
 import type { InstalledModel, ModelStore } from './model-store.js';
 import type { StatfsFn } from './transfer-admission.js';
@@ -56,6 +57,8 @@ export interface ModelPushReceiverOptions {
   readonly statfs?: StatfsFn;
   /** Where the board looks for its signing key (`models.public_key`), for the hint of a refusal. */
   readonly publicKeyPath?: string;
+  /** The first model's head slot and the board's embedder (a plan without `name`); absent: it has no head slot. */
+  readonly head?: HeadRules;
   /** Called after a successful swap, before `installed` is published (the daemon reloads its classifier here). */
   readonly onInstalled?: (model: InstalledModel) => Promise<void> | void;
   readonly log?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -70,6 +73,8 @@ export interface ModelPushReceiverOptions {
 export interface PushTarget {
   readonly store: ModelStore;
   readonly onInstalled?: (model: InstalledModel) => Promise<void> | void;
+  /** Its head slot and the board's embedder; absent: the model has no head slot (a push with a head is refused). */
+  readonly head?: HeadRules;
 }
 
 /** One log line about a transfer: structured for an audit trail; never package bytes or key material. */

@@ -23,7 +23,13 @@ export interface BoardSpec {
   /** Its `classifier.model` (default the shipped int8 model). */
   readonly classifier?: string;
   /** Several models per face (`classifiers:`) instead of `classifier.model`. */
-  readonly classifiers?: readonly { readonly name: string; readonly model: string; readonly interval_ms?: number }[];
+  readonly classifiers?: readonly {
+    readonly name: string;
+    readonly model: string;
+    readonly interval_ms?: number;
+    /** Its head on the face embedding (a head slot). */
+    readonly head?: string;
+  }[];
   /** Merged into its `mqtt` section (username/password, tls). */
   readonly mqtt?: Record<string, unknown>;
 }

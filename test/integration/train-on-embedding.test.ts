@@ -18,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddingHead } from '../../src/inference/embedding-head.js';
 import { FaceEmbedder } from '../../src/inference/face-embedder.js';
@@ -129,14 +129,15 @@ describe.skipIf(skip !== null)(`faceedge train --on-embedding (${skip ?? 'UTKFac
     expect(report.test.head.n).toBeGreaterThan(0);
     expect(report.test.pair.n).toBe(report.test.head.n);
     expect(report.test.head.off_by_more_than_one).toBeGreaterThanOrEqual(0);
-    // signed as the 64×64 packages are; installed by naming it on the classifier entry (`head:`)
+    // signed as the 64×64 packages are; pushed as a pair with the image model it was paired with
     const signedBy = verifyManifestSignature(
       readFileSync(join(out, 'manifest.json')),
       readFileSync(join(out, 'manifest.sig')),
       [loadPublicKey(readFileSync(join(dir, 'signing.pub.pem')))],
     );
     expect(r.stderr).toContain(`signed by key ${signedBy}`);
-    expect(r.stdout).toContain(`head: ${join(out, file.path)}`);
+    expect(r.stdout).toContain(`faceedge model push ${dirname(PAIR)} --head ${out} --mqtt`);
+    expect(r.stdout).toContain(`faceedge fleet push ${dirname(PAIR)} --head ${out} --name`);
 
     const head = await EmbeddingHead.create({ modelPath: join(out, file.path) });
     const embedder = await FaceEmbedder.create({ modelPath: shippedEmbedderPath() });

@@ -20,8 +20,9 @@ function named(name: string, head: EmbeddingHead | null): NamedClassifier {
     holder: {} as NamedClassifier['holder'],
     intervalMs: undefined,
     storeDir: '/nowhere',
-    configured: { model: '', manifest: '' },
+    configured: { model: '', manifest: '', head: null },
     head,
+    heads: null,
   };
 }
 

@@ -6,19 +6,21 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { EmbeddingHead } from '../../src/inference/embedding-head.js';
 import type { TrackRecognizer } from '../../src/pipeline/track-recognizer.js';
-import { TrackHeads } from '../../src/daemon/track-heads.js';
+import { HeadHolder } from '../../src/daemon/head-holder.js';
+import { TrackHeads, type NamedHead } from '../../src/daemon/track-heads.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A head whose log-probabilities are [embedding[0], embedding[1]], answered after a random delay. */
-function fakeHead(fail = false): EmbeddingHead {
-  return {
+/** A head whose log-probabilities are [embedding[0], embedding[1]], answered after a random delay (and its owner). */
+function fakeHead(fail = false): NamedHead['head'] {
+  const current = {
     logProbabilities: async (e: Float32Array) => {
       await sleep(Math.random() * 20);
       if (fail) throw new Error('invoke failed');
       return [e[0], e[1]];
     },
   } as unknown as EmbeddingHead;
+  return { current, use: (fn) => fn(current) };
 }
 
 describe('TrackHeads', () => {
@@ -130,5 +132,47 @@ describe('TrackHeads', () => {
     expect(heads.take('door').size).toBe(0);
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/a head on the embedding failed/);
+  });
+
+  it('swaps a head while many tracks are embedded: a value of the replaced head that lands after the swap, or of a head not paired with the serving image model, is never handed out', async () => {
+    /** A head answering [tag, e[0]] after a random delay, paired or not, its close observed. */
+    const head = (tag: number, paired = true) => {
+      let closed = false;
+      const h = {
+        id: `head-${tag}`,
+        sha256: String(tag).repeat(64),
+        logProbabilities: async (e: Float32Array) => {
+          await sleep(Math.random() * 30);
+          if (closed) throw new Error('run on a closed head');
+          return [tag, e[0]];
+        },
+        pairingFor: () =>
+          paired ? { temperature: 1, unsureFloor: 0.5 } : { temperature: 1, unsureFloor: 0.5, imageOnly: true },
+        close: async () => void (closed = true),
+      } as unknown as EmbeddingHead;
+      return { h, closed: () => closed };
+    };
+    const [a, b, unpaired] = [head(1), head(2), head(3, false)];
+    const paths = { modelPath: 'a', manifestPath: 'a' };
+    const holder = new HeadHolder(a.h, paths, { model: 'age', log: pino({ level: 'silent' }) });
+    const heads = new TrackHeads(
+      [{ name: 'age', head: holder, paired: (h) => h.pairingFor('serving')?.imageOnly !== true }],
+      pino({ level: 'silent' }),
+    );
+    for (let i = 0; i < 50; i++) heads.observe(i % 2 ? 'door' : 'gate', `old${i}`, Float32Array.from([i, 0]));
+    holder.swap(b.h, paths); // while those 50 runs are in flight
+    for (let i = 0; i < 50; i++) heads.observe(i % 2 ? 'door' : 'gate', `new${i}`, Float32Array.from([i, 0]));
+    await heads.idle();
+    const values = [...heads.take('door').values(), ...heads.take('gate').values()].map((m) => m.get('age'));
+    // Every run after the swap answered from the new head; none of the old head's values came out after it.
+    expect(values).toHaveLength(50);
+    expect(values.every((v) => v?.[0] === 2)).toBe(true);
+    expect(a.closed()).toBe(true); // closed once its last run settled, and no run failed on it
+    expect(b.closed()).toBe(false);
+    // A head not paired with the serving image model: its values are not handed out (the image model decides).
+    holder.swap(unpaired.h, paths);
+    heads.observe('door', 'x', Float32Array.from([1, 0]));
+    await heads.idle();
+    expect(heads.take('door').size).toBe(0);
   });
 });

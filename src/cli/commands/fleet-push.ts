@@ -7,10 +7,12 @@ import { planRollout } from '../../fleet/rollout-dry-run.js';
 import { runRollout } from '../../fleet/rollout.js';
 import type { RolloutState } from '../../fleet/rollout-state.js';
 import { formatTable } from '../format-table.js';
+import { isHeadPackage } from '../../model-push/head-package.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
 
 interface PushFlags extends BrokerFlags {
   name?: string;
+  head?: string;
   tag?: string;
   devices?: string;
   all?: boolean;
@@ -54,6 +56,10 @@ export function registerFleetPushCommand(fleet: Command): void {
       '--name <model>',
       "the board model the package replaces (classifiers[].name): pushed, gated and rolled back by name (default: each board's first model)",
     )
+    .option(
+      '--head <dir>',
+      "the head package on the face embedding to push with the image model, as one pair (default <dir>/head if present); a board's rollback by name takes both back",
+    )
     .option('--tag <tag>', 'boards whose device.tags include <tag>')
     .option('--devices <ids>', 'comma-separated device ids')
     .option('--all', 'every board on the broker')
@@ -80,6 +86,10 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option('--json', 'print the final rollout state as JSON')
     .option('--dry-run', 'print the waves and what each board would get, then stop (nothing is pushed or written)')
     .action(async (dir: string, f: PushFlags) => {
+      if (await isHeadPackage(dir))
+        throw new FaceedgeError('USAGE', `${dir} is a head package: a fleet push takes the image model's`, {
+          hint: `faceedge fleet push <image model pkg> --head ${dir} --name <model> (the pair, one version on each board)`,
+        });
       const sha = servingFile(await readModelPackage(dir)).sha256;
       const devices = f.devices
         ?.split(',')
@@ -113,6 +123,7 @@ export function registerFleetPushCommand(fleet: Command): void {
         ...connectionOptions(f),
         packageDir: dir,
         name: f.name,
+        head: f.head,
         selector: { tag: f.tag, devices, all: f.all },
         canary: number('--canary', f.canary, 0),
         wave: number('--wave', f.wave, 1),

@@ -21,6 +21,7 @@ import { ModelStore } from '../../model-push/model-store.js';
 import { pushModelOverMqtt } from '../../model-push/mqtt-push-sender.js';
 import { openPackageSource } from '../../model-push/package-source.js';
 import { pushModelOverSsh } from '../../model-push/ssh-push.js';
+import { hasHead, isHeadPackage } from '../../model-push/head-package.js';
 import { DEFAULT_BASE_TOPIC } from '../../mqtt/mqtt-topics.js';
 
 /** The systemd unit's StateDirectory + `/models`: what the daemon's `models.dir` defaults to there. */
@@ -46,6 +47,7 @@ function installSummary(report: InstallReport) {
     previous: previous?.name ?? null,
     unchanged,
     signed_by: report.signedBy,
+    head: report.head && { id: report.head.id, signed_by: report.head.signedBy },
     selftest: report.selfTests.map((t) => ({
       file: t.modelPath.split('/').at(-1),
       cases: t.cases,
@@ -112,7 +114,7 @@ function registerSigningCommands(model: Command): void {
     .action(async (dir: string, flags: TrustFlags) => {
       const v = await verifyModelPackage(dir, await trustOptions(flags));
       console.log(
-        `${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}`,
+        `${v.pkg.manifest.id}: ${v.pkg.files.length} files ok, signed by ${v.signedBy ?? '(unsigned)'}, self-test ${v.selfTests.map((t) => `${t.cases} cases max |Δp| ${t.maxError.toFixed(5)}`).join('; ')}${v.head ? `; head ${v.head.id} ok (labels, pairing, self-test), signed by ${v.head.signedBy ?? '(unsigned)'}` : ''}`,
       );
     });
 }
@@ -121,17 +123,21 @@ function registerSigningCommands(model: Command): void {
 function registerBoardCommands(model: Command): void {
   model
     .command('install <package>')
+    .option(
+      '--head <dir>',
+      'a head package to install with the image model, as one pair (default <package>/head if present)',
+    )
     .description('verify a package (folder or .tar.gz) and make it the serving model; the old one is kept for rollback')
     .option('--models-dir <dir>', 'model store on this board', DEFAULT_MODELS_DIR)
     .option('--public-key <pem>', `trusted public key, repeatable (default ${DEFAULT_PUBLIC_KEY})`, collect)
     .option('--allow-unsigned', 'accept a package without manifest.sig (development boards only)')
     .option('--json', 'print one JSON line (status ok|error) instead of text; used by model push over SSH')
-    .action(async (path: string, flags: TrustFlags & { modelsDir: string; json?: boolean }) => {
+    .action(async (path: string, flags: TrustFlags & { modelsDir: string; json?: boolean; head?: string }) => {
       try {
         const source = await openPackageSource(path);
         try {
           const summary = installSummary(
-            await installModel(new ModelStore(flags.modelsDir), source.dir, await trustOptions(flags)),
+            await installModel(new ModelStore(flags.modelsDir), source.dir, await trustOptions(flags), flags.head),
           );
           if (flags.json) console.log(JSON.stringify(summary));
           else
@@ -171,8 +177,9 @@ function registerBoardCommands(model: Command): void {
     .action(async (flags: { modelsDir: string }) => {
       const store = new ModelStore(flags.modelsDir);
       const [cur, prev] = [await store.current(), await store.previous()];
+      const head = (m: typeof cur) => (m?.head ? ` with head ${m.head.modelPath}` : '');
       console.log(
-        `current:  ${cur ? `${cur.name} (${cur.modelPath})` : 'none'}\nprevious: ${prev ? prev.name : 'none'}`,
+        `current:  ${cur ? `${cur.name} (${cur.modelPath})${head(cur)}` : 'none'}\nprevious: ${prev ? `${prev.name}${head(prev)}` : 'none'}`,
       );
     });
 }
@@ -181,11 +188,17 @@ function registerBoardCommands(model: Command): void {
 function registerPushCommand(model: Command): void {
   model
     .command('push <dir> [host]')
-    .description('send a package to a board: over SSH to [host], or over MQTT with --mqtt and --device')
+    .description(
+      'send a package to a board: over SSH to [host], or over MQTT with --mqtt and --device. A pair (an image model and its head on the face embedding) travels as one package: --head <head pkg>, or a head/ folder inside <dir>; a head package as <dir> is pushed alone, beside the image model the board serves',
+    )
     .option('--mqtt <url>', 'broker the board is connected to')
     .option('--device <id>', "the board's device id (faceedge/<id>/…)")
     .option('--base-topic <topic>', 'MQTT base topic', DEFAULT_BASE_TOPIC)
     .option('--name <model>', "MQTT: the board's model to install into (classifiers[].name; default: its first)")
+    .option(
+      '--head <dir>',
+      'MQTT: the head package to install with the image model in <dir>, as one pair (default <dir>/head if present)',
+    )
     .option('--chunk-kib <n>', 'MQTT chunk size, KiB', '64')
     .option('--ssh-option <opt>', 'ssh/scp -o option, repeatable (e.g. Port=2222)', collect)
     .option('--ssh <cmd>', 'ssh client', 'ssh')
@@ -201,6 +214,7 @@ function registerPushCommand(model: Command): void {
           device?: string;
           baseTopic: string;
           name?: string;
+          head?: string;
           chunkKib: string;
           sshOption?: string[];
           ssh: string;
@@ -220,6 +234,7 @@ function registerPushCommand(model: Command): void {
             url: f.mqtt,
             deviceId: f.device,
             name: f.name,
+            head: f.head,
             baseTopic: f.baseTopic,
             chunkSize: chunkKib * 1024,
             onProgress: (p) => {
@@ -230,12 +245,17 @@ function registerPushCommand(model: Command): void {
           });
           process.stderr.write('\n');
           const m = r.status.model!;
+          const head = m.head ? ` with head ${m.head.id}` : '';
           console.log(
-            `${f.device}: installed ${m.version}${m.unchanged ? ' (already current)' : ''}; sent ${r.chunksSent}/${r.totalChunks} chunks`,
+            `${f.device}: installed ${m.version}${head}${m.unchanged ? ' (already current)' : ''}; sent ${r.chunksSent}/${r.totalChunks} chunks`,
           );
           return;
         }
         if (!host) throw new FaceedgeError('USAGE', 'model push needs a <host> (SSH) or --mqtt <url> --device <id>');
+        if (f.head !== undefined || hasHead(dir) || (await isHeadPackage(dir)))
+          throw new FaceedgeError('USAGE', 'a head on the embedding travels over MQTT only', {
+            hint: 'push the pair with --mqtt <url> --device <id> --name <model> (SSH copies the image model package alone)',
+          });
         if (f.name !== undefined)
           throw new FaceedgeError('USAGE', '--name is for --mqtt pushes', {
             hint: "over SSH, name the model's store: --remote-models-dir <models.dir>/<name> (the first model's is models.dir)",

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { FaceedgeError } from '../../errors.js';
 import type { DetectorModel } from '../../inference/face-detector.js';
@@ -207,13 +207,22 @@ async function train(dirs: string[], f: TrainFlags, command: Command): Promise<v
   progress.line(
     `model ${name}: ${result.out} (${result.signedBy ? `signed by key ${result.signedBy}` : 'unsigned: the boards refuse it until it is signed'}), report ${result.reportPath}`,
   );
-  if (f.onEmbedding) {
-    // a head is not a 64×64 package: `model push` does not install it; a classifier entry names it
+  if (f.onEmbedding && f.pairWith !== undefined) {
+    // The pair travels as one package (src/model-push/push-payload.ts): the image model and this head.
+    const image = dirname(f.pairWith);
     console.log(
       [
-        `copy it to the board:  scp -r ${result.out} <user@board>:<faceedge folder>/${result.out}`,
-        `and name it on the classifier entry it pairs with:  head: ${join(result.out, `${name}_float32.tflite`)}`,
+        `push the pair to one board:  faceedge model push ${image} --head ${result.out} --mqtt <url> --device <id> --name <classifier name>`,
+        `or roll it out:              faceedge fleet push ${image} --head ${result.out} --name <classifier name> --tag <tag>`,
+        `(a board already serving ${image}'s model takes the head alone: faceedge model push ${result.out} --mqtt <url> --device <id> --name <classifier name>)`,
       ].join('\n'),
+    );
+    return;
+  }
+  if (f.onEmbedding) {
+    // A head without a pair's calibration (--pair-with) is not served by the daemon, nor pushed.
+    console.log(
+      `a head runs only as a pair with its image model: train it again with --pair-with <that model's manifest.json> to push it`,
     );
     return;
   }

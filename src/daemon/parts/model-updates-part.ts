@@ -7,7 +7,9 @@
  *
  * Several models per face (`classifiers:`): each model has its own store (src/daemon/classifier-set.ts),
  * watched on its own; `model/reload` and `model/rollback` take the model's `name` (default: the first).
- * MQTT pushes name the model too (`begin`'s `name`, default the first) and install into its store.
+ * MQTT pushes name the model too (`begin`'s `name`, default the first) and install into its store. A model with
+ * a head slot (`classifiers[].head`) takes pairs and heads (src/model-push/head-package.ts): every reload serves
+ * the version's head with its image model (src/daemon/pair-reload.ts), so a rollback takes both back.
  */
 import { FaceedgeError } from '../../errors.js';
 import { componentLogger } from '../../observability/logger.js';
@@ -17,6 +19,7 @@ import { parseModelReloadRequest } from '../model-reload-request.js';
 import { modelRollbackHandler } from '../model-rollback-command.js';
 import { ModelUpdates, type ModelUpdatesOptions } from '../model-updates.js';
 import type { PushTarget } from '../../model-push/push-receiver-options.js';
+import { reloadPair, type EmbedderOf } from '../pair-reload.js';
 
 interface ModelUpdatesSlice {
   readonly models: ModelUpdatesOptions['models'];
@@ -33,6 +36,8 @@ class ModelUpdatesPart implements DaemonPart {
 
   constructor(slice: ModelUpdatesSlice, { services, log }: PartContext) {
     const { classifiers } = services;
+    // The embedder a head is pinned to: the board's, where recognition runs (else no head runs, nothing to pin).
+    const embedder: EmbedderOf = async () => (services.embedder ? services.embedder.get() : null);
     this.#updates = new Map(
       classifiers.models.map((model, index) => [
         model.name,
@@ -42,10 +47,11 @@ class ModelUpdatesPart implements DaemonPart {
           mqtt: services.mqtt,
           baseTopic: slice.baseTopic,
           deviceId: services.deviceId,
-          reload: async (m) => void (await model.holder.reload(m.modelPath, m.manifestPath)),
+          reload: async (m) => void (await reloadPair(model, m, embedder, log)),
           log: componentLogger(log, 'models', index === 0 ? {} : { model: model.name }),
           audit: services.audit,
           receivePushes: index === 0,
+          head: { slot: model.heads !== null, embedder },
           // A push naming a model installs into that model's own store, with its own self-test and history.
           pushTargetNamed: (name) => this.#pushTarget(classifiers.byName(name).name),
         }),
@@ -76,8 +82,9 @@ class ModelUpdatesPart implements DaemonPart {
             return { id: current.id, sha256: current.sha256 };
           },
           serveConfigured: async (name) => {
-            const { holder, configured } = classifiers.byName(name);
-            await holder.reload(configured.model, configured.manifest);
+            const model = classifiers.byName(name);
+            const { model: modelPath, manifest: manifestPath } = model.configured;
+            await reloadPair(model, { modelPath, manifestPath, head: null }, embedder, log);
           },
         }),
         describe: (_params, result) => ({ target: 'serving model', detail: result as Record<string, unknown> }),
