@@ -85,9 +85,11 @@ export class CdevInputSource implements RawInputSource {
     const proc = this.#proc;
     if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
     const closed = new Promise<void>((resolve) => proc.once('close', () => resolve()));
-    proc.stdin?.end(); // the watchdog kills gpiomon at end of input
-    proc.kill('SIGTERM');
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 2000);
+    // End of input only, never a signal: a SIGTERM landing before the watchdog has set its trap (a stop right
+    // after the start) killed the watchdog alone and left gpiomon running, holding the line and our pipes, so
+    // the close never came. End of input cannot arrive too early: the reader sees it whenever it starts.
+    proc.stdin?.end();
+    const timer = setTimeout(() => killGroup(proc), 2000);
     await closed;
     clearTimeout(timer);
   }
@@ -102,6 +104,9 @@ export class CdevInputSource implements RawInputSource {
     const proc = spawn('sh', ['-c', GPIOMON_WATCHDOG_SCRIPT, 'gpiomon', ...monitorArgs(tools, line, bias)], {
       stdio: ['pipe', 'pipe', 'pipe'],
       env,
+      // Its own process group, so the last resort of stop() reaches gpiomon too (and a Ctrl-C meant for the
+      // daemon does not kill gpiomon before the daemon has let go of the input).
+      detached: true,
     });
     // A write to a watchdog that has exited must not throw (EPIPE): nothing is ever written anyway.
     proc.stdin!.on('error', () => undefined);
@@ -133,5 +138,14 @@ export class CdevInputSource implements RawInputSource {
       this.#options.onProblem?.((err as Error).message);
     }
     if (!this.#stopped) this.#monitor();
+  }
+}
+
+/** SIGKILL to the watchdog's process group (watchdog, reader, gpiomon): stop()'s last resort. */
+function killGroup(proc: ChildProcess): void {
+  try {
+    if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+  } catch {
+    // already gone
   }
 }

@@ -61,6 +61,29 @@ describe.each(['1.6.3', '2.1.3'])('an input on libgpiod %s', (version) => {
     expect(sim.holder(CHIP, OFFSET)).toBeNull();
   });
 
+  it('stopped right after it started, again and again: every stop resolves and frees the line', async () => {
+    const sim = new EmulatedGpio({ version, chips: [{ name: CHIP, label: 'pinctrl-rp1', lines: 54 }] });
+    onTestFinished(() => sim.remove());
+    const env = sim.env();
+    const tools = await detectLibgpiod(env);
+    for (let i = 0; i < 25; i++) {
+      const source = new CdevInputSource({
+        tools,
+        line: { chip: CHIP, offset: OFFSET, activeLow: false, consumer: 'faceedge-test' },
+        bias: 'as-is',
+        env,
+      });
+      await source.start(() => {});
+      // At once: the watchdog may not have set its trap yet (a signal then killed it alone, and gpiomon ran on).
+      const outcome = await Promise.race([
+        source.stop().then(() => 'stopped'),
+        new Promise((resolve) => setTimeout(() => resolve('still running after 10 s'), 10_000)),
+      ]);
+      expect(outcome, `stop #${i + 1}`).toBe('stopped');
+      expect(sim.holder(CHIP, OFFSET), `stop #${i + 1}`).toBeNull();
+    }
+  }, 300_000);
+
   it('stopped while gpiomon runs, resolves only once gpiomon has let go of the line', async () => {
     const { sim, source } = await startInput();
     const monitor = sim.holder(CHIP, OFFSET)!;
