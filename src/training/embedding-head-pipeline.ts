@@ -193,11 +193,11 @@ async function embedStage(
     stoppedBy ??= signal;
     stopper.abort();
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
   const detector = await FaceDetector.create({ model: o.detector });
   const closers: { close(): Promise<void> }[] = [detector];
   let stopped = false;
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     const embedder = await FaceEmbedder.create({ modelPath: o.embedderPath });
     closers.push(embedder);
