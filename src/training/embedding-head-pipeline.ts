@@ -193,12 +193,14 @@ async function embedStage(
     stoppedBy ??= signal;
     stopper.abort();
   };
-  const detector = await FaceDetector.create({ model: o.detector });
-  const closers: { close(): Promise<void> }[] = [detector];
-  let stopped = false;
+  // From here, before the models load (seconds): a Ctrl-C then is a stop too, not a kill.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  const closers: { close(): Promise<void> }[] = [];
+  let stopped = false;
   try {
+    const detector = await FaceDetector.create({ model: o.detector });
+    closers.push(detector);
     const embedder = await FaceEmbedder.create({ modelPath: o.embedderPath });
     closers.push(embedder);
     const classifiers: [string, FaceClassifier][] = [];
