@@ -53,6 +53,11 @@ export interface RolloutPackage {
   readonly sha256: string;
   /** The model per face it replaces (`classifiers[].name`); absent: each board's first model. */
   readonly name?: string;
+  /**
+   * The sha256 of the head package's manifest pushed with it as a pair; absent: no head. The gate compares the image
+   * model only, so a rollout of the same image model with another head is another rollout.
+   */
+  readonly head?: string;
 }
 
 export interface RolloutState {

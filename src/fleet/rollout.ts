@@ -10,7 +10,7 @@ import { mapWithLimit } from '../concurrency/map-with-limit.js';
 import { FaceedgeError, isFaceedgeError } from '../errors.js';
 import { readModelPackage, servingFile } from '../model-push/model-package.js';
 import { pushModelOverMqtt } from '../model-push/mqtt-push-sender.js';
-import { hasHead } from '../model-push/head-package.js';
+import { headManifestSha256, pushedHeadDir } from '../model-push/head-package.js';
 import { FleetConnection, operatorClientOptions, type FleetConnectionOptions } from './fleet-connection.js';
 import { modelOf } from './fleet-view.js';
 import { DEFAULT_GATE, gateReasons, RateMeter, type GateThresholds, type RateSample } from './health-gate.js';
@@ -72,11 +72,13 @@ const NO_REPORTS: RateSample = { fps: null, reports: 0, events: 0, eventsPerS: n
 export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
   const log = o.log ?? (() => undefined);
   const pkg = await readModelPackage(o.packageDir);
+  const headDir = pushedHeadDir(o.packageDir, o.head);
   const target: RolloutPackage = {
     dir: o.packageDir,
     id: pkg.manifest.id,
     sha256: servingFile(pkg).sha256,
     ...(o.name === undefined ? {} : { name: o.name }),
+    ...(headDir === null ? {} : { head: await headManifestSha256(headDir) }),
   };
   const fleet = await FleetConnection.open(o);
   try {
@@ -107,6 +109,14 @@ async function openState(o: RolloutOptions, target: RolloutPackage, fleet: Fleet
         {
           hint: `rerun with ${existing.package.name === undefined ? 'no --name' : `--name ${existing.package.name}`}, or pass another --state file`,
         },
+      );
+    }
+    // Resumed with another head, a completed rollout would answer "done" and push nothing.
+    if (existing.package.head !== target.head) {
+      throw new FaceedgeError(
+        'USAGE',
+        `${o.statePath} belongs to a rollout ${existing.package.head === undefined ? 'without a head' : `with head ${existing.package.head.slice(0, 12)}…`}, not ${target.head === undefined ? 'without one' : `with head ${target.head.slice(0, 12)}…`}`,
+        { hint: 'pass another --state file (the default one names the head)' },
       );
     }
     if (existing.status === 'stopped') {
@@ -150,7 +160,7 @@ class Rollout {
     this.#st = st;
     this.#log = log;
     this.#target = { ...st.state.package, dir: o.packageDir };
-    this.#carriesHead = o.head !== undefined || hasHead(o.packageDir);
+    this.#carriesHead = st.state.package.head !== undefined;
     this.#meter = new RateMeter(fleet, Object.keys(st.state.boards));
   }
 

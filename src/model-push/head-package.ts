@@ -68,6 +68,20 @@ export async function isHeadPackage(dir: string): Promise<boolean> {
   }
 }
 
+/**
+ * The head package a push of `packageDir` carries: `head` when given (`--head`), else the `head/` folder inside
+ * the package, else none (null).
+ */
+export function pushedHeadDir(packageDir: string, head?: string): string | null {
+  if (head !== undefined) return head;
+  return hasHead(packageDir) ? join(packageDir, HEAD_FOLDER) : null;
+}
+
+/** The sha256 of a head package's manifest (which covers its file): the head's identity in a rollout's state. */
+export async function headManifestSha256(dir: string): Promise<string> {
+  return sha256Hex((await readHeadPackage(dir)).manifestBytes);
+}
+
 /** Reads `dir/manifest.json` as a head manifest (does not touch the `.tflite`); typed MODEL_INVALID on a problem. */
 export async function readHeadPackage(dir: string): Promise<HeadPackage> {
   let manifestBytes: Buffer;

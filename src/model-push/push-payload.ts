@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FaceedgeError } from '../errors.js';
-import { HEAD_FOLDER, isHeadPackage, readHeadPackage } from './head-package.js';
+import { isHeadPackage, pushedHeadDir, readHeadPackage } from './head-package.js';
 import { MANIFEST_FILE, SIGNATURE_FILE, readModelPackage, sha256Hex, verifyPackageFiles } from './model-package.js';
 import { HEAD_PREFIX, transferIdFor, type TransferPlan } from './mqtt-push-protocol.js';
 import { versionName } from './model-store.js';
@@ -62,8 +62,8 @@ export async function loadPayload(
   const parts: Part[] = [{ name: MANIFEST_FILE, data: pkg.manifestBytes }];
   if (signature) parts.push({ name: SIGNATURE_FILE, data: signature });
   for (const f of pkg.files) parts.push({ name: f.name, data: await readFile(join(dir, f.name)) });
-  const head = headDir ?? ((await isHeadPackage(join(dir, HEAD_FOLDER))) ? join(dir, HEAD_FOLDER) : undefined);
-  const headPart = head === undefined ? null : await headParts(head);
+  const head = pushedHeadDir(dir, headDir);
+  const headPart = head === null ? null : await headParts(head);
   const headManifest = headPart?.parts[0].data; // the version is the pair's (model-store.ts versionName)
   const claim = { id: pkg.manifest.id, version: versionName(pkg.manifest, pkg.manifestBytes, headManifest) };
   return assemble([...parts, ...(headPart?.parts ?? [])], chunkSize, claim, named, () =>

@@ -90,5 +90,13 @@ describe.skipIf(missing !== null)(`fleet push of a pair (${missing ?? 'models/ag
     expect(again.code, again.stderr + again.stdout).toBe(0);
     expect((JSON.parse(again.stdout) as RolloutState).boards.p1).toMatchObject({ state: 'skipped' });
     expect(again.stderr).toMatch(/p1: already serves faceedge-age-v2-[0-9a-f]{12}, skipped/);
+
+    // The same image model with a retrained head, given the completed rollout's state: not "done", refused.
+    const head2 = ageHeadPackage(join(work, 'head-2'), key, (m) => void (m.id = 'faceedge-age-head-2'));
+    const other = await rollout(image, head2, 'pair.json');
+    expect(other.code, other.stderr + other.stdout).not.toBe(0);
+    expect(other.stderr).toMatch(
+      /pair\.json belongs to a rollout with head [0-9a-f]{12}…, not with head [0-9a-f]{12}…/,
+    );
   }, 600_000);
 });

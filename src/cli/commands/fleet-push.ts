@@ -7,7 +7,7 @@ import { planRollout } from '../../fleet/rollout-dry-run.js';
 import { runRollout } from '../../fleet/rollout.js';
 import type { RolloutState } from '../../fleet/rollout-state.js';
 import { formatTable } from '../format-table.js';
-import { isHeadPackage } from '../../model-push/head-package.js';
+import { headManifestSha256, isHeadPackage, pushedHeadDir } from '../../model-push/head-package.js';
 import { connectionOptions, withBrokerOptions, type BrokerFlags } from './fleet-broker-options.js';
 
 interface PushFlags extends BrokerFlags {
@@ -74,7 +74,7 @@ export function registerFleetPushCommand(fleet: Command): void {
     .option('--push-timeout <s>', "one board's push, its retries included, gives up after this many seconds", '300')
     .option(
       '--state <file>',
-      'rollout state file (rerun the same command to resume); default ./faceedge-rollout-[<name>-]<sha256[:12]>.json',
+      'rollout state file (rerun the same command to resume); default ./faceedge-rollout-[<name>-]<sha256[:12]>[-head-<head manifest sha256[:12]>].json',
     )
     .option(
       '--min-frame-ratio <r>',
@@ -91,6 +91,8 @@ export function registerFleetPushCommand(fleet: Command): void {
           hint: `faceedge fleet push <image model pkg> --head ${dir} --name <model> (the pair, one version on each board)`,
         });
       const sha = servingFile(await readModelPackage(dir)).sha256;
+      const headDir = pushedHeadDir(dir, f.head);
+      const headSha = headDir === null ? null : await headManifestSha256(headDir);
       const devices = f.devices
         ?.split(',')
         .map((d) => d.trim())
@@ -131,8 +133,11 @@ export function registerFleetPushCommand(fleet: Command): void {
         baselineS: f.baseline === undefined ? undefined : number('--baseline', f.baseline, 0),
         concurrency: number('--concurrency', f.concurrency, 1),
         pushTimeoutS: number('--push-timeout', f.pushTimeout, 1),
-        // One state per model and package: a rollout of the same package to another model is another rollout.
-        statePath: f.state ?? `faceedge-rollout-${f.name === undefined ? '' : `${f.name}-`}${sha.slice(0, 12)}.json`,
+        // One state per model and package (and head): the same package to another model, or with another head, is
+        // another rollout.
+        statePath:
+          f.state ??
+          `faceedge-rollout-${f.name === undefined ? '' : `${f.name}-`}${sha.slice(0, 12)}${headSha === null ? '' : `-head-${headSha.slice(0, 12)}`}.json`,
         thresholds: {
           ...DEFAULT_GATE,
           minFrameRatio: number('--min-frame-ratio', f.minFrameRatio, 0),
