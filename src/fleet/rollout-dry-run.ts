@@ -1,9 +1,8 @@
 /** `faceedge fleet push --dry-run`: what a rollout would do now, without pushing or writing state. */
-import { readModelPackage, servingFile } from '../model-push/model-package.js';
 import { FleetConnection } from './fleet-connection.js';
 import { modelOf } from './fleet-view.js';
 import { planWaves, requireNamedModel, selectTargets } from './rollout-plan.js';
-import type { RolloutOptions } from './rollout.js';
+import { rolloutPackage, type RolloutOptions } from './rollout.js';
 import type { RolloutState } from './rollout-state.js';
 
 /** One board in a `--dry-run` plan. */
@@ -14,7 +13,10 @@ export interface PlannedBoard {
   readonly online: boolean | null;
   /** sha256 of the model the rollout addresses (the named one, else the first), as its bridge/info says. */
   readonly sha256: string | null;
-  /** `push`, `skip` (already serves the package) or `offline` (would stop the rollout). */
+  /**
+   * `push`, `skip` (already serves the package; never with a head: only the board can tell whether it has that
+   * very pair, and answers `unchanged` to the push) or `offline` (would stop the rollout).
+   */
   readonly action: 'push' | 'skip' | 'offline';
 }
 
@@ -22,13 +24,7 @@ export interface PlannedBoard {
 export async function planRollout(
   o: Omit<RolloutOptions, 'statePath' | 'soakS'>,
 ): Promise<{ package: RolloutState['package']; boards: PlannedBoard[] }> {
-  const pkg = await readModelPackage(o.packageDir);
-  const target = {
-    dir: o.packageDir,
-    id: pkg.manifest.id,
-    sha256: servingFile(pkg).sha256,
-    ...(o.name === undefined ? {} : { name: o.name }),
-  };
+  const target = await rolloutPackage(o);
   const fleet = await FleetConnection.open(o);
   try {
     await fleet.settle();
@@ -44,7 +40,8 @@ export async function planRollout(
           wave: i + 1,
           online: row?.online ?? null,
           sha256,
-          action: sha256 === target.sha256 ? 'skip' : row?.online === true ? 'push' : 'offline',
+          action:
+            sha256 === target.sha256 && target.head === undefined ? 'skip' : row?.online === true ? 'push' : 'offline',
         };
       }),
     );

@@ -71,15 +71,7 @@ const NO_REPORTS: RateSample = { fps: null, reports: 0, events: 0, eventsPerS: n
 
 export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
   const log = o.log ?? (() => undefined);
-  const pkg = await readModelPackage(o.packageDir);
-  const headDir = pushedHeadDir(o.packageDir, o.head);
-  const target: RolloutPackage = {
-    dir: o.packageDir,
-    id: pkg.manifest.id,
-    sha256: servingFile(pkg).sha256,
-    ...(o.name === undefined ? {} : { name: o.name }),
-    ...(headDir === null ? {} : { head: await headManifestSha256(headDir) }),
-  };
+  const target = await rolloutPackage(o);
   const fleet = await FleetConnection.open(o);
   try {
     await fleet.settle();
@@ -89,6 +81,19 @@ export async function runRollout(o: RolloutOptions): Promise<RolloutResult> {
   } finally {
     await fleet.close();
   }
+}
+
+/** What a rollout of `o.packageDir` pushes, to which model, with which head: its state's `package`. */
+export async function rolloutPackage(o: Pick<RolloutOptions, 'packageDir' | 'name' | 'head'>): Promise<RolloutPackage> {
+  const pkg = await readModelPackage(o.packageDir);
+  const headDir = pushedHeadDir(o.packageDir, o.head);
+  return {
+    dir: o.packageDir,
+    id: pkg.manifest.id,
+    sha256: servingFile(pkg).sha256,
+    ...(o.name === undefined ? {} : { name: o.name }),
+    ...(headDir === null ? {} : { head: await headManifestSha256(headDir) }),
+  };
 }
 
 async function openState(o: RolloutOptions, target: RolloutPackage, fleet: FleetConnection): Promise<RolloutStateFile> {

@@ -93,6 +93,13 @@ describe.skipIf(missing !== null)(`fleet push of a pair (${missing ?? 'models/ag
 
     // The same image model with a retrained head, given the completed rollout's state: not "done", refused.
     const head2 = ageHeadPackage(join(work, 'head-2'), key, (m) => void (m.id = 'faceedge-age-head-2'));
+    // Its dry run pushes to the board although it serves that image model: only the board can tell its head.
+    const plan = await runFaceedge(
+      ['fleet', 'push', image, '--head', head2, '--mqtt', broker.url, '--name', 'age', '--devices', 'p1', '--dry-run'],
+      { timeoutMs: 120_000 },
+    );
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/^1\s+p1\s+online\s+[0-9a-f]{12}\s+push$/m);
     const other = await rollout(image, head2, 'pair.json');
     expect(other.code, other.stderr + other.stdout).not.toBe(0);
     expect(other.stderr).toMatch(

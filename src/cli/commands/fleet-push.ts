@@ -102,6 +102,7 @@ export function registerFleetPushCommand(fleet: Command): void {
           ...connectionOptions(f),
           packageDir: dir,
           name: f.name,
+          head: f.head,
           selector: { tag: f.tag, devices, all: f.all },
           canary: number('--canary', f.canary, 0),
           wave: number('--wave', f.wave, 1),
