@@ -1,5 +1,6 @@
 /** Runs the real `faceedge` CLI (TypeScript sources through tsx) in a child process. */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -12,6 +13,17 @@ export interface CliResult {
   readonly code: number | null;
   readonly stdout: string;
   readonly stderr: string;
+}
+
+/**
+ * `faceedge <args…>` started from the repo root, its output piped and not collected: for tests that watch it as
+ * it runs (e.g. to send it a signal at a given line).
+ */
+export function spawnCli(args: readonly string[]): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--import', TSX_LOADER, join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
 }
 
 /**

@@ -3,37 +3,25 @@
  * the board's detector, export, verification and packaging. It proves the path, not accuracy: the labels are
  * `female`, `male` and `mono` (greyscale copies of other photos), ten short epochs.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pathToFileURL } from 'node:url';
 import { DaemonProcess, daemonConfig, TEST_DEVICE } from '../helpers/daemon-process.js';
 import { Mosquitto } from '../helpers/mosquitto.js';
 import { MqttProbe } from '../helpers/mqtt-probe.js';
-import { REPO_ROOT, hasStackTrace, runCli } from '../helpers/run-cli.js';
+import { REPO_ROOT, hasStackTrace, runCli, spawnCli } from '../helpers/run-cli.js';
+import { NO_TORCH, torchPython } from '../helpers/torch-python.js';
 import { eventsOn } from '../helpers/track-events.js';
 
 const FACES_DEV = join(REPO_ROOT, '../shared/data/faces-dev/train');
 const CLIP = join(REPO_ROOT, 'demo/clips/face-demographics-walking-and-pause.gif');
 const PER_LABEL = 30;
 
-function torchPython(): string | null {
-  for (const python of ['/usr/bin/python3', 'python3']) {
-    if (spawnSync(python, ['-c', 'import torch'], { timeout: 60_000 }).status === 0) return python;
-  }
-  return null;
-}
-
 const python = torchPython();
-const skip = !existsSync(FACES_DEV)
-  ? `faces-dev is absent (${FACES_DEV})`
-  : python === null
-    ? 'no Python with torch (apt-get install python3-torch)'
-    : null;
+const skip = !existsSync(FACES_DEV) ? `faces-dev is absent (${FACES_DEV})` : python === null ? NO_TORCH : null;
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
 
@@ -186,11 +174,7 @@ describe.skipIf(skip !== null)(`faceedge train on three labels (${skip ?? 'faces
     args[args.indexOf('--work') + 1] = join(dir, 'work-stop');
     args[args.indexOf('--out') + 1] = join(dir, 'models', 'stopped');
     args[args.indexOf('--epochs') + 1] = '12';
-    const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-    const child = spawn(process.execPath, ['--import', loader, join(REPO_ROOT, 'src/cli/main.ts'), ...args], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args);
     let stderr = '';
     const stopped = new Promise<number | null>((resolve) => {
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => {

@@ -3,29 +3,21 @@
  * engine's) stops it cleanly: exit 130, one line saying to run the same command again, the embeddings file left
  * whole and not marked done; the same command then resumes and finishes. Real faces-dev photos, the real engine.
  */
-import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, hasStackTrace, runCli } from '../helpers/run-cli.js';
+import { REPO_ROOT, hasStackTrace, runCli, spawnCli } from '../helpers/run-cli.js';
+import { NO_TORCH, torchPython } from '../helpers/torch-python.js';
 
 const FACES_DEV = join(REPO_ROOT, '../shared/data/faces-dev');
 const PER_SPLIT = { train: 12, val: 4, test: 4 } as const;
-
-function torchPython(): string | null {
-  for (const python of ['/usr/bin/python3', 'python3']) {
-    if (spawnSync(python, ['-c', 'import torch'], { timeout: 60_000 }).status === 0) return python;
-  }
-  return null;
-}
 
 const python = torchPython();
 const skip = !existsSync(join(FACES_DEV, 'train'))
   ? `faces-dev is absent (${FACES_DEV})`
   : python === null
-    ? 'no Python with torch (apt-get install python3-torch)'
+    ? NO_TORCH
     : null;
 
 describe.skipIf(skip !== null)(`faceedge train --on-embedding, stopped (${skip ?? 'faces-dev, real engine'})`, () => {
@@ -59,11 +51,7 @@ describe.skipIf(skip !== null)(`faceedge train --on-embedding, stopped (${skip ?
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('Ctrl-C in the embed stage: exit 130, the file whole and not done; the same command resumes', async () => {
-    const loader = pathToFileURL(join(REPO_ROOT, 'node_modules/tsx/dist/loader.mjs')).href;
-    const child = spawn(process.execPath, ['--import', loader, join(REPO_ROOT, 'src/cli/main.ts'), ...args()], {
-      cwd: REPO_ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawnCli(args());
     let stderr = '';
     const code = await new Promise<number | null>((resolve) => {
       child.stderr.setEncoding('utf8').on('data', (chunk: string) => {

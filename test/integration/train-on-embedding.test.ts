@@ -5,7 +5,6 @@
  * the head manifest's labels and pinned embedder, the pair, that the runtime loads it beside that embedder, the
  * test figures in the report, and that the same command again reuses the embeddings.
  */
-import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   copyFileSync,
@@ -29,23 +28,17 @@ import {
   verifyManifestSignature,
 } from '../../src/model-push/model-signature.js';
 import { REPO_ROOT, hasStackTrace, runCli } from '../helpers/run-cli.js';
+import { NO_TORCH, torchPython } from '../helpers/torch-python.js';
 
 const UTKFACE = join(REPO_ROOT, 'data/utkface-age');
 const PAIR = join(REPO_ROOT, 'models/age/manifest.json');
 const PER_SPLIT = { train: 6, val: 3, test: 3 } as const;
 
-function torchPython(): string | null {
-  for (const python of ['/usr/bin/python3', 'python3']) {
-    if (spawnSync(python, ['-c', 'import torch'], { timeout: 60_000 }).status === 0) return python;
-  }
-  return null;
-}
-
 const python = torchPython();
 const skip = !existsSync(UTKFACE)
   ? `UTKFace age bands are absent (${UTKFACE}: build it with the data recipes)`
   : python === null
-    ? 'no Python with torch (apt-get install python3-torch)'
+    ? NO_TORCH
     : null;
 
 const sha = (file: string) => createHash('sha256').update(readFileSync(file)).digest('hex');
